@@ -1,0 +1,19 @@
+"""Reverse-mode automatic differentiation: the graph walk, grad modes, custom Functions."""
+
+from microgradnp.autograd.engine import backward, grad
+from microgradnp.autograd.function import Function
+from microgradnp.autograd.gradcheck import GradcheckError, gradcheck
+from microgradnp.autograd.grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+__all__ = [
+    "Function",
+    "GradcheckError",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+]

@@ -1,0 +1,231 @@
+"""``Function``: one differentiable primitive, its forward and its vector-Jacobian rule.
+
+Every built-in operation is a ``Function`` subclass, exactly like the ones users write::
+
+    class Square(mg.Function):
+        @staticmethod
+        def forward(ctx, x):            # ndarrays in, ndarray out
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):        # grad of the output -> grads of the inputs
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad
+
+    y = Square.apply(t)
+
+The instance made by ``apply`` is the *context* passed to ``forward`` and ``backward``
+and is also the graph node: it keeps the inputs, the saved arrays, and its name.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+import numpy as np
+
+from microgradnp.autograd.grad_mode import mode
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_RELEASED = object()
+
+_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time: the arrays {name!r} saved for "
+    "backward were released after the first backward. Pass retain_graph=True to the "
+    "first backward() (or mg.grad) if you need to backward through this graph again."
+)
+
+
+def _user_origin() -> str:
+    """``file:line: source`` of the innermost caller outside microgradnp."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    source = linecache.getline(filename, line).strip()
+    return f"{filename}:{line}: {source}" if source else f"{filename}:{line}"
+
+
+class Function:
+    """Base class of differentiable primitives; subclass it and call ``.apply``.
+
+    ``forward(ctx, *arrays, **params)`` gets the inputs as ndarrays (Tensors are
+    unwrapped; other arguments pass through) and returns one ndarray.
+    ``backward(ctx, grad)`` gets the gradient of the output and returns one gradient
+    per positional input (a tuple when there are several), ``None`` for inputs that
+    need none. Gradients with broadcast axes are summed back to the input's shape.
+    """
+
+    #: The name shown as ``Tensor.op`` and in graph drawings; defaults to the class name.
+    name: str | None = None
+
+    #: True when ``backward`` is written only with operations that also work on
+    #: Tensors (arithmetic, NumPy ufuncs and functions Tensor supports, ``.sum``,
+    #: ``.reshape``...). Then ``mg.grad(..., create_graph=True)`` runs it on Tensors
+    #: and its result can be differentiated again. Otherwise backward runs on
+    #: ndarrays and differentiating its result again raises an error.
+    differentiable_backward: bool = False
+
+    inputs: tuple = ()
+    origin: str | None = None
+    _saved: tuple | object = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name") is None:
+            cls.name = cls._default_name()
+
+    @classmethod
+    def _default_name(cls) -> str:
+        return cls.__name__
+
+    # -- what forward() and backward() use -------------------------------------------
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for ``backward``; they are released after the first backward."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` kept (Tensors when backward runs to build a graph)."""
+        if self._saved is _RELEASED:
+            raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
+        return self._saved
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """One bool per positional input: does it need a gradient?"""
+        return tuple(getattr(x, "requires_grad", False) for x in self.inputs)
+
+    @staticmethod
+    def forward(ctx, *args, **params):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    # -- building the graph ----------------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run ``forward`` on the inputs' arrays and return a Tensor linked into the graph."""
+        ctx = cls.__new__(cls)
+        arrays = [
+            x.data if isinstance(x, Tensor) else (x if isinstance(x, _PASSTHROUGH) else _constant(x))
+            for x in inputs
+        ]
+        out = cls.forward(ctx, *arrays, **params)
+        if type(out) is not np.ndarray:
+            out = ctx._adopt_output(out)
+        result = Tensor._wrap(out)
+        if mode.grad_enabled:
+            for x in inputs:
+                if isinstance(x, Tensor) and x.requires_grad:
+                    ctx.inputs = inputs
+                    result._node = ctx
+                    result.requires_grad = True
+                    break
+        if mode.anomaly:
+            ctx.origin = _user_origin()
+            _check_finite(out, ctx, "forward")
+        return result
+
+    # -- used by the engine ----------------------------------------------------------
+    def _vjp(self, grad, output, create_graph: bool) -> tuple:
+        """The gradients of the inputs, one per input (None where there is none)."""
+        if self._saved is _RELEASED:
+            raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
+        if not create_graph:
+            grads = self.backward(self, grad)
+        elif self.differentiable_backward:
+            saved = self._saved
+            self._saved = self._saved_as_tensors(output)
+            try:
+                grads = self.backward(self, grad)
+            finally:
+                self._saved = saved
+        else:
+            grads = self.backward(self, grad.data)
+            grads = (grads,) if not isinstance(grads, tuple) else grads
+            depends_on = [x for x in (grad, *self.inputs) if isinstance(x, Tensor)]
+            grads = tuple(
+                None if g is None else _NotDifferentiableTwice.apply(g, *depends_on, source_name=self.name)
+                for g in grads
+            )
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(self.inputs):
+            raise RuntimeError(
+                f"{self.name}.backward returned {len(grads)} gradient(s) but forward had "
+                f"{len(self.inputs)} input(s): return one per input (None for inputs with no gradient)"
+            )
+        if mode.anomaly:
+            for g in grads:
+                if g is not None:
+                    _check_finite(getattr(g, "data", g), self, "backward")
+        return grads
+
+    def _adopt_output(self, out) -> np.ndarray:
+        """NumPy returns scalars for 0-d results: make the output an array, and make
+        a saved copy of it the same array so that it is recognised as the output."""
+        array = np.asarray(out)
+        if isinstance(self._saved, tuple):
+            self._saved = tuple(array if s is out else s for s in self._saved)
+        return array
+
+    def _saved_as_tensors(self, output) -> tuple:
+        """The saved arrays as the Tensors they are the data of, so that a
+        differentiable backward sees through them; other arrays stay constants."""
+        owners = {id(x.data): x for x in (*self.inputs, output) if isinstance(x, Tensor)}
+        return tuple(owners.get(id(a), a) for a in self._saved)
+
+    def _release(self) -> None:
+        self._saved = _RELEASED
+
+    def __repr__(self) -> str:
+        return f"<{self.name} node>"
+
+
+class _NotDifferentiableTwice(Function):
+    """Wraps a gradient computed on ndarrays so that differentiating it again fails loudly."""
+
+    name = "not_differentiable_twice"
+
+    @staticmethod
+    def forward(ctx, grad, *depends_on, source_name):
+        ctx.source_name = source_name
+        return grad
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(
+            f"{ctx.source_name}.backward works on ndarrays, so its result cannot be "
+            "differentiated again. Write its backward with operations that work on "
+            "Tensors too and set differentiable_backward = True on the class."
+        )
+
+
+def _check_finite(array, node: Function, phase: str) -> None:
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        kind = "nan" if np.isnan(array).any() else "inf"
+        raise FloatingPointError(
+            f"{node.name} produced {kind} in its {phase} (operation created at {node.origin})"
+        )
+
+
+_PASSTHROUGH = (np.ndarray, int, float, bool, np.generic, type(None), str, slice, tuple)
+
+
+def _constant(x):
+    """Non-Tensor operands: lists become arrays with the Tensor dtype rules."""
+    if isinstance(x, list):
+        return _as_float_array(x)
+    return x
+
+
+from microgradnp.tensor import Tensor, _as_float_array  # noqa: E402  (Tensor needs this module first)

@@ -1,0 +1,144 @@
+"""Activation functions and the softmax family (numerically stable forms)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microgradnp.ops.primitive import Primitive
+
+
+def _exp_limit(dtype) -> float:
+    """Largest x whose exp(x) + 1 still fits the dtype: clamping to it avoids overflow."""
+    return float(np.floor(np.log(np.finfo(dtype).max))) - 1.0
+
+
+_EXP_LIMITS = {np.dtype(t): _exp_limit(t) for t in (np.float16, np.float32, np.float64, np.longdouble)}
+
+
+class Sigmoid(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        # 1 / (1 + exp(-a)) with exp's argument clamped: exact in both tails, never
+        # overflows, and in-place to allocate one array.
+        out = np.negative(a)
+        np.minimum(out, _EXP_LIMITS.get(out.dtype, 80.0), out=out)
+        np.exp(out, out=out)
+        out += 1
+        np.reciprocal(out, out=out)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+class Tanh(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+class ReLU(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        positive = a > 0
+        ctx.save_for_backward(positive)
+        return np.maximum(a, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (positive,) = ctx.saved_tensors
+        return grad * positive
+
+
+class LeakyReLU(Primitive):
+    name = "leaky_relu"
+
+    @staticmethod
+    def forward(ctx, a, slope):
+        scale = np.where(a > 0, 1, slope).astype(a.dtype, copy=False)
+        ctx.save_for_backward(scale)
+        return a * scale
+
+    @staticmethod
+    def backward(ctx, grad):
+        (scale,) = ctx.saved_tensors
+        return grad * scale
+
+
+def _shift_by_max(a, axis):
+    """``a`` minus its max along ``axis`` (0 for rows with no finite max), for stable exp."""
+    peak = np.max(a, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    return a - peak, peak
+
+
+class Softmax(Primitive):
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        ctx.axis = axis
+        e = np.exp(_shift_by_max(a, axis)[0])
+        out = e / e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return out * (grad - (grad * out).sum(axis=ctx.axis, keepdims=True))
+
+
+class LogSoftmax(Primitive):
+    name = "log_softmax"
+
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        ctx.axis = axis
+        shifted, _ = _shift_by_max(a, axis)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad - np.exp(out) * grad.sum(axis=ctx.axis, keepdims=True)
+
+
+def sigmoid(x):
+    """Logistic function 1 / (1 + e**-x), stable for any x."""
+    return Sigmoid.apply(x)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return Tanh.apply(x)
+
+
+def relu(x):
+    """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
+    return ReLU.apply(x)
+
+
+def leaky_relu(x, slope: float = 0.01):
+    """x where x > 0, else slope * x."""
+    return LeakyReLU.apply(x, slope=slope)
+
+
+def softmax(x, axis: int = -1):
+    """exp(x) normalised to sum to 1 along ``axis`` (stable for large |x|)."""
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x, axis: int = -1):
+    """log(softmax(x)) computed without overflow or log(0) for large |x|."""
+    return LogSoftmax.apply(x, axis=axis)

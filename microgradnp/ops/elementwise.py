@@ -1,0 +1,308 @@
+"""Elementwise arithmetic and math functions. Inputs broadcast as in NumPy; the
+engine sums each gradient back over the axes its input was broadcast along."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microgradnp.ops.primitive import Primitive
+
+
+class Add(Primitive):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Primitive):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, -grad
+
+
+class Mul(Primitive):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
+
+class Div(Primitive):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad / b if need_a else None
+        return grad_a, (-grad * a / (b * b) if need_b else None)
+
+
+class Pow(Primitive):
+    @staticmethod
+    def forward(ctx, base, exponent):
+        out = base**exponent
+        ctx.save_for_backward(base, exponent, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        base, exponent, out = ctx.saved_tensors
+        need_base, need_exponent = ctx.needs_input_grad
+        grad_base = grad * exponent * base ** (exponent - 1) if need_base else None
+        if not need_exponent:
+            return grad_base, None
+        # d(b^e)/de = b^e log(b); taken as 0 where b <= 0 (log undefined), as PyTorch does at b == 0.
+        log_base = np.log(np.where(base > 0, base, 1))
+        return grad_base, grad * out * log_base
+
+
+class Neg(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Exp(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Log(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / a
+
+
+class Sqrt(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad / (2 * out)
+
+
+class Abs(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(np.sign(a))
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (sign,) = ctx.saved_tensors
+        return grad * sign
+
+
+class Sin(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * np.cos(a)
+
+
+class Cos(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return -grad * np.sin(a)
+
+
+class Clip(Primitive):
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        if lo is None and hi is None:
+            raise ValueError("clip: give at least one of lo and hi")
+        inside = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            inside &= a >= lo
+        if hi is not None:
+            inside &= a <= hi
+        ctx.save_for_backward(inside)
+        return np.clip(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside
+
+
+class Maximum(Primitive):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.maximum(a, b)
+        ctx.save_for_backward(_share_of_first(a > b, a == b, out.dtype))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (share_a,) = ctx.saved_tensors
+        return grad * share_a, grad * (1 - share_a)
+
+
+class Minimum(Primitive):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.minimum(a, b)
+        ctx.save_for_backward(_share_of_first(a < b, a == b, out.dtype))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (share_a,) = ctx.saved_tensors
+        return grad * share_a, grad * (1 - share_a)
+
+
+def _share_of_first(first_wins, tie, dtype):
+    """1 where the first input was picked, 0 where the second was; ties split the
+    gradient evenly between both, as in PyTorch."""
+    share = np.asarray(first_wins, dtype=dtype)
+    share += np.asarray(tie, dtype=dtype) * 0.5
+    return share
+
+
+class Where(Primitive):
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        condition = np.asarray(condition, dtype=bool)
+        ctx.save_for_backward(condition)
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (condition,) = ctx.saved_tensors
+        return None, np.where(condition, grad, 0), np.where(condition, 0, grad)
+
+
+def add(a, b):
+    """``a + b`` with broadcasting."""
+    return Add.apply(a, b)
+
+
+def subtract(a, b):
+    """``a - b`` with broadcasting."""
+    return Sub.apply(a, b)
+
+
+def multiply(a, b):
+    """``a * b`` with broadcasting."""
+    return Mul.apply(a, b)
+
+
+def divide(a, b):
+    """``a / b`` with broadcasting."""
+    return Div.apply(a, b)
+
+
+def power(a, b):
+    """``a ** b`` with broadcasting."""
+    return Pow.apply(a, b)
+
+
+def negative(x):
+    """``-x``."""
+    return Neg.apply(x)
+
+
+def exp(x):
+    """Elementwise e**x."""
+    return Exp.apply(x)
+
+
+def log(x):
+    """Elementwise natural logarithm."""
+    return Log.apply(x)
+
+
+def sqrt(x):
+    """Elementwise square root."""
+    return Sqrt.apply(x)
+
+
+def abs(x):  # noqa: A001  (mirrors np.abs)
+    """Elementwise absolute value (gradient 0 at 0)."""
+    return Abs.apply(x)
+
+
+def sin(x):
+    """Elementwise sine."""
+    return Sin.apply(x)
+
+
+def cos(x):
+    """Elementwise cosine."""
+    return Cos.apply(x)
+
+
+def clip(x, lo=None, hi=None):
+    """Limit values to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi."""
+    return Clip.apply(x, lo=_constant_bound(lo), hi=_constant_bound(hi))
+
+
+def _constant_bound(bound):
+    return getattr(bound, "data", bound)
+
+
+def maximum(a, b):
+    """Elementwise maximum of two tensors (ties share the gradient equally)."""
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    """Elementwise minimum of two tensors (ties share the gradient equally)."""
+    return Minimum.apply(a, b)
+
+
+def where(condition, a, b):
+    """Elements of ``a`` where ``condition`` is true, else of ``b`` (condition gets no gradient)."""
+    return Where.apply(condition, a, b)

@@ -1,0 +1,144 @@
+"""Operations that move elements around without changing them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microgradnp.ops.primitive import Primitive, normalize_axes
+
+
+def _shape_args(shape) -> tuple:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        return tuple(shape[0])
+    return shape
+
+
+class Reshape(Primitive):
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.in_shape)
+
+
+class Transpose(Primitive):
+    @staticmethod
+    def forward(ctx, a, axes=None):
+        ctx.axes = axes
+        return a.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse = None if ctx.axes is None else tuple(np.argsort(ctx.axes))
+        return grad.transpose(inverse)
+
+
+class BroadcastTo(Primitive):
+    name = "broadcast_to"
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad  # the engine sums it back to the input's shape
+
+
+class Pad(Primitive):
+    @staticmethod
+    def forward(ctx, a, pad_width, constant_values=0):
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+        ctx.inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
+        return np.pad(a, widths, mode="constant", constant_values=constant_values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.inner]
+
+
+class Concatenate(Primitive):
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        out = np.concatenate(arrays, axis=axis)
+        axis = axis % out.ndim
+        bounds = np.cumsum([0] + [a.shape[axis] for a in arrays])
+        ctx.pieces = [(slice(None),) * axis + (slice(lo, hi),) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(grad[piece] for piece in ctx.pieces)
+
+
+def reshape(x, *shape):
+    """The same elements in a new shape: ``reshape(x, 2, 3)`` or ``reshape(x, (2, -1))``."""
+    return Reshape.apply(x, shape=_shape_args(shape))
+
+
+def transpose(x, *axes):
+    """Permute the axes (reverse them when none are given), as ``ndarray.transpose``."""
+    axes = _shape_args(axes)
+    return Transpose.apply(x, axes=tuple(axes) if axes and axes[0] is not None else None)
+
+
+def swapaxes(x, axis1: int, axis2: int):
+    """Exchange two axes."""
+    order = list(range(np.ndim(getattr(x, "data", x))))
+    order[axis1], order[axis2] = order[axis2], order[axis1]
+    return Transpose.apply(x, axes=tuple(order))
+
+
+def broadcast_to(x, shape):
+    """Repeat ``x`` along new or length-1 axes to ``shape`` (gradients are summed back)."""
+    return BroadcastTo.apply(x, shape=tuple(shape) if not isinstance(shape, int) else (shape,))
+
+
+def _data_shape(x) -> tuple:
+    return np.shape(getattr(x, "data", x))
+
+
+def expand_dims(x, axis):
+    """Insert length-1 axes at the positions ``axis`` (an int or tuple)."""
+    return Reshape.apply(x, shape=np.expand_dims(np.empty(_data_shape(x), dtype=bool), axis).shape)
+
+
+def squeeze(x, axis=None):
+    """Remove length-1 axes (all of them, or those in ``axis``)."""
+    shape = _data_shape(x)
+    axes = normalize_axes(axis, len(shape)) if axis is not None else None
+    if axes is not None and any(shape[i] != 1 for i in axes):
+        raise ValueError(f"squeeze: axis {axis} of a tensor of shape {shape} does not have length 1")
+    return Reshape.apply(x, shape=tuple(n for i, n in enumerate(shape) if (n != 1 if axes is None else i not in axes)))
+
+
+def flatten(x, start_axis: int = 0, end_axis: int = -1):
+    """Merge axes ``start_axis``..``end_axis`` into one (all of them by default)."""
+    shape = _data_shape(x)
+    if not shape:
+        return Reshape.apply(x, shape=(1,))
+    start, end = normalize_axes((start_axis, end_axis), len(shape))
+    return Reshape.apply(x, shape=shape[:start] + (-1,) + shape[end + 1 :])
+
+
+def pad(x, pad_width, constant_values=0):
+    """Pad with a constant, ``pad_width`` as in ``np.pad`` (mode "constant" only)."""
+    return Pad.apply(x, pad_width=pad_width, constant_values=constant_values)
+
+
+def concatenate(tensors, axis: int = 0):
+    """Join tensors along an existing axis."""
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0):
+    """Join tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    ndim = len(_data_shape(tensors[0])) + 1
+    return concatenate([expand_dims(t, axis % ndim) for t in tensors], axis=axis % ndim)

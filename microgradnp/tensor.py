@@ -1,0 +1,419 @@
+"""``Tensor``: an ndarray that remembers how it was computed, and its constructors."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+_default_dtype = np.dtype(np.float64)
+
+
+def set_default_dtype(dtype) -> None:
+    """Dtype of Tensors made from Python numbers, ints and bools (``float64`` to start)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype such as np.float32, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype that Python numbers, ints and bools become (see ``set_default_dtype``)."""
+    return _default_dtype
+
+
+def _as_float_array(data, dtype=None) -> np.ndarray:
+    """Copy ``data`` into a new array: floats keep their dtype, ints and bools become
+    the default float dtype, an explicit ``dtype`` wins."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=dtype)
+    array = np.array(data)
+    if array.dtype.kind in "biu":
+        return array.astype(_default_dtype)
+    if array.dtype.kind == "f":
+        if not isinstance(data, np.ndarray | np.generic) and array.dtype != _default_dtype:
+            return array.astype(_default_dtype)
+        return array
+    raise TypeError(
+        f"cannot make a Tensor from data of dtype {array.dtype}: microgradnp works with "
+        "real numbers (floats, or ints and bools, which become floats)"
+    )
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    ``Tensor(data, requires_grad=False, dtype=None, name=None)`` copies ``data``
+    (a number, nested list, ndarray or Tensor). Float data keeps its dtype; ints and
+    bools become the default float dtype (``mg.set_default_dtype``). With
+    ``requires_grad=True`` operations on it are recorded and ``backward()`` fills its
+    ``.grad`` (an ndarray of the same shape and dtype).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_hooks", "_retains_grad", "__weakref__")
+    __hash__ = object.__hash__  # a Tensor is its own identity; == compares elementwise
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        self.data = _as_float_array(data, dtype)
+        self.grad = None
+        self.requires_grad = False
+        self.name = name
+        self._node = None
+        self._hooks = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array: np.ndarray) -> Tensor:
+        """A Tensor around ``array`` as it is (no copy, no dtype change, no graph)."""
+        t = cls.__new__(cls)
+        t.data = array
+        t.grad = None
+        t.requires_grad = False
+        t.name = None
+        t._node = None
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # -- attributes --------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape, doc="Tuple of dimension sizes.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    size = property(lambda self: self.data.size, doc="Number of elements.")
+    dtype = property(lambda self: self.data.dtype, doc="NumPy dtype of the data.")
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed (the transpose of a matrix)."""
+        return self.transpose()
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an operation on the graph."""
+        return self._node is None
+
+    @property
+    def op(self) -> str | None:
+        """Name of the primitive that computed this tensor; None for leaves."""
+        return None if self._node is None else self._node.name
+
+    @property
+    def grad_fn(self):
+        """The graph node (a ``Function`` instance) that computed this tensor, or None."""
+        return self._node
+
+    # -- autograd ----------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        ``grad`` is the gradient of some scalar with respect to this tensor (ones
+        for a scalar when omitted; required otherwise). After the walk the arrays saved
+        for backward are released unless ``retain_graph=True``.
+        """
+        _engine.backward(self, grad, retain_graph)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (leaves only) and return self."""
+        if self._node is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_(False) on a tensor computed by an operation: use .detach() instead"
+            )
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require grad, this one is {self.data.dtype}; "
+                "convert it first, e.g. t = mg.tensor(data, dtype=np.float64)"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if self._node is not None:
+            self._retains_grad = True
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a non-None
+        return value replaces the gradient. Returns a handle whose ``remove()`` undoes it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad, so no gradient will reach it")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _HookHandle(self._hooks, hook)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad = None``)."""
+        self.grad = None
+
+    def detach(self) -> Tensor:
+        """The same data (shared, not copied) as a new leaf with no graph."""
+        return Tensor._wrap(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): the tensor has {self.data.size} elements, not one; index it first")
+        return self.data.item()
+
+    def tolist(self):
+        """The data as nested Python lists."""
+        return self.data.tolist()
+
+    # -- Python protocol -----------------------------------------------------------
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype != _default_dtype:
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"op={self._node.name}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.data)))
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        return self.data.__index__()
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and _grad_mode.grad_enabled:
+            raise RuntimeError(
+                "in-place assignment into a tensor that requires grad would corrupt the graph; "
+                "build a new tensor (mg.where, mg.concatenate) or assign to t.data[...] under mg.no_grad()"
+            )
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    # Arithmetic: the operand that is not a Tensor becomes a constant of the operation.
+    def __add__(self, other):
+        return _ops.Add.apply(self, other)
+
+    def __radd__(self, other):
+        return _ops.Add.apply(other, self)
+
+    def __sub__(self, other):
+        return _ops.Sub.apply(self, other)
+
+    def __rsub__(self, other):
+        return _ops.Sub.apply(other, self)
+
+    def __mul__(self, other):
+        return _ops.Mul.apply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.Mul.apply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.Div.apply(other, self)
+
+    def __pow__(self, other):
+        return _ops.Pow.apply(self, other)
+
+    def __rpow__(self, other):
+        return _ops.Pow.apply(other, self)
+
+    def __matmul__(self, other):
+        return _ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.MatMul.apply(other, self)
+
+    def __neg__(self):
+        return _ops.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.Abs.apply(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    # Comparisons give bool tensors outside the graph.
+    def __lt__(self, other):
+        return _compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other)
+
+    def __eq__(self, other):
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other)
+
+    # -- NumPy interoperability ---------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        function = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if function is None:
+            call = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            raise TypeError(
+                f"{call} on a Tensor{' with ' + ', '.join(kwargs) if kwargs else ''} is not "
+                "differentiable in microgradnp. Use the Tensor method or mg function, or "
+                "convert explicitly with np.asarray(t) / t.numpy() to leave the graph."
+            )
+        return function(*inputs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        function = _ARRAY_FUNCTIONS.get(func)
+        if function is None:
+            raise TypeError(
+                f"np.{func.__name__} on a Tensor is not differentiable in microgradnp. Use the "
+                "Tensor method or mg function, or convert explicitly with np.asarray(t) / "
+                "t.numpy() to leave the graph."
+            )
+        return function(*args, **kwargs)
+
+
+class _HookHandle:
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _compare(ufunc, a, b) -> Tensor:
+    return Tensor._wrap(np.asarray(ufunc(_data(a), _data(b))))
+
+
+def _no_grad_on_data(function):
+    """A NumPy function applied to the data: for results that carry no gradient."""
+
+    def on_data(*args, **kwargs):
+        result = function(*(_data(a) for a in args), **{k: _data(v) for k, v in kwargs.items()})
+        return Tensor._wrap(result) if isinstance(result, np.ndarray) else result
+
+    return on_data
+
+
+# -- constructors -----------------------------------------------------------------------
+def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
+    """A new Tensor holding a copy of ``data`` (same as ``Tensor(...)``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def _shape(shape) -> tuple:
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+
+
+def _new(array, requires_grad: bool, name: str | None = None) -> Tensor:
+    t = Tensor._wrap(array)
+    t.name = name
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def zeros(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A tensor of zeros: ``mg.zeros(2, 3)`` or ``mg.zeros((2, 3))``."""
+    return _new(np.zeros(_shape(shape), dtype=dtype or _default_dtype), requires_grad)
+
+
+def ones(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A tensor of ones: ``mg.ones(2, 3)`` or ``mg.ones((2, 3))``."""
+    return _new(np.ones(_shape(shape), dtype=dtype or _default_dtype), requires_grad)
+
+
+def full(shape, fill_value, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A tensor of the given shape filled with ``fill_value``."""
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    return _new(np.full(shape, fill_value, dtype=dtype or _default_dtype), requires_grad)
+
+
+def zeros_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Zeros with the shape (and, unless given, the float dtype) of ``x``."""
+    data = np.asarray(_data(x))
+    return _new(np.zeros(data.shape, dtype=dtype or _float_dtype_of(data)), requires_grad)
+
+
+def ones_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Ones with the shape (and, unless given, the float dtype) of ``x``."""
+    data = np.asarray(_data(x))
+    return _new(np.ones(data.shape, dtype=dtype or _float_dtype_of(data)), requires_grad)
+
+
+def _float_dtype_of(data: np.ndarray) -> np.dtype:
+    return data.dtype if data.dtype.kind == "f" else _default_dtype
+
+
+_global_rng = np.random.default_rng()
+
+
+def _rng(rng) -> np.random.Generator:
+    if rng is None:
+        return _global_rng
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, numbers.Integral):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), a seed or None, got {rng!r}")
+
+
+def randn(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
+    """Standard normal samples; ``rng`` is a ``np.random.Generator`` or a seed."""
+    data = _rng(rng).standard_normal(_shape(shape)).astype(dtype or _default_dtype, copy=False)
+    return _new(data, requires_grad)
+
+
+def rand(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
+    """Uniform samples in [0, 1); ``rng`` is a ``np.random.Generator`` or a seed."""
+    data = _rng(rng).random(_shape(shape)).astype(dtype or _default_dtype, copy=False)
+    return _new(data, requires_grad)
+
+
+def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Evenly spaced values in [start, stop), as floats unless ``dtype`` says otherwise."""
+    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    return _new(data.astype(dtype or _float_dtype_of(data), copy=False), requires_grad)
+
+
+from microgradnp import ops as _ops  # noqa: E402  (the operations need Tensor defined)
+from microgradnp.autograd import engine as _engine  # noqa: E402
+from microgradnp.autograd.grad_mode import mode as _grad_mode  # noqa: E402
+
+_ops.attach_methods(Tensor)
+_UFUNCS = _ops.ufunc_table(_compare, _no_grad_on_data)
+_ARRAY_FUNCTIONS = _ops.array_function_table(_no_grad_on_data)
