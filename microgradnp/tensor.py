@@ -53,17 +53,19 @@ class Tensor:
     ``.grad`` (an ndarray of the same shape and dtype).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_hooks", "_retains_grad", "__weakref__")
+    # Class-level defaults: an operation's result sets only what differs (fast to create).
+    data: np.ndarray
+    grad: np.ndarray | None = None
+    requires_grad: bool = False
+    name: str | None = None
+    _node = None  # the Function instance that computed this tensor; None for leaves
+    _hooks: list | None = None
+    _retains_grad: bool = False
     __hash__ = object.__hash__  # a Tensor is its own identity; == compares elementwise
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         self.data = _as_float_array(data, dtype)
-        self.grad = None
-        self.requires_grad = False
         self.name = name
-        self._node = None
-        self._hooks = None
-        self._retains_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -72,12 +74,6 @@ class Tensor:
         """A Tensor around ``array`` as it is (no copy, no dtype change, no graph)."""
         t = cls.__new__(cls)
         t.data = array
-        t.grad = None
-        t.requires_grad = False
-        t.name = None
-        t._node = None
-        t._hooks = None
-        t._retains_grad = False
         return t
 
     # -- attributes --------------------------------------------------------------------

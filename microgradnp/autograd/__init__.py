@@ -2,8 +2,8 @@
 
 from microgradnp.autograd.engine import backward, grad
 from microgradnp.autograd.function import Function
-from microgradnp.autograd.gradcheck import GradcheckError, gradcheck
 from microgradnp.autograd.grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from microgradnp.autograd.gradcheck import GradcheckError, gradcheck
 
 __all__ = [
     "Function",

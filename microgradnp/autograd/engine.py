@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import heappop, heappush
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import set_grad_enabled
+from microgradnp.autograd.grad_mode import mode
 from microgradnp.tensor import Tensor
 
 
@@ -14,6 +15,7 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     """Non-leaf tensors below ``roots``, each after every tensor it was computed from.
 
     Iterative depth-first search (no recursion), so graphs of any depth work.
+    (``backward`` itself needs no sort: it pops nodes newest first from a heap.)
     """
     order: list[Tensor] = []
     seen: set[int] = set()
@@ -44,28 +46,19 @@ def sum_to_shape(grad, shape: tuple[int, ...]):
     return grad.reshape(shape) if lead else grad
 
 
-class _LeafGrads:
-    """Accumulates into leaves' ``.grad``; never lets two leaves share one array."""
-
-    def __init__(self, *already_shared):
-        self.handed_out = {id(a) for a in already_shared}
-
-    def add(self, leaf: Tensor, grad) -> None:
-        if leaf.grad is None:
-            # Steal the array when nothing else can see it, as PyTorch's AccumulateGrad
-            # does; copy views, read-only broadcasts and arrays given out already.
-            if (
-                type(grad) is not np.ndarray
-                or grad.base is not None
-                or not grad.flags.writeable
-                or grad.dtype != leaf.data.dtype
-                or id(grad) in self.handed_out
-            ):
-                grad = np.array(grad, dtype=leaf.data.dtype)
-            self.handed_out.add(id(grad))
-            leaf.grad = grad
-        else:
-            leaf.grad = leaf.grad + grad
+def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
+    """Add ``grad`` to ``leaf.grad``, never letting two leaves share one array."""
+    if leaf.grad is None:
+        # Keep the array itself when nothing else can see it (PyTorch's AccumulateGrad
+        # does the same); copy views, broadcasts and arrays handed out already.
+        if type(grad) is not np.ndarray or grad.base is not None or id(grad) in handed_out:
+            grad = np.array(grad, dtype=leaf.data.dtype)
+        elif grad.dtype != leaf.data.dtype:
+            grad = grad.astype(leaf.data.dtype)
+        handed_out.add(id(grad))
+        leaf.grad = grad
+    else:
+        leaf.grad = leaf.grad + grad
 
 
 def run_backward(
@@ -77,53 +70,65 @@ def run_backward(
 ) -> dict[int, object]:
     """Propagate ``root_grads`` from ``roots`` down the graph.
 
+    Nodes are visited newest first (a heap keyed by creation order): every consumer
+    of a tensor was created after it, so its gradient is complete when it is popped.
+    This needs no separate sort and no recursion.
+
     Without ``wanted`` the gradients accumulate into the leaves' ``.grad`` (``backward()``).
     With it, nothing is written to ``.grad``; the gradients reaching those tensors are
     returned by ``id`` (``mg.grad``).
     """
-    order = topological_order(roots)
     wanted_ids = None if wanted is None else {id(t) for t in wanted}
     found: dict[int, object] = {}
     pending: dict[int, object] = {}
-    leaves = _LeafGrads(*root_grads)
+    heap: list[tuple[int, Tensor]] = []
+    handed_out = {id(g) for g in root_grads}
+    work = [(root, grad) for root, grad in zip(roots, root_grads) if root.requires_grad]
 
-    def deliver(tensor: Tensor, grad) -> None:
-        if grad.shape != tensor.data.shape:
-            grad = sum_to_shape(grad, tensor.data.shape)
-        if tensor._node is None:
+    was_enabled = mode.grad_enabled
+    mode.grad_enabled = create_graph
+    try:
+        while True:
+            # Deliver the gradients just computed: leaves accumulate, the others wait
+            # on the heap until all their consumers are done.
+            for x, g in work:
+                if g is None or not isinstance(x, Tensor) or not x.requires_grad:
+                    continue
+                if g.shape != x.data.shape:
+                    g = sum_to_shape(g, x.data.shape)
+                node = x._node
+                if node is not None:
+                    key = id(x)
+                    if key in pending:
+                        pending[key] = pending[key] + g
+                    else:
+                        pending[key] = g
+                        heappush(heap, (node.order, x))
+                    continue
+                if x._hooks:
+                    g = _run_hooks(x, g)
+                if wanted_ids is None:
+                    _accumulate_leaf(x, g, handed_out)
+                elif id(x) in wanted_ids:
+                    found[id(x)] = found[id(x)] + g if id(x) in found else g
+            if not heap:
+                return found
+            tensor = heappop(heap)[1]
+            grad = pending.pop(id(tensor))
             if tensor._hooks:
                 grad = _run_hooks(tensor, grad)
             if wanted_ids is None:
-                leaves.add(tensor, grad)
+                if tensor._retains_grad:
+                    tensor.grad = _as_plain(grad) if tensor.grad is None else tensor.grad + _as_plain(grad)
+                    handed_out.add(id(tensor.grad))
             elif id(tensor) in wanted_ids:
-                found[id(tensor)] = found[id(tensor)] + grad if id(tensor) in found else grad
-        else:
-            key = id(tensor)
-            pending[key] = pending[key] + grad if key in pending else grad
-
-    with set_grad_enabled(create_graph):
-        for root, grad in zip(roots, root_grads):
-            if root.requires_grad:
-                deliver(root, grad)
-        for tensor in reversed(order):
-            grad = pending.pop(id(tensor), None)
-            if grad is None:
-                continue
-            if tensor._hooks:
-                grad = _run_hooks(tensor, grad)
-            if tensor._retains_grad and wanted_ids is None:
-                tensor.grad = _as_plain(grad) if tensor.grad is None else tensor.grad + _as_plain(grad)
-                leaves.handed_out.add(id(tensor.grad))
-            if wanted_ids is not None and id(tensor) in wanted_ids:
                 found[id(tensor)] = grad
             node = tensor._node
-            input_grads = node._vjp(grad, tensor, create_graph)
+            work = zip(node.inputs, node._vjp(grad, tensor, create_graph))
             if not retain_graph:
                 node._release()
-            for x, g in zip(node.inputs, input_grads):
-                if g is not None and isinstance(x, Tensor) and x.requires_grad:
-                    deliver(x, g)
-    return found
+    finally:
+        mode.grad_enabled = was_enabled
 
 
 def _run_hooks(tensor: Tensor, grad):
@@ -206,7 +211,8 @@ def _seed_grad(tensor: Tensor, grad, caller: str, as_tensor: bool = False):
                 "the gradient to start from is ambiguous. Reduce it first (y.sum(), y.mean()) "
                 "or pass grad=... with the output's shape (e.g. np.ones_like(y.data))."
             )
-        grad = np.ones_like(tensor.data)
+        grad = np.empty(tensor.data.shape, dtype=tensor.data.dtype)
+        grad.fill(1)
     else:
         grad_data = grad.data if isinstance(grad, Tensor) else np.asarray(grad, dtype=tensor.data.dtype)
         if grad_data.shape != tensor.data.shape:

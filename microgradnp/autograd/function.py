@@ -21,6 +21,7 @@ and is also the graph node: it keeps the inputs, the saved arrays, and its name.
 
 from __future__ import annotations
 
+import itertools
 import linecache
 import os
 import sys
@@ -115,21 +116,24 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run ``forward`` on the inputs' arrays and return a Tensor linked into the graph."""
         ctx = cls.__new__(cls)
-        arrays = [
-            x.data if isinstance(x, Tensor) else (x if isinstance(x, _PASSTHROUGH) else _constant(x))
-            for x in inputs
-        ]
+        arrays = []
+        record = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                record = record or x.requires_grad
+            else:
+                arrays.append(_as_float_array(x) if isinstance(x, list) else x)
         out = cls.forward(ctx, *arrays, **params)
         if type(out) is not np.ndarray:
             out = ctx._adopt_output(out)
-        result = Tensor._wrap(out)
-        if mode.grad_enabled:
-            for x in inputs:
-                if isinstance(x, Tensor) and x.requires_grad:
-                    ctx.inputs = inputs
-                    result._node = ctx
-                    result.requires_grad = True
-                    break
+        result = Tensor.__new__(Tensor)
+        result.data = out
+        if record and mode.grad_enabled:
+            ctx.inputs = inputs
+            ctx.order = next(_creation_order)
+            result._node = ctx
+            result.requires_grad = True
         if mode.anomaly:
             ctx.origin = _user_origin()
             _check_finite(out, ctx, "forward")
@@ -140,24 +144,8 @@ class Function:
         """The gradients of the inputs, one per input (None where there is none)."""
         if self._saved is _RELEASED:
             raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
-        if not create_graph:
-            grads = self.backward(self, grad)
-        elif self.differentiable_backward:
-            saved = self._saved
-            self._saved = self._saved_as_tensors(output)
-            try:
-                grads = self.backward(self, grad)
-            finally:
-                self._saved = saved
-        else:
-            grads = self.backward(self, grad.data)
-            grads = (grads,) if not isinstance(grads, tuple) else grads
-            depends_on = [x for x in (grad, *self.inputs) if isinstance(x, Tensor)]
-            grads = tuple(
-                None if g is None else _NotDifferentiableTwice.apply(g, *depends_on, source_name=self.name)
-                for g in grads
-            )
-        if not isinstance(grads, tuple):
+        grads = self._vjp_building_graph(grad, output) if create_graph else self.backward(self, grad)
+        if type(grads) is not tuple:
             grads = (grads,)
         if len(grads) != len(self.inputs):
             raise RuntimeError(
@@ -169,6 +157,22 @@ class Function:
                 if g is not None:
                     _check_finite(getattr(g, "data", g), self, "backward")
         return grads
+
+    def _vjp_building_graph(self, grad, output):
+        """Backward on Tensors, recorded, so that its result can be differentiated again."""
+        if self.differentiable_backward:
+            saved = self._saved
+            self._saved = self._saved_as_tensors(output)
+            try:
+                return self.backward(self, grad)
+            finally:
+                self._saved = saved
+        grads = self.backward(self, grad.data)
+        depends_on = [x for x in (grad, *self.inputs) if isinstance(x, Tensor)]
+        return tuple(
+            None if g is None else _NotDifferentiableTwice.apply(g, *depends_on, source_name=self.name)
+            for g in (grads if isinstance(grads, tuple) else (grads,))
+        )
 
     def _adopt_output(self, out) -> np.ndarray:
         """NumPy returns scalars for 0-d results: make the output an array, and make
@@ -218,14 +222,9 @@ def _check_finite(array, node: Function, phase: str) -> None:
         )
 
 
-_PASSTHROUGH = (np.ndarray, int, float, bool, np.generic, type(None), str, slice, tuple)
-
-
-def _constant(x):
-    """Non-Tensor operands: lists become arrays with the Tensor dtype rules."""
-    if isinstance(x, list):
-        return _as_float_array(x)
-    return x
+# Negative creation counter: the engine's heap pops the most recently created node first,
+# and a tensor is always created after everything it is computed from.
+_creation_order = itertools.count(0, -1)
 
 
 from microgradnp.tensor import Tensor, _as_float_array  # noqa: E402  (Tensor needs this module first)

@@ -25,7 +25,7 @@ class Sub(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, -grad
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
 
 
 class Mul(Primitive):
@@ -66,7 +66,12 @@ class Pow(Primitive):
     def backward(ctx, grad):
         base, exponent, out = ctx.saved_tensors
         need_base, need_exponent = ctx.needs_input_grad
-        grad_base = grad * exponent * base ** (exponent - 1) if need_base else None
+        if not need_base:
+            grad_base = None
+        elif isinstance(exponent, int | float) and exponent == 2:
+            grad_base = grad * (2 * base)  # the common square, in two operations instead of three
+        else:
+            grad_base = grad * exponent * base ** (exponent - 1)
         if not need_exponent:
             return grad_base, None
         # d(b^e)/de = b^e log(b); taken as 0 where b <= 0 (log undefined), as PyTorch does at b == 0.

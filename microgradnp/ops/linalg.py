@@ -21,6 +21,8 @@ class MatMul(Primitive):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:
+            return (grad @ b.T if need_a else None), (a.T @ grad if need_b else None)
         # A 1-D operand acts as a row (left) or column (right) matrix; give the
         # gradient that axis back, multiply as matrices, then drop it again.
         if a.ndim == 1:

@@ -32,6 +32,22 @@ def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(normalized))
 
 
-def restore_reduced_axes(grad, axes: tuple[int, ...], keepdims: bool):
-    """Give a reduction's output gradient back the axes it reduced, as length-1 axes."""
-    return grad if keepdims or not axes else np.expand_dims(grad, axes)
+def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` after reducing ``axes`` with ``keepdims=True``."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def restore_reduced_axes(grad, kept: tuple[int, ...]):
+    """Give a reduction's output gradient back its reduced axes, as length-1 axes
+    (``kept`` from ``kept_shape``), so that it broadcasts against the input."""
+    return grad if grad.ndim == 0 or grad.ndim == len(kept) else grad.reshape(kept)
+
+
+def broadcast_grad(grad, shape: tuple[int, ...]):
+    """``grad`` repeated to ``shape``: a new array for ndarrays (cheaper than
+    ``np.broadcast_to`` on small arrays, and writeable), a broadcast for Tensors."""
+    if isinstance(grad, np.ndarray):
+        out = np.empty(shape, dtype=grad.dtype)
+        out[...] = grad
+        return out
+    return np.broadcast_to(grad, shape)

@@ -2,50 +2,58 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from microgradnp.ops.activations import _shift_by_max
-from microgradnp.ops.primitive import Primitive, normalize_axes, restore_reduced_axes
+from microgradnp.ops.primitive import Primitive, broadcast_grad, kept_shape, normalize_axes, restore_reduced_axes
+
+
+def _prepare(ctx, a, axis) -> tuple[int, ...]:
+    """Record what every reduction's backward needs: the input shape and the shape
+    the output has with its reduced axes kept as length 1."""
+    axes = normalize_axes(axis, a.ndim)
+    ctx.shape, ctx.kept = a.shape, kept_shape(a.shape, axes)
+    return axes
 
 
 class Sum(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        ctx.shape, ctx.axes, ctx.keepdims = a.shape, normalize_axes(axis, a.ndim), keepdims
-        return np.sum(a, axis=ctx.axes, keepdims=keepdims)
+        return np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
-        return np.broadcast_to(restore_reduced_axes(grad, ctx.axes, ctx.keepdims), ctx.shape)
+        return broadcast_grad(restore_reduced_axes(grad, ctx.kept), ctx.shape)
 
 
 class Mean(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        ctx.shape, ctx.axes, ctx.keepdims = a.shape, normalize_axes(axis, a.ndim), keepdims
-        ctx.count = int(np.prod([a.shape[i] for i in ctx.axes]))
-        return np.mean(a, axis=ctx.axes, keepdims=keepdims)
+        axes = _prepare(ctx, a, axis)
+        ctx.count = math.prod(a.shape[i] for i in axes)
+        return np.add.reduce(a, axis=axes, keepdims=keepdims) / ctx.count
 
     @staticmethod
     def backward(ctx, grad):
-        grad = restore_reduced_axes(grad, ctx.axes, ctx.keepdims) / ctx.count
-        return np.broadcast_to(grad, ctx.shape)
+        return broadcast_grad(restore_reduced_axes(grad, ctx.kept) / ctx.count, ctx.shape)
 
 
 class Var(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False, ddof=0):
-        ctx.axes, ctx.keepdims, ctx.ddof = normalize_axes(axis, a.ndim), keepdims, ddof
-        ctx.count = int(np.prod([a.shape[i] for i in ctx.axes]))
+        axes = _prepare(ctx, a, axis)
+        ctx.axes, ctx.ddof = axes, ddof
+        ctx.count = math.prod(a.shape[i] for i in axes)
         ctx.save_for_backward(a)
-        return np.var(a, axis=ctx.axes, keepdims=keepdims, ddof=ddof)
+        return np.var(a, axis=axes, keepdims=keepdims, ddof=ddof)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        grad = restore_reduced_axes(grad, ctx.axes, ctx.keepdims)
         centered = a - a.mean(axis=ctx.axes, keepdims=True)
-        return grad * centered * (2.0 / (ctx.count - ctx.ddof))
+        return restore_reduced_axes(grad, ctx.kept) * centered * (2.0 / (ctx.count - ctx.ddof))
 
 
 class _Extreme(Primitive):
@@ -55,18 +63,18 @@ class _Extreme(Primitive):
 
     @classmethod
     def forward(cls, ctx, a, axis=None, keepdims=False):
-        ctx.axes, ctx.keepdims = normalize_axes(axis, a.ndim), keepdims
+        axes = _prepare(ctx, a, axis)
         if a.size == 0:
             raise ValueError(f"{cls.name}: the tensor is empty, so there is no {cls.name}")
-        extreme = cls.pick(a, axis=ctx.axes, keepdims=True)
+        extreme = cls.pick(a, axis=axes, keepdims=True)
         hits = a == extreme
-        ctx.save_for_backward(hits / hits.sum(axis=ctx.axes, keepdims=True).astype(a.dtype))
-        return extreme if keepdims else np.squeeze(extreme, ctx.axes)
+        ctx.save_for_backward(hits / hits.sum(axis=axes, keepdims=True).astype(a.dtype))
+        return extreme if keepdims else np.squeeze(extreme, axes)
 
     @staticmethod
     def backward(ctx, grad):
         (share,) = ctx.saved_tensors
-        return restore_reduced_axes(grad, ctx.axes, ctx.keepdims) * share
+        return restore_reduced_axes(grad, ctx.kept) * share
 
 
 class Max(_Extreme):
@@ -82,18 +90,18 @@ class LogSumExp(Primitive):
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        ctx.axes, ctx.keepdims = normalize_axes(axis, a.ndim), keepdims
-        shifted, peak = _shift_by_max(a, ctx.axes)
-        out = peak + np.log(np.exp(shifted).sum(axis=ctx.axes, keepdims=True))
-        out = out if keepdims else np.squeeze(out, ctx.axes)
+        axes = _prepare(ctx, a, axis)
+        shifted, peak = _shift_by_max(a, axes)
+        out = peak + np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        out = out if keepdims else np.squeeze(out, axes)
         ctx.save_for_backward(a, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        restore = restore_reduced_axes
-        return restore(grad, ctx.axes, ctx.keepdims) * np.exp(a - restore(out, ctx.axes, ctx.keepdims))
+        kept = ctx.kept
+        return restore_reduced_axes(grad, kept) * np.exp(a - restore_reduced_axes(out, kept))
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.sum)

@@ -122,7 +122,7 @@ def flatten(x, start_axis: int = 0, end_axis: int = -1):
     if not shape:
         return Reshape.apply(x, shape=(1,))
     start, end = normalize_axes((start_axis, end_axis), len(shape))
-    return Reshape.apply(x, shape=shape[:start] + (-1,) + shape[end + 1 :])
+    return Reshape.apply(x, shape=(*shape[:start], -1, *shape[end + 1 :]))
 
 
 def pad(x, pad_width, constant_values=0):

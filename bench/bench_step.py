@@ -1,0 +1,143 @@
+"""One full training step of the lab network (2-50-50-1, sigmoid, MSE, SGD) built from
+raw Tensor operations, against the same step hand-written in NumPy, in one process.
+
+    python bench/bench_step.py [--torch]
+
+Prints microseconds per step and the ratio to NumPy (target <= 1.25x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import timeit
+
+import numpy as np
+
+import microgradnp as mg
+
+LR = 0.1
+
+
+def xor_set():
+    points, labels = [], []
+    for i in range(11):
+        points.append([0.1 * i, 0.1 * i])
+        labels.append(0.0)
+        if i != 5:
+            points.append([0.1 * i, 1 - 0.1 * i])
+            labels.append(1.0)
+    return np.array(points), np.array(labels).reshape(-1, 1)
+
+
+def linear_set(n=100, seed=0):
+    points = np.random.default_rng(seed).uniform(0, 1, (n, 2))
+    return points, (points[:, 1] > points[:, 0]).astype(float).reshape(-1, 1)
+
+
+def init_params(hidden=50, seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = [2, hidden, hidden, 1]
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.standard_normal((n_in, n_out)), np.zeros((1, n_out))]
+    return params
+
+
+def numpy_step_factory(X, y, params):
+    """The step as a student writes it in the lab: forward, MSE, hand backprop, update."""
+    W1, b1, W2, b2, W3, b3 = [p.copy() for p in params]
+    n = len(X)
+
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    def step():
+        a1 = sigmoid(X @ W1 + b1)
+        a2 = sigmoid(a1 @ W2 + b2)
+        a3 = sigmoid(a2 @ W3 + b3)
+        loss = np.mean((a3 - y) ** 2)
+        d3 = 2 / n * (a3 - y) * a3 * (1 - a3)
+        d2 = (d3 @ W3.T) * a2 * (1 - a2)
+        d1 = (d2 @ W2.T) * a1 * (1 - a1)
+        grads = (X.T @ d1, d1.sum(0, keepdims=True), a1.T @ d2, d2.sum(0, keepdims=True),
+                 a2.T @ d3, d3.sum(0, keepdims=True))
+        for p, g in zip((W1, b1, W2, b2, W3, b3), grads):
+            p -= LR * g
+        return loss
+
+    return step
+
+
+def microgradnp_step_factory(X, y, params):
+    X, y = mg.tensor(X), mg.tensor(y)
+    params = [mg.tensor(p, requires_grad=True) for p in params]
+    layers = list(zip(params[::2], params[1::2]))
+
+    def step():
+        a = X
+        for w, b in layers:
+            a = (a @ w + b).sigmoid()
+        loss = ((a - y) ** 2).mean()
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad
+            p.grad = None
+        return loss
+
+    return step
+
+
+def torch_step_factory(X, y, params):
+    import torch
+
+    torch.set_num_threads(1)
+    X, y = torch.tensor(X), torch.tensor(y)
+    params = [torch.tensor(p, requires_grad=True) for p in params]
+    layers = list(zip(params[::2], params[1::2]))
+
+    def step():
+        a = X
+        for w, b in layers:
+            a = torch.sigmoid(a @ w + b)
+        loss = ((a - y) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+                p.grad = None
+        return loss
+
+    return step
+
+
+def time_per_call(step, repeat=7, number=2000) -> float:
+    step()
+    return min(timeit.repeat(step, repeat=repeat, number=number, timer=time.process_time)) / number
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--torch", action="store_true", help="also time PyTorch eager (if installed)")
+    parser.add_argument("--number", type=int, default=2000, help="steps per timing run")
+    args = parser.parse_args()
+
+    factories = {"numpy (hand-written)": numpy_step_factory, "microgradnp": microgradnp_step_factory}
+    if args.torch:
+        factories["torch eager"] = torch_step_factory
+    for name, (X, y) in {"XOR (21 points)": xor_set(), "linear (100 points)": linear_set()}.items():
+        params = init_params()
+        # The same losses from the same start: the two steps compute the same thing.
+        checks = [factory(X, y, params) for factory in (numpy_step_factory, microgradnp_step_factory)]
+        losses = [[float(step()) for _ in range(3)] for step in checks]
+        assert np.allclose(losses[0], losses[1], rtol=1e-10), losses
+        times = {label: time_per_call(factory(X, y, params), number=args.number)
+                 for label, factory in factories.items()}
+        base = times["numpy (hand-written)"]
+        print(f"\n{name}: 2-50-50-1 sigmoid MLP, MSE, SGD step, float64")
+        for label, seconds in times.items():
+            print(f"  {label:22s} {seconds * 1e6:8.1f} us/step   {seconds / base:5.2f}x numpy")
+
+
+if __name__ == "__main__":
+    main()
