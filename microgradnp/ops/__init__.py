@@ -78,11 +78,11 @@ from microgradnp.ops.shape import (
 )
 
 #: Functions that are also Tensor methods (``t.exp()``, ``t.sum(axis=0)``...).
-METHODS = (
+METHODS = (  # noqa: SIM905  (a word list reads like the docs)
     "exp log sqrt abs sin cos tanh sigmoid relu leaky_relu clip sum mean var max min "
     "reshape transpose swapaxes flatten squeeze expand_dims broadcast_to pad "
     "softmax log_softmax logsumexp matmul maximum minimum"
-).split()  # noqa: SIM905  (reads as the list in the docs)
+).split()
 
 
 def attach_methods(tensor_class) -> None:
