@@ -38,11 +38,14 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
 def sum_to_shape(grad, shape: tuple[int, ...]):
     """Sum a gradient over the axes along which its input was broadcast."""
     lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
+    axes = tuple(range(lead)) if lead else ()
+    grad_shape = grad.shape
+    for i, n in enumerate(shape):
+        if n == 1 and grad_shape[lead + i] != 1:
+            axes += (lead + i,)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        # np.add.reduce is ndarray.sum without its Python wrapper (this runs for every bias).
+        grad = np.add.reduce(grad, axis=axes, keepdims=True) if type(grad) is np.ndarray else grad.sum(axes, True)
     return grad.reshape(shape) if lead else grad
 
 

@@ -101,7 +101,7 @@ class Function:
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """One bool per positional input: does it need a gradient?"""
-        return tuple(getattr(x, "requires_grad", False) for x in self.inputs)
+        return tuple([isinstance(x, Tensor) and x.requires_grad for x in self.inputs])
 
     @staticmethod
     def forward(ctx, *args, **params):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.autograd.function import Function
+from microgradnp.tensor import Tensor
 
 
 class Primitive(Function):
@@ -46,8 +47,8 @@ def restore_reduced_axes(grad, kept: tuple[int, ...]):
 def broadcast_grad(grad, shape: tuple[int, ...]):
     """``grad`` repeated to ``shape``: a new array for ndarrays (cheaper than
     ``np.broadcast_to`` on small arrays, and writeable), a broadcast for Tensors."""
-    if isinstance(grad, np.ndarray):
-        out = np.empty(shape, dtype=grad.dtype)
-        out[...] = grad
-        return out
-    return np.broadcast_to(grad, shape)
+    if isinstance(grad, Tensor):
+        return np.broadcast_to(grad, shape)
+    out = np.empty(shape, dtype=grad.dtype)
+    out[...] = grad
+    return out

@@ -13,8 +13,12 @@ from microgradnp.ops.primitive import Primitive, broadcast_grad, kept_shape, nor
 def _prepare(ctx, a, axis) -> tuple[int, ...]:
     """Record what every reduction's backward needs: the input shape and the shape
     the output has with its reduced axes kept as length 1."""
-    axes = normalize_axes(axis, a.ndim)
-    ctx.shape, ctx.kept = a.shape, kept_shape(a.shape, axes)
+    if axis is None:
+        axes, ctx.kept = tuple(range(a.ndim)), (1,) * a.ndim
+    else:
+        axes = normalize_axes(axis, a.ndim)
+        ctx.kept = kept_shape(a.shape, axes)
+    ctx.shape = a.shape
     return axes
 
 
@@ -31,9 +35,9 @@ class Sum(Primitive):
 class Mean(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        axes = _prepare(ctx, a, axis)
-        ctx.count = math.prod(a.shape[i] for i in axes)
-        return np.add.reduce(a, axis=axes, keepdims=keepdims) / ctx.count
+        total = np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims)
+        ctx.count = a.size // total.size if total.size else 0
+        return total / ctx.count
 
     @staticmethod
     def backward(ctx, grad):
