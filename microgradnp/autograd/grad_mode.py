@@ -16,6 +16,12 @@ mode = _Mode()
 
 
 class _SetGradEnabled(contextlib.ContextDecorator):
+    def __new__(cls, *args):
+        # ``@mg.no_grad`` without parentheses decorates the function directly.
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
+            return cls()(args[0])
+        return super().__new__(cls)
+
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self._previous: list[bool] = []
@@ -33,17 +39,17 @@ class _SetGradEnabled(contextlib.ContextDecorator):
 class no_grad(_SetGradEnabled):
     """Record nothing inside: results have no graph and ``requires_grad=False``.
 
-    Use as ``with mg.no_grad():`` or as a decorator ``@mg.no_grad()``.
+    Use as ``with mg.no_grad():`` or as a decorator (``@mg.no_grad`` or ``@mg.no_grad()``).
     """
 
-    def __init__(self):
+    def __init__(self, *_):
         super().__init__(False)
 
 
 class enable_grad(_SetGradEnabled):
     """Record again inside a :class:`no_grad` block (context manager or decorator)."""
 
-    def __init__(self):
+    def __init__(self, *_):
         super().__init__(True)
 
 
