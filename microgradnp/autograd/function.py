@@ -185,8 +185,15 @@ class Function:
     def _saved_as_tensors(self, output) -> tuple:
         """The saved arrays as the Tensors they are the data of, so that a
         differentiable backward sees through them; other arrays stay constants."""
-        owners = {id(x.data): x for x in (*self.inputs, output) if isinstance(x, Tensor)}
-        return tuple(owners.get(id(a), a) for a in self._saved)
+        inputs = self.inputs
+        owners = {id(x.data): x for x in (output, *reversed(inputs)) if isinstance(x, Tensor)}
+        # Two inputs can share one array (x * x.detach()); saving inputs in their own
+        # order, as the built-in primitives do, tells them apart.
+        return tuple(
+            inputs[i] if i < len(inputs) and isinstance(inputs[i], Tensor) and inputs[i].data is a
+            else owners.get(id(a), a)
+            for i, a in enumerate(self._saved)
+        )
 
     def _release(self) -> None:
         self._saved = _RELEASED
