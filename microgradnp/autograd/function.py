@@ -222,11 +222,15 @@ class _NotDifferentiableTwice(Function):
 
 
 def _check_finite(array, node: Function, phase: str) -> None:
+    array = np.asarray(array)
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         kind = "nan" if np.isnan(array).any() else "inf"
-        raise FloatingPointError(
-            f"{node.name} produced {kind} in its {phase} (operation created at {node.origin})"
+        where = (
+            f"created at {node.origin}"
+            if node.origin
+            else "run the forward pass inside mg.detect_anomaly() too to see the line that created it"
         )
+        raise FloatingPointError(f"{node.name} produced {kind} in its {phase} ({where})")
 
 
 # Negative creation counter: the engine's heap pops the most recently created node first,
