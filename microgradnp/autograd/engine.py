@@ -61,7 +61,9 @@ def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
         handed_out.add(id(grad))
         leaf.grad = grad
     else:
-        leaf.grad = leaf.grad + grad
+        total = leaf.grad + grad
+        # A gradient in a wider dtype (a float64 constant met a float32 leaf) must not widen .grad.
+        leaf.grad = total if total.dtype == leaf.data.dtype else total.astype(leaf.data.dtype)
 
 
 def run_backward(
@@ -154,7 +156,7 @@ def backward(tensor: Tensor, grad=None, retain_graph: bool = False) -> None:
             "inputs with requires_grad=True (or call .requires_grad_()) before computing "
             "it, and do not compute it inside mg.no_grad()."
         )
-    seed = _seed_grad(tensor, grad, "backward()")
+    seed = _seed_grad(tensor, grad, "backward()", "grad")
     run_backward([tensor], [seed], retain_graph=retain_graph)
 
 
@@ -187,7 +189,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             )
     if retain_graph is None:
         retain_graph = create_graph
-    seeds = [_seed_grad(y, g, "mg.grad", as_tensor=create_graph) for y, g in zip(outputs, grad_outputs)]
+    seeds = [_seed_grad(y, g, "mg.grad", "grad_outputs", create_graph) for y, g in zip(outputs, grad_outputs)]
     found = run_backward(outputs, seeds, retain_graph, create_graph, wanted=inputs)
     results = []
     for i, x in enumerate(inputs):
@@ -206,13 +208,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(results)
 
 
-def _seed_grad(tensor: Tensor, grad, caller: str, as_tensor: bool = False):
+def _seed_grad(tensor: Tensor, grad, caller: str, argument: str, as_tensor: bool = False):
     if grad is None:
         if tensor.data.size != 1:
             raise RuntimeError(
                 f"{caller}: the output has shape {tensor.data.shape}, not a single value, so "
                 "the gradient to start from is ambiguous. Reduce it first (y.sum(), y.mean()) "
-                "or pass grad=... with the output's shape (e.g. np.ones_like(y.data))."
+                f"or pass {argument}=... with the output's shape (e.g. np.ones_like(y.data))."
             )
         grad = np.empty(tensor.data.shape, dtype=tensor.data.dtype)
         grad.fill(1)
@@ -220,7 +222,7 @@ def _seed_grad(tensor: Tensor, grad, caller: str, as_tensor: bool = False):
         grad_data = grad.data if isinstance(grad, Tensor) else np.asarray(grad, dtype=tensor.data.dtype)
         if grad_data.shape != tensor.data.shape:
             raise RuntimeError(
-                f"{caller}: grad has shape {grad_data.shape} but the output has shape "
+                f"{caller}: {argument} has shape {grad_data.shape} but the output has shape "
                 f"{tensor.data.shape}; they must match"
             )
         if not (as_tensor and isinstance(grad, Tensor)):
