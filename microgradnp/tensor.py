@@ -29,14 +29,17 @@ def _as_float_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        return np.array(data, dtype=dtype)
-    array = np.array(data)
-    if array.dtype.kind in "biu":
-        return array.astype(_default_dtype)
-    if array.dtype.kind == "f":
-        if not isinstance(data, np.ndarray | np.generic) and array.dtype != _default_dtype:
+        array = np.array(data, dtype=dtype)
+        if array.dtype.kind in "biuf":
+            return array
+    else:
+        array = np.array(data)
+        if array.dtype.kind in "biu":
             return array.astype(_default_dtype)
-        return array
+        if array.dtype.kind == "f":
+            if not isinstance(data, np.ndarray | np.generic) and array.dtype != _default_dtype:
+                return array.astype(_default_dtype)
+            return array
     raise TypeError(
         f"cannot make a Tensor from data of dtype {array.dtype}: microgradnp works with "
         "real numbers (floats, or ints and bools, which become floats)"
@@ -401,9 +404,11 @@ def rand(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
 
 
 def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Evenly spaced values in [start, stop), as floats unless ``dtype`` says otherwise."""
-    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    return _new(data.astype(dtype or _float_dtype_of(data), copy=False), requires_grad)
+    """Evenly spaced values in [start, stop) (``arange(stop)`` starts at 0), in the
+    default float dtype unless ``dtype`` says otherwise."""
+    if stop is None:
+        start, stop = 0, start
+    return _new(np.arange(start, stop, step).astype(dtype or _default_dtype, copy=False), requires_grad)
 
 
 from microgradnp import ops as _ops  # noqa: E402  (the operations need Tensor defined)

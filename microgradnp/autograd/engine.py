@@ -124,7 +124,8 @@ def run_backward(
                 grad = _run_hooks(tensor, grad)
             if wanted_ids is None:
                 if tensor._retains_grad:
-                    tensor.grad = _as_plain(grad) if tensor.grad is None else tensor.grad + _as_plain(grad)
+                    plain = _as_plain(grad, tensor.data.dtype)
+                    tensor.grad = plain if tensor.grad is None else tensor.grad + plain
                     handed_out.add(id(tensor.grad))
             elif id(tensor) in wanted_ids:
                 found[id(tensor)] = grad
@@ -144,8 +145,10 @@ def _run_hooks(tensor: Tensor, grad):
     return grad
 
 
-def _as_plain(grad) -> np.ndarray:
-    return np.array(grad.data if isinstance(grad, Tensor) else grad)
+def _as_plain(grad, dtype) -> np.ndarray:
+    """A copy of ``grad`` as an ndarray of the tensor's dtype (a float64 constant in the
+    graph must not widen the ``.grad`` of a float32 tensor)."""
+    return np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=dtype)
 
 
 def backward(tensor: Tensor, grad=None, retain_graph: bool = False) -> None:

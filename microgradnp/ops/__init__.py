@@ -62,6 +62,7 @@ from microgradnp.ops.reductions import LogSumExp, Max, Mean, Min, Sum, Var, logs
 from microgradnp.ops.shape import (
     BroadcastTo,
     Concatenate,
+    Copy,
     Pad,
     Reshape,
     Transpose,
@@ -151,15 +152,17 @@ def array_function_table(on_data) -> dict:
         np.squeeze: squeeze,
         np.concatenate: lambda arrays, axis=0: concatenate(arrays, axis),
         np.stack: lambda arrays, axis=0: stack(arrays, axis),
-        np.where: where,
+        # np.where(condition) alone gives the indices where it is true: nothing to differentiate.
+        np.where: lambda condition, *choices: where(condition, *choices) if choices else on_data(np.where)(condition),
         np.clip: lambda a, a_min=None, a_max=None: clip(a, a_min, a_max),
         np.pad: lambda array, pad_width, mode="constant", constant_values=0: pad(array, pad_width, constant_values)
         if mode == "constant"
         else _refuse_pad_mode(mode),
         np.dot: matmul,
+        np.copy: lambda a, order="K", subok=False: Copy.apply(a),
     }
     for function in (np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.zeros_like,
-                     np.ones_like, np.full_like, np.empty_like, np.argmax, np.argmin, np.round, np.copy):
+                     np.ones_like, np.full_like, np.empty_like, np.argmax, np.argmin, np.round):
         table[function] = on_data(function)
     return table
 

@@ -20,7 +20,7 @@ class Sigmoid(Primitive):
     def forward(ctx, a):
         # 1 / (1 + exp(-a)) with exp's argument clamped: exact in both tails, never
         # overflows, and in-place to allocate one array.
-        out = np.negative(a)
+        out = np.negative(a, out=np.empty_like(a))  # out=: a 0-d input would give a scalar, not an array
         np.minimum(out, _EXP_LIMITS.get(out.dtype, 80.0), out=out)
         np.exp(out, out=out)
         out += 1

@@ -70,6 +70,8 @@ class Pow(Primitive):
             grad_base = None
         elif isinstance(exponent, int | float) and exponent == 2:
             grad_base = grad * (2 * base)  # the common square, in two operations instead of three
+        elif np.isscalar(exponent) and exponent == 0:
+            grad_base = np.zeros_like(base)  # x**0 is constant: 0 at x == 0 too (not 0 * 0**-1), as in PyTorch
         else:
             grad_base = grad * exponent * base ** (exponent - 1)
         if not need_exponent:
@@ -311,3 +313,4 @@ def minimum(a, b):
 def where(condition, a, b):
     """Elements of ``a`` where ``condition`` is true, else of ``b`` (condition gets no gradient)."""
     return Where.apply(condition, a, b)
+

@@ -57,7 +57,9 @@ class Var(Primitive):
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         centered = a - a.mean(axis=ctx.axes, keepdims=True)
-        return restore_reduced_axes(grad, ctx.kept) * centered * (2.0 / (ctx.count - ctx.ddof))
+        dof = ctx.count - ctx.ddof
+        scale = 2.0 / dof if dof > 0 else math.nan  # no degrees of freedom: undefined, like the forward
+        return restore_reduced_axes(grad, ctx.kept) * centered * scale
 
 
 class _Extreme(Primitive):
@@ -68,8 +70,8 @@ class _Extreme(Primitive):
     @classmethod
     def forward(cls, ctx, a, axis=None, keepdims=False):
         axes = _prepare(ctx, a, axis)
-        if a.size == 0:
-            raise ValueError(f"{cls.name}: the tensor is empty, so there is no {cls.name}")
+        if any(a.shape[i] == 0 for i in axes):  # an empty batch reduced along a non-empty axis is fine
+            raise ValueError(f"{cls.name}: the tensor is empty along the reduced axes, so there is no {cls.name}")
         extreme = cls.pick(a, axis=axes, keepdims=True)
         hits = a == extreme
         ctx.save_for_backward(hits / hits.sum(axis=axes, keepdims=True).astype(a.dtype))

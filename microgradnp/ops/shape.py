@@ -28,8 +28,10 @@ class Reshape(Primitive):
 class Transpose(Primitive):
     @staticmethod
     def forward(ctx, a, axes=None):
-        ctx.axes = axes
-        return a.transpose(axes)
+        out = a.transpose(axes)  # validates the axes before they are normalised
+        # argsort inverts the permutation only with axes counted from the front (not -1).
+        ctx.axes = None if axes is None else tuple(int(axis) % a.ndim for axis in axes)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -47,6 +49,18 @@ class BroadcastTo(Primitive):
     @staticmethod
     def backward(ctx, grad):
         return grad  # the engine sums it back to the input's shape
+
+
+class Copy(Primitive):
+    """A new array with the same elements (``np.copy`` on a Tensor)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
 
 
 class Pad(Primitive):
