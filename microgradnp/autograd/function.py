@@ -239,3 +239,8 @@ _creation_order = itertools.count(0, -1)
 
 
 from microgradnp.tensor import Tensor, _as_float_array  # noqa: E402  (Tensor needs this module first)
+
+
+def next_creation_order() -> int:
+    """A fresh creation stamp: every node created afterwards has a smaller ``order``."""
+    return next(_creation_order)

@@ -314,3 +314,16 @@ def where(condition, a, b):
     """Elements of ``a`` where ``condition`` is true, else of ``b`` (condition gets no gradient)."""
     return Where.apply(condition, a, b)
 
+
+class Dropout(Primitive):
+    """Multiply by a fixed random mask already scaled by 1 / (1 - p)."""
+
+    @staticmethod
+    def forward(ctx, a, scale):
+        ctx.save_for_backward(scale)
+        return a * scale
+
+    @staticmethod
+    def backward(ctx, grad):
+        (scale,) = ctx.saved_tensors
+        return grad * scale

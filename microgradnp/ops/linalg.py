@@ -44,3 +44,35 @@ class MatMul(Primitive):
 def matmul(a, b):
     """Matrix product with NumPy's ``@`` rules (1-D operands, batched leading axes)."""
     return MatMul.apply(a, b)
+
+
+class Linear(Primitive):
+    """``x @ weight.T + bias`` in one node: a dense layer's whole forward, with
+    ``weight`` of shape (out_features, in_features) as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        ctx.save_for_backward(x, weight)
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        need_x, need_weight, need_bias = ctx.needs_input_grad
+        grad_x = grad @ weight if need_x else None
+        grad_weight = grad_bias = None
+        if need_weight or need_bias:
+            rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+            if need_weight:
+                grad_weight = rows.T @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
+            if need_bias:
+                grad_bias = rows.sum(axis=0)
+        return grad_x, grad_weight, grad_bias
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias`` (PyTorch's ``F.linear``): weight is (out_features, in_features)."""
+    return Linear.apply(x, weight, bias)

@@ -1,0 +1,127 @@
+"""Weight initialisation, in place, as ``torch.nn.init``; each takes ``rng`` (a
+``np.random.Generator``, a seed, or None for microgradnp's global generator)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from microgradnp.tensor import Tensor, _rng
+
+__all__ = [
+    "calculate_gain",
+    "constant_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "ones_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
+]
+
+
+def _fill(tensor: Tensor, values) -> Tensor:
+    tensor.data[...] = values
+    return tensor
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, rng=None) -> Tensor:
+    """Fill with samples from U(a, b)."""
+    return _fill(tensor, _rng(rng).uniform(a, b, tensor.data.shape))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng=None) -> Tensor:
+    """Fill with samples from N(mean, std^2)."""
+    return _fill(tensor, _rng(rng).normal(mean, std, tensor.data.shape))
+
+
+def constant_(tensor: Tensor, value: float) -> Tensor:
+    """Fill with ``value``."""
+    return _fill(tensor, value)
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with zeros."""
+    return _fill(tensor, 0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill with ones."""
+    return _fill(tensor, 1)
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended gain for an activation (PyTorch's table)."""
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+              "conv_transpose3d", "sigmoid")
+    if nonlinearity in linear:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _fans(tensor: Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight laid out as PyTorch's: (out, in, *kernel)."""
+    shape = tensor.data.shape
+    if len(shape) < 2:
+        raise ValueError(
+            f"fan in and fan out need a weight with at least 2 dimensions, got shape {shape} "
+            "(initialise biases with uniform_ or zeros_)"
+        )
+    receptive_field = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
+    """Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, rng)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
+    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng)
+
+
+def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _fans(tensor)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                     rng=None) -> Tensor:
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan)."""
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound, rng)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                    rng=None) -> Tensor:
+    """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), rng)
+
+
+def default_layer_init_(weight: Tensor, bias: Tensor | None, rng=None) -> None:
+    """PyTorch's default for Linear and Conv layers: weight from kaiming_uniform_(a=sqrt(5)),
+    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same range."""
+    rng = _rng(rng)
+    kaiming_uniform_(weight, a=math.sqrt(5), rng=rng)
+    if bias is not None:
+        fan_in, _ = _fans(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound, rng)

@@ -1,0 +1,206 @@
+"""Dense layers, containers, activations and other parameter-free layers."""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import numpy as np
+
+from microgradnp import ops
+from microgradnp.nn import functional as F
+from microgradnp.nn.init import default_layer_init_
+from microgradnp.nn.module import Module, Parameter
+from microgradnp.tensor import _rng, get_default_dtype
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``: weight (out_features, in_features), bias (out_features,),
+    initialised as in PyTorch (uniform in +-1/sqrt(in_features)). ``rng`` seeds it."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, rng=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        dtype = dtype or get_default_dtype()
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        default_layer_init_(self.weight, self.bias, rng)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Sequential(Module):
+    """Modules applied one after the other: ``Sequential(Linear(2, 8), Tanh(), Linear(8, 1))``
+    (children named "0", "1", ...) or ``Sequential(OrderedDict(name=module, ...))``."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict | dict):
+            modules = modules[0].items()
+        else:
+            modules = ((str(i), m) for i, m in enumerate(modules))
+        for name, module in modules:
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: entry {name!r} is a {type(module).__name__}, not an nn.Module")
+            self.add_module(name, module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        modules = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(modules[index]))
+        return modules[index][1]
+
+
+# -- activations ----------------------------------------------------------------------------
+class Sigmoid(Module):
+    def forward(self, x):
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return ops.tanh(x)
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return ops.relu(x)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (the "no activation" of the lab)."""
+
+    def forward(self, x):
+        return x
+
+
+class Softmax(Module):
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x):
+        return ops.softmax(x, axis=self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return ops.log_softmax(x, axis=self.axis)
+
+
+ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh, "leaky_relu": LeakyReLU, "none": Identity,
+               "identity": Identity, "linear": Identity}
+
+
+def activation_module(activation) -> Module:
+    """A Module for an activation given by name ("sigmoid", "relu", "tanh", "leaky_relu",
+    "none"/None), by Module instance, or by Module class."""
+    if activation is None:
+        return Identity()
+    if isinstance(activation, Module):
+        return copy.deepcopy(activation)  # one per layer: an activation may hold parameters
+    if isinstance(activation, type) and issubclass(activation, Module):
+        return activation()
+    if isinstance(activation, str) and activation.lower() in ACTIVATIONS:
+        return ACTIVATIONS[activation.lower()]()
+    raise ValueError(
+        f"unknown activation {activation!r}: use one of {sorted(set(ACTIVATIONS) - {'identity', 'linear'})}, "
+        "None, or an nn.Module"
+    )
+
+
+# -- other layers ---------------------------------------------------------------------------
+class Flatten(Module):
+    """Merge axes ``start_dim``..``end_dim`` (by default all but the batch axis)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return ops.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Zero elements with probability ``p`` while training (scaling the rest by 1/(1-p));
+    the identity in ``eval()`` mode."""
+
+    def __init__(self, p: float = 0.5, rng=None):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+        self.p = p
+        self.rng = _rng(rng)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training, self.rng)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class MLP(Sequential):
+    """A fully connected network: ``in_features -> hidden[0] -> ... -> out_features``.
+
+    ``activation`` follows every hidden layer and ``output_activation`` the last one;
+    each is a name ("sigmoid", "relu", "tanh", "leaky_relu", "none"/None) or a Module.
+    The lab's network is ``MLP(2, (50, 50), 1)``: sigmoid everywhere. Layers are named
+    ``fc1, act1, fc2, act2, ..., fc{n}, out_act`` so parameters read ``fc1.weight``.
+    """
+
+    def __init__(self, in_features: int, hidden: Iterable[int] | int = (50, 50), out_features: int = 1,
+                 activation="sigmoid", output_activation="sigmoid", bias: bool = True, dtype=None, rng=None):
+        hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+        sizes = (in_features, *hidden, out_features)
+        if any(not isinstance(n, int | np.integer) or n < 1 for n in sizes):
+            raise ValueError(f"MLP: layer sizes must be positive integers, got {sizes}")
+        rng = _rng(rng)
+        layers = OrderedDict()
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            layers[f"fc{i}"] = Linear(n_in, n_out, bias=bias, dtype=dtype, rng=rng)
+            last = i == len(sizes) - 1
+            act = activation_module(output_activation if last else activation)
+            layers["out_act" if last else f"act{i}"] = act
+        super().__init__(layers)
+        self.sizes = sizes
+
+    def extra_repr(self) -> str:
+        return "sizes=" + "-".join(str(n) for n in self.sizes)

@@ -1,0 +1,68 @@
+"""Loss modules: configured once, called as ``loss_fn(prediction, target)``."""
+
+from __future__ import annotations
+
+from microgradnp.nn import functional as F
+from microgradnp.nn.module import Module
+from microgradnp.ops.losses import check_reduction
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        check_reduction(reduction, type(self).__name__)
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """Mean squared error (the lab's loss)."""
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, self.reduction)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities (after a sigmoid)."""
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy of raw scores; stable where sigmoid + BCELoss saturates."""
+
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy of logits against class indices (or class probabilities)."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities (after LogSoftmax)."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)

@@ -1,0 +1,577 @@
+"""1-D convolution and pooling over ``(N, C, L)`` arrays, as im2col + GEMM.
+
+The windows of the (padded) input are strided views, never Python loops over
+positions or samples. The convolution copies them once into a column matrix and
+multiplies it with the weight: one GEMM per group (a batched matmul over groups).
+Going back, the weight gradient is one GEMM with the saved columns, and the input
+gradient is a transposed convolution: for stride 1 itself a convolution (im2col of
+the output gradient and one GEMM), otherwise a GEMM into columns added back into
+the input positions one kernel tap at a time (col2im: ``kernel_size`` vectorised
+strided adds). Pooling reduces the windows tap by tap in the same way.
+
+Layout: the columns are channel-major, ``(C * K, N * L_out)``, so that one GEMM
+covers the whole batch and its result ``(C_out, N * L_out)`` *is* the output, seen
+as ``(N, C_out, L_out)`` through a transposed view. The next layer reads that layout
+at no extra cost, and the gradient coming back has it too.
+
+The backward rules run on ndarrays at full speed; under ``create_graph=True`` they
+run on Tensors instead, written with ``Unfold1d``/``Fold1d`` (im2col and col2im as
+primitives, each the other's adjoint) and matmuls, so that gradients can be
+differentiated again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from microgradnp.ops.primitive import Primitive
+from microgradnp.ops.shape import broadcast_to, expand_dims, squeeze
+from microgradnp.tensor import Tensor
+
+
+# -- geometry ------------------------------------------------------------------------------
+class Geometry(NamedTuple):
+    """Where the windows of a 1-D convolution or pooling fall on an input of ``length``."""
+
+    length: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_left: int
+    pad_right: int
+    out_length: int
+
+    @property
+    def reach(self) -> int:
+        """How far into the padded input the last window reaches."""
+        return (self.out_length - 1) * self.stride + self.dilation * (self.kernel - 1) + 1
+
+    def tap(self, k: int) -> slice:
+        """The padded positions that kernel tap ``k`` sees, one per output position."""
+        start = k * self.dilation
+        return slice(start, start + (self.out_length - 1) * self.stride + 1, self.stride)
+
+
+def positive_int(value, what: str, op: str, *, zero_ok: bool = False) -> int:
+    """An int option given as ``n`` or ``(n,)`` (PyTorch accepts both for 1-D layers)."""
+    if isinstance(value, tuple | list) and len(value) == 1:
+        value = value[0]
+    smallest = 0 if zero_ok else 1
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < smallest:
+        kind = "a non-negative" if zero_ok else "a positive"
+        raise ValueError(f"{op}: {what} must be {kind} int (or a 1-tuple of one), got {value!r}")
+    return int(value)
+
+
+def _place_windows(op: str, length: int, kernel: int, stride: int, dilation: int, pad_left: int,
+                   pad_right: int, ceil_mode: bool = False) -> Geometry:
+    """The geometry of ``kernel``-wide windows every ``stride`` positions over the padded
+    input. ``ceil_mode`` (pooling) keeps a last window that overhangs the end, by
+    PyTorch's rule: it must start inside the input or the left padding."""
+    span = dilation * (kernel - 1) + 1
+    padded = length + pad_left + pad_right
+    out_length = (padded - span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out_length - 1) * stride >= length + pad_left:
+        out_length -= 1
+    if out_length < 1:
+        dilated = f" ({span} dilated)" if dilation > 1 else ""
+        raise ValueError(
+            f"{op}: kernel size {kernel}{dilated} is larger than the padded input length {padded} "
+            f"(length {length} + padding {pad_left}+{pad_right}); use a smaller kernel or dilation, "
+            "more padding, or a longer input"
+        )
+    return Geometry(length, kernel, stride, dilation, pad_left, pad_right, out_length)
+
+
+def _check_rank(op: str, shape: tuple, channels: str) -> None:
+    if len(shape) != 3:
+        raise ValueError(
+            f"{op}: expected an input of shape (N, {channels}, L), got shape {tuple(shape)}; "
+            f"a single unbatched sample ({channels}, L) works too"
+        )
+
+
+def conv_geometry(x_shape, w_shape, bias_shape, stride, padding, dilation, groups) -> tuple[Geometry, int]:
+    """Check a convolution's arguments against each other; place its windows, and
+    return them with ``groups`` as an int."""
+    op = "conv1d"
+    _check_rank(op, x_shape, "C_in")
+    if len(w_shape) != 3:
+        raise ValueError(f"conv1d: weight must have shape (C_out, C_in / groups, K), got shape {tuple(w_shape)}")
+    stride = positive_int(stride, "stride", op)
+    dilation = positive_int(dilation, "dilation", op)
+    groups = positive_int(groups, "groups", op)
+    (_, channels, length), (out_channels, group_channels, kernel) = x_shape, w_shape
+    if out_channels % groups:
+        raise ValueError(
+            f"conv1d: out channels {out_channels} (weight.shape[0]) are not divisible by groups={groups}; "
+            "make both in and out channels multiples of groups"
+        )
+    if channels % groups:
+        raise ValueError(
+            f"conv1d: input channels {channels} are not divisible by groups={groups}; "
+            "make both in and out channels multiples of groups"
+        )
+    if channels != group_channels * groups:
+        raise ValueError(
+            f"conv1d: input has {channels} channels but the weight of shape {tuple(w_shape)} with "
+            f"groups={groups} expects {group_channels * groups} (weight.shape[1] * groups); check the "
+            "channel axis (inputs are (N, C, L)) or the layer's in_channels"
+        )
+    if bias_shape is not None and tuple(bias_shape) != (out_channels,):
+        raise ValueError(
+            f"conv1d: bias must have shape ({out_channels},), one value per out channel, got {tuple(bias_shape)}"
+        )
+    if kernel < 1:
+        raise ValueError(f"conv1d: the weight's kernel axis is empty (shape {tuple(w_shape)})")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad_left = pad_right = 0
+        elif padding == "same":
+            if stride != 1:
+                raise ValueError("conv1d: padding='same' needs stride=1 (a strided output cannot keep the length)")
+            total = dilation * (kernel - 1)
+            pad_left, pad_right = total // 2, total - total // 2  # PyTorch puts the odd one on the right
+        else:
+            raise ValueError(f"conv1d: padding must be an int, 'valid' or 'same', got {padding!r}")
+    else:
+        pad_left = pad_right = positive_int(padding, "padding", op, zero_ok=True)
+    return _place_windows(op, length, kernel, stride, dilation, pad_left, pad_right), groups
+
+
+def pool_geometry(op: str, x_shape, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
+    """Check a pooling's arguments and place its windows (``stride=None`` means ``kernel_size``)."""
+    _check_rank(op, x_shape, "C")
+    kernel = positive_int(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None or (isinstance(stride, tuple | list) and not stride) else stride
+    stride = positive_int(stride, "stride", op)
+    dilation = positive_int(dilation, "dilation", op)
+    padding = positive_int(padding, "padding", op, zero_ok=True)
+    if padding > kernel // 2:
+        raise ValueError(
+            f"{op}: padding={padding} is more than half of kernel_size={kernel}; use padding <= {kernel // 2} "
+            "(PyTorch's limit too)"
+        )
+    return _place_windows(op, x_shape[2], kernel, stride, dilation, padding, padding, bool(ceil_mode))
+
+
+# -- work arrays ---------------------------------------------------------------------------
+class _Scratch:
+    """Work arrays kept between calls, by shape and dtype.
+
+    im2col columns are the largest temporaries of a convolution, and a training loop
+    asks for the same shapes every step. A freshly allocated multi-megabyte array
+    often comes straight from the OS (glibc returns big freed blocks to it) and then
+    faults on every page when first written, which can cost more than the copy into
+    it; a reused one is already mapped and warm in cache. Only arrays that nothing
+    can still see are given back, and the pool keeps at most ``per_shape`` of each of
+    ``max_shapes`` shapes and ``max_bytes`` in all.
+    """
+
+    def __init__(self, max_shapes: int = 32, per_shape: int = 2, max_bytes: int = 1 << 30):
+        self.max_shapes, self.per_shape, self.max_bytes = max_shapes, per_shape, max_bytes
+        self.free: dict[tuple, list[np.ndarray]] = {}
+
+    def take(self, shape: tuple, dtype) -> np.ndarray:
+        free = self.free.get((shape, np.dtype(dtype)))
+        if free:
+            with contextlib.suppress(IndexError):  # another thread took the last one
+                return free.pop()
+        return np.empty(shape, dtype=dtype)
+
+    def give(self, array: np.ndarray) -> None:
+        key = (array.shape, array.dtype)
+        free = self.free.get(key)
+        if free is None:
+            if len(self.free) >= self.max_shapes:  # forget the shape seen longest ago
+                with contextlib.suppress(StopIteration, KeyError):
+                    del self.free[next(iter(self.free))]
+            free = self.free.setdefault(key, [])
+        kept = sum(a.nbytes for arrays in list(self.free.values()) for a in arrays)
+        if len(free) < self.per_shape and kept + array.nbytes <= self.max_bytes:
+            free.append(array)
+
+
+_scratch = _Scratch()
+
+
+class _Lease:
+    """Holds a scratch array saved for backward; gives it back when the graph node
+    drops it (after backward, or when the graph is discarded)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __del__(self):
+        with contextlib.suppress(Exception):  # at interpreter exit the pool may be gone
+            _scratch.give(self.array)
+
+
+def _float_dtype(*arrays) -> np.dtype:
+    """The dtype of the result: the arrays' own when floating, else the float that holds them."""
+    return np.result_type(*(a.dtype for a in arrays), np.float16)
+
+
+def _channel_major(x: np.ndarray) -> bool:
+    """Whether ``x`` (N, C, L) is stored as (C, N, L): a convolution's output is."""
+    return x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
+
+
+def _layout(shape: tuple, channel_major: bool):
+    """``(stored shape, to_logical)``: (N, C, L) stored as (C, N, L) when ``channel_major``."""
+    if channel_major:
+        return (shape[1], shape[0], *shape[2:]), (lambda a: a.swapaxes(0, 1))
+    return tuple(shape), (lambda a: a)
+
+
+# -- im2col and col2im on arrays -----------------------------------------------------------
+def _padded(x: np.ndarray, g: Geometry, fill) -> tuple[np.ndarray, np.ndarray | None]:
+    """The input with the padding its windows reach, and the scratch array holding it
+    (None when the windows fit in ``x`` itself, which is then returned as is)."""
+    reach = g.reach
+    if g.pad_left == 0 and reach <= g.length:
+        return x, None
+    stored, logical = _layout((*x.shape[:2], reach), _channel_major(x))
+    buffer = _scratch.take(stored, _float_dtype(x))
+    xp = logical(buffer)
+    left = min(g.pad_left, reach)
+    seen = max(0, min(g.length, reach - left))  # input positions inside the windows' reach
+    xp[..., :left] = fill
+    xp[..., left : left + seen] = x[..., :seen]
+    xp[..., left + seen :] = fill
+    return xp, buffer
+
+
+def _windows(xp: np.ndarray, g: Geometry) -> np.ndarray:
+    """A read-only (N, C, L_out, K) view of every window of the padded input."""
+    n_stride, c_stride, l_stride = xp.strides
+    return as_strided(
+        xp,
+        shape=(*xp.shape[:2], g.out_length, g.kernel),
+        strides=(n_stride, c_stride, g.stride * l_stride, g.dilation * l_stride),
+        writeable=False,
+    )
+
+
+def _col2im(tap, g: Geometry, shape_nc: tuple, dtype, channel_major: bool) -> np.ndarray:
+    """The (N, C, L) input gradient whose window entries received ``tap(k)`` (N, C, L_out)
+    from kernel tap ``k``: one strided add per tap, the padding cropped off."""
+    total = max(g.reach, g.pad_left + g.length)
+    stored, logical = _layout((*shape_nc, total), channel_major)
+    grad_xp = logical(np.zeros(stored, dtype=dtype))
+    for k in range(g.kernel):
+        grad_xp[..., g.tap(k)] += tap(k)
+    if g.pad_left == 0 and total == g.length:
+        return grad_xp
+    return grad_xp[..., g.pad_left : g.pad_left + g.length]
+
+
+def _im2col(x: np.ndarray, g: Geometry, cols: np.ndarray) -> None:
+    """Write the windows of the zero-padded ``x`` (N, C, L) into ``cols``, a channel-major
+    (groups, C / groups, K, N, L_out) view. Windows that fit in ``x`` are one strided
+    copy; otherwise each tap is one copy of the input positions it sees and zeros where
+    it sees padding, so that the padded input is never built."""
+    if g.pad_left == 0 and g.reach <= g.length:
+        np.copyto(cols, _windows(x, g).transpose(1, 3, 0, 2).reshape(cols.shape))
+        return
+    x_cm = x.transpose(1, 0, 2).reshape(*cols.shape[:2], *x.shape[::2])
+    for k in range(g.kernel):
+        into = cols[:, :, k]
+        start = k * g.dilation - g.pad_left  # input position under output 0
+        first = min(g.out_length, max(0, -(start // g.stride)))  # first output inside the input
+        end = min(g.out_length, max(first, -((start - g.length) // g.stride)))  # first one past it
+        into[..., :first] = 0
+        into[..., end:] = 0
+        if end > first:
+            begin = start + first * g.stride
+            into[..., first:end] = x_cm[..., begin : begin + (end - first - 1) * g.stride + 1 : g.stride]
+
+
+def _unfold(x: np.ndarray, g: Geometry) -> np.ndarray:
+    """(N, C, L_out, K) copies of the windows of the zero-padded input."""
+    batch, channels = x.shape[:2]
+    cols = np.empty((1, channels, g.kernel, batch, g.out_length), dtype=x.dtype)
+    _im2col(x, g, cols)
+    return cols[0].transpose(2, 0, 3, 1)
+
+
+def _fold(cols: np.ndarray, g: Geometry) -> np.ndarray:
+    """The adjoint of ``_unfold``: window entries (N, C, L_out, K) summed back into (N, C, L)."""
+    return _col2im(lambda k: cols[..., k], g, cols.shape[:2], cols.dtype, _channel_major(cols))
+
+
+class Unfold1d(Primitive):
+    """im2col: the windows of the zero-padded input, (N, C, L) -> (N, C, L_out, K)."""
+
+    @staticmethod
+    def forward(ctx, x, geometry):
+        ctx.geometry = geometry
+        return _unfold(x, geometry)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            return Fold1d.apply(grad, geometry=ctx.geometry)
+        return _fold(grad, ctx.geometry)
+
+
+class Fold1d(Primitive):
+    """col2im: window entries (N, C, L_out, K) summed back into the input positions (N, C, L)."""
+
+    @staticmethod
+    def forward(ctx, cols, geometry):
+        ctx.geometry = geometry
+        return _fold(cols, geometry)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            return Unfold1d.apply(grad, geometry=ctx.geometry)
+        return _unfold(grad, ctx.geometry)
+
+
+# -- convolution ---------------------------------------------------------------------------
+class Conv1d(Primitive):
+    """Cross-correlation of ``x`` (N, C_in, L) with ``weight`` (C_out, C_in / groups, K),
+    plus ``bias`` (C_out,), as ``torch.nn.functional.conv1d``.
+
+    Forward: the windows of the (implicitly zero-padded) input are copied once into
+    channel-major columns (C_in * K, N * L_out), with a row of ones when there is a
+    bias, and multiplied by the weight (and bias as its last column): one GEMM per group.
+    Backward: the output gradient times the saved columns gives the weight and bias
+    gradients in one GEMM; the input gradient is a transposed convolution (see
+    ``_conv1d_input_grad``).
+    """
+
+    name = "conv1d"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
+        g, groups = conv_geometry(x.shape, weight.shape, None if bias is None else np.shape(bias),
+                                  stride, padding, dilation, groups)
+        batch = x.shape[0]
+        out_channels, group_in, kernel = weight.shape
+        positions = batch * g.out_length
+        dtype = _float_dtype(x, weight)
+        w_rows = weight.reshape(groups, out_channels // groups, group_in * kernel)
+
+        # The bias rides along as one more column of the weight against a row of ones:
+        # the GEMM adds it, and its gradient comes out of the weight gradient's GEMM.
+        cols = _scratch.take((groups, group_in * kernel + (bias is not None), positions), dtype)
+        _im2col(x, g, cols[:, : group_in * kernel].reshape(groups, group_in, kernel, batch, g.out_length))
+        if bias is not None:
+            cols[:, -1] = 1
+            w_rows = np.concatenate([w_rows, bias.reshape(groups, -1, 1)], axis=2)
+        out = np.matmul(w_rows, cols)
+        ctx.geometry, ctx.groups = g, groups
+        ctx.save_for_backward(x, weight, _Lease(cols))
+        return out.reshape(out_channels, batch, g.out_length).transpose(1, 0, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, cols = ctx.saved_tensors
+        if isinstance(grad, Tensor):
+            return _conv1d_backward_on_tensors(ctx, grad, x, weight)
+        need_x, need_weight, need_bias = ctx.needs_input_grad
+        g, groups = ctx.geometry, ctx.groups
+        batch, out_channels, out_length = grad.shape
+        group_in_kernel = weight.shape[1] * weight.shape[2]
+
+        # The output gradient as (C_out, N * L_out) rows: free when it has the output's layout.
+        rows = grad.transpose(1, 0, 2)
+        copied = None
+        if not rows.flags.c_contiguous:
+            copied = _scratch.take(rows.shape, grad.dtype)
+            np.copyto(copied, rows)
+            rows = copied
+        rows = rows.reshape(groups, out_channels // groups, batch * out_length)
+
+        grad_weight = grad_bias = grad_x = None
+        if need_weight:
+            both = np.matmul(rows, cols.array.transpose(0, 2, 1))  # (groups, C_out/groups, C_in/groups*K [+1])
+            grad_weight = both[..., :group_in_kernel].reshape(weight.shape)
+            if need_bias:
+                grad_bias = both[..., group_in_kernel].reshape(out_channels)
+        elif need_bias:
+            grad_bias = np.add.reduce(rows, axis=2).reshape(out_channels)
+        if need_x:
+            grad_x = _conv1d_input_grad(rows, weight, g, groups, batch, grad.dtype)
+        if copied is not None:
+            _scratch.give(copied)
+        return grad_x, grad_weight, grad_bias
+
+
+def _conv1d_input_grad(rows, weight, g: Geometry, groups: int, batch: int, dtype) -> np.ndarray:
+    """The input gradient (N, C_in, L) from the output gradient ``rows`` (groups, C_out/groups, N*L_out)."""
+    out_channels, group_in, kernel = weight.shape
+    channels, out_length = group_in * groups, g.out_length
+    if g.stride == 1:
+        # A transposed convolution is a convolution of the output gradient, padded by the
+        # kernel's reach, with the flipped weight: one im2col and one GEMM (into the
+        # gradient, channel-major), which beats a GEMM into columns plus K strided adds.
+        reach = g.dilation * (kernel - 1)
+        pad_left = reach - g.pad_left
+        transposed = Geometry(out_length, kernel, 1, g.dilation, pad_left, g.length + reach - out_length - pad_left,
+                              g.length)
+        cols = _scratch.take((out_channels * kernel, batch * g.length), dtype)
+        _im2col(rows.reshape(out_channels, batch, out_length).transpose(1, 0, 2), transposed,
+                cols.reshape(1, out_channels, kernel, batch, g.length))
+        flipped = weight[..., ::-1].reshape(groups, out_channels // groups, group_in, kernel)
+        flipped = flipped.transpose(0, 2, 1, 3).reshape(groups, group_in, -1)
+        grad_x = np.matmul(flipped, cols.reshape(groups, -1, batch * g.length))
+        _scratch.give(cols)
+        return grad_x.reshape(channels, batch, g.length).transpose(1, 0, 2)
+    w_rows = weight.reshape(groups, out_channels // groups, -1)
+    grad_cols = _scratch.take((groups, w_rows.shape[2], batch * out_length), dtype)
+    np.matmul(w_rows.transpose(0, 2, 1), rows, out=grad_cols)
+    taps = grad_cols.reshape(channels, kernel, batch, out_length)
+    grad_x = _col2im(lambda k: taps[:, k].swapaxes(0, 1), g, (batch, channels), dtype, True)
+    _scratch.give(grad_cols)
+    return grad_x
+
+
+def _conv1d_backward_on_tensors(ctx, grad, x, weight):
+    """Conv1d's backward as Tensor operations (for ``create_graph=True``): the same
+    products as the array version, with im2col/col2im as the ``Unfold1d``/``Fold1d``
+    primitives, so that every step can be differentiated again."""
+    need_x, need_weight, need_bias = ctx.needs_input_grad
+    g, groups = ctx.geometry, ctx.groups
+    batch, out_channels, out_length = grad.shape
+    channels, kernel = x.shape[1], g.kernel
+    group_in = channels // groups
+    rows = grad.reshape(batch, groups, out_channels // groups, out_length)
+    grad_x = grad_weight = grad_bias = None
+    if need_weight:
+        windows = Unfold1d.apply(x, geometry=g).reshape(batch, groups, group_in, out_length, kernel)
+        columns = windows.transpose(0, 1, 3, 2, 4).reshape(batch, groups, out_length, group_in * kernel)
+        grad_weight = (rows @ columns).sum(axis=0).reshape(weight.shape)
+    if need_bias:
+        grad_bias = grad.sum(axis=(0, 2))
+    if need_x:
+        w_columns = weight.reshape(groups, out_channels // groups, group_in * kernel).transpose(0, 2, 1)
+        taps = (w_columns @ rows).reshape(batch, groups, group_in, kernel, out_length)
+        grad_x = Fold1d.apply(taps.transpose(0, 1, 2, 4, 3).reshape(batch, channels, out_length, kernel), geometry=g)
+    return grad_x, grad_weight, grad_bias
+
+
+# -- pooling -------------------------------------------------------------------------------
+class MaxPool1d(Primitive):
+    """The largest entry of each window (``-inf`` padding), as ``torch.nn.functional.max_pool1d``.
+
+    The gradient goes to the arg-max of each window: the first maximum on ties, and a
+    NaN counts as the maximum (it propagates), as in PyTorch.
+    """
+
+    name = "max_pool1d"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        g = pool_geometry("max_pool1d", x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+        xp, padded = _padded(x, g, -np.inf)
+        windows = _windows(xp, g)
+        # A running max over the K taps: K vectorised passes, no per-window argmax.
+        best = windows[..., 0].astype(_float_dtype(x), order="K")
+        arg = np.zeros(best.shape, dtype=np.min_scalar_type(g.kernel - 1))
+        larger = np.empty(best.shape, dtype=bool)
+        for k in range(1, g.kernel):
+            tap = windows[..., k]
+            np.greater(tap, best, out=larger)
+            larger |= np.isnan(tap)
+            np.copyto(best, tap, where=larger)
+            np.copyto(arg, k, where=larger)
+        if padded is not None:
+            _scratch.give(padded)
+        ctx.geometry, ctx.channel_major = g, _channel_major(x)
+        ctx.save_for_backward(arg)
+        return best
+
+    @staticmethod
+    def backward(ctx, grad):
+        (arg,) = ctx.saved_tensors
+        g = ctx.geometry
+        if isinstance(grad, Tensor):
+            one_hot = (arg[..., None] == np.arange(g.kernel)).astype(grad.dtype)
+            return Fold1d.apply(expand_dims(grad, -1) * one_hot, geometry=g)
+        zero = np.zeros((), dtype=grad.dtype)
+        return _col2im(lambda k: np.where(arg == k, grad, zero), g, grad.shape[:2], grad.dtype, ctx.channel_major)
+
+
+class AvgPool1d(Primitive):
+    """The mean of each window (zero padding), as ``torch.nn.functional.avg_pool1d``.
+
+    ``count_include_pad`` divides by the window's size including padding (but not
+    the overhang ``ceil_mode`` adds past the padding), otherwise by the number of
+    input entries in it, as in PyTorch.
+    """
+
+    name = "avg_pool1d"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        g = pool_geometry("avg_pool1d", x.shape, kernel_size, stride, padding, 1, ceil_mode)
+        xp, padded = _padded(x, g, 0)
+        windows = _windows(xp, g)
+        total = windows[..., 0].astype(_float_dtype(x), order="K")
+        for k in range(1, g.kernel):
+            total += windows[..., k]
+        if padded is not None:
+            _scratch.give(padded)
+        divisor = _window_sizes(g, count_include_pad).astype(total.dtype)
+        total /= divisor
+        ctx.geometry, ctx.divisor, ctx.channel_major = g, divisor, _channel_major(x)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = ctx.geometry
+        share = grad / ctx.divisor
+        if isinstance(share, Tensor):
+            taps = broadcast_to(expand_dims(share, -1), (*share.shape, g.kernel))
+            return Fold1d.apply(taps, geometry=g)
+        return _col2im(lambda k: share, g, grad.shape[:2], grad.dtype, ctx.channel_major)
+
+
+def _window_sizes(g: Geometry, count_include_pad: bool) -> np.ndarray:
+    """Each window's divisor (L_out,), by PyTorch's rule."""
+    start = np.arange(g.out_length) * g.stride - g.pad_left
+    end = np.minimum(start + g.kernel, g.length + g.pad_right)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, g.length) - np.maximum(start, 0)
+
+
+# -- functions -----------------------------------------------------------------------------
+def _unbatched(op, x, channels: str, apply):
+    """Run ``apply`` on a batch, also for one unbatched (C, L) sample as PyTorch does."""
+    ndim = np.ndim(getattr(x, "data", x))
+    if ndim == 2:
+        return squeeze(apply(expand_dims(x, 0)), 0)
+    if ndim != 3:
+        _check_rank(op, np.shape(getattr(x, "data", x)), channels)
+    return apply(x)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (cross-correlation) of ``x`` (N, C_in, L) or (C_in, L) with
+    ``weight`` (C_out, C_in / groups, K) plus ``bias`` (C_out,); see ``nn.functional.conv1d``."""
+    return _unbatched("conv1d", x, "C_in", lambda batch: Conv1d.apply(
+        batch, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups))
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over windows of ``x`` (N, C, L) or (C, L); see ``nn.functional.max_pool1d``."""
+    return _unbatched("max_pool1d", x, "C", lambda batch: MaxPool1d.apply(
+        batch, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode))
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over windows of ``x`` (N, C, L) or (C, L); see ``nn.functional.avg_pool1d``."""
+    return _unbatched("avg_pool1d", x, "C", lambda batch: AvgPool1d.apply(
+        batch, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad))

@@ -1,0 +1,264 @@
+"""Loss functions as single primitives: one graph node each, numerically stable forms,
+``reduction="mean" | "sum" | "none"`` as in PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microgradnp.ops.activations import _EXP_LIMITS
+from microgradnp.ops.primitive import Primitive
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str, loss: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{loss}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def check_same_shape(input_shape, target_shape, loss: str) -> None:
+    """Broadcasting a (N, 1) prediction against an (N,) target would silently compare
+    every prediction with every target: refuse it."""
+    if tuple(input_shape) != tuple(target_shape):
+        raise ValueError(
+            f"{loss}: input has shape {tuple(input_shape)} but target has shape {tuple(target_shape)}; "
+            "they must match (e.g. y.reshape(-1, 1) for a single output column)"
+        )
+
+
+def _reduce(elementwise, reduction: str):
+    if reduction == "none":
+        return elementwise
+    # np.add.reduce skips ndarray.sum's Python wrapper: this runs every training step.
+    total = np.add.reduce(elementwise, axis=None)
+    return total / elementwise.size if reduction == "mean" else total
+
+
+def _unreduce(grad, ctx):
+    """The gradient of the reduced loss as a gradient of the elementwise losses."""
+    if ctx.reduction == "mean":
+        return grad / ctx.count
+    return grad
+
+
+class _ElementwiseLoss(Primitive):
+    """Shared setup of losses between a prediction and a same-shaped target."""
+
+    @classmethod
+    def _setup(cls, ctx, x, target, reduction):
+        check_reduction(reduction, cls.name)
+        shape = np.shape(x)
+        if shape != np.shape(target):
+            check_same_shape(shape, np.shape(target), cls.name)
+        ctx.reduction, ctx.count = reduction, max(np.size(x), 1)
+
+
+class MSELoss(_ElementwiseLoss):
+    name = "mse_loss"
+
+    @classmethod
+    def forward(cls, ctx, x, target, reduction="mean"):
+        cls._setup(ctx, x, target, reduction)
+        ctx.save_for_backward(x, target)
+        diff = x - target
+        return _reduce(diff * diff, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target = ctx.saved_tensors
+        grad_input = _unreduce(grad * 2, ctx) * (x - target)
+        return grad_input, (-grad_input if ctx.needs_input_grad[1] else None)
+
+
+class BCELoss(_ElementwiseLoss):
+    """Binary cross-entropy of probabilities; log is clamped at -100 as in PyTorch, so a
+    confident wrong prediction gives a large finite loss rather than inf."""
+
+    name = "binary_cross_entropy"
+
+    @classmethod
+    def forward(cls, ctx, x, target, weight=None, reduction="mean"):
+        cls._setup(ctx, x, target, reduction)
+        if np.any((x < 0) | (x > 1)):
+            raise ValueError(
+                "binary_cross_entropy: inputs must be probabilities in [0, 1]; apply sigmoid first, "
+                "or use binary_cross_entropy_with_logits on raw scores"
+            )
+        log_p, log_not_p = _clamped_logs(x)
+        losses = -(target * log_p + (1 - target) * log_not_p)
+        if weight is not None:
+            losses = losses * weight
+        ctx.weight = weight
+        ctx.save_for_backward(x, target)
+        return _reduce(losses, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target = ctx.saved_tensors
+        grad = _unreduce(grad, ctx) if ctx.weight is None else _unreduce(grad, ctx) * ctx.weight
+        # d/dp; the denominator is kept away from 0 as PyTorch does (eps 1e-12).
+        grad_input = grad * (x - target) / np.maximum(x * (1 - x), 1e-12)
+        if not ctx.needs_input_grad[1]:
+            return grad_input, None
+        log_p, log_not_p = _clamped_logs(x)
+        return grad_input, grad * (log_not_p - log_p)
+
+
+def _clamped_logs(p):
+    """log p and log(1 - p), each at least -100 (PyTorch's clamp: a certain mistake costs 100)."""
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
+
+
+class BCEWithLogitsLoss(_ElementwiseLoss):
+    """Sigmoid and binary cross-entropy in one stable step, arranged as PyTorch does:
+    ``(1 - t) x + w softplus(-x)`` with ``w = (pos_weight - 1) t + 1``, exact even
+    where the loss is tiny and finite for any score."""
+
+    name = "binary_cross_entropy_with_logits"
+    differentiable_backward = False  # backward reuses the sigmoid computed in forward
+
+    @classmethod
+    def forward(cls, ctx, x, target, weight=None, pos_weight=None, reduction="mean"):
+        cls._setup(ctx, x, target, reduction)
+        softplus_of_negative = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+        log_weight = 1 if pos_weight is None else (pos_weight - 1) * target + 1
+        losses = (1 - target) * x + log_weight * softplus_of_negative
+        if weight is not None:
+            losses = losses * weight
+        sigmoid_of_negative = 1 / (1 + np.exp(np.minimum(x, _EXP_LIMITS.get(np.result_type(x), 80.0))))
+        ctx.weight, ctx.pos_weight = weight, pos_weight
+        ctx.save_for_backward(x, target, log_weight, softplus_of_negative, sigmoid_of_negative)
+        return _reduce(losses, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target, log_weight, softplus_of_negative, sigmoid_of_negative = ctx.saved_tensors
+        grad = _unreduce(grad, ctx) if ctx.weight is None else _unreduce(grad, ctx) * ctx.weight
+        grad_input = grad * ((1 - target) - log_weight * sigmoid_of_negative)
+        if not ctx.needs_input_grad[1]:
+            return grad_input, None
+        slope = -x if ctx.pos_weight is None else (ctx.pos_weight - 1) * softplus_of_negative - x
+        return grad_input, grad * slope
+
+
+def _shift(logits):
+    return logits - np.max(logits, axis=1, keepdims=True)
+
+
+class CrossEntropyLoss(Primitive):
+    """Softmax cross-entropy of logits ``(N, C, ...)`` against class indices ``(N, ...)``:
+    log-softmax, the pick of the target class and the reduction in one node.
+
+    ``weight`` rescales each class; targets equal to ``ignore_index`` contribute
+    nothing; the mean is over the weights of the counted targets (as in PyTorch).
+    ``label_smoothing`` mixes the one-hot target with the uniform distribution.
+    """
+
+    name = "cross_entropy"
+    differentiable_backward = False  # backward reuses the softmax computed in forward
+
+    @staticmethod
+    def forward(ctx, logits, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+        check_reduction(reduction, "cross_entropy")
+        target = _class_indices(target, logits)
+        classes = logits.shape[1]
+        shifted = _shift(logits)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        valid = target != ignore_index
+        safe_target = np.where(valid, target, 0)
+        picked = np.take_along_axis(log_probs, np.expand_dims(safe_target, 1), axis=1).squeeze(1)
+        class_weight = np.ones(classes, dtype=logits.dtype) if weight is None else np.asarray(weight)
+        sample_weight = class_weight[safe_target] * valid
+        losses = -picked * sample_weight
+        if label_smoothing:
+            smooth = -(log_probs * _expand_classes(class_weight, log_probs.ndim)).sum(axis=1) * valid
+            losses = (1 - label_smoothing) * losses + label_smoothing / classes * smooth
+        ctx.reduction = reduction
+        ctx.denominator = sample_weight.sum() if reduction == "mean" else 1
+        ctx.smoothing, ctx.class_weight = label_smoothing, class_weight
+        ctx.save_for_backward(log_probs, safe_target, sample_weight, valid)
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        return total / ctx.denominator if reduction == "mean" else total
+
+    @staticmethod
+    def backward(ctx, grad):
+        log_probs, target, sample_weight, valid = ctx.saved_tensors
+        if ctx.reduction == "mean":
+            grad = grad / ctx.denominator
+        # d(-log softmax_t)/dx = softmax - onehot(t), per sample scaled by its weight
+        per_sample = grad if ctx.reduction != "none" else np.expand_dims(grad, 1)
+        probs = np.exp(log_probs)
+        onehot = _one_hot(target, log_probs)
+        grad_logits = (probs - onehot) * np.expand_dims(sample_weight, 1)
+        if ctx.smoothing:
+            weight = _expand_classes(ctx.class_weight, log_probs.ndim)
+            valid_column = np.expand_dims(valid, 1)
+            smooth = (probs * weight.sum() - weight) * valid_column
+            grad_logits = (1 - ctx.smoothing) * grad_logits + ctx.smoothing / log_probs.shape[1] * smooth
+        return grad_logits * per_sample, None
+
+
+def _expand_classes(class_weight, ndim):
+    """Per-class weights shaped to broadcast along axis 1 of an (N, C, ...) array."""
+    return class_weight.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _one_hot(target, like):
+    onehot = np.zeros_like(like)
+    np.put_along_axis(onehot, np.expand_dims(target, 1), 1, axis=1)
+    return onehot
+
+
+def _class_indices(target, logits):
+    target = np.asarray(target)
+    if target.dtype.kind == "f" and np.all(target == np.round(target)):
+        target = target.astype(np.int64)
+    if target.dtype.kind not in "iu":
+        raise TypeError(
+            f"cross_entropy: target must hold class indices (integers), got dtype {target.dtype}; "
+            "for probabilities per class use cross_entropy(..., target) with a float target of the logits' shape"
+        )
+    if logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
+        raise ValueError(
+            f"cross_entropy: logits of shape {logits.shape} need targets of shape "
+            f"{logits.shape[:1] + logits.shape[2:]} (one class index per sample), got {target.shape}"
+        )
+    return target
+
+
+class NLLLoss(Primitive):
+    """Negative log-likelihood of log-probabilities ``(N, C, ...)`` at the target classes."""
+
+    name = "nll_loss"
+    differentiable_backward = False  # the scatter works on ndarrays (its own derivative is 0)
+
+    @staticmethod
+    def forward(ctx, log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
+        check_reduction(reduction, "nll_loss")
+        target = _class_indices(target, log_probs)
+        valid = target != ignore_index
+        safe_target = np.where(valid, target, 0)
+        picked = np.take_along_axis(log_probs, np.expand_dims(safe_target, 1), axis=1).squeeze(1)
+        class_weight = np.ones(log_probs.shape[1], dtype=log_probs.dtype) if weight is None else np.asarray(weight)
+        sample_weight = class_weight[safe_target] * valid
+        losses = -picked * sample_weight
+        ctx.reduction = reduction
+        ctx.denominator = sample_weight.sum() if reduction == "mean" else 1
+        ctx.shape = log_probs.shape
+        ctx.save_for_backward(safe_target, sample_weight)
+        if reduction == "none":
+            return losses
+        return losses.sum() / ctx.denominator if reduction == "mean" else losses.sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        target, sample_weight = ctx.saved_tensors
+        if ctx.reduction == "mean":
+            grad = grad / ctx.denominator
+        scale = -sample_weight * grad
+        grad_log_probs = np.zeros(ctx.shape, dtype=np.result_type(scale))
+        np.put_along_axis(grad_log_probs, np.expand_dims(target, 1), np.expand_dims(scale, 1), axis=1)
+        return grad_log_probs, None

@@ -1,0 +1,421 @@
+"""nn: Module bookkeeping, layers, activations, losses and init, against PyTorch
+(optional oracle) and finite differences."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+from conftest import numeric_grad
+
+import microgradnp as mg
+from microgradnp import nn
+from microgradnp.nn import functional as F
+
+
+class TwoLayer(nn.Module):
+    def __init__(self, rng=0):
+        super().__init__()
+        self.hidden = nn.Linear(3, 4, rng=rng)
+        self.out = nn.Linear(4, 2, rng=rng)
+        self.scale = nn.Parameter(np.array([1.5]))
+        self.not_a_parameter = mg.tensor([1.0], requires_grad=True)
+
+    def forward(self, x):
+        return self.out(self.hidden(x).tanh()) * self.scale
+
+
+# -- Module bookkeeping ------------------------------------------------------------------------
+def test_parameters_and_modules_register_by_attribute_in_order():
+    model = TwoLayer()
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["scale", "hidden.weight", "hidden.bias", "out.weight", "out.bias"]
+    assert [type(m).__name__ for m in model.children()] == ["Linear", "Linear"]
+    assert [name for name, _ in model.named_modules()] == ["", "hidden", "out"]
+    assert len(list(model.parameters())) == 5
+    assert model.num_parameters() == 1 + 3 * 4 + 4 + 4 * 2 + 2
+
+
+def test_reassigning_an_attribute_replaces_the_registration():
+    model = TwoLayer()
+    model.out = nn.Identity()
+    model.scale = 2.0
+    assert [name for name, _ in model.named_parameters()] == ["hidden.weight", "hidden.bias"]
+    del model.hidden
+    assert list(model.named_parameters()) == []
+
+
+def test_shared_parameter_is_listed_once():
+    shared = nn.Linear(2, 2, rng=0)
+    model = nn.Sequential(shared, nn.Tanh(), shared)
+    assert len(list(model.parameters())) == 2
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+
+
+def test_assigning_before_init_says_to_call_super():
+    class Broken(nn.Module):
+        def __init__(self):
+            self.layer = nn.Linear(1, 1)
+
+    with pytest.raises(AttributeError, match=r"super\(\).__init__\(\)"):
+        Broken()
+
+
+def test_train_eval_and_zero_grad():
+    model = nn.Sequential(nn.Linear(2, 3, rng=0), nn.Dropout(0.5))
+    assert model.training and model[1].training
+    model.eval()
+    assert not model.training and not model[1].training
+    x = mg.tensor(np.ones((4, 2)))
+    model(x).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_state_dict_round_trip_and_copies():
+    a, b = TwoLayer(rng=1), TwoLayer(rng=2)
+    state = a.state_dict()
+    assert list(state) == [name for name, _ in a.named_parameters()]
+    state["scale"][0] = 99.0  # a copy: the model is untouched
+    assert a.scale.data[0] == 1.5
+    b.load_state_dict(a.state_dict())
+    x = mg.tensor(np.random.default_rng(0).standard_normal((5, 3)))
+    np.testing.assert_array_equal(a(x).data, b(x).data)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        (lambda s: s.pop("out.bias"), KeyError, r"missing keys \['out.bias'\]"),
+        (lambda s: s.update(extra=np.ones(1)), KeyError, r"unexpected keys \['extra'\]"),
+        (lambda s: s.update({"out.bias": np.ones(3)}), ValueError, r"'out.bias' has shape \(3,\)"),
+        (lambda s: s.update({"out.bias": np.ones(2, np.float32)}), ValueError, r"'out.bias' has dtype float32"),
+    ],
+    ids=["missing", "unexpected", "shape", "dtype"],
+)
+def test_load_state_dict_errors_name_the_key_and_change_nothing(change, error, message):
+    model = TwoLayer()
+    before = model.state_dict()
+    state = TwoLayer(rng=5).state_dict()
+    change(state)
+    with pytest.raises(error, match=message):
+        model.load_state_dict(state)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_load_state_dict_non_strict_reports_what_it_skipped():
+    model = TwoLayer()
+    state = TwoLayer(rng=3).state_dict()
+    state.pop("scale")
+    state["extra"] = np.zeros(1)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert missing == ["scale"] and unexpected == ["extra"]
+    np.testing.assert_array_equal(model.out.weight.data, state["out.weight"])
+
+
+def test_repr_shows_layers_shapes_and_parameter_count():
+    text = repr(nn.MLP(2, (50, 50), 1, rng=0))
+    assert "(fc1): Linear(in_features=2, out_features=50, bias=True)" in text
+    assert "weight: 50x2" in text and "(act1): Sigmoid()" in text
+    assert f"{2 * 50 + 50 + 50 * 50 + 50 + 50 + 1:,} parameters" in text
+
+
+# -- Linear, MLP, containers ------------------------------------------------------------------
+def test_linear_matches_formula_and_finite_differences():
+    layer = nn.Linear(3, 2, rng=0)
+    x = mg.tensor(np.random.default_rng(1).standard_normal((5, 3)), requires_grad=True)
+    out = layer(x)
+    np.testing.assert_allclose(out.data, x.data @ layer.weight.data.T + layer.bias.data)
+    assert mg.gradcheck(lambda x, w, b: F.linear(x, w, b), [x, layer.weight, layer.bias])
+    assert mg.gradcheck(lambda x, w: F.linear(x, w), [mg.tensor(np.ones((2, 4, 3)), requires_grad=True), layer.weight])
+
+
+def test_linear_default_init_is_pytorchs_bound():
+    layer = nn.Linear(400, 300, rng=0)
+    bound = 1 / math.sqrt(400)
+    for p in (layer.weight.data, layer.bias.data):
+        assert np.abs(p).max() <= bound
+        assert np.abs(p).max() > 0.95 * bound  # uniform over the whole range, not a narrower one
+    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+
+
+def test_same_rng_seed_gives_the_same_model():
+    a, b, c = nn.MLP(2, (5, 5), rng=7), nn.MLP(2, (5, 5), rng=7), nn.MLP(2, (5, 5), rng=8)
+    for (_, p), (_, q), (_, r) in zip(a.named_parameters(), b.named_parameters(), c.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+        assert not np.array_equal(p.data, r.data)
+
+
+@pytest.mark.parametrize(
+    ("activation", "expected"),
+    [("sigmoid", nn.Sigmoid), ("relu", nn.ReLU), ("tanh", nn.Tanh), ("leaky_relu", nn.LeakyReLU),
+     ("none", nn.Identity), (None, nn.Identity), (nn.LeakyReLU(0.2), nn.LeakyReLU)],
+)
+def test_mlp_activation_by_name_or_module(activation, expected):
+    model = nn.MLP(2, (4, 3), 1, activation=activation, rng=0)
+    assert isinstance(model.act1, expected) and isinstance(model.act2, expected)
+    assert isinstance(model.out_act, nn.Sigmoid)  # the lab's "no activation" still ends in a sigmoid
+    assert [name for name, _ in model.named_parameters()] == [
+        "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
+
+
+def test_mlp_forward_is_the_lab_network():
+    model = nn.MLP(2, (4, 3), 1, activation="tanh", output_activation=None, rng=0)
+    x = np.random.default_rng(0).standard_normal((6, 2))
+    h = x
+    for i, act in ((1, np.tanh), (2, np.tanh), (3, lambda v: v)):
+        layer = getattr(model, f"fc{i}")
+        h = act(h @ layer.weight.data.T + layer.bias.data)
+    np.testing.assert_allclose(model(mg.tensor(x)).data, h, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"activation": "swish"}, "unknown activation 'swish'"), ({"hidden": (4, 0)}, "positive integers")],
+)
+def test_mlp_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        nn.MLP(2, **{"hidden": (4,), **kwargs})
+
+
+def test_sequential_indexing_append_and_ordered_dict():
+    seq = nn.Sequential(OrderedDict(first=nn.Linear(2, 3, rng=0), act=nn.ReLU()))
+    assert len(seq) == 2 and isinstance(seq[1], nn.ReLU) and isinstance(seq[-1], nn.ReLU)
+    assert [name for name, _ in seq.named_children()] == ["first", "act"]
+    seq.append(nn.Linear(3, 1, rng=0))
+    assert len(seq[1:]) == 2
+    with pytest.raises(TypeError, match=r"not an nn\.Module"):
+        nn.Sequential(nn.ReLU(), lambda x: x)
+
+
+def test_flatten_and_dropout():
+    x = mg.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    assert nn.Flatten()(x).shape == (2, 12)
+    drop = nn.Dropout(0.25, rng=0)
+    ones = mg.tensor(np.ones((200, 50)), requires_grad=True)
+    out = drop(ones)
+    kept = out.data != 0
+    assert 0.7 < kept.mean() < 0.8
+    np.testing.assert_allclose(out.data[kept], 1 / 0.75)
+    out.sum().backward()
+    np.testing.assert_allclose(ones.grad, kept / 0.75)
+    drop.eval()
+    assert drop(ones) is ones
+    with pytest.raises(ValueError, match="probability"):
+        nn.Dropout(1.5)
+
+
+# -- losses --------------------------------------------------------------------------------
+rng = np.random.default_rng(11)
+LOGITS = rng.standard_normal((6, 4))
+TARGET = rng.standard_normal((6, 4))
+PROBS = rng.uniform(0.05, 0.95, (6, 4))
+BINARY = rng.integers(0, 2, (6, 4)).astype(float)
+CLASSES = np.array([0, 3, 1, 1, 2, -100])
+WEIGHT = rng.uniform(0.5, 2.0, 4)
+
+
+def _numpy_losses():
+    """Reference formulas, straight from the definitions."""
+    def log_softmax(z):
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    def cross_entropy(z):
+        valid = CLASSES != -100
+        picked = log_softmax(z)[np.arange(6)[valid], CLASSES[valid]]
+        w = WEIGHT[CLASSES[valid]]
+        return -(picked * w).sum() / w.sum()
+
+    return {
+        "mse": (lambda p: F.mse_loss(p, TARGET), lambda p: np.mean((p - TARGET) ** 2), LOGITS),
+        "bce": (lambda p: F.binary_cross_entropy(p, BINARY),
+                lambda p: -np.mean(BINARY * np.log(p) + (1 - BINARY) * np.log(1 - p)), PROBS),
+        "bce_logits": (lambda z: F.binary_cross_entropy_with_logits(z, BINARY, reduction="sum"),
+                       lambda z: np.sum(np.log1p(np.exp(z)) - z * BINARY), LOGITS),
+        "cross_entropy": (lambda z: F.cross_entropy(z, CLASSES, weight=WEIGHT), cross_entropy, LOGITS),
+        "nll": (lambda z: F.nll_loss(mg.log_softmax(z, axis=1), CLASSES, weight=WEIGHT), cross_entropy, LOGITS),
+    }
+
+
+@pytest.mark.parametrize("name", list(_numpy_losses()))
+def test_loss_value_and_gradient_match_the_definition(name):
+    mg_loss, np_loss, values = _numpy_losses()[name]
+    x = mg.tensor(values, requires_grad=True)
+    out = mg_loss(x)
+    assert out.shape == ()
+    assert out.item() == pytest.approx(np_loss(values), rel=1e-12)
+    out.backward()
+    np.testing.assert_allclose(x.grad, numeric_grad(np_loss, [values], 0), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(
+    ("mg_name", "torch_name", "inputs", "kwargs"),
+    [
+        ("mse_loss", "mse_loss", (LOGITS, TARGET), {}),
+        ("binary_cross_entropy", "binary_cross_entropy", (PROBS, BINARY), {"weight": WEIGHT}),
+        ("binary_cross_entropy", "binary_cross_entropy", (PROBS, PROBS[::-1].copy()), {}),
+        ("binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits", (LOGITS, PROBS),
+         {"weight": WEIGHT, "pos_weight": WEIGHT[::-1].copy()}),
+        ("cross_entropy", "cross_entropy", (LOGITS,), {"target": CLASSES, "weight": WEIGHT, "label_smoothing": 0.1}),
+        ("cross_entropy", "cross_entropy", (LOGITS,), {"target": np.abs(TARGET) / np.abs(TARGET).sum(1, keepdims=True),
+                                                       "weight": WEIGHT, "label_smoothing": 0.2}),
+        ("cross_entropy", "cross_entropy", (rng.standard_normal((3, 4, 5)),),
+         {"target": rng.integers(0, 4, (3, 5)), "ignore_index": 2}),
+        ("nll_loss", "nll_loss", (LOGITS,), {"target": CLASSES, "weight": WEIGHT}),
+    ],
+    ids=["mse", "bce-weight", "bce-soft", "bce-logits-pos-weight", "ce-weight-smoothing", "ce-probabilities",
+         "ce-3d-ignore", "nll"],
+)
+def test_losses_match_pytorch(torch, mg_name, torch_name, inputs, kwargs, reduction):
+    """Values and the gradients of every float input (targets included), all reductions."""
+    tf = torch.nn.functional
+    upstream = None
+    mg_inputs = [mg.tensor(v, requires_grad=True) for v in inputs]
+    torch_inputs = [torch.tensor(v, requires_grad=True) for v in inputs]
+
+    def torch_value(v):
+        return torch.tensor(v) if isinstance(v, np.ndarray) else v
+
+    ours = getattr(F, mg_name)(*mg_inputs, **kwargs, reduction=reduction)
+    theirs = getattr(tf, torch_name)(*torch_inputs, **{k: torch_value(v) for k, v in kwargs.items()},
+                                     reduction=reduction)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    upstream = np.random.default_rng(0).standard_normal(ours.shape)
+    ours.backward(upstream)
+    theirs.backward(torch.tensor(upstream))
+    for m, t in zip(mg_inputs, torch_inputs):
+        np.testing.assert_allclose(m.grad, t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_bce_with_logits_is_stable_for_huge_scores():
+    z = mg.tensor([1e4, -1e4, 50.0], requires_grad=True)
+    out = F.binary_cross_entropy_with_logits(z, np.array([0.0, 1.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(out.data, [1e4, 1e4, np.log1p(np.exp(-50.0))])
+    out.sum().backward()
+    np.testing.assert_allclose(z.grad, [1.0, -1.0, -np.exp(-50.0) / (1 + np.exp(-50.0))], atol=1e-20)
+
+
+def test_bce_clamps_log_at_minus_100_like_pytorch():
+    out = F.binary_cross_entropy(mg.tensor([0.0, 1.0]), np.array([1.0, 0.0]), reduction="none")
+    np.testing.assert_array_equal(out.data, [100.0, 100.0])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: F.mse_loss(mg.tensor(np.ones((4, 1))), np.ones(4)), ValueError, r"y.reshape\(-1, 1\)"),
+        (lambda: F.mse_loss(mg.tensor([1.0]), np.ones(1), reduction="avg"), ValueError, "reduction must be one of"),
+        (lambda: F.binary_cross_entropy(mg.tensor([1.5]), np.ones(1)), ValueError, "apply sigmoid first"),
+        (lambda: F.cross_entropy(mg.tensor(np.ones((3, 2))), np.array([0.5, 1, 0])), TypeError, "class indices"),
+        (lambda: F.cross_entropy(mg.tensor(np.ones((3, 2))), np.array([0, 1])), ValueError, r"targets of shape \(3,\)"),
+        (lambda: nn.MSELoss(reduction="all"), ValueError, "reduction must be one of"),
+    ],
+    ids=["mse-shape", "reduction", "bce-range", "ce-float-target", "ce-shape", "module-reduction"],
+)
+def test_loss_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_loss_modules_call_the_functions():
+    x = mg.tensor(LOGITS, requires_grad=True)
+    assert nn.MSELoss(reduction="sum")(x, TARGET).item() == pytest.approx(np.sum((LOGITS - TARGET) ** 2))
+    assert nn.CrossEntropyLoss(weight=WEIGHT)(x, CLASSES).item() == pytest.approx(
+        F.cross_entropy(x, CLASSES, weight=WEIGHT).item())
+    assert nn.BCEWithLogitsLoss()(x, BINARY).item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(x, BINARY).item())
+    assert nn.BCELoss()(mg.tensor(PROBS), BINARY).item() == pytest.approx(
+        F.binary_cross_entropy(mg.tensor(PROBS), BINARY).item())
+    assert nn.NLLLoss()(x, CLASSES).item() == pytest.approx(F.nll_loss(x, CLASSES).item())
+
+
+def test_mse_second_derivative():
+    x = mg.tensor(LOGITS, requires_grad=True)
+    (g,) = mg.grad(F.mse_loss(x, TARGET), x, create_graph=True)
+    (h,) = mg.grad((g * g).sum(), x)
+    np.testing.assert_allclose(h.data, 2 * (2 / LOGITS.size) ** 2 * (LOGITS - TARGET))
+
+
+# -- layers vs PyTorch -------------------------------------------------------------------------
+def test_mlp_matches_pytorch_with_the_same_weights(torch):
+    model = nn.MLP(2, (5, 4), 1, activation="relu", rng=0)
+    reference = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 4), torch.nn.ReLU(),
+                                    torch.nn.Linear(4, 1), torch.nn.Sigmoid()).double()
+    with torch.no_grad():
+        for i, layer in zip((0, 2, 4), (model.fc1, model.fc2, model.fc3)):
+            reference[i].weight.copy_(torch.tensor(layer.weight.data))
+            reference[i].bias.copy_(torch.tensor(layer.bias.data))
+    x = np.random.default_rng(3).standard_normal((7, 2))
+    y = np.random.default_rng(4).uniform(0, 1, (7, 1))
+    ours = nn.MSELoss()(model(mg.tensor(x)), y)
+    theirs = torch.nn.MSELoss()(reference(torch.tensor(x)), torch.tensor(y))
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-12)
+    ours.backward()
+    theirs.backward()
+    for i, layer in zip((0, 2, 4), (model.fc1, model.fc2, model.fc3)):
+        np.testing.assert_allclose(layer.weight.grad, reference[i].weight.grad.numpy(), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(layer.bias.grad, reference[i].bias.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [(lambda: nn.Sigmoid(), lambda t: t.nn.Sigmoid()), (lambda: nn.Tanh(), lambda t: t.nn.Tanh()),
+     (lambda: nn.ReLU(), lambda t: t.nn.ReLU()), (lambda: nn.LeakyReLU(0.2), lambda t: t.nn.LeakyReLU(0.2)),
+     (lambda: nn.Softmax(axis=1), lambda t: t.nn.Softmax(dim=1)),
+     (lambda: nn.LogSoftmax(axis=1), lambda t: t.nn.LogSoftmax(dim=1)),
+     (lambda: nn.Identity(), lambda t: t.nn.Identity())],
+    ids=["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "identity"],
+)
+def test_activation_modules_match_pytorch(torch, ours, theirs):
+    x = np.random.default_rng(5).standard_normal((4, 3))
+    a, b = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out_a, out_b = ours()(a), theirs(torch)(b)
+    np.testing.assert_allclose(out_a.data, out_b.detach().numpy(), rtol=1e-12)
+    g = np.random.default_rng(6).standard_normal(x.shape)
+    out_a.backward(g)
+    out_b.backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+# -- init ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("init", "kwargs", "expected_std"),
+    [
+        (nn.init.xavier_uniform_, {}, math.sqrt(2 / (300 + 200))),
+        (nn.init.xavier_normal_, {"gain": 2.0}, 2 * math.sqrt(2 / (300 + 200))),
+        (nn.init.kaiming_uniform_, {"nonlinearity": "relu"}, math.sqrt(2) / math.sqrt(300)),
+        (nn.init.kaiming_normal_, {"mode": "fan_out", "nonlinearity": "relu"}, math.sqrt(2) / math.sqrt(200)),
+        (nn.init.normal_, {"std": 0.3}, 0.3),
+        (nn.init.uniform_, {"a": -1.0, "b": 1.0}, 1 / math.sqrt(3)),
+    ],
+)
+def test_init_statistics(init, kwargs, expected_std):
+    weight = mg.zeros(200, 300)  # (out, in): fan_in 300, fan_out 200
+    assert init(weight, **kwargs, rng=0) is weight
+    assert weight.data.std() == pytest.approx(expected_std, rel=0.02)
+    assert abs(weight.data.mean()) < 0.05 * expected_std + 1e-3
+
+
+def test_init_fans_of_conv_weights_and_errors():
+    weight = mg.zeros(16, 8, 5)  # conv (out, in, k): fan_in 40
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5), rng=0)
+    assert np.abs(weight.data).max() <= 1 / math.sqrt(40)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        nn.init.xavier_uniform_(mg.zeros(3))
+    with pytest.raises(ValueError, match="unsupported nonlinearity"):
+        nn.init.calculate_gain("swish")
+    nn.init.ones_(weight)
+    assert (weight.data == 1).all()
+    nn.init.zeros_(weight)
+    assert (weight.data == 0).all()
+
+
+def test_calculate_gain_matches_pytorch(torch):
+    for name, param in [("sigmoid", None), ("tanh", None), ("relu", None), ("leaky_relu", 0.2), ("linear", None)]:
+        assert nn.init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param))
