@@ -1,0 +1,21 @@
+"""Optimizers and learning-rate schedules, with PyTorch's names and semantics.
+
+::
+
+    opt = mg.optim.Adam(model.parameters(), lr=1e-3)
+    scheduler = mg.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)
+    for epoch in range(epochs):
+        opt.zero_grad()
+        loss_fn(model(X), y).backward()
+        opt.step()
+        scheduler.step()
+"""
+
+from microgradnp.optim import lr_scheduler
+from microgradnp.optim.adagrad import Adagrad
+from microgradnp.optim.adam import Adam, AdamW
+from microgradnp.optim.optimizer import Optimizer
+from microgradnp.optim.rmsprop import RMSprop
+from microgradnp.optim.sgd import SGD
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

@@ -1,0 +1,398 @@
+"""``Optimizer``: the base of the update rules, with PyTorch's parameter groups, state and checkpoints."""
+
+from __future__ import annotations
+
+import numbers
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+
+from microgradnp.autograd.grad_mode import enable_grad
+from microgradnp.nn.module import Module
+from microgradnp.tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _Required:
+    """The default of an option that every parameter group must then give itself (SGD's ``lr``)."""
+
+    def __repr__(self) -> str:
+        return "<required option>"
+
+
+required = _Required()
+
+LR_HINT = "a negative learning rate climbs the loss; to maximize on purpose pass maximize=True"
+EPS_HINT = "eps keeps the denominator away from zero (e.g. 1e-8)"
+
+
+class Optimizer:
+    """Base class of the optimizers, with PyTorch's semantics.
+
+    Args:
+        params: what to optimize: an iterable of Tensors (usually ``model.parameters()``),
+            or of dicts, each a *parameter group* ``{"params": [...], "lr": 0.01, ...}``
+            whose options override the optimizer's defaults for those parameters.
+        defaults: option name -> value used wherever a group does not give its own.
+
+    Attributes:
+        param_groups: list of dicts holding ``"params"`` (a list of Tensors) and every
+            option; change options between steps: ``opt.param_groups[0]["lr"] = 0.01``.
+        state: per-parameter state (``opt.state[p]``: step count, moment buffers...).
+        defaults: the default options.
+
+    ``step()`` updates ``p.data`` in place from ``p.grad`` and skips parameters whose
+    ``.grad`` is None, so frozen (``requires_grad=False``) or unused parameters may be
+    passed. A parameter may belong to one group only.
+
+    A new optimizer subclasses this and implements ``_update(param, grad, state, group)``
+    (the rule, on ndarrays, updating ``param`` in place) and ``_check_options(options)``.
+    """
+
+    # State entries that are numbers; every other entry is an array shaped like its parameter.
+    _scalar_state: tuple[str, ...] = ("step",)
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self.state: defaultdict[Tensor, dict] = defaultdict(dict)
+        self.param_groups: list[dict] = []
+        self._check_options({k: v for k, v in self.defaults.items() if v is not required})
+        entries = self._param_entries(params)
+        if all(isinstance(entry, Mapping) for entry in entries):
+            for entry in entries:
+                self.add_param_group(entry)
+        elif any(isinstance(entry, Mapping) for entry in entries):
+            raise TypeError(
+                f"{self._name}: params mixes Tensors and parameter-group dicts; pass either Tensors "
+                "or dicts only, e.g. [{'params': [w1]}, {'params': [w2], 'lr': 0.1}]"
+            )
+        else:
+            self._add_group({"params": entries}, where="")
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    # -- parameter groups -----------------------------------------------------------------------
+    def _param_entries(self, params) -> list:
+        name = self._name
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of parameter-group dicts, got a single "
+                f"Tensor; wrap it in a list: {name}([w], ...)"
+            )
+        if isinstance(params, Module):
+            raise TypeError(f"{name}: got a Module as params; pass its parameters: {name}(model.parameters(), ...)")
+        if isinstance(params, Mapping):
+            raise TypeError(f"{name}: got a single parameter-group dict; wrap it in a list: {name}([{{...}}], ...)")
+        if isinstance(params, set | frozenset):
+            raise TypeError(
+                f"{name}: params is a set, whose order changes between runs (and with it the state_dict's "
+                "parameter indices); pass a list"
+            )
+        if not isinstance(params, Iterable):
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of parameter-group dicts "
+                f"(e.g. model.parameters()), got {type(params).__name__}"
+            )
+        entries = list(params)
+        if not entries:
+            raise ValueError(
+                f"{name}: got an empty parameter list. Pass model.parameters() of a model that has "
+                "parameters, and note that a generator is used up after one pass: call "
+                "model.parameters() again rather than reusing it."
+            )
+        return entries
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options, e.g. layers unfrozen part-way through training.
+
+        ``param_group`` is a dict with ``"params"`` (a Tensor or an iterable of Tensors) and any
+        options that differ from the optimizer's defaults.
+        """
+        self._add_group(param_group, where=f" (parameter group {len(self.param_groups)})")
+
+    def _add_group(self, param_group, where: str) -> None:
+        name = self._name
+        if not isinstance(param_group, Mapping):
+            raise TypeError(f"{name}: a parameter group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(
+                f"{name}: a parameter group needs a 'params' entry{where}, e.g. {{'params': [w, b], 'lr': 0.01}}"
+            )
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set | frozenset):
+            raise TypeError(f"{name}: 'params' is a set, whose order changes between runs; pass a list{where}")
+        elif isinstance(params, Module):
+            raise TypeError(f"{name}: 'params' is a Module; use model.parameters(){where}")
+        elif isinstance(params, Iterable):
+            params = list(params)
+        else:
+            raise TypeError(f"{name}: 'params' must be a Tensor or an iterable of Tensors{where}, "
+                            f"got {type(params).__name__}")
+        for i, p in enumerate(params):
+            self._check_param(p, _label(i, p, where))
+        group = {"params": params}
+        for option, default in self.defaults.items():
+            group[option] = param_group.get(option, default)
+            if group[option] is required:
+                raise ValueError(
+                    f"{name}: no {option} given{where}; pass {option}=... to {name}(...) "
+                    f"or give every parameter group its own {option!r}"
+                )
+        group.update((k, v) for k, v in param_group.items() if k not in group)
+        try:
+            self._check_options(group)
+        except (TypeError, ValueError) as error:
+            raise self._located(error, f"{name}{where}") from None
+        self._check_unique(params, where)
+        self.param_groups.append(group)
+
+    def _check_param(self, p, which: str) -> None:
+        name = self._name
+        if not isinstance(p, Tensor):
+            hint = ""
+            if isinstance(p, tuple):
+                hint = "; pass model.parameters(), not model.named_parameters()"
+            elif isinstance(p, np.ndarray):
+                hint = "; make it a tensor first: w = mg.tensor(array, requires_grad=True)"
+            raise TypeError(f"{name}: can only optimize mg.Tensors, but {which} is a {type(p).__name__}{hint}")
+        if not p.is_leaf:
+            raise ValueError(
+                f"{name}: {which} was computed by the operation {p.op!r}, not created by you, so updating "
+                "it would not change anything the model uses; optimize the tensors it was computed from "
+                "(or make it a new leaf with t.detach().requires_grad_())"
+            )
+        if p.data.dtype.kind != "f":
+            raise TypeError(f"{name}: {which} has dtype {p.data.dtype}; only floating-point tensors can be optimized")
+
+    def _check_unique(self, params: list, where: str) -> None:
+        seen: dict[int, int] = {}
+        for group_index, group in enumerate(self.param_groups):
+            for p in group["params"]:
+                seen[id(p)] = group_index
+        own: set[int] = set()
+        for i, p in enumerate(params):
+            label = f"{self._name}: {_label(i, p, where)}"
+            if id(p) in own:
+                raise ValueError(f"{label} appears twice in the same group; list each parameter once")
+            if id(p) in seen:
+                raise ValueError(
+                    f"{label} is already in parameter group {seen[id(p)]}; a parameter can belong to one "
+                    "group only (filter it out of one of them)"
+                )
+            own.add(id(p))
+
+    # -- option checks (subclasses call these from _check_options) ------------------------------
+    def _check_options(self, options: dict) -> None:
+        """Raise TypeError/ValueError for an invalid option; checks only the options present."""
+
+    def _located(self, error: Exception, owner: str) -> Exception:
+        """``error`` (whose message starts "ClassName: ") re-addressed as "owner: ..."."""
+        message = str(error).removeprefix(f"{self._name}: ")
+        return type(error)(f"{owner}: {message}")
+
+    def _check_flags(self, options: dict, *flags: str) -> None:
+        """Each of ``flags`` present in ``options`` must be True or False."""
+        for flag in flags:
+            if flag in options and not isinstance(options[flag], bool | np.bool_):
+                raise TypeError(f"{self._name}: {flag} must be True or False, got {options[flag]!r}")
+
+    def _check_number(self, options: dict, option: str, *, high: float | None = None,
+                      high_included: bool = False, hint: str = "") -> None:
+        """``options[option]`` must be a real number >= 0 (and < or <= ``high``)."""
+        if option in options:
+            _check_number(self._name, option, options[option], high=high, high_included=high_included, hint=hint)
+
+    # -- stepping -------------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``.grad = None`` (default), or fill them with zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.fill(0)
+
+    def step(self, closure: Callable | None = None):
+        """Update every parameter that has a ``.grad``; parameters whose grad is None are skipped.
+
+        ``closure``, when given, is called first (with gradient recording on) to recompute
+        the loss and gradients; its return value is returned.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        state = self.state
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p.grad
+                if grad is not None:
+                    self._update(p.data, grad, state[p], group)
+        return loss
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        """Apply the update rule to ``param`` in place; ``grad`` must not be modified."""
+        raise NotImplementedError(f"{self._name} must define _update(param, grad, state, group)")
+
+    @staticmethod
+    def _effective_grad(param: np.ndarray, grad: np.ndarray, group: dict, l2: bool = True) -> np.ndarray:
+        """The gradient the rule follows: ``-grad`` when ``maximize``, plus ``weight_decay * param``
+        (L2 decay) unless ``l2`` is False. ``grad`` itself is never modified; the result may be it."""
+        weight_decay = group["weight_decay"] if l2 else 0
+        if weight_decay:
+            decayed = param * weight_decay
+            if group["maximize"]:
+                decayed -= grad
+            else:
+                decayed += grad
+            return decayed
+        return -grad if group["maximize"] else grad
+
+    @staticmethod
+    def _new_array(param: np.ndarray) -> np.ndarray:
+        """An uninitialised array like ``param``, for ``out=``: unlike a ufunc's own result it
+        stays an ndarray (a writable target) when ``param`` is 0-d."""
+        return np.empty_like(param)
+
+    @staticmethod
+    def _state_array(state: dict, key: str, param: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """``state[key]``, created as an array like ``param`` filled with ``fill`` on first use."""
+        array = state.get(key)
+        if array is None:
+            array = state[key] = np.full_like(param, fill)
+        return array
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """A copy of the optimizer's state: ``{"state": {index: {name: array or number}},
+        "param_groups": [{option: value, ..., "params": [index, ...]}]}``.
+
+        Parameters are numbered 0, 1, ... in group order; only ndarrays, numbers, bools and
+        tuples appear, so it can be written to JSON (arrays as lists) or ``.npz``.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                entries = self.state.get(p)
+                if entries:
+                    state[index[id(p)]] = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in entries.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Restore a state saved by ``state_dict()`` (possibly via JSON or ``.npz``).
+
+        The optimizer must have the same number of groups, each with the same number of
+        parameters, as the one saved; options come from the saved groups, arrays are copied
+        into the parameters' dtype. Everything is checked before anything changes.
+        """
+        name = f"{self._name}.load_state_dict"
+        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(
+                f"{name}: expected a dict with 'state' and 'param_groups', as returned by optimizer.state_dict()"
+            )
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{name}: the state has {len(saved_groups)} parameter group(s) but this optimizer has "
+                f"{len(self.param_groups)}; build the optimizer with the same groups as the one that was saved"
+            )
+        by_index: dict[int, Tensor] = {}
+        new_groups = []
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            saved_params = list(saved.get("params", ()))
+            if len(saved_params) != len(group["params"]):
+                raise ValueError(
+                    f"{name}: parameter group {i} has {len(saved_params)} parameter(s) in the state but "
+                    f"{len(group['params'])} here; build the optimizer over the same parameters as the one saved"
+                )
+            missing = [option for option in self.defaults if option not in saved]
+            if missing:
+                raise ValueError(
+                    f"{name}: parameter group {i} of the state lacks the option(s) {missing}; "
+                    f"was it saved from another kind of optimizer than {self._name}?"
+                )
+            by_index.update((_index(index), p) for index, p in zip(saved_params, group["params"]))
+            new_group = {"params": group["params"]}
+            new_group.update((k, _plain(v)) for k, v in saved.items() if k != "params")
+            try:
+                self._check_options(new_group)
+            except (TypeError, ValueError) as error:
+                raise self._located(error, f"{name} (parameter group {i} of the state)") from None
+            new_groups.append(new_group)
+        new_state: defaultdict[Tensor, dict] = defaultdict(dict)
+        for key, entries in state_dict["state"].items():
+            p = by_index.get(_index(key))
+            if p is None:
+                raise ValueError(f"{name}: the state has an entry for parameter {key}, which is in no parameter group")
+            new_state[p] = {k: self._loaded_state_value(name, key, k, v, p) for k, v in entries.items()}
+        for group, new_group in zip(self.param_groups, new_groups):
+            # Update the dicts in place: schedulers and user code may hold references to them.
+            group.clear()
+            group.update(new_group)
+        self.state = new_state
+
+    def _loaded_state_value(self, name: str, index, key: str, value, p: Tensor):
+        if value is None or key in self._scalar_state:
+            return _plain(value)
+        array = np.array(value, dtype=p.data.dtype)
+        if array.shape != p.data.shape:
+            raise ValueError(
+                f"{name}: state {key!r} of parameter {index} has shape {array.shape} but the parameter has "
+                f"shape {p.data.shape}; the state was saved for a different model"
+            )
+        return array
+
+    def __repr__(self) -> str:
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {group[k]}" for k in sorted(group) if k != "params")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _check_number(owner: str, option: str, value, *, high: float | None = None,
+                  high_included: bool = False, hint: str = "") -> None:
+    """``value`` must be a real number in [0, high) (or [0, high] when ``high_included``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {option} must be a number, got {type(value).__name__} {value!r}")
+    in_range = value >= 0 and (high is None or value < high or (high_included and value == high))
+    if not in_range:
+        expected = ">= 0" if high is None else f"in [0, {high}{']' if high_included else ')'}"
+        raise ValueError(f"{owner}: {option} must be {expected}, got {value!r}" + (f"; {hint}" if hint else ""))
+
+
+def _label(i: int, p, where: str) -> str:
+    """How error messages name the i-th parameter of a group."""
+    name = getattr(p, "name", None)
+    return f"parameter {i}" + (f" ({name!r})" if isinstance(p, Tensor) and name else "") + where
+
+
+def _plain(value):
+    """A loaded option or scalar state as plain Python: NumPy scalars (from ``.npz``) would
+    otherwise turn float32 arithmetic into float64, and JSON gives lists for tuples."""
+    if isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0:
+        return value.item()
+    if isinstance(value, list | tuple | np.ndarray):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _index(key) -> int | None:
+    """A parameter index from a state dict: an int, or its string form after a JSON round trip."""
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        return None
