@@ -5,6 +5,7 @@ from microgradnp.tensor import (  # noqa: I001  (Tensor first: the rest builds o
     arange,
     full,
     get_default_dtype,
+    manual_seed,
     ones,
     ones_like,
     rand,
@@ -60,5 +61,7 @@ from microgradnp.ops import (
     var,
     where,
 )
+from microgradnp import data, nn, optim, train, viz  # after the core: they build on it
+from microgradnp.check import check_backprop
 
 __version__ = "0.1.0"

@@ -381,6 +381,13 @@ def _float_dtype_of(data: np.ndarray) -> np.dtype:
 _global_rng = np.random.default_rng()
 
 
+def manual_seed(seed: int) -> None:
+    """Seed the generator that random constructors, layers and dropout use when no
+    ``rng`` is given (like ``torch.manual_seed``)."""
+    global _global_rng
+    _global_rng = np.random.default_rng(seed)
+
+
 def _rng(rng) -> np.random.Generator:
     if rng is None:
         return _global_rng

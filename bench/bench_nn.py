@@ -1,0 +1,197 @@
+"""One full training step through ``nn`` and ``optim`` against the same step written by
+hand in NumPy, in one process:
+
+- the lab network (nn.MLP 2-50-50-1 sigmoid, nn.MSELoss, optim.SGD) on the XOR and
+  linear sets, float64 (target <= 1.25x);
+- an MLP 784-256-256-10 with ReLU and cross-entropy, batch 128, float32 (target <= 1.05x).
+
+    python bench/bench_nn.py [--torch] [--number N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import timeit
+
+import numpy as np
+
+import microgradnp as mg
+from microgradnp import nn, optim
+
+LR = 0.1
+
+
+def lab_workloads():
+    return {
+        "XOR (21 points), 2-50-50-1 sigmoid, MSE, float64": mg.data.make_xor_easy(),
+        "linear (100 points), 2-50-50-1 sigmoid, MSE, float64": mg.data.make_linear(100, rng=0),
+    }
+
+
+def big_workload():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((128, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    return X, y
+
+
+def model_for(sizes, activation, output_activation, dtype):
+    return nn.MLP(sizes[0], sizes[1:-1], sizes[-1], activation=activation, output_activation=output_activation,
+                  dtype=dtype, rng=0)
+
+
+def weights_of(model):
+    """(W, b) per layer in the hand-written step's (in, out) layout."""
+    layers = [m for name, m in model.named_children() if name.startswith("fc")]
+    return [(layer.weight.data.T.copy(), layer.bias.data.copy()) for layer in layers]
+
+
+def mg_step_factory(model, X, y, loss_fn):
+    optimizer = optim.SGD(model.parameters(), lr=LR)
+    X = mg.tensor(X)
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def numpy_sigmoid_mse_step_factory(weights, X, y):
+    """The lab's step by hand: forward, MSE, the backprop formulas, the update."""
+    (W1, b1), (W2, b2), (W3, b3) = [(w.copy(), b.copy()) for w, b in weights]
+    n = len(X)
+
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    def step():
+        a1 = sigmoid(X @ W1 + b1)
+        a2 = sigmoid(a1 @ W2 + b2)
+        a3 = sigmoid(a2 @ W3 + b3)
+        loss = np.mean((a3 - y) ** 2)
+        d3 = 2 / (n * a3.shape[1]) * (a3 - y) * a3 * (1 - a3)
+        d2 = (d3 @ W3.T) * a2 * (1 - a2)
+        d1 = (d2 @ W2.T) * a1 * (1 - a1)
+        grads = (X.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0), a2.T @ d3, d3.sum(0))
+        for p, g in zip((W1, b1, W2, b2, W3, b3), grads):
+            p -= LR * g
+        return float(loss)
+
+    return step
+
+
+def numpy_relu_ce_step_factory(weights, X, y):
+    """A ReLU network with softmax cross-entropy, by hand."""
+    params = [p.copy() for layer in weights for p in layer]
+    n = len(X)
+    onehot = np.eye(weights[-1][0].shape[1], dtype=X.dtype)[y]
+
+    def step():
+        W1, b1, W2, b2, W3, b3 = params
+        z1 = X @ W1 + b1
+        a1 = np.maximum(z1, 0)
+        z2 = a1 @ W2 + b2
+        a2 = np.maximum(z2, 0)
+        logits = a2 @ W3 + b3
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        loss = np.mean(np.log(total[:, 0]) - shifted[np.arange(n), y])
+        d3 = (exp / total - onehot) / n
+        d2 = (d3 @ W3.T) * (z2 > 0)
+        d1 = (d2 @ W2.T) * (z1 > 0)
+        grads = (X.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0), a2.T @ d3, d3.sum(0))
+        for p, g in zip(params, grads):
+            p -= LR * g
+        return float(loss)
+
+    return step
+
+
+def torch_step_factory(model, X, y, loss_name):
+    import torch
+
+    torch.set_num_threads(1)
+    layers = []
+    for w, b in weights_of(model):
+        linear = torch.nn.Linear(*w.shape, dtype=torch.from_numpy(w).dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers.append(linear)
+    activation = torch.nn.Sigmoid if loss_name == "mse" else torch.nn.ReLU
+    modules = []
+    for i, layer in enumerate(layers):
+        modules.append(layer)
+        if i < len(layers) - 1 or loss_name == "mse":
+            modules.append(activation())
+    net = torch.nn.Sequential(*modules)
+    optimizer = torch.optim.SGD(net.parameters(), lr=LR)
+    loss_fn = torch.nn.MSELoss() if loss_name == "mse" else torch.nn.CrossEntropyLoss()
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(net(X), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def time_per_call(step, number: int, repeat: int = 7) -> float:
+    step()
+    return min(timeit.repeat(step, repeat=repeat, number=number, timer=time.process_time)) / number
+
+
+def compare(title, steps, number):
+    checks = [factory() for factory in list(steps.values())[:2]]
+    losses = [[step() for _ in range(3)] for step in checks]
+    assert np.allclose(losses[0], losses[1], rtol=1e-4), losses  # the two steps compute the same thing
+    times = {name: time_per_call(factory(), number) for name, factory in steps.items()}
+    base = times["numpy (hand-written)"]
+    print(f"\n{title}")
+    for name, seconds in times.items():
+        print(f"  {name:22s} {seconds * 1e6:9.1f} us/step   {seconds / base:5.2f}x numpy")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--torch", action="store_true", help="also time PyTorch eager (if installed)")
+    parser.add_argument("--number", type=int, default=1000, help="steps per timing run of the lab network")
+    args = parser.parse_args()
+
+    for title, (X, y) in lab_workloads().items():
+        def make_model():
+            return model_for((2, 50, 50, 1), "sigmoid", "sigmoid", np.float64)
+
+        steps = {
+            "numpy (hand-written)": lambda X=X, y=y: numpy_sigmoid_mse_step_factory(weights_of(make_model()), X, y),
+            "microgradnp": lambda X=X, y=y: mg_step_factory(make_model(), X, y, nn.MSELoss()),
+        }
+        if args.torch:
+            steps["torch eager"] = lambda X=X, y=y: torch_step_factory(make_model(), X, y, "mse")
+        compare(title, steps, args.number)
+
+    X, y = big_workload()
+
+    def make_big():
+        return model_for((784, 256, 256, 10), "relu", None, np.float32)
+
+    steps = {
+        "numpy (hand-written)": lambda: numpy_relu_ce_step_factory(weights_of(make_big()), X, y),
+        "microgradnp": lambda: mg_step_factory(make_big(), X, y, nn.CrossEntropyLoss()),
+    }
+    if args.torch:
+        steps["torch eager"] = lambda: torch_step_factory(make_big(), X, y, "ce")
+    compare("MLP 784-256-256-10 ReLU, cross-entropy, batch 128, float32", steps, max(args.number // 10, 20))
+
+
+if __name__ == "__main__":
+    main()

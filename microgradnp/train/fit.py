@@ -1,0 +1,208 @@
+"""``fit``: the lab's training loop, with a lab-style log, a progress bar, early stop at
+a target accuracy, and a clean stop when the loss stops being a number."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from microgradnp.autograd.grad_mode import no_grad
+from microgradnp.data import DataLoader
+from microgradnp.nn import functional as F
+from microgradnp.tensor import Tensor
+
+
+@dataclass
+class History:
+    """What ``fit`` recorded: one entry per epoch (measured on that epoch's forward pass,
+    before its update) and how training ended.
+
+    ``status`` is "reached" (``stop_at_accuracy`` met at ``stop_epoch``), "completed"
+    (ran all epochs) or "diverged" (the loss became nan/inf; ``message`` says when).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    stop_epoch: int | None = None
+    status: str = "completed"
+    message: str = ""
+    wall_time: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        """How many epochs ran."""
+        return len(self.loss)
+
+    @property
+    def converged(self) -> bool:
+        """True when the target accuracy was reached."""
+        return self.status == "reached"
+
+    @property
+    def best_accuracy(self) -> float:
+        return max(self.accuracy, default=float("nan"))
+
+    @property
+    def final_loss(self) -> float:
+        return self.loss[-1] if self.loss else float("nan")
+
+    @property
+    def final_accuracy(self) -> float:
+        return self.accuracy[-1] if self.accuracy else float("nan")
+
+    def to_dict(self) -> dict:
+        """Plain numbers and lists, ready for ``json.dump``."""
+        return {
+            "epochs": self.epochs, "stop_epoch": self.stop_epoch, "status": self.status, "message": self.message,
+            "wall_time": self.wall_time, "final_loss": _json_number(self.final_loss),
+            "final_accuracy": _json_number(self.final_accuracy), "best_accuracy": _json_number(self.best_accuracy),
+            "loss": [_json_number(v) for v in self.loss], "accuracy": list(self.accuracy),
+        }
+
+    def __repr__(self) -> str:
+        return (f"History(epochs={self.epochs}, status={self.status!r}, stop_epoch={self.stop_epoch}, "
+                f"final_loss={self.final_loss:.4g}, final_accuracy={self.final_accuracy:.4f}, "
+                f"wall_time={self.wall_time:.2f}s)")
+
+
+def _json_number(value: float):
+    return value if np.isfinite(value) else None
+
+
+def count_correct(prediction: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> int:
+    """Correct predictions: ``prediction > threshold`` against 0/1 labels for one output
+    column, arg-max against class indices (or one-hot rows) for several."""
+    if prediction.ndim >= 2 and prediction.shape[1] > 1:
+        predicted = prediction.argmax(axis=1)
+        if target.shape == prediction.shape:
+            target = target.argmax(axis=1)
+        return int(np.count_nonzero(predicted == target))
+    if target.shape != prediction.shape:
+        target = target.reshape(prediction.shape)
+    return int(np.count_nonzero((prediction > threshold) == (target > 0.5)))
+
+
+LOSSES = {"mse": F.mse_loss, "bce": F.binary_cross_entropy, "bce_with_logits": F.binary_cross_entropy_with_logits,
+          "cross_entropy": F.cross_entropy}
+
+
+def resolve_loss(loss):
+    """A loss given as a module, a function ``(prediction, target) -> scalar`` or a name."""
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}: use one of {sorted(LOSSES)}, or pass a loss module/function")
+        return LOSSES[loss]
+    if not callable(loss):
+        raise TypeError(f"loss must be a loss module, a function or a name, got {type(loss).__name__}")
+    return loss
+
+
+def _as_array(values) -> np.ndarray:
+    return values.data if isinstance(values, Tensor) else np.asarray(values)
+
+
+def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None,
+        stop_at_accuracy: float | None = None, threshold: float = 0.5, log_every: int | None = None,
+        progress: bool = True, rng=None, file=None) -> History:
+    """Train ``model`` on ``(X, y)`` and return the :class:`History`.
+
+    Each epoch runs the forward pass, the loss, ``backward()`` and ``optimizer.step()``
+    (over mini-batches of ``batch_size``, shuffled with ``rng``, or the full batch).
+    Accuracy is measured on the epoch's own predictions (``prediction > threshold`` for
+    one output; arg-max for several). With ``stop_at_accuracy`` (e.g. ``1.0``), training
+    stops at the first epoch that reaches it, before that epoch's update, so the model
+    returned is the one that reached it. ``log_every=N`` prints
+    ``epoch N, loss L, acc A`` lines; ``progress`` shows a tqdm bar (when tqdm is
+    installed). A loss that turns nan or inf stops training with one message.
+    """
+    if not isinstance(epochs, int | np.integer) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if log_every is not None and log_every < 1:
+        raise ValueError(f"fit: log_every must be a positive integer or None, got {log_every!r}")
+    loss_fn = resolve_loss(loss)
+    X, y = _as_array(X), _as_array(y)
+    loader = DataLoader(X, y, batch_size=batch_size, shuffle=batch_size is not None, rng=rng)
+    if len(X) == 0:
+        raise ValueError("fit: the data set is empty")
+    file = file or sys.stdout
+    history = History()
+    bar = _progress_bar(epochs, progress)
+    write = bar.write if bar is not None else (lambda line: print(line, file=file))
+    started = time.perf_counter()
+    last_finite = None
+    full_batch = batch_size is None
+    model.train()
+    # Overflow in a diverging run is reported once, below, not as a warning per operation.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(1, epochs + 1):
+            total_loss, correct = 0.0, 0
+            for X_batch, y_batch in loader:
+                prediction = model(X_batch)
+                value = loss_fn(prediction, y_batch)
+                batch_loss = float(value.data)
+                total_loss += batch_loss * len(X_batch.data)
+                correct += count_correct(prediction.data, _as_array(y_batch), threshold)
+                if not np.isfinite(batch_loss):
+                    break
+                if full_batch and stop_at_accuracy is not None and correct >= stop_at_accuracy * len(X):
+                    break  # reached: keep the model that reached it
+                optimizer.zero_grad()
+                value.backward()
+                optimizer.step()
+            epoch_loss, epoch_accuracy = total_loss / len(X), correct / len(X)
+            history.loss.append(epoch_loss)
+            history.accuracy.append(epoch_accuracy)
+            if not np.isfinite(epoch_loss):
+                history.status, history.stop_epoch = "diverged", epoch
+                history.message = _divergence_message(epoch, last_finite, optimizer)
+                write(history.message)
+                break
+            last_finite = (epoch, epoch_loss)
+            if log_every and (epoch % log_every == 0 or epoch == 1):
+                write(f"epoch {epoch}, loss {epoch_loss:.4f}, acc {epoch_accuracy:.4f}")
+            if bar is not None:
+                bar.update(1)
+                if epoch % 100 == 0 or epoch == epochs:
+                    bar.set_postfix_str(f"loss {epoch_loss:.4f}, acc {epoch_accuracy:.4f}", refresh=False)
+            if stop_at_accuracy is not None and epoch_accuracy >= stop_at_accuracy:
+                history.status, history.stop_epoch = "reached", epoch
+                if log_every and epoch % log_every != 0:
+                    write(f"epoch {epoch}, loss {epoch_loss:.4f}, acc {epoch_accuracy:.4f}")
+                break
+    if bar is not None:
+        bar.close()
+    history.wall_time = time.perf_counter() - started
+    return history
+
+
+def _divergence_message(epoch: int, last_finite, optimizer) -> str:
+    lr = getattr(optimizer, "param_groups", [{}])[0].get("lr")
+    before = (f"the last finite loss was {last_finite[1]:.4g} at epoch {last_finite[0]}"
+              if last_finite else "the loss was never finite")
+    return (f"training stopped at epoch {epoch}: the loss became nan/inf ({before}). "
+            f"Try a smaller learning rate{f' than {lr:g}' if lr is not None else ''}, "
+            "or add an activation (a network with no activation can grow without bound).")
+
+
+def _progress_bar(epochs: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # the bar is an extra (pip install "microgradnp[progress]")
+        return None
+    return tqdm(total=epochs, unit="epoch", leave=False, mininterval=0.25)
+
+
+@no_grad()
+def predict(model, X) -> np.ndarray:
+    """The model's output for ``X`` as an ndarray, without recording a graph."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model(X if isinstance(X, Tensor) else Tensor(X)).data
+    finally:
+        model.train(was_training)
