@@ -238,3 +238,9 @@ def test_custom_function_example(tmp_path):
 def test_adam_vs_sgd_example(tmp_path):
     out = run_example("adam_vs_sgd.py", "--out", str(tmp_path), cwd=tmp_path)
     assert out.count("Adam lr 0.01") == 2
+
+
+def test_conv1d_waveforms_example_learns_the_shapes(tmp_path):
+    out = run_example("conv1d_waveforms.py", "--epochs", "8", cwd=tmp_path)
+    accuracy = float(re.search(r"test accuracy ([\d.]+)%", out).group(1))
+    assert accuracy > 90
