@@ -3,7 +3,7 @@ full-batch gradient descent, trained until every point is classified right.
 
 Prints the lab-style log, the per-point predictions beside the ground truth and the
 final loss and accuracy; saves the figures (with matplotlib) and the computation
-graph (with Graphviz rendering) into ``--out``.
+graph (with a Graphviz renderer, e.g. the ``render`` extra) into ``--out``.
 
     python examples/xor.py [--lr 1.0] [--hidden 50] [--activation sigmoid] [--seed 0] [--out out]
 """
@@ -39,6 +39,15 @@ def report(model, X, y, history, out: Path | None, name: str) -> None:
         print(f"figures saved in {out}/")
     except ImportError as missing:
         print(f"(no figures: {missing})")
+    # The graph of one more forward and backward pass: values, gradients, backward order.
+    model.zero_grad()
+    loss = nn.MSELoss()(model(mg.tensor(X, name="X")), y)
+    loss.backward()
+    try:
+        graph = mg.viz.render(mg.viz.draw_graph(loss, order=True), out / f"{name}_graph.svg")
+        print(f"computation graph saved as {graph}")
+    except mg.viz.RenderError as missing:
+        print(f"(no graph drawing: {missing})")
 
 
 def parse_args(description: str, lr: float, epochs: int = 100_000):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -180,6 +181,16 @@ class Tensor:
         if self.name:
             extras.append(f"name={self.name!r}")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """Jupyter shows a computed tensor as its graph (SVG), a leaf as text."""
+        bundle = {"text/plain": repr(self)}
+        if self._node is not None:
+            from microgradnp.viz.render import RenderError, to_svg
+
+            with contextlib.suppress(RenderError):  # no renderer installed: the text is still shown
+                bundle["image/svg+xml"] = to_svg(self)
+        return bundle
 
     def __len__(self) -> int:
         return len(self.data)

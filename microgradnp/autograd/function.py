@@ -75,6 +75,7 @@ class Function:
 
     inputs: tuple = ()
     origin: str | None = None
+    module_calls: tuple = ()  # (module, creation stamp) of the module calls that returned this node's output
     _saved: tuple | object = ()
 
     def __init_subclass__(cls, **kwargs):

@@ -91,10 +91,11 @@ class Module:
         first = next_creation_order()
         out = self.forward(*args, **kwargs)
         # Mark the call on the output's node: the nodes created between `first` and it
-        # belong to this module (graph drawings group them into a cluster).
+        # belong to this module (graph drawings group them into a cluster). An output
+        # made before the call (Identity) is not this module's.
         node = getattr(out, "_node", None)
-        if node is not None:
-            node.module_call = (self, first)
+        if node is not None and node.order < first:
+            node.module_calls += ((self, first),)
         return out
 
     # -- traversal ----------------------------------------------------------------------

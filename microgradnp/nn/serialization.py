@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import stat
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import numpy as np
 
+from microgradnp._files import write_atomically
 from microgradnp.nn.module import Module
 from microgradnp.tensor import Tensor
 
@@ -56,7 +55,7 @@ def save(module_or_state, path) -> None:
     metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "microgradnp_version": __version__,
                 "class": class_name}
     arrays[METADATA_KEY] = np.array(json.dumps(metadata))
-    _write_atomically(_target(path), lambda file: _write_npz(file, arrays))
+    write_atomically(_target(path), lambda file: _write_npz(file, arrays))
 
 
 def load(path, into: Module | None = None, strict: bool = True) -> OrderedDict[str, np.ndarray]:
@@ -147,61 +146,6 @@ def _write_npz(file, arrays: Mapping[str, np.ndarray]) -> None:
         for name, array in arrays.items():
             with archive.open(name + ".npy", mode="w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-
-
-def _write_atomically(target: str, write) -> None:
-    directory, base = os.path.split(target)
-    temporary, fd = _create_temporary(directory, base)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        _keep_mode_of(target, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        # BaseException too: Ctrl-C half way through must not leave a stray temporary file.
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(directory)
-
-
-def _create_temporary(directory: str, base: str) -> tuple[str, int]:
-    """A new file next to the target; created by ``os.open`` so that it gets the usual
-    umask-derived permissions (``tempfile.mkstemp`` would make every checkpoint 0600)."""
-    while True:
-        temporary = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
-        try:
-            return temporary, os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                                      0o666)
-        except FileExistsError:
-            continue
-
-
-def _keep_mode_of(target: str, temporary: str) -> None:
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISREG(mode):
-        os.chmod(temporary, stat.S_IMODE(mode))
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself durable; a no-op where directories cannot be opened (Windows)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on a directory; the data itself is already synced
-    finally:
-        os.close(fd)
 
 
 # -- loading --------------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""``render``: a graph to SVG, PNG, PDF or DOT, with the system Graphviz when it is
+installed and otherwise the self-contained ``graphviz-pure`` (the ``render`` extra)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from contextlib import suppress
+from pathlib import Path
+
+import graphviz
+from graphviz.backend import dot_command
+
+from microgradnp._files import write_bytes_atomically
+from microgradnp.tensor import Tensor
+
+__all__ = ["FORMATS", "RenderError", "find_renderer", "render", "to_svg"]
+
+FORMATS = ("svg", "png", "pdf", "dot")
+_PURE_FORMATS = ("svg", "png")  # what graphviz-pure can write
+
+_INSTALL_PDF = ("PDF needs the system Graphviz (apt-get install graphviz, or brew install graphviz); "
+                "graphviz-pure, the renderer of the 'render' extra, writes only svg and png")
+_INSTALL_ANY = ('no Graphviz renderer found: pip install "microgradnp[render]" (graphviz-pure, svg and png), '
+                "or install the system Graphviz (apt-get install graphviz / brew install graphviz)")
+
+
+class RenderError(RuntimeError):
+    """A graph could not be rendered; the message says what to install."""
+
+
+def _graphviz_pure() -> str | None:
+    """The graphviz-pure executable: on PATH, or beside this Python (a venv not activated)."""
+    found = shutil.which("graphviz-pure")
+    if found:
+        return found
+    beside = Path(sys.executable).with_name("graphviz-pure")
+    return str(beside) if beside.exists() else None
+
+
+def find_renderer(format: str = "svg") -> str:
+    """The executable that renders ``format``: the system ``dot`` when present, otherwise
+    graphviz-pure (svg and png only). Raises RenderError saying what to install."""
+    system = shutil.which("dot")
+    if system:
+        return system
+    if format == "pdf":
+        raise RenderError(_INSTALL_PDF)
+    pure = _graphviz_pure()
+    if pure is None:
+        raise RenderError(_INSTALL_ANY)
+    return pure
+
+
+def _use(binary: str) -> None:
+    # The graphviz package runs its module-level DOT_BINARY (an internal name, hence the
+    # pinned graphviz version); pointing it at the renderer also makes Digraphs display
+    # in Jupyter through graphviz-pure. graphviz.version() is never called: it cannot
+    # parse graphviz-pure's banner.
+    dot_command.DOT_BINARY = Path(binary)
+
+
+def _digraph(graph) -> graphviz.Digraph:
+    if isinstance(graph, graphviz.Graph | graphviz.Digraph):
+        return graph
+    if isinstance(graph, Tensor):
+        from microgradnp.viz.graph import draw_graph
+
+        return draw_graph(graph)
+    raise TypeError(f"render: expected a Tensor or a graphviz.Digraph, got {type(graph).__name__}")
+
+
+def _pipe(graph: graphviz.Digraph, format: str) -> bytes:
+    _use(find_renderer(format))
+    try:
+        return graph.pipe(format=format)
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, subprocess.SubprocessError) as error:
+        raise RenderError(f"rendering {format} failed: {error}") from error
+
+
+def to_svg(graph) -> str:
+    """The SVG text of a Tensor's graph or of a Digraph."""
+    return _pipe(_digraph(graph), "svg").decode("utf-8")
+
+
+def render(graph, path, format: str | None = None) -> Path:
+    """Write a Tensor's graph (drawn with ``draw_graph``'s defaults) or a Digraph to
+    ``path`` as ``format`` ("svg", "png", "pdf" or "dot"; by default the path's
+    extension). The file is replaced atomically. Returns the path."""
+    path = Path(path)
+    format = (format or path.suffix.lstrip(".") or "svg").lower()
+    if format == "gv":
+        format = "dot"
+    if format not in FORMATS:
+        raise ValueError(f"render: unsupported format {format!r}; use one of {FORMATS}")
+    graph = _digraph(graph)
+    content = graph.source.encode("utf-8") if format == "dot" else _pipe(graph, format)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomically(path, content)
+    return path
+
+
+# Make Digraphs display in Jupyter with whichever renderer this machine has.
+with suppress(RenderError):
+    _use(find_renderer("svg"))
