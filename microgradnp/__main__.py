@@ -1,0 +1,7 @@
+"""``python -m microgradnp``: the command line (see ``microgradnp.cli``)."""
+
+import sys
+
+from microgradnp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,390 @@
+"""``microgradnp`` (or ``python -m microgradnp``): the lab's experiments from the shell.
+
+    microgradnp train --dataset xor --lr 1 --out out/xor
+    microgradnp sweep --protocol lab --out results
+    microgradnp graph --hidden 4 4 --backward --format png --out graph.png
+
+Every option can also come from a TOML file (``--config run.toml``, keys named like
+the options with underscores); options given on the command line win. Bad arguments
+exit with status 2 and one line saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+from microgradnp._files import write_bytes_atomically
+
+DATASETS = ("linear", "xor", "moons", "circles", "spiral")
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "none")
+LOSSES = ("mse", "bce", "bce_with_logits", "cross_entropy")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+GRAPH_FORMATS = ("svg", "png", "pdf", "dot")
+
+# What a run uses when neither the command line nor the config says: the lab's network.
+MODEL_DEFAULTS = {"dataset": "xor", "n": 100, "data_seed": 0, "hidden": [50, 50], "activation": "sigmoid",
+                  "output_activation": "sigmoid", "seed": 0}
+TRAIN_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
+                  "epochs": 100_000, "batch_size": None, "stop_at_accuracy": 1.0, "log_every": 1000,
+                  "out": "out/train", "progress": True}
+GRAPH_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "backward": False, "format": None, "out": "graph.svg",
+                  "order": False, "show": ["op", "shape", "data", "grad"], "rankdir": "LR", "max_nodes": 300,
+                  "group_modules": True}
+SWEEP_DEFAULTS = {"datasets": ["linear", "xor"], "protocol": None, "lr": None, "hidden": None, "activation": None,
+                  "optimizer": None, "seeds": 10, "epochs": 100_000, "stop_at_accuracy": 1.0, "out": "results",
+                  "progress": True, "vectorize": True}
+
+
+class UsageError(Exception):
+    """A bad option, value or config file: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+# -- options --------------------------------------------------------------------------------
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data and network")
+    group.add_argument("--config", type=Path, help="TOML file with any of these options (underscores in keys)")
+    group.add_argument("--dataset", choices=DATASETS, help="data set (default xor; linear has --n points)")
+    group.add_argument("--n", type=_positive_int, help="points in generated data sets (default 100)")
+    group.add_argument("--data-seed", type=int, help="seed of generated data (default 0)")
+    group.add_argument("--hidden", type=_positive_int, nargs="+", metavar="UNITS",
+                       help="units of each hidden layer (default 50 50: the lab's two layers)")
+    group.add_argument("--activation", choices=ACTIVATIONS, help="hidden activation (default sigmoid)")
+    group.add_argument("--output-activation", choices=ACTIVATIONS, help="output activation (default sigmoid)")
+    group.add_argument("--seed", type=int, help="seed of the weight initialisation (default 0)")
+
+
+def _progress_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                        help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="microgradnp", description="Train, sweep and draw the lab's networks.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train one network and report it",
+                                description="Train one network (the lab's 2-50-50-1 sigmoid MLP by default) "
+                                "until 100 %% accuracy or the epoch budget; print the log, the per-point "
+                                "predictions and the final numbers; write metrics.json, predictions.csv, "
+                                "figures and the graph into --out.")
+    _model_options(train)
+    group = train.add_argument_group("training")
+    group.add_argument("--loss", choices=LOSSES, help="loss (default mse)")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default sgd)")
+    group.add_argument("--lr", type=_positive_float, help="learning rate (default 0.1)")
+    group.add_argument("--momentum", type=_fraction, help="SGD momentum (default 0)")
+    group.add_argument("--epochs", type=_positive_int, help="epoch budget (default 100000)")
+    group.add_argument("--batch-size", type=_positive_int, help="mini-batch size (default: the full batch)")
+    group.add_argument("--stop-at-accuracy", type=_fraction, help="stop when reached (default 1.0)")
+    group.add_argument("--log-every", type=_positive_int, help="log line every N epochs (default 1000)")
+    group.add_argument("--out", type=Path, help="output folder (default out/train)")
+    _progress_option(group)
+
+    sweep = commands.add_parser("sweep", help="the lab's grid of runs, as a table",
+                                description="Run a grid of learning rates x hidden units x activations x "
+                                "optimizers, each over several seeds, and print and write the lab's table "
+                                "(Markdown, CSV, JSON in --out). Rows are written as they finish, so an "
+                                "interrupted sweep keeps them.")
+    sweep.add_argument("--config", type=Path, help="TOML file with any of these options (underscores in keys)")
+    sweep.add_argument("--protocol", choices=["lab"],
+                       help="the lab's full protocol: lr, hidden-unit and activation grids plus SGD vs Adam")
+    sweep.add_argument("--datasets", nargs="+", choices=("linear", "xor"), help="data sets (default both)")
+    sweep.add_argument("--lr", type=_positive_float, nargs="+", help="learning rates (default 0.1)")
+    sweep.add_argument("--hidden", type=_positive_int, nargs="+", help="hidden units per layer (default 50)")
+    sweep.add_argument("--activation", choices=ACTIVATIONS, nargs="+", help="hidden activations (default sigmoid)")
+    sweep.add_argument("--optimizer", choices=("sgd", "adam"), nargs="+", help="optimizers (default sgd)")
+    sweep.add_argument("--seeds", type=_positive_int, help="seeds per configuration (default 10)")
+    sweep.add_argument("--epochs", type=_positive_int, help="epoch cap (default 100000)")
+    sweep.add_argument("--stop-at-accuracy", type=_fraction, help="target accuracy (default 1.0)")
+    sweep.add_argument("--one-at-a-time", dest="vectorize", action="store_false", default=None,
+                       help="train each seed separately instead of as one batched model")
+    sweep.add_argument("--out", type=Path, help="output folder (default results)")
+    _progress_option(sweep)
+
+    graph = commands.add_parser("graph", help="draw a network's computation graph",
+                                description="Draw the computation graph of the network's loss on its data set "
+                                "(optionally after one backward pass, so gradients show) to SVG, PNG, PDF or DOT.")
+    _model_options(graph)
+    group = graph.add_argument_group("drawing")
+    group.add_argument("--loss", choices=LOSSES, help="loss at the end of the graph (default mse)")
+    group.add_argument("--backward", action="store_true", default=None, help="run backward first: show gradients")
+    group.add_argument("--order", action="store_true", default=None, help="number operations in backward order")
+    group.add_argument("--show", nargs="+", choices=("op", "shape", "data", "grad"),
+                       help="what value nodes show (default all)")
+    group.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), help="layout direction (default LR)")
+    group.add_argument("--max-nodes", type=_positive_int, help="collapse beyond this many nodes (default 300)")
+    group.add_argument("--no-modules", dest="group_modules", action="store_false", default=None,
+                       help="do not draw module calls as clusters")
+    group.add_argument("--format", choices=GRAPH_FORMATS, help="file format (default: from --out's extension)")
+    group.add_argument("--out", type=Path, help="output file (default graph.svg)")
+    return parser
+
+
+def resolve(args: argparse.Namespace, defaults: dict) -> dict:
+    """Options from defaults, then the config file, then the command line."""
+    options = dict(defaults)
+    config = getattr(args, "config", None)
+    if config is not None:
+        options.update(_read_config(config, defaults))
+    options.update({key: value for key, value in vars(args).items()
+                    if key in defaults and value is not None})
+    return options
+
+
+def _read_config(path: Path, defaults: dict) -> dict:
+    try:
+        with open(path, "rb") as file:
+            config = tomllib.load(file)
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"config file {path} is not valid TOML: {error}") from None
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        raise UsageError(f"config file {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(defaults)}")
+    return config
+
+
+# -- building a run -------------------------------------------------------------------------
+def load_data(options: dict):
+    from microgradnp import data
+
+    name, n, seed = options["dataset"], options["n"], options["data_seed"]
+    if name not in DATASETS:
+        raise UsageError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    if name == "xor":
+        return data.make_xor_easy()
+    if name == "spiral":
+        return data.make_spiral(n, rng=seed)
+    return getattr(data, f"make_{name}")(n, rng=seed)
+
+
+def build_model(options: dict, X, y):
+    from microgradnp import nn
+
+    classes = 1 if y.ndim == 2 else int(y.max()) + 1
+    try:
+        hidden = [int(h) for h in options["hidden"]]
+        return nn.MLP(X.shape[1], hidden, classes, activation=options["activation"],
+                      output_activation=options["output_activation"] if classes == 1 else None, rng=options["seed"])
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"bad network options: {error}") from None
+
+
+def build_optimizer(options: dict, parameters):
+    from microgradnp import optim
+
+    name = options["optimizer"]
+    classes = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
+               "adagrad": optim.Adagrad}
+    if name not in classes:
+        raise UsageError(f"unknown optimizer {name!r}; choose from {', '.join(classes)}")
+    extra = {"momentum": options["momentum"]} if name in ("sgd", "rmsprop") and options["momentum"] else {}
+    try:
+        return classes[name](parameters, lr=options["lr"], **extra)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"bad optimizer options: {error}") from None
+
+
+# -- commands -------------------------------------------------------------------------------
+def run_train(options: dict) -> int:
+    import microgradnp as mg
+
+    X, y = load_data(options)
+    model = build_model(options, X, y)
+    optimizer = build_optimizer(options, model.parameters())
+    loss = "cross_entropy" if y.ndim == 1 else options["loss"]
+    print(f"{options['dataset']}: {len(X)} points; network {model.extra_repr().removeprefix('sizes=')}, "
+          f"{options['activation']}, {loss}, {options['optimizer']} lr {options['lr']:g}\n")
+    try:
+        history = mg.train.fit(model, X, y, loss, optimizer, epochs=options["epochs"],
+                               batch_size=options["batch_size"], stop_at_accuracy=options["stop_at_accuracy"],
+                               log_every=options["log_every"], progress=options["progress"], rng=options["seed"])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    prediction = mg.train.predict(model, X)
+    _print_predictions(X, y, prediction)
+    outcome = (f"reached {options['stop_at_accuracy']:.0%} at epoch {history.stop_epoch}" if history.converged
+               else f"{history.status} after {history.epochs} epochs")
+    print(f"\nfinal loss {history.final_loss:.6f}, accuracy {history.final_accuracy:.2%} ({outcome}, "
+          f"{history.wall_time:.2f} s)")
+    _write_train_outputs(Path(options["out"]), options, model, X, y, prediction, history, loss)
+    return 0
+
+
+def _print_predictions(X, y, prediction) -> None:
+    print(f"\n{'x1':>7} {'x2':>7}  truth  prediction")
+    truth = y.reshape(len(y), -1)[:, 0] if y.ndim == 2 else y
+    shown = prediction[:, 0] if prediction.shape[1] == 1 else prediction.argmax(axis=1)
+    for (x1, x2), t, p in zip(X[:, :2], truth, shown):
+        print(f"{x1:7.3f} {x2:7.3f}  {t:5.0f}  {p:10.5f}")
+
+
+def _write_train_outputs(out: Path, options, model, X, y, prediction, history, loss) -> None:
+    import microgradnp as mg
+
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = {"options": {k: v for k, v in options.items() if k != "out"}, **history.to_dict()}
+    write_bytes_atomically(out / "metrics.json", json.dumps(metrics, indent=2, default=str).encode())
+    rows = [["x1", "x2", "truth", "prediction"]]
+    rows += [[f"{a:.6g}", f"{b:.6g}", f"{t:.6g}", f"{p:.6g}"]
+             for (a, b), t, p in zip(X[:, :2], y.reshape(len(y), -1)[:, 0], prediction[:, 0])]
+    write_bytes_atomically(out / "predictions.csv", "".join(",".join(r) + "\n" for r in rows).encode())
+    written = ["metrics.json", "predictions.csv"]
+    try:
+        mg.viz.plots.learning_curves(history, path=out / "curves.png")
+        mg.viz.plots.ground_truth_vs_prediction(X, y, prediction, path=out / "prediction.png")
+        written += ["curves.png", "prediction.png"]
+    except ImportError as missing:
+        print(f"(no figures: {missing})")
+    try:
+        mg.viz.render(_graph_of_one_step(model, X, y, loss, backward=True), out / "graph.svg")
+        written.append("graph.svg")
+    except mg.viz.RenderError as missing:
+        print(f"(no graph drawing: {missing})")
+    print(f"wrote {', '.join(written)} in {out}/")
+
+
+def _graph_of_one_step(model, X, y, loss, backward: bool, **drawing):
+    import microgradnp as mg
+    from microgradnp.train.fit import resolve_loss
+
+    model.zero_grad()
+    value = resolve_loss(loss)(model(mg.tensor(X, name="X")), y)
+    if backward:
+        value.backward()
+    return mg.viz.draw_graph(value, **drawing)
+
+
+def run_graph(options: dict) -> int:
+    import microgradnp as mg
+
+    X, y = load_data(options)
+    model = build_model(options, X, y)
+    loss = "cross_entropy" if y.ndim == 1 else options["loss"]
+    digraph = _graph_of_one_step(model, X, y, loss, bool(options["backward"]), show=options["show"],
+                                 rankdir=options["rankdir"], max_nodes=options["max_nodes"],
+                                 group_modules=options["group_modules"], order=bool(options["order"]))
+    out = Path(options["out"])
+    fmt = options["format"] or out.suffix.lstrip(".") or "svg"
+    if fmt not in GRAPH_FORMATS:
+        raise UsageError(f"cannot tell the format from {out}; pass --format with one of {', '.join(GRAPH_FORMATS)}")
+    if options["format"] and out.suffix.lstrip(".") != fmt:
+        out = out.with_suffix(f".{fmt}")
+    try:
+        path = mg.viz.render(digraph, out, format=fmt)
+    except mg.viz.RenderError as error:
+        raise UsageError(str(error)) from None
+    print(f"graph of {model.extra_repr().removeprefix('sizes=')} written to {path}")
+    return 0
+
+
+def run_sweep(options: dict) -> int:
+    import microgradnp as mg
+
+    grid = _sweep_grid(options)
+    out = Path(options["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name in options["datasets"]:
+        finished = []
+        partial = out / f"{name}.partial.csv"
+
+        def keep(row, finished=finished, partial=partial):
+            # Each finished configuration reaches the disk at once: Ctrl-C keeps it.
+            finished.append(row)
+            write_bytes_atomically(partial, _csv_text(finished).encode())
+
+        print(f"\n## {name}\n")
+        try:
+            result = mg.train.sweep(grid, name, seeds=options["seeds"], epochs=options["epochs"],
+                                    stop_at_accuracy=options["stop_at_accuracy"], vectorize=options["vectorize"],
+                                    progress=options["progress"], on_row=keep)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: {len(finished)} finished row(s) kept in {partial}", file=sys.stderr)
+            return 130
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        print(result.to_markdown())
+        write_bytes_atomically(out / f"{name}.md", (result.to_markdown() + "\n").encode())
+        result.to_csv(out / f"{name}.csv")
+        result.to_json(out / f"{name}.json")
+        partial.unlink(missing_ok=True)
+        print(f"\nwrote {name}.md, {name}.csv, {name}.json in {out}/")
+    return 0
+
+
+def _csv_text(rows: list[dict]) -> str:
+    from io import StringIO
+
+    buffer = StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in row.items()} for row in rows)
+    return buffer.getvalue()
+
+
+LAB_PROTOCOL = [
+    {"lr": [0.1, 0.05, 0.01, 0.005], "hidden": [50], "activation": ["sigmoid"]},
+    {"lr": [0.1], "hidden": list(range(10, 101, 10)), "activation": ["sigmoid"]},
+    {"lr": [0.1], "hidden": [50], "activation": ["sigmoid", "relu", "tanh", "none"]},
+    {"lr": [0.1], "hidden": [50], "activation": ["sigmoid"], "optimizer": ["sgd", "adam"]},
+]
+
+
+def _sweep_grid(options: dict):
+    given = {key: options[key] for key in ("lr", "hidden", "activation", "optimizer") if options[key] is not None}
+    if options["protocol"] == "lab":
+        if given:
+            raise UsageError(f"--protocol lab fixes the grid; drop {', '.join('--' + k for k in given)}")
+        return LAB_PROTOCOL
+    return given or {"lr": [0.1]}
+
+
+COMMANDS = {"train": (run_train, TRAIN_DEFAULTS), "sweep": (run_sweep, SWEEP_DEFAULTS),
+            "graph": (run_graph, GRAPH_DEFAULTS)}
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        command, defaults = COMMANDS[args.command]
+        return command(resolve(args, defaults))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
