@@ -11,10 +11,9 @@ hand in NumPy, in one process:
 from __future__ import annotations
 
 import argparse
-import time
-import timeit
 
 import numpy as np
+from bench_step import numpy_step_factory, time_per_call  # the lab's hand-written step
 
 import microgradnp as mg
 from microgradnp import nn, optim
@@ -47,6 +46,11 @@ def weights_of(model):
     return [(layer.weight.data.T.copy(), layer.bias.data.copy()) for layer in layers]
 
 
+def lab_params(model):
+    """[W1, b1, W2, b2, W3, b3] as the hand-written lab step takes them: (in, out), (1, out)."""
+    return [p for w, b in weights_of(model) for p in (w, b.reshape(1, -1))]
+
+
 def mg_step_factory(model, X, y, loss_fn):
     optimizer = optim.SGD(model.parameters(), lr=LR)
     X = mg.tensor(X)
@@ -57,30 +61,6 @@ def mg_step_factory(model, X, y, loss_fn):
         loss.backward()
         optimizer.step()
         return loss.item()
-
-    return step
-
-
-def numpy_sigmoid_mse_step_factory(weights, X, y):
-    """The lab's step by hand: forward, MSE, the backprop formulas, the update."""
-    (W1, b1), (W2, b2), (W3, b3) = [(w.copy(), b.copy()) for w, b in weights]
-    n = len(X)
-
-    def sigmoid(z):
-        return 1 / (1 + np.exp(-z))
-
-    def step():
-        a1 = sigmoid(X @ W1 + b1)
-        a2 = sigmoid(a1 @ W2 + b2)
-        a3 = sigmoid(a2 @ W3 + b3)
-        loss = np.mean((a3 - y) ** 2)
-        d3 = 2 / (n * a3.shape[1]) * (a3 - y) * a3 * (1 - a3)
-        d2 = (d3 @ W3.T) * a2 * (1 - a2)
-        d1 = (d2 @ W2.T) * a1 * (1 - a1)
-        grads = (X.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0), a2.T @ d3, d3.sum(0))
-        for p, g in zip((W1, b1, W2, b2, W3, b3), grads):
-            p -= LR * g
-        return float(loss)
 
     return step
 
@@ -145,16 +125,11 @@ def torch_step_factory(model, X, y, loss_name):
     return step
 
 
-def time_per_call(step, number: int, repeat: int = 7) -> float:
-    step()
-    return min(timeit.repeat(step, repeat=repeat, number=number, timer=time.process_time)) / number
-
-
 def compare(title, steps, number):
     checks = [factory() for factory in list(steps.values())[:2]]
     losses = [[step() for _ in range(3)] for step in checks]
     assert np.allclose(losses[0], losses[1], rtol=1e-4), losses  # the two steps compute the same thing
-    times = {name: time_per_call(factory(), number) for name, factory in steps.items()}
+    times = {name: time_per_call(factory(), number=number) for name, factory in steps.items()}
     base = times["numpy (hand-written)"]
     print(f"\n{title}")
     for name, seconds in times.items():
@@ -172,7 +147,7 @@ def main():
             return model_for((2, 50, 50, 1), "sigmoid", "sigmoid", np.float64)
 
         steps = {
-            "numpy (hand-written)": lambda X=X, y=y: numpy_sigmoid_mse_step_factory(weights_of(make_model()), X, y),
+            "numpy (hand-written)": lambda X=X, y=y: numpy_step_factory(X, y, lab_params(make_model())),
             "microgradnp": lambda X=X, y=y: mg_step_factory(make_model(), X, y, nn.MSELoss()),
         }
         if args.torch:

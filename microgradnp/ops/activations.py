@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from microgradnp.ops.elementwise import Scale
 from microgradnp.ops.primitive import Primitive
 
 
@@ -60,19 +61,12 @@ class ReLU(Primitive):
         return grad * positive
 
 
-class LeakyReLU(Primitive):
+class LeakyReLU(Scale):
     name = "leaky_relu"
 
     @staticmethod
     def forward(ctx, a, slope):
-        scale = np.where(a > 0, 1, slope).astype(a.dtype, copy=False)
-        ctx.save_for_backward(scale)
-        return a * scale
-
-    @staticmethod
-    def backward(ctx, grad):
-        (scale,) = ctx.saved_tensors
-        return grad * scale
+        return Scale.forward(ctx, a, np.where(a > 0, 1, slope).astype(a.dtype, copy=False))
 
 
 def _shift_by_max(a, axis):

@@ -315,8 +315,8 @@ def where(condition, a, b):
     return Where.apply(condition, a, b)
 
 
-class Dropout(Primitive):
-    """Multiply by a fixed random mask already scaled by 1 / (1 - p)."""
+class Scale(Primitive):
+    """Multiply by a constant array ``scale`` (dropout's mask, leaky ReLU's slopes)."""
 
     @staticmethod
     def forward(ctx, a, scale):
@@ -327,3 +327,7 @@ class Dropout(Primitive):
     def backward(ctx, grad):
         (scale,) = ctx.saved_tensors
         return grad * scale
+
+
+class Dropout(Scale):
+    """``Scale`` by a random mask already divided by 1 - p."""
