@@ -26,22 +26,26 @@ class GradientComparison:
 
     @property
     def status(self) -> str:
+        """``"OK"``, ``"WRONG"``, or ``"not given"`` when no hand gradient was given."""
         return "not given" if self.ok is None else ("OK" if self.ok else "WRONG")
 
 
 class BackpropCheck(list):
-    """The rows of :func:`check_backprop`, printable as a table; ``ok`` is True when
+    """The rows of ``check_backprop``, printable as a table; ``ok`` is True when
     every given gradient matches."""
 
     @property
     def ok(self) -> bool:
+        """True when no given gradient is WRONG."""
         return all(row.ok is not False for row in self)
 
     @property
     def wrong(self) -> list[GradientComparison]:
+        """The rows whose gradient does not match."""
         return [row for row in self if row.ok is False]
 
     def worst(self) -> GradientComparison | None:
+        """The checked row with the largest relative error (None if nothing was given)."""
         checked = [row for row in self if row.ok is not None]
         return max(checked, key=lambda row: row.relative_error, default=None)
 

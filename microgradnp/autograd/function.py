@@ -1,6 +1,6 @@
 """``Function``: one differentiable primitive, its forward and its vector-Jacobian rule.
 
-Every built-in operation is a ``Function`` subclass, exactly like the ones users write::
+Every built-in operation is a ``Function`` subclass, exactly like the ones users write:
 
     class Square(mg.Function):
         @staticmethod
@@ -63,15 +63,15 @@ class Function:
     need none. Gradients with broadcast axes are summed back to the input's shape.
     """
 
-    #: The name shown as ``Tensor.op`` and in graph drawings; defaults to the class name.
     name: str | None = None
+    """The name shown as ``Tensor.op`` and in graph drawings; defaults to the class name."""
 
-    #: True when ``backward`` is written only with operations that also work on
-    #: Tensors (arithmetic, NumPy ufuncs and functions Tensor supports, ``.sum``,
-    #: ``.reshape``...). Then ``mg.grad(..., create_graph=True)`` runs it on Tensors
-    #: and its result can be differentiated again. Otherwise backward runs on
-    #: ndarrays and differentiating its result again raises an error.
     differentiable_backward: bool = False
+    """True when ``backward`` is written only with operations that also work on
+    Tensors (arithmetic, NumPy ufuncs and functions Tensor supports, ``.sum``,
+    ``.reshape``...). Then ``mg.grad(..., create_graph=True)`` runs it on Tensors
+    and its result can be differentiated again. Otherwise backward runs on
+    ndarrays and differentiating its result again raises an error."""
 
     inputs: tuple = ()
     origin: str | None = None
@@ -106,10 +106,13 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args, **params):
+        """Compute the output (one ndarray) from the inputs' ndarrays; ``ctx`` is the node."""
         raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
 
     @staticmethod
     def backward(ctx, grad):
+        """The gradient of each positional input (a tuple if several, None where there is
+        none) from ``grad``, the gradient of the output."""
         raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
 
     # -- building the graph ----------------------------------------------------------

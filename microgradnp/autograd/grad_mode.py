@@ -47,7 +47,7 @@ class no_grad(_SetGradEnabled):
 
 
 class enable_grad(_SetGradEnabled):
-    """Record again inside a :class:`no_grad` block (context manager or decorator)."""
+    """Record again inside a ``no_grad`` block (context manager or decorator)."""
 
     def __init__(self, *_):
         super().__init__(True)

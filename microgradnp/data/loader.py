@@ -50,7 +50,7 @@ class DataLoader:
 
     ``len(loader)`` is the number of batches per epoch.
 
-    Example::
+    For example:
 
         X, y = make_linear(100, rng=0)
         for epoch in range(10):

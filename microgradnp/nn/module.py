@@ -29,7 +29,7 @@ class Module:
     """Base class of layers and models, as in PyTorch.
 
     Subclasses set their Parameters and sub-Modules as attributes in ``__init__`` and
-    compute the output in ``forward``; calling the module runs ``forward``::
+    compute the output in ``forward``; calling the module runs ``forward``:
 
         class TwoLayer(mg.nn.Module):
             def __init__(self):

@@ -1,6 +1,6 @@
 """Optimizers and learning-rate schedules, with PyTorch's names and semantics.
 
-::
+Typical use:
 
     opt = mg.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = mg.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)

@@ -21,7 +21,7 @@ class Adagrad(Optimizer):
         eps: added to the denominator so that it never is zero.
         maximize: ascend the objective instead of descending it (keyword-only, as in PyTorch).
 
-    Update at step t, with ``g`` the (decayed, maximize-signed) gradient::
+    Update at step t, with ``g`` the (decayed, maximize-signed) gradient:
 
         s += g**2
         p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)

@@ -19,13 +19,13 @@ class Adam(Optimizer):
             and of its square, each in [0, 1).
         eps: added to the denominator so that it never is zero.
         weight_decay: L2 penalty added to the gradient as ``weight_decay * p`` (see
-            :class:`AdamW` for the decoupled form).
+            ``AdamW`` for the decoupled form).
         amsgrad: divide by the largest second-moment average seen so far (AMSGrad).
         maximize: ascend the objective instead of descending it (keyword-only, as in PyTorch).
         decoupled_weight_decay: shrink ``p`` by ``1 - lr * weight_decay`` instead of adding
-            to the gradient (this is :class:`AdamW`).
+            to the gradient (this is ``AdamW``).
 
-    Update at step t, with ``g`` the (decayed, maximize-signed) gradient::
+    Update at step t, with ``g`` the (decayed, maximize-signed) gradient:
 
         m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g**2
         p -= lr / (1 - beta1**t) * m / (sqrt(v' / (1 - beta2**t)) + eps)
@@ -82,7 +82,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``.
 
-    Same arguments as :class:`Adam` except ``weight_decay`` (default 1e-2): instead of
+    Same arguments as ``Adam`` except ``weight_decay`` (default 1e-2): instead of
     entering the gradient (and so being rescaled by the moment estimates), it shrinks the
     parameters directly, ``p *= 1 - lr * weight_decay``, before the Adam step.
     """

@@ -100,7 +100,7 @@ class StepLR(LRScheduler):
         optimizer: the optimizer to schedule.
         step_size: number of epochs between decays (a positive integer).
         gamma: the factor applied at each decay.
-        last_epoch: see :class:`LRScheduler`.
+        last_epoch: see ``LRScheduler``.
 
     ``lr = initial_lr * gamma ** (epoch // step_size)``.
     """
@@ -123,7 +123,7 @@ class ExponentialLR(LRScheduler):
     Args:
         optimizer: the optimizer to schedule.
         gamma: the factor applied each epoch.
-        last_epoch: see :class:`LRScheduler`.
+        last_epoch: see ``LRScheduler``.
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
@@ -139,7 +139,7 @@ class ExponentialLR(LRScheduler):
 
 class CosineAnnealingLR(LRScheduler):
     """Anneal the learning rate from ``initial_lr`` down to ``eta_min`` along half a cosine
-    over ``T_max`` epochs::
+    over ``T_max`` epochs:
 
         lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
 
@@ -151,7 +151,7 @@ class CosineAnnealingLR(LRScheduler):
         optimizer: the optimizer to schedule.
         T_max: number of epochs from the initial rate to ``eta_min`` (a positive integer).
         eta_min: the lowest learning rate.
-        last_epoch: see :class:`LRScheduler`.
+        last_epoch: see ``LRScheduler``.
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):

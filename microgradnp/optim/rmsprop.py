@@ -23,7 +23,7 @@ class RMSprop(Optimizer):
             square of the running mean gradient) instead of its root mean square.
         maximize: ascend the objective instead of descending it (keyword-only, as in PyTorch).
 
-    Update, with ``g`` the (decayed, maximize-signed) gradient::
+    Update, with ``g`` the (decayed, maximize-signed) gradient:
 
         v = alpha * v + (1 - alpha) * g**2
         d = sqrt(v - gbar**2) + eps   with gbar = alpha * gbar + (1 - alpha) * g   if centered

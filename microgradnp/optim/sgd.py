@@ -22,7 +22,7 @@ class SGD(Optimizer):
         weight_decay: L2 penalty: ``weight_decay * p`` is added to the gradient.
         maximize: ascend the objective instead of descending it.
 
-    Update, with ``g = grad + weight_decay * p`` (negated first when ``maximize``)::
+    Update, with ``g = grad + weight_decay * p`` (negated first when ``maximize``):
 
         b = g at the first step, else mu * b + (1 - dampening) * g
         p -= lr * (g + mu * b if nesterov else b)          # with momentum

@@ -43,14 +43,17 @@ class History:
 
     @property
     def best_accuracy(self) -> float:
+        """The highest accuracy of any epoch (nan before training)."""
         return max(self.accuracy, default=float("nan"))
 
     @property
     def final_loss(self) -> float:
+        """The loss of the last epoch (nan before training)."""
         return self.loss[-1] if self.loss else float("nan")
 
     @property
     def final_accuracy(self) -> float:
+        """The accuracy of the last epoch (nan before training)."""
         return self.accuracy[-1] if self.accuracy else float("nan")
 
     def to_dict(self) -> dict:
@@ -107,7 +110,7 @@ def _as_array(values) -> np.ndarray:
 def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None,
         stop_at_accuracy: float | None = None, threshold: float = 0.5, log_every: int | None = None,
         progress: bool = True, rng=None, file=None) -> History:
-    """Train ``model`` on ``(X, y)`` and return the :class:`History`.
+    """Train ``model`` on ``(X, y)`` and return the ``History``.
 
     Each epoch runs the forward pass, the loss, ``backward()`` and ``optimizer.step()``
     (over mini-batches of ``batch_size``, shuffled with ``rng``, or the full batch).
