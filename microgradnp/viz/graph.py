@@ -166,8 +166,8 @@ def _kind(t: Tensor) -> str:
 def _format(array: np.ndarray) -> str:
     array = np.asarray(array)
     if array.size <= _VALUES_SHOWN:
-        return np.array2string(array.reshape(-1) if array.ndim > 1 else array, precision=4, separator=", ",
-                               suppress_small=True)
+        values = ", ".join(f"{v:.4g}" for v in array.reshape(-1).tolist())
+        return values if array.ndim == 0 else f"[{values}]"
     return f"min {array.min():.3g}  mean {array.mean():.3g}  max {array.max():.3g}"
 
 
