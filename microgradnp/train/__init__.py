@@ -1,5 +1,8 @@
-"""Training: the lab's loop (``fit``) and what it records (``History``)."""
+"""Training: the lab's loop (``fit``), what it records (``History``), and the lab's grid
+of runs (``sweep``, vectorised over seeds and learning rates)."""
 
 from microgradnp.train.fit import History, count_correct, fit, predict
+from microgradnp.train.sweep import LAB_DEFAULTS, LAB_GRID, SweepConfig, SweepResult, expand_grid, sweep
 
-__all__ = ["History", "count_correct", "fit", "predict"]
+__all__ = ["LAB_DEFAULTS", "LAB_GRID", "History", "SweepConfig", "SweepResult", "count_correct", "expand_grid", "fit",
+           "predict", "sweep"]

@@ -1,0 +1,176 @@
+"""The lab's sweep: the grid, the batched model against one-at-a-time training, the table."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+from microgradnp.train.batched import BatchedMLP
+from microgradnp.train.sweep import LAB_GRID, expand_grid
+
+XOR = mg.data.make_xor_easy()
+PER_SEED = ("stop_epochs", "best_accuracies", "statuses")
+
+
+def _per_seed(result):
+    return [{key: row[key] for key in ("lr", "hidden", "activation", "optimizer", *PER_SEED)} for row in result.rows]
+
+
+# -- the grid ---------------------------------------------------------------------------------
+def test_lab_grid_is_the_labs_protocol():
+    configs = expand_grid(LAB_GRID)
+    assert len(configs) == 17  # 4 lrs + 10 sizes + 4 activations + Adam, the shared default counted once
+    assert [c.lr for c in configs[:4]] == [0.1, 0.05, 0.01, 0.005]
+    assert {c.hidden for c in configs if c.activation == "sigmoid" and c.lr == 0.1} == set(range(10, 101, 10))
+    assert {c.activation for c in configs} == {"sigmoid", "relu", "tanh", "none"}
+    assert {c.optimizer for c in configs} == {"sgd", "adam"}
+    for c in configs:  # every configuration differs from the default in one key at most
+        assert sum(getattr(c, k) != v for k, v in mg.train.LAB_DEFAULTS.items()) <= 1
+
+
+def test_grid_product_order_and_defaults():
+    configs = expand_grid({"hidden": [10, 20], "lr": [0.5, 0.1]})
+    assert [(c.hidden, c.lr) for c in configs] == [(10, 0.5), (10, 0.1), (20, 0.5), (20, 0.1)]
+    assert {(c.activation, c.optimizer) for c in configs} == {("sigmoid", "sgd")}
+    assert expand_grid({"activation": None})[0].activation == "none"
+
+
+@pytest.mark.parametrize(("grid", "message"), [
+    ({"momentum": [0.9]}, "unknown grid key 'momentum'"),
+    ({"lr": []}, "has no values"),
+    ({"lr": [-0.1]}, "positive number"),
+    ({"hidden": [2.5]}, "positive integer"),
+    ({"activation": ["swish"]}, "unknown activation 'swish'"),
+    ({"optimizer": ["lbfgs"]}, "unknown optimizer 'lbfgs'"),
+    ("lr", "must be a mapping"),
+    ([], "must be a mapping"),
+])
+def test_bad_grid(grid, message):
+    with pytest.raises(ValueError, match=message):
+        expand_grid(grid)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"dataset": "mnist"}, "unknown data set 'mnist'"),
+    ({"dataset": (np.zeros(3), np.zeros(3))}, "dataset must be"),
+    ({"seeds": 0}, "seeds must be"),
+    ({"seeds": [1, 1]}, "distinct"),
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"stop_at_accuracy": 1.5}, r"stop_at_accuracy must be a number in \(0, 1\]"),
+    ({"workers": 0}, "workers must be"),
+])
+def test_bad_sweep_arguments(kwargs, message):
+    arguments = {"dataset": "xor", "seeds": 1, "epochs": 10, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        mg.train.sweep({"hidden": 4}, arguments.pop("dataset"), progress=False, **arguments)
+
+
+# -- the batched model ------------------------------------------------------------------------
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", "leaky_relu", "none"])
+def test_batched_step_is_autograds_step(activation):
+    """One SGD step at lr 1 moves each member by exactly minus its autograd gradient."""
+    X, y = mg.data.make_linear(30, rng=3)
+    seeds = [0, 1, 2]
+    batched = BatchedMLP.from_seeds((2, 6, 5, 1), seeds, activation)
+    before = [batched.to_module(k) for k in seeds]
+    results = batched.fit(X, y, 1.0, epochs=2, stop_at_accuracy=None)
+    assert [r.status for r in results] == ["completed"] * 3
+    for k, seed in enumerate(seeds):
+        model = mg.nn.MLP(2, (6, 5), 1, activation=activation, output_activation="sigmoid", rng=seed)
+        for p, q in zip(model.parameters(), before[k].parameters()):
+            np.testing.assert_array_equal(p.data, q.data)
+        after = dict(batched.to_module(k).named_parameters())
+        for _ in range(2):
+            model.zero_grad()
+            mg.nn.functional.mse_loss(model(mg.tensor(X)), mg.tensor(y)).backward()
+            grads = {name: p.grad.copy() for name, p in model.named_parameters()}
+            for name, p in model.named_parameters():
+                p.data -= grads[name]
+        for name, p in model.named_parameters():
+            np.testing.assert_allclose(after[name].data, p.data, rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_batched_forward_and_errors():
+    batched = BatchedMLP.from_seeds((2, 4, 4, 1), [5, 6])
+    single = mg.nn.MLP(2, (4, 4), 1, rng=6)
+    np.testing.assert_allclose(batched.forward(XOR[0])[1], single(mg.tensor(XOR[0])).numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        batched.fit(*XOR, 0.1, 5, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="expected X of shape"):
+        batched.fit(np.zeros((3, 5)), np.zeros(3), 0.1, 5)
+    with pytest.raises(ValueError, match="unknown activation"):
+        BatchedMLP.from_seeds((2, 4, 1), [0], "swish")
+
+
+# -- vectorised equals one at a time ----------------------------------------------------------
+@pytest.mark.parametrize(("grid", "dataset", "epochs"), [
+    ({"lr": [0.5, 2.0], "hidden": [4, 6], "activation": ["sigmoid", "tanh"]}, "xor", 700),
+    ({"lr": [0.1, 0.5], "hidden": [5], "activation": ["relu", "none"]}, "linear", 600),
+    ([{"hidden": 5, "optimizer": "adam", "lr": [0.01, 0.05]}, {"hidden": 5, "lr": 50.0}], "xor", 800),
+])
+def test_vectorised_sweep_equals_one_at_a_time(grid, dataset, epochs):
+    vectorised = mg.train.sweep(grid, dataset, seeds=2, epochs=epochs, progress=False, workers=1)
+    one_by_one = mg.train.sweep(grid, dataset, seeds=2, epochs=epochs, progress=False, vectorize=False)
+    assert vectorised.vectorized and not one_by_one.vectorized
+    assert _per_seed(vectorised) == _per_seed(one_by_one)
+    statuses = {s for row in vectorised.rows for s in row["statuses"]}
+    assert len(statuses) > 1  # the grid mixes runs that stop early with runs that do not
+
+
+def test_divergence_ends_a_run_as_fit_ends_it():
+    grid = {"hidden": 5, "lr": [1e200, 0.1], "activation": "none"}
+    result = mg.train.sweep(grid, "linear", seeds=2, epochs=300, progress=False)
+    assert _per_seed(result) == _per_seed(mg.train.sweep(grid, "linear", seeds=2, epochs=300, progress=False,
+                                                         vectorize=False))
+    row = result.rows[0]
+    assert row["statuses"] == ["diverged", "diverged"] and row["never_converged"] == 2
+    assert row["stop_epoch_text"] == "300+" and row["mean_stop_epoch"] is None
+
+
+def test_worker_processes_hand_members_over_and_agree():
+    """Two processes, one batch: the idle worker takes half the members mid-run."""
+    grid = {"lr": [0.2, 1.0], "hidden": 6}
+    in_processes = mg.train.sweep(grid, "xor", seeds=4, epochs=4000, progress=False, workers=2)
+    in_process = mg.train.sweep(grid, "xor", seeds=4, epochs=4000, progress=False, workers=1)
+    assert in_processes.workers == 2
+    assert _per_seed(in_processes) == _per_seed(in_process)
+
+
+def test_custom_dataset_and_seed_list():
+    X, y = mg.data.make_circles(40, rng=1)
+    result = mg.train.sweep({"hidden": 8, "activation": "tanh", "lr": 0.5}, (X, y), seeds=[3, 7], epochs=200,
+                            progress=False)
+    assert result.dataset == "custom" and result.seeds == [3, 7] and len(result.rows[0]["stop_epochs"]) == 2
+
+
+# -- the table --------------------------------------------------------------------------------
+def test_row_statistics_and_outputs(tmp_path):
+    rows = []
+    result = mg.train.sweep({"lr": [0.5, 0.001], "hidden": 6, "activation": "tanh"}, "xor", seeds=3, epochs=2000,
+                            progress=False, on_row=rows.append)
+    assert sorted(r["lr"] for r in rows) == [0.001, 0.5]
+    fast, slow = result.rows
+    assert fast["never_converged"] == 0 and slow["never_converged"] == 3
+    assert fast["mean_stop_epoch"] == pytest.approx(np.mean(fast["stop_epochs"]))
+    assert fast["stop_epoch_text"] == f"{np.mean(fast['stop_epochs']):.1f}"
+    assert slow["stop_epoch_text"] == "2000+"
+    assert slow["best_accuracy"] == max(slow["best_accuracies"]) < 1
+    assert slow["mean_best_accuracy"] == pytest.approx(np.mean(slow["best_accuracies"]))
+
+    table = result.to_markdown().splitlines()
+    assert table[0].startswith("|  ") and "stop epoch (mean)" in table[0] and "never converged" in table[0]
+    assert "2000+" in table[3] and "3/3" in table[3] and "0/3" in table[2]
+
+    result.to_csv(tmp_path / "t.csv")
+    with open(tmp_path / "t.csv") as file:
+        read = list(csv.DictReader(file))
+    assert [float(r["lr"]) for r in read] == [0.5, 0.001]
+    assert json.loads(read[0]["stop_epochs"]) == fast["stop_epochs"]
+
+    result.to_json(tmp_path / "t.json")
+    loaded = json.loads((tmp_path / "t.json").read_text())
+    assert loaded["epochs"] == 2000 and loaded["rows"][1]["statuses"] == slow["statuses"]
