@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import re
 import subprocess
@@ -77,6 +78,47 @@ def test_divergence_stops_with_one_message(capsys):
     assert message == history.message
     assert f"epoch {history.stop_epoch}" in message and "last finite loss" in message
     assert "smaller learning rate than 50" in message and "activation" in message
+
+
+def test_a_blowing_up_loss_is_logged_in_scientific_notation(capsys):
+    X, y = mg.data.make_linear(50, rng=0)
+    model = xor_model(activation="none", output_activation=None)
+    mg.train.fit(model, X, y, nn.MSELoss(), optim.SGD(model.parameters(), lr=50.0), epochs=1000, log_every=1,
+                 progress=False)
+    lines = capsys.readouterr().out.strip().splitlines()[:-1]
+    assert any("e+" in line for line in lines)  # the run really went through huge losses
+    for line in lines:
+        assert re.fullmatch(r"epoch \d+, loss (\d{1,6}\.\d{4}|\d\.\d{4}e\+\d+), acc \d\.\d{4}", line), line
+
+
+def test_minibatch_divergence_in_the_first_epoch_names_the_last_finite_batch():
+    X, y = mg.data.make_linear(50, rng=0)
+    model = xor_model(activation="none", output_activation=None)
+    history = mg.train.fit(model, X, y, nn.MSELoss(), optim.SGD(model.parameters(), lr=50.0), epochs=10,
+                           batch_size=10, rng=0, progress=False, file=io.StringIO())
+    assert history.status == "diverged" and history.stop_epoch == 1
+    assert "never finite" not in history.message
+    assert re.search(r"the last finite loss was \S+ at batch [1-4] of epoch 1\)", history.message)
+
+
+def test_target_reached_at_epoch_one_is_logged_once(capsys):
+    X, y = mg.data.make_xor_easy()
+    model = xor_model()
+    history = mg.train.fit(model, X, y, "mse", optim.SGD(model.parameters(), lr=0.1), epochs=100,
+                           stop_at_accuracy=0.5, log_every=10, progress=False)
+    assert history.stop_epoch == 1
+    assert capsys.readouterr().out.splitlines() == [f"epoch 1, loss {history.loss[0]:.4f}, acc 0.5238"]
+
+
+def test_a_reached_target_is_never_followed_by_an_update():
+    # 7 of 25 right: 7 / 25 >= 0.28, but 7 >= 0.28 * 25 is False in floating point.
+    layer = nn.Linear(1, 1, rng=0)
+    layer.weight.data[...], layer.bias.data[...] = 1.0, 0.0
+    X, y = np.ones((25, 1)), np.r_[np.ones(7), np.zeros(18)].reshape(-1, 1)
+    history = mg.train.fit(nn.Sequential(layer, nn.Sigmoid()), X, y, "mse", optim.SGD(layer.parameters(), lr=10.0),
+                           epochs=5, stop_at_accuracy=0.28, progress=False)
+    assert history.status == "reached" and history.stop_epoch == 1
+    assert layer.weight.data[0, 0] == 1.0 and layer.bias.data[0] == 0.0
 
 
 def test_minibatches_cover_the_data_and_accuracy_counts_every_sample():

@@ -142,7 +142,8 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             total_loss, correct = 0.0, 0
-            for X_batch, y_batch in loader:
+            last_finite_batch = None
+            for batch, (X_batch, y_batch) in enumerate(loader, start=1):
                 prediction = model(X_batch)
                 value = loss_fn(prediction, y_batch)
                 batch_loss = float(value.data)
@@ -150,7 +151,10 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
                 correct += count_correct(prediction.data, _as_array(y_batch), threshold)
                 if not np.isfinite(batch_loss):
                     break
-                if full_batch and stop_at_accuracy is not None and correct >= stop_at_accuracy * len(X):
+                last_finite_batch = (batch, batch_loss)
+                # The same test as the epoch's below (correct / n, not correct >= target * n,
+                # which rounds differently), so a reached epoch never gets its update.
+                if full_batch and stop_at_accuracy is not None and correct / len(X) >= stop_at_accuracy:
                     break  # reached: keep the model that reached it
                 optimizer.zero_grad()
                 value.backward()
@@ -160,20 +164,23 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
             history.accuracy.append(epoch_accuracy)
             if not np.isfinite(epoch_loss):
                 history.status, history.stop_epoch = "diverged", epoch
+                if last_finite is None and not full_batch and last_finite_batch is not None:
+                    last_finite = (epoch, *last_finite_batch)
                 history.message = _divergence_message(epoch, last_finite, optimizer)
                 write(history.message)
                 break
-            last_finite = (epoch, epoch_loss)
-            if log_every and (epoch % log_every == 0 or epoch == 1):
-                write(f"epoch {epoch}, loss {epoch_loss:.4f}, acc {epoch_accuracy:.4f}")
+            last_finite = (epoch, None, epoch_loss)
+            logged = bool(log_every) and (epoch % log_every == 0 or epoch == 1)
+            if logged:
+                write(_log_line(epoch, epoch_loss, epoch_accuracy))
             if bar is not None:
                 bar.update(1)
                 if epoch % 100 == 0 or epoch == epochs:
-                    bar.set_postfix_str(f"loss {epoch_loss:.4f}, acc {epoch_accuracy:.4f}", refresh=False)
+                    bar.set_postfix_str(f"loss {_loss_text(epoch_loss)}, acc {epoch_accuracy:.4f}", refresh=False)
             if stop_at_accuracy is not None and epoch_accuracy >= stop_at_accuracy:
                 history.status, history.stop_epoch = "reached", epoch
-                if log_every and epoch % log_every != 0:
-                    write(f"epoch {epoch}, loss {epoch_loss:.4f}, acc {epoch_accuracy:.4f}")
+                if log_every and not logged:
+                    write(_log_line(epoch, epoch_loss, epoch_accuracy))
                 break
     if bar is not None:
         bar.close()
@@ -181,10 +188,25 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     return history
 
 
+def _loss_text(loss: float) -> str:
+    # Fixed point is the lab's format; a loss blowing up towards overflow would print as
+    # dozens of digits, so large values switch to scientific notation.
+    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4e}"
+
+
+def _log_line(epoch: int, loss: float, accuracy: float) -> str:
+    return f"epoch {epoch}, loss {_loss_text(loss)}, acc {accuracy:.4f}"
+
+
 def _divergence_message(epoch: int, last_finite, optimizer) -> str:
+    """``last_finite`` is ``(epoch, batch or None, loss)``: a batch when no whole epoch was finite."""
     lr = getattr(optimizer, "param_groups", [{}])[0].get("lr")
-    before = (f"the last finite loss was {last_finite[1]:.4g} at epoch {last_finite[0]}"
-              if last_finite else "the loss was never finite")
+    if last_finite is None:
+        before = "the loss was never finite"
+    else:
+        at_epoch, batch, loss = last_finite
+        where = f"batch {batch} of epoch {at_epoch}" if batch is not None else f"epoch {at_epoch}"
+        before = f"the last finite loss was {loss:.4g} at {where}"
     return (f"training stopped at epoch {epoch}: the loss became nan/inf ({before}). "
             f"Try a smaller learning rate{f' than {lr:g}' if lr is not None else ''}, "
             "or add an activation (a network with no activation can grow without bound).")
