@@ -134,6 +134,14 @@ def test_linear_matches_formula_and_finite_differences():
     assert mg.gradcheck(lambda x, w: F.linear(x, w), [mg.tensor(np.ones((2, 4, 3)), requires_grad=True), layer.weight])
 
 
+@pytest.mark.parametrize("x", [np.ones((4, 3)), mg.tensor(np.ones((4, 3))), np.ones(3), np.float64(1.0)],
+                         ids=["array", "tensor", "vector", "scalar"])
+def test_linear_names_itself_when_the_input_has_the_wrong_number_of_features(x):
+    expected = r"Linear\(in_features=2, out_features=5\): the input has shape \([^)]*\), but its last axis must have 2"
+    with pytest.raises(ValueError, match=expected):
+        nn.MLP(2, (5,), 1, rng=0)(x)
+
+
 def test_linear_default_init_is_pytorchs_bound():
     layer = nn.Linear(400, 300, rng=0)
     bound = 1 / math.sqrt(400)

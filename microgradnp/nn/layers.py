@@ -28,6 +28,16 @@ class Linear(Module):
         default_layer_init_(self.weight, self.bias, rng)
 
     def forward(self, x):
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            shape = np.shape(x)
+        if not shape or shape[-1] != self.in_features:
+            # Caught here, the error names the layer; NumPy's matmul would only report a
+            # "core dimension" mismatch in its gufunc signature.
+            raise ValueError(
+                f"Linear(in_features={self.in_features}, out_features={self.out_features}): the input has shape "
+                f"{tuple(shape)}, but its last axis must have {self.in_features} features"
+            )
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
