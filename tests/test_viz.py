@@ -83,6 +83,14 @@ def test_show_controls_the_labels():
         draw_graph(c, show=("colour",))
 
 
+def test_rankdir_sets_the_layout_direction_and_is_checked():
+    _, _, c = small_graph()
+    assert "rankdir=TB" in draw_graph(c, rankdir="TB").source
+    assert "rankdir=LR" in draw_graph(c).source
+    with pytest.raises(ValueError, match=r"rankdir must be one of \('LR', 'TB', 'RL', 'BT'\), got 'XX'"):
+        draw_graph(c, rankdir="XX")
+
+
 def test_big_tensors_are_summarised():
     x = mg.tensor(np.arange(100.0).reshape(10, 10), requires_grad=True, name="x")
     found = labels(draw_graph((x * 1.0).sum()))
@@ -203,6 +211,19 @@ def test_jupyter_display_of_tensors():
     assert bundle["text/plain"] == repr(c) and bundle["image/svg+xml"].lstrip().startswith("<?xml")
     leaf = mg.tensor([1.0])
     assert set(leaf._repr_mimebundle_()) == {"text/plain"}
+
+
+@needs_renderer
+def test_jupyter_display_of_digraphs_without_system_graphviz(monkeypatch, no_system_dot):
+    from graphviz.backend import dot_command
+
+    monkeypatch.setattr(dot_command, "DOT_BINARY", dot_command.DOT_BINARY)  # restored afterwards
+    dot_command.DOT_BINARY = type(dot_command.DOT_BINARY)("dot")  # the graphviz package's own default
+    render_module._use_available_renderer()  # what importing microgradnp.viz does
+    _, _, c = small_graph()
+    bundle = draw_graph(c)._repr_mimebundle_()
+    root = ET.fromstring(bundle["image/svg+xml"])
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
 
 
 # -- figures -----------------------------------------------------------------------------------

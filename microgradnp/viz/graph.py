@@ -21,6 +21,7 @@ from microgradnp.tensor import Tensor
 __all__ = ["draw_graph", "graph_nodes"]
 
 SHOW_ALL = ("op", "shape", "data", "grad")
+RANKDIRS = ("LR", "TB", "RL", "BT")
 _VALUES_SHOWN = 6  # tensors with more elements are summarised as min/mean/max
 
 _STYLE = {
@@ -70,7 +71,8 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
 
     ``show`` picks what value nodes display: "op" (operation nodes at all; without it
     values link directly), "shape", "data", "grad". ``rankdir`` is Graphviz's layout
-    direction ("LR", "TB", ...). Beyond ``max_nodes`` the nodes farthest from the
+    direction: "LR" (left to right), "TB" (top to bottom; taller and narrower, often
+    easier to read for a whole network), "RL" or "BT". Beyond ``max_nodes`` the nodes farthest from the
     output collapse into one summary node. ``group_modules`` draws each module call
     as a labelled cluster; ``order`` numbers the operations in the order ``backward``
     visits them (1 first). Render it with ``mg.viz.render`` or display it in Jupyter.
@@ -81,6 +83,8 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
     unknown = show - set(SHOW_ALL)
     if unknown:
         raise ValueError(f"draw_graph: unknown show option(s) {sorted(unknown)}; choose from {SHOW_ALL}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw_graph: rankdir must be one of {RANKDIRS}, got {rankdir!r}")
     if max_nodes < 2:
         raise ValueError(f"draw_graph: max_nodes must be at least 2, got {max_nodes}")
     walk = graph_nodes(tensor)

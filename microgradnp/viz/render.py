@@ -101,6 +101,11 @@ def render(graph, path, format: str | None = None) -> Path:
     return path
 
 
-# Make Digraphs display in Jupyter with whichever renderer this machine has.
-with suppress(RenderError):
-    _use(find_renderer("svg"))
+def _use_available_renderer() -> None:
+    """Point the graphviz package at whichever renderer this machine has, so that
+    Digraphs display in Jupyter (``_repr_mimebundle_``) without a system Graphviz."""
+    with suppress(RenderError):
+        _use(find_renderer("svg"))
+
+
+_use_available_renderer()  # at import
