@@ -252,8 +252,55 @@ def test_ground_truth_vs_prediction(trained, tmp_path):
     figure = mg.viz.plots.ground_truth_vs_prediction(X, y, prediction, path=tmp_path / "cmp.png")
     assert _titles(figure) == ["Ground truth", "Predict result (1 wrong)"]
     assert _is_png(tmp_path / "cmp.png")
-    truth_axis = figure.axes[0]
+    truth_axis, predicted_axis = figure.axes
     assert sum(len(c.get_offsets()) for c in truth_axis.collections) == len(X)
+    assert _legend(truth_axis) == ["class 0", "class 1"]
+    assert _legend(predicted_axis) == ["class 0", "class 1", "wrong"]  # the circles are explained
+
+
+def _legend(axis):
+    return [text.get_text() for text in axis.get_legend().get_texts()]
+
+
+def _colours(axis):
+    """label -> colour of each scatter of an axis."""
+    from matplotlib.colors import to_hex
+
+    return {c.get_label(): to_hex(c.get_facecolor()[0]) for c in axis.collections if c.get_label().startswith("class")}
+
+
+@pytest.fixture
+def three_classes():
+    pytest.importorskip("matplotlib")
+    X, y = mg.data.make_spiral(60, classes=3, rng=0)  # y holds the class indices 0, 1, 2
+    return X, y
+
+
+def test_class_indices_are_classes_not_thresholded(three_classes, tmp_path):
+    X, y = three_classes
+    scores = np.eye(3)[y]
+    scores[0] = np.roll(scores[0], 1)  # one mistake
+    figure = mg.viz.plots.ground_truth_vs_prediction(X, y, scores, path=tmp_path / "spiral.png")
+    truth_axis, predicted_axis = figure.axes
+    assert _titles(figure) == ["Ground truth", "Predict result (1 wrong)"]
+    assert _legend(truth_axis) == ["class 0", "class 1", "class 2"]
+    assert _colours(truth_axis) == _colours(predicted_axis) and len(set(_colours(truth_axis).values())) == 3
+    assert _is_png(tmp_path / "spiral.png")
+    as_floats = mg.viz.plots.ground_truth_vs_prediction(X, y.astype(float), scores)
+    assert _legend(as_floats.axes[0]) == ["class 0", "class 1", "class 2"]
+
+
+def test_decision_boundary_regions_have_their_class_colour(three_classes):
+    from matplotlib.colors import to_hex
+
+    X, y = three_classes
+    figure = mg.viz.plots.decision_boundary(nn.Linear(2, 3, rng=0), X, y, resolution=30)
+    axis = figure.axes[0]
+    regions = axis.collections[0]
+    assert list(regions.levels) == [-0.5, 0.5, 1.5, 2.5]  # one band per class index
+    points = _colours(axis)
+    assert [to_hex(c) for c in regions.get_facecolor()] == [points["class 0"], points["class 1"], points["class 2"]]
+    assert _legend(axis) == ["class 0", "class 1", "class 2"]
 
 
 def test_decision_boundary(trained, tmp_path):
@@ -271,8 +318,11 @@ def test_learning_curves_single_and_several(trained, tmp_path):
     np.testing.assert_allclose(loss_axis.lines[0].get_ydata(), history.loss)
     np.testing.assert_allclose(accuracy_axis.lines[0].get_ydata(), history.accuracy)
     assert _is_png(tmp_path / "curves.png")
+    assert history.status == "reached"
+    assert _legend(accuracy_axis) == [f"target reached at epoch {history.stop_epoch}"]  # the dotted line explained
     several = mg.viz.plots.learning_curves({"a": history, "b": history})
-    assert [text.get_text() for text in several.axes[0].get_legend().get_texts()] == ["a", "b"]
+    assert _legend(several.axes[0]) == ["a", "b"]
+    assert _legend(several.axes[1])[0] == f"a: target reached at epoch {history.stop_epoch}"
 
 
 def test_sweep_heatmap(tmp_path):
@@ -286,4 +336,5 @@ def test_sweep_heatmap(tmp_path):
     image = axis.images[0].get_array()
     assert image[0, 0] == pytest.approx(0.01 * 10) and image[1, 2] == pytest.approx(0.1 * 30)
     assert np.ma.is_masked(image[0, 2]) or np.isnan(image[0, 2])  # lr 0.01, hidden 30 had no value
+    assert figure.axes[1].get_ylabel() == "mean stop epoch"  # the colour bar says what it measures
     assert _is_png(tmp_path / "heat.png")

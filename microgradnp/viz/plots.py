@@ -41,17 +41,27 @@ def _array(values) -> np.ndarray:
 
 
 def _labels(values, threshold: float = 0.5) -> np.ndarray:
-    """Class labels from 0/1 columns, probabilities (thresholded) or score rows (arg-max)."""
+    """Class labels from score rows (arg-max), class indices (integers, as ``make_spiral``
+    and ``cross_entropy`` use them) or 0/1 columns and probabilities (thresholded)."""
     values = _array(values)
     if values.ndim == 2 and values.shape[1] > 1:
         return values.argmax(axis=1)
-    return (values.reshape(-1) > threshold).astype(int)
+    values = values.reshape(-1)
+    if values.dtype.kind in "biu":
+        return values.astype(int)
+    if values.size and np.all(values == np.round(values)) and values.max() > 1:  # float class indices 0., 1., 2.
+        return values.astype(int)
+    return (values > threshold).astype(int)
+
+
+def _colour(label) -> str:
+    return _CLASS_COLOURS[int(label) % len(_CLASS_COLOURS)]
 
 
 def _scatter(axis, X, labels, title):
     for label in np.unique(labels):
         chosen = labels == label
-        axis.scatter(X[chosen, 0], X[chosen, 1], s=28, color=_CLASS_COLOURS[int(label) % len(_CLASS_COLOURS)],
+        axis.scatter(X[chosen, 0], X[chosen, 1], s=28, color=_colour(label),
                      edgecolors="white", linewidths=0.5, label=f"class {label}")
     axis.set_title(title)
     axis.set_xlabel("x1")
@@ -61,7 +71,11 @@ def _scatter(axis, X, labels, title):
 
 def ground_truth_vs_prediction(X, y, prediction, threshold: float = 0.5, path=None, title: str | None = None):
     """The lab's comparison figure: the points coloured by their label (left) and by the
-    model's predicted class (right); misclassified points are circled."""
+    model's predicted class (right); misclassified points are circled and counted.
+
+    ``y`` and ``prediction`` may each be a 0/1 column or probabilities (thresholded at
+    ``threshold``), integer class indices (as ``make_spiral(classes=3)`` returns), or one
+    score column per class (arg-max)."""
     X = _array(X)
     truth, predicted = _labels(y), _labels(prediction, threshold)
     figure, (left, right) = _figure(9, 4.2, columns=2)
@@ -69,15 +83,18 @@ def ground_truth_vs_prediction(X, y, prediction, threshold: float = 0.5, path=No
     wrong = predicted != truth
     _scatter(right, X, predicted, f"Predict result ({wrong.sum()} wrong)" if wrong.any() else "Predict result")
     if wrong.any():
-        right.scatter(X[wrong, 0], X[wrong, 1], s=120, facecolors="none", edgecolors="black", linewidths=1.2)
+        right.scatter(X[wrong, 0], X[wrong, 1], s=120, facecolors="none", edgecolors="black", linewidths=1.2,
+                      label="wrong")
     left.legend(loc="best", fontsize=8)
+    right.legend(loc="best", fontsize=8)
     if title:
         figure.suptitle(title)
     return _finish(figure, path)
 
 
 def decision_boundary(model, X, y, resolution: int = 200, threshold: float = 0.5, path=None, margin: float = 0.1):
-    """The model's output over the input plane (shaded), the 0.5 contour, and the points."""
+    """The model's output over the input plane (shaded), the ``threshold`` contour, and
+    the points; with one output column per class, each class's region in its points' colour."""
     from microgradnp.train.fit import predict
 
     X = _array(X)
@@ -88,14 +105,20 @@ def decision_boundary(model, X, y, resolution: int = 200, threshold: float = 0.5
     output = predict(model, grid)
     figure, (axis,) = _figure(5.2, 4.6)
     if output.ndim == 2 and output.shape[1] > 1:
+        from matplotlib.colors import ListedColormap
+
+        # Each class's region in the colour of its points.
+        classes = output.shape[1]
         surface = output.argmax(axis=1).reshape(grid_x.shape)
-        axis.contourf(grid_x, grid_y, surface, alpha=0.3, cmap="tab10", vmin=0, vmax=9)
+        axis.contourf(grid_x, grid_y, surface, levels=np.arange(classes + 1) - 0.5, alpha=0.25,
+                      cmap=ListedColormap([_colour(k) for k in range(classes)]))
     else:
         surface = output.reshape(grid_x.shape)
         shading = axis.contourf(grid_x, grid_y, surface, levels=20, cmap="RdBu", alpha=0.6)
         axis.contour(grid_x, grid_y, surface, levels=[threshold], colors="black", linewidths=1.2)
         figure.colorbar(shading, ax=axis, label="model output")
     _scatter(axis, X, _labels(y), "Decision boundary")
+    axis.legend(loc="best", fontsize=8)
     return _finish(figure, path)
 
 
@@ -107,15 +130,19 @@ def learning_curves(history, path=None, title: str | None = None, log_loss: bool
     for label, run in histories.items():
         epochs = np.arange(1, len(run.loss) + 1)
         loss_axis.plot(epochs, run.loss, label=label, linewidth=1.2)
-        accuracy_axis.plot(epochs, run.accuracy, label=label, linewidth=1.2)
+        (line,) = accuracy_axis.plot(epochs, run.accuracy, linewidth=1.2)  # the loss panel's legend names runs
         if run.stop_epoch is not None and run.status == "reached":
-            accuracy_axis.axvline(run.stop_epoch, color="grey", linestyle=":", linewidth=1)
+            reached = f"target reached at epoch {run.stop_epoch}"
+            accuracy_axis.axvline(run.stop_epoch, color="grey" if label is None else line.get_color(), linestyle=":",
+                                  linewidth=1, label=reached if label is None else f"{label}: {reached}")
     if log_loss and all(np.all(np.asarray(run.loss) > 0) for run in histories.values()):
         loss_axis.set_yscale("log")
     loss_axis.set(title="Loss", xlabel="epoch", ylabel="loss")
     accuracy_axis.set(title="Accuracy", xlabel="epoch", ylabel="accuracy", ylim=(-0.02, 1.02))
     if None not in histories:
         loss_axis.legend(fontsize=8)
+    if accuracy_axis.get_legend_handles_labels()[1]:
+        accuracy_axis.legend(fontsize=8, loc="lower right")
     if title:
         figure.suptitle(title)
     return _finish(figure, path)
@@ -148,7 +175,7 @@ def sweep_heatmap(table, rows: str, columns: str, value: str = "mean_stop_epoch"
         if np.isfinite(number):
             axis.text(j, i, fmt.format(number), ha="center", va="center", fontsize=8,
                       color="white" if number > middle else "black")
-    figure.colorbar(image, ax=axis)
+    figure.colorbar(image, ax=axis, label=value.replace("_", " "))
     return _finish(figure, path)
 
 
