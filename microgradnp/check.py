@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,9 +76,18 @@ def check_backprop(model, X, y, loss, hand_grads, rtol: float = 1e-5, atol: floa
     recognised and compared transposed; a bias of shape (1, out) is compared with (out,).
     A row is OK when ``|hand - autograd| <= atol + rtol |autograd|`` everywhere.
     With ``strict=True`` a mismatch raises AssertionError naming the worst parameter.
+    Parameters left out of ``hand_grads`` show as "not given"; an empty ``hand_grads``, or a
+    gradient that is None, raises instead, as it would check nothing.
     """
-    given = hand_grads() if callable(hand_grads) else dict(hand_grads)
+    given = hand_grads() if callable(hand_grads) else hand_grads
+    if not isinstance(given, Mapping):
+        raise TypeError(f"check_backprop: hand_grads must be a dict of parameter name -> gradient (or a function "
+                        f"returning one), got {type(given).__name__}")
     params = dict(model.named_parameters())
+    if not given:
+        # Every row would read "not given" and the check would pass without checking anything.
+        raise ValueError(f"check_backprop: hand_grads is empty, so there is nothing to check; give at least one of "
+                         f"{list(params)} (or, for an MLP, W1, b1, ...)")
     aliases = {_parameter_name(key, params): key for key in given}
     given = {name: given[key] for name, key in aliases.items()}
 
@@ -92,7 +102,11 @@ def check_backprop(model, X, y, loss, hand_grads, rtol: float = 1e-5, atol: floa
         if name not in given:
             report.append(GradientComparison(name, param.data.shape, np.nan, np.nan, None))
             continue
-        hand = np.asarray(given[name]() if callable(given[name]) else given[name], dtype=np.float64)
+        hand = given[name]() if callable(given[name]) else given[name]
+        if hand is None:
+            raise ValueError(f"check_backprop: the hand gradient for {aliases[name]!r} is None "
+                             "(did your backprop compute and return it?)")
+        hand = np.asarray(hand, dtype=np.float64)
         hand, note = _align(hand, auto, name, transposed)
         note = ", ".join(part for part in (f"as {aliases[name]}" if aliases[name] != name else "", note) if part)
         error = np.abs(hand - auto)

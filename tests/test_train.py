@@ -242,6 +242,13 @@ def test_check_backprop_bad_input():
         mg.check_backprop(model, X, y, "mse", {"fc1.bias": np.zeros(7)}, verbose=False)
     report = mg.check_backprop(model, X, y, "mse", {"fc3.bias": _hand_grads(model, X, y)["fc3.bias"]}, verbose=False)
     assert report.ok and [row.status for row in report].count("not given") == 5
+    with pytest.raises(ValueError, match="hand_grads is empty, so there is nothing to check"):
+        mg.check_backprop(model, X, y, "mse", lambda: {}, strict=True, verbose=False)
+    with pytest.raises(ValueError, match="the hand gradient for 'W2' is None"):
+        mg.check_backprop(model, X, y, "mse", {"W1": _hand_grads(model, X, y)["fc1.weight"].T, "W2": lambda: None},
+                          verbose=False)
+    with pytest.raises(TypeError, match="hand_grads must be a dict"):
+        mg.check_backprop(model, X, y, "mse", [np.zeros((50, 2))], verbose=False)
 
 
 # -- examples ----------------------------------------------------------------------------------
