@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -179,6 +181,21 @@ def test_png_and_dot_formats(tmp_path, no_system_dot):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = render(c, tmp_path / "graph.gv", format="dot").read_text()
     assert text.startswith("digraph") and "mul" in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script stands in for dot")
+def test_system_dot_is_preferred_and_serves_pdf(tmp_path, monkeypatch):
+    from graphviz.backend import dot_command
+
+    monkeypatch.setattr(dot_command, "DOT_BINARY", dot_command.DOT_BINARY)  # restored afterwards
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\ncat > /dev/null\nprintf '%%PDF-1.4 from the system dot'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert mg.viz.find_renderer("svg") == mg.viz.find_renderer("pdf") == str(fake)
+    _, _, c = small_graph()
+    assert render(c, tmp_path / "graph.pdf").read_bytes() == b"%PDF-1.4 from the system dot"
 
 
 def test_pdf_without_system_graphviz_says_what_to_install(tmp_path, no_system_dot):
