@@ -479,6 +479,44 @@ def test_conv1d_layer_init_is_pytorchs_bound(torch):
     assert theirs.bias.abs().max().item() <= bound
 
 
+@pytest.mark.parametrize("stride, padding, dilation, groups, bias", [
+    (1, 0, 1, 1, True), (2, 1, 1, 2, True), (1, "same", 2, 4, False), (3, 2, 2, 2, True), (2, "valid", 3, 1, False)])
+def test_conv1d_layer_matches_torch_layer_with_the_same_weights(torch, rng, stride, padding, dilation, groups, bias):
+    """The layer hands each setting to the right argument: output and parameter gradients as torch.nn.Conv1d's."""
+    ours = Conv1d(4, 8, 3, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias, rng=0)
+    theirs = torch.nn.Conv1d(4, 8, 3, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                             bias=bias).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.weight.data))
+        if bias:
+            theirs.bias.copy_(torch.tensor(ours.bias.data))
+    x = rng.standard_normal((2, 4, 13))
+    out, reference = ours(mg.tensor(x)), theirs(torch.tensor(x))
+    np.testing.assert_allclose(out.data, reference.detach().numpy(), **EXACT)
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    reference.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **EXACT)
+    if bias:
+        np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(), **EXACT)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: MaxPool1d(3, 2, padding=1, dilation=2, ceil_mode=True),
+     lambda t: t.nn.MaxPool1d(3, 2, padding=1, dilation=2, ceil_mode=True)),
+    (lambda: AvgPool1d(4, 3, padding=2, ceil_mode=True, count_include_pad=False),
+     lambda t: t.nn.AvgPool1d(4, 3, padding=2, ceil_mode=True, count_include_pad=False))], ids=["max", "avg"])
+def test_pool_layers_match_torch_layers(torch, rng, ours, theirs):
+    x = rng.standard_normal((2, 3, 11))
+    a, b = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, reference = ours()(a), theirs(torch)(b)
+    np.testing.assert_allclose(out.data, reference.detach().numpy(), **EXACT)
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    reference.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(a.grad, b.grad.numpy(), **EXACT)
+
+
 def test_conv1d_layer_seeding_parameters_and_forward(rng):
     a, b = Conv1d(3, 4, 3, stride=2, padding=1, rng=7), Conv1d(3, 4, 3, stride=2, padding=1, rng=7)
     np.testing.assert_array_equal(a.weight.data, b.weight.data)
