@@ -12,7 +12,6 @@ exit with status 2 and one line saying what is wrong.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import tomllib
@@ -25,6 +24,7 @@ ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "none")
 LOSSES = ("mse", "bce", "bce_with_logits", "cross_entropy")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 GRAPH_FORMATS = ("svg", "png", "pdf", "dot")
+SWEEP_DATASETS = ("linear", "xor")
 
 # What a run uses when neither the command line nor the config says: the lab's network.
 MODEL_DEFAULTS = {"dataset": "xor", "n": 100, "data_seed": 0, "hidden": [50, 50], "activation": "sigmoid",
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--config", type=Path, help="TOML file with any of these options (underscores in keys)")
     sweep.add_argument("--protocol", choices=["lab"],
                        help="the lab's full protocol: lr, hidden-unit and activation grids plus SGD vs Adam")
-    sweep.add_argument("--datasets", nargs="+", choices=("linear", "xor"), help="data sets (default both)")
+    sweep.add_argument("--datasets", nargs="+", choices=SWEEP_DATASETS, help="data sets (default both)")
     sweep.add_argument("--lr", type=_positive_float, nargs="+", help="learning rates (default 0.1)")
     sweep.add_argument("--hidden", type=_positive_int, nargs="+", help="hidden units per layer (default 50)")
     sweep.add_argument("--activation", choices=ACTIVATIONS, nargs="+", help="hidden activations (default sigmoid)")
@@ -317,57 +317,48 @@ def run_sweep(options: dict) -> int:
     out = Path(options["out"])
     out.mkdir(parents=True, exist_ok=True)
     for name in options["datasets"]:
-        finished = []
+        if name not in SWEEP_DATASETS:
+            raise UsageError(f"unknown sweep data set {name!r}; choose from {', '.join(SWEEP_DATASETS)}")
+        finished: list[dict] = []
         partial = out / f"{name}.partial.csv"
 
-        def keep(row, finished=finished, partial=partial):
+        def keep(row, finished=finished, partial=partial, name=name):
             # Each finished configuration reaches the disk at once: Ctrl-C keeps it.
             finished.append(row)
-            write_bytes_atomically(partial, _csv_text(finished).encode())
+            mg.train.SweepResult(finished, name, row["seeds"], options["epochs"], options["stop_at_accuracy"]).to_csv(
+                partial)
 
-        print(f"\n## {name}\n")
+        print(f"\n## {name}\n", flush=True)
         try:
             result = mg.train.sweep(grid, name, seeds=options["seeds"], epochs=options["epochs"],
                                     stop_at_accuracy=options["stop_at_accuracy"], vectorize=options["vectorize"],
                                     progress=options["progress"], on_row=keep)
         except KeyboardInterrupt:
-            print(f"\ninterrupted: {len(finished)} finished row(s) kept in {partial}", file=sys.stderr)
+            print(f"\ninterrupted: {len(finished)} finished configuration(s) kept in {partial}", file=sys.stderr)
             return 130
         except ValueError as error:
             raise UsageError(str(error)) from None
         print(result.to_markdown())
-        write_bytes_atomically(out / f"{name}.md", (result.to_markdown() + "\n").encode())
+        print(f"{len(result.rows)} configurations x {len(result.seeds)} seeds in {result.wall_time:.1f}s "
+              f"({'vectorised' if result.vectorized else 'one run at a time'}, {result.workers} process(es))")
+        write_bytes_atomically(out / f"{name}.md", result.to_markdown().encode())
         result.to_csv(out / f"{name}.csv")
         result.to_json(out / f"{name}.json")
         partial.unlink(missing_ok=True)
-        print(f"\nwrote {name}.md, {name}.csv, {name}.json in {out}/")
+        print(f"wrote {name}.md, {name}.csv, {name}.json in {out}/")
     return 0
 
 
-def _csv_text(rows: list[dict]) -> str:
-    from io import StringIO
-
-    buffer = StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in row.items()} for row in rows)
-    return buffer.getvalue()
-
-
-LAB_PROTOCOL = [
-    {"lr": [0.1, 0.05, 0.01, 0.005], "hidden": [50], "activation": ["sigmoid"]},
-    {"lr": [0.1], "hidden": list(range(10, 101, 10)), "activation": ["sigmoid"]},
-    {"lr": [0.1], "hidden": [50], "activation": ["sigmoid", "relu", "tanh", "none"]},
-    {"lr": [0.1], "hidden": [50], "activation": ["sigmoid"], "optimizer": ["sgd", "adam"]},
-]
-
-
 def _sweep_grid(options: dict):
+    import microgradnp as mg
+
     given = {key: options[key] for key in ("lr", "hidden", "activation", "optimizer") if options[key] is not None}
     if options["protocol"] == "lab":
         if given:
             raise UsageError(f"--protocol lab fixes the grid; drop {', '.join('--' + k for k in given)}")
-        return LAB_PROTOCOL
+        return mg.train.LAB_GRID
+    if options["protocol"] is not None:
+        raise UsageError(f"unknown protocol {options['protocol']!r}; the one protocol is 'lab'")
     return given or {"lr": [0.1]}
 
 

@@ -112,3 +112,49 @@ def test_graph_command_after_backward(capsys, tmp_path):
                      str(tmp_path / "lab"))
     source = (tmp_path / "lab.dot").read_text()
     assert code == 0 and source.startswith("digraph") and "cluster" not in source and "grad" not in source
+
+
+def test_sweep_prints_and_writes_the_table(capsys, tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text(f'datasets = ["xor"]\nhidden = [4]\nactivation = ["tanh"]\nseeds = 2\nepochs = 1500\n'
+                      f'progress = false\nout = "{tmp_path}"\n')
+    code, out, _ = run(capsys, "sweep", "--config", str(config), "--lr", "0.5", "0.001")
+    assert code == 0
+    assert "| 0.001 |      4 | tanh" in out and "1500+" in out and "2 configurations x 2 seeds" in out
+    assert (tmp_path / "xor.md").read_text() in out
+    with open(tmp_path / "xor.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert [r["lr"] for r in rows] == ["0.5", "0.001"] and rows[1]["never_converged"] == "2"
+    assert json.loads((tmp_path / "xor.json").read_text())["rows"][0]["seeds"] == [0, 1]
+    assert not (tmp_path / "xor.partial.csv").exists()
+
+
+def test_sweep_bad_protocol_in_config(capsys, tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text('protocol = "mine"\n')
+    code, _, err = run(capsys, "sweep", "--config", str(config), "--out", str(tmp_path))
+    assert code == 2 and "unknown protocol 'mine'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_during_a_sweep_keeps_the_finished_rows(tmp_path):
+    """A fast configuration finishes while a slow one still runs (in worker processes);
+    Ctrl-C then stops the sweep and leaves the finished row on disk."""
+    import signal
+    import time
+
+    command = [sys.executable, "-m", "microgradnp", "sweep", "--datasets", "xor", "--hidden", "4", "--activation",
+               "tanh", "--lr", "2", "0.0001", "--seeds", "3", "--epochs", "100000", "--no-progress",
+               "--out", str(tmp_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / "xor.partial.csv"
+    deadline = time.monotonic() + 60
+    while not partial.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "1 finished configuration(s) kept" in err
+    with open(partial) as file:
+        rows = list(csv.DictReader(file))
+    assert [r["lr"] for r in rows] == ["2.0"] and rows[0]["never_converged"] == "0"
+    assert not (tmp_path / "xor.csv").exists()
