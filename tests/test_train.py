@@ -166,6 +166,9 @@ def test_progress_bar_can_be_on(capsys):
         ({"log_every": 0}, ValueError, "log_every"),
         ({"loss": "hinge"}, ValueError, "unknown loss 'hinge'"),
         ({"y": np.zeros((20, 1))}, ValueError, r"21 inputs .* and 20 targets"),
+        ({"stop_at_accuracy": 100}, ValueError, r"stop_at_accuracy is a fraction in \[0, 1\] \(1.0 for 100 %\)"),
+        ({"stop_at_accuracy": -0.5}, ValueError, "stop_at_accuracy is a fraction"),
+        ({"stop_at_accuracy": "1.0"}, ValueError, "stop_at_accuracy is a fraction"),
     ],
 )
 def test_fit_bad_arguments(kwargs, error, message):

@@ -3,6 +3,7 @@ a target accuracy, and a clean stop when the loss stops being a number."""
 
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -125,6 +126,11 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
     if log_every is not None and log_every < 1:
         raise ValueError(f"fit: log_every must be a positive integer or None, got {log_every!r}")
+    if stop_at_accuracy is not None and (isinstance(stop_at_accuracy, bool) or not isinstance(
+            stop_at_accuracy, numbers.Real) or not 0 <= stop_at_accuracy <= 1):
+        # Checked because 100 (meaning 100 %) would silently never be reached.
+        raise ValueError(f"fit: stop_at_accuracy is a fraction in [0, 1] (1.0 for 100 %) or None, "
+                         f"got {stop_at_accuracy!r}")
     loss_fn = resolve_loss(loss)
     X, y = _as_array(X), _as_array(y)
     loader = DataLoader(X, y, batch_size=batch_size, shuffle=batch_size is not None, rng=rng)
