@@ -116,11 +116,12 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     Each epoch runs the forward pass, the loss, ``backward()`` and ``optimizer.step()``
     (over mini-batches of ``batch_size``, shuffled with ``rng``, or the full batch).
     Accuracy is measured on the epoch's own predictions (``prediction > threshold`` for
-    one output; arg-max for several). With ``stop_at_accuracy`` (e.g. ``1.0``), training
+    one output; arg-max for several). With ``stop_at_accuracy`` (a fraction, e.g. ``1.0``), training
     stops at the first epoch that reaches it, before that epoch's update, so the model
     returned is the one that reached it. ``log_every=N`` prints
-    ``epoch N, loss L, acc A`` lines; ``progress`` shows a tqdm bar (when tqdm is
-    installed). A loss that turns nan or inf stops training with one message.
+    ``epoch N, loss L, acc A`` lines (a loss of a million or more in scientific notation);
+    ``progress`` shows a tqdm bar (when tqdm is installed). A loss that turns nan or inf
+    stops training with one message: the epoch, the last finite loss, and a hint.
     """
     if not isinstance(epochs, int | np.integer) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
