@@ -289,7 +289,16 @@ def test_custom_function_example(tmp_path):
 
 def test_adam_vs_sgd_example(tmp_path):
     out = run_example("adam_vs_sgd.py", "--out", str(tmp_path), cwd=tmp_path)
-    assert out.count("Adam lr 0.01") == 2
+    stops = {}
+    for line in out.splitlines()[1:]:
+        data, rest = line.split(maxsplit=1)
+        name, stop = re.fullmatch(r"(.+?)\s+(>?\d+)\s+[\d.]+\s+[\d.]+s", rest).groups()
+        stops[data, name] = stop
+    assert {data for data, _ in stops} == {"xor", "linear"} and len(stops) == 6
+    assert not any(stop.startswith(">") for stop in stops.values())  # every run reaches 100 %
+    for data in ("xor", "linear"):  # what the comparison is there to show
+        assert int(stops[data, "Adam lr 0.01"]) < int(stops[data, "SGD lr 0.5, momentum 0.9"]) < int(
+            stops[data, "SGD lr 0.5"])
 
 
 def test_conv1d_waveforms_example_learns_the_shapes(tmp_path):
