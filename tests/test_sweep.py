@@ -121,6 +121,21 @@ def test_vectorised_sweep_equals_one_at_a_time(grid, dataset, epochs):
     assert len(statuses) > 1  # the grid mixes runs that stop early with runs that do not
 
 
+def test_float32_sweep_equals_float32_runs_one_at_a_time():
+    grid = {"lr": [0.5, 2.0], "hidden": 6, "activation": ["sigmoid", "tanh"]}
+    vectorised = mg.train.sweep(grid, "xor", seeds=2, epochs=600, progress=False, dtype="float32")
+    assert vectorised.dtype == "float32" and "float32" in str(vectorised)
+    mg.set_default_dtype("float32")  # the one-at-a-time runs take the default dtype
+    try:
+        one_by_one = mg.train.sweep(grid, "xor", seeds=2, epochs=600, progress=False, vectorize=False)
+    finally:
+        mg.set_default_dtype("float64")
+    assert one_by_one.dtype == "float32"
+    assert _per_seed(vectorised) == _per_seed(one_by_one)
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        mg.train.sweep(grid, "xor", seeds=1, epochs=5, progress=False, dtype="int8")
+
+
 def test_divergence_ends_a_run_as_fit_ends_it():
     grid = {"hidden": 5, "lr": [1e200, 0.1], "activation": "none"}
     result = mg.train.sweep(grid, "linear", seeds=2, epochs=300, progress=False)

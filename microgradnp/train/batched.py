@@ -401,7 +401,7 @@ class _Run:
                 array[...] = rows
         # With labels this small, out - y is finite exactly when its square is, and a sum
         # of such differences is finite exactly when all are: one reduction checks the batch.
-        labels_bounded = bool(np.all(np.abs(y) < 1e100))
+        labels_bounded = bool(np.all(np.abs(y) < np.sqrt(np.finfo(y.dtype).max) / 4))
         skip_update_at = math.inf if stop_at_accuracy is None else stop_at_accuracy * n  # as fit tests it
         final = model._flat.copy()  # each member's parameters as it finished (or left)
         results: dict[int, MemberResult] = {}
