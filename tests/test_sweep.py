@@ -189,3 +189,16 @@ def test_row_statistics_and_outputs(tmp_path):
     result.to_json(tmp_path / "t.json")
     loaded = json.loads((tmp_path / "t.json").read_text())
     assert loaded["epochs"] == 2000 and loaded["rows"][1]["statuses"] == slow["statuses"]
+
+
+def test_a_fractional_target_is_tested_as_fit_tests_it():
+    """14 of 25 points is a fraction 14/25 although 14 < (14/25) * 25 in floating point:
+    seeds 0 and 1 on this set pass through exactly 14 correct, and both ways stop there."""
+    X, y = mg.data.make_linear(25, rng=2)
+    target = 14 / 25
+    assert not 14 >= target * 25
+    kwargs = {"seeds": 2, "epochs": 200, "stop_at_accuracy": target, "progress": False}
+    grid = {"hidden": 3, "lr": 0.3, "activation": "tanh"}
+    vectorised = mg.train.sweep(grid, (X, y), **kwargs)
+    assert vectorised.rows[0]["stop_epochs"] == [5, 26]
+    assert _per_seed(vectorised) == _per_seed(mg.train.sweep(grid, (X, y), vectorize=False, **kwargs))

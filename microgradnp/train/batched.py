@@ -402,7 +402,10 @@ class _Run:
         # With labels this small, out - y is finite exactly when its square is, and a sum
         # of such differences is finite exactly when all are: one reduction checks the batch.
         labels_bounded = bool(np.all(np.abs(y) < np.sqrt(np.finfo(y.dtype).max) / 4))
-        skip_update_at = math.inf if stop_at_accuracy is None else stop_at_accuracy * n  # as fit tests it
+        # The fewest correct points that reach the target, tested as fit tests it (correct / n;
+        # correct >= target * n rounds differently).
+        reached_at = next((c for c in range(n + 1) if stop_at_accuracy is not None and c / n >= stop_at_accuracy),
+                          math.inf)
         final = model._flat.copy()  # each member's parameters as it finished (or left)
         results: dict[int, MemberResult] = {}
         unreported = 0  # member-epochs done since the last on_progress
@@ -420,24 +423,17 @@ class _Run:
                 unreported += m
                 last = epoch == epochs
                 if (not (labels_bounded and math.isfinite(np.add.reduce(plan.diff_rows, axis=None)))
-                        or plan.correct.max() >= skip_update_at or last):
+                        or plan.correct.max() >= reached_at or last):
                     rows = plan.diff_rows
                     finite = np.isfinite(np.add.reduce(rows * rows if not labels_bounded else rows, axis=1))
-                    stopping = ~finite | (plan.correct >= skip_update_at)
+                    stopping = ~finite | (plan.correct >= reached_at)
                     now = time.perf_counter()
                     seconds += (now - started) / m
                     started = now
                     finishing = np.flatnonzero(stopping)
                     final[row[finishing]] = model._flat[finishing]
                     for j in finishing:
-                        if not finite[j]:
-                            status = "diverged"
-                        elif plan.correct[j] / n >= stop_at_accuracy:
-                            status = "reached"
-                        else:
-                            # fit skips the update of a model at the target count yet below the
-                            # target fraction (a rounding corner); it never changes again.
-                            status = "completed"
+                        status = "reached" if finite[j] else "diverged"
                         unreported += epochs - epoch
                         self._finish(results, on_finish, numbers[row[j]], status, epoch, epochs, plan.best[j] / n,
                                      seconds)
