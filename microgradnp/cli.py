@@ -5,13 +5,15 @@
     microgradnp graph --hidden 4 4 --backward --format png --out graph.png
 
 Every option can also come from a TOML file (``--config run.toml``, keys named like
-the options with underscores); options given on the command line win. Bad arguments
-exit with status 2 and one line saying what is wrong.
+the options with underscores) and gets the same checks; options given on the command
+line win. Bad arguments, config values and outputs that cannot be written exit with
+status 2 and one line saying what is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tomllib
@@ -148,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not draw module calls as clusters")
     group.add_argument("--format", choices=GRAPH_FORMATS, help="file format (default: from --out's extension)")
     group.add_argument("--out", type=Path, help="output file (default graph.svg)")
+
+    for command in commands.choices.values():
+        # A config file's values get the checks of the flag of the same name (_check_config_value);
+        # argparse has no public list of a parser's actions.
+        command.set_defaults(flags={action.dest: action for action in command._actions})
     return parser
 
 
@@ -156,13 +163,13 @@ def resolve(args: argparse.Namespace, defaults: dict) -> dict:
     options = dict(defaults)
     config = getattr(args, "config", None)
     if config is not None:
-        options.update(_read_config(config, defaults))
+        options.update(_read_config(config, defaults, args.flags))
     options.update({key: value for key, value in vars(args).items()
                     if key in defaults and value is not None})
     return options
 
 
-def _read_config(path: Path, defaults: dict) -> dict:
+def _read_config(path: Path, defaults: dict, flags: dict) -> dict:
     try:
         with open(path, "rb") as file:
             config = tomllib.load(file)
@@ -173,7 +180,54 @@ def _read_config(path: Path, defaults: dict) -> dict:
     unknown = sorted(set(config) - set(defaults))
     if unknown:
         raise UsageError(f"config file {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(defaults)}")
-    return config
+    try:
+        return {key: _check_config_value(key, value, flags[key]) for key, value in config.items()}
+    except UsageError as error:
+        raise UsageError(f"config file {path}: {error}") from None
+
+
+def _check_config_value(key: str, value, flag: argparse.Action):
+    """The config value as the flag would give it, after the flag's checks: its kind (TOML
+    has types, the command line only text), its type function (ranges) and its choices.
+    A single value where the flag takes several is a list of one, as ``--lr 0.1`` is."""
+    kind = bool if flag.nargs == 0 else _FLAG_KINDS.get(flag.type, str)
+    several = flag.nargs in ("+", "*")
+    checked = []
+    for item in value if several and isinstance(value, list) else [value]:
+        if not _is_kind(item, kind):
+            some = " (or a list of them)" if several else ""
+            raise UsageError(f"{key} must be {_KIND_NAMES[kind]}{some}, got {type(item).__name__} {item!r}")
+        if flag.type is not None:
+            try:
+                item = flag.type(str(item))
+            except argparse.ArgumentTypeError as error:
+                raise UsageError(f"{key} {error}") from None
+        if flag.choices is not None and item not in flag.choices:
+            raise UsageError(f"unknown {key} {item!r}; choose from {', '.join(flag.choices)}")
+        checked.append(item)
+    return checked if several else checked[0]
+
+
+# What TOML type a config value needs for a flag's type function (any other: a string).
+_FLAG_KINDS = {int: int, _positive_int: int, _positive_float: float, _fraction: float}
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _is_kind(item, kind: type) -> bool:
+    # bool is an int to Python but not a number to a config file; an int is a fine float.
+    if kind is bool or isinstance(item, bool):
+        return kind is bool and isinstance(item, bool)
+    return isinstance(item, (int, float) if kind is float else kind)
+
+
+@contextlib.contextmanager
+def _writing_to(out: Path):
+    """An output we cannot write (a parent we may not create, a file where a folder should
+    be, no permission, a full disk) is reported in one line like any other bad option."""
+    try:
+        yield
+    except OSError as error:
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
 
 
 # -- building a run -------------------------------------------------------------------------
@@ -181,13 +235,12 @@ def load_data(options: dict):
     from microgradnp import data
 
     name, n, seed = options["dataset"], options["n"], options["data_seed"]
-    if name not in DATASETS:
-        raise UsageError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
-    if name == "xor":
-        return data.make_xor_easy()
-    if name == "spiral":
-        return data.make_spiral(n, rng=seed)
-    return getattr(data, f"make_{name}")(n, rng=seed)
+    try:  # the generators check what the flags cannot (a negative seed, too few points, ...)
+        if name == "xor":
+            return data.make_xor_easy()
+        return getattr(data, f"make_{name}")(n, rng=seed)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"bad data options: {error}") from None
 
 
 def build_model(options: dict, X, y):
@@ -208,8 +261,6 @@ def build_optimizer(options: dict, parameters):
     name = options["optimizer"]
     classes = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
                "adagrad": optim.Adagrad}
-    if name not in classes:
-        raise UsageError(f"unknown optimizer {name!r}; choose from {', '.join(classes)}")
     extra = {"momentum": options["momentum"]} if name in ("sgd", "rmsprop") and options["momentum"] else {}
     try:
         return classes[name](parameters, lr=options["lr"], **extra)
@@ -224,6 +275,9 @@ def run_train(options: dict) -> int:
     X, y = load_data(options)
     model = build_model(options, X, y)
     optimizer = build_optimizer(options, model.parameters())
+    out = Path(options["out"])
+    with _writing_to(out):  # a folder we cannot make fails now, not after a long run
+        out.mkdir(parents=True, exist_ok=True)
     loss = "cross_entropy" if y.ndim == 1 else options["loss"]
     print(f"{options['dataset']}: {len(X)} points; network {model.extra_repr().removeprefix('sizes=')}, "
           f"{options['activation']}, {loss}, {options['optimizer']} lr {options['lr']:g}\n")
@@ -239,7 +293,8 @@ def run_train(options: dict) -> int:
                else f"{history.status} after {history.epochs} epochs")
     print(f"\nfinal loss {history.final_loss:.6f}, accuracy {history.final_accuracy:.2%} ({outcome}, "
           f"{history.wall_time:.2f} s)")
-    _write_train_outputs(Path(options["out"]), options, model, X, y, prediction, history, loss)
+    with _writing_to(out):
+        _write_train_outputs(out, options, model, X, y, prediction, history, loss)
     return 0
 
 
@@ -254,7 +309,6 @@ def _print_predictions(X, y, prediction) -> None:
 def _write_train_outputs(out: Path, options, model, X, y, prediction, history, loss) -> None:
     import microgradnp as mg
 
-    out.mkdir(parents=True, exist_ok=True)
     metrics = {"options": {k: v for k, v in options.items() if k != "out"}, **history.to_dict()}
     write_bytes_atomically(out / "metrics.json", json.dumps(metrics, indent=2, default=str).encode())
     rows = [["x1", "x2", "truth", "prediction"]]
@@ -293,9 +347,12 @@ def run_graph(options: dict) -> int:
     X, y = load_data(options)
     model = build_model(options, X, y)
     loss = "cross_entropy" if y.ndim == 1 else options["loss"]
-    digraph = _graph_of_one_step(model, X, y, loss, bool(options["backward"]), show=options["show"],
-                                 rankdir=options["rankdir"], max_nodes=options["max_nodes"],
-                                 group_modules=options["group_modules"], order=bool(options["order"]))
+    try:  # draw_graph checks its options (max_nodes at least 2, ...) with their own messages
+        digraph = _graph_of_one_step(model, X, y, loss, options["backward"], show=options["show"],
+                                     rankdir=options["rankdir"], max_nodes=options["max_nodes"],
+                                     group_modules=options["group_modules"], order=options["order"])
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
     out = Path(options["out"])
     fmt = options["format"] or out.suffix.lstrip(".") or "svg"
     if fmt not in GRAPH_FORMATS:
@@ -303,7 +360,8 @@ def run_graph(options: dict) -> int:
     if options["format"] and out.suffix.lstrip(".") != fmt:
         out = out.with_suffix(f".{fmt}")
     try:
-        path = mg.viz.render(digraph, out, format=fmt)
+        with _writing_to(out):
+            path = mg.viz.render(digraph, out, format=fmt)
     except mg.viz.RenderError as error:
         raise UsageError(str(error)) from None
     print(f"graph of {model.extra_repr().removeprefix('sizes=')} written to {path}")
@@ -315,18 +373,18 @@ def run_sweep(options: dict) -> int:
 
     grid = _sweep_grid(options)
     out = Path(options["out"])
-    out.mkdir(parents=True, exist_ok=True)
+    with _writing_to(out):
+        out.mkdir(parents=True, exist_ok=True)
     for name in options["datasets"]:
-        if name not in SWEEP_DATASETS:
-            raise UsageError(f"unknown sweep data set {name!r}; choose from {', '.join(SWEEP_DATASETS)}")
         finished: list[dict] = []
         partial = out / f"{name}.partial.csv"
 
         def keep(row, finished=finished, partial=partial, name=name):
             # Each finished configuration reaches the disk at once: Ctrl-C keeps it.
             finished.append(row)
-            mg.train.SweepResult(finished, name, row["seeds"], options["epochs"], options["stop_at_accuracy"]).to_csv(
-                partial)
+            with _writing_to(partial):
+                mg.train.SweepResult(finished, name, row["seeds"], options["epochs"],
+                                     options["stop_at_accuracy"]).to_csv(partial)
 
         print(f"\n## {name}\n", flush=True)
         try:
@@ -341,10 +399,11 @@ def run_sweep(options: dict) -> int:
         print(result.to_markdown())
         print(f"{len(result.rows)} configurations x {len(result.seeds)} seeds in {result.wall_time:.1f}s "
               f"({'vectorised' if result.vectorized else 'one run at a time'}, {result.workers} process(es))")
-        write_bytes_atomically(out / f"{name}.md", result.to_markdown().encode())
-        result.to_csv(out / f"{name}.csv")
-        result.to_json(out / f"{name}.json")
-        partial.unlink(missing_ok=True)
+        with _writing_to(out):
+            write_bytes_atomically(out / f"{name}.md", result.to_markdown().encode())
+            result.to_csv(out / f"{name}.csv")
+            result.to_json(out / f"{name}.json")
+            partial.unlink(missing_ok=True)
         print(f"wrote {name}.md, {name}.csv, {name}.json in {out}/")
     return 0
 
@@ -357,8 +416,6 @@ def _sweep_grid(options: dict):
         if given:
             raise UsageError(f"--protocol lab fixes the grid; drop {', '.join('--' + k for k in given)}")
         return mg.train.LAB_GRID
-    if options["protocol"] is not None:
-        raise UsageError(f"unknown protocol {options['protocol']!r}; the one protocol is 'lab'")
     return given or {"lr": [0.1]}
 
 

@@ -70,10 +70,21 @@ def test_train_from_a_toml_config_with_a_flag_overriding_it(capsys, tmp_path):
         (["graph", "--out", "graph.jpeg"], "pass --format"),
         (["sweep", "--protocol", "lab", "--lr", "0.1"], "--protocol lab fixes the grid"),
         (["fly"], "invalid choice: 'fly'"),
+        (["graph", "--max-nodes", "1"], "draw_graph: max_nodes must be at least 2, got 1"),
+        (["graph", "--dataset", "spiral", "--n", "1"], "bad data options: make_spiral"),
+        (["graph", "--loss", "bce", "--output-activation", "none"], "inputs must be probabilities"),
+        (["train", "--dataset", "moons", "--data-seed", "-1"], "bad data options"),
+        # "afile" is a file, so no folder can be made there
+        (["graph", "--out", "afile/graph.svg"], "cannot write afile/graph.svg"),
+        (["train", "--epochs", "1", "--no-progress", "--out", "afile"], "cannot write afile"),
+        (["train", "--epochs", "1", "--no-progress", "--out", "afile/run"], "cannot write afile/run"),
+        (["sweep", "--datasets", "xor", "--seeds", "1", "--epochs", "1", "--no-progress", "--out", "afile"],
+         "cannot write afile"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder\n")
     if argv[0] == "graph":  # the PDF case is about a machine without the system Graphviz
         import shutil
 
@@ -85,21 +96,60 @@ def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path, monkeypatch, argv,
 
 
 @pytest.mark.parametrize(
-    ("config", "message"),
+    ("command", "line", "message"),
     [
-        ("learning_rate = 1\n", "unknown key(s) learning_rate"),
-        ("lr = [1\n", "not valid TOML"),
-        ('lr = "fast"\n', "lr must be a number"),
-        ('activation = "swish"\n', "unknown activation 'swish'"),
+        ("train", "learning_rate = 1", "unknown key(s) learning_rate"),
+        ("train", "lr = [1", "not valid TOML"),
+        ("train", 'lr = "fast"', "lr must be a number, got str 'fast'"),
+        ("train", "lr = true", "lr must be a number, got bool True"),
+        ("train", "momentum = 2", "momentum must be between 0 and 1, got 2"),
+        ("train", 'log_every = "often"', "log_every must be an integer"),
+        ("train", 'activation = "swish"', "unknown activation 'swish'; choose from sigmoid"),
+        ("train", "loss = 3", "loss must be a string, got int 3"),
+        ("train", "out = 3", "out must be a string"),
+        ("train", 'dataset = "spiral"\nn = 1', "bad data options: make_spiral"),
+        ("graph", "max_nodes = 1", "draw_graph: max_nodes must be at least 2, got 1"),
+        ("graph", "max_nodes = 0", "max_nodes must be a positive integer, got 0"),
+        ("graph", 'show = ["colour"]', "unknown show 'colour'; choose from op, shape, data, grad"),
+        ("graph", 'rankdir = "XX"', "unknown rankdir 'XX'"),
+        ("graph", 'format = "jpg"', "unknown format 'jpg'; choose from svg, png, pdf, dot"),
+        ("graph", 'backward = "yes"', "backward must be true or false, got str 'yes'"),
+        ("graph", "order = 3", "order must be true or false, got int 3"),
+        ("graph", 'hidden = "big"', "hidden must be an integer (or a list of them), got str 'big'"),
+        ("graph", 'hidden = [4, "big"]', "hidden must be an integer"),
+        ("graph", "group_modules = 0", "group_modules must be true or false"),
+        ("sweep", 'protocol = "mine"', "unknown protocol 'mine'"),
+        ("sweep", 'datasets = ["mnist"]', "unknown datasets 'mnist'; choose from linear, xor"),
+        ("sweep", 'optimizer = ["adamw"]', "unknown optimizer 'adamw'; choose from sgd, adam"),
+        ("sweep", 'seeds = "ten"', "seeds must be an integer"),
+        ("sweep", 'vectorize = "no"', "vectorize must be true or false"),
+        ("sweep", "lr = [0.1, -1]", "lr must be a positive number, got -1"),
     ],
 )
-def test_bad_config_exits_2_with_one_line(capsys, tmp_path, config, message):
+def test_bad_config_exits_2_with_one_line(capsys, tmp_path, command, line, message):
+    quick = {"train": {"epochs": "2", "progress": "false", "out": f'"{tmp_path}"'},
+             "sweep": {"seeds": "1", "epochs": "2", "progress": "false", "out": f'"{tmp_path}"'},
+             "graph": {"hidden": "[2]", "out": f'"{tmp_path / "graph.svg"}"'}}[command]
     path = tmp_path / "bad.toml"
-    path.write_text(config + f'out = "{tmp_path}"\nepochs = 2\nprogress = false\n')
-    code, _, err = run(capsys, "train", "--config", str(path))
+    path.write_text("".join(f"{text}\n" for text in [line] + [f"{key} = {value}" for key, value in quick.items()
+                                                           if not line.startswith(f"{key} ")]))
+    code, _, err = run(capsys, command, "--config", str(path))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
-    code, _, err = run(capsys, "train", "--config", str(tmp_path / "missing.toml"))
+    code, _, err = run(capsys, command, "--config", str(tmp_path / "missing.toml"))
     assert code == 2 and "does not exist" in err
+
+
+def test_config_values_are_taken_as_their_flags_take_them(capsys, tmp_path):
+    """One value for a list option is a list of one (as --hidden 3 is); an int is a fine float."""
+    config = tmp_path / "graph.toml"
+    config.write_text(f'hidden = 3\nshow = "op"\nbackward = true\nmax_nodes = 50\nformat = "dot"\n'
+                      f'out = "{tmp_path / "lab"}"\n')
+    code, out, _ = run(capsys, "graph", "--config", str(config))
+    assert code == 0 and "graph of 2-3-1" in out and (tmp_path / "lab.dot").read_text().startswith("digraph")
+    config = tmp_path / "train.toml"
+    config.write_text(f'lr = 1\nhidden = 3\nepochs = 2\nprogress = false\nout = "{tmp_path / "run"}"\n')
+    code, out, _ = run(capsys, "train", "--config", str(config))
+    assert code == 0 and "network 2-3-1, sigmoid, mse, sgd lr 1" in out
 
 
 def test_graph_command_after_backward(capsys, tmp_path):
@@ -127,13 +177,6 @@ def test_sweep_prints_and_writes_the_table(capsys, tmp_path):
     assert [r["lr"] for r in rows] == ["0.5", "0.001"] and rows[1]["never_converged"] == "2"
     assert json.loads((tmp_path / "xor.json").read_text())["rows"][0]["seeds"] == [0, 1]
     assert not (tmp_path / "xor.partial.csv").exists()
-
-
-def test_sweep_bad_protocol_in_config(capsys, tmp_path):
-    config = tmp_path / "sweep.toml"
-    config.write_text('protocol = "mine"\n')
-    code, _, err = run(capsys, "sweep", "--config", str(config), "--out", str(tmp_path))
-    assert code == 2 and "unknown protocol 'mine'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_ctrl_c_during_a_sweep_keeps_the_finished_rows(tmp_path):
