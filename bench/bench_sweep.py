@@ -82,12 +82,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100_000, help="epoch cap (default the lab's 100000)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per configuration (default 10)")
+    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"), help="(default float64)")
     args = parser.parse_args()
 
     total, estimate = 0.0, 0.0
     for name in ("linear", "xor"):
-        result = mg.train.sweep(LAB_GRID, name, seeds=args.seeds, epochs=args.epochs, progress=False)
-        X, y = DATASETS[name]()
+        result = mg.train.sweep(LAB_GRID, name, seeds=args.seeds, epochs=args.epochs, progress=False,
+                                dtype=args.dtype)
+        X, y = (a.astype(args.dtype) for a in DATASETS[name]())
         steps: dict[tuple, float] = {}
         one_at_a_time = 0.0
         for row in result.rows:
@@ -98,7 +100,7 @@ def main():
             one_at_a_time += epochs * steps[key]
         total += result.wall_time
         estimate += one_at_a_time
-        print(f"{name:7s} {len(result.rows)} configurations x {args.seeds} seeds, cap {args.epochs}: "
+        print(f"{name:7s} {len(result.rows)} configurations x {args.seeds} seeds, cap {args.epochs}, {args.dtype}: "
               f"vectorised {result.wall_time:7.1f} s ({result.workers} processes); one at a time with the "
               f"hand-written NumPy step ~{one_at_a_time:8.1f} s (estimated)")
     print(f"both    vectorised {total:.1f} s (target <= 120 s); one at a time ~{estimate:.0f} s "

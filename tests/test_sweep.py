@@ -196,7 +196,7 @@ def test_a_fractional_target_is_tested_as_fit_tests_it():
     seeds 0 and 1 on this set pass through exactly 14 correct, and both ways stop there."""
     X, y = mg.data.make_linear(25, rng=2)
     target = 14 / 25
-    assert not 14 >= target * 25
+    assert target * 25 > 14
     kwargs = {"seeds": 2, "epochs": 200, "stop_at_accuracy": target, "progress": False}
     grid = {"hidden": 3, "lr": 0.3, "activation": "tanh"}
     vectorised = mg.train.sweep(grid, (X, y), **kwargs)
