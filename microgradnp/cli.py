@@ -39,7 +39,7 @@ GRAPH_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "backward": False, "format": 
                   "group_modules": True}
 SWEEP_DEFAULTS = {"datasets": ["linear", "xor"], "protocol": None, "lr": None, "hidden": None, "activation": None,
                   "optimizer": None, "seeds": 10, "epochs": 100_000, "stop_at_accuracy": 1.0, "out": "results",
-                  "progress": True, "vectorize": True}
+                  "progress": True, "vectorize": True, "dtype": "float64"}
 
 
 class UsageError(Exception):
@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--stop-at-accuracy", type=_fraction, help="target accuracy (default 1.0)")
     sweep.add_argument("--one-at-a-time", dest="vectorize", action="store_false", default=None,
                        help="train each seed separately instead of as one batched model")
+    sweep.add_argument("--dtype", choices=("float64", "float32"),
+                       help="floating-point type (default float64; float32 is about twice as fast)")
     sweep.add_argument("--out", type=Path, help="output folder (default results)")
     _progress_option(sweep)
 
@@ -390,7 +392,7 @@ def run_sweep(options: dict) -> int:
         try:
             result = mg.train.sweep(grid, name, seeds=options["seeds"], epochs=options["epochs"],
                                     stop_at_accuracy=options["stop_at_accuracy"], vectorize=options["vectorize"],
-                                    progress=options["progress"], on_row=keep)
+                                    progress=options["progress"], on_row=keep, dtype=options["dtype"])
         except KeyboardInterrupt:
             print(f"\ninterrupted: {len(finished)} finished configuration(s) kept in {partial}", file=sys.stderr)
             return 130

@@ -201,3 +201,10 @@ def test_ctrl_c_during_a_sweep_keeps_the_finished_rows(tmp_path):
         rows = list(csv.DictReader(file))
     assert [r["lr"] for r in rows] == ["2.0"] and rows[0]["never_converged"] == "0"
     assert not (tmp_path / "xor.csv").exists()
+
+
+def test_sweep_in_float32(capsys, tmp_path):
+    code, out, _ = run(capsys, "sweep", "--datasets", "linear", "--hidden", "5", "--seeds", "2", "--epochs", "200",
+                       "--dtype", "float32", "--no-progress", "--out", str(tmp_path))
+    assert code == 0 and "1 configurations x 2 seeds" in out
+    assert json.loads((tmp_path / "linear.json").read_text())["dtype"] == "float32"
