@@ -16,16 +16,26 @@ def _exp_limit(dtype) -> float:
 _EXP_LIMITS = {np.dtype(t): _exp_limit(t) for t in (np.float16, np.float32, np.float64, np.longdouble)}
 
 
+def sigmoid_of_negated_(out: np.ndarray) -> np.ndarray:
+    """Turn ``out`` = -a into sigmoid(a) = 1 / (1 + exp(-a)) in place, with exp's argument
+    clamped: exact in both tails and never overflowing. The batched sweep shares it, so
+    that its members round exactly as the Sigmoid primitive does."""
+    limit = _EXP_LIMITS.get(out.dtype, 80.0)
+    # The clamp changes nothing unless some -a is beyond the limit (or nan): a read-only
+    # check is cheaper than np.minimum's write on all but the smallest arrays.
+    if out.size and not out.max() <= limit:
+        np.minimum(out, limit, out=out)
+    np.exp(out, out=out)
+    out += 1
+    np.divide(1.0, out, out=out)  # the same IEEE quotient as np.reciprocal, and faster
+    return out
+
+
 class Sigmoid(Primitive):
     @staticmethod
     def forward(ctx, a):
-        # 1 / (1 + exp(-a)) with exp's argument clamped: exact in both tails, never
-        # overflows, and in-place to allocate one array.
-        out = np.negative(a, out=np.empty_like(a))  # out=: a 0-d input would give a scalar, not an array
-        np.minimum(out, _EXP_LIMITS.get(out.dtype, 80.0), out=out)
-        np.exp(out, out=out)
-        out += 1
-        np.reciprocal(out, out=out)
+        # out=: a 0-d input would otherwise give a NumPy scalar, which cannot be written in place
+        out = sigmoid_of_negated_(np.negative(a, out=np.empty_like(a)))
         ctx.save_for_backward(out)
         return out
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from microgradnp.nn.layers import MLP
-from microgradnp.ops.activations import _EXP_LIMITS
+from microgradnp.ops.activations import sigmoid_of_negated_
 
 __all__ = ["ACTIVATIONS", "OPTIMIZERS", "BatchedMLP", "Handoff", "MemberResult"]
 
@@ -74,17 +74,8 @@ class _Activation:
 
 
 def sigmoid_(z: np.ndarray) -> np.ndarray:
-    """``ops.Sigmoid``'s forward, in place: ``1 / (1 + exp(min(-z, limit)))``."""
-    limit = _EXP_LIMITS.get(z.dtype, 80.0)
-    np.negative(z, out=z)
-    # The clamp changes nothing unless some -z is beyond the limit (or nan): check with a
-    # read-only reduction, which is several times cheaper than np.minimum's write.
-    if not z.max() <= limit:
-        np.minimum(z, limit, out=z)
-    np.exp(z, out=z)
-    z += 1
-    np.divide(1.0, z, out=z)  # the same IEEE quotient as np.reciprocal, and twice as fast here
-    return z
+    """``ops.Sigmoid``'s forward, in place."""
+    return sigmoid_of_negated_(np.negative(z, out=z))
 
 
 def _sigmoid_backward(grad, out, tmp) -> None:
