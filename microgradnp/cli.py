@@ -399,7 +399,7 @@ def run_sweep(options: dict) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
         print(result.to_markdown())
-        print(f"{len(result.rows)} configurations x {len(result.seeds)} seeds in {result.wall_time:.1f}s "
+        print(f"{len(result.rows)} configuration(s) x {len(result.seeds)} seed(s) in {result.wall_time:.1f}s "
               f"({'vectorised' if result.vectorized else 'one run at a time'}, {result.workers} process(es))")
         with _writing_to(out):
             write_bytes_atomically(out / f"{name}.md", result.to_markdown().encode())

@@ -170,7 +170,7 @@ def test_sweep_prints_and_writes_the_table(capsys, tmp_path):
                       f'progress = false\nout = "{tmp_path}"\n')
     code, out, _ = run(capsys, "sweep", "--config", str(config), "--lr", "0.5", "0.001")
     assert code == 0
-    assert "| 0.001 |      4 | tanh" in out and "1500+" in out and "2 configurations x 2 seeds" in out
+    assert "| 0.001 |      4 | tanh" in out and "1500+" in out and "2 configuration(s) x 2 seed(s)" in out
     assert (tmp_path / "xor.md").read_text() in out
     with open(tmp_path / "xor.csv") as file:
         rows = list(csv.DictReader(file))
@@ -206,5 +206,5 @@ def test_ctrl_c_during_a_sweep_keeps_the_finished_rows(tmp_path):
 def test_sweep_in_float32(capsys, tmp_path):
     code, out, _ = run(capsys, "sweep", "--datasets", "linear", "--hidden", "5", "--seeds", "2", "--epochs", "200",
                        "--dtype", "float32", "--no-progress", "--out", str(tmp_path))
-    assert code == 0 and "1 configurations x 2 seeds" in out
+    assert code == 0 and "1 configuration(s) x 2 seed(s)" in out
     assert json.loads((tmp_path / "linear.json").read_text())["dtype"] == "float32"
