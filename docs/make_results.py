@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -182,8 +183,6 @@ def page(results, heatmap_files, curve_files, seconds: float) -> str:
 
 
 def _machine() -> str:
-    import os
-
     return f"{os.cpu_count()} cores ({platform.machine()}), NumPy {np.__version__}"
 
 
