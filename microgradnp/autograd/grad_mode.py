@@ -1,12 +1,20 @@
-"""Switches that change what the autograd records: grad mode and anomaly detection."""
+"""Switches that change what the autograd records: grad mode and anomaly detection.
+
+Both are per thread, as in PyTorch: one thread's ``no_grad`` (or a backward running in
+it) never changes what another thread records.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import threading
 
 
-class _Mode:
-    """Process-wide flags read on every primitive call (attribute reads keep that cheap)."""
+class _Mode(threading.local):
+    """Per-thread flags read on every primitive call. The class attributes are every
+    thread's starting values; an assignment changes only the calling thread's."""
 
     grad_enabled = True
     anomaly = False
@@ -15,70 +23,136 @@ class _Mode:
 mode = _Mode()
 
 
-class _SetGradEnabled(contextlib.ContextDecorator):
-    def __new__(cls, *args):
-        # ``@mg.no_grad`` without parentheses decorates the function directly.
-        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
-            return cls()(args[0])
-        return super().__new__(cls)
+class _ModeSwitch(contextlib.ContextDecorator):
+    """Sets one flag of ``mode`` for a ``with`` block or a decorated function.
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
+    The saved previous values are a stack on the instance, so one instance can be
+    entered again while it is active; a decorated function gets a fresh instance per
+    call (``_recreate_cm``), so threads calling it never share that stack. Decorated
+    generator functions run every step of the generator under the switch, not just the
+    creation of the generator object.
+    """
+
+    flag = "grad_enabled"
+
+    def __init__(self, value: bool):
+        self.value = bool(value)
         self._previous: list[bool] = []
 
     def __enter__(self):
-        self._previous.append(mode.grad_enabled)
-        mode.grad_enabled = self.enabled
+        self._previous.append(getattr(mode, self.flag))
+        setattr(mode, self.flag, self.value)
         return self
 
     def __exit__(self, *exc):
-        mode.grad_enabled = self._previous.pop()
+        setattr(mode, self.flag, self._previous.pop())
         return False
 
+    def _recreate_cm(self):
+        fresh = _ModeSwitch.__new__(_ModeSwitch)
+        _ModeSwitch.__init__(fresh, self.value)
+        fresh.flag = self.flag
+        return fresh
 
-class no_grad(_SetGradEnabled):
+    def __call__(self, function):
+        if inspect.isgeneratorfunction(function):
+            return _switched_generator(self, function)
+        return super().__call__(function)
+
+
+def _switched_generator(switch: _ModeSwitch, function):
+    @functools.wraps(function)
+    def generator(*args, **kwargs):
+        with switch._recreate_cm():
+            steps = function(*args, **kwargs)
+        try:
+            with switch._recreate_cm():
+                reply = steps.send(None)
+            while True:
+                try:
+                    request = yield reply
+                except GeneratorExit:
+                    with switch._recreate_cm():
+                        steps.close()
+                    raise
+                except BaseException as error:
+                    with switch._recreate_cm():
+                        reply = steps.throw(error)
+                else:
+                    with switch._recreate_cm():
+                        reply = steps.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator
+
+
+class _GradSwitch(_ModeSwitch):
+    def __new__(cls, *args):
+        # ``@mg.no_grad`` without parentheses decorates the function directly.
+        if len(args) == 1 and callable(args[0]):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+
+class no_grad(_GradSwitch):
     """Record nothing inside: results have no graph and ``requires_grad=False``.
 
-    Use as ``with mg.no_grad():`` or as a decorator (``@mg.no_grad`` or ``@mg.no_grad()``).
+    Use as ``with mg.no_grad():`` or as a decorator (``@mg.no_grad`` or ``@mg.no_grad()``,
+    generator functions included). Per thread: other threads keep recording.
     """
 
     def __init__(self, *_):
         super().__init__(False)
 
 
-class enable_grad(_SetGradEnabled):
-    """Record again inside a ``no_grad`` block (context manager or decorator)."""
+class enable_grad(_GradSwitch):
+    """Record again inside a ``no_grad`` block (context manager or decorator), in this thread."""
 
     def __init__(self, *_):
         super().__init__(True)
 
 
-class set_grad_enabled(_SetGradEnabled):
-    """Turn recording on or off: ``with mg.set_grad_enabled(is_training):``."""
+class set_grad_enabled(_ModeSwitch):
+    """Turn recording on or off in this thread.
+
+    As in PyTorch, ``mg.set_grad_enabled(False)`` called on its own switches at once
+    (until switched back); ``with mg.set_grad_enabled(is_training):`` switches for the
+    block and restores the previous mode after it; it also works as a decorator.
+    """
+
+    def __init__(self, mode_: bool):
+        super().__init__(mode_)
+        self._before_call = mode.grad_enabled
+        mode.grad_enabled = self.value
+
+    def __enter__(self):
+        # The mode was set by __init__; restore what was there before it on exit.
+        self._previous.append(self._before_call)
+        mode.grad_enabled = self.value
+        return self
+
+    def __call__(self, function):
+        # Used as a decorator: the switch applies to calls, not to the decoration.
+        mode.grad_enabled = self._before_call
+        return super().__call__(function)
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations are being recorded for backward."""
+    """Whether operations are being recorded for backward in this thread."""
     return mode.grad_enabled
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_ModeSwitch):
     """Raise ``FloatingPointError`` at the first primitive whose forward or backward
     produces nan or inf, naming the primitive and the line of your code that created it.
 
     Slows every operation down (it checks every result and records where each
     operation was created), so use it to find a problem, not while training normally.
+    Per thread, like grad mode.
     """
 
+    flag = "anomaly"
+
     def __init__(self, enabled: bool = True):
-        self.enabled = enabled
-        self._previous: list[bool] = []
-
-    def __enter__(self):
-        self._previous.append(mode.anomaly)
-        mode.anomaly = self.enabled
-        return self
-
-    def __exit__(self, *exc):
-        mode.anomaly = self._previous.pop()
-        return False
+        super().__init__(enabled)
