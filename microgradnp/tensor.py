@@ -154,6 +154,10 @@ class Tensor:
         """The same data (shared, not copied) as a new leaf with no graph."""
         return Tensor._wrap(self.data)
 
+    def clone(self) -> Tensor:
+        """A copy of the data, in the graph (gradients flow back to this tensor)."""
+        return _ops.Copy.apply(self)
+
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
         return self.data
@@ -216,12 +220,136 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __setitem__(self, index, value):
-        if self.requires_grad and _grad_mode.grad_enabled:
-            raise RuntimeError(
-                "in-place assignment into a tensor that requires grad would corrupt the graph; "
-                "build a new tensor (mg.where, mg.concatenate) or assign to t.data[...] under mg.no_grad()"
-            )
+        """``t[index] = value`` writes into the data in place (and bumps the version)."""
+        self._check_in_place("t[index] = value", value)
         self.data[index] = value.data if isinstance(value, Tensor) else value
+        _versions.bump(self.data)
+
+    # -- in-place operations -------------------------------------------------------------
+    # They write into ``data`` and keep the tensor (identity, requires_grad, .grad), which
+    # is what a hand-written update step needs: ``with mg.no_grad(): w -= lr * w.grad``.
+    # Every write bumps the version counter, so a backward that needs the old values
+    # raises instead of using the new ones. While gradients are recorded they refuse to
+    # change a tensor in the graph: microgradnp does not record in-place operations.
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was written in place (shared with its
+        ``detach()`` and its views)."""
+        return _versions.version_of(self.data)
+
+    def _check_in_place(self, op: str, value=None) -> None:
+        if not _grad_mode.grad_enabled:
+            return
+        if self.requires_grad:
+            if self._node is None:
+                raise RuntimeError(
+                    f"{op}: a leaf tensor that requires grad{_named(self)} cannot be changed in "
+                    "place while gradients are recorded (the graph would use the new values). For "
+                    "a hand-written update step, write it under mg.no_grad(): "
+                    "`with mg.no_grad(): w -= lr * w.grad`."
+                )
+            raise RuntimeError(
+                f"{op}: this tensor{_named(self)} is the output of {self._node.name} in a recorded "
+                "graph, and microgradnp does not record in-place operations. Compute a new "
+                "tensor instead (y = y * 2, y = mg.where(mask, v, y)), or make the change under "
+                "mg.no_grad() if it must not be differentiated."
+            )
+        if isinstance(value, Tensor) and value.requires_grad:
+            raise RuntimeError(
+                f"{op}: the value requires grad, but writing it into a tensor in place is not "
+                "recorded by microgradnp, so its gradient would be lost. Build the result out of "
+                "place (y = y + v, mg.where(mask, v, y), mg.stack([...]), mg.concatenate([...])), "
+                "or write v.detach() if the value should be a constant."
+            )
+
+    def _in_place(self, op: str, ufunc, other) -> Tensor:
+        self._check_in_place(op, other)
+        other = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, other, out=self.data)
+        except ValueError as error:
+            raise ValueError(
+                f"{op}: cannot write the result in place into this tensor of shape "
+                f"{self.data.shape} ({error}); the other operand must broadcast to its shape"
+            ) from None
+        _versions.bump(self.data)
+        return self
+
+    def _records_out_of_place(self, other) -> bool:
+        """``y += v`` on a tensor in the recorded graph (or with a ``v`` that requires grad)
+        is computed out of place and rebinds ``y``, so it is recorded like ``y = y + v``."""
+        return _grad_mode.grad_enabled and (
+            self._node is not None if self.requires_grad else isinstance(other, Tensor) and other.requires_grad
+        )
+
+    def add_(self, other, alpha=1) -> Tensor:
+        """``self += alpha * other`` in place; returns self."""
+        return self._in_place("add_", np.add, other if alpha == 1 else _scaled(other, alpha))
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        """``self -= alpha * other`` in place; returns self."""
+        return self._in_place("sub_", np.subtract, other if alpha == 1 else _scaled(other, alpha))
+
+    def mul_(self, other) -> Tensor:
+        """``self *= other`` in place; returns self."""
+        return self._in_place("mul_", np.multiply, other)
+
+    def div_(self, other) -> Tensor:
+        """``self /= other`` in place; returns self."""
+        return self._in_place("div_", np.true_divide, other)
+
+    def __iadd__(self, other):
+        return NotImplemented if self._records_out_of_place(other) else self._in_place("+=", np.add, other)
+
+    def __isub__(self, other):
+        return NotImplemented if self._records_out_of_place(other) else self._in_place("-=", np.subtract, other)
+
+    def __imul__(self, other):
+        return NotImplemented if self._records_out_of_place(other) else self._in_place("*=", np.multiply, other)
+
+    def __itruediv__(self, other):
+        return NotImplemented if self._records_out_of_place(other) else self._in_place("/=", np.true_divide, other)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place; returns self."""
+        return self.fill_(0)
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to ``value`` (a number or a one-element tensor) in place; returns self."""
+        self._check_in_place("fill_", value)
+        value = value.data if isinstance(value, Tensor) else value
+        if np.ndim(value) != 0:
+            raise ValueError(f"fill_: the value must be a single number, got shape {np.shape(value)}")
+        self.data[...] = value
+        _versions.bump(self.data)
+        return self
+
+    def copy_(self, src) -> Tensor:
+        """Copy ``src`` (broadcast to this tensor's shape, cast to its dtype) into the data; returns self."""
+        self._check_in_place("copy_", src)
+        source = np.asarray(src.data if isinstance(src, Tensor) else src)
+        if source.dtype.kind not in "biuf":
+            raise TypeError(f"copy_: cannot copy data of dtype {source.dtype} into a real-valued tensor")
+        try:
+            np.copyto(self.data, source, casting="unsafe")
+        except ValueError as error:
+            raise ValueError(
+                f"copy_: a source of shape {source.shape} does not broadcast to this tensor's "
+                f"shape {self.data.shape} ({error})"
+            ) from None
+        _versions.bump(self.data)
+        return self
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's argument names)
+        """Limit the values to [min, max] in place (either bound may be None); returns self."""
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+        self._check_in_place("clamp_", min if isinstance(min, Tensor) else max)
+        np.clip(self.data, _data(min), _data(max), out=self.data)
+        _versions.bump(self.data)
+        return self
+
+    clip_ = clamp_
 
     # Arithmetic: the operand that is not a Tensor becomes a constant of the operation.
     def __add__(self, other):
@@ -327,6 +455,14 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+def _named(t: Tensor) -> str:
+    return f" ({t.name!r})" if t.name else ""
+
+
+def _scaled(other, alpha):
+    return (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
+
+
 def _compare(ufunc, a, b) -> Tensor:
     return Tensor._wrap(np.asarray(ufunc(_data(a), _data(b))))
 
@@ -357,32 +493,62 @@ def _new(array, requires_grad: bool, name: str | None = None) -> Tensor:
     return t.requires_grad_(True) if requires_grad else t
 
 
+_CONSTRUCTOR_KINDS = {"f": "a floating", "fiu": "a floating or integer", "fiub": "a floating, integer or bool"}
+
+
+def _constructor_dtype(function: str, dtype, default, requires_grad: bool, kinds: str = "fiub") -> np.dtype:
+    """The dtype a constructor makes: ``default`` when ``dtype`` is None, else ``dtype``
+    if its kind is one of ``kinds`` (never complex, object or str: microgradnp works with
+    real numbers), and floating when the tensor is to require grad."""
+    if dtype is None:
+        return default
+    dtype = np.dtype(dtype)
+    if dtype.kind not in kinds:
+        what = "random samples need" if kinds == "f" else "microgradnp works with real numbers, so it needs"
+        raise TypeError(
+            f"mg.{function}: dtype={dtype} is not supported: {what} {_CONSTRUCTOR_KINDS[kinds]} dtype. "
+            f"Pass e.g. dtype=np.float32, or leave dtype out for the default ({_default_dtype})"
+            + (" and convert the result yourself (rng.integers for random integers)." if kinds == "f" else ".")
+        )
+    if requires_grad and dtype.kind != "f":
+        raise TypeError(
+            f"mg.{function}: only floating-point tensors can require grad, and dtype={dtype} is not "
+            "floating. Pass a float dtype such as np.float64, or requires_grad=False."
+        )
+    return dtype
+
+
 def zeros(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
     """A tensor of zeros: ``mg.zeros(2, 3)`` or ``mg.zeros((2, 3))``."""
-    return _new(np.zeros(_shape(shape), dtype=dtype or _default_dtype), requires_grad)
+    dtype = _constructor_dtype("zeros", dtype, _default_dtype, requires_grad)
+    return _new(np.zeros(_shape(shape), dtype=dtype), requires_grad)
 
 
 def ones(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
     """A tensor of ones: ``mg.ones(2, 3)`` or ``mg.ones((2, 3))``."""
-    return _new(np.ones(_shape(shape), dtype=dtype or _default_dtype), requires_grad)
+    dtype = _constructor_dtype("ones", dtype, _default_dtype, requires_grad)
+    return _new(np.ones(_shape(shape), dtype=dtype), requires_grad)
 
 
 def full(shape, fill_value, requires_grad: bool = False, dtype=None) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    return _new(np.full(shape, fill_value, dtype=dtype or _default_dtype), requires_grad)
+    dtype = _constructor_dtype("full", dtype, _default_dtype, requires_grad)
+    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad)
 
 
 def zeros_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
     """Zeros with the shape (and, unless given, the float dtype) of ``x``."""
     data = np.asarray(_data(x))
-    return _new(np.zeros(data.shape, dtype=dtype or _float_dtype_of(data)), requires_grad)
+    dtype = _constructor_dtype("zeros_like", dtype, _float_dtype_of(data), requires_grad)
+    return _new(np.zeros(data.shape, dtype=dtype), requires_grad)
 
 
 def ones_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
     """Ones with the shape (and, unless given, the float dtype) of ``x``."""
     data = np.asarray(_data(x))
-    return _new(np.ones(data.shape, dtype=dtype or _float_dtype_of(data)), requires_grad)
+    dtype = _constructor_dtype("ones_like", dtype, _float_dtype_of(data), requires_grad)
+    return _new(np.ones(data.shape, dtype=dtype), requires_grad)
 
 
 def _float_dtype_of(data: np.ndarray) -> np.dtype:
@@ -411,13 +577,15 @@ def _rng(rng) -> np.random.Generator:
 
 def randn(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
     """Standard normal samples; ``rng`` is a ``np.random.Generator`` or a seed."""
-    data = _rng(rng).standard_normal(_shape(shape)).astype(dtype or _default_dtype, copy=False)
+    dtype = _constructor_dtype("randn", dtype, _default_dtype, requires_grad, kinds="f")
+    data = _rng(rng).standard_normal(_shape(shape)).astype(dtype, copy=False)
     return _new(data, requires_grad)
 
 
 def rand(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
     """Uniform samples in [0, 1); ``rng`` is a ``np.random.Generator`` or a seed."""
-    data = _rng(rng).random(_shape(shape)).astype(dtype or _default_dtype, copy=False)
+    dtype = _constructor_dtype("rand", dtype, _default_dtype, requires_grad, kinds="f")
+    data = _rng(rng).random(_shape(shape)).astype(dtype, copy=False)
     return _new(data, requires_grad)
 
 
@@ -426,11 +594,13 @@ def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None) ->
     default float dtype unless ``dtype`` says otherwise."""
     if stop is None:
         start, stop = 0, start
-    return _new(np.arange(start, stop, step).astype(dtype or _default_dtype, copy=False), requires_grad)
+    dtype = _constructor_dtype("arange", dtype, _default_dtype, requires_grad, kinds="fiu")
+    return _new(np.arange(start, stop, step).astype(dtype, copy=False), requires_grad)
 
 
 from microgradnp import ops as _ops  # noqa: E402  (the operations need Tensor defined)
 from microgradnp.autograd import engine as _engine  # noqa: E402
+from microgradnp.autograd import versions as _versions  # noqa: E402
 from microgradnp.autograd.grad_mode import mode as _grad_mode  # noqa: E402
 
 _ops.attach_methods(Tensor)

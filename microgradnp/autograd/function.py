@@ -29,6 +29,7 @@ import sys
 import numpy as np
 
 from microgradnp.autograd.grad_mode import mode
+from microgradnp.autograd.versions import saved_versions, version_of, versions
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,6 +39,14 @@ _SECOND_BACKWARD = (
     "Trying to backward through the graph a second time: the arrays {name!r} saved for "
     "backward were released after the first backward. Pass retain_graph=True to the "
     "first backward() (or mg.grad) if you need to backward through this graph again."
+)
+
+_MODIFIED = (
+    "one of the arrays needed for gradient computation has been modified by an in-place "
+    "operation: {what}, version {now}, expected {was}. {name} saved it for backward, so "
+    "backward would use the modified values. Make the in-place change after backward() "
+    "(e.g. optimizer.step() after loss.backward()), or use an out-of-place operation "
+    "(y = y * 2 instead of y *= 2) or change a copy (y = y.clone() before the change)."
 )
 
 
@@ -77,6 +86,7 @@ class Function:
     origin: str | None = None
     module_calls: tuple = ()  # (module, creation stamp) of the module calls that returned this node's output
     _saved: tuple | object = ()
+    _saved_versions: tuple | None = None  # versions of the saved arrays when recorded; None: all 0
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -138,6 +148,8 @@ class Function:
             ctx.order = next(_creation_order)
             result._node = ctx
             result.requires_grad = True
+            if versions:
+                ctx._saved_versions = saved_versions(ctx._saved)
         if mode.anomaly:
             ctx.origin = _user_origin()
             _check_finite(out, ctx, "forward")
@@ -148,6 +160,8 @@ class Function:
         """The gradients of the inputs, one per input (None where there is none)."""
         if self._saved is _RELEASED:
             raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
+        if versions:
+            self._check_versions(output)
         grads = self._vjp_building_graph(grad, output) if create_graph else self.backward(self, grad)
         if type(grads) is not tuple:
             grads = (grads,)
@@ -161,6 +175,25 @@ class Function:
                 if g is not None:
                     _check_finite(getattr(g, "data", g), self, "backward")
         return grads
+
+    def _check_versions(self, output) -> None:
+        """Refuse to run backward on saved arrays that were written in place since."""
+        expected = self._saved_versions
+        for i, array in enumerate(self._saved):
+            now, was = version_of(array), 0 if expected is None else expected[i]
+            if now != was:
+                what = self._describe_saved(array, output)
+                raise RuntimeError(_MODIFIED.format(what=what, now=now, was=was, name=self.name))
+
+    def _describe_saved(self, array, output) -> str:
+        if output is not None and output.data is array:
+            return f"the output of {self.name}"
+        for i, x in enumerate(self.inputs):
+            if isinstance(x, Tensor) and x.data is array:
+                label = f"the output of {x._node.name}" if x._node is not None else "a leaf tensor"
+                named = f" {x.name!r}" if x.name else ""
+                return f"input {i} of {self.name} ({label}{named} of shape {x.data.shape})"
+        return f"an array of shape {array.shape} saved by {self.name}"
 
     def _vjp_building_graph(self, grad, output):
         """Backward on Tensors, recorded, so that its result can be differentiated again."""

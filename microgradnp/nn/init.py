@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.tensor import Tensor, _rng
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
 
 def _fill(tensor: Tensor, values) -> Tensor:
     tensor.data[...] = values
+    bump_version(tensor.data)
     return tensor
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from microgradnp.autograd.grad_mode import enable_grad
+from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.nn.module import Module
 from microgradnp.tensor import Tensor
 
@@ -234,6 +235,7 @@ class Optimizer:
                 grad = p.grad
                 if grad is not None:
                     self._update(p.data, grad, state[p], group)
+                    bump_version(p.data)  # a graph that saved the old values must not use these
         return loss
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:

@@ -1,0 +1,346 @@
+"""In-place operations and version counters: a hand-written update step keeps the tensor;
+a backward that would use values changed in place since the forward raises instead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import microgradnp as mg
+from microgradnp import nn, optim
+
+MODIFIED = "modified by an in-place operation"
+
+
+# -- the hand-written SGD step ------------------------------------------------------------
+def test_manual_sgd_step_under_no_grad_keeps_the_tensor_and_matches_optim_sgd():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
+    w = mg.tensor(rng.normal(size=(3, 1)), requires_grad=True, name="w")
+    w_opt = mg.tensor(w.data, requires_grad=True)
+    opt = optim.SGD([w_opt], lr=0.1)
+    same = w
+    for _ in range(5):
+        w.grad = None
+        ((mg.tensor(X) @ w - y) ** 2).mean().backward()
+        with mg.no_grad():
+            w -= 0.1 * w.grad
+        opt.zero_grad()
+        ((mg.tensor(X) @ w_opt - y) ** 2).mean().backward()
+        opt.step()
+    assert w is same and w.requires_grad and w.is_leaf
+    np.testing.assert_array_equal(w.data, w_opt.data)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda w: w.__iadd__(1.0),
+        lambda w: w.__isub__(1.0),
+        lambda w: w.__imul__(2.0),
+        lambda w: w.__itruediv__(2.0),
+        lambda w: w.add_(1.0),
+        lambda w: w.sub_(1.0, alpha=2),
+        lambda w: w.mul_(2.0),
+        lambda w: w.div_(2.0),
+        lambda w: w.zero_(),
+        lambda w: w.fill_(3.0),
+        lambda w: w.copy_(np.ones(3)),
+        lambda w: w.clamp_(0.0, 1.0),
+        lambda w: w.__setitem__(0, 5.0),
+    ],
+)
+def test_in_place_on_a_leaf_that_requires_grad_raises_while_recording(update):
+    w = mg.tensor([0.5, 1.5, 2.5], requires_grad=True)
+    before = w.data.copy()
+    with pytest.raises(RuntimeError, match=r"leaf tensor that requires grad.*mg.no_grad"):
+        update(w)
+    np.testing.assert_array_equal(w.data, before)
+    with mg.no_grad():
+        update(w)
+    assert w.requires_grad and w._version == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "expected"),
+    [
+        ("add_", (np.array([1.0, 2.0, 3.0]),), [2.0, 0.0, 6.0]),
+        ("add_", (1.0, 3), [4.0, 1.0, 6.0]),
+        ("sub_", (mg.tensor([1.0, 1.0, 1.0]),), [0.0, -3.0, 2.0]),
+        ("sub_", (1.0, 0.5), [0.5, -2.5, 2.5]),
+        ("mul_", (2.0,), [2.0, -4.0, 6.0]),
+        ("div_", (np.array([2.0, 4.0, 1.0]),), [0.5, -0.5, 3.0]),
+        ("zero_", (), [0.0, 0.0, 0.0]),
+        ("fill_", (mg.tensor(7.0),), [7.0, 7.0, 7.0]),
+        ("copy_", ([4, 5, 6],), [4.0, 5.0, 6.0]),
+        ("copy_", (np.float32(2.5),), [2.5, 2.5, 2.5]),
+        ("clamp_", (-1.0, 2.0), [1.0, -1.0, 2.0]),
+        ("clamp_", (None, 0.0), [0.0, -2.0, 0.0]),
+        ("clamp_", (mg.tensor([2.0, 0.0, 0.0]),), [2.0, 0.0, 3.0]),
+    ],
+)
+def test_in_place_methods_write_the_values_into_the_same_array(method, args, expected):
+    t = mg.tensor([1.0, -2.0, 3.0])
+    data = t.data
+    assert getattr(t, method)(*args) is t
+    assert t.data is data
+    np.testing.assert_array_equal(t.data, expected)
+    assert t._version == 1
+
+
+def test_in_place_operators_broadcast_and_refuse_shapes_that_do_not_fit():
+    t = mg.zeros(2, 3)
+    t += np.array([1.0, 2.0, 3.0])
+    t *= mg.tensor([[2.0], [3.0]])
+    np.testing.assert_array_equal(t.data, [[2, 4, 6], [3, 6, 9]])
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*broadcast"):
+        t += np.ones((4, 3))
+    with pytest.raises(ValueError, match="single number"):
+        t.fill_(np.ones(3))
+    with pytest.raises(ValueError, match="at least one of min and max"):
+        t.clamp_()
+    with pytest.raises(ValueError, match="does not broadcast"):
+        t.copy_(np.ones(4))
+    with pytest.raises(TypeError, match="complex"):
+        t.copy_(np.ones(3) * 1j)
+
+
+def test_augmented_assignment_on_a_graph_tensor_is_recorded_out_of_place():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    kept = y
+    y += x * x  # rebinds y, as y = y + x * x
+    y *= 3
+    assert y is not kept and y.op == "mul"
+    np.testing.assert_array_equal(kept.data, [2.0, 4.0, 6.0])
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 3 * (2 + 2 * x.data))
+    # A constant accumulator that receives a value requiring grad joins the graph.
+    acc = mg.zeros(3)
+    acc += x * 5
+    acc.sum().backward()
+    np.testing.assert_allclose(x.grad, 3 * (2 + 2 * x.data) + 5)
+
+
+@pytest.mark.parametrize("method", ["add_", "mul_", "zero_", "clamp_"])
+def test_in_place_methods_on_a_graph_tensor_raise_while_recording(method):
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    h = x.sigmoid()
+    args = {"add_": (1.0,), "mul_": (2.0,), "zero_": (), "clamp_": (0.0,)}[method]
+    with pytest.raises(RuntimeError, match=r"output of sigmoid.*does not record in-place"):
+        getattr(h, method)(*args)
+
+
+def test_in_place_write_of_a_value_that_requires_grad_raises():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    buffer = mg.zeros(2)
+    with pytest.raises(RuntimeError, match=r"value requires grad.*gradient would be lost"):
+        buffer[0] = x[1] * 2
+    with pytest.raises(RuntimeError, match="value requires grad"):
+        buffer.copy_(x)
+    with pytest.raises(RuntimeError, match="value requires grad"):
+        buffer.add_(x)
+    buffer[0] = (x[1] * 2).detach()
+    np.testing.assert_array_equal(buffer.data, [4.0, 0.0])
+
+
+# -- version counters -----------------------------------------------------------------------
+def _model_and_loss():
+    model = nn.MLP(2, (4,), 1, rng=0)
+    X, y = mg.data.make_xor_easy()
+    return model, nn.MSELoss()(model(mg.tensor(X)), mg.tensor(y))
+
+
+@pytest.mark.parametrize("make", [optim.SGD, optim.Adam])
+def test_optimizer_step_between_forward_and_backward_raises(make):
+    model, loss = _model_and_loss()
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    make(model.parameters(), lr=0.1).step()
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.*version (\\d+), expected (?!\\1)\\d+"):
+        loss.backward()
+
+
+def test_editing_a_sigmoid_output_raises_naming_it():
+    x = mg.tensor([0.0], requires_grad=True)
+    h = x.sigmoid()
+    with mg.no_grad():
+        h.mul_(0)
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: the output of sigmoid, version 1, expected 0"):
+        h.sum().backward()
+
+
+def test_setitem_on_a_weight_after_forward_raises():
+    w = mg.tensor([1.0, 2.0], requires_grad=True, name="w")
+    loss = (w * w).sum()
+    with mg.no_grad():
+        w[0] = 100
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: input 0 of mul \\(a leaf tensor 'w' of shape"):
+        loss.backward()
+
+
+def test_editing_a_detached_copy_raises():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    x.detach().mul_(10)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
+
+
+def test_editing_through_a_view_raises():
+    w = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    loss = (w * w).sum()
+    with mg.no_grad():
+        row = w[0]
+        row.add_(1.0)
+    assert w._version == row._version == 1
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+def test_retained_graph_refuses_a_second_backward_after_a_step():
+    model, loss = _model_and_loss()
+    loss.backward(retain_graph=True)
+    optim.SGD(model.parameters(), lr=0.1).step()
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+def test_changes_that_backward_does_not_need_do_not_raise():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    b = mg.tensor([3.0, 4.0], requires_grad=True)
+    y = (x * x + b).sum()  # add saves nothing, so b may change
+    with mg.no_grad():
+        b.mul_(10)
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+
+
+def test_step_after_backward_then_a_new_forward_trains_normally():
+    model, _ = _model_and_loss()
+    X, y = mg.data.make_xor_easy()
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    before = [p._version for p in model.parameters()]
+    for _ in range(3):
+        opt.zero_grad()
+        nn.MSELoss()(model(mg.tensor(X)), mg.tensor(y)).backward()
+        opt.step()
+    assert [p._version for p in model.parameters()] == [v + 3 for v in before]
+
+
+def test_writes_through_data_are_not_tracked_as_in_pytorch():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    w.data[0] = 10.0  # documented: unchecked, the backward uses the new values
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [20.0, 4.0])
+    assert w._version == 0
+
+
+def test_custom_function_saved_arrays_are_checked():
+    class Cube(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 3 * x**2 * grad
+
+    x = mg.tensor([2.0], requires_grad=True)
+    y = Cube.apply(x)
+    with mg.no_grad():
+        x += 1
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: input 0 of Cube"):
+        y.backward()
+
+
+def test_pytorch_agrees_on_which_sequences_raise():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = x.sigmoid()
+    with torch.no_grad():
+        h.mul_(0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        h.sum().backward()
+    b = torch.tensor([3.0, 4.0], requires_grad=True)
+    y = (x * x + b).sum()
+    with torch.no_grad():
+        b.mul_(10)
+    y.backward()  # PyTorch does not raise either: add saves nothing
+
+
+# -- sequences of in-place updates: the right gradient or the version error -----------------
+UPDATES = {
+    "add_": lambda t, v: t.add_(v),
+    "sub_": lambda t, v: t.sub_(v, alpha=0.5),
+    "mul_": lambda t, v: t.mul_(1 + v),
+    "div_": lambda t, v: t.div_(2 + v),
+    "iadd": lambda t, v: t.__iadd__(v),
+    "imul": lambda t, v: t.__imul__(v),
+    "fill_": lambda t, v: t.fill_(v),
+    "copy_": lambda t, v: t.copy_(np.full(t.shape, v)),
+    "clamp_": lambda t, v: t.clamp_(-abs(v), abs(v)),
+    "setitem": lambda t, v: t.__setitem__(0, v),
+    "data": lambda t, v: t.data.__setitem__(Ellipsis, t.data),  # untracked, changes nothing
+}
+
+
+def _forward(w, b):
+    h = (w * 0.5).sigmoid()
+    return (h * 2 + w + b).sum()
+
+
+def _fresh_grads(w_values, b_values):
+    w = mg.tensor(w_values, requires_grad=True)
+    b = mg.tensor(b_values, requires_grad=True)
+    _forward(w, b).backward()
+    return w.grad, b.grad
+
+
+action = st.one_of(
+    st.just(("forward",)),
+    st.tuples(st.just("backward"), st.booleans()),
+    st.tuples(st.just("update"), st.sampled_from(["w", "b"]), st.sampled_from(sorted(UPDATES)),
+              st.floats(-2, 2, allow_nan=False)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(action, min_size=1, max_size=12))
+def test_in_place_sequences_give_the_eager_gradient_or_the_version_error(actions):
+    tensors = {
+        "w": mg.tensor([0.5, -1.0, 2.0], requires_grad=True),
+        "b": mg.tensor([1.0, 2.0, 3.0], requires_grad=True),
+    }
+    graph = None  # (loss, w values, b values at forward time, w changed since)
+    for step in actions:
+        if step[0] == "forward":
+            graph = (_forward(tensors["w"], tensors["b"]), tensors["w"].data.copy(), tensors["b"].data.copy(), False)
+        elif step[0] == "update":
+            _, which, name, value = step
+            with mg.no_grad():
+                UPDATES[name](tensors[which], value)
+            if graph is not None and which == "w" and name != "data":
+                graph = (*graph[:3], True)
+        elif graph is not None:
+            loss, w_then, b_then, w_changed = graph
+            for t in tensors.values():
+                t.grad = None
+            retain = step[1]
+            if w_changed:
+                with pytest.raises(RuntimeError, match=MODIFIED):
+                    loss.backward(retain_graph=retain)
+                graph = None
+                continue
+            loss.backward(retain_graph=retain)
+            w_grad, b_grad = _fresh_grads(w_then, b_then)
+            np.testing.assert_array_equal(tensors["w"].grad, w_grad)
+            np.testing.assert_array_equal(tensors["b"].grad, b_grad)
+            if not retain:
+                graph = None
