@@ -59,7 +59,7 @@ class Tensor:
 
     # Class-level defaults: an operation's result sets only what differs (fast to create).
     data: np.ndarray
-    grad: np.ndarray | None = None
+    _grad: np.ndarray | None = None
     requires_grad: bool = False
     name: str | None = None
     _node = None  # the Function instance that computed this tensor; None for leaves
@@ -107,6 +107,29 @@ class Tensor:
         return self._node
 
     # -- autograd ----------------------------------------------------------------------
+    @property
+    def grad(self) -> np.ndarray | None:
+        """The gradient accumulated by ``backward()``: an ndarray of the data's shape and
+        dtype, or None. Assigning checks both, as PyTorch does."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            array = value.data if isinstance(value, Tensor) else value
+            if not isinstance(array, np.ndarray):
+                raise TypeError(
+                    f"assigned grad must be an ndarray (or None), got {type(value).__name__}; "
+                    "use np.asarray(...) with the tensor's shape and dtype"
+                )
+            if array.shape != self.data.shape or array.dtype != self.data.dtype:
+                raise RuntimeError(
+                    f"assigned grad has shape {array.shape} and dtype {array.dtype}, but "
+                    f"{describe(self)} has dtype {self.data.dtype}: they must match"
+                )
+            value = array
+        self._grad = value
+
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
 
@@ -243,13 +266,13 @@ class Tensor:
         if self.requires_grad:
             if self._node is None:
                 raise RuntimeError(
-                    f"{op}: a leaf tensor that requires grad{_named(self)} cannot be changed in "
+                    f"{op}: {describe(self)} requires grad and cannot be changed in "
                     "place while gradients are recorded (the graph would use the new values). For "
                     "a hand-written update step, write it under mg.no_grad(): "
                     "`with mg.no_grad(): w -= lr * w.grad`."
                 )
             raise RuntimeError(
-                f"{op}: this tensor{_named(self)} is the output of {self._node.name} in a recorded "
+                f"{op}: {describe(self)} is in a recorded "
                 "graph, and microgradnp does not record in-place operations. Compute a new "
                 "tensor instead (y = y * 2, y = mg.where(mask, v, y)), or make the change under "
                 "mg.no_grad() if it must not be differentiated."
@@ -455,8 +478,12 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _named(t: Tensor) -> str:
-    return f" ({t.name!r})" if t.name else ""
+def describe(tensor: Tensor) -> str:
+    """How error messages name a tensor: its name, or what computed it, and its shape."""
+    named = f" {tensor.name!r}" if tensor.name else ""
+    if tensor._node is not None:
+        return f"the output{named} of {tensor._node.name} (shape {tensor.data.shape})"
+    return f"the leaf tensor{named} of shape {tensor.data.shape}"
 
 
 def _scaled(other, alpha):

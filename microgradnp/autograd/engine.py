@@ -8,7 +8,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from microgradnp.autograd.grad_mode import mode
-from microgradnp.tensor import Tensor
+from microgradnp.tensor import Tensor, describe
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -51,7 +51,8 @@ def sum_to_shape(grad, shape: tuple[int, ...]):
 
 def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
     """Add ``grad`` to ``leaf.grad``, never letting two leaves share one array."""
-    if leaf.grad is None:
+    current = leaf._grad
+    if current is None:
         # Keep the array itself when nothing else can see it (PyTorch's AccumulateGrad
         # does the same); copy views, broadcasts and arrays handed out already.
         if type(grad) is not np.ndarray or grad.base is not None or id(grad) in handed_out:
@@ -59,11 +60,22 @@ def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
         elif grad.dtype != leaf.data.dtype:
             grad = grad.astype(leaf.data.dtype)
         handed_out.add(id(grad))
-        leaf.grad = grad
+        leaf._grad = grad
     else:
-        total = leaf.grad + grad
+        total = current + grad
         # A gradient in a wider dtype (a float64 constant met a float32 leaf) must not widen .grad.
-        leaf.grad = total if total.dtype == leaf.data.dtype else total.astype(leaf.data.dtype)
+        leaf._grad = total if total.dtype == leaf.data.dtype else total.astype(leaf.data.dtype)
+
+
+def _paths_to(roots: Sequence[Tensor], wanted_ids: set[int]) -> tuple[set[int], set[int]]:
+    """For ``mg.grad``: the tensors a gradient must reach (the wanted ones and those on a
+    path to them) and, among them, those whose inputs it must go on to (``expand``)."""
+    needed, expand = set(wanted_ids), set()
+    for tensor in topological_order(roots):  # inputs before the tensors made from them
+        if any(isinstance(x, Tensor) and id(x) in needed for x in tensor._node.inputs):
+            expand.add(id(tensor))
+            needed.add(id(tensor))
+    return needed, expand
 
 
 def run_backward(
@@ -77,15 +89,22 @@ def run_backward(
 
     Nodes are visited newest first (a heap keyed by creation order): every consumer
     of a tensor was created after it, so its gradient is complete when it is popped.
-    This needs no separate sort and no recursion.
+    This needs no separate sort and no recursion. A leaf's gradient is complete only at
+    the end, so leaves with hooks collect their total first and run the hooks once on it.
 
     Without ``wanted`` the gradients accumulate into the leaves' ``.grad`` (``backward()``).
     With it, nothing is written to ``.grad``; the gradients reaching those tensors are
-    returned by ``id`` (``mg.grad``).
+    returned by ``id`` (``mg.grad``), and the walk goes only along the paths to them, so
+    no other tensor's hook runs.
     """
-    wanted_ids = None if wanted is None else {id(t) for t in wanted}
+    if wanted is None:
+        wanted_ids = needed = expand = None
+    else:
+        wanted_ids = {id(t) for t in wanted}
+        needed, expand = _paths_to(roots, wanted_ids)
     found: dict[int, object] = {}
     pending: dict[int, object] = {}
+    hooked_leaves: dict[int, list] = {}  # id -> [leaf, total gradient]
     heap: list[tuple[int, Tensor]] = []
     handed_out = {id(g) for g in root_grads}
     work = [(root, grad) for root, grad in zip(roots, root_grads) if root.requires_grad]
@@ -99,6 +118,8 @@ def run_backward(
             for x, g in work:
                 if g is None or not isinstance(x, Tensor) or not x.requires_grad:
                     continue
+                if needed is not None and id(x) not in needed:
+                    continue
                 if g.shape != x.data.shape:
                     g = sum_to_shape(g, x.data.shape)
                 node = x._node
@@ -109,15 +130,18 @@ def run_backward(
                     else:
                         pending[key] = g
                         heappush(heap, (node.order, x))
-                    continue
-                if x._hooks:
-                    g = _run_hooks(x, g)
-                if wanted_ids is None:
+                elif x._hooks:
+                    entry = hooked_leaves.get(id(x))
+                    if entry is None:
+                        hooked_leaves[id(x)] = [x, g]
+                    else:
+                        entry[1] = entry[1] + g
+                elif wanted_ids is None:
                     _accumulate_leaf(x, g, handed_out)
-                elif id(x) in wanted_ids:
+                else:
                     found[id(x)] = found[id(x)] + g if id(x) in found else g
             if not heap:
-                return found
+                break
             tensor = heappop(heap)[1]
             grad = pending.pop(id(tensor))
             if tensor._hooks:
@@ -125,24 +149,50 @@ def run_backward(
             if wanted_ids is None:
                 if tensor._retains_grad:
                     plain = _as_plain(grad, tensor.data.dtype)
-                    tensor.grad = plain if tensor.grad is None else tensor.grad + plain
-                    handed_out.add(id(tensor.grad))
+                    tensor._grad = plain if tensor._grad is None else tensor._grad + plain
+                    handed_out.add(id(tensor._grad))
             elif id(tensor) in wanted_ids:
                 found[id(tensor)] = grad
+                if id(tensor) not in expand:
+                    work = ()
+                    continue
             node = tensor._node
             work = zip(node.inputs, node._vjp(grad, tensor, create_graph))
             if not retain_graph:
                 node._release()
+        for leaf, total in hooked_leaves.values():
+            total = _run_hooks(leaf, total)
+            if wanted_ids is None:
+                _accumulate_leaf(leaf, total, handed_out)
+            else:
+                found[id(leaf)] = total
+        return found
     finally:
         mode.grad_enabled = was_enabled
 
 
 def _run_hooks(tensor: Tensor, grad):
-    for hook in tensor._hooks:
+    for hook in tuple(tensor._hooks):
         replaced = hook(grad)
         if replaced is not None:
-            grad = replaced
+            grad = _check_hook_result(tensor, hook, grad, replaced)
     return grad
+
+
+def _check_hook_result(tensor: Tensor, hook, grad, replaced):
+    """The hook's gradient, of the kind the walk carries (ndarray, or Tensor under
+    create_graph); one of another shape or a non-float dtype raises naming the tensor."""
+    data = replaced.data if isinstance(replaced, Tensor) else np.asarray(replaced)
+    if data.shape != tensor.data.shape or data.dtype.kind != "f":
+        what = getattr(hook, "__name__", type(hook).__name__)
+        raise RuntimeError(
+            f"hook {what!r} on {describe(tensor)} returned a gradient of shape {data.shape} and "
+            f"dtype {data.dtype}; it must have the tensor's shape {tensor.data.shape} and a "
+            "floating dtype"
+        )
+    if isinstance(grad, Tensor):
+        return replaced if isinstance(replaced, Tensor) else Tensor._wrap(data)
+    return data
 
 
 def _as_plain(grad, dtype) -> np.ndarray:

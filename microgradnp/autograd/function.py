@@ -86,6 +86,7 @@ class Function:
     origin: str | None = None
     module_calls: tuple = ()  # (module, creation stamp) of the module calls that returned this node's output
     _saved: tuple | object = ()
+    _builtin = False  # built-in primitives are trusted to return gradients of the right shape
     _saved_versions: tuple | None = None  # versions of the saved arrays when recorded; None: all 0
 
     def __init_subclass__(cls, **kwargs):
@@ -170,6 +171,8 @@ class Function:
                 f"{self.name}.backward returned {len(grads)} gradient(s) but forward had "
                 f"{len(self.inputs)} input(s): return one per input (None for inputs with no gradient)"
             )
+        if not self._builtin:
+            grads = self._checked_grads(grads)
         if mode.anomaly:
             for g in grads:
                 if g is not None:
@@ -190,10 +193,26 @@ class Function:
             return f"the output of {self.name}"
         for i, x in enumerate(self.inputs):
             if isinstance(x, Tensor) and x.data is array:
-                label = f"the output of {x._node.name}" if x._node is not None else "a leaf tensor"
-                named = f" {x.name!r}" if x.name else ""
-                return f"input {i} of {self.name} ({label}{named} of shape {x.data.shape})"
+                return f"input {i} of {self.name} ({describe(x)})"
         return f"an array of shape {array.shape} saved by {self.name}"
+
+    def _checked_grads(self, grads: tuple) -> tuple:
+        """A user Function's gradients as arrays, each a float array of its input's shape
+        or one whose broadcast axes sum to it; anything else raises naming the Function."""
+        checked = []
+        for i, (x, g) in enumerate(zip(self.inputs, grads)):
+            if g is not None and not isinstance(g, Tensor):
+                g = np.asarray(g)
+            if g is not None and isinstance(x, Tensor):
+                data = g.data if isinstance(g, Tensor) else g
+                if data.dtype.kind != "f" or not _reduces_to(data.shape, x.data.shape):
+                    raise RuntimeError(
+                        f"{self.name}.backward returned a gradient of shape {data.shape} and dtype "
+                        f"{data.dtype} for input {i} ({describe(x)}); it must be a floating array "
+                        "of the input's shape (or one that summing broadcast axes reduces to it)"
+                    )
+            checked.append(g)
+        return tuple(checked)
 
     def _vjp_building_graph(self, grad, output):
         """Backward on Tensors, recorded, so that its result can be differentiated again."""
@@ -275,7 +294,13 @@ def _check_finite(array, node: Function, phase: str) -> None:
 _creation_order = itertools.count(0, -1)
 
 
-from microgradnp.tensor import Tensor, _as_float_array  # noqa: E402  (Tensor needs this module first)
+from microgradnp.tensor import Tensor, _as_float_array, describe  # noqa: E402  (Tensor needs this module first)
+
+
+def _reduces_to(shape: tuple, target: tuple) -> bool:
+    """Whether summing broadcast axes turns an array of ``shape`` into one of ``target``."""
+    lead = len(shape) - len(target)
+    return lead >= 0 and all(t == n or t == 1 for t, n in zip(target, shape[lead:]))
 
 
 def next_creation_order() -> int:

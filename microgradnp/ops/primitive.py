@@ -14,6 +14,7 @@ class Primitive(Function):
     ``create_graph=True``, builds a graph that can be differentiated again."""
 
     differentiable_backward = True
+    _builtin = True
 
     @classmethod
     def _default_name(cls) -> str:

@@ -1,0 +1,155 @@
+"""Hooks and mg.grad as in PyTorch; gradients of the wrong shape or dtype raise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+
+
+def test_leaf_hook_runs_once_on_the_total_gradient():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+
+    def clip(g):
+        calls.append(g.copy())
+        return np.minimum(g, 1.0)
+
+    x.register_hook(clip)
+    (x * 2 + x * 3).sum().backward()
+    assert len(calls) == 1
+    np.testing.assert_array_equal(calls[0], [5.0, 5.0])
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+def test_leaf_hook_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    xt.register_hook(lambda g: g.clamp(max=1.0))
+    (xt * 2 + xt * 3 + xt**2).sum().backward()
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: np.minimum(g, 1.0))
+    (x * 2 + x * 3 + x**2).sum().backward()
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())
+
+
+def test_leaf_hook_sees_only_this_backward_gradient_and_accumulates_after():
+    x = mg.tensor([1.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.copy()))
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    assert [s.tolist() for s in seen] == [[2.0], [3.0]]
+    np.testing.assert_array_equal(x.grad, [5.0])
+
+
+def test_mg_grad_runs_only_hooks_on_paths_to_its_inputs_and_stops_there():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    w = mg.tensor([3.0, 4.0], requires_grad=True)
+    calls = []
+    x.register_hook(lambda g: calls.append("x"))
+    w.register_hook(lambda g: calls.append("w"))
+    h = x * 2
+    h.register_hook(lambda g: calls.append("h"))
+    y = h * h + w
+    (gh,) = mg.grad(y.sum(), h, retain_graph=True)
+    np.testing.assert_array_equal(gh.data, 2 * h.data)
+    assert calls == ["h"]
+    assert x.grad is None and w.grad is None
+    # Asking for the leaf too walks on below h; still no hook on w.
+    calls.clear()
+    gh, gx = mg.grad(y.sum(), [h, x])
+    np.testing.assert_array_equal(gx.data, 2 * 2 * h.data)
+    assert sorted(calls) == ["h", "x"]
+
+
+def test_mg_grad_leaf_hook_changes_the_returned_gradient():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 10)
+    (gx,) = mg.grad((x * x).sum(), x)
+    np.testing.assert_array_equal(gx.data, [20.0, 40.0])
+
+
+def test_hook_under_create_graph_gets_and_returns_tensors():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    y.register_hook(lambda g: g * 3)
+    (gx,) = mg.grad(y.sum(), x, create_graph=True)
+    (ggx,) = mg.grad(gx.sum(), x)
+    np.testing.assert_array_equal(gx.data, 6 * x.data)
+    np.testing.assert_array_equal(ggx.data, [6.0, 6.0])
+
+
+@pytest.mark.parametrize(
+    ("returned", "match"),
+    [(np.ones(5), r"shape \(5,\)"), (np.float64(1.0), r"shape \(\)"), (np.ones(3, dtype=np.int64), "int64")],
+    ids=["longer", "scalar", "int"],
+)
+def test_hook_returning_a_wrong_gradient_raises_naming_the_tensor(returned, match):
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True, name="x")
+    x.register_hook(lambda g: returned)
+    with pytest.raises(RuntimeError, match=f"hook '<lambda>' on the leaf tensor 'x' .*{match}"):
+        (x * 2).sum().backward()
+    assert x.grad is None
+    h = x * 2
+    h.register_hook(lambda g: returned)
+    with pytest.raises(RuntimeError, match=f"the output of mul.*{match}"):
+        h.sum().backward()
+
+
+def _function_returning(gradient):
+    class Bad(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return gradient(grad)
+
+    return Bad
+
+
+@pytest.mark.parametrize(
+    ("gradient", "match"),
+    [
+        (lambda g: np.ones(5), r"shape \(5,\)"),
+        (lambda g: np.float64(2.0), r"shape \(\)"),
+        (lambda g: np.ones(3, dtype=np.int64), "int64"),
+        (lambda g: np.ones(3) * 1j, "complex"),
+        (lambda g: np.ones((3, 2)), r"shape \(3, 2\)"),
+    ],
+    ids=["longer", "scalar", "int", "complex", "bad-broadcast"],
+)
+def test_function_returning_a_wrong_gradient_raises_naming_it(gradient, match):
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=f"Bad.backward returned a gradient of .*{match}.*input 0"):
+        _function_returning(gradient).apply(x).sum().backward()
+    assert x.grad is None
+
+
+def test_function_gradient_with_broadcast_axes_is_summed():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    _function_returning(lambda g: np.ones((2, 3)) * 2 * g).apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 4.0, 4.0])
+
+
+def test_function_returning_a_python_number_for_a_scalar_input_works():
+    x = mg.tensor(3.0, requires_grad=True)
+    _function_returning(lambda g: 2.0 * float(g)).apply(x).backward()
+    assert x.grad == 2.0
+
+
+def test_assigning_grad_checks_shape_and_dtype():
+    p = mg.tensor([1.0, 2.0, 3.0], requires_grad=True, name="p")
+    p.grad = np.ones(3)
+    np.testing.assert_array_equal(p.grad, np.ones(3))
+    with pytest.raises(RuntimeError, match=r"shape \(5,\).*'p' of shape \(3,\)"):
+        p.grad = np.ones(5)
+    with pytest.raises(RuntimeError, match="float32"):
+        p.grad = np.ones(3, dtype=np.float32)
+    with pytest.raises(TypeError, match="ndarray"):
+        p.grad = [1.0, 2.0, 3.0]
+    p.grad = None
+    assert p.grad is None
