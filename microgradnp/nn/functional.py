@@ -85,11 +85,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
 
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0):
-    """Softmax cross-entropy of logits ``(N, C)`` (or ``(N, C, L)``).
+    """Softmax cross-entropy of logits ``(N, C)`` (or ``(N, C, L)``, or one unbatched
+    sample ``(C,)``).
 
-    ``target`` holds class indices ``(N,)`` (ints), or class probabilities with the
-    logits' shape (floats). ``weight`` rescales classes, ``ignore_index`` skips
-    targets, ``label_smoothing`` in [0, 1] mixes in the uniform distribution.
+    ``target`` holds class indices ``(N,)`` (ints in ``[0, C)``; a 0-d index for an
+    unbatched sample), or class probabilities with the logits' shape (floats).
+    ``weight`` (one per class) rescales classes, ``ignore_index`` skips targets,
+    ``label_smoothing`` in [0, 1] mixes in the uniform distribution.
     """
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -103,20 +105,31 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
 def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     """Cross-entropy against class probabilities: ``-sum_c w_c p_c log softmax(x)_c``."""
     check_reduction(reduction, "cross_entropy")
-    classes = np.shape(getattr(input, "data", input))[1]
+    shape = np.shape(getattr(input, "data", input))
+    class_axis = 0 if len(shape) == 1 else 1  # (C,) is one unbatched sample, as in PyTorch
+    if not shape:
+        raise ValueError("cross_entropy: input must have a class axis: (C,), (N, C) or (N, C, ...), got a 0-d input")
+    classes = shape[class_axis]
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
-    log_probs = log_softmax(input, axis=1)
+    log_probs = log_softmax(input, axis=class_axis)
     if weight is not None:
-        log_probs = log_probs * weight.reshape((1, -1) + (1,) * (log_probs.ndim - 2))
-    losses = -(log_probs * target).sum(axis=1)
+        if weight.shape != (classes,):
+            raise ValueError(
+                f"cross_entropy: weight must hold one weight per class, shape ({classes},), "
+                f"but has shape {weight.shape}"
+            )
+        log_probs = log_probs * weight.reshape((-1,) + (1,) * (log_probs.ndim - class_axis - 1))
+    losses = -(log_probs * target).sum(axis=class_axis)
     if reduction == "none":
         return losses
     return losses.mean() if reduction == "mean" else losses.sum()
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
-    """Negative log-likelihood of log-probabilities ``(N, C)`` at class indices ``(N,)``."""
+    """Negative log-likelihood of log-probabilities ``(N, C)`` (or ``(N, C, ...)``, or one
+    unbatched sample ``(C,)``) at class indices ``(N,)`` in ``[0, C)`` (a 0-d index for an
+    unbatched sample); ``weight`` holds one weight per class."""
     return NLLLoss.apply(input, np.asarray(getattr(target, "data", target)), weight=_array(weight),
                          ignore_index=ignore_index, reduction=reduction)
 

@@ -6,12 +6,42 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.ops.primitive import Primitive
+from microgradnp.tensor import Tensor
+
+
+class _NoDtype:
+    kind = "?"  # results without a dtype (Python numbers) take the slow path of the check
+
+
+_NO_DTYPE = _NoDtype()
+_REAL_KINDS = "fiub"
+
+
+def _refuse_non_real(out, op: str, *operands):
+    """``out`` if it is a real number after all (a Python float from an object operand
+    that NumPy folded away); otherwise the TypeError for a complex or object operand.
+
+    The binary primitives call this only when ``out.dtype.kind`` is not one of float,
+    int, unsigned or bool: one attribute read on the hot path."""
+    if np.asarray(out).dtype.kind in _REAL_KINDS:
+        return out
+    culprits = ", ".join(
+        str(np.asarray(x).dtype) for x in operands if np.asarray(x).dtype.kind not in _REAL_KINDS
+    ) or str(np.asarray(out).dtype)
+    raise TypeError(
+        f"{op}: an operand of dtype {culprits} gives a result of dtype {np.asarray(out).dtype}, but microgradnp "
+        "works with real numbers only (its gradients would drop the imaginary part or fail on objects); "
+        "convert the operand to floats first, e.g. np.asarray(x, dtype=np.float64), or use its .real part"
+    )
 
 
 class Add(Primitive):
     @staticmethod
     def forward(ctx, a, b):
-        return a + b
+        out = a + b
+        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
+            out = _refuse_non_real(out, "add", a, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -21,7 +51,10 @@ class Add(Primitive):
 class Sub(Primitive):
     @staticmethod
     def forward(ctx, a, b):
-        return a - b
+        out = a - b
+        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
+            out = _refuse_non_real(out, "sub", a, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -32,7 +65,10 @@ class Mul(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a * b
+        out = a * b
+        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
+            out = _refuse_non_real(out, "mul", a, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -45,7 +81,10 @@ class Div(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a / b
+        out = a / b
+        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
+            out = _refuse_non_real(out, "div", a, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -59,6 +98,8 @@ class Pow(Primitive):
     @staticmethod
     def forward(ctx, base, exponent):
         out = base**exponent
+        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
+            out = _refuse_non_real(out, "pow", base, exponent)
         ctx.save_for_backward(base, exponent, out)
         return out
 
@@ -72,13 +113,28 @@ class Pow(Primitive):
             grad_base = grad * (2 * base)  # the common square, in two operations instead of three
         elif np.isscalar(exponent) and exponent == 0:
             grad_base = np.zeros_like(base)  # x**0 is constant: 0 at x == 0 too (not 0 * 0**-1), as in PyTorch
-        else:
+        elif np.isscalar(exponent):
             grad_base = grad * exponent * base ** (exponent - 1)
+        else:
+            # Where an exponent is 0, b**0 is constant: gradient 0, also at b == 0 (not
+            # 0 * 0**-1 = nan), as PyTorch masks it. The masks read the values only (they
+            # are constants of the rule), so the rule stays differentiable on Tensors.
+            grad_base = np.where(_values(exponent) == 0, 0, grad * exponent * base ** (exponent - 1))
         if not need_exponent:
             return grad_base, None
-        # d(b^e)/de = b^e log(b); taken as 0 where b <= 0 (log undefined), as PyTorch does at b == 0.
-        log_base = np.log(np.where(base > 0, base, 1))
+        # d(b^e)/de = b^e log(b), as PyTorch: 0 where b == 0 and e >= 0; where b == 0 and e < 0,
+        # b^e = inf and log b = -inf. Taken as 0 where b < 0 (log undefined there; PyTorch: nan).
+        base_values, exponent_values = _values(base), _values(exponent)
+        log_base = np.log(np.where(base_values > 0, base, 1))
+        pole = (base_values == 0) & (exponent_values < 0)
+        if pole.any():
+            log_base = np.where(pole, -np.inf, log_base)
         return grad_base, grad * out * log_base
+
+
+def _values(x):
+    """The array of a Tensor (or ``x`` itself): for masks, which carry no gradient."""
+    return x.data if isinstance(x, Tensor) else x
 
 
 class Neg(Primitive):
@@ -188,7 +244,12 @@ class Maximum(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         out = np.maximum(a, b)
-        ctx.save_for_backward(_share_of_first(a > b, a == b, out.dtype))
+        kind = getattr(out, "dtype", _NO_DTYPE).kind
+        if kind != "f":
+            if kind in "iub":
+                return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
+            out = _refuse_non_real(out, "maximum", a, b)
+        ctx.save_for_backward(_share_of_first(a > b, a == b, out.dtype if kind == "f" else np.result_type(out)))
         return out
 
     @staticmethod
@@ -201,7 +262,12 @@ class Minimum(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         out = np.minimum(a, b)
-        ctx.save_for_backward(_share_of_first(a < b, a == b, out.dtype))
+        kind = getattr(out, "dtype", _NO_DTYPE).kind
+        if kind != "f":
+            if kind in "iub":
+                return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
+            out = _refuse_non_real(out, "minimum", a, b)
+        ctx.save_for_backward(_share_of_first(a < b, a == b, out.dtype if kind == "f" else np.result_type(out)))
         return out
 
     @staticmethod
@@ -223,7 +289,10 @@ class Where(Primitive):
     def forward(ctx, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
         ctx.save_for_backward(condition)
-        return np.where(condition, a, b)
+        out = np.where(condition, a, b)
+        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
+            out = _refuse_non_real(out, "where", a, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):

@@ -147,7 +147,8 @@ def _shift(logits):
 
 
 class CrossEntropyLoss(Primitive):
-    """Softmax cross-entropy of logits ``(N, C, ...)`` against class indices ``(N, ...)``:
+    """Softmax cross-entropy of logits ``(N, C, ...)`` against class indices ``(N, ...)``
+    (or one unbatched sample: logits ``(C,)``, a 0-d target):
     log-softmax, the pick of the target class and the reduction in one node.
 
     ``weight`` rescales each class; targets equal to ``ignore_index`` contribute
@@ -161,14 +162,17 @@ class CrossEntropyLoss(Primitive):
     @staticmethod
     def forward(ctx, logits, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         check_reduction(reduction, "cross_entropy")
-        target = _class_indices(target, logits)
+        ctx.unbatched = logits.ndim == 1
+        if ctx.unbatched:
+            logits = logits[None]
+        target = _class_indices(target, logits, ignore_index, "cross_entropy", ctx.unbatched)
         classes = logits.shape[1]
         shifted = _shift(logits)
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         valid = target != ignore_index
         safe_target = np.where(valid, target, 0)
         picked = np.take_along_axis(log_probs, np.expand_dims(safe_target, 1), axis=1).squeeze(1)
-        class_weight = np.ones(classes, dtype=logits.dtype) if weight is None else np.asarray(weight)
+        class_weight = _class_weight(weight, classes, logits.dtype, "cross_entropy")
         sample_weight = class_weight[safe_target] * valid
         losses = -picked * sample_weight
         if label_smoothing:
@@ -179,7 +183,7 @@ class CrossEntropyLoss(Primitive):
         ctx.smoothing, ctx.class_weight = label_smoothing, class_weight
         ctx.save_for_backward(log_probs, safe_target, sample_weight, valid)
         if reduction == "none":
-            return losses
+            return losses.reshape(()) if ctx.unbatched else losses
         total = losses.sum()
         return total / ctx.denominator if reduction == "mean" else total
 
@@ -188,6 +192,8 @@ class CrossEntropyLoss(Primitive):
         log_probs, target, sample_weight, valid = ctx.saved_tensors
         if ctx.reduction == "mean":
             grad = grad / ctx.denominator
+        elif ctx.unbatched and ctx.reduction == "none":
+            grad = np.reshape(grad, (1,))
         # d(-log softmax_t)/dx = softmax - onehot(t), per sample scaled by its weight
         per_sample = grad if ctx.reduction != "none" else np.expand_dims(grad, 1)
         probs = np.exp(log_probs)
@@ -198,7 +204,8 @@ class CrossEntropyLoss(Primitive):
             valid_column = np.expand_dims(valid, 1)
             smooth = (probs * weight.sum() - weight) * valid_column
             grad_logits = (1 - ctx.smoothing) * grad_logits + ctx.smoothing / log_probs.shape[1] * smooth
-        return grad_logits * per_sample, None
+        grad_logits = grad_logits * per_sample
+        return (grad_logits[0] if ctx.unbatched else grad_logits), None
 
 
 def _expand_classes(class_weight, ndim):
@@ -212,25 +219,58 @@ def _one_hot(target, like):
     return onehot
 
 
-def _class_indices(target, logits):
+def _class_indices(target, logits, ignore_index, loss: str, unbatched: bool = False):
+    """``target`` as integer class indices shaped ``(N, ...)`` for ``logits`` ``(N, C, ...)``
+    (a 0-d target of an unbatched sample, whose logits were given a batch axis, becomes
+    shape ``(1,)``). Every index is in ``[0, C)`` or equal to ``ignore_index``: a negative
+    index is an error, not a count from the end."""
     target = np.asarray(target)
     if target.dtype.kind == "f" and np.all(target == np.round(target)):
         target = target.astype(np.int64)
     if target.dtype.kind not in "iu":
         raise TypeError(
-            f"cross_entropy: target must hold class indices (integers), got dtype {target.dtype}; "
+            f"{loss}: target must hold class indices (integers), got dtype {target.dtype}; "
             "for probabilities per class use cross_entropy(..., target) with a float target of the logits' shape"
         )
-    if logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
+    if unbatched:
+        if target.shape != ():
+            raise ValueError(
+                f"{loss}: unbatched input of shape {logits.shape[1:]} (one sample's {logits.shape[1]} class "
+                f"scores) needs a 0-d target (one class index), got shape {target.shape}"
+            )
+        target = target.reshape(1)
+    elif logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
         raise ValueError(
-            f"cross_entropy: logits of shape {logits.shape} need targets of shape "
+            f"{loss}: input of shape {logits.shape} needs targets of shape "
             f"{logits.shape[:1] + logits.shape[2:]} (one class index per sample), got {target.shape}"
         )
+    classes = logits.shape[1]
+    if target.size and (target.min() < 0 or target.max() >= classes):  # two reductions on the common path
+        bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
+        if bad.any():
+            raise IndexError(
+                f"{loss}: target class index {target[bad].flat[0]} is out of range for {classes} classes: "
+                f"indices must be in 0..{classes - 1} (or equal ignore_index={ignore_index}, which is skipped); "
+                "negative indices do not count from the end"
+            )
     return target
 
 
+def _class_weight(weight, classes: int, dtype, loss: str):
+    """Per-class weights, ones when ``weight`` is None; one weight per class or an error."""
+    if weight is None:
+        return np.ones(classes, dtype=dtype)
+    weight = np.asarray(weight)
+    if weight.shape != (classes,):
+        raise ValueError(
+            f"{loss}: weight must hold one weight per class, shape ({classes},), but has shape {weight.shape}"
+        )
+    return weight
+
+
 class NLLLoss(Primitive):
-    """Negative log-likelihood of log-probabilities ``(N, C, ...)`` at the target classes."""
+    """Negative log-likelihood of log-probabilities ``(N, C, ...)`` at the target classes
+    ``(N, ...)`` (or one unbatched sample: ``(C,)`` and a 0-d target)."""
 
     name = "nll_loss"
     differentiable_backward = False  # the scatter works on ndarrays (its own derivative is 0)
@@ -238,19 +278,22 @@ class NLLLoss(Primitive):
     @staticmethod
     def forward(ctx, log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
         check_reduction(reduction, "nll_loss")
-        target = _class_indices(target, log_probs)
+        ctx.unbatched = log_probs.ndim == 1
+        ctx.shape = log_probs.shape
+        if ctx.unbatched:
+            log_probs = log_probs[None]
+        target = _class_indices(target, log_probs, ignore_index, "nll_loss", ctx.unbatched)
         valid = target != ignore_index
         safe_target = np.where(valid, target, 0)
         picked = np.take_along_axis(log_probs, np.expand_dims(safe_target, 1), axis=1).squeeze(1)
-        class_weight = np.ones(log_probs.shape[1], dtype=log_probs.dtype) if weight is None else np.asarray(weight)
+        class_weight = _class_weight(weight, log_probs.shape[1], log_probs.dtype, "nll_loss")
         sample_weight = class_weight[safe_target] * valid
         losses = -picked * sample_weight
         ctx.reduction = reduction
         ctx.denominator = sample_weight.sum() if reduction == "mean" else 1
-        ctx.shape = log_probs.shape
         ctx.save_for_backward(safe_target, sample_weight)
         if reduction == "none":
-            return losses
+            return losses.reshape(()) if ctx.unbatched else losses
         return losses.sum() / ctx.denominator if reduction == "mean" else losses.sum()
 
     @staticmethod
@@ -259,6 +302,10 @@ class NLLLoss(Primitive):
         if ctx.reduction == "mean":
             grad = grad / ctx.denominator
         scale = -sample_weight * grad
+        if ctx.unbatched:
+            grad_log_probs = np.zeros(ctx.shape, dtype=np.result_type(scale))
+            grad_log_probs[target[0]] = scale.reshape(())
+            return grad_log_probs, None
         grad_log_probs = np.zeros(ctx.shape, dtype=np.result_type(scale))
         np.put_along_axis(grad_log_probs, np.expand_dims(target, 1), np.expand_dims(scale, 1), axis=1)
         return grad_log_probs, None
