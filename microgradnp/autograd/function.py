@@ -142,6 +142,8 @@ class Function:
         out = cls.forward(ctx, *arrays, **params)
         if type(out) is not np.ndarray:
             out = ctx._adopt_output(out)
+        if out.dtype.kind not in "fiub":
+            raise TypeError(_not_real(cls.name, out, inputs))
         result = Tensor.__new__(Tensor)
         result.data = out
         if record and mode.grad_enabled:
@@ -275,6 +277,19 @@ class _NotDifferentiableTwice(Function):
             "differentiated again. Write its backward with operations that work on "
             "Tensors too and set differentiable_backward = True on the class."
         )
+
+
+def _not_real(name: str, out: np.ndarray, inputs) -> str:
+    """The error for a result that is not real numbers (a complex or object operand): its
+    gradient would drop the imaginary part or fail on objects."""
+    dtypes = {np.asarray(getattr(x, "data", x)).dtype for x in inputs}
+    culprits = sorted(str(d) for d in dtypes if d.kind not in "fiub")
+    operand = f"an operand of dtype {', '.join(culprits)}" if culprits else "its operands"
+    return (
+        f"{name}: {operand} gives a result of dtype {out.dtype}, but microgradnp works with "
+        "real numbers only (gradients would drop an imaginary part or fail on objects); convert "
+        "the operand to floats first, e.g. np.asarray(x, dtype=np.float64), or use its .real part"
+    )
 
 
 def _check_finite(array, node: Function, phase: str) -> None:

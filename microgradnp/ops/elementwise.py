@@ -9,39 +9,10 @@ from microgradnp.ops.primitive import Primitive
 from microgradnp.tensor import Tensor
 
 
-class _NoDtype:
-    kind = "?"  # results without a dtype (Python numbers) take the slow path of the check
-
-
-_NO_DTYPE = _NoDtype()
-_REAL_KINDS = "fiub"
-
-
-def _refuse_non_real(out, op: str, *operands):
-    """``out`` if it is a real number after all (a Python float from an object operand
-    that NumPy folded away); otherwise the TypeError for a complex or object operand.
-
-    The binary primitives call this only when ``out.dtype.kind`` is not one of float,
-    int, unsigned or bool: one attribute read on the hot path."""
-    if np.asarray(out).dtype.kind in _REAL_KINDS:
-        return out
-    culprits = ", ".join(
-        str(np.asarray(x).dtype) for x in operands if np.asarray(x).dtype.kind not in _REAL_KINDS
-    ) or str(np.asarray(out).dtype)
-    raise TypeError(
-        f"{op}: an operand of dtype {culprits} gives a result of dtype {np.asarray(out).dtype}, but microgradnp "
-        "works with real numbers only (its gradients would drop the imaginary part or fail on objects); "
-        "convert the operand to floats first, e.g. np.asarray(x, dtype=np.float64), or use its .real part"
-    )
-
-
 class Add(Primitive):
     @staticmethod
     def forward(ctx, a, b):
-        out = a + b
-        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
-            out = _refuse_non_real(out, "add", a, b)
-        return out
+        return a + b
 
     @staticmethod
     def backward(ctx, grad):
@@ -51,10 +22,7 @@ class Add(Primitive):
 class Sub(Primitive):
     @staticmethod
     def forward(ctx, a, b):
-        out = a - b
-        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
-            out = _refuse_non_real(out, "sub", a, b)
-        return out
+        return a - b
 
     @staticmethod
     def backward(ctx, grad):
@@ -65,10 +33,7 @@ class Mul(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        out = a * b
-        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
-            out = _refuse_non_real(out, "mul", a, b)
-        return out
+        return a * b
 
     @staticmethod
     def backward(ctx, grad):
@@ -81,10 +46,7 @@ class Div(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        out = a / b
-        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
-            out = _refuse_non_real(out, "div", a, b)
-        return out
+        return a / b
 
     @staticmethod
     def backward(ctx, grad):
@@ -98,8 +60,6 @@ class Pow(Primitive):
     @staticmethod
     def forward(ctx, base, exponent):
         out = base**exponent
-        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
-            out = _refuse_non_real(out, "pow", base, exponent)
         ctx.save_for_backward(base, exponent, out)
         return out
 
@@ -244,12 +204,9 @@ class Maximum(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         out = np.maximum(a, b)
-        kind = getattr(out, "dtype", _NO_DTYPE).kind
-        if kind != "f":
-            if kind in "iub":
-                return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
-            out = _refuse_non_real(out, "maximum", a, b)
-        ctx.save_for_backward(_share_of_first(a > b, a == b, out.dtype if kind == "f" else np.result_type(out)))
+        if out.dtype.kind != "f":
+            return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
+        ctx.save_for_backward(_share_of_first(a > b, a == b, out.dtype))
         return out
 
     @staticmethod
@@ -262,12 +219,9 @@ class Minimum(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         out = np.minimum(a, b)
-        kind = getattr(out, "dtype", _NO_DTYPE).kind
-        if kind != "f":
-            if kind in "iub":
-                return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
-            out = _refuse_non_real(out, "minimum", a, b)
-        ctx.save_for_backward(_share_of_first(a < b, a == b, out.dtype if kind == "f" else np.result_type(out)))
+        if out.dtype.kind != "f":
+            return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
+        ctx.save_for_backward(_share_of_first(a < b, a == b, out.dtype))
         return out
 
     @staticmethod
@@ -289,10 +243,7 @@ class Where(Primitive):
     def forward(ctx, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
         ctx.save_for_backward(condition)
-        out = np.where(condition, a, b)
-        if getattr(out, "dtype", _NO_DTYPE).kind not in _REAL_KINDS:
-            out = _refuse_non_real(out, "where", a, b)
-        return out
+        return np.where(condition, a, b)
 
     @staticmethod
     def backward(ctx, grad):
