@@ -41,9 +41,11 @@ def test_parameters_and_modules_register_by_attribute_in_order():
 def test_reassigning_an_attribute_replaces_the_registration():
     model = TwoLayer()
     model.out = nn.Identity()
-    model.scale = 2.0
-    assert [name for name, _ in model.named_parameters()] == ["hidden.weight", "hidden.bias"]
-    del model.hidden
+    model.scale = nn.Parameter(np.array([2.0]))
+    assert [name for name, _ in model.named_parameters()] == ["scale", "hidden.weight", "hidden.bias"]
+    with pytest.raises(TypeError, match="cannot assign 'float' as parameter 'scale'"):
+        model.scale = 2.0
+    del model.hidden, model.scale
     assert list(model.named_parameters()) == []
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from microgradnp.autograd.function import next_creation_order
+from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.tensor import Tensor
 
 
@@ -39,6 +40,17 @@ class Module:
 
             def forward(self, x):
                 return self.out(self.hidden(x).tanh())
+
+    Registration follows PyTorch. A name that holds a Parameter takes only a Parameter or
+    None (None keeps the name registered as an empty slot, left out of ``parameters()``
+    and ``state_dict()``). A name that holds a sub-Module takes only a Module, a Parameter
+    or None. Anything else (a plain Tensor, an ndarray, a number, a function) raises a
+    TypeError rather than silently dropping the weight from ``state_dict`` and the
+    optimizer; ``del module.name`` first to store something else there. Assigning a
+    Parameter or Module before ``super().__init__()`` raises an AttributeError.
+    ``register_parameter`` and ``add_module`` reject a name that is not a str (TypeError),
+    that is empty or contains "." (KeyError), or that is already an attribute of
+    another kind (KeyError).
     """
 
     training: bool = True
@@ -49,39 +61,104 @@ class Module:
         object.__setattr__(self, "training", True)
 
     # -- registration -------------------------------------------------------------------
+    # Registered Parameters and sub-Modules also live in the instance ``__dict__``, so that
+    # reading ``self.weight`` in ``forward`` is a plain attribute lookup (no ``__getattr__``).
     def __setattr__(self, name: str, value) -> None:
-        registries = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
-        if registries[0] is None and isinstance(value, Parameter | Module):
-            raise AttributeError(
-                f"cannot assign {type(value).__name__} {name!r} before Module.__init__() ran: "
-                f"call super().__init__() first in {type(self).__name__}.__init__"
-            )
-        if registries[0] is not None:
-            parameters, modules = registries
-            parameters.pop(name, None)
-            modules.pop(name, None)
-            if isinstance(value, Parameter):
-                parameters[name] = value
-            elif isinstance(value, Module):
-                modules[name] = value
+        # As torch.nn.Module.__setattr__: a registered name keeps its kind (a parameter slot
+        # takes a Parameter or None, a module slot a Module, a Parameter or None), so that a
+        # stray assignment cannot silently drop a weight from state_dict and the optimizer.
+        parameters = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            if parameters is None:
+                raise AttributeError(_before_init("parameters", type(self)))
+            self._check_name("parameter", name, parameters, self_type_only=True)
+            self._modules.pop(name, None)
+            parameters[name] = value
+        elif parameters is not None and name in parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {_typename(value)!r} as parameter {name!r} (nn.Parameter or None expected); "
+                    f"wrap it in nn.Parameter(...) to replace the parameter, or `del module.{name}` first "
+                    "to store something else under that name"
+                )
+            parameters[name] = None
+        elif isinstance(value, Module):
+            if parameters is None:
+                raise AttributeError(_before_init("module", type(self)))
+            self._check_name("module", name, self._modules, self_type_only=None)
+            self._modules[name] = value
+        elif parameters is not None and name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {_typename(value)!r} as child module {name!r} (nn.Module or None expected); "
+                    f"`del module.{name}` first to store something else under that name"
+                )
+            self._modules[name] = None
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        object.__delattr__(self, name)
+        registered = False
+        for registry in (self.__dict__.get("_parameters"), self.__dict__.get("_modules")):
+            if registry is not None and name in registry:
+                del registry[name]
+                registered = True
+        if not registered or name in self.__dict__:
+            object.__delattr__(self, name)
 
     def register_parameter(self, name: str, parameter: Parameter | None) -> None:
-        """Register ``parameter`` under ``name`` (same as assigning the attribute)."""
+        """Register ``parameter`` (or None, an empty slot) under ``name``, as PyTorch.
+
+        Raises:
+            AttributeError: before ``Module.__init__()`` ran.
+            TypeError: ``name`` is not a str, or ``parameter`` is neither an ``nn.Parameter`` nor None.
+            KeyError: ``name`` is empty, contains ".", or is already an attribute that is not a parameter.
+        """
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(_before_init("parameter", type(self)))
+        self._check_name("parameter", name, self._parameters, self_type_only=False)
         if parameter is not None and not isinstance(parameter, Parameter):
-            raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter, got {type(parameter).__name__}")
-        setattr(self, name, parameter)
+            raise TypeError(
+                f"cannot assign {_typename(parameter)!r} object to parameter {name!r} (nn.Parameter or None required)"
+            )
+        self._parameters[name] = parameter
+        object.__setattr__(self, name, parameter)
 
     def add_module(self, name: str, module: Module | None) -> None:
-        """Register a sub-module under ``name`` (same as assigning the attribute)."""
+        """Register ``module`` (or None, an empty slot) as a child under ``name``, as PyTorch.
+
+        Raises:
+            AttributeError: before ``Module.__init__()`` ran.
+            TypeError: ``module`` is neither an ``nn.Module`` nor None, or ``name`` is not a str.
+            KeyError: ``name`` is empty, contains ".", or is already an attribute that is not a child module.
+        """
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be an nn.Module, got {type(module).__name__}")
-        setattr(self, name, module)
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if "_modules" not in self.__dict__:
+            raise AttributeError(_before_init("module", type(self)))
+        self._check_name("module", name, self._modules, self_type_only=False)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    def _check_name(self, kind: str, name, registry, self_type_only: bool | None) -> None:
+        """PyTorch's checks of a name to register: a str, not empty, no ".", not taken.
+
+        "Taken" means an attribute of another kind: of the instance or its class for
+        ``register_parameter``/``add_module`` (``self_type_only=False``), of the class only
+        when assigning a Parameter (``True``: the assignment replaces instance attributes),
+        not checked when assigning a Module (``None``), as PyTorch.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {_typename(name)}")
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got {name!r} (dots separate the levels of '
+                           "state_dict keys)")
+        if self_type_only is None or name in registry:
+            return
+        taken = hasattr(type(self), name) if self_type_only else hasattr(self, name)
+        if taken or name in _REGISTRIES:
+            raise KeyError(f"attribute {name!r} already exists")
 
     # -- running ------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -116,8 +193,11 @@ class Module:
             yield parameter
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` of the direct sub-modules, each once (as PyTorch, by identity)."""
+        seen: set[int] = set()
         for name, module in self._modules.items():
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self) -> Iterator[Module]:
@@ -168,8 +248,22 @@ class Module:
 
     # -- state --------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """A copy of every parameter's values by dotted name."""
-        return OrderedDict((name, parameter.data.copy()) for name, parameter in self.named_parameters())
+        """A copy of every parameter's values by dotted name.
+
+        As PyTorch, a parameter (or module) registered under two names, such as tied
+        weights, has an entry under each name, while ``named_parameters()`` lists it once.
+        """
+        return OrderedDict((name, parameter.data.copy()) for name, parameter in self._state_entries())
+
+    def _state_entries(self, prefix: str = "", ancestors: frozenset = frozenset()):
+        """``(dotted name, parameter)`` for every registered name, shared ones under each name."""
+        for name, parameter in self._parameters.items():
+            if parameter is not None:
+                yield prefix + name, parameter
+        ancestors = ancestors | {id(self)}
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in ancestors:  # a cycle would never end
+                yield from module._state_entries(f"{prefix}{name}.", ancestors)
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy values from ``state_dict`` into the parameters, checking names, shapes and dtypes.
@@ -178,7 +272,7 @@ class Module:
         A shape or dtype mismatch always raises, naming the parameter. Nothing is changed
         unless everything checks. Returns ``(missing_keys, unexpected_keys)``.
         """
-        own = dict(self.named_parameters())
+        own = dict(self._state_entries())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         if strict and (missing or unexpected):
@@ -209,6 +303,7 @@ class Module:
             values[name] = value
         for name, value in values.items():
             own[name].data[...] = value
+            bump_version(own[name].data)  # a graph that saved the old values must not use these
         return missing, unexpected
 
     def num_parameters(self) -> int:
@@ -228,11 +323,30 @@ class Module:
         if not self._modules:
             return head
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
-        for name, module in self.named_children():
+        for name, module in self._modules.items():
+            if module is None:
+                continue
             child = repr(module).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child}")
         lines.append(f")  # {self.num_parameters():,} parameters")
         return "\n".join(lines)
+
+
+_REGISTRIES = frozenset({"_parameters", "_modules"})
+
+
+def _before_init(what: str, cls: type) -> str:
+    return (f"cannot assign {what} before Module.__init__() call: call super().__init__() first in "
+            f"{cls.__name__}.__init__")
+
+
+def _typename(value) -> str:
+    """The type of ``value`` as error messages name it: ``float``, ``numpy.ndarray``, ``microgradnp.Tensor``."""
+    cls = type(value)
+    if cls is Tensor:
+        return "microgradnp.Tensor"
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", "", None) else f"{module}.{cls.__qualname__}"
 
 
 def _shape_text(parameter: Tensor) -> str:
