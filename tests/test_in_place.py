@@ -344,3 +344,12 @@ def test_in_place_sequences_give_the_eager_gradient_or_the_version_error(actions
             np.testing.assert_array_equal(tensors["b"].grad, b_grad)
             if not retain:
                 graph = None
+
+
+def test_load_state_dict_between_forward_and_backward_raises():
+    model, loss = _model_and_loss()
+    before = [p._version for p in model.parameters()]
+    model.load_state_dict(model.state_dict())
+    assert [p._version for p in model.parameters()] == [v + 1 for v in before]
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
