@@ -65,7 +65,7 @@ def tutorial(out: Path) -> None:
     # The computation graph of one more forward and backward pass of the trained network.
     model.zero_grad()
     loss = nn.MSELoss()(model(mg.tensor(X, name="X")), y)
-    loss.backward()
+    loss.backward(retain_graph=True)  # keeps the intermediate values for the drawing
     mg.viz.render(mg.viz.draw_graph(loss, order=True, rankdir="TB"), out / "xor_graph.svg")
 
     X, y = mg.data.make_linear(100, rng=0)
@@ -85,7 +85,7 @@ def graphs(out: Path) -> None:
     y = (x @ w + b).sigmoid()
     loss = ((y - 1.0) ** 2).sum()
     render(draw(loss), out / "graph_forward.svg")
-    loss.backward()
+    loss.backward(retain_graph=True)
     render(draw(loss), out / "graph_backward.svg")
     render(draw(loss, order=True), out / "graph_order.svg")
     render(draw(loss, show=("op", "shape")), out / "graph_show_op_shape.svg")
@@ -95,7 +95,7 @@ def graphs(out: Path) -> None:
     model = nn.Sequential(nn.Linear(2, 3, rng=0), nn.Tanh(), nn.Linear(3, 1, rng=1))
     X = mg.tensor([[0.0, 1.0], [1.0, 0.0]], name="X")
     loss = nn.MSELoss()(model(X), np.array([[1.0], [0.0]]))
-    loss.backward()
+    loss.backward(retain_graph=True)
     render(draw(loss, show=("op", "shape", "grad"), rankdir="TB"), out / "graph_modules.svg")
 
     w = mg.tensor(0.5, requires_grad=True, name="w")
@@ -124,7 +124,7 @@ class MySigmoid(mg.Function):
 def custom_functions(out: Path) -> None:
     x = mg.tensor([[0.5, -1.0, 2.0]], requires_grad=True, name="x")
     loss = ((MySigmoid.apply(x) - 0.5) ** 2).mean()
-    loss.backward()
+    loss.backward(retain_graph=True)
     mg.viz.render(mg.viz.draw_graph(loss, order=True), out / "custom_function_graph.svg")
 
 

@@ -339,7 +339,7 @@ def _graph_of_one_step(model, X, y, loss, backward: bool, **drawing):
     model.zero_grad()
     value = resolve_loss(loss)(model(mg.tensor(X, name="X")), y)
     if backward:
-        value.backward()
+        value.backward(retain_graph=True)  # keeps the intermediate values for the drawing
     return mg.viz.draw_graph(value, **drawing)
 
 

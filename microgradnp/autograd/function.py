@@ -25,6 +25,7 @@ import itertools
 import linecache
 import os
 import sys
+import weakref
 
 import numpy as np
 
@@ -254,7 +255,16 @@ class Function:
         )
 
     def _release(self) -> None:
+        """After a backward without retain_graph: drop the saved arrays, and stand in
+        for intermediate inputs with ``FreedTensor`` shells, so that a kept output (a loss
+        appended to a history) keeps the graph's structure but not its activations."""
         self._saved = _RELEASED
+        inputs = self.inputs
+        for x in inputs:
+            if type(x) is Tensor and x._node is not None:
+                self.inputs = tuple([FreedTensor._of(x) if type(x) is Tensor and x._node is not None else x
+                                     for x in inputs])
+                return
 
     def __repr__(self) -> str:
         return f"<{self.name} node>"
@@ -321,3 +331,45 @@ def _reduces_to(shape: tuple, target: tuple) -> bool:
 def next_creation_order() -> int:
     """A fresh creation stamp: every node created afterwards has a smaller ``order``."""
     return next(_creation_order)
+
+
+class FreedTensor(Tensor):
+    """What a released graph keeps of an intermediate tensor: its structure (the node that
+    computed it, name, shape, dtype, retained grad), not its values. While the original
+    tensor is still held somewhere, ``original`` returns it (graph drawings use it)."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("FreedTensor is made by backward(), not directly")
+
+    @classmethod
+    def _of(cls, tensor: Tensor) -> FreedTensor:
+        shell = tensor.__dict__.get("_freed_shell")
+        if shell is None:
+            shell = cls.__new__(cls)
+            shell.__dict__.update(tensor.__dict__)
+            del shell.__dict__["data"]
+            shell._shape, shell._dtype = tensor.data.shape, tensor.data.dtype
+            shell._original = weakref.ref(tensor)
+            tensor._freed_shell = shell
+        return shell
+
+    @property
+    def data(self):
+        raise RuntimeError(
+            f"the values of this intermediate tensor (the output of {self._node.name}, shape "
+            f"{self._shape}) were freed by backward(). Keep a reference to the tensor, or pass "
+            "retain_graph=True to backward(), to keep them."
+        )
+
+    @property
+    def original(self) -> Tensor | None:
+        """The tensor this stands for, if something still holds it; else None."""
+        return self._original()
+
+    shape = property(lambda self: self._shape, doc="Tuple of dimension sizes.")
+    ndim = property(lambda self: len(self._shape), doc="Number of dimensions.")
+    size = property(lambda self: int(np.prod(self._shape)), doc="Number of elements.")
+    dtype = property(lambda self: self._dtype, doc="NumPy dtype of the data.")
+
+    def __repr__(self) -> str:
+        return f"tensor(<freed by backward()>, shape={self._shape}, op={self._node.name})"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import graphviz
 import numpy as np
 
+from microgradnp.autograd.function import FreedTensor
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.tensor import Tensor
 
@@ -23,6 +24,7 @@ __all__ = ["draw_graph", "graph_nodes"]
 SHOW_ALL = ("op", "shape", "data", "grad")
 RANKDIRS = ("LR", "TB", "RL", "BT")
 _VALUES_SHOWN = 6  # tensors with more elements are summarised as min/mean/max
+_FREED = "(freed by backward:\nkeep the tensor or pass\nretain_graph=True)"
 
 _STYLE = {
     "value": {"shape": "box", "style": "rounded,filled", "fillcolor": "#f7f7f7", "color": "#888888"},
@@ -61,8 +63,17 @@ def graph_nodes(output: Tensor) -> _Walk:
             walk.calls.append((module, node.order, first))
         for x in node.inputs:
             if isinstance(x, Tensor) and id(x) not in walk.tensors:
-                queue.append((x, depth + 1))
+                queue.append((_held(x), depth + 1))
     return walk
+
+
+def _held(x: Tensor) -> Tensor:
+    """The tensor itself where a released graph keeps only its shell but the user still
+    holds it (so its values are drawn, and it is one node however it is reached)."""
+    if isinstance(x, FreedTensor):
+        original = x.original
+        return x if original is None else original
+    return x
 
 
 def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "LR", max_nodes: int = 300,
@@ -121,6 +132,7 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
         target = _op_id(t) if "op" in show else _value_id(t)
         for position, x in enumerate(node.inputs):
             if isinstance(x, Tensor):
+                x = _held(x)
                 if id(x) in kept:
                     dot.edge(_value_id(x), target)
                 else:
@@ -178,10 +190,10 @@ def _format(array: np.ndarray) -> str:
 def _value_label(t: Tensor, name: str | None, show: set) -> str:
     lines = [name] if name else []
     if "shape" in show:
-        shape = "x".join(map(str, t.data.shape)) or "scalar"
-        lines.append(shape if t.data.dtype == np.float64 else f"{shape} {t.data.dtype}")
+        shape = "x".join(map(str, t.shape)) or "scalar"
+        lines.append(shape if t.dtype == np.float64 else f"{shape} {t.dtype}")
     if "data" in show:
-        lines.append(_format(t.data))
+        lines.append(_FREED if isinstance(t, FreedTensor) else _format(t.data))
     if "grad" in show and t.grad is not None:
         lines.append("grad " + _format(t.grad))
     return "\n".join(lines) or " "
