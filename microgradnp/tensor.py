@@ -482,8 +482,8 @@ def describe(tensor: Tensor) -> str:
     """How error messages name a tensor: its name, or what computed it, and its shape."""
     named = f" {tensor.name!r}" if tensor.name else ""
     if tensor._node is not None:
-        return f"the output{named} of {tensor._node.name} (shape {tensor.data.shape})"
-    return f"the leaf tensor{named} of shape {tensor.data.shape}"
+        return f"the output{named} of {tensor._node.name} (shape {tensor.shape})"
+    return f"the leaf tensor{named} of shape {tensor.shape}"
 
 
 def _scaled(other, alpha):

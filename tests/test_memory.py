@@ -9,9 +9,12 @@ import weakref
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import microgradnp as mg
 from microgradnp import nn
+from microgradnp.autograd.function import FreedTensor
 
 
 def _loss_and_activation_refs():
@@ -95,9 +98,57 @@ def test_freed_values_raise_a_clear_error_and_a_second_backward_still_refuses():
     loss, _, _ = _loss_and_activation_refs()
     loss.backward()
     shell = loss._node.inputs[0]
-    assert isinstance(shell, mg.autograd.function.FreedTensor)
+    assert isinstance(shell, FreedTensor)
     assert shell.shape == (100, 50) and shell.op == "mul"
     with pytest.raises(RuntimeError, match=r"freed by backward.*retain_graph=True"):
         _ = shell.data
     with pytest.raises(RuntimeError, match="second time"):
         loss.backward()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["sigmoid", "mul", "add", "sum0"]), st.integers(0, 10**6)), min_size=1,
+                max_size=8), st.sets(st.integers(0, 8)))
+def test_backward_frees_exactly_the_intermediates_nothing_else_holds(ops, held_positions):
+    x = mg.tensor(np.linspace(0.1, 0.9, 6).reshape(2, 3), requires_grad=True)
+    chain = [x]
+    for op, pick in ops:
+        a, b = chain[-1], chain[pick % len(chain)]
+        if op == "sum0":
+            y = a.sum(axis=0, keepdims=True) * 1.0
+        elif op == "sigmoid":
+            y = a.sigmoid()
+        else:
+            y = a * b if op == "mul" else a + b
+        chain.append(y)
+    loss = chain[-1].sum()
+    held = {i: chain[i] for i in held_positions if 0 < i < len(chain)}
+    values = {i: t.data.copy() for i, t in held.items()}
+    refs = [weakref.ref(t.data) for t in chain[1:]]
+    del chain, y, a, b
+    loss.backward()
+    gc.collect()
+    for i, t in held.items():  # held tensors keep their values
+        np.testing.assert_array_equal(t.data, values[i])
+    alive = sum(r() is not None for r in refs)
+    assert alive == len(held)
+    mg.viz.draw_graph(loss)  # freed or not, the graph draws
+
+
+def test_a_tensor_held_in_a_container_or_another_graph_keeps_its_values():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    h = x.sigmoid()
+    expected = h.data.copy()
+    kept = {"h": h}
+    del h
+    (kept["h"] * 2).sum().backward()
+    np.testing.assert_array_equal(kept["h"].data, expected)
+
+    h = x.sigmoid()
+    other = h * 5  # a graph that the backward below does not walk also holds h
+    loss = (h * 2).sum()
+    del h
+    loss.backward()
+    held_by_other = other._node.inputs[0]
+    assert not isinstance(held_by_other, FreedTensor)
+    np.testing.assert_array_equal(held_by_other.data, expected)

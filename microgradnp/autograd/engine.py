@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from heapq import heappop, heappush
+from sys import getrefcount
 
 import numpy as np
 
+from microgradnp.autograd.function import FreedTensor
 from microgradnp.autograd.grad_mode import mode
 from microgradnp.tensor import Tensor, describe
 
@@ -104,6 +106,7 @@ def run_backward(
         needed, expand = _paths_to(roots, wanted_ids)
     found: dict[int, object] = {}
     pending: dict[int, object] = {}
+    uses: dict[int, int] = {}  # id -> how many input slots of the walked nodes hold the tensor
     hooked_leaves: dict[int, list] = {}  # id -> [leaf, total gradient]
     heap: list[tuple[int, Tensor]] = []
     handed_out = {id(g) for g in root_grads}
@@ -127,8 +130,10 @@ def run_backward(
                     key = id(x)
                     if key in pending:
                         pending[key] = pending[key] + g
+                        uses[key] += 1
                     else:
                         pending[key] = g
+                        uses[key] = 1
                         heappush(heap, (node.order, x))
                 elif x._hooks:
                     entry = hooked_leaves.get(id(x))
@@ -140,6 +145,7 @@ def run_backward(
                     _accumulate_leaf(x, g, handed_out)
                 else:
                     found[id(x)] = found[id(x)] + g if id(x) in found else g
+            x = g = None  # the loop variable must not count as a reference below
             if not heap:
                 break
             tensor = heappop(heap)[1]
@@ -160,6 +166,12 @@ def run_backward(
             work = zip(node.inputs, node._vjp(grad, tensor, create_graph))
             if not retain_graph:
                 node._release()
+                # Free the values of an intermediate that only its consumers' nodes hold
+                # (the references counted: theirs, `tensor` and getrefcount's argument), so
+                # that a kept loss does not keep its step's activations alive. Any other
+                # reference (the user's, another graph's) keeps them.
+                if getrefcount(tensor) == uses.pop(id(tensor)) + 2:
+                    FreedTensor.free(tensor)
         for leaf, total in hooked_leaves.values():
             total = _run_hooks(leaf, total)
             if wanted_ids is None:

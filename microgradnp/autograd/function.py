@@ -25,12 +25,11 @@ import itertools
 import linecache
 import os
 import sys
-import weakref
 
 import numpy as np
 
 from microgradnp.autograd.grad_mode import mode
-from microgradnp.autograd.versions import saved_versions, version_of, versions
+from microgradnp.autograd.versions import writes, written_since
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,7 +87,7 @@ class Function:
     module_calls: tuple = ()  # (module, creation stamp) of the module calls that returned this node's output
     _saved: tuple | object = ()
     _builtin = False  # built-in primitives are trusted to return gradients of the right shape
-    _saved_versions: tuple | None = None  # versions of the saved arrays when recorded; None: all 0
+    _writes_seen = 0  # versions.writes.count when recorded: later writes may have changed _saved
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -152,8 +151,7 @@ class Function:
             ctx.order = next(_creation_order)
             result._node = ctx
             result.requires_grad = True
-            if versions:
-                ctx._saved_versions = saved_versions(ctx._saved)
+            ctx._writes_seen = writes.count
         if mode.anomaly:
             ctx.origin = _user_origin()
             _check_finite(out, ctx, "forward")
@@ -164,7 +162,7 @@ class Function:
         """The gradients of the inputs, one per input (None where there is none)."""
         if self._saved is _RELEASED:
             raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
-        if versions:
+        if writes.count != self._writes_seen:
             self._check_versions(output)
         grads = self._vjp_building_graph(grad, output) if create_graph else self.backward(self, grad)
         if type(grads) is not tuple:
@@ -184,12 +182,11 @@ class Function:
 
     def _check_versions(self, output) -> None:
         """Refuse to run backward on saved arrays that were written in place since."""
-        expected = self._saved_versions
-        for i, array in enumerate(self._saved):
-            now, was = version_of(array), 0 if expected is None else expected[i]
-            if now != was:
+        for array in self._saved:
+            changed = written_since(array, self._writes_seen)
+            if changed is not None:
                 what = self._describe_saved(array, output)
-                raise RuntimeError(_MODIFIED.format(what=what, now=now, was=was, name=self.name))
+                raise RuntimeError(_MODIFIED.format(what=what, now=changed[0], was=changed[1], name=self.name))
 
     def _describe_saved(self, array, output) -> str:
         if output is not None and output.data is array:
@@ -255,16 +252,7 @@ class Function:
         )
 
     def _release(self) -> None:
-        """After a backward without retain_graph: drop the saved arrays, and stand in
-        for intermediate inputs with ``FreedTensor`` shells, so that a kept output (a loss
-        appended to a history) keeps the graph's structure but not its activations."""
         self._saved = _RELEASED
-        inputs = self.inputs
-        for x in inputs:
-            if type(x) is Tensor and x._node is not None:
-                self.inputs = tuple([FreedTensor._of(x) if type(x) is Tensor and x._node is not None else x
-                                     for x in inputs])
-                return
 
     def __repr__(self) -> str:
         return f"<{self.name} node>"
@@ -334,24 +322,15 @@ def next_creation_order() -> int:
 
 
 class FreedTensor(Tensor):
-    """What a released graph keeps of an intermediate tensor: its structure (the node that
-    computed it, name, shape, dtype, retained grad), not its values. While the original
-    tensor is still held somewhere, ``original`` returns it (graph drawings use it)."""
+    """An intermediate tensor whose values backward freed: nothing but the graph held it.
+
+    It keeps its place in the graph (the node that computed it, its name, shape and
+    dtype), so a kept loss can still be drawn, but not its data: a kept loss does not
+    keep the activations of its step alive. Reading ``data`` says how to keep them.
+    """
 
     def __init__(self, *args, **kwargs):
         raise TypeError("FreedTensor is made by backward(), not directly")
-
-    @classmethod
-    def _of(cls, tensor: Tensor) -> FreedTensor:
-        shell = tensor.__dict__.get("_freed_shell")
-        if shell is None:
-            shell = cls.__new__(cls)
-            shell.__dict__.update(tensor.__dict__)
-            del shell.__dict__["data"]
-            shell._shape, shell._dtype = tensor.data.shape, tensor.data.dtype
-            shell._original = weakref.ref(tensor)
-            tensor._freed_shell = shell
-        return shell
 
     @property
     def data(self):
@@ -361,11 +340,6 @@ class FreedTensor(Tensor):
             "retain_graph=True to backward(), to keep them."
         )
 
-    @property
-    def original(self) -> Tensor | None:
-        """The tensor this stands for, if something still holds it; else None."""
-        return self._original()
-
     shape = property(lambda self: self._shape, doc="Tuple of dimension sizes.")
     ndim = property(lambda self: len(self._shape), doc="Number of dimensions.")
     size = property(lambda self: int(np.prod(self._shape)), doc="Number of elements.")
@@ -373,3 +347,11 @@ class FreedTensor(Tensor):
 
     def __repr__(self) -> str:
         return f"tensor(<freed by backward()>, shape={self._shape}, op={self._node.name})"
+
+    @staticmethod
+    def free(tensor: Tensor) -> None:
+        """Turn ``tensor`` itself into a FreedTensor (same object: the graph's references
+        to it stay valid), dropping its data."""
+        data = tensor.__dict__.pop("data")
+        tensor._shape, tensor._dtype = data.shape, data.dtype
+        tensor.__class__ = FreedTensor

@@ -24,7 +24,7 @@ __all__ = ["draw_graph", "graph_nodes"]
 SHOW_ALL = ("op", "shape", "data", "grad")
 RANKDIRS = ("LR", "TB", "RL", "BT")
 _VALUES_SHOWN = 6  # tensors with more elements are summarised as min/mean/max
-_FREED = "(freed by backward:\nkeep the tensor or pass\nretain_graph=True)"
+_FREED = "(freed by backward:\nkeep the tensor or pass\nretain_graph=True)"  # see FreedTensor
 
 _STYLE = {
     "value": {"shape": "box", "style": "rounded,filled", "fillcolor": "#f7f7f7", "color": "#888888"},
@@ -63,17 +63,8 @@ def graph_nodes(output: Tensor) -> _Walk:
             walk.calls.append((module, node.order, first))
         for x in node.inputs:
             if isinstance(x, Tensor) and id(x) not in walk.tensors:
-                queue.append((_held(x), depth + 1))
+                queue.append((x, depth + 1))
     return walk
-
-
-def _held(x: Tensor) -> Tensor:
-    """The tensor itself where a released graph keeps only its shell but the user still
-    holds it (so its values are drawn, and it is one node however it is reached)."""
-    if isinstance(x, FreedTensor):
-        original = x.original
-        return x if original is None else original
-    return x
 
 
 def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "LR", max_nodes: int = 300,
@@ -132,7 +123,6 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
         target = _op_id(t) if "op" in show else _value_id(t)
         for position, x in enumerate(node.inputs):
             if isinstance(x, Tensor):
-                x = _held(x)
                 if id(x) in kept:
                     dot.edge(_value_id(x), target)
                 else:
