@@ -32,9 +32,11 @@ from microgradnp.ops import (
     clip,
     concatenate,
     cos,
+    dot,
     exp,
     expand_dims,
     flatten,
+    hstack,
     leaky_relu,
     log,
     log_softmax,
@@ -59,6 +61,7 @@ from microgradnp.ops import (
     tanh,
     transpose,
     var,
+    vstack,
     where,
 )
 from microgradnp import data, nn, optim, train, viz  # after the core: they build on it

@@ -238,6 +238,7 @@ class Tensor:
         return self.data.__index__()
 
     def __array__(self, dtype=None, copy=None):
+        _ops.check_array_conversion(self)  # np.mean([x, y]) would drop x and y from the graph
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype, copy=False)

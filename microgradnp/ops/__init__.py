@@ -6,8 +6,11 @@ vector-Jacobian rule side by side.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from microgradnp.autograd.grad_mode import mode as _grad_mode
 from microgradnp.ops.activations import (
     LeakyReLU,
     LogSoftmax,
@@ -57,7 +60,7 @@ from microgradnp.ops.elementwise import (
     where,
 )
 from microgradnp.ops.indexing import GetItem, ScatterAdd, getitem
-from microgradnp.ops.linalg import MatMul, matmul
+from microgradnp.ops.linalg import MatMul, dot, matmul
 from microgradnp.ops.reductions import LogSumExp, Max, Mean, Min, Sum, Var, logsumexp, max, mean, min, sum, var
 from microgradnp.ops.shape import (
     BroadcastTo,
@@ -66,16 +69,23 @@ from microgradnp.ops.shape import (
     Pad,
     Reshape,
     Transpose,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
     broadcast_to,
+    column_stack,
     concatenate,
+    dstack,
     expand_dims,
     flatten,
+    hstack,
     pad,
     reshape,
     squeeze,
     stack,
     swapaxes,
     transpose,
+    vstack,
 )
 
 #: Functions that are also Tensor methods (``t.exp()``, ``t.sum(axis=0)``...).
@@ -133,9 +143,46 @@ def _reduction(function):
     return adapted
 
 
+def _no_extras(name: str, function):
+    """Adapt an mg function of a sequence of tensors to NumPy's signature (``np.stack``,
+    ``np.hstack``...), refusing ``out=``, ``dtype=`` and ``casting=``, which it cannot honour."""
+
+    def adapted(arrays, *args, out=None, dtype=None, casting="same_kind", **kwargs):
+        if out is not None or dtype is not None or casting != "same_kind":
+            unsupported = ["out"] * (out is not None) + ["dtype"] * (dtype is not None)
+            unsupported += ["casting"] * (casting != "same_kind")
+            raise TypeError(
+                f"np.{name} on Tensors does not support {', '.join(unsupported)}: call it without, "
+                "or convert explicitly with np.asarray(t) / t.numpy() to leave the graph"
+            )
+        return function(arrays, *args, **kwargs)
+
+    return adapted
+
+
+def _concatenate(arrays, axis=0):
+    if axis is None:  # NumPy flattens every array first
+        return concatenate([flatten(a) for a in arrays], axis=0)
+    return concatenate(arrays, axis)
+
+
+def _refuse_block(arrays):
+    raise TypeError(
+        "np.block on Tensors is not differentiable in microgradnp: build the blocks with "
+        "mg.concatenate (each row along axis=-1, then the rows along axis=-2), or convert "
+        "explicitly with np.asarray(t) / t.numpy() to leave the graph"
+    )
+
+
 def array_function_table(on_data) -> dict:
     """NumPy functions a Tensor answers: differentiably, or on its data where no
-    gradient is involved (shape queries, comparisons of values)."""
+    gradient is involved (shape queries, comparisons of values).
+
+    NumPy asks a Tensor hidden in a list or tuple only when the function's argument is
+    itself a sequence of arrays (np.stack, np.concatenate, np.hstack, np.vstack,
+    np.dstack, np.column_stack, np.block), so those are answered here. For the others
+    (``np.mean([x, y])``) see ``check_array_conversion``.
+    """
     table = {
         np.sum: _reduction(sum),
         np.mean: _reduction(mean),
@@ -150,15 +197,23 @@ def array_function_table(on_data) -> dict:
         np.broadcast_to: lambda array, shape, subok=False: broadcast_to(array, shape),
         np.expand_dims: expand_dims,
         np.squeeze: squeeze,
-        np.concatenate: lambda arrays, axis=0: concatenate(arrays, axis),
-        np.stack: lambda arrays, axis=0: stack(arrays, axis),
+        np.concatenate: _no_extras("concatenate", _concatenate),
+        np.stack: _no_extras("stack", stack),
+        np.hstack: _no_extras("hstack", hstack),
+        np.vstack: _no_extras("vstack", vstack),
+        np.dstack: dstack,
+        np.column_stack: column_stack,
+        np.block: _refuse_block,
+        np.atleast_1d: lambda *arrays: atleast_1d(arrays[0]) if len(arrays) == 1 else tuple(map(atleast_1d, arrays)),
+        np.atleast_2d: lambda *arrays: atleast_2d(arrays[0]) if len(arrays) == 1 else tuple(map(atleast_2d, arrays)),
+        np.atleast_3d: lambda *arrays: atleast_3d(arrays[0]) if len(arrays) == 1 else tuple(map(atleast_3d, arrays)),
         # np.where(condition) alone gives the indices where it is true: nothing to differentiate.
         np.where: lambda condition, *choices: where(condition, *choices) if choices else on_data(np.where)(condition),
         np.clip: lambda a, a_min=None, a_max=None: clip(a, a_min, a_max),
         np.pad: lambda array, pad_width, mode="constant", constant_values=0: pad(array, pad_width, constant_values)
         if mode == "constant"
         else _refuse_pad_mode(mode),
-        np.dot: matmul,
+        np.dot: _dot,
         np.copy: lambda a, order="K", subok=False: Copy.apply(a),
     }
     for function in (np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.zeros_like,
@@ -167,5 +222,79 @@ def array_function_table(on_data) -> dict:
     return table
 
 
+def _dot(a, b, out=None):
+    if out is not None:
+        raise TypeError(
+            "np.dot on a Tensor does not support out: use the result it returns, or convert "
+            "explicitly with np.asarray(t) / t.numpy() to leave the graph"
+        )
+    return dot(a, b)
+
+
 def _refuse_pad_mode(mode):
     raise TypeError(f"np.pad on a Tensor supports mode='constant' only, not {mode!r}")
+
+
+# -- Tensors inside lists: np.mean([x, y]) ------------------------------------------------
+# What NumPy does (probed on NumPy 2.4): it looks for __array_function__ only on a call's
+# "relevant" arguments. A Tensor inside a list or tuple is relevant only where the argument
+# is itself a sequence of arrays (np.stack, np.concatenate, np.hstack, np.vstack, np.dstack,
+# np.column_stack, np.block): the table above answers those. Everywhere else (np.mean([x,
+# y]), np.sum, np.max, np.prod, np.median, np.average, np.array([x, y]), np.asarray([x, y]),
+# np.add([x, y], 1), np.dot([x, y], v), ...) NumPy converts the list itself, calling
+# Tensor.__array__ on every element with exactly the arguments of np.asarray(t)
+# (dtype=None, copy=None), from C; __len__, __iter__ and __getitem__ are not used. So
+# __array__ cannot tell np.asarray([x, y]) from np.asarray(x), and np.asarray(t) must keep
+# working (DESIGN.md: plots, printing and user code convert with it): refusing every
+# conversion of a tensor that requires grad, as PyTorch's .numpy() does, would break it.
+#
+# What does differ is who converts. np.mean & co. are Python functions in NumPy's own
+# modules: they dispatch first (finding no Tensor in the list), then convert their argument
+# themselves (numpy._core._methods._mean: asanyarray(a)). np.array, np.asarray, ufuncs and
+# np.dot are C functions, so the caller of __array__ is the user's code.
+#
+# Decision: when a tensor that requires grad is converted while grad mode is on, and the
+# conversion comes from code in NumPy's modules (except numpy.testing, which only compares
+# values) that does not hold that tensor as one of its own variables (so it came inside a
+# container), the conversion raises TypeError naming mg.stack(...). Where it does dispatch,
+# NumPy is answered differentiably or refused by the tables above, so a NumPy math function
+# converting a tensor itself means the result would silently leave the graph. Still allowed:
+# np.asarray(t) and np.array(t) (an explicit request for an ndarray), conversions by
+# matplotlib, pandas and other libraries, np.testing, anything under mg.no_grad() or on
+# tensors that do not require grad. np.array([x, y]), np.asarray([x, y]) and ufuncs on lists,
+# called from the user's code, are the very same __array__ call as np.asarray(x), so they
+# stay explicit conversions: their result is an ndarray (as with t.numpy()), never a Tensor
+# with a zero gradient.
+_ALLOWED_NUMPY_CALLERS = ("numpy.testing",)
+
+
+def check_array_conversion(tensor) -> None:
+    """Raise TypeError if ``tensor`` (which is being converted by ``Tensor.__array__``)
+    requires grad, grad mode is on, and NumPy is converting it as an element of a list or
+    tuple (``np.mean([x, y])``), which would silently drop it from the graph.
+
+    Call it directly from ``Tensor.__array__`` (it looks at that method's caller). The
+    reasons, and what stays allowed, are in the comment above.
+    """
+    if not tensor.requires_grad or not _grad_mode.grad_enabled:
+        return
+    caller = sys._getframe(2)  # 0: this function, 1: Tensor.__array__, 2: who converts
+    module = caller.f_globals.get("__name__") or ""
+    if not (module == "numpy" or module.startswith("numpy.")) or module.startswith(_ALLOWED_NUMPY_CALLERS):
+        return
+    if any(value is tensor for value in caller.f_locals.values()):
+        return  # the tensor itself was passed (np.ma.asarray(t)...): an explicit conversion
+    # The outermost of NumPy's frames is the function the user called (np.sum, not the
+    # _wrapreduction helper that converts).
+    outer = caller
+    while outer.f_back is not None and (outer.f_back.f_globals.get("__name__") or "").startswith("numpy."):
+        outer = outer.f_back
+    name = outer.f_code.co_name
+    suggestion = f"mg.stack([x, y]).{name}()" if name in METHODS else "mg.stack([x, y]).mean()"
+    raise TypeError(
+        f"np.{name} was given Tensors inside a list or tuple: NumPy converts them to plain arrays "
+        "without asking microgradnp, so the result would not be differentiable and their "
+        f"gradients would silently stay zero. Stack them into one Tensor first ({suggestion}, "
+        "or mg.concatenate([...])), or convert explicitly with np.asarray(t) / t.detach() to "
+        "leave the graph"
+    )

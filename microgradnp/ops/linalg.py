@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from microgradnp.ops.elementwise import Mul
 from microgradnp.ops.primitive import Primitive
+from microgradnp.ops.shape import Reshape, Transpose
+from microgradnp.tensor import Tensor
 
 
 def _swap_last(x):
@@ -44,6 +49,44 @@ class MatMul(Primitive):
 def matmul(a, b):
     """Matrix product with NumPy's ``@`` rules (1-D operands, batched leading axes)."""
     return MatMul.apply(a, b)
+
+
+def dot(a, b):
+    """``np.dot``'s product, differentiable: scalars multiply, 1-D with 1-D is the inner
+    product, 2-D with 2-D the matrix product, N-D with 1-D sums over the last axis of
+    ``a``, and N-D with M-D (M >= 2) sums over the last axis of ``a`` and the
+    second-to-last of ``b`` (every leading axis of both is kept, without ``@``'s
+    broadcasting): ``out[i, j, k, m] = sum(a[i, j, :] * b[k, :, m])``.
+
+    Built from reshape, transpose and matmul, so the gradient (and higher ones) come
+    from those primitives.
+    """
+    a = a if isinstance(a, Tensor) else np.asarray(a)
+    b = b if isinstance(b, Tensor) else np.asarray(b)
+    a_shape, b_shape = a.shape, b.shape
+    if not a_shape or not b_shape:
+        return Mul.apply(a, b)
+    if len(a_shape) == 1 or len(b_shape) == 1 or len(a_shape) == len(b_shape) == 2:
+        # Here ``@`` is np.dot: a 1-D operand is contracted as a row (left) or column (right).
+        if a_shape[-1] != b_shape[-1 if len(b_shape) == 1 else -2]:
+            _not_aligned(a_shape, b_shape)
+        return MatMul.apply(a, b)
+    if a_shape[-1] != b_shape[-2]:
+        _not_aligned(a_shape, b_shape)
+    k, b_lead = a_shape[-1], len(b_shape) - 2
+    rows = Reshape.apply(a, shape=(math.prod(a_shape[:-1]), k))
+    # b's contracted axis first, then its other axes in order: (k, *b_shape[:-2], m).
+    columns = Transpose.apply(b, axes=(b_lead, *range(b_lead), b_lead + 1))
+    columns = Reshape.apply(columns, shape=(k, math.prod(b_shape[:-2]) * b_shape[-1]))
+    return Reshape.apply(MatMul.apply(rows, columns), shape=a_shape[:-1] + b_shape[:-2] + b_shape[-1:])
+
+
+def _not_aligned(a_shape, b_shape):
+    axis = len(b_shape) - 1 if len(b_shape) == 1 else len(b_shape) - 2
+    raise ValueError(
+        f"dot: shapes {a_shape} and {b_shape} not aligned: {a_shape[-1]} (dim {len(a_shape) - 1}) "
+        f"!= {b_shape[axis]} (dim {axis})"
+    )
 
 
 class Linear(Primitive):

@@ -150,9 +150,76 @@ def concatenate(tensors, axis: int = 0):
 
 
 def stack(tensors, axis: int = 0):
-    """Join tensors along a new axis."""
+    """Join tensors of one shape along a new axis (``axis`` in [-(ndim+1), ndim], as ``np.stack``)."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: need at least one tensor")
-    ndim = len(_data_shape(tensors[0])) + 1
-    return concatenate([expand_dims(t, axis % ndim) for t in tensors], axis=axis % ndim)
+    shapes = [_data_shape(t) for t in tensors]
+    for i, shape in enumerate(shapes[1:], 1):
+        if shape != shapes[0]:
+            raise ValueError(
+                f"stack: all tensors must have the same shape, but tensor 0 has shape {shapes[0]} "
+                f"and tensor {i} has shape {shape}"
+            )
+    (axis,) = normalize_axes(axis, len(shapes[0]) + 1)  # AxisError outside [-(ndim+1), ndim]
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+def _at_least(x, ndim: int):
+    """``x`` with length-1 axes added as ``np.atleast_1d/2d/3d`` add them (the same
+    elements, so the gradient is the reshape's)."""
+    shape = _data_shape(x)
+    if len(shape) >= ndim:
+        return x
+    if ndim == 3 and len(shape) == 2:
+        return Reshape.apply(x, shape=(*shape, 1))
+    if ndim == 3:
+        return Reshape.apply(x, shape=(1, *shape, 1) if shape else (1, 1, 1))
+    return Reshape.apply(x, shape=(1,) * (ndim - len(shape)) + shape)
+
+
+def atleast_1d(x):
+    """``x`` with at least one axis (a scalar becomes shape (1,))."""
+    return _at_least(x, 1)
+
+
+def atleast_2d(x):
+    """``x`` with at least two axes: (n,) becomes (1, n), as ``np.atleast_2d``."""
+    return _at_least(x, 2)
+
+
+def atleast_3d(x):
+    """``x`` with at least three axes: (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1)."""
+    return _at_least(x, 3)
+
+
+def _sequence(function: str, tensors) -> list:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{function}: need at least one tensor")
+    return tensors
+
+
+def hstack(tensors):
+    """Join along the second axis (the first for 1-D tensors), as ``np.hstack``."""
+    tensors = [atleast_1d(t) for t in _sequence("hstack", tensors)]
+    return concatenate(tensors, axis=0 if len(_data_shape(tensors[0])) == 1 else 1)
+
+
+def vstack(tensors):
+    """Join along the first axis, 1-D tensors as rows, as ``np.vstack``."""
+    return concatenate([atleast_2d(t) for t in _sequence("vstack", tensors)], axis=0)
+
+
+def dstack(tensors):
+    """Join along the third axis, as ``np.dstack``."""
+    return concatenate([atleast_3d(t) for t in _sequence("dstack", tensors)], axis=2)
+
+
+def column_stack(tensors):
+    """1-D tensors as columns (and 2-D ones as they are) side by side, as ``np.column_stack``."""
+    columns = []
+    for t in _sequence("column_stack", tensors):
+        shape = _data_shape(t)
+        columns.append(Reshape.apply(t, shape=(shape[0] if shape else 1, 1)) if len(shape) < 2 else t)
+    return concatenate(columns, axis=1)
