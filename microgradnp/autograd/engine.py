@@ -8,7 +8,7 @@ from sys import getrefcount
 
 import numpy as np
 
-from microgradnp.autograd.function import FreedTensor
+from microgradnp.autograd.function import RELEASED, FreedTensor
 from microgradnp.autograd.grad_mode import mode
 from microgradnp.tensor import Tensor, describe
 
@@ -80,6 +80,9 @@ def _paths_to(roots: Sequence[Tensor], wanted_ids: set[int]) -> tuple[set[int], 
     return needed, expand
 
 
+free = FreedTensor.free
+
+
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence,
@@ -105,8 +108,7 @@ def run_backward(
         wanted_ids = {id(t) for t in wanted}
         needed, expand = _paths_to(roots, wanted_ids)
     found: dict[int, object] = {}
-    pending: dict[int, object] = {}
-    uses: dict[int, int] = {}  # id -> how many input slots of the walked nodes hold the tensor
+    pending: dict[int, list] = {}  # id -> [gradient so far, how many input slots of walked nodes hold it]
     hooked_leaves: dict[int, list] = {}  # id -> [leaf, total gradient]
     heap: list[tuple[int, Tensor]] = []
     handed_out = {id(g) for g in root_grads}
@@ -127,14 +129,13 @@ def run_backward(
                     g = sum_to_shape(g, x.data.shape)
                 node = x._node
                 if node is not None:
-                    key = id(x)
-                    if key in pending:
-                        pending[key] = pending[key] + g
-                        uses[key] += 1
-                    else:
-                        pending[key] = g
-                        uses[key] = 1
+                    entry = pending.get(id(x))
+                    if entry is None:
+                        pending[id(x)] = [g, 1]
                         heappush(heap, (node.order, x))
+                    else:
+                        entry[0] = entry[0] + g
+                        entry[1] += 1
                 elif x._hooks:
                     entry = hooked_leaves.get(id(x))
                     if entry is None:
@@ -149,7 +150,7 @@ def run_backward(
             if not heap:
                 break
             tensor = heappop(heap)[1]
-            grad = pending.pop(id(tensor))
+            grad, uses = pending.pop(id(tensor))
             if tensor._hooks:
                 grad = _run_hooks(tensor, grad)
             if wanted_ids is None:
@@ -165,13 +166,13 @@ def run_backward(
             node = tensor._node
             work = zip(node.inputs, node._vjp(grad, tensor, create_graph))
             if not retain_graph:
-                node._release()
+                node._saved = RELEASED  # drop the saved arrays
                 # Free the values of an intermediate that only its consumers' nodes hold
                 # (the references counted: theirs, `tensor` and getrefcount's argument), so
                 # that a kept loss does not keep its step's activations alive. Any other
                 # reference (the user's, another graph's) keeps them.
-                if getrefcount(tensor) == uses.pop(id(tensor)) + 2:
-                    FreedTensor.free(tensor)
+                if getrefcount(tensor) == uses + 2:
+                    free(tensor)
         for leaf, total in hooked_leaves.values():
             total = _run_hooks(leaf, total)
             if wanted_ids is None:

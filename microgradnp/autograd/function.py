@@ -21,19 +21,18 @@ and is also the graph node: it keeps the inputs, the saved arrays, and its name.
 
 from __future__ import annotations
 
-import itertools
 import linecache
 import os
 import sys
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import mode
-from microgradnp.autograd.versions import writes, written_since
+from microgradnp.autograd.grad_mode import anomaly_in_use, mode
+from microgradnp.autograd.versions import stamps, writes, written_since
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-_RELEASED = object()
+RELEASED = object()  # what _saved becomes when backward (without retain_graph) drops it
 
 _SECOND_BACKWARD = (
     "Trying to backward through the graph a second time: the arrays {name!r} saved for "
@@ -87,7 +86,7 @@ class Function:
     module_calls: tuple = ()  # (module, creation stamp) of the module calls that returned this node's output
     _saved: tuple | object = ()
     _builtin = False  # built-in primitives are trusted to return gradients of the right shape
-    _writes_seen = 0  # versions.writes.count when recorded: later writes may have changed _saved
+    order = 0  # creation stamp (versions.stamps): newer nodes have smaller orders
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -106,7 +105,7 @@ class Function:
     @property
     def saved_tensors(self) -> tuple:
         """What ``save_for_backward`` kept (Tensors when backward runs to build a graph)."""
-        if self._saved is _RELEASED:
+        if self._saved is RELEASED:
             raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
         return self._saved
 
@@ -148,11 +147,10 @@ class Function:
         result.data = out
         if record and mode.grad_enabled:
             ctx.inputs = inputs
-            ctx.order = next(_creation_order)
+            ctx.order = next(stamps)
             result._node = ctx
             result.requires_grad = True
-            ctx._writes_seen = writes.count
-        if mode.anomaly:
+        if anomaly_in_use.count and mode.anomaly:
             ctx.origin = _user_origin()
             _check_finite(out, ctx, "forward")
         return result
@@ -160,21 +158,16 @@ class Function:
     # -- used by the engine ----------------------------------------------------------
     def _vjp(self, grad, output, create_graph: bool) -> tuple:
         """The gradients of the inputs, one per input (None where there is none)."""
-        if self._saved is _RELEASED:
+        if self._saved is RELEASED:
             raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
-        if writes.count != self._writes_seen:
+        if writes.latest < self.order:  # written in place since this node was recorded
             self._check_versions(output)
         grads = self._vjp_building_graph(grad, output) if create_graph else self.backward(self, grad)
         if type(grads) is not tuple:
             grads = (grads,)
-        if len(grads) != len(self.inputs):
-            raise RuntimeError(
-                f"{self.name}.backward returned {len(grads)} gradient(s) but forward had "
-                f"{len(self.inputs)} input(s): return one per input (None for inputs with no gradient)"
-            )
-        if not self._builtin:
+        if not self._builtin:  # the built-in primitives' gradients are tested, not checked
             grads = self._checked_grads(grads)
-        if mode.anomaly:
+        if anomaly_in_use.count and mode.anomaly:
             for g in grads:
                 if g is not None:
                     _check_finite(getattr(g, "data", g), self, "backward")
@@ -183,7 +176,7 @@ class Function:
     def _check_versions(self, output) -> None:
         """Refuse to run backward on saved arrays that were written in place since."""
         for array in self._saved:
-            changed = written_since(array, self._writes_seen)
+            changed = written_since(array, self.order)
             if changed is not None:
                 what = self._describe_saved(array, output)
                 raise RuntimeError(_MODIFIED.format(what=what, now=changed[0], was=changed[1], name=self.name))
@@ -197,8 +190,14 @@ class Function:
         return f"an array of shape {array.shape} saved by {self.name}"
 
     def _checked_grads(self, grads: tuple) -> tuple:
-        """A user Function's gradients as arrays, each a float array of its input's shape
-        or one whose broadcast axes sum to it; anything else raises naming the Function."""
+        """A user Function's gradients as arrays: one per input, each a float array of its
+        input's shape or one whose broadcast axes sum to it; anything else raises naming
+        the Function."""
+        if len(grads) != len(self.inputs):
+            raise RuntimeError(
+                f"{self.name}.backward returned {len(grads)} gradient(s) but forward had "
+                f"{len(self.inputs)} input(s): return one per input (None for inputs with no gradient)"
+            )
         checked = []
         for i, (x, g) in enumerate(zip(self.inputs, grads)):
             if g is not None and not isinstance(g, Tensor):
@@ -251,9 +250,6 @@ class Function:
             for i, a in enumerate(self._saved)
         )
 
-    def _release(self) -> None:
-        self._saved = _RELEASED
-
     def __repr__(self) -> str:
         return f"<{self.name} node>"
 
@@ -302,11 +298,6 @@ def _check_finite(array, node: Function, phase: str) -> None:
         raise FloatingPointError(f"{node.name} produced {kind} in its {phase} ({where})")
 
 
-# Negative creation counter: the engine's heap pops the most recently created node first,
-# and a tensor is always created after everything it is computed from.
-_creation_order = itertools.count(0, -1)
-
-
 from microgradnp.tensor import Tensor, _as_float_array, describe  # noqa: E402  (Tensor needs this module first)
 
 
@@ -318,7 +309,7 @@ def _reduces_to(shape: tuple, target: tuple) -> bool:
 
 def next_creation_order() -> int:
     """A fresh creation stamp: every node created afterwards has a smaller ``order``."""
-    return next(_creation_order)
+    return next(stamps)
 
 
 class FreedTensor(Tensor):

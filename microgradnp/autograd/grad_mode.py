@@ -23,6 +23,21 @@ class _Mode(threading.local):
 mode = _Mode()
 
 
+class _AnomalyInUse:
+    """How many ``detect_anomaly`` blocks are active in any thread: a plain attribute that
+    every primitive reads first, so the per-thread flag is read only while one is."""
+
+    count = 0
+    lock = threading.Lock()
+
+    def add(self, change: int) -> None:
+        with self.lock:  # += on an attribute is not atomic across threads
+            self.count += change
+
+
+anomaly_in_use = _AnomalyInUse()
+
+
 class _ModeSwitch(contextlib.ContextDecorator):
     """Sets one flag of ``mode`` for a ``with`` block or a decorated function.
 
@@ -42,10 +57,14 @@ class _ModeSwitch(contextlib.ContextDecorator):
     def __enter__(self):
         self._previous.append(getattr(mode, self.flag))
         setattr(mode, self.flag, self.value)
+        if self.value and self.flag == "anomaly":
+            anomaly_in_use.add(1)
         return self
 
     def __exit__(self, *exc):
         setattr(mode, self.flag, self._previous.pop())
+        if self.value and self.flag == "anomaly":
+            anomaly_in_use.add(-1)
         return False
 
     def _recreate_cm(self):

@@ -10,23 +10,30 @@ Only microgradnp's in-place operations bump it (``+=``, ``add_``..., ``t[i] = v`
 optimizer steps, ``load_state_dict``, ``nn.init``). Writes through ``t.data[...]`` are
 not tracked, as in PyTorch.
 
-Recording costs one integer per primitive: every write also advances a process-wide
-write count, and a node records that count. A backward that finds the count unchanged
-(the usual step: forward, backward, then the optimizer's writes) checks nothing more;
-otherwise it compares the recent writes of each saved array with the recorded count.
+Recording costs nothing: nodes and writes share one clock, ``stamps``, that counts down
+(a node's ``order`` is its stamp), and ``writes.latest`` is the stamp of the latest
+write. A node whose order is below it was recorded after every write and checks
+nothing; only a node recorded before some write compares the recent writes of its
+saved arrays with its own stamp.
 """
 
 from __future__ import annotations
 
+import itertools
 import weakref
 
 import numpy as np
 
-_RECENT = 64  # write counts kept per array: enough to name the version a node expected
+_RECENT = 64  # write stamps kept per array (at least): enough to name the version a node expected
+
+# The clock of events: every recorded node and every in-place write takes the next stamp.
+# It counts down, so the engine's heap pops the most recently created node first (a
+# tensor is always created after everything it is computed from).
+stamps = itertools.count(0, -1)
 
 
 class _Writes:
-    count = 0  # in-place writes in the process so far
+    latest = 1  # the stamp of the latest in-place write; above every stamp until the first
 
 
 writes = _Writes()
@@ -39,7 +46,7 @@ class _Memory:
 
     def __init__(self):
         self.version = 0
-        self.recent: list[int] = []  # writes.count at its latest writes, oldest first
+        self.recent: list[int] = []  # the stamps of its latest writes, oldest first
 
 
 memories: dict[int, _Memory] = {}  # id(owning array) -> its history; only arrays ever written
@@ -63,26 +70,26 @@ def version_of(array) -> int:
 def bump(array: np.ndarray) -> None:
     """Count one in-place write into ``array``'s memory."""
     owner = array if array.base is None else _owner(array)
-    key = id(owner)
-    memory = memories.get(key)
+    memory = memories.get(id(owner))
     if memory is None:
-        memory = memories[key] = _Memory()
+        memory = memories[id(owner)] = _Memory()
         # Forget the history with the array, so a new array at the same address starts at 0.
-        weakref.finalize(owner, memories.pop, key, None)
-    writes.count += 1
+        weakref.finalize(owner, memories.pop, id(owner), None)
+    writes.latest = stamp = next(stamps)
     memory.version += 1
-    memory.recent.append(writes.count)
-    if len(memory.recent) > _RECENT:
-        del memory.recent[0]
+    recent = memory.recent
+    recent.append(stamp)
+    if len(recent) > 2 * _RECENT:  # trimmed now and then, not on every write
+        del recent[:-_RECENT]
 
 
-def written_since(array, seen: int) -> tuple[int, int] | None:
-    """``(version now, version when the write count was seen)`` if ``array``'s memory was
-    written after that, else None."""
+def written_since(array, stamp: int) -> tuple[int, int] | None:
+    """``(version now, version at the event stamped ``stamp``)`` if ``array``'s memory was
+    written after that event, else None."""
     if type(array) is not np.ndarray:
         return None
     memory = memories.get(id(_owner(array)))
-    if memory is None or memory.recent[-1] <= seen:
+    if memory is None or memory.recent[-1] > stamp:
         return None
-    later = sum(1 for count in memory.recent if count > seen)
+    later = sum(1 for written in memory.recent if written < stamp)
     return memory.version, memory.version - later

@@ -215,9 +215,9 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad.fill(0)
+                    p._grad = None  # the checked .grad setter is for users; None is always valid
+                elif p._grad is not None:
+                    p._grad.fill(0)
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a ``.grad``; parameters whose grad is None are skipped.
@@ -232,7 +232,7 @@ class Optimizer:
         state = self.state
         for group in self.param_groups:
             for p in group["params"]:
-                grad = p.grad
+                grad = p._grad
                 if grad is not None:
                     self._update(p.data, grad, state[p], group)
                     bump_version(p.data)  # a graph that saved the old values must not use these
