@@ -80,9 +80,6 @@ def _paths_to(roots: Sequence[Tensor], wanted_ids: set[int]) -> tuple[set[int], 
     return needed, expand
 
 
-free = FreedTensor.free
-
-
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence,
@@ -172,7 +169,10 @@ def run_backward(
                 # that a kept loss does not keep its step's activations alive. Any other
                 # reference (the user's, another graph's) keeps them.
                 if getrefcount(tensor) == uses + 2:
-                    free(tensor)
+                    state = tensor.__dict__  # FreedTensor: the same object, without its data
+                    data = state.pop("data")
+                    state["_shape"], state["_dtype"] = data.shape, data.dtype
+                    tensor.__class__ = FreedTensor
         for leaf, total in hooked_leaves.values():
             total = _run_hooks(leaf, total)
             if wanted_ids is None:

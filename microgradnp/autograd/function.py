@@ -307,11 +307,6 @@ def _reduces_to(shape: tuple, target: tuple) -> bool:
     return lead >= 0 and all(t == n or t == 1 for t, n in zip(target, shape[lead:]))
 
 
-def next_creation_order() -> int:
-    """A fresh creation stamp: every node created afterwards has a smaller ``order``."""
-    return next(stamps)
-
-
 class FreedTensor(Tensor):
     """An intermediate tensor whose values backward freed: nothing but the graph held it.
 
@@ -338,11 +333,3 @@ class FreedTensor(Tensor):
 
     def __repr__(self) -> str:
         return f"tensor(<freed by backward()>, shape={self._shape}, op={self._node.name})"
-
-    @staticmethod
-    def free(tensor: Tensor) -> None:
-        """Turn ``tensor`` itself into a FreedTensor (same object: the graph's references
-        to it stay valid), dropping its data."""
-        data = tensor.__dict__.pop("data")
-        tensor._shape, tensor._dtype = data.shape, data.dtype
-        tensor.__class__ = FreedTensor

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from microgradnp.autograd.function import next_creation_order
 from microgradnp.autograd.versions import bump as bump_version
+from microgradnp.autograd.versions import stamps
 from microgradnp.tensor import Tensor
 
 
@@ -165,7 +165,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(...)")
 
     def __call__(self, *args, **kwargs):
-        first = next_creation_order()
+        first = next(stamps)  # every node this call records gets a smaller stamp
         out = self.forward(*args, **kwargs)
         # Mark the call on the output's node: the nodes created between `first` and it
         # belong to this module (graph drawings group them into a cluster). An output
