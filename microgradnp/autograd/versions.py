@@ -67,20 +67,21 @@ def version_of(array) -> int:
     return 0 if memory is None else memory.version
 
 
-def bump(array: np.ndarray) -> None:
-    """Count one in-place write into ``array``'s memory."""
-    owner = array if array.base is None else _owner(array)
-    memory = memories.get(id(owner))
-    if memory is None:
-        memory = memories[id(owner)] = _Memory()
-        # Forget the history with the array, so a new array at the same address starts at 0.
-        weakref.finalize(owner, memories.pop, id(owner), None)
-    writes.latest = stamp = next(stamps)
-    memory.version += 1
-    recent = memory.recent
-    recent.append(stamp)
-    if len(recent) > 2 * _RECENT:  # trimmed now and then, not on every write
-        del recent[:-_RECENT]
+def bump(*arrays: np.ndarray) -> None:
+    """Count one in-place write into the memory of each of ``arrays``."""
+    for array in arrays:
+        owner = array if array.base is None else _owner(array)
+        memory = memories.get(id(owner))
+        if memory is None:
+            memory = memories[id(owner)] = _Memory()
+            # Forget the history with the array, so a new array at the same address starts at 0.
+            weakref.finalize(owner, memories.pop, id(owner), None)
+        writes.latest = stamp = next(stamps)
+        memory.version += 1
+        recent = memory.recent
+        recent.append(stamp)
+        if len(recent) > 2 * _RECENT:  # trimmed now and then, not on every write
+            del recent[:-_RECENT]
 
 
 def written_since(array, stamp: int) -> tuple[int, int] | None:

@@ -230,12 +230,14 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         state = self.state
+        updated = []
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p._grad
                 if grad is not None:
                     self._update(p.data, grad, state[p], group)
-                    bump_version(p.data)  # a graph that saved the old values must not use these
+                    updated.append(p.data)
+        bump_version(*updated)  # a graph that saved the old values must not use these
         return loss
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
