@@ -292,9 +292,14 @@ class Tensor:
         try:
             ufunc(self.data, other, out=self.data)
         except ValueError as error:
+            hint = (
+                "its data is a read-only array (a broadcast view?): copy it first (t = t.clone())"
+                if not self.data.flags.writeable
+                else "the other operand must broadcast to its shape"
+            )
             raise ValueError(
                 f"{op}: cannot write the result in place into this tensor of shape "
-                f"{self.data.shape} ({error}); the other operand must broadcast to its shape"
+                f"{self.data.shape} ({error}); {hint}"
             ) from None
         _versions.bump(self.data)
         return self
