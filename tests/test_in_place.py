@@ -353,3 +353,13 @@ def test_load_state_dict_between_forward_and_backward_raises():
     assert [p._version for p in model.parameters()] == [v + 1 for v in before]
     with pytest.raises(RuntimeError, match=MODIFIED):
         loss.backward()
+
+
+def test_second_backward_after_an_in_place_write_says_the_graph_was_released():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward()
+    with mg.no_grad():
+        w -= 0.1 * w.grad
+    with pytest.raises(RuntimeError, match="second time"):
+        loss.backward()

@@ -10,6 +10,7 @@ import numpy as np
 
 from microgradnp.autograd.function import RELEASED, FreedTensor
 from microgradnp.autograd.grad_mode import mode
+from microgradnp.autograd.versions import writes
 from microgradnp.tensor import Tensor, describe
 
 
@@ -146,7 +147,7 @@ def run_backward(
             x = g = None  # the loop variable must not count as a reference below
             if not heap:
                 break
-            tensor = heappop(heap)[1]
+            order, tensor = heappop(heap)
             grad, uses = pending.pop(id(tensor))
             if tensor._hooks:
                 grad = _run_hooks(tensor, grad)
@@ -161,6 +162,8 @@ def run_backward(
                     work = ()
                     continue
             node = tensor._node
+            if writes.latest < order:  # something was written in place since node was recorded
+                node._check_versions(tensor)
             work = zip(node.inputs, node._vjp(grad, tensor, create_graph))
             if not retain_graph:
                 node._saved = RELEASED  # drop the saved arrays

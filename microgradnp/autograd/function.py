@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 from microgradnp.autograd.grad_mode import anomaly_in_use, mode
-from microgradnp.autograd.versions import stamps, writes, written_since
+from microgradnp.autograd.versions import stamps, written_since
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -160,8 +160,6 @@ class Function:
         """The gradients of the inputs, one per input (None where there is none)."""
         if self._saved is RELEASED:
             raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
-        if writes.latest < self.order:  # written in place since this node was recorded
-            self._check_versions(output)
         grads = self._vjp_building_graph(grad, output) if create_graph else self.backward(self, grad)
         if type(grads) is not tuple:
             grads = (grads,)
@@ -174,7 +172,10 @@ class Function:
         return grads
 
     def _check_versions(self, output) -> None:
-        """Refuse to run backward on saved arrays that were written in place since."""
+        """Refuse to run backward on saved arrays that were written in place since this
+        node was recorded (the engine asks only when some write came after it)."""
+        if self._saved is RELEASED:
+            return  # _vjp says why this graph cannot be walked again
         for array in self._saved:
             changed = written_since(array, self.order)
             if changed is not None:
