@@ -68,7 +68,11 @@ def version_of(array) -> int:
 
 
 def bump(*arrays: np.ndarray) -> None:
-    """Count one in-place write into the memory of each of ``arrays``."""
+    """Count one in-place write into the memory of each of ``arrays`` (one event: they
+    share a stamp)."""
+    if not arrays:
+        return
+    writes.latest = stamp = next(stamps)
     for array in arrays:
         owner = array if array.base is None else _owner(array)
         memory = memories.get(id(owner))
@@ -76,7 +80,6 @@ def bump(*arrays: np.ndarray) -> None:
             memory = memories[id(owner)] = _Memory()
             # Forget the history with the array, so a new array at the same address starts at 0.
             weakref.finalize(owner, memories.pop, id(owner), None)
-        writes.latest = stamp = next(stamps)
         memory.version += 1
         recent = memory.recent
         recent.append(stamp)

@@ -170,7 +170,7 @@ class Module:
         # Mark the call on the output's node: the nodes created between `first` and it
         # belong to this module (graph drawings group them into a cluster). An output
         # made before the call (Identity) is not this module's.
-        node = getattr(out, "_node", None)
+        node = out._node if isinstance(out, Tensor) else None
         if node is not None and node.order < first:
             node.module_calls += ((self, first),)
         return out

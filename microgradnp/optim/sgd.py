@@ -52,7 +52,8 @@ class SGD(Optimizer):
             )
 
     def _update(self, param, grad, state, group):
-        grad = self._effective_grad(param, grad, group)
+        if group["weight_decay"] or group["maximize"]:  # plain SGD (the lab's) skips the call
+            grad = self._effective_grad(param, grad, group)
         momentum = group["momentum"]
         if momentum:
             buffer = state.get("momentum_buffer")
