@@ -9,7 +9,7 @@ from sys import getrefcount
 import numpy as np
 
 from microgradnp.autograd.function import RELEASED, FreedTensor
-from microgradnp.autograd.grad_mode import mode
+from microgradnp.autograd.grad_mode import anomaly_in_use, mode
 from microgradnp.autograd.versions import writes
 from microgradnp.tensor import Tensor, describe
 
@@ -161,10 +161,20 @@ def run_backward(
                 if id(tensor) not in expand:
                     work = ()
                     continue
+            # The node's vector-Jacobian product: one gradient per input (None where none).
             node = tensor._node
+            if node._saved is RELEASED:
+                raise node._second_backward()
             if writes.latest < order:  # something was written in place since node was recorded
                 node._check_versions(tensor)
-            work = zip(node.inputs, node._vjp(grad, tensor, create_graph))
+            grads = node._vjp_building_graph(grad, tensor) if create_graph else node.backward(node, grad)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            if not node._builtin:  # the built-in primitives' gradients are tested, not checked
+                grads = node._checked_grads(grads)
+            if anomaly_in_use.count and mode.anomaly:
+                node._check_finite_grads(grads)
+            work = zip(node.inputs, grads)
             if not retain_graph:
                 node._saved = RELEASED  # drop the saved arrays
                 # Free the values of an intermediate that only its consumers' nodes hold

@@ -106,7 +106,7 @@ class Function:
     def saved_tensors(self) -> tuple:
         """What ``save_for_backward`` kept (Tensors when backward runs to build a graph)."""
         if self._saved is RELEASED:
-            raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
+            raise self._second_backward()
         return self._saved
 
     @property
@@ -156,26 +156,19 @@ class Function:
         return result
 
     # -- used by the engine ----------------------------------------------------------
-    def _vjp(self, grad, output, create_graph: bool) -> tuple:
-        """The gradients of the inputs, one per input (None where there is none)."""
-        if self._saved is RELEASED:
-            raise RuntimeError(_SECOND_BACKWARD.format(name=self.name))
-        grads = self._vjp_building_graph(grad, output) if create_graph else self.backward(self, grad)
-        if type(grads) is not tuple:
-            grads = (grads,)
-        if not self._builtin:  # the built-in primitives' gradients are tested, not checked
-            grads = self._checked_grads(grads)
-        if anomaly_in_use.count and mode.anomaly:
-            for g in grads:
-                if g is not None:
-                    _check_finite(getattr(g, "data", g), self, "backward")
-        return grads
+    def _second_backward(self) -> RuntimeError:
+        return RuntimeError(_SECOND_BACKWARD.format(name=self.name))
+
+    def _check_finite_grads(self, grads: tuple) -> None:
+        for g in grads:
+            if g is not None:
+                _check_finite(getattr(g, "data", g), self, "backward")
 
     def _check_versions(self, output) -> None:
         """Refuse to run backward on saved arrays that were written in place since this
         node was recorded (the engine asks only when some write came after it)."""
         if self._saved is RELEASED:
-            return  # _vjp says why this graph cannot be walked again
+            return  # the engine says why this graph cannot be walked again
         for array in self._saved:
             changed = written_since(array, self.order)
             if changed is not None:
