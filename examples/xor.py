@@ -42,7 +42,7 @@ def report(model, X, y, history, out: Path | None, name: str) -> None:
     # The graph of one more forward and backward pass: values, gradients, backward order.
     model.zero_grad()
     loss = nn.MSELoss()(model(mg.tensor(X, name="X")), y)
-    loss.backward()
+    loss.backward(retain_graph=True)  # keeps the intermediate values for the drawing
     try:
         graph = mg.viz.render(mg.viz.draw_graph(loss, order=True), out / f"{name}_graph.svg")
         print(f"computation graph saved as {graph}")
