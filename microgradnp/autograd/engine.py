@@ -182,9 +182,9 @@ def run_backward(
                 # that a kept loss does not keep its step's activations alive. Any other
                 # reference (the user's, another graph's) keeps them.
                 if getrefcount(tensor) == uses + 2:
-                    state = tensor.__dict__  # FreedTensor: the same object, without its data
-                    data = state.pop("data")
-                    state["_shape"], state["_dtype"] = data.shape, data.dtype
+                    data = tensor.data  # FreedTensor: the same object, without its data
+                    del tensor.data
+                    tensor._shape, tensor._dtype = data.shape, data.dtype
                     tensor.__class__ = FreedTensor
         for leaf, total in hooked_leaves.values():
             total = _run_hooks(leaf, total)

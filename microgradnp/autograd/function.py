@@ -112,7 +112,10 @@ class Function:
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """One bool per positional input: does it need a gradient?"""
-        return tuple([isinstance(x, Tensor) and x.requires_grad for x in self.inputs])
+        needs = []  # a plain loop: cheaper than a comprehension's frame, and backward asks often
+        for x in self.inputs:
+            needs.append(isinstance(x, Tensor) and x.requires_grad)
+        return tuple(needs)
 
     @staticmethod
     def forward(ctx, *args, **params):

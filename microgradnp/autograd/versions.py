@@ -39,14 +39,15 @@ class _Writes:
 writes = _Writes()
 
 
-class _Memory:
-    """The write history of one owning array."""
+class _Memory(list):
+    """The write history of one owning array: the stamps of its latest writes, oldest
+    first (a list, so that a write is one append)."""
 
-    __slots__ = ("recent", "version")
+    __slots__ = ("forgotten",)  # how many older writes were trimmed from the list
 
-    def __init__(self):
-        self.version = 0
-        self.recent: list[int] = []  # the stamps of its latest writes, oldest first
+    @property
+    def version(self) -> int:
+        return self.forgotten + len(self)
 
 
 memories: dict[int, _Memory] = {}  # id(owning array) -> its history; only arrays ever written
@@ -73,18 +74,25 @@ def bump(*arrays: np.ndarray) -> None:
     if not arrays:
         return
     writes.latest = stamp = next(stamps)
-    for array in arrays:
-        owner = array if array.base is None else _owner(array)
-        memory = memories.get(id(owner))
-        if memory is None:
-            memory = memories[id(owner)] = _Memory()
-            # Forget the history with the array, so a new array at the same address starts at 0.
-            weakref.finalize(owner, memories.pop, id(owner), None)
-        memory.version += 1
-        recent = memory.recent
-        recent.append(stamp)
-        if len(recent) > 2 * _RECENT:  # trimmed now and then, not on every write
-            del recent[:-_RECENT]
+    for array in arrays:  # runs for every parameter at every optimizer step: kept lean
+        key = id(array if array.base is None else _owner(array))
+        try:
+            memory = memories[key]
+        except KeyError:
+            memory = _remember(array)
+        memory.append(stamp)
+        if len(memory) > 2 * _RECENT:  # trimmed now and then, not on every write
+            memory.forgotten += len(memory) - _RECENT
+            del memory[:-_RECENT]
+
+
+def _remember(array: np.ndarray) -> _Memory:
+    owner = _owner(array)
+    memory = memories[id(owner)] = _Memory()
+    memory.forgotten = 0
+    # Forget the history with the array, so a new array at the same address starts at 0.
+    weakref.finalize(owner, memories.pop, id(owner), None)
+    return memory
 
 
 def written_since(array, stamp: int) -> tuple[int, int] | None:
@@ -93,7 +101,7 @@ def written_since(array, stamp: int) -> tuple[int, int] | None:
     if type(array) is not np.ndarray:
         return None
     memory = memories.get(id(_owner(array)))
-    if memory is None or memory.recent[-1] > stamp:
+    if memory is None or memory[-1] > stamp:
         return None
-    later = sum(1 for written in memory.recent if written < stamp)
+    later = sum(1 for written in memory if written < stamp)
     return memory.version, memory.version - later

@@ -22,8 +22,9 @@ def sigmoid_of_negated_(out: np.ndarray) -> np.ndarray:
     that its members round exactly as the Sigmoid primitive does."""
     limit = _EXP_LIMITS.get(out.dtype, 80.0)
     # The clamp changes nothing unless some -a is beyond the limit (or nan): a read-only
-    # check is cheaper than np.minimum's write on all but the smallest arrays.
-    if out.size and not out.max() <= limit:
+    # check is cheaper than np.minimum's write on all but the smallest arrays
+    # (np.maximum.reduce is out.max() without its Python wrapper).
+    if out.size and not np.maximum.reduce(out, axis=None) <= limit:
         np.minimum(out, limit, out=out)
     np.exp(out, out=out)
     out += 1
@@ -34,8 +35,10 @@ def sigmoid_of_negated_(out: np.ndarray) -> np.ndarray:
 class Sigmoid(Primitive):
     @staticmethod
     def forward(ctx, a):
-        # out=: a 0-d input would otherwise give a NumPy scalar, which cannot be written in place
-        out = sigmoid_of_negated_(np.negative(a, out=np.empty_like(a)))
+        # out= for a 0-d input, which would otherwise give a NumPy scalar (not writable in place)
+        out = sigmoid_of_negated_(
+            np.negative(a) if type(a) is np.ndarray and a.ndim else np.negative(a, out=np.empty_like(a))
+        )
         ctx.save_for_backward(out)
         return out
 

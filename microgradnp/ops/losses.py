@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from microgradnp.ops.activations import _EXP_LIMITS
@@ -46,11 +48,12 @@ class _ElementwiseLoss(Primitive):
 
     @classmethod
     def _setup(cls, ctx, x, target, reduction):
-        check_reduction(reduction, cls.name)
-        shape = np.shape(x)
-        if shape != np.shape(target):
+        if reduction not in REDUCTIONS:
+            check_reduction(reduction, cls.name)
+        shape = x.shape if type(x) is np.ndarray else np.shape(x)  # (np.shape is slower: every step runs this)
+        if type(target) is not np.ndarray or shape != target.shape:
             check_same_shape(shape, np.shape(target), cls.name)
-        ctx.reduction, ctx.count = reduction, max(np.size(x), 1)
+        ctx.reduction, ctx.count = reduction, max(math.prod(shape), 1)
 
 
 class MSELoss(_ElementwiseLoss):
