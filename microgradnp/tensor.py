@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import operator
 
 import numpy as np
 
@@ -45,6 +46,40 @@ def _as_float_array(data, dtype=None) -> np.ndarray:
         f"cannot make a Tensor from data of dtype {array.dtype}: microgradnp works with "
         "real numbers (floats, or ints and bools, which become floats)"
     )
+
+
+class _FreedValues:
+    """The ``data`` of an intermediate tensor whose values backward freed because nothing
+    but the graph held it: the tensor keeps its place in the graph (its node, its name),
+    so a kept loss can still be drawn, but a kept loss does not keep its step's
+    activations alive. Any use of the values raises and says how to keep them."""
+
+    __slots__ = ()
+    _MESSAGE = (
+        "the values of this intermediate tensor were freed by backward(): nothing but the "
+        "graph held them. Keep a reference to the tensor, or pass retain_graph=True to "
+        "backward(), to keep them."
+    )
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError(self._MESSAGE)
+
+    # NumPy reads an operand through __array__; attributes (shape, dtype...) go through
+    # __getattr__; Python's operators come below.
+    __array__ = __getattr__ = __len__ = __iter__ = __getitem__ = __float__ = __int__ = __bool__ = _refuse
+
+    def __repr__(self) -> str:
+        return "<freed by backward()>"
+
+
+for _operator in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
+    setattr(_FreedValues, f"__{_operator}__", _FreedValues._refuse)
+    setattr(_FreedValues, f"__r{_operator}__", _FreedValues._refuse)
+for _operator in ("neg", "pos", "abs", "lt", "le", "gt", "ge"):
+    setattr(_FreedValues, f"__{_operator}__", _FreedValues._refuse)
+
+
+FREED = _FreedValues()  # one marker for all: freeing must cost nothing more than a store
 
 
 class Tensor:
@@ -107,14 +142,7 @@ class Tensor:
         return self._node
 
     # -- autograd ----------------------------------------------------------------------
-    @property
-    def grad(self) -> np.ndarray | None:
-        """The gradient accumulated by ``backward()``: an ndarray of the data's shape and
-        dtype, or None. Assigning checks both, as PyTorch does."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value) -> None:
+    def _set_grad(self, value) -> None:
         if value is not None:
             array = value.data if isinstance(value, Tensor) else value
             if not isinstance(array, np.ndarray):
@@ -129,6 +157,13 @@ class Tensor:
                 )
             value = array
         self._grad = value
+
+    # Reading costs no Python call (the manual SGD step reads it for every parameter);
+    # assigning checks the shape and dtype, as PyTorch does.
+    grad = property(
+        operator.attrgetter("_grad"), _set_grad,
+        doc="The gradient accumulated by ``backward()``: an ndarray of the data's shape and dtype, or None.",
+    )
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
@@ -183,7 +218,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
-        return self.data
+        return self.data if self.data is not FREED else FREED._refuse()
 
     def item(self) -> float:
         """The single value of a one-element tensor as a Python number."""
@@ -197,6 +232,8 @@ class Tensor:
 
     # -- Python protocol -----------------------------------------------------------
     def __repr__(self) -> str:
+        if self.data is FREED:
+            return f"tensor({FREED!r}, op={self._node.name})"
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extras = []
         if self.data.dtype != _default_dtype:
@@ -239,6 +276,8 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _ops.check_array_conversion(self)  # np.mean([x, y]) would drop x and y from the graph
+        if self.data is FREED:
+            FREED._refuse()
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
@@ -487,6 +526,8 @@ def _data(x):
 def describe(tensor: Tensor) -> str:
     """How error messages name a tensor: its name, or what computed it, and its shape."""
     named = f" {tensor.name!r}" if tensor.name else ""
+    if tensor.data is FREED:
+        return f"the output{named} of {tensor._node.name} (values freed by backward)"
     if tensor._node is not None:
         return f"the output{named} of {tensor._node.name} (shape {tensor.shape})"
     return f"the leaf tensor{named} of shape {tensor.shape}"

@@ -8,10 +8,10 @@ from sys import getrefcount
 
 import numpy as np
 
-from microgradnp.autograd.function import RELEASED, FreedTensor
+from microgradnp.autograd.function import RELEASED
 from microgradnp.autograd.grad_mode import anomaly_in_use, mode
 from microgradnp.autograd.versions import writes
-from microgradnp.tensor import Tensor, describe
+from microgradnp.tensor import FREED, Tensor, describe
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -110,8 +110,10 @@ def run_backward(
     hooked_leaves: dict[int, list] = {}  # id -> [leaf, total gradient]
     heap: list[tuple[int, Tensor]] = []
     handed_out = {id(g) for g in root_grads}
-    work = [(root, grad) for root, grad in zip(roots, root_grads) if root.requires_grad]
+    work = [(root, grad) for root, grad in zip(roots, root_grads)
+            if root.requires_grad and (needed is None or id(root) in needed)]
 
+    anomaly = anomaly_in_use.count and mode.anomaly  # read once, as PyTorch does at the start
     was_enabled = mode.grad_enabled
     mode.grad_enabled = create_graph
     try:
@@ -120,8 +122,6 @@ def run_backward(
             # on the heap until all their consumers are done.
             for x, g in work:
                 if g is None or not isinstance(x, Tensor) or not x.requires_grad:
-                    continue
-                if needed is not None and id(x) not in needed:
                     continue
                 if g.shape != x.data.shape:
                     g = sum_to_shape(g, x.data.shape)
@@ -172,9 +172,12 @@ def run_backward(
                 grads = (grads,)
             if not node._builtin:  # the built-in primitives' gradients are tested, not checked
                 grads = node._checked_grads(grads)
-            if anomaly_in_use.count and mode.anomaly:
+            if anomaly:
                 node._check_finite_grads(grads)
-            work = zip(node.inputs, grads)
+            if needed is None:
+                work = zip(node.inputs, grads)
+            else:  # mg.grad: only along the paths to the inputs asked for
+                work = [(x, g) for x, g in zip(node.inputs, grads) if id(x) in needed]
             if not retain_graph:
                 node._saved = RELEASED  # drop the saved arrays
                 # Free the values of an intermediate that only its consumers' nodes hold
@@ -182,10 +185,7 @@ def run_backward(
                 # that a kept loss does not keep its step's activations alive. Any other
                 # reference (the user's, another graph's) keeps them.
                 if getrefcount(tensor) == uses + 2:
-                    data = tensor.data  # FreedTensor: the same object, without its data
-                    del tensor.data
-                    tensor._shape, tensor._dtype = data.shape, data.dtype
-                    tensor.__class__ = FreedTensor
+                    tensor.data = FREED
         for leaf, total in hooked_leaves.values():
             total = _run_hooks(leaf, total)
             if wanted_ids is None:

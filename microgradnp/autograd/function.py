@@ -302,31 +302,3 @@ def _reduces_to(shape: tuple, target: tuple) -> bool:
     """Whether summing broadcast axes turns an array of ``shape`` into one of ``target``."""
     lead = len(shape) - len(target)
     return lead >= 0 and all(t == n or t == 1 for t, n in zip(target, shape[lead:]))
-
-
-class FreedTensor(Tensor):
-    """An intermediate tensor whose values backward freed: nothing but the graph held it.
-
-    It keeps its place in the graph (the node that computed it, its name, shape and
-    dtype), so a kept loss can still be drawn, but not its data: a kept loss does not
-    keep the activations of its step alive. Reading ``data`` says how to keep them.
-    """
-
-    def __init__(self, *args, **kwargs):
-        raise TypeError("FreedTensor is made by backward(), not directly")
-
-    @property
-    def data(self):
-        raise RuntimeError(
-            f"the values of this intermediate tensor (the output of {self._node.name}, shape "
-            f"{self._shape}) were freed by backward(). Keep a reference to the tensor, or pass "
-            "retain_graph=True to backward(), to keep them."
-        )
-
-    shape = property(lambda self: self._shape, doc="Tuple of dimension sizes.")
-    ndim = property(lambda self: len(self._shape), doc="Number of dimensions.")
-    size = property(lambda self: int(np.prod(self._shape)), doc="Number of elements.")
-    dtype = property(lambda self: self._dtype, doc="NumPy dtype of the data.")
-
-    def __repr__(self) -> str:
-        return f"tensor(<freed by backward()>, shape={self._shape}, op={self._node.name})"

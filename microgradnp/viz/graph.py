@@ -15,16 +15,15 @@ from dataclasses import dataclass, field
 import graphviz
 import numpy as np
 
-from microgradnp.autograd.function import FreedTensor
 from microgradnp.nn.module import Module, Parameter
-from microgradnp.tensor import Tensor
+from microgradnp.tensor import FREED, Tensor
 
 __all__ = ["draw_graph", "graph_nodes"]
 
 SHOW_ALL = ("op", "shape", "data", "grad")
 RANKDIRS = ("LR", "TB", "RL", "BT")
 _VALUES_SHOWN = 6  # tensors with more elements are summarised as min/mean/max
-_FREED = "(freed by backward:\nkeep the tensor or pass\nretain_graph=True)"  # see FreedTensor
+_FREED = "(freed by backward:\nkeep the tensor or pass\nretain_graph=True)"  # see tensor.FREED
 
 _STYLE = {
     "value": {"shape": "box", "style": "rounded,filled", "fillcolor": "#f7f7f7", "color": "#888888"},
@@ -179,11 +178,14 @@ def _format(array: np.ndarray) -> str:
 
 def _value_label(t: Tensor, name: str | None, show: set) -> str:
     lines = [name] if name else []
-    if "shape" in show:
-        shape = "x".join(map(str, t.shape)) or "scalar"
-        lines.append(shape if t.dtype == np.float64 else f"{shape} {t.dtype}")
-    if "data" in show:
-        lines.append(_FREED if isinstance(t, FreedTensor) else _format(t.data))
+    if t.data is FREED:  # its shape and values went with the data
+        lines.append(_FREED)
+    else:
+        if "shape" in show:
+            shape = "x".join(map(str, t.shape)) or "scalar"
+            lines.append(shape if t.dtype == np.float64 else f"{shape} {t.dtype}")
+        if "data" in show:
+            lines.append(_format(t.data))
     if "grad" in show and t.grad is not None:
         lines.append("grad " + _format(t.grad))
     return "\n".join(lines) or " "
