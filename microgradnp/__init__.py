@@ -16,7 +16,10 @@ from microgradnp.tensor import (  # noqa: I001  (Tensor first: the rest builds o
     zeros_like,
 )
 from microgradnp.autograd import (
+    Compiled,
     Function,
+    TraceError,
+    compile,
     GradcheckError,
     detect_anomaly,
     enable_grad,

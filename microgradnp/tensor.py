@@ -29,6 +29,7 @@ def _as_float_array(data, dtype=None) -> np.ndarray:
     """Copy ``data`` into a new array: floats keep their dtype, ints and bools become
     the default float dtype, an explicit ``dtype`` wins."""
     if isinstance(data, Tensor):
+        _reading(data, "mg.tensor(t) (a copy of a tensor's values)")
         data = data.data
     if dtype is not None:
         array = np.array(data, dtype=dtype)
@@ -218,16 +219,19 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
+        _reading(self, "t.numpy()")
         return self.data if self.data is not FREED else FREED._refuse()
 
     def item(self) -> float:
         """The single value of a one-element tensor as a Python number."""
+        _reading(self, "t.item()")
         if self.data.size != 1:
             raise ValueError(f"item(): the tensor has {self.data.size} elements, not one; index it first")
         return self.data.item()
 
     def tolist(self):
         """The data as nested Python lists."""
+        _reading(self, "t.tolist()")
         return self.data.tolist()
 
     # -- Python protocol -----------------------------------------------------------
@@ -263,19 +267,24 @@ class Tensor:
         return (self[i] for i in range(len(self.data)))
 
     def __bool__(self) -> bool:
+        _reading(self, "bool(t) (an `if` or `while` on a tensor)")
         return bool(self.data)
 
     def __float__(self) -> float:
+        _reading(self, "float(t)")
         return float(self.item())
 
     def __int__(self) -> int:
+        _reading(self, "int(t)")
         return int(self.item())
 
     def __index__(self) -> int:
+        _reading(self, "a tensor used as an index")
         return self.data.__index__()
 
     def __array__(self, dtype=None, copy=None):
         _ops.check_array_conversion(self)  # np.mean([x, y]) would drop x and y from the graph
+        _reading(self, "np.asarray(t) (NumPy code on a tensor)")
         if self.data is FREED:
             FREED._refuse()
         if copy:
@@ -301,6 +310,8 @@ class Tensor:
         return _versions.version_of(self.data)
 
     def _check_in_place(self, op: str, value=None) -> None:
+        if _watchers.count and _grad_mode.tracer is not None:
+            _grad_mode.tracer.cannot_trace(f"{op} (an in-place operation on a tensor)")
         if not _grad_mode.grad_enabled:
             return
         if self.requires_grad:
@@ -523,6 +534,13 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+def _reading(tensor: Tensor, what: str) -> None:
+    """Python code is about to see a tensor's values: an mg.compile trace refuses it, since
+    a replay runs only the recorded operations and could not follow that code."""
+    if _watchers.count and _grad_mode.tracer is not None:
+        _grad_mode.tracer.cannot_trace(what)
+
+
 def describe(tensor: Tensor) -> str:
     """How error messages name a tensor: its name, or what computed it, and its shape."""
     named = f" {tensor.name!r}" if tensor.name else ""
@@ -676,6 +694,7 @@ from microgradnp import ops as _ops  # noqa: E402  (the operations need Tensor d
 from microgradnp.autograd import engine as _engine  # noqa: E402
 from microgradnp.autograd import versions as _versions  # noqa: E402
 from microgradnp.autograd.grad_mode import mode as _grad_mode  # noqa: E402
+from microgradnp.autograd.grad_mode import watchers as _watchers  # noqa: E402
 
 _ops.attach_methods(Tensor)
 _UFUNCS = _ops.ufunc_table(_compare, _no_grad_on_data)

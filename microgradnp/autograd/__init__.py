@@ -1,14 +1,18 @@
 """Reverse-mode automatic differentiation: the graph walk, grad modes, custom Functions."""
 
+from microgradnp.autograd.compile import Compiled, TraceError, compile
 from microgradnp.autograd.engine import backward, grad
 from microgradnp.autograd.function import Function
 from microgradnp.autograd.grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from microgradnp.autograd.gradcheck import GradcheckError, gradcheck
 
 __all__ = [
+    "Compiled",
     "Function",
     "GradcheckError",
+    "TraceError",
     "backward",
+    "compile",
     "detect_anomaly",
     "enable_grad",
     "grad",

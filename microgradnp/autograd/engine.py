@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from heapq import heappop, heappush
 from sys import getrefcount
@@ -9,7 +10,7 @@ from sys import getrefcount
 import numpy as np
 
 from microgradnp.autograd.function import RELEASED
-from microgradnp.autograd.grad_mode import anomaly_in_use, mode
+from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.autograd.versions import writes
 from microgradnp.tensor import FREED, Tensor, describe
 
@@ -113,7 +114,13 @@ def run_backward(
     work = [(root, grad) for root, grad in zip(roots, root_grads)
             if root.requires_grad and (needed is None or id(root) in needed)]
 
-    anomaly = anomaly_in_use.count and mode.anomaly  # read once, as PyTorch does at the start
+    anomaly = watchers.count and mode.anomaly  # read once, as PyTorch does at the start
+    # An mg.compile trace records the walk: the same calls, through its recorder.
+    tracer = mode.tracer if watchers.count else None
+    if tracer is None:
+        reduce_to, accumulate, add = sum_to_shape, _accumulate_leaf, operator.add
+    else:
+        reduce_to, accumulate, add = tracer.backward_begins(root_grads, create_graph, handed_out)
     was_enabled = mode.grad_enabled
     mode.grad_enabled = create_graph
     try:
@@ -124,7 +131,7 @@ def run_backward(
                 if g is None or not isinstance(x, Tensor) or not x.requires_grad:
                     continue
                 if g.shape != x.data.shape:
-                    g = sum_to_shape(g, x.data.shape)
+                    g = reduce_to(g, x.data.shape)
                 node = x._node
                 if node is not None:
                     entry = pending.get(id(x))
@@ -132,23 +139,27 @@ def run_backward(
                         pending[id(x)] = [g, 1]
                         heappush(heap, (node.order, x))
                     else:
-                        entry[0] = entry[0] + g
+                        entry[0] = add(entry[0], g)
                         entry[1] += 1
                 elif x._hooks:
+                    if tracer is not None:
+                        tracer.cannot_replay(f"a hook on {describe(x)}")
                     entry = hooked_leaves.get(id(x))
                     if entry is None:
                         hooked_leaves[id(x)] = [x, g]
                     else:
                         entry[1] = entry[1] + g
                 elif wanted_ids is None:
-                    _accumulate_leaf(x, g, handed_out)
+                    accumulate(x, g, handed_out)
                 else:
-                    found[id(x)] = found[id(x)] + g if id(x) in found else g
+                    found[id(x)] = add(found[id(x)], g) if id(x) in found else g
             x = g = None  # the loop variable must not count as a reference below
             if not heap:
                 break
             order, tensor = heappop(heap)
             grad, uses = pending.pop(id(tensor))
+            if tracer is not None and (tensor._hooks or tensor._retains_grad):
+                tracer.cannot_replay(f"a hook or retain_grad() on {describe(tensor)}")
             if tensor._hooks:
                 grad = _run_hooks(tensor, grad)
             if wanted_ids is None:
@@ -167,13 +178,15 @@ def run_backward(
                 raise node._second_backward()
             if writes.latest < order:  # something was written in place since node was recorded
                 node._check_versions(tensor)
-            grads = node._vjp_building_graph(grad, tensor) if create_graph else node.backward(node, grad)
+            raw = grads = node._vjp_building_graph(grad, tensor) if create_graph else node.backward(node, grad)
             if type(grads) is not tuple:
                 grads = (grads,)
             if not node._builtin:  # the built-in primitives' gradients are tested, not checked
                 grads = node._checked_grads(grads)
             if anomaly:
                 node._check_finite_grads(grads)
+            if tracer is not None:
+                tracer.vjp(node, grad, raw, grads)
             if needed is None:
                 work = zip(node.inputs, grads)
             else:  # mg.grad: only along the paths to the inputs asked for
@@ -283,8 +296,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         elif isinstance(g, Tensor):
             results.append(g)
         else:
-            results.append(Tensor._wrap(np.array(g, dtype=x.data.dtype)))
+            result = np.array(g, dtype=x.data.dtype)
+            if watchers.count and mode.tracer is not None:
+                mode.tracer.made(np.array, (g,), {"dtype": x.data.dtype}, result)
+            results.append(Tensor._wrap(result))
     return tuple(results)
+
+
+def ones_seed(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """The gradient backward() starts from when none is given (an mg.compile replay makes it too)."""
+    grad = np.empty(shape, dtype=dtype)
+    grad.fill(1)
+    if watchers.count and mode.tracer is not None:
+        mode.tracer.made(ones_seed, (shape, dtype), {}, grad)
+    return grad
 
 
 def _seed_grad(tensor: Tensor, grad, caller: str, argument: str, as_tensor: bool = False):
@@ -295,8 +320,7 @@ def _seed_grad(tensor: Tensor, grad, caller: str, argument: str, as_tensor: bool
                 "the gradient to start from is ambiguous. Reduce it first (y.sum(), y.mean()) "
                 f"or pass {argument}=... with the output's shape (e.g. np.ones_like(y.data))."
             )
-        grad = np.empty(tensor.data.shape, dtype=tensor.data.dtype)
-        grad.fill(1)
+        grad = ones_seed(tensor.data.shape, tensor.data.dtype)
     else:
         grad_data = grad.data if isinstance(grad, Tensor) else np.asarray(grad, dtype=tensor.data.dtype)
         if grad_data.shape != tensor.data.shape:

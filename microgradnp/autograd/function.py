@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import anomaly_in_use, mode
+from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.autograd.versions import stamps, written_since
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -153,9 +153,12 @@ class Function:
             ctx.order = next(stamps)
             result._node = ctx
             result.requires_grad = True
-        if anomaly_in_use.count and mode.anomaly:
-            ctx.origin = _user_origin()
-            _check_finite(out, ctx, "forward")
+        if watchers.count:  # detect_anomaly or an mg.compile trace, in some thread
+            if mode.anomaly:
+                ctx.origin = _user_origin()
+                _check_finite(out, ctx, "forward")
+            if mode.tracer is not None:
+                mode.tracer.forward(cls, ctx, inputs, arrays, params, result)
         return result
 
     # -- used by the engine ----------------------------------------------------------
@@ -165,7 +168,7 @@ class Function:
     def _check_finite_grads(self, grads: tuple) -> None:
         for g in grads:
             if g is not None:
-                _check_finite(getattr(g, "data", g), self, "backward")
+                _check_finite(_data(g), self, "backward")
 
     def _check_versions(self, output) -> None:
         """Refuse to run backward on saved arrays that were written in place since this
@@ -230,6 +233,7 @@ class Function:
         """NumPy returns scalars for 0-d results: make the output an array, and make
         a saved copy of it the same array so that it is recognised as the output."""
         array = np.asarray(out)
+        self._adopted = True  # an mg.compile replay repeats this
         if isinstance(self._saved, tuple):
             self._saved = tuple(array if s is out else s for s in self._saved)
         return array
@@ -273,7 +277,7 @@ class _NotDifferentiableTwice(Function):
 def _not_real(name: str, out: np.ndarray, inputs) -> str:
     """The error for a result that is not real numbers (a complex or object operand): its
     gradient would drop the imaginary part or fail on objects."""
-    dtypes = {np.asarray(getattr(x, "data", x)).dtype for x in inputs}
+    dtypes = {np.asarray(_data(x)).dtype for x in inputs}
     culprits = sorted(str(d) for d in dtypes if d.kind not in "fiub")
     operand = f"an operand of dtype {', '.join(culprits)}" if culprits else "its operands"
     return (
@@ -295,7 +299,7 @@ def _check_finite(array, node: Function, phase: str) -> None:
         raise FloatingPointError(f"{node.name} produced {kind} in its {phase} ({where})")
 
 
-from microgradnp.tensor import Tensor, _as_float_array, describe  # noqa: E402  (Tensor needs this module first)
+from microgradnp.tensor import Tensor, _as_float_array, _data, describe  # noqa: E402  (Tensor needs this module first)
 
 
 def _reduces_to(shape: tuple, target: tuple) -> bool:

@@ -18,14 +18,16 @@ class _Mode(threading.local):
 
     grad_enabled = True
     anomaly = False
+    tracer = None  # the recorder of the mg.compile trace running in this thread, if any
 
 
 mode = _Mode()
 
 
-class _AnomalyInUse:
-    """How many ``detect_anomaly`` blocks are active in any thread: a plain attribute that
-    every primitive reads first, so the per-thread flag is read only while one is."""
+class _Watchers:
+    """How many ``detect_anomaly`` blocks and ``mg.compile`` traces are active in any
+    thread: a plain attribute that every primitive reads first, so the per-thread flags
+    (``mode.anomaly``, ``mode.tracer``) are read only while one is."""
 
     count = 0
     lock = threading.Lock()
@@ -35,7 +37,22 @@ class _AnomalyInUse:
             self.count += change
 
 
-anomaly_in_use = _AnomalyInUse()
+watchers = _Watchers()
+
+
+def replayed(method):
+    """Marks a framework method whose effects lie outside the graph (an optimizer's step,
+    zeroing gradients, a scheduler's step, ``train()``/``eval()``): an ``mg.compile``
+    trace records the call itself, and every replay makes the call again, so it reads
+    the learning rates, parameter groups and state of that moment."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if watchers.count and mode.tracer is not None:
+            return mode.tracer.replayed_call(method, self, args, kwargs)
+        return method(self, *args, **kwargs)
+
+    return call
 
 
 class _ModeSwitch(contextlib.ContextDecorator):
@@ -58,13 +75,13 @@ class _ModeSwitch(contextlib.ContextDecorator):
         self._previous.append(getattr(mode, self.flag))
         setattr(mode, self.flag, self.value)
         if self.value and self.flag == "anomaly":
-            anomaly_in_use.add(1)
+            watchers.add(1)
         return self
 
     def __exit__(self, *exc):
         setattr(mode, self.flag, self._previous.pop())
         if self.value and self.flag == "anomaly":
-            anomaly_in_use.add(-1)
+            watchers.add(-1)
         return False
 
     def _recreate_cm(self):

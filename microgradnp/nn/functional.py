@@ -20,7 +20,7 @@ from microgradnp.ops.losses import (
     NLLLoss,
     check_reduction,
 )
-from microgradnp.tensor import _rng
+from microgradnp.tensor import _data
 
 __all__ = [
     "avg_pool1d",
@@ -54,16 +54,12 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None):
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return x
-    shape = np.shape(getattr(x, "data", x))
-    keep = _rng(rng).random(shape) >= p
-    dtype = getattr(x, "dtype", None) or np.result_type(x)
-    scale = keep.astype(dtype) / (1 - p) if p < 1 else np.zeros(shape, dtype=dtype)
-    return Dropout.apply(x, scale=scale)
+    return Dropout.apply(x, p=p, rng=rng)
 
 
 def _array(value):
     """Per-element weights are constants of a loss: take their values."""
-    return None if value is None else np.asarray(getattr(value, "data", value))
+    return None if value is None else np.asarray(_data(value))
 
 
 def mse_loss(input, target, reduction: str = "mean"):
@@ -95,8 +91,8 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     """
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    target_data = np.asarray(getattr(target, "data", target))
-    if target_data.dtype.kind == "f" and target_data.shape == np.shape(getattr(input, "data", input)):
+    target_data = np.asarray(_data(target))
+    if target_data.dtype.kind == "f" and target_data.shape == np.shape(_data(input)):
         return _soft_cross_entropy(input, target, _array(weight), reduction, label_smoothing)
     return CrossEntropyLoss.apply(input, target_data, weight=_array(weight), ignore_index=ignore_index,
                                   label_smoothing=label_smoothing, reduction=reduction)
@@ -105,7 +101,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
 def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     """Cross-entropy against class probabilities: ``-sum_c w_c p_c log softmax(x)_c``."""
     check_reduction(reduction, "cross_entropy")
-    shape = np.shape(getattr(input, "data", input))
+    shape = np.shape(_data(input))
     class_axis = 0 if len(shape) == 1 else 1  # (C,) is one unbatched sample, as in PyTorch
     if not shape:
         raise ValueError("cross_entropy: input must have a class axis: (C,), (N, C) or (N, C, ...), got a 0-d input")
@@ -130,7 +126,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     """Negative log-likelihood of log-probabilities ``(N, C)`` (or ``(N, C, ...)``, or one
     unbatched sample ``(C,)``) at class indices ``(N,)`` in ``[0, C)`` (a 0-d index for an
     unbatched sample); ``weight`` holds one weight per class."""
-    return NLLLoss.apply(input, np.asarray(getattr(target, "data", target)), weight=_array(weight),
+    return NLLLoss.apply(input, np.asarray(_data(target)), weight=_array(weight),
                          ignore_index=ignore_index, reduction=reduction)
 
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from microgradnp.autograd.grad_mode import mode as grad_mode
+from microgradnp.autograd.grad_mode import replayed, watchers
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.autograd.versions import stamps
 from microgradnp.tensor import Tensor
@@ -166,6 +168,8 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         first = next(stamps)  # every node this call records gets a smaller stamp
+        if watchers.count and grad_mode.tracer is not None:
+            grad_mode.tracer.module_called(self)  # a replay checks its train()/eval() mode
         out = self.forward(*args, **kwargs)
         # Mark the call on the output's node: the nodes created between `first` and it
         # belong to this module (graph drawings group them into a cluster). An output
@@ -225,6 +229,7 @@ class Module:
             yield module
 
     # -- modes and gradients ------------------------------------------------------------
+    @replayed
     def train(self, mode: bool = True) -> Module:
         """Training mode (Dropout active); returns self."""
         for module in self.modules():
@@ -235,6 +240,7 @@ class Module:
         """Evaluation mode (Dropout off); returns self."""
         return self.train(False)
 
+    @replayed
     def zero_grad(self) -> None:
         """Forget the gradients of all parameters (``.grad = None``)."""
         for parameter in self.parameters():

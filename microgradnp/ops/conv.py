@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from microgradnp.ops.primitive import Primitive
 from microgradnp.ops.shape import broadcast_to, expand_dims, squeeze
-from microgradnp.tensor import Tensor
+from microgradnp.tensor import Tensor, _data
 
 
 # -- geometry ------------------------------------------------------------------------------
@@ -549,11 +549,11 @@ def _window_sizes(g: Geometry, count_include_pad: bool) -> np.ndarray:
 # -- functions -----------------------------------------------------------------------------
 def _unbatched(op, x, channels: str, apply):
     """Run ``apply`` on a batch, also for one unbatched (C, L) sample as PyTorch does."""
-    ndim = np.ndim(getattr(x, "data", x))
+    ndim = np.ndim(_data(x))
     if ndim == 2:
         return squeeze(apply(expand_dims(x, 0)), 0)
     if ndim != 3:
-        _check_rank(op, np.shape(getattr(x, "data", x)), channels)
+        _check_rank(op, np.shape(_data(x)), channels)
     return apply(x)
 
 

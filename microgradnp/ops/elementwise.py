@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.ops.primitive import Primitive
-from microgradnp.tensor import Tensor
+from microgradnp.tensor import Tensor, _data, _rng
 
 
 class Add(Primitive):
@@ -317,7 +317,7 @@ def clip(x, lo=None, hi=None):
 
 
 def _constant_bound(bound):
-    return getattr(bound, "data", bound)
+    return _data(bound)
 
 
 def maximum(a, b):
@@ -350,4 +350,13 @@ class Scale(Primitive):
 
 
 class Dropout(Scale):
-    """``Scale`` by a random mask already divided by 1 - p."""
+    """Inverted dropout: ``Scale`` by a random mask divided by 1 - p. The mask is drawn
+    here, in forward, from ``rng`` (a Generator, a seed or None for the global one): a
+    compiled step's replay runs forward again, so it draws a fresh mask as eager does."""
+
+    @staticmethod
+    def forward(ctx, a, p, rng=None):
+        a = np.asarray(a)
+        keep = _rng(rng).random(a.shape) >= p
+        scale = keep.astype(a.dtype) / (1 - p) if p < 1 else np.zeros(a.shape, dtype=a.dtype)
+        return Scale.forward(ctx, a, scale)

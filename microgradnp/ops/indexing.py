@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.ops.primitive import Primitive
+from microgradnp.tensor import _data
 
 
 def _plain_index(index):
     """Tensors inside an index become their arrays."""
     if isinstance(index, tuple):
-        return tuple(getattr(i, "data", i) for i in index)
-    return getattr(index, "data", index)
+        return tuple(_data(i) for i in index)
+    return _data(index)
 
 
 def _is_basic(index) -> bool:

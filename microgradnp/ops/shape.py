@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.ops.primitive import Primitive, normalize_axes
+from microgradnp.tensor import _data
 
 
 def _shape_args(shape) -> tuple:
@@ -102,7 +103,7 @@ def transpose(x, *axes):
 
 def swapaxes(x, axis1: int, axis2: int):
     """Exchange two axes."""
-    order = list(range(np.ndim(getattr(x, "data", x))))
+    order = list(range(np.ndim(_data(x))))
     order[axis1], order[axis2] = order[axis2], order[axis1]
     return Transpose.apply(x, axes=tuple(order))
 
@@ -113,7 +114,7 @@ def broadcast_to(x, shape):
 
 
 def _data_shape(x) -> tuple:
-    return np.shape(getattr(x, "data", x))
+    return np.shape(_data(x))
 
 
 def expand_dims(x, axis):

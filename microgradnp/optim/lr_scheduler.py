@@ -7,6 +7,7 @@ import math
 import numbers
 from collections.abc import Mapping
 
+from microgradnp.autograd.grad_mode import replayed
 from microgradnp.optim.optimizer import Optimizer, _check_number
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "StepLR"]
@@ -60,6 +61,7 @@ class LRScheduler:
         """The learning rate of every parameter group for ``last_epoch`` (called by ``step``)."""
         raise NotImplementedError(f"{type(self).__name__} must define get_lr()")
 
+    @replayed
     def step(self) -> None:
         """Move to the next epoch and set the optimizer's learning rates for it."""
         self._step_count += 1

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import enable_grad
+from microgradnp.autograd.grad_mode import enable_grad, replayed
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.nn.module import Module
 from microgradnp.tensor import Tensor
@@ -210,6 +210,7 @@ class Optimizer:
             _check_number(self._name, option, options[option], high=high, high_included=high_included, hint=hint)
 
     # -- stepping -------------------------------------------------------------------------------
+    @replayed
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``.grad = None`` (default), or fill them with zeros in place."""
         for group in self.param_groups:
@@ -219,6 +220,7 @@ class Optimizer:
                 elif p._grad is not None:
                     p._grad.fill(0)
 
+    @replayed
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a ``.grad``; parameters whose grad is None are skipped.
 

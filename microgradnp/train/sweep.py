@@ -37,7 +37,7 @@ from microgradnp._files import write_bytes_atomically
 from microgradnp.data import make_linear, make_xor_easy
 from microgradnp.nn.layers import MLP
 from microgradnp.optim import SGD, Adam
-from microgradnp.tensor import get_default_dtype
+from microgradnp.tensor import _data, get_default_dtype
 from microgradnp.train.batched import ACTIVATIONS, OPTIMIZERS, BatchedMLP, Handoff, MemberResult
 from microgradnp.train.fit import fit
 
@@ -378,7 +378,7 @@ def _dataset(dataset) -> tuple[str, np.ndarray, np.ndarray]:
                              "or pass an (X, y) pair")
         return (dataset, *DATASETS[dataset]())
     if isinstance(dataset, Sequence) and len(dataset) == 2:
-        X, y = (np.asarray(getattr(a, "data", a)) for a in dataset)
+        X, y = (np.asarray(_data(a)) for a in dataset)
         if X.ndim == 2 and len(X) > 0 and y.size == len(X) and X.dtype.kind in "fiub" and y.dtype.kind in "fiub":
             return "custom", X.astype(float, copy=False), y.reshape(-1, 1).astype(float, copy=False)
     raise ValueError("sweep: dataset must be 'linear', 'xor' or an (X, y) pair with X of shape (n, features) and "

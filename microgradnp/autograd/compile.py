@@ -1,0 +1,481 @@
+"""``mg.compile``: trace a function once, then replay it on ndarrays.
+
+The first call for a given signature runs the function eagerly with a recorder
+attached. Every primitive's forward, every vector-Jacobian product of ``backward()``
+or ``mg.grad``, every gradient sum and every ``.grad`` accumulation is written down as
+one line of Python, and so are the calls of framework methods whose effects lie outside
+the graph (``optimizer.step()``, ``zero_grad()``, a scheduler's ``step()``). The lines
+become one generated function. Later calls run it: the same NumPy calls in the same
+order, so the results are bit-identical to eager execution, without creating Tensors
+for intermediates, walking a heap, or repeating the checks the trace settled.
+
+What the replay cannot follow is refused while tracing (a ``TraceError`` naming the
+line): Python code that reads tensor values (``bool(t)``, ``t.item()``, ``float(t)``,
+``np.asarray(t)``, ``t.grad``) and in-place operations on tensors. What the user can
+change between calls is checked at every replay or re-traces: the parameters'
+arrays, shapes, dtypes and ``requires_grad``, ``train()``/``eval()``, grad mode.
+Hooks and ``retain_grad()`` make the function run eagerly (with a warning);
+``detect_anomaly`` runs it eagerly while active.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import linecache
+import sys
+import threading
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape
+from microgradnp.autograd.function import _PACKAGE_DIR, RELEASED
+from microgradnp.autograd.grad_mode import mode, watchers
+from microgradnp.tensor import FREED, Tensor
+
+__all__ = ["Compiled", "TraceError", "compile"]
+
+
+class TraceError(RuntimeError):
+    """A compiled function did something its replay could not repeat."""
+
+
+class _Retrace(Exception):
+    """Raised by a replay's checks: something the trace relied on changed."""
+
+
+def compile(fn=None, *, cache_size: int = 8):  # noqa: A001  (mg.compile, as torch.compile)
+    """Trace ``fn`` on its first call for each signature and replay it afterwards.
+
+    Use as ``step = mg.compile(step)`` or ``@mg.compile``. ``fn`` should be a whole
+    training step (forward, loss, ``loss.backward()``, ``optimizer.step()``), returning
+    what the caller wants to see, e.g. the loss. A signature is the shapes, dtypes and
+    ``requires_grad`` of the Tensor and ndarray arguments, the values of the other
+    arguments, and grad mode; ``cache_size`` replays are kept (least recently used
+    first out), so mini-batches of two sizes replay both.
+
+    A replay returns Tensors without a graph, gives bit-identical results to calling
+    ``fn`` itself, and runs Python code in ``fn`` only while tracing: a ``print`` or a
+    list append happens once, and NumPy code in ``fn`` becomes a constant (pass data that
+    changes as arguments). ``compiled.code`` shows the generated replay.
+    """
+    if fn is None:
+        return functools.partial(compile, cache_size=cache_size)
+    if not callable(fn):
+        raise TypeError(f"mg.compile: expected a function, got {type(fn).__name__}")
+    if not isinstance(cache_size, int) or cache_size < 1:
+        raise ValueError(f"mg.compile: cache_size must be a positive int, got {cache_size!r}")
+    return Compiled(fn, cache_size)
+
+
+class Compiled:
+    """A function compiled by :func:`compile`: call it as ``fn`` itself."""
+
+    def __init__(self, fn, cache_size: int = 8):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.cache_size = cache_size
+        self._replays: OrderedDict = OrderedDict()  # signature -> _Replay
+        self._eager_reason: str | None = None
+        self._lock = threading.Lock()
+        self.traces = 0  # how many times fn was traced (a test and a curious user can look)
+
+    def __get__(self, instance, owner=None):
+        return self if instance is None else functools.partial(self, instance)
+
+    @property
+    def code(self) -> str | None:
+        """The Python source of the most recently traced replay (None before the first call)."""
+        return next(reversed(self._replays.values())).source if self._replays else None
+
+    def __call__(self, *args, **kwargs):
+        if self._eager_reason is not None or (watchers.count and mode.anomaly):
+            return self.fn(*args, **kwargs)
+        leaves, key = _signature((args, kwargs))
+        replay = self._replays.get(key)
+        if replay is not None:
+            try:
+                result = replay.run(leaves)
+            except _Retrace:
+                pass
+            else:
+                self._replays.move_to_end(key)
+                return result
+        return self._trace(args, kwargs, leaves, key)
+
+    def _trace(self, args, kwargs, leaves, key):
+        recorder = _Recorder(self.fn, leaves)
+        with _tracing(recorder):
+            result = self.fn(*args, **kwargs)
+        self.traces += 1
+        if recorder.eager_reason is not None:
+            self._eager_reason = recorder.eager_reason
+            self._replays.clear()
+            warnings.warn(
+                f"mg.compile({_name(self.fn)}): runs eagerly from now on: it uses "
+                f"{recorder.eager_reason}, which a replay would skip",
+                stacklevel=3,
+            )
+            return result
+        replay = recorder.finish(result)
+        result = recorder.as_replayed(result)  # the first call returns what later ones will
+        with self._lock:
+            self._replays[key] = replay
+            self._replays.move_to_end(key)
+            while len(self._replays) > self.cache_size:
+                self._replays.popitem(last=False)
+        return result
+
+    def __repr__(self) -> str:
+        return f"<mg.compile of {_name(self.fn)}: {len(self._replays)} traced signature(s)>"
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+# -- signatures ------------------------------------------------------------------------------
+def _signature(value) -> tuple[list, tuple]:
+    """The Tensors and ndarrays in ``value`` (nested tuples, lists and dicts), in order,
+    and a hashable key of everything a trace depends on."""
+    leaves: list = []
+    key = (_key(value, leaves), mode.grad_enabled)
+    return leaves, key
+
+
+def _key(value, leaves: list):
+    if isinstance(value, Tensor):
+        leaves.append(value)
+        data = value.data
+        return ("T", data.shape, data.dtype.str, value.requires_grad)
+    if isinstance(value, np.ndarray):
+        leaves.append(value)
+        return ("A", value.shape, value.dtype.str)
+    if isinstance(value, tuple | list):
+        return (type(value).__name__, *(_key(v, leaves) for v in value))
+    if isinstance(value, dict):
+        return ("dict", *((k, _key(v, leaves)) for k, v in value.items()))
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))  # unhashable objects (a model, a generator): by identity
+    return ("V", type(value).__name__, value)
+
+
+# -- tracing -----------------------------------------------------------------------------------
+_tracing_lock = threading.Lock()
+_traces_running = 0
+_plain_grad = Tensor.grad
+
+
+def _traced_grad_get(tensor: Tensor):
+    if mode.tracer is not None:
+        mode.tracer.cannot_trace("t.grad (Python code reading a gradient)")
+    return tensor._grad
+
+
+def _traced_grad_set(tensor: Tensor, value) -> None:
+    if mode.tracer is not None:
+        mode.tracer.grad_assigned(tensor, value)
+    _plain_grad.fset(tensor, value)
+
+
+_checked_grad = property(_traced_grad_get, _traced_grad_set, doc=_plain_grad.__doc__)
+
+
+class _tracing:
+    """Attach ``recorder`` to this thread for the duration of one eager run."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    def __enter__(self):
+        global _traces_running
+        if mode.tracer is not None:
+            raise TraceError("mg.compile: a compiled function called another while tracing; compile the outer one only")
+        with _tracing_lock:
+            _traces_running += 1
+            # Reading .grad is a plain attribute read normally; while some thread traces, a
+            # checking property stands in, so that a trace sees reads it could not replay.
+            Tensor.grad = _checked_grad
+        watchers.add(1)
+        mode.tracer = self.recorder
+
+    def __exit__(self, *exc):
+        global _traces_running
+        mode.tracer = None
+        watchers.add(-1)
+        with _tracing_lock:
+            _traces_running -= 1
+            if not _traces_running:
+                Tensor.grad = _plain_grad
+
+
+def _user_line() -> str:
+    """``file:line: source`` of the innermost caller outside microgradnp."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    source = linecache.getline(filename, line).strip()
+    return f"{filename}:{line}: {source}" if source else f"{filename}:{line}"
+
+
+# Stand-ins for a replayed node's inputs: backward rules ask only whether each input
+# requires grad (ctx.needs_input_grad); the values live in the replay's variables.
+def _stand_in(requires_grad: bool) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t.data, t.requires_grad = FREED, requires_grad
+    return t
+
+
+_NEEDS_GRAD, _NO_GRAD = _stand_in(True), _stand_in(False)
+
+
+class _Recorder:
+    """Writes one eager run of a function down as the lines of its replay."""
+
+    def __init__(self, fn, leaves: list):
+        self.fn = fn
+        self.lines: list[str] = []
+        self.checks: list[str] = []
+        self.names: dict[str, object] = {"Tensor": Tensor, "_Retrace": _Retrace}
+        self.var_of: dict[int, str] = {}  # id(array) -> the replay variable holding it
+        self.kept: list = []  # everything whose id is in var_of, kept alive: ids stay unique
+        self.ctx_var: dict[int, str] = {}  # id(node) -> its variable
+        self.modules: dict[int, object] = {}
+        self.eager_reason: str | None = None
+        self.paused = 0
+        self.count = 0
+        self.handed_out = None
+        for i, leaf in enumerate(leaves):
+            name = self._new("a")
+            self.checks.append(f"{name} = A[{i}]" + (".data" if isinstance(leaf, Tensor) else ""))
+            self._bind(leaf.data if isinstance(leaf, Tensor) else leaf, name)
+
+    # -- names ---------------------------------------------------------------------------
+    def _new(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def _bind(self, array, name: str) -> str:
+        self.var_of[id(array)] = name
+        self.kept.append(array)
+        return name
+
+    def constant(self, value) -> str:
+        name = self._new("k")
+        self.names[name] = value
+        return name
+
+    def operand(self, value) -> str:
+        """The replay's expression for an operand seen while tracing."""
+        if isinstance(value, Tensor):
+            name = self.var_of.get(id(value.data))
+            return name if name is not None else self._external(value)
+        if isinstance(value, np.ndarray):
+            name = self.var_of.get(id(value))
+            return name if name is not None else self.constant(value)
+        return self.constant(value)
+
+    def _external(self, tensor: Tensor) -> str:
+        """A tensor from outside the traced operations (a parameter, a constant): a replay
+        reads its data afresh, after checking it still fits the trace."""
+        if tensor.data is FREED:
+            raise TraceError(f"mg.compile: {tensor!r} lost its values to an earlier backward()")
+        holder, name = self.constant(tensor), self._new("x")
+        data = tensor.data
+        seen = self.constant([data])  # the array last checked; another one is checked again
+        self.checks.append(f"{name} = {holder}.data")
+        condition = f"{name} is not {seen}[0] or {holder}.requires_grad is not {tensor.requires_grad}"
+        if tensor.requires_grad:
+            condition += f" or {holder}._hooks"
+        check = self.constant(functools.partial(_recheck, tensor, data.shape, data.dtype, tensor.requires_grad))
+        self.checks.append(f"if {condition}: {check}({seen})")
+        return self._bind(data, name)
+
+    # -- events, called by apply(), the engine and replayed methods ---------------------------
+    def cannot_trace(self, what: str) -> None:
+        if self.paused:
+            return
+        raise TraceError(
+            f"mg.compile({_name(self.fn)}): {what} at {_user_line()}. A compiled function is traced "
+            "once and then replayed without running its Python code, so that code cannot depend "
+            "on tensor values or change tensors in place. Move it out of the compiled function "
+            "(return the tensor and read it after the call; use an optimizer for updates), or "
+            "call the function without mg.compile."
+        )
+
+    def cannot_replay(self, what: str) -> None:
+        if self.eager_reason is None:
+            self.eager_reason = what
+
+    def module_called(self, module) -> None:
+        if not self.paused and id(module) not in self.modules:
+            self.modules[id(module)] = module
+            name = self.constant(module)
+            self.checks.append(f"if {name}.training is not {module.training}: raise _Retrace")
+
+    def forward(self, cls, ctx, inputs, arrays, params, result) -> None:
+        if self.paused:
+            return
+        operands = [self.operand(x) if isinstance(x, Tensor) else self.operand(a) for x, a in zip(inputs, arrays)]
+        operands += [f"{k}={self.operand(v)}" for k, v in params.items()]
+        kind, node = self.constant(cls), self._new("c")
+        self.ctx_var[id(ctx)] = node
+        self.kept.append(ctx)
+        out = self._bind(result.data, self._new("v"))
+        self.lines.append(f"{node} = {kind}.__new__({kind})")
+        self.lines.append(f"{out} = {kind}.forward({node}, {', '.join(operands)})")
+        if ctx.__dict__.get("_adopted"):
+            self.lines.append(f"{out} = {node}._adopt_output({out})")
+        if result._node is ctx:  # recorded for backward: the rule may ask which inputs need grads
+            flags = tuple(
+                (_NEEDS_GRAD if x.requires_grad else _NO_GRAD) if isinstance(x, Tensor) else x for x in inputs
+            )
+            self.lines.append(f"{node}.inputs = {self.constant(flags)}")
+
+    def made(self, function, args, kwargs, result) -> None:
+        """``result = function(*args, **kwargs)`` happened in the engine (a seed, a copy)."""
+        if self.paused:
+            return
+        operands = [self.operand(a) if isinstance(a, np.ndarray) else self.constant(a) for a in args]
+        operands += [f"{k}={self.constant(v)}" for k, v in kwargs.items()]
+        out = self._bind(result, self._new("v"))
+        self.lines.append(f"{out} = {self.constant(function)}({', '.join(operands)})")
+
+    def backward_begins(self, root_grads, create_graph: bool, handed_out: set):
+        if self.paused:
+            return sum_to_shape, _accumulate_leaf, _add
+        if create_graph:
+            self.cannot_replay("backward with create_graph=True")
+        self.handed_out = self._new("h")
+        seeds = ", ".join(f"id({self.operand(g)})" for g in root_grads)
+        self.lines.append(f"{self.handed_out} = {{{seeds}}}")
+        return self._sum_to_shape, self._accumulate_leaf, self._add
+
+    def _sum_to_shape(self, grad, shape):
+        out = sum_to_shape(grad, shape)
+        self.lines.append(f"{self._bind(out, self._new('g'))} = sum_to_shape({self.operand(grad)}, {shape!r})")
+        return out
+
+    def _add(self, a, b):
+        out = a + b
+        self.lines.append(f"{self._bind(out, self._new('g'))} = {self.operand(a)} + {self.operand(b)}")
+        return out
+
+    def _accumulate_leaf(self, leaf, grad, handed_out) -> None:
+        _accumulate_leaf(leaf, grad, handed_out)
+        self.lines.append(f"_accumulate_leaf({self.constant(leaf)}, {self.operand(grad)}, {self.handed_out})")
+
+    def vjp(self, node, grad, raw, grads) -> None:
+        if self.paused:
+            return
+        ctx = self.ctx_var.get(id(node))
+        if ctx is None:
+            raise TraceError(
+                f"mg.compile({_name(self.fn)}): backward() reaches {node.name}, an operation computed "
+                "before the compiled function was called. Compute everything the loss depends on "
+                "inside the function (or pass it in detached)."
+            )
+        incoming = self.operand(grad)  # before binding the results: a rule may return grad itself
+        if node._builtin and type(raw) is tuple:  # unpacked as the rule returns them
+            targets = [("_" if g is None else self._bind(g, self._new("g"))) for g in grads]
+            self.lines.append(f"{', '.join(targets)}, = {ctx}.backward({ctx}, {incoming})")
+        elif node._builtin:
+            self.lines.append(f"{self._bind(grads[0], self._new('g'))} = {ctx}.backward({ctx}, {incoming})")
+        else:  # a user's Function: its result normalised and checked as the engine does
+            results = self._new("r")
+            self.lines.append(f"{results} = {ctx}.backward({ctx}, {incoming})")
+            self.lines.append(f"if type({results}) is not tuple: {results} = ({results},)")
+            self.lines.append(f"{results} = {ctx}._checked_grads({results})")
+            for i, g in enumerate(grads):
+                if g is not None:
+                    self.lines.append(f"{self._bind(g, self._new('g'))} = {results}[{i}]")
+
+    def grad_assigned(self, tensor, value) -> None:
+        if self.paused:
+            return
+        if value is not None:
+            self.cannot_trace("t.grad = value (assigning a gradient)")
+        self.lines.append(f"{self.constant(tensor)}._grad = None")
+
+    def replayed_call(self, method, owner, args, kwargs):
+        if self.paused:
+            return method(owner, *args, **kwargs)
+        if kwargs.get("closure") is not None or (method.__name__ == "step" and args and callable(args[0])):
+            self.cannot_trace("optimizer.step(closure)")
+        operands = [self.constant(owner), *(self.constant(a) for a in args)]
+        operands += [f"{k}={self.constant(v)}" for k, v in kwargs.items()]
+        self.lines.append(f"{self.constant(method)}({', '.join(operands)})")
+        self.paused += 1
+        try:
+            return method(owner, *args, **kwargs)
+        finally:
+            self.paused -= 1
+
+    # -- the replay ----------------------------------------------------------------------
+    def finish(self, result) -> _Replay:
+        returned = self._returned(result)
+        body = [*self.checks, *self.lines, f"return {returned}"]
+        source = "def replay(A):\n" + "".join(f"    {line}\n" for line in body)
+        namespace = dict(self.names, sum_to_shape=sum_to_shape, _accumulate_leaf=_accumulate_leaf)
+        exec(builtins.compile(source, f"<mg.compile {_name(self.fn)}>", "exec"), namespace)
+        return _Replay(namespace["replay"], source)
+
+    def as_replayed(self, value):
+        """The traced call's result as a replay returns it: its tensors without a graph."""
+        if isinstance(value, Tensor):
+            return Tensor._wrap(value.data) if id(value.data) in self.var_of else value
+        if isinstance(value, tuple | list):
+            return type(value)(self.as_replayed(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.as_replayed(v) for k, v in value.items()}
+        return value
+
+    def _returned(self, value) -> str:
+        if isinstance(value, Tensor):
+            name = self.var_of.get(id(value.data))
+            if name is None:
+                return self.constant(value)  # a tensor from outside (a parameter): itself
+            if value.requires_grad and value._node is not None and value._node._saved is not RELEASED:
+                raise TraceError(
+                    f"mg.compile({_name(self.fn)}) returns a tensor that still needs its graph for "
+                    "backward(), but a replay builds no graph. Call backward() (and the optimizer "
+                    "step) inside the compiled function, or call it under mg.no_grad()."
+                )
+            return f"Tensor._wrap({name})"
+        if isinstance(value, tuple | list):
+            items = ", ".join(self._returned(v) for v in value)
+            return f"({items},)" if isinstance(value, tuple) else f"[{items}]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{self.constant(k)}: {self._returned(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, np.ndarray) and id(value) in self.var_of:
+            return self.var_of[id(value)]
+        return self.constant(value)
+
+
+def _add(a, b):
+    return a + b
+
+
+def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:
+    """A replay found a tensor with another data array (or flags): go on if it still fits."""
+    data = tensor.data
+    if data.shape != shape or data.dtype != dtype or tensor.requires_grad is not requires_grad or (
+        requires_grad and tensor._hooks
+    ):
+        raise _Retrace
+    seen[0] = data
+
+
+class _Replay:
+    def __init__(self, function, source: str):
+        self.run = function
+        self.source = source
+
+

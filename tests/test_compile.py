@@ -1,0 +1,367 @@
+"""mg.compile: a replay gives bit-identical results to eager execution, is never stale,
+and refuses what it cannot repeat."""
+
+import copy
+import gc
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+from microgradnp import nn, optim
+
+X_XOR, Y_XOR = mg.data.make_xor_easy()
+
+
+def _twins(make_model, make_optimizer):
+    """Two identical (model, optimizer) pairs: one runs eagerly, one compiled."""
+    model = make_model()
+    twin = copy.deepcopy(model)
+    return (model, make_optimizer(model.parameters())), (twin, make_optimizer(twin.parameters()))
+
+
+def _step(model, opt, loss_fn, X, y):
+    opt.zero_grad()
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def _assert_same(eager_model, compiled_model):
+    for p, q in zip(eager_model.parameters(), compiled_model.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+        if p.grad is None:
+            assert q.grad is None
+        else:
+            np.testing.assert_array_equal(p.grad, q.grad)
+
+
+def _run_both(make_model, make_optimizer, loss_fn, batches, steps):
+    (m1, o1), (m2, o2) = _twins(make_model, make_optimizer)
+    compiled = mg.compile(_step)
+    for i in range(steps):
+        X, y = batches[i % len(batches)]
+        eager_loss = _step(m1, o1, loss_fn, X, y)
+        compiled_loss = compiled(m2, o2, loss_fn, X, y)
+        assert eager_loss.data.tobytes() == compiled_loss.data.tobytes(), f"step {i}"
+    _assert_same(m1, m2)
+    return compiled
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", "leaky_relu", None])
+def test_mlp_replays_bit_identically_with_every_activation(activation):
+    compiled = _run_both(lambda: nn.MLP(2, (50, 50), 1, activation=activation, output_activation="sigmoid", rng=0),
+                         lambda ps: optim.SGD(ps, lr=0.5), nn.MSELoss(), [(mg.tensor(X_XOR), Y_XOR)], 200)
+    assert compiled.traces == 1
+
+
+OPTIMIZERS = [
+    lambda ps: optim.SGD(ps, lr=0.1),
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5, dampening=0.1, maximize=False),
+    lambda ps: optim.Adam(ps, lr=1e-2),
+    lambda ps: optim.Adam(ps, lr=1e-2, amsgrad=True, weight_decay=1e-2),
+    lambda ps: optim.AdamW(ps, lr=1e-2),
+    lambda ps: optim.RMSprop(ps, lr=1e-3, momentum=0.5, centered=True),
+    lambda ps: optim.Adagrad(ps, lr=1e-2, lr_decay=1e-3),
+]
+
+
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS)
+def test_every_optimizer_replays_bit_identically(make_optimizer):
+    _run_both(lambda: nn.MLP(2, (16,), 1, rng=1), make_optimizer, nn.MSELoss(), [(mg.tensor(X_XOR), Y_XOR)], 60)
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce", "bce_logits", "cross_entropy"])
+def test_losses_and_minibatches_of_two_sizes(loss):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    if loss == "cross_entropy":
+        y = rng.integers(0, 4, size=50)
+        outputs, loss_fn, last = 4, nn.CrossEntropyLoss(), None
+    else:
+        y = (X[:, :1] > 0).astype(float)
+        outputs = 1
+        loss_fn = {"mse": nn.MSELoss(), "bce": nn.BCELoss(), "bce_logits": nn.BCEWithLogitsLoss()}[loss]
+        last = "sigmoid" if loss == "bce" else None
+    batches = [(mg.tensor(X[i:i + 16]), y[i:i + 16]) for i in range(0, 50, 16)]  # 16, 16, 16, 2
+    compiled = _run_both(lambda: nn.MLP(3, (8,), outputs, activation="tanh", output_activation=last, rng=2),
+                         lambda ps: optim.Adam(ps, lr=1e-2), loss_fn, batches, 40)
+    assert compiled.traces == 2  # one per batch size, both kept
+
+
+def test_conv1d_network_replays_bit_identically():
+    rng = np.random.default_rng(3)
+    X = mg.tensor(rng.normal(size=(4, 2, 12)))
+    y = rng.normal(size=(4, 3 * 4))
+
+    def make():
+        return nn.Sequential(nn.Conv1d(2, 3, 3, padding=1, rng=0), nn.ReLU(), nn.MaxPool1d(3), nn.Flatten())
+
+    _run_both(make, lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9), nn.MSELoss(), [(X, y)], 30)
+
+
+def test_dropout_draws_a_fresh_mask_every_replay_as_eager_does():
+    def make():
+        return nn.Sequential(nn.Linear(2, 32, rng=0), nn.ReLU(), nn.Dropout(0.5, rng=7), nn.Linear(32, 1, rng=1))
+
+    compiled = _run_both(make, lambda ps: optim.SGD(ps, lr=0.1), nn.MSELoss(), [(mg.tensor(X_XOR), Y_XOR)], 30)
+    assert compiled.traces == 1
+
+
+def test_a_hand_written_step_from_raw_tensor_operations():
+    rng = np.random.default_rng(0)
+    params = [rng.normal(size=(2, 8)), np.zeros((1, 8)), rng.normal(size=(8, 1)), np.zeros((1, 1))]
+    X, y = mg.tensor(X_XOR), mg.tensor(Y_XOR)
+
+    def build():
+        ps = [mg.tensor(p, requires_grad=True) for p in params]
+        return ps, optim.SGD(ps, lr=0.5)
+
+    def step(ps, opt):
+        w1, b1, w2, b2 = ps
+        out = ((X @ w1 + b1).tanh() @ w2 + b2).sigmoid()
+        loss = ((out - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss, out
+
+    (p1, o1), (p2, o2) = build(), build()
+    compiled = mg.compile(step)
+    for _ in range(100):
+        (l1, out1), (l2, out2) = step(p1, o1), compiled(p2, o2)
+        assert l1.item() == l2.item()
+        np.testing.assert_array_equal(out1.data, out2.data)
+        assert not l2.requires_grad  # a replay returns values, not a graph
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_gradients_accumulate_when_the_step_does_not_zero_them():
+    X = mg.tensor(X_XOR)
+
+    def make():
+        return nn.Linear(2, 1, rng=0)
+
+    def step(model):
+        loss = ((model(X) - Y_XOR) ** 2).sum()
+        loss.backward()
+        return loss
+
+    m1, m2 = make(), make()
+    compiled = mg.compile(step)
+    for _ in range(3):
+        step(m1), compiled(m2)
+    _assert_same(m1, m2)
+
+
+# -- never stale ------------------------------------------------------------------------------
+def _setup():
+    model = nn.MLP(2, (8,), 1, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    X = mg.tensor(X_XOR)
+    compiled = mg.compile(lambda: _step(model, opt, nn.MSELoss(), X, Y_XOR))
+    twin = copy.deepcopy(model)
+    twin_opt = optim.SGD(twin.parameters(), lr=0.1)
+    return model, opt, compiled, twin, twin_opt, lambda: _step(twin, twin_opt, nn.MSELoss(), X, Y_XOR)
+
+
+def test_learning_rate_changes_and_schedulers_are_seen_by_every_replay():
+    model, opt, compiled, twin, twin_opt, eager = _setup()
+    sched, twin_sched = optim.lr_scheduler.StepLR(opt, 2, 0.5), optim.lr_scheduler.StepLR(twin_opt, 2, 0.5)
+    for i in range(8):
+        compiled(), eager()
+        sched.step(), twin_sched.step()
+        if i == 4:
+            opt.param_groups[0]["lr"] = twin_opt.param_groups[0]["lr"] = 0.7
+    _assert_same(twin, model)
+    assert compiled.traces == 1
+
+
+def test_load_state_dict_reassigned_data_and_frozen_parameters_are_seen():
+    model, _, compiled, twin, _, eager = _setup()
+    compiled(), eager()
+    state = nn.MLP(2, (8,), 1, rng=5).state_dict()
+    model.load_state_dict(state), twin.load_state_dict(state)
+    compiled(), eager()
+    _assert_same(twin, model)
+    new = np.full((8, 2), 0.3)
+    model.fc1.weight.data, twin.fc1.weight.data = new.copy(), new.copy()  # a new array, same shape
+    compiled(), eager()
+    _assert_same(twin, model)
+    assert compiled.traces == 1
+    model.fc1.weight.data, twin.fc1.weight.data = np.zeros((8, 2), np.float32), np.zeros((8, 2), np.float32)
+    compiled(), eager()  # another dtype: traced again
+    _assert_same(twin, model)
+    assert compiled.traces == 2
+    model.fc1.bias.requires_grad = twin.fc1.bias.requires_grad = False
+    model.fc1.bias.grad = twin.fc1.bias.grad = None
+    compiled(), eager()
+    _assert_same(twin, model)
+    assert compiled.traces == 3
+
+
+def test_train_and_eval_switch_replays():
+    model = nn.Sequential(nn.Linear(2, 16, rng=0), nn.Dropout(0.5, rng=1), nn.Linear(16, 1, rng=2))
+    X = mg.tensor(X_XOR)
+    with mg.no_grad():
+        predict = mg.compile(lambda: model(X))
+        training = predict().data.copy()
+        model.eval()
+        evaluated = predict().data.copy()
+        np.testing.assert_array_equal(evaluated, model(X).data)
+        assert not np.array_equal(training, evaluated)
+        assert predict.traces == 2
+
+
+def test_a_new_parameter_group_is_updated():
+    def make():
+        model = nn.Linear(2, 1, rng=0)
+        scale = mg.tensor([1.0], requires_grad=True)  # in the loss, not yet in the optimizer
+        return model, scale, optim.SGD(model.parameters(), lr=0.1)
+
+    def step(model, scale, opt):
+        opt.zero_grad()
+        scale.grad = None
+        loss = ((model(X) * scale - Y_XOR) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    X = mg.tensor(X_XOR)
+    (m1, s1, o1), (m2, s2, o2) = make(), make()
+    compiled = mg.compile(step)
+    for i in range(6):
+        step(m1, s1, o1), compiled(m2, s2, o2)
+        if i == 2:
+            o1.add_param_group({"params": [s1], "lr": 0.5})
+            o2.add_param_group({"params": [s2], "lr": 0.5})
+    _assert_same(m1, m2)
+    np.testing.assert_array_equal(s1.data, s2.data)
+    assert s1.data[0] != 1.0 and compiled.traces == 1
+
+
+def test_the_cache_is_bounded():
+    seen = []
+    compiled = mg.compile(lambda x: (x * 2).sum(), cache_size=2)
+    for n in (1, 2, 3, 1):
+        seen.append(compiled(mg.tensor(np.ones(n))).item())
+    assert seen == [2.0, 4.0, 6.0, 2.0]
+    assert compiled.traces == 4  # n=1 was evicted by n=3
+
+
+def test_python_values_are_part_of_the_signature():
+    compiled = mg.compile(lambda x, k: (x * k).sum())
+    x = mg.tensor([1.0, 2.0])
+    assert compiled(x, 2).item() == 6.0
+    assert compiled(x, 3).item() == 9.0
+    assert compiled(x, 2).item() == 6.0
+    assert compiled.traces == 2
+
+
+# -- refusals ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("read", [
+    lambda loss, w: loss.item(),
+    lambda loss, w: float(loss),
+    lambda loss, w: bool(loss > 0),
+    lambda loss, w: np.asarray(loss),
+    lambda loss, w: loss.numpy(),
+    lambda loss, w: w.grad,
+    lambda loss, w: w.add_(1.0),
+])
+def test_python_code_that_reads_values_or_writes_in_place_is_refused_with_the_line(read):
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    def step():
+        loss = (w * w).sum()
+        loss.backward()
+        with mg.no_grad():
+            read(loss, w)
+        return loss
+
+    with pytest.raises(mg.TraceError, match=r"test_compile\.py:\d+: lambda loss, w:.*without mg\.compile"):
+        mg.compile(step)()
+
+
+def test_a_returned_graph_is_refused():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(mg.TraceError, match="Call backward"):
+        mg.compile(lambda: (w * 3).sum())()
+
+
+def test_backward_into_a_graph_built_outside_is_refused():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 2
+    with pytest.raises(mg.TraceError, match="computed before the compiled function"):
+        mg.compile(lambda: (h * 3).sum().backward())()
+
+
+def test_hooks_make_the_function_run_eagerly_with_a_warning():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    w.register_hook(lambda g: g * 10)
+
+    def step():
+        w.grad = None
+        (w * w).sum().backward()
+
+    compiled = mg.compile(step)
+    with pytest.warns(UserWarning, match="runs eagerly.*hook"):
+        compiled()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled()
+    np.testing.assert_array_equal(w._grad, [20.0, 40.0])
+
+
+def test_a_hook_added_after_tracing_is_honoured():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    def step():
+        w.grad = None
+        (w * w).sum().backward()
+
+    compiled = mg.compile(step)
+    compiled()
+    w.register_hook(lambda g: g * 10)
+    with pytest.warns(UserWarning, match="hook"):
+        compiled()
+    np.testing.assert_array_equal(w._grad, [20.0, 40.0])
+
+
+def test_detect_anomaly_runs_the_function_eagerly():
+    w = mg.tensor([0.0], requires_grad=True)
+    compiled = mg.compile(lambda: (w.log() * 1.0).sum().backward())
+    with pytest.warns(RuntimeWarning):
+        compiled()  # traced: -inf, no anomaly mode
+    with mg.detect_anomaly(), np.errstate(divide="ignore"), pytest.raises(FloatingPointError, match="log"):
+        compiled()
+
+
+def test_grad_reads_work_again_after_tracing():
+    w = mg.tensor([1.0], requires_grad=True)
+    mg.compile(lambda: (w * 2).sum().backward())()
+    assert w.grad[0] == 2.0
+    assert type(mg.Tensor.__dict__["grad"].fget).__name__ == "attrgetter"
+
+
+def test_compiled_steps_allocate_nothing_that_stays():
+    model = nn.MLP(2, (16, 16), 1, rng=0)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    X = mg.tensor(X_XOR)
+    compiled = mg.compile(lambda: _step(model, opt, nn.MSELoss(), X, Y_XOR))
+    for _ in range(100):
+        compiled()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for _ in range(2000):
+        compiled()
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 50_000
