@@ -33,7 +33,7 @@ MODEL_DEFAULTS = {"dataset": "xor", "n": 100, "data_seed": 0, "hidden": [50, 50]
                   "output_activation": "sigmoid", "seed": 0}
 TRAIN_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
                   "epochs": 100_000, "batch_size": None, "stop_at_accuracy": 1.0, "log_every": 1000,
-                  "out": "out/train", "progress": True}
+                  "out": "out/train", "progress": True, "compile": True}
 GRAPH_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "backward": False, "format": None, "out": "graph.svg",
                   "order": False, "show": ["op", "shape", "data", "grad"], "rankdir": "LR", "max_nodes": 300,
                   "group_modules": True}
@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--stop-at-accuracy", type=_fraction, help="stop when reached (default 1.0)")
     group.add_argument("--log-every", type=_positive_int, help="log line every N epochs (default 1000)")
     group.add_argument("--out", type=Path, help="output folder (default out/train)")
+    group.add_argument("--no-compile", dest="compile", action="store_false", default=None,
+                       help="train eagerly, without mg.compile (the same numbers, slower)")
     _progress_option(group)
 
     sweep = commands.add_parser("sweep", help="the lab's grid of runs, as a table",
@@ -286,7 +288,8 @@ def run_train(options: dict) -> int:
     try:
         history = mg.train.fit(model, X, y, loss, optimizer, epochs=options["epochs"],
                                batch_size=options["batch_size"], stop_at_accuracy=options["stop_at_accuracy"],
-                               log_every=options["log_every"], progress=options["progress"], rng=options["seed"])
+                               log_every=options["log_every"], progress=options["progress"], rng=options["seed"],
+                               compile=options["compile"])
     except ValueError as error:
         raise UsageError(str(error)) from None
     prediction = mg.train.predict(model, X)

@@ -365,3 +365,47 @@ def test_compiled_steps_allocate_nothing_that_stays():
     tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert grown < 50_000
+
+
+# -- where it is used ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("optimizer", "batch_size"), [("sgd", None), ("adam", 7)])
+def test_fit_compiled_and_eager_train_the_same_numbers(optimizer, batch_size):
+    histories, models = [], []
+    for compiled in (True, False):
+        model = nn.MLP(2, (8, 8), 1, rng=0)
+        opt = optim.SGD(model.parameters(), lr=2.0) if optimizer == "sgd" else optim.Adam(model.parameters(), 0.05)
+        histories.append(mg.train.fit(model, X_XOR, Y_XOR, "mse", opt, epochs=300, batch_size=batch_size,
+                                      stop_at_accuracy=1.0, progress=False, rng=0, compile=compiled))
+        models.append(model)
+    assert histories[0].loss == histories[1].loss and histories[0].accuracy == histories[1].accuracy
+    assert histories[0].stop_epoch == histories[1].stop_epoch
+    for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_fit_trains_a_model_it_cannot_trace_eagerly_and_says_why():
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(2, 1, rng=0)
+
+        def forward(self, x):
+            out = self.layer(x)
+            return out.sigmoid() if out.sum() > 0 else out.tanh()  # Python logic on values
+
+    eager, compiled = Branchy(), Branchy()
+    h1 = mg.train.fit(eager, X_XOR, Y_XOR, "mse", optim.SGD(eager.parameters(), lr=0.5), epochs=20,
+                      progress=False, compile=False)
+    with pytest.warns(UserWarning, match=r"fit: training eagerly.*bool\(t\)"):
+        h2 = mg.train.fit(compiled, X_XOR, Y_XOR, "mse", optim.SGD(compiled.parameters(), lr=0.5), epochs=20,
+                          progress=False)
+    assert h1.loss == h2.loss
+
+
+def test_cli_train_without_compile(capsys, tmp_path):
+    from microgradnp.cli import main
+
+    for flags in ([], ["--no-compile"]):
+        assert main(["train", "--hidden", "4", "--epochs", "50", "--no-progress", "--out", str(tmp_path), *flags]) == 0
+    runs = capsys.readouterr().out.split("final loss")
+    assert len(runs) == 3 and runs[1].split(",")[0] == runs[2].split(",")[0]  # the same final loss
