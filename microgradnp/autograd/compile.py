@@ -23,6 +23,8 @@ from __future__ import annotations
 import builtins
 import functools
 import linecache
+import math
+import re
 import sys
 import threading
 import warnings
@@ -247,6 +249,7 @@ class _Recorder:
         self.var_of: dict[int, str] = {}  # id(array) -> the replay variable holding it
         self.kept: list = []  # everything whose id is in var_of, kept alive: ids stay unique
         self.ctx_var: dict[int, str] = {}  # id(node) -> its variable
+        self.constant_names: dict[int, str] = {}
         self.modules: dict[int, object] = {}
         self.eager_reason: str | None = None
         self.paused = 0
@@ -267,9 +270,22 @@ class _Recorder:
         self.kept.append(array)
         return name
 
-    def constant(self, value) -> str:
-        name = self._new("k")
-        self.names[name] = value
+    def constant(self, value, hint: str = "k") -> str:
+        """The replay's expression for a value fixed at tracing: a literal where Python
+        can write one, else a name bound to the object (one name per object)."""
+        if _is_literal(value):
+            return repr(value)
+        name = self.constant_names.get(id(value))
+        if name is None:
+            if isinstance(value, np.dtype):
+                hint = str(value)
+            base = name = re.sub(r"\W", "_", hint)
+            while name in self.names:  # the first of a kind keeps the plain name
+                self.count += 1
+                name = f"{base}{self.count}"
+            self.constant_names[id(value)] = name
+            self.names[name] = value
+            self.kept.append(value)
         return name
 
     def operand(self, value) -> str:
@@ -287,14 +303,15 @@ class _Recorder:
         reads its data afresh, after checking it still fits the trace."""
         if tensor.data is FREED:
             raise TraceError(f"mg.compile: {tensor!r} lost its values to an earlier backward()")
-        holder, name = self.constant(tensor), self._new("x")
+        holder, name = self.constant(tensor, "p" if tensor.requires_grad else "t"), self._new("x")
         data = tensor.data
-        seen = self.constant([data])  # the array last checked; another one is checked again
+        seen = self.constant([data], "seen")  # the array last checked; another one is checked again
         self.checks.append(f"{name} = {holder}.data")
         condition = f"{name} is not {seen}[0] or {holder}.requires_grad is not {tensor.requires_grad}"
         if tensor.requires_grad:
             condition += f" or {holder}._hooks"
-        check = self.constant(functools.partial(_recheck, tensor, data.shape, data.dtype, tensor.requires_grad))
+        check = self.constant(functools.partial(_recheck, tensor, data.shape, data.dtype, tensor.requires_grad),
+                              "recheck")
         self.checks.append(f"if {condition}: {check}({seen})")
         return self._bind(data, name)
 
@@ -317,7 +334,7 @@ class _Recorder:
     def module_called(self, module) -> None:
         if not self.paused and id(module) not in self.modules:
             self.modules[id(module)] = module
-            name = self.constant(module)
+            name = self.constant(module, type(module).__name__.lower())
             self.checks.append(f"if {name}.training is not {module.training}: raise _Retrace")
 
     def forward(self, cls, ctx, inputs, arrays, params, result) -> None:
@@ -325,7 +342,7 @@ class _Recorder:
             return
         operands = [self.operand(x) if isinstance(x, Tensor) else self.operand(a) for x, a in zip(inputs, arrays)]
         operands += [f"{k}={self.operand(v)}" for k, v in params.items()]
-        kind, node = self.constant(cls), self._new("c")
+        kind, node = self.constant(cls, cls.__name__), self._new(cls.__name__.lower())
         self.ctx_var[id(ctx)] = node
         self.kept.append(ctx)
         out = self._bind(result.data, self._new("v"))
@@ -337,7 +354,7 @@ class _Recorder:
             flags = tuple(
                 (_NEEDS_GRAD if x.requires_grad else _NO_GRAD) if isinstance(x, Tensor) else x for x in inputs
             )
-            self.lines.append(f"{node}.inputs = {self.constant(flags)}")
+            self.lines.append(f"{node}.inputs = {self.constant(flags, 'needs')}")
 
     def made(self, function, args, kwargs, result) -> None:
         """``result = function(*args, **kwargs)`` happened in the engine (a seed, a copy)."""
@@ -346,7 +363,7 @@ class _Recorder:
         operands = [self.operand(a) if isinstance(a, np.ndarray) else self.constant(a) for a in args]
         operands += [f"{k}={self.constant(v)}" for k, v in kwargs.items()]
         out = self._bind(result, self._new("v"))
-        self.lines.append(f"{out} = {self.constant(function)}({', '.join(operands)})")
+        self.lines.append(f"{out} = {self.constant(function, function.__name__)}({', '.join(operands)})")
 
     def backward_begins(self, root_grads, create_graph: bool, handed_out: set):
         if self.paused:
@@ -370,7 +387,7 @@ class _Recorder:
 
     def _accumulate_leaf(self, leaf, grad, handed_out) -> None:
         _accumulate_leaf(leaf, grad, handed_out)
-        self.lines.append(f"_accumulate_leaf({self.constant(leaf)}, {self.operand(grad)}, {self.handed_out})")
+        self.lines.append(f"_accumulate_leaf({self.constant(leaf, 'p')}, {self.operand(grad)}, {self.handed_out})")
 
     def vjp(self, node, grad, raw, grads) -> None:
         if self.paused:
@@ -402,16 +419,17 @@ class _Recorder:
             return
         if value is not None:
             self.cannot_trace("t.grad = value (assigning a gradient)")
-        self.lines.append(f"{self.constant(tensor)}._grad = None")
+        self.lines.append(f"{self.constant(tensor, 'p')}._grad = None")
 
     def replayed_call(self, method, owner, args, kwargs):
         if self.paused:
             return method(owner, *args, **kwargs)
         if kwargs.get("closure") is not None or (method.__name__ == "step" and args and callable(args[0])):
             self.cannot_trace("optimizer.step(closure)")
-        operands = [self.constant(owner), *(self.constant(a) for a in args)]
+        kind = type(owner).__name__
+        operands = [self.constant(owner, kind.lower()), *(self.constant(a) for a in args)]
         operands += [f"{k}={self.constant(v)}" for k, v in kwargs.items()]
-        self.lines.append(f"{self.constant(method)}({', '.join(operands)})")
+        self.lines.append(f"{self.constant(method, f'{kind}_{method.__name__}')}({', '.join(operands)})")
         self.paused += 1
         try:
             return method(owner, *args, **kwargs)
@@ -457,6 +475,15 @@ class _Recorder:
         if isinstance(value, np.ndarray) and id(value) in self.var_of:
             return self.var_of[id(value)]
         return self.constant(value)
+
+
+def _is_literal(value) -> bool:
+    """Whether ``repr(value)`` is Python source for an equal value of the same type."""
+    if value is None or type(value) in (bool, int, str):
+        return True
+    if type(value) is float:
+        return math.isfinite(value)
+    return type(value) is tuple and all(_is_literal(v) for v in value)
 
 
 def _add(a, b):

@@ -121,6 +121,7 @@ def run_backward(
         reduce_to, accumulate, add = sum_to_shape, _accumulate_leaf, operator.add
     else:
         reduce_to, accumulate, add = tracer.backward_begins(root_grads, create_graph, handed_out)
+    watching = anomaly or tracer is not None
     was_enabled = mode.grad_enabled
     mode.grad_enabled = create_graph
     try:
@@ -158,12 +159,14 @@ def run_backward(
                 break
             order, tensor = heappop(heap)
             grad, uses = pending.pop(id(tensor))
-            if tracer is not None and (tensor._hooks or tensor._retains_grad):
-                tracer.cannot_replay(f"a hook or retain_grad() on {describe(tensor)}")
             if tensor._hooks:
+                if tracer is not None:
+                    tracer.cannot_replay(f"a hook on {describe(tensor)}")
                 grad = _run_hooks(tensor, grad)
             if wanted_ids is None:
                 if tensor._retains_grad:
+                    if tracer is not None:
+                        tracer.cannot_replay(f"retain_grad() on {describe(tensor)}")
                     plain = _as_plain(grad, tensor.data.dtype)
                     tensor._grad = plain if tensor._grad is None else tensor._grad + plain
                     handed_out.add(id(tensor._grad))
@@ -183,10 +186,11 @@ def run_backward(
                 grads = (grads,)
             if not node._builtin:  # the built-in primitives' gradients are tested, not checked
                 grads = node._checked_grads(grads)
-            if anomaly:
-                node._check_finite_grads(grads)
-            if tracer is not None:
-                tracer.vjp(node, grad, raw, grads)
+            if watching:  # detect_anomaly, or an mg.compile trace
+                if anomaly:
+                    node._check_finite_grads(grads)
+                if tracer is not None:
+                    tracer.vjp(node, grad, raw, grads)
             if needed is None:
                 work = zip(node.inputs, grads)
             else:  # mg.grad: only along the paths to the inputs asked for

@@ -69,7 +69,7 @@ class Pow(Primitive):
         need_base, need_exponent = ctx.needs_input_grad
         if not need_base:
             grad_base = None
-        elif isinstance(exponent, int | float) and exponent == 2:
+        elif isinstance(exponent, (int, float)) and exponent == 2:
             grad_base = grad * (2 * base)  # the common square, in two operations instead of three
         elif np.isscalar(exponent) and exponent == 0:
             grad_base = np.zeros_like(base)  # x**0 is constant: 0 at x == 0 too (not 0 * 0**-1), as in PyTorch

@@ -25,7 +25,7 @@ def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     """``axis`` (None, an int or a tuple, negatives allowed) as sorted non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     normalized = []
     for a in axes:
         if not -ndim <= a < ndim:
