@@ -2,8 +2,9 @@
 hand in NumPy, in one process:
 
 - the lab network (nn.MLP 2-50-50-1 sigmoid, nn.MSELoss, optim.SGD) on the XOR and
-  linear sets, float64 (target <= 1.25x);
-- an MLP 784-256-256-10 with ReLU and cross-entropy, batch 128, float32 (target <= 1.05x).
+  linear sets, float64 (targets: eager <= 1.5x, compiled with mg.compile <= 0.9x);
+- an MLP 784-256-256-10 with ReLU and cross-entropy, batch 128, float32 (targets: eager
+  <= 1.05x, compiled <= 1.0x).
 
     python bench/bench_nn.py [--torch] [--number N]
 """
@@ -51,18 +52,20 @@ def lab_params(model):
     return [p for w, b in weights_of(model) for p in (w, b.reshape(1, -1))]
 
 
-def mg_step_factory(model, X, y, loss_fn):
+def mg_step_factory(model, X, y, loss_fn, compiled=False):
     optimizer = optim.SGD(model.parameters(), lr=LR)
     X = mg.tensor(X)
 
-    def step():
+    def train_step():
         optimizer.zero_grad()
         loss = loss_fn(model(X), y)
         loss.backward()
         optimizer.step()
-        return loss.item()
+        return loss
 
-    return step
+    if compiled:
+        train_step = mg.compile(train_step)
+    return lambda: train_step().item()
 
 
 def numpy_relu_ce_step_factory(weights, X, y):
@@ -149,6 +152,7 @@ def main():
         steps = {
             "numpy (hand-written)": lambda X=X, y=y: numpy_step_factory(X, y, lab_params(make_model())),
             "microgradnp": lambda X=X, y=y: mg_step_factory(make_model(), X, y, nn.MSELoss()),
+            "microgradnp compiled": lambda X=X, y=y: mg_step_factory(make_model(), X, y, nn.MSELoss(), True),
         }
         if args.torch:
             steps["torch eager"] = lambda X=X, y=y: torch_step_factory(make_model(), X, y, "mse")
@@ -162,6 +166,7 @@ def main():
     steps = {
         "numpy (hand-written)": lambda: numpy_relu_ce_step_factory(weights_of(make_big()), X, y),
         "microgradnp": lambda: mg_step_factory(make_big(), X, y, nn.CrossEntropyLoss()),
+        "microgradnp compiled": lambda: mg_step_factory(make_big(), X, y, nn.CrossEntropyLoss(), True),
     }
     if args.torch:
         steps["torch eager"] = lambda: torch_step_factory(make_big(), X, y, "ce")

@@ -69,6 +69,28 @@ def numpy_step_factory(X, y, params):
     return step
 
 
+def microgradnp_compiled_step_factory(X, y, params):
+    """The same step compiled with mg.compile; the update is optim.SGD's (the same
+    ``p -= lr * grad``), since a compiled step does not read ``.grad`` in Python."""
+    X, y = mg.tensor(X), mg.tensor(y)
+    params = [mg.tensor(p, requires_grad=True) for p in params]
+    layers = list(zip(params[::2], params[1::2]))
+    optimizer = mg.optim.SGD(params, lr=LR)
+
+    @mg.compile
+    def step():
+        a = X
+        for w, b in layers:
+            a = (a @ w + b).sigmoid()
+        loss = ((a - y) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
 def microgradnp_step_factory(X, y, params):
     X, y = mg.tensor(X), mg.tensor(y)
     params = [mg.tensor(p, requires_grad=True) for p in params]
@@ -111,6 +133,10 @@ def torch_step_factory(X, y, params):
     return step
 
 
+def _value(loss) -> float:
+    return float(loss.data) if isinstance(loss, mg.Tensor) else float(loss)
+
+
 def time_per_call(step, repeat=7, number=2000) -> float:
     step()
     return min(timeit.repeat(step, repeat=repeat, number=number, timer=time.process_time)) / number
@@ -122,15 +148,16 @@ def main():
     parser.add_argument("--number", type=int, default=2000, help="steps per timing run")
     args = parser.parse_args()
 
-    factories = {"numpy (hand-written)": numpy_step_factory, "microgradnp": microgradnp_step_factory}
+    factories = {"numpy (hand-written)": numpy_step_factory, "microgradnp": microgradnp_step_factory,
+                 "microgradnp compiled": microgradnp_compiled_step_factory}
     if args.torch:
         factories["torch eager"] = torch_step_factory
     for name, (X, y) in {"XOR (21 points)": xor_set(), "linear (100 points)": linear_set()}.items():
         params = init_params()
         # The same losses from the same start: the two steps compute the same thing.
-        checks = [factory(X, y, params) for factory in (numpy_step_factory, microgradnp_step_factory)]
-        losses = [[float(step()) for _ in range(3)] for step in checks]
-        assert np.allclose(losses[0], losses[1], rtol=1e-10), losses
+        checks = [factory(X, y, params) for factory in list(factories.values())[:3]]
+        losses = [[_value(step()) for _ in range(3)] for step in checks]
+        assert np.allclose(losses[0], losses[1], rtol=1e-10) and losses[1] == losses[2], losses
         times = {label: time_per_call(factory(X, y, params), number=args.number)
                  for label, factory in factories.items()}
         base = times["numpy (hand-written)"]
