@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import numbers
 import operator
 
@@ -108,6 +109,8 @@ class Tensor:
         self.name = name
         if requires_grad:
             self.requires_grad_(True)
+        if _watchers.count and _grad_mode.tracer is not None and type(self) is Tensor:
+            _grad_mode.tracer.constructed(Tensor, (data,), {"requires_grad": requires_grad, "dtype": dtype}, self)
 
     @classmethod
     def _wrap(cls, array: np.ndarray) -> Tensor:
@@ -556,20 +559,48 @@ def _scaled(other, alpha):
 
 
 def _compare(ufunc, a, b) -> Tensor:
-    return Tensor._wrap(np.asarray(ufunc(_data(a), _data(b))))
+    return _no_grad_on_data(_as_array_result(ufunc))(a, b)
+
+
+def _as_array_result(function):
+    def as_array(*args, **kwargs):
+        return np.asarray(function(*args, **kwargs))
+
+    return as_array
 
 
 def _no_grad_on_data(function):
-    """A NumPy function applied to the data: for results that carry no gradient."""
+    """A NumPy function applied to the data: for results that carry no gradient (an
+    mg.compile trace records the call, so a replay computes it again)."""
 
     def on_data(*args, **kwargs):
-        result = function(*(_data(a) for a in args), **{k: _data(v) for k, v in kwargs.items()})
-        return Tensor._wrap(result) if isinstance(result, np.ndarray) else result
+        args, kwargs = [_data(a) for a in args], {k: _data(v) for k, v in kwargs.items()}
+        result = function(*args, **kwargs)
+        if not isinstance(result, np.ndarray):
+            return result
+        if _watchers.count and _grad_mode.tracer is not None:
+            _grad_mode.tracer.made(function, args, kwargs, result)
+        return Tensor._wrap(result)
 
     return on_data
 
 
+def _constructor(function):
+    """Tensor constructors: an mg.compile trace records the call, so that a replay makes
+    the tensor again (fresh random numbers, a fresh copy of an array that may have changed)."""
+
+    @functools.wraps(function)
+    def construct(*args, **kwargs):
+        made = function(*args, **kwargs)
+        if _watchers.count and _grad_mode.tracer is not None:
+            _grad_mode.tracer.constructed(function, args, kwargs, made)
+        return made
+
+    return construct
+
+
 # -- constructors -----------------------------------------------------------------------
+@_constructor
 def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A new Tensor holding a copy of ``data`` (same as ``Tensor(...)``)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
@@ -610,18 +641,21 @@ def _constructor_dtype(function: str, dtype, default, requires_grad: bool, kinds
     return dtype
 
 
+@_constructor
 def zeros(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
     """A tensor of zeros: ``mg.zeros(2, 3)`` or ``mg.zeros((2, 3))``."""
     dtype = _constructor_dtype("zeros", dtype, _default_dtype, requires_grad)
     return _new(np.zeros(_shape(shape), dtype=dtype), requires_grad)
 
 
+@_constructor
 def ones(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
     """A tensor of ones: ``mg.ones(2, 3)`` or ``mg.ones((2, 3))``."""
     dtype = _constructor_dtype("ones", dtype, _default_dtype, requires_grad)
     return _new(np.ones(_shape(shape), dtype=dtype), requires_grad)
 
 
+@_constructor
 def full(shape, fill_value, requires_grad: bool = False, dtype=None) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
@@ -629,6 +663,7 @@ def full(shape, fill_value, requires_grad: bool = False, dtype=None) -> Tensor:
     return _new(np.full(shape, fill_value, dtype=dtype), requires_grad)
 
 
+@_constructor
 def zeros_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
     """Zeros with the shape (and, unless given, the float dtype) of ``x``."""
     data = np.asarray(_data(x))
@@ -636,6 +671,7 @@ def zeros_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
     return _new(np.zeros(data.shape, dtype=dtype), requires_grad)
 
 
+@_constructor
 def ones_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
     """Ones with the shape (and, unless given, the float dtype) of ``x``."""
     data = np.asarray(_data(x))
@@ -667,6 +703,7 @@ def _rng(rng) -> np.random.Generator:
     raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), a seed or None, got {rng!r}")
 
 
+@_constructor
 def randn(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
     """Standard normal samples; ``rng`` is a ``np.random.Generator`` or a seed."""
     dtype = _constructor_dtype("randn", dtype, _default_dtype, requires_grad, kinds="f")
@@ -674,6 +711,7 @@ def randn(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
     return _new(data, requires_grad)
 
 
+@_constructor
 def rand(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
     """Uniform samples in [0, 1); ``rng`` is a ``np.random.Generator`` or a seed."""
     dtype = _constructor_dtype("rand", dtype, _default_dtype, requires_grad, kinds="f")
@@ -681,6 +719,7 @@ def rand(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
     return _new(data, requires_grad)
 
 
+@_constructor
 def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None) -> Tensor:
     """Evenly spaced values in [start, stop) (``arange(stop)`` starts at 0), in the
     default float dtype unless ``dtype`` says otherwise."""

@@ -409,3 +409,51 @@ def test_cli_train_without_compile(capsys, tmp_path):
         assert main(["train", "--hidden", "4", "--epochs", "50", "--no-progress", "--out", str(tmp_path), *flags]) == 0
     runs = capsys.readouterr().out.split("final loss")
     assert len(runs) == 3 and runs[1].split(",")[0] == runs[2].split(",")[0]  # the same final loss
+
+
+def test_tensors_made_inside_the_function_are_made_again_at_every_replay():
+    """mg.tensor of an argument, random tensors and comparison masks follow each call."""
+    mg.manual_seed(0)
+
+    def step(batch, w):
+        x = mg.tensor(batch)  # a copy of this call's array
+        noisy = x + mg.randn(*x.shape) * 0.1  # fresh noise each call
+        mask = noisy > 0.5  # a mask of this call's values
+        loss = (mg.where(mask, noisy, 0.0) @ w).sum()
+        loss.backward()
+        return loss, mask
+
+    rng = np.random.default_rng(1)
+    batches = [rng.uniform(size=(5, 2)) for _ in range(6)]
+    w1, w2 = mg.tensor([[1.0], [2.0]], requires_grad=True), mg.tensor([[1.0], [2.0]], requires_grad=True)
+    compiled = mg.compile(step)
+    eager = []
+    mg.manual_seed(0)
+    for batch in batches:
+        eager.append(step(batch, w1))
+    mg.manual_seed(0)
+    for batch, (loss, mask) in zip(batches, eager):
+        compiled_loss, compiled_mask = compiled(batch, w2)
+        assert compiled_loss.item() == loss.item()
+        np.testing.assert_array_equal(compiled_mask.data, mask.data)
+    np.testing.assert_array_equal(w1.grad, w2.grad)
+    assert compiled.traces == 1
+
+
+def test_a_parameter_created_inside_the_function_is_refused():
+    with pytest.raises(mg.TraceError, match="create parameters outside"):
+        mg.compile(lambda: (mg.randn(3, requires_grad=True) * 2).sum().backward())()
+
+
+def test_gradients_from_mg_grad_replay():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    def f(x):
+        (g,) = mg.grad((w * w * x).sum(), w)
+        return g * 2
+
+    compiled = mg.compile(f)
+    for values in ([3.0, 4.0], [5.0, -1.0], [0.5, 0.25]):
+        x = mg.tensor(values)
+        np.testing.assert_array_equal(compiled(x).data, f(x).data)
+    assert compiled.traces == 1

@@ -360,10 +360,29 @@ class _Recorder:
         """``result = function(*args, **kwargs)`` happened in the engine (a seed, a copy)."""
         if self.paused:
             return
-        operands = [self.operand(a) if isinstance(a, np.ndarray) else self.constant(a) for a in args]
-        operands += [f"{k}={self.constant(v)}" for k, v in kwargs.items()]
+        def expression(value):
+            return self.operand(value) if isinstance(value, np.ndarray) else self.constant(value)
+
+        operands = [expression(a) for a in args] + [f"{k}={expression(v)}" for k, v in kwargs.items()]
         out = self._bind(result, self._new("v"))
         self.lines.append(f"{out} = {self.constant(function, function.__name__)}({', '.join(operands)})")
+
+    def constructed(self, function, args, kwargs, tensor) -> None:
+        """A constructor made ``tensor`` (mg.tensor, zeros, randn...): a replay calls it again."""
+        if self.paused or id(tensor.data) in self.var_of:
+            return  # (mg.tensor calls Tensor(): recorded once)
+        if tensor.requires_grad:
+            self.cannot_trace("a tensor that requires grad created inside the function (create parameters "
+                              "outside it)")
+
+        def expression(value):
+            if isinstance(value, Tensor):
+                return f"Tensor._wrap({self.operand(value)})"
+            return self.operand(value) if isinstance(value, np.ndarray) else self.constant(value)
+
+        operands = [expression(a) for a in args] + [f"{k}={expression(v)}" for k, v in kwargs.items()]
+        out = self._bind(tensor.data, self._new("v"))
+        self.lines.append(f"{out} = {self.constant(function, function.__name__)}({', '.join(operands)}).data")
 
     def backward_begins(self, root_grads, create_graph: bool, handed_out: set):
         if self.paused:
