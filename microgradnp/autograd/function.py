@@ -27,10 +27,12 @@ import sys
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import mode, watchers
+from microgradnp.autograd.grad_mode import grad_off, mode, watchers
 from microgradnp.autograd.versions import stamps, written_since
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)  # the usual outputs, checked by identity
 
 RELEASED = object()  # what _saved becomes when backward (without retain_graph) drops it
 
@@ -144,11 +146,12 @@ class Function:
         out = cls.forward(ctx, *arrays, **params)
         if type(out) is not np.ndarray:
             out = ctx._adopt_output(out)
-        if out.dtype.kind not in "fiub":
+        dtype = out.dtype
+        if dtype is not _FLOAT64 and dtype is not _FLOAT32 and dtype.kind not in "fiub":
             raise TypeError(_not_real(cls.name, out, inputs))
         result = Tensor.__new__(Tensor)
         result.data = out
-        if record and mode.grad_enabled:
+        if record and (not grad_off.count or mode.grad_enabled):
             ctx.inputs = inputs
             ctx.order = next(stamps)
             result._node = ctx
