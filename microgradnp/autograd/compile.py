@@ -443,7 +443,7 @@ class _Recorder:
     def replayed_call(self, method, owner, args, kwargs):
         if self.paused:
             return method(owner, *args, **kwargs)
-        if kwargs.get("closure") is not None or (method.__name__ == "step" and args and callable(args[0])):
+        if kwargs.get("closure") is not None or (method.__name__ == "step" and args and args[0] is not None):
             self.cannot_trace("optimizer.step(closure)")
         kind = type(owner).__name__
         operands = [self.constant(owner, kind.lower()), *(self.constant(a) for a in args)]

@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import grad_off, mode, watchers
+from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.autograd.versions import stamps, written_since
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -151,7 +151,7 @@ class Function:
             raise TypeError(_not_real(cls.name, out, inputs))
         result = Tensor.__new__(Tensor)
         result.data = out
-        if record and (not grad_off.count or mode.grad_enabled):
+        if record and mode.grad_enabled:
             ctx.inputs = inputs
             ctx.order = next(stamps)
             result._node = ctx

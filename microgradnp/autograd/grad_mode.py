@@ -12,18 +12,6 @@ import inspect
 import threading
 
 
-class _GradOff:
-    """How many threads have gradient recording off right now. While none has, a
-    primitive knows that recording is on without reading the per-thread flag (a
-    thread-local read costs several times a plain attribute's)."""
-
-    count = 0
-    lock = threading.Lock()
-
-
-grad_off = _GradOff()
-
-
 class _Mode(threading.local):
     """Per-thread flags read on every primitive call. The class attributes are every
     thread's starting values; an assignment changes only the calling thread's."""
@@ -31,14 +19,6 @@ class _Mode(threading.local):
     grad_enabled = True
     anomaly = False
     tracer = None  # the recorder of the mg.compile trace running in this thread, if any
-
-    def __setattr__(self, name, value):
-        if name == "grad_enabled":
-            value = bool(value)
-            if value != self.grad_enabled:
-                with grad_off.lock:  # += on an attribute is not atomic across threads
-                    grad_off.count += -1 if value else 1
-        super().__setattr__(name, value)
 
 
 mode = _Mode()
@@ -58,6 +38,12 @@ class _Watchers:
 
 
 watchers = _Watchers()
+
+
+def records_calls() -> bool:
+    """Whether an mg.compile trace records this thread's framework calls (see ``replayed``);
+    asked only while ``watchers.count`` says some trace or anomaly check is active."""
+    return mode.tracer is not None and not mode.tracer.paused
 
 
 def replayed(method):

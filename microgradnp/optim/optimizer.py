@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import enable_grad, replayed
+from microgradnp.autograd.grad_mode import enable_grad, mode, records_calls, watchers
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.nn.module import Module
 from microgradnp.tensor import Tensor
@@ -210,9 +210,10 @@ class Optimizer:
             _check_number(self._name, option, options[option], high=high, high_included=high_included, hint=hint)
 
     # -- stepping -------------------------------------------------------------------------------
-    @replayed
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``.grad = None`` (default), or fill them with zeros in place."""
+        if watchers.count and records_calls():  # (as @replayed, without a wrapper's cost per step)
+            return mode.tracer.replayed_call(type(self).zero_grad, self, () if set_to_none else (False,), {})
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -220,13 +221,14 @@ class Optimizer:
                 elif p._grad is not None:
                     p._grad.fill(0)
 
-    @replayed
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a ``.grad``; parameters whose grad is None are skipped.
 
         ``closure``, when given, is called first (with gradient recording on) to recompute
         the loss and gradients; its return value is returned.
         """
+        if watchers.count and records_calls():  # an mg.compile trace records the call (see @replayed)
+            return mode.tracer.replayed_call(type(self).step, self, () if closure is None else (closure,), {})
         loss = None
         if closure is not None:
             with enable_grad():
