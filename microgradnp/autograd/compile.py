@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import builtins
 import functools
-import linecache
 import math
 import re
-import sys
 import threading
 import warnings
 from collections import OrderedDict
@@ -33,7 +31,7 @@ from collections import OrderedDict
 import numpy as np
 
 from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape
-from microgradnp.autograd.function import _PACKAGE_DIR, RELEASED
+from microgradnp.autograd.function import RELEASED, _user_origin
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.tensor import FREED, Tensor
 
@@ -215,18 +213,6 @@ class _tracing:
                 Tensor.grad = _plain_grad
 
 
-def _user_line() -> str:
-    """``file:line: source`` of the innermost caller outside microgradnp."""
-    frame = sys._getframe(2)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    filename, line = frame.f_code.co_filename, frame.f_lineno
-    source = linecache.getline(filename, line).strip()
-    return f"{filename}:{line}: {source}" if source else f"{filename}:{line}"
-
-
 # Stand-ins for a replayed node's inputs: backward rules ask only whether each input
 # requires grad (ctx.needs_input_grad); the values live in the replay's variables.
 def _stand_in(requires_grad: bool) -> Tensor:
@@ -320,7 +306,7 @@ class _Recorder:
         if self.paused:
             return
         raise TraceError(
-            f"mg.compile({_name(self.fn)}): {what} at {_user_line()}. A compiled function is traced "
+            f"mg.compile({_name(self.fn)}): {what} at {_user_origin()}. A compiled function is traced "
             "once and then replayed without running its Python code, so that code cannot depend "
             "on tensor values or change tensors in place. Move it out of the compiled function "
             "(return the tensor and read it after the call; use an optimizer for updates), or "
