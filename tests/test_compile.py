@@ -358,13 +358,84 @@ def test_compiled_steps_allocate_nothing_that_stays():
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    for _ in range(2000):
+    for _ in range(10_000):
         compiled()
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert grown < 50_000
+
+
+def test_replays_reuse_the_memory_of_intermediate_outputs():
+    model = nn.MLP(2, (8,), 1, rng=0)
+    X = mg.tensor(X_XOR)
+    compiled = mg.compile(lambda: nn.MSELoss()(model(X), Y_XOR).backward())
+    compiled()
+    assert "_out = empty((21, 8), float64)" in compiled.code
+    replay = next(iter(compiled._replays.values()))
+    nodes = replay.run.__self__.idle[0].__closure__
+    buffers = {id(cell.cell_contents._out) for cell in nodes if hasattr(cell.cell_contents, "_out")} - {id(None)}
+    assert buffers
+    for _ in range(3):
+        compiled()
+        assert {id(cell.cell_contents._out) for cell in nodes if hasattr(cell.cell_contents, "_out")} - {
+            id(None)} == buffers
+
+
+def test_returned_outputs_and_gradients_are_never_overwritten_by_a_later_call():
+    model = nn.MLP(2, (8,), 1, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    X = mg.tensor(X_XOR)
+
+    def step():
+        opt.zero_grad()
+        hidden = model.act1(model.fc1(X))
+        prediction = model(X)
+        loss = nn.MSELoss()(prediction, Y_XOR)
+        loss.backward()
+        opt.step()
+        hidden = hidden.detach()
+        return loss, prediction, hidden, hidden.reshape(-1)
+
+    compiled, eager = mg.compile(step), []
+    results, grads = [], []
+    twin = copy.deepcopy((model, opt))
+    for _ in range(4):
+        results.append(compiled())
+        grads.append([p.grad for p in model.parameters()])
+    model, opt = twin
+    for i in range(4):
+        eager = step()
+        for got, want in zip(results[i], eager, strict=True):
+            np.testing.assert_array_equal(got.data, want.data)
+        for got, p in zip(grads[i], model.parameters(), strict=True):
+            np.testing.assert_array_equal(got, p.grad)
+
+
+def test_threads_calling_one_compiled_function_use_their_own_copies():
+    import threading
+
+    model = nn.MLP(2, (32, 32), 1, rng=0)
+    compiled = mg.compile(lambda x: model(x))
+    inputs = [mg.tensor(np.random.default_rng(i).standard_normal((64, 2))) for i in range(4)]
+    with mg.no_grad():
+        expected = [model(x).data for x in inputs]
+        compiled(inputs[0])
+    failures = []
+
+    def work(i):
+        with mg.no_grad():
+            for _ in range(300):
+                if compiled(inputs[i]).data.tobytes() != expected[i].tobytes():
+                    failures.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
 
 
 # -- where it is used ---------------------------------------------------------------------------

@@ -231,6 +231,9 @@ class _Recorder:
         self.fn = fn
         self.lines: list[str] = []
         self.checks: list[str] = []
+        self.setup: dict[str, list[str]] = {}  # node -> the lines making it, once per copy of the replay
+        self.outputs: list[tuple[str, np.ndarray]] = []  # (node, its traced output) that may reuse memory
+        self.leaves: dict[int, Tensor] = {}  # the leaves backward accumulated into
         self.names: dict[str, object] = {"Tensor": Tensor, "_Retrace": _Retrace}
         self.var_of: dict[int, str] = {}  # id(array) -> the replay variable holding it
         self.kept: list = []  # everything whose id is in var_of, kept alive: ids stay unique
@@ -332,15 +335,19 @@ class _Recorder:
         self.ctx_var[id(ctx)] = node
         self.kept.append(ctx)
         out = self._bind(result.data, self._new("v"))
-        self.lines.append(f"{node} = {kind}.__new__({kind})")
-        self.lines.append(f"{out} = {kind}.forward({node}, {', '.join(operands)})")
-        if ctx.__dict__.get("_adopted"):
-            self.lines.append(f"{out} = {node}._adopt_output({out})")
+        # The node is made once per copy of the replay and reused by every call: forward and
+        # backward overwrite what it keeps, in the same order at every call.
+        setup = self.setup[node] = [f"{node} = {kind}.__new__({kind})"]
         if result._node is ctx:  # recorded for backward: the rule may ask which inputs need grads
             flags = tuple(
                 (_NEEDS_GRAD if x.requires_grad else _NO_GRAD) if isinstance(x, Tensor) else x for x in inputs
             )
-            self.lines.append(f"{node}.inputs = {self.constant(flags, 'needs')}")
+            setup.append(f"{node}.inputs = {self.constant(flags, 'needs')}")
+        self.lines.append(f"{out} = {kind}.forward({node}, {', '.join(operands)})")
+        if ctx.__dict__.get("_adopted"):
+            self.lines.append(f"{out} = {node}._adopt_output({out})")
+        if cls._writes_out and all(result.data is not a for a in arrays):
+            self.outputs.append((node, result.data))
 
     def made(self, function, args, kwargs, result) -> None:
         """``result = function(*args, **kwargs)`` happened in the engine (a seed, a copy)."""
@@ -392,6 +399,7 @@ class _Recorder:
 
     def _accumulate_leaf(self, leaf, grad, handed_out) -> None:
         _accumulate_leaf(leaf, grad, handed_out)
+        self.leaves[id(leaf)] = leaf
         self.lines.append(f"_accumulate_leaf({self.constant(leaf, 'p')}, {self.operand(grad)}, {self.handed_out})")
 
     def vjp(self, node, grad, raw, grads) -> None:
@@ -444,11 +452,29 @@ class _Recorder:
     # -- the replay ----------------------------------------------------------------------
     def finish(self, result) -> _Replay:
         returned = self._returned(result)
+        self._give_buffers(result)
+        setup = [line for lines in self.setup.values() for line in lines]
         body = [*self.checks, *self.lines, f"return {returned}"]
-        source = "def replay(A):\n" + "".join(f"    {line}\n" for line in body)
+        source = (
+            "def copy():\n" + "".join(f"    {line}\n" for line in setup)
+            + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
+            + "    return replay\n"
+        )
         namespace = dict(self.names, sum_to_shape=sum_to_shape, _accumulate_leaf=_accumulate_leaf)
         exec(builtins.compile(source, f"<mg.compile {_name(self.fn)}>", "exec"), namespace)
-        return _Replay(namespace["replay"], source)
+        return _Replay(namespace["copy"], source)
+
+    def _give_buffers(self, result) -> None:
+        """Give primitives the memory for their outputs, reused at every call
+        (``node._out = empty(shape, dtype)`` when the node is made), for outputs that
+        nothing outside the replay sees: not returned, not a leaf's .grad, not a view of either."""
+        escaping = [*_arrays_in(result), *(leaf._grad for leaf in self.leaves.values() if leaf._grad is not None)]
+        for node, array in self.outputs:
+            if type(array) is np.ndarray and array.ndim and array.base is None and not any(
+                np.may_share_memory(array, e) for e in escaping
+            ):
+                empty, dtype = self.constant(np.empty, "empty"), self.constant(array.dtype)
+                self.setup[node].append(f"{node}._out = {empty}({array.shape!r}, {dtype})")
 
     def as_replayed(self, value):
         """The traced call's result as a replay returns it: its tensors without a graph."""
@@ -505,9 +531,37 @@ def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:
     seen[0] = data
 
 
+def _arrays_in(value):
+    """The arrays of the Tensors and ndarrays in ``value`` (nested tuples, lists, dicts)."""
+    if isinstance(value, Tensor):
+        yield value.data
+    elif isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, tuple | list):
+        for v in value:
+            yield from _arrays_in(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _arrays_in(v)
+
+
 class _Replay:
-    def __init__(self, function, source: str):
-        self.run = function
+    """The generated replay of one signature. Each copy owns its nodes and buffers; a
+    call takes an idle copy (or makes one), so threads never share them."""
+
+    def __init__(self, copy, source: str):
+        self.copy = copy
         self.source = source
+        self.idle = [copy()]
+
+    def run(self, leaves):
+        try:
+            replay = self.idle.pop()
+        except IndexError:  # another thread runs the other copies
+            replay = self.copy()
+        try:
+            return replay(leaves)
+        finally:
+            self.idle.append(replay)
 
 

@@ -88,6 +88,11 @@ class Function:
     module_calls: tuple = ()  # (module, creation stamp) of the module calls that returned this node's output
     _saved: tuple | object = ()
     _builtin = False  # built-in primitives are trusted to return gradients of the right shape
+    # Where forward may write its output: None (a new array) except in an mg.compile
+    # replay, which gives the primitives that declare _writes_out an array of the output's
+    # shape and dtype to reuse at every call.
+    _out = None
+    _writes_out = False
     order = 0  # creation stamp (versions.stamps): newer nodes have smaller orders
 
     def __init_subclass__(cls, **kwargs):

@@ -33,11 +33,13 @@ def sigmoid_of_negated_(out: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a):
         # out= for a 0-d input, which would otherwise give a NumPy scalar (not writable in place)
         out = sigmoid_of_negated_(
-            np.negative(a) if type(a) is np.ndarray and a.ndim else np.negative(a, out=np.empty_like(a))
+            np.negative(a, out=ctx._out if type(a) is np.ndarray and a.ndim else np.empty_like(a))
         )
         ctx.save_for_backward(out)
         return out
@@ -49,9 +51,11 @@ class Sigmoid(Primitive):
 
 
 class Tanh(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a):
-        out = np.tanh(a)
+        out = np.tanh(a, out=ctx._out)
         ctx.save_for_backward(out)
         return out
 
@@ -62,11 +66,13 @@ class Tanh(Primitive):
 
 
 class ReLU(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a):
         positive = a > 0
         ctx.save_for_backward(positive)
-        return np.maximum(a, 0)
+        return np.maximum(a, 0, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):

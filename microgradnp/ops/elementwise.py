@@ -10,9 +10,11 @@ from microgradnp.tensor import Tensor, _data, _rng
 
 
 class Add(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a, b):
-        return a + b
+        return np.add(a, b, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -20,9 +22,11 @@ class Add(Primitive):
 
 
 class Sub(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a, b):
-        return a - b
+        return np.subtract(a, b, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -30,10 +34,12 @@ class Sub(Primitive):
 
 
 class Mul(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a * b
+        return np.multiply(a, b, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -43,10 +49,12 @@ class Mul(Primitive):
 
 
 class Div(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a / b
+        return np.divide(a, b, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -98,9 +106,11 @@ def _values(x):
 
 
 class Neg(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a):
-        return -a
+        return np.negative(a, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -108,9 +118,11 @@ class Neg(Primitive):
 
 
 class Exp(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a):
-        out = np.exp(a)
+        out = np.exp(a, out=ctx._out)
         ctx.save_for_backward(out)
         return out
 
@@ -121,10 +133,12 @@ class Exp(Primitive):
 
 
 class Log(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.log(a)
+        return np.log(a, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -133,9 +147,11 @@ class Log(Primitive):
 
 
 class Sqrt(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a):
-        out = np.sqrt(a)
+        out = np.sqrt(a, out=ctx._out)
         ctx.save_for_backward(out)
         return out
 

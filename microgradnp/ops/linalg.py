@@ -17,10 +17,12 @@ def _swap_last(x):
 
 
 class MatMul(Primitive):
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a @ b
+        return np.matmul(a, b, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):
@@ -93,10 +95,12 @@ class Linear(Primitive):
     """``x @ weight.T + bias`` in one node: a dense layer's whole forward, with
     ``weight`` of shape (out_features, in_features) as in PyTorch."""
 
+    _writes_out = True
+
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
-        out = x @ weight.T
+        out = np.matmul(x, weight.T, out=ctx._out)
         if bias is not None:
             out += bias
         return out
