@@ -140,9 +140,14 @@ def _name(fn) -> str:
 def _signature(value) -> tuple[list, tuple]:
     """The Tensors and ndarrays in ``value`` (nested tuples, lists and dicts), in order,
     and a hashable key of everything a trace depends on."""
+    args, kwargs = value
     leaves: list = []
-    key = (_key(value, leaves), mode.grad_enabled)
-    return leaves, key
+    if not kwargs and all(type(a) is Tensor for a in args):  # the common calls, without recursion
+        key = tuple((a.data.shape, a.data.dtype.str, a.requires_grad) for a in args)
+        leaves.extend(args)
+    else:
+        key = _key(value, leaves)
+    return leaves, (key, mode.grad_enabled)
 
 
 def _key(value, leaves: list):

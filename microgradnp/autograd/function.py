@@ -93,6 +93,7 @@ class Function:
     # shape and dtype to reuse at every call.
     _out = None
     _writes_out = False
+    _needs: tuple | None = None
     order = 0  # creation stamp (versions.stamps): newer nodes have smaller orders
 
     def __init_subclass__(cls, **kwargs):
@@ -118,11 +119,17 @@ class Function:
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
-        """One bool per positional input: does it need a gradient?"""
-        needs = []  # a plain loop: cheaper than a comprehension's frame, and backward asks often
-        for x in self.inputs:
-            needs.append(isinstance(x, Tensor) and x.requires_grad)
-        return tuple(needs)
+        """One bool per positional input: does it need a gradient? (Worked out at the first
+        question after the node is recorded, as PyTorch fixes it when recording.)"""
+        needs = self._needs
+        if needs is None:
+            needs = []  # a plain loop: cheaper than a comprehension's frame
+            for x in self.inputs:
+                needs.append(isinstance(x, Tensor) and x.requires_grad)
+            needs = tuple(needs)
+            if self.inputs:  # (not before apply() records the inputs)
+                self._needs = needs
+        return needs
 
     @staticmethod
     def forward(ctx, *args, **params):
@@ -242,8 +249,12 @@ class Function:
         a saved copy of it the same array so that it is recognised as the output."""
         array = np.asarray(out)
         self._adopted = True  # an mg.compile replay repeats this
-        if isinstance(self._saved, tuple):
-            self._saved = tuple(array if s is out else s for s in self._saved)
+        saved = self._saved
+        if type(saved) is tuple:
+            for s in saved:
+                if s is out:
+                    self._saved = tuple(array if s is out else s for s in saved)
+                    break
         return array
 
     def _saved_as_tensors(self, output) -> tuple:
