@@ -381,6 +381,8 @@ def test_replays_reuse_the_memory_of_intermediate_outputs():
         compiled()
         assert {id(cell.cell_contents._out) for cell in nodes if hasattr(cell.cell_contents, "_out")} - {
             id(None)} == buffers
+        # between calls a copy keeps its buffers, not what its nodes saved for backward
+        assert all(cell.cell_contents._saved == () for cell in nodes if hasattr(cell.cell_contents, "_saved"))
 
 
 def test_returned_outputs_and_gradients_are_never_overwritten_by_a_later_call():

@@ -459,7 +459,10 @@ class _Recorder:
         returned = self._returned(result)
         self._give_buffers(result)
         setup = [line for lines in self.setup.values() for line in lines]
-        body = [*self.checks, *self.lines, f"return {returned}"]
+        # Between calls the copy keeps its buffers only, not what the nodes saved for backward
+        # (eager execution frees that too).
+        release = f"{' = '.join(f'{node}._saved' for node in self.setup)} = ()" if self.setup else "pass"
+        body = [*self.checks, *self.lines, release, f"return {returned}"]
         source = (
             "def copy():\n" + "".join(f"    {line}\n" for line in setup)
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
