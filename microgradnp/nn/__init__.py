@@ -2,6 +2,7 @@
 
 from microgradnp.nn import functional, init
 from microgradnp.nn.conv import AvgPool1d, Conv1d, MaxPool1d
+from microgradnp.nn.ensemble import Ensemble
 from microgradnp.nn.layers import (
     MLP,
     Dropout,

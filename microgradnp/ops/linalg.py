@@ -93,14 +93,21 @@ def _not_aligned(a_shape, b_shape):
 
 class Linear(Primitive):
     """``x @ weight.T + bias`` in one node: a dense layer's whole forward, with
-    ``weight`` of shape (out_features, in_features) as in PyTorch."""
+    ``weight`` of shape (out_features, in_features) as in PyTorch.
+
+    A 3-D ``weight`` (members, out_features, in_features) with a bias (members, 1,
+    out_features) is ``nn.Ensemble``'s stack of layers: member ``m`` computes
+    ``x[m] @ weight[m].T + bias[m]`` (``x`` of shape (members, N, in_features), or (N,
+    in_features) shared by all), and each member's matrix products are the same BLAS
+    calls on the same memory layout as a single layer's, so its numbers are too.
+    """
 
     _writes_out = True
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
-        out = np.matmul(x, weight.T, out=ctx._out)
+        out = np.matmul(x, weight.T if weight.ndim == 2 else np.swapaxes(weight, -1, -2), out=ctx._out)
         if bias is not None:
             out += bias
         return out
@@ -111,7 +118,12 @@ class Linear(Primitive):
         need_x, need_weight, need_bias = ctx.needs_input_grad
         grad_x = grad @ weight if need_x else None
         grad_weight = grad_bias = None
-        if need_weight or need_bias:
+        if weight.ndim == 3:  # an ensemble's members: each one's gradients from its own rows
+            if need_weight:
+                grad_weight = np.swapaxes(grad, -1, -2) @ x
+            if need_bias:
+                grad_bias = grad.sum(axis=-2, keepdims=True)
+        elif need_weight or need_bias:
             rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
             if need_weight:
                 grad_weight = rows.T @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.optim.optimizer import LR_HINT, Optimizer
+from microgradnp.optim.optimizer import LR_HINT, Optimizer, as_scalar
 
 __all__ = ["Adagrad"]
 
@@ -53,5 +53,5 @@ class Adagrad(Optimizer):
         denom = np.sqrt(squares, out=self._new_array(param))
         denom += group["eps"]
         update = np.divide(grad, denom, out=denom)  # denom's memory, no new array
-        update *= group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        update *= as_scalar(group["lr"] / (1 + (step - 1) * group["lr_decay"]), param)
         param -= update

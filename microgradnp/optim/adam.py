@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.optim.optimizer import EPS_HINT, LR_HINT, Optimizer, _check_number
+from microgradnp.optim.optimizer import EPS_HINT, LR_HINT, Optimizer, _check_number, as_scalar
 
 __all__ = ["Adam", "AdamW"]
 
@@ -58,7 +58,7 @@ class Adam(Optimizer):
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
         if decoupled and weight_decay:
-            param *= 1 - lr * weight_decay
+            param *= as_scalar(1 - lr * weight_decay, param)
         grad = self._effective_grad(param, grad, group, l2=not decoupled)
         step = state["step"] = state.get("step", 0) + 1
         exp_avg = self._state_array(state, "exp_avg", param)
@@ -75,7 +75,7 @@ class Adam(Optimizer):
         denom /= (1 - beta2**step) ** 0.5
         denom += group["eps"]
         update = np.divide(exp_avg, denom, out=denom)  # denom's memory, no new array
-        update *= lr / (1 - beta1**step)
+        update *= as_scalar(lr / (1 - beta1**step), param)
         param -= update
 
 

@@ -373,13 +373,27 @@ class Optimizer:
 
 def _check_number(owner: str, option: str, value, *, high: float | None = None,
                   high_included: bool = False, hint: str = "") -> None:
-    """``value`` must be a real number in [0, high) (or [0, high] when ``high_included``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    """``value`` must be a real number in [0, high) (or [0, high] when ``high_included``), or
+    an array of such numbers (one per member of an ``nn.Ensemble``, from ``per_member``)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.size:
+        low_ok = bool(np.all(value >= 0))
+        in_range = low_ok and (high is None or bool(np.all((value < high) | (high_included & (value == high)))))
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {option} must be a number, got {type(value).__name__} {value!r}")
-    in_range = value >= 0 and (high is None or value < high or (high_included and value == high))
+    else:
+        in_range = value >= 0 and (high is None or value < high or (high_included and value == high))
     if not in_range:
         expected = ">= 0" if high is None else f"in [0, {high}{']' if high_included else ')'}"
         raise ValueError(f"{owner}: {option} must be {expected}, got {value!r}" + (f"; {hint}" if hint else ""))
+
+
+def as_scalar(value, param: np.ndarray):
+    """An option's value as an update multiplies ``param``-shaped arrays by it, with a
+    Python number's rounding: NumPy casts a Python float to the array's dtype before the
+    operation, so per-member values (an ``nn.Ensemble``'s ``per_member`` array, float64)
+    are cast the same way, and a float32 member rounds as a float32 model with a
+    Python-float learning rate does."""
+    return value if type(value) is not np.ndarray else value.astype(param.dtype, copy=False)
 
 
 def _label(i: int, p, where: str) -> str:
@@ -393,6 +407,8 @@ def _plain(value):
     otherwise turn float32 arithmetic into float64, and JSON gives lists for tuples."""
     if isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0:
         return value.item()
+    if np.ndim(value) >= 2 and isinstance(value, list | tuple | np.ndarray):
+        return np.array(value, dtype=np.float64)  # per-member values of an nn.Ensemble, (members, 1, 1)
     if isinstance(value, list | tuple | np.ndarray):
         return tuple(_plain(v) for v in value)
     return value

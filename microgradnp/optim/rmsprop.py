@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.optim.optimizer import EPS_HINT, LR_HINT, Optimizer
+from microgradnp.optim.optimizer import EPS_HINT, LR_HINT, Optimizer, as_scalar
 
 __all__ = ["RMSprop"]
 
@@ -65,8 +65,8 @@ class RMSprop(Optimizer):
             buffer = self._state_array(state, "momentum_buffer", param)
             buffer *= group["momentum"]
             buffer += grad / denom
-            param -= group["lr"] * buffer
+            param -= as_scalar(group["lr"], param) * buffer
         else:
             update = np.divide(grad, denom, out=denom)  # denom's memory, no new array
-            update *= group["lr"]
+            update *= as_scalar(group["lr"], param)
             param -= update

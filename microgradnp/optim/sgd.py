@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.optim.optimizer import LR_HINT, Optimizer, required
+from microgradnp.optim.optimizer import LR_HINT, Optimizer, as_scalar, required
 
 __all__ = ["SGD"]
 
@@ -64,4 +64,4 @@ class SGD(Optimizer):
                 dampening = group["dampening"]
                 buffer += grad if dampening == 0 else (1 - dampening) * grad
             grad = grad + momentum * buffer if group["nesterov"] else buffer
-        param -= group["lr"] * grad
+        param -= as_scalar(group["lr"], param) * grad
