@@ -1,6 +1,7 @@
 """nn.Ensemble: members stacked along a leading axis train exactly as they would alone."""
 
 import copy
+import os
 
 import numpy as np
 import pytest
@@ -199,3 +200,65 @@ def test_matches_pytorch_vmap_over_stacked_linear_layers():
     expected = torch.func.vmap(torch.nn.functional.linear, in_dims=(None, 0, 0))(
         torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b[:, 0]))
     np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# -- leaving members and fit_ensemble -------------------------------------------------------------
+def test_members_that_leave_take_their_parameters_grads_state_and_options_with_them():
+    ensemble = nn.Ensemble([nn.MLP(2, (4,), 1, rng=seed) for seed in range(4)])
+    opt = optim.Adam(ensemble.parameters(), lr=ensemble.per_member([0.1, 0.2, 0.3, 0.4]))
+    X = mg.tensor(X_LIN)
+    for _ in range(2):
+        opt.zero_grad()
+        ensemble.member_losses(nn.MSELoss(), ensemble(X), Y_LIN).sum().backward()
+        opt.step()
+    expected = [ensemble.member(i) for i in (3, 1)]
+    weight = ensemble.module.fc1.weight
+    moments = opt.state[weight]["exp_avg"][[3, 1]]
+    ensemble.keep([3, 1], opt)
+    assert ensemble.members == 2 and weight.shape == (2, 4, 2) and weight.grad.shape == (2, 4, 2)
+    np.testing.assert_array_equal(opt.state[weight]["exp_avg"], moments)
+    np.testing.assert_array_equal(opt.param_groups[0]["lr"].ravel(), [0.4, 0.2])
+    for i, model in enumerate(expected):
+        for p, q in zip(model.parameters(), ensemble.member(i).parameters(), strict=True):
+            np.testing.assert_array_equal(p.data, q.data)
+    with pytest.raises(IndexError, match="member indices"):
+        ensemble.keep([2])
+    with pytest.raises(ValueError, match="repeat"):
+        ensemble.keep([0, 0])
+
+
+@pytest.mark.parametrize(("activation", "output", "rates"), [
+    ("relu", "sigmoid", (1.0, 0.5, 5.0, 0.1)),
+    ("none", None, (0.05, 0.5, 2.0, 1e-3)),  # no activation at all: the large rates diverge
+])
+def test_fit_ensemble_gives_every_member_what_fit_gives_it_alone(activation, output, rates):
+    X, y = mg.data.make_xor_easy()
+
+    def make_model(seed):
+        return nn.MLP(2, (10, 10), 1, activation=activation, output_activation=output, rng=seed)
+
+    seeds = (0, 1, 0, 2)
+    ensemble = nn.Ensemble([make_model(seed) for seed in seeds])
+    finished = []
+    histories = mg.train.fit_ensemble(ensemble, X, y, "mse", optim.SGD(ensemble.parameters(),
+                                      lr=ensemble.per_member(rates)), 400, stop_at_accuracy=1.0,
+                                      on_finish=lambda member, history: finished.append(member))
+    assert sorted(finished) == [0, 1, 2, 3] and ensemble.members == 4
+    statuses = set()
+    for i, (seed, rate) in enumerate(zip(seeds, rates, strict=True)):
+        model = make_model(seed)
+        alone = mg.train.fit(model, X, y, "mse", optim.SGD(model.parameters(), lr=rate), 400, stop_at_accuracy=1.0,
+                             progress=False, file=open(os.devnull, "w"))  # noqa: SIM115
+        got = histories[i]
+        assert (got.status, got.stop_epoch, got.accuracy, got.message) == (
+            alone.status, alone.stop_epoch, alone.accuracy, alone.message)
+        np.testing.assert_array_equal(got.loss, alone.loss)
+        for p, q in zip(model.parameters(), ensemble.member(i).parameters(), strict=True):
+            assert p.data.tobytes() == q.data.tobytes()
+        statuses.add(got.status)
+    assert len(statuses) > 1  # the cases cover members that leave early and late
+
+
+def test_fit_ensemble_refuses_a_single_model():
+    with pytest.raises(TypeError, match="use fit for one model"):
+        mg.train.fit_ensemble(nn.MLP(2, (3,), 1), X_LIN, Y_LIN, "mse", None, 3)

@@ -109,6 +109,39 @@ class Ensemble(Module):
                     layer.bias = Parameter(bias.data[index, 0].copy(), requires_grad=bias.requires_grad)
         return model
 
+    def keep(self, members, optimizer=None) -> None:
+        """Keep only ``members`` (indices, in the order given): the others leave the
+        ensemble, and the rest train on faster. Shrinks every stacked parameter, its
+        ``.grad``, and, when given, ``optimizer``'s state and per-member options, so
+        training goes on exactly where it was for the members kept (new arrays: a graph
+        recorded before ``keep`` cannot be differentiated into them)."""
+        index = np.asarray(members, dtype=np.intp).reshape(-1)
+        if index.size == 0 or np.any((index < -self.members) | (index >= self.members)):
+            raise IndexError(f"Ensemble.keep: give member indices in [0, {self.members}), at least one; "
+                             f"got {members!r}")
+        index %= self.members
+        if len(set(index.tolist())) != len(index):
+            raise ValueError(f"Ensemble.keep: member indices repeat in {members!r}")
+
+        def rows(array):
+            return np.ascontiguousarray(array[index])  # each member's memory laid out as before
+
+        for p in self.parameters():
+            p.data = rows(p.data)
+            if p._grad is not None:
+                p._grad = rows(p._grad)
+            if optimizer is not None and p in optimizer.state:
+                state = optimizer.state[p]
+                for key, value in state.items():
+                    if isinstance(value, np.ndarray) and value.shape[:1] == (self.members,):
+                        state[key] = rows(value)
+        if optimizer is not None:
+            for group in (*optimizer.param_groups, optimizer.defaults):
+                for key, value in group.items():
+                    if isinstance(value, np.ndarray) and value.shape[:1] == (self.members,):
+                        group[key] = rows(value)
+        self.members = len(index)
+
     def per_member(self, values) -> np.ndarray:
         """One value per member (e.g. learning rates), shaped to broadcast along the member
         axis of every stacked parameter: pass it as an optimizer option,

@@ -1,8 +1,8 @@
 """Training: the lab's loop (``fit``), what it records (``History``), and the lab's grid
 of runs (``sweep``, vectorised over seeds and learning rates)."""
 
-from microgradnp.train.fit import History, count_correct, fit, predict
+from microgradnp.train.fit import History, count_correct, fit, fit_ensemble, predict
 from microgradnp.train.sweep import LAB_DEFAULTS, LAB_GRID, SweepConfig, SweepResult, expand_grid, sweep
 
 __all__ = ["LAB_DEFAULTS", "LAB_GRID", "History", "SweepConfig", "SweepResult", "count_correct", "expand_grid", "fit",
-           "predict", "sweep"]
+           "fit_ensemble", "predict", "sweep"]

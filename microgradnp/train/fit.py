@@ -183,7 +183,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
                 history.status, history.stop_epoch = "diverged", epoch
                 if last_finite is None and not full_batch and last_finite_batch is not None:
                     last_finite = (epoch, *last_finite_batch)
-                history.message = _divergence_message(epoch, last_finite, optimizer)
+                history.message = _divergence_message(epoch, last_finite, _member_lr(optimizer, 0))
                 write(history.message)
                 break
             last_finite = (epoch, None, epoch_loss)
@@ -203,6 +203,93 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
         bar.close()
     history.wall_time = time.perf_counter() - started
     return history
+
+
+def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy: float | None = None,
+                 threshold: float = 0.5, on_finish=None, compile: bool = True) -> list[History]:  # noqa: A002
+    """Train every member of ``ensemble`` (an ``nn.Ensemble``) full batch on ``(X, y)`` and
+    return one ``History`` per member, in member order: for each member, the epochs, stop
+    epoch and status that ``fit(model, X, y, loss, optimizer, epochs,
+    stop_at_accuracy=...)`` gives the member's model trained alone, and the same parameters.
+
+    ``loss`` is "mse", "bce", "bce_with_logits" or one of those loss modules (reduction
+    "mean" or "sum"); ``optimizer`` updates ``ensemble.parameters()`` (per-member learning
+    rates: ``lr=ensemble.per_member(rates)``). A member that reaches ``stop_at_accuracy``
+    or whose loss turns nan/inf leaves the ensemble before that epoch's update, as ``fit``
+    stops, and the others go on; ``on_finish(member, history)`` is called as each one
+    finishes. At the end ``ensemble`` holds every member again, each with its final
+    parameters.
+    """
+    from microgradnp.nn.ensemble import Ensemble
+    from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, MSELoss
+
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"fit_ensemble: expected an nn.Ensemble, got {type(ensemble).__name__}; use fit for one model")
+    if not isinstance(epochs, int | np.integer) or epochs < 1:
+        raise ValueError(f"fit_ensemble: epochs must be a positive integer, got {epochs!r}")
+    loss_fn = {"mse": MSELoss, "bce": BCELoss, "bce_with_logits": BCEWithLogitsLoss}.get(loss, lambda: loss)() \
+        if isinstance(loss, str) else loss
+    X, y = _as_array(X), _as_array(y)
+    X_tensor, n = Tensor(X), len(X)
+    members = ensemble.members
+    histories = [History() for _ in range(members)]
+    live = list(range(members))  # the member number in each row of the shrinking ensemble
+    final = {}  # member -> its parameters when it finished
+    started = time.perf_counter()
+
+    def gradient_step(X_batch, y_batch):
+        optimizer.zero_grad()
+        prediction = ensemble(X_batch)
+        losses = ensemble.member_losses(loss_fn, prediction, y_batch)
+        losses.sum().backward()
+        return prediction, losses
+
+    step = _compiled_or_eager(gradient_step) if compile else gradient_step
+
+    def finish(row, status, epoch):
+        member = live[row]
+        history = histories[member]
+        history.status, history.stop_epoch = status, epoch if status != "completed" else None
+        history.wall_time = time.perf_counter() - started
+        final[member] = [p.data[row].copy() for p in ensemble.parameters()]
+        if on_finish is not None:
+            on_finish(member, history)
+
+    ensemble.train()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(1, epochs + 1):
+            prediction, losses = step(X_tensor, y)
+            staying = []
+            for row, member in enumerate(live):
+                history = histories[member]
+                loss_value = float(losses.data[row])
+                # fit's epoch loss: the batch's loss times its size over the set's size
+                history.loss.append(loss_value * n / n)
+                history.accuracy.append(count_correct(prediction.data[row], y, threshold) / n)
+                if not np.isfinite(history.loss[-1]):
+                    before = (epoch - 1, None, history.loss[-2]) if epoch > 1 else None
+                    history.message = _divergence_message(epoch, before, _member_lr(optimizer, row))
+                    finish(row, "diverged", epoch)
+                elif stop_at_accuracy is not None and history.accuracy[-1] >= stop_at_accuracy:
+                    finish(row, "reached", epoch)
+                else:
+                    staying.append(row)
+            if len(staying) < len(live):
+                if not staying:
+                    break
+                ensemble.keep(staying, optimizer)
+                live = [live[row] for row in staying]
+            optimizer.step()
+        else:
+            for row in range(len(live)):
+                finish(row, "completed", epochs)
+    for member in range(members):  # every member again, with its final parameters
+        for p, values in zip(ensemble.parameters(), final[member], strict=True):
+            if member == 0:
+                p.data = np.empty((members, *values.shape), values.dtype)
+            p.data[member] = values
+    ensemble.members = members
+    return histories
 
 
 def _gradient_step(model, loss_fn, optimizer):
@@ -246,9 +333,14 @@ def _log_line(epoch: int, loss: float, accuracy: float) -> str:
     return f"epoch {epoch}, loss {_loss_text(loss)}, acc {accuracy:.4f}"
 
 
-def _divergence_message(epoch: int, last_finite, optimizer) -> str:
+def _member_lr(optimizer, row: int):
+    """The learning rate of an ensemble's member ``row`` (of the first parameter group)."""
+    lr = (getattr(optimizer, "param_groups", None) or [{}])[0].get("lr")
+    return float(np.ravel(lr)[row]) if isinstance(lr, np.ndarray) else lr
+
+
+def _divergence_message(epoch: int, last_finite, lr) -> str:
     """``last_finite`` is ``(epoch, batch or None, loss)``: a batch when no whole epoch was finite."""
-    lr = getattr(optimizer, "param_groups", [{}])[0].get("lr")
     if last_finite is None:
         before = "the loss was never finite"
     else:
