@@ -160,12 +160,12 @@ def page(results, heatmap_files, curve_files, seconds: float) -> str:
         "",
         "Columns: *stop epoch (mean)* over the seeds (`100000+` when a seed never reached "
         "100 %), *never converged* (seeds that did not), *best acc* (best accuracy of any seed "
-        "in any epoch), *mean best acc* (mean of each seed's best), *time* (the configuration's "
-        "share of the compute). The same command as a sweep from the shell: "
+        "in any epoch), *mean best acc* (mean of each seed's best), *time* (the seconds the "
+        "configuration's task took). The same command as a sweep from the shell: "
         "`microgradnp sweep --protocol lab --out results`.",
         "",
         f"This run: {seconds:.0f} s for both data sets in {results[NAMES[0]].dtype} on {_machine()} (all "
-        "seeds and learning rates of an architecture train together as one batched model; see "
+        "seeds of a configuration train together as one nn.Ensemble; see "
         "`mg.train.sweep`; `dtype=\"float32\"` takes about half as long, with stop epochs that differ by rounding).",
         "",
     ]

@@ -127,12 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--lr", type=_positive_float, nargs="+", help="learning rates (default 0.1)")
     sweep.add_argument("--hidden", type=_positive_int, nargs="+", help="hidden units per layer (default 50)")
     sweep.add_argument("--activation", choices=ACTIVATIONS, nargs="+", help="hidden activations (default sigmoid)")
-    sweep.add_argument("--optimizer", choices=("sgd", "adam"), nargs="+", help="optimizers (default sgd)")
+    sweep.add_argument("--optimizer", choices=OPTIMIZERS, nargs="+", help="optimizers (default sgd)")
     sweep.add_argument("--seeds", type=_positive_int, help="seeds per configuration (default 10)")
     sweep.add_argument("--epochs", type=_positive_int, help="epoch cap (default 100000)")
     sweep.add_argument("--stop-at-accuracy", type=_fraction, help="target accuracy (default 1.0)")
     sweep.add_argument("--one-at-a-time", dest="vectorize", action="store_false", default=None,
-                       help="train each seed separately instead of as one batched model")
+                       help="train each seed separately instead of as one nn.Ensemble")
     sweep.add_argument("--dtype", choices=("float64", "float32"),
                        help="floating-point type (default float64; float32 is about twice as fast)")
     sweep.add_argument("--out", type=Path, help="output folder (default results)")

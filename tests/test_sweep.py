@@ -1,16 +1,21 @@
-"""The lab's sweep: the grid, the batched model against one-at-a-time training, the table."""
+"""The lab's sweep: the grid, the ensemble against one-at-a-time training, workers, the table."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 import microgradnp as mg
-from microgradnp.train.batched import BatchedMLP
 from microgradnp.train.sweep import LAB_GRID, expand_grid
+
+sweep_module = sys.modules["microgradnp.train.sweep"]  # (mg.train.sweep is the function)
 
 XOR = mg.data.make_xor_easy()
 PER_SEED = ("stop_epochs", "best_accuracies", "statuses")
@@ -69,43 +74,6 @@ def test_bad_sweep_arguments(kwargs, message):
         mg.train.sweep({"hidden": 4}, arguments.pop("dataset"), progress=False, **arguments)
 
 
-# -- the batched model ------------------------------------------------------------------------
-@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", "leaky_relu", "none"])
-def test_batched_step_is_autograds_step(activation):
-    """One SGD step at lr 1 moves each member by exactly minus its autograd gradient."""
-    X, y = mg.data.make_linear(30, rng=3)
-    seeds = [0, 1, 2]
-    batched = BatchedMLP.from_seeds((2, 6, 5, 1), seeds, activation)
-    before = [batched.to_module(k) for k in seeds]
-    results = batched.fit(X, y, 1.0, epochs=2, stop_at_accuracy=None)
-    assert [r.status for r in results] == ["completed"] * 3
-    for k, seed in enumerate(seeds):
-        model = mg.nn.MLP(2, (6, 5), 1, activation=activation, output_activation="sigmoid", rng=seed)
-        for p, q in zip(model.parameters(), before[k].parameters()):
-            np.testing.assert_array_equal(p.data, q.data)
-        after = dict(batched.to_module(k).named_parameters())
-        for _ in range(2):
-            model.zero_grad()
-            mg.nn.functional.mse_loss(model(mg.tensor(X)), mg.tensor(y)).backward()
-            grads = {name: p.grad.copy() for name, p in model.named_parameters()}
-            for name, p in model.named_parameters():
-                p.data -= grads[name]
-        for name, p in model.named_parameters():
-            np.testing.assert_allclose(after[name].data, p.data, rtol=1e-12, atol=1e-14, err_msg=name)
-
-
-def test_batched_forward_and_errors():
-    batched = BatchedMLP.from_seeds((2, 4, 4, 1), [5, 6])
-    single = mg.nn.MLP(2, (4, 4), 1, rng=6)
-    np.testing.assert_allclose(batched.forward(XOR[0])[1], single(mg.tensor(XOR[0])).numpy(), rtol=1e-12)
-    with pytest.raises(ValueError, match="unknown optimizer"):
-        batched.fit(*XOR, 0.1, 5, optimizer="rmsprop")
-    with pytest.raises(ValueError, match="expected X of shape"):
-        batched.fit(np.zeros((3, 5)), np.zeros(3), 0.1, 5)
-    with pytest.raises(ValueError, match="unknown activation"):
-        BatchedMLP.from_seeds((2, 4, 1), [0], "swish")
-
-
 # -- vectorised equals one at a time ----------------------------------------------------------
 @pytest.mark.parametrize(("grid", "dataset", "epochs"), [
     ({"lr": [0.5, 2.0], "hidden": [4, 6], "activation": ["sigmoid", "tanh"]}, "xor", 700),
@@ -146,13 +114,53 @@ def test_divergence_ends_a_run_as_fit_ends_it():
     assert row["stop_epoch_text"] == "300+" and row["mean_stop_epoch"] is None
 
 
-def test_worker_processes_hand_members_over_and_agree():
-    """Two processes, one batch: the idle worker takes half the members mid-run."""
+def test_worker_processes_agree_with_one_process_and_an_executor_can_be_given():
+    pytest.importorskip("loky")
     grid = {"lr": [0.2, 1.0], "hidden": 6}
     in_processes = mg.train.sweep(grid, "xor", seeds=4, epochs=4000, progress=False, workers=2)
     in_process = mg.train.sweep(grid, "xor", seeds=4, epochs=4000, progress=False, workers=1)
     assert in_processes.workers == 2
     assert _per_seed(in_processes) == _per_seed(in_process)
+    with ThreadPoolExecutor(2) as executor:
+        assert _per_seed(mg.train.sweep(grid, "xor", seeds=4, epochs=4000, progress=False,
+                                        executor=executor)) == _per_seed(in_process)
+
+
+def _die_once(marker, config, seeds, X, y, settings):
+    """A task whose worker process dies the first time (``marker`` records it)."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(3)
+    return sweep_module._train_cell(config, seeds, X, y, settings)
+
+
+def _always_die(config, seeds, X, y, settings):
+    os._exit(3)
+
+
+def test_a_dead_worker_is_replaced_and_its_task_runs_again(tmp_path):
+    pytest.importorskip("loky")
+    configs = mg.train.expand_grid({"hidden": 3, "lr": [0.5, 1.0]})
+    settings = sweep_module._Settings(50, 1.0, 0.5, np.dtype(np.float64))
+    X, y = mg.data.make_xor_easy()
+    rows = {}
+    sweep_module._run_on_executor(functools.partial(_die_once, str(tmp_path / "died")), configs, [0, 1], X, y,
+                                  settings, None, 1, lambda number, *row: rows.setdefault(number, row))
+    assert sorted(rows) == [0, 1] and all(row[0] is not None for row in rows.values())
+    expected, _ = sweep_module._fit_cell(configs[0], [0, 1], X, y, settings)
+    assert rows[0][0] == expected
+
+
+def test_a_task_whose_worker_always_dies_gives_a_failed_row_not_a_hang():
+    pytest.importorskip("loky")
+    configs = mg.train.expand_grid({"hidden": 3})
+    settings = sweep_module._Settings(10, 1.0, 0.5, np.dtype(np.float64))
+    rows = []
+    sweep_module._run_on_executor(_always_die, configs, [0], *mg.data.make_xor_easy(), settings, None, 1,
+                                  lambda number, results, seconds, error="": rows.append((results, error)))
+    assert rows == [(None, rows[0][1])] and "worker process died" in rows[0][1]
+    row = sweep_module._row(configs[0], [0], None, 10, 0.0, rows[0][1])
+    assert row["statuses"] == ["failed"] and row["stop_epoch_text"] == "failed"
 
 
 def test_custom_dataset_and_seed_list():

@@ -18,8 +18,7 @@ _EXP_LIMITS = {np.dtype(t): _exp_limit(t) for t in (np.float16, np.float32, np.f
 
 def sigmoid_of_negated_(out: np.ndarray) -> np.ndarray:
     """Turn ``out`` = -a into sigmoid(a) = 1 / (1 + exp(-a)) in place, with exp's argument
-    clamped: exact in both tails and never overflowing. The batched sweep shares it, so
-    that its members round exactly as the Sigmoid primitive does."""
+    clamped: exact in both tails and never overflowing."""
     limit = _EXP_LIMITS.get(out.dtype, 80.0)
     # The clamp changes nothing unless some -a is beyond the limit (or nan): a read-only
     # check is cheaper than np.minimum's write on all but the smallest arrays

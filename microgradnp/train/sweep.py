@@ -6,28 +6,24 @@ The lab's protocol is one call::
     result = mg.train.sweep(mg.train.LAB_GRID, "xor")
     print(result.to_markdown())
 
-By default the sweep is vectorised: all seeds and learning rates of one architecture
-train together as one :class:`~microgradnp.train.batched.BatchedMLP`, and the
-architectures are shared out over worker processes, one per core. Every seed's numbers
-equal those of a one-at-a-time ``fit`` run (``vectorize=False``) bit for bit.
+By default the sweep is vectorised: all seeds of one configuration train together as one
+``nn.Ensemble`` (``fit_ensemble``), and the configurations are tasks on a process pool
+(``loky``), one worker per core. Every seed's numbers equal those of a one-at-a-time
+``fit`` run (``vectorize=False``) bit for bit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import itertools
 import json
 import math
-import multiprocessing
 import numbers
 import os
-import queue
-import signal
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -35,11 +31,11 @@ import numpy as np
 
 from microgradnp._files import write_bytes_atomically
 from microgradnp.data import make_linear, make_xor_easy
+from microgradnp.nn.ensemble import Ensemble
 from microgradnp.nn.layers import MLP
-from microgradnp.optim import SGD, Adam
+from microgradnp.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from microgradnp.tensor import _data, get_default_dtype
-from microgradnp.train.batched import ACTIVATIONS, OPTIMIZERS, BatchedMLP, Handoff, MemberResult
-from microgradnp.train.fit import fit
+from microgradnp.train.fit import fit, fit_ensemble
 
 __all__ = ["LAB_DEFAULTS", "LAB_GRID", "SweepConfig", "SweepResult", "expand_grid", "sweep"]
 
@@ -63,6 +59,13 @@ DATASETS: Mapping[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = MappingPro
     "xor_easy": make_xor_easy,
 })
 
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "none")
+"""Hidden activations a sweep can use, by ``nn.MLP``'s names."""
+
+OPTIMIZERS: Mapping[str, type] = MappingProxyType(
+    {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad})
+"""Optimizers a sweep can use, by name; options other than the learning rate at their defaults."""
+
 GRID_KEYS = tuple(LAB_DEFAULTS)
 COLUMNS = ("lr", "hidden", "activation", "optimizer", "mean_stop_epoch", "stop_epoch_text", "never_converged",
            "best_accuracy", "mean_best_accuracy", "wall_time", "seeds", "stop_epochs", "best_accuracies", "statuses")
@@ -74,7 +77,7 @@ PARALLEL_MIN_WORK = 500_000
 @dataclass(frozen=True)
 class SweepConfig:
     """One cell of a sweep: the network ``MLP(in, (hidden, hidden), 1, activation)`` with a
-    sigmoid output and MSE loss, trained by ``optimizer`` ("sgd" or "adam") at ``lr``."""
+    sigmoid output and MSE loss, trained by ``optimizer`` (a name in ``OPTIMIZERS``) at ``lr``."""
 
     lr: float
     hidden: int
@@ -151,7 +154,7 @@ def _check_optimizer(value) -> str:
     name = value.lower() if isinstance(value, str) else value
     if name in OPTIMIZERS:
         return name
-    raise ValueError(f"sweep: unknown optimizer {value!r}: use {' or '.join(map(repr, OPTIMIZERS))} (the learning "
+    raise ValueError(f"sweep: unknown optimizer {value!r}: use one of {', '.join(map(repr, OPTIMIZERS))} (the learning "
                      "rate comes from 'lr'; for a per-optimizer lr pass a list of grids, e.g. "
                      "[{'optimizer': 'sgd'}, {'optimizer': 'adam', 'lr': 0.01}])")
 
@@ -170,10 +173,11 @@ class SweepResult:
     same for the table ("12345.6", or "100000+" with the epoch cap); ``never_converged``,
     the seeds that never reached it (divergence to nan included); ``best_accuracy``,
     the best accuracy of any seed, and ``mean_best_accuracy``, the mean of each seed's
-    best; ``wall_time``, the seconds of compute spent on it (in a vectorised sweep, its
-    share of the batched steps it took part in); and per seed, in ``seeds`` order:
-    ``stop_epochs`` (None where not reached), ``best_accuracies`` and ``statuses``
-    ("reached", "completed" or "diverged", as ``History.status``).
+    best; ``wall_time``, the seconds its task took (all its seeds); and per seed, in
+    ``seeds`` order: ``stop_epochs`` (None where not reached), ``best_accuracies`` and
+    ``statuses`` ("reached", "completed" or "diverged", as ``History.status``). A
+    configuration whose task failed (its worker process died, twice) has the statuses
+    "failed", ``stop_epoch_text`` "failed" and the reason in ``error``.
     """
 
     rows: list[dict]
@@ -237,7 +241,16 @@ class SweepResult:
                 f"epochs={self.epochs}, vectorized={self.vectorized}, wall_time={self.wall_time:.2f}s)")
 
 
-def _row(config: SweepConfig, seeds: Sequence[int], results: Sequence[MemberResult], epochs: int) -> dict:
+def _row(config: SweepConfig, seeds: Sequence[int], results: Sequence[_SeedResult] | None, epochs: int,
+         seconds: float, error: str = "") -> dict:
+    """The table's row of one configuration; ``results`` None (with ``error``) when it failed."""
+    if results is None:
+        return {"lr": config.lr, "hidden": config.hidden, "activation": config.activation,
+                "optimizer": config.optimizer, "mean_stop_epoch": None, "stop_epoch_text": "failed",
+                "never_converged": len(seeds), "best_accuracy": float("nan"), "mean_best_accuracy": float("nan"),
+                "wall_time": seconds, "seeds": list(seeds), "stop_epochs": [None] * len(seeds),
+                "best_accuracies": [float("nan")] * len(seeds), "statuses": ["failed"] * len(seeds),
+                "error": error}
     stops = [r.stop_epoch for r in results]
     best = [r.best_accuracy for r in results]
     never = sum(s is None for s in stops)
@@ -246,7 +259,7 @@ def _row(config: SweepConfig, seeds: Sequence[int], results: Sequence[MemberResu
             "optimizer": config.optimizer, "mean_stop_epoch": mean_stop,
             "stop_epoch_text": f"{epochs}+" if never else f"{mean_stop:.1f}", "never_converged": never,
             "best_accuracy": max(best), "mean_best_accuracy": float(np.mean(best)),
-            "wall_time": float(sum(r.seconds for r in results)), "seeds": list(seeds), "stop_epochs": stops,
+            "wall_time": seconds, "seeds": list(seeds), "stop_epochs": stops,
             "best_accuracies": best, "statuses": [r.status for r in results]}
 
 
@@ -260,30 +273,24 @@ class _Settings:
 
 
 @dataclass(frozen=True)
-class _Batch:
-    """Configurations sharing one architecture, trained together: member ``k`` is
-    ``members[k] = (configuration number, seed)``."""
+class _SeedResult:
+    """How one seed's run of a configuration ended (``History.status``; the stop epoch
+    only when the target was reached)."""
 
-    number: int
-    hidden: int
-    activation: str
-    optimizer: str
-    members: tuple[tuple[int, int], ...]
-    lrs: tuple[float, ...]
-
-    def cost(self, n_inputs: int) -> float:
-        """Relative work per epoch, to start the big batches first."""
-        return len(self.members) * (self.hidden * (self.hidden + n_inputs + 8))
+    status: str
+    stop_epoch: int | None
+    best_accuracy: float
 
 
 def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: float = 1.0, *, vectorize: bool = True,
-          workers: int | None = None, progress: bool = True, on_row: Callable[[dict], None] | None = None,
-          threshold: float = 0.5, dtype=None) -> SweepResult:
+          workers: int | None = None, executor: Executor | None = None, progress: bool = True,
+          on_row: Callable[[dict], None] | None = None, threshold: float = 0.5, dtype=None) -> SweepResult:
     """Train every configuration of ``grid`` from every seed and tabulate the lab's numbers.
 
     Each run is the lab's: ``nn.MLP(d, (hidden, hidden), 1, activation=...,
-    output_activation="sigmoid", rng=seed)`` trained full batch with MSE by
-    ``optim.SGD(lr)`` or ``optim.Adam(lr)``, accuracy at ``threshold`` on the training
+    output_activation="sigmoid", rng=seed)`` trained full batch with MSE by the
+    ``optimizer`` at ``lr`` (``optim.SGD``, ``Adam``, ``AdamW``, ``RMSprop`` or ``Adagrad``,
+    other options at their defaults), accuracy at ``threshold`` on the training
     points, stopping at the first epoch whose forward pass reaches ``stop_at_accuracy``
     (before that epoch's update) or after ``epochs``: exactly
     ``fit(..., stop_at_accuracy=stop_at_accuracy)``.
@@ -297,17 +304,21 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
         seeds: how many seeds (0, 1, ..., seeds - 1), or a list of distinct seeds.
         epochs: the epoch cap of every run.
         stop_at_accuracy: the target accuracy, in (0, 1].
-        vectorize: train all seeds and learning rates of an architecture as one batched
-            model (the default). False runs ``fit`` once per configuration and seed, in
-            this process: slow, and the reference the batched runs equal.
-        workers: processes for a vectorised sweep; None picks one per core for sweeps
-            long enough to repay starting them, 1 stays in this process. Workers are
-            started with "spawn": a script calling ``sweep`` from its top level needs the
-            usual ``if __name__ == "__main__":`` guard.
+        vectorize: train all seeds of a configuration as one ``nn.Ensemble`` with
+            ``fit_ensemble`` (the default). False runs ``fit`` once per seed: slower, and
+            the reference the ensemble's members equal.
+        workers: processes; None picks one per core for sweeps long enough to repay
+            starting them, 1 stays in this process. Each configuration is one task on a
+            ``loky`` process pool (the ``parallel`` extra): no ``if __name__ ==
+            "__main__":`` guard needed, workers exit with this process, and a worker that
+            dies is replaced and its configurations run again (twice at most; then their
+            rows say why they failed).
+        executor: run the configurations on this ``concurrent.futures.Executor`` instead,
+            e.g. a Dask cluster's ``client.get_executor()`` (it is not shut down).
         progress: show a progress bar (tqdm, when installed) over the sweep's epochs.
         on_row: called with each row as soon as all seeds of its configuration have
-            finished (so not necessarily in grid order when vectorised), e.g. to save
-            rows as they come.
+            finished (so not necessarily in grid order with workers), e.g. to save rows
+            as they come.
         threshold: a prediction above it is class 1.
         dtype: the floating-point type of the networks and data (default: the default
             dtype, float64 unless changed). float32 halves the time of the big layers;
@@ -332,38 +343,28 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     X, y = X.astype(settings.dtype, copy=False), y.astype(settings.dtype, copy=False)
 
     rows: list[dict | None] = [None] * len(configs)
-    finished: list[dict[int, MemberResult]] = [{} for _ in configs]
-    seed_position = {seed: k for k, seed in enumerate(seeds)}
     bar = _progress_bar(len(configs) * len(seeds) * settings.epochs, progress, name)
 
-    def member_done(config_number: int, seed: int, result: MemberResult) -> None:
-        done = finished[config_number]
-        done[seed_position[seed]] = result
-        if len(done) == len(seeds):
-            row = _row(configs[config_number], seeds, [done[k] for k in range(len(seeds))], settings.epochs)
-            rows[config_number] = row
-            if bar is not None:
-                bar.set_postfix_str(f"{sum(r is not None for r in rows)}/{len(rows)} configurations", refresh=False)
-            if on_row is not None:
-                on_row(row)
+    def cell_done(number: int, results: list[_SeedResult] | None, seconds: float, error: str = "") -> None:
+        row = _row(configs[number], seeds, results, settings.epochs, seconds, error)
+        rows[number] = row
+        if bar is not None:
+            bar.update(len(seeds) * settings.epochs)
+            bar.set_postfix_str(f"{sum(r is not None for r in rows)}/{len(rows)} configurations", refresh=False)
+        if on_row is not None:
+            on_row(row)
 
-    advance = bar.update if bar is not None else (lambda n: None)
+    train = _train_cell if vectorize else _fit_cell
     started = time.perf_counter()
     used_workers = 1
     try:
-        if vectorize:
-            batches = _batches(configs, seeds)
+        if executor is None:
             used_workers = _workers(workers, settings, len(seeds) * len(configs))
-            if used_workers > 1:
-                _run_in_processes(batches, X, y, settings, used_workers, member_done, advance)
-            else:
-                for batch in sorted(batches, key=lambda b: -b.cost(X.shape[1])):
-                    _train_batch(batch, X, y, settings, member_done, advance)
-        else:
+        if executor is None and used_workers == 1:
             for number, config in enumerate(configs):
-                for seed in seeds:
-                    member_done(number, seed, _fit_one(config, seed, X, y, settings))
-                    advance(settings.epochs)
+                cell_done(number, *train(config, seeds, X, y, settings))
+        else:
+            used_workers = _run_on_executor(train, configs, seeds, X, y, settings, executor, used_workers, cell_done)
     finally:
         if bar is not None:
             bar.close()
@@ -416,44 +417,37 @@ def _seeds(seeds) -> list[int]:
     return [int(s) for s in values]
 
 
-def _batches(configs: Sequence[SweepConfig], seeds: Sequence[int]) -> list[_Batch]:
-    """One batch per architecture (hidden size, activation, optimizer): its learning
-    rates and seeds all train together."""
-    groups: dict[tuple, list[int]] = {}
-    for number, c in enumerate(configs):
-        groups.setdefault((c.hidden, c.activation, c.optimizer), []).append(number)
-    batches = []
-    for i, ((hidden, activation, optimizer), numbers_) in enumerate(groups.items()):
-        members = tuple((number, seed) for number in numbers_ for seed in seeds)
-        batches.append(_Batch(i, hidden, activation, optimizer, members,
-                              tuple(configs[number].lr for number, _ in members)))
-    return batches
+def _lab_model(config: SweepConfig, seed: int, n_inputs: int, dtype) -> MLP:
+    return MLP(n_inputs, (config.hidden, config.hidden), 1, activation=config.activation,
+               output_activation="sigmoid", dtype=dtype, rng=seed)
 
 
-def _train_batch(batch: _Batch, X, y, settings: _Settings, member_done, advance, handoff: Handoff | None = None,
-                 split=None, on_split=None) -> None:
-    """Train ``batch``, or the part of it that ``handoff`` carries on from another run."""
-    sizes = (X.shape[1], batch.hidden, batch.hidden, 1)
-    if handoff is None:
-        model = BatchedMLP.from_seeds(sizes, [s for _, s in batch.members], batch.activation, dtype=settings.dtype)
-        lrs = batch.lrs
-    else:
-        model, lrs = handoff.model(sizes, batch.activation), handoff.lr
-    model._train(X, y, lrs, settings.epochs, batch.optimizer, stop_at_accuracy=settings.stop_at_accuracy,
-                 threshold=settings.threshold, on_finish=lambda r: member_done(*batch.members[r.index], r),
-                 on_progress=advance, resume=handoff, split=split, on_split=on_split)
+def _train_cell(config: SweepConfig, seeds, X, y, settings: _Settings) -> tuple[list[_SeedResult], float]:
+    """All seeds of one configuration as one ``nn.Ensemble``, by ``fit_ensemble``."""
+    started = time.perf_counter()
+    ensemble = Ensemble([_lab_model(config, seed, X.shape[1], settings.dtype) for seed in seeds])
+    optimizer = OPTIMIZERS[config.optimizer](ensemble.parameters(), lr=config.lr)
+    histories = fit_ensemble(ensemble, X, y, "mse", optimizer, settings.epochs,
+                             stop_at_accuracy=settings.stop_at_accuracy, threshold=settings.threshold)
+    return [_seed_result(h) for h in histories], time.perf_counter() - started
 
 
-def _fit_one(config: SweepConfig, seed: int, X, y, settings: _Settings) -> MemberResult:
-    """One configuration from one seed by ``fit``: the reference a batched member equals."""
-    model = MLP(X.shape[1], (config.hidden, config.hidden), 1, activation=config.activation,
-                output_activation="sigmoid", dtype=settings.dtype, rng=seed)
-    optimizer = (Adam if config.optimizer == "adam" else SGD)(model.parameters(), lr=config.lr)
-    # fit's divergence message would be one line per diverging seed: the row's statuses say it.
-    history = fit(model, X, y, "mse", optimizer, settings.epochs, stop_at_accuracy=settings.stop_at_accuracy,
-                  threshold=settings.threshold, progress=False, file=io.StringIO())
-    return MemberResult(0, history.status, history.stop_epoch if history.converged else None, history.epochs,
-                        history.best_accuracy, history.wall_time)
+def _fit_cell(config: SweepConfig, seeds, X, y, settings: _Settings) -> tuple[list[_SeedResult], float]:
+    """One configuration, one seed at a time by ``fit``: the reference an ensemble's members equal."""
+    started = time.perf_counter()
+    results = []
+    for seed in seeds:
+        model = _lab_model(config, seed, X.shape[1], settings.dtype)
+        optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
+        # fit's divergence message would be one line per diverging seed: the row's statuses say it.
+        history = fit(model, X, y, "mse", optimizer, settings.epochs, stop_at_accuracy=settings.stop_at_accuracy,
+                      threshold=settings.threshold, progress=False, file=io.StringIO())
+        results.append(_seed_result(history))
+    return results, time.perf_counter() - started
+
+
+def _seed_result(history) -> _SeedResult:
+    return _SeedResult(history.status, history.stop_epoch if history.converged else None, history.best_accuracy)
 
 
 def _workers(workers: int | None, settings: _Settings, runs: int) -> int:
@@ -461,123 +455,58 @@ def _workers(workers: int | None, settings: _Settings, runs: int) -> int:
         if runs * settings.epochs < PARALLEL_MIN_WORK:
             return 1
         workers = os.cpu_count() or 1
-    return max(1, min(workers, runs))  # more workers than batches is fine: busy ones hand members over
+    return max(1, min(workers, runs))
 
 
-# -- worker processes -------------------------------------------------------------------------
-@contextlib.contextmanager
-def _single_threaded_blas():
-    """Environment for the workers: one BLAS thread each. With one process per core,
-    BLAS threads only compete with the other workers (OpenBLAS's spin-waiting threads
-    make small products several times slower under such contention)."""
-    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict.fromkeys(names, "1"))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+# With one process per core, BLAS threads only compete with the other workers (OpenBLAS's
+# spin-waiting threads make small products several times slower under such contention).
+_ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+POOL_RESTARTS = 2  # worker deaths a sweep survives before it gives the unfinished rows up
 
 
-def _run_in_processes(batches, X, y, settings, workers: int, member_done, advance) -> None:
-    """Train the batches in ``workers`` processes, biggest first. When a worker runs out
-    of batches while another is still training, the busy one hands half of its live
-    members over (they carry on bit for bit: members never interact), so both cores
-    stay busy to the end even when one batch holds most of the work."""
-    context = multiprocessing.get_context("spawn")  # fork would copy a BLAS already running its threads
-    tasks, messages = context.Queue(), context.Queue()
-    asks = [context.Value("b", 0, lock=False) for _ in range(workers)]  # "hand over half, please"
-    processes = [context.Process(target=_worker, args=(w, tasks, messages, asks[w], X, y, settings), daemon=True,
-                                 name=f"microgradnp-sweep-{w}") for w in range(workers)]
-    for batch in sorted(batches, key=lambda b: -b.cost(X.shape[1])):
-        tasks.put((batch, None))
-    queued = outstanding = len(batches)
-    live: dict[int, int] = {}  # busy worker -> members it is training
-    asked = None  # the worker asked to hand over, until it answers
-    declined: set[int] = set()  # workers whose current task cannot be split
-    try:
-        with _single_threaded_blas():
-            for process in processes:
-                process.start()
-        while outstanding:
-            try:
-                kind, worker, *payload = messages.get(timeout=0.5)
-            except queue.Empty:
-                if any(p.exitcode not in (None, 0) for p in processes):
-                    raise RuntimeError("sweep: a worker process died (out of memory?); "
-                                       "try workers=1 to run in this process") from None
-                continue
-            if kind == "member":
-                live[worker] -= 1
-                member_done(*payload)
-            elif kind == "progress":
-                advance(payload[0])
-            elif kind == "start":
-                queued -= 1
-                live[worker] = payload[0]
-                declined.discard(worker)
-            elif kind == "split":
-                batch, handoff = payload
-                tasks.put((batch, handoff))
-                queued += 1
-                outstanding += 1
-                live[worker] -= len(handoff.members)
-                asked = None
-            elif kind == "declined":
-                declined.add(worker)
-                asked = None
-            elif kind == "done":
-                outstanding -= 1
-                del live[worker]
-                asked = None if asked == worker else asked
-            else:
-                raise RuntimeError(f"sweep: a worker process failed:\n{payload[0]}")
-            if asked is None and not queued and len(live) < workers:
-                candidates = [w for w, m in live.items() if m > 1 and w not in declined]
-                if candidates:
-                    asked = max(candidates, key=live.__getitem__)
-                    asks[asked].value = 1
-        for _ in processes:
-            tasks.put(None)
-    finally:
-        if outstanding:  # interrupted (Ctrl-C), or a worker failed: the others stop now
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
-        for process in processes:
-            if process.pid is not None:
-                process.join()
-
-
-def _worker(number: int, tasks, messages, ask, X, y, settings: _Settings) -> None:
-    """A worker's loop: train tasks until the sentinel, reporting each finished member."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
-
-    def split(live: int) -> int:
-        if not ask.value:
-            return 0
-        ask.value = 0
-        if live < 2:
-            messages.put(("declined", number))
-            return 0
-        return live // 2
-
-    while (task := tasks.get()) is not None:
-        batch, handoff = task
-        ask.value = 0
-        messages.put(("start", number, len(batch.members if handoff is None else handoff.members)))
+def _run_on_executor(train, configs, seeds, X, y, settings, executor, workers: int, cell_done) -> int:
+    """Run ``train`` for every configuration as tasks on ``executor`` (or on a loky process
+    pool of ``workers``), calling ``cell_done`` as each finishes. Returns the worker count."""
+    own = executor is None
+    if own:
         try:
-            _train_batch(batch, X, y, settings, lambda *member: messages.put(("member", number, *member)),
-                         lambda n: messages.put(("progress", number, n)), handoff, split,
-                         lambda gone, batch=batch: messages.put(("split", number, batch, gone)))
+            import loky
+        except ImportError:
+            raise ImportError("sweep: workers > 1 run on a loky process pool: pip install \"microgradnp[parallel]\" "
+                              "(or pass workers=1)") from None
+        broken = (loky.process_executor.TerminatedWorkerError, loky.process_executor.BrokenProcessPool)
+    else:
+        from concurrent.futures.process import BrokenProcessPool
+        broken = (BrokenProcessPool,)
+    pending = dict(enumerate(configs))
+    restarts = 0
+    while pending:
+        pool = loky.ProcessPoolExecutor(workers, env=_ONE_BLAS_THREAD) if own else executor
+        reason = None
+        try:
+            futures = {pool.submit(train, config, seeds, X, y, settings): number for number, config in pending.items()}
+            for future in as_completed(futures):
+                number = futures[future]
+                try:
+                    results, seconds = future.result()
+                except broken as error:
+                    reason = f"a worker process died ({type(error).__name__}: {str(error).splitlines()[0]})"
+                    break
+                del pending[number]
+                cell_done(number, results, seconds)
         except BaseException:
-            messages.put(("error", number, traceback.format_exc()))
-            return
-        messages.put(("done", number))
+            if own:  # interrupted (Ctrl-C) or a task failed: stop the workers now
+                pool.shutdown(wait=False, kill_workers=True)
+            raise
+        if own:
+            pool.shutdown(wait=reason is None, kill_workers=reason is not None)
+        if reason is not None:
+            restarts += 1
+            if restarts > POOL_RESTARTS:
+                for number in sorted(pending):
+                    cell_done(number, None, 0.0, reason)
+                break
+    return workers if own else 0
 
 
 def _progress_bar(total: int, enabled: bool, name: str):
