@@ -15,8 +15,6 @@ keep freed memory in the process, so that the comparison shows the NumPy work al
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import time
 import timeit
 
@@ -24,6 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from microgradnp import nn
+from microgradnp._memory import keep_freed_memory
 from microgradnp.nn import functional as F
 from microgradnp.nn.conv import Conv1d
 
@@ -153,18 +152,6 @@ def time_steps(steps: dict, timer, repeat=7, number=200) -> dict:
             best[label] = min(best[label], timeit.timeit(step, number=number, timer=timer) / number)
             faults[label] += page_faults() - before
     return {label: (best[label], faults[label] / (repeat * number)) for label in steps}
-
-
-def keep_freed_memory() -> bool:
-    """glibc only: serve every allocation from the heap and never trim it."""
-    path = ctypes.util.find_library("c")
-    if path is None:
-        return False
-    libc = ctypes.CDLL(path)
-    if not hasattr(libc, "mallopt"):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(libc.mallopt(m_mmap_threshold, 32 << 20) and libc.mallopt(m_trim_threshold, 1 << 30))
 
 
 def main():

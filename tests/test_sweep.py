@@ -126,15 +126,15 @@ def test_worker_processes_agree_with_one_process_and_an_executor_can_be_given():
                                         executor=executor)) == _per_seed(in_process)
 
 
-def _die_once(marker, config, seeds, X, y, settings):
+def _die_once(marker, configs, seeds, X, y, settings):
     """A task whose worker process dies the first time (``marker`` records it)."""
     if not os.path.exists(marker):
         open(marker, "w").close()
         os._exit(3)
-    return sweep_module._train_cell(config, seeds, X, y, settings)
+    return sweep_module._train_cells(configs, seeds, X, y, settings)
 
 
-def _always_die(config, seeds, X, y, settings):
+def _always_die(configs, seeds, X, y, settings):
     os._exit(3)
 
 
@@ -144,11 +144,11 @@ def test_a_dead_worker_is_replaced_and_its_task_runs_again(tmp_path):
     settings = sweep_module._Settings(50, 1.0, 0.5, np.dtype(np.float64))
     X, y = mg.data.make_xor_easy()
     rows = {}
-    sweep_module._run_on_executor(functools.partial(_die_once, str(tmp_path / "died")), configs, [0, 1], X, y,
-                                  settings, None, 1, lambda number, *row: rows.setdefault(number, row))
+    sweep_module._run_on_executor(functools.partial(_die_once, str(tmp_path / "died")), [(0, 1)], configs, [0, 1],
+                                  X, y, settings, None, 1, lambda number, *row: rows.setdefault(number, row))
     assert sorted(rows) == [0, 1] and all(row[0] is not None for row in rows.values())
-    expected, _ = sweep_module._fit_cell(configs[0], [0, 1], X, y, settings)
-    assert rows[0][0] == expected
+    expected = sweep_module._fit_cells(configs, [0, 1], X, y, settings)
+    assert [rows[0][0], rows[1][0]] == [results for results, _ in expected]
 
 
 def test_a_task_whose_worker_always_dies_gives_a_failed_row_not_a_hang():
@@ -156,7 +156,7 @@ def test_a_task_whose_worker_always_dies_gives_a_failed_row_not_a_hang():
     configs = mg.train.expand_grid({"hidden": 3})
     settings = sweep_module._Settings(10, 1.0, 0.5, np.dtype(np.float64))
     rows = []
-    sweep_module._run_on_executor(_always_die, configs, [0], *mg.data.make_xor_easy(), settings, None, 1,
+    sweep_module._run_on_executor(_always_die, [(0,)], configs, [0], *mg.data.make_xor_easy(), settings, None, 1,
                                   lambda number, results, seconds, error="": rows.append((results, error)))
     assert rows == [(None, rows[0][1])] and "worker process died" in rows[0][1]
     row = sweep_module._row(configs[0], [0], None, 10, 0.0, rows[0][1])
