@@ -172,11 +172,10 @@ class Ensemble(Module):
                              f"and a target shared by all members; got predictions {shape} and target {target.shape}")
         elementwise = copy.copy(loss_fn)  # the same loss, unreduced: reduced per member below
         elementwise.reduction = "none"
-        losses = elementwise(prediction, np.broadcast_to(target, shape))
-        axes = tuple(range(1, len(shape)))
+        losses = elementwise(prediction, np.broadcast_to(target, shape)).reshape(self.members, -1)
         # A mean's backward gives every element grad / count, which the loss then scales:
         # for each member the numbers the one-model loss gives (see tests/test_ensemble.py).
-        return losses.mean(axis=axes) if loss_fn.reduction == "mean" else losses.sum(axis=axes)
+        return losses.mean(axis=1) if loss_fn.reduction == "mean" else losses.sum(axis=1)
 
 
 def _layout(model: Module) -> dict[str, tuple]:

@@ -107,7 +107,7 @@ class Linear(Primitive):
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
-        out = np.matmul(x, weight.T if weight.ndim == 2 else np.swapaxes(weight, -1, -2), out=ctx._out)
+        out = np.matmul(x, weight.T if weight.ndim == 2 else weight.swapaxes(-1, -2), out=ctx._out)
         if bias is not None:
             out += bias
         return out
@@ -116,11 +116,15 @@ class Linear(Primitive):
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad
-        grad_x = grad @ weight if need_x else None
+        grad_x = None
+        if need_x:
+            # With one output feature, grad @ weight is an outer product: one rounded product
+            # per element however it is computed, and NumPy's matmul loop is slow for it.
+            grad_x = grad * weight if weight.shape[-2] == 1 else grad @ weight
         grad_weight = grad_bias = None
         if weight.ndim == 3:  # an ensemble's members: each one's gradients from its own rows
             if need_weight:
-                grad_weight = np.swapaxes(grad, -1, -2) @ x
+                grad_weight = grad.swapaxes(-1, -2) @ x
             if need_bias:
                 grad_bias = grad.sum(axis=-2, keepdims=True)
         elif need_weight or need_bias:

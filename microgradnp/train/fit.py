@@ -260,12 +260,12 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
         for epoch in range(1, epochs + 1):
             prediction, losses = step(X_tensor, y)
             staying = []
-            for row, member in enumerate(live):
+            correct = _count_correct_per_member(prediction.data, y, threshold)
+            for row, (member, loss_value) in enumerate(zip(live, losses.data.tolist(), strict=True)):
                 history = histories[member]
-                loss_value = float(losses.data[row])
                 # fit's epoch loss: the batch's loss times its size over the set's size
                 history.loss.append(loss_value * n / n)
-                history.accuracy.append(count_correct(prediction.data[row], y, threshold) / n)
+                history.accuracy.append(correct[row] / n)
                 if not np.isfinite(history.loss[-1]):
                     before = (epoch - 1, None, history.loss[-2]) if epoch > 1 else None
                     history.message = _divergence_message(epoch, before, _member_lr(optimizer, row))
@@ -331,6 +331,15 @@ def _loss_text(loss: float) -> str:
 
 def _log_line(epoch: int, loss: float, accuracy: float) -> str:
     return f"epoch {epoch}, loss {_loss_text(loss)}, acc {accuracy:.4f}"
+
+
+def _count_correct_per_member(predictions: np.ndarray, target: np.ndarray, threshold: float) -> list[int]:
+    """``count_correct`` of each member's predictions (the leading axis), in one pass for
+    one output column (the lab's case)."""
+    if predictions.ndim == 3 and predictions.shape[2] == 1:
+        hits = (predictions > threshold) == (target.reshape(predictions.shape[1:]) > 0.5)
+        return np.count_nonzero(hits, axis=(1, 2)).tolist()
+    return [count_correct(p, target, threshold) for p in predictions]
 
 
 def _member_lr(optimizer, row: int):
