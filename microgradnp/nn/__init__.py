@@ -16,7 +16,8 @@ from microgradnp.nn.layers import (
     Sigmoid,
     Softmax,
     Tanh,
+    Unflatten,
 )
-from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfMSELoss, MSELoss, NLLLoss
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.serialization import load, save

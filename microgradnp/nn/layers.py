@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -174,6 +175,27 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size`` (the inverse of ``Flatten``), as
+    ``torch.nn.Unflatten``: ``Unflatten(1, (1, 2))`` turns points ``(N, 2)`` into one-channel
+    signals ``(N, 1, 2)`` for a ``Conv1d``."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(int(n) for n in unflattened_size)
+
+    def forward(self, x):
+        shape = x.shape
+        dim = self.dim % len(shape) if -len(shape) <= self.dim < len(shape) else None
+        if dim is None or math.prod(self.unflattened_size) != shape[dim]:
+            raise ValueError(f"Unflatten({self.dim}, {self.unflattened_size}): cannot split axis {self.dim} of an "
+                             f"input of shape {tuple(shape)} into {self.unflattened_size}")
+        return ops.reshape(x, (*shape[:dim], *self.unflattened_size, *shape[dim + 1:]))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):
