@@ -16,6 +16,7 @@ from microgradnp.autograd.compile import compile as mg_compile
 from microgradnp.autograd.grad_mode import no_grad
 from microgradnp.data import DataLoader
 from microgradnp.nn import functional as F
+from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, HalfMSELoss, MSELoss
 from microgradnp.tensor import Tensor
 
 
@@ -92,8 +93,10 @@ def count_correct(prediction: np.ndarray, target: np.ndarray, threshold: float =
     return int(np.count_nonzero((prediction > threshold) == (target > 0.5)))
 
 
-LOSSES = {"mse": F.mse_loss, "bce": F.binary_cross_entropy, "bce_with_logits": F.binary_cross_entropy_with_logits,
-          "cross_entropy": F.cross_entropy}
+LOSSES = {"mse": F.mse_loss, "mse/2": HalfMSELoss(), "bce": F.binary_cross_entropy,
+          "bce_with_logits": F.binary_cross_entropy_with_logits, "cross_entropy": F.cross_entropy}
+# The losses an ensemble takes by name: modules whose unreduced form member_losses reduces per member.
+ENSEMBLE_LOSSES = {"mse": MSELoss, "mse/2": HalfMSELoss, "bce": BCELoss, "bce_with_logits": BCEWithLogitsLoss}
 
 
 def resolve_loss(loss):
@@ -212,7 +215,7 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
     epoch and status that ``fit(model, X, y, loss, optimizer, epochs,
     stop_at_accuracy=...)`` gives the member's model trained alone, and the same parameters.
 
-    ``loss`` is "mse", "bce", "bce_with_logits" or one of those loss modules (reduction
+    ``loss`` is "mse", "mse/2", "bce", "bce_with_logits" or one of those loss modules (reduction
     "mean" or "sum"); ``optimizer`` updates ``ensemble.parameters()`` (per-member learning
     rates: ``lr=ensemble.per_member(rates)``). A member that reaches ``stop_at_accuracy``
     or whose loss turns nan/inf leaves the ensemble before that epoch's update, as ``fit``
@@ -221,14 +224,12 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
     parameters.
     """
     from microgradnp.nn.ensemble import Ensemble
-    from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, MSELoss
 
     if not isinstance(ensemble, Ensemble):
         raise TypeError(f"fit_ensemble: expected an nn.Ensemble, got {type(ensemble).__name__}; use fit for one model")
     if not isinstance(epochs, int | np.integer) or epochs < 1:
         raise ValueError(f"fit_ensemble: epochs must be a positive integer, got {epochs!r}")
-    loss_fn = {"mse": MSELoss, "bce": BCELoss, "bce_with_logits": BCEWithLogitsLoss}.get(loss, lambda: loss)() \
-        if isinstance(loss, str) else loss
+    loss_fn = ENSEMBLE_LOSSES.get(loss, lambda: loss)() if isinstance(loss, str) else loss
     X, y = _as_array(X), _as_array(y)
     X_tensor, n = Tensor(X), len(X)
     members = ensemble.members
