@@ -45,7 +45,7 @@ def test_grid_product_order_and_defaults():
 
 
 @pytest.mark.parametrize(("grid", "message"), [
-    ({"momentum": [0.9]}, "unknown grid key 'momentum'"),
+    ({"momentun": [0.9]}, "unknown grid key 'momentun'"),
     ({"lr": []}, "has no values"),
     ({"lr": [-0.1]}, "positive number"),
     ({"hidden": [2.5]}, "positive integer"),
@@ -141,7 +141,7 @@ def _always_die(configs, seeds, X, y, settings):
 def test_a_dead_worker_is_replaced_and_its_task_runs_again(tmp_path):
     pytest.importorskip("loky")
     configs = mg.train.expand_grid({"hidden": 3, "lr": [0.5, 1.0]})
-    settings = sweep_module._Settings(50, 1.0, 0.5, np.dtype(np.float64))
+    settings = sweep_module._Settings(50, 0.5, np.dtype(np.float64))
     X, y = mg.data.make_xor_easy()
     rows = {}
     sweep_module._run_on_executor(functools.partial(_die_once, str(tmp_path / "died")), [(0, 1)], configs, [0, 1],
@@ -154,7 +154,7 @@ def test_a_dead_worker_is_replaced_and_its_task_runs_again(tmp_path):
 def test_a_task_whose_worker_always_dies_gives_a_failed_row_not_a_hang():
     pytest.importorskip("loky")
     configs = mg.train.expand_grid({"hidden": 3})
-    settings = sweep_module._Settings(10, 1.0, 0.5, np.dtype(np.float64))
+    settings = sweep_module._Settings(10, 0.5, np.dtype(np.float64))
     rows = []
     sweep_module._run_on_executor(_always_die, [(0,)], configs, [0], *mg.data.make_xor_easy(), settings, None, 1,
                                   lambda number, results, seconds, error="": rows.append((results, error)))

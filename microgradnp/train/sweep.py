@@ -15,6 +15,7 @@ By default the sweep is vectorised: all seeds of one configuration train togethe
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -31,18 +32,19 @@ import numpy as np
 
 from microgradnp._files import write_bytes_atomically
 from microgradnp._memory import keep_freed_memory
-from microgradnp.data import make_linear, make_xor_easy
 from microgradnp.nn.ensemble import Ensemble
-from microgradnp.nn.layers import MLP
-from microgradnp.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from microgradnp.tensor import _data, get_default_dtype
-from microgradnp.train.fit import fit, fit_ensemble
+from microgradnp.train.fit import _count_correct_per_member, count_correct, fit, fit_ensemble, predict
+from microgradnp.train.runs import OPTIMIZERS, build_model, build_optimizer, check_init, load_points, split_points
 
 __all__ = ["LAB_DEFAULTS", "LAB_GRID", "SweepConfig", "SweepResult", "expand_grid", "sweep"]
 
-LAB_DEFAULTS: Mapping[str, object] = MappingProxyType(
-    {"lr": 0.1, "hidden": 50, "activation": "sigmoid", "optimizer": "sgd"})
-"""The lab's default configuration; a grid's missing keys take these values."""
+LAB_DEFAULTS: Mapping[str, object] = MappingProxyType({
+    "lr": 0.1, "hidden": 50, "activation": "sigmoid", "optimizer": "sgd", "output_activation": "sigmoid",
+    "loss": "mse", "bias": True, "init": "default", "bias_init": "default", "momentum": 0.0, "nesterov": False,
+    "weight_decay": 0.0, "betas": None, "conv1d_channels": 0, "stop_at_accuracy": 1.0})
+"""The lab's default configuration; a grid's missing keys take these values (and
+``stop_at_accuracy`` the value given to ``sweep``)."""
 
 LAB_GRID: tuple[Mapping[str, tuple], ...] = (
     MappingProxyType({"lr": (0.1, 0.05, 0.01, 0.005)}),
@@ -54,54 +56,79 @@ LAB_GRID: tuple[Mapping[str, tuple], ...] = (
 at lr 0.1, activations and optimizers at the default configuration (17 distinct
 configurations: the 16 of the three main grids, and Adam)."""
 
-DATASETS: Mapping[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = MappingProxyType({
-    "linear": lambda: make_linear(100, rng=0),  # the lab's fixed set: seed 0
-    "xor": make_xor_easy,
-    "xor_easy": make_xor_easy,
-})
-
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "none")
-"""Hidden activations a sweep can use, by ``nn.MLP``'s names."""
+"""Hidden and output activations a sweep can use, by ``nn.MLP``'s names."""
 
-OPTIMIZERS: Mapping[str, type] = MappingProxyType(
-    {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad})
-"""Optimizers a sweep can use, by name; options other than the learning rate at their defaults."""
+LOSSES = ("mse", "mse/2", "bce", "bce_with_logits")
+"""Losses a sweep can use: "mse/2" is ``nn.HalfMSELoss`` (sum of squares over 2n)."""
 
 GRID_KEYS = tuple(LAB_DEFAULTS)
-COLUMNS = ("lr", "hidden", "activation", "optimizer", "mean_stop_epoch", "stop_epoch_text", "never_converged",
-           "best_accuracy", "mean_best_accuracy", "wall_time", "seeds", "stop_epochs", "best_accuracies", "statuses")
-PER_SEED = ("seeds", "stop_epochs", "best_accuracies", "statuses")
+RESULTS = ("mean_stop_epoch", "stop_epoch_text", "never_converged", "best_accuracy", "mean_best_accuracy",
+           "mean_final_accuracy", "mean_test_accuracy", "wall_time", "seeds", "stop_epochs", "best_accuracies",
+           "final_accuracies", "test_accuracies", "statuses")
+COLUMNS = (*GRID_KEYS, *RESULTS)
+PER_SEED = ("seeds", "stop_epochs", "best_accuracies", "final_accuracies", "test_accuracies", "statuses")
 # Below this many member-epochs a sweep is over in seconds: starting processes is not worth it.
 PARALLEL_MIN_WORK = 500_000
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """One cell of a sweep: the network ``MLP(in, (hidden, hidden), 1, activation)`` with a
-    sigmoid output and MSE loss, trained by ``optimizer`` (a name in ``OPTIMIZERS``) at ``lr``."""
+    """One cell of a sweep: the network ``runs.build_model(...)`` (by default the lab's
+    ``MLP(in, (hidden, hidden), 1)``, sigmoid everywhere, PyTorch's initialisation) trained
+    full batch with ``loss`` by ``optimizer`` at ``lr``, until ``stop_at_accuracy`` (None:
+    all epochs). ``hidden`` is the units of each of two layers (an int, the lab's way) or
+    every layer's width (a tuple: ``(4,)``, ``(10, 10)``)."""
 
     lr: float
-    hidden: int
+    hidden: int | tuple[int, ...]
     activation: str
     optimizer: str
+    output_activation: str = "sigmoid"
+    loss: str = "mse"
+    bias: bool = True
+    init: str = "default"
+    bias_init: str = "default"
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    betas: tuple[float, float] | None = None
+    conv1d_channels: int = 0
+    stop_at_accuracy: float | None = 1.0
+
+    def build(self, n_inputs: int, seed: int, dtype=None):
+        """The network of this cell for ``seed`` (``runs.build_model``)."""
+        return build_model(n_inputs, 1, self.hidden, self.activation, self.output_activation, self.bias, self.init,
+                           self.bias_init, self.conv1d_channels, dtype, seed)
+
+    def optimizer_for(self, parameters, lr):
+        """This cell's optimizer over ``parameters`` (``lr`` may be per member)."""
+        return build_optimizer(self.optimizer, parameters, lr, momentum=self.momentum, nesterov=self.nesterov,
+                               weight_decay=self.weight_decay, betas=self.betas)
 
 
 # -- the grid ---------------------------------------------------------------------------------
-def expand_grid(grid: Mapping | Sequence[Mapping]) -> list[SweepConfig]:
+def expand_grid(grid: Mapping | Sequence[Mapping], defaults: Mapping | None = None) -> list[SweepConfig]:
     """The configurations of ``grid``, in order, without duplicates.
 
-    ``grid`` maps "lr", "hidden", "activation" and "optimizer" to a value or a list of
-    values; keys left out take the lab's defaults (``LAB_DEFAULTS``). The configurations
+    ``grid`` maps keys of ``LAB_DEFAULTS`` ("lr", "hidden", "activation", "optimizer",
+    "output_activation", "loss", "bias", "init", "bias_init", "momentum", "nesterov",
+    "weight_decay", "betas", "conv1d_channels", "stop_at_accuracy") to a value or a list
+    of values; keys left out take ``defaults``, then ``LAB_DEFAULTS``. The configurations
     are the product of the lists, the first key varying slowest. ``grid`` may also be a
     list of such mappings: the union of their products, in order, each configuration
     once (``LAB_GRID`` is the lab's protocol written so).
+
+    A list is always a list of values: ``{"hidden": [10, 20]}`` is two configurations
+    (two layers of 10, two of 20); give layer widths as tuples inside the list,
+    ``{"hidden": [(4,), (10, 10)]}``. Initialisations are ``nn.init`` calls without the
+    tensor: ``"normal(0, 1)"``, ``"uniform(0, 1)"``, ``"xavier_uniform"``, ``"default"``.
 
     Optimizers are names; a grid gives every optimizer the same learning rates. To give
     Adam its own, list two grids: ``[{"optimizer": "sgd"}, {"optimizer": "adam", "lr": 0.01}]``.
 
     Raises:
-        ValueError: an unknown key, an empty list, or a value that is not a positive
-            learning rate, a positive hidden size, a known activation or optimizer.
+        ValueError: an unknown key, an empty list, or a value that key cannot take.
     """
     if isinstance(grid, Mapping):
         grids = [grid]
@@ -110,6 +137,7 @@ def expand_grid(grid: Mapping | Sequence[Mapping]) -> list[SweepConfig]:
     else:
         raise ValueError(f"sweep: grid must be a mapping such as {{'lr': [0.1, 0.01]}} or a non-empty list of them, "
                          f"got {grid!r}")
+    base = {**LAB_DEFAULTS, **(defaults or {})}
     configs: dict[SweepConfig, None] = {}  # a dict keeps the first-seen order
     for i, one in enumerate(grids):
         if not isinstance(one, Mapping):
@@ -118,37 +146,52 @@ def expand_grid(grid: Mapping | Sequence[Mapping]) -> list[SweepConfig]:
         if unknown:
             raise ValueError(f"sweep: unknown grid key {unknown[0]!r}: use {', '.join(map(repr, GRID_KEYS))}")
         keys = [*one, *(key for key in GRID_KEYS if key not in one)]
-        values = [_grid_values(key, one.get(key, LAB_DEFAULTS[key])) for key in keys]
+        values = [_grid_values(key, one[key]) if key in one else [_CHECKS[key](base[key])] for key in keys]
         for combination in itertools.product(*values):
             configs.setdefault(SweepConfig(**dict(zip(keys, combination))), None)
     return list(configs)
 
 
 def _grid_values(key: str, value) -> list:
-    values = [value] if isinstance(value, str | bytes) or not isinstance(value, Iterable) else list(value)
+    listed = isinstance(value, Iterable) and not isinstance(value, str | bytes)
+    if key == "betas" and listed and value and all(isinstance(v, numbers.Real) for v in value):
+        listed = False  # (0.9, 0.999) is one value of betas
+    values = list(value) if listed else [value]
     if not values:
         raise ValueError(f"sweep: grid key {key!r} has no values")
     return [_CHECKS[key](v) for v in values]
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_lr(value) -> float:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+    if _is_number(value) and value > 0:
         return float(value)
     raise ValueError(f"sweep: a learning rate must be a positive number, got {value!r}")
 
 
-def _check_hidden(value) -> int:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+def _check_hidden(value) -> int | tuple[int, ...]:
+    def positive(n):
+        return isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
+
+    if positive(value):
         return int(value)
-    raise ValueError(f"sweep: 'hidden' (units in each of the two hidden layers) must be a positive integer, "
-                     f"got {value!r}")
+    if isinstance(value, Sequence) and not isinstance(value, str) and value and all(map(positive, value)):
+        return tuple(int(n) for n in value)
+    raise ValueError(f"sweep: 'hidden' must be a positive integer (units in each of two hidden layers) or a tuple of "
+                     f"them (every hidden layer's width, e.g. (4,) or (10, 10)), got {value!r}")
 
 
-def _check_activation(value) -> str:
-    name = "none" if value is None else value.lower() if isinstance(value, str) else value
-    if name in ACTIVATIONS:
-        return name
-    raise ValueError(f"sweep: unknown activation {value!r}: use one of {', '.join(map(repr, ACTIVATIONS))}")
+def _check_choice(key: str, choices: Sequence[str]) -> Callable:
+    def check(value):
+        name = "none" if value is None and "none" in choices else value.lower() if isinstance(value, str) else value
+        if name in choices:
+            return name
+        raise ValueError(f"sweep: unknown {key} {value!r}: use one of {', '.join(map(repr, choices))}")
+
+    return check
 
 
 def _check_optimizer(value) -> str:
@@ -160,7 +203,57 @@ def _check_optimizer(value) -> str:
                      "[{'optimizer': 'sgd'}, {'optimizer': 'adam', 'lr': 0.01}])")
 
 
-_CHECKS = {"lr": _check_lr, "hidden": _check_hidden, "activation": _check_activation, "optimizer": _check_optimizer}
+def _check_flag(key: str) -> Callable:
+    def check(value):
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        raise ValueError(f"sweep: {key!r} must be true or false, got {value!r}")
+
+    return check
+
+
+def _check_non_negative(key: str) -> Callable:
+    def check(value):
+        if _is_number(value) and value >= 0:
+            return float(value)
+        raise ValueError(f"sweep: {key!r} must be a number >= 0, got {value!r}")
+
+    return check
+
+
+def _check_init(value) -> str:
+    try:
+        return check_init(value)
+    except ValueError as error:
+        raise ValueError(f"sweep: {error}") from None
+
+
+def _check_betas(value) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (isinstance(value, Sequence) and len(value) == 2 and all(_is_number(b) and 0 <= b < 1 for b in value)):
+        return (float(value[0]), float(value[1]))
+    raise ValueError(f"sweep: 'betas' must be a pair of numbers in [0, 1) such as (0.9, 0.999), got {value!r}")
+
+
+def _check_channels(value) -> int:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    raise ValueError(f"sweep: 'conv1d_channels' must be an integer >= 0 (0: no Conv1d input layer), got {value!r}")
+
+
+def _check_stop(value) -> float | None:
+    if value is None or (_is_number(value) and 0 < value <= 1):
+        return None if value is None else float(value)
+    raise ValueError(f"sweep: stop_at_accuracy must be a number in (0, 1] or None (train every epoch), got {value!r}")
+
+
+_CHECKS = {"lr": _check_lr, "hidden": _check_hidden, "activation": _check_choice("activation", ACTIVATIONS),
+           "optimizer": _check_optimizer, "output_activation": _check_choice("output_activation", ACTIVATIONS),
+           "loss": _check_choice("loss", LOSSES), "bias": _check_flag("bias"), "init": _check_init,
+           "bias_init": _check_init, "momentum": _check_non_negative("momentum"), "nesterov": _check_flag("nesterov"),
+           "weight_decay": _check_non_negative("weight_decay"), "betas": _check_betas,
+           "conv1d_channels": _check_channels, "stop_at_accuracy": _check_stop}
 
 
 # -- the result -------------------------------------------------------------------------------
@@ -168,63 +261,75 @@ _CHECKS = {"lr": _check_lr, "hidden": _check_hidden, "activation": _check_activa
 class SweepResult:
     """A sweep's table: one row (a dict) per configuration, in grid order.
 
-    Each row holds the configuration (``lr``, ``hidden``, ``activation``,
-    ``optimizer``); ``mean_stop_epoch``, the mean over seeds of the epoch that reached
-    the target accuracy (None when a seed never did), and ``stop_epoch_text``, the
-    same for the table ("12345.6", or "100000+" with the epoch cap); ``never_converged``,
-    the seeds that never reached it (divergence to nan included); ``best_accuracy``,
-    the best accuracy of any seed, and ``mean_best_accuracy``, the mean of each seed's
-    best; ``wall_time``, the seconds its seeds took to train; and per seed, in
-    ``seeds`` order: ``stop_epochs`` (None where not reached), ``best_accuracies`` and
-    ``statuses`` ("reached", "completed" or "diverged", as ``History.status``). A
-    configuration whose task failed (its worker process died, twice) has the statuses
-    "failed", ``stop_epoch_text`` "failed" and the reason in ``error``.
+    Each row holds the configuration (every key of ``LAB_DEFAULTS``: ``lr``, ``hidden``,
+    ``activation``, ``optimizer``, ...); ``mean_stop_epoch``, the mean over seeds of the
+    epoch that reached the target accuracy (None when a seed never did, or with no
+    target), and ``stop_epoch_text``, the same for the table ("12345.6", "100000+" with
+    the epoch cap, "-" without a target); ``never_converged``, the seeds that never
+    reached the target (divergence to nan included); ``best_accuracy``, the best
+    accuracy of any seed, and ``mean_best_accuracy``, the mean of each seed's best;
+    ``mean_final_accuracy``, the mean accuracy of the last epoch; ``mean_test_accuracy``,
+    the mean accuracy of the final networks on the held-out points (None without a test
+    split); ``wall_time``, the seconds its seeds took to train; and per seed, in
+    ``seeds`` order: ``stop_epochs`` (None where not reached), ``best_accuracies``,
+    ``final_accuracies``, ``test_accuracies`` and ``statuses`` ("reached", "completed"
+    or "diverged", as ``History.status``). A configuration whose task failed (its worker
+    died, twice) has the statuses "failed", ``stop_epoch_text`` "failed" and the reason
+    in ``error``.
     """
 
     rows: list[dict]
     dataset: str
     seeds: list[int]
     epochs: int
-    stop_at_accuracy: float
+    stop_at_accuracy: float | None
     vectorized: bool = True
     wall_time: float = 0.0
     workers: int = 1
     dtype: str = "float64"
+    test_size: float | None = None
 
     def to_dict(self) -> dict:
         """The settings and rows as plain numbers, strings and lists (``json.dump``-able)."""
         return {"dataset": self.dataset, "seeds": list(self.seeds), "epochs": self.epochs,
-                "stop_at_accuracy": self.stop_at_accuracy, "vectorized": self.vectorized,
+                "stop_at_accuracy": self.stop_at_accuracy, "test_size": self.test_size, "vectorized": self.vectorized,
                 "workers": self.workers, "dtype": self.dtype, "wall_time": self.wall_time,
-                "rows": [dict(row) for row in self.rows]}
+                "rows": [_plain(row) for row in self.rows]}
 
     def to_markdown(self) -> str:
-        """The lab's table as Markdown (also readable as plain text)."""
-        header = ("lr", "hidden", "activation", "optimizer", "stop epoch (mean)", "never converged", "best acc",
-                  "mean best acc", "time (s)")
+        """The lab's table as Markdown (also readable as plain text). Besides lr, hidden,
+        activation and optimizer it shows the configuration keys that vary between rows
+        or differ from the lab's defaults."""
+        keys = ["lr", "hidden", "activation", "optimizer"]
+        keys += [key for key in GRID_KEYS[4:]
+                 if any(row[key] != LAB_DEFAULTS[key] or row[key] != self.rows[0][key] for row in self.rows)]
+        header = (*keys, "stop epoch (mean)", "never converged", "best acc", "mean best acc", "final acc",
+                  *(["test acc"] if self.test_size else []), "time (s)")
         lines = [header]
         for row in self.rows:
-            lines.append((f"{row['lr']:g}", str(row["hidden"]), row["activation"], row["optimizer"],
-                          row["stop_epoch_text"], f"{row['never_converged']}/{len(row['seeds'])}",
-                          f"{100 * row['best_accuracy']:.2f}%", f"{100 * row['mean_best_accuracy']:.2f}%",
+            lines.append((*(_text(row[key]) for key in keys), row["stop_epoch_text"],
+                          f"{row['never_converged']}/{len(row['seeds'])}", _percent(row["best_accuracy"]),
+                          _percent(row["mean_best_accuracy"]), _percent(row["mean_final_accuracy"]),
+                          *([_percent(row["mean_test_accuracy"])] if self.test_size else []),
                           f"{row['wall_time']:.2f}"))
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        right = [i not in (2, 3) for i in range(len(header))]  # numbers right-aligned, names left
+        numeric = [all(_is_numeric_text(line[i]) for line in lines[1:]) for i in range(len(header))]
 
         def cells(line):
-            return "| " + " | ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(line, widths, right)) + " |"
+            return "| " + " | ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(line, widths, numeric)) + " |"
 
-        rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, right)) + "|"
+        rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, numeric)) + "|"
         return "\n".join([cells(lines[0]), rule, *(cells(line) for line in lines[1:])]) + "\n"
 
     def to_csv(self, path) -> None:
-        """Write the rows as CSV, atomically; per-seed lists are JSON in their cells."""
+        """Write the rows as CSV, atomically; lists (per-seed values, tuples of layer
+        widths) are JSON in their cells."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in self.rows:
-            writer.writerow([json.dumps(row[c]) if c in PER_SEED else "" if row[c] is None else row[c]
-                             for c in COLUMNS])
+            writer.writerow([json.dumps(_plain(row[c])) if isinstance(row[c], list | tuple)
+                             else "" if row[c] is None else row[c] for c in COLUMNS])
         write_bytes_atomically(path, buffer.getvalue().encode())
 
     def to_json(self, path) -> None:
@@ -233,8 +338,10 @@ class SweepResult:
 
     def __str__(self) -> str:
         mode = "vectorised" if self.vectorized else "one run at a time"
+        target = "no target accuracy" if self.stop_at_accuracy is None else \
+            f"target accuracy {self.stop_at_accuracy:g}"
         return (f"sweep on {self.dataset!r}: {len(self.rows)} configurations x {len(self.seeds)} seeds, "
-                f"up to {self.epochs} epochs, target accuracy {self.stop_at_accuracy:g}, {self.dtype}, {mode}, "
+                f"up to {self.epochs} epochs, {target}, {self.dtype}, {mode}, "
                 f"{self.wall_time:.1f}s\n\n{self.to_markdown()}")
 
     def __repr__(self) -> str:
@@ -242,72 +349,112 @@ class SweepResult:
                 f"epochs={self.epochs}, vectorized={self.vectorized}, wall_time={self.wall_time:.2f}s)")
 
 
+def _plain(value):
+    """Tuples as lists, recursively (JSON has no tuples)."""
+    if isinstance(value, dict):
+        return {key: _plain(v) for key, v in value.items()}
+    return [_plain(v) for v in value] if isinstance(value, list | tuple) else value
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _is_numeric_text(text: str) -> bool:
+    return text.rstrip("%+").replace(".", "", 1).replace("e-", "", 1).lstrip("-").isdigit() or text == "-"
+
+
+def _mean(values) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
 def _row(config: SweepConfig, seeds: Sequence[int], results: Sequence[_SeedResult] | None, epochs: int,
          seconds: float, error: str = "") -> dict:
     """The table's row of one configuration; ``results`` None (with ``error``) when it failed."""
+    row = dataclasses.asdict(config)
     if results is None:
-        return {"lr": config.lr, "hidden": config.hidden, "activation": config.activation,
-                "optimizer": config.optimizer, "mean_stop_epoch": None, "stop_epoch_text": "failed",
-                "never_converged": len(seeds), "best_accuracy": float("nan"), "mean_best_accuracy": float("nan"),
-                "wall_time": seconds, "seeds": list(seeds), "stop_epochs": [None] * len(seeds),
-                "best_accuracies": [float("nan")] * len(seeds), "statuses": ["failed"] * len(seeds),
-                "error": error}
+        nan = float("nan")
+        return {**row, "mean_stop_epoch": None, "stop_epoch_text": "failed", "never_converged": len(seeds),
+                "best_accuracy": nan, "mean_best_accuracy": nan, "mean_final_accuracy": nan,
+                "mean_test_accuracy": None, "wall_time": seconds, "seeds": list(seeds),
+                "stop_epochs": [None] * len(seeds), "best_accuracies": [nan] * len(seeds),
+                "final_accuracies": [nan] * len(seeds), "test_accuracies": [None] * len(seeds),
+                "statuses": ["failed"] * len(seeds), "error": error}
     stops = [r.stop_epoch for r in results]
     best = [r.best_accuracy for r in results]
-    never = sum(s is None for s in stops)
-    mean_stop = None if never else float(np.mean(stops))
-    return {"lr": config.lr, "hidden": config.hidden, "activation": config.activation,
-            "optimizer": config.optimizer, "mean_stop_epoch": mean_stop,
-            "stop_epoch_text": f"{epochs}+" if never else f"{mean_stop:.1f}", "never_converged": never,
-            "best_accuracy": max(best), "mean_best_accuracy": float(np.mean(best)),
-            "wall_time": seconds, "seeds": list(seeds), "stop_epochs": stops,
-            "best_accuracies": best, "statuses": [r.status for r in results]}
+    targeted = config.stop_at_accuracy is not None
+    never = sum(s is None for s in stops) if targeted else 0
+    mean_stop = _mean(stops) if targeted else None
+    return {**row, "mean_stop_epoch": mean_stop,
+            "stop_epoch_text": "-" if not targeted else f"{epochs}+" if never else f"{mean_stop:.1f}",
+            "never_converged": never, "best_accuracy": max(best), "mean_best_accuracy": float(np.mean(best)),
+            "mean_final_accuracy": float(np.mean([r.final_accuracy for r in results])),
+            "mean_test_accuracy": _mean([r.test_accuracy for r in results]), "wall_time": seconds,
+            "seeds": list(seeds), "stop_epochs": stops, "best_accuracies": best,
+            "final_accuracies": [r.final_accuracy for r in results],
+            "test_accuracies": [r.test_accuracy for r in results], "statuses": [r.status for r in results]}
 
 
 # -- the sweep --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Settings:
     epochs: int
-    stop_at_accuracy: float
     threshold: float
     dtype: np.dtype
+    test_points: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
 class _SeedResult:
     """How one seed's run of a configuration ended (``History.status``; the stop epoch
-    only when the target was reached)."""
+    only when the target was reached; the test accuracy only with held-out points)."""
 
     status: str
     stop_epoch: int | None
     best_accuracy: float
+    final_accuracy: float
+    test_accuracy: float | None = None
 
 
-def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: float = 1.0, *, vectorize: bool = True,
+def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: float | None = 1.0, *,
+          n: int = 100, data_seed: int = 0, test_size: float | None = None, vectorize: bool = True,
           workers: int | None = None, executor: Executor | None = None, progress: bool = True,
           on_row: Callable[[dict], None] | None = None, threshold: float = 0.5, dtype=None) -> SweepResult:
     """Train every configuration of ``grid`` from every seed and tabulate the lab's numbers.
 
-    Each run is the lab's: ``nn.MLP(d, (hidden, hidden), 1, activation=...,
-    output_activation="sigmoid", rng=seed)`` trained full batch with MSE by the
-    ``optimizer`` at ``lr`` (``optim.SGD``, ``Adam``, ``AdamW``, ``RMSprop`` or ``Adagrad``,
-    other options at their defaults), accuracy at ``threshold`` on the training
-    points, stopping at the first epoch whose forward pass reaches ``stop_at_accuracy``
-    (before that epoch's update) or after ``epochs``: exactly
-    ``fit(..., stop_at_accuracy=stop_at_accuracy)``.
+    Each run is ``fit(config.build(features, seed), X, y, config.loss,
+    config.optimizer_for(parameters, config.lr), epochs, stop_at_accuracy=...)``: by
+    default the lab's ``nn.MLP(d, (hidden, hidden), 1)``, sigmoid everywhere, trained full
+    batch with MSE by SGD at ``lr``; accuracy at ``threshold`` on the training points,
+    stopping at the first epoch whose forward pass reaches the configuration's
+    ``stop_at_accuracy`` (before that epoch's update), or after ``epochs``.
 
     Args:
-        grid: a mapping of "lr", "hidden", "activation", "optimizer" to values or lists
-            of values (missing keys take ``LAB_DEFAULTS``), or a list of such mappings;
-            see :func:`expand_grid`. ``LAB_GRID`` is the lab's whole protocol.
-        dataset: "linear" (``make_linear(100, rng=0)``), "xor" (``make_xor_easy()``), or
-            an ``(X, y)`` pair with 0/1 labels.
+        grid: a mapping of keys of ``LAB_DEFAULTS`` to values or lists of values (missing
+            keys take ``LAB_DEFAULTS``), or a list of such mappings; see
+            :func:`expand_grid`. ``LAB_GRID`` is the lab's whole protocol.
+        dataset: a name in ``mg.data.DATASETS`` with two classes ("linear", the lab's
+            ``make_linear(100, rng=0)``; "xor", the lab's 21 points; "moons", "circles",
+            "spiral"), a ``.csv``/``.npz`` file of points and 0/1 labels
+            (``runs.read_points``), or an ``(X, y)`` pair with 0/1 labels.
         seeds: how many seeds (0, 1, ..., seeds - 1), or a list of distinct seeds.
         epochs: the epoch cap of every run.
-        stop_at_accuracy: the target accuracy, in (0, 1].
+        stop_at_accuracy: the target accuracy in (0, 1], or None to train every epoch;
+            the default of the grid key of the same name.
+        n: the number of points of a generated data set.
+        data_seed: the seed of a generated data set (and of the test split).
+        test_size: hold out this fraction of the points (drawn from ``data_seed``): the
+            networks train on the rest, and the table gets a test-accuracy column.
         vectorize: train all seeds of a configuration as one ``nn.Ensemble`` with
             ``fit_ensemble`` (the default). False runs ``fit`` once per seed: slower, and
-            the reference the ensemble's members equal.
+            the reference the ensemble's members equal. Configurations an ensemble cannot
+            stack (a Conv1d input layer) run one seed at a time either way.
         workers: processes; None picks one per core for sweeps long enough to repay
             starting them, 1 stays in this process. Each configuration is one task on a
             ``loky`` process pool (the ``parallel`` extra): no ``if __name__ ==
@@ -329,19 +476,25 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     Returns:
         A :class:`SweepResult`, rows in grid order.
     """
-    configs = expand_grid(grid)
-    name, X, y = _dataset(dataset)
+    configs = expand_grid(grid, {"stop_at_accuracy": _check_stop(stop_at_accuracy)})
+    name, X, y = _dataset(dataset, n, data_seed)
     seeds = _seeds(seeds)
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
         raise ValueError(f"sweep: epochs must be a positive integer, got {epochs!r}")
-    if (isinstance(stop_at_accuracy, bool) or not isinstance(stop_at_accuracy, numbers.Real)
-            or not 0 < stop_at_accuracy <= 1):
-        raise ValueError(f"sweep: stop_at_accuracy must be a number in (0, 1], got {stop_at_accuracy!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, numbers.Integral)
                                 or workers < 1):
         raise ValueError(f"sweep: workers must be a positive integer or None, got {workers!r}")
-    settings = _Settings(int(epochs), float(stop_at_accuracy), float(threshold), _float_dtype(dtype))
-    X, y = X.astype(settings.dtype, copy=False), y.astype(settings.dtype, copy=False)
+    dtype = _float_dtype(dtype)
+    X, y = X.astype(dtype, copy=False), y.astype(dtype, copy=False)
+    test_points = None
+    if test_size is not None:
+        try:
+            X, y, *test_points = split_points(X, y, test_size, data_seed)
+        except ValueError as error:
+            raise ValueError(f"sweep: {error}") from None
+    settings = _Settings(int(epochs), float(threshold), dtype, tuple(test_points) if test_points else None)
+    for config in dict.fromkeys(dataclasses.replace(c, lr=1.0) for c in configs):
+        _check_buildable(config, X.shape[1], dtype)
 
     rows: list[dict | None] = [None] * len(configs)
     bar = _progress_bar(len(configs) * len(seeds) * settings.epochs, progress, name)
@@ -372,22 +525,41 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     finally:
         if bar is not None:
             bar.close()
-    return SweepResult(rows, name, seeds, settings.epochs, settings.stop_at_accuracy, bool(vectorize),
-                       time.perf_counter() - started, used_workers, settings.dtype.name)
+    return SweepResult(rows, name, seeds, settings.epochs, _check_stop(stop_at_accuracy), bool(vectorize),
+                       time.perf_counter() - started, used_workers, settings.dtype.name,
+                       None if test_size is None else float(test_size))
 
 
-def _dataset(dataset) -> tuple[str, np.ndarray, np.ndarray]:
-    if isinstance(dataset, str):
-        if dataset not in DATASETS:
-            raise ValueError(f"sweep: unknown data set {dataset!r}: use {', '.join(map(repr, DATASETS))}, "
-                             "or pass an (X, y) pair")
-        return (dataset, *DATASETS[dataset]())
+def _check_buildable(config: SweepConfig, n_inputs: int, dtype) -> None:
+    """Build the configuration's network and optimizer once, so that what only the
+    pieces themselves check (an initialisation a bias cannot take, an option the
+    optimizer does not have) fails now, in one line, not in a worker."""
+    try:
+        model = config.build(n_inputs, 0, dtype)
+        config.optimizer_for(model.parameters(), config.lr)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"sweep: configuration {_describe_config(config)}: {error}") from None
+
+
+def _describe_config(config: SweepConfig) -> str:
+    changed = {key: value for key, value in dataclasses.asdict(config).items()
+               if key in ("hidden", "activation", "optimizer") or value != LAB_DEFAULTS[key]}
+    changed.pop("lr", None)
+    return ", ".join(f"{key}={value!r}" for key, value in changed.items())
+
+
+def _dataset(dataset, n, data_seed) -> tuple[str, np.ndarray, np.ndarray]:
+    if isinstance(dataset, str | os.PathLike):
+        try:
+            return load_points(dataset, n, data_seed)
+        except ValueError as error:
+            raise ValueError(f"sweep: {error}") from None
     if isinstance(dataset, Sequence) and len(dataset) == 2:
         X, y = (np.asarray(_data(a)) for a in dataset)
         if X.ndim == 2 and len(X) > 0 and y.size == len(X) and X.dtype.kind in "fiub" and y.dtype.kind in "fiub":
             return "custom", X.astype(float, copy=False), y.reshape(-1, 1).astype(float, copy=False)
-    raise ValueError("sweep: dataset must be 'linear', 'xor' or an (X, y) pair with X of shape (n, features) and "
-                     f"n 0/1 labels in y, got {_describe(dataset)}")
+    raise ValueError("sweep: dataset must be a data set's name, a .csv/.npz file or an (X, y) pair with X of shape "
+                     f"(n, features) and n 0/1 labels in y, got {_describe(dataset)}")
 
 
 def _describe(value) -> str:
@@ -421,33 +593,43 @@ def _seeds(seeds) -> list[int]:
     return [int(s) for s in values]
 
 
-def _lab_model(config: SweepConfig, seed: int, n_inputs: int, dtype) -> MLP:
-    return MLP(n_inputs, (config.hidden, config.hidden), 1, activation=config.activation,
-               output_activation="sigmoid", dtype=dtype, rng=seed)
-
-
 def _tasks(configs: Sequence[SweepConfig], n_inputs: int) -> list[tuple[int, ...]]:
     """One task per configuration (so that each row arrives as soon as its seeds are
     done), the most work first. (Grouping the configurations that differ only in learning
     rate into one ensemble was measured: no faster on the lab's protocol.)"""
-    return sorted(((n,) for n in range(len(configs))),
-                  key=lambda task: -configs[task[0]].hidden * (configs[task[0]].hidden + n_inputs + 8))
+    def work(task):
+        widths = (n_inputs, *_layers(configs[task[0]].hidden), 1)
+        return -sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+
+    return sorted(((n,) for n in range(len(configs))), key=work)
+
+
+def _layers(hidden) -> tuple[int, ...]:
+    return (hidden, hidden) if isinstance(hidden, int) else hidden
 
 
 def _train_cells(configs: Sequence[SweepConfig], seeds, X, y, settings: _Settings) -> list[tuple[list, float]]:
-    """Configurations of one network and optimizer, all their seeds as one ``nn.Ensemble``
-    (a learning rate per member), by ``fit_ensemble``. Per configuration: its seeds'
-    results and its share of the time."""
-    started = time.perf_counter()
-    members = [(config, seed) for config in configs for seed in seeds]
-    ensemble = Ensemble([_lab_model(config, seed, X.shape[1], settings.dtype) for config, seed in members])
-    optimizer = OPTIMIZERS[configs[0].optimizer](ensemble.parameters(),
-                                                 lr=ensemble.per_member([config.lr for config, _ in members]))
-    histories = fit_ensemble(ensemble, X, y, "mse", optimizer, settings.epochs,
-                             stop_at_accuracy=settings.stop_at_accuracy, threshold=settings.threshold)
-    share = (time.perf_counter() - started) / len(configs)
-    n = len(seeds)
-    return [([_seed_result(h) for h in histories[i * n:(i + 1) * n]], share) for i in range(len(configs))]
+    """Each configuration's seeds as one ``nn.Ensemble`` trained by ``fit_ensemble``
+    (one seed at a time by ``fit`` where the network cannot be stacked). Per
+    configuration: its seeds' results and the time they took."""
+    outcomes = []
+    for config in configs:
+        started = time.perf_counter()
+        try:
+            ensemble = Ensemble([config.build(X.shape[1], seed, settings.dtype) for seed in seeds])
+        except TypeError:  # a layer with no member axis (Conv1d)
+            outcomes += _fit_cells([config], seeds, X, y, settings)
+            continue
+        optimizer = config.optimizer_for(ensemble.parameters(), ensemble.per_member([config.lr] * len(seeds)))
+        histories = fit_ensemble(ensemble, X, y, config.loss, optimizer, settings.epochs,
+                                 stop_at_accuracy=config.stop_at_accuracy, threshold=settings.threshold)
+        tested = [None] * len(seeds)
+        if settings.test_points is not None:
+            X_test, y_test = settings.test_points
+            correct = _count_correct_per_member(predict(ensemble, X_test), y_test, settings.threshold)
+            tested = [c / len(X_test) for c in correct]
+        outcomes.append(([_seed_result(h, t) for h, t in zip(histories, tested)], time.perf_counter() - started))
+    return outcomes
 
 
 def _fit_cells(configs: Sequence[SweepConfig], seeds, X, y, settings: _Settings) -> list[tuple[list, float]]:
@@ -457,18 +639,24 @@ def _fit_cells(configs: Sequence[SweepConfig], seeds, X, y, settings: _Settings)
         started = time.perf_counter()
         results = []
         for seed in seeds:
-            model = _lab_model(config, seed, X.shape[1], settings.dtype)
-            optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
+            model = config.build(X.shape[1], seed, settings.dtype)
+            optimizer = config.optimizer_for(model.parameters(), config.lr)
             # fit's divergence message would be one line per diverging seed: the row's statuses say it.
-            history = fit(model, X, y, "mse", optimizer, settings.epochs, stop_at_accuracy=settings.stop_at_accuracy,
-                          threshold=settings.threshold, progress=False, file=io.StringIO())
-            results.append(_seed_result(history))
+            history = fit(model, X, y, config.loss, optimizer, settings.epochs,
+                          stop_at_accuracy=config.stop_at_accuracy, threshold=settings.threshold, progress=False,
+                          file=io.StringIO())
+            tested = None
+            if settings.test_points is not None:
+                X_test, y_test = settings.test_points
+                tested = count_correct(predict(model, X_test), y_test, settings.threshold) / len(X_test)
+            results.append(_seed_result(history, tested))
         outcomes.append((results, time.perf_counter() - started))
     return outcomes
 
 
-def _seed_result(history) -> _SeedResult:
-    return _SeedResult(history.status, history.stop_epoch if history.converged else None, history.best_accuracy)
+def _seed_result(history, test_accuracy=None) -> _SeedResult:
+    return _SeedResult(history.status, history.stop_epoch if history.converged else None, history.best_accuracy,
+                       history.final_accuracy, test_accuracy)
 
 
 def _workers(workers: int | None, settings: _Settings, runs: int) -> int:
