@@ -63,8 +63,11 @@ def _parse_init(spec) -> tuple[Callable, tuple, dict] | None:
         try:
             args = tuple(ast.literal_eval(a) for a in node.args)
             kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-        except ValueError:
-            name = None  # an argument that is not a literal number or string
+        except ValueError:  # an argument that is not a literal number or string
+            if _INIT_ALIASES.get(name, name) in INITS:
+                raise ValueError(f"initialisation {spec!r}: arguments must be numbers or strings written out, "
+                                 "e.g. 'normal(0, 1)' or \"kaiming_normal(nonlinearity='relu')\"") from None
+            name = None
     else:
         name = None
     name = _INIT_ALIASES.get(name, name)
@@ -80,8 +83,9 @@ def _parse_init(spec) -> tuple[Callable, tuple, dict] | None:
             raise TypeError("the tensor and rng are given by the run")
         signature.bind(None, *args, **kwargs)
     except TypeError as error:
-        raise ValueError(f"initialisation {spec!r}: {error}; {name} takes "
-                         f"{str(signature).replace('tensor: Tensor, ', '')}") from None
+        takes = signature.replace(parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()
+                                              if p.name not in ("tensor", "rng")], return_annotation=signature.empty)
+        raise ValueError(f"initialisation {spec!r}: {error}; {name} takes {takes}") from None
     return function, args, kwargs
 
 
@@ -134,8 +138,8 @@ def build_model(n_inputs: int, n_outputs: int = 1, hidden=(50, 50), activation="
 # -- the optimizer ----------------------------------------------------------------------------
 def build_optimizer(name: str, parameters, lr, **options):
     """``OPTIMIZERS[name](parameters, lr=lr, ...)`` with the ``options`` (momentum,
-    nesterov, weight_decay, betas) that differ from their defaults; an option the
-    optimizer does not have is a ValueError."""
+    nesterov, weight_decay, betas; betas None: the optimizer's) that it takes; an option
+    it does not have is a ValueError unless left at its neutral value (0, False, None)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
     cls = OPTIMIZERS[name]
@@ -150,6 +154,9 @@ def build_optimizer(name: str, parameters, lr, **options):
         takes = [key for key in OPTIMIZER_OPTIONS if key in accepted]
         raise ValueError(f"optimizer {name!r} has no option {refused[0]!r} (it takes "
                          f"{', '.join(takes) or 'only lr'})")
+    # Every option the optimizer takes is passed, also at its neutral value: weight_decay 0 is
+    # no decay for AdamW too (whose own default is 0.01), as the run's table says.
+    given = {key: value for key, value in options.items() if key in accepted and value is not None}
     if "betas" in given:
         given["betas"] = tuple(given["betas"])
     return cls(parameters, lr=lr, **given)
@@ -176,7 +183,10 @@ def read_points(path) -> tuple[np.ndarray, np.ndarray]:
                 [float(cell) for cell in lines[0].split(",")] if lines else None
             except ValueError:
                 lines = lines[1:]
-            table = np.array([[float(cell) for cell in line.split(",")] for line in lines])
+            rows = [[float(cell) for cell in line.split(",")] for line in lines]
+            if len({len(row) for row in rows}) > 1:
+                raise ValueError("rows of different lengths: every row needs the same coordinates, then its label")
+            table = np.array(rows)
             if table.ndim != 2 or table.shape[1] < 2:
                 raise ValueError("needs rows of at least two numbers: the point's coordinates, then its label")
             X, y = table[:, :-1], table[:, -1]
