@@ -16,28 +16,34 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import itertools
 import json
 import math
 import numbers
 import os
+import queue
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import CancelledError, Executor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 
 from microgradnp._files import write_bytes_atomically
-from microgradnp._memory import keep_freed_memory
+from microgradnp._memory import start_worker
 from microgradnp.nn.ensemble import Ensemble
 from microgradnp.tensor import _data, get_default_dtype
 from microgradnp.train.fit import _count_correct_per_member, count_correct, fit, fit_ensemble, predict
 from microgradnp.train.runs import OPTIMIZERS, build_model, build_optimizer, check_init, load_points, split_points
 
-__all__ = ["LAB_DEFAULTS", "LAB_GRID", "SweepConfig", "SweepResult", "expand_grid", "sweep"]
+__all__ = ["LAB_DEFAULTS", "LAB_GRID", "SweepConfig", "SweepResult", "cluster_executor", "expand_grid", "sweep"]
 
 LAB_DEFAULTS: Mapping[str, object] = MappingProxyType({
     "lr": 0.1, "hidden": 50, "activation": "sigmoid", "optimizer": "sgd", "output_activation": "sigmoid",
@@ -425,7 +431,8 @@ class _SeedResult:
 def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: float | None = 1.0, *,
           n: int = 100, data_seed: int = 0, test_size: float | None = None, vectorize: bool = True,
           workers: int | None = None, executor: Executor | None = None, progress: bool = True,
-          on_row: Callable[[dict], None] | None = None, threshold: float = 0.5, dtype=None) -> SweepResult:
+          on_row: Callable[[dict], None] | None = None, threshold: float = 0.5, dtype=None,
+          cells: str | os.PathLike | None = None, resume: bool = False) -> SweepResult:
     """Train every configuration of ``grid`` from every seed and tabulate the lab's numbers.
 
     Each run is ``fit(config.build(features, seed), X, y, config.loss,
@@ -472,6 +479,13 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
             dtype, float64 unless changed). float32 halves the time of the big layers;
             its stop epochs differ from float64's by rounding, and equal those of
             float32 runs one at a time.
+        cells: a folder where each configuration's row is written, atomically, as soon
+            as all its seeds have finished (one JSON file per configuration, named by a
+            hash of everything its numbers depend on: the configuration, the data, the
+            seeds, epochs, threshold, dtype and test split).
+        resume: take the rows already in ``cells`` for exactly these settings instead of
+            training them again, so a sweep killed at any point loses only the
+            configurations that were running. Failed rows are not kept (they run again).
 
     Returns:
         A :class:`SweepResult`, rows in grid order.
@@ -496,11 +510,13 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     for config in dict.fromkeys(dataclasses.replace(c, lr=1.0) for c in configs):
         _check_buildable(config, X.shape[1], dtype)
 
+    store = None if cells is None else _CellStore(cells, name, X, y, seeds, settings, test_size)
+    if resume and store is None:
+        raise ValueError("sweep: resume=True needs the cells folder the earlier sweep wrote (cells=...)")
     rows: list[dict | None] = [None] * len(configs)
     bar = _progress_bar(len(configs) * len(seeds) * settings.epochs, progress, name)
 
-    def cell_done(number: int, results: list[_SeedResult] | None, seconds: float, error: str = "") -> None:
-        row = _row(configs[number], seeds, results, settings.epochs, seconds, error)
+    def keep(number: int, row: dict) -> None:
         rows[number] = row
         if bar is not None:
             bar.update(len(seeds) * settings.epochs)
@@ -508,8 +524,18 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
         if on_row is not None:
             on_row(row)
 
+    def cell_done(number: int, results: list[_SeedResult] | None, seconds: float, error: str = "") -> None:
+        row = _row(configs[number], seeds, results, settings.epochs, seconds, error)
+        if store is not None and results is not None:
+            store.save(configs[number], row)
+        keep(number, row)
+
+    for number, config in enumerate(configs):
+        row = store.load(config) if resume else None
+        if row is not None:
+            keep(number, row)
     train = _train_cells if vectorize else _fit_cells
-    tasks = _tasks(configs, X.shape[1])
+    tasks = [task for task in _tasks(configs, X.shape[1]) if rows[task[0]] is None]
     started = time.perf_counter()
     used_workers = 1
     try:
@@ -528,6 +554,48 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     return SweepResult(rows, name, seeds, settings.epochs, _check_stop(stop_at_accuracy), bool(vectorize),
                        time.perf_counter() - started, used_workers, settings.dtype.name,
                        None if test_size is None else float(test_size))
+
+
+class _CellStore:
+    """The ``cells`` folder of a sweep: one JSON file per finished configuration, named by
+    a hash of everything its numbers depend on, so that a file is only ever taken for the
+    very run that wrote it."""
+
+    def __init__(self, folder, dataset: str, X, y, seeds, settings: _Settings, test_size) -> None:
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"sweep: cannot make the cells folder {self.folder}: {error.strerror or error}") from None
+        data = hashlib.sha256()
+        for array in (X, y):
+            data.update(f"{array.dtype.str}{array.shape}".encode())
+            data.update(np.ascontiguousarray(array).tobytes())
+        self.run = {"dataset": dataset, "data": data.hexdigest(), "seeds": list(seeds), "epochs": settings.epochs,
+                    "threshold": settings.threshold, "dtype": settings.dtype.name, "test_size": test_size}
+
+    def _key(self, config: SweepConfig) -> tuple[dict, Path]:
+        key = _plain({**self.run, "config": dataclasses.asdict(config)})
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+        return key, self.folder / f"cell-{digest}.json"
+
+    def save(self, config: SweepConfig, row: dict) -> None:
+        key, path = self._key(config)
+        write_bytes_atomically(path, json.dumps({"key": key, "row": _plain(row)}).encode())
+
+    def load(self, config: SweepConfig) -> dict | None:
+        """The row saved for ``config`` by a run with these settings, or None."""
+        key, path = self._key(config)
+        try:
+            saved = json.loads(path.read_bytes())
+        except (OSError, ValueError):  # not there yet, or not a cell file: train it
+            return None
+        if not isinstance(saved, dict) or saved.get("key") != key or not isinstance(saved.get("row"), dict):
+            return None
+        row = saved["row"]
+        if set(row) != set(COLUMNS):
+            return None
+        return {**row, **dataclasses.asdict(config)}  # the configuration as given (tuples, not JSON lists)
 
 
 def _check_buildable(config: SweepConfig, n_inputs: int, dtype) -> None:
@@ -677,22 +745,20 @@ def _run_on_executor(train, tasks, configs, seeds, X, y, settings, executor, wor
     """Run ``train`` on each task (a tuple of configuration numbers) on ``executor`` (or on
     a loky process pool of ``workers``), calling ``cell_done`` for each configuration as its
     task finishes. Returns the worker count (0 for a given executor)."""
-    own = executor is None
-    if own:
-        try:
-            import loky
-        except ImportError:
-            raise ImportError("sweep: workers > 1 run on a loky process pool: pip install \"microgradnp[parallel]\" "
-                              "(or pass workers=1)") from None
-        broken = (loky.process_executor.TerminatedWorkerError, loky.process_executor.BrokenProcessPool)
-    else:
-        from concurrent.futures.process import BrokenProcessPool
-        broken = (BrokenProcessPool,)
+    if executor is not None:
+        _run_on_given_executor(train, tasks, configs, seeds, X, y, settings, executor, cell_done)
+        return 0
+    try:
+        import loky
+    except ImportError:
+        raise ImportError("sweep: workers > 1 run on a loky process pool: pip install \"microgradnp[parallel]\" "
+                          "(or pass workers=1)") from None
+    broken = (loky.process_executor.TerminatedWorkerError, loky.process_executor.BrokenProcessPool)
     pending = set(tasks)
     restarts = 0
     while pending:
-        pool = loky.ProcessPoolExecutor(workers, env=_ONE_BLAS_THREAD, initializer=keep_freed_memory) if own \
-            else executor
+        pool = loky.ProcessPoolExecutor(workers, env=_ONE_BLAS_THREAD, initializer=start_worker,
+                                        initargs=(os.getpid(),))
         reason = None
         try:
             futures = {pool.submit(train, [configs[n] for n in task], seeds, X, y, settings): task
@@ -702,24 +768,159 @@ def _run_on_executor(train, tasks, configs, seeds, X, y, settings, executor, wor
                 try:
                     outcomes = future.result()
                 except broken as error:
-                    reason = f"a worker process died ({type(error).__name__}: {str(error).splitlines()[0]})"
+                    reason = _death_reason(error)
                     break
                 pending.discard(task)
                 for number, outcome in zip(task, outcomes, strict=True):
                     cell_done(number, *outcome)
-        except BaseException:
-            if own:  # interrupted (Ctrl-C) or a task failed: stop the workers now
-                pool.shutdown(wait=False, kill_workers=True)
+        except BaseException:  # interrupted (Ctrl-C) or a task failed: stop the workers now
+            pool.shutdown(wait=False, kill_workers=True)
             raise
-        if own:
-            pool.shutdown(wait=reason is None, kill_workers=reason is not None)
+        pool.shutdown(wait=reason is None, kill_workers=reason is not None)
         if reason is not None:
             restarts += 1
             if restarts > POOL_RESTARTS:
                 for number in sorted(n for task in pending for n in task):
                     cell_done(number, None, 0.0, reason)
                 break
-    return workers if own else 0
+    return workers
+
+
+def _run_on_given_executor(train, tasks, configs, seeds, X, y, settings, executor: Executor, cell_done) -> None:
+    """``_run_on_executor`` on the caller's executor, which is left running: a task whose
+    worker died (``_worker_died``) is submitted again, up to ``POOL_RESTARTS`` times, then
+    its rows fail with the reason; the other tasks carry on. An error of the task itself
+    propagates, after the tasks not yet started are cancelled."""
+    submit_to = executor.submit
+    client = _dask_client(executor)
+    if client is not None:
+        # Dask's own futures, not the executor's: a ClientExecutor future never completes
+        # when a finished result is lost with its worker and computing it again fails.
+        options = dict(getattr(executor, "_kwargs", {}))  # get_executor(retries=..., workers=...)
+
+        def submit_to(function, *arguments):
+            return client.submit(function, *arguments, **options)
+
+    retries = dict.fromkeys(tasks, 0)
+    running = {}
+    finished = queue.SimpleQueue()  # futures as they finish (Dask calls back from its own thread)
+
+    def submit(task) -> None:
+        arguments = ([configs[n] for n in task], seeds, X, y, settings)
+        try:
+            # A retry is a new call, not a cached one: Dask names a task after its function and arguments.
+            future = submit_to(_again, retries[task], train, *arguments) if retries[task] else \
+                submit_to(train, *arguments)
+        except Exception as error:  # a stdlib process pool whose worker died takes no more tasks
+            if not _worker_died(error):
+                raise
+            died(task, error)
+            return
+        running[future] = task
+        future.add_done_callback(finished.put)
+
+    def died(task, error: BaseException) -> None:
+        if retries[task] < POOL_RESTARTS:
+            retries[task] += 1
+            submit(task)
+        else:
+            for number in task:
+                cell_done(number, None, 0.0, _death_reason(error))
+
+    try:
+        for task in tasks:
+            submit(task)
+        while running:
+            future = finished.get()
+            task = running.pop(future)
+            try:
+                outcomes = future.result()  # (Dask: fetched now, computed again if its worker died since)
+            except Exception as error:
+                if not _worker_died(error):
+                    raise
+                died(task, error)
+                continue
+            for number, outcome in zip(task, outcomes, strict=True):
+                cell_done(number, *outcome)
+    except BaseException:  # interrupted (Ctrl-C) or a task failed: drop the work not yet done
+        for future in running:
+            future.cancel()
+        raise
+
+
+def _dask_client(executor):
+    """The ``distributed.Client`` behind a Dask ``client.get_executor()``, else None."""
+    cfexecutor = sys.modules.get("distributed.cfexecutor")  # not imported: not a Dask executor
+    if cfexecutor is not None and isinstance(executor, cfexecutor.ClientExecutor):
+        return getattr(executor, "_client", None)
+    return None
+
+
+def _again(attempt: int, train, *arguments):
+    """``train(*arguments)``, submitted again after a worker died (``attempt`` makes it a new task)."""
+    return train(*arguments)
+
+
+# Worker deaths as other executors report them, by class (their packages may not be installed).
+_DEATHS = {("distributed", "KilledWorker"), ("distributed", "CommClosedError"), ("loky", "TerminatedWorkerError")}
+
+
+def _worker_died(error: BaseException) -> bool:
+    """Whether ``error`` says that the process running a task died (or the executor
+    dropped the task), rather than that the task's code failed: ``BrokenProcessPool``
+    (stdlib, loky), Dask's ``KilledWorker`` (raised once the scheduler's
+    ``distributed.scheduler.allowed-failures`` retries are used up) and
+    ``CommClosedError``, or a cancelled future."""
+    return isinstance(error, BrokenProcessPool | CancelledError) or any(
+        (cls.__module__.partition(".")[0], cls.__name__) in _DEATHS for cls in type(error).__mro__)
+
+
+def _death_reason(error: BaseException) -> str:
+    message = str(error).strip().splitlines()
+    what = f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+    if isinstance(error, CancelledError):
+        return f"the executor cancelled its task ({what})"
+    return f"a worker process died ({what})"
+
+
+@contextmanager
+def cluster_executor(address: str, timeout: float = 10.0):
+    """A Dask cluster's executor for ``sweep(..., executor=...)``, as a context manager::
+
+        with mg.train.cluster_executor("tcp://scheduler:8786") as executor:
+            result = mg.train.sweep(mg.train.LAB_GRID, "xor", executor=executor)
+
+    It connects a ``distributed.Client`` to the scheduler at ``address`` (the ``cluster``
+    extra: ``pip install "microgradnp[cluster]"``), yields ``client.get_executor()`` and
+    closes the client on exit. The workers need microgradnp installed. A task whose worker
+    dies is run again by the scheduler (``distributed.scheduler.allowed-failures`` times),
+    then by the sweep (twice); after that its row says "failed" and why.
+
+    Args:
+        address: the scheduler's address, e.g. ``"tcp://10.0.0.5:8786"``.
+        timeout: seconds to wait for the scheduler to answer.
+
+    Raises:
+        ImportError: ``distributed`` is not installed.
+        ValueError: the scheduler cannot be reached at ``address`` within ``timeout``.
+    """
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError("sweep: a Dask cluster needs the distributed package: "
+                          "pip install \"microgradnp[cluster]\"") from None
+    problem = None
+    try:
+        client = distributed.Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, ValueError, TypeError) as error:
+        text = str(error).strip().splitlines()
+        problem = text[0] if text else type(error).__name__
+    if problem is not None:  # raised here, not in the except: the failed client is freed with its traceback
+        raise ValueError(f"sweep: cannot reach the Dask scheduler at {address}: {problem}")
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
 
 
 def _progress_bar(total: int, enabled: bool, name: str):
