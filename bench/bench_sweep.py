@@ -20,7 +20,8 @@ import timeit
 import numpy as np
 
 import microgradnp as mg
-from microgradnp.train.sweep import DATASETS, LAB_GRID
+from microgradnp.train.runs import load_points
+from microgradnp.train.sweep import LAB_GRID
 
 ACTIVATIONS = {  # f(z), and f'(z) written with the activation a = f(z), as a student writes them
     "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a)),
@@ -89,7 +90,7 @@ def main():
     for name in ("linear", "xor"):
         result = mg.train.sweep(LAB_GRID, name, seeds=args.seeds, epochs=args.epochs, progress=False,
                                 dtype=args.dtype)
-        X, y = (a.astype(args.dtype) for a in DATASETS[name]())
+        X, y = (a.astype(args.dtype) for a in load_points(name)[1:])
         steps: dict[tuple, float] = {}
         one_at_a_time = 0.0
         for row in result.rows:

@@ -25,7 +25,8 @@ import numpy as np
 import microgradnp as mg
 from microgradnp import nn, optim
 from microgradnp._files import write_bytes_atomically
-from microgradnp.train.sweep import DATASETS, LAB_DEFAULTS, LAB_GRID
+from microgradnp.train.runs import load_points
+from microgradnp.train.sweep import LAB_DEFAULTS, LAB_GRID
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -81,7 +82,7 @@ def heatmaps(results, epochs: int) -> list[str]:
 def curves(name: str, epochs: int) -> str:
     """Loss and accuracy of seed 0 for each hidden activation at the lab's defaults, on a
     logarithmic epoch axis (the fast runs stop a hundred times sooner than the slow ones)."""
-    X, y = DATASETS[name]()
+    _, X, y = load_points(name)
     histories = {}
     for activation in ("sigmoid", "relu", "tanh", "none"):
         model = nn.MLP(2, (50, 50), 1, activation=activation, output_activation="sigmoid", rng=0)

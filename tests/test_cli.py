@@ -63,7 +63,7 @@ def test_train_from_a_toml_config_with_a_flag_overriding_it(capsys, tmp_path):
     ("argv", "message"),
     [
         (["train", "--lr", "-1"], "--lr: must be a positive number"),
-        (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
+        (["train", "--dataset", "mnist"], "unknown data set 'mnist'"),
         (["train", "--hidden"], "expected at least one argument"),
         (["train", "--epochs", "ten"], "invalid _positive_int value"),
         (["graph", "--out", "graph.pdf"], "apt-get install graphviz"),
@@ -119,7 +119,7 @@ def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path, monkeypatch, argv,
         ("graph", 'hidden = [4, "big"]', "hidden must be an integer"),
         ("graph", "group_modules = 0", "group_modules must be true or false"),
         ("sweep", 'protocol = "mine"', "unknown protocol 'mine'"),
-        ("sweep", 'datasets = ["mnist"]', "unknown datasets 'mnist'; choose from linear, xor"),
+        ("sweep", 'datasets = ["mnist"]', "datasets: unknown data set 'mnist': use linear, xor"),
         ("sweep", 'optimizer = ["lbfgs"]', "unknown optimizer 'lbfgs'; choose from sgd, adam, adamw, rmsprop, adagrad"),
         ("sweep", 'seeds = "ten"', "seeds must be an integer"),
         ("sweep", 'vectorize = "no"', "vectorize must be true or false"),
@@ -208,3 +208,159 @@ def test_sweep_in_float32(capsys, tmp_path):
                        "--dtype", "float32", "--no-progress", "--out", str(tmp_path))
     assert code == 0 and "1 configuration(s) x 2 seed(s)" in out
     assert json.loads((tmp_path / "linear.json").read_text())["dtype"] == "float32"
+
+
+# -- every run option on the command line and in configs ---------------------------------------
+def _rows(path):
+    return json.loads(path.read_text())["rows"]
+
+
+def test_sweep_flags_cover_every_grid_key(capsys, tmp_path):
+    code, out, err = run(capsys, "sweep", "--datasets", "moons", "--n", "40", "--data-seed", "3", "--hidden", "4,",
+                         "3,3", "5", "--init", "normal(0, 1)", "--bias-init", "uniform(0, 1)", "--no-bias",
+                         "--loss", "mse/2", "--output-activation", "relu", "--stop-at-accuracy", "none",
+                         "--test-size", "0.25", "--seeds", "2", "--epochs", "30", "--no-progress", "--out",
+                         str(tmp_path))
+    assert code == 0, err
+    rows = _rows(tmp_path / "moons.json")
+    assert [row["hidden"] for row in rows] == [[4], [3, 3], 5]
+    assert {(row["init"], row["bias_init"], row["bias"], row["loss"], row["output_activation"])
+            for row in rows} == {("normal(0, 1)", "uniform(0, 1)", False, "mse/2", "relu")}
+    assert all(row["stop_at_accuracy"] is None and row["stop_epoch_text"] == "-" for row in rows)
+    assert all(len(row["test_accuracies"]) == 2 and row["mean_test_accuracy"] is not None for row in rows)
+    assert "test acc" in out and "| (4,)" in out
+    expected = __import__("microgradnp").train.sweep(
+        {"hidden": [(4,), (3, 3), 5], "init": "normal(0, 1)", "bias_init": "uniform(0, 1)", "bias": False,
+         "loss": "mse/2", "output_activation": "relu"}, "moons", seeds=2, epochs=30, stop_at_accuracy=None, n=40,
+        data_seed=3, test_size=0.25, progress=False)
+    assert [row["best_accuracies"] for row in rows] == [row["best_accuracies"] for row in expected.rows]
+    assert [row["test_accuracies"] for row in rows] == [row["test_accuracies"] for row in expected.rows]
+
+
+def test_sweep_optimizer_options_and_a_data_file(capsys, tmp_path):
+    import numpy as np
+
+    import microgradnp as mg
+
+    X, y = mg.data.make_circles(30, rng=2)
+    np.savez(tmp_path / "points.npz", X=X, y=y)
+    code, _, err = run(capsys, "sweep", "--datasets", str(tmp_path / "points.npz"), "--optimizer", "sgd",
+                       "--momentum", "0.9", "--nesterov", "--weight-decay", "0.001", "--lr", "0.5", "--seeds", "2",
+                       "--epochs", "40", "--no-progress", "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    (row,) = _rows(tmp_path / "out" / "points.json")
+    assert (row["momentum"], row["nesterov"], row["weight_decay"]) == (0.9, True, 0.001)
+    expected = mg.train.sweep({"lr": 0.5, "momentum": 0.9, "nesterov": True, "weight_decay": 0.001}, (X, y),
+                              seeds=2, epochs=40, progress=False)
+    assert row["stop_epochs"] == expected.rows[0]["stop_epochs"]
+    assert row["best_accuracies"] == expected.rows[0]["best_accuracies"]
+    code, _, err = run(capsys, "sweep", "--datasets", "xor", "--optimizer", "adam", "--momentum", "0.9",
+                       "--seeds", "1", "--epochs", "2", "--no-progress", "--out", str(tmp_path / "out"))
+    assert code == 2 and "has no option 'momentum'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_sweep_config_grid_tables_with_top_level_defaults_and_flags_winning(capsys, tmp_path):
+    config = tmp_path / "report.toml"
+    config.write_text(f'datasets = ["xor"]\nseeds = 1\nepochs = 20\nprogress = false\nout = "{tmp_path}"\n'
+                      'init = "uniform(-1, 1)"\nstop_at_accuracy = "none"\n\n'
+                      '[[grid]]\nhidden = [[4], [10, 10]]\nlr = [0.5, 1.0]\n\n'
+                      '[[grid]]\nhidden = 4\noptimizer = "adam"\nlr = 0.05\nbetas = [0.8, 0.99]\n'
+                      'init = "normal(0, 1)"\n')
+    code, _, err = run(capsys, "sweep", "--config", str(config))
+    assert code == 0, err
+    rows = _rows(tmp_path / "xor.json")
+    assert [(row["hidden"], row["lr"], row["optimizer"]) for row in rows] == [
+        ([4], 0.5, "sgd"), ([4], 1.0, "sgd"), ([10, 10], 0.5, "sgd"), ([10, 10], 1.0, "sgd"), (4, 0.05, "adam")]
+    assert [row["init"] for row in rows] == ["uniform(-1, 1)"] * 4 + ["normal(0, 1)"]  # a table's key wins
+    assert rows[-1]["betas"] == [0.8, 0.99] and all(row["stop_at_accuracy"] is None for row in rows)
+    code, _, err = run(capsys, "sweep", "--config", str(config), "--init", "xavier", "--lr", "0.3")
+    assert code == 0, err
+    rows = _rows(tmp_path / "xor.json")
+    assert {row["init"] for row in rows} == {"xavier"} and {row["lr"] for row in rows} == {0.3}
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    ('grid = [1, 2]', "grid must be one or more [[grid]] tables"),
+    ('[[grid]]\nmomentun = 0.9', "unknown grid key 'momentun'"),
+    ('[[grid]]\nhidden = [[0]]', "'hidden' must be a positive integer"),
+    ('[[grid]]\ninit = "gauss(1)"', "unknown initialisation 'gauss(1)'"),
+    ('betas = [0.9, 2]', "betas must be two numbers in [0, 1)"),
+    ('stop_at_accuracy = "never"', "stop_at_accuracy"),
+    ('protocol = "lab"\n[[grid]]\nlr = 0.1', "--protocol lab is a grid of its own"),
+    ('protocol = "lab"\nhidden = 4', "--protocol lab fixes the grid; drop --hidden"),
+])
+def test_bad_sweep_grid_configs_exit_2_with_one_line(capsys, tmp_path, lines, message):
+    config = tmp_path / "bad.toml"
+    top, _, tables = lines.partition("[[grid]]")
+    config.write_text(f'seeds = 1\nepochs = 2\nprogress = false\nout = "{tmp_path}"\n{top}\n'
+                      + (f"[[grid]]{tables}\n" if tables else ""))
+    code, _, err = run(capsys, "sweep", "--config", str(config))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_lab_protocol_takes_keys_it_does_not_vary(capsys, tmp_path):
+    code, _, err = run(capsys, "sweep", "--protocol", "lab", "--init", "normal(0, 1)", "--datasets", "xor",
+                       "--seeds", "1", "--epochs", "2", "--no-progress", "--out", str(tmp_path))
+    assert code == 0, err
+    rows = _rows(tmp_path / "xor.json")
+    assert len(rows) == 17 and {row["init"] for row in rows} == {"normal(0, 1)"}
+
+
+def test_resume_skips_the_finished_configurations(capsys, tmp_path):
+    argv = ["sweep", "--datasets", "xor", "--hidden", "3", "4", "--lr", "0.5", "--seeds", "2", "--epochs", "200",
+            "--no-progress", "--out", str(tmp_path)]
+    assert run(capsys, *argv)[0] == 0
+    first = _rows(tmp_path / "xor.json")
+    cells = sorted((tmp_path / "cells").iterdir())
+    assert len(cells) == 2
+    # One cell lost (as if the sweep had been killed while it ran) and one kept.
+    lost = next(path for path in cells if '"hidden": 4' in path.read_text())
+    lost.unlink()
+    kept_time = next(row["wall_time"] for row in first if row["hidden"] == 3)
+    assert run(capsys, *argv, "--resume")[0] == 0
+    second = _rows(tmp_path / "xor.json")
+    assert [row["best_accuracies"] for row in second] == [row["best_accuracies"] for row in first]
+    assert next(row["wall_time"] for row in second if row["hidden"] == 3) == kept_time  # not trained again
+    assert lost.exists()
+    # Other settings never take a cell written for different ones.
+    assert run(capsys, *argv[:-5], "--epochs", "201", "--no-progress", "--out", str(tmp_path), "--resume")[0] == 0
+    assert len(list((tmp_path / "cells").iterdir())) == 4
+
+
+def test_train_takes_the_sweeps_run_options(capsys, tmp_path):
+    code, out, err = run(capsys, "train", "--dataset", "moons", "--n", "40", "--hidden", "6", "--no-bias", "--init",
+                         "normal(0, 1)", "--loss", "mse/2", "--optimizer", "adam", "--betas", "0.8,0.99",
+                         "--weight-decay", "0.001", "--lr", "0.05", "--stop-at-accuracy", "none", "--test-size",
+                         "0.25", "--epochs", "50", "--log-every", "25", "--no-progress", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "moons: 30 points (+10 held out); network 2-6-1" in out and "completed after 50 epochs" in out
+    assert "test accuracy" in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["options"]["stop_at_accuracy"] is None and 0 <= metrics["test_accuracy"] <= 1
+    import microgradnp as mg
+
+    config = mg.train.SweepConfig(0.05, (6,), "sigmoid", "adam", loss="mse/2", bias=False, init="normal(0, 1)",
+                                  weight_decay=0.001, betas=(0.8, 0.99), stop_at_accuracy=None)
+    swept = mg.train.sweep([{**{k: getattr(config, k) for k in mg.train.LAB_DEFAULTS}, "hidden": [(6,)]}], "moons",
+                           seeds=[0], epochs=50, n=40, test_size=0.25, progress=False, stop_at_accuracy=None)
+    assert swept.rows[0]["final_accuracies"] == [metrics["final_accuracy"]]
+    assert swept.rows[0]["test_accuracies"] == [metrics["test_accuracy"]]
+
+
+def test_train_with_a_conv1d_input_layer_and_a_csv_file(capsys, tmp_path):
+    import microgradnp as mg
+
+    X, y = mg.data.make_linear(30, rng=1)
+    lines = ["x1,x2,label"] + [f"{float(a)!r},{float(b)!r},{int(t)}" for (a, b), t in zip(X, y[:, 0])]
+    (tmp_path / "points.csv").write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, "train", "--dataset", str(tmp_path / "points.csv"), "--conv1d-channels", "3",
+                         "--hidden", "4", "--epochs", "20", "--no-progress", "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    assert "points.csv: 30 points; network conv1d(3) + 3-4-1" in out
+
+
+def test_scheduler_that_cannot_be_reached_is_one_line(capsys, tmp_path):
+    pytest.importorskip("distributed")
+    code, _, err = run(capsys, "sweep", "--scheduler", "tcp://127.0.0.1:1", "--datasets", "xor", "--seeds", "1",
+                       "--epochs", "2", "--no-progress", "--out", str(tmp_path))
+    assert code == 2 and "127.0.0.1:1" in err and len(err.strip().splitlines()) == 1, err
