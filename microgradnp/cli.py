@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train one network and report it",
                                 description="Train one network (the lab's 2-50-50-1 sigmoid MLP by default) "
-                                "until 100 %% accuracy or the epoch budget; print the log, the per-point "
+                                "until 100 % accuracy or the epoch budget; print the log, the per-point "
                                 "predictions and the final numbers; write metrics.json, predictions.csv, "
                                 "figures and the graph into --out.")
     _model_options(train)
@@ -482,11 +482,14 @@ def _data_name(dataset: str) -> str:
 
 
 def _describe_network(model) -> str:
+    """``2-50-50-1``; with a Conv1d input layer ``2-conv1d(4)-50-50-1``."""
     from microgradnp import nn
 
-    mlp = model if isinstance(model, nn.MLP) else model[-1]
-    sizes = mlp.extra_repr().removeprefix("sizes=")
-    return sizes if mlp is model else f"conv1d({model[1].out_channels}) + {sizes}"
+    if isinstance(model, nn.MLP):
+        return model.extra_repr().removeprefix("sizes=")
+    conv, mlp = model[1], model[-1]
+    _, rest = mlp.extra_repr().removeprefix("sizes=").split("-", 1)
+    return f"{conv.kernel_size}-conv1d({conv.out_channels})-{rest}"  # (the kernel spans the inputs)
 
 
 def _print_predictions(X, y, prediction) -> None:
@@ -633,6 +636,16 @@ def _sweep_one(mg, dataset: str, grid, stop, options: dict, out: Path, executor)
     return 0
 
 
+def _stop_none(table) -> dict:
+    """``stop_at_accuracy = "none"`` (TOML has no null) as None, in a list or alone."""
+    stop = table.get("stop_at_accuracy")
+    if isinstance(stop, list):
+        table["stop_at_accuracy"] = [_stop_value(value) for value in stop]
+    elif stop is not None:
+        table["stop_at_accuracy"] = _stop_value(stop)
+    return table
+
+
 def _sweep_grid(options: dict):
     """The grid and the default target accuracy of a sweep's options: the config's
     ``[[grid]]`` tables (or the lab's protocol), under the grid options of the config's
@@ -641,8 +654,7 @@ def _sweep_grid(options: dict):
     import microgradnp as mg
 
     def given(keys):
-        return {key: [_stop_value(v) for v in options[key]] if key == "stop_at_accuracy" else options[key]
-                for key in keys if options[key] is not None}
+        return {key: options[key] for key in keys if options[key] is not None}
 
     command_line = given(key for key in SWEEP_GRID_KEYS if key in options["command_line"])
     if command_line.get("nesterov") == []:
@@ -657,7 +669,7 @@ def _sweep_grid(options: dict):
             flags = ", ".join("--" + key.replace("_", "-") for key in varied)
             raise UsageError(f"--protocol lab fixes the grid; drop {flags}")
         tables = mg.train.LAB_GRID
-    grid = [{**top, **table, **command_line} for table in tables or [{}]]
+    grid = [_stop_none({**top, **table, **command_line}) for table in tables or [{}]]
     try:
         configs = mg.train.expand_grid(grid)  # bad values fail now, in one line, before any output
     except ValueError as error:

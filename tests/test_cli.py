@@ -356,7 +356,7 @@ def test_train_with_a_conv1d_input_layer_and_a_csv_file(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--dataset", str(tmp_path / "points.csv"), "--conv1d-channels", "3",
                          "--hidden", "4", "--epochs", "20", "--no-progress", "--out", str(tmp_path / "out"))
     assert code == 0, err
-    assert "points.csv: 30 points; network conv1d(3) + 3-4-1" in out
+    assert "points.csv: 30 points; network 2-conv1d(3)-4-1" in out
 
 
 def test_scheduler_that_cannot_be_reached_is_one_line(capsys, tmp_path):
@@ -364,3 +364,18 @@ def test_scheduler_that_cannot_be_reached_is_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "sweep", "--scheduler", "tcp://127.0.0.1:1", "--datasets", "xor", "--seeds", "1",
                        "--epochs", "2", "--no-progress", "--out", str(tmp_path))
     assert code == 2 and "127.0.0.1:1" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_grid_tables_mix_fixed_epochs_with_a_target_and_show_divergence(capsys, tmp_path):
+    config = tmp_path / "mixed.toml"
+    config.write_text(f'datasets = ["linear"]\nseeds = 2\nepochs = 40\nprogress = false\nout = "{tmp_path}"\n'
+                      'hidden = [[4]]\n\n[[grid]]\nstop_at_accuracy = "none"\nactivation = "none"\n'
+                      'output_activation = "none"\nlr = 1e150\n\n[[grid]]\nstop_at_accuracy = [1.0, 0.5]\nlr = 0.5\n')
+    code, out, err = run(capsys, "sweep", "--config", str(config))
+    assert code == 0, err
+    rows = _rows(tmp_path / "linear.json")
+    assert [row["stop_at_accuracy"] for row in rows] == [None, 1.0, 0.5]
+    assert rows[0]["diverged"] == 2 and rows[0]["statuses"] == ["diverged", "diverged"]
+    assert rows[1]["diverged"] == 0
+    header = next(line for line in out.splitlines() if line.startswith("|"))
+    assert "| diverged |" in header and " 2/2 |" in out

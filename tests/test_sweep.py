@@ -210,3 +210,22 @@ def test_a_fractional_target_is_tested_as_fit_tests_it():
     vectorised = mg.train.sweep(grid, (X, y), **kwargs)
     assert vectorised.rows[0]["stop_epochs"] == [5, 26]
     assert _per_seed(vectorised) == _per_seed(mg.train.sweep(grid, (X, y), vectorize=False, **kwargs))
+
+
+def test_no_more_processes_than_tasks():
+    settings = sweep_module._Settings(100_000, 0.5, np.dtype(np.float64))
+    assert sweep_module._workers(None, settings, runs=10, tasks=1) == 1
+    assert sweep_module._workers(8, settings, runs=40, tasks=3) == 3
+    assert sweep_module._workers(None, sweep_module._Settings(10, 0.5, np.dtype(np.float64)), runs=10, tasks=5) == 1
+
+
+def test_the_table_counts_diverged_seeds_only_when_there_are_some():
+    diverging = mg.train.sweep({"hidden": 3, "lr": [1e200, 0.1], "activation": "none"}, "linear", seeds=2,
+                               epochs=20, progress=False, stop_at_accuracy=None)
+    assert [row["diverged"] for row in diverging.rows] == [2, 0]
+    assert "diverged" in diverging.to_markdown().splitlines()[0]
+    calm = mg.train.sweep({"hidden": 3, "lr": 0.1}, "linear", seeds=2, epochs=20, progress=False)
+    assert calm.rows[0]["diverged"] == 0 and "diverged" not in calm.to_markdown()
+    header, rule = calm.to_markdown().splitlines()[:2]
+    column = [cell.strip() for cell in header.split("|")].index("never converged")
+    assert rule.split("|")[column].endswith(":")  # "0/2" is a number: right-aligned

@@ -69,7 +69,7 @@ LOSSES = ("mse", "mse/2", "bce", "bce_with_logits")
 """Losses a sweep can use: "mse/2" is ``nn.HalfMSELoss`` (sum of squares over 2n)."""
 
 GRID_KEYS = tuple(LAB_DEFAULTS)
-RESULTS = ("mean_stop_epoch", "stop_epoch_text", "never_converged", "best_accuracy", "mean_best_accuracy",
+RESULTS = ("mean_stop_epoch", "stop_epoch_text", "never_converged", "diverged", "best_accuracy", "mean_best_accuracy",
            "mean_final_accuracy", "mean_test_accuracy", "wall_time", "seeds", "stop_epochs", "best_accuracies",
            "final_accuracies", "test_accuracies", "statuses")
 COLUMNS = (*GRID_KEYS, *RESULTS)
@@ -272,7 +272,8 @@ class SweepResult:
     epoch that reached the target accuracy (None when a seed never did, or with no
     target), and ``stop_epoch_text``, the same for the table ("12345.6", "100000+" with
     the epoch cap, "-" without a target); ``never_converged``, the seeds that never
-    reached the target (divergence to nan included); ``best_accuracy``, the best
+    reached the target (divergence to nan included); ``diverged``, the seeds whose loss
+    turned nan or inf (a column of the table when any did); ``best_accuracy``, the best
     accuracy of any seed, and ``mean_best_accuracy``, the mean of each seed's best;
     ``mean_final_accuracy``, the mean accuracy of the last epoch; ``mean_test_accuracy``,
     the mean accuracy of the final networks on the held-out points (None without a test
@@ -309,12 +310,15 @@ class SweepResult:
         keys = ["lr", "hidden", "activation", "optimizer"]
         keys += [key for key in GRID_KEYS[4:]
                  if any(row[key] != LAB_DEFAULTS[key] or row[key] != self.rows[0][key] for row in self.rows)]
-        header = (*keys, "stop epoch (mean)", "never converged", "best acc", "mean best acc", "final acc",
-                  *(["test acc"] if self.test_size else []), "time (s)")
+        diverged = any(row.get("diverged") for row in self.rows)  # (a column only when it says something)
+        header = (*keys, "stop epoch (mean)", "never converged", *(["diverged"] if diverged else []), "best acc",
+                  "mean best acc", "final acc", *(["test acc"] if self.test_size else []), "time (s)")
         lines = [header]
         for row in self.rows:
             lines.append((*(_text(row[key]) for key in keys), row["stop_epoch_text"],
-                          f"{row['never_converged']}/{len(row['seeds'])}", _percent(row["best_accuracy"]),
+                          f"{row['never_converged']}/{len(row['seeds'])}",
+                          *([f"{row['diverged']}/{len(row['seeds'])}"] if diverged else []),
+                          _percent(row["best_accuracy"]),
                           _percent(row["mean_best_accuracy"]), _percent(row["mean_final_accuracy"]),
                           *([_percent(row["mean_test_accuracy"])] if self.test_size else []),
                           f"{row['wall_time']:.2f}"))
@@ -373,6 +377,7 @@ def _percent(value) -> str:
 
 
 def _is_numeric_text(text: str) -> bool:
+    text = text.replace("/", "", 1)  # "3/10" seeds
     return text.rstrip("%+").replace(".", "", 1).replace("e-", "", 1).lstrip("-").isdigit() or text == "-"
 
 
@@ -387,7 +392,7 @@ def _row(config: SweepConfig, seeds: Sequence[int], results: Sequence[_SeedResul
     if results is None:
         nan = float("nan")
         return {**row, "mean_stop_epoch": None, "stop_epoch_text": "failed", "never_converged": len(seeds),
-                "best_accuracy": nan, "mean_best_accuracy": nan, "mean_final_accuracy": nan,
+                "diverged": 0, "best_accuracy": nan, "mean_best_accuracy": nan, "mean_final_accuracy": nan,
                 "mean_test_accuracy": None, "wall_time": seconds, "seeds": list(seeds),
                 "stop_epochs": [None] * len(seeds), "best_accuracies": [nan] * len(seeds),
                 "final_accuracies": [nan] * len(seeds), "test_accuracies": [None] * len(seeds),
@@ -399,7 +404,8 @@ def _row(config: SweepConfig, seeds: Sequence[int], results: Sequence[_SeedResul
     mean_stop = _mean(stops) if targeted else None
     return {**row, "mean_stop_epoch": mean_stop,
             "stop_epoch_text": "-" if not targeted else f"{epochs}+" if never else f"{mean_stop:.1f}",
-            "never_converged": never, "best_accuracy": max(best), "mean_best_accuracy": float(np.mean(best)),
+            "never_converged": never, "diverged": sum(r.status == "diverged" for r in results),
+            "best_accuracy": max(best), "mean_best_accuracy": float(np.mean(best)),
             "mean_final_accuracy": float(np.mean([r.final_accuracy for r in results])),
             "mean_test_accuracy": _mean([r.test_accuracy for r in results]), "wall_time": seconds,
             "seeds": list(seeds), "stop_epochs": stops, "best_accuracies": best,
@@ -540,7 +546,7 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     used_workers = 1
     try:
         if executor is None:
-            used_workers = _workers(workers, settings, len(seeds) * len(configs))
+            used_workers = _workers(workers, settings, len(seeds) * sum(map(len, tasks)), len(tasks))
         if executor is None and used_workers == 1:
             for task in tasks:
                 for number, outcome in zip(task, train([configs[n] for n in task], seeds, X, y, settings)):
@@ -727,12 +733,13 @@ def _seed_result(history, test_accuracy=None) -> _SeedResult:
                        history.final_accuracy, test_accuracy)
 
 
-def _workers(workers: int | None, settings: _Settings, runs: int) -> int:
+def _workers(workers: int | None, settings: _Settings, runs: int, tasks: int) -> int:
+    """Processes for ``tasks`` tasks of ``runs`` runs in all: never more than tasks."""
     if workers is None:
         if runs * settings.epochs < PARALLEL_MIN_WORK:
             return 1
         workers = os.cpu_count() or 1
-    return max(1, min(workers, runs))
+    return max(1, min(workers, tasks))
 
 
 # With one process per core, BLAS threads only compete with the other workers (OpenBLAS's
