@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from microgradnp.autograd.grad_mode import mode as _grad_mode
+from microgradnp.ops._aliases import torch_names
 from microgradnp.ops.activations import (
     LeakyReLU,
     LogSoftmax,
@@ -87,6 +88,12 @@ from microgradnp.ops.shape import (
     transpose,
     vstack,
 )
+
+# Every function above that takes axis=/keepdims= also takes PyTorch's dim=/keepdim= (new
+# functions: import them above this line).
+for _name, _function in list(globals().items()):
+    if not _name.startswith("_") and callable(_function) and not isinstance(_function, type):
+        globals()[_name] = torch_names(_function)
 
 #: Functions that are also Tensor methods (``t.exp()``, ``t.sum(axis=0)``...).
 METHODS = (  # noqa: SIM905  (a word list reads like the docs)
