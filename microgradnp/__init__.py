@@ -3,6 +3,9 @@
 from microgradnp.tensor import (  # noqa: I001  (Tensor first: the rest builds on it)
     Tensor,
     arange,
+    argmax,
+    argmin,
+    from_numpy,
     full,
     get_default_dtype,
     manual_seed,
@@ -31,6 +34,7 @@ from microgradnp.autograd import (
 )
 from microgradnp.ops import (
     abs,
+    astype,
     broadcast_to,
     clip,
     concatenate,
@@ -67,6 +71,7 @@ from microgradnp.ops import (
     vstack,
     where,
 )
+from microgradnp.ops import concatenate as cat  # PyTorch's name
 from microgradnp import data, nn, optim, train, viz  # after the core: they build on it
 from microgradnp.check import check_backprop
 

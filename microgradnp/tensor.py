@@ -122,7 +122,8 @@ class Tensor:
     # -- attributes --------------------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="Tuple of dimension sizes.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
+    size = property(lambda self: _Size(self.data.size),
+                    doc="Number of elements, as NumPy's ``a.size`` (PyTorch's ``t.size()`` is ``t.shape``).")
     dtype = property(lambda self: self.data.dtype, doc="NumPy dtype of the data.")
 
     @property
@@ -219,6 +220,53 @@ class Tensor:
     def clone(self) -> Tensor:
         """A copy of the data, in the graph (gradients flow back to this tensor)."""
         return _ops.Copy.apply(self)
+
+    # -- PyTorch's spellings -----------------------------------------------------------
+    def view(self, *shape) -> Tensor:
+        """The same elements in a new shape (PyTorch's name for ``reshape``; here any
+        tensor can be viewed, contiguous or not): ``t.view(2, -1)``."""
+        if len(shape) == 1 and not isinstance(shape[0], int | np.integer | tuple | list):
+            raise TypeError(f"view({shape[0]!r}): reinterpreting the bytes as another dtype is not supported; "
+                            "view takes a shape. To convert the values use t.to(dtype), t.float() or t.double()")
+        return _ops.reshape(self, *shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A length-1 axis inserted at ``dim`` (NumPy's ``expand_dims``)."""
+        return _ops.expand_dims(self, dim)
+
+    def permute(self, *dims) -> Tensor:
+        """The axes in the order ``dims`` (NumPy's ``transpose(axes)``): ``t.permute(2, 0, 1)``."""
+        if not dims:
+            raise TypeError("permute() needs the new order of all axes, e.g. t.permute(1, 0)")
+        return _ops.transpose(self, *dims)
+
+    def numel(self) -> int:
+        """The number of elements (NumPy's ``t.size``)."""
+        return self.data.size
+
+    def to(self, dtype) -> Tensor:
+        """This tensor in another floating-point ``dtype`` (a NumPy dtype, a name such as
+        "float32", or a tensor whose dtype to take), differentiably; ``self`` when it
+        already has it. ``to("cpu")`` is ``self`` too: there is no other device."""
+        if isinstance(dtype, Tensor):
+            dtype = dtype.dtype
+        if isinstance(dtype, str) and dtype.lower() == "cpu":
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to({dtype!r}): expected a floating-point dtype such as np.float32 or 'float64' "
+                            "(or 'cpu', the only device)") from None
+        return _ops.astype(self, dtype)
+
+    def float(self) -> Tensor:
+        """This tensor in float32, differentiably (PyTorch's ``t.float()``; Python's
+        ``float(t)`` is still the value of a one-element tensor)."""
+        return _ops.astype(self, np.float32)
+
+    def double(self) -> Tensor:
+        """This tensor in float64, differentiably (PyTorch's ``t.double()``)."""
+        return _ops.astype(self, np.float64)
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
@@ -642,41 +690,41 @@ def _constructor_dtype(function: str, dtype, default, requires_grad: bool, kinds
 
 
 @_constructor
-def zeros(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
+def zeros(*shape, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A tensor of zeros: ``mg.zeros(2, 3)`` or ``mg.zeros((2, 3))``."""
     dtype = _constructor_dtype("zeros", dtype, _default_dtype, requires_grad)
-    return _new(np.zeros(_shape(shape), dtype=dtype), requires_grad)
+    return _new(np.zeros(_shape(shape), dtype=dtype), requires_grad, name)
 
 
 @_constructor
-def ones(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
+def ones(*shape, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A tensor of ones: ``mg.ones(2, 3)`` or ``mg.ones((2, 3))``."""
     dtype = _constructor_dtype("ones", dtype, _default_dtype, requires_grad)
-    return _new(np.ones(_shape(shape), dtype=dtype), requires_grad)
+    return _new(np.ones(_shape(shape), dtype=dtype), requires_grad, name)
 
 
 @_constructor
-def full(shape, fill_value, requires_grad: bool = False, dtype=None) -> Tensor:
+def full(shape, fill_value, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     dtype = _constructor_dtype("full", dtype, _default_dtype, requires_grad)
-    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad)
+    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad, name)
 
 
 @_constructor
-def zeros_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
+def zeros_like(x, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """Zeros with the shape (and, unless given, the float dtype) of ``x``."""
     data = np.asarray(_data(x))
     dtype = _constructor_dtype("zeros_like", dtype, _float_dtype_of(data), requires_grad)
-    return _new(np.zeros(data.shape, dtype=dtype), requires_grad)
+    return _new(np.zeros(data.shape, dtype=dtype), requires_grad, name)
 
 
 @_constructor
-def ones_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
+def ones_like(x, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """Ones with the shape (and, unless given, the float dtype) of ``x``."""
     data = np.asarray(_data(x))
     dtype = _constructor_dtype("ones_like", dtype, _float_dtype_of(data), requires_grad)
-    return _new(np.ones(data.shape, dtype=dtype), requires_grad)
+    return _new(np.ones(data.shape, dtype=dtype), requires_grad, name)
 
 
 def _float_dtype_of(data: np.ndarray) -> np.dtype:
@@ -704,29 +752,63 @@ def _rng(rng) -> np.random.Generator:
 
 
 @_constructor
-def randn(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
+def randn(*shape, requires_grad: bool = False, dtype=None, rng=None, name: str | None = None) -> Tensor:
     """Standard normal samples; ``rng`` is a ``np.random.Generator`` or a seed."""
     dtype = _constructor_dtype("randn", dtype, _default_dtype, requires_grad, kinds="f")
     data = _rng(rng).standard_normal(_shape(shape)).astype(dtype, copy=False)
-    return _new(data, requires_grad)
+    return _new(data, requires_grad, name)
 
 
 @_constructor
-def rand(*shape, requires_grad: bool = False, dtype=None, rng=None) -> Tensor:
+def rand(*shape, requires_grad: bool = False, dtype=None, rng=None, name: str | None = None) -> Tensor:
     """Uniform samples in [0, 1); ``rng`` is a ``np.random.Generator`` or a seed."""
     dtype = _constructor_dtype("rand", dtype, _default_dtype, requires_grad, kinds="f")
     data = _rng(rng).random(_shape(shape)).astype(dtype, copy=False)
-    return _new(data, requires_grad)
+    return _new(data, requires_grad, name)
 
 
 @_constructor
-def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None) -> Tensor:
+def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """Evenly spaced values in [start, stop) (``arange(stop)`` starts at 0), in the
     default float dtype unless ``dtype`` says otherwise."""
     if stop is None:
         start, stop = 0, start
     dtype = _constructor_dtype("arange", dtype, _default_dtype, requires_grad, kinds="fiu")
-    return _new(np.arange(start, stop, step).astype(dtype, copy=False), requires_grad)
+    return _new(np.arange(start, stop, step).astype(dtype, copy=False), requires_grad, name)
+
+
+@_constructor
+def from_numpy(array) -> Tensor:
+    """A Tensor sharing the memory of the ndarray ``array`` (no copy, its dtype kept), as
+    ``torch.from_numpy``: writing to one changes the other."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; use mg.tensor(data) "
+                        "to copy other data")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"from_numpy: dtype {array.dtype} is not supported: microgradnp works with real numbers "
+                        "(floating, integer or bool arrays)")
+    return Tensor._wrap(array)
+
+
+def _argmax_or_min(function):
+    def query(x, axis=None, keepdims: bool = False) -> Tensor:
+        return _no_grad_on_data(_as_array_result(function))(x, axis=axis, keepdims=keepdims)
+
+    query.__name__ = function.__name__
+    query.__doc__ = (f"Indices of the {'largest' if function is np.argmax else 'smallest'} values along ``axis`` "
+                     f"(``dim=``/``keepdim=`` too; None: of the flattened tensor), as ``np.{function.__name__}``; "
+                     "an integer tensor outside the graph.")
+    return query
+
+
+class _Size(int):
+    """NumPy's element count (``t.size``), which PyTorch users call as ``t.size()``: calling
+    it says what to write instead."""
+
+    def __call__(self, dim=None):
+        shape = "t.shape" if dim is None else f"t.shape[{dim}]"
+        raise TypeError(f"t.size is NumPy's element count ({int(self)}), not PyTorch's t.size(): use {shape} for "
+                        "the shape, or t.numel() for the count")
 
 
 from microgradnp import ops as _ops  # noqa: E402  (the operations need Tensor defined)
@@ -735,7 +817,10 @@ from microgradnp.autograd import versions as _versions  # noqa: E402
 from microgradnp.autograd.grad_mode import mode as _grad_mode  # noqa: E402
 from microgradnp.autograd.grad_mode import watchers as _watchers  # noqa: E402
 
+argmax = _ops.torch_names(_argmax_or_min(np.argmax))
+argmin = _ops.torch_names(_argmax_or_min(np.argmin))
 _ops.attach_methods(Tensor)
+Tensor.argmax, Tensor.argmin = argmax, argmin
 # The operators' primitives, bound once: `a + b` then costs no attribute lookups.
 _add, _sub, _mul, _div = _ops.Add.apply, _ops.Sub.apply, _ops.Mul.apply, _ops.Div.apply
 _pow, _matmul = _ops.Pow.apply, _ops.MatMul.apply

@@ -65,6 +65,8 @@ from microgradnp.ops.linalg import MatMul, dot, matmul
 from microgradnp.ops.reductions import LogSumExp, Max, Mean, Min, Sum, Var, logsumexp, max, mean, min, sum, var
 from microgradnp.ops.shape import (
     BroadcastTo,
+    Cast,
+    astype,
     Concatenate,
     Copy,
     Pad,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.ops.primitive import Primitive, normalize_axes
-from microgradnp.tensor import _data
+from microgradnp.tensor import Tensor, _data
 
 
 def _shape_args(shape) -> tuple:
@@ -62,6 +62,32 @@ class Copy(Primitive):
     @staticmethod
     def backward(ctx, grad):
         return grad
+
+
+class Cast(Primitive):
+    """The elements in another floating-point dtype (``t.float()``, ``t.double()``,
+    ``t.to(dtype)``); the gradient goes back in the input's dtype."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return astype(grad, ctx.dtype)
+
+
+def astype(x, dtype):
+    """``x`` in the floating-point ``dtype``, differentiably (``x`` itself when it
+    already has it, as ``torch.Tensor.to`` returns ``self``)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"astype: {dtype} is not a floating-point dtype: gradients need one (float32 or float64); "
+                        "for integer values use t.detach().numpy().astype(...)")
+    if not isinstance(x, Tensor):
+        return np.asarray(x).astype(dtype, copy=False)
+    return x if x.dtype == dtype else Cast.apply(x, dtype=dtype)
 
 
 class Pad(Primitive):

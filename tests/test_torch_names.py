@@ -1,0 +1,166 @@
+"""PyTorch's spellings beside NumPy's: dim=/keepdim=, view, unsqueeze, permute, flatten,
+clone, numel, argmax/argmin, float/double/to, mg.cat, mg.from_numpy, constructors' name=."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+from microgradnp.nn import functional as F
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(3, 4, 5))
+
+
+def _leaf(data=X):
+    return mg.tensor(data, requires_grad=True)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "numpy_kwargs"), [
+    ("sum", {"dim": 1}, {"axis": 1}),
+    ("sum", {"dim": (0, 2), "keepdim": True}, {"axis": (0, 2), "keepdims": True}),
+    ("mean", {"dim": -1, "keepdim": True}, {"axis": -1, "keepdims": True}),
+    ("max", {"dim": 0}, {"axis": 0}),
+    ("min", {"dim": 2, "keepdim": True}, {"axis": 2, "keepdims": True}),
+    ("var", {"dim": 1}, {"axis": 1}),
+    ("logsumexp", {"dim": 1, "keepdim": True}, {"axis": 1, "keepdims": True}),
+    ("softmax", {"dim": 0}, {"axis": 0}),
+    ("log_softmax", {"dim": 1}, {"axis": 1}),
+    ("flatten", {"start_dim": 1}, {"start_axis": 1}),
+    ("flatten", {"start_dim": 0, "end_dim": 1}, {"start_axis": 0, "end_axis": 1}),
+])
+def test_dim_and_keepdim_mean_axis_and_keepdims(name, kwargs, numpy_kwargs):
+    by_torch_names, by_numpy_names = _leaf(), _leaf()
+    out = getattr(by_torch_names, name)(**kwargs)
+    expected = getattr(mg, name)(by_numpy_names, **numpy_kwargs)
+    np.testing.assert_array_equal(out.data, expected.data)
+    weights = RNG.normal(size=out.shape)
+    (out * weights).sum().backward()
+    (expected * weights).sum().backward()
+    np.testing.assert_array_equal(by_torch_names.grad, by_numpy_names.grad)
+
+
+def test_functions_and_functional_take_dim_too():
+    x = _leaf()
+    np.testing.assert_array_equal(mg.sum(x, dim=2).data, X.sum(axis=2))
+    np.testing.assert_array_equal(F.softmax(x, dim=1).data, mg.softmax(x, axis=1).data)
+    np.testing.assert_array_equal(mg.cat([x, x], dim=2).data, np.concatenate([X, X], axis=2))
+    np.testing.assert_array_equal(mg.stack([x, x], dim=1).data, np.stack([X, X], axis=1))
+    assert mg.squeeze(mg.tensor(np.ones((2, 1, 3))), dim=1).shape == (2, 3)
+
+
+def test_both_spellings_of_one_argument_is_an_error():
+    x = _leaf()
+    with pytest.raises(TypeError, match="got both dim= and axis="):
+        x.sum(axis=1, dim=1)
+    with pytest.raises(TypeError, match="got both dim= and axis="):
+        mg.mean(x, 0, dim=0)
+    with pytest.raises(TypeError, match="got both keepdim= and keepdims="):
+        x.sum(1, keepdims=True, keepdim=True)
+
+
+def test_view_unsqueeze_permute_numel():
+    x = _leaf()
+    assert x.view(12, 5).shape == (12, 5) and x.view(-1).shape == (60,) and x.view((4, 15)).shape == (4, 15)
+    assert x.unsqueeze(0).shape == (1, 3, 4, 5) and x.unsqueeze(-1).shape == (3, 4, 5, 1)
+    np.testing.assert_array_equal(x.permute(2, 0, 1).data, X.transpose(2, 0, 1))
+    np.testing.assert_array_equal(x.permute((1, 2, 0)).data, X.transpose(1, 2, 0))
+    assert x.numel() == 60
+    weights = RNG.normal(size=(5, 3, 4))
+    (x.permute(2, 0, 1) * weights).sum().backward()
+    np.testing.assert_array_equal(x.grad, weights.transpose(1, 2, 0))
+    with pytest.raises(TypeError, match="view takes a shape"):
+        x.view(np.float32)
+    with pytest.raises(TypeError, match="permute"):
+        x.permute()
+
+
+def test_size_is_numpys_count_and_calling_it_says_what_to_use():
+    x = _leaf()
+    assert x.size == 60 and x.size + 1 == 61 and isinstance(x.size, int)
+    with pytest.raises(TypeError, match=r"use t.shape for the shape, or t.numel\(\)"):
+        x.size()
+    with pytest.raises(TypeError, match=r"t.shape\[1\]"):
+        x.size(1)
+
+
+def test_argmax_and_argmin_are_integer_tensors_outside_the_graph():
+    x = _leaf()
+    for name in ("argmax", "argmin"):
+        numpy = getattr(np, name)
+        for kwargs, numpy_kwargs in [({}, {}), ({"dim": 1}, {"axis": 1}),
+                                     ({"dim": -1, "keepdim": True}, {"axis": -1, "keepdims": True})]:
+            got = getattr(x, name)(**kwargs)
+            assert isinstance(got, mg.Tensor) and not got.requires_grad and got.dtype.kind == "i"
+            np.testing.assert_array_equal(got.data, numpy(X, **numpy_kwargs))
+            np.testing.assert_array_equal(getattr(mg, name)(x, **kwargs).data, got.data)
+
+
+def test_float_double_and_to_convert_differentiably():
+    x = _leaf()
+    single = x.float()
+    assert single.dtype == np.float32 and single.requires_grad
+    np.testing.assert_array_equal(single.data, X.astype(np.float32))
+    assert x.double() is x and x.to(np.float64) is x and x.to("cpu") is x
+    assert x.to("float32").dtype == np.float32 and x.to(single).dtype == np.float32
+    (single.double() * 3).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad, np.full(X.shape, 3.0))
+    with pytest.raises(TypeError, match="floating-point"):
+        x.to(np.int64)
+    with pytest.raises(TypeError, match="floating-point dtype"):
+        x.to("gpu")
+
+
+def test_cast_gradients_against_finite_differences_and_second_order():
+    x = mg.tensor(RNG.normal(size=(2, 3)), requires_grad=True)
+    assert mg.gradcheck(lambda t: (t.to(np.float64) ** 3).sum(), (x,))
+    (first,) = mg.grad((x.float().double() ** 3).sum(), [x], create_graph=True)
+    (second,) = mg.grad(first.sum(), [x])
+    np.testing.assert_allclose(second, 6 * x.data.astype(np.float32).astype(np.float64), rtol=1e-6)
+
+
+def test_cat_from_numpy_and_names_of_constructors():
+    a = np.arange(4.0)
+    shared = mg.from_numpy(a)
+    a[0] = 9
+    assert shared.data[0] == 9 and shared.dtype == a.dtype
+    assert mg.from_numpy(np.arange(3)).dtype.kind == "i"
+    with pytest.raises(TypeError, match=r"expected a numpy\.ndarray"):
+        mg.from_numpy([1.0, 2.0])
+    with pytest.raises(TypeError, match="real numbers"):
+        mg.from_numpy(np.array(["a"]))
+    assert mg.cat is mg.concatenate
+    made = [mg.zeros(2, name="a"), mg.ones(2, name="b"), mg.full(2, 3.0, name="c"), mg.zeros_like(a, name="d"),
+            mg.ones_like(a, name="e"), mg.randn(2, name="f", rng=0), mg.rand(2, name="g", rng=0),
+            mg.arange(3, name="h"), mg.tensor([1.0], name="i")]
+    assert [t.name for t in made] == list("abcdefghi")
+    assert mg.zeros(2).name is None
+
+
+def test_against_pytorch():
+    torch = pytest.importorskip("torch")
+    x, t = _leaf(), torch.tensor(X, requires_grad=True)
+    pairs = [
+        (x.sum(dim=1, keepdim=True), t.sum(dim=1, keepdim=True)),
+        (x.view(4, 15), t.view(4, 15)),
+        (x.unsqueeze(1).permute(3, 0, 1, 2), t.unsqueeze(1).permute(3, 0, 1, 2)),
+        (x.flatten(start_dim=1), t.flatten(start_dim=1)),
+        (x.clone() * 2, t.clone() * 2),
+        (mg.cat([x, x], dim=-1), torch.cat([t, t], dim=-1)),
+        (x.mean(dim=(0, 2)), t.mean(dim=(0, 2))),
+        (x.float().double(), t.float().double()),
+    ]
+    total, torch_total = 0, 0
+    for ours, theirs in pairs:
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-6)
+        weights = RNG.normal(size=ours.shape)
+        total = total + (ours * weights).sum()
+        torch_total = torch_total + (theirs * torch.tensor(weights)).sum()
+    total.backward()
+    torch_total.backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(x.argmax(dim=1).data, t.argmax(dim=1).numpy())
+    assert x.numel() == t.numel()
