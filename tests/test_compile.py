@@ -530,3 +530,24 @@ def test_gradients_from_mg_grad_replay():
         x = mg.tensor(values)
         np.testing.assert_array_equal(compiled(x).data, f(x).data)
     assert compiled.traces == 1
+
+
+def test_an_index_computed_inside_the_compiled_function_is_computed_at_every_replay():
+    """``w[rows, scores.argmax(axis=1)]``: the index tuple holds an array the trace computed,
+    so a replay must use this call's, not the traced one."""
+    w = mg.tensor(np.random.default_rng(0).normal(size=(4, 3)), requires_grad=True)
+    rows = np.arange(4)
+
+    def step(x):
+        w.grad = None
+        loss = (w[rows, (x * w).argmax(axis=1)] * x.sum(axis=1)).sum()
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)
+    for seed in range(1, 6):
+        x = mg.tensor(np.random.default_rng(seed).normal(size=(4, 3)))
+        replayed = compiled(x).item()
+        replayed_grad = w.grad.copy()
+        assert replayed == step(x).item()
+        np.testing.assert_array_equal(replayed_grad, w.grad)

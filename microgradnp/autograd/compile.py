@@ -290,7 +290,17 @@ class _Recorder:
         if isinstance(value, np.ndarray):
             name = self.var_of.get(id(value))
             return name if name is not None else self.constant(value)
+        if isinstance(value, tuple | list) and any(self._computed(v) for v in value):
+            # An index such as (rows, scores.argmax(axis=1)): its arrays are computed at every call.
+            items = ", ".join(self.operand(v) for v in value)
+            return f"({items},)" if isinstance(value, tuple) else f"[{items}]"
         return self.constant(value)
+
+    def _computed(self, value) -> bool:
+        """Whether ``value`` is an array the traced operations computed (or a tuple holding one)."""
+        if isinstance(value, Tensor | np.ndarray):
+            return id(value.data if isinstance(value, Tensor) else value) in self.var_of
+        return isinstance(value, tuple | list) and any(self._computed(v) for v in value)
 
     def _external(self, tensor: Tensor) -> str:
         """A tensor from outside the traced operations (a parameter, a constant): a replay
