@@ -34,6 +34,7 @@ from microgradnp.autograd import (
 )
 from microgradnp.ops import (
     abs,
+    argwhere,
     astype,
     broadcast_to,
     clip,
@@ -43,20 +44,27 @@ from microgradnp.ops import (
     exp,
     expand_dims,
     flatten,
+    gather,
     hstack,
+    index_select,
     leaky_relu,
     log,
     log_softmax,
     logsumexp,
+    masked_fill,
     matmul,
     max,
     maximum,
     mean,
     min,
     minimum,
+    nonzero,
+    one_hot,
     pad,
     relu,
     reshape,
+    scatter,
+    scatter_add,
     sigmoid,
     sin,
     softmax,
@@ -65,6 +73,7 @@ from microgradnp.ops import (
     stack,
     sum,
     swapaxes,
+    take_along_axis,
     tanh,
     transpose,
     var,
@@ -72,6 +81,16 @@ from microgradnp.ops import (
     where,
 )
 from microgradnp.ops import concatenate as cat  # PyTorch's name
+from microgradnp.ops import (  # shapes and linear algebra
+    chunk, diag, diagonal, einsum, eye, flip, linspace, moveaxis, outer, repeat, repeat_interleave, roll, split,
+    tensordot, tile, trace, tril, triu,
+)
+from microgradnp.ops import (  # more elementwise math, and activations
+    acos, arccos, arcsin, arctan, arctan2, asin, atan, atan2, ceil, cosh, erf, erfc, exp2, expm1, floor, log1p, log2,
+    log10, logaddexp, reciprocal, round, sign, sinh, square, tan, trunc,
+    celu, elu, gelu, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, relu6, selu, silu, softplus, softsign,
+)
+from microgradnp.ops import ValuesIndices, all, any, argsort, cumprod, cumsum, logcumsumexp, norm, prod, sort, std, topk
 from microgradnp import data, nn, optim, train, viz  # after the core: they build on it
 from microgradnp.check import check_backprop
 

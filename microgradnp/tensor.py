@@ -102,6 +102,7 @@ class Tensor:
     _node = None  # the Function instance that computed this tensor; None for leaves
     _hooks: list | None = None
     _retains_grad: bool = False
+    _grad_graph: tuple | None = None  # (.grad it belongs to, that gradient as a Tensor with a graph)
     __hash__ = object.__hash__  # a Tensor is its own identity; == compares elementwise
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
@@ -170,14 +171,29 @@ class Tensor:
         doc="The gradient accumulated by ``backward()``: an ndarray of the data's shape and dtype, or None.",
     )
 
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
+    def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs=None) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
 
         ``grad`` is the gradient of some scalar with respect to this tensor (ones
         for a scalar when omitted; required otherwise). After the walk the arrays saved
-        for backward are released unless ``retain_graph=True``.
+        for backward are released unless ``retain_graph=True`` (the default is
+        ``create_graph``). With ``create_graph=True`` the walk is recorded: ``.grad`` is
+        still an ndarray and ``.grad_tensor`` is the same gradient as a Tensor that can be
+        differentiated again. ``inputs`` (a Tensor or a sequence) limits the accumulation
+        to those tensors. See ``mg.autograd.backward``.
         """
-        _engine.backward(self, grad, retain_graph)
+        _engine.backward(self, None if grad is None else [grad], retain_graph, create_graph, inputs)
+
+    @property
+    def grad_tensor(self) -> Tensor | None:
+        """``.grad`` as a Tensor. After ``backward(create_graph=True)`` it carries the graph
+        of the gradient, so it can be differentiated again (what PyTorch keeps in ``x.grad``
+        then); otherwise it wraps ``.grad`` (shared, no graph). None when ``.grad`` is None."""
+        pair = self._grad_graph
+        if pair is not None and pair[0] is self._grad:
+            return pair[1]
+        return None if self._grad is None else Tensor._wrap(self._grad)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only) and return self."""

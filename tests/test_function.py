@@ -210,3 +210,23 @@ def test_anomaly_mode_leaves_finite_computations_alone_and_restores():
     from microgradnp.autograd.grad_mode import mode
 
     assert mode.anomaly is False
+
+
+def test_a_function_may_keep_its_own_order_in_ctx():
+    """``ctx.order`` is the user's: the engine's creation stamp lives elsewhere."""
+
+    class Permute(mg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.order = np.argsort(a)
+            return a[ctx.order]
+
+        @staticmethod
+        def backward(ctx, grad):
+            out = np.empty_like(grad)
+            out[ctx.order] = grad
+            return out
+
+    x = mg.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    (Permute.apply(x) * mg.tensor([1.0, 10.0, 100.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [100.0, 1.0, 10.0])

@@ -100,7 +100,7 @@ HIDDEN_IN_A_LIST = {
     "var": (lambda x, y: np.var([x, y]), "mg.stack([x, y]).var()"),
     "median": (lambda x, y: np.median([x, y]), "mg.stack([x, y]).mean()"),
     "average": (lambda x, y: np.average([x, y]), "mg.stack([x, y]).mean()"),
-    "prod": (lambda x, y: np.prod([x, y]), "mg.stack([x, y]).mean()"),
+    "prod": (lambda x, y: np.prod([x, y]), "mg.stack([x, y]).prod()"),
     "nested-lists": (lambda x, y: np.mean([[x], [y]]), "mg.stack([x, y]).mean()"),
     "one-requires-grad": (lambda x, y: np.sum([x.detach(), y]), "mg.stack([x, y]).sum()"),
 }

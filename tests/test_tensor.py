@@ -817,17 +817,17 @@ def test_one_argument_where_gives_indices_like_numpy(x_values):
 
 
 UNSUPPORTED = {
-    "np.sinh": lambda t: np.sinh(t),
-    "np.arctan2": lambda t: np.arctan2(t, t),
+    "np.arcsinh": lambda t: np.arcsinh(t),
+    "np.hypot": lambda t: np.hypot(t, t),
     "np.add.reduce": lambda t: np.add.reduce(t),
     "np.add.accumulate": lambda t: np.add.accumulate(t),
     "np.multiply.outer": lambda t: np.multiply.outer(t, t),
     "np.add.at": lambda t: np.add.at(t, [0], 1.0),
     "out=": lambda t: np.add(t, 1.0, out=np.empty((2, 3))),
     "in-place-ndarray": lambda t: operator.iadd(np.zeros((2, 3)), t),
-    "np.linalg.norm": lambda t: np.linalg.norm(t),
-    "np.cumsum": lambda t: np.cumsum(t),
-    "np.sort": lambda t: np.sort(t),
+    "np.median": lambda t: np.median(t),
+    "np.nancumsum": lambda t: np.nancumsum(t),
+    "np.linalg.det": lambda t: np.linalg.det(t),
 }
 
 

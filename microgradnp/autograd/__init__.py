@@ -1,5 +1,6 @@
 """Reverse-mode automatic differentiation: the graph walk, grad modes, custom Functions."""
 
+from microgradnp.autograd import functional  # mg.autograd.functional, as torch.autograd.functional
 from microgradnp.autograd.compile import Compiled, TraceError, compile
 from microgradnp.autograd.engine import backward, grad
 from microgradnp.autograd.function import Function

@@ -121,6 +121,9 @@ def run_backward(
         reduce_to, accumulate, add = sum_to_shape, _accumulate_leaf, operator.add
     else:
         reduce_to, accumulate, add = tracer.backward_begins(root_grads, create_graph, handed_out)
+    if create_graph:  # .grad gets the values, .grad_tensor the Tensor with its graph
+        accumulate = _accumulate_leaf_graph
+    queued: set[int] = set()  # nodes with several outputs already on the heap
     watching = anomaly or tracer is not None
     was_enabled = mode.grad_enabled
     mode.grad_enabled = create_graph
@@ -138,7 +141,11 @@ def run_backward(
                     entry = pending.get(id(x))
                     if entry is None:
                         pending[id(x)] = [g, 1]
-                        heappush(heap, (node.order, x))
+                        if node._outputs is None:
+                            heappush(heap, (node._order, x))
+                        elif id(node) not in queued:  # once per node, whichever output comes first
+                            queued.add(id(node))
+                            heappush(heap, (node._order, x))
                     else:
                         entry[0] = add(entry[0], g)
                         entry[1] += 1
@@ -158,30 +165,50 @@ def run_backward(
             if not heap:
                 break
             order, tensor = heappop(heap)
-            grad, uses = pending.pop(id(tensor))
-            if tensor._hooks:
-                if tracer is not None:
-                    tracer.cannot_replay(f"a hook on {describe(tensor)}")
-                grad = _run_hooks(tensor, grad)
-            if wanted_ids is None:
-                if tensor._retains_grad:
-                    if tracer is not None:
-                        tracer.cannot_replay(f"retain_grad() on {describe(tensor)}")
-                    plain = _as_plain(grad, tensor.data.dtype)
-                    tensor._grad = plain if tensor._grad is None else tensor._grad + plain
-                    handed_out.add(id(tensor._grad))
-            elif id(tensor) in wanted_ids:
-                found[id(tensor)] = grad
-                if id(tensor) not in expand:
+            node = tensor._node
+            if node._outputs is not None:  # a Function with several outputs
+                outputs = [ref() for ref in node._outputs]
+                out_grads = []
+                for out in outputs:
+                    entry = pending.pop(id(out), None) if out is not None else None
+                    out_grads.append(None if entry is None else entry[0])
+                reached = _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create_graph,
+                                         handed_out)
+                if not reached:
                     work = ()
                     continue
-            # The node's vector-Jacobian product: one gradient per input (None where none).
-            node = tensor._node
-            if node._saved is RELEASED:
-                raise node._second_backward()
-            if writes.latest < order:  # something was written in place since node was recorded
-                node._check_versions(tensor)
-            raw = grads = node._vjp_building_graph(grad, tensor) if create_graph else node.backward(node, grad)
+                if node._saved is RELEASED:
+                    raise node._second_backward()
+                if writes.latest < order:
+                    node._check_versions(tensor)
+                raw = grads = node._vjp_several(node._output_grads(out_grads, create_graph), outputs)
+                uses = None
+            else:
+                grad, uses = pending.pop(id(tensor))
+                if tensor._hooks:
+                    if tracer is not None:
+                        tracer.cannot_replay(f"a hook on {describe(tensor)}")
+                    grad = _run_hooks(tensor, grad)
+                if wanted_ids is None:
+                    if tensor._retains_grad:
+                        if tracer is not None:
+                            tracer.cannot_replay(f"retain_grad() on {describe(tensor)}")
+                        if create_graph:
+                            _accumulate_leaf_graph(tensor, grad, handed_out)
+                        else:
+                            plain = _as_plain(grad, tensor.data.dtype)
+                            tensor._grad = plain if tensor._grad is None else tensor._grad + plain
+                            handed_out.add(id(tensor._grad))
+                elif id(tensor) in wanted_ids:
+                    found[id(tensor)] = grad
+                    if id(tensor) not in expand:
+                        work = ()
+                        continue
+                if node._saved is RELEASED:
+                    raise node._second_backward()
+                if writes.latest < order:  # something was written in place since node was recorded
+                    node._check_versions(tensor)
+                raw = grads = node._vjp_building_graph(grad, tensor) if create_graph else node.backward(node, grad)
             if type(grads) is not tuple:
                 grads = (grads,)
             if not node._builtin:  # the built-in primitives' gradients are tested, not checked
@@ -190,7 +217,10 @@ def run_backward(
                 if anomaly:
                     node._check_finite_grads(grads)
                 if tracer is not None:
-                    tracer.vjp(node, grad, raw, grads)
+                    if uses is None:
+                        tracer.cannot_replay(f"{node.name}, a Function with several outputs")
+                    else:
+                        tracer.vjp(node, grad, raw, grads)
             if needed is None:
                 work = zip(node.inputs, grads)
             else:  # mg.grad: only along the paths to the inputs asked for
@@ -201,17 +231,56 @@ def run_backward(
                 # (the references counted: theirs, `tensor` and getrefcount's argument), so
                 # that a kept loss does not keep its step's activations alive. Any other
                 # reference (the user's, another graph's) keeps them.
-                if getrefcount(tensor) == uses + 2:
+                if uses is not None and getrefcount(tensor) == uses + 2:
                     tensor.data = FREED
         for leaf, total in hooked_leaves.values():
             total = _run_hooks(leaf, total)
             if wanted_ids is None:
-                _accumulate_leaf(leaf, total, handed_out)
+                (_accumulate_leaf_graph if create_graph else _accumulate_leaf)(leaf, total, handed_out)
             else:
                 found[id(leaf)] = total
         return found
     finally:
         mode.grad_enabled = was_enabled
+
+
+def _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create_graph, handed_out) -> bool:
+    """What the walk does at each output of a Function with several outputs before its
+    backward: hooks (``out_grads`` is updated in place), ``retain_grad``, and for ``mg.grad``
+    the outputs asked for. Returns whether backward must go on to the node's inputs."""
+    reached = wanted_ids is None
+    for i, (out, grad) in enumerate(zip(outputs, out_grads)):
+        if grad is None:
+            continue
+        if out._hooks:
+            if tracer is not None:
+                tracer.cannot_replay(f"a hook on {describe(out)}")
+            grad = out_grads[i] = _run_hooks(out, grad)
+        if wanted_ids is None:
+            if out._retains_grad:
+                if create_graph:
+                    _accumulate_leaf_graph(out, grad, handed_out)
+                else:
+                    plain = _as_plain(grad, out.data.dtype)
+                    out._grad = plain if out._grad is None else out._grad + plain
+                    handed_out.add(id(out._grad))
+        else:
+            if id(out) in wanted_ids:
+                found[id(out)] = grad
+            reached = reached or id(out) in expand
+    return reached
+
+
+def _accumulate_leaf_graph(leaf: Tensor, grad, handed_out: set[int]) -> None:
+    """``backward(create_graph=True)``: ``.grad`` gets the values (an ndarray, as always)
+    and ``.grad_tensor`` the same total as a Tensor carrying its graph."""
+    previous = leaf.grad_tensor
+    if not isinstance(grad, Tensor):
+        grad = Tensor._wrap(grad)
+    handed_out.add(id(grad.data))  # the graph's Tensor keeps it: .grad gets a copy
+    _accumulate_leaf(leaf, grad.data, handed_out)
+    total = grad if previous is None else previous + grad
+    leaf._grad_graph = (leaf._grad, total)
 
 
 def _run_hooks(tensor: Tensor, grad):
@@ -244,16 +313,75 @@ def _as_plain(grad, dtype) -> np.ndarray:
     return np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=dtype)
 
 
-def backward(tensor: Tensor, grad=None, retain_graph: bool = False) -> None:
-    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
-    if not tensor.requires_grad:
-        raise RuntimeError(
-            "backward(): this tensor does not require grad and has no graph. Create the "
-            "inputs with requires_grad=True (or call .requires_grad_()) before computing "
-            "it, and do not compute it inside mg.no_grad()."
-        )
-    seed = _seed_grad(tensor, grad, "backward()", "grad")
-    run_backward([tensor], [seed], retain_graph=retain_graph)
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """Accumulate the gradients of one or several outputs into the ``.grad`` of the leaves.
+
+    PyTorch's ``torch.autograd.backward``: one walk from all of ``tensors`` at once, each
+    seeded with its gradient, so a leaf reached from several of them gets the sum (each
+    root counted once). ``t.backward(...)`` is ``mg.autograd.backward(t, ...)``.
+
+    Args:
+        tensors: A Tensor or a sequence of Tensors to differentiate.
+        grad_tensors: The gradient of some scalar with respect to each of ``tensors``
+            (a Tensor, an array or ``None`` per tensor; ``None`` means ones and is allowed
+            only for single-element tensors).
+        retain_graph: Keep the saved arrays so the graph can be walked again; defaults
+            to ``create_graph``.
+        create_graph: Record the walk itself, so the gradient can be differentiated
+            again. ``.grad`` still gets an ndarray; the same gradient as a Tensor with its
+            graph is ``.grad_tensor`` (PyTorch's ``x.grad`` in this case).
+        inputs: A Tensor or a sequence of Tensors: accumulate only into these (leaves or
+            not) instead of every leaf.
+
+    Raises:
+        RuntimeError: A tensor does not require grad, is not a single value and has no
+            gradient given, or has a gradient of another shape.
+    """
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, (Tensor, np.ndarray)) or np.isscalar(grad_tensors):
+        grad_tensors = [grad_tensors]
+    else:
+        grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"backward(): got {len(grad_tensors)} grad_tensors for {len(tensors)} tensors")
+    caller, argument = ("backward()", "grad") if len(tensors) == 1 else ("mg.autograd.backward", "grad_tensors")
+    for i, tensor in enumerate(tensors):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{caller}: expected Tensors, got {type(tensor).__name__} at position {i}")
+        if not tensor.requires_grad:
+            which = "this tensor" if len(tensors) == 1 else f"tensor {i}"
+            raise RuntimeError(
+                f"{caller}: {which} does not require grad and has no graph. Create the "
+                "inputs with requires_grad=True (or call .requires_grad_()) before computing "
+                "it, and do not compute it inside mg.no_grad()."
+            )
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = [_seed_grad(t, g, caller if len(tensors) == 1 else f"{caller} (tensor {i})", argument, create_graph)
+             for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
+    if inputs is None:
+        run_backward(tensors, seeds, retain_graph=retain_graph, create_graph=create_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError(f"{caller}: inputs= is empty; pass None to accumulate into every leaf")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(f"{caller}: inputs[{i}] does not require grad; create it with requires_grad=True")
+    found = run_backward(tensors, seeds, retain_graph, create_graph, wanted=inputs)
+    handed_out = {id(s.data if isinstance(s, Tensor) else s) for s in seeds}
+    for x in {id(x): x for x in inputs}.values():
+        g = found.get(id(x))
+        if g is None:
+            continue  # not reached: .grad stays as it was, as in PyTorch
+        if g.shape != x.data.shape:
+            g = sum_to_shape(g, x.data.shape)
+        if create_graph:
+            _accumulate_leaf_graph(x, g, handed_out)
+        else:
+            _accumulate_leaf(x, g, handed_out)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

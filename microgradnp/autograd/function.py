@@ -24,6 +24,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+import weakref
 
 import numpy as np
 
@@ -71,6 +72,12 @@ class Function:
     ``backward(ctx, grad)`` gets the gradient of the output and returns one gradient
     per positional input (a tuple when there are several), ``None`` for inputs that
     need none. Gradients with broadcast axes are summed back to the input's shape.
+
+    A ``forward`` that returns a tuple of arrays has several outputs: ``apply`` returns
+    a tuple of Tensors and ``backward(ctx, *grads)`` gets one gradient per output (zeros
+    for an output no gradient reached, or ``None`` after ``ctx.set_materialize_grads(False)``).
+    Outputs passed to ``ctx.mark_non_differentiable`` and integer or boolean outputs
+    (indices, masks) do not require grad.
     """
 
     name: str | None = None
@@ -94,7 +101,11 @@ class Function:
     _out = None
     _writes_out = False
     _needs: tuple | None = None
-    order = 0  # creation stamp (versions.stamps): newer nodes have smaller orders
+    _outputs: tuple | None = None  # several outputs: weak references to their Tensors (None if one)
+    _output_meta: tuple = ()  # several outputs: (shape, dtype) of each, to make zeros for unused ones
+    _non_differentiable: tuple = ()  # output arrays marked by mark_non_differentiable
+    _materialize = True  # set_materialize_grads
+    _order = 0  # creation stamp (versions.stamps): newer nodes have smaller orders
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -109,6 +120,16 @@ class Function:
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays for ``backward``; they are released after the first backward."""
         self._saved = arrays
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        """Call in ``forward`` with output arrays that have no gradient (indices, masks):
+        their Tensors do not require grad and ``backward`` gets zeros (or ``None``) for them."""
+        self._non_differentiable = self._non_differentiable + outputs
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether ``backward`` of a Function with several outputs gets zeros (True, the
+        default, as PyTorch) or ``None`` for the outputs no gradient reached."""
+        self._materialize = bool(value)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -157,15 +178,17 @@ class Function:
                 arrays.append(_as_float_array(x) if isinstance(x, list) else x)
         out = cls.forward(ctx, *arrays, **params)
         if type(out) is not np.ndarray:
+            if type(out) is tuple:
+                return ctx._apply_several(out, inputs, arrays, params, record)
             out = ctx._adopt_output(out)
         dtype = out.dtype
         if dtype is not _FLOAT64 and dtype is not _FLOAT32 and dtype.kind not in "fiub":
             raise TypeError(_not_real(cls.name, out, inputs))
         result = Tensor.__new__(Tensor)
         result.data = out
-        if record and mode.grad_enabled:
+        if record and mode.grad_enabled and not (ctx._non_differentiable and _marked(ctx, out)):
             ctx.inputs = inputs
-            ctx.order = next(stamps)
+            ctx._order = next(stamps)
             result._node = ctx
             result.requires_grad = True
         if watchers.count:  # detect_anomaly or an mg.compile trace, in some thread
@@ -175,6 +198,69 @@ class Function:
             if mode.tracer is not None:
                 mode.tracer.forward(cls, ctx, inputs, arrays, params, result)
         return result
+
+    def _apply_several(self, outs: tuple, inputs, arrays, params, record: bool) -> tuple:
+        """``apply`` for a forward that returned a tuple: one Tensor per output, all with
+        this node; those marked non-differentiable, and non-float ones, without it."""
+        cls = type(self)
+        outs = tuple(o if type(o) is np.ndarray else self._adopt_output(o) for o in outs)
+        results = []
+        grad_mode = record and mode.grad_enabled
+        for out in outs:
+            if out.dtype.kind not in "fiub":
+                raise TypeError(_not_real(cls.name, out, inputs))
+            result = Tensor.__new__(Tensor)
+            result.data = out
+            if grad_mode and out.dtype.kind == "f" and not _marked(self, out):
+                result._node = self
+                result.requires_grad = True
+            results.append(result)
+        if any(r._node is self for r in results):
+            self.inputs = inputs
+            self._order = next(stamps)
+            # Weak references: the outputs keep the node alive, not the other way round.
+            self._outputs = tuple(weakref.ref(r) for r in results)
+            self._output_meta = tuple((o.shape, o.dtype) for o in outs)
+        if watchers.count:
+            if mode.anomaly:
+                self.origin = _user_origin()
+                for out in outs:
+                    _check_finite(out, self, "forward")
+            if mode.tracer is not None:
+                mode.tracer.cannot_replay(f"{cls.name}, a Function with several outputs")
+        return tuple(results)
+
+    def _output_grads(self, grads: list, as_tensors: bool) -> tuple:
+        """The gradients of the outputs for ``backward``: zeros (or None, after
+        ``set_materialize_grads(False)``) where no gradient reached an output."""
+        if not self._materialize:
+            return tuple(grads)
+        filled = []
+        for g, (shape, dtype) in zip(grads, self._output_meta):
+            if g is None:
+                g = np.zeros(shape, dtype if dtype.kind == "f" else np.float64)
+                if as_tensors:
+                    g = Tensor._wrap(g)
+            filled.append(g)
+        return tuple(filled)
+
+    def _vjp_several(self, grads: tuple, outputs: list):
+        """Backward of a Function with several outputs; on Tensors, recorded, under create_graph."""
+        if not any(isinstance(g, Tensor) for g in grads):
+            return self.backward(self, *grads)
+        if self.differentiable_backward:
+            saved = self._saved
+            self._saved = self._saved_as_tensors(*(o for o in outputs if o is not None))
+            try:
+                return self.backward(self, *grads)
+            finally:
+                self._saved = saved
+        result = self.backward(self, *(g.data if isinstance(g, Tensor) else g for g in grads))
+        depends_on = [x for x in (*grads, *self.inputs) if isinstance(x, Tensor)]
+        return tuple(
+            None if g is None else _NotDifferentiableTwice.apply(g, *depends_on, source_name=self.name)
+            for g in (result if isinstance(result, tuple) else (result,))
+        )
 
     # -- used by the engine ----------------------------------------------------------
     def _second_backward(self) -> RuntimeError:
@@ -191,7 +277,7 @@ class Function:
         if self._saved is RELEASED:
             return  # the engine says why this graph cannot be walked again
         for array in self._saved:
-            changed = written_since(array, self.order)
+            changed = written_since(array, self._order)
             if changed is not None:
                 what = self._describe_saved(array, output)
                 raise RuntimeError(_MODIFIED.format(what=what, now=changed[0], was=changed[1], name=self.name))
@@ -257,11 +343,11 @@ class Function:
                     break
         return array
 
-    def _saved_as_tensors(self, output) -> tuple:
+    def _saved_as_tensors(self, *outputs) -> tuple:
         """The saved arrays as the Tensors they are the data of, so that a
         differentiable backward sees through them; other arrays stay constants."""
         inputs = self.inputs
-        owners = {id(x.data): x for x in (output, *reversed(inputs)) if isinstance(x, Tensor)}
+        owners = {id(x.data): x for x in (*outputs, *reversed(inputs)) if isinstance(x, Tensor)}
         # Two inputs can share one array (x * x.detach()); saving inputs in their own
         # order, as the built-in primitives do, tells them apart.
         return tuple(
@@ -304,6 +390,11 @@ def _not_real(name: str, out: np.ndarray, inputs) -> str:
         "real numbers only (gradients would drop an imaginary part or fail on objects); convert "
         "the operand to floats first, e.g. np.asarray(x, dtype=np.float64), or use its .real part"
     )
+
+
+def _marked(ctx: Function, out: np.ndarray) -> bool:
+    """Whether ``forward`` passed ``out`` to ``ctx.mark_non_differentiable``."""
+    return any(a is out for a in ctx._non_differentiable)
 
 
 def _check_finite(array, node: Function, phase: str) -> None:

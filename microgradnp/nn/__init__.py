@@ -1,23 +1,38 @@
 """Neural-network building blocks: Module, layers, losses, initialisation, save/load."""
 
-from microgradnp.nn import functional, init
-from microgradnp.nn.conv import AvgPool1d, Conv1d, MaxPool1d
+from microgradnp.nn import functional, init, utils
+from microgradnp.nn.containers import ModuleDict, ModuleList
+from microgradnp.nn.conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, MaxPool1d, MaxPool2d
 from microgradnp.nn.ensemble import Ensemble
 from microgradnp.nn.layers import (
+    CELU,
+    ELU,
+    GELU,
     MLP,
+    SELU,
     Dropout,
     Flatten,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     Identity,
     LeakyReLU,
     Linear,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
     ReLU,
+    ReLU6,
     Sequential,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
+    Softsign,
     Tanh,
     Unflatten,
 )
 from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfMSELoss, MSELoss, NLLLoss
 from microgradnp.nn.module import Module, Parameter
+from microgradnp.nn.normalization import BatchNorm1d, Embedding, LayerNorm
 from microgradnp.nn.serialization import load, save

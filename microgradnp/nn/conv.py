@@ -1,4 +1,5 @@
-"""1-D convolution and pooling layers on ``(N, C, L)`` input (or one unbatched ``(C, L)`` sample)."""
+"""Convolution and pooling layers on ``(N, C, L)`` (1-D) or ``(N, C, H, W)`` (2-D) input, or one
+unbatched sample without the ``N`` axis."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ import numpy as np
 from microgradnp.nn import functional as F
 from microgradnp.nn.init import default_layer_init_
 from microgradnp.nn.module import Module, Parameter
-from microgradnp.ops.conv import conv_geometry, pool_geometry, positive_int
+from microgradnp.ops.conv import conv_geometry, pool_geometry, positive_int, positive_ints
 from microgradnp.tensor import get_default_dtype
+
+
+def _setting(value, what: str, op: str, ndim: int, *, zero_ok: bool = False):
+    """A checked per-axis option, kept as given: an int, or (2-D and up) a tuple of ``ndim`` ints."""
+    values = positive_ints(value, what, op, ndim, zero_ok=zero_ok)
+    return values if ndim > 1 and isinstance(value, tuple | list) else values[0]
+
+
+def _per_axis(value, ndim: int) -> tuple:
+    return tuple(value) if isinstance(value, tuple) else (value,) * ndim
 
 
 class Conv1d(Module):
@@ -18,39 +29,49 @@ class Conv1d(Module):
     ``(out_channels,)``, both initialised as in PyTorch: uniform in
     ``+-1/sqrt(fan_in)`` with ``fan_in = in_channels / groups * kernel_size``.
     ``padding`` is an int, ``"valid"`` or ``"same"``; see ``nn.functional.conv1d``.
+    ``padding_mode`` must be ``"zeros"`` (the only mode implemented).
     ``rng`` (a seed or ``np.random.Generator``) makes the initialisation reproducible.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding=0,
-                 dilation: int = 1, groups: int = 1, bias: bool = True, dtype=None, rng=None):
+    ndim = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", dtype=None, rng=None):
         super().__init__()
-        in_channels = positive_int(in_channels, "in_channels", "Conv1d")
-        out_channels = positive_int(out_channels, "out_channels", "Conv1d")
-        kernel_size = positive_int(kernel_size, "kernel_size", "Conv1d")
-        stride, dilation, groups = (positive_int(value, name, "Conv1d") for value, name in
-                                    ((stride, "stride"), (dilation, "dilation"), (groups, "groups")))
+        name, ndim = type(self).__name__, self.ndim
+        in_channels = positive_int(in_channels, "in_channels", name)
+        out_channels = positive_int(out_channels, "out_channels", name)
+        kernel_size, stride, dilation = (_setting(value, what, name, ndim) for value, what in
+                                         ((kernel_size, "kernel_size"), (stride, "stride"), (dilation, "dilation")))
+        groups = positive_int(groups, "groups", name)
         if not isinstance(padding, str):
-            padding = positive_int(padding, "padding", "Conv1d", zero_ok=True)
-        shape = (out_channels, in_channels // groups, kernel_size)
+            padding = _setting(padding, "padding", name, ndim, zero_ok=True)
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is implemented, got {padding_mode!r}; pad the input "
+                             "yourself (e.g. mg.pad) and use padding=0")
+        kernels = _per_axis(kernel_size, ndim)
+        shape = (out_channels, in_channels // groups, *kernels)
         # The rest fails here rather than at the first forward: check it against a
         # stand-in input just long enough for one window.
-        conv_geometry((1, in_channels, dilation * (kernel_size - 1) + 1), shape, None, stride, padding, dilation,
-                      groups)
+        spans = [d * (k - 1) + 1 for d, k in zip(_per_axis(dilation, ndim), kernels, strict=True)]
+        conv_geometry((1, in_channels, *spans), shape, None, stride, padding, dilation, groups)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.padding_mode = padding_mode
         dtype = dtype or get_default_dtype()
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
         default_layer_init_(self.weight, self.bias, rng)
 
     def forward(self, x):
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        conv = F.conv1d if self.ndim == 1 else F.conv2d
+        return conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in (0, "valid"):
+        if self.padding != "valid" and _per_axis(self.padding, self.ndim) != (0,) * self.ndim:
             text += f", padding={self.padding!r}"
-        if self.dilation != 1:
+        if _per_axis(self.dilation, self.ndim) != (1,) * self.ndim:
             text += f", dilation={self.dilation}"
         if self.groups != 1:
             text += f", groups={self.groups}"
@@ -59,20 +80,38 @@ class Conv1d(Module):
         return text
 
 
+class Conv2d(Conv1d):
+    """2-D convolution: ``(N, in_channels, H, W) -> (N, out_channels, H_out, W_out)``, as ``torch.nn.Conv2d``.
+
+    ``weight`` is ``(out_channels, in_channels / groups, kH, kW)`` and ``bias``
+    ``(out_channels,)``, both initialised as in PyTorch: uniform in
+    ``+-1/sqrt(fan_in)`` with ``fan_in = in_channels / groups * kH * kW``.
+    ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are an int (both axes) or a
+    pair ``(along H, along W)``; ``padding`` may also be ``"valid"`` or ``"same"``; see
+    ``nn.functional.conv2d``. ``padding_mode`` must be ``"zeros"`` (the only mode implemented).
+    ``rng`` (a seed or ``np.random.Generator``) makes the initialisation reproducible.
+    """
+
+    ndim = 2
+
+
 class _Pool1d(Module):
-    """Shared settings check and display of the 1-D pooling layers."""
+    """Shared settings check and display of the pooling layers."""
 
     op = ""
+    ndim = 1
 
-    def __init__(self, kernel_size: int, stride: int | None, padding: int, dilation: int, ceil_mode: bool):
+    def __init__(self, kernel_size, stride, padding, dilation, ceil_mode: bool):
         super().__init__()
-        kernel = positive_int(kernel_size, "kernel_size", self.op)
-        stride = kernel if stride is None else positive_int(stride, "stride", self.op)
-        padding = positive_int(padding, "padding", self.op, zero_ok=True)
-        dilation = positive_int(dilation, "dilation", self.op)
+        op, ndim = self.op, self.ndim
+        kernel = _setting(kernel_size, "kernel_size", op, ndim)
+        stride = kernel if stride is None else _setting(stride, "stride", op, ndim)
+        padding = _setting(padding, "padding", op, ndim, zero_ok=True)
+        dilation = _setting(dilation, "dilation", op, ndim)
         # The rest fails here rather than at the first forward: check it against a
         # stand-in input just long enough for one window.
-        pool_geometry(self.op, (1, 1, dilation * (kernel - 1) + 1), kernel, stride, padding, dilation, ceil_mode)
+        spans = [d * (k - 1) + 1 for d, k in zip(_per_axis(dilation, ndim), _per_axis(kernel, ndim), strict=True)]
+        pool_geometry(op, (1, 1, *spans), kernel, stride, padding, dilation, ceil_mode)
         self.kernel_size, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
         self.ceil_mode = ceil_mode
 
@@ -87,16 +126,28 @@ class MaxPool1d(_Pool1d):
 
     op = "MaxPool1d"
 
-    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0, dilation: int = 1,
-                 ceil_mode: bool = False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False):
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
 
     def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        pool = F.max_pool1d if self.ndim == 1 else F.max_pool2d
+        return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool2d(MaxPool1d):
+    """Maximum over ``kH x kW`` windows of ``(N, C, H, W)``, as ``torch.nn.MaxPool2d``.
+
+    ``kernel_size``, ``stride`` (default: ``kernel_size``), ``padding`` (at most half the
+    kernel, ``-inf``) and ``dilation`` are an int (both axes) or a pair; ``ceil_mode`` keeps
+    a last partial window that starts inside the input. See ``nn.functional.max_pool2d``.
+    """
+
+    op = "MaxPool2d"
+    ndim = 2
 
 
 class AvgPool1d(_Pool1d):
@@ -110,14 +161,28 @@ class AvgPool1d(_Pool1d):
 
     op = "AvgPool1d"
 
-    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0, ceil_mode: bool = False,
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
         super().__init__(kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad = count_include_pad
 
     def forward(self, x):
-        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        pool = F.avg_pool1d if self.ndim == 1 else F.avg_pool2d
+        return pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}")
+
+
+class AvgPool2d(AvgPool1d):
+    """Mean over ``kH x kW`` windows of ``(N, C, H, W)``, as ``torch.nn.AvgPool2d``.
+
+    ``kernel_size``, ``stride`` (default: ``kernel_size``) and ``padding`` (at most half the
+    kernel, zeros, counted in the mean when ``count_include_pad``) are an int (both axes)
+    or a pair; ``ceil_mode`` keeps a last partial window that starts inside the input.
+    See ``nn.functional.avg_pool2d``.
+    """
+
+    op = "AvgPool2d"
+    ndim = 2

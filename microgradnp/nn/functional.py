@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from microgradnp.nn.normalization import batch_norm, embedding, layer_norm
+from microgradnp.ops import activations as _act
 from microgradnp.ops import conv as _conv
 from microgradnp.ops import leaky_relu as _leaky_relu
-from microgradnp.ops import log_softmax, relu, sigmoid, softmax, tanh
+from microgradnp.ops import log_softmax, one_hot, relu, sigmoid, softmax, tanh
+from microgradnp.ops import pad as _pad
 from microgradnp.ops.elementwise import Dropout
 from microgradnp.ops.linalg import linear
 from microgradnp.ops.losses import (
@@ -24,20 +27,41 @@ from microgradnp.tensor import _data
 
 __all__ = [
     "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "celu",
     "conv1d",
+    "conv2d",
     "cross_entropy",
     "dropout",
+    "elu",
+    "embedding",
+    "gelu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "max_pool1d",
+    "max_pool2d",
+    "mish",
     "mse_loss",
     "nll_loss",
+    "one_hot",
+    "pad",
     "relu",
+    "relu6",
+    "selu",
     "sigmoid",
+    "silu",
     "softmax",
+    "softplus",
+    "softsign",
     "tanh",
 ]
 
@@ -171,3 +195,286 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     a last partial window when it starts inside the input.
     """
     return _conv.avg_pool1d(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch's ``F.conv2d``).
+
+    Args:
+        input: ``(N, C_in, H, W)``, or one unbatched sample ``(C_in, H, W)`` (the output is
+            then unbatched too).
+        weight: ``(C_out, C_in / groups, kH, kW)``.
+        bias: ``(C_out,)`` or None.
+        stride: step between windows: an int >= 1 for both axes, or a pair ``(along H, along W)``.
+        padding: zeros added on both sides of each axis (an int >= 0 or a pair), or
+            ``"valid"`` (none) or ``"same"`` (output as large as the input; stride 1 only,
+            the odd one on the bottom/right).
+        dilation: spacing between kernel taps (an int >= 1 or a pair).
+        groups: split the channels into ``groups`` independent convolutions; in and out
+            channels must both be divisible by it.
+
+    Returns:
+        ``(N, C_out, H_out, W_out)`` with, along each axis,
+        ``out = (size + 2 padding - dilation (k - 1) - 1) // stride + 1``.
+
+    Raises:
+        ValueError: on inconsistent shapes or settings (the message says which).
+    """
+    return _conv.conv2d(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Maximum over windows of ``input`` ``(N, C, H, W)`` or ``(C, H, W)``, as PyTorch's ``F.max_pool2d``.
+
+    ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are an int (both axes) or a
+    pair. ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel)
+    adds ``-inf`` on both sides; ``ceil_mode`` keeps a last partial window when it starts
+    inside the input. The gradient goes to the first maximum of each window (row by row).
+    """
+    return _conv.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """Mean over windows of ``input`` ``(N, C, H, W)`` or ``(C, H, W)``, as PyTorch's ``F.avg_pool2d``.
+
+    ``kernel_size``, ``stride`` and ``padding`` are an int (both axes) or a pair.
+    ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel) adds
+    zeros on both sides, counted in the mean when ``count_include_pad``; ``ceil_mode``
+    keeps a last partial window when it starts inside the input.
+    """
+    return _conv.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+_TORCH_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(input, pad, mode: str = "constant", value=None):
+    """PyTorch's ``pad``: ``pad`` lists (before, after) widths from the LAST axis backwards,
+    ``(left, right)`` for the last axis, then ``(top, bottom)`` for the one before, and so on.
+
+    Modes: "constant" fills with ``value`` (default 0); "reflect" mirrors without repeating
+    the edge (each width below the axis length); "replicate" repeats the edge element;
+    "circular" continues periodically (each width at most the axis length). The gradient
+    of each element is the sum of the gradients of its copies. Unlike PyTorch, the copying
+    modes work on any number of axes, and negative (cropping) widths are refused.
+    ``mg.pad`` is the same operation with NumPy's ``pad_width`` and mode names.
+
+    Args:
+        input: the tensor to pad.
+        pad: an even number of non-negative ints, at most two per axis of ``input``.
+        mode: "constant", "reflect", "replicate" or "circular".
+        value: the fill value for mode "constant".
+
+    Returns:
+        The padded tensor.
+
+    Raises:
+        ValueError: for an unknown mode, an odd-length or too long ``pad``, negative
+            widths, widths too large for the mode, or ``value`` with a copying mode.
+    """
+    widths = [int(w) for w in pad]
+    shape = np.shape(_data(input))
+    if len(widths) % 2 or len(widths) // 2 > len(shape):
+        raise ValueError(f"pad: pad must hold an even number of widths, at most 2 per axis of the input "
+                         f"(shape {shape}), got {tuple(pad)}")
+    if mode not in _TORCH_PAD_MODES:
+        raise ValueError(f"pad: unknown mode {mode!r}; use one of {', '.join(_TORCH_PAD_MODES)}")
+    if min(widths, default=0) < 0:
+        raise ValueError(f"pad: negative widths (cropping) are not supported, got {tuple(pad)}")
+    if mode != "constant" and value is not None:
+        raise ValueError(f"pad: mode {mode!r} takes no value")
+    pad_width = [(0, 0)] * len(shape)
+    for i in range(len(widths) // 2):
+        axis = len(shape) - 1 - i
+        before, after = pad_width[axis] = (widths[2 * i], widths[2 * i + 1])
+        limit = {"reflect": shape[axis] - 1, "circular": shape[axis]}.get(mode)
+        if limit is not None and max(before, after) > limit:
+            raise ValueError(f"pad: mode {mode!r} needs widths {'below' if mode == 'reflect' else 'at most'} "
+                             f"the length of the axis, got ({before}, {after}) for axis {axis} of length {shape[axis]}")
+        if mode == "replicate" and shape[axis] == 0 and before + after:
+            raise ValueError(f"pad: mode 'replicate' cannot pad the empty axis {axis}")
+    if mode == "constant":
+        return _pad(input, pad_width, constant_values=0 if value is None else value)
+    return _pad(input, pad_width, mode=_TORCH_PAD_MODES[mode])
+
+
+# -- more activations (PyTorch's signatures) -------------------------------------------------
+# ``inplace=True`` is accepted so that PyTorch code runs unchanged, but the result is always
+# a new tensor: the input is never modified (use the returned tensor, as PyTorch code does).
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    """``log(1 + exp(beta * x)) / beta``; ``x`` itself where ``beta * x > threshold``.
+
+    Args:
+        input: a tensor.
+        beta: the sharpness (nonzero).
+        threshold: above it (in ``beta * x``) the result is the identity.
+
+    Returns:
+        A tensor of the same shape (see ``mg.softplus``).
+    """
+    return _act.softplus(input, beta, threshold)
+
+
+def gelu(input, approximate: str = "none"):
+    """Gaussian error linear unit ``x * Phi(x)``.
+
+    Args:
+        input: a tensor.
+        approximate: ``"none"`` (exact, from ``erfc``) or ``"tanh"``.
+
+    Returns:
+        A tensor of the same shape (see ``mg.gelu``).
+    """
+    return _act.gelu(input, approximate)
+
+
+def silu(input, inplace: bool = False):
+    """``x * sigmoid(x)`` (swish).
+
+    Args:
+        input: a tensor.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.silu(input)
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    """``x`` for x > 0, else ``alpha * (exp(x) - 1)``.
+
+    Args:
+        input: a tensor.
+        alpha: the negative saturation value is ``-alpha``.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.elu(input, alpha)
+
+
+def selu(input, inplace: bool = False):
+    """Scaled ELU with PyTorch's constants (``mg.selu``).
+
+    Args:
+        input: a tensor.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.selu(input)
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    """``x`` for x > 0, else ``alpha * (exp(x / alpha) - 1)``.
+
+    Args:
+        input: a tensor.
+        alpha: nonzero.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+
+    Raises:
+        ValueError: if ``alpha`` is 0.
+    """
+    return _act.celu(input, alpha)
+
+
+def mish(input, inplace: bool = False):
+    """``x * tanh(softplus(x))``.
+
+    Args:
+        input: a tensor.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.mish(input)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """``x`` clipped to ``[min_val, max_val]``, gradient 0 at the bounds (as PyTorch).
+
+    Args:
+        input: a tensor.
+        min_val: the lower bound.
+        max_val: the upper bound.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+
+    Raises:
+        ValueError: if ``max_val < min_val``.
+    """
+    return _act.hardtanh(input, min_val, max_val)
+
+
+def relu6(input, inplace: bool = False):
+    """``min(max(x, 0), 6)``.
+
+    Args:
+        input: a tensor.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.relu6(input)
+
+
+def hardsigmoid(input, inplace: bool = False):
+    """``relu6(x + 3) / 6``.
+
+    Args:
+        input: a tensor.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.hardsigmoid(input)
+
+
+def hardswish(input, inplace: bool = False):
+    """``x * relu6(x + 3) / 6``.
+
+    Args:
+        input: a tensor.
+        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.hardswish(input)
+
+
+def logsigmoid(input):
+    """``log(sigmoid(x))``, finite for any ``x``.
+
+    Args:
+        input: a tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.logsigmoid(input)
+
+
+def softsign(input):
+    """``x / (1 + |x|)``.
+
+    Args:
+        input: a tensor.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    return _act.softsign(input)

@@ -141,13 +141,168 @@ class LogSoftmax(Softmax):
         return ops.log_softmax(x, axis=self.axis)
 
 
+class _InplaceFlag(Module):
+    """An activation with PyTorch's ``inplace`` flag: accepted so that PyTorch code runs
+    unchanged, but the result is always a new tensor (the input is never modified)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta * x)) / beta``, the identity where ``beta * x > threshold``
+    (``mg.softplus``)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return ops.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class GELU(Module):
+    """``x * Phi(x)``; ``approximate="tanh"`` for the tanh form (``mg.gelu``)."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return ops.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(_InplaceFlag):
+    """``x * sigmoid(x)`` (``mg.silu``)."""
+
+    def forward(self, x):
+        return ops.silu(x)
+
+
+class ELU(Module):
+    """``x`` for x > 0, else ``alpha * (exp(x) - 1)`` (``mg.elu``); ``inplace`` is accepted,
+    the result is always a new tensor."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return ops.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class CELU(ELU):
+    """``x`` for x > 0, else ``alpha * (exp(x / alpha) - 1)`` (``mg.celu``)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        if alpha == 0:
+            raise ValueError("CELU: alpha cannot be 0")
+        super().__init__(alpha, inplace)
+
+    def forward(self, x):
+        return ops.celu(x, self.alpha)
+
+
+class SELU(_InplaceFlag):
+    """Scaled ELU with PyTorch's constants (``mg.selu``)."""
+
+    def forward(self, x):
+        return ops.selu(x)
+
+
+class Mish(_InplaceFlag):
+    """``x * tanh(softplus(x))`` (``mg.mish``)."""
+
+    def forward(self, x):
+        return ops.mish(x)
+
+
+class Hardtanh(Module):
+    """``x`` clipped to ``[min_val, max_val]``, gradient 0 at the bounds (``mg.hardtanh``);
+    ``inplace`` is accepted, the result is always a new tensor."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if max_val < min_val:
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be at least min_val ({min_val})")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x):
+        return ops.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)`` (``mg.relu6``)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardsigmoid(_InplaceFlag):
+    """``relu6(x + 3) / 6`` (``mg.hardsigmoid``)."""
+
+    def forward(self, x):
+        return ops.hardsigmoid(x)
+
+    def extra_repr(self) -> str:
+        return ""  # as PyTorch's
+
+
+class Hardswish(Hardsigmoid):
+    """``x * relu6(x + 3) / 6`` (``mg.hardswish``)."""
+
+    def forward(self, x):
+        return ops.hardswish(x)
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))``, finite for any ``x`` (``mg.logsigmoid``)."""
+
+    def forward(self, x):
+        return ops.logsigmoid(x)
+
+
+class Softsign(Module):
+    """``x / (1 + |x|)`` (``mg.softsign``)."""
+
+    def forward(self, x):
+        return ops.softsign(x)
+
+
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh, "leaky_relu": LeakyReLU, "none": Identity,
                "identity": Identity, "linear": Identity}
+ACTIVATIONS.update({"gelu": GELU, "silu": SiLU, "elu": ELU, "selu": SELU, "celu": CELU,
+                    "softplus": Softplus, "mish": Mish, "hardtanh": Hardtanh, "relu6": ReLU6,
+                    "hardsigmoid": Hardsigmoid, "hardswish": Hardswish, "logsigmoid": LogSigmoid,
+                    "softsign": Softsign})
 
 
 def activation_module(activation) -> Module:
     """A Module for an activation given by name ("sigmoid", "relu", "tanh", "leaky_relu",
-    "none"/None), by Module instance, or by Module class."""
+    "gelu", "silu", "elu", "selu", "celu", "softplus", "mish", "hardtanh", "relu6",
+    "hardsigmoid", "hardswish", "logsigmoid", "softsign", "none"/None; any case), by Module
+    instance, or by Module class."""
     if activation is None:
         return Identity()
     if isinstance(activation, Module):
@@ -220,7 +375,9 @@ class MLP(Sequential):
     """A fully connected network: ``in_features -> hidden[0] -> ... -> out_features``.
 
     ``activation`` follows every hidden layer and ``output_activation`` the last one;
-    each is a name ("sigmoid", "relu", "tanh", "leaky_relu", "none"/None) or a Module.
+    each is a name ("sigmoid", "relu", "tanh", "leaky_relu", "gelu", "silu", "elu", "selu",
+    "celu", "softplus", "mish", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid",
+    "softsign", "none"/None) or a Module.
     The lab's network is ``MLP(2, (50, 50), 1)``: sigmoid everywhere. Layers are named
     ``fc1, act1, fc2, act2, ..., fc{n}, out_act`` so parameters read ``fc1.weight``.
     """

@@ -60,6 +60,8 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "training", True)
 
     # -- registration -------------------------------------------------------------------
@@ -75,6 +77,7 @@ class Module:
                 raise AttributeError(_before_init("parameters", type(self)))
             self._check_name("parameter", name, parameters, self_type_only=True)
             self._modules.pop(name, None)
+            self._forget_buffer(name)
             parameters[name] = value
         elif parameters is not None and name in parameters:
             if value is not None:
@@ -88,6 +91,7 @@ class Module:
             if parameters is None:
                 raise AttributeError(_before_init("module", type(self)))
             self._check_name("module", name, self._modules, self_type_only=None)
+            self._forget_buffer(name)
             self._modules[name] = value
         elif parameters is not None and name in self._modules:
             if value is not None:
@@ -96,14 +100,29 @@ class Module:
                     f"`del module.{name}` first to store something else under that name"
                 )
             self._modules[name] = None
+        elif name in self.__dict__.get("_buffers", ()):
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign {_typename(value)!r} as buffer {name!r} (microgradnp.Tensor or None expected); "
+                    f"`del module.{name}` first to store something else under that name"
+                )
+            self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def _forget_buffer(self, name: str) -> None:
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers:
+            del buffers[name]
+            self._non_persistent_buffers.discard(name)
 
     def __delattr__(self, name: str) -> None:
         registered = False
-        for registry in (self.__dict__.get("_parameters"), self.__dict__.get("_modules")):
+        for registry in (self.__dict__.get("_parameters"), self.__dict__.get("_modules"),
+                         self.__dict__.get("_buffers")):
             if registry is not None and name in registry:
                 del registry[name]
                 registered = True
+        self.__dict__.get("_non_persistent_buffers", set()).discard(name)
         if not registered or name in self.__dict__:
             object.__delattr__(self, name)
 
@@ -124,6 +143,38 @@ class Module:
             )
         self._parameters[name] = parameter
         object.__setattr__(self, name, parameter)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register ``tensor`` as a buffer: state that is not trained, such as BatchNorm's running mean.
+
+        As ``torch.nn.Module.register_buffer``: the buffer is an attribute (``self.name``),
+        listed by ``buffers()``/``named_buffers()`` and, when ``persistent``, saved in
+        ``state_dict()`` (after the module's own parameters) and restored by
+        ``load_state_dict``. The optimizer never sees it. None registers an empty slot.
+        Assigning a Tensor (or None) to the name later replaces the buffer.
+
+        Args:
+            name: the attribute name.
+            tensor: a ``microgradnp.Tensor`` (wrap an array with ``mg.tensor`` first), or None.
+            persistent: whether ``state_dict()`` includes it.
+
+        Raises:
+            AttributeError: before ``Module.__init__()`` ran.
+            TypeError: ``name`` is not a str, or ``tensor`` is neither a Tensor nor None.
+            KeyError: ``name`` is empty, contains ".", or is already an attribute that is not a buffer.
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(_before_init("buffer", type(self)))
+        self._check_name("buffer", name, self._buffers, self_type_only=False)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign {_typename(tensor)!r} object to buffer {name!r} "
+                            "(microgradnp.Tensor or None required)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` (or None, an empty slot) as a child under ``name``, as PyTorch.
@@ -175,7 +226,7 @@ class Module:
         # belong to this module (graph drawings group them into a cluster). An output
         # made before the call (Identity) is not this module's.
         node = out._node if isinstance(out, Tensor) else None
-        if node is not None and node.order < first:
+        if node is not None and node._order < first:
             node.module_calls += ((self, first),)
         return out
 
@@ -195,6 +246,22 @@ class Module:
         """The parameters of this module and (with ``recurse``) of its sub-modules."""
         for _, parameter in self.named_parameters(recurse=recurse):
             yield parameter
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """``(dotted name, buffer)`` pairs, each buffer once, in registration order."""
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is None or id(buffer) in seen:
+                    continue
+                seen.add(id(buffer))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The buffers (running statistics and other untrained state) of this module and below."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """``(name, module)`` of the direct sub-modules, each once (as PyTorch, by identity)."""
@@ -254,25 +321,30 @@ class Module:
 
     # -- state --------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """A copy of every parameter's values by dotted name.
+        """A copy of every parameter's and persistent buffer's values by dotted name.
 
+        As PyTorch, a module's parameters come first, then its buffers, then its children.
         As PyTorch, a parameter (or module) registered under two names, such as tied
         weights, has an entry under each name, while ``named_parameters()`` lists it once.
         """
         return OrderedDict((name, parameter.data.copy()) for name, parameter in self._state_entries())
 
     def _state_entries(self, prefix: str = "", ancestors: frozenset = frozenset()):
-        """``(dotted name, parameter)`` for every registered name, shared ones under each name."""
+        """``(dotted name, tensor)`` for every registered parameter and persistent buffer name,
+        shared ones under each name."""
         for name, parameter in self._parameters.items():
             if parameter is not None:
                 yield prefix + name, parameter
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                yield prefix + name, buffer
         ancestors = ancestors | {id(self)}
         for name, module in self._modules.items():
             if module is not None and id(module) not in ancestors:  # a cycle would never end
                 yield from module._state_entries(f"{prefix}{name}.", ancestors)
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy values from ``state_dict`` into the parameters, checking names, shapes and dtypes.
+        """Copy values from ``state_dict`` into the parameters and buffers, checking names, shapes and dtypes.
 
         With ``strict=True`` (the default) missing or unexpected names raise a KeyError.
         A shape or dtype mismatch always raises, naming the parameter. Nothing is changed
@@ -338,7 +410,7 @@ class Module:
         return "\n".join(lines)
 
 
-_REGISTRIES = frozenset({"_parameters", "_modules"})
+_REGISTRIES = frozenset({"_parameters", "_modules", "_buffers", "_non_persistent_buffers"})
 
 
 def _before_init(what: str, cls: type) -> str:

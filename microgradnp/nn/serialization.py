@@ -5,6 +5,12 @@ state-dict entry, by dotted name (``fc1.weight``), plus one metadata entry, ``ME
 a JSON string with the format version, the microgradnp version that wrote it and, when a
 Module was saved, its class name. Nothing in it is pickled, so loading a file from
 someone else cannot run code.
+
+A nested state (an optimizer's ``state_dict()``, or a dict such as ``{"model":
+model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3}``) is written in
+format version 2: its arrays are entries named by their path (``state.0.exp_avg``) and
+the metadata holds the rest of the structure as JSON (dicts with their key types, lists,
+tuples, numbers, strings, bools, None), so that ``nn.load`` gives back an equal object.
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ METADATA_KEY = "__microgradnp__"
 """Name of the metadata entry in a checkpoint (never a state-dict key: those are dotted attribute names)."""
 
 FORMAT = "microgradnp.state_dict"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest format version this module reads: 1 is a flat state dict, 2 a nested state."""
 
 
 def save(module_or_state, path) -> None:
-    """Save a Module's parameters (or a state dict) to ``path`` as an ``.npz`` checkpoint.
+    """Save a Module's parameters (or a state dict, or an optimizer's) to ``path`` as an ``.npz`` checkpoint.
 
     The file is written exactly at ``path``, with no ``.npz`` appended (as ``torch.save``;
     ``np.savez`` would append it). It is written atomically: to a temporary file in the
@@ -39,41 +46,55 @@ def save(module_or_state, path) -> None:
 
     Args:
         module_or_state: an ``nn.Module`` (its ``state_dict()`` is saved, with its class
-            name), or a mapping of names to ndarrays or Tensors (``model.state_dict()``).
+            name), a mapping of names to ndarrays or Tensors (``model.state_dict()``), or
+            a nested mapping such as ``optimizer.state_dict()`` or ``{"model": ...,
+            "optimizer": ..., "epoch": 3}`` (dicts, lists, tuples, arrays, Tensors,
+            numbers, strings, bools and None).
         path: a ``str`` or ``os.PathLike``; its directory must exist. An existing file's
             permission bits are kept.
 
     Raises:
         TypeError: for something that is neither a Module nor a mapping, a non-string
-            name, or a value that is not a numeric array.
+            name, or a value that is not a numeric array (nor, in a nested state, a number,
+            string, bool, None, list, tuple or dict).
         ValueError: for a name that is empty or the reserved ``METADATA_KEY``.
         FileNotFoundError: when the directory of ``path`` does not exist.
     """
-    arrays, class_name = _arrays_to_save(module_or_state)
+    structure = None
+    if isinstance(module_or_state, Mapping) and not _is_flat(module_or_state):
+        arrays, class_name = {}, None
+        structure = _encode(module_or_state, "", arrays)
+    else:
+        arrays, class_name = _arrays_to_save(module_or_state)
     from microgradnp import __version__  # here, not at import: microgradnp/__init__.py sets it after importing nn
 
-    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "microgradnp_version": __version__,
-                "class": class_name}
+    metadata = {"format": FORMAT, "format_version": 1 if structure is None else 2,
+                "microgradnp_version": __version__, "class": class_name}
+    if structure is not None:
+        metadata["structure"] = structure
     arrays[METADATA_KEY] = np.array(json.dumps(metadata))
     write_atomically(_target(path), lambda file: _write_npz(file, arrays))
 
 
-def load(path, into: Module | None = None, strict: bool = True) -> OrderedDict[str, np.ndarray]:
-    """Read a checkpoint written by ``nn.save``: the state dict, name -> ndarray, in saved order.
+def load(path, into=None, strict: bool = True):
+    """Read a checkpoint written by ``nn.save``: the state dict, name -> ndarray, in saved order
+    (or the nested state that was saved, such as an optimizer's ``state_dict()``).
 
     With ``into=model`` the values are also copied into the model's parameters through
     ``model.load_state_dict(state, strict=strict)``, which checks the names (missing or
     unexpected keys), shapes and dtypes first and names the offending key; the error
     carries a note naming the checkpoint. ``nn.load(path, model)`` is the same as
-    ``model.load_state_dict(nn.load(path))``.
+    ``model.load_state_dict(nn.load(path))``; likewise ``nn.load(path, optimizer)`` for a
+    saved ``optimizer.state_dict()``.
 
     Args:
         path: a ``str`` or ``os.PathLike``.
-        into: a Module to load the values into, or None to only read them.
-        strict: with ``into``, whether missing and unexpected keys are an error.
+        into: a Module or an optimizer to load the values into, or None to only read them.
+        strict: with a Module ``into``, whether missing and unexpected keys are an error.
 
     Returns:
-        An ``OrderedDict`` of the saved arrays by name (without the metadata).
+        An ``OrderedDict`` of the saved arrays by name (without the metadata), or for a
+        nested state the object that was saved (dicts, lists, tuples, arrays, numbers...).
 
     Raises:
         FileNotFoundError: no file at ``path``.
@@ -82,8 +103,10 @@ def load(path, into: Module | None = None, strict: bool = True) -> OrderedDict[s
             objects (never loaded).
         KeyError, ValueError: from ``load_state_dict`` when ``into`` does not match.
     """
-    if into is not None and not isinstance(into, Module):
-        raise TypeError(f"nn.load: into must be an nn.Module (or None), got {type(into).__name__}")
+    from microgradnp.optim.optimizer import Optimizer  # here: microgradnp.optim imports nn
+
+    if into is not None and not isinstance(into, Module | Optimizer):
+        raise TypeError(f"nn.load: into must be an nn.Module, an optimizer or None, got {type(into).__name__}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"nn.load: no checkpoint at {path!r}")
@@ -92,8 +115,11 @@ def load(path, into: Module | None = None, strict: bool = True) -> OrderedDict[s
     state, metadata = _read_checkpoint(path)
     if into is not None:
         try:
-            into.load_state_dict(state, strict=strict)
-        except (KeyError, ValueError) as error:
+            if isinstance(into, Module):
+                into.load_state_dict(state, strict=strict)
+            else:
+                into.load_state_dict(state)
+        except (KeyError, ValueError, TypeError) as error:
             saved_from = f" (saved from {metadata['class']})" if metadata.get("class") else ""
             error.add_note(f"while loading checkpoint {path!r}{saved_from} into {type(into).__name__}")
             raise
@@ -101,6 +127,47 @@ def load(path, into: Module | None = None, strict: bool = True) -> OrderedDict[s
 
 
 # -- saving ---------------------------------------------------------------------------------
+def _is_flat(state: Mapping) -> bool:
+    """Whether ``state`` is a plain state dict (every value an array or Tensor): format version 1."""
+    return all(isinstance(value, Tensor | np.ndarray | np.generic) for value in state.values())
+
+
+def _encode(value, path: str, arrays: dict[str, np.ndarray]):
+    """``value`` as JSON-able structure; its arrays go to ``arrays`` under names derived from ``path``."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray | np.generic):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"nn.save: {path or 'the state'!r} has dtype {array.dtype}; a checkpoint holds numeric "
+                            "arrays only (never pickled objects)")
+        name, n = path or "value", 1
+        while name in arrays or name == METADATA_KEY:
+            name, n = f"{path}~{n}", n + 1
+        arrays[name] = array
+        return {"array": name, "scalar": isinstance(value, np.generic)}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, tuple | list):
+        items = [_encode(item, _join(path, i), arrays) for i, item in enumerate(value)]
+        return {"tuple": items} if isinstance(value, tuple) else items
+    if isinstance(value, Mapping):
+        pairs = []
+        for key, item in value.items():
+            if key is not None and not isinstance(key, bool | int | float | str):
+                raise TypeError(f"nn.save: dict keys must be str, int, float, bool or None, got {key!r} "
+                                f"in {path or 'the state'!r}")
+            pairs.append([key, _encode(item, _join(path, key), arrays)])
+        return {"dict": pairs}
+    raise TypeError(f"nn.save: {path or 'the state'!r} is a {type(value).__name__}; a checkpoint holds arrays, "
+                    "Tensors, numbers, strings, bools, None, and lists, tuples and dicts of them (never pickled "
+                    "objects)")
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
 def _arrays_to_save(module_or_state) -> tuple[dict[str, np.ndarray], str | None]:
     if isinstance(module_or_state, Module):
         state, class_name = module_or_state.state_dict(), type(module_or_state).__name__
@@ -174,7 +241,41 @@ def _read_checkpoint(path: str) -> tuple[OrderedDict[str, np.ndarray], dict]:
         # np.load hands back the raw bytes of a member that is not an .npy array.
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "biufc":
             raise invalid(f"entry {name!r} is not a numeric array")
+    if "structure" in metadata:  # a nested state (format version 2)
+        unused = dict(entries)
+        state = _decode(metadata["structure"], unused, invalid)
+        if unused:
+            raise invalid(f"entries {sorted(unused)} are not part of the saved structure")
+        return state, metadata
     return entries, metadata
+
+
+def _decode(value, arrays: dict[str, np.ndarray], invalid):
+    """The object ``_encode`` described, taking its arrays out of ``arrays``."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_decode(item, arrays, invalid) for item in value]
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("tuple"), list):
+        return tuple(_decode(item, arrays, invalid) for item in value["tuple"])
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("dict"), list):
+        decoded = {}
+        for pair in value["dict"]:
+            if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], list | dict):
+                raise invalid("a dict in the saved structure is malformed")
+            decoded[pair[0]] = _decode(pair[1], arrays, invalid)
+        return decoded
+    if isinstance(value, dict) and set(value) == {"array", "scalar"}:
+        name = value["array"]
+        if not isinstance(name, str) or name not in arrays:
+            raise invalid(f"the saved structure refers to an entry {name!r} that is missing or used twice")
+        array = arrays.pop(name)
+        if value["scalar"]:
+            if array.ndim:
+                raise invalid(f"entry {name!r} should hold one number, it has shape {array.shape}")
+            return array[()]
+        return array
+    raise invalid("the saved structure holds something nn.save does not write (was the metadata edited?)")
 
 
 @contextmanager
@@ -200,7 +301,7 @@ def _metadata(entry, invalid) -> dict:
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise invalid(f"the {METADATA_KEY!r} metadata entry does not describe a {FORMAT} file")
     version = metadata.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise invalid(f"bad format version {version!r}")
     if version > FORMAT_VERSION:
         raise invalid(

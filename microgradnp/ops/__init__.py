@@ -6,6 +6,7 @@ vector-Jacobian rule side by side.
 
 from __future__ import annotations
 
+import builtins
 import sys
 
 import numpy as np
@@ -13,83 +14,217 @@ import numpy as np
 from microgradnp.autograd.grad_mode import mode as _grad_mode
 from microgradnp.ops._aliases import torch_names
 from microgradnp.ops.activations import (
+    Elu,
+    Gelu,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
     ReLU,
     Sigmoid,
+    Silu,
     Softmax,
+    Softplus,
+    Softsign,
     Tanh,
+    celu,
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
+    mish,
     relu,
+    relu6,
+    selu,
     sigmoid,
+    silu,
     softmax,
+    softplus,
+    softsign,
     tanh,
 )
 from microgradnp.ops.elementwise import (
     Abs,
     Add,
+    Arccos,
+    Arcsin,
+    Arctan,
+    Arctan2,
+    Ceil,
     Clip,
     Cos,
+    Cosh,
     Div,
+    Erf,
+    Erfc,
     Exp,
+    Exp2,
+    Expm1,
+    Floor,
     Log,
+    Log1p,
+    Log2,
+    Log10,
+    LogAddExp,
     Maximum,
     Minimum,
     Mul,
     Neg,
     Pow,
+    Reciprocal,
+    Round,
+    Sign,
     Sin,
+    Sinh,
     Sqrt,
+    Square,
     Sub,
+    Tan,
+    Trunc,
     Where,
     abs,
+    acos,
     add,
+    arccos,
+    arcsin,
+    arctan,
+    arctan2,
+    asin,
+    atan,
+    atan2,
+    ceil,
     clip,
     cos,
+    cosh,
     divide,
+    erf,
+    erfc,
     exp,
+    exp2,
+    expm1,
+    floor,
     log,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
     maximum,
     minimum,
     multiply,
     negative,
     power,
+    reciprocal,
+    round,
+    sign,
     sin,
+    sinh,
     sqrt,
+    square,
     subtract,
+    tan,
+    trunc,
     where,
 )
-from microgradnp.ops.indexing import GetItem, ScatterAdd, getitem
-from microgradnp.ops.linalg import MatMul, dot, matmul
-from microgradnp.ops.reductions import LogSumExp, Max, Mean, Min, Sum, Var, logsumexp, max, mean, min, sum, var
+from microgradnp.ops.indexing import (
+    Gather,
+    GetItem,
+    IndexSelect,
+    MaskedFill,
+    Scatter,
+    ScatterAdd,
+    ScatterAddAlong,
+    argwhere,
+    gather,
+    getitem,
+    index_select,
+    masked_fill,
+    nonzero,
+    one_hot,
+    scatter,
+    scatter_add,
+    take_along_axis,
+)
+from microgradnp.ops.linalg import Einsum, MatMul, dot, einsum, matmul, outer, tensordot, trace
+from microgradnp.ops.reductions import (
+    LogSumExp,
+    Max,
+    Mean,
+    Min,
+    Norm,
+    Prod,
+    Std,
+    Sum,
+    Var,
+    all,
+    any,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
+)
+from microgradnp.ops.scans import Cumprod, Cumsum, LogCumSumExp, cumprod, cumsum, logcumsumexp
 from microgradnp.ops.shape import (
+    PAD_MODES,
     BroadcastTo,
     Cast,
-    astype,
     Concatenate,
     Copy,
+    DiagEmbed,
+    Diagonal,
+    Flip,
     Pad,
+    Repeat,
     Reshape,
+    Roll,
+    SegmentSum,
+    Slice,
     Transpose,
+    astype,
     atleast_1d,
     atleast_2d,
     atleast_3d,
     broadcast_to,
+    chunk,
     column_stack,
     concatenate,
+    diag,
+    diagonal,
     dstack,
     expand_dims,
+    eye,
     flatten,
+    flip,
     hstack,
+    linspace,
+    moveaxis,
     pad,
+    repeat,
+    repeat_interleave,
     reshape,
+    roll,
+    split,
     squeeze,
     stack,
     swapaxes,
+    tile,
     transpose,
+    tril,
+    triu,
     vstack,
 )
+from microgradnp.ops.sorting import ValuesIndices, argsort, sort, sort_with_indices, topk
 
 # Every function above that takes axis=/keepdims= also takes PyTorch's dim=/keepdim= (new
 # functions: import them above this line).
@@ -102,12 +237,18 @@ METHODS = (  # noqa: SIM905  (a word list reads like the docs)
     "exp log sqrt abs sin cos tanh sigmoid relu leaky_relu clip sum mean var max min "
     "reshape transpose swapaxes flatten squeeze expand_dims broadcast_to pad "
     "softmax log_softmax logsumexp matmul maximum minimum"
+    " log1p expm1 log2 log10 exp2 sinh cosh tan arcsin arccos arctan asin acos atan arctan2 atan2 erf erfc"
+    " square reciprocal floor ceil round trunc sign logaddexp"
+    " gather scatter scatter_add index_select masked_fill nonzero"
+    " prod std norm cumsum cumprod logcumsumexp any all argsort topk"
+    " chunk flip roll repeat_interleave tile tril triu diag diagonal trace outer moveaxis"
 ).split()
 
 
 def attach_methods(tensor_class) -> None:
     for name in METHODS:
         setattr(tensor_class, name, globals()[name])
+    tensor_class.sort = sort_with_indices  # PyTorch's (values, indices); mg.sort is NumPy's (values)
 
 
 def ufunc_table(compare, on_data) -> dict:
@@ -130,12 +271,30 @@ def ufunc_table(compare, on_data) -> dict:
         np.maximum: maximum,
         np.minimum: minimum,
         np.matmul: matmul,
-        np.square: lambda x: multiply(x, x),
-        np.reciprocal: lambda x: divide(1.0, x),
+        np.square: square,
+        np.reciprocal: reciprocal,
+        np.log1p: log1p,
+        np.expm1: expm1,
+        np.log2: log2,
+        np.log10: log10,
+        np.exp2: exp2,
+        np.sinh: sinh,
+        np.cosh: cosh,
+        np.tan: tan,
+        np.arcsin: arcsin,
+        np.arccos: arccos,
+        np.arctan: arctan,
+        np.arctan2: arctan2,
+        np.floor: floor,
+        np.ceil: ceil,
+        np.trunc: trunc,
+        np.rint: round,
+        np.sign: sign,
+        np.logaddexp: logaddexp,
     }
     for ufunc in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal):
         table[ufunc] = lambda a, b, ufunc=ufunc: compare(ufunc, a, b)
-    for ufunc in (np.isfinite, np.isnan, np.isinf, np.sign, np.floor, np.ceil, np.rint):
+    for ufunc in (np.isfinite, np.isnan, np.isinf):
         table[ufunc] = on_data(ufunc)
     return table
 
@@ -150,6 +309,34 @@ def _reduction(function):
         return function(a, axis=axis, keepdims=keepdims)
 
     return adapted
+
+
+def _variance(function):
+    """Adapt mg.var / mg.std to NumPy's signature (``ddof`` and NumPy 2's ``correction``)."""
+
+    def adapted(a, axis=None, dtype=None, out=None, ddof=None, keepdims=False, *, correction=None, **rest):
+        if dtype is not None or out is not None or rest:
+            unsupported = ["dtype"] * (dtype is not None) + ["out"] * (out is not None) + list(rest)
+            raise TypeError(f"np.{function.__name__} on a Tensor does not support {', '.join(unsupported)}")
+        return function(a, axis=axis, keepdims=keepdims, ddof=ddof, correction=correction)
+
+    return adapted
+
+
+def _scan(function):
+    """Adapt mg.cumsum / mg.cumprod to NumPy's signature, refusing ``dtype`` and ``out``."""
+
+    def adapted(a, axis=None, dtype=None, out=None):
+        if dtype is not None or out is not None:
+            unsupported = ["dtype"] * (dtype is not None) + ["out"] * (out is not None)
+            raise TypeError(f"np.{function.__name__} on a Tensor does not support {', '.join(unsupported)}")
+        return function(a, axis=axis)
+
+    return adapted
+
+
+def _refuse_order(*args, **kwargs):
+    raise TypeError("np.sort/np.argsort on a Tensor do not support order= (it is for structured arrays)")
 
 
 def _no_extras(name: str, function):
@@ -197,7 +384,18 @@ def array_function_table(on_data) -> dict:
         np.mean: _reduction(mean),
         np.max: _reduction(max),
         np.min: _reduction(min),
-        np.var: lambda a, axis=None, dtype=None, out=None, ddof=0, keepdims=False: var(a, axis, keepdims, ddof),
+        np.var: _variance(var),
+        np.std: _variance(std),
+        np.prod: _reduction(prod),
+        np.any: _reduction(any),
+        np.all: _reduction(all),
+        np.cumsum: _scan(cumsum),
+        np.cumprod: _scan(cumprod),
+        np.linalg.norm: norm,
+        np.sort: lambda a, axis=-1, kind=None, order=None, *, stable=None: sort(a, axis) if order is None
+        else _refuse_order(),
+        np.argsort: lambda a, axis=-1, kind=None, order=None, *, stable=None: argsort(a, axis) if order is None
+        else _refuse_order(),
         np.reshape: lambda a, shape=None, order="C", *, newshape=None, copy=None: reshape(
             a, shape if shape is not None else newshape
         ),
@@ -219,16 +417,61 @@ def array_function_table(on_data) -> dict:
         # np.where(condition) alone gives the indices where it is true: nothing to differentiate.
         np.where: lambda condition, *choices: where(condition, *choices) if choices else on_data(np.where)(condition),
         np.clip: lambda a, a_min=None, a_max=None: clip(a, a_min, a_max),
-        np.pad: lambda array, pad_width, mode="constant", constant_values=0: pad(array, pad_width, constant_values)
-        if mode == "constant"
-        else _refuse_pad_mode(mode),
+        np.pad: _np_pad,
+        np.take_along_axis: take_along_axis,
+        np.nonzero: nonzero,
+        np.argwhere: argwhere,
         np.dot: _dot,
         np.copy: lambda a, order="K", subok=False: Copy.apply(a),
+        np.split: split,
+        np.flip: flip,
+        np.roll: roll,
+        np.repeat: repeat,
+        np.tile: tile,
+        np.tril: tril,
+        np.triu: triu,
+        np.diag: diag,
+        np.diagonal: diagonal,
+        np.trace: _trace,
+        np.outer: _outer,
+        np.tensordot: tensordot,
+        np.einsum: _einsum,
+        np.moveaxis: moveaxis,
+        np.round: _np_round,
     }
     for function in (np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.zeros_like,
-                     np.ones_like, np.full_like, np.empty_like, np.argmax, np.argmin, np.round):
+                     np.ones_like, np.full_like, np.empty_like, np.argmax, np.argmin):
         table[function] = on_data(function)
     return table
+
+
+def _np_round(a, decimals=0, out=None):
+    if out is not None:
+        raise TypeError(
+            "np.round on a Tensor does not support out: use the result it returns, or convert "
+            "explicitly with np.asarray(t) / t.numpy() to leave the graph"
+        )
+    return round(a, decimals)
+
+
+def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    if dtype is not None or out is not None:
+        raise TypeError("np.trace on a Tensor does not support dtype or out: call it without, or convert "
+                        "explicitly with np.asarray(t) / t.numpy() to leave the graph")
+    return trace(a, offset, axis1, axis2)
+
+
+def _outer(a, b, out=None):
+    if out is not None:
+        raise TypeError("np.outer on a Tensor does not support out: use the result it returns")
+    return outer(a, b)
+
+
+def _einsum(subscripts, *operands, out=None, optimize=False, dtype=None, order="K", casting="safe"):
+    if out is not None or dtype is not None:
+        raise TypeError("np.einsum on Tensors does not support out or dtype: call it without, or convert "
+                        "explicitly with np.asarray(t) / t.numpy() to leave the graph")
+    return einsum(subscripts, *operands)
 
 
 def _dot(a, b, out=None):
@@ -240,8 +483,15 @@ def _dot(a, b, out=None):
     return dot(a, b)
 
 
-def _refuse_pad_mode(mode):
-    raise TypeError(f"np.pad on a Tensor supports mode='constant' only, not {mode!r}")
+def _np_pad(array, pad_width, mode="constant", **kwargs):
+    supported = {"constant": {"constant_values"}}.get(mode, set())
+    if not isinstance(mode, str) or mode not in PAD_MODES or set(kwargs) - supported:
+        what = f"mode={mode!r}" if not isinstance(mode, str) or mode not in PAD_MODES else ", ".join(kwargs)
+        raise TypeError(
+            f"np.pad on a Tensor does not support {what}: it supports mode {', '.join(map(repr, PAD_MODES))} "
+            "(and constant_values for 'constant'); or convert explicitly with np.asarray(t) to leave the graph"
+        )
+    return pad(array, pad_width, mode, **kwargs)
 
 
 # -- Tensors inside lists: np.mean([x, y]) ------------------------------------------------
@@ -291,7 +541,7 @@ def check_array_conversion(tensor) -> None:
     module = caller.f_globals.get("__name__") or ""
     if not (module == "numpy" or module.startswith("numpy.")) or module.startswith(_ALLOWED_NUMPY_CALLERS):
         return
-    if any(value is tensor for value in caller.f_locals.values()):
+    if builtins.any(value is tensor for value in caller.f_locals.values()):
         return  # the tensor itself was passed (np.ma.asarray(t)...): an explicit conversion
     # The outermost of NumPy's frames is the function the user called (np.sum, not the
     # _wrapreduction helper that converts).

@@ -23,6 +23,9 @@ differentiated again.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -56,15 +59,29 @@ class Geometry(NamedTuple):
         return slice(start, start + (self.out_length - 1) * self.stride + 1, self.stride)
 
 
-def positive_int(value, what: str, op: str, *, zero_ok: bool = False) -> int:
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+_KERNEL = {1: "K", 2: "kH, kW", 3: "kD, kH, kW"}
+
+
+def positive_int(value, what: str, op: str, *, zero_ok: bool = False, ndim: int = 1) -> int:
     """An int option given as ``n`` or ``(n,)`` (PyTorch accepts both for 1-D layers)."""
     if isinstance(value, tuple | list) and len(value) == 1:
         value = value[0]
     smallest = 0 if zero_ok else 1
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < smallest:
         kind = "a non-negative" if zero_ok else "a positive"
-        raise ValueError(f"{op}: {what} must be {kind} int (or a 1-tuple of one), got {value!r}")
+        of = "(or a 1-tuple of one)" if ndim == 1 else f"or a {ndim}-tuple of them"
+        raise ValueError(f"{op}: {what} must be {kind} int {of}, got {value!r}")
     return int(value)
+
+
+def positive_ints(value, what: str, op: str, ndim: int, *, zero_ok: bool = False) -> tuple[int, ...]:
+    """An int option per spatial axis: one ``n`` for all of them, or a tuple of ``ndim``."""
+    if ndim > 1 and isinstance(value, tuple | list):
+        if len(value) != ndim:
+            raise ValueError(f"{op}: {what} must be an int or a {ndim}-tuple of ints, got {value!r}")
+        return tuple(positive_int(v, what, op, zero_ok=zero_ok, ndim=ndim) for v in value)
+    return (positive_int(value, what, op, zero_ok=zero_ok, ndim=ndim),) * ndim
 
 
 def _place_windows(op: str, length: int, kernel: int, stride: int, dilation: int, pad_left: int,
@@ -87,76 +104,84 @@ def _place_windows(op: str, length: int, kernel: int, stride: int, dilation: int
     return Geometry(length, kernel, stride, dilation, pad_left, pad_right, out_length)
 
 
-def _check_rank(op: str, shape: tuple, channels: str) -> None:
-    if len(shape) != 3:
+def _check_rank(op: str, shape: tuple, channels: str, ndim: int) -> None:
+    if len(shape) != ndim + 2:
         raise ValueError(
-            f"{op}: expected an input of shape (N, {channels}, L), got shape {tuple(shape)}; "
-            f"a single unbatched sample ({channels}, L) works too"
+            f"{op}: expected an input of shape (N, {channels}, {_SPATIAL[ndim]}), got shape {tuple(shape)}; "
+            f"a single unbatched sample ({channels}, {_SPATIAL[ndim]}) works too"
         )
 
 
-def conv_geometry(x_shape, w_shape, bias_shape, stride, padding, dilation, groups) -> tuple[Geometry, int]:
-    """Check a convolution's arguments against each other; place its windows, and
-    return them with ``groups`` as an int."""
-    op = "conv1d"
-    _check_rank(op, x_shape, "C_in")
-    if len(w_shape) != 3:
-        raise ValueError(f"conv1d: weight must have shape (C_out, C_in / groups, K), got shape {tuple(w_shape)}")
-    stride = positive_int(stride, "stride", op)
-    dilation = positive_int(dilation, "dilation", op)
+def conv_geometry(x_shape, w_shape, bias_shape, stride, padding, dilation, groups) -> tuple[tuple[Geometry, ...], int]:
+    """Check a convolution's arguments against each other; place its windows along each
+    spatial axis of ``x`` (N, C, *spatial), and return them with ``groups`` as an int."""
+    ndim = max(1, len(x_shape) - 2)
+    op = f"conv{ndim}d"
+    _check_rank(op, x_shape, "C_in", ndim)
+    if len(w_shape) != ndim + 2:
+        raise ValueError(f"{op}: weight must have shape (C_out, C_in / groups, {_KERNEL[ndim]}), got shape "
+                         f"{tuple(w_shape)}")
+    strides = positive_ints(stride, "stride", op, ndim)
+    dilations = positive_ints(dilation, "dilation", op, ndim)
     groups = positive_int(groups, "groups", op)
-    (_, channels, length), (out_channels, group_channels, kernel) = x_shape, w_shape
+    (channels, *lengths), (out_channels, group_channels, *kernels) = x_shape[1:], w_shape
     if out_channels % groups:
         raise ValueError(
-            f"conv1d: out channels {out_channels} (weight.shape[0]) are not divisible by groups={groups}; "
+            f"{op}: out channels {out_channels} (weight.shape[0]) are not divisible by groups={groups}; "
             "make both in and out channels multiples of groups"
         )
     if channels % groups:
         raise ValueError(
-            f"conv1d: input channels {channels} are not divisible by groups={groups}; "
+            f"{op}: input channels {channels} are not divisible by groups={groups}; "
             "make both in and out channels multiples of groups"
         )
     if channels != group_channels * groups:
         raise ValueError(
-            f"conv1d: input has {channels} channels but the weight of shape {tuple(w_shape)} with "
+            f"{op}: input has {channels} channels but the weight of shape {tuple(w_shape)} with "
             f"groups={groups} expects {group_channels * groups} (weight.shape[1] * groups); check the "
-            "channel axis (inputs are (N, C, L)) or the layer's in_channels"
+            f"channel axis (inputs are (N, C, {_SPATIAL[ndim]})) or the layer's in_channels"
         )
     if bias_shape is not None and tuple(bias_shape) != (out_channels,):
         raise ValueError(
-            f"conv1d: bias must have shape ({out_channels},), one value per out channel, got {tuple(bias_shape)}"
+            f"{op}: bias must have shape ({out_channels},), one value per out channel, got {tuple(bias_shape)}"
         )
-    if kernel < 1:
-        raise ValueError(f"conv1d: the weight's kernel axis is empty (shape {tuple(w_shape)})")
+    if min(kernels) < 1:
+        raise ValueError(f"{op}: the weight's kernel axis is empty (shape {tuple(w_shape)})")
     if isinstance(padding, str):
         if padding == "valid":
-            pad_left = pad_right = 0
+            pads = [(0, 0)] * ndim
         elif padding == "same":
-            if stride != 1:
-                raise ValueError("conv1d: padding='same' needs stride=1 (a strided output cannot keep the length)")
-            total = dilation * (kernel - 1)
-            pad_left, pad_right = total // 2, total - total // 2  # PyTorch puts the odd one on the right
+            if max(strides) != 1:
+                raise ValueError(f"{op}: padding='same' needs stride=1 (a strided output cannot keep the length)")
+            totals = [d * (k - 1) for d, k in zip(dilations, kernels, strict=True)]
+            pads = [(total // 2, total - total // 2) for total in totals]  # PyTorch puts the odd one on the right
         else:
-            raise ValueError(f"conv1d: padding must be an int, 'valid' or 'same', got {padding!r}")
+            raise ValueError(f"{op}: padding must be an int, 'valid' or 'same', got {padding!r}")
     else:
-        pad_left = pad_right = positive_int(padding, "padding", op, zero_ok=True)
-    return _place_windows(op, length, kernel, stride, dilation, pad_left, pad_right), groups
+        pads = [(p, p) for p in positive_ints(padding, "padding", op, ndim, zero_ok=True)]
+    return tuple(_place_windows(op, *axis) for axis in zip(lengths, kernels, strides, dilations, *zip(*pads),
+                                                           strict=True)), groups
 
 
-def pool_geometry(op: str, x_shape, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry:
-    """Check a pooling's arguments and place its windows (``stride=None`` means ``kernel_size``)."""
-    _check_rank(op, x_shape, "C")
-    kernel = positive_int(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None or (isinstance(stride, tuple | list) and not stride) else stride
-    stride = positive_int(stride, "stride", op)
-    dilation = positive_int(dilation, "dilation", op)
-    padding = positive_int(padding, "padding", op, zero_ok=True)
-    if padding > kernel // 2:
-        raise ValueError(
-            f"{op}: padding={padding} is more than half of kernel_size={kernel}; use padding <= {kernel // 2} "
-            "(PyTorch's limit too)"
-        )
-    return _place_windows(op, x_shape[2], kernel, stride, dilation, padding, padding, bool(ceil_mode))
+def pool_geometry(op: str, x_shape, kernel_size, stride, padding, dilation, ceil_mode) -> tuple[Geometry, ...]:
+    """Check a pooling's arguments and place its windows along each spatial axis of ``x``
+    (N, C, *spatial) (``stride=None`` means ``kernel_size``)."""
+    ndim = max(1, len(x_shape) - 2)
+    _check_rank(op, x_shape, "C", ndim)
+    kernels = positive_ints(kernel_size, "kernel_size", op, ndim)
+    no_stride = stride is None or (isinstance(stride, tuple | list) and not stride)
+    strides = kernels if no_stride else positive_ints(stride, "stride", op, ndim)
+    dilations = positive_ints(dilation, "dilation", op, ndim)
+    paddings = positive_ints(padding, "padding", op, ndim, zero_ok=True)
+    for kernel, pad in zip(kernels, paddings, strict=True):
+        if pad > kernel // 2:
+            raise ValueError(
+                f"{op}: padding={pad} is more than half of kernel_size={kernel}; use padding <= {kernel // 2} "
+                "(PyTorch's limit too)"
+            )
+    return tuple(_place_windows(op, length, kernel, stride, dilation, pad, pad, bool(ceil_mode))
+                 for length, kernel, stride, dilation, pad in zip(x_shape[2:], kernels, strides, dilations, paddings,
+                                                                  strict=True))
 
 
 # -- work arrays ---------------------------------------------------------------------------
@@ -231,45 +256,55 @@ def _layout(shape: tuple, channel_major: bool):
 
 
 # -- im2col and col2im on arrays -----------------------------------------------------------
-def _padded(x: np.ndarray, g: Geometry, fill) -> tuple[np.ndarray, np.ndarray | None]:
+# A geometry ``gs`` is one ``Geometry`` per spatial axis; kernel taps are numbered in C
+# order over the kernel axes (for 2-D, tap ``k`` is ``(k // kW, k % kW)``).
+def _taps(gs: tuple[Geometry, ...]):
+    """Every kernel tap as one index per spatial axis, in C order."""
+    return itertools.product(*(range(g.kernel) for g in gs))
+
+
+def _padded(x: np.ndarray, gs: tuple[Geometry, ...], fill) -> tuple[np.ndarray, np.ndarray | None]:
     """The input with the padding its windows reach, and the scratch array holding it
     (None when the windows fit in ``x`` itself, which is then returned as is)."""
-    reach = g.reach
-    if g.pad_left == 0 and reach <= g.length:
+    if all(g.pad_left == 0 and g.reach <= g.length for g in gs):
         return x, None
-    stored, logical = _layout((*x.shape[:2], reach), _channel_major(x))
+    stored, logical = _layout((*x.shape[:2], *(g.reach for g in gs)), _channel_major(x))
     buffer = _scratch.take(stored, _float_dtype(x))
     xp = logical(buffer)
-    left = min(g.pad_left, reach)
-    seen = max(0, min(g.length, reach - left))  # input positions inside the windows' reach
-    xp[..., :left] = fill
-    xp[..., left : left + seen] = x[..., :seen]
-    xp[..., left + seen :] = fill
+    xp[...] = fill
+    inside, seen = [], []
+    for g in gs:
+        left = min(g.pad_left, g.reach)
+        count = max(0, min(g.length, g.reach - left))  # input positions inside the windows' reach
+        inside.append(slice(left, left + count))
+        seen.append(slice(0, count))
+    xp[(..., *inside)] = x[(..., *seen)]
     return xp, buffer
 
 
-def _windows(xp: np.ndarray, g: Geometry) -> np.ndarray:
-    """A read-only (N, C, L_out, K) view of every window of the padded input."""
-    n_stride, c_stride, l_stride = xp.strides
+def _windows(xp: np.ndarray, gs: tuple[Geometry, ...]) -> np.ndarray:
+    """A read-only (N, C, *out, *kernel) view of every window of the padded input."""
+    spatial = xp.strides[2:]
     return as_strided(
         xp,
-        shape=(*xp.shape[:2], g.out_length, g.kernel),
-        strides=(n_stride, c_stride, g.stride * l_stride, g.dilation * l_stride),
+        shape=(*xp.shape[:2], *(g.out_length for g in gs), *(g.kernel for g in gs)),
+        strides=(*xp.strides[:2], *(g.stride * s for g, s in zip(gs, spatial, strict=True)),
+                 *(g.dilation * s for g, s in zip(gs, spatial, strict=True))),
         writeable=False,
     )
 
 
-def _col2im(tap, g: Geometry, shape_nc: tuple, dtype, channel_major: bool) -> np.ndarray:
-    """The (N, C, L) input gradient whose window entries received ``tap(k)`` (N, C, L_out)
-    from kernel tap ``k``: one strided add per tap, the padding cropped off."""
-    total = max(g.reach, g.pad_left + g.length)
-    stored, logical = _layout((*shape_nc, total), channel_major)
+def _col2im(tap, gs: tuple[Geometry, ...], shape_nc: tuple, dtype, channel_major: bool) -> np.ndarray:
+    """The (N, C, *spatial) input gradient whose window entries received ``tap(k)``
+    (N, C, *out) from kernel tap ``k``: one strided add per tap, the padding cropped off."""
+    totals = tuple(max(g.reach, g.pad_left + g.length) for g in gs)
+    stored, logical = _layout((*shape_nc, *totals), channel_major)
     grad_xp = logical(np.zeros(stored, dtype=dtype))
-    for k in range(g.kernel):
-        grad_xp[..., g.tap(k)] += tap(k)
-    if g.pad_left == 0 and total == g.length:
+    for k, index in enumerate(_taps(gs)):
+        grad_xp[(..., *(g.tap(i) for g, i in zip(gs, index, strict=True)))] += tap(k)
+    if all(g.pad_left == 0 and total == g.length for g, total in zip(gs, totals, strict=True)):
         return grad_xp
-    return grad_xp[..., g.pad_left : g.pad_left + g.length]
+    return grad_xp[(..., *(slice(g.pad_left, g.pad_left + g.length) for g in gs))]
 
 
 def _im2col(x: np.ndarray, g: Geometry, cols: np.ndarray) -> None:
@@ -278,7 +313,7 @@ def _im2col(x: np.ndarray, g: Geometry, cols: np.ndarray) -> None:
     copy; otherwise each tap is one copy of the input positions it sees and zeros where
     it sees padding, so that the padded input is never built."""
     if g.pad_left == 0 and g.reach <= g.length:
-        np.copyto(cols, _windows(x, g).transpose(1, 3, 0, 2).reshape(cols.shape))
+        np.copyto(cols, _windows(x, (g,)).transpose(1, 3, 0, 2).reshape(cols.shape))
         return
     x_cm = x.transpose(1, 0, 2).reshape(*cols.shape[:2], *x.shape[::2])
     for k in range(g.kernel):
@@ -293,21 +328,38 @@ def _im2col(x: np.ndarray, g: Geometry, cols: np.ndarray) -> None:
             into[..., first:end] = x_cm[..., begin : begin + (end - first - 1) * g.stride + 1 : g.stride]
 
 
-def _unfold(x: np.ndarray, g: Geometry) -> np.ndarray:
-    """(N, C, L_out, K) copies of the windows of the zero-padded input."""
-    batch, channels = x.shape[:2]
-    cols = np.empty((1, channels, g.kernel, batch, g.out_length), dtype=x.dtype)
-    _im2col(x, g, cols)
-    return cols[0].transpose(2, 0, 3, 1)
+def _im2col_nd(x: np.ndarray, gs: tuple[Geometry, ...], cols: np.ndarray) -> None:
+    """Write the windows of the zero-padded ``x`` (N, C, *spatial) into ``cols``, a
+    channel-major (groups, C / groups, *kernel, N, *out) view: one strided copy (from a
+    padded copy of ``x`` when the windows reach into the padding)."""
+    xp, padded = _padded(x, gs, 0)
+    ndim = len(gs)
+    order = (1, *range(2 + ndim, 2 + 2 * ndim), 0, *range(2, 2 + ndim))
+    np.copyto(cols, _windows(xp, gs).transpose(order).reshape(cols.shape))
+    if padded is not None:
+        _scratch.give(padded)
 
 
-def _fold(cols: np.ndarray, g: Geometry) -> np.ndarray:
-    """The adjoint of ``_unfold``: window entries (N, C, L_out, K) summed back into (N, C, L)."""
-    return _col2im(lambda k: cols[..., k], g, cols.shape[:2], cols.dtype, _channel_major(cols))
+def _unfold(x: np.ndarray, gs: tuple[Geometry, ...]) -> np.ndarray:
+    """(N, C, *out, *kernel) copies of the windows of the zero-padded input."""
+    batch, channels, ndim = *x.shape[:2], len(gs)
+    outs, kernels = tuple(g.out_length for g in gs), tuple(g.kernel for g in gs)
+    cols = np.empty((1, channels, *kernels, batch, *outs), dtype=x.dtype)
+    if ndim == 1:
+        _im2col(x, gs[0], cols.reshape(1, channels, kernels[0], batch, outs[0]))
+    else:
+        _im2col_nd(x, gs, cols)
+    return cols[0].transpose(1 + ndim, 0, *range(2 + ndim, 2 + 2 * ndim), *range(1, 1 + ndim))
 
 
-class Unfold1d(Primitive):
-    """im2col: the windows of the zero-padded input, (N, C, L) -> (N, C, L_out, K)."""
+def _fold(cols: np.ndarray, gs: tuple[Geometry, ...]) -> np.ndarray:
+    """The adjoint of ``_unfold``: window entries (N, C, *out, *kernel) summed back into (N, C, *spatial)."""
+    flat = cols.reshape(*cols.shape[: 2 + len(gs)], -1)
+    return _col2im(lambda k: flat[..., k], gs, cols.shape[:2], cols.dtype, _channel_major(cols))
+
+
+class Unfold(Primitive):
+    """im2col: the windows of the zero-padded input, (N, C, *spatial) -> (N, C, *out, *kernel)."""
 
     @staticmethod
     def forward(ctx, x, geometry):
@@ -317,12 +369,12 @@ class Unfold1d(Primitive):
     @staticmethod
     def backward(ctx, grad):
         if isinstance(grad, Tensor):
-            return Fold1d.apply(grad, geometry=ctx.geometry)
+            return Fold.apply(grad, geometry=ctx.geometry)
         return _fold(grad, ctx.geometry)
 
 
-class Fold1d(Primitive):
-    """col2im: window entries (N, C, L_out, K) summed back into the input positions (N, C, L)."""
+class Fold(Primitive):
+    """col2im: window entries (N, C, *out, *kernel) summed back into the input positions (N, C, *spatial)."""
 
     @staticmethod
     def forward(ctx, cols, geometry):
@@ -332,65 +384,70 @@ class Fold1d(Primitive):
     @staticmethod
     def backward(ctx, grad):
         if isinstance(grad, Tensor):
-            return Unfold1d.apply(grad, geometry=ctx.geometry)
+            return Unfold.apply(grad, geometry=ctx.geometry)
         return _unfold(grad, ctx.geometry)
 
 
 # -- convolution ---------------------------------------------------------------------------
 class Conv1d(Primitive):
-    """Cross-correlation of ``x`` (N, C_in, L) with ``weight`` (C_out, C_in / groups, K),
-    plus ``bias`` (C_out,), as ``torch.nn.functional.conv1d``.
+    """Cross-correlation of ``x`` (N, C_in, *spatial) with ``weight`` (C_out, C_in / groups,
+    *kernel), plus ``bias`` (C_out,), as ``torch.nn.functional.conv1d`` (and ``conv2d`` with
+    two spatial axes: ``Conv2d`` is the same rule).
 
     Forward: the windows of the (implicitly zero-padded) input are copied once into
-    channel-major columns (C_in * K, N * L_out), with a row of ones when there is a
-    bias, and multiplied by the weight (and bias as its last column): one GEMM per group.
-    Backward: the output gradient times the saved columns gives the weight and bias
-    gradients in one GEMM; the input gradient is a transposed convolution (see
-    ``_conv1d_input_grad``).
+    channel-major columns (C_in * K, N * L_out) (K: all kernel taps, L_out: all output
+    positions), with a row of ones when there is a bias, and multiplied by the weight (and
+    bias as its last column): one GEMM per group. Backward: the output gradient times the
+    saved columns gives the weight and bias gradients in one GEMM; the input gradient is a
+    transposed convolution (see ``_conv_input_grad``).
     """
 
     name = "conv1d"
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
-        g, groups = conv_geometry(x.shape, weight.shape, None if bias is None else np.shape(bias),
-                                  stride, padding, dilation, groups)
-        batch = x.shape[0]
-        out_channels, group_in, kernel = weight.shape
-        positions = batch * g.out_length
+        gs, groups = conv_geometry(x.shape, weight.shape, None if bias is None else np.shape(bias),
+                                   stride, padding, dilation, groups)
+        batch, outs = x.shape[0], tuple(g.out_length for g in gs)
+        out_channels, group_in, *kernels = weight.shape
+        taps = math.prod(kernels)
         dtype = _float_dtype(x, weight)
-        w_rows = weight.reshape(groups, out_channels // groups, group_in * kernel)
+        w_rows = weight.reshape(groups, out_channels // groups, group_in * taps)
 
         # The bias rides along as one more column of the weight against a row of ones:
         # the GEMM adds it, and its gradient comes out of the weight gradient's GEMM.
-        cols = _scratch.take((groups, group_in * kernel + (bias is not None), positions), dtype)
-        _im2col(x, g, cols[:, : group_in * kernel].reshape(groups, group_in, kernel, batch, g.out_length))
+        cols = _scratch.take((groups, group_in * taps + (bias is not None), batch * math.prod(outs)), dtype)
+        into = cols[:, : group_in * taps].reshape(groups, group_in, *kernels, batch, *outs)
+        if len(gs) == 1:
+            _im2col(x, gs[0], into)
+        else:
+            _im2col_nd(x, gs, into)
         if bias is not None:
             cols[:, -1] = 1
             w_rows = np.concatenate([w_rows, bias.reshape(groups, -1, 1)], axis=2)
         out = np.matmul(w_rows, cols)
-        ctx.geometry, ctx.groups = g, groups
+        ctx.geometry, ctx.groups = gs, groups
         ctx.save_for_backward(x, weight, _Lease(cols))
-        return out.reshape(out_channels, batch, g.out_length).transpose(1, 0, 2)
+        return out.reshape(out_channels, batch, *outs).swapaxes(0, 1)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight, cols = ctx.saved_tensors
         if isinstance(grad, Tensor):
-            return _conv1d_backward_on_tensors(ctx, grad, x, weight)
+            return _conv_backward_on_tensors(ctx, grad, x, weight)
         need_x, need_weight, need_bias = ctx.needs_input_grad
-        g, groups = ctx.geometry, ctx.groups
-        batch, out_channels, out_length = grad.shape
-        group_in_kernel = weight.shape[1] * weight.shape[2]
+        gs, groups = ctx.geometry, ctx.groups
+        batch, out_channels = grad.shape[:2]
+        group_in_kernel = math.prod(weight.shape[1:])
 
         # The output gradient as (C_out, N * L_out) rows: free when it has the output's layout.
-        rows = grad.transpose(1, 0, 2)
+        rows = grad.swapaxes(0, 1)
         copied = None
         if not rows.flags.c_contiguous:
             copied = _scratch.take(rows.shape, grad.dtype)
             np.copyto(copied, rows)
             rows = copied
-        rows = rows.reshape(groups, out_channels // groups, batch * out_length)
+        rows = rows.reshape(groups, out_channels // groups, -1)
 
         grad_weight = grad_bias = grad_x = None
         if need_weight:
@@ -401,20 +458,28 @@ class Conv1d(Primitive):
         elif need_bias:
             grad_bias = np.add.reduce(rows, axis=2).reshape(out_channels)
         if need_x:
-            grad_x = _conv1d_input_grad(rows, weight, g, groups, batch, grad.dtype)
+            grad_x = _conv_input_grad(rows, weight, gs, groups, batch, grad.dtype)
         if copied is not None:
             _scratch.give(copied)
         return grad_x, grad_weight, grad_bias
 
 
-def _conv1d_input_grad(rows, weight, g: Geometry, groups: int, batch: int, dtype) -> np.ndarray:
-    """The input gradient (N, C_in, L) from the output gradient ``rows`` (groups, C_out/groups, N*L_out)."""
-    out_channels, group_in, kernel = weight.shape
-    channels, out_length = group_in * groups, g.out_length
-    if g.stride == 1:
+class Conv2d(Conv1d):
+    """Cross-correlation of ``x`` (N, C_in, H, W) with ``weight`` (C_out, C_in / groups, kH, kW),
+    as ``torch.nn.functional.conv2d``: ``Conv1d``'s rule on two spatial axes."""
+
+    name = "conv2d"
+
+
+def _conv_input_grad(rows, weight, gs: tuple[Geometry, ...], groups: int, batch: int, dtype) -> np.ndarray:
+    """The input gradient (N, C_in, *spatial) from the output gradient ``rows`` (groups, C_out/groups, N*L_out)."""
+    out_channels, group_in, *kernels = weight.shape
+    channels, outs = group_in * groups, tuple(g.out_length for g in gs)
+    if len(gs) == 1 and gs[0].stride == 1:
         # A transposed convolution is a convolution of the output gradient, padded by the
         # kernel's reach, with the flipped weight: one im2col and one GEMM (into the
         # gradient, channel-major), which beats a GEMM into columns plus K strided adds.
+        (g,), (kernel,), (out_length,) = gs, kernels, outs
         reach = g.dilation * (kernel - 1)
         pad_left = reach - g.pad_left
         transposed = Geometry(out_length, kernel, 1, g.dilation, pad_left, g.length + reach - out_length - pad_left,
@@ -428,82 +493,96 @@ def _conv1d_input_grad(rows, weight, g: Geometry, groups: int, batch: int, dtype
         _scratch.give(cols)
         return grad_x.reshape(channels, batch, g.length).transpose(1, 0, 2)
     w_rows = weight.reshape(groups, out_channels // groups, -1)
-    grad_cols = _scratch.take((groups, w_rows.shape[2], batch * out_length), dtype)
+    grad_cols = _scratch.take((groups, w_rows.shape[2], rows.shape[2]), dtype)
     np.matmul(w_rows.transpose(0, 2, 1), rows, out=grad_cols)
-    taps = grad_cols.reshape(channels, kernel, batch, out_length)
-    grad_x = _col2im(lambda k: taps[:, k].swapaxes(0, 1), g, (batch, channels), dtype, True)
+    taps = grad_cols.reshape(channels, math.prod(kernels), batch, *outs)
+    grad_x = _col2im(lambda k: taps[:, k].swapaxes(0, 1), gs, (batch, channels), dtype, True)
     _scratch.give(grad_cols)
     return grad_x
 
 
-def _conv1d_backward_on_tensors(ctx, grad, x, weight):
-    """Conv1d's backward as Tensor operations (for ``create_graph=True``): the same
-    products as the array version, with im2col/col2im as the ``Unfold1d``/``Fold1d``
+def _conv_backward_on_tensors(ctx, grad, x, weight):
+    """The convolution's backward as Tensor operations (for ``create_graph=True``): the same
+    products as the array version, with im2col/col2im as the ``Unfold``/``Fold``
     primitives, so that every step can be differentiated again."""
     need_x, need_weight, need_bias = ctx.needs_input_grad
-    g, groups = ctx.geometry, ctx.groups
-    batch, out_channels, out_length = grad.shape
-    channels, kernel = x.shape[1], g.kernel
-    group_in = channels // groups
-    rows = grad.reshape(batch, groups, out_channels // groups, out_length)
+    gs, groups = ctx.geometry, ctx.groups
+    batch, out_channels, *outs = grad.shape
+    channels, kernels = x.shape[1], tuple(g.kernel for g in gs)
+    group_in, positions, taps = channels // groups, math.prod(outs), math.prod(kernels)
+    rows = grad.reshape(batch, groups, out_channels // groups, positions)
     grad_x = grad_weight = grad_bias = None
     if need_weight:
-        windows = Unfold1d.apply(x, geometry=g).reshape(batch, groups, group_in, out_length, kernel)
-        columns = windows.transpose(0, 1, 3, 2, 4).reshape(batch, groups, out_length, group_in * kernel)
+        windows = Unfold.apply(x, geometry=gs).reshape(batch, groups, group_in, positions, taps)
+        columns = windows.transpose(0, 1, 3, 2, 4).reshape(batch, groups, positions, group_in * taps)
         grad_weight = (rows @ columns).sum(axis=0).reshape(weight.shape)
     if need_bias:
-        grad_bias = grad.sum(axis=(0, 2))
+        grad_bias = grad.sum(axis=(0, *range(2, grad.ndim)))
     if need_x:
-        w_columns = weight.reshape(groups, out_channels // groups, group_in * kernel).transpose(0, 2, 1)
-        taps = (w_columns @ rows).reshape(batch, groups, group_in, kernel, out_length)
-        grad_x = Fold1d.apply(taps.transpose(0, 1, 2, 4, 3).reshape(batch, channels, out_length, kernel), geometry=g)
+        w_columns = weight.reshape(groups, out_channels // groups, group_in * taps).transpose(0, 2, 1)
+        entries = (w_columns @ rows).reshape(batch, groups, group_in, taps, positions)
+        entries = entries.transpose(0, 1, 2, 4, 3).reshape(batch, channels, *outs, *kernels)
+        grad_x = Fold.apply(entries, geometry=gs)
     return grad_x, grad_weight, grad_bias
 
 
 # -- pooling -------------------------------------------------------------------------------
 class MaxPool1d(Primitive):
-    """The largest entry of each window (``-inf`` padding), as ``torch.nn.functional.max_pool1d``.
+    """The largest entry of each window (``-inf`` padding), as ``torch.nn.functional.max_pool1d``
+    (and ``max_pool2d`` on (N, C, H, W): ``MaxPool2d`` is the same rule).
 
-    The gradient goes to the arg-max of each window: the first maximum on ties, and a
-    NaN counts as the maximum (it propagates), as in PyTorch.
+    The gradient goes to the arg-max of each window: the first maximum on ties (in C
+    order over the kernel's taps), and a NaN counts as the maximum (it propagates), as
+    in PyTorch.
     """
 
     name = "max_pool1d"
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        g = pool_geometry("max_pool1d", x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-        xp, padded = _padded(x, g, -np.inf)
-        windows = _windows(xp, g)
-        # A running max over the K taps: K vectorised passes, no per-window argmax.
-        best = windows[..., 0].astype(_float_dtype(x), order="K")
-        arg = np.zeros(best.shape, dtype=np.min_scalar_type(g.kernel - 1))
+        gs = pool_geometry(f"max_pool{x.ndim - 2}d", x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+        xp, padded = _padded(x, gs, -np.inf)
+        windows = _windows(xp, gs)
+        taps = list(_taps(gs))
+        # A running max over the taps: one vectorised pass each, no per-window argmax.
+        best = windows[(..., *taps[0])].astype(_float_dtype(x), order="K")
+        arg = np.zeros(best.shape, dtype=np.min_scalar_type(len(taps) - 1))
         larger = np.empty(best.shape, dtype=bool)
-        for k in range(1, g.kernel):
-            tap = windows[..., k]
+        for k, index in enumerate(taps[1:], 1):
+            tap = windows[(..., *index)]
             np.greater(tap, best, out=larger)
             larger |= np.isnan(tap)
             np.copyto(best, tap, where=larger)
             np.copyto(arg, k, where=larger)
         if padded is not None:
             _scratch.give(padded)
-        ctx.geometry, ctx.channel_major = g, _channel_major(x)
+        ctx.geometry, ctx.channel_major = gs, _channel_major(x)
         ctx.save_for_backward(arg)
         return best
 
     @staticmethod
     def backward(ctx, grad):
         (arg,) = ctx.saved_tensors
-        g = ctx.geometry
+        gs = ctx.geometry
         if isinstance(grad, Tensor):
-            one_hot = (arg[..., None] == np.arange(g.kernel)).astype(grad.dtype)
-            return Fold1d.apply(expand_dims(grad, -1) * one_hot, geometry=g)
+            kernels = tuple(g.kernel for g in gs)
+            one_hot = (arg[..., None] == np.arange(math.prod(kernels))).astype(grad.dtype)
+            entries = (expand_dims(grad, -1) * one_hot).reshape(*grad.shape, *kernels)
+            return Fold.apply(entries, geometry=gs)
         zero = np.zeros((), dtype=grad.dtype)
-        return _col2im(lambda k: np.where(arg == k, grad, zero), g, grad.shape[:2], grad.dtype, ctx.channel_major)
+        return _col2im(lambda k: np.where(arg == k, grad, zero), gs, grad.shape[:2], grad.dtype, ctx.channel_major)
+
+
+class MaxPool2d(MaxPool1d):
+    """The largest entry of each window of (N, C, H, W), as ``torch.nn.functional.max_pool2d``:
+    ``MaxPool1d``'s rule on two spatial axes."""
+
+    name = "max_pool2d"
 
 
 class AvgPool1d(Primitive):
-    """The mean of each window (zero padding), as ``torch.nn.functional.avg_pool1d``.
+    """The mean of each window (zero padding), as ``torch.nn.functional.avg_pool1d`` (and
+    ``avg_pool2d`` on (N, C, H, W): ``AvgPool2d`` is the same rule).
 
     ``count_include_pad`` divides by the window's size including padding (but not
     the overhang ``ceil_mode`` adds past the padding), otherwise by the number of
@@ -514,46 +593,55 @@ class AvgPool1d(Primitive):
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        g = pool_geometry("avg_pool1d", x.shape, kernel_size, stride, padding, 1, ceil_mode)
-        xp, padded = _padded(x, g, 0)
-        windows = _windows(xp, g)
-        total = windows[..., 0].astype(_float_dtype(x), order="K")
-        for k in range(1, g.kernel):
-            total += windows[..., k]
+        gs = pool_geometry(f"avg_pool{x.ndim - 2}d", x.shape, kernel_size, stride, padding, 1, ceil_mode)
+        xp, padded = _padded(x, gs, 0)
+        windows = _windows(xp, gs)
+        taps = list(_taps(gs))
+        total = windows[(..., *taps[0])].astype(_float_dtype(x), order="K")
+        for index in taps[1:]:
+            total += windows[(..., *index)]
         if padded is not None:
             _scratch.give(padded)
-        divisor = _window_sizes(g, count_include_pad).astype(total.dtype)
+        divisor = _window_sizes(gs, count_include_pad).astype(total.dtype)
         total /= divisor
-        ctx.geometry, ctx.divisor, ctx.channel_major = g, divisor, _channel_major(x)
+        ctx.geometry, ctx.divisor, ctx.channel_major = gs, divisor, _channel_major(x)
         return total
 
     @staticmethod
     def backward(ctx, grad):
-        g = ctx.geometry
+        gs = ctx.geometry
         share = grad / ctx.divisor
         if isinstance(share, Tensor):
-            taps = broadcast_to(expand_dims(share, -1), (*share.shape, g.kernel))
-            return Fold1d.apply(taps, geometry=g)
-        return _col2im(lambda k: share, g, grad.shape[:2], grad.dtype, ctx.channel_major)
+            kernels = tuple(g.kernel for g in gs)
+            entries = broadcast_to(share.reshape(*share.shape, *(1 for _ in gs)), (*share.shape, *kernels))
+            return Fold.apply(entries, geometry=gs)
+        return _col2im(lambda k: share, gs, grad.shape[:2], grad.dtype, ctx.channel_major)
 
 
-def _window_sizes(g: Geometry, count_include_pad: bool) -> np.ndarray:
-    """Each window's divisor (L_out,), by PyTorch's rule."""
-    start = np.arange(g.out_length) * g.stride - g.pad_left
-    end = np.minimum(start + g.kernel, g.length + g.pad_right)
-    if count_include_pad:
-        return end - start
-    return np.minimum(end, g.length) - np.maximum(start, 0)
+class AvgPool2d(AvgPool1d):
+    """The mean of each window of (N, C, H, W), as ``torch.nn.functional.avg_pool2d``:
+    ``AvgPool1d``'s rule on two spatial axes."""
+
+    name = "avg_pool2d"
+
+
+def _window_sizes(gs: tuple[Geometry, ...], count_include_pad: bool) -> np.ndarray:
+    """Each window's divisor (*out), by PyTorch's rule: the product of its extents along the axes."""
+    sizes = []
+    for g in gs:
+        start = np.arange(g.out_length) * g.stride - g.pad_left
+        end = np.minimum(start + g.kernel, g.length + g.pad_right)
+        sizes.append(end - start if count_include_pad else np.minimum(end, g.length) - np.maximum(start, 0))
+    return functools.reduce(np.multiply.outer, sizes)
 
 
 # -- functions -----------------------------------------------------------------------------
-def _unbatched(op, x, channels: str, apply):
-    """Run ``apply`` on a batch, also for one unbatched (C, L) sample as PyTorch does."""
-    ndim = np.ndim(_data(x))
-    if ndim == 2:
+def _unbatched(op, x, channels: str, apply, ndim: int = 1):
+    """Run ``apply`` on a batch, also for one unbatched (C, *spatial) sample as PyTorch does."""
+    rank = np.ndim(_data(x))
+    if rank == ndim + 1:
         return squeeze(apply(expand_dims(x, 0)), 0)
-    if ndim != 3:
-        _check_rank(op, np.shape(_data(x)), channels)
+    _check_rank(op, np.shape(_data(x)), channels, ndim)
     return apply(x)
 
 
@@ -564,10 +652,24 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         batch, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups))
 
 
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) of ``x`` (N, C_in, H, W) or (C_in, H, W) with
+    ``weight`` (C_out, C_in / groups, kH, kW) plus ``bias`` (C_out,); see ``nn.functional.conv2d``."""
+    return _unbatched("conv2d", x, "C_in", lambda batch: Conv2d.apply(
+        batch, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups), ndim=2)
+
+
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Max over windows of ``x`` (N, C, L) or (C, L); see ``nn.functional.max_pool1d``."""
     return _unbatched("max_pool1d", x, "C", lambda batch: MaxPool1d.apply(
         batch, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over windows of ``x`` (N, C, H, W) or (C, H, W); see ``nn.functional.max_pool2d``."""
+    return _unbatched("max_pool2d", x, "C", lambda batch: MaxPool2d.apply(
+        batch, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode),
+        ndim=2)
 
 
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -575,3 +677,10 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return _unbatched("avg_pool1d", x, "C", lambda batch: AvgPool1d.apply(
         batch, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
         count_include_pad=count_include_pad))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over windows of ``x`` (N, C, H, W) or (C, H, W); see ``nn.functional.avg_pool2d``."""
+    return _unbatched("avg_pool2d", x, "C", lambda batch: AvgPool2d.apply(
+        batch, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad), ndim=2)

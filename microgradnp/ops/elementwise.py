@@ -3,6 +3,8 @@ engine sums each gradient back over the axes its input was broadcast along."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from microgradnp.ops.primitive import Primitive
@@ -376,3 +378,571 @@ class Dropout(Scale):
         keep = _rng(rng).random(a.shape) >= p
         scale = keep.astype(a.dtype) / (1 - p) if p < 1 else np.zeros(a.shape, dtype=a.dtype)
         return Scale.forward(ctx, a, scale)
+
+
+# -- more math functions ------------------------------------------------------------------
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
+_TWO_OVER_SQRT_PI = 2.0 / float(np.sqrt(np.pi))
+
+
+class Log1p(Primitive):
+    _writes_out = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log1p(a, out=ctx._out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 + a)
+
+
+class Expm1(Primitive):
+    _writes_out = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.expm1(a, out=ctx._out)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1)
+
+
+class Log2(Primitive):
+    _writes_out = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log2(a, out=ctx._out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * _LN2)
+
+
+class Log10(Primitive):
+    _writes_out = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log10(a, out=ctx._out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * _LN10)
+
+
+class Exp2(Primitive):
+    _writes_out = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp2(a, out=ctx._out)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * _LN2
+
+
+class Sinh(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sinh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * np.cosh(a)
+
+
+class Cosh(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cosh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * np.sinh(a)
+
+
+class Tan(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tan(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 + out * out)
+
+
+class Arcsin(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.arcsin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / np.sqrt(1 - a * a)
+
+
+class Arccos(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.arccos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return -grad / np.sqrt(1 - a * a)
+
+
+class Arctan(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.arctan(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 + a * a)
+
+
+class Arctan2(Primitive):
+    @staticmethod
+    def forward(ctx, y, x):
+        ctx.save_for_backward(y, x)
+        return np.arctan2(y, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, x = ctx.saved_tensors
+        need_y, need_x = ctx.needs_input_grad
+        squared = y * y + x * x
+        # At y == x == 0 the angle has no derivative: dividing 0 by 1 there gives the
+        # gradient 0, as PyTorch gives (not 0 / 0).
+        origin = _values(squared) == 0
+        if origin.any():
+            squared = np.where(origin, 1, squared)
+        return (grad * x / squared if need_y else None), (-grad * y / squared if need_x else None)
+
+
+def _erf_values(function, a) -> np.ndarray:
+    """``function`` (math.erf or math.erfc, correctly rounded to about 1 ulp) on every
+    element of ``a``: computed in float64, given back in ``a``'s float dtype."""
+    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    values = np.frompyfunc(function, 1, 1)(np.asarray(a, dtype=np.float64))
+    return np.asarray(values, dtype=np.float64).astype(dtype, copy=False)
+
+
+class Erf(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _erf_values(math.erf, a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * _TWO_OVER_SQRT_PI * np.exp(-(a * a))
+
+
+class Erfc(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _erf_values(math.erfc, a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * -_TWO_OVER_SQRT_PI * np.exp(-(a * a))
+
+
+class Square(Primitive):
+    _writes_out = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.square(a, out=ctx._out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * (2 * a)
+
+
+class Reciprocal(Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        # 1 / a: floats for integer inputs too (np.reciprocal would give 1 // a), as PyTorch
+        out = np.divide(1.0, a) if a.dtype.kind != "f" else np.reciprocal(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return -grad * out * out
+
+
+class _Piecewise(Primitive):
+    """A step function (floor, ceil, round, trunc, sign): its derivative is 0 wherever
+    it exists, and PyTorch's convention gives 0 at the jumps too. The result stays in
+    the graph, so backward through it gives zeros, as in PyTorch."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad)
+
+
+class Floor(_Piecewise):
+    @staticmethod
+    def forward(ctx, a):
+        return np.floor(a)
+
+
+class Ceil(_Piecewise):
+    @staticmethod
+    def forward(ctx, a):
+        return np.ceil(a)
+
+
+class Trunc(_Piecewise):
+    @staticmethod
+    def forward(ctx, a):
+        return np.trunc(a)
+
+
+class Round(_Piecewise):
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        return np.round(a, decimals)
+
+
+class Sign(_Piecewise):
+    @staticmethod
+    def forward(ctx, a):
+        return np.sign(a)
+
+
+class LogAddExp(Primitive):
+    name = "logaddexp"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.logaddexp(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        # exp(a - out) = e^a / (e^a + e^b) <= 1: never overflows
+        return (grad * np.exp(a - out) if need_a else None), (grad * np.exp(b - out) if need_b else None)
+
+
+def log1p(x):
+    """Elementwise ``log(1 + x)``, accurate for small ``x``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``log(1 + x)``; its gradient is ``1 / (1 + x)``.
+    """
+    return Log1p.apply(x)
+
+
+def expm1(x):
+    """Elementwise ``exp(x) - 1``, accurate for small ``x``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``exp(x) - 1``; its gradient is ``exp(x)``.
+    """
+    return Expm1.apply(x)
+
+
+def log2(x):
+    """Elementwise base-2 logarithm.
+
+    Args:
+        x: a tensor (or array-like) of positive values.
+
+    Returns:
+        A tensor of ``log2(x)``; its gradient is ``1 / (x ln 2)``.
+    """
+    return Log2.apply(x)
+
+
+def log10(x):
+    """Elementwise base-10 logarithm.
+
+    Args:
+        x: a tensor (or array-like) of positive values.
+
+    Returns:
+        A tensor of ``log10(x)``; its gradient is ``1 / (x ln 10)``.
+    """
+    return Log10.apply(x)
+
+
+def exp2(x):
+    """Elementwise ``2 ** x``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``2 ** x``; its gradient is ``2 ** x ln 2``.
+    """
+    return Exp2.apply(x)
+
+
+def sinh(x):
+    """Elementwise hyperbolic sine.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``sinh(x)``; its gradient is ``cosh(x)``.
+    """
+    return Sinh.apply(x)
+
+
+def cosh(x):
+    """Elementwise hyperbolic cosine.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``cosh(x)``; its gradient is ``sinh(x)``.
+    """
+    return Cosh.apply(x)
+
+
+def tan(x):
+    """Elementwise tangent.
+
+    Args:
+        x: a tensor (or array-like) of angles in radians.
+
+    Returns:
+        A tensor of ``tan(x)``; its gradient is ``1 + tan(x)**2``.
+    """
+    return Tan.apply(x)
+
+
+def arcsin(x):
+    """Elementwise inverse sine (``asin`` is PyTorch's name for it).
+
+    Args:
+        x: a tensor (or array-like) with values in [-1, 1].
+
+    Returns:
+        A tensor of angles in [-pi/2, pi/2]; the gradient is ``1 / sqrt(1 - x**2)``
+        (infinite at ±1).
+    """
+    return Arcsin.apply(x)
+
+
+def arccos(x):
+    """Elementwise inverse cosine (``acos`` is PyTorch's name for it).
+
+    Args:
+        x: a tensor (or array-like) with values in [-1, 1].
+
+    Returns:
+        A tensor of angles in [0, pi]; the gradient is ``-1 / sqrt(1 - x**2)``
+        (infinite at ±1).
+    """
+    return Arccos.apply(x)
+
+
+def arctan(x):
+    """Elementwise inverse tangent (``atan`` is PyTorch's name for it).
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of angles in (-pi/2, pi/2); the gradient is ``1 / (1 + x**2)``.
+    """
+    return Arctan.apply(x)
+
+
+def arctan2(y, x):
+    """Elementwise angle of the point ``(x, y)``, quadrant-aware, as ``np.arctan2``
+    (``atan2`` is PyTorch's name for it). Inputs broadcast.
+
+    Args:
+        y: the y coordinates.
+        x: the x coordinates.
+
+    Returns:
+        A tensor of angles in [-pi, pi]. The gradients are ``x / (x**2 + y**2)`` for
+        ``y`` and ``-y / (x**2 + y**2)`` for ``x``; 0 at the origin, as in PyTorch.
+    """
+    return Arctan2.apply(y, x)
+
+
+def erf(x):
+    """Elementwise error function ``2/sqrt(pi) * integral_0^x exp(-t**2) dt``.
+
+    Computed with Python's ``math.erf`` on each element (correctly rounded to about one
+    ulp in float64; scipy is not needed).
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``erf(x)``; its gradient is ``2/sqrt(pi) * exp(-x**2)``.
+    """
+    return Erf.apply(x)
+
+
+def erfc(x):
+    """Elementwise complementary error function ``1 - erf(x)``, accurate where it is
+    tiny (large ``x``), from Python's ``math.erfc``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``erfc(x)``; its gradient is ``-2/sqrt(pi) * exp(-x**2)``.
+    """
+    return Erfc.apply(x)
+
+
+def square(x):
+    """Elementwise ``x ** 2``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``x * x``; its gradient is ``2 x``.
+    """
+    return Square.apply(x)
+
+
+def reciprocal(x):
+    """Elementwise ``1 / x`` (floats also for integer input, as PyTorch; NumPy's
+    ``np.reciprocal`` would round integers).
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``1 / x``; its gradient is ``-1 / x**2``.
+    """
+    return Reciprocal.apply(x)
+
+
+def floor(x):
+    """Elementwise floor (largest integer <= x), as ``np.floor``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor in the graph whose gradient is 0 everywhere, as PyTorch's ``floor``.
+    """
+    return Floor.apply(x)
+
+
+def ceil(x):
+    """Elementwise ceiling (smallest integer >= x), as ``np.ceil``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor in the graph whose gradient is 0 everywhere, as PyTorch's ``ceil``.
+    """
+    return Ceil.apply(x)
+
+
+def trunc(x):
+    """Elementwise rounding towards zero, as ``np.trunc``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor in the graph whose gradient is 0 everywhere, as PyTorch's ``trunc``.
+    """
+    return Trunc.apply(x)
+
+
+def round(x, decimals: int = 0):  # noqa: A001  (mirrors np.round)
+    """Elementwise rounding to ``decimals`` decimals, as ``np.round``: halves go to the
+    nearest even value (``round(0.5) == 0``, ``round(1.5) == 2``), as ``torch.round``.
+
+    Args:
+        x: a tensor (or array-like).
+        decimals: how many decimals to keep (negative: round to tens, hundreds...).
+
+    Returns:
+        A tensor in the graph whose gradient is 0 everywhere, as PyTorch's ``round``.
+    """
+    return Round.apply(x, decimals=int(decimals))
+
+
+def sign(x):
+    """Elementwise sign: -1, 0 or 1 (nan for nan), as ``np.sign``.
+
+    Args:
+        x: a tensor (or array-like).
+
+    Returns:
+        A tensor in the graph whose gradient is 0 everywhere, as PyTorch's ``sign``.
+    """
+    return Sign.apply(x)
+
+
+def logaddexp(a, b):
+    """Elementwise ``log(exp(a) + exp(b))`` without overflow, as ``np.logaddexp``.
+    Inputs broadcast.
+
+    Args:
+        a: a tensor (or array-like).
+        b: a tensor (or array-like).
+
+    Returns:
+        A tensor of ``log(exp(a) + exp(b))``; the gradients are the softmax weights
+        ``exp(a - out)`` and ``exp(b - out)``.
+    """
+    return LogAddExp.apply(a, b)
+
+
+asin, acos, atan, atan2 = arcsin, arccos, arctan, arctan2

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.ops.primitive import Primitive
-from microgradnp.tensor import _data
+from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes
+from microgradnp.ops.shape import Reshape
+from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
 
 def _plain_index(index):
@@ -63,3 +64,499 @@ class ScatterAdd(Primitive):
 def getitem(x, index):
     """``x[index]``: gradients flow back to the selected elements, summed where repeated."""
     return GetItem.apply(x, index=_plain_index(index))
+
+
+# -- indexing along one axis: gather, take_along_axis, index_select, scatter ---------------
+
+
+def _integers(values, function: str, what: str = "index") -> np.ndarray:
+    """``values`` as an integer array. Floats holding whole numbers count as integers
+    (``mg.tensor`` makes integer data float, as for ``cross_entropy``'s targets); any
+    other dtype or a fraction is a TypeError."""
+    array = np.asarray(_data(values))
+    if array.dtype.kind == "f" and np.all(array == np.round(array)):
+        return array.astype(np.int64)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{function}: {what} must hold integers, got dtype {array.dtype}")
+    return array
+
+
+def _int_index(index, function: str) -> np.ndarray:
+    """``index`` as an array of platform integers (see ``_integers``)."""
+    return _integers(index, function).astype(np.intp, copy=False)
+
+
+def _raw(index) -> np.ndarray:
+    """The index's own array, passed to ``apply`` as it is: an ``mg.compile`` trace then
+    recognises an index computed inside the traced function (argmax...) and a replay
+    uses its new values. The forward converts it (``_intp``)."""
+    return _data(index) if isinstance(index, np.ndarray | Tensor) else np.asarray(index)
+
+
+def _intp(index: np.ndarray) -> np.ndarray:
+    """A validated index as platform integers, 0-d as shape (1,) (a 0-d input is
+    reshaped to (1,) too)."""
+    return (index.reshape(1) if index.ndim == 0 else index).astype(np.intp, copy=False)
+
+
+def _check_bounds(index: np.ndarray, size: int, axis: int, function: str) -> None:
+    """PyTorch's rule for ``gather``/``scatter``/``index_select``: indices in [0, size)."""
+    bad = index[(index < 0) | (index >= size)]
+    if bad.size:
+        raise IndexError(f"{function}: index {bad.flat[0]} is out of bounds for axis {axis} with size {size}")
+
+
+def _along_axis(index: np.ndarray, axis: int, sizes: tuple[int, ...]) -> tuple:
+    """The advanced index that picks ``x[i0, ..., index[i0, ..., ik, ...], ..., ik]``:
+    ``index`` at ``axis`` and, at every other axis d, ``arange(sizes[d])`` shaped to
+    broadcast along d (``sizes`` is the index's shape for PyTorch's rules, the input's for
+    NumPy's, where the two broadcast)."""
+    ndim = len(sizes)
+    return tuple(
+        index if d == axis else np.arange(sizes[d]).reshape([-1 if k == d else 1 for k in range(ndim)])
+        for d in range(ndim)
+    )
+
+
+def _torch_along_axis(x, axis, index, function: str, src=None):
+    """Validate ``gather``/``scatter``'s arguments by PyTorch's rules and return (axis
+    counted from the front, the integer index, the advanced index into ``x``)."""
+    shape = np.shape(_data(x))
+    index = _int_index(index, function)
+    if index.ndim != len(shape):
+        raise ValueError(
+            f"{function}: index must have as many axes as the input ({len(shape)}), got shape {index.shape}"
+        )
+    (axis,) = normalize_axes(axis, len(shape))
+    for d, (n, m) in enumerate(zip(index.shape, shape)):
+        if d != axis and n > m:
+            raise ValueError(
+                f"{function}: index of shape {index.shape} is larger than the input of shape {shape} at axis {d}"
+            )
+    if src is not None and any(n > m for n, m in zip(index.shape, np.shape(_data(src)))):
+        raise ValueError(f"{function}: index of shape {index.shape} is larger than src of shape {np.shape(_data(src))}")
+    _check_bounds(index, shape[axis], axis, function)
+    return axis, index, _along_axis(index, axis, index.shape)
+
+
+class Gather(GetItem):
+    """``x[index]`` for the advanced index that ``gather``/``take_along_axis``/``index_select``
+    build: its gradient is the scatter-add of ``getitem``, repeated indices summed."""
+
+    name = "gather"
+
+    @staticmethod
+    def forward(ctx, a, index, axis, torch=True):
+        index = _intp(index)
+        return GetItem.forward(ctx, a, _along_axis(index, axis, index.shape if torch else a.shape))
+
+
+def gather(x, axis: int, index):
+    """PyTorch's ``gather``: ``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``axis=1``.
+
+    ``index`` has as many axes as ``x``, is no longer than ``x`` on every other axis, and
+    gives the output's shape. The gradient flows back to the picked elements of ``x``,
+    summed where an element is picked more than once.
+
+    Args:
+        x: the input tensor.
+        axis: the axis to pick along (PyTorch's ``dim``; negative counts from the end).
+        index: integer tensor or array of indices into ``axis``, each in [0, x.shape[axis])
+            (a float tensor of whole numbers also works, as ``mg.tensor`` makes ints float).
+
+    Returns:
+        A tensor of ``index``'s shape.
+
+    Raises:
+        TypeError: if ``index`` is not an integer array.
+        ValueError: if ``index``'s shape does not fit ``x`` as described.
+        IndexError: if an index is out of bounds.
+    """
+    raw = _raw(index)
+    if np.ndim(_data(x)) == 0:  # PyTorch accepts a 0-d input with a 0-d index
+        axis, _, _ = _torch_along_axis(_atleast_1d(x), axis, _atleast_1d_index(raw, "gather"), "gather")
+        return _like(Gather.apply(_atleast_1d(x), index=raw, axis=axis), raw)
+    axis, _, _ = _torch_along_axis(x, axis, raw, "gather")
+    return Gather.apply(x, index=raw, axis=axis)
+
+
+def take_along_axis(x, indices, axis: int | None = -1):
+    """NumPy's ``take_along_axis``: pick, along ``axis``, the elements at ``indices``.
+
+    ``indices`` has as many axes as ``x``; the other axes broadcast against ``x``'s.
+    Negative indices count from the end, as in NumPy. The gradient flows back to the
+    picked elements, summed where an element is picked more than once.
+
+    Args:
+        x: the input tensor.
+        indices: integer array or tensor of indices along ``axis``.
+        axis: the axis to pick along; None picks from ``x`` flattened (then ``indices``
+            must be 1-D).
+
+    Returns:
+        A tensor of the broadcast shape of ``x`` and ``indices`` (``indices``'s length on ``axis``).
+
+    Raises:
+        TypeError: if ``indices`` is not an integer array.
+        ValueError: if ``indices`` has a different number of axes than ``x``.
+        IndexError: if an index is out of bounds.
+    """
+    raw = _raw(indices)
+    indices = _int_index(raw, "take_along_axis")
+    if axis is None:
+        if indices.ndim != 1:
+            raise ValueError("take_along_axis: when axis=None, indices must be 1-D")
+        x = Reshape.apply(x, shape=(-1,))
+        axis = 0
+    shape = np.shape(_data(x))
+    if indices.ndim != len(shape):
+        raise ValueError(
+            f"take_along_axis: indices must have as many axes as the input ({len(shape)}), got shape {indices.shape}"
+        )
+    (axis,) = normalize_axes(axis, len(shape))
+    np.broadcast_shapes(kept_shape(shape, (axis,)), kept_shape(indices.shape, (axis,)))  # ValueError if not
+    return Gather.apply(x, index=raw, axis=axis, torch=False)
+
+
+class IndexSelect(GetItem):
+    name = "index_select"
+
+    @staticmethod
+    def forward(ctx, a, index, axis):
+        return GetItem.forward(ctx, a, (slice(None),) * axis + (_intp(index),))
+
+
+def index_select(x, axis: int, index):
+    """PyTorch's ``index_select``: the slices of ``x`` at ``index`` along ``axis``
+    (``np.take(x, index, axis)``), repeated indices allowed (their gradients are summed).
+
+    Args:
+        x: the input tensor.
+        axis: the axis to select along (PyTorch's ``dim``).
+        index: a 1-D (or 0-d) integer array or tensor, each in [0, x.shape[axis]).
+
+    Returns:
+        ``x`` with ``axis`` of length ``len(index)`` (1 for a 0-d index, as in PyTorch).
+
+    Raises:
+        TypeError: if ``index`` is not an integer array.
+        IndexError: if ``index`` has more than one axis or an index is out of bounds.
+    """
+    raw = _raw(index)
+    index = _int_index(raw, "index_select")
+    if index.ndim > 1:
+        raise IndexError(f"index_select: index must be 1-D, got shape {index.shape}")
+    shape = np.shape(_data(x))
+    (axis,) = normalize_axes(axis, len(shape))
+    _check_bounds(index, shape[axis], axis, "index_select")
+    return IndexSelect.apply(x, index=raw, axis=axis)
+
+
+def _into(grad, shape, part):
+    """``grad`` written into zeros of ``shape`` at the basic index ``part`` (src's gradient
+    when src is larger than the index)."""
+    if part is None:
+        return grad
+    if isinstance(grad, np.ndarray):
+        return _scatter_add(grad, shape, part, grad.dtype)
+    return ScatterAdd.apply(grad, shape=shape, index=part)
+
+
+def _src_part(index: np.ndarray, src_shape: tuple) -> tuple | None:
+    """The leading block of src that ``index`` uses (None when it is all of src)."""
+    return None if index.shape == src_shape else tuple(slice(0, n) for n in index.shape)
+
+
+class Scatter(Primitive):
+    """Out-of-place ``scatter``: ``x`` with the elements at ``where`` replaced by src's.
+    Where several indices name one element, the last one in row-major order of ``index``
+    wins, and only it gets a gradient."""
+
+    name = "scatter"
+
+    @staticmethod
+    def forward(ctx, a, src, index, axis, part):
+        index = _intp(index)
+        where = _along_axis(index, axis, index.shape)
+        out = a.copy()
+        if np.ndim(src) == 0 and part == ():  # a value, not a src tensor
+            out[where] = src
+            ctx.keep = np.ones(a.shape, dtype=bool)
+            ctx.keep[where] = False
+            return out
+        values = src if part is None else src[part]
+        flat = np.ravel_multi_index(np.broadcast_arrays(*where), a.shape).reshape(-1)
+        _, last = np.unique(flat[::-1], return_index=True)  # the last write to each element
+        winners = flat.size - 1 - last
+        out.reshape(-1)[flat[winners]] = values.reshape(-1)[winners]
+        ctx.keep = np.ones(a.shape, dtype=bool)
+        ctx.keep.reshape(-1)[flat] = False
+        ctx.where, ctx.part, ctx.src_shape = where, part, np.shape(src)
+        ctx.won = None
+        if winners.size < flat.size:
+            ctx.won = np.zeros(flat.size, dtype=bool)
+            ctx.won[winners] = True
+            ctx.won = ctx.won.reshape(values.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_a = np.where(ctx.keep, grad, 0) if ctx.needs_input_grad[0] else None
+        if not ctx.needs_input_grad[1]:
+            return grad_a, None
+        grad_src = grad[ctx.where]
+        if ctx.won is not None:
+            grad_src = np.where(ctx.won, grad_src, 0)
+        return grad_a, _into(grad_src, ctx.src_shape, ctx.part)
+
+
+def _same_dtype(x, src, function: str) -> None:
+    if isinstance(src, np.ndarray | Tensor) and _data(src).dtype != _data(x).dtype:
+        raise TypeError(
+            f"{function}: src has dtype {_data(src).dtype} but the input has dtype {_data(x).dtype}; "
+            "convert one of them (as PyTorch, microgradnp does not mix them here)"
+        )
+
+
+def scatter(x, axis: int, index, src=None, value=None):
+    """PyTorch's out-of-place ``scatter``: a copy of ``x`` with ``out[i][index[i][j]][k] =
+    src[i][j][k]`` for ``axis=1`` (or ``= value`` for a number).
+
+    ``index`` has as many axes as ``x`` and is no larger than ``src`` on every axis, nor
+    than ``x`` on the other axes; src's elements beyond ``index``'s shape are unused. The
+    gradient of ``x`` is zero at the replaced elements; src's is the output's gradient at
+    the elements they went to. Where several indices name the same element (PyTorch leaves
+    the winner unspecified), the last one in row-major order of ``index`` wins, and only it
+    gets a gradient. Use ``scatter_add`` to accumulate instead.
+
+    Args:
+        x: the input tensor.
+        axis: the axis the indices point along (PyTorch's ``dim``).
+        index: integer array or tensor of indices, each in [0, x.shape[axis]).
+        src: the values, a tensor with as many axes as ``x`` and its dtype (or a number).
+        value: a number to write instead of ``src`` (give one of the two).
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        TypeError: for a non-integer index, a src of another dtype, or both or neither of
+            ``src`` and ``value``.
+        ValueError: if the shapes do not fit as described.
+        IndexError: if an index is out of bounds.
+    """
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+    if value is not None or isinstance(src, int | float | np.number):
+        value = src if value is None else value
+        if isinstance(value, Tensor) or np.ndim(value) != 0:
+            raise TypeError(
+                "scatter: value must be a number (for a differentiable value, pass a tensor as src, "
+                "or use masked_fill with a 0-d tensor)"
+            )
+        raw = _raw(index)
+        axis, _, _ = _torch_along_axis(_atleast_1d(x), axis, _atleast_1d_index(raw), "scatter")
+        out = Scatter.apply(_atleast_1d(x), value, index=raw, axis=axis, part=())
+        return _like(out, x)
+    _same_dtype(x, src, "scatter")
+    src_shape = np.shape(_data(src))
+    if len(src_shape) != np.ndim(_data(x)):
+        raise ValueError(f"scatter: src must have as many axes as the input, got shapes {src_shape} and "
+                         f"{np.shape(_data(x))}")
+    raw = _raw(index)
+    axis, index, _ = _torch_along_axis(_atleast_1d(x), axis, _atleast_1d_index(raw), "scatter", _atleast_1d(src))
+    out = Scatter.apply(_atleast_1d(x), _atleast_1d(src), index=raw, axis=axis,
+                        part=_src_part(index, max(src_shape, (1,), key=len)))
+    return _like(out, x)
+
+
+class ScatterAddAlong(Primitive):
+    """Out-of-place ``scatter_add``: ``x`` with src's elements added at ``where``."""
+
+    name = "scatter_add"
+
+    @staticmethod
+    def forward(ctx, a, src, index, axis, part):
+        index = _intp(index)
+        where = _along_axis(index, axis, index.shape)
+        out = a.copy()
+        np.add.at(out, where, src if part is None else src[part])
+        ctx.where, ctx.part, ctx.src_shape = where, part, src.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_src = _into(grad[ctx.where], ctx.src_shape, ctx.part) if ctx.needs_input_grad[1] else None
+        return grad, grad_src
+
+
+def scatter_add(x, axis: int, index, src):
+    """PyTorch's out-of-place ``scatter_add``: a copy of ``x`` with ``out[i][index[i][j]][k]
+    += src[i][j][k]`` for ``axis=1``, repeated indices accumulating.
+
+    The shapes follow ``scatter``'s rules. The gradient of ``x`` is the output's gradient;
+    src's is the output's gradient at the elements each one was added to.
+
+    Args:
+        x: the input tensor.
+        axis: the axis the indices point along (PyTorch's ``dim``).
+        index: integer array or tensor of indices, each in [0, x.shape[axis]).
+        src: a tensor with as many axes as ``x`` and its dtype.
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        TypeError: for a non-integer index or a src of another dtype.
+        ValueError: if the shapes do not fit.
+        IndexError: if an index is out of bounds.
+    """
+    _same_dtype(x, src, "scatter_add")
+    src_shape = np.shape(_data(src))
+    if len(src_shape) != np.ndim(_data(x)):
+        raise ValueError(f"scatter_add: src must have as many axes as the input, got shapes {src_shape} and "
+                         f"{np.shape(_data(x))}")
+    raw = _raw(index)
+    axis, index, _ = _torch_along_axis(_atleast_1d(x), axis, _atleast_1d_index(raw, "scatter_add"), "scatter_add",
+                                       _atleast_1d(src))
+    out = ScatterAddAlong.apply(_atleast_1d(x), _atleast_1d(src), index=raw, axis=axis,
+                                part=_src_part(index, max(src_shape, (1,), key=len)))
+    return _like(out, x)
+
+
+def _atleast_1d(x):
+    """A 0-d tensor as shape (1,) (PyTorch's scatter and gather accept 0-d tensors)."""
+    return Reshape.apply(x, shape=(1,)) if isinstance(x, Tensor | np.ndarray) and np.ndim(_data(x)) == 0 else x
+
+
+def _atleast_1d_index(index, function: str = "scatter"):
+    array = _int_index(index, function)
+    return array.reshape(1) if array.ndim == 0 else array
+
+
+def _like(out, x):
+    """``out`` back to 0-d if ``x`` was."""
+    return Reshape.apply(out, shape=()) if np.ndim(_data(x)) == 0 else out
+
+
+# -- masks, one-hot codes and the positions of non-zeros ------------------------------------
+
+
+class MaskedFill(Primitive):
+    name = "masked_fill"
+
+    @staticmethod
+    def forward(ctx, a, value, mask):
+        ctx.mask = mask
+        return np.where(mask, np.asarray(value, dtype=a.dtype), a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_a = np.where(ctx.mask, 0, grad) if ctx.needs_input_grad[0] else None
+        grad_value = np.where(ctx.mask, grad, 0).sum() if ctx.needs_input_grad[1] else None
+        return grad_a, grad_value
+
+
+def masked_fill(x, mask, value):
+    """PyTorch's ``masked_fill`` (out of place): ``x`` with ``value`` wherever ``mask`` is True.
+
+    The gradient of ``x`` is zero where it was filled; a 0-d tensor ``value`` gets the sum
+    of the output's gradient over the filled elements.
+
+    Args:
+        x: the input tensor.
+        mask: a bool array or tensor that broadcasts to ``x``'s shape.
+        value: a number or a 0-d tensor (cast to ``x``'s dtype).
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
+
+    Raises:
+        TypeError: if ``mask`` is not bool or ``value`` is not 0-d.
+        ValueError: if ``mask`` does not broadcast to ``x``'s shape.
+    """
+    mask = np.asarray(_data(mask))
+    if mask.dtype != bool:
+        raise TypeError(f"masked_fill: mask must be a bool array or tensor, got dtype {mask.dtype}")
+    shape = np.shape(_data(x))
+    try:
+        fits = np.broadcast_shapes(mask.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the input's shape {shape}")
+    if np.ndim(_data(value)) != 0:
+        raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got shape {np.shape(_data(value))}")
+    return MaskedFill.apply(x, value, mask=mask)
+
+
+def _one_hot(indices, num_classes):
+    indices = _integers(indices, "one_hot", "indices")
+    if num_classes == -1:
+        if indices.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from empty indices; give num_classes")
+        num_classes = int(indices.max()) + 1
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise ValueError(f"one_hot: indices must be in [0, num_classes={num_classes}), got values in "
+                         f"[{indices.min()}, {indices.max()}]")
+    return (indices[..., None] == np.arange(num_classes)).astype(np.int64)
+
+
+def one_hot(indices, num_classes: int = -1):
+    """PyTorch's ``one_hot``: int64 codes of shape ``indices.shape + (num_classes,)``, with
+    a 1 at each index. Not differentiable (the result is outside the graph).
+
+    Args:
+        indices: non-negative integer array or tensor.
+        num_classes: the length of the new last axis; -1 means ``indices.max() + 1``.
+
+    Returns:
+        An int64 tensor.
+
+    Raises:
+        TypeError: if ``indices`` are not integers.
+        ValueError: if an index is negative or not below ``num_classes``.
+    """
+    return _no_grad_on_data(_one_hot)(indices, num_classes)
+
+
+def _nonzero_along(a, axis):
+    return np.nonzero(np.atleast_1d(a))[axis]
+
+
+def nonzero(x, as_tuple: bool = True):
+    """The indices of the non-zero elements, as NumPy's ``nonzero`` (the default) or, with
+    ``as_tuple=False``, as PyTorch's ``nonzero()`` without arguments. Not differentiable.
+
+    ``t.nonzero()`` is this function, so it follows NumPy; ``t.nonzero(as_tuple=False)``
+    and ``mg.argwhere(t)`` give PyTorch's default form. A 0-d input counts as 1-D, as in
+    PyTorch.
+
+    Args:
+        x: an array or tensor.
+        as_tuple: True for a tuple of one int64 tensor per axis, False for one
+            ``(n, ndim)`` int64 tensor with a row per non-zero element.
+
+    Returns:
+        A tuple of int64 tensors, or one int64 tensor.
+    """
+    if not as_tuple:
+        return argwhere(x)
+    return tuple(_no_grad_on_data(_nonzero_along)(x, axis) for axis in range(max(np.ndim(_data(x)), 1)))
+
+
+def _argwhere(a):
+    return np.argwhere(a).astype(np.int64, copy=False)
+
+
+def argwhere(x):
+    """NumPy's ``argwhere`` (PyTorch's ``nonzero()``): an ``(n, ndim)`` int64 tensor with
+    the index of each non-zero element in a row, in row-major order. Not differentiable.
+
+    Args:
+        x: an array or tensor.
+
+    Returns:
+        An int64 tensor.
+    """
+    return _no_grad_on_data(_argwhere)(x)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import collections
 import math
+import string
 
 import numpy as np
 
 from microgradnp.ops.elementwise import Mul
-from microgradnp.ops.primitive import Primitive
-from microgradnp.ops.shape import Reshape, Transpose
-from microgradnp.tensor import Tensor
+from microgradnp.ops.primitive import Primitive, broadcast_grad
+from microgradnp.ops.reductions import Sum
+from microgradnp.ops.shape import Reshape, Transpose, diagonal
+from microgradnp.tensor import Tensor, _data
 
 
 def _swap_last(x):
@@ -139,3 +142,212 @@ class Linear(Primitive):
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias`` (PyTorch's ``F.linear``): weight is (out_features, in_features)."""
     return Linear.apply(x, weight, bias)
+
+
+# -- outer, tensordot, trace, einsum ------------------------------------------------------
+
+
+def outer(a, b):
+    """The outer product of the flattened ``a`` and ``b``, as ``np.outer`` (and
+    ``torch.outer`` for 1-D operands): ``out[i, j] = a.ravel()[i] * b.ravel()[j]``.
+
+    Args:
+        a: the first operand (flattened).
+        b: the second operand (flattened).
+
+    Returns:
+        A 2-D tensor of shape (a.size, b.size).
+    """
+    return Mul.apply(Reshape.apply(a, shape=(-1, 1)), Reshape.apply(b, shape=(1, -1)))
+
+
+def tensordot(a, b, axes=2):
+    """Sum of products over the given axes, as ``np.tensordot`` (and ``torch.tensordot``).
+
+    Built from transpose, reshape and matmul, as NumPy computes it, so the gradients (and
+    higher ones) come from those primitives.
+
+    Args:
+        a: the first operand.
+        b: the second operand.
+        axes: an int N (the last N axes of ``a`` with the first N of ``b``), or a pair of
+            sequences of axes (``([1, 0], [0, 1])``) contracted pairwise.
+
+    Returns:
+        A tensor with the remaining axes of ``a`` followed by those of ``b``.
+
+    Raises:
+        ValueError: if the contracted axes differ in number or length.
+    """
+    a = a if isinstance(a, Tensor) else np.asarray(a)
+    b = b if isinstance(b, Tensor) else np.asarray(b)
+    if isinstance(axes, int | np.integer):
+        axes = int(axes)
+        axes_a, axes_b = list(range(-axes, 0)), list(range(axes))
+    else:
+        axes_a, axes_b = axes
+        axes_a = [int(axes_a)] if isinstance(axes_a, int | np.integer) else [int(i) for i in axes_a]
+        axes_b = [int(axes_b)] if isinstance(axes_b, int | np.integer) else [int(i) for i in axes_b]
+    if len(axes_a) != len(axes_b):
+        raise ValueError(f"tensordot: {len(axes_a)} axes of a against {len(axes_b)} axes of b")
+    shape_a, shape_b = a.shape, b.shape
+    axes_a = [i % len(shape_a) if len(shape_a) else i for i in axes_a]
+    axes_b = [i % len(shape_b) if len(shape_b) else i for i in axes_b]
+    for i, j in zip(axes_a, axes_b):
+        if not (0 <= i < len(shape_a) and 0 <= j < len(shape_b)) or shape_a[i] != shape_b[j]:
+            raise ValueError(f"tensordot: shape-mismatch for sum: axes {axes_a} of {shape_a} against "
+                             f"axes {axes_b} of {shape_b}")
+    kept_a = [i for i in range(len(shape_a)) if i not in axes_a]
+    kept_b = [i for i in range(len(shape_b)) if i not in axes_b]
+    summed = math.prod(shape_a[i] for i in axes_a)
+    rows = Reshape.apply(Transpose.apply(a, axes=(*kept_a, *axes_a)), shape=(math.prod(shape_a[i] for i in kept_a),
+                                                                             summed))
+    cols = Reshape.apply(Transpose.apply(b, axes=(*axes_b, *kept_b)), shape=(summed,
+                                                                             math.prod(shape_b[i] for i in kept_b)))
+    out_shape = tuple(shape_a[i] for i in kept_a) + tuple(shape_b[i] for i in kept_b)
+    return Reshape.apply(MatMul.apply(rows, cols), shape=out_shape)
+
+
+def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1):
+    """Sum of the ``offset`` diagonal of the axes ``axis1``, ``axis2``, as ``np.trace``
+    (``torch.trace`` for a matrix).
+
+    Args:
+        x: the input tensor (at least 2-D).
+        offset: which diagonal (positive above the main one).
+        axis1: the axis of the rows.
+        axis2: the axis of the columns.
+
+    Returns:
+        A 0-d tensor for a matrix; for more axes, the traces over the other axes.
+    """
+    return Sum.apply(diagonal(x, offset, axis1, axis2), axis=-1)
+
+
+_LETTERS = string.ascii_uppercase + string.ascii_lowercase  # np.einsum's labels, in its (code point) order
+
+
+def _parse_einsum(subscripts: str, shapes: list) -> tuple:
+    """``subscripts`` with every ellipsis spelled out as letters (right-aligned, as the
+    axes it stands for broadcast) and the output made explicit: (one string of letters per
+    operand, the output's letters, the letters still unused)."""
+    spec = subscripts.replace(" ", "")
+    bad = sorted(set(spec) - set(_LETTERS) - set(".,->"))
+    if bad:
+        raise ValueError(f"einsum: invalid subscript character(s) {''.join(bad)!r} in {subscripts!r}: use letters")
+    inputs, arrow, output = spec.partition("->")
+    if "-" in inputs or ">" in inputs or "-" in output or ">" in output:
+        raise ValueError(f"einsum: {subscripts!r} should have at most one '->'")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: {subscripts!r} has subscripts for {len(terms)} operand(s), "
+                         f"but {len(shapes)} operand(s) were given")
+    for term in (*terms, output):
+        if term.replace("...", "", 1).count("."):
+            raise ValueError(f"einsum: invalid '.' in {subscripts!r}: an ellipsis is three dots, at most one per term")
+    widths = []
+    for term, shape in zip(terms, shapes):
+        letters = len(term) - 3 if "..." in term else len(term)
+        width = len(shape) - letters if "..." in term else 0
+        if width < 0 or ("..." not in term and letters != len(shape)):
+            raise ValueError(f"einsum: the subscripts {term!r} do not fit an operand of shape {shape}")
+        widths.append(width)
+    unused = [c for c in _LETTERS if c not in spec]
+    width = max(widths, default=0)
+    if width > len(unused):
+        raise ValueError("einsum: too many axes under the ellipsis: not enough letters left to name them")
+    ellipsis, unused = "".join(unused[:width]), unused[width:]
+    named = [term.replace("...", "") for term in terms]
+    if not arrow:  # implicit output: the ellipsis' axes, then the letters used once, in order
+        counts = collections.Counter("".join(named))
+        output = ellipsis + "".join(sorted(c for c, k in counts.items() if k == 1))
+    terms = [term.replace("...", ellipsis[width - w :]) for term, w in zip(terms, widths)]
+    return tuple(terms), output.replace("...", ellipsis), "".join(unused)
+
+
+def _einsum_vjp(grad, output: str, operands: tuple, terms: tuple, i: int, unused: str):
+    """The gradient of operand ``i``: an einsum of ``grad`` with the other operands.
+
+    A letter repeated in the operand (``"ii"``: a diagonal) is renamed at its repeats and
+    tied to the first by an identity matrix, so the gradient lands on the diagonal only.
+    Letters found in no other operand and not in the output (summed over) get the
+    gradient broadcast along them, and axes of length 1 that broadcast against longer
+    ones are summed back."""
+    term, shape = terms[i], operands[i].shape
+    fresh = iter(unused)
+    target, subscripts, arrays = [], [output], [grad]
+    for axis, letter in enumerate(term):
+        if letter in target:
+            renamed = next(fresh, None)
+            if renamed is None:
+                raise NotImplementedError("einsum: not enough unused letters to differentiate a repeated subscript")
+            target.append(renamed)
+            subscripts.append(letter + renamed)
+            arrays.append(np.eye(shape[axis], dtype=grad.dtype))
+        else:
+            target.append(letter)
+    for j, (other, operand) in enumerate(zip(terms, operands)):
+        if j != i:
+            subscripts.append(other)
+            arrays.append(operand)
+    present = set("".join(subscripts))
+    kept = "".join(c for c in target if c in present)
+    g = np.einsum(",".join(subscripts) + "->" + kept, *arrays, optimize=len(arrays) > 2)
+    if len(kept) < len(target):  # summed letters of this operand alone: every position gets the gradient
+        g = g.reshape(tuple(g.shape[kept.index(c)] if c in present else 1 for c in target))
+    broadcast = tuple(axis for axis, n in enumerate(shape) if n == 1 and g.shape[axis] != 1)
+    if broadcast:
+        g = g.sum(axis=broadcast, keepdims=True)
+    return broadcast_grad(g, shape) if g.shape != shape else g
+
+
+class Einsum(Primitive):
+    @staticmethod
+    def forward(ctx, *operands, terms, output, unused):
+        ctx.terms, ctx.output, ctx.unused = terms, output, unused
+        ctx.save_for_backward(*operands)
+        out = np.einsum(",".join(terms) + "->" + output, *operands, optimize=len(operands) > 1)
+        if isinstance(out, np.ndarray) and any(np.may_share_memory(out, a) for a in operands):
+            out = out.copy()  # np.einsum returns views for some subscripts ("ii->i", "ij->ji")
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        operands = ctx.saved_tensors
+        grads = tuple(
+            _einsum_vjp(grad, ctx.output, operands, ctx.terms, i, ctx.unused) if need else None
+            for i, need in enumerate(ctx.needs_input_grad)
+        )
+        return grads if len(grads) > 1 else grads[0]
+
+
+def einsum(subscripts: str, *operands):
+    """Einstein summation, as ``np.einsum`` (and ``torch.einsum``): ``einsum("ij,jk->ik",
+    a, b)`` is ``a @ b``, ``"bij,bjk->bik"`` a batched product, ``"ii->i"`` a diagonal,
+    ``"ii"`` a trace, ``"i,j->ij"`` an outer product, ``"...ij->...ji"`` a transpose of
+    the last two axes. Letters missing from the output are summed over; without ``->``
+    the output is the ellipsis' axes then the letters used once, in alphabetical order
+    (upper case first). As in PyTorch, an explicit output without ``...`` sums over the
+    ellipsis' axes (NumPy refuses it).
+
+    The gradient of each operand is itself an einsum of the output's gradient with the
+    other operands (so gradients of any order work); repeated letters within one operand
+    (diagonals) get their gradient on the diagonal only.
+
+    Args:
+        subscripts: the subscripts string (letters, ``,``, ``->`` and ``...``).
+        *operands: the tensors or arrays, one per comma-separated term.
+
+    Returns:
+        The result tensor.
+
+    Raises:
+        TypeError: for NumPy's interleaved form (operand, sublist, ...).
+        ValueError: if the subscripts do not fit the operands.
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum: give the subscripts as a string first, einsum('ij,jk->ik', a, b); NumPy's "
+                        "interleaved form (operand, sublist, ...) is not supported")
+    shapes = [np.shape(_data(x)) for x in operands]
+    terms, output, unused = _parse_einsum(subscripts, shapes)
+    return Einsum.apply(*operands, terms=terms, output=output, unused=unused)

@@ -1,13 +1,16 @@
-"""Reductions over axes: sum, mean, var, max, min, logsumexp (NumPy's axis/keepdims)."""
+"""Reductions over axes: sum, mean, var, std, prod, norm, max, min, logsumexp, and the
+non-differentiable any and all (NumPy's axis/keepdims)."""
 
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
 
 from microgradnp.ops.activations import _shift_by_max
 from microgradnp.ops.primitive import Primitive, broadcast_grad, kept_shape, normalize_axes, restore_reduced_axes
+from microgradnp.tensor import Tensor, _as_array_result, _data, _no_grad_on_data
 
 
 def _prepare(ctx, a, axis) -> tuple[int, ...]:
@@ -70,7 +73,7 @@ class _Extreme(Primitive):
     @classmethod
     def forward(cls, ctx, a, axis=None, keepdims=False):
         axes = _prepare(ctx, a, axis)
-        if any(a.shape[i] == 0 for i in axes):  # an empty batch reduced along a non-empty axis is fine
+        if builtins.any(a.shape[i] == 0 for i in axes):  # an empty batch reduced along a non-empty axis is fine
             raise ValueError(f"{cls.name}: the tensor is empty along the reduced axes, so there is no {cls.name}")
         extreme = cls.pick(a, axis=axes, keepdims=True)
         hits = a == extreme
@@ -120,9 +123,33 @@ def mean(x, axis=None, keepdims=False):
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance over ``axis``, dividing by N - ddof (NumPy's default ddof=0)."""
-    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
+def var(x, axis=None, keepdims=False, ddof=None, correction=None):
+    """Variance over ``axis``, dividing by N - ddof.
+
+    Args:
+        x: The tensor.
+        axis: The axes to reduce (None: all).
+        keepdims: Keep the reduced axes as length 1.
+        ddof: NumPy's "delta degrees of freedom": the variance divides by N - ddof.
+            0 when neither ``ddof`` nor ``correction`` is given: NumPy's default, the
+            population variance (``torch.var`` defaults to ``correction=1``).
+        correction: PyTorch's name for ``ddof``.
+
+    Returns:
+        The variance; nan where N - ddof <= 0, as NumPy.
+
+    Raises:
+        TypeError: Both ``ddof`` and ``correction`` are given.
+    """
+    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=_ddof("var", ddof, correction))
+
+
+def _ddof(function: str, ddof, correction):
+    if ddof is not None and correction is not None:
+        raise TypeError(f"{function}() got both ddof= and correction= (they are the same argument: correction is "
+                        "PyTorch's name for NumPy's ddof)")
+    chosen = correction if ddof is None else ddof
+    return 0 if chosen is None else chosen
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.max)
@@ -138,3 +165,269 @@ def min(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.min)
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, without overflow for large |x|."""
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+
+
+# -- prod, std, norm, any, all ---------------------------------------------------------------
+
+
+def _to_last(x, axes: tuple[int, ...]):
+    """``x`` (an ndarray or a Tensor) with ``axes`` moved to the end and merged into one."""
+    rest = [i for i in range(x.ndim) if i not in axes]
+    moved = x.transpose(tuple(rest + list(axes)))
+    return moved.reshape((*moved.shape[:len(rest)], math.prod(x.shape[i] for i in axes)))
+
+
+def _from_last(flat, axes: tuple[int, ...], shape: tuple[int, ...]):
+    """Undo ``_to_last``: give ``flat`` back the layout of an array of ``shape``."""
+    rest = [i for i in range(len(shape)) if i not in axes]
+    order = rest + list(axes)
+    moved = flat.reshape(tuple(shape[i] for i in order))
+    return moved.transpose(tuple(np.argsort(order)))
+
+
+def _values(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _exclusive_cumprod(flat):
+    """Along the last axis: the product of the elements before each one (1 for the first)."""
+    out = np.ones_like(flat)
+    np.cumprod(flat[..., :-1], axis=-1, out=out[..., 1:])
+    return out
+
+
+def _product_of_others(a, axes: tuple[int, ...], out):
+    """For each element of ``a``, the product of the other elements of its reduced group:
+    the gradient of ``prod``, exact when ``a`` holds zeros (no division by them)."""
+    if not isinstance(a, Tensor):
+        flat = _to_last(a, axes)
+        others = _exclusive_cumprod(flat) * _exclusive_cumprod(flat[..., ::-1])[..., ::-1]
+        return _from_last(others, axes, a.shape)
+    if not (a.data == 0).any():  # the same function near a, so its derivatives are right too
+        return out / a
+    # A zero: every group's products of the others, as rows of an n x n matrix whose
+    # diagonal is 1 (O(n^2) memory, only when differentiating the gradient again).
+    flat = _to_last(a, axes)
+    n = flat.shape[-1]
+    rows = np.where(np.eye(n, dtype=bool), 1.0, flat.reshape((*flat.shape[:-1], 1, n)))
+    return _from_last(prod(rows, axis=-1), axes, a.shape)
+
+
+class Prod(Primitive):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        ctx.axes = _prepare(ctx, a, axis)
+        out = np.prod(a, axis=ctx.axes, keepdims=keepdims)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        kept = ctx.kept
+        return restore_reduced_axes(grad, kept) * _product_of_others(a, ctx.axes, restore_reduced_axes(out, kept))
+
+
+def _masked_scale(grad, denominator):
+    """``grad / denominator``, and 0 where the denominator is 0 (the mask is a constant, so
+    the rule stays differentiable and never divides by zero)."""
+    zero = _values(denominator) == 0
+    if not zero.any():
+        return grad / denominator
+    return np.where(zero, 0.0, grad / np.where(zero, 1.0, denominator))
+
+
+class Std(Primitive):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False, ddof=0):
+        axes = _prepare(ctx, a, axis)
+        ctx.axes, ctx.ddof = axes, ddof
+        ctx.count = math.prod(a.shape[i] for i in axes)
+        out = np.std(a, axis=axes, keepdims=keepdims, ddof=ddof)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        if ctx.count == 0:
+            return a * 0.0  # empty groups: an empty gradient
+        centered = a - a.mean(axis=ctx.axes, keepdims=True)
+        dof = ctx.count - ctx.ddof
+        if dof <= 0:  # no degrees of freedom: undefined, like the forward
+            return restore_reduced_axes(grad, ctx.kept) * centered * math.nan
+        # d std = centered / (dof * std); where std == 0 (all equal), 0, as PyTorch.
+        return centered * _masked_scale(restore_reduced_axes(grad, ctx.kept), restore_reduced_axes(out, ctx.kept) * dof)
+
+
+class Norm(Primitive):
+    """Vector p-norm over ``axes`` taken together (the Frobenius norm is the 2-norm over two axes)."""
+
+    @staticmethod
+    def forward(ctx, a, ord=2.0, axes=(), keepdims=False):  # noqa: A002  (NumPy's name)
+        _prepare(ctx, a, axes)
+        ctx.axes, ctx.ord = axes, ord
+        magnitude = np.abs(a)
+        if math.isinf(ord):
+            if builtins.any(a.shape[i] == 0 for i in axes):
+                raise ValueError("norm: the tensor is empty along the reduced axes, so its inf-norm is undefined")
+            extreme = (np.max if ord > 0 else np.min)(magnitude, axis=axes, keepdims=True)
+            hits = magnitude == extreme
+            ctx.save_for_backward(np.sign(a) * hits / hits.sum(axis=axes, keepdims=True))
+            return extreme if keepdims else np.squeeze(extreme, axes)
+        if ord == 1:
+            ctx.save_for_backward(np.sign(a))
+            return magnitude.sum(axis=axes, keepdims=keepdims)
+        # Scaled by the largest magnitude, so that |a|**p neither overflows nor underflows.
+        peak = np.max(magnitude, axis=axes, keepdims=True, initial=0.0)
+        safe_peak = np.where(peak == 0, 1.0, peak)
+        out = safe_peak * ((magnitude / safe_peak) ** ord).sum(axis=axes, keepdims=True) ** (1.0 / ord)
+        out = out if keepdims else np.squeeze(out, axes)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = restore_reduced_axes(grad, ctx.kept)
+        p = ctx.ord
+        if math.isinf(p) or p == 1:
+            (share,) = ctx.saved_tensors
+            return grad * share
+        a, out = ctx.saved_tensors
+        out = restore_reduced_axes(out, ctx.kept)
+        if p == 2:  # a / |a|, and 0 at a == 0 (PyTorch's subgradient)
+            return a * _masked_scale(grad, out)
+        # sign(a) (|a| / |a|_p)**(p-1): 0 where a == 0 (PyTorch's choice, also for p < 1).
+        values = _values(a)
+        zero = values == 0
+        magnitude = np.where(zero, 1.0, a * np.sign(values))
+        ratio = magnitude / np.where(_values(out) == 0, 1.0, out)  # out == 0 only where every a == 0
+        return np.where(zero, 0.0, np.sign(values) * ratio ** (p - 1)) * grad
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product of the elements over ``axis`` (all axes when None), as ``np.prod``.
+
+    The gradient of each element is the product of the others in its group, computed
+    without dividing, so it is exact where the input holds zeros: with one zero, only
+    the zero gets a gradient; with two or more, every gradient is 0 (as PyTorch).
+    Differentiating that gradient again at an input holding zeros uses O(n²) memory for
+    groups of n elements.
+
+    Args:
+        x: The tensor.
+        axis: The axes to reduce: None (all), an int or a tuple.
+        keepdims: Keep the reduced axes as length 1.
+
+    Returns:
+        The product (1 over an empty axis).
+    """
+    return Prod.apply(x, axis=axis, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False, ddof=None, correction=None):
+    """Standard deviation over ``axis``: the square root of ``var`` with the same arguments.
+
+    Follows NumPy's default ``ddof=0`` (the population standard deviation), since
+    ``std`` is NumPy's name: ``torch.std`` defaults to ``correction=1``, so pass
+    ``correction=1`` (or ``ddof=1``) for PyTorch's result. Where the standard deviation
+    is 0 (all elements equal) its gradient is 0, as PyTorch gives it.
+
+    Args:
+        x: The tensor.
+        axis: The axes to reduce: None (all), an int or a tuple.
+        keepdims: Keep the reduced axes as length 1.
+        ddof: The variance divides by N - ddof (0 when neither ``ddof`` nor
+            ``correction`` is given).
+        correction: PyTorch's name for ``ddof``.
+
+    Returns:
+        The standard deviation; nan (and a nan gradient) where N - ddof <= 0.
+
+    Raises:
+        TypeError: Both ``ddof`` and ``correction`` are given.
+    """
+    return Std.apply(x, axis=axis, keepdims=keepdims, ddof=_ddof("std", ddof, correction))
+
+
+def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (NumPy's name)
+    """Vector or matrix norm, as ``np.linalg.norm`` (``torch.linalg.norm``).
+
+    With ``axis`` None and ``ord`` None: the 2-norm of all elements. With ``axis`` an
+    int (or ``axis`` None on a 1-D tensor): a vector norm. With ``axis`` a pair (or
+    ``axis`` None on a 2-D tensor with ``ord`` given): a matrix norm, of which the
+    Frobenius norm (``ord`` None or ``"fro"``) is supported.
+
+    Gradients at a kink follow PyTorch: 0 at x = 0 for the 2-norm (and the gradient of
+    that gradient is 0 there too, where PyTorch gives nan), ``sign(x)`` for the 1-norm
+    (0 at 0), 0 for the elements that are 0 in a p-norm, and for ``inf``/``-inf`` the
+    elements tied for the largest/smallest magnitude share it evenly.
+
+    Args:
+        x: The tensor.
+        ord: For vectors: None or 2, 1, ``inf``, ``-inf`` or any p > 0 (sum |x|**p)**(1/p).
+            For matrices: None or ``"fro"``.
+        axis: None, an int (vector norm) or a pair of ints (matrix norm).
+        keepdims: Keep the reduced axes as length 1.
+
+    Returns:
+        The norm.
+
+    Raises:
+        ValueError: An unsupported ``ord`` (0, negative p, the nuclear and spectral matrix
+            norms), or ``axis`` None with ``ord`` given on a tensor that is not 1-D or 2-D.
+    """
+    ndim = np.ndim(_data(x))
+    if axis is None:
+        if ord is not None and ndim not in (1, 2):
+            raise ValueError(f"norm: ord={ord!r} with axis=None needs a 1-D or 2-D tensor, not {ndim}-D: give axis")
+        axes = tuple(range(ndim))
+        matrix = ord is not None and ndim == 2
+    else:
+        axes = normalize_axes(axis, ndim)
+        given = 1 if isinstance(axis, (int, np.integer)) else len(tuple(axis))
+        if len(set(axes)) != given or given not in (1, 2):
+            raise ValueError(f"norm: axis must be an int or a pair of distinct axes, got {axis!r}")
+        matrix = given == 2
+    if matrix:
+        if ord not in (None, "fro"):
+            raise ValueError(f"norm: matrix norm ord={ord!r} is not supported: only the Frobenius norm (ord=None "
+                             "or 'fro'); for a vector norm over each row or column give one axis")
+        p = 2.0
+    elif ord is None:
+        p = 2.0
+    elif isinstance(ord, str) or not (ord > 0 or ord == -math.inf):
+        raise ValueError(f"norm: vector norm ord={ord!r} is not supported: use 1, 2, inf, -inf or any p > 0")
+    else:
+        p = float(ord)
+    return Norm.apply(x, ord=p, axes=axes, keepdims=keepdims)
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.any)
+    """Whether any element is true (nonzero) over ``axis``, as ``np.any``: a bool tensor
+    outside the graph.
+
+    Args:
+        x: The tensor.
+        axis: The axes to reduce: None (all), an int or a tuple.
+        keepdims: Keep the reduced axes as length 1.
+
+    Returns:
+        A bool tensor (False over an empty axis).
+    """
+    return _no_grad_on_data(_as_array_result(np.any))(x, axis=axis, keepdims=keepdims)
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.all)
+    """Whether every element is true (nonzero) over ``axis``, as ``np.all``: a bool tensor
+    outside the graph.
+
+    Args:
+        x: The tensor.
+        axis: The axes to reduce: None (all), an int or a tuple.
+        keepdims: Keep the reduced axes as length 1.
+
+    Returns:
+        A bool tensor (True over an empty axis).
+    """
+    return _no_grad_on_data(_as_array_result(np.all))(x, axis=axis, keepdims=keepdims)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
+from microgradnp.ops.elementwise import Where
 from microgradnp.ops.primitive import Primitive, normalize_axes
-from microgradnp.tensor import Tensor, _data
+from microgradnp.tensor import Tensor, _constructor, _constructor_dtype, _data, _new, get_default_dtype
 
 
 def _shape_args(shape) -> tuple:
@@ -90,16 +92,50 @@ def astype(x, dtype):
     return x if x.dtype == dtype else Cast.apply(x, dtype=dtype)
 
 
+PAD_MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
+
+
 class Pad(Primitive):
+    """``np.pad``. Outside mode "constant" every output element is a copy of an input
+    element, picked along each axis by ``np.pad`` applied to ``arange(n)``; the gradient
+    adds each copy's gradient back to its source."""
+
     @staticmethod
-    def forward(ctx, a, pad_width, constant_values=0):
+    def forward(ctx, a, pad_width, constant_values=0, mode="constant"):
         widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
         ctx.inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
-        return np.pad(a, widths, mode="constant", constant_values=constant_values)
+        if mode == "constant":
+            ctx.sources = None
+            return np.pad(a, widths, mode="constant", constant_values=constant_values)
+        out = np.pad(a, widths, mode=mode)
+        # For each padded axis: the input position each output position copies.
+        ctx.sources = [np.pad(np.arange(n), (lo, hi), mode=mode) if lo or hi else None
+                       for (lo, hi), n in zip(widths, a.shape)]
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad[ctx.inner]
+        if ctx.sources is None:
+            return grad[ctx.inner]
+        for axis, (source, inner) in enumerate(zip(ctx.sources, ctx.inner)):
+            if source is not None:
+                grad = _sum_copies(grad, axis, source, inner)
+        return grad
+
+
+def _sum_copies(grad, axis: int, source: np.ndarray, inner: slice):
+    """The gradient along ``axis`` of picking ``source`` there: each input position gets
+    the sum of the gradients of its copies."""
+    before = (slice(None),) * axis
+    shape = (*grad.shape[:axis], inner.stop - inner.start, *grad.shape[axis + 1 :])
+    if not isinstance(grad, np.ndarray):  # a Tensor, under create_graph: a differentiable scatter-add
+        from microgradnp.ops.indexing import ScatterAdd
+
+        return ScatterAdd.apply(grad, shape=shape, index=(*before, source))
+    out = grad[(*before, inner)].copy()
+    border = np.r_[0 : inner.start, inner.stop : len(source)]
+    np.add.at(out, (*before, source[border]), grad[(*before, border)])
+    return out
 
 
 class Concatenate(Primitive):
@@ -166,9 +202,36 @@ def flatten(x, start_axis: int = 0, end_axis: int = -1):
     return Reshape.apply(x, shape=(*shape[:start], -1, *shape[end + 1 :]))
 
 
-def pad(x, pad_width, constant_values=0):
-    """Pad with a constant, ``pad_width`` as in ``np.pad`` (mode "constant" only)."""
-    return Pad.apply(x, pad_width=pad_width, constant_values=constant_values)
+def pad(x, pad_width, mode: str = "constant", constant_values=0):
+    """Pad, as ``np.pad``: ``pad_width`` is an int, a (before, after) pair or one pair per axis.
+
+    Modes (NumPy's names; ``nn.functional.pad`` takes PyTorch's): "constant" fills with
+    ``constant_values``; "reflect" mirrors without repeating the edge, "symmetric" repeats
+    it, "edge" (PyTorch's "replicate") repeats the edge element and "wrap" (PyTorch's
+    "circular") continues periodically. Widths larger than the axis reflect or wrap again,
+    as in NumPy. Outside "constant", each element's gradient is the sum of the gradients
+    of all its copies.
+
+    Args:
+        x: the input tensor.
+        pad_width: how many elements to add before and after each axis (non-negative).
+        mode: one of "constant", "reflect", "symmetric", "edge", "wrap".
+        constant_values: the fill value(s) for mode "constant", as in ``np.pad``.
+
+    Returns:
+        The padded tensor.
+
+    Raises:
+        ValueError: for another mode, negative widths, or padding an empty axis by copying.
+    """
+    if mode not in PAD_MODES:
+        hint = {"replicate": " (PyTorch's 'replicate' is 'edge')", "circular": " (PyTorch's 'circular' is 'wrap')"}
+        raise ValueError(f"pad: mode {mode!r} is not supported{hint.get(mode, '')}; use one of {', '.join(PAD_MODES)}")
+    if mode == "constant":
+        return Pad.apply(x, pad_width=pad_width, constant_values=constant_values)
+    if np.any(np.asarray(_data(constant_values)) != 0):
+        raise ValueError(f"pad: constant_values is only for mode 'constant', not {mode!r}")
+    return Pad.apply(x, pad_width=pad_width, mode=mode)
 
 
 def concatenate(tensors, axis: int = 0):
@@ -250,3 +313,466 @@ def column_stack(tensors):
         shape = _data_shape(t)
         columns.append(Reshape.apply(t, shape=(shape[0] if shape else 1, 1)) if len(shape) < 2 else t)
     return concatenate(columns, axis=1)
+
+
+# -- splitting, flipping, rolling, repeating, triangles, diagonals, moving axes ----------
+# (split, chunk, flip, roll, repeat, tile, tril, triu, diag, diagonal, moveaxis, eye, linspace)
+
+
+class Slice(Primitive):
+    """One piece ``a[start:stop]`` along ``axis`` (of ``split`` or ``chunk``); its gradient
+    is the piece's gradient padded with zeros back to the input's shape."""
+
+    @staticmethod
+    def forward(ctx, a, axis, start, stop):
+        ctx.shape, ctx.index = a.shape, (slice(None),) * axis + (slice(start, stop),)
+        ctx.widths = tuple((start, n - stop) if d == axis else (0, 0) for d, n in enumerate(a.shape))
+        return a[ctx.index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        if isinstance(grad, np.ndarray):
+            out = np.zeros(ctx.shape, dtype=grad.dtype)
+            out[ctx.index] = grad
+            return out
+        return Pad.apply(grad, pad_width=ctx.widths)  # its gradient is the slice again
+
+
+def _pieces(x, bounds, axis: int) -> list:
+    return [Slice.apply(x, axis=axis, start=start, stop=stop) for start, stop in bounds]
+
+
+def split(x, indices_or_sections, axis: int = 0) -> list:
+    """Split ``x`` along ``axis``, as ``np.split``: into ``indices_or_sections`` equal
+    pieces (an int that must divide the axis' length), or at the given indices
+    (``[2, 5]`` gives ``x[:2]``, ``x[2:5]``, ``x[5:]``, empty where they run past the end).
+
+    This is NumPy's meaning; PyTorch's ``torch.split(x, size)`` gives pieces of length
+    ``size`` instead (see ``chunk`` for PyTorch's split into a number of pieces). So it is
+    not a Tensor method, where ``t.split(2)`` would mean different things to the two.
+
+    Args:
+        x: the tensor to split.
+        indices_or_sections: the number of equal pieces, or a sequence of split indices.
+        axis: the axis to split along (negative counts from the end).
+
+    Returns:
+        A list of tensors; the gradient of each flows back to its part of ``x``.
+
+    Raises:
+        ValueError: if the number of pieces is not positive or does not divide the axis.
+    """
+    shape = _data_shape(x)
+    (axis,) = normalize_axes(axis, len(shape))
+    n = shape[axis]
+    try:
+        len(indices_or_sections)
+    except TypeError:
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError(f"split: the number of sections must be larger than 0, got {sections}") from None
+        if n % sections:
+            raise ValueError(
+                f"split: an axis of length {n} does not split into {sections} equal sections "
+                "(give the split indices instead, or use chunk)"
+            ) from None
+        step = n // sections
+        return _pieces(x, [(i * step, (i + 1) * step) for i in range(sections)], axis)
+    points = [0, *(int(i) for i in indices_or_sections), n]
+    bounds = [slice(lo, hi).indices(n)[:2] for lo, hi in zip(points[:-1], points[1:])]
+    return _pieces(x, [(lo, max(lo, hi)) for lo, hi in bounds], axis)
+
+
+def chunk(x, chunks: int, axis: int = 0) -> tuple:
+    """Split ``x`` along ``axis`` into ``chunks`` pieces, as ``torch.chunk``: each of length
+    ``ceil(n / chunks)`` but the last, which may be shorter, so there can be fewer than
+    ``chunks`` pieces (an axis of length 0 gives ``chunks`` empty pieces).
+
+    Args:
+        x: the tensor to split.
+        chunks: how many pieces to aim for (positive).
+        axis: the axis to split along (PyTorch's ``dim``).
+
+    Returns:
+        A tuple of tensors; the gradient of each flows back to its part of ``x``.
+
+    Raises:
+        ValueError: if ``chunks`` is not positive.
+    """
+    chunks = int(chunks)
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be larger than 0, got {chunks}")
+    shape = _data_shape(x)
+    (axis,) = normalize_axes(axis, len(shape))
+    n = shape[axis]
+    if n == 0:
+        return tuple(_pieces(x, [(0, 0)] * chunks, axis))
+    size = -(-n // chunks)
+    return tuple(_pieces(x, [(lo, min(lo + size, n)) for lo in range(0, n, size)], axis))
+
+
+class Flip(Primitive):
+    @staticmethod
+    def forward(ctx, a, axis=None):
+        out = np.flip(a, axis)  # validates the axes (out of bounds, repeated)
+        ctx.axes = normalize_axes(axis, a.ndim)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.flip(grad, ctx.axes)
+
+
+def flip(x, axis=None):
+    """Reverse the order of the elements along ``axis`` (an int or tuple; all axes when
+    None), as ``np.flip``.
+
+    Args:
+        x: the input tensor.
+        axis: the axis or axes to reverse (PyTorch's ``dims``/``dim``).
+
+    Returns:
+        A tensor of ``x``'s shape.
+    """
+    return Flip.apply(x, axis=axis)
+
+
+def _negated(shift):
+    return -int(shift) if np.ndim(shift) == 0 else tuple(-int(s) for s in shift)
+
+
+class Roll(Primitive):
+    @staticmethod
+    def forward(ctx, a, shift, axis=None):
+        ctx.back, ctx.axis = _negated(shift), axis
+        return np.roll(a, shift, axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.roll(grad, ctx.back, ctx.axis)
+
+
+def roll(x, shift, axis=None):
+    """Shift the elements cyclically by ``shift`` places along ``axis``, as ``np.roll``
+    (and ``torch.roll``): with ``axis=None`` the tensor is rolled as if flattened.
+
+    Args:
+        x: the input tensor.
+        shift: an int, or one int per axis in ``axis``.
+        axis: an int, a tuple of them, or None.
+
+    Returns:
+        A tensor of ``x``'s shape.
+    """
+    return Roll.apply(x, shift=shift, axis=axis)
+
+
+def _segment_sum(grad, repeats, axis: int, n: int):
+    """The adjoint of ``np.repeat(a, repeats, axis)`` for an ``a`` of length ``n`` along
+    ``axis``: each input position gets the sum of the gradients of its copies."""
+    if repeats.ndim == 0:  # every element repeated r times: a reshape and a sum
+        r = int(repeats)
+        return grad.reshape((*grad.shape[:axis], n, r, *grad.shape[axis + 1 :])).sum(axis=axis + 1)
+    counts = np.broadcast_to(repeats, (n,))
+    out = np.zeros((*grad.shape[:axis], n, *grad.shape[axis + 1 :]), dtype=grad.dtype)
+    copied = counts > 0
+    if copied.any():
+        starts = (np.cumsum(counts) - counts)[copied]
+        out[(slice(None),) * axis + (copied,)] = np.add.reduceat(grad, starts, axis=axis)
+    return out
+
+
+class Repeat(Primitive):
+    @staticmethod
+    def forward(ctx, a, repeats, axis):
+        out = np.repeat(a, repeats, axis)
+        ctx.repeats, ctx.axis, ctx.n = repeats, axis, a.shape[axis]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if isinstance(grad, np.ndarray):
+            return _segment_sum(grad, ctx.repeats, ctx.axis, ctx.n)
+        return SegmentSum.apply(grad, repeats=ctx.repeats, axis=ctx.axis, n=ctx.n)
+
+
+class SegmentSum(Primitive):
+    """The adjoint of ``repeat``: only needed to differentiate ``repeat``'s gradient."""
+
+    name = "segment_sum"
+
+    @staticmethod
+    def forward(ctx, grad, repeats, axis, n):
+        ctx.repeats, ctx.axis = repeats, axis
+        return _segment_sum(grad, repeats, axis, n)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.repeat(grad, ctx.repeats, ctx.axis)
+
+
+def repeat(x, repeats, axis=None):
+    """Repeat each element ``repeats`` times along ``axis``, as ``np.repeat`` (and
+    ``torch.repeat_interleave``, not ``torch.Tensor.repeat``, which is ``tile``):
+    ``repeat([a, b], 2)`` is ``[a, a, b, b]``. With ``axis=None`` ``x`` is flattened first.
+
+    Args:
+        x: the input tensor.
+        repeats: an int, or one non-negative int per element along ``axis``.
+        axis: the axis to repeat along, or None.
+
+    Returns:
+        The repeated tensor; each element's gradient is the sum of its copies' gradients.
+    """
+    repeats = np.array(_data(repeats))  # a copy: later changes to the caller's array do not matter
+    if axis is None:
+        x, axis = Reshape.apply(x, shape=(-1,)), 0
+    else:
+        (axis,) = normalize_axes(axis, len(_data_shape(x)))
+    return Repeat.apply(x, repeats=repeats, axis=axis)
+
+
+def repeat_interleave(x, repeats, axis=None):
+    """PyTorch's name for ``repeat`` (``np.repeat``'s meaning): each element repeated
+    ``repeats`` times along ``axis`` (PyTorch's ``dim``), the flattened tensor when None.
+
+    Args:
+        x: the input tensor.
+        repeats: an int, or one non-negative int per element along ``axis``.
+        axis: the axis to repeat along, or None.
+
+    Returns:
+        The repeated tensor.
+    """
+    return repeat(x, repeats, axis)
+
+
+def tile(x, reps):
+    """Repeat the whole of ``x`` ``reps`` times along each axis, as ``np.tile`` (and
+    ``torch.tile``): ``tile([a, b], 2)`` is ``[a, b, a, b]``. Short ``reps`` are padded with
+    1s in front; more ``reps`` than axes add new leading axes.
+
+    Args:
+        x: the input tensor.
+        reps: an int or a sequence of non-negative ints.
+
+    Returns:
+        The tiled tensor; each element's gradient is the sum of its copies' gradients.
+    """
+    reps = (int(reps),) if np.ndim(reps) == 0 else tuple(int(r) for r in reps)
+    shape = _data_shape(x)
+    ndim = max(len(reps), len(shape))
+    reps, shape = (1,) * (ndim - len(reps)) + reps, (1,) * (ndim - len(shape)) + shape
+    if min(reps, default=0) < 0:
+        raise ValueError(f"tile: reps must be non-negative, got {reps}")
+    # Each axis of length n becomes (r, n): broadcast along the new axis, then merged.
+    spread = Reshape.apply(x, shape=tuple(s for n in shape for s in (1, n)))
+    spread = BroadcastTo.apply(spread, shape=tuple(s for r, n in zip(reps, shape) for s in (r, n)))
+    return Reshape.apply(spread, shape=tuple(r * n for r, n in zip(reps, shape)))
+
+
+def _triangle(function: str, x, k: int, mask_k: int, keep_inside: bool):
+    shape = _data_shape(x)
+    if not shape:
+        raise ValueError(f"{function}: the tensor needs at least one axis (a 0-d tensor has no triangle)")
+    mask = np.tri(*shape[-2:], k=mask_k, dtype=bool)
+    return Where.apply(mask, x, 0) if keep_inside else Where.apply(mask, 0, x)
+
+
+def tril(x, k: int = 0):
+    """The lower triangle of the last two axes (zeros above the ``k``-th diagonal), as
+    ``np.tril``: ``k=0`` keeps the main diagonal, ``k=-1`` drops it, ``k=1`` keeps one more.
+    As in NumPy, a 1-D ``x`` is treated as the rows of a square matrix.
+
+    Args:
+        x: the input tensor (at least 1-D).
+        k: the diagonal above which elements are zeroed.
+
+    Returns:
+        A tensor of ``x``'s shape (square for a 1-D ``x``).
+
+    Raises:
+        ValueError: for a 0-d tensor.
+    """
+    return _triangle("tril", x, k, k, keep_inside=True)
+
+
+def triu(x, k: int = 0):
+    """The upper triangle of the last two axes (zeros below the ``k``-th diagonal), as
+    ``np.triu``.
+
+    Args:
+        x: the input tensor (at least 1-D).
+        k: the diagonal below which elements are zeroed.
+
+    Returns:
+        A tensor of ``x``'s shape (square for a 1-D ``x``).
+
+    Raises:
+        ValueError: for a 0-d tensor.
+    """
+    return _triangle("triu", x, k, k - 1, keep_inside=False)
+
+
+def _diagonal_positions(shape, offset: int, axis1: int, axis2: int) -> tuple:
+    """The rows and columns (along ``axis1``, ``axis2``) of the ``offset`` diagonal."""
+    rows, cols = shape[axis1] - max(-offset, 0), shape[axis2] - max(offset, 0)
+    length = max(0, min(rows, cols))
+    first = np.arange(length)
+    return first + max(-offset, 0), first + max(offset, 0)
+
+
+def _diag_embed(values, shape, offset: int, axis1: int, axis2: int) -> np.ndarray:
+    """Zeros of ``shape`` with ``values`` on its ``offset`` diagonal of ``axis1``, ``axis2``."""
+    out = np.zeros(shape, dtype=values.dtype)
+    rows, cols = _diagonal_positions(shape, offset, axis1, axis2)
+    np.moveaxis(out, (axis1, axis2), (-2, -1))[..., rows, cols] = values
+    return out
+
+
+class Diagonal(Primitive):
+    @staticmethod
+    def forward(ctx, a, offset, axis1, axis2):
+        out = np.diagonal(a, offset, axis1, axis2).copy()  # validates; a copy, as NumPy's will be writeable
+        ctx.shape, ctx.where = a.shape, (offset, axis1 % a.ndim, axis2 % a.ndim)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if isinstance(grad, np.ndarray):
+            return _diag_embed(grad, ctx.shape, *ctx.where)
+        return DiagEmbed.apply(grad, shape=ctx.shape, where=ctx.where)
+
+
+class DiagEmbed(Primitive):
+    """Values placed on a diagonal of zeros (``diag`` of a 1-D tensor, and the gradient of
+    ``diagonal``)."""
+
+    name = "diag"
+
+    @staticmethod
+    def forward(ctx, values, shape, where):
+        ctx.where = where
+        return _diag_embed(values, shape, *where)
+
+    @staticmethod
+    def backward(ctx, grad):
+        offset, axis1, axis2 = ctx.where
+        if isinstance(grad, np.ndarray):
+            return np.diagonal(grad, offset, axis1, axis2).copy()
+        return Diagonal.apply(grad, offset=offset, axis1=axis1, axis2=axis2)
+
+
+def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1):
+    """The ``offset`` diagonal of the axes ``axis1`` and ``axis2``, as ``np.diagonal``
+    (and ``torch.diagonal``): those axes are removed and the diagonal is appended as the
+    last axis. ``offset > 0`` is above the main diagonal, ``offset < 0`` below.
+
+    Args:
+        x: the input tensor (at least 2-D).
+        offset: which diagonal.
+        axis1: the axis of the rows.
+        axis2: the axis of the columns.
+
+    Returns:
+        A new tensor (not a view) holding the diagonal.
+
+    Raises:
+        ValueError: if ``x`` has fewer than two axes or ``axis1`` and ``axis2`` are the same axis.
+    """
+    return Diagonal.apply(x, offset=int(offset), axis1=int(axis1), axis2=int(axis2))
+
+
+def diag(x, k: int = 0):
+    """``np.diag``: for a 1-D ``x``, the square matrix with ``x`` on its ``k``-th diagonal
+    and zeros elsewhere; for a 2-D ``x``, its ``k``-th diagonal.
+
+    Args:
+        x: a 1-D or 2-D tensor.
+        k: the diagonal (positive above the main one, negative below).
+
+    Returns:
+        A 2-D tensor for a 1-D ``x``, a 1-D one for a 2-D ``x``.
+
+    Raises:
+        ValueError: if ``x`` is neither 1-D nor 2-D.
+    """
+    shape, k = _data_shape(x), int(k)
+    if len(shape) == 1:
+        n = shape[0] + abs(k)
+        return DiagEmbed.apply(x, shape=(n, n), where=(k, 0, 1))
+    if len(shape) == 2:
+        return Diagonal.apply(x, offset=k, axis1=0, axis2=1)
+    raise ValueError(f"diag: the input must be 1-D or 2-D, got shape {shape}")
+
+
+def moveaxis(x, source, destination):
+    """Move the axes ``source`` to the positions ``destination``, the others keeping their
+    order, as ``np.moveaxis`` (and ``torch.movedim``).
+
+    Args:
+        x: the input tensor.
+        source: an axis or a sequence of axes.
+        destination: where each of them goes (as many as ``source``).
+
+    Returns:
+        The tensor with its axes permuted.
+
+    Raises:
+        ValueError: if ``source`` and ``destination`` differ in length or repeat an axis.
+    """
+    ndim = len(_data_shape(x))
+    source = normalize_axis_tuple(source, ndim, "source")
+    destination = normalize_axis_tuple(destination, ndim, "destination")
+    if len(source) != len(destination):
+        raise ValueError(
+            f"moveaxis: source ({len(source)} axes) and destination ({len(destination)} axes) "
+            "must have the same number of elements"
+        )
+    order = [axis for axis in range(ndim) if axis not in source]
+    for to, axis in sorted(zip(destination, source)):
+        order.insert(to, axis)
+    return Transpose.apply(x, axes=tuple(order))
+
+
+@_constructor
+def eye(n: int, m: int | None = None, k: int = 0, dtype=None, requires_grad: bool = False,
+        name: str | None = None) -> Tensor:
+    """A 2-D tensor with ones on the ``k``-th diagonal and zeros elsewhere, as ``np.eye``.
+
+    Args:
+        n: number of rows.
+        m: number of columns (``n`` when None).
+        k: the diagonal (positive above the main one).
+        dtype: the dtype (the default float dtype when None).
+        requires_grad: make it a leaf that requires grad (float dtypes only).
+        name: a name shown in graph drawings.
+
+    Returns:
+        A new tensor, outside any graph.
+    """
+    dtype = _constructor_dtype("eye", dtype, get_default_dtype(), requires_grad)
+    return _new(np.eye(n, m, k, dtype=dtype), requires_grad, name)
+
+
+@_constructor
+def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, requires_grad: bool = False,
+             name: str | None = None) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (included unless
+    ``endpoint=False``), as ``np.linspace``.
+
+    Args:
+        start: the first value.
+        stop: the last value (or the end of the interval with ``endpoint=False``).
+        num: how many values.
+        endpoint: include ``stop``.
+        dtype: the dtype (the default float dtype when None).
+        requires_grad: make it a leaf that requires grad (float dtypes only).
+        name: a name shown in graph drawings.
+
+    Returns:
+        A new 1-D tensor, outside any graph.
+    """
+    dtype = _constructor_dtype("linspace", dtype, get_default_dtype(), requires_grad, kinds="fiu")
+    values = np.linspace(_data(start), _data(stop), int(num), endpoint=endpoint, dtype=dtype)
+    return _new(values, requires_grad, name)

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from microgradnp.autograd.grad_mode import replayed
 from microgradnp.optim.optimizer import Optimizer, _check_number
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "StepLR"]
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR", "OneCycleLR",
+           "ReduceLROnPlateau", "StepLR"]
 
 
 class LRScheduler:
@@ -173,6 +174,283 @@ class CosineAnnealingLR(LRScheduler):
                     for base_lr, lr in zip(self.base_lrs, self._current_lrs(), strict=True)]
         ratio = (1 + math.cos(math.pi * epoch / period)) / (1 + math.cos(math.pi * (epoch - 1) / period))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+
+class LambdaLR(LRScheduler):
+    """Set the learning rate to ``initial_lr * lr_lambda(epoch)``.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        lr_lambda: a function of the epoch (an int) returning the factor, or a list of such
+            functions, one per parameter group.
+        last_epoch: see ``LRScheduler``.
+
+    Raises:
+        TypeError: if ``lr_lambda`` is neither callable nor a list of callables.
+        ValueError: if the list does not have one function per parameter group.
+
+    The functions are not part of ``state_dict()`` (they are code, not state): build the
+    scheduler with the same functions, then load the state.
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
+        name = type(self).__name__
+        groups = len(getattr(optimizer, "param_groups", ()))
+        lambdas = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * groups
+        if not all(callable(f) for f in lambdas):
+            raise TypeError(f"{name}: lr_lambda must be a function of the epoch (or a list of them, one per "
+                            f"parameter group), got {lr_lambda!r}")
+        if len(lambdas) != groups:
+            raise ValueError(f"{name}: expected one lr_lambda per parameter group ({groups}), got {len(lambdas)}")
+        self.lr_lambdas = lambdas
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base_lr * f(self.last_epoch) for f, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        del state["lr_lambdas"]
+        return state
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` at each of the ``milestones`` epochs.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        milestones: the epochs (non-negative integers) at which to decay; an epoch listed
+            ``n`` times decays by ``gamma ** n``, as in PyTorch.
+        gamma: the factor applied at each milestone.
+        last_epoch: see ``LRScheduler``.
+
+    Raises:
+        ValueError: if a milestone is not a non-negative integer, or ``gamma`` is not > 0.
+
+    ``lr = initial_lr * gamma ** (number of milestones <= epoch)``.
+    """
+
+    def __init__(self, optimizer: Optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        name = type(self).__name__
+        milestones = list(milestones)
+        for milestone in milestones:
+            if isinstance(milestone, bool) or not isinstance(milestone, numbers.Integral) or milestone < 0:
+                raise ValueError(f"{name}: milestones must be epochs (integers >= 0), got {milestone!r}")
+        _check_gamma(name, gamma)
+        self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        hits = self.milestones.count(self.last_epoch)
+        if not hits:
+            return self._current_lrs()
+        return [lr * self.gamma**hits for lr in self._current_lrs()]
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the learning rate by ``factor`` when a metric has stopped improving for
+    ``patience`` epochs; call ``step(metric)`` once per epoch with, e.g., the validation loss.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        mode: ``"min"`` (the metric should fall, e.g. a loss) or ``"max"`` (it should rise).
+        factor: the factor applied at each reduction (a number in [0, 1)).
+        patience: the number of epochs without improvement tolerated; the next one reduces.
+        threshold: how much better than the best so far a metric must be to count as improved.
+        threshold_mode: ``"rel"`` (better than ``best * (1 -+ threshold)``) or ``"abs"``
+            (better than ``best -+ threshold``).
+        cooldown: the number of epochs after a reduction during which bad epochs are not counted.
+        min_lr: a lower bound on the learning rate: one number, or a list with one per group.
+        eps: a reduction smaller than ``eps`` is skipped.
+
+    Raises:
+        ValueError: on an unknown ``mode`` or ``threshold_mode``, ``factor`` outside [0, 1),
+            a negative count or a ``min_lr`` list of the wrong length.
+
+    As in PyTorch it keeps ``best``, ``num_bad_epochs`` and ``cooldown_counter``, and
+    ``last_epoch`` counts the calls to ``step``.
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr=0.0,
+                 eps: float = 1e-8):
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: expected an optimizer such as mg.optim.SGD(...), got {type(optimizer).__name__}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"{name}: mode must be 'min' (the metric should fall) or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        _check_number(name, "factor", factor, high=1, hint="the learning rate is multiplied by it, e.g. 0.1")
+        for option, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{name}: {option} must be an integer >= 0 (a number of epochs), got {value!r}")
+        _check_number(name, "threshold", threshold)
+        _check_number(name, "eps", eps)
+        groups = len(optimizer.param_groups)
+        if isinstance(min_lr, list | tuple):
+            if len(min_lr) != groups:
+                raise ValueError(f"{name}: expected one min_lr per parameter group ({groups}), got {len(min_lr)}")
+            min_lrs = list(min_lr)
+        else:
+            min_lrs = [min_lr] * groups
+        for value in min_lrs:
+            _check_number(name, "min_lr", value)
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience, self.threshold = mode, factor, patience, threshold
+        self.threshold_mode, self.cooldown, self.min_lrs, self.eps = threshold_mode, cooldown, min_lrs, eps
+        self.last_epoch = 0
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = self.cooldown_counter = 0
+        self._last_lr = self._current_lrs()
+
+    def _is_better(self, metric: float) -> bool:
+        sign = 1 if self.mode == "max" else -1
+        if self.threshold_mode == "rel":
+            return sign * metric > sign * self.best * (1 + sign * self.threshold)
+        return sign * metric > sign * self.best + self.threshold
+
+    @replayed
+    def step(self, metrics) -> None:
+        """End an epoch whose monitored metric was ``metrics`` (a number or 0-d tensor)."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self._is_better(current):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
+                new_lr = max(group["lr"] * self.factor, min_lr)
+                if group["lr"] - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = self._current_lrs()
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy: the learning rate climbs from ``max_lr / div_factor`` to ``max_lr``
+    over the first ``pct_start`` of ``total_steps``, then anneals down to
+    ``max_lr / div_factor / final_div_factor``; the momentum moves the opposite way
+    between ``max_momentum`` and ``base_momentum``. Call ``step()`` after every batch.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        max_lr: the peak learning rate: one number, or a list with one per group.
+        total_steps: the number of steps of the cycle; or give ``epochs`` and ``steps_per_epoch``.
+        epochs: with ``steps_per_epoch``, makes ``total_steps = epochs * steps_per_epoch``.
+        steps_per_epoch: see ``epochs``.
+        pct_start: the fraction of the cycle spent climbing (a number in [0, 1]).
+        anneal_strategy: ``"cos"`` (cosine annealing) or ``"linear"``.
+        cycle_momentum: also cycle the momentum: SGD's ``momentum``, or ``betas[0]`` of Adam
+            and the optimizers with ``betas``.
+        base_momentum: the momentum at the peak learning rate (a number or a list per group).
+        max_momentum: the momentum at the start and end of the cycle (a number or a list).
+        div_factor: ``initial_lr = max_lr / div_factor``.
+        final_div_factor: ``min_lr = initial_lr / final_div_factor``.
+        three_phase: climb, come back down to ``initial_lr`` symmetrically, then anneal to
+            ``min_lr`` (the original paper) instead of two phases (fastai's default).
+        last_epoch: the number of steps already done (resuming needs ``initial_lr``,
+            ``max_lr`` and ``min_lr`` in every group, from a loaded optimizer state).
+
+    Raises:
+        ValueError: if the cycle's length is not given or not a positive integer, on a bad
+            ``pct_start`` or ``anneal_strategy``, if ``cycle_momentum`` is set for an
+            optimizer without momentum, or when stepping past ``total_steps``.
+
+    The values are computed as in PyTorch, so they match it to rounding.
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False, last_epoch: int = -1):
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: expected an optimizer such as mg.optim.SGD(...), got {type(optimizer).__name__}")
+        if total_steps is not None:
+            _check_positive_int(name, "total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            _check_positive_int(name, "epochs", epochs)
+            _check_positive_int(name, "steps_per_epoch", steps_per_epoch)
+            total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError(f"{name}: give the cycle's length as total_steps, or as epochs and steps_per_epoch")
+        _check_number(name, "pct_start", pct_start, high=1, high_included=True)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        for option, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+                raise ValueError(f"{name}: {option} must be a number > 0, got {value!r}")
+        self.total_steps, self.anneal_strategy, self.cycle_momentum = int(total_steps), anneal_strategy, cycle_momentum
+        climb = float(pct_start * total_steps) - 1
+        self.phases = ([(climb, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                        (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum",
+                         "max_momentum"),
+                        (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+                       if three_phase else
+                       [(climb, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                        (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")])
+        if last_epoch == -1:
+            for group, peak in zip(optimizer.param_groups, _per_group(name, "max_lr", optimizer, max_lr), strict=True):
+                group["initial_lr"] = peak / div_factor
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.use_beta1 = "betas" in optimizer.defaults
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and not self.use_beta1:
+                raise ValueError(f"{name}: cycle_momentum=True needs an optimizer with momentum (SGD) or betas "
+                                 f"(Adam), and {type(optimizer).__name__} has neither; pass cycle_momentum=False")
+            if last_epoch == -1:
+                for group, top, bottom in zip(optimizer.param_groups,
+                                              _per_group(name, "max_momentum", optimizer, max_momentum),
+                                              _per_group(name, "base_momentum", optimizer, base_momentum),
+                                              strict=True):
+                    self._set_momentum(group, top)
+                    group["max_momentum"], group["base_momentum"] = top, bottom
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict, momentum: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"{type(self).__name__}: stepped {step} times, past total_steps={self.total_steps}; "
+                             "make total_steps (or epochs * steps_per_epoch) cover the whole training")
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, (end_step, start_lr, end_lr, start_momentum, end_momentum) in enumerate(self.phases):
+                if step <= end_step or i == len(self.phases) - 1:
+                    pct = (step - start_step) / (end_step - start_step)
+                    lrs.append(self._anneal(group[start_lr], group[end_lr], pct))
+                    if self.cycle_momentum:
+                        self._set_momentum(group, self._anneal(group[start_momentum], group[end_momentum], pct))
+                    break
+                start_step = end_step
+        return lrs
+
+
+def _per_group(owner: str, option: str, optimizer: Optimizer, value) -> list:
+    """``value`` for every parameter group: one number for all, or a list with one per group."""
+    groups = len(optimizer.param_groups)
+    if isinstance(value, list | tuple):
+        if len(value) != groups:
+            raise ValueError(f"{owner}: expected one {option} per parameter group ({groups}), got {len(value)}")
+        return list(value)
+    return [value] * groups
 
 
 def _check_positive_int(owner: str, option: str, value) -> None:

@@ -282,7 +282,8 @@ class Optimizer:
         "param_groups": [{option: value, ..., "params": [index, ...]}]}``.
 
         Parameters are numbered 0, 1, ... in group order; only ndarrays, numbers, bools and
-        tuples appear, so it can be written to JSON (arrays as lists) or ``.npz``.
+        tuples appear, so it can be written to JSON (arrays as lists), or to a checkpoint
+        with ``nn.save(optimizer.state_dict(), path)``, read back by ``nn.load(path)``.
         """
         index: dict[int, int] = {}
         groups = []
@@ -299,7 +300,7 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: Mapping) -> None:
-        """Restore a state saved by ``state_dict()`` (possibly via JSON or ``.npz``).
+        """Restore a state saved by ``state_dict()`` (possibly via JSON, or ``nn.save``/``nn.load``).
 
         The optimizer must have the same number of groups, each with the same number of
         parameters, as the one saved; options come from the saved groups, arrays are copied
@@ -310,7 +311,14 @@ class Optimizer:
             raise ValueError(
                 f"{name}: expected a dict with 'state' and 'param_groups', as returned by optimizer.state_dict()"
             )
-        saved_groups = list(state_dict["param_groups"])
+        saved_state, saved_groups = state_dict["state"], state_dict["param_groups"]
+        if (not isinstance(saved_state, Mapping) or not all(isinstance(e, Mapping) for e in saved_state.values())
+                or not isinstance(saved_groups, list | tuple) or not all(isinstance(g, Mapping) for g in saved_groups)):
+            raise ValueError(
+                f"{name}: 'state' must map parameter indices to dicts and 'param_groups' must be a list of dicts, "
+                "as returned by optimizer.state_dict()"
+            )
+        saved_groups = list(saved_groups)
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{name}: the state has {len(saved_groups)} parameter group(s) but this optimizer has "
@@ -340,7 +348,7 @@ class Optimizer:
                 raise self._located(error, f"{name} (parameter group {i} of the state)") from None
             new_groups.append(new_group)
         new_state: defaultdict[Tensor, dict] = defaultdict(dict)
-        for key, entries in state_dict["state"].items():
+        for key, entries in saved_state.items():
             p = by_index.get(_index(key))
             if p is None:
                 raise ValueError(f"{name}: the state has an entry for parameter {key}, which is in no parameter group")

@@ -59,7 +59,7 @@ def graph_nodes(output: Tensor) -> _Walk:
         if node is None:
             continue
         for module, first in node.module_calls:
-            walk.calls.append((module, node.order, first))
+            walk.calls.append((module, node._order, first))
         for x in node.inputs:
             if isinstance(x, Tensor) and id(x) not in walk.tensors:
                 queue.append((x, depth + 1))
@@ -107,6 +107,7 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
                            edge_attr={"color": "#555555", "arrowsize": "0.7"})
     clusters = _Clusters(walk, names, group_modules)
     collapsed = False
+    drawn_ops: dict[int, Tensor] = {}  # a Function with several outputs -> the output drawn with it
     for key, t in walk.tensors.items():
         if key not in kept:
             continue
@@ -115,6 +116,11 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
         node = t._node
         if node is None:
             continue
+        if node._outputs is not None and "op" in show:  # a Function with several outputs: one operation node
+            first = drawn_ops.setdefault(id(node), t)
+            if first is not t:
+                dot.edge(_op_id(first), _value_id(t))
+                continue
         if "op" in show:
             rank = f"#{visit[id(node)]} " if id(node) in visit else ""
             clusters.graph_of(t, dot).node(_op_id(t), rank + _op_label(node), **_STYLE["op"])
@@ -230,7 +236,7 @@ def _kept_tensors(walk: _Walk, max_nodes: int, with_ops: bool) -> set[int]:
 def _backward_order(walk: _Walk) -> dict[int, int]:
     """1 for the operation backward runs first, and so on: newest first, as the engine pops them."""
     nodes = [t._node for t in walk.tensors.values() if t._node is not None and t.requires_grad]
-    return {id(node): rank for rank, node in enumerate(sorted(nodes, key=lambda n: n.order), start=1)}
+    return {id(node): rank for rank, node in enumerate(sorted(nodes, key=lambda n: n._order), start=1)}
 
 
 # -- module clusters ------------------------------------------------------------------------
@@ -259,7 +265,7 @@ class _Clusters:
             return dot
         node = t._node
         if node is not None:
-            index = self._innermost(lambda call: call[1] <= node.order < call[2])
+            index = self._innermost(lambda call: call[1] <= node._order < call[2])
         else:
             index = self._innermost(lambda call: any(p is t for p in call[0]._parameters.values()))
         return dot if index is None else self._cluster(index)

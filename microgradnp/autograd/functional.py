@@ -1,0 +1,295 @@
+"""Higher-level derivatives of whole functions, as PyTorch's ``torch.autograd.functional``.
+
+``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``hvp`` and ``vhp`` call ``func`` on fresh
+leaves made from ``inputs`` and differentiate it with ``mg.grad``. They follow PyTorch's
+conventions: ``inputs`` is a Tensor or a tuple of Tensors and the results have the same
+structure (a tuple where ``inputs`` or the outputs of ``func`` are tuples); a part of the
+output that does not depend on an input gives zeros. Without ``create_graph`` the results
+carry no graph; with it they can be differentiated again, also with respect to the
+original ``inputs``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microgradnp.autograd.engine import grad as _grad
+from microgradnp.autograd.grad_mode import enable_grad
+from microgradnp.tensor import Tensor
+
+__all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
+
+
+def _as_tuple(value, what: str, caller: str) -> tuple[bool, tuple]:
+    """(whether ``value`` was a tuple or list, its Tensors as a tuple); anything else raises."""
+    is_tuple = isinstance(value, (tuple, list))
+    values = tuple(value) if is_tuple else (value,)
+    for i, v in enumerate(values):
+        if not isinstance(v, Tensor):
+            where = f"{what}[{i}]" if is_tuple else what
+            raise TypeError(f"{caller}: {where} must be a Tensor, got {type(v).__name__}")
+    return is_tuple, values
+
+
+def _leaves(inputs: tuple, create_graph: bool) -> tuple:
+    """The tensors ``func`` is called on: new leaves that require grad (under create_graph,
+    a tensor that already requires grad is passed through a copy, so the results reach it)."""
+    prepared = []
+    for x in inputs:
+        if create_graph and x.requires_grad:
+            prepared.append(x.clone())
+        else:
+            if x.data.dtype.kind != "f":
+                raise TypeError(f"the inputs must be floating-point tensors, got one of dtype {x.data.dtype}")
+            prepared.append(Tensor._wrap(x.data).requires_grad_())
+    return tuple(prepared)
+
+
+def _outputs(out, caller: str) -> tuple[bool, tuple]:
+    return _as_tuple(out, "the output of func", caller)
+
+
+def _finish(values: tuple, create_graph: bool) -> tuple:
+    """Detach the results unless ``create_graph``."""
+    return values if create_graph else tuple(None if v is None else Tensor._wrap(v.data) for v in values)
+
+
+def _grads(outputs: tuple, inputs: tuple, grad_outputs: tuple, create_graph: bool) -> tuple:
+    """``mg.grad`` of ``outputs`` (only those that require grad), zeros for unused inputs."""
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    found = (_grad([o for o, _ in pairs], list(inputs), [g for _, g in pairs], retain_graph=True,
+                   create_graph=create_graph, allow_unused=True) if pairs else (None,) * len(inputs))
+    return tuple(Tensor._wrap(np.zeros_like(x.data)) if g is None else g for x, g in zip(inputs, found))
+
+
+def _vectors(v, like: tuple, is_tuple: bool, what: str, caller: str) -> tuple:
+    """``v`` as a tuple of arrays or Tensors with the shapes of ``like``; None is allowed only
+    when ``like`` is one single-element tensor (then it means 1)."""
+    if v is None:
+        if len(like) != 1 or like[0].data.size != 1:
+            raise RuntimeError(
+                f"{caller}: v can be None only when the {what} is a single tensor with a single "
+                f"element; pass v with the {what}'s shape"
+            )
+        return (np.ones_like(like[0].data),)
+    v_tuple = isinstance(v, (tuple, list))
+    vs = tuple(v) if v_tuple else (v,)
+    if len(vs) != len(like) or (v_tuple and not is_tuple and len(vs) != 1):
+        raise RuntimeError(f"{caller}: v has {len(vs)} element(s) but the {what} has {len(like)}")
+    result = []
+    for i, (vec, t) in enumerate(zip(vs, like)):
+        data = vec.data if isinstance(vec, Tensor) else np.asarray(vec, dtype=t.data.dtype)
+        if data.shape != t.data.shape:
+            raise RuntimeError(f"{caller}: v[{i}] has shape {data.shape} but the {what} has shape {t.data.shape}")
+        result.append(vec if isinstance(vec, Tensor) else data)
+    return tuple(result)
+
+
+def _structure(values: tuple, is_tuple: bool):
+    return values if is_tuple else values[0]
+
+
+def vjp(func, inputs, v=None, create_graph: bool = False):
+    """The vector-Jacobian product ``v^T J`` of ``func`` at ``inputs``.
+
+    Args:
+        func: A function of Tensors returning a Tensor or a tuple of Tensors.
+        inputs: A Tensor or a tuple of Tensors, the point.
+        v: One vector per output of ``func`` (its shape); may be None when ``func``
+            returns a single-element Tensor.
+        create_graph: Make the results differentiable.
+
+    Returns:
+        ``(func_output, vjp)``: the output of ``func`` and the product, shaped as ``inputs``.
+
+    Raises:
+        RuntimeError: ``v`` is missing or does not match the outputs.
+    """
+    with enable_grad():
+        in_tuple, xs = _as_tuple(inputs, "inputs", "vjp")
+        leaves = _leaves(xs, create_graph)
+        out = func(*leaves)
+        out_tuple, outs = _outputs(out, "vjp")
+        vs = _vectors(v, outs, out_tuple, "output of func", "vjp")
+        grads = _grads(outs, leaves, vs, create_graph)
+    return _structure(_finish(outs, create_graph), out_tuple), _structure(_finish(grads, create_graph), in_tuple)
+
+
+def jvp(func, inputs, v=None, create_graph: bool = False):
+    """The Jacobian-vector product ``J v`` of ``func`` at ``inputs``.
+
+    Computed with two reverse passes (the "double vjp" trick), as PyTorch does: ``J^T u``
+    for a dummy ``u``, then its gradient with respect to ``u`` along ``v``.
+
+    Args:
+        func: A function of Tensors returning a Tensor or a tuple of Tensors.
+        inputs: A Tensor or a tuple of Tensors, the point.
+        v: One vector per input (its shape); may be None when there is one
+            single-element input.
+        create_graph: Make the results differentiable.
+
+    Returns:
+        ``(func_output, jvp)``: the output of ``func`` and the product, shaped as the output.
+
+    Raises:
+        RuntimeError: ``v`` is missing or does not match the inputs.
+    """
+    with enable_grad():
+        in_tuple, xs = _as_tuple(inputs, "inputs", "jvp")
+        vs = _vectors(v, xs, in_tuple, "input", "jvp")
+        leaves = _leaves(xs, create_graph)
+        out = func(*leaves)
+        out_tuple, outs = _outputs(out, "jvp")
+        dummies = tuple(Tensor._wrap(np.zeros_like(o.data)).requires_grad_() for o in outs)
+        vjps = _grads(outs, leaves, dummies, create_graph=True)
+        pairs = [(g, vec) for g, vec in zip(vjps, vs) if g.requires_grad]
+        jvps = _grads(tuple(g for g, _ in pairs), dummies, tuple(vec for _, vec in pairs), create_graph)
+    return _structure(_finish(outs, create_graph), out_tuple), _structure(_finish(jvps, create_graph), out_tuple)
+
+
+def _one_hot(shape: tuple, dtype, k: int) -> np.ndarray:
+    e = np.zeros(shape, dtype)
+    e.flat[k] = 1
+    return e
+
+
+def _jacobian_of(outs: tuple, leaves: tuple, create_graph: bool) -> tuple:
+    """``J[i][j]``: d outs[i] / d leaves[j], of shape ``outs[i].shape + leaves[j].shape``."""
+    from microgradnp.ops import stack
+
+    jac = []
+    for o in outs:
+        rows = [_grads((o,), leaves, (_one_hot(o.data.shape, o.data.dtype, k),), create_graph)
+                for k in range(o.data.size)]
+        per_input = []
+        for j, x in enumerate(leaves):
+            shape = o.data.shape + x.data.shape
+            if not rows:
+                per_input.append(Tensor._wrap(np.zeros(shape, x.data.dtype)))
+            elif create_graph:
+                per_input.append(stack([r[j] for r in rows]).reshape(shape))
+            else:
+                per_input.append(Tensor._wrap(np.stack([r[j].data for r in rows]).reshape(shape)))
+        jac.append(tuple(per_input))
+    return tuple(jac)
+
+
+def _nest(jac: tuple, out_tuple: bool, in_tuple: bool):
+    """PyTorch's nesting: tuple of outputs, each a tuple over inputs, unwrapped where not tuples."""
+    rows = tuple(row if in_tuple else row[0] for row in jac)
+    return rows if out_tuple else rows[0]
+
+
+def jacobian(func, inputs, create_graph: bool = False):
+    """The Jacobian of ``func`` at ``inputs`` (one reverse pass per output element).
+
+    Args:
+        func: A function of Tensors returning a Tensor or a tuple of Tensors.
+        inputs: A Tensor or a tuple of Tensors, the point.
+        create_graph: Make the result differentiable.
+
+    Returns:
+        A Tensor of shape ``output.shape + input.shape`` for one input and one output;
+        with a tuple of inputs, a tuple over the inputs; with a tuple of outputs, a tuple
+        over the outputs (of tuples over the inputs when both are tuples).
+    """
+    with enable_grad():
+        in_tuple, xs = _as_tuple(inputs, "inputs", "jacobian")
+        leaves = _leaves(xs, create_graph)
+        out_tuple, outs = _outputs(func(*leaves), "jacobian")
+        jac = _jacobian_of(outs, leaves, create_graph)
+    return _nest(jac, out_tuple, in_tuple)
+
+
+def _gradient_function(func, caller: str):
+    """``xs -> gradient of func at xs``, with its graph, for the second derivatives."""
+    def gradient(*xs):
+        out_tuple, outs = _outputs(func(*xs), caller)
+        if out_tuple or outs[0].data.size != 1:
+            raise RuntimeError(f"{caller}: func must return a single Tensor with a single element")
+        return _grads(outs, xs, (np.ones_like(outs[0].data),), create_graph=True)
+    return gradient
+
+
+def hessian(func, inputs, create_graph: bool = False):
+    """The Hessian of a scalar function ``func`` at ``inputs``.
+
+    Args:
+        func: A function of Tensors returning a single-element Tensor.
+        inputs: A Tensor or a tuple of Tensors, the point.
+        create_graph: Make the result differentiable.
+
+    Returns:
+        A Tensor of shape ``input.shape + input.shape`` for one input; for a tuple of
+        inputs, a tuple of tuples: ``H[i][j]`` of shape ``inputs[i].shape + inputs[j].shape``.
+
+    Raises:
+        RuntimeError: ``func`` does not return a single-element Tensor.
+    """
+    with enable_grad():
+        in_tuple, xs = _as_tuple(inputs, "inputs", "hessian")
+        leaves = _leaves(xs, create_graph)
+        grads = _gradient_function(func, "hessian")(*leaves)
+        jac = _jacobian_of(grads, leaves, create_graph)
+    return _nest(jac, in_tuple, in_tuple)
+
+
+def vhp(func, inputs, v=None, create_graph: bool = False):
+    """The vector-Hessian product ``v^T H`` of a scalar function ``func`` at ``inputs``.
+
+    Args:
+        func: A function of Tensors returning a single-element Tensor.
+        inputs: A Tensor or a tuple of Tensors, the point.
+        v: One vector per input (its shape); may be None for one single-element input.
+        create_graph: Make the results differentiable.
+
+    Returns:
+        ``(func_output, vhp)``, the product shaped as ``inputs``.
+
+    Raises:
+        RuntimeError: ``func`` does not return a single-element Tensor, or ``v`` does not fit.
+    """
+    with enable_grad():
+        in_tuple, xs = _as_tuple(inputs, "inputs", "vhp")
+        vs = _vectors(v, xs, in_tuple, "input", "vhp")
+        leaves = _leaves(xs, create_graph)
+        out_tuple, outs = _outputs(func(*leaves), "vhp")
+        if out_tuple or outs[0].data.size != 1:
+            raise RuntimeError("vhp: func must return a single Tensor with a single element")
+        grads = _grads(outs, leaves, (np.ones_like(outs[0].data),), create_graph=True)
+        products = _grads(grads, leaves, vs, create_graph)
+    return _finish(outs, create_graph)[0], _structure(_finish(products, create_graph), in_tuple)
+
+
+def hvp(func, inputs, v=None, create_graph: bool = False):
+    """The Hessian-vector product ``H v`` of a scalar function ``func`` at ``inputs``.
+
+    The Hessian of a twice continuously differentiable function is symmetric, so this is
+    ``vhp``; it is computed as the Jacobian-vector product of the gradient (two reverse
+    passes through the gradient, as PyTorch's ``hvp``), which also holds where it is not.
+
+    Args:
+        func: A function of Tensors returning a single-element Tensor.
+        inputs: A Tensor or a tuple of Tensors, the point.
+        v: One vector per input (its shape); may be None for one single-element input.
+        create_graph: Make the results differentiable.
+
+    Returns:
+        ``(func_output, hvp)``, the product shaped as ``inputs``.
+
+    Raises:
+        RuntimeError: ``func`` does not return a single-element Tensor, or ``v`` does not fit.
+    """
+    with enable_grad():
+        in_tuple, xs = _as_tuple(inputs, "inputs", "hvp")
+        vs = _vectors(v, xs, in_tuple, "input", "hvp")
+        leaves = _leaves(xs, create_graph)
+        out_tuple, outs = _outputs(func(*leaves), "hvp")
+        if out_tuple or outs[0].data.size != 1:
+            raise RuntimeError("hvp: func must return a single Tensor with a single element")
+        grads = _grads(outs, leaves, (np.ones_like(outs[0].data),), create_graph=True)
+        dummies = tuple(Tensor._wrap(np.zeros_like(x.data)).requires_grad_() for x in leaves)
+        transposed = _grads(grads, leaves, dummies, create_graph=True)
+        pairs = [(g, vec) for g, vec in zip(transposed, vs) if g.requires_grad]
+        products = _grads(tuple(g for g, _ in pairs), dummies, tuple(vec for _, vec in pairs), create_graph)
+    return _finish(outs, create_graph)[0], _structure(_finish(products, create_graph), in_tuple)

@@ -1,0 +1,310 @@
+"""``LayerNorm``, ``BatchNorm1d`` and ``Embedding``, with their functional forms.
+
+Built from differentiable ops (mean, var, sqrt, indexing, where), so their gradients of
+every order are those of the formulas, as ``mg.grad(..., create_graph=True)`` needs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from microgradnp import ops
+from microgradnp.autograd.grad_mode import mode, records_calls, watchers
+from microgradnp.autograd.versions import bump as bump_version
+from microgradnp.nn.module import Module, Parameter
+from microgradnp.ops.embedding import Embedding as EmbeddingOp
+from microgradnp.tensor import Tensor, _data, _rng, get_default_dtype
+
+__all__ = ["BatchNorm1d", "Embedding", "LayerNorm", "batch_norm", "embedding", "layer_norm"]
+
+
+def _normalize(x, mean, var, eps: float):
+    return (x - mean) / ops.sqrt(var + eps)
+
+
+# -- layer norm ------------------------------------------------------------------------------
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):  # noqa: A002  (PyTorch's name)
+    """Layer normalization over the last ``len(normalized_shape)`` axes, as ``torch.nn.functional.layer_norm``:
+    ``(x - mean) / sqrt(var + eps) * weight + bias`` with the biased variance.
+
+    Args:
+        input: a tensor whose trailing axes are ``normalized_shape``.
+        normalized_shape: an int or a tuple of ints, the trailing shape to normalize over.
+        weight: scale of shape ``normalized_shape``, or None.
+        bias: shift of shape ``normalized_shape``, or None.
+        eps: added to the variance.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Raises:
+        ValueError: the input's trailing shape is not ``normalized_shape``.
+    """
+    shape = _shape_tuple(normalized_shape)
+    in_shape = tuple(np.shape(_data(input)))
+    if not shape or len(shape) > len(in_shape) or in_shape[len(in_shape) - len(shape):] != shape:
+        raise ValueError(f"layer_norm: normalized_shape {list(shape)} must be the trailing shape of the input, "
+                         f"which has shape {list(in_shape)}")
+    axes = tuple(range(-len(shape), 0))
+    mean = ops.mean(input, axis=axes, keepdims=True)
+    var = ops.var(input, axis=axes, keepdims=True)
+    out = _normalize(input, mean, var, eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def _shape_tuple(normalized_shape) -> tuple[int, ...]:
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(n) for n in normalized_shape)
+
+
+class LayerNorm(Module):
+    """Layer normalization, as ``torch.nn.LayerNorm``: each sample is normalized over its
+    trailing ``normalized_shape`` axes (mean 0, variance 1) then scaled by ``weight``
+    (ones) and shifted by ``bias`` (zeros), both of shape ``normalized_shape``.
+
+    Args:
+        normalized_shape: an int or a tuple, the trailing shape of the inputs.
+        eps: added to the variance.
+        elementwise_affine: whether to learn ``weight`` (and ``bias``).
+        bias: whether to learn ``bias`` (with ``elementwise_affine``).
+        dtype: of the parameters (the default dtype when None).
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        dtype = dtype or get_default_dtype()
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype)) if bias else None
+        else:
+            self.weight = self.bias = None
+
+    def forward(self, x):
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+# -- batch norm ------------------------------------------------------------------------------
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,  # noqa: A002
+               momentum: float = 0.1, eps: float = 1e-5):
+    """Batch normalization over every axis but axis 1 (the channels), as ``torch.nn.functional.batch_norm``.
+
+    In training the batch's mean and biased variance normalize the input, and the running
+    statistics (when given) are updated in place: ``running = (1 - momentum) * running +
+    momentum * batch``, with the *unbiased* batch variance for ``running_var``, as
+    PyTorch. Otherwise the running statistics normalize it.
+
+    Args:
+        input: a tensor of shape (N, C, ...).
+        running_mean: a Tensor or ndarray of shape (C,), or None (only when ``training``).
+        running_var: likewise.
+        weight: scale of shape (C,), or None.
+        bias: shift of shape (C,), or None.
+        training: use (and record) the batch's statistics.
+        momentum: the weight of the batch's statistics in the running ones.
+        eps: added to the variance.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Raises:
+        ValueError: fewer than 2 axes, running statistics missing outside training, or a
+            single value per channel in training (its variance is undefined).
+    """
+    shape = tuple(np.shape(_data(input)))
+    if len(shape) < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got shape {list(shape)}")
+    channels = shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)):
+        if value is not None and tuple(np.shape(_data(value))) != (channels,):
+            raise ValueError(f"batch_norm: {name} has shape {list(np.shape(_data(value)))} but the input has "
+                             f"{channels} channels (axis 1)")
+    stat_shape = (1, channels) + (1,) * (len(shape) - 2)
+    axes = (0, *range(2, len(shape)))
+    if training:
+        count = math.prod(shape[i] for i in axes)
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                             f"shape {list(shape)}")
+        mean = ops.mean(input, axis=axes, keepdims=True)
+        var = ops.var(input, axis=axes, keepdims=True)
+        if running_mean is not None or running_var is not None:
+            _update_running(running_mean, running_var, mean, var, count, momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+        mean = ops.reshape(running_mean, stat_shape)
+        var = ops.reshape(running_var, stat_shape)
+    out = _normalize(input, mean, var, eps)
+    if weight is not None:
+        out = out * ops.reshape(weight, stat_shape)
+    if bias is not None:
+        out = out + ops.reshape(bias, stat_shape)
+    return out
+
+
+def _update_running(running_mean, running_var, mean, var, count: int, momentum: float) -> None:
+    """The in-place update of the running statistics (no graph: they are buffers)."""
+    if watchers.count and records_calls():
+        # A compiled replay runs only the recorded primitives, not this update.
+        mode.tracer.cannot_replay("batch_norm's update of its running statistics")
+    for running, batch in ((running_mean, _data(mean)), (running_var, _data(var) * (count / (count - 1)))):
+        if running is None:
+            continue
+        array = running.data if isinstance(running, Tensor) else running
+        array[...] = (1 - momentum) * array + momentum * batch.reshape(array.shape)
+        bump_version(array)
+
+
+class BatchNorm1d(Module):
+    """Batch normalization of (N, C) or (N, C, L) inputs per channel C, as ``torch.nn.BatchNorm1d``.
+
+    In training mode each batch is normalized by its own mean and biased variance, and
+    the buffers ``running_mean`` (zeros) and ``running_var`` (ones) follow the batches:
+    ``running = (1 - momentum) * running + momentum * batch`` (unbiased variance), or with
+    ``momentum=None`` their cumulative average; ``num_batches_tracked`` counts the batches.
+    In eval mode the running statistics normalize the input. The buffers are in
+    ``state_dict()``. The result is scaled by ``weight`` (ones) and shifted by ``bias``
+    (zeros) when ``affine``.
+
+    Args:
+        num_features: the number of channels C.
+        eps: added to the variance.
+        momentum: the weight of each batch in the running statistics, or None for a
+            cumulative average.
+        affine: whether to learn ``weight`` and ``bias``.
+        track_running_stats: keep running statistics (without them the batch's statistics
+            are used in eval mode too).
+        dtype: of the parameters and running statistics (the default dtype when None).
+
+    Under ``mg.compile`` a training-mode BatchNorm1d with running statistics makes the
+    compiled function run eagerly (a replay would skip the update of the buffers).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        dtype = dtype or get_default_dtype()
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0), dtype=np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batch tracked."""
+        if self.track_running_stats:
+            for buffer, value in ((self.running_mean, 0), (self.running_var, 1), (self.num_batches_tracked, 0)):
+                buffer.data[...] = value
+                bump_version(buffer.data)
+
+    def forward(self, x):
+        ndim = len(np.shape(_data(x)))
+        if ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {ndim}D input)")
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            bump_version(self.num_batches_tracked.data)
+            if self.momentum is None:
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        use_batch = self.training or self.running_mean is None
+        tracked = not self.training or self.track_running_stats
+        return batch_norm(x, self.running_mean if tracked else None, self.running_var if tracked else None,
+                          self.weight, self.bias, use_batch, momentum, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+# -- embedding -------------------------------------------------------------------------------
+def embedding(input, weight, padding_idx: int | None = None):  # noqa: A002  (PyTorch's name)
+    """Rows of ``weight`` selected by the integer indices ``input``, as ``torch.nn.functional.embedding``.
+
+    The gradient of ``weight`` sums over repeated indices; the row ``padding_idx`` (when
+    given) gets no gradient, though its values are returned as they are.
+
+    Args:
+        input: integer indices of any shape, each in ``[0, num_embeddings)``.
+        weight: the table, of shape (num_embeddings, embedding_dim).
+        padding_idx: a row that is not trained (negative counts from the end), or None.
+
+    Returns:
+        A tensor of shape ``input.shape + (embedding_dim,)``.
+
+    Raises:
+        TypeError: the indices are not integers.
+        IndexError: an index or ``padding_idx`` is out of range.
+    """
+    rows = np.shape(_data(weight))
+    if len(rows) != 2:
+        raise ValueError(f"embedding: weight must have shape (num_embeddings, embedding_dim), got {list(rows)}")
+    if padding_idx is not None:
+        padding_idx = _padding_index(padding_idx, rows[0])
+    # One primitive, indices checked in its forward: a compiled replay checks them too.
+    return EmbeddingOp.apply(weight, indices=_data(input), padding_idx=padding_idx)
+
+
+def _padding_index(padding_idx: int, rows: int) -> int:
+    if not -rows <= padding_idx < rows:
+        raise IndexError(f"padding_idx {padding_idx} must be within num_embeddings ({rows})")
+    return padding_idx % rows
+
+
+class Embedding(Module):
+    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``, as ``torch.nn.Embedding``:
+    ``Embedding(10, 3)(indices)`` has shape ``indices.shape + (3,)``.
+
+    ``weight`` is initialised from N(0, 1) as PyTorch, with the ``padding_idx`` row zero;
+    that row gets no gradient.
+
+    Args:
+        num_embeddings: the number of rows.
+        embedding_dim: the size of each vector.
+        padding_idx: a row kept out of training (negative counts from the end), or None.
+        dtype: of the table (the default dtype when None).
+        rng: a ``np.random.Generator``, a seed, or None for the global generator.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=None,
+                 rng=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = None if padding_idx is None else _padding_index(padding_idx, num_embeddings)
+        dtype = dtype or get_default_dtype()
+        weight = _rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(dtype)
+        if self.padding_idx is not None:
+            weight[self.padding_idx] = 0
+        self.weight = Parameter(weight)
+
+    def forward(self, indices):
+        return embedding(indices, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
