@@ -21,8 +21,8 @@ def _leaf(data=X):
     ("sum", {"dim": 1}, {"axis": 1}),
     ("sum", {"dim": (0, 2), "keepdim": True}, {"axis": (0, 2), "keepdims": True}),
     ("mean", {"dim": -1, "keepdim": True}, {"axis": -1, "keepdims": True}),
-    ("max", {"dim": 0}, {"axis": 0}),
-    ("min", {"dim": 2, "keepdim": True}, {"axis": 2, "keepdims": True}),
+    ("max", {"axis": 0}, {"axis": 0}),
+    ("min", {"axis": 2, "keepdim": True}, {"axis": 2, "keepdims": True}),
     ("var", {"dim": 1}, {"axis": 1}),
     ("logsumexp", {"dim": 1, "keepdim": True}, {"axis": 1, "keepdims": True}),
     ("softmax", {"dim": 0}, {"axis": 0}),
@@ -164,3 +164,24 @@ def test_against_pytorch():
     np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-6)
     np.testing.assert_array_equal(x.argmax(dim=1).data, t.argmax(dim=1).numpy())
     assert x.numel() == t.numel()
+
+
+def test_max_and_min_with_dim_give_values_and_indices_as_pytorch():
+    """``v, i = t.max(dim=1)`` is PyTorch's idiom; with NumPy's ``axis=`` the values alone."""
+    x = _leaf()
+    values, indices = x.max(dim=1)
+    np.testing.assert_array_equal(values.data, X.max(axis=1))
+    np.testing.assert_array_equal(indices.data, X.argmax(axis=1))
+    assert x.max(dim=1).values is not None and x.min(dim=-1, keepdim=True).indices.shape == (3, 4, 1)
+    assert isinstance(x.max(axis=1), mg.Tensor) and isinstance(mg.min(x, 0), mg.Tensor)
+    values.sum().backward()
+    expected = np.zeros_like(X)
+    np.put_along_axis(expected, X.argmax(axis=1)[:, None, :], 1.0, axis=1)
+    np.testing.assert_array_equal(x.grad, expected)
+    with pytest.raises(TypeError, match="give one int dim"):
+        x.max(dim=(0, 1))
+    torch = pytest.importorskip("torch")
+    theirs = torch.tensor(X).min(dim=2, keepdim=True)
+    ours = x.min(dim=2, keepdim=True)
+    np.testing.assert_array_equal(ours.values.data, theirs.values.numpy())
+    np.testing.assert_array_equal(ours.indices.data, theirs.indices.numpy())

@@ -7,6 +7,7 @@ vector-Jacobian rule side by side.
 from __future__ import annotations
 
 import builtins
+import functools
 import sys
 
 import numpy as np
@@ -231,6 +232,31 @@ from microgradnp.ops.sorting import ValuesIndices, argsort, sort, sort_with_indi
 for _name, _function in list(globals().items()):
     if not _name.startswith("_") and callable(_function) and not isinstance(_function, type):
         globals()[_name] = torch_names(_function)
+
+
+
+def _values_and_indices_with_dim(function, arg_name: str):
+    """``max``/``min`` as NumPy's (the values) with ``axis=``, and as PyTorch's with
+    ``dim=``: ``t.max(dim=1)`` is ``(values, indices)`` (a ``ValuesIndices`` named tuple),
+    so that ``v, i = t.max(dim=1)`` means what it means in PyTorch, never rows unpacked."""
+
+    @functools.wraps(function)
+    def call(x, *args, **kwargs):
+        if kwargs.get("dim") is None:
+            return function(x, *args, **kwargs)
+        dim = kwargs["dim"]
+        if args or not isinstance(dim, int | np.integer):
+            raise TypeError(f"{arg_name[3:]}(dim=...) is PyTorch's reduction over one axis with its indices: "
+                            f"give one int dim (and keepdim=) only; for several axes use axis=(...)")
+        arg = getattr(sys.modules["microgradnp.tensor"], arg_name)  # (defined after the operations)
+        keepdim = kwargs.get("keepdim", False)
+        return ValuesIndices(function(x, **kwargs), arg(x, axis=dim, keepdims=keepdim))
+
+    return call
+
+
+max = _values_and_indices_with_dim(max, "argmax")  # noqa: A001
+min = _values_and_indices_with_dim(min, "argmin")  # noqa: A001
 
 #: Functions that are also Tensor methods (``t.exp()``, ``t.sum(axis=0)``...).
 METHODS = (  # noqa: SIM905  (a word list reads like the docs)
