@@ -832,11 +832,13 @@ from microgradnp.autograd import engine as _engine  # noqa: E402
 from microgradnp.autograd import versions as _versions  # noqa: E402
 from microgradnp.autograd.grad_mode import mode as _grad_mode  # noqa: E402
 from microgradnp.autograd.grad_mode import watchers as _watchers  # noqa: E402
+from microgradnp.ops import torch_methods as _torch_methods  # noqa: E402
 
 argmax = _ops.torch_names(_argmax_or_min(np.argmax))
 argmin = _ops.torch_names(_argmax_or_min(np.argmin))
 _ops.attach_methods(Tensor)
 Tensor.argmax, Tensor.argmin = argmax, argmin
+_torch_methods.attach(Tensor)
 # The operators' primitives, bound once: `a + b` then costs no attribute lookups.
 _add, _sub, _mul, _div = _ops.Add.apply, _ops.Sub.apply, _ops.Mul.apply, _ops.Div.apply
 _pow, _matmul = _ops.Pow.apply, _ops.MatMul.apply

@@ -250,7 +250,14 @@ def _values_and_indices_with_dim(function, arg_name: str):
                             f"give one int dim (and keepdim=) only; for several axes use axis=(...)")
         arg = getattr(sys.modules["microgradnp.tensor"], arg_name)  # (defined after the operations)
         keepdim = kwargs.get("keepdim", False)
-        return ValuesIndices(function(x, **kwargs), arg(x, axis=dim, keepdims=keepdim))
+        if np.ndim(x) == 0 and dim in (0, -1):  # PyTorch: a scalar is its own max at index 0
+            return ValuesIndices(function(x), arg(x))
+        indices = arg(x, axis=dim, keepdims=True)
+        # The values are taken at the indices, so that the gradient goes to that one element
+        # (PyTorch's rule for max(dim=); ties in amax/max(axis=) share it evenly).
+        values = take_along_axis(x, indices, axis=dim)
+        return ValuesIndices(values if keepdim else squeeze(values, axis=dim),
+                             indices if keepdim else arg(x, axis=dim))
 
     return call
 

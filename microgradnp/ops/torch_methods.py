@@ -1,0 +1,259 @@
+"""Tensor methods under PyTorch's names, each written with the operations that already
+exist (no rule is written twice): ``t.clamp``, ``t.neg``, ``t.pow``, ``t.mm``, ``t.t()``,
+``t.expand``, ``t.view_as``, ``t.new_zeros``, ``t.unbind``, ``t.amax``, ``t.eq``,
+``t.long()``, ``t.exp_()`` and the rest a PyTorch user reaches for."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microgradnp import ops
+
+_INTEGER_CASTS = {"long": np.int64, "int": np.int32, "short": np.int16, "bool": np.bool_}
+
+
+def clamp(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
+    """Values limited to [min, max] (either may be None), as ``torch.clamp``."""
+    if min is None and max is None:
+        raise ValueError("clamp: give at least one of min and max")
+    return ops.clip(self, min, max)
+
+
+def mm(self, other):
+    """The matrix product of two 2-D tensors (``torch.mm``; ``@`` broadcasts)."""
+    if self.ndim != 2 or np.ndim(other) != 2:
+        raise ValueError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {np.shape(other)}; "
+                         "use @ (matmul) for other shapes")
+    return ops.matmul(self, other)
+
+
+def bmm(self, other):
+    """Batched matrix products of two 3-D tensors (``torch.bmm``)."""
+    if self.ndim != 3 or np.ndim(other) != 3:
+        raise ValueError(f"bmm: expects two 3-D tensors, got shapes {self.shape} and {np.shape(other)}")
+    return ops.matmul(self, other)
+
+
+def dot(self, other):
+    """The inner product of two 1-D tensors (``torch.dot``)."""
+    if self.ndim != 1 or np.ndim(other) != 1:
+        raise ValueError(f"dot: expects two 1-D tensors, got shapes {self.shape} and {np.shape(other)}")
+    return ops.dot(self, other)
+
+
+def t(self):
+    """The transpose of a tensor of at most 2 dimensions (``torch.t``)."""
+    if self.ndim > 2:
+        raise ValueError(f"t() expects a tensor of at most 2 dimensions, got shape {self.shape}; "
+                         "use t.transpose(...) or t.permute(...)")
+    return self if self.ndim < 2 else ops.transpose(self)
+
+
+def expand(self, *sizes):
+    """This tensor broadcast to ``sizes`` (-1 keeps a dimension), as ``torch.expand``."""
+    if len(sizes) == 1 and isinstance(sizes[0], tuple | list):
+        sizes = tuple(sizes[0])
+    lead = len(sizes) - self.ndim
+    if lead < 0:
+        raise ValueError(f"expand: {len(sizes)} sizes given for a tensor of {self.ndim} dimensions {self.shape}")
+    shape = tuple(self.shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(sizes))
+    if -1 in shape[:lead]:
+        raise ValueError(f"expand: -1 is not allowed for the new leading dimensions of {tuple(sizes)}")
+    return ops.broadcast_to(self, shape)
+
+
+def repeat(self, *sizes):
+    """This tensor tiled ``sizes`` times along each axis (PyTorch's ``repeat``, NumPy's
+    ``tile``; NumPy's element-wise ``repeat`` is ``t.repeat_interleave``)."""
+    if len(sizes) == 1 and isinstance(sizes[0], tuple | list):
+        sizes = tuple(sizes[0])
+    if len(sizes) < self.ndim:
+        raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor of {self.ndim} dimensions: give at "
+                         "least one per dimension")
+    return ops.tile(self, sizes)
+
+
+def split(self, split_size_or_sections, dim: int = 0):
+    """Pieces of ``split_size_or_sections`` elements along ``dim`` (the last may be
+    smaller), or of the listed sizes: PyTorch's ``split`` (``mg.split`` is NumPy's)."""
+    length = self.shape[dim]
+    if isinstance(split_size_or_sections, int | np.integer):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: the piece size must be positive, got {split_size_or_sections}")
+        sizes = [split_size_or_sections] * (length // split_size_or_sections)
+        if length % split_size_or_sections or not sizes:
+            sizes.append(length % split_size_or_sections)
+    else:
+        sizes = [int(size) for size in split_size_or_sections]
+        if sum(sizes) != length or min(sizes, default=0) < 0:
+            raise ValueError(f"split: sizes {sizes} must be non-negative and add up to the length {length} of "
+                             f"dimension {dim}")
+    return tuple(ops.split(self, np.cumsum(sizes)[:-1].tolist(), axis=dim))
+
+
+def unbind(self, dim: int = 0):
+    """The slices along ``dim``, each without that dimension (``torch.unbind``)."""
+    return tuple(ops.squeeze(piece, axis=dim) for piece in ops.split(self, self.shape[dim], axis=dim))
+
+
+def narrow(self, dim: int, start: int, length: int):
+    """``length`` elements of ``dim`` from ``start`` (``torch.narrow``)."""
+    if not 0 <= start + (self.shape[dim] if start < 0 else 0) <= self.shape[dim] - length or length < 0:
+        raise IndexError(f"narrow: start {start} and length {length} run past dimension {dim} of size "
+                         f"{self.shape[dim]}")
+    start %= max(self.shape[dim], 1)
+    index = (slice(None),) * (dim % self.ndim) + (slice(start, start + length),)
+    return self[index]
+
+
+def add(self, other, alpha=1):
+    """``self + alpha * other`` (``torch.add``)."""
+    return ops.add(self, other if alpha == 1 else alpha * other)
+
+
+def sub(self, other, alpha=1):
+    """``self - alpha * other`` (``torch.sub``)."""
+    return ops.subtract(self, other if alpha == 1 else alpha * other)
+
+
+def where(self, condition, other):
+    """``self`` where ``condition`` holds, else ``other`` (``torch.Tensor.where``)."""
+    return ops.where(condition, self, other)
+
+
+def lerp(self, end, weight):
+    """``self + weight * (end - self)`` (``torch.lerp``)."""
+    return self + weight * (end - self)
+
+
+def amax(self, dim=None, keepdim: bool = False):
+    """The largest values over ``dim`` (all by default): ``torch.amax``, values only."""
+    return ops.max(self, axis=dim, keepdims=keepdim)
+
+
+def amin(self, dim=None, keepdim: bool = False):
+    """The smallest values over ``dim`` (all by default): ``torch.amin``, values only."""
+    return ops.min(self, axis=dim, keepdims=keepdim)
+
+
+def rsqrt(self):
+    """``1 / sqrt(self)`` (``torch.rsqrt``)."""
+    return ops.reciprocal(ops.sqrt(self))
+
+
+def _on_data(function, name: str, doc: str):
+    """A method answering from the data, outside the graph (comparisons, tests)."""
+    from microgradnp.tensor import Tensor, _data
+
+    def method(self, *args):
+        return Tensor._wrap(np.asarray(function(self.data, *(_data(a) for a in args))))
+
+    method.__name__, method.__doc__ = name, doc
+    return method
+
+
+def equal(self, other) -> bool:
+    """True when ``other`` has the same shape and the same values (``torch.equal``)."""
+    other = np.asarray(getattr(other, "data", other))
+    return self.shape == other.shape and bool(np.array_equal(self.data, other))
+
+
+def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    """True when all values are close (``torch.allclose``, ``np.allclose``)."""
+    return bool(np.allclose(self.data, np.asarray(getattr(other, "data", other)), rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
+
+
+def _integer_cast(name: str, dtype):
+    from microgradnp.tensor import Tensor
+
+    def method(self):
+        return Tensor._wrap(self.data.astype(dtype))
+
+    method.__name__ = name
+    method.__doc__ = (f"The values as {np.dtype(dtype).name}, a tensor outside the graph (``t.{name}()``: "
+                      "integer and bool values have no gradient, as in PyTorch).")
+    return method
+
+
+def _new(name: str, fill):
+    from microgradnp.tensor import _new as new_tensor
+
+    def method(self, *size, requires_grad: bool = False, dtype=None, fill_value=None):
+        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], tuple | list) else size
+        value = fill if fill is not None else fill_value
+        return new_tensor(np.full(shape, value, dtype=dtype or self.dtype), requires_grad)
+
+    method.__name__ = name
+    method.__doc__ = f"A new tensor of this tensor's dtype filled with {fill} (``torch.Tensor.{name}``)."
+    return method
+
+
+def new_full(self, size, fill_value, requires_grad: bool = False, dtype=None):
+    """A new tensor of this tensor's dtype filled with ``fill_value``."""
+    return _new("new_full", None)(self, size, requires_grad=requires_grad, dtype=dtype, fill_value=fill_value)
+
+
+def new_tensor(self, data, requires_grad: bool = False, dtype=None):
+    """A new tensor holding a copy of ``data``, in this tensor's dtype by default."""
+    from microgradnp.tensor import _new as new_tensor
+
+    return new_tensor(np.array(getattr(data, "data", data), dtype=dtype or self.dtype), requires_grad)
+
+
+def _in_place(name: str, function):
+    """``t.exp_()`` and friends: the operation's own forward, written back into the data,
+    with the checks of every in-place method (no tensor in a recorded graph)."""
+    from microgradnp.autograd.grad_mode import no_grad
+    from microgradnp.autograd.versions import bump
+
+    def method(self, *args, **kwargs):
+        self._check_in_place(f"{name}()", next((a for a in args if hasattr(a, "requires_grad")), None))
+        with no_grad():
+            result = function(self.detach(), *args, **kwargs)
+        try:
+            np.copyto(self.data, result.data, casting="same_kind")
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{name}(): cannot write a result of shape {result.shape} and dtype {result.dtype} "
+                             f"into this tensor of shape {self.shape} and dtype {self.dtype} ({error})") from None
+        bump(self.data)
+        return self
+
+    method.__name__ = name
+    method.__doc__ = f"``{name[:-1]}`` in place: the data is overwritten; returns self."
+    return method
+
+
+def attach(tensor_class) -> None:
+    comparisons = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+                   "gt": np.greater, "ge": np.greater_equal}
+    methods = {
+        "clamp": clamp, "neg": ops.negative, "negative": ops.negative, "pow": ops.power, "mm": mm, "bmm": bmm,
+        "dot": dot, "t": t, "expand": expand, "repeat": repeat, "split": split, "unbind": unbind,
+        "narrow": narrow, "where": where, "lerp": lerp, "amax": amax, "amin": amin, "rsqrt": rsqrt,
+        "add": add, "sub": sub, "mul": ops.multiply, "div": ops.divide,
+        "true_divide": ops.divide, "subtract": ops.subtract, "multiply": ops.multiply, "divide": ops.divide,
+        "equal": equal, "allclose": allclose, "new_full": new_full, "new_tensor": new_tensor,
+        "new_zeros": _new("new_zeros", 0), "new_ones": _new("new_ones", 1), "new_empty": _new("new_empty", 0),
+        "expand_as": lambda self, other: ops.broadcast_to(self, other.shape),
+        "view_as": lambda self, other: ops.reshape(self, other.shape),
+        "reshape_as": lambda self, other: ops.reshape(self, other.shape),
+        "type_as": lambda self, other: self.to(other.dtype),
+        "dim": lambda self: self.ndim, "ndimension": lambda self: self.ndim,
+        "contiguous": lambda self: self, "cpu": lambda self: self,
+        "ravel": lambda self: ops.reshape(self, -1),
+    }
+    methods.update({name: _on_data(ufunc, name, f"Elementwise ``{name}`` as a bool tensor outside the graph.")
+                    for name, ufunc in comparisons.items()})
+    methods.update({name: _on_data(ufunc, name, f"Elementwise ``{name}`` of the values, a bool tensor outside "
+                                                "the graph.")
+                    for name, ufunc in {"isnan": np.isnan, "isfinite": np.isfinite, "isinf": np.isinf,
+                                        "logical_not": np.logical_not, "signbit": np.signbit}.items()})
+    methods.update({name: _integer_cast(name, dtype) for name, dtype in _INTEGER_CASTS.items()})
+    in_place = ("exp", "log", "sqrt", "abs", "neg", "sin", "cos", "tanh", "sigmoid", "relu", "square",
+                "reciprocal", "floor", "ceil", "round", "trunc", "sign", "pow", "masked_fill", "log1p", "expm1")
+    for name in in_place:
+        methods[f"{name}_"] = _in_place(f"{name}_", methods.get(name) or getattr(tensor_class, name))
+    for name, method in methods.items():
+        if not hasattr(tensor_class, name):
+            setattr(tensor_class, name, method)

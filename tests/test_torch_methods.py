@@ -1,0 +1,162 @@
+"""Tensor methods under PyTorch's names (clamp, neg, pow, mm, t, expand, repeat, split,
+unbind, narrow, amax, rsqrt, comparisons, casts, new_*, in-place exp_ and friends):
+values and gradients against finite differences and against PyTorch (optional oracle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+
+RNG = np.random.default_rng(3)
+A = RNG.uniform(0.5, 2.0, size=(3, 4)) * RNG.choice([-1, 1], size=(3, 4))
+B = RNG.normal(size=(4, 3))
+V = RNG.normal(size=4)
+
+# name -> the call, written once for both libraries (x: a tensor of A's values).
+CASES = {
+    "clamp": lambda x: x.clamp(min=-0.7, max=1.1),
+    "clamp_min": lambda x: x.clamp(min=0),
+    "neg": lambda x: x.neg(),
+    "pow": lambda x: x.pow(3),
+    "mm": lambda x: x.mm(x.t()),
+    "t": lambda x: x.t() * 2,
+    "expand": lambda x: x[:1].expand(5, -1, -1),
+    "expand_as": lambda x: x[:, :1].expand_as(x),
+    "repeat": lambda x: x.repeat(2, 1, 3),
+    "split": lambda x: x.split(3, 1)[1],
+    "split_sizes": lambda x: x.split([1, 2], 0)[1],
+    "unbind": lambda x: x.unbind(1)[2],
+    "narrow": lambda x: x.narrow(1, 1, 2),
+    "amax": lambda x: x.amax(1),
+    "amin": lambda x: x.amin(0, keepdim=True),
+    "rsqrt": lambda x: (x * x).rsqrt(),
+    "lerp": lambda x: x.lerp(x * x, 0.3),
+    "add_alpha": lambda x: x.add(x * x, alpha=2),
+    "sub_alpha": lambda x: x.sub(x * x, alpha=0.5),
+    "mul": lambda x: x.mul(x),
+    "div": lambda x: x.div(x * x + 1),
+    "view_as": lambda x: x.view_as(x.reshape(12)),
+    "where": lambda x: x.where(x > 0, x * 3),
+}
+
+
+def _value_and_gradient(case, x):
+    out = CASES[case](x)
+    weights = np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape))
+    return out, weights
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gradients_against_finite_differences(case):
+    x = mg.tensor(A, requires_grad=True)
+    assert mg.gradcheck(lambda t: (CASES[case](t) * _value_and_gradient(case, t)[1]).sum(), (x,))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_values_and_gradients_against_pytorch(case):
+    torch = pytest.importorskip("torch")
+    x, tx = mg.tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
+    ours, weights = _value_and_gradient(case, x)
+    theirs = CASES[case](tx)
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
+    (ours * weights).sum().backward()
+    (theirs * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_products_of_1d_and_3d_tensors_and_their_shape_errors():
+    v = mg.tensor(V, requires_grad=True)
+    assert v.dot(v).item() == pytest.approx(V @ V)
+    batch = mg.tensor(RNG.normal(size=(2, 3, 4)))
+    assert batch.bmm(batch.permute(0, 2, 1)).shape == (2, 3, 3)
+    with pytest.raises(ValueError, match="mm: expects two 2-D tensors"):
+        v.mm(v)
+    with pytest.raises(ValueError, match="bmm: expects two 3-D"):
+        v.bmm(v)
+    with pytest.raises(ValueError, match="dot: expects two 1-D"):
+        batch.dot(v)
+    with pytest.raises(ValueError, match="at most 2 dimensions"):
+        batch.t()
+    with pytest.raises(ValueError, match="at least one per dimension"):
+        batch.repeat(2, 2)
+    with pytest.raises(ValueError, match="add up to"):
+        v.split([1, 2])
+    with pytest.raises(ValueError, match="at least one of min and max"):
+        v.clamp()
+
+
+def test_comparisons_tests_and_casts_are_outside_the_graph():
+    x = mg.tensor([[1.5, -2.0], [np.nan, np.inf]], requires_grad=True)
+    for name, expected in {"eq": x.data == 1.5, "ne": x.data != 1.5, "lt": x.data < 0, "le": x.data <= 1.5,
+                           "gt": x.data > 0, "ge": x.data >= -2}.items():
+        result = getattr(x, name)(1.5 if name in ("eq", "ne", "le") else 0 if name in ("lt", "gt") else -2)
+        assert result.dtype == np.bool_ and not result.requires_grad
+        np.testing.assert_array_equal(result.data, expected)
+    np.testing.assert_array_equal(x.isnan().data, [[False, False], [True, False]])
+    np.testing.assert_array_equal(x.isfinite().data, [[True, True], [False, False]])
+    np.testing.assert_array_equal(x.isinf().data, [[False, False], [False, True]])
+    assert x[0].long().dtype == np.int64 and x[0].long().data.tolist() == [1, -2]
+    assert x[0].int().dtype == np.int32 and x.bool().data.tolist() == [[True, True], [True, True]]
+    assert not x[0].long().requires_grad
+    assert x.dim() == x.ndimension() == 2 and x.contiguous() is x and x.cpu() is x
+    assert x.equal(x.detach()) is False  # nan != nan, as torch.equal
+    assert mg.tensor([1.0, 2.0]).equal([1.0, 2.0]) and not mg.tensor([1.0, 2.0]).equal([1.0, 2.0, 3.0])
+    assert mg.tensor([1.0, 2.0]).allclose(mg.tensor([1.0, 2.0 + 1e-9]))
+
+
+def test_new_constructors_take_this_tensors_dtype():
+    x = mg.tensor(A, dtype=np.float32)
+    for made, value in [(x.new_zeros(2, 3), 0), (x.new_ones((2, 3)), 1), (x.new_full((2, 3), 7.5), 7.5)]:
+        assert made.shape == (2, 3) and made.dtype == np.float32 and np.all(made.data == value)
+    copied = x.new_tensor([1, 2], requires_grad=True)
+    assert copied.dtype == np.float32 and copied.requires_grad and copied.is_leaf
+    assert x.new_zeros(2, dtype=np.float64).dtype == np.float64
+    assert x.type_as(mg.tensor([1.0])).dtype == np.float64
+
+
+def test_in_place_methods_write_the_operations_own_values_and_refuse_recorded_tensors():
+    for name in ("exp", "log", "sqrt", "abs", "neg", "sigmoid", "tanh", "relu", "square", "reciprocal", "floor"):
+        data = np.abs(A) if name in ("log", "sqrt") else A.copy()
+        t = mg.tensor(data)
+        before = t._version
+        assert getattr(t, f"{name}_")() is t
+        np.testing.assert_array_equal(t.data, getattr(mg.tensor(data), name)().data)
+        assert t._version == before + 1
+    t = mg.tensor(A.copy())
+    t.pow_(2)
+    np.testing.assert_array_equal(t.data, A**2)
+    t.masked_fill_(t.data > 1, 0.0)
+    assert t.data.max() <= 1
+    leaf = mg.tensor(A, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"exp_.*requires grad"):
+        leaf.exp_()
+    with pytest.raises(RuntimeError, match="recorded"):
+        (leaf * 2).sigmoid_()
+    with mg.no_grad():
+        leaf.relu_()
+    assert leaf.data.min() == 0
+    with pytest.raises(ValueError, match="cannot write a result"):
+        mg.tensor([1.0, 2.0]).pow_(mg.tensor([[1.0], [2.0]]))
+
+
+def test_max_with_dim_sends_the_gradient_to_the_chosen_element_and_amax_shares_ties():
+    """PyTorch: ``max(dim=)`` is a selection (one element gets the gradient), ``amax`` and the
+    full ``max()`` share it evenly between tied elements."""
+    data = [[1.0, 1.0, 0.0], [2.0, 3.0, 3.0]]
+    x = mg.tensor(data, requires_grad=True)
+    values, indices = x.max(dim=1)
+    (values * mg.tensor([1.0, 2.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[1, 0, 0], [0, 2, 0]])
+    np.testing.assert_array_equal(indices.data, [0, 1])
+    y = mg.tensor(data, requires_grad=True)
+    y.amax(1).sum().backward()
+    np.testing.assert_array_equal(y.grad, [[0.5, 0.5, 0], [0, 0.5, 0.5]])
+    torch = pytest.importorskip("torch")
+    for method in ("max", "min"):
+        ours, theirs = mg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+        getattr(ours, method)(dim=0, keepdim=True).values.sum().backward()
+        getattr(theirs, method)(dim=0, keepdim=True).values.sum().backward()
+        np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
