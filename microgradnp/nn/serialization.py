@@ -16,11 +16,12 @@ tuples, numbers, strings, bools, None), so that ``nn.load`` gives back an equal 
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -42,7 +43,10 @@ def save(module_or_state, path) -> None:
     The file is written exactly at ``path``, with no ``.npz`` appended (as ``torch.save``;
     ``np.savez`` would append it). It is written atomically: to a temporary file in the
     same directory, flushed to disk, then renamed over ``path``. A crash or an error half
-    way leaves any previous file at ``path`` as it was, and no temporary file behind.
+    way leaves any previous file at ``path`` as it was, and no temporary file behind; one
+    left by a killed save is removed by the next save to ``path``. A ``path`` that is a
+    symlink is written through to its target, and stays a symlink (see
+    ``microgradnp._files.write_atomically``).
 
     Args:
         module_or_state: an ``nn.Module`` (its ``state_dict()`` is saved, with its class
@@ -57,8 +61,14 @@ def save(module_or_state, path) -> None:
         TypeError: for something that is neither a Module nor a mapping, a non-string
             name, or a value that is not a numeric array (nor, in a nested state, a number,
             string, bool, None, list, tuple or dict).
-        ValueError: for a name that is empty or the reserved ``METADATA_KEY``.
-        FileNotFoundError: when the directory of ``path`` does not exist.
+        ValueError: for a name that is empty, the reserved ``METADATA_KEY``, holds a NUL
+            character or a lone surrogate, or is longer than a zip archive can store
+            (65,531 bytes in UTF-8). In a nested state such dict keys are fine: they are
+            kept in the metadata.
+        FileNotFoundError: when the directory of ``path`` does not exist, or ``path``
+            is a dangling symlink.
+        IsADirectoryError, OSError: when ``path`` is a directory, a device (``/dev/null``),
+            a FIFO, a socket or a symlink loop; nothing is written, nothing replaced.
     """
     structure = None
     if isinstance(module_or_state, Mapping) and not _is_flat(module_or_state):
@@ -98,9 +108,11 @@ def load(path, into=None, strict: bool = True):
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is not a microgradnp checkpoint: not an ``.npz``, truncated
-            or corrupt, without metadata, from a newer format version, or holding pickled
-            objects (never loaded).
+        ValueError: the file is not a microgradnp checkpoint: not a regular file, not an
+            ``.npz``, truncated or corrupt, without metadata, from a newer format version,
+            holding pickled objects (never loaded), an entry twice, a name no checkpoint
+            holds, or an array larger than its file. Always this one error: a damaged
+            file never loads as other values than were saved.
         KeyError, ValueError: from ``load_state_dict`` when ``into`` does not match.
     """
     from microgradnp.optim.optimizer import Optimizer  # here: microgradnp.optim imports nn
@@ -112,6 +124,9 @@ def load(path, into=None, strict: bool = True):
         raise FileNotFoundError(f"nn.load: no checkpoint at {path!r}")
     if os.path.isdir(path):
         raise IsADirectoryError(f"nn.load: {path!r} is a directory, not a checkpoint file")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # opening a FIFO would wait for a writer forever
+        raise ValueError(f"nn.load: {path!r} is not a valid microgradnp checkpoint: it is not a regular file "
+                         "(a device, FIFO or socket)")
     state, metadata = _read_checkpoint(path)
     if into is not None:
         try:
@@ -141,9 +156,14 @@ def _encode(value, path: str, arrays: dict[str, np.ndarray]):
         if array.dtype.kind not in "biufc":
             raise TypeError(f"nn.save: {path or 'the state'!r} has dtype {array.dtype}; a checkpoint holds numeric "
                             "arrays only (never pickled objects)")
-        name, n = path or "value", 1
+        base = path or "value"
+        if _name_problem(f"{base}~{2**32}"):  # with room for the "~n" that makes a name unique
+            # The entry's name is only a label (the metadata keeps the dict keys), so a key
+            # that cannot name a zip member (a NUL, 70,000 characters) just gets a plain one.
+            base = "value"
+        name, n = base, 1
         while name in arrays or name == METADATA_KEY:
-            name, n = f"{path}~{n}", n + 1
+            name, n = f"{base}~{n}", n + 1
         arrays[name] = array
         return {"array": name, "scalar": isinstance(value, np.generic)}
     if value is None or isinstance(value, bool | int | float | str):
@@ -184,6 +204,9 @@ def _arrays_to_save(module_or_state) -> tuple[dict[str, np.ndarray], str | None]
             raise TypeError(f"nn.save: state-dict names must be strings, got {name!r}")
         if not name or name == METADATA_KEY:
             raise ValueError(f"nn.save: {name!r} cannot be a state-dict name (empty, or reserved for metadata)")
+        problem = _name_problem(name)
+        if problem:
+            raise ValueError(f"nn.save: the state-dict name {_shown(name)} cannot be saved: {problem}")
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biufc":
             raise TypeError(
@@ -197,13 +220,37 @@ def _arrays_to_save(module_or_state) -> tuple[dict[str, np.ndarray], str | None]
 def _target(path) -> str:
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"nn.save: path must be a str or os.PathLike, got {type(path).__name__}")
-    # Through a symlink to its target, as writing to an opened path would: replacing the
-    # link itself would silently detach it from the file it points to.
-    target = os.path.realpath(os.fspath(path))
-    directory = os.path.dirname(target)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"nn.save: cannot write {os.fspath(path)!r}: directory {directory!r} does not exist")
-    return target
+    # A symlink is followed by write_atomically (as every writer's), which also refuses
+    # a dangling one, a loop, and a target that is not a regular file.
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.islink(path) and not os.path.isdir(directory):
+        raise FileNotFoundError(f"nn.save: cannot write {path!r}: directory {directory!r} does not exist")
+    return path
+
+
+_MAX_MEMBER_NAME_BYTES = 0xFFFF  # a zip header holds the length of a member's name in two bytes
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an entry of a checkpoint (the zip member ``name + ".npy"``), or None."""
+    if "\0" in name:
+        return "it holds a NUL character, which would cut the name short in the zip archive"
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "it is not valid Unicode (a lone surrogate), which a zip archive cannot store"
+    if size + len(".npy") > _MAX_MEMBER_NAME_BYTES:
+        return (f"it is {size:,} bytes long in UTF-8, and a zip archive holds names of at most "
+                f"{_MAX_MEMBER_NAME_BYTES - len('.npy'):,} bytes ({_MAX_MEMBER_NAME_BYTES:,} with '.npy' appended)")
+    if zipfile.ZipInfo(name + ".npy").filename != name + ".npy":
+        return f"a zip archive would store it under another name ({os.sep!r} becomes '/')"
+    return None
+
+
+def _shown(name: str) -> str:
+    """``name`` for an error message: quoted, and cut short when it is very long."""
+    return repr(name) if len(name) <= 80 else f"{name[:60]!r}... ({len(name):,} characters)"
 
 
 def _write_npz(file, arrays: Mapping[str, np.ndarray]) -> None:
@@ -218,36 +265,153 @@ def _write_npz(file, arrays: Mapping[str, np.ndarray]) -> None:
 # -- loading --------------------------------------------------------------------------------
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; the end record of an empty archive
+_DEFLATE_MAX_RATIO = 1032
+"""Deflate cannot shrink data more than this: a member claiming more is not a real one."""
+_CHUNK_BYTES = 1 << 24
+
+
+class _Invalid(Exception):
+    """Why a file is not a checkpoint; ``_read_checkpoint`` turns it into the one ValueError."""
 
 
 def _read_checkpoint(path: str) -> tuple[OrderedDict[str, np.ndarray], dict]:
-    def invalid(reason: str) -> ValueError:
-        return ValueError(f"nn.load: {path!r} is not a valid microgradnp checkpoint: {reason}")
-
-    # Sniffed here rather than left to np.load, which takes any file that is neither a zip
-    # nor an .npy for a pickle and would blame random bytes on "pickled data".
+    """The state and metadata of the checkpoint at ``path``. Whatever is wrong with the file,
+    the error is one ValueError naming it: a damaged or crafted file must never give other
+    values than were saved, nor any other exception (a parser's traceback, or a MemoryError
+    for an array its header claims but the file cannot hold)."""
     with open(path, "rb") as file:
-        magic = file.read(len(_NPY_MAGIC))
+        try:
+            return _parse_checkpoint(file)
+        except _Invalid as reason:
+            gist = str(reason)
+        except MemoryError:
+            raise  # the checks below bound every allocation by the file's size: this one is real
+        except Exception as error:
+            # zipfile, zlib, EOF, .npy header and OS errors alike: the user needs the file
+            # and the gist, not the parser's traceback.
+            gist = f"the file is truncated or corrupt ({type(error).__name__}: {error})"
+    # Raised here, outside the except clauses, so that it chains to nothing.
+    raise ValueError(f"nn.load: {path!r} is not a valid microgradnp checkpoint: {gist}")
+
+
+def _parse_checkpoint(file) -> tuple[OrderedDict[str, np.ndarray], dict]:
+    # Sniffed here rather than left to zipfile, so that an .npy file or random bytes get a
+    # reason that says what they are.
+    magic = file.read(len(_NPY_MAGIC))
     if magic.startswith(_NPY_MAGIC):
-        raise invalid("it is a single .npy array, not an .npz archive written by nn.save")
+        raise _Invalid("it is a single .npy array, not an .npz archive written by nn.save")
     if not magic.startswith(_ZIP_MAGICS):
-        raise invalid("it is not an .npz archive (empty, or it does not start like a zip file)")
-    with _reported_as(invalid), np.load(path, allow_pickle=False) as contents:
-        entries = OrderedDict((name, contents[name]) for name in contents.files)
+        raise _Invalid("it is not an .npz archive (empty, or it does not start like a zip file)")
+    file.seek(0)
+    entries, not_numeric = _read_entries(file)
     if METADATA_KEY not in entries:
-        raise invalid(f"no {METADATA_KEY!r} metadata entry (a plain .npz, not written by nn.save)")
-    metadata = _metadata(entries.pop(METADATA_KEY), invalid)
-    for name, value in entries.items():
-        # np.load hands back the raw bytes of a member that is not an .npy array.
-        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biufc":
-            raise invalid(f"entry {name!r} is not a numeric array")
+        raise _Invalid(f"no {METADATA_KEY!r} metadata entry (a plain .npz, not written by nn.save)")
+    metadata = _metadata(entries.pop(METADATA_KEY), _Invalid)
+    if not_numeric:
+        raise _Invalid(f"entry {_shown(not_numeric[0])} is not a numeric array")
     if "structure" in metadata:  # a nested state (format version 2)
         unused = dict(entries)
-        state = _decode(metadata["structure"], unused, invalid)
+        try:
+            state = _decode(metadata["structure"], unused, _Invalid)
+        except RecursionError:
+            raise _Invalid("the saved structure is nested too deeply (was the metadata edited?)") from None
         if unused:
-            raise invalid(f"entries {sorted(unused)} are not part of the saved structure")
+            raise _Invalid(f"entries {sorted(unused)} are not part of the saved structure")
         return state, metadata
     return entries, metadata
+
+
+def _read_entries(file) -> tuple[OrderedDict[str, np.ndarray], list[str]]:
+    """The archive's arrays by name, in stored order, and the names of its entries that are
+    not numeric arrays (members that are not .npy files, or text). Read by hand rather
+    than by ``np.load``, which lets the last of two members of the same name win, finds
+    ``x.npy`` under the name of ``x``, and allocates whatever an array's header claims."""
+    file_size = os.fstat(file.fileno()).st_size
+    archive = zipfile.ZipFile(file)
+    infos = archive.infolist()
+    # Members' data cannot overlap in a real archive: a crafted directory listing the same
+    # bytes many times must not make us read (and allocate) them many times.
+    if sum(info.compress_size for info in infos) > file_size:
+        raise _Invalid(f"its zip directory lists {sum(i.compress_size for i in infos):,} bytes of members in a "
+                       f"{file_size:,}-byte file")
+    entries, not_numeric = OrderedDict(), []
+    for info in infos:
+        if info.filename != info.orig_filename:  # zipfile cut the name at a NUL (or changed os.sep)
+            name = info.orig_filename.removesuffix(".npy")
+            raise _Invalid(f"entry {_shown(name)} has a name no checkpoint holds (a NUL character, which would cut "
+                           "it short)")
+        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        problem = _name_problem(key)
+        if problem:
+            raise _Invalid(f"entry {_shown(key)} has a name no checkpoint holds: {problem}")
+        if key in entries or key in not_numeric:
+            raise _Invalid(f"it holds entry {_shown(key)} twice (duplicate zip members: which one is meant "
+                           "cannot be told)")
+        _check_member_size(info, key, file_size)
+        if not info.filename.endswith(".npy"):
+            not_numeric.append(key)  # np.load would hand back its raw bytes
+            continue
+        array = _read_member(archive, info, key)
+        if array is None:
+            not_numeric.append(key)
+        else:
+            entries[key] = array
+    return entries, not_numeric
+
+
+def _check_member_size(info: zipfile.ZipInfo, key: str, file_size: int) -> None:
+    if info.header_offset + info.compress_size > file_size:
+        raise _Invalid(f"entry {_shown(key)} claims {info.compress_size:,} bytes at offset {info.header_offset:,} "
+                       f"of a {file_size:,}-byte file")
+    if info.compress_type == zipfile.ZIP_STORED:
+        if info.file_size != info.compress_size:
+            raise _Invalid(f"entry {_shown(key)} is stored uncompressed but claims {info.file_size:,} bytes in "
+                           f"{info.compress_size:,}")
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        if info.file_size > _DEFLATE_MAX_RATIO * max(info.compress_size, 1):
+            raise _Invalid(f"entry {_shown(key)} claims {info.file_size:,} bytes compressed into "
+                           f"{info.compress_size:,}, more than deflate can")
+    else:
+        raise _Invalid(f"entry {_shown(key)} is compressed with zip method {info.compress_type}; a checkpoint's "
+                       "members are stored or deflated")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.ndarray | None:
+    """The array in the .npy member ``info``, or None when it is not a numeric one (text: the
+    caller names it). Its header's shape and dtype must account for exactly the member's
+    size before anything is allocated."""
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise _Invalid(f"entry {_shown(key)} is in .npy format version {version}, which nn.save never writes")
+        if dtype.hasobject:
+            raise _Invalid("it holds pickled Python objects, which are never loaded (allow_pickle=False)")
+        if dtype.kind not in "biufc" and not (key == METADATA_KEY and dtype.kind == "U"):
+            return None
+        if any(n < 0 for n in shape):
+            raise _Invalid(f"entry {_shown(key)} declares the shape {shape}")
+        nbytes = math.prod(shape) * dtype.itemsize
+        payload = info.file_size - member.tell()
+        if nbytes != payload:
+            raise _Invalid(f"entry {_shown(key)} declares shape {shape} of {dtype} ({nbytes:,} bytes) but its zip "
+                           f"member holds {payload:,} bytes of data")
+        array = np.empty(math.prod(shape), dtype=dtype)
+        raw = array.view(np.uint8)
+        filled = 0
+        while filled < nbytes:  # in chunks: never a second copy of a large array in memory
+            chunk = member.read(min(_CHUNK_BYTES, nbytes - filled))
+            if not chunk:
+                raise _Invalid(f"entry {_shown(key)} is truncated")
+            raw[filled:filled + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+            filled += len(chunk)
+        # Reading on to the member's end is what makes zipfile check its CRC.
+        if member.read(1):
+            raise _Invalid(f"entry {_shown(key)} holds more data than its shape")
+    return array.reshape(shape[::-1]).transpose() if fortran_order else array.reshape(shape)
 
 
 def _decode(value, arrays: dict[str, np.ndarray], invalid):
@@ -278,24 +442,11 @@ def _decode(value, arrays: dict[str, np.ndarray], invalid):
     raise invalid("the saved structure holds something nn.save does not write (was the metadata edited?)")
 
 
-@contextmanager
-def _reported_as(invalid):
-    """Turn whatever a damaged archive makes np.load raise into one ValueError naming the file."""
-    try:
-        yield
-    except MemoryError:
-        raise
-    except Exception as error:
-        # zipfile, zlib, EOF, OS and format errors alike: the user needs the file and the
-        # gist, not the parser's traceback.
-        if "pickle" in str(error).lower():
-            raise invalid("it holds pickled Python objects, which are never loaded (allow_pickle=False)") from None
-        raise invalid(f"the file is truncated or corrupt ({type(error).__name__}: {error})") from None
-
-
 def _metadata(entry, invalid) -> dict:
     try:
         metadata = json.loads(str(entry[()]))
+    except RecursionError:
+        raise invalid(f"the {METADATA_KEY!r} metadata entry is nested too deeply") from None
     except (ValueError, TypeError, IndexError):
         raise invalid(f"the {METADATA_KEY!r} metadata entry is not valid JSON") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:

@@ -9,8 +9,11 @@ In Jupyter a returned Figure displays itself. Needs the ``plot`` extra
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from microgradnp._files import write_atomically
 from microgradnp.tensor import Tensor
 
 __all__ = ["decision_boundary", "ground_truth_vs_prediction", "learning_curves", "sweep_heatmap"]
@@ -31,8 +34,15 @@ def _figure(width: float, height: float, columns: int = 1):
 
 
 def _finish(figure, path):
+    """Save ``figure`` to ``path`` (its format from the extension, PNG without one, as
+    matplotlib does) through the same atomic writer as every output of the library."""
     if path is not None:
-        figure.savefig(path, dpi=120)
+        path = os.fspath(path)
+        extension = os.path.splitext(path)[1][1:].lower()
+        if not extension:
+            extension = "png"
+            path = f"{path}.png"
+        write_atomically(path, lambda file: figure.savefig(file, dpi=120, format=extension))
     return figure
 
 
