@@ -408,6 +408,9 @@ class Tensor:
         other = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, other, out=self.data)
+        except TypeError:  # a string, None, an object...: say what is accepted
+            _ops.primitive.refuse_non_numbers(op, self, other)
+            raise
         except ValueError as error:
             hint = (
                 "its data is a read-only array (a broadcast view?): copy it first (t = t.clone())"
@@ -808,6 +811,10 @@ def from_numpy(array) -> Tensor:
 
 def _argmax_or_min(function):
     def query(x, axis=None, keepdims: bool = False) -> Tensor:
+        shape = np.shape(_data(x))
+        if 0 in shape:  # PyTorch's IndexError (NumPy's ValueError) over an empty axis, saying which
+            axes = tuple(range(len(shape))) if axis is None else _ops.primitive.normalize_axes(axis, len(shape))
+            _ops.primitive.check_not_empty(function.__name__, shape, axes)
         return _no_grad_on_data(_as_array_result(function))(x, axis=axis, keepdims=keepdims)
 
     query.__name__ = function.__name__

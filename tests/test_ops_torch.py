@@ -933,7 +933,14 @@ def test_large_inputs_stay_finite_and_match_torch(torch, rng, name, dtype):
     # x < -708, or -87 in float32, sigmoid gives ~1e-308 / ~1e-38 where torch gives 0:
     # the exp argument is clamped to avoid overflow; atol absorbs it.)
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=rtol, atol=atol if dtype == np.float64 else 2e-3)
-    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=rtol, atol=atol)
+    expected = xt.grad.numpy()
+    if name.startswith("logsumexp") and dtype == np.float32:
+        # torch's float32 gradient is exp(x - lse) with lse rounded at |x| ~ 1e4 (off by up to
+        # 3e-4); mg's is the exact softmax: compare both with torch in float64.
+        x64 = torch.tensor(x0.astype(np.float64), requires_grad=True)
+        th_fn(torch, x64).backward(torch.from_numpy(g.astype(np.float64)))
+        expected = x64.grad.numpy().astype(np.float32)
+    np.testing.assert_allclose(x.grad, expected, rtol=rtol, atol=atol)
 
 
 # -- edge inputs -----------------------------------------------------------------------------

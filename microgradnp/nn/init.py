@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -85,9 +86,20 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
     return shape[1] * receptive_field, shape[0] * receptive_field
 
 
+def _no_elements(tensor: Tensor) -> bool:
+    """A weight with no elements (``Linear(0, n)``) has nothing to fill, and its fan may be
+    0: PyTorch's kaiming initialisers warn and leave it, instead of dividing by zero."""
+    if tensor.data.size:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+    return True
+
+
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
     """Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(tensor)
+    if not tensor.data.size:
+        return tensor  # nothing to fill (fan_in + fan_out may be 0)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound, rng)
 
@@ -95,6 +107,8 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(tensor)
+    if not tensor.data.size:
+        return tensor  # nothing to fill (fan_in + fan_out may be 0)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng)
 
 
@@ -107,20 +121,28 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> floa
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                      rng=None) -> Tensor:
-    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan)."""
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan); a tensor with no elements is
+    left as it is, with PyTorch's warning."""
+    if _no_elements(tensor):
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, rng)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                     rng=None) -> Tensor:
-    """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
+    """He normal: N(0, std^2) with std = gain / sqrt(fan); a tensor with no elements is
+    left as it is, with PyTorch's warning."""
+    if _no_elements(tensor):
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), rng)
 
 
 def default_layer_init_(weight: Tensor, bias: Tensor | None, rng=None) -> None:
     """PyTorch's default for Linear and Conv layers: weight from kaiming_uniform_(a=sqrt(5)),
-    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same range."""
+    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same range. With no
+    inputs (``Linear(0, n)``) the empty weight is left (PyTorch warns that initialising
+    it is a no-op) and the bias is 0, as PyTorch's."""
     rng = _rng(rng)
     kaiming_uniform_(weight, a=math.sqrt(5), rng=rng)
     if bias is not None:

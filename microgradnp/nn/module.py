@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -349,7 +349,18 @@ class Module:
         With ``strict=True`` (the default) missing or unexpected names raise a KeyError.
         A shape or dtype mismatch always raises, naming the parameter. Nothing is changed
         unless everything checks. Returns ``(missing_keys, unexpected_keys)``.
+
+        Raises:
+            TypeError: ``state_dict`` is not a mapping (None, a path, a list...).
         """
+        if not isinstance(state_dict, Mapping):
+            hint = (" To load a file, use mg.nn.load(path, into=model)." if isinstance(state_dict, str | bytes)
+                    or hasattr(state_dict, "__fspath__") else "")
+            raise TypeError(
+                f"load_state_dict: expected a mapping of names to arrays or tensors, such as what "
+                f"model.state_dict() returns, got {type(state_dict).__name__}"
+                f"{'' if state_dict is None else f' ({state_dict!r:.40})'}.{hint}"
+            )
         own = dict(self._state_entries())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]

@@ -153,6 +153,9 @@ from microgradnp.ops.indexing import (
     take_along_axis,
 )
 from microgradnp.ops.linalg import Einsum, MatMul, dot, einsum, matmul, outer, tensordot, trace
+from microgradnp.ops.primitive import EmptyReductionError
+from microgradnp.ops.primitive import check_not_empty as _check_not_empty
+from microgradnp.ops.primitive import normalize_axes as _normalize_axes
 from microgradnp.ops.reductions import (
     LogSumExp,
     Max,
@@ -252,6 +255,8 @@ def _values_and_indices_with_dim(function, arg_name: str):
         keepdim = kwargs.get("keepdim", False)
         if np.ndim(x) == 0 and dim in (0, -1):  # PyTorch: a scalar is its own max at index 0
             return ValuesIndices(function(x), arg(x))
+        shape = np.shape(getattr(x, "data", x))
+        _check_not_empty(arg_name[3:], shape, _normalize_axes(dim, len(shape)))  # PyTorch's IndexError
         indices = arg(x, axis=dim, keepdims=True)
         # The values are taken at the indices, so that the gradient goes to that one element
         # (PyTorch's rule for max(dim=); ties in amax/max(axis=) share it evenly).

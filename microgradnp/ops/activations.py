@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from microgradnp.ops.elementwise import Erfc, Scale, _erf_values
-from microgradnp.ops.primitive import Primitive
+from microgradnp.ops.primitive import Primitive, axis_index, floating
 from microgradnp.tensor import Tensor
 
 
@@ -39,6 +39,7 @@ class Sigmoid(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)  # ints and bools: the default float dtype, as PyTorch
         # out= for a 0-d input, which would otherwise give a NumPy scalar (not writable in place)
         out = sigmoid_of_negated_(
             np.negative(a, out=ctx._out if type(a) is np.ndarray and a.ndim else np.empty_like(a))
@@ -57,7 +58,7 @@ class Tanh(Primitive):
 
     @staticmethod
     def forward(ctx, a):
-        out = np.tanh(a, out=ctx._out)
+        out = np.tanh(floating(a), out=ctx._out)
         ctx.save_for_backward(out)
         return out
 
@@ -72,6 +73,9 @@ class ReLU(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        # Ints stay ints, as PyTorch's relu keeps them; bools (which PyTorch refuses) become floats.
+        if a.dtype.kind == "b" if type(a) is np.ndarray else isinstance(a, bool | np.bool_):
+            a = floating(a)
         positive = a > 0
         ctx.save_for_backward(positive)
         return np.maximum(a, 0, out=ctx._out)
@@ -87,21 +91,38 @@ class LeakyReLU(Scale):
 
     @staticmethod
     def forward(ctx, a, slope):
+        a = floating(a)
         return Scale.forward(ctx, a, np.where(a > 0, 1, slope).astype(a.dtype, copy=False))
+
+
+def _peak(a, axis):
+    """The max of ``a`` along ``axis`` (kept as length 1); -inf along an empty axis."""
+    if a.size == 0:  # np.max has no identity for an empty axis
+        return np.max(a, axis=axis, keepdims=True, initial=-np.inf)
+    return np.max(a, axis=axis, keepdims=True)
 
 
 def _shift_by_max(a, axis):
     """``a`` minus its max along ``axis`` (0 for rows with no finite max), for stable exp."""
-    peak = np.max(a, axis=axis, keepdims=True)
+    peak = _peak(a, axis)
     peak = np.where(np.isfinite(peak), peak, 0)
     return a - peak, peak
+
+
+def _shifted_exp(a, axis):
+    """(a - max, exp(a - max)) along ``axis``, as PyTorch's softmax computes them: a row
+    holding +inf, or only -inf, has no finite max and gives nan, as in PyTorch. Rows
+    spanning more than the float range (-1e308 and 1e308) overflow a - max to -inf
+    (NumPy warns), whose exp is the exact 0."""
+    shifted = a - _peak(a, axis)
+    return shifted, np.exp(shifted)
 
 
 class Softmax(Primitive):
     @staticmethod
     def forward(ctx, a, axis=-1):
         ctx.axis = axis
-        e = np.exp(_shift_by_max(a, axis)[0])
+        e = _shifted_exp(floating(a), axis)[1]
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
         return out
@@ -118,8 +139,9 @@ class LogSoftmax(Primitive):
     @staticmethod
     def forward(ctx, a, axis=-1):
         ctx.axis = axis
-        shifted, _ = _shift_by_max(a, axis)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        shifted, e = _shifted_exp(floating(a), axis)
+        # (an empty input is its own result: the log of its empty rows' sums is not needed)
+        out = shifted - np.log(e.sum(axis=axis, keepdims=True)) if shifted.size else shifted
         ctx.save_for_backward(out)
         return out
 
@@ -150,13 +172,15 @@ def leaky_relu(x, slope: float = 0.01):
 
 
 def softmax(x, axis: int = -1):
-    """exp(x) normalised to sum to 1 along ``axis`` (stable for large |x|)."""
-    return Softmax.apply(x, axis=axis)
+    """exp(x) normalised to sum to 1 along ``axis`` (stable for large |x|); ints and bools
+    become the default float dtype. Over an empty axis: an empty tensor, as PyTorch."""
+    return Softmax.apply(x, axis=axis_index(axis))
 
 
 def log_softmax(x, axis: int = -1):
-    """log(softmax(x)) computed without overflow or log(0) for large |x|."""
-    return LogSoftmax.apply(x, axis=axis)
+    """log(softmax(x)) computed without overflow or log(0) for large |x|; ints and bools
+    become the default float dtype. Over an empty axis: an empty tensor, as PyTorch."""
+    return LogSoftmax.apply(x, axis=axis_index(axis))
 
 
 # -- more activations ---------------------------------------------------------------------
@@ -189,6 +213,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 class Softplus(Primitive):
     @staticmethod
     def forward(ctx, a, beta=1.0, threshold=20.0):
+        a = floating(a)
         scaled = a * beta
         linear = scaled > threshold  # PyTorch's switch to the identity, for speed and exactness
         # log(1 + exp(bx)) / b as logaddexp(0, bx) / b: no overflow, exact for bx << 0 too
@@ -206,6 +231,7 @@ class Softplus(Primitive):
 class Gelu(Primitive):
     @staticmethod
     def forward(ctx, a, approximate="none"):
+        a = floating(a)
         ctx.approximate = approximate
         if approximate == "tanh":
             t = np.tanh(_GELU_TANH * (a + _GELU_CUBIC * a * a * a))
@@ -229,6 +255,7 @@ class Gelu(Primitive):
 class Silu(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         s = _sigmoid_of(a)
         ctx.save_for_backward(a, s)
         return a * s
@@ -248,6 +275,7 @@ class Elu(Primitive):
 
     @staticmethod
     def forward(ctx, a, alpha=1.0, scale=1.0, input_scale=1.0):
+        a = floating(a)
         positive = a > 0
         ctx.params = (alpha, scale, input_scale)
         ctx.save_for_backward(a, positive)
@@ -265,6 +293,7 @@ class Elu(Primitive):
 class Mish(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         t = np.tanh(np.logaddexp(0, a))
         ctx.save_for_backward(a, t)
         return a * t
@@ -295,6 +324,7 @@ class Hardtanh(Primitive):
 class Hardsigmoid(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward((a > -3) & (a < 3))
         return (np.clip(a, -3, 3) / 6 + 0.5).astype(a.dtype, copy=False)
 
@@ -307,6 +337,7 @@ class Hardsigmoid(Primitive):
 class Hardswish(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a, a > -3, a < 3)
         return (a * (np.clip(a, -3, 3) + 3) / 6).astype(a.dtype, copy=False)
 
@@ -322,6 +353,7 @@ class LogSigmoid(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return -np.logaddexp(0, -a)  # -log(1 + exp(-x)): no overflow, exact in both tails
 
@@ -334,6 +366,7 @@ class LogSigmoid(Primitive):
 class Softsign(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return a / (1 + np.abs(a))
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from microgradnp.ops.primitive import Primitive
+from microgradnp.ops.primitive import Primitive, floating, refuse_non_numbers
 from microgradnp.tensor import Tensor, _data, _rng
 
 
@@ -16,7 +16,11 @@ class Add(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.add(a, b, out=ctx._out)
+        try:
+            return np.add(a, b, out=ctx._out)
+        except TypeError:  # (costs nothing until raised)
+            refuse_non_numbers("+", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad):
@@ -28,7 +32,11 @@ class Sub(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.subtract(a, b, out=ctx._out)
+        try:
+            return np.subtract(a, b, out=ctx._out)
+        except TypeError:
+            refuse_non_numbers("-", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad):
@@ -41,7 +49,11 @@ class Mul(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.multiply(a, b, out=ctx._out)
+        try:
+            return np.multiply(a, b, out=ctx._out)
+        except TypeError:
+            refuse_non_numbers("*", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad):
@@ -56,7 +68,11 @@ class Div(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.divide(a, b, out=ctx._out)
+        try:
+            return np.divide(a, b, out=ctx._out)
+        except TypeError:
+            refuse_non_numbers("/", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad):
@@ -69,7 +85,11 @@ class Div(Primitive):
 class Pow(Primitive):
     @staticmethod
     def forward(ctx, base, exponent):
-        out = base**exponent
+        try:
+            out = base**exponent
+        except TypeError:
+            refuse_non_numbers("**", base, exponent)
+            raise
         ctx.save_for_backward(base, exponent, out)
         return out
 
@@ -124,6 +144,7 @@ class Exp(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         out = np.exp(a, out=ctx._out)
         ctx.save_for_backward(out)
         return out
@@ -139,6 +160,7 @@ class Log(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.log(a, out=ctx._out)
 
@@ -153,6 +175,7 @@ class Sqrt(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         out = np.sqrt(a, out=ctx._out)
         ctx.save_for_backward(out)
         return out
@@ -166,6 +189,8 @@ class Sqrt(Primitive):
 class Abs(Primitive):
     @staticmethod
     def forward(ctx, a):
+        if a.dtype.kind == "b" if type(a) is np.ndarray else isinstance(a, bool | np.bool_):
+            a = floating(a)  # ints stay ints, as PyTorch's abs keeps them; bools become floats
         ctx.save_for_backward(np.sign(a))
         return np.abs(a)
 
@@ -178,6 +203,7 @@ class Abs(Primitive):
 class Sin(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.sin(a)
 
@@ -190,6 +216,7 @@ class Sin(Primitive):
 class Cos(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.cos(a)
 
@@ -390,6 +417,7 @@ class Log1p(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.log1p(a, out=ctx._out)
 
@@ -404,6 +432,7 @@ class Expm1(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         out = np.expm1(a, out=ctx._out)
         ctx.save_for_backward(out)
         return out
@@ -419,6 +448,7 @@ class Log2(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.log2(a, out=ctx._out)
 
@@ -433,6 +463,7 @@ class Log10(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.log10(a, out=ctx._out)
 
@@ -447,6 +478,7 @@ class Exp2(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         out = np.exp2(a, out=ctx._out)
         ctx.save_for_backward(out)
         return out
@@ -460,6 +492,7 @@ class Exp2(Primitive):
 class Sinh(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.sinh(a)
 
@@ -472,6 +505,7 @@ class Sinh(Primitive):
 class Cosh(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.cosh(a)
 
@@ -484,6 +518,7 @@ class Cosh(Primitive):
 class Tan(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         out = np.tan(a)
         ctx.save_for_backward(out)
         return out
@@ -497,6 +532,7 @@ class Tan(Primitive):
 class Arcsin(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.arcsin(a)
 
@@ -509,6 +545,7 @@ class Arcsin(Primitive):
 class Arccos(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.arccos(a)
 
@@ -521,6 +558,7 @@ class Arccos(Primitive):
 class Arctan(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return np.arctan(a)
 
@@ -533,6 +571,7 @@ class Arctan(Primitive):
 class Arctan2(Primitive):
     @staticmethod
     def forward(ctx, y, x):
+        y, x = floating(y), floating(x)
         ctx.save_for_backward(y, x)
         return np.arctan2(y, x)
 
@@ -560,6 +599,7 @@ def _erf_values(function, a) -> np.ndarray:
 class Erf(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return _erf_values(math.erf, a)
 
@@ -572,6 +612,7 @@ class Erf(Primitive):
 class Erfc(Primitive):
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)
         ctx.save_for_backward(a)
         return _erf_values(math.erfc, a)
 
@@ -599,7 +640,7 @@ class Reciprocal(Primitive):
     @staticmethod
     def forward(ctx, a):
         # 1 / a: floats for integer inputs too (np.reciprocal would give 1 // a), as PyTorch
-        out = np.divide(1.0, a) if a.dtype.kind != "f" else np.reciprocal(a)
+        out = np.reciprocal(floating(a))
         ctx.save_for_backward(out)
         return out
 
@@ -654,6 +695,7 @@ class LogAddExp(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = floating(a), floating(b)
         out = np.logaddexp(a, b)
         ctx.save_for_backward(a, b, out)
         return out

@@ -9,7 +9,7 @@ import string
 import numpy as np
 
 from microgradnp.ops.elementwise import Mul
-from microgradnp.ops.primitive import Primitive, broadcast_grad
+from microgradnp.ops.primitive import Primitive, broadcast_grad, refuse_non_numbers
 from microgradnp.ops.reductions import Sum
 from microgradnp.ops.shape import Reshape, Transpose, diagonal
 from microgradnp.tensor import Tensor, _data
@@ -25,7 +25,14 @@ class MatMul(Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b, out=ctx._out)
+        try:
+            return np.matmul(a, b, out=ctx._out)
+        except TypeError:  # (costs nothing until raised)
+            refuse_non_numbers("@", a, b)
+            raise
+        except ValueError:
+            _refuse_shapes(np.shape(a), np.shape(b))
+            raise
 
     @staticmethod
     def backward(ctx, grad):
@@ -51,8 +58,45 @@ class MatMul(Primitive):
         return grad_a, grad_b
 
 
+def _refuse_shapes(a_shape, b_shape) -> None:
+    """Raise a ValueError naming the shapes when ``a @ b`` cannot be computed, and saying
+    how to fix it (NumPy's message speaks of gufunc core dimensions); return otherwise."""
+
+    def shown(shape):
+        return "x".join(map(str, shape)) if shape else "scalar"
+
+    head = f"matmul: cannot multiply ({shown(a_shape)}) by ({shown(b_shape)})"
+    if not a_shape or not b_shape:
+        raise ValueError(f"{head}: @ needs operands with at least one axis; multiply by a scalar with *") from None
+    inner_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    if a_shape[-1] != inner_b:
+        fix = "Reshape or transpose an operand so that they agree."
+        if len(b_shape) >= 2 and a_shape[-1] == b_shape[-1]:
+            fix = "Did you mean a @ b.T" + (" (b.swapaxes(-1, -2) for a batch)" if len(b_shape) > 2 else "") + "?"
+        elif len(a_shape) >= 2 and a_shape[-2] == inner_b:
+            fix = "Did you mean a.T" + (" (a.swapaxes(-1, -2) for a batch)" if len(a_shape) > 2 else "") + " @ b?"
+        second = ("the length of the 1-D second operand" if len(b_shape) == 1
+                  else "the second operand's second-to-last axis")
+        raise ValueError(
+            f"{head}: the first operand's last axis ({a_shape[-1]}) must equal {second} ({inner_b}), the axis "
+            f"summed over. {fix}"
+        ) from None
+    batch_a, batch_b = a_shape[:-2], b_shape[:-2]
+    try:
+        np.broadcast_shapes(batch_a, batch_b)
+    except ValueError:
+        raise ValueError(
+            f"{head}: the matrices match, but the batch axes {batch_a} and {batch_b} do not broadcast together "
+            "(each pair of batch lengths must be equal or 1)"
+        ) from None
+
+
 def matmul(a, b):
-    """Matrix product with NumPy's ``@`` rules (1-D operands, batched leading axes)."""
+    """Matrix product with NumPy's ``@`` rules (1-D operands, batched leading axes).
+
+    Raises:
+        ValueError: the shapes do not fit, naming them: ``cannot multiply (2x3) by (2x3)``.
+    """
     return MatMul.apply(a, b)
 
 

@@ -9,7 +9,15 @@ import math
 import numpy as np
 
 from microgradnp.ops.activations import _shift_by_max
-from microgradnp.ops.primitive import Primitive, broadcast_grad, kept_shape, normalize_axes, restore_reduced_axes
+from microgradnp.ops.primitive import (
+    Primitive,
+    broadcast_grad,
+    check_not_empty,
+    floating,
+    kept_shape,
+    normalize_axes,
+    restore_reduced_axes,
+)
 from microgradnp.tensor import Tensor, _as_array_result, _data, _no_grad_on_data
 
 
@@ -38,6 +46,7 @@ class Sum(Primitive):
 class Mean(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
+        a = floating(a)  # the mean of ints or bools: the default float dtype
         total = np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims)
         ctx.count = a.size // total.size if total.size else 0
         return total / ctx.count
@@ -50,6 +59,7 @@ class Mean(Primitive):
 class Var(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False, ddof=0):
+        a = floating(a)
         axes = _prepare(ctx, a, axis)
         ctx.axes, ctx.ddof = axes, ddof
         ctx.count = math.prod(a.shape[i] for i in axes)
@@ -66,17 +76,21 @@ class Var(Primitive):
 
 
 class _Extreme(Primitive):
-    """max / min: the gradient is shared evenly among the elements that tie for the extreme."""
+    """max / min: the gradient is shared evenly among the elements that tie for the extreme.
+    A NaN is the extreme of its group (as in NumPy and PyTorch) and the NaNs of the group
+    share the gradient, as PyTorch's ``max()`` gives it (its ``amax`` gives nan everywhere)."""
 
     pick = staticmethod(np.max)
 
     @classmethod
     def forward(cls, ctx, a, axis=None, keepdims=False):
         axes = _prepare(ctx, a, axis)
-        if builtins.any(a.shape[i] == 0 for i in axes):  # an empty batch reduced along a non-empty axis is fine
-            raise ValueError(f"{cls.name}: the tensor is empty along the reduced axes, so there is no {cls.name}")
+        if a.size == 0:  # an empty batch reduced along a non-empty axis is fine
+            check_not_empty(cls.name, a.shape, axes)
         extreme = cls.pick(a, axis=axes, keepdims=True)
         hits = a == extreme
+        if extreme.dtype.kind == "f" and np.isnan(extreme).any():
+            hits |= np.isnan(a) & np.isnan(extreme)
         ctx.save_for_backward(hits / hits.sum(axis=axes, keepdims=True).astype(a.dtype))
         return extreme if keepdims else np.squeeze(extreme, axes)
 
@@ -95,22 +109,42 @@ class Min(_Extreme):
 
 
 class LogSumExp(Primitive):
+    """log(sum(exp(a))) shifted by the max; -inf over an empty axis (the log of an empty
+    sum, as PyTorch), +inf where a +inf is summed, nan where a nan is or only -infs are.
+
+    The gradient is the softmax of ``a``, computed as exp(a - max) / sum(exp(a - max)):
+    exact even where the result rounds to the max (|a| >= 2**53, where exp(a - out)
+    gives 1 for each of two equal elements, as PyTorch's rule does, instead of 1/2),
+    and never overflowing (1e308 and 1e308); 0 at -inf elements, as in PyTorch."""
+
     name = "logsumexp"
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        axes = _prepare(ctx, a, axis)
-        shifted, peak = _shift_by_max(a, axes)
-        out = peak + np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        a = floating(a)
+        ctx.axes = axes = _prepare(ctx, a, axis)
+        # a - max beyond the float range is -inf (exp: 0); log(0) is -inf over an empty axis
+        with np.errstate(over="ignore", divide="ignore"):
+            shifted, peak = _shift_by_max(a, axes)
+            out = peak + np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
         out = out if keepdims else np.squeeze(out, axes)
-        ctx.save_for_backward(a, out)
+        ctx.save_for_backward(a)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        a, out = ctx.saved_tensors
-        kept = ctx.kept
-        return restore_reduced_axes(grad, kept) * np.exp(a - restore_reduced_axes(out, kept))
+        (a,) = ctx.saved_tensors
+        return restore_reduced_axes(grad, ctx.kept) * _softmax_weights(a, ctx.axes)
+
+
+def _softmax_weights(a, axes):
+    """exp(a) / sum(exp(a)) over ``axes`` for an ndarray or a Tensor (then recorded, so
+    the gradient of logsumexp can be differentiated again). The shift by the max is a
+    constant: the weights do not depend on it, so their derivatives are exact too."""
+    _, peak = _shift_by_max(_values(a), axes)
+    with np.errstate(over="ignore"):  # a - max beyond the float range is -inf: a weight of 0
+        e = np.exp(a - peak)
+    return e / e.sum(axis=axes, keepdims=True)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.sum)
@@ -153,17 +187,24 @@ def _ddof(function: str, ddof, correction):
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.max)
-    """Largest value over ``axis``; tied maxima share the gradient evenly."""
+    """Largest value over ``axis``; tied maxima share the gradient evenly. A NaN is the
+    largest value, and the NaNs of a group share its gradient (as PyTorch's ``max()``).
+    Over an axis of length 0 it raises ``EmptyReductionError`` (an IndexError, as
+    PyTorch's, and a ValueError, as NumPy's)."""
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.min)
-    """Smallest value over ``axis``; tied minima share the gradient evenly."""
+    """Smallest value over ``axis``; tied minima share the gradient evenly. A NaN is the
+    smallest value, and the NaNs of a group share its gradient (as PyTorch's ``min()``).
+    Over an axis of length 0 it raises ``EmptyReductionError`` (an IndexError, as
+    PyTorch's, and a ValueError, as NumPy's)."""
     return Min.apply(x, axis=axis, keepdims=keepdims)
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    """log(sum(exp(x))) over ``axis``, without overflow for large |x|."""
+    """log(sum(exp(x))) over ``axis``, without overflow for large |x| (-inf over an empty
+    axis, as PyTorch). Its gradient, the softmax of ``x``, is exact up to |x| = 1e308."""
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
@@ -240,6 +281,7 @@ def _masked_scale(grad, denominator):
 class Std(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False, ddof=0):
+        a = floating(a)
         axes = _prepare(ctx, a, axis)
         ctx.axes, ctx.ddof = axes, ddof
         ctx.count = math.prod(a.shape[i] for i in axes)
@@ -265,6 +307,7 @@ class Norm(Primitive):
 
     @staticmethod
     def forward(ctx, a, ord=2.0, axes=(), keepdims=False):  # noqa: A002  (NumPy's name)
+        a = floating(a)
         _prepare(ctx, a, axes)
         ctx.axes, ctx.ord = axes, ord
         magnitude = np.abs(a)

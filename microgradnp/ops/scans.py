@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.ops.primitive import Primitive, normalize_axes
+from microgradnp.ops.primitive import Primitive, axis_index, floating, normalize_axes
 from microgradnp.ops.shape import expand_dims, swapaxes
 from microgradnp.tensor import Tensor
 
@@ -25,9 +25,9 @@ def _prepare(ctx, a, axis):
     ctx.shape, ctx.flattened = a.shape, axis is None or a.ndim == 0
     if ctx.flattened:  # NumPy scans a 0-d array as one element along axis 0 (or -1)
         if axis is not None:
-            normalize_axes(int(axis), 1)
+            normalize_axes(axis_index(axis), 1)
         return a.reshape(-1), 0
-    (axis,) = normalize_axes(int(axis), a.ndim)
+    (axis,) = normalize_axes(axis_index(axis), a.ndim)
     return a, axis
 
 
@@ -80,6 +80,7 @@ class LogCumSumExp(Primitive):
 
     @staticmethod
     def forward(ctx, a, axis=None):
+        a = floating(a)
         scanned, ctx.axis = _prepare(ctx, a, axis)
         out = np.logaddexp.accumulate(scanned, axis=ctx.axis)  # pairwise log(e**x + e**y): no overflow
         ctx.save_for_backward(a, out)

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from microgradnp.ops.primitive import Primitive, normalize_axes
+from microgradnp.ops.primitive import Primitive, axis_index, normalize_axes
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
 
@@ -95,7 +95,7 @@ def _flat_or_axis(x, axis):
     ndim = np.ndim(_data(x))
     if ndim == 0:
         raise np.exceptions.AxisError(f"axis {axis} is out of bounds for a 0-d tensor (sort it with axis=None)")
-    (axis,) = normalize_axes(int(axis), ndim)
+    (axis,) = normalize_axes(axis_index(axis), ndim)
     return x, axis
 
 

@@ -127,7 +127,9 @@ def lerp(self, end, weight):
 
 
 def amax(self, dim=None, keepdim: bool = False):
-    """The largest values over ``dim`` (all by default): ``torch.amax``, values only."""
+    """The largest values over ``dim`` (all by default): ``torch.amax``, values only. Tied
+    maxima share the gradient, and so do NaNs, which are the max (torch.amax gives nan
+    gradients everywhere in a group holding a NaN; its ``max()`` gives them to the NaNs)."""
     return ops.max(self, axis=dim, keepdims=keepdim)
 
 
