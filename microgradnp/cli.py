@@ -7,7 +7,8 @@
 Every option can also come from a TOML file (``--config run.toml``, keys named like
 the options with underscores) and gets the same checks; options given on the command
 line win. Bad arguments, config values and outputs that cannot be written exit with
-status 2 and one line saying what is wrong.
+status 2 and one line saying what is wrong; an interrupted run (Ctrl-C, SIGTERM) with
+status 130 and one line saying what was kept.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
+import os
+import signal
 import sys
+import threading
 import tomllib
 from pathlib import Path
 
@@ -58,43 +63,62 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+# Type functions of the flags. A bad value raises ArgumentTypeError, whose text argparse
+# shows as it is ("argument --lr: must be a positive number, got x"); a ValueError would
+# make argparse name the function instead ("invalid _positive_float value").
+def _given(text: str) -> str:
+    return text if text.strip() else "an empty value"
+
+
+def _parse(text: str, kind: type, expected: str):
+    """``kind(text)`` (int or float), or "must be <expected>, got <text>". Floats must be
+    finite: inf or nan as a learning rate or decay only ever makes a run of nan."""
+    try:
+        value = kind(text)
+    except (ValueError, OverflowError):
+        value = None
+    if value is None or (kind is float and not math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {_given(text)}")
+    return value
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _parse(text, int, "a positive integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    value = _parse(text, float, "a positive number")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
+    value = _parse(text, float, "a number between 0 and 1")
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _parse(text, int, "an integer >= 0")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    value = float(text)
+    value = _parse(text, float, "a number >= 0")
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
 
 
 def _open_fraction(text: str) -> float:
-    value = float(text)
+    value = _parse(text, float, "a fraction between 0 and 1 (exclusive)")
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1 (exclusive), got {text}")
     return value
@@ -104,10 +128,19 @@ def _stop(text: str):
     """A target accuracy, or "none": train every epoch."""
     if text.strip().lower() == "none":
         return "none"  # (None would read as "not given"; _stop_value turns it into None)
-    value = float(text)
+    value = _parse(text, float, "a fraction in (0, 1] or none")
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1] or none, got {text}")
     return value
+
+
+def _path(text: str) -> Path:
+    """A file or folder name: Path("") would silently be the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a file or folder name, got an empty string")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"must be a file or folder name, got {text!r} (it has a NUL character)")
+    return Path(text)
 
 
 def _stop_value(value):
@@ -123,7 +156,8 @@ def _layers(text: str):
     one layer of 4, "10,10" two layers of 10: every layer's width."""
     parts = _numbers(text)
     if not parts or any(not part.isdigit() or int(part) < 1 for part in parts):
-        raise argparse.ArgumentTypeError(f"must be a positive integer or layer widths such as 4, or 10,10, got {text}")
+        raise argparse.ArgumentTypeError("must be a positive integer or layer widths such as 4, or 10,10, got "
+                                         f"{_given(text)}")
     if text.strip().isdigit():
         return int(text)
     return tuple(int(part) for part in parts)
@@ -135,7 +169,7 @@ def _betas(text: str) -> tuple[float, float]:
     except ValueError:
         values = ()
     if len(values) != 2 or not all(0 <= b < 1 for b in values):
-        raise argparse.ArgumentTypeError(f"must be two numbers in [0, 1) such as 0.9,0.999, got {text}")
+        raise argparse.ArgumentTypeError(f"must be two numbers in [0, 1) such as 0.9,0.999, got {_given(text)}")
     return values
 
 
@@ -145,7 +179,7 @@ def _truth(text: str) -> bool:
         return True
     if word in ("false", "no", "off", "0"):
         return False
-    raise argparse.ArgumentTypeError(f"must be true or false, got {text}")
+    raise argparse.ArgumentTypeError(f"must be true or false, got {_given(text)}")
 
 
 def _init(text: str) -> str:
@@ -171,12 +205,13 @@ _INIT_HELP = ("'default' (PyTorch's), or an nn.init call without the tensor: 'no
 # -- options --------------------------------------------------------------------------------
 def _model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data and network")
-    group.add_argument("--config", type=Path, help="TOML file with any of these options (underscores in keys)")
+    group.add_argument("--config", type=_path, help="TOML file with any of these options (underscores in keys)")
     group.add_argument("--dataset", type=_dataset, metavar="NAME|FILE",
                        help=f"data set: {', '.join(DATASETS)} (default xor), or a .csv file (label in the last "
                        "column) or .npz file (arrays X and y) of points with 0/1 labels")
     group.add_argument("--n", type=_positive_int, help="points in generated data sets (default 100)")
-    group.add_argument("--data-seed", type=int, help="seed of generated data and of the test split (default 0)")
+    group.add_argument("--data-seed", type=_non_negative_int,
+                       help="seed of generated data and of the test split (default 0)")
     group.add_argument("--hidden", type=_positive_int, nargs="+", metavar="UNITS",
                        help="units of each hidden layer (default 50 50: the lab's two layers)")
     group.add_argument("--activation", choices=ACTIVATIONS, help="hidden activation (default sigmoid)")
@@ -186,7 +221,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--bias-init", type=_init, help="bias initialisation (the same choices)")
     group.add_argument("--conv1d-channels", type=_non_negative_int,
                        help="a Conv1d input layer with this many channels over the coordinates (default 0: none)")
-    group.add_argument("--seed", type=int, help="seed of the weight initialisation (default 0)")
+    group.add_argument("--seed", type=_non_negative_int, help="seed of the weight initialisation (default 0)")
 
 
 def _progress_option(parser: argparse.ArgumentParser) -> None:
@@ -219,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--test-size", type=_open_fraction,
                        help="hold out this fraction of the points and report the test accuracy")
     group.add_argument("--log-every", type=_positive_int, help="log line every N epochs (default 1000)")
-    group.add_argument("--out", type=Path, help="output folder (default out/train)")
+    group.add_argument("--out", type=_path, help="output folder (default out/train)")
     group.add_argument("--no-compile", dest="compile", action="store_false", default=None,
                        help="train eagerly, without mg.compile (the same numbers, slower)")
     _progress_option(group)
@@ -230,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "table (Markdown, CSV, JSON in --out). A config file can list several grids "
                                 "([[grid]] tables). Finished configurations are written to --out/cells as they "
                                 "finish: --resume skips them.")
-    sweep.add_argument("--config", type=Path, help="TOML file with any of these options (underscores in keys) "
+    sweep.add_argument("--config", type=_path, help="TOML file with any of these options (underscores in keys) "
                        "and [[grid]] tables of grid options")
     sweep.add_argument("--protocol", choices=["lab"],
                        help="the lab's full protocol: lr, hidden-unit and activation grids plus SGD vs Adam")
@@ -238,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_group.add_argument("--datasets", nargs="+", type=_dataset, metavar="NAME|FILE",
                             help=f"data sets (default linear xor): {', '.join(DATASETS[:4])} or .csv/.npz files")
     data_group.add_argument("--n", type=_positive_int, help="points in generated data sets (default 100)")
-    data_group.add_argument("--data-seed", type=int, help="seed of generated data and of the test split (default 0)")
+    data_group.add_argument("--data-seed", type=_non_negative_int,
+                            help="seed of generated data and of the test split (default 0)")
     data_group.add_argument("--test-size", type=_open_fraction,
                             help="hold out this fraction of the points: a test-accuracy column")
     grid = sweep.add_argument_group("grid (each option takes one or more values; every combination runs)")
@@ -276,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run on a Dask cluster, e.g. tcp://host:8786 (pip install \"microgradnp[cluster]\")")
     runs.add_argument("--resume", action="store_true", default=None,
                       help="skip the configurations already finished in --out/cells by an earlier run")
-    runs.add_argument("--out", type=Path, help="output folder (default results)")
+    runs.add_argument("--out", type=_path, help="output folder (default results)")
     _progress_option(runs)
 
     graph = commands.add_parser("graph", help="draw a network's computation graph",
@@ -294,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--no-modules", dest="group_modules", action="store_false", default=None,
                        help="do not draw module calls as clusters")
     group.add_argument("--format", choices=GRAPH_FORMATS, help="file format (default: from --out's extension)")
-    group.add_argument("--out", type=Path, help="output file (default graph.svg)")
+    group.add_argument("--out", type=_path, help="output file (default graph.svg)")
 
     for command in commands.choices.values():
         # A config file's values get the checks of the flag of the same name (_check_config_value);
@@ -316,14 +352,11 @@ def resolve(args: argparse.Namespace, defaults: dict) -> dict:
     return options
 
 
+MAX_CONFIG_BYTES = 4 << 20  # far more than any config; reading stops there (--config /dev/zero ends)
+
+
 def _read_config(path: Path, defaults: dict, flags: dict) -> dict:
-    try:
-        with open(path, "rb") as file:
-            config = tomllib.load(file)
-    except FileNotFoundError:
-        raise UsageError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"config file {path} is not valid TOML: {error}") from None
+    config = _parse_toml(path, _read_config_text(path))
     unknown = sorted(set(config) - set(defaults))
     if unknown:
         raise UsageError(f"config file {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(defaults)}")
@@ -332,6 +365,36 @@ def _read_config(path: Path, defaults: dict, flags: dict) -> dict:
                 for key, value in config.items()}
     except UsageError as error:
         raise UsageError(f"config file {path}: {error}") from None
+
+
+def _read_config_text(path: Path) -> str:
+    """The config file's text: at most MAX_CONFIG_BYTES of UTF-8 (a UTF-8 byte order mark
+    is dropped, as editors on Windows write one)."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"config file {path} is a directory; give a TOML file") from None
+    except OSError as error:
+        raise UsageError(f"cannot read config file {path}: {error.strerror or error}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UsageError(f"config file {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB: not a TOML config")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UsageError(f"config file {path} is UTF-16 text; TOML files are UTF-8: save it as UTF-8")
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"config file {path} is not UTF-8 text (byte {data[error.start]:#04x} at offset "
+                         f"{error.start}); TOML files are UTF-8 text") from None
+
+
+def _parse_toml(path: Path, text: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"config file {path} is not valid TOML: {error}") from None
 
 
 def _check_grids(value) -> list[dict]:
@@ -350,6 +413,10 @@ def _check_config_value(key: str, value, flag: argparse.Action):
     several = flag.nargs in ("+", "*")
     if several and flag.type is _betas and isinstance(value, list) and value and not isinstance(value[0], list):
         value = [value]  # betas = [0.9, 0.999] is one pair
+    if several and value == []:
+        # A list is a list of values (as the flag's words are): hidden = [] would otherwise
+        # quietly train a network without hidden layers, datasets = [] do nothing.
+        raise UsageError(f"no values for {key}: give one or more (or leave {key} out for the default)")
     checked = []
     for item in value if several and isinstance(value, list) else [value]:
         if not _is_kind(item, kinds):
@@ -369,7 +436,7 @@ def _check_config_value(key: str, value, flag: argparse.Action):
 
 # What TOML type a config value needs for a flag's type function (any other: a string).
 _BOOL, _STRING, _NUMBER = ((bool,), "true or false"), ((str,), "a string"), ((int, float), "a number")
-_FLAG_KINDS = {int: ((int,), "an integer"), _positive_int: ((int,), "an integer"),
+_FLAG_KINDS = {_positive_int: ((int,), "an integer"),
                _non_negative_int: ((int,), "an integer"), _positive_float: _NUMBER, _fraction: _NUMBER,
                _non_negative_float: _NUMBER, _open_fraction: _NUMBER, _stop: ((int, float, str), 'a number or "none"'),
                _layers: ((int, list), "an integer or a list of layer widths such as [10, 10]"),
@@ -389,6 +456,18 @@ def _writing_to(out: Path):
         yield
     except OSError as error:
         raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
+
+
+def _make_output_folder(out: Path) -> None:
+    """Make the output folder now, so that a folder that cannot be made fails before a long run."""
+    with _writing_to(out):
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file stands where a folder must be
+            blocking = next((folder for folder in [*reversed(out.parents), out]
+                             if folder.exists() and not folder.is_dir()), out)
+            raise UsageError(f"cannot write {out}: {blocking} is a file, not a directory; give --out a folder "
+                             "name") from None
 
 
 # -- building a run -------------------------------------------------------------------------
@@ -433,12 +512,125 @@ def build_optimizer(options: dict, parameters):
         raise UsageError(f"bad optimizer options: {error}") from None
 
 
+# -- memory ---------------------------------------------------------------------------------
+# Sizes are checked against the machine's memory before anything is allocated: NumPy would
+# otherwise fail deep inside a generator or a layer with a traceback, or the machine would
+# start swapping. The estimates count the big arrays only, so they err on the low side.
+_OPTIMIZER_STATES = {"sgd": 0, "adam": 2, "adamw": 2, "rmsprop": 1, "adagrad": 1}  # arrays per parameter
+
+
+def _optimizer_states(optimizer: str, momentum: float) -> int:
+    return _OPTIMIZER_STATES.get(optimizer, 2) + (momentum > 0 and optimizer in ("sgd", "rmsprop"))
+
+
+def _network_memory(points: int, features: int, hidden, conv1d_channels: int, optimizer_states: int,
+                    itemsize: int) -> tuple[int, int]:
+    """Bytes of one network's ``(parameters, activations)`` trained full batch on ``points``:
+    each parameter with its gradient and optimizer state; each layer's output before and
+    after its activation, and their gradients."""
+    widths = [conv1d_channels or features, *hidden, 1]
+    parameters = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    if conv1d_channels:
+        parameters += (features + 1) * conv1d_channels
+    activations = points * sum(widths[1:]) * 4
+    return parameters * (2 + optimizer_states) * itemsize, activations * itemsize
+
+
+def _generated_shape(dataset: str, n: int) -> tuple[int, int] | None:
+    """``(points, features)`` of a generated data set, None for a file (known once read)."""
+    if dataset.lower().endswith((".csv", ".npz")):
+        return None
+    return (21, 2) if dataset == "xor" else (n, 2)  # (xor is the lab's fixed 21 points)
+
+
+def available_memory() -> int | None:
+    """Bytes the machine can give a new run (MemAvailable), else its physical memory; None
+    where neither is known."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _size_text(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size * 1024:.3g} PiB"
+
+
+def _check_memory(parts: dict[str, tuple[int, list[str]]]) -> None:
+    """``parts`` maps what needs memory to ``(bytes, the flags that reduce it)``."""
+    need = sum(size for size, _ in parts.values())
+    available = available_memory()
+    if available is None or need <= available:
+        return
+    name, (size, flags) = max(parts.items(), key=lambda part: part[1][0])
+    flags = ", ".join(flags[:-1]) + " or " + flags[-1] if len(flags) > 1 else flags[0]
+    raise UsageError(f"this run needs about {_size_text(need)} of memory (mostly the {name}: {_size_text(size)}) "
+                     f"but {_size_text(available)} is available; reduce {flags}")
+
+
+def _check_train_memory(options: dict, points: int, features: int) -> None:
+    """``train`` and ``graph``: the data, one network and one full-batch step (the
+    predictions and the graph drawing run on all points, whatever the batch size)."""
+    itemsize = 8
+    states = _optimizer_states(options.get("optimizer", "sgd"), options.get("momentum") or 0.0)
+    parameters, activations = _network_memory(points, features, options["hidden"], options["conv1d_channels"],
+                                              states, itemsize)
+    network_flags = ["--hidden"] + (["--conv1d-channels"] if options["conv1d_channels"] else [])
+    _check_memory({"data": (points * (features + 1) * itemsize * 2, ["--n"]),
+                   "parameters": (parameters, network_flags),
+                   "activations": (activations, ["--n", *network_flags])})
+
+
+def _load_data_that_fits(options: dict):
+    """``load_data`` once the data and the network fit in memory (a generated set is
+    checked before it is made, a file once read)."""
+    shape = _generated_shape(options["dataset"], options["n"])
+    if shape is not None:
+        _check_train_memory(options, *shape)
+    X, y = load_data(options)
+    if shape is None:
+        _check_train_memory(options, *X.shape)
+    return X, y
+
+
+def _check_sweep_memory(options: dict, configs, points: int, features: int) -> None:
+    """A sweep: each configuration trains all its seeds at once (an ensemble; one at a time
+    with --one-at-a-time), and as many configurations as there are workers at the same time."""
+    itemsize = 4 if options["dtype"] == "float32" else 8
+    members = options["seeds"] if options["vectorize"] else 1
+    needs = []
+    for config in configs:
+        hidden = (config.hidden, config.hidden) if isinstance(config.hidden, int) else config.hidden
+        states = _optimizer_states(config.optimizer, config.momentum)
+        needs.append(_network_memory(points, features, hidden, config.conv1d_channels, states, itemsize))
+    at_once = min(len(configs), options["workers"] or os.cpu_count() or 1)
+    biggest = sorted(needs, key=sum, reverse=True)[:at_once]
+    seeds = ["--seeds"] if members > 1 else []
+    workers = ["--workers"] if at_once > 1 else []
+    _check_memory({"data": (points * (features + 1) * itemsize * 2 * (1 + at_once), ["--n"]),
+                   "parameters": (members * sum(p for p, _ in biggest), [*seeds, "--hidden", *workers]),
+                   "activations": (members * sum(a for _, a in biggest), [*seeds, "--n", "--hidden", *workers]),
+                   # each seed's results and history (a few hundred bytes of Python objects)
+                   "seeds' records": (options["seeds"] * 1024 * len(configs), ["--seeds"])})
+
+
 # -- commands -------------------------------------------------------------------------------
 def run_train(options: dict) -> int:
     import microgradnp as mg
     from microgradnp.train.runs import split_points
 
-    X, y = load_data(options)
+    X, y = _load_data_that_fits(options)
     X_test = y_test = None
     if options["test_size"] is not None:
         try:
@@ -448,33 +640,78 @@ def run_train(options: dict) -> int:
     model = build_model(options, X, y)
     optimizer = build_optimizer(options, model.parameters())
     out = Path(options["out"])
-    with _writing_to(out):  # a folder we cannot make fails now, not after a long run
-        out.mkdir(parents=True, exist_ok=True)
+    _make_output_folder(out)
     loss = "cross_entropy" if y.ndim == 1 else options["loss"]
     stop = _stop_value(options["stop_at_accuracy"])
     held_out = f" (+{len(X_test)} held out)" if X_test is not None else ""
     print(f"{_data_name(options['dataset'])}: {len(X)} points{held_out}; network {_describe_network(model)}, "
           f"{options['activation']}, {loss}, {options['optimizer']} lr {options['lr']:g}\n")
-    try:
-        history = mg.train.fit(model, X, y, loss, optimizer, epochs=options["epochs"],
-                               batch_size=options["batch_size"], stop_at_accuracy=stop,
-                               log_every=options["log_every"], progress=options["progress"], rng=options["seed"],
-                               compile=options["compile"])
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    prediction = mg.train.predict(model, X)
-    _print_predictions(X, y, prediction)
-    outcome = (f"reached {stop:.0%} at epoch {history.stop_epoch}" if history.converged
-               else f"{history.status} after {history.epochs} epochs")
-    print(f"\nfinal loss {history.final_loss:.6f}, accuracy {history.final_accuracy:.2%} ({outcome}, "
-          f"{history.wall_time:.2f} s)")
-    test_accuracy = None
-    if X_test is not None:
-        test_accuracy = mg.train.count_correct(mg.train.predict(model, X_test), y_test) / len(X_test)
-        print(f"test accuracy {test_accuracy:.2%} on {len(X_test)} held-out points")
-    with _writing_to(out):
-        _write_train_outputs(out, options, model, X, y, prediction, history, loss, test_accuracy)
+    # Until the outputs are written, SIGINT/SIGTERM end training at the end of the epoch and
+    # the outputs are written for the epochs so far; a second signal stops at once.
+    with _stop_at_epoch_end() as interrupted:
+        try:
+            history = mg.train.fit(model, X, y, loss, optimizer, epochs=options["epochs"],
+                                   batch_size=options["batch_size"], stop_at_accuracy=stop,
+                                   log_every=options["log_every"], progress=options["progress"],
+                                   rng=options["seed"], compile=options["compile"], should_stop=interrupted)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        if history.status == "stopped":
+            history.message = f"interrupted by {interrupted.signal_name} at epoch {history.epochs}"
+        prediction = mg.train.predict(model, X)
+        if not interrupted():
+            _print_predictions(X, y, prediction)
+            outcome = (f"reached {stop:.0%} at epoch {history.stop_epoch}" if history.converged
+                       else f"{history.status} after {history.epochs} epochs")
+            print(f"\nfinal loss {history.final_loss:.6f}, accuracy {history.final_accuracy:.2%} ({outcome}, "
+                  f"{history.wall_time:.2f} s)")
+        test_accuracy = None
+        if X_test is not None:
+            test_accuracy = mg.train.count_correct(mg.train.predict(model, X_test), y_test) / len(X_test)
+            if not interrupted():
+                print(f"test accuracy {test_accuracy:.2%} on {len(X_test)} held-out points")
+        with _writing_to(out):
+            written = _write_train_outputs(out, options, model, X, y, prediction, history, loss, test_accuracy)
+    if interrupted():
+        when = f"at epoch {history.epochs}" if history.status == "stopped" else "after training"
+        print(f"\ninterrupted ({interrupted.signal_name}) {when}, loss {history.final_loss:.6f}, accuracy "
+              f"{history.final_accuracy:.2%}: wrote {', '.join(written)} in {out}/", file=sys.stderr)
+        return 130
+    print(f"wrote {', '.join(written)} in {out}/")
     return 0
+
+
+class _StopRequest:
+    """What SIGINT (Ctrl-C) and SIGTERM do while installed by ``_stop_at_epoch_end``: the
+    first signal is remembered (calling the request says whether one came: fit's
+    ``should_stop``); a second stops at once, as KeyboardInterrupt."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    def __call__(self) -> bool:
+        return self.signal_name is not None
+
+    def handle(self, number: int, frame) -> None:
+        if self.signal_name is not None:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(number).name
+
+
+@contextlib.contextmanager
+def _stop_at_epoch_end():
+    """A ``_StopRequest`` handling SIGINT and SIGTERM; the previous handlers afterwards."""
+    request = _StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request  # (Python lets only the main thread set signal handlers)
+        return
+    previous = {number: signal.signal(number, request.handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for number, handler in previous.items():
+            # (None: a handler not set from Python; the default is the nearest we can restore)
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 def _data_name(dataset: str) -> str:
@@ -500,7 +737,8 @@ def _print_predictions(X, y, prediction) -> None:
         print(f"{x1:7.3f} {x2:7.3f}  {t:5.0f}  {p:10.5f}")
 
 
-def _write_train_outputs(out: Path, options, model, X, y, prediction, history, loss, test_accuracy) -> None:
+def _write_train_outputs(out: Path, options, model, X, y, prediction, history, loss, test_accuracy) -> list[str]:
+    """Write the run's files into ``out``; the names of those written."""
     import microgradnp as mg
 
     metrics = {"options": {k: _stop_value(v) if k == "stop_at_accuracy" else v for k, v in options.items()
@@ -523,7 +761,7 @@ def _write_train_outputs(out: Path, options, model, X, y, prediction, history, l
         written.append("graph.svg")
     except mg.viz.RenderError as missing:
         print(f"(no graph drawing: {missing})")
-    print(f"wrote {', '.join(written)} in {out}/")
+    return written
 
 
 def _graph_of_one_step(model, X, y, loss, backward: bool, **drawing):
@@ -540,7 +778,7 @@ def _graph_of_one_step(model, X, y, loss, backward: bool, **drawing):
 def run_graph(options: dict) -> int:
     import microgradnp as mg
 
-    X, y = load_data(options)
+    X, y = _load_data_that_fits(options)
     model = build_model(options, X, y)
     loss = "cross_entropy" if y.ndim == 1 else options["loss"]
     try:  # draw_graph checks its options (max_nodes at least 2, ...) with their own messages
@@ -566,17 +804,44 @@ def run_graph(options: dict) -> int:
 
 def run_sweep(options: dict) -> int:
     import microgradnp as mg
+    from microgradnp.train.runs import read_points
 
-    grid, stop = _sweep_grid(options)
+    grid, stop, configs = _sweep_grid(options)
+    for dataset in options["datasets"]:
+        shape = _generated_shape(dataset, options["n"])
+        if shape is None:
+            try:
+                shape = read_points(dataset)[0].shape
+            except ValueError as error:
+                raise UsageError(f"sweep: {error}") from None
+        _check_sweep_memory(options, configs, *shape)
     out = Path(options["out"])
-    with _writing_to(out):
-        out.mkdir(parents=True, exist_ok=True)
-    with _executor(options["scheduler"]) as executor:
+    _make_output_folder(out)
+    # SIGTERM (a kill, a scheduler's time limit) stops a sweep as Ctrl-C does: the workers
+    # are stopped and the finished configurations stay on disk.
+    with _executor(options["scheduler"]) as executor, _sigterm_as_interrupt():
         for dataset in options["datasets"]:
             code = _sweep_one(mg, dataset, grid, stop, options, out, executor)
             if code:
                 return code
     return 0
+
+
+def _raise_interrupt(number, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does; the previous handler afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (Python lets only the main thread set signal handlers)
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @contextlib.contextmanager
@@ -617,9 +882,12 @@ def _sweep_one(mg, dataset: str, grid, stop, options: dict, out: Path, executor)
                                 workers=options["workers"], executor=executor, progress=options["progress"],
                                 on_row=keep, dtype=options["dtype"], cells=out / "cells", resume=options["resume"])
     except KeyboardInterrupt:
-        kept = f"kept in {partial}" if finished else "kept"
-        print(f"\ninterrupted: {len(finished)} finished configuration(s) {kept}; --resume continues from "
-              f"{out / 'cells'}", file=sys.stderr)
+        if finished and partial.exists():
+            print(f"\ninterrupted: {len(finished)} finished configuration(s) kept in {partial}; --resume "
+                  f"continues from {out / 'cells'}", file=sys.stderr)
+        else:
+            print(f"\ninterrupted before a configuration of {name} finished: nothing was kept for it",
+                  file=sys.stderr)
         return 130
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -647,10 +915,10 @@ def _stop_none(table) -> dict:
 
 
 def _sweep_grid(options: dict):
-    """The grid and the default target accuracy of a sweep's options: the config's
-    ``[[grid]]`` tables (or the lab's protocol), under the grid options of the config's
-    top level (defaults for keys a table leaves out), under those of the command line
-    (which win)."""
+    """The grid, the default target accuracy and the configurations of a sweep's options:
+    the config's ``[[grid]]`` tables (or the lab's protocol), under the grid options of
+    the config's top level (defaults for keys a table leaves out), under those of the
+    command line (which win)."""
     import microgradnp as mg
 
     def given(keys):
@@ -672,10 +940,11 @@ def _sweep_grid(options: dict):
     grid = [_stop_none({**top, **table, **command_line}) for table in tables or [{}]]
     try:
         configs = mg.train.expand_grid(grid)  # bad values fail now, in one line, before any output
-    except ValueError as error:
+    except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
     stops = {config.stop_at_accuracy for config in configs}
-    return grid, stops.pop() if len(stops) == 1 else 1.0  # (each row has its own; this is the table's header)
+    # (each row has its own target; the one returned is the table's header)
+    return grid, stops.pop() if len(stops) == 1 else 1.0, configs
 
 
 COMMANDS = {"train": (run_train, TRAIN_DEFAULTS), "sweep": (run_sweep, SWEEP_DEFAULTS),
@@ -690,6 +959,12 @@ def main(argv=None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except MemoryError:  # what _check_memory's estimate missed
+        print("error: out of memory; reduce --n, --hidden or --seeds", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # a second Ctrl-C during training, or one outside it
+        print("\ninterrupted: stopped at once", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

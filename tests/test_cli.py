@@ -65,7 +65,7 @@ def test_train_from_a_toml_config_with_a_flag_overriding_it(capsys, tmp_path):
         (["train", "--lr", "-1"], "--lr: must be a positive number"),
         (["train", "--dataset", "mnist"], "unknown data set 'mnist'"),
         (["train", "--hidden"], "expected at least one argument"),
-        (["train", "--epochs", "ten"], "invalid _positive_int value"),
+        (["train", "--epochs", "ten"], "argument --epochs: must be a positive integer, got ten"),
         (["graph", "--out", "graph.pdf"], "apt-get install graphviz"),
         (["graph", "--out", "graph.jpeg"], "pass --format"),
         (["sweep", "--protocol", "lab", "--lr", "0.1"], "--protocol lab fixes the grid"),
@@ -73,7 +73,7 @@ def test_train_from_a_toml_config_with_a_flag_overriding_it(capsys, tmp_path):
         (["graph", "--max-nodes", "1"], "draw_graph: max_nodes must be at least 2, got 1"),
         (["graph", "--dataset", "spiral", "--n", "1"], "bad data options: make_spiral"),
         (["graph", "--loss", "bce", "--output-activation", "none"], "inputs must be probabilities"),
-        (["train", "--dataset", "moons", "--data-seed", "-1"], "bad data options"),
+        (["train", "--dataset", "moons", "--data-seed", "-1"], "argument --data-seed: must be an integer >= 0"),
         # "afile" is a file, so no folder can be made there
         (["graph", "--out", "afile/graph.svg"], "cannot write afile/graph.svg"),
         (["train", "--epochs", "1", "--no-progress", "--out", "afile"], "cannot write afile"),

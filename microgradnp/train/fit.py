@@ -7,6 +7,7 @@ import numbers
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,8 @@ class History:
     before its update) and how training ended.
 
     ``status`` is "reached" (``stop_at_accuracy`` met at ``stop_epoch``), "completed"
-    (ran all epochs) or "diverged" (the loss became nan/inf; ``message`` says when).
+    (ran all epochs), "diverged" (the loss became nan/inf; ``message`` says when) or
+    "stopped" (``fit``'s ``should_stop`` asked to stop after ``stop_epoch``).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -116,7 +118,8 @@ def _as_array(values) -> np.ndarray:
 
 def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None,
         stop_at_accuracy: float | None = None, threshold: float = 0.5, log_every: int | None = None,
-        progress: bool = True, rng=None, file=None, compile: bool = True) -> History:  # noqa: A002
+        progress: bool = True, rng=None, file=None, compile: bool = True,  # noqa: A002
+        should_stop: Callable[[], bool] | None = None) -> History:
     """Train ``model`` on ``(X, y)`` and return the ``History``.
 
     Each epoch runs the forward pass, the loss, ``backward()`` and ``optimizer.step()``
@@ -135,6 +138,9 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     warning that says why; ``compile=False`` trains eagerly from the start. The update
     follows the checks above, so the gradients of the stopping epoch are computed but
     not applied.
+
+    ``should_stop`` is called at the end of every epoch, after its update; when it returns
+    True training ends there with status "stopped" (the CLI's Ctrl-C handler is one).
     """
     if not isinstance(epochs, int | np.integer) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
@@ -201,6 +207,9 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
                 history.status, history.stop_epoch = "reached", epoch
                 if log_every and not logged:
                     write(_log_line(epoch, epoch_loss, epoch_accuracy))
+                break
+            if should_stop is not None and should_stop():
+                history.status, history.stop_epoch = "stopped", epoch
                 break
     if bar is not None:
         bar.close()
