@@ -239,3 +239,19 @@ if __name__ == "__main__":
             print(f"=== {path.relative_to(ROOT)}")
             for problem in run_page(path, show=True):
                 print(f"MISMATCH {problem}")
+
+
+def test_readme_set_up_command_installs_what_the_tests_and_the_docs_need():
+    """README's first block is what CI runs: one set-up command whose extras hold the test
+    tools (pytest, hypothesis), every optional feature the tests use, and mkdocs."""
+    import tomllib
+
+    setup, main_job, test = [line.split("#")[0].strip() for line in blocks(ROOT / "README.md")[0].code.splitlines()]
+    extras = re.fullmatch(r'pip install -e "\.\[(?P<extras>[a-z,]+)\]"', setup)
+    assert extras, setup
+    assert main_job == "python examples/xor.py" and test == "python -m pytest"
+    optional = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    installed = " ".join(" ".join(optional[name]) for name in extras["extras"].split(","))
+    for requirement in ("pytest", "hypothesis", "ruff", "mkdocs-material", "mkdocstrings", "microgradnp[plot"):
+        assert requirement in installed, f"README's set-up command does not install {requirement}"
+    assert "README.md" in (ROOT / ".ci" / "run").read_text()  # CI takes the commands from README itself
