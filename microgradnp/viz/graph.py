@@ -8,9 +8,13 @@ clusters; ``order=True`` numbers the operations in the order backward visits the
 
 from __future__ import annotations
 
+import numbers
+import re
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 
 import graphviz
 import numpy as np
@@ -40,29 +44,28 @@ _STYLE = {
 class _Walk:
     """What a walk from the output found: tensors, operations, constants, module calls."""
 
-    tensors: dict[int, Tensor] = field(default_factory=dict)
-    distance: dict[int, int] = field(default_factory=dict)  # edges from the output, for collapsing
+    tensors: dict[int, Tensor] = field(default_factory=dict)  # closest to the output first
     calls: list[tuple[Module, int, int]] = field(default_factory=list)  # (module, newest, oldest) order
 
 
 def graph_nodes(output: Tensor) -> _Walk:
     """Every tensor the output was computed from, breadth first (no recursion)."""
     walk = _Walk()
-    queue = deque([(output, 0)])
+    tensors, calls = walk.tensors, walk.calls  # local names: this loop visits every tensor of the graph
+    queue = deque([output])
     while queue:
-        tensor, depth = queue.popleft()
-        if id(tensor) in walk.tensors:
+        tensor = queue.popleft()
+        if id(tensor) in tensors:
             continue
-        walk.tensors[id(tensor)] = tensor
-        walk.distance[id(tensor)] = depth
+        tensors[id(tensor)] = tensor
         node = tensor._node
         if node is None:
             continue
         for module, first in node.module_calls:
-            walk.calls.append((module, node._order, first))
+            calls.append((module, node._order, first))
         for x in node.inputs:
-            if isinstance(x, Tensor) and id(x) not in walk.tensors:
-                queue.append((x, depth + 1))
+            if isinstance(x, Tensor) and id(x) not in tensors:
+                queue.append(x)
     return walk
 
 
@@ -78,16 +81,7 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
     as a labelled cluster; ``order`` numbers the operations in the order ``backward``
     visits them (1 first). Render it with ``mg.viz.render`` or display it in Jupyter.
     """
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"draw_graph: expected a Tensor, got {type(tensor).__name__}")
-    show = set(show)
-    unknown = show - set(SHOW_ALL)
-    if unknown:
-        raise ValueError(f"draw_graph: unknown show option(s) {sorted(unknown)}; choose from {SHOW_ALL}")
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"draw_graph: rankdir must be one of {RANKDIRS}, got {rankdir!r}")
-    if max_nodes < 2:
-        raise ValueError(f"draw_graph: max_nodes must be at least 2, got {max_nodes}")
+    show, max_nodes = _checked_arguments(tensor, show, rankdir, max_nodes, group_modules, order)
     walk = graph_nodes(tensor)
     number = {key: i for i, key in enumerate(walk.tensors)}  # stable node ids: the same graph, the same DOT
 
@@ -97,7 +91,7 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
     def _op_id(t: Tensor) -> str:
         return f"op{number[id(t)]}"
 
-    names = _parameter_names(walk)
+    names, module_names = _names(walk)
     kept = _kept_tensors(walk, max_nodes, "op" in show)
     visit = _backward_order(walk) if order else {}
 
@@ -105,14 +99,14 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
                                                            "nodesep": "0.25", "ranksep": "0.35"},
                            node_attr={"fontname": "Helvetica", "fontsize": "10"},
                            edge_attr={"color": "#555555", "arrowsize": "0.7"})
-    clusters = _Clusters(walk, names, group_modules)
+    clusters = _Clusters(walk, module_names, group_modules, [t for key, t in walk.tensors.items() if key in kept])
     collapsed = False
     drawn_ops: dict[int, Tensor] = {}  # a Function with several outputs -> the output drawn with it
     for key, t in walk.tensors.items():
         if key not in kept:
             continue
         kind = "output" if t is tensor else _kind(t)
-        clusters.graph_of(t, dot).node(_value_id(t), _value_label(t, names.get(key), show), **_STYLE[kind])
+        clusters.graph_of(t, dot).node(_value_id(t), _label(_value_label(t, names.get(key), show)), **_STYLE[kind])
         node = t._node
         if node is None:
             continue
@@ -123,7 +117,7 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
                 continue
         if "op" in show:
             rank = f"#{visit[id(node)]} " if id(node) in visit else ""
-            clusters.graph_of(t, dot).node(_op_id(t), rank + _op_label(node), **_STYLE["op"])
+            clusters.graph_of(t, dot).node(_op_id(t), _label(rank + _op_label(node)), **_STYLE["op"])
             dot.edge(_op_id(t), _value_id(t))
         target = _op_id(t) if "op" in show else _value_id(t)
         for position, x in enumerate(node.inputs):
@@ -135,33 +129,122 @@ def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "L
                     dot.edge("collapsed", target, style="dashed")
             elif x is not None and "op" in show:
                 name = f"const{number[id(t)]}_{position}"
-                dot.node(name, _constant_label(x, show), **_STYLE["constant"])
+                dot.node(name, _label(_constant_label(x, show)), **_STYLE["constant"])
                 dot.edge(name, target, style="dashed")
     if collapsed:
         missing = len(walk.tensors) - len(kept)
         hidden = Counter(t._node.name for key, t in walk.tensors.items() if key not in kept and t._node is not None)
         ops = ", ".join(f"{name} x{count}" for name, count in hidden.most_common(6))
-        dot.node("collapsed", f"{missing} earlier values not drawn\n({ops})", **_STYLE["summary"])
+        dot.node("collapsed", _label(f"{missing} earlier values not drawn\n({ops})"), **_STYLE["summary"])
     clusters.close(dot)
     return dot
 
 
+def _checked_arguments(tensor, show, rankdir, max_nodes, group_modules, order) -> tuple[set, int]:
+    """``show`` as a set and ``max_nodes`` as an int, after checking every argument: a
+    wrong type gets a TypeError saying what was expected (``max_nodes="10"`` would
+    otherwise fail deep inside as a comparison of str and int, ``order="False"`` would
+    count as true)."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"draw_graph: expected a Tensor, got {type(tensor).__name__}; "
+                        "draw the result of a computation, e.g. draw_graph(loss) (wrap arrays with mg.tensor)")
+    if isinstance(show, str):
+        raise TypeError(f"draw_graph: show takes a tuple of options such as ('op', 'shape'), got the string "
+                        f"{show!r}; for one option write show=({show!r},)")
+    if not isinstance(show, Iterable):
+        raise TypeError(f"draw_graph: show takes a tuple of options from {SHOW_ALL}, got {type(show).__name__}")
+    show = list(show)
+    wrong = [option for option in show if not isinstance(option, str)]
+    if wrong:
+        raise TypeError(f"draw_graph: show options are strings from {SHOW_ALL}, got {wrong[0]!r} "
+                        f"({type(wrong[0]).__name__})")
+    unknown = set(show) - set(SHOW_ALL)
+    if unknown:
+        raise ValueError(f"draw_graph: unknown show option(s) {sorted(unknown)}; choose from {SHOW_ALL}")
+    if not isinstance(rankdir, str):
+        raise TypeError(f"draw_graph: rankdir must be a string, one of {RANKDIRS}, got {type(rankdir).__name__} "
+                        f"{rankdir!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw_graph: rankdir must be one of {RANKDIRS}, got {rankdir!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, numbers.Integral):
+        hint = (f"; pass the number itself: max_nodes={int(max_nodes)}"
+                if isinstance(max_nodes, str) and max_nodes.strip().isdecimal() else ", e.g. max_nodes=300")
+        raise TypeError(f"draw_graph: max_nodes must be an int (the most nodes to draw), got "
+                        f"{type(max_nodes).__name__} {max_nodes!r}{hint}")
+    if max_nodes < 2:
+        raise ValueError(f"draw_graph: max_nodes must be at least 2, got {max_nodes}")
+    for name, flag in (("group_modules", group_modules), ("order", order)):
+        if not isinstance(flag, bool | np.bool_):
+            raise TypeError(f"draw_graph: {name} must be True or False, got {type(flag).__name__} {flag!r}")
+    return set(show), int(max_nodes)
+
+
+# -- labels ---------------------------------------------------------------------------------
+# Characters that neither DOT nor SVG can carry: NUL ends a DOT string; the other C0 controls
+# (but tab, newline and carriage return), U+FFFE, U+FFFF and lone surrogates are not XML 1.0
+# (the SVG would not parse; surrogates cannot even be encoded). The controls are drawn as
+# their Unicode pictures (U+2400 + code, "␁"), the rest as U+FFFD.
+_UNDRAWABLE = {code: 0x2400 + code for code in range(32) if chr(code) not in "\t\n\r"}
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _label(text) -> str:
+    """``text`` as a Graphviz label that shows exactly its characters, whatever a user
+    put in a tensor, parameter, module or Function name.
+
+    ``graphviz.escape`` keeps ``<...>`` from being an HTML-like label (which could carry
+    elements and links into the SVG) and doubles backslashes, so that ``\\N``, ``\\G``,
+    ``\\l``, ``\\n`` and a trailing backslash stay text; the graphviz package escapes the
+    quotes. Graphviz also decodes HTML entities in plain labels (``&amp;`` would show as
+    ``&``), hence the ``&amp;`` for every ``&``. A newline character is a line break.
+    """
+    text = _NOT_XML.sub("\ufffd", str(text).translate(_UNDRAWABLE))
+    return graphviz.escape(text.replace("&", "&amp;"))
+
+
 # -- naming ---------------------------------------------------------------------------------
-def _parameter_names(walk: _Walk) -> dict[int, str]:
-    """Parameters named by the outermost module calls that own them (e.g. "fc1.weight")."""
+def _names(walk: _Walk) -> tuple[dict[int, str], dict[int, str]]:
+    """The names drawn, by id: of tensors (parameters named by the widest module call that
+    owns them, e.g. "fc1.weight", other tensors by their ``name``) and of modules (as in
+    the widest call's ``named_modules()``).
+
+    The widest call's module names first and a name once given stays, so a module inside
+    an already named one (each layer of a called Sequential, a module called 10^5 times)
+    is skipped whole: its modules and parameters all have their names already.
+    """
     names: dict[int, str] = {}
-    for module, _, _ in sorted(walk.calls, key=_width):  # the widest call names last, so it wins
-        for name, parameter in module.named_parameters():
-            names[id(parameter)] = name
+    module_names: dict[int, str] = {}
+    for module in reversed(_modules_by_widest_call(walk.calls)):
+        if id(module) in module_names:
+            continue
+        # What named_modules() and named_parameters() give, in one walk of the modules
+        # instead of two: a parameter's name is its module's followed by its own.
+        for prefix, sub in module.named_modules():
+            module_names.setdefault(id(sub), prefix)
+            for name, parameter in sub._parameters.items():
+                if parameter is not None:
+                    names.setdefault(id(parameter), f"{prefix}.{name}" if prefix else name)
     for key, t in walk.tensors.items():
         if t.name:
             names.setdefault(key, t.name)
-    return names
+    return names, module_names
 
 
 def _width(call) -> int:
     """How many creation stamps a module call spans (an outer call spans its inner ones)."""
     return call[2] - call[1]
+
+
+def _modules_by_widest_call(calls) -> list[Module]:
+    """Each called module once, where its widest call sorts among all calls by width
+    (narrowest first). Naming through these modules in this order names everything as
+    naming through every call would (a module's other calls only repeat its names), but
+    a module called 10^5 times in a loop is walked once, not 10^5 times."""
+    last: dict[int, Module] = {}
+    for module, _, _ in sorted(calls, key=_width):
+        last.pop(id(module), None)  # re-inserted at its later (wider) place
+        last[id(module)] = module
+    return list(last.values())
 
 
 def _kind(t: Tensor) -> str:
@@ -183,7 +266,7 @@ def _format(array: np.ndarray) -> str:
 
 
 def _value_label(t: Tensor, name: str | None, show: set) -> str:
-    lines = [name] if name else []
+    lines = [str(name)] if name else []  # a name need not be a str: Tensor.name is not checked
     if t.data is FREED:  # its shape and values went with the data
         lines.append(_FREED)
     else:
@@ -200,7 +283,7 @@ def _value_label(t: Tensor, name: str | None, show: set) -> str:
 def _op_label(node) -> str:
     settings = [f"{key}={value}" for key, value in vars(node).items()
                 if key in ("axis", "slope", "reduction", "stride", "padding", "dilation", "groups") and value]
-    return node.name + (f"\n{', '.join(settings)}" if settings else "")
+    return str(node.name) + (f"\n{', '.join(settings)}" if settings else "")
 
 
 def _constant_label(value, show: set) -> str:
@@ -220,17 +303,18 @@ def _drawn_nodes(t: Tensor, with_ops: bool) -> int:
 
 def _kept_tensors(walk: _Walk, max_nodes: int, with_ops: bool) -> set[int]:
     """The tensors to draw: all of them, or as many of those closest to the output as
-    fit in ``max_nodes`` drawn nodes."""
-    cost = {key: _drawn_nodes(t, with_ops) for key, t in walk.tensors.items()}
-    if sum(cost.values()) <= max_nodes:
-        return set(walk.tensors)
-    kept, used = set(), 1  # room for the summary node
-    for key in sorted(walk.tensors, key=walk.distance.__getitem__):
-        if used + cost[key] > max_nodes:
-            break
-        kept.add(key)
-        used += cost[key]
-    return kept
+    fit in ``max_nodes`` drawn nodes.
+
+    The walk found the tensors breadth first, closest first, so the loop stops soon after
+    ``max_nodes`` instead of costing and sorting all of a huge graph's tensors."""
+    kept, total = [], 0
+    for key, t in walk.tensors.items():
+        total += _drawn_nodes(t, with_ops)
+        if total > max_nodes:  # not all fit: keep those that fit beside the summary node
+            return set(kept)
+        if total < max_nodes:  # room left for the summary node too
+            kept.append(key)
+    return set(walk.tensors)
 
 
 def _backward_order(walk: _Walk) -> dict[int, int]:
@@ -244,37 +328,40 @@ class _Clusters:
     """Subgraphs for module calls: a computed tensor goes in the innermost call that
     created it; a parameter in the innermost call of the module that owns it."""
 
-    def __init__(self, walk: _Walk, names: dict[int, str], enabled: bool):
-        self.calls = sorted(walk.calls, key=_width, reverse=True) if enabled else []
-        self.module_names = {}
-        for module, _, _ in sorted(walk.calls, key=_width):
-            for name, sub in module.named_modules():
-                self.module_names[id(sub)] = name
-        self.graphs: dict[int, graphviz.Digraph] = {}
-        self.parents: dict[int, int | None] = {}
-        for index, (_, newest, oldest) in enumerate(self.calls):
-            outer = [j for j, (_, n, o) in enumerate(self.calls[:index]) if n <= newest and oldest <= o]
-            self.parents[index] = outer[-1] if outer else None
+    # A call's index is its place in ``calls``, widest first; "innermost" means the last
+    # index that qualifies. Comparing every call with every other (or with every drawn
+    # tensor) made a graph of 10^4 module calls take seconds to draw; sweeps over the
+    # sorted stamps find the same calls in O(n log n).
 
-    def _innermost(self, test) -> int | None:
-        inside = [i for i, call in enumerate(self.calls) if test(call)]
-        return inside[-1] if inside else None
+    def __init__(self, walk: _Walk, module_names: dict[int, str], enabled: bool, placed: Iterable[Tensor]):
+        self.calls = sorted(walk.calls, key=_width, reverse=True) if enabled else []
+        self.module_names = module_names
+        self.graphs: dict[int, graphviz.Digraph] = {}
+        placed = list(placed) if self.calls else []
+        self.owner = _owning_calls(self.calls, [t for t in placed if t._node is None])
+        stamps = sorted({t._node._order for t in placed if t._node is not None}
+                        | {self.calls[index][1] for index in self.owner.values()})
+        # Only a call around a drawn tensor's stamp, or around an owning call's (which holds
+        # its own output's), can become a cluster, and every call around such a call is
+        # one too: the other calls of a graph collapsed to max_nodes are left out at once.
+        around = [index for index, (_, newest, oldest) in enumerate(self.calls)
+                  if _spans_any(stamps, newest, oldest)]
+        self.call_at = _innermost_calls(self.calls, around, stamps)
+        self.parents = _enclosing_calls(self.calls, around)
 
     def graph_of(self, t: Tensor, dot: graphviz.Digraph) -> graphviz.Digraph:
+        """The cluster ``t`` is drawn in (``t`` one of the ``placed`` tensors), or ``dot``."""
         if not self.calls:
             return dot
         node = t._node
-        if node is not None:
-            index = self._innermost(lambda call: call[1] <= node._order < call[2])
-        else:
-            index = self._innermost(lambda call: any(p is t for p in call[0]._parameters.values()))
+        index = self.call_at.get(node._order) if node is not None else self.owner.get(id(t))
         return dot if index is None else self._cluster(index)
 
     def _cluster(self, index: int) -> graphviz.Digraph:
         if index not in self.graphs:
             module = self.calls[index][0]
             name = self.module_names.get(id(module), "")
-            label = f"{name}: {type(module).__name__}" if name else type(module).__name__
+            label = _label(f"{name}: {type(module).__name__}" if name else type(module).__name__)
             self.graphs[index] = graphviz.Digraph(
                 f"cluster_{index}", graph_attr={"label": label, "style": "rounded,dashed", "color": "#7c3aed",
                                                "fontcolor": "#5b21b6", "fontsize": "11", "labeljust": "l"})
@@ -292,3 +379,82 @@ class _Clusters:
         for index in sorted(self.graphs, reverse=True):
             parent = self.parents.get(index)
             (self.graphs[parent] if parent is not None else dot).subgraph(self.graphs[index])
+
+
+def _spans_any(stamps: list[int], newest: int, oldest: int) -> bool:
+    """Whether a call spanning ``newest <= stamp < oldest`` spans one of the sorted ``stamps``."""
+    at = bisect_left(stamps, newest)
+    return at < len(stamps) and stamps[at] < oldest
+
+
+def _innermost_calls(calls: list, indexes: list[int], stamps: Iterable[int]) -> dict[int, int]:
+    """stamp -> the innermost call, among ``calls[i]`` for i in ``indexes``, that created it
+    (``newest <= stamp < oldest``), for each stamp one of them created.
+
+    One sweep over the stamps in increasing order: a call joins a heap, narrowest first
+    (the later index of equally wide ones), once its newest stamp is reached, and leaves
+    it once its oldest stamp is passed, which stays true for every later stamp."""
+    starts = sorted(indexes, key=lambda index: calls[index][1])
+    active: list[tuple[int, int, int]] = []  # (width, -index, oldest)
+    found: dict[int, int] = {}
+    joined = 0
+    for stamp in sorted(set(stamps)):
+        while joined < len(starts) and calls[starts[joined]][1] <= stamp:
+            index = starts[joined]
+            heappush(active, (_width(calls[index]), -index, calls[index][2]))
+            joined += 1
+        while active and active[0][2] <= stamp:
+            heappop(active)
+        if active:
+            found[stamp] = -active[0][1]
+    return found
+
+
+def _enclosing_calls(calls: list, indexes: list[int]) -> dict[int, int | None]:
+    """index -> the last earlier call that spans that call (``newest_j <= newest_i`` and
+    ``oldest_i <= oldest_j``), or None: the cluster it is nested in; for the ``indexes``
+    given, which must include every call spanning one of them.
+
+    A sweep in order of newest stamps: every call already visited started no later, and
+    a Fenwick tree over the oldest stamps (largest first) gives the largest index among
+    those that also end no earlier. Equal newest stamps are visited widest first so a
+    wider call is seen before the ones it spans. Any spanning call that comes later in
+    ``calls`` would be exactly as wide, i.e. the same span, and is visited later still.
+    """
+    oldest_first = sorted({calls[index][2] for index in indexes}, reverse=True)
+    ranks = {oldest: rank for rank, oldest in enumerate(oldest_first, start=1)}
+    tree = [-1] * (len(ranks) + 1)  # tree[k]: the largest index visited in k's range of ranks
+    parents: dict[int, int | None] = {}
+    for index in sorted(indexes, key=lambda i: (calls[i][1], -calls[i][2], i)):
+        rank = ranks[calls[index][2]]
+        best, k = -1, rank
+        while k:
+            if tree[k] > best:
+                best = tree[k]
+            k -= k & -k
+        parents[index] = best if best >= 0 else None
+        k = rank
+        while k < len(tree):
+            if index > tree[k]:
+                tree[k] = index
+            k += k & -k
+    return parents
+
+
+def _owning_calls(calls: list, leaves: Iterable[Tensor]) -> dict[int, int]:
+    """id(leaf) -> the innermost call of a module that holds that leaf as a parameter of
+    its own, for the leaves some called module holds. Calls are visited innermost first
+    and each module once (its innermost call), so a module called many times costs one
+    look at its parameters."""
+    wanted = {id(leaf) for leaf in leaves}
+    owner: dict[int, int] = {}
+    seen: set[int] = set()
+    for index in range(len(calls) - 1, -1, -1):
+        module = calls[index][0]
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        for parameter in module._parameters.values():
+            if id(parameter) in wanted:
+                owner.setdefault(id(parameter), index)
+    return owner
