@@ -2,6 +2,7 @@
 
     python docs/make_results.py              # about three minutes on two cores
     python docs/make_results.py --reuse      # the page and figures again from the saved tables
+    python docs/make_results.py --page-only  # only the page, from the saved tables (seconds)
 
 Both data sets, every grid of the lab (``mg.train.LAB_GRID``: learning rates, hidden
 units, activations, SGD vs Adam), 10 seeds, up to 100,000 epochs, via the vectorised
@@ -32,6 +33,15 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 NAMES = ("linear", "xor")
 TITLES = {"linear": "linear (100 points)", "xor": "XOR (21 points)"}
+HEATMAP_KEYS = ("lr", "hidden")
+
+
+def heatmap_file(key: str) -> str:
+    return f"stop_epoch_{key}.png"
+
+
+def curves_file(name: str) -> str:
+    return f"{name}_curves.png"
 
 
 def run_sweeps(progress: bool) -> dict[str, mg.train.SweepResult]:
@@ -69,11 +79,11 @@ def heatmaps(results, epochs: int) -> list[str]:
     that never reached 100 % counts as the cap, so the cell is a lower bound."""
     plots = mg.viz.plots
     files = []
-    for key in ("lr", "hidden"):
+    for key in HEATMAP_KEYS:
         records = [{key: row[key], "data set": name,
                     "stop epoch": float(np.mean([epochs if s is None else s for s in row["stop_epochs"]]))}
                    for name, result in results.items() for row in _grid_rows(result, key)]
-        path = RESULTS / f"stop_epoch_{key}.png"
+        path = RESULTS / heatmap_file(key)
         plots.sweep_heatmap(records, "data set", key, value="stop epoch", path=path, title=f"mean stop epoch by {key}")
         files.append(path.name)
     return files
@@ -93,12 +103,51 @@ def curves(name: str, epochs: int) -> str:
                                           "50 units, seed 0")
     for axis in figure.axes:
         axis.set_xscale("log")
-    path = RESULTS / f"{name}_curves.png"
+    path = RESULTS / curves_file(name)
     figure.savefig(path, dpi=100, bbox_inches="tight")
     return path.name
 
 
 # -- the page ---------------------------------------------------------------------------------
+# The page's table: the sweep's table (SweepResult.to_markdown, docs/results/<name>.md) with
+# short headers and without the final accuracy (the CSV and JSON have it), so that it fits the
+# width of the page; the "results-table" class (docs/stylesheets/extra.css) lets the columns
+# shrink to their contents.
+PAGE_COLUMNS = ("lr", "hidden", "activation", "optimizer", "stop epoch", "never reached", "best acc",
+                "mean best acc", "time (s)")
+
+
+def page_table(result) -> str:
+    """One data set's rows as the page's Markdown table, in a ``results-table`` block; the
+    numbers are formatted as in ``SweepResult.to_markdown``."""
+    diverged = any(row.get("diverged") for row in result.rows)
+    header = [*PAGE_COLUMNS[:6], *(["diverged"] if diverged else []), *PAGE_COLUMNS[6:]]
+    lines = [header]
+    for row in result.rows:
+        seeds = len(row["seeds"])
+        lines.append([f"{row['lr']:g}", _cell(row["hidden"]), row["activation"], row["optimizer"],
+                      row["stop_epoch_text"], f"{row['never_converged']}/{seeds}",
+                      *([f"{row['diverged']}/{seeds}"] if diverged else []),
+                      _percent(row["best_accuracy"]), _percent(row["mean_best_accuracy"]), f"{row['wall_time']:.2f}"])
+    numeric = [all(line[i][:1].isdigit() or line[i] == "-" for line in lines[1:]) for i in range(len(header))]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+
+    def cells(line):
+        return "| " + " | ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(line, widths, numeric)) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, numeric)) + "|"
+    table = "\n".join([cells(lines[0]), rule, *(cells(line) for line in lines[1:])])
+    return f'<div class="results-table" markdown>\n\n{table}\n\n</div>\n'
+
+
+def _cell(value) -> str:
+    return "x".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
 def _stop(row: dict) -> str:
     return row["stop_epoch_text"] if row["never_converged"] else f"{row['mean_stop_epoch']:,.0f}"
 
@@ -159,11 +208,11 @@ def page(results, heatmap_files, curve_files, seconds: float) -> str:
         "hidden units at lr 0.1, activations at lr 0.1 and 50 units, and SGD vs Adam at the "
         "default configuration (sigmoid, lr 0.1, 50 units).",
         "",
-        "Columns: *stop epoch (mean)* over the seeds (`100000+` when a seed never reached "
-        "100 %), *never converged* (seeds that did not), *best acc* (best accuracy of any seed "
-        "in any epoch), *mean best acc* (mean of each seed's best), *time* (the seconds the "
-        "configuration's task took). The same command as a sweep from the shell: "
-        "`microgradnp sweep --protocol lab --out results`.",
+        "Columns: *stop epoch*, the mean over the seeds (`100000+` when a seed never reached "
+        "100 %), *never reached* (the seeds that did not), *best acc* (best accuracy of any seed "
+        "in any epoch), *mean best acc* (mean of each seed's best), *time (s)* (the seconds the "
+        "configuration's task took); the final accuracies are in the CSV and JSON tables. The same "
+        "command as a sweep from the shell: `microgradnp sweep --protocol lab --out results`.",
         "",
         f"This run: {seconds:.0f} s for both data sets in {results[NAMES[0]].dtype} on {_machine()} (all "
         "seeds of a configuration train together as one nn.Ensemble; see "
@@ -171,7 +220,7 @@ def page(results, heatmap_files, curve_files, seconds: float) -> str:
         "",
     ]
     for name, result in results.items():
-        lines += [f"## {TITLES[name]}", "", result.to_markdown(), "What the numbers show:", ""]
+        lines += [f"## {TITLES[name]}", "", page_table(result), "What the numbers show:", ""]
         lines += [f"- {sentence}" for sentence in findings(name, result)]
         lines += ["", f"![{name}: learning curves]({RESULTS.name}/{curve_files[name]})", ""]
     lines += ["## Stop epochs at a glance", "",
@@ -191,7 +240,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.add_argument("--reuse", action="store_true", help="use the tables in docs/results/ instead of sweeping")
+    parser.add_argument("--page-only", action="store_true",
+                        help="only rewrite results.md, from the tables and figures in docs/results/")
     args = parser.parse_args()
+    if args.page_only:
+        results = load_sweeps()
+        heatmap_files = [heatmap_file(key) for key in HEATMAP_KEYS]
+        curve_files = {name: curves_file(name) for name in NAMES}
+        missing = [file for file in (*heatmap_files, *curve_files.values()) if not (RESULTS / file).is_file()]
+        if missing:
+            parser.error(f"no {', '.join(missing)} in {RESULTS}/: run with --reuse to draw them")
+        seconds = sum(result.wall_time for result in results.values())
+        write_bytes_atomically(HERE / "results.md", page(results, heatmap_files, curve_files, seconds).encode())
+        print(f"wrote {HERE / 'results.md'}")
+        return
     RESULTS.mkdir(exist_ok=True)
     started = time.perf_counter()
     results = load_sweeps() if args.reuse else run_sweeps(args.progress)

@@ -40,7 +40,7 @@ MODEL_DEFAULTS = {"dataset": "xor", "n": 100, "data_seed": 0, "hidden": [50, 50]
 TRAIN_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
                   "nesterov": False, "weight_decay": 0.0, "betas": None, "epochs": 100_000, "batch_size": None,
                   "stop_at_accuracy": 1.0, "test_size": None, "log_every": 1000, "out": "out/train",
-                  "progress": True, "compile": True}
+                  "progress": None, "compile": True}
 GRAPH_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "backward": False, "format": None, "out": "graph.svg",
                   "order": False, "show": ["op", "shape", "data", "grad"], "rankdir": "LR", "max_nodes": 300,
                   "group_modules": True}
@@ -50,7 +50,7 @@ SWEEP_GRID_KEYS = ("lr", "hidden", "activation", "optimizer", "output_activation
                    "stop_at_accuracy")
 SWEEP_DEFAULTS = {"datasets": ["linear", "xor"], "n": 100, "data_seed": 0, "test_size": None, "protocol": None,
                   "grid": None, **dict.fromkeys(SWEEP_GRID_KEYS), "seeds": 10, "epochs": 100_000,
-                  "out": "results", "progress": True, "vectorize": True, "dtype": "float64", "workers": None,
+                  "out": "results", "progress": None, "vectorize": True, "dtype": "float64", "workers": None,
                   "scheduler": None, "resume": False}
 
 
@@ -60,7 +60,20 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+    def parse_args(self, args=None, namespace=None):
+        # argparse reports a subcommand's unknown arguments from the top-level parser, whose
+        # help does not list them: report them from the subcommand, which points at its help.
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = self._subcommands().get(getattr(parsed, "command", None), self)
+            command.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed
+
+    def _subcommands(self) -> dict:
+        return next((action.choices for action in self._actions if isinstance(action, argparse._SubParsersAction)),
+                    {})
 
 
 # Type functions of the flags. A bad value raises ArgumentTypeError, whose text argparse
@@ -225,8 +238,11 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _progress_option(parser: argparse.ArgumentParser) -> None:
+    # (None, neither flag: the bar shows when stderr is a terminal, not in a redirected log)
+    parser.add_argument("--progress", dest="progress", action="store_true", default=None,
+                        help="show the progress bar even when stderr is not a terminal (default: only on a terminal)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                        help="no progress bar")
+                        help="no progress bar, even on a terminal")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "figures and the graph into --out.")
     _model_options(train)
     group = train.add_argument_group("training")
-    group.add_argument("--loss", choices=LOSSES, help="loss (default mse; mse/2 is half of it)")
+    group.add_argument("--loss", choices=LOSSES, help="loss (default mse; mse/2 is half of it; cross_entropy "
+                       "trains one output per class on the labels as class indices)")
     group.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default sgd)")
     group.add_argument("--lr", type=_positive_float, help="learning rate (default 0.1)")
     group.add_argument("--momentum", type=_fraction, help="SGD/RMSprop momentum (default 0)")
@@ -250,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--epochs", type=_positive_int, help="epoch budget (default 100000)")
     group.add_argument("--batch-size", type=_positive_int, help="mini-batch size (default: the full batch)")
     group.add_argument("--stop-at-accuracy", type=_stop,
-                       help="stop when reached (default 1.0); none trains every epoch")
+                       help="stop when this training accuracy is reached, a fraction (default 1.0: 100 %%); "
+                       "none trains every epoch")
     group.add_argument("--test-size", type=_open_fraction,
                        help="hold out this fraction of the points and report the test accuracy")
     group.add_argument("--log-every", type=_positive_int, help="log line every N epochs (default 1000)")
@@ -298,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--conv1d-channels", type=_non_negative_int, nargs="+",
                       help="a Conv1d input layer with this many channels (default 0: none; runs one seed at a time)")
     grid.add_argument("--stop-at-accuracy", type=_stop, nargs="+",
-                      help="target accuracy (default 1.0); none trains every epoch")
+                      help="target accuracies, fractions (default 1.0: 100 %%); none trains every epoch")
     runs = sweep.add_argument_group("running")
     runs.add_argument("--seeds", type=_positive_int, help="seeds per configuration (default 10)")
     runs.add_argument("--epochs", type=_positive_int, help="epoch cap (default 100000)")
@@ -455,6 +473,11 @@ def _writing_to(out: Path):
     try:
         yield
     except OSError as error:
+        # A file where one of out's folders must be fails as "File exists" or "Not a directory".
+        blocking = next((folder for folder in reversed(out.parents) if folder.exists() and not folder.is_dir()),
+                        None) if isinstance(error, FileExistsError | NotADirectoryError) else None
+        if blocking is not None:
+            raise UsageError(f"cannot write {out}: {blocking} is a file, not a directory") from None
         raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
 
 
@@ -627,6 +650,8 @@ def _check_sweep_memory(options: dict, configs, points: int, features: int) -> N
 
 # -- commands -------------------------------------------------------------------------------
 def run_train(options: dict) -> int:
+    import numpy as np
+
     import microgradnp as mg
     from microgradnp.train.runs import split_points
 
@@ -637,6 +662,9 @@ def run_train(options: dict) -> int:
             X, y, X_test, y_test = split_points(X, y, options["test_size"], options["data_seed"])
         except ValueError as error:
             raise UsageError(f"bad data options: {error}") from None
+    if options["loss"] == "cross_entropy" and y.ndim == 2:
+        # The 0/1 column as class indices (labels="indices"): one output per class, not one.
+        y, y_test = (None if t is None else t.ravel().astype(np.int64) for t in (y, y_test))
     model = build_model(options, X, y)
     optimizer = build_optimizer(options, model.parameters())
     out = Path(options["out"])
@@ -648,7 +676,7 @@ def run_train(options: dict) -> int:
           f"{options['activation']}, {loss}, {options['optimizer']} lr {options['lr']:g}\n")
     # Until the outputs are written, SIGINT/SIGTERM end training at the end of the epoch and
     # the outputs are written for the epochs so far; a second signal stops at once.
-    with _stop_at_epoch_end() as interrupted:
+    with _stop_at_epoch_end() as interrupted, contextlib.ExitStack() as after_training:
         try:
             history = mg.train.fit(model, X, y, loss, optimizer, epochs=options["epochs"],
                                    batch_size=options["batch_size"], stop_at_accuracy=stop,
@@ -658,6 +686,10 @@ def run_train(options: dict) -> int:
             raise UsageError(str(error)) from None
         if history.status == "stopped":
             history.message = f"interrupted by {interrupted.signal_name} at epoch {history.epochs}"
+        if history.status == "diverged":
+            # fit has said so in one line; the predictions and drawings of nan/inf weights
+            # would add NumPy's overflow warnings, one per operation.
+            after_training.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
         prediction = mg.train.predict(model, X)
         if not interrupted():
             _print_predictions(X, y, prediction)
@@ -754,6 +786,11 @@ def _write_train_outputs(out: Path, options, model, X, y, prediction, history, l
         mg.viz.plots.learning_curves(history, path=out / "curves.png")
         mg.viz.plots.ground_truth_vs_prediction(X, y, prediction, path=out / "prediction.png")
         written += ["curves.png", "prediction.png"]
+        if X.shape[1] == 2:
+            mg.viz.plots.decision_boundary(model, X, y, path=out / "decision_boundary.png")
+            written.append("decision_boundary.png")
+        else:
+            print(f"(no decision boundary: it shades the plane of two input features, the data has {X.shape[1]})")
     except ImportError as missing:
         print(f"(no figures: {missing})")
     try:

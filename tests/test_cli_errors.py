@@ -458,3 +458,84 @@ def test_fuzzed_configs_give_a_run_or_one_error_line(capsys, tmp_path, monkeypat
         config.write_text(_random_config(rng, command))
         codes.append(_check_case(capsys, [command, "--config", str(config)]))
     assert 0 in codes and 2 in codes
+
+
+# -- help texts, and errors that point at them ------------------------------------------------
+def _subcommands():
+    parser = cli.build_parser()
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+@pytest.mark.parametrize("command", [None, "train", "sweep", "graph"], ids=["top", "train", "sweep", "graph"])
+def test_help_shows_percent_signs_as_written(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"] if command is None else [command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "%%" not in text and "%(" not in text  # argparse's escapes are not shown
+    if command in ("train", "sweep"):
+        assert "(default 1.0: 100 %)" in " ".join(text.split())  # (joined: help lines wrap)
+
+
+# A bad value for each type function of the flags (every one of them: see the test below).
+BAD_VALUES = {cli._positive_int: "1.5", cli._non_negative_int: "-1", cli._positive_float: "0", cli._fraction: "2",
+              cli._non_negative_float: "-1", cli._open_fraction: "1", cli._stop: "100", cli._layers: "x",
+              cli._betas: "1,1", cli._truth: "maybe", cli._init: "bogus", cli._dataset: "mnist", cli._path: ""}
+
+
+def _typed_flags():
+    return [pytest.param(name, action.option_strings[0], action.type, id=f"{name}{action.option_strings[0]}")
+            for name, command in _subcommands().items() for action in command._actions if action.type is not None]
+
+
+def test_every_type_function_has_a_bad_value_here():
+    assert {case.values[2] for case in _typed_flags()} <= set(BAD_VALUES)
+
+
+@pytest.mark.parametrize(("command", "flag", "kind"), _typed_flags())
+def test_a_bad_value_of_any_flag_names_the_flag_and_what_it_takes(capsys, tmp_path, monkeypatch, command, flag,
+                                                                  kind):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, command, flag, BAD_VALUES[kind])
+    assert_one_error_line(code, err, f"error: microgradnp {command}: argument {flag}: ",
+                          f"(see 'microgradnp {command} --help')")
+    message = err.split(f"argument {flag}: ", 1)[1]
+    assert message.startswith(("must be ", "unknown ")), message  # what it takes, or what it knows
+    assert "invalid" not in message and kind.__name__ not in message and "_value" not in message
+
+
+def _choice_flags():
+    return [pytest.param(name, action.option_strings[0], id=f"{name}{action.option_strings[0]}")
+            for name, command in _subcommands().items() for action in command._actions
+            if action.choices is not None and action.option_strings]
+
+
+@pytest.mark.parametrize(("command", "flag"), _choice_flags())
+def test_a_bad_choice_of_any_flag_lists_the_choices(capsys, command, flag):
+    code, _, err = run(capsys, command, flag, "bogus")
+    assert_one_error_line(code, err, f"microgradnp {command}: argument {flag}: invalid choice: 'bogus' (choose from ",
+                          f"(see 'microgradnp {command} --help')")
+
+
+@pytest.mark.parametrize("command", ["train", "sweep", "graph"])
+@pytest.mark.parametrize("extra", [["--bogus"], ["--bogus", "1"], ["stray"]], ids=["flag", "flag-value", "word"])
+def test_an_unknown_argument_points_at_its_subcommands_help(capsys, command, extra):
+    code, _, err = run(capsys, command, *extra)
+    assert_one_error_line(code, err, f"error: microgradnp {command}: unrecognized arguments: {' '.join(extra)} "
+                          f"(see 'microgradnp {command} --help')")
+
+
+def test_a_bad_command_points_at_the_top_level_help(capsys):
+    code, _, err = run(capsys, "fly")
+    assert_one_error_line(code, err, "invalid choice: 'fly'", "(see 'microgradnp --help')")
+    code, _, err = run(capsys)
+    assert_one_error_line(code, err, "required: command", "(see 'microgradnp --help')")
+
+
+@pytest.mark.parametrize("out", ["afile/graph.svg", "afile/deeper/graph.svg"])
+def test_a_graph_under_a_file_says_not_a_directory(capsys, tmp_path, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("a file\n")
+    code, _, err = run(capsys, "graph", "--hidden", "2", "--out", out)
+    assert_one_error_line(code, err, f"cannot write {out}: afile is a file, not a directory")
+    assert (tmp_path / "afile").read_text() == "a file\n"

@@ -267,7 +267,7 @@ def test_ground_truth_vs_prediction(trained, tmp_path):
     prediction = mg.train.predict(model, X)
     prediction[0] = 1 - prediction[0]  # one mistake, to be circled and counted
     figure = mg.viz.plots.ground_truth_vs_prediction(X, y, prediction, path=tmp_path / "cmp.png")
-    assert _titles(figure) == ["Ground truth", "Predict result (1 wrong)"]
+    assert _titles(figure) == ["Ground truth", "Prediction (1 wrong)"]
     assert _is_png(tmp_path / "cmp.png")
     truth_axis, predicted_axis = figure.axes
     assert sum(len(c.get_offsets()) for c in truth_axis.collections) == len(X)
@@ -299,7 +299,7 @@ def test_class_indices_are_classes_not_thresholded(three_classes, tmp_path):
     scores[0] = np.roll(scores[0], 1)  # one mistake
     figure = mg.viz.plots.ground_truth_vs_prediction(X, y, scores, path=tmp_path / "spiral.png")
     truth_axis, predicted_axis = figure.axes
-    assert _titles(figure) == ["Ground truth", "Predict result (1 wrong)"]
+    assert _titles(figure) == ["Ground truth", "Prediction (1 wrong)"]
     assert _legend(truth_axis) == ["class 0", "class 1", "class 2"]
     assert _colours(truth_axis) == _colours(predicted_axis) and len(set(_colours(truth_axis).values())) == 3
     assert _is_png(tmp_path / "spiral.png")

@@ -243,9 +243,13 @@ def _class_indices(target, logits, ignore_index, loss: str, unbatched: bool = Fa
             )
         target = target.reshape(1)
     elif logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
+        column = logits.ndim == 2 and target.shape == (logits.shape[0], 1)
         raise ValueError(
             f"{loss}: input of shape {logits.shape} needs targets of shape "
             f"{logits.shape[:1] + logits.shape[2:]} (one class index per sample), got {target.shape}"
+            + ("; that is a column of labels, as mse and bce take them: pass y.ravel().astype(int), "
+               "or make the data with labels='indices' (mg.data.make_moons(..., labels='indices'))"
+               if column else "")
         )
     classes = logits.shape[1]
     if target.size and (target.min() < 0 or target.max() >= classes):  # two reductions on the common path

@@ -17,7 +17,7 @@ from microgradnp.autograd.compile import compile as mg_compile
 from microgradnp.autograd.grad_mode import no_grad
 from microgradnp.data import DataLoader
 from microgradnp.nn import functional as F
-from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, HalfMSELoss, MSELoss
+from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfMSELoss, MSELoss
 from microgradnp.tensor import Tensor
 
 
@@ -112,13 +112,26 @@ def resolve_loss(loss):
     return loss
 
 
+def _check_class_indices(loss_fn, y: np.ndarray) -> None:
+    """Cross-entropy takes class indices ``(N,)``: a column of 0/1 floats ``(N, 1)`` (the
+    generators' default, for mse and bce) would fail on several outputs and, on one,
+    train nothing (one class's cross-entropy is always 0)."""
+    if loss_fn is not F.cross_entropy and not isinstance(loss_fn, CrossEntropyLoss):
+        return
+    if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind == "f":
+        raise ValueError(f"fit: cross_entropy takes class indices of shape (N,), got targets of shape {y.shape} "
+                         "(a column of labels, as mse and bce take them): pass y.ravel().astype(int), or make "
+                         "the data with labels='indices' (mg.data.make_moons(..., labels='indices')), and give "
+                         "the model one output per class")
+
+
 def _as_array(values) -> np.ndarray:
     return values.data if isinstance(values, Tensor) else np.asarray(values)
 
 
 def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None,
         stop_at_accuracy: float | None = None, threshold: float = 0.5, log_every: int | None = None,
-        progress: bool = True, rng=None, file=None, compile: bool = True,  # noqa: A002
+        progress: bool | None = None, rng=None, file=None, compile: bool = True,  # noqa: A002
         should_stop: Callable[[], bool] | None = None) -> History:
     """Train ``model`` on ``(X, y)`` and return the ``History``.
 
@@ -129,8 +142,11 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     stops at the first epoch that reaches it, before that epoch's update, so the model
     returned is the one that reached it. ``log_every=N`` prints
     ``epoch N, loss L, acc A`` lines (a loss of a million or more in scientific notation);
-    ``progress`` shows a tqdm bar (when tqdm is installed). A loss that turns nan or inf
-    stops training with one message: the epoch, the last finite loss, and a hint.
+    ``progress`` shows a tqdm bar on stderr (when tqdm is installed): None (the default)
+    shows it only when stderr is a terminal, so a log redirected to a file holds the log
+    lines alone; True or False forces it on or off. A loss that turns nan or inf stops
+    training with one message: the epoch, the last finite loss, and a hint (and no NumPy
+    overflow warnings: the run's arithmetic is done under ``np.errstate``).
 
     With ``compile`` (the default) each batch's forward, loss and backward run as one
     ``mg.compile``-d step: the same numbers as eager, faster. A model that cannot be
@@ -153,13 +169,19 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
                          f"got {stop_at_accuracy!r}")
     loss_fn = resolve_loss(loss)
     X, y = _as_array(X), _as_array(y)
+    _check_class_indices(loss_fn, y)
     loader = DataLoader(X, y, batch_size=batch_size, shuffle=batch_size is not None, rng=rng)
     if len(X) == 0:
         raise ValueError("fit: the data set is empty")
     file = file or sys.stdout
     history = History()
     bar = _progress_bar(epochs, progress)
-    write = bar.write if bar is not None else (lambda line: print(line, file=file))
+    if bar is not None:
+        def write(line: str) -> None:
+            bar.write(line, file=file)  # (above the bar, which stays at the bottom)
+    else:
+        def write(line: str) -> None:
+            print(line, file=file)
     started = time.perf_counter()
     last_finite = None
     full_batch = batch_size is None
@@ -371,8 +393,23 @@ def _divergence_message(epoch: int, last_finite, lr) -> str:
             "or add an activation (a network with no activation can grow without bound).")
 
 
-def _progress_bar(epochs: int, enabled: bool):
-    if not enabled:
+def stderr_is_terminal() -> bool:
+    """Whether ``sys.stderr``, where progress bars go, is a terminal: a bar's redraws are
+    only noise in a file or a pipe (``> log 2>&1``)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (OSError, ValueError):  # a closed or detached stream
+        return False
+
+
+def show_progress(progress: bool | None) -> bool:
+    """``progress`` as fit's and sweep's bars take it: None is "when stderr is a terminal"."""
+    return stderr_is_terminal() if progress is None else bool(progress)
+
+
+def _progress_bar(epochs: int, progress: bool | None):
+    if not show_progress(progress):
         return None
     try:
         from tqdm.auto import tqdm

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import CancelledError, Executor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -40,7 +40,14 @@ from microgradnp._files import write_bytes_atomically
 from microgradnp._memory import start_worker
 from microgradnp.nn.ensemble import Ensemble
 from microgradnp.tensor import _data, get_default_dtype
-from microgradnp.train.fit import _count_correct_per_member, count_correct, fit, fit_ensemble, predict
+from microgradnp.train.fit import (
+    _count_correct_per_member,
+    count_correct,
+    fit,
+    fit_ensemble,
+    predict,
+    show_progress,
+)
 from microgradnp.train.runs import OPTIMIZERS, build_model, build_optimizer, check_init, load_points, split_points
 
 __all__ = ["LAB_DEFAULTS", "LAB_GRID", "SweepConfig", "SweepResult", "cluster_executor", "expand_grid", "sweep"]
@@ -436,7 +443,7 @@ class _SeedResult:
 
 def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: float | None = 1.0, *,
           n: int = 100, data_seed: int = 0, test_size: float | None = None, vectorize: bool = True,
-          workers: int | None = None, executor: Executor | None = None, progress: bool = True,
+          workers: int | None = None, executor: Executor | None = None, progress: bool | None = None,
           on_row: Callable[[dict], None] | None = None, threshold: float = 0.5, dtype=None,
           cells: str | os.PathLike | None = None, resume: bool = False) -> SweepResult:
     """Train every configuration of ``grid`` from every seed and tabulate the lab's numbers.
@@ -476,7 +483,11 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
             rows say why they failed).
         executor: run the configurations on this ``concurrent.futures.Executor`` instead,
             e.g. a Dask cluster's ``client.get_executor()`` (it is not shut down).
-        progress: show a progress bar (tqdm, when installed) over the sweep's epochs.
+        progress: show a progress bar on stderr (tqdm, when installed): the share of the
+            work done (each configuration weighted by its seeds, epochs and network
+            size), the configurations finished and, once enough has run to tell, about
+            how long the rest will take. None (the default) shows it only when stderr is
+            a terminal; True or False forces it on or off.
         on_row: called with each row as soon as all seeds of its configuration have
             finished (so not necessarily in grid order with workers), e.g. to save rows
             as they come.
@@ -520,13 +531,12 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     if resume and store is None:
         raise ValueError("sweep: resume=True needs the cells folder the earlier sweep wrote (cells=...)")
     rows: list[dict | None] = [None] * len(configs)
-    bar = _progress_bar(len(configs) * len(seeds) * settings.epochs, progress, name)
+    bar = _SweepProgress.start(progress, name, [len(seeds) * settings.epochs * _work(c, X.shape[1]) for c in configs])
 
-    def keep(number: int, row: dict) -> None:
+    def keep(number: int, row: dict, trained: bool = True) -> None:
         rows[number] = row
         if bar is not None:
-            bar.update(len(seeds) * settings.epochs)
-            bar.set_postfix_str(f"{sum(r is not None for r in rows)}/{len(rows)} configurations", refresh=False)
+            bar.finished(number, trained)
         if on_row is not None:
             on_row(row)
 
@@ -539,7 +549,7 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     for number, config in enumerate(configs):
         row = store.load(config) if resume else None
         if row is not None:
-            keep(number, row)
+            keep(number, row, trained=False)
     train = _train_cells if vectorize else _fit_cells
     tasks = [task for task in _tasks(configs, X.shape[1]) if rows[task[0]] is None]
     started = time.perf_counter()
@@ -547,6 +557,8 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     try:
         if executor is None:
             used_workers = _workers(workers, settings, len(seeds) * sum(map(len, tasks)), len(tasks))
+        if bar is not None:
+            bar.at_once = used_workers if executor is None else getattr(executor, "_max_workers", None) or 1
         if executor is None and used_workers == 1:
             for task in tasks:
                 for number, outcome in zip(task, train([configs[n] for n in task], seeds, X, y, settings)):
@@ -671,11 +683,15 @@ def _tasks(configs: Sequence[SweepConfig], n_inputs: int) -> list[tuple[int, ...
     """One task per configuration (so that each row arrives as soon as its seeds are
     done), the most work first. (Grouping the configurations that differ only in learning
     rate into one ensemble was measured: no faster on the lab's protocol.)"""
-    def work(task):
-        widths = (n_inputs, *_layers(configs[task[0]].hidden), 1)
-        return -sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return sorted(((n,) for n in range(len(configs))), key=lambda task: -_work(configs[task[0]], n_inputs))
 
-    return sorted(((n,) for n in range(len(configs))), key=work)
+
+def _work(config: SweepConfig, n_inputs: int) -> int:
+    """A configuration's work per seed and epoch, up to a factor: its weights (the
+    multiply-adds of a forward pass per point), plus one per unit (the activations)."""
+    widths = (config.conv1d_channels or n_inputs, *_layers(config.hidden), 1)
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:])) + n_inputs * config.conv1d_channels
+    return weights + sum(widths[1:])
 
 
 def _layers(hidden) -> tuple[int, ...]:
@@ -700,7 +716,8 @@ def _train_cells(configs: Sequence[SweepConfig], seeds, X, y, settings: _Setting
         tested = [None] * len(seeds)
         if settings.test_points is not None:
             X_test, y_test = settings.test_points
-            correct = _count_correct_per_member(predict(ensemble, X_test), y_test, settings.threshold)
+            with _quiet_after_divergence(histories):
+                correct = _count_correct_per_member(predict(ensemble, X_test), y_test, settings.threshold)
             tested = [c / len(X_test) for c in correct]
         outcomes.append(([_seed_result(h, t) for h, t in zip(histories, tested)], time.perf_counter() - started))
     return outcomes
@@ -722,10 +739,19 @@ def _fit_cells(configs: Sequence[SweepConfig], seeds, X, y, settings: _Settings)
             tested = None
             if settings.test_points is not None:
                 X_test, y_test = settings.test_points
-                tested = count_correct(predict(model, X_test), y_test, settings.threshold) / len(X_test)
+                with _quiet_after_divergence([history]):
+                    tested = count_correct(predict(model, X_test), y_test, settings.threshold) / len(X_test)
             results.append(_seed_result(history, tested))
         outcomes.append((results, time.perf_counter() - started))
     return outcomes
+
+
+def _quiet_after_divergence(histories):
+    """The ``np.errstate`` of predictions after training: a diverged run (its status says
+    so) predicts with nan/inf weights, which NumPy would warn about once per operation."""
+    if any(history.status == "diverged" for history in histories):
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    return nullcontext()
 
 
 def _seed_result(history, test_accuracy=None) -> _SeedResult:
@@ -930,11 +956,61 @@ def cluster_executor(address: str, timeout: float = 10.0):
         client.close()
 
 
-def _progress_bar(total: int, enabled: bool, name: str):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # the bar is an extra (pip install "microgradnp[progress]")
-        return None
-    return tqdm(total=total, desc=f"sweep {name}", unit="epoch", unit_scale=True, leave=False, mininterval=0.5)
+class _SweepProgress:
+    """A sweep's progress bar: the share of the work done, each configuration weighted by
+    its work (``seeds x epochs x _work``), the configurations finished and the time left.
+
+    The bar moves by whole configurations, of very different sizes (the largest run
+    first) and ending early at their target accuracy, so tqdm's rate (epochs per second
+    since the last update) would start anywhere, hours off. The time left here is the
+    time so far scaled by the work left over the work trained (rows taken from ``cells``
+    count as done, not as speed), and it is shown only from ``ESTIMATE_AFTER`` of the
+    work on and once more configurations have finished than run at once (``at_once``),
+    when it is not the share of one unfinished batch of parallel tasks."""
+
+    ESTIMATE_AFTER = 0.1
+    clock = staticmethod(time.perf_counter)
+
+    def __init__(self, bar, work: list[int]) -> None:
+        self.bar, self.work = bar, work
+        self.at_once = 1  # configurations that run at the same time
+        self.done = self.done_work = self.trained = self.trained_work = 0
+        self.started = self.clock()
+
+    @classmethod
+    def start(cls, progress: bool | None, name: str, work: list[int]) -> _SweepProgress | None:
+        """The bar of a sweep whose configurations have ``work``, or None (not shown)."""
+        if not show_progress(progress):
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # the bar is an extra (pip install "microgradnp[progress]")
+            return None
+        # (no tqdm counts, rate or time left: they would be in units of work; the postfix says it)
+        return cls(tqdm(total=sum(work), desc=f"sweep {name}", leave=False, mininterval=0.5,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}{postfix}",
+                        postfix=f"0/{len(work)} configurations"), work)
+
+    def finished(self, number: int, trained: bool = True) -> None:
+        """Configuration ``number`` is done: trained now, or its row read from ``cells``."""
+        self.done += 1
+        self.done_work += self.work[number]
+        if trained:
+            self.trained += 1
+            self.trained_work += self.work[number]
+        left = self.time_left()
+        estimate = "" if left is None else f", about {self.bar.format_interval(left)} left"
+        self.bar.set_postfix_str(f"{self.done}/{len(self.work)} configurations{estimate}", refresh=False)
+        self.bar.update(self.work[number])
+
+    def time_left(self) -> float | None:
+        """Seconds left, once enough work has been trained to tell; else None."""
+        left = sum(self.work) - self.done_work
+        if not self.trained or not left:
+            return None
+        if self.trained_work < self.ESTIMATE_AFTER * (self.trained_work + left) or self.trained <= self.at_once:
+            return None
+        return (self.clock() - self.started) * left / self.trained_work
+
+    def close(self) -> None:
+        self.bar.close()

@@ -10,6 +10,7 @@ In Jupyter a returned Figure displays itself. Needs the ``plot`` extra
 from __future__ import annotations
 
 import os
+import textwrap
 
 import numpy as np
 
@@ -80,38 +81,47 @@ def _scatter(axis, X, labels, title):
 
 
 def ground_truth_vs_prediction(X, y, prediction, threshold: float = 0.5, path=None, title: str | None = None):
-    """The lab's comparison figure: the points coloured by their label (left) and by the
-    model's predicted class (right); misclassified points are circled and counted.
+    """The lab's comparison figure: the points coloured by their label (left, "Ground
+    truth") and by the model's predicted class (right, "Prediction"); misclassified points
+    are circled and counted. The figure's title is ``title``, by default the count of
+    correct points ("Ground truth vs prediction: 20/21 correct").
 
     ``y`` and ``prediction`` may each be a 0/1 column or probabilities (thresholded at
     ``threshold``), integer class indices (as ``make_spiral(classes=3)`` returns), or one
     score column per class (arg-max)."""
     X = _array(X)
     truth, predicted = _labels(y), _labels(prediction, threshold)
-    figure, (left, right) = _figure(9, 4.2, columns=2)
+    figure, (left, right) = _figure(9, 4.4, columns=2)
     _scatter(left, X, truth, "Ground truth")
     wrong = predicted != truth
-    _scatter(right, X, predicted, f"Predict result ({wrong.sum()} wrong)" if wrong.any() else "Predict result")
+    _scatter(right, X, predicted, f"Prediction ({wrong.sum()} wrong)" if wrong.any() else "Prediction")
     if wrong.any():
         right.scatter(X[wrong, 0], X[wrong, 1], s=120, facecolors="none", edgecolors="black", linewidths=1.2,
                       label="wrong")
     left.legend(loc="best", fontsize=8)
     right.legend(loc="best", fontsize=8)
-    if title:
-        figure.suptitle(title)
+    figure.suptitle(title or f"Ground truth vs prediction: {len(truth) - wrong.sum()}/{len(truth)} correct")
     return _finish(figure, path)
 
 
-def decision_boundary(model, X, y, resolution: int = 200, threshold: float = 0.5, path=None, margin: float = 0.1):
+def decision_boundary(model, X, y, resolution: int = 200, threshold: float = 0.5, path=None, margin: float = 0.1,
+                      title: str | None = None):
     """The model's output over the input plane (shaded), the ``threshold`` contour, and
-    the points; with one output column per class, each class's region in its points' colour."""
+    the points; with one output column per class, each class's region in its points' colour.
+
+    The shaded region fills the axes: the grid spans the points plus ``margin`` on every
+    side and the axes show exactly that range. ``X`` needs two columns (the plane's
+    axes). The title is ``title``, by default "Decision boundary"."""
     from microgradnp.train.fit import predict
 
     X = _array(X)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"decision_boundary: X must have two columns (the plane to shade), got shape {X.shape}")
     low, high = X.min(axis=0) - margin, X.max(axis=0) + margin
     xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)
-    grid = np.column_stack([grid_x.ravel(), grid_y.ravel()]).astype(X.dtype, copy=False)
+    dtype = X.dtype if X.dtype.kind == "f" else np.float64  # (a grid of integer points would be coarse)
+    grid = np.column_stack([grid_x.ravel(), grid_y.ravel()]).astype(dtype, copy=False)
     output = predict(model, grid)
     figure, (axis,) = _figure(5.2, 4.6)
     if output.ndim == 2 and output.shape[1] > 1:
@@ -127,14 +137,23 @@ def decision_boundary(model, X, y, resolution: int = 200, threshold: float = 0.5
         shading = axis.contourf(grid_x, grid_y, surface, levels=20, cmap="RdBu", alpha=0.6)
         axis.contour(grid_x, grid_y, surface, levels=[threshold], colors="black", linewidths=1.2)
         figure.colorbar(shading, ax=axis, label="model output")
-    _scatter(axis, X, _labels(y), "Decision boundary")
+    _scatter(axis, X, _labels(y), title or "Decision boundary")
+    # The axes show the grid's range and nothing more (no white band around the shading):
+    # equal scales by shrinking the box, not by widening the limits past the grid, and
+    # only when the two ranges are comparable (else the box would be a sliver).
+    axis.set_xlim(xs[0], xs[-1])
+    axis.set_ylim(ys[0], ys[-1])
+    width, height = xs[-1] - xs[0], ys[-1] - ys[0]
+    equal = width > 0 and height > 0 and 1 / 3 <= width / height <= 3
+    axis.set_aspect("equal" if equal else "auto", adjustable="box")
     axis.legend(loc="best", fontsize=8)
     return _finish(figure, path)
 
 
 def learning_curves(history, path=None, title: str | None = None, log_loss: bool = True):
     """Loss (log scale) and accuracy per epoch from a ``fit`` History (or several,
-    given as a dict label -> History, drawn on the same axes)."""
+    given as a dict label -> History, drawn on the same axes). The figure's title is
+    ``title``, by default "Learning curves"."""
     histories = history if isinstance(history, dict) else {None: history}
     figure, (loss_axis, accuracy_axis) = _figure(10, 3.8, columns=2)
     for label, run in histories.items():
@@ -153,40 +172,137 @@ def learning_curves(history, path=None, title: str | None = None, log_loss: bool
         loss_axis.legend(fontsize=8)
     if accuracy_axis.get_legend_handles_labels()[1]:
         accuracy_axis.legend(fontsize=8, loc="lower right")
-    if title:
-        figure.suptitle(title)
+    figure.suptitle(title or "Learning curves")
     return _finish(figure, path)
 
 
-def sweep_heatmap(table, rows: str, columns: str, value: str = "mean_stop_epoch", path=None, title: str | None = None,
-                  fmt: str = "{:.0f}"):
-    """A heat-map of one sweep column over two grid axes.
+def sweep_heatmap(table, rows: str = "hidden", columns: str = "lr", value: str = "mean_stop_epoch", path=None,
+                  title: str | None = None, fmt: str | None = None):
+    """A heat-map of one sweep column over two grid axes, each cell written with its number.
 
-    ``table`` is a list of dicts (e.g. ``SweepResult.rows``) or anything with a
-    ``rows`` attribute; ``rows``/``columns`` name the keys on the two axes (e.g. "lr",
-    "hidden"), ``value`` the number shown. Missing cells stay blank.
+    ``table`` is a ``SweepResult`` (what ``mg.train.sweep`` returns), a list of dicts (e.g.
+    ``SweepResult.rows``) or anything with a ``rows`` attribute; ``rows``/``columns`` name
+    the keys on the two axes (by default hidden units down and learning rates across),
+    ``value`` the number shown (by default the mean stop epoch); ``fmt`` formats it (by
+    default without decimals for counts such as epochs, else three significant digits).
+
+    A configuration with a seed that never reached the target has no mean stop epoch: its
+    cell says what the results tables say, the epoch limit followed by + ("100000+"), in
+    the colour beyond the colour bar's top. Cells without a row stay blank.
+
+    When several rows fall in one cell (a sweep over more keys than the two axes, such as
+    ``LAB_GRID``), the rows whose other configuration keys equal those of the first row
+    are drawn, and the title names those values.
+
+    Raises:
+        ValueError: no rows, a row without the ``rows`` or ``columns`` key, or several
+            rows in one cell that differ in no configuration key.
     """
     records = list(getattr(table, "rows", table))
-    row_keys = sorted({record[rows] for record in records}, key=_sort_key)
-    column_keys = sorted({record[columns] for record in records}, key=_sort_key)
+    if not records:
+        raise ValueError("sweep_heatmap: the table has no rows")
+    for key in (rows, columns):
+        if any(key not in record for record in records):
+            raise ValueError(f"sweep_heatmap: {key!r} is not a key of every row; the rows have "
+                             f"{', '.join(map(repr, records[0]))}")
+    records, fixed = _one_row_per_cell(records, rows, columns)
+    row_keys = sorted({_hashable(record[rows]) for record in records}, key=_sort_key)
+    column_keys = sorted({_hashable(record[columns]) for record in records}, key=_sort_key)
     grid = np.full((len(row_keys), len(column_keys)), np.nan)
+    beyond = np.zeros(grid.shape, dtype=bool)  # never reached the target: past the epoch limit
+    texts = {}
     for record in records:
+        cell = row_keys.index(_hashable(record[rows])), column_keys.index(_hashable(record[columns]))
         number = record.get(value)
         if number is not None:
-            grid[row_keys.index(record[rows]), column_keys.index(record[columns])] = float(number)
-    figure, (axis,) = _figure(1.2 + 0.9 * len(column_keys), 1.2 + 0.6 * len(row_keys))
-    image = axis.imshow(grid, cmap="viridis_r", aspect="auto")
-    axis.set_xticks(range(len(column_keys)), [str(k) for k in column_keys])
-    axis.set_yticks(range(len(row_keys)), [str(k) for k in row_keys])
-    axis.set(xlabel=columns, ylabel=rows, title=title or value.replace("_", " "))
+            grid[cell] = float(number)
+        else:
+            text = _text_of_missing(record, value, getattr(table, "epochs", None))
+            if text is not None:
+                texts[cell] = text
+                beyond[cell] = text.endswith("+")
+
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+
     finite = grid[np.isfinite(grid)]
-    middle = (finite.min() + finite.max()) / 2 if finite.size else 0
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if high <= low:
+        high = low + 1.0
+    shown = grid.copy()
+    shown[beyond] = high + (high - low)  # above the norm's top: drawn in the "over" colour
+    cmap = colormaps["viridis_r"].with_extremes(bad="white", over="0.3")
+    width = max(4.8, 1.6 + 0.9 * len(column_keys))
+    figure, (axis,) = _figure(width, 1.6 + 0.55 * len(row_keys))
+    image = axis.imshow(np.ma.masked_invalid(shown), cmap=cmap, norm=Normalize(low, high), aspect="auto",
+                        interpolation="nearest")
+    axis.set_xticks(range(len(column_keys)), [_key_text(k) for k in column_keys])
+    axis.set_yticks(range(len(row_keys)), [_key_text(k) for k in row_keys])
+    label = value.replace("_", " ")
+    if title is None:
+        title = f"{label} by {rows} and {columns}"
+        if getattr(table, "dataset", None):
+            title = f"{table.dataset}: {title}"
+        title = textwrap.fill(title, int(width * 10))
+        if fixed:  # (on a line of its own, so that the values stay together)
+            title += f"\n({', '.join(f'{key} {_key_text(v)}' for key, v in fixed.items())})"
+    axis.set(xlabel=columns, ylabel=rows, title=title)
+    if fmt is None:
+        fmt = "{:.0f}" if finite.size and (np.all(finite == np.round(finite)) or finite.min() >= 100) else "{:.3g}"
+    middle = (low + high) / 2
     for (i, j), number in np.ndenumerate(grid):
         if np.isfinite(number):
             axis.text(j, i, fmt.format(number), ha="center", va="center", fontsize=8,
                       color="white" if number > middle else "black")
-    figure.colorbar(image, ax=axis, label=value.replace("_", " "))
+        elif (i, j) in texts:
+            axis.text(j, i, texts[i, j], ha="center", va="center", fontsize=8,
+                      color="white" if beyond[i, j] else "black")
+    if finite.size:  # (a scale of no numbers would say nothing)
+        figure.colorbar(image, ax=axis, label=label, extend="max" if beyond.any() else "neither")
     return _finish(figure, path)
+
+
+def _text_of_missing(record, value: str, epochs) -> str | None:
+    """What a cell without a number says: for the mean stop epoch, the sweep table's text
+    ("100000+" when a seed never reached the target, "failed", "-" without a target)."""
+    if value != "mean_stop_epoch":
+        return None
+    text = record.get("stop_epoch_text")
+    if text:
+        return str(text)
+    if record.get("never_converged") and epochs:
+        return f"{epochs}+"
+    return None
+
+
+def _one_row_per_cell(records: list, rows: str, columns: str) -> tuple[list, dict]:
+    """The records to draw, one per cell, and the configuration values fixed to get there."""
+    from microgradnp.train.sweep import GRID_KEYS
+
+    def cells(chosen):
+        return {(_hashable(r[rows]), _hashable(r[columns])) for r in chosen}
+
+    if len(cells(records)) == len(records):
+        return records, {}
+    first = records[0]
+    varying = [key for key in GRID_KEYS if key not in (rows, columns) and all(key in r for r in records)
+               and len({_hashable(r[key]) for r in records}) > 1]
+    chosen = [r for r in records if all(_hashable(r[key]) == _hashable(first[key]) for key in varying)]
+    if len(cells(chosen)) != len(chosen):
+        raise ValueError(f"sweep_heatmap: several rows have the same {rows} and {columns} and differ in no "
+                         "configuration key; pass one row per cell")
+    return chosen, {key: first[key] for key in varying}
+
+
+def _hashable(value):
+    """Layer widths as a tuple (JSON gives them back as lists)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _key_text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _sort_key(value):
