@@ -1,6 +1,6 @@
 """Make every image the documentation uses, into docs/figures/.
 
-    python docs/make_figures.py            # writes docs/figures/*.svg and *.png
+    python docs/make_figures.py            # writes docs/figures/*.svg, *.png and *.gif
     python docs/make_figures.py --check    # regenerates into a temporary folder and
                                            # reports the files that differ or are missing
 
@@ -128,7 +128,18 @@ def custom_functions(out: Path) -> None:
     mg.viz.render(mg.viz.draw_graph(loss, order=True), out / "custom_function_graph.svg")
 
 
-MAKERS = (tutorial, graphs, custom_functions)
+# -- watching backprop happen ------------------------------------------------------------------
+def backward(out: Path) -> None:
+    """The figures of backward.md: the lab network's first backward pass, one frame per step."""
+    X, y = mg.data.make_xor_easy()
+    model = nn.MLP(2, (50, 50), 1, activation="sigmoid", rng=0)
+    loss = nn.MSELoss()(model(mg.tensor(X, name="X")), y)
+    steps = mg.viz.backward_steps(loss)
+    steps.save(out, format="svg", prefix="backward_step")
+    steps.save_gif(out / "backward_steps.gif")
+
+
+MAKERS = (tutorial, graphs, custom_functions, backward)
 
 
 def make_all(out: Path) -> list[Path]:
@@ -151,7 +162,8 @@ def main() -> int:
         names = {path.name for path in made}
         changed = [path for path in made
                    if not (args.out / path.name).exists() or not filecmp.cmp(path, args.out / path.name, shallow=False)]
-        stale = sorted(p.name for p in args.out.glob("*") if p.suffix in (".svg", ".png") and p.name not in names) \
+        stale = sorted(p.name for p in args.out.glob("*") if p.suffix in (".svg", ".png", ".gif")
+                       and p.name not in names) \
             if args.out.is_dir() else []
         if not args.check:
             args.out.mkdir(parents=True, exist_ok=True)

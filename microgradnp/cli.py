@@ -42,7 +42,7 @@ TRAIN_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "optimizer": "sgd", "lr": 0.1
                   "stop_at_accuracy": 1.0, "test_size": None, "log_every": 1000, "out": "out/train",
                   "progress": None, "compile": True}
 GRAPH_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "backward": False, "format": None, "out": "graph.svg",
-                  "order": False, "show": ["op", "shape", "data", "grad"], "rankdir": "LR", "max_nodes": 300,
+                  "order": False, "show": ["op", "shape", "data", "grad"], "rankdir": "auto", "max_nodes": 300,
                   "group_modules": True}
 # The sweep's grid keys (mg.train.LAB_DEFAULTS) are None here: not given, the lab's default.
 SWEEP_GRID_KEYS = ("lr", "hidden", "activation", "optimizer", "output_activation", "loss", "bias", "init",
@@ -343,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--order", action="store_true", default=None, help="number operations in backward order")
     group.add_argument("--show", nargs="+", choices=("op", "shape", "data", "grad"),
                        help="what value nodes show (default all)")
-    group.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), help="layout direction (default LR)")
+    group.add_argument("--rankdir", choices=("auto", "LR", "TB", "RL", "BT"),
+                       help="layout direction (default auto: the one that shows the graph largest on a 16:9 slide)")
     group.add_argument("--max-nodes", type=_positive_int, help="collapse beyond this many nodes (default 300)")
     group.add_argument("--no-modules", dest="group_modules", action="store_false", default=None,
                        help="do not draw module calls as clusters")

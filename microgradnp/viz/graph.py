@@ -1,15 +1,18 @@
 """``draw_graph``: the computation graph behind a tensor as a ``graphviz.Digraph``.
 
-Value nodes (boxes) show a tensor's name, shape, dtype, values (or min/mean/max for
-big ones) and, after ``backward()``, its gradient; operation nodes (ellipses) show the
-primitive. Parameters are named by their Module path and module calls are drawn as
+Value nodes (boxes) show a tensor's name, shape, dtype, values (matrices row by row,
+min/mean/max for big ones) and, after ``backward()``, its gradient; operation nodes
+(ellipses) show the primitive. Parameters are named by their Module path, a loss's
+unnamed target "target" and a model's unnamed input "input"; module calls are drawn as
 clusters; ``order=True`` numbers the operations in the order backward visits them.
 """
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import re
+import weakref
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -26,6 +29,10 @@ __all__ = ["draw_graph", "graph_nodes"]
 
 SHOW_ALL = ("op", "shape", "data", "grad")
 RANKDIRS = ("LR", "TB", "RL", "BT")
+AUTO = "auto"  # draw_graph's default rankdir: LR or TB, whichever fits a slide better
+COLLAPSED = "collapsed"  # the id of the summary node that stands for the nodes beyond max_nodes
+# A 16:9 slide of 1920x1080 pixels, in points (72 per inch; 96 pixels per inch).
+_SLIDE_WIDTH, _SLIDE_HEIGHT = 1440.0, 810.0
 _VALUES_SHOWN = 6  # tensors with more elements are summarised as min/mean/max
 _FREED = "(freed by backward:\nkeep the tensor or pass\nretain_graph=True)"  # see tensor.FREED
 
@@ -69,113 +76,201 @@ def graph_nodes(output: Tensor) -> _Walk:
     return walk
 
 
-def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = "LR", max_nodes: int = 300,
+def draw_graph(tensor: Tensor, show: Iterable[str] = SHOW_ALL, rankdir: str = AUTO, max_nodes: int = 300,
                group_modules: bool = True, order: bool = False) -> graphviz.Digraph:
     """Draw the graph that computed ``tensor``.
 
     ``show`` picks what value nodes display: "op" (operation nodes at all; without it
     values link directly), "shape", "data", "grad". ``rankdir`` is Graphviz's layout
-    direction: "LR" (left to right), "TB" (top to bottom; taller and narrower, often
-    easier to read for a whole network), "RL" or "BT". Beyond ``max_nodes`` the nodes farthest from the
-    output collapse into one summary node. ``group_modules`` draws each module call
-    as a labelled cluster; ``order`` numbers the operations in the order ``backward``
-    visits them (1 first). Render it with ``mg.viz.render`` or display it in Jupyter.
+    direction: "auto" (the default) picks whichever of "LR" (left to right) and "TB"
+    (top to bottom) shows the whole graph largest on a 16:9 slide, so short chains run
+    left to right and deep networks top to bottom; "RL" and "BT" reverse them. Beyond
+    ``max_nodes`` the nodes farthest from the output collapse into one summary node.
+    ``group_modules`` draws each module call as a labelled cluster; ``order`` numbers
+    the operations in the order ``backward`` visits them (1 first). Unnamed data gets
+    the name of its role: a loss's target is drawn as "target", the first operand of a
+    module call's first operation (the model's input) as "input". Render it with
+    ``mg.viz.render`` or display it in Jupyter.
     """
     show, max_nodes = _checked_arguments(tensor, show, rankdir, max_nodes, group_modules, order)
-    walk = graph_nodes(tensor)
-    number = {key: i for i, key in enumerate(walk.tensors)}  # stable node ids: the same graph, the same DOT
+    drawing = _Drawing.of(tensor, show, max_nodes, group_modules, order)
+    return drawing.digraph(drawing.direction(rankdir))
 
-    def _value_id(t: Tensor) -> str:
-        return f"v{number[id(t)]}"
 
-    def _op_id(t: Tensor) -> str:
-        return f"op{number[id(t)]}"
+@dataclass
+class _Node:
+    text: str  # not yet escaped: _Drawing.digraph escapes every label with _label
+    attrs: dict[str, str]
+    cluster: int | None  # the module call it is drawn in (an index of _Clusters.calls), or None
 
-    names, module_names = _names(walk)
-    kept = _kept_tensors(walk, max_nodes, "op" in show)
-    visit = _backward_order(walk) if order else {}
 
-    dot = graphviz.Digraph("computation_graph", graph_attr={"rankdir": rankdir, "fontname": "Helvetica",
-                                                           "nodesep": "0.25", "ranksep": "0.35"},
-                           node_attr={"fontname": "Helvetica", "fontsize": "10"},
-                           edge_attr={"color": "#555555", "arrowsize": "0.7"})
-    clusters = _Clusters(walk, module_names, group_modules, [t for key, t in walk.tensors.items() if key in kept])
-    collapsed = False
-    drawn_ops: dict[int, Tensor] = {}  # a Function with several outputs -> the output drawn with it
-    for key, t in walk.tensors.items():
-        if key not in kept:
-            continue
-        kind = "output" if t is tensor else _kind(t)
-        clusters.graph_of(t, dot).node(_value_id(t), _label(_value_label(t, names.get(key), show)), **_STYLE[kind])
-        node = t._node
-        if node is None:
-            continue
-        if node._outputs is not None and "op" in show:  # a Function with several outputs: one operation node
-            first = drawn_ops.setdefault(id(node), t)
-            if first is not t:
-                dot.edge(_op_id(first), _value_id(t))
+@dataclass
+class _Edge:
+    tail: str
+    head: str
+    attrs: dict[str, str]
+
+
+class _Drawing:
+    """A drawing before it becomes DOT: its nodes and edges in the order they are added.
+
+    ``draw_graph`` turns it into one Digraph; ``backward_steps`` into one per step of
+    the backward pass, each with other texts and colours on the same nodes and edges
+    (so that every frame has the same layout)."""
+
+    def __init__(self, output: Tensor, show: set, clusters: _Clusters):
+        self.output = output
+        self.show = show
+        self.clusters = clusters
+        self.nodes: dict[str, _Node] = {}
+        self.edges: list[_Edge] = []
+        self.statements: list[str | int] = []  # node ids and edge indexes, as added
+        self.values: dict[str, Tensor] = {}  # value node id -> its tensor
+        self.value_of: dict[int, str] = {}  # id(tensor) -> its value node id
+        self.op_of: dict[int, str] = {}  # id(Function node) -> its operation node id
+        self.names: dict[int, str] = {}  # id(tensor) -> the name drawn
+        self.collapsed = False
+
+    @classmethod
+    def of(cls, tensor: Tensor, show: set, max_nodes: int, group_modules: bool, order: bool) -> _Drawing:
+        walk = graph_nodes(tensor)
+        number = {key: i for i, key in enumerate(walk.tensors)}  # stable node ids: the same graph, the same DOT
+
+        def _value_id(t: Tensor) -> str:
+            return f"v{number[id(t)]}"
+
+        def _op_id(t: Tensor) -> str:
+            return f"op{number[id(t)]}"
+
+        names, module_names, constant_names = _names(walk)
+        kept = _kept_tensors(walk, max_nodes, "op" in show)
+        visit = _backward_order(walk) if order else {}
+        clusters = _Clusters(walk, module_names, group_modules, [t for key, t in walk.tensors.items() if key in kept])
+        drawing = cls(tensor, show, clusters)
+        drawing.names = names
+        drawn_ops: dict[int, Tensor] = {}  # a Function with several outputs -> the output drawn with it
+        for key, t in walk.tensors.items():
+            if key not in kept:
                 continue
-        if "op" in show:
-            rank = f"#{visit[id(node)]} " if id(node) in visit else ""
-            clusters.graph_of(t, dot).node(_op_id(t), _label(rank + _op_label(node)), **_STYLE["op"])
-            dot.edge(_op_id(t), _value_id(t))
-        target = _op_id(t) if "op" in show else _value_id(t)
-        for position, x in enumerate(node.inputs):
-            if isinstance(x, Tensor):
-                if id(x) in kept:
-                    dot.edge(_value_id(x), target)
-                else:
-                    collapsed = True
-                    dot.edge("collapsed", target, style="dashed")
-            elif x is not None and "op" in show:
-                name = f"const{number[id(t)]}_{position}"
-                dot.node(name, _label(_constant_label(x, show)), **_STYLE["constant"])
-                dot.edge(name, target, style="dashed")
-    if collapsed:
-        missing = len(walk.tensors) - len(kept)
-        hidden = Counter(t._node.name for key, t in walk.tensors.items() if key not in kept and t._node is not None)
-        ops = ", ".join(f"{name} x{count}" for name, count in hidden.most_common(6))
-        dot.node("collapsed", _label(f"{missing} earlier values not drawn\n({ops})"), **_STYLE["summary"])
-    clusters.close(dot)
-    return dot
+            kind = "output" if t is tensor else _kind(t, key in names)
+            value = _value_id(t)
+            drawing.node(value, _value_label(t, names.get(key), show), _STYLE[kind], clusters.index_of(t))
+            drawing.values[value] = t
+            drawing.value_of[key] = value
+            node = t._node
+            if node is None:
+                continue
+            if node._outputs is not None and "op" in show:  # a Function with several outputs: one operation node
+                first = drawn_ops.setdefault(id(node), t)
+                if first is not t:
+                    drawing.edge(_op_id(first), value)
+                    continue
+            if "op" in show:
+                rank = f"#{visit[id(node)]} " if id(node) in visit else ""
+                drawing.node(_op_id(t), rank + _op_label(node), _STYLE["op"], clusters.index_of(t))
+                drawing.op_of[id(node)] = _op_id(t)
+                drawing.edge(_op_id(t), value)
+            target = _op_id(t) if "op" in show else value
+            for position, x in enumerate(node.inputs):
+                if isinstance(x, Tensor):
+                    if id(x) in kept:
+                        drawing.edge(_value_id(x), target)
+                    else:
+                        drawing.collapsed = True
+                        drawing.edge(COLLAPSED, target, style="dashed")
+                elif x is not None and "op" in show:
+                    name = f"const{number[id(t)]}_{position}"
+                    role = constant_names.get((id(node), position))
+                    drawing.node(name, _constant_label(x, show, role), _STYLE["input" if role else "constant"])
+                    drawing.edge(name, target, style="dashed")
+        if drawing.collapsed:
+            missing = len(walk.tensors) - len(kept)
+            hidden = Counter(t._node.name for key, t in walk.tensors.items() if key not in kept and t._node is not None)
+            ops = ", ".join(f"{name} x{count}" for name, count in hidden.most_common(6))
+            drawing.node(COLLAPSED, f"{missing} earlier values not drawn\n({ops})", _STYLE["summary"])
+        return drawing
+
+    def node(self, name: str, text: str, attrs: dict[str, str], cluster: int | None = None) -> None:
+        self.nodes[name] = _Node(text, attrs, cluster)
+        self.statements.append(name)
+
+    def edge(self, tail: str, head: str, **attrs: str) -> None:
+        self.statements.append(len(self.edges))
+        self.edges.append(_Edge(tail, head, attrs))
+
+    def direction(self, rankdir: str) -> str:
+        """``rankdir`` itself, or for "auto" the direction that shows the drawing largest on a slide."""
+        if rankdir != AUTO:
+            return rankdir
+        sizes = _estimated_sizes(self)
+        across, down = _slide_scale(*sizes["LR"]), _slide_scale(*sizes["TB"])
+        return "TB" if down > across else "LR"  # left to right when both fit: it reads like the formula
+
+    def digraph(self, rankdir: str, texts: dict[str, str] | None = None, node_attrs: dict[str, dict] | None = None,
+                edge_attrs: dict[int, dict] | None = None, graph_attrs: dict[str, str] | None = None,
+                ) -> graphviz.Digraph:
+        """The drawing as a Digraph; ``texts``, ``node_attrs`` (by node id) and ``edge_attrs``
+        (by edge index) replace or add to what ``draw_graph`` draws, for one frame of
+        ``backward_steps``."""
+        texts, node_attrs, edge_attrs = texts or {}, node_attrs or {}, edge_attrs or {}
+        dot = graphviz.Digraph("computation_graph", graph_attr={"rankdir": rankdir, "fontname": "Helvetica",
+                                                               "nodesep": "0.25", "ranksep": "0.35",
+                                                               **(graph_attrs or {})},
+                               node_attr={"fontname": "Helvetica", "fontsize": "10"},
+                               edge_attr={"color": "#555555", "arrowsize": "0.7"})
+        self.clusters.begin()
+        for statement in self.statements:
+            if isinstance(statement, str):
+                node = self.nodes[statement]
+                attrs = node.attrs | node_attrs[statement] if statement in node_attrs else node.attrs
+                graph = dot if node.cluster is None else self.clusters.graph(node.cluster)
+                graph.node(statement, _label(texts.get(statement, node.text)), **attrs)
+            else:
+                edge = self.edges[statement]
+                attrs = edge.attrs | edge_attrs[statement] if statement in edge_attrs else edge.attrs
+                dot.edge(edge.tail, edge.head, **attrs)
+        self.clusters.close(dot)
+        return dot
 
 
-def _checked_arguments(tensor, show, rankdir, max_nodes, group_modules, order) -> tuple[set, int]:
+def _checked_arguments(tensor, show, rankdir, max_nodes, group_modules, order,
+                       caller: str = "draw_graph") -> tuple[set, int]:
     """``show`` as a set and ``max_nodes`` as an int, after checking every argument: a
     wrong type gets a TypeError saying what was expected (``max_nodes="10"`` would
     otherwise fail deep inside as a comparison of str and int, ``order="False"`` would
-    count as true)."""
+    count as true). ``caller`` names the function in the messages."""
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"draw_graph: expected a Tensor, got {type(tensor).__name__}; "
-                        "draw the result of a computation, e.g. draw_graph(loss) (wrap arrays with mg.tensor)")
+        raise TypeError(f"{caller}: expected a Tensor, got {type(tensor).__name__}; "
+                        f"draw the result of a computation, e.g. {caller}(loss) (wrap arrays with mg.tensor)")
     if isinstance(show, str):
-        raise TypeError(f"draw_graph: show takes a tuple of options such as ('op', 'shape'), got the string "
+        raise TypeError(f"{caller}: show takes a tuple of options such as ('op', 'shape'), got the string "
                         f"{show!r}; for one option write show=({show!r},)")
     if not isinstance(show, Iterable):
-        raise TypeError(f"draw_graph: show takes a tuple of options from {SHOW_ALL}, got {type(show).__name__}")
+        raise TypeError(f"{caller}: show takes a tuple of options from {SHOW_ALL}, got {type(show).__name__}")
     show = list(show)
     wrong = [option for option in show if not isinstance(option, str)]
     if wrong:
-        raise TypeError(f"draw_graph: show options are strings from {SHOW_ALL}, got {wrong[0]!r} "
+        raise TypeError(f"{caller}: show options are strings from {SHOW_ALL}, got {wrong[0]!r} "
                         f"({type(wrong[0]).__name__})")
     unknown = set(show) - set(SHOW_ALL)
     if unknown:
-        raise ValueError(f"draw_graph: unknown show option(s) {sorted(unknown)}; choose from {SHOW_ALL}")
+        raise ValueError(f"{caller}: unknown show option(s) {sorted(unknown)}; choose from {SHOW_ALL}")
     if not isinstance(rankdir, str):
-        raise TypeError(f"draw_graph: rankdir must be a string, one of {RANKDIRS}, got {type(rankdir).__name__} "
-                        f"{rankdir!r}")
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"draw_graph: rankdir must be one of {RANKDIRS}, got {rankdir!r}")
+        raise TypeError(f"{caller}: rankdir must be a string, one of {RANKDIRS}, got {type(rankdir).__name__} "
+                        f"{rankdir!r}, or {AUTO!r} (the default)")
+    if rankdir not in RANKDIRS and rankdir != AUTO:
+        raise ValueError(f"{caller}: rankdir must be one of {RANKDIRS}, got {rankdir!r}, or {AUTO!r} "
+                         "(the default: whichever of 'LR' and 'TB' fits a slide better)")
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, numbers.Integral):
         hint = (f"; pass the number itself: max_nodes={int(max_nodes)}"
                 if isinstance(max_nodes, str) and max_nodes.strip().isdecimal() else ", e.g. max_nodes=300")
-        raise TypeError(f"draw_graph: max_nodes must be an int (the most nodes to draw), got "
+        raise TypeError(f"{caller}: max_nodes must be an int (the most nodes to draw), got "
                         f"{type(max_nodes).__name__} {max_nodes!r}{hint}")
     if max_nodes < 2:
-        raise ValueError(f"draw_graph: max_nodes must be at least 2, got {max_nodes}")
+        raise ValueError(f"{caller}: max_nodes must be at least 2, got {max_nodes}")
     for name, flag in (("group_modules", group_modules), ("order", order)):
         if not isinstance(flag, bool | np.bool_):
-            raise TypeError(f"draw_graph: {name} must be True or False, got {type(flag).__name__} {flag!r}")
+            raise TypeError(f"{caller}: {name} must be True or False, got {type(flag).__name__} {flag!r}")
     return set(show), int(max_nodes)
 
 
@@ -203,10 +298,11 @@ def _label(text) -> str:
 
 
 # -- naming ---------------------------------------------------------------------------------
-def _names(walk: _Walk) -> tuple[dict[int, str], dict[int, str]]:
-    """The names drawn, by id: of tensors (parameters named by the widest module call that
-    owns them, e.g. "fc1.weight", other tensors by their ``name``) and of modules (as in
-    the widest call's ``named_modules()``).
+def _names(walk: _Walk) -> tuple[dict[int, str], dict[int, str], dict[tuple[int, int], str]]:
+    """The names drawn: of tensors by id (parameters named by the widest module call that
+    owns them, e.g. "fc1.weight", other tensors by their ``name``, unnamed data by its
+    role, see ``_roles``), of modules by id (as in the widest call's ``named_modules()``)
+    and of the constants that are not Tensors by (id of the operation, input position).
 
     The widest call's module names first and a name once given stays, so a module inside
     an already named one (each layer of a called Sequential, a module called 10^5 times)
@@ -227,7 +323,82 @@ def _names(walk: _Walk) -> tuple[dict[int, str], dict[int, str]]:
     for key, t in walk.tensors.items():
         if t.name:
             names.setdefault(key, t.name)
-    return names, module_names
+    constant_names: dict[tuple[int, int], str] = {}
+    for node, position, role in _roles(walk):
+        x = node.inputs[position]
+        if isinstance(x, Tensor):
+            names.setdefault(id(x), role)
+        else:
+            constant_names.setdefault((id(node), position), role)
+    return names, module_names, constant_names
+
+
+def _roles(walk: _Walk):
+    """(operation, input position, role) for the unnamed data whose role the graph tells,
+    in the order the roles are claimed (the first claim of a tensor wins):
+
+    - "target": the input a Function's ``forward`` calls ``target``, which every built-in
+      loss does (``mse_loss(input, target)``, ``cross_entropy``, ...);
+    - "input": the first operand of the first operation a module call records (``X`` in
+      ``model(X)``, whose first Linear computes ``linear(X, weight, bias)``), when it is
+      an array, not a number.
+
+    Only data qualifies: a leaf that does not require grad, is no Parameter and has no
+    name (a name given with ``name=`` is drawn instead), or an array that is not a Tensor.
+    """
+    operations = {}  # creation stamp -> operation, for the module calls' first operations
+    for t in walk.tensors.values():
+        node = t._node
+        if node is None:
+            continue
+        operations[node._order] = node
+        position = _target_position(type(node))
+        if position is not None and position < len(node.inputs) and _unnamed_data(node.inputs[position]):
+            yield node, position, "target"
+    stamps = sorted(operations)
+    for _, newest, first in walk.calls:
+        # The call recorded the stamps newest <= stamp < first; its first operation has the largest.
+        at = bisect_left(stamps, first) - 1
+        if at < 0 or stamps[at] < newest:
+            continue
+        node = operations[stamps[at]]
+        if node.inputs and _unnamed_data(node.inputs[0]) and np.ndim(_data_of(node.inputs[0])) >= 1:
+            yield node, 0, "input"
+
+
+def _data_of(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _unnamed_data(x) -> bool:
+    if isinstance(x, Tensor):
+        return x._node is None and not x.requires_grad and not x.name and x.data is not FREED
+    return x is not None
+
+
+_TARGET_POSITIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Function class -> position or None
+
+
+def _target_position(function: type) -> int | None:
+    """The input position that ``function.forward(ctx, *inputs)`` names ``target``, or None.
+    Looked up once per class (a signature is slow to read; a graph has many operations)."""
+    try:
+        return _TARGET_POSITIONS[function]
+    except KeyError:
+        pass
+    position = None
+    try:
+        parameters = list(inspect.signature(function.forward).parameters.values())[1:]  # after ctx
+    except (TypeError, ValueError):  # a forward without a signature Python can read
+        parameters = []
+    for index, parameter in enumerate(parameters):
+        if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            break  # *inputs: positions no longer match names
+        if parameter.name == "target":
+            position = index
+            break
+    _TARGET_POSITIONS[function] = position
+    return position
 
 
 def _width(call) -> int:
@@ -247,35 +418,61 @@ def _modules_by_widest_call(calls) -> list[Module]:
     return list(last.values())
 
 
-def _kind(t: Tensor) -> str:
+def _kind(t: Tensor, named: bool) -> str:
     if isinstance(t, Parameter):
         return "parameter"
     if t._node is None:
-        return "input" if t.requires_grad or t.name else "constant"
+        return "input" if t.requires_grad or named else "constant"  # named: by the user or by its role
     return "value"
 
 
+def _number(value, digits: int = 4) -> str:
+    """One value as drawn: ``digits`` significant digits, and exactly zero (either sign)
+    as "0", never "0.000", "-0" or "0e+00"."""
+    return "0" if value == 0 else f"{value:.{digits}g}"
 
 
-def _format(array: np.ndarray) -> str:
+def _format(array: np.ndarray, one_line: bool = False) -> str:
+    """Up to 6 values as NumPy prints them, a matrix one row per line (``[[1, 2, 3],`` then
+    `` [4, 5, 6]]``; on one line with ``one_line``); more as min/mean/max."""
     array = np.asarray(array)
-    if array.size <= _VALUES_SHOWN:
-        values = ", ".join(f"{v:.4g}" for v in array.reshape(-1).tolist())
-        return values if array.ndim == 0 else f"[{values}]"
-    return f"min {array.min():.3g}  mean {array.mean():.3g}  max {array.max():.3g}"
+    if array.size > _VALUES_SHOWN:
+        return f"min {_number(array.min(), 3)}  mean {_number(array.mean(), 3)}  max {_number(array.max(), 3)}"
+    if array.ndim == 0:
+        return _number(array.item())
+    return _nested(array.tolist(), array.ndim, None if one_line else "")
 
 
-def _value_label(t: Tensor, name: str | None, show: set) -> str:
+def _nested(values: list, ndim: int, indent: str | None) -> str:
+    """``values`` (``ndarray.tolist()``) in brackets as NumPy prints them: each row after
+    the first on a new line, after ``indent`` and one space per bracket open (all on one
+    line when ``indent`` is None)."""
+    if ndim == 1:
+        return "[" + ", ".join(_number(v) for v in values) + "]"
+    deeper = None if indent is None else indent + " "
+    separator = ", " if deeper is None else ",\n" + deeper
+    return "[" + separator.join(_nested(row, ndim - 1, deeper) for row in values) + "]"
+
+
+def _shape_text(shape: tuple[int, ...], dtype) -> str:
+    text = "x".join(map(str, shape)) or "scalar"
+    return text if dtype == np.float64 else f"{text} {dtype}"
+
+
+def _value_label(t: Tensor, name: str | None, show: set, grad: str | None = None) -> str:
+    """A value node's text; ``grad`` replaces the line of ``t.grad`` (backward_steps draws
+    the gradients of a step, not the tensor's)."""
     lines = [str(name)] if name else []  # a name need not be a str: Tensor.name is not checked
     if t.data is FREED:  # its shape and values went with the data
         lines.append(_FREED)
     else:
         if "shape" in show:
-            shape = "x".join(map(str, t.shape)) or "scalar"
-            lines.append(shape if t.dtype == np.float64 else f"{shape} {t.dtype}")
+            lines.append(_shape_text(t.shape, t.dtype))
         if "data" in show:
             lines.append(_format(t.data))
-    if "grad" in show and t.grad is not None:
+    if grad is not None:
+        lines.append(grad)
+    elif "grad" in show and t.grad is not None:
         lines.append("grad " + _format(t.grad))
     return "\n".join(lines) or " "
 
@@ -286,10 +483,19 @@ def _op_label(node) -> str:
     return str(node.name) + (f"\n{', '.join(settings)}" if settings else "")
 
 
-def _constant_label(value, show: set) -> str:
+def _constant_label(value, show: set, name: str | None = None) -> str:
+    """A constant's text: a number, small arrays' values, or its shape; named data (a
+    loss's target, a model's input) as a value node: name, shape, values."""
     array = np.asarray(value)
+    if name is not None:
+        lines = [name]
+        if "shape" in show:
+            lines.append(_shape_text(array.shape, array.dtype))
+        if "data" in show:
+            lines.append(_format(array))
+        return "\n".join(lines)
     if array.ndim == 0 or (array.size <= _VALUES_SHOWN and "data" in show):
-        return _format(array) if array.ndim else f"{array.item():.4g}"
+        return _format(array)
     return "constant " + "x".join(map(str, array.shape))
 
 
@@ -323,6 +529,78 @@ def _backward_order(walk: _Walk) -> dict[int, int]:
     return {id(node): rank for rank, node in enumerate(sorted(nodes, key=lambda n: n._order), start=1)}
 
 
+# -- the layout direction -------------------------------------------------------------------
+# What Graphviz uses for draw_graph's nodes (10-point Helvetica, nodesep 0.25 in, ranksep
+# 0.35 in, its default node margins and minimum sizes), in points.
+_NODESEP, _RANKSEP, _LINE_HEIGHT, _MARGIN_X, _MARGIN_Y = 18.0, 25.2, 12.0, 16.0, 8.0
+_MIN_WIDTH, _MIN_HEIGHT = 54.0, 36.0
+# Helvetica's character widths, in points at 10 points: most letters and every digit are
+# 5.56, these are narrower or wider (the Adobe font metrics, rounded).
+_CHARACTER_WIDTHS = {**dict.fromkeys(" !,./:;[]Iijlft()'-|", 2.8), **dict.fromkeys("mwMW%@", 8.5),
+                     **dict.fromkeys("ABCDEGHKNOQRSUVXY&", 7.0), "r": 3.3}
+
+
+def _text_width(line: str) -> float:
+    """About the width, in points, that Graphviz gives ``line`` in 10-point Helvetica."""
+    return sum(_CHARACTER_WIDTHS.get(character, 5.56) for character in line)
+
+
+def _node_size(text: str, shape: str | None) -> tuple[float, float]:
+    """About the width and height, in points, of a node with the label ``text``."""
+    lines = text.split("\n")
+    width = max(map(_text_width, lines)) + _MARGIN_X
+    height = len(lines) * _LINE_HEIGHT + _MARGIN_Y
+    if shape == "ellipse":  # Graphviz draws the ellipse around the label's box: sqrt(2) wider and taller
+        width, height = width * 1.4142, height * 1.4142
+    return max(width, _MIN_WIDTH), max(height, _MIN_HEIGHT)
+
+
+def _ranks(drawing: _Drawing) -> dict[str, int]:
+    """Each node's rank: the length of its longest path to the output. An input or a
+    parameter then sits right before the operation that uses it, as in dot's layouts
+    (counting from the inputs would put every parameter in the first rank)."""
+    producers: dict[str, list[str]] = {name: [] for name in drawing.nodes}
+    waiting = dict.fromkeys(drawing.nodes, 0)  # edges out of a node whose head has no rank yet
+    for edge in drawing.edges:
+        producers[edge.head].append(edge.tail)
+        waiting[edge.tail] += 1
+    rank = dict.fromkeys(drawing.nodes, 0)
+    ready = [name for name, count in waiting.items() if count == 0]
+    while ready:
+        name = ready.pop()
+        for tail in producers[name]:
+            rank[tail] = max(rank[tail], rank[name] + 1)
+            waiting[tail] -= 1
+            if waiting[tail] == 0:
+                ready.append(tail)
+    return rank
+
+
+def _estimated_sizes(drawing: _Drawing) -> dict[str, tuple[float, float]]:
+    """About the width and height, in points, of the drawing laid out "LR" and "TB": along
+    the flow, the ranks one after the other, each as long as its longest node; across it,
+    the widest rank's nodes side by side."""
+    rank = _ranks(drawing)
+    sizes = {}
+    for direction in ("LR", "TB"):
+        along: dict[int, float] = {}
+        across: dict[int, float] = {}
+        for name, node in drawing.nodes.items():
+            width, height = _node_size(node.text, node.attrs.get("shape"))
+            length, breadth = (width, height) if direction == "LR" else (height, width)
+            along[rank[name]] = max(along.get(rank[name], 0.0), length)
+            across[rank[name]] = across.get(rank[name], -_NODESEP) + breadth + _NODESEP
+        length = sum(along.values()) + _RANKSEP * (len(along) - 1)
+        breadth = max(across.values(), default=0.0)
+        sizes[direction] = (length, breadth) if direction == "LR" else (breadth, length)
+    return sizes
+
+
+def _slide_scale(width: float, height: float) -> float:
+    """How large a drawing of this size shows on a 16:9 slide: 1 at full size, less when shrunk to fit."""
+    return min(1.0, _SLIDE_WIDTH / max(width, 1.0), _SLIDE_HEIGHT / max(height, 1.0))
+
+
 # -- module clusters ------------------------------------------------------------------------
 class _Clusters:
     """Subgraphs for module calls: a computed tensor goes in the innermost call that
@@ -349,15 +627,19 @@ class _Clusters:
         self.call_at = _innermost_calls(self.calls, around, stamps)
         self.parents = _enclosing_calls(self.calls, around)
 
-    def graph_of(self, t: Tensor, dot: graphviz.Digraph) -> graphviz.Digraph:
-        """The cluster ``t`` is drawn in (``t`` one of the ``placed`` tensors), or ``dot``."""
+    def index_of(self, t: Tensor) -> int | None:
+        """The call whose cluster ``t`` is drawn in (``t`` one of the ``placed`` tensors), or None."""
         if not self.calls:
-            return dot
+            return None
         node = t._node
-        index = self.call_at.get(node._order) if node is not None else self.owner.get(id(t))
-        return dot if index is None else self._cluster(index)
+        return self.call_at.get(node._order) if node is not None else self.owner.get(id(t))
 
-    def _cluster(self, index: int) -> graphviz.Digraph:
+    def begin(self) -> None:
+        """Start a new Digraph: its clusters are made anew as ``graph`` asks for them."""
+        self.graphs = {}
+
+    def graph(self, index: int) -> graphviz.Digraph:
+        """The cluster of call ``index`` in the Digraph being made."""
         if index not in self.graphs:
             module = self.calls[index][0]
             name = self.module_names.get(id(module), "")
@@ -374,7 +656,7 @@ class _Clusters:
         for index in list(self.graphs):
             parent = self.parents.get(index)
             while parent is not None and parent not in self.graphs:
-                self._cluster(parent)
+                self.graph(parent)
                 parent = self.parents.get(parent)
         for index in sorted(self.graphs, reverse=True):
             parent = self.parents.get(index)

@@ -15,7 +15,7 @@ from graphviz.backend import dot_command
 from microgradnp._files import write_bytes_atomically
 from microgradnp.tensor import Tensor
 
-__all__ = ["FORMATS", "RenderError", "find_renderer", "render", "to_svg"]
+__all__ = ["FORMATS", "RenderError", "find_renderer", "render", "to_png", "to_svg"]
 
 FORMATS = ("svg", "png", "pdf", "dot")
 _PURE_FORMATS = ("svg", "png")  # what graphviz-pure can write
@@ -82,6 +82,11 @@ def _pipe(graph: graphviz.Digraph, format: str) -> bytes:
 def to_svg(graph) -> str:
     """The SVG text of a Tensor's graph or of a Digraph."""
     return _pipe(_digraph(graph), "svg").decode("utf-8")
+
+
+def to_png(graph) -> bytes:
+    """The PNG bytes of a Tensor's graph or of a Digraph (``graph.attr(dpi=...)`` sets the resolution)."""
+    return _pipe(_digraph(graph), "png")
 
 
 def render(graph, path, format: str | None = None) -> Path:
