@@ -219,7 +219,8 @@ def test_figure_script_makes_exactly_the_committed_figures(tmp_path):
 
 
 def test_mkdocs_build_strict(tmp_path):
-    for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
+    for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python", "mkdocs_jupyter",
+                   "mkdocs_glightbox"):
         if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed (pip install -e \".[docs]\")")
     result = subprocess.run(
@@ -227,6 +228,10 @@ def test_mkdocs_build_strict(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    # Diagrams open full size on click: every image of the graphs page is a lightbox link.
+    page = (tmp_path / "site" / "graphs" / "index.html").read_text()
+    images, linked = page.count("<img "), len(re.findall(r'<a class="glightbox"[^>]*>\s*<img ', page))
+    assert images and linked == images, f"{linked} of {images} images open full size on click"
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ learning curves, sweep heat-maps.
 
 Every function returns a ``matplotlib.figure.Figure`` built without pyplot (so it
 works headless and leaves pyplot's state alone) and saves it when given ``path``.
-In Jupyter a returned Figure displays itself. Needs the ``plot`` extra
+In Jupyter, after ``%matplotlib inline``, a
+returned Figure displays itself. Needs the ``plot`` extra
 (``pip install "microgradnp[plot]"``).
 """
 
