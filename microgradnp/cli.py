@@ -694,7 +694,7 @@ def run_train(options: dict) -> int:
         prediction = mg.train.predict(model, X)
         if not interrupted():
             _print_predictions(X, y, prediction)
-            outcome = (f"reached {stop:.0%} at epoch {history.stop_epoch}" if history.converged
+            outcome = (f"reached {stop * 100:g} % at epoch {history.stop_epoch}" if history.converged
                        else f"{history.status} after {history.epochs} epochs")
             print(f"\nfinal loss {history.final_loss:.6f}, accuracy {history.final_accuracy:.2%} ({outcome}, "
                   f"{history.wall_time:.2f} s)")

@@ -128,6 +128,6 @@ def test_the_cli_trains_cross_entropy_with_one_output_per_class(capsys, tmp_path
     out = capsys.readouterr().out
     assert code == 0
     assert "network 2-8-2, sigmoid, cross_entropy" in out
-    assert "completed after 200 epochs" in out or "reached 100%" in out
+    assert "completed after 200 epochs" in out or "reached 100 %" in out
     final = float(out.split("accuracy ")[1].split("%")[0])
     assert final > 80
