@@ -160,3 +160,13 @@ def test_max_with_dim_sends_the_gradient_to_the_chosen_element_and_amax_shares_t
         getattr(ours, method)(dim=0, keepdim=True).values.sum().backward()
         getattr(theirs, method)(dim=0, keepdim=True).values.sum().backward()
         np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+
+
+def test_one_hot_takes_pytorchs_argument_name():
+    from microgradnp.nn import functional as F
+
+    codes = F.one_hot(input=mg.from_numpy(np.array([0, 2, 1])), num_classes=3)
+    np.testing.assert_array_equal(codes.data, np.eye(3, dtype=np.int64)[[0, 2, 1]])
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(codes.data, torch.nn.functional.one_hot(input=torch.tensor([0, 2, 1]),
+                                                                          num_classes=3).numpy())

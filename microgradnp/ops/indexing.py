@@ -502,22 +502,22 @@ def _one_hot(indices, num_classes):
     return (indices[..., None] == np.arange(num_classes)).astype(np.int64)
 
 
-def one_hot(indices, num_classes: int = -1):
-    """PyTorch's ``one_hot``: int64 codes of shape ``indices.shape + (num_classes,)``, with
+def one_hot(input, num_classes: int = -1):  # noqa: A002  (PyTorch's argument name)
+    """PyTorch's ``one_hot``: int64 codes of shape ``input.shape + (num_classes,)``, with
     a 1 at each index. Not differentiable (the result is outside the graph).
 
     Args:
-        indices: non-negative integer array or tensor.
-        num_classes: the length of the new last axis; -1 means ``indices.max() + 1``.
+        input: the class indices, a non-negative integer array or tensor (PyTorch's name).
+        num_classes: the length of the new last axis; -1 means ``input.max() + 1``.
 
     Returns:
         An int64 tensor.
 
     Raises:
-        TypeError: if ``indices`` are not integers.
+        TypeError: if the indices are not integers.
         ValueError: if an index is negative or not below ``num_classes``.
     """
-    return _no_grad_on_data(_one_hot)(indices, num_classes)
+    return _no_grad_on_data(_one_hot)(input, num_classes)
 
 
 def _nonzero_along(a, axis):
