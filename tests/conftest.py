@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,25 @@ def torch():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def renderer_available() -> bool:
+    """Whether a Graphviz renderer (the system ``dot`` or graphviz-pure) can make SVG."""
+    try:
+        mg.viz.find_renderer("svg")
+    except mg.viz.RenderError:
+        return False
+    return True
+
+
+needs_renderer = pytest.mark.skipif(not renderer_available(), reason="no Graphviz renderer installed")
+
+
+def labels(dot) -> dict[str, str]:
+    """node id -> label, parsed from the DOT source (quoted labels may span lines)."""
+    found = {}
+    for match in re.finditer(r'^\s*(\w+) \[label="((?:[^"\\]|\\.)*)"', dot.source, re.M):
+        found[match.group(1)] = match.group(2)
+    for match in re.finditer(r"^\s*(\w+) \[label=(-?[\w.\-]+)", dot.source, re.M):
+        found.setdefault(match.group(1), match.group(2))
+    return found

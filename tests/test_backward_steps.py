@@ -9,22 +9,13 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from conftest import needs_renderer
 
 import microgradnp as mg
 from microgradnp import nn
 from microgradnp.viz import backward_steps
 from microgradnp.viz.graph import graph_nodes
 
-
-def _renderer_available() -> bool:
-    try:
-        mg.viz.find_renderer("svg")
-    except mg.viz.RenderError:
-        return False
-    return True
-
-
-needs_renderer = pytest.mark.skipif(not _renderer_available(), reason="no Graphviz renderer installed")
 SVG = "{http://www.w3.org/2000/svg}"
 
 

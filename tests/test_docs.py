@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import renderer_available
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -155,7 +156,7 @@ def run_page(page: Path, show: bool = False) -> list[str]:
                          ids=lambda p: str(p.relative_to(DOCS)))
 def test_examples_run_and_print_what_the_page_shows(page, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    if not _renderer_available():
+    if not renderer_available():
         pytest.skip("no Graphviz renderer installed (pip install -e \".[render]\")")
     monkeypatch.chdir(tmp_path)  # examples write figures and graphs into the working folder
     problems = run_page(page)
@@ -193,19 +194,9 @@ def test_every_image_the_pages_reference_exists_and_every_figure_is_used():
     assert not unused, f"figures no page uses: {unused}"
 
 
-def _renderer_available() -> bool:
-    import microgradnp as mg
-
-    try:
-        mg.viz.find_renderer("svg")
-    except mg.viz.RenderError:
-        return False
-    return True
-
-
 def test_figure_script_makes_exactly_the_committed_figures(tmp_path):
     pytest.importorskip("matplotlib")
-    if not _renderer_available():
+    if not renderer_available():
         pytest.skip("no Graphviz renderer installed")
     spec = importlib.util.spec_from_file_location("make_figures", DOCS / "make_figures.py")
     make_figures = importlib.util.module_from_spec(spec)

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from conftest import labels, needs_renderer
 
 import microgradnp as mg
 from microgradnp import nn
@@ -18,25 +19,8 @@ from microgradnp.viz import draw_graph, render
 
 render_module = importlib.import_module("microgradnp.viz.render")  # the module, not the function
 
-def _renderer_available() -> bool:
-    try:
-        mg.viz.find_renderer("svg")
-    except mg.viz.RenderError:
-        return False
-    return True
 
 
-needs_renderer = pytest.mark.skipif(not _renderer_available(), reason="no Graphviz renderer installed")
-
-
-def labels(dot) -> dict[str, str]:
-    """node id -> label, parsed from the DOT source."""
-    found = {}
-    for match in re.finditer(r'^\s*(\w+) \[label="((?:[^"\\]|\\.)*)"', dot.source, re.M):
-        found[match.group(1)] = match.group(2)
-    for match in re.finditer(r"^\s*(\w+) \[label=(\w[\w.\-]*)", dot.source, re.M):
-        found.setdefault(match.group(1), match.group(2))
-    return found
 
 
 def edges(dot) -> set[tuple[str, str]]:
