@@ -234,6 +234,19 @@ def hessian(func, inputs, create_graph: bool = False):
     return _nest(jac, in_tuple, in_tuple)
 
 
+def _gradient_and_vectors(func, inputs, v, create_graph: bool, name: str):
+    """What ``vhp`` and ``hvp`` start from: the inputs as leaves, the vectors checked
+    against them, ``func``'s single-element output and its gradient (with its graph)."""
+    in_tuple, xs = _as_tuple(inputs, "inputs", name)
+    vs = _vectors(v, xs, in_tuple, "input", name)
+    leaves = _leaves(xs, create_graph)
+    out_tuple, outs = _outputs(func(*leaves), name)
+    if out_tuple or outs[0].data.size != 1:
+        raise RuntimeError(f"{name}: func must return a single Tensor with a single element")
+    grads = _grads(outs, leaves, (np.ones_like(outs[0].data),), create_graph=True)
+    return in_tuple, vs, leaves, outs, grads
+
+
 def vhp(func, inputs, v=None, create_graph: bool = False):
     """The vector-Hessian product ``v^T H`` of a scalar function ``func`` at ``inputs``.
 
@@ -250,13 +263,7 @@ def vhp(func, inputs, v=None, create_graph: bool = False):
         RuntimeError: ``func`` does not return a single-element Tensor, or ``v`` does not fit.
     """
     with enable_grad():
-        in_tuple, xs = _as_tuple(inputs, "inputs", "vhp")
-        vs = _vectors(v, xs, in_tuple, "input", "vhp")
-        leaves = _leaves(xs, create_graph)
-        out_tuple, outs = _outputs(func(*leaves), "vhp")
-        if out_tuple or outs[0].data.size != 1:
-            raise RuntimeError("vhp: func must return a single Tensor with a single element")
-        grads = _grads(outs, leaves, (np.ones_like(outs[0].data),), create_graph=True)
+        in_tuple, vs, leaves, outs, grads = _gradient_and_vectors(func, inputs, v, create_graph, "vhp")
         products = _grads(grads, leaves, vs, create_graph)
     return _finish(outs, create_graph)[0], _structure(_finish(products, create_graph), in_tuple)
 
@@ -281,13 +288,7 @@ def hvp(func, inputs, v=None, create_graph: bool = False):
         RuntimeError: ``func`` does not return a single-element Tensor, or ``v`` does not fit.
     """
     with enable_grad():
-        in_tuple, xs = _as_tuple(inputs, "inputs", "hvp")
-        vs = _vectors(v, xs, in_tuple, "input", "hvp")
-        leaves = _leaves(xs, create_graph)
-        out_tuple, outs = _outputs(func(*leaves), "hvp")
-        if out_tuple or outs[0].data.size != 1:
-            raise RuntimeError("hvp: func must return a single Tensor with a single element")
-        grads = _grads(outs, leaves, (np.ones_like(outs[0].data),), create_graph=True)
+        in_tuple, vs, leaves, outs, grads = _gradient_and_vectors(func, inputs, v, create_graph, "hvp")
         dummies = tuple(Tensor._wrap(np.zeros_like(x.data)).requires_grad_() for x in leaves)
         transposed = _grads(grads, leaves, dummies, create_graph=True)
         pairs = [(g, vec) for g, vec in zip(transposed, vs) if g.requires_grad]
