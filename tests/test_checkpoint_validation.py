@@ -343,3 +343,19 @@ def test_damaged_and_crafted_checkpoints_give_the_saved_values_or_the_one_error(
     assert set(outcomes["truncated"]) == {"refused"}
     assert set(outcomes["crafted"]) == {"refused"}
     assert outcomes["bits flipped"].count("refused") > 100
+
+
+def test_a_state_nested_deeper_than_a_checkpoint_holds_is_refused_at_save(tmp_path):
+    from microgradnp.nn.serialization import MAX_NESTING
+
+    deepest = state = {}
+    for _ in range(MAX_NESTING - 1):
+        deepest["inner"] = {}
+        deepest = deepest["inner"]
+    deepest["w"] = np.arange(3.0)
+    save(state, tmp_path / "deep.npz")  # MAX_NESTING containers: saved and loaded back
+    assert same(load(tmp_path / "deep.npz"), state)
+    deepest["inner"] = {"w": np.arange(3.0)}
+    with pytest.raises(ValueError, match=f"nested more than {MAX_NESTING} containers deep"):
+        save(state, tmp_path / "deeper.npz")
+    assert not (tmp_path / "deeper.npz").exists()

@@ -147,7 +147,13 @@ def _is_flat(state: Mapping) -> bool:
     return all(isinstance(value, Tensor | np.ndarray | np.generic) for value in state.values())
 
 
-def _encode(value, path: str, arrays: dict[str, np.ndarray]):
+# Containers inside containers that a checkpoint holds (a state dict is 2-5 deep). A fixed
+# bound, checked on both sides, so that whether a file loads never depends on the
+# interpreter's recursion limit or on how deep the caller's stack already is.
+MAX_NESTING = 100
+
+
+def _encode(value, path: str, arrays: dict[str, np.ndarray], depth: int = 0):
     """``value`` as JSON-able structure; its arrays go to ``arrays`` under names derived from ``path``."""
     if isinstance(value, Tensor):
         value = value.data
@@ -168,8 +174,11 @@ def _encode(value, path: str, arrays: dict[str, np.ndarray]):
         return {"array": name, "scalar": isinstance(value, np.generic)}
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, tuple | list | Mapping) and depth >= MAX_NESTING:
+        raise ValueError(f"nn.save: the state is nested more than {MAX_NESTING} containers deep at "
+                         f"{path or 'the state'!r}; a checkpoint holds dicts, lists and tuples up to that depth")
     if isinstance(value, tuple | list):
-        items = [_encode(item, _join(path, i), arrays) for i, item in enumerate(value)]
+        items = [_encode(item, _join(path, i), arrays, depth + 1) for i, item in enumerate(value)]
         return {"tuple": items} if isinstance(value, tuple) else items
     if isinstance(value, Mapping):
         pairs = []
@@ -177,7 +186,7 @@ def _encode(value, path: str, arrays: dict[str, np.ndarray]):
             if key is not None and not isinstance(key, bool | int | float | str):
                 raise TypeError(f"nn.save: dict keys must be str, int, float, bool or None, got {key!r} "
                                 f"in {path or 'the state'!r}")
-            pairs.append([key, _encode(item, _join(path, key), arrays)])
+            pairs.append([key, _encode(item, _join(path, key), arrays, depth + 1)])
         return {"dict": pairs}
     raise TypeError(f"nn.save: {path or 'the state'!r} is a {type(value).__name__}; a checkpoint holds arrays, "
                     "Tensors, numbers, strings, bools, None, and lists, tuples and dicts of them (never pickled "
@@ -311,10 +320,7 @@ def _parse_checkpoint(file) -> tuple[OrderedDict[str, np.ndarray], dict]:
         raise _Invalid(f"entry {_shown(not_numeric[0])} is not a numeric array")
     if "structure" in metadata:  # a nested state (format version 2)
         unused = dict(entries)
-        try:
-            state = _decode(metadata["structure"], unused, _Invalid)
-        except RecursionError:
-            raise _Invalid("the saved structure is nested too deeply (was the metadata edited?)") from None
+        state = _decode(metadata["structure"], unused, _Invalid)
         if unused:
             raise _Invalid(f"entries {sorted(unused)} are not part of the saved structure")
         return state, metadata
@@ -414,22 +420,25 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> n
     return array.reshape(shape[::-1]).transpose() if fortran_order else array.reshape(shape)
 
 
-def _decode(value, arrays: dict[str, np.ndarray], invalid):
+def _decode(value, arrays: dict[str, np.ndarray], invalid, depth: int = 0):
     """The object ``_encode`` described, taking its arrays out of ``arrays``."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    is_array = isinstance(value, dict) and set(value) == {"array", "scalar"}
+    if depth >= MAX_NESTING and not is_array:
+        raise invalid("the saved structure is nested too deeply (was the metadata edited?)")
     if isinstance(value, list):
-        return [_decode(item, arrays, invalid) for item in value]
+        return [_decode(item, arrays, invalid, depth + 1) for item in value]
     if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("tuple"), list):
-        return tuple(_decode(item, arrays, invalid) for item in value["tuple"])
+        return tuple(_decode(item, arrays, invalid, depth + 1) for item in value["tuple"])
     if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("dict"), list):
         decoded = {}
         for pair in value["dict"]:
             if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], list | dict):
                 raise invalid("a dict in the saved structure is malformed")
-            decoded[pair[0]] = _decode(pair[1], arrays, invalid)
+            decoded[pair[0]] = _decode(pair[1], arrays, invalid, depth + 1)
         return decoded
-    if isinstance(value, dict) and set(value) == {"array", "scalar"}:
+    if is_array:
         name = value["array"]
         if not isinstance(name, str) or name not in arrays:
             raise invalid(f"the saved structure refers to an entry {name!r} that is missing or used twice")
