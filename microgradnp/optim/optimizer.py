@@ -233,16 +233,20 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        state = self.state
         updated = []
         for group in self.param_groups:
-            for p in group["params"]:
-                grad = p._grad
-                if grad is not None:
-                    self._update(p.data, grad, state[p], group)
-                    updated.append(p.data)
+            params = [p for p in group["params"] if p._grad is not None]
+            self._update_group(params, group)
+            updated += [p.data for p in params]
         bump_version(*updated)  # a graph that saved the old values must not use these
         return loss
+
+    def _update_group(self, params: list, group: dict) -> None:
+        """Update ``params`` (a group's parameters that have a ``.grad``) one by one with
+        ``_update``; an optimizer overrides this to settle the group's options once."""
+        state = self.state
+        for p in params:
+            self._update(p.data, p._grad, state[p], group)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         """Apply the update rule to ``param`` in place; ``grad`` must not be modified."""

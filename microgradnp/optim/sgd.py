@@ -51,9 +51,21 @@ class SGD(Optimizer):
                 "set momentum (e.g. 0.9) or turn nesterov off"
             )
 
-    def _update(self, param, grad, state, group):
-        if group["weight_decay"] or group["maximize"]:  # plain SGD (the lab's) skips the call
-            grad = self._effective_grad(param, grad, group)
+    def _update_group(self, params, group):
+        lr = group["lr"]
+        # Plain SGD (the lab's) needs no state and no second pass over the gradient: with
+        # the options settled once per group, its step is the hand-written one.
+        plain = not (group["momentum"] or group["weight_decay"] or group["maximize"])
+        state = self.state
+        for p in params:
+            param = p.data
+            direction = p._grad if plain else self._direction(param, p._grad, state[p], group)
+            param -= as_scalar(lr, param) * direction
+
+    def _direction(self, param, grad, state, group):
+        """The step's direction (before the learning rate): the gradient, with weight decay,
+        maximize and momentum applied."""
+        grad = self._effective_grad(param, grad, group)
         momentum = group["momentum"]
         if momentum:
             buffer = state.get("momentum_buffer")
@@ -64,4 +76,4 @@ class SGD(Optimizer):
                 dampening = group["dampening"]
                 buffer += grad if dampening == 0 else (1 - dampening) * grad
             grad = grad + momentum * buffer if group["nesterov"] else buffer
-        param -= as_scalar(group["lr"], param) * grad
+        return grad
