@@ -15,10 +15,10 @@ keep freed memory in the process, so that the comparison shows the NumPy work al
 from __future__ import annotations
 
 import argparse
-import time
 import timeit
 
 import numpy as np
+from bench_step import TIMERS, add_timer_option
 from numpy.lib.stride_tricks import sliding_window_view
 
 from microgradnp import nn
@@ -158,12 +158,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--torch", action="store_true", help="also time PyTorch eager (if installed)")
     parser.add_argument("--number", type=int, default=200, help="steps per timing run")
-    parser.add_argument("--timer", choices=("wall", "cpu"), default="wall",
-                        help="wall clock (default; BLAS runs on all cores) or CPU time summed over threads")
+    add_timer_option(parser)
     parser.add_argument("--steady-malloc", action="store_true",
                         help="keep freed memory in the process (glibc), so that no step pays page faults")
     args = parser.parse_args()
-    timer = time.perf_counter if args.timer == "wall" else time.process_time
+    timer = TIMERS[args.timer]
     if args.steady_malloc and not keep_freed_memory():
         print("--steady-malloc needs glibc's mallopt: timing with the default allocator")
 

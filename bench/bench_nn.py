@@ -6,7 +6,7 @@ hand in NumPy, in one process:
 - an MLP 784-256-256-10 with ReLU and cross-entropy, batch 128, float32 (targets: eager
   <= 1.05x, compiled <= 1.0x).
 
-    python bench/bench_nn.py [--torch] [--number N]
+    python bench/bench_nn.py [--torch] [--number N] [--timer wall|cpu]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from bench_step import numpy_step_factory, time_per_call  # the lab's hand-written step
+from bench_step import add_timer_option, numpy_step_factory, time_per_call  # the lab's hand-written step
 
 import microgradnp as mg
 from microgradnp import nn, optim
@@ -128,11 +128,11 @@ def torch_step_factory(model, X, y, loss_name):
     return step
 
 
-def compare(title, steps, number):
+def compare(title, steps, number, timer):
     checks = [factory() for factory in list(steps.values())[:2]]
     losses = [[step() for _ in range(3)] for step in checks]
     assert np.allclose(losses[0], losses[1], rtol=1e-4), losses  # the two steps compute the same thing
-    times = {name: time_per_call(factory(), number=number) for name, factory in steps.items()}
+    times = {name: time_per_call(factory(), number=number, timer=timer) for name, factory in steps.items()}
     base = times["numpy (hand-written)"]
     print(f"\n{title}")
     for name, seconds in times.items():
@@ -143,6 +143,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--torch", action="store_true", help="also time PyTorch eager (if installed)")
     parser.add_argument("--number", type=int, default=1000, help="steps per timing run of the lab network")
+    add_timer_option(parser)
     args = parser.parse_args()
 
     for title, (X, y) in lab_workloads().items():
@@ -156,7 +157,7 @@ def main():
         }
         if args.torch:
             steps["torch eager"] = lambda X=X, y=y: torch_step_factory(make_model(), X, y, "mse")
-        compare(title, steps, args.number)
+        compare(title, steps, args.number, args.timer)
 
     X, y = big_workload()
 
@@ -170,7 +171,7 @@ def main():
     }
     if args.torch:
         steps["torch eager"] = lambda: torch_step_factory(make_big(), X, y, "ce")
-    compare("MLP 784-256-256-10 ReLU, cross-entropy, batch 128, float32", steps, max(args.number // 10, 20))
+    compare("MLP 784-256-256-10 ReLU, cross-entropy, batch 128, float32", steps, max(args.number // 10, 20), args.timer)
 
 
 if __name__ == "__main__":
