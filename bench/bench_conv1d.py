@@ -15,10 +15,9 @@ keep freed memory in the process, so that the comparison shows the NumPy work al
 from __future__ import annotations
 
 import argparse
-import timeit
 
 import numpy as np
-from bench_step import TIMERS, add_timer_option
+from bench_step import TIMERS, add_timer_option, print_times, time_steps
 from numpy.lib.stride_tricks import sliding_window_view
 
 from microgradnp import nn
@@ -130,30 +129,6 @@ def torch_step_factory(x, target, params):
     return step
 
 
-def page_faults() -> int:
-    try:
-        import resource
-    except ImportError:  # not on Unix
-        return 0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def time_steps(steps: dict, timer, repeat=7, number=200) -> dict:
-    """``{label: (best seconds per step, page faults per step)}``. The steps take turns,
-    so that a busy moment on the machine hits them all alike."""
-    for step in steps.values():
-        for _ in range(3):
-            step()
-    best = dict.fromkeys(steps, float("inf"))
-    faults = dict.fromkeys(steps, 0)
-    for _ in range(repeat):
-        for label, step in steps.items():
-            before = page_faults()
-            best[label] = min(best[label], timeit.timeit(step, number=number, timer=timer) / number)
-            faults[label] += page_faults() - before
-    return {label: (best[label], faults[label] / (repeat * number)) for label in steps}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--torch", action="store_true", help="also time PyTorch eager (if installed)")
@@ -184,15 +159,11 @@ def main():
         assert np.allclose(values, reference, rtol=1e-4), (label, values, reference)
     times = time_steps({label: factory(x, target, params) for label, factory in factories.items()}, timer,
                        number=args.number)
-    base = times["numpy (hand-written)"][0]
     allocator = ", freed memory kept" if args.steady_malloc else ""
     print(f"Conv1d {CHANNELS}->{HIDDEN}->{HIDDEN} k={KERNEL}, ReLU, MSE, SGD step on "
           f"({BATCH}, {CHANNELS}, {LENGTH}) float32 ({args.timer} time{allocator})")
     print(f"  losses over 5 steps agree: {', '.join(f'{v:.6f}' for v in reference)}")
-    for label, (seconds, faults) in times.items():
-        print(f"  {label:22s} {seconds * 1e6:8.1f} us/step   {seconds / base:5.2f}x numpy   "
-              f"{faults:7.0f} page faults/step")
-
+    print_times(times)
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from bench_step import add_timer_option, numpy_step_factory, time_per_call  # the lab's hand-written step
+from bench_step import (  # the lab's hand-written step
+    TIMERS,
+    add_timer_option,
+    numpy_step_factory,
+    print_times,
+    time_steps,
+)
 
 import microgradnp as mg
 from microgradnp import nn, optim
@@ -132,12 +138,9 @@ def compare(title, steps, number, timer):
     checks = [factory() for factory in list(steps.values())[:2]]
     losses = [[step() for _ in range(3)] for step in checks]
     assert np.allclose(losses[0], losses[1], rtol=1e-4), losses  # the two steps compute the same thing
-    times = {name: time_per_call(factory(), number=number, timer=timer) for name, factory in steps.items()}
-    base = times["numpy (hand-written)"]
-    print(f"\n{title}")
-    for name, seconds in times.items():
-        print(f"  {name:22s} {seconds * 1e6:9.1f} us/step   {seconds / base:5.2f}x numpy")
-
+    times = time_steps({name: factory() for name, factory in steps.items()}, TIMERS[timer], number=number)
+    print(f"\n{title} ({timer} time)")
+    print_times(times)
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -148,9 +148,35 @@ def add_timer_option(parser) -> None:
                         help="wall clock (default) or CPU time summed over threads")
 
 
-def time_per_call(step, repeat=7, number=2000, timer="wall") -> float:
-    step()
-    return min(timeit.repeat(step, repeat=repeat, number=number, timer=TIMERS[timer])) / number
+def page_faults() -> int:
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def time_steps(steps: dict, timer=time.perf_counter, repeat=7, number=200) -> dict:
+    """``{label: (best seconds per step, page faults per step)}``. The steps take turns,
+    so that a busy moment on the machine hits them all alike."""
+    for step in steps.values():
+        for _ in range(3):
+            step()
+    best = dict.fromkeys(steps, float("inf"))
+    faults = dict.fromkeys(steps, 0)
+    for _ in range(repeat):
+        for label, step in steps.items():
+            before = page_faults()
+            best[label] = min(best[label], timeit.timeit(step, number=number, timer=timer) / number)
+            faults[label] += page_faults() - before
+    return {label: (best[label], faults[label] / (repeat * number)) for label in steps}
+
+
+def print_times(times: dict, base: str = "numpy (hand-written)") -> None:
+    """One line per step of ``time_steps``' result: time, ratio to ``base``, page faults."""
+    for label, (seconds, faults) in times.items():
+        print(f"  {label:22s} {seconds * 1e6:8.1f} us/step   {seconds / times[base][0]:5.2f}x numpy   "
+              f"{faults:7.1f} page faults/step")
 
 
 def main():
@@ -170,13 +196,10 @@ def main():
         checks = [factory(X, y, params) for factory in list(factories.values())[:3]]
         losses = [[_value(step()) for _ in range(3)] for step in checks]
         assert np.allclose(losses[0], losses[1], rtol=1e-10) and losses[1] == losses[2], losses
-        times = {label: time_per_call(factory(X, y, params), number=args.number, timer=args.timer)
-                 for label, factory in factories.items()}
-        base = times["numpy (hand-written)"]
-        print(f"\n{name}: 2-50-50-1 sigmoid MLP, MSE, SGD step, float64")
-        for label, seconds in times.items():
-            print(f"  {label:22s} {seconds * 1e6:8.1f} us/step   {seconds / base:5.2f}x numpy")
-
+        times = time_steps({label: factory(X, y, params) for label, factory in factories.items()},
+                           TIMERS[args.timer], number=args.number)
+        print(f"\n{name}: 2-50-50-1 sigmoid MLP, MSE, SGD step, float64 ({args.timer} time)")
+        print_times(times)
 
 if __name__ == "__main__":
     main()
