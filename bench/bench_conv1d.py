@@ -165,5 +165,6 @@ def main():
     print(f"  losses over 5 steps agree: {', '.join(f'{v:.6f}' for v in reference)}")
     print_times(times)
 
+
 if __name__ == "__main__":
     main()

@@ -142,6 +142,7 @@ def compare(title, steps, number, timer):
     print(f"\n{title} ({timer} time)")
     print_times(times)
 
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--torch", action="store_true", help="also time PyTorch eager (if installed)")

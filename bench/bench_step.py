@@ -201,5 +201,6 @@ def main():
         print(f"\n{name}: 2-50-50-1 sigmoid MLP, MSE, SGD step, float64 ({args.timer} time)")
         print_times(times)
 
+
 if __name__ == "__main__":
     main()
