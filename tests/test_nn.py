@@ -277,10 +277,15 @@ def test_loss_value_and_gradient_match_the_definition(name):
                                                        "weight": WEIGHT, "label_smoothing": 0.2}),
         ("cross_entropy", "cross_entropy", (rng.standard_normal((3, 4, 5)),),
          {"target": rng.integers(0, 4, (3, 5)), "ignore_index": 2}),
+        ("cross_entropy", "cross_entropy", (LOGITS[:5].copy(),), {"target": CLASSES[:5]}),  # nothing ignored
+        ("cross_entropy", "cross_entropy", (LOGITS[0].copy(),), {"target": np.array(CLASSES[0])}),
         ("nll_loss", "nll_loss", (LOGITS,), {"target": CLASSES, "weight": WEIGHT}),
+        ("nll_loss", "nll_loss", (rng.standard_normal((3, 4, 5)),),
+         {"target": rng.integers(0, 4, (3, 5)), "ignore_index": 1}),
+        ("nll_loss", "nll_loss", (LOGITS[1].copy(),), {"target": np.array(CLASSES[1])}),
     ],
     ids=["mse", "bce-weight", "bce-soft", "bce-logits-pos-weight", "ce-weight-smoothing", "ce-probabilities",
-         "ce-3d-ignore", "nll"],
+         "ce-3d-ignore", "ce-plain", "ce-unbatched", "nll", "nll-3d-ignore", "nll-unbatched"],
 )
 def test_losses_match_pytorch(torch, mg_name, torch_name, inputs, kwargs, reduction):
     """Values and the gradients of every float input (targets included), all reductions."""

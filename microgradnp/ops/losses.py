@@ -146,7 +146,8 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
 
 
 def _shift(logits):
-    return logits - np.max(logits, axis=1, keepdims=True)
+    # np.maximum.reduce is np.max without its Python wrapper (this runs every step).
+    return logits - np.maximum.reduce(logits, axis=1, keepdims=True)
 
 
 class CrossEntropyLoss(Primitive):
@@ -171,28 +172,21 @@ class CrossEntropyLoss(Primitive):
         target = _class_indices(target, logits, ignore_index, "cross_entropy", ctx.unbatched)
         classes = logits.shape[1]
         shifted = _shift(logits)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        valid = target != ignore_index
-        safe_target = np.where(valid, target, 0)
-        picked = np.take_along_axis(log_probs, np.expand_dims(safe_target, 1), axis=1).squeeze(1)
-        class_weight = _class_weight(weight, classes, logits.dtype, "cross_entropy")
-        sample_weight = class_weight[safe_target] * valid
-        losses = -picked * sample_weight
+        log_probs = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
+        picked, index, valid, sample_weight = _pick_targets(log_probs, target, weight, ignore_index, "cross_entropy")
+        losses = -picked if sample_weight is None else -picked * sample_weight
+        ctx.class_weight = None
         if label_smoothing:
-            smooth = -(log_probs * _expand_classes(class_weight, log_probs.ndim)).sum(axis=1) * valid
+            ctx.class_weight = _class_weight(weight, classes, logits.dtype, "cross_entropy")
+            smooth = -(log_probs * _expand_classes(ctx.class_weight, log_probs.ndim)).sum(axis=1) * valid
             losses = (1 - label_smoothing) * losses + label_smoothing / classes * smooth
-        ctx.reduction = reduction
-        ctx.denominator = sample_weight.sum() if reduction == "mean" else 1
-        ctx.smoothing, ctx.class_weight = label_smoothing, class_weight
-        ctx.save_for_backward(log_probs, safe_target, sample_weight, valid)
-        if reduction == "none":
-            return losses.reshape(()) if ctx.unbatched else losses
-        total = losses.sum()
-        return total / ctx.denominator if reduction == "mean" else total
+        ctx.reduction, ctx.smoothing = reduction, label_smoothing
+        ctx.save_for_backward(log_probs, index, sample_weight, valid)
+        return _reduce_picked(ctx, losses, picked, sample_weight)
 
     @staticmethod
     def backward(ctx, grad):
-        log_probs, target, sample_weight, valid = ctx.saved_tensors
+        log_probs, index, sample_weight, valid = ctx.saved_tensors
         if ctx.reduction == "mean":
             grad = grad / ctx.denominator
         elif ctx.unbatched and ctx.reduction == "none":
@@ -200,8 +194,10 @@ class CrossEntropyLoss(Primitive):
         # d(-log softmax_t)/dx = softmax - onehot(t), per sample scaled by its weight
         per_sample = grad if ctx.reduction != "none" else np.expand_dims(grad, 1)
         probs = np.exp(log_probs)
-        onehot = _one_hot(target, log_probs)
-        grad_logits = (probs - onehot) * np.expand_dims(sample_weight, 1)
+        grad_logits = probs.copy() if ctx.smoothing else probs
+        grad_logits[index] -= 1  # minus the one-hot target (the same values as probs - onehot)
+        if sample_weight is not None:
+            grad_logits *= np.expand_dims(sample_weight, 1)
         if ctx.smoothing:
             weight = _expand_classes(ctx.class_weight, log_probs.ndim)
             valid_column = np.expand_dims(valid, 1)
@@ -211,15 +207,48 @@ class CrossEntropyLoss(Primitive):
         return (grad_logits[0] if ctx.unbatched else grad_logits), None
 
 
+def _pick_targets(log_probs, target, weight, ignore_index, loss: str):
+    """What cross_entropy and nll_loss share: each sample's log-probability at its target
+    class, the index that picked it (backward scatters through it), whether each target
+    counts (is not ``ignore_index``) and each sample's weight: its class's weight, 0 when
+    ignored. The weights are None when all would be 1 (no class weights, nothing
+    ignored), so the usual case skips multiplying by ones, which changes no value."""
+    valid = target != ignore_index
+    if weight is None and np.logical_and.reduce(valid, axis=None):  # valid.all() without its wrapper
+        sample_weight = None
+    else:
+        target = np.where(valid, target, 0)  # an ignored sample picks class 0, weighted 0
+        sample_weight = _class_weight(weight, log_probs.shape[1], log_probs.dtype, loss)[target] * valid
+    # Fancy indexing rather than take_along_axis/put_along_axis: several times faster on
+    # the usual (N, C) logits. The index is (rows, target) or, for (N, C, d1, ...) inputs,
+    # (rows, target, positions along d1, ...); each picks one element per sample.
+    if target.ndim == 1:
+        index = (np.arange(target.shape[0]), target)
+    else:
+        grid = np.indices(target.shape, sparse=True)
+        index = (grid[0], target, *grid[1:])
+    return log_probs[index], index, valid, sample_weight
+
+
+def _reduce_picked(ctx, losses, picked, sample_weight):
+    """The reduction of cross_entropy and nll_loss: "mean" divides by the total weight of
+    the counted samples (PyTorch's rule), kept in ``ctx.denominator`` for backward."""
+    ctx.denominator = 1
+    if ctx.reduction == "none":
+        return losses.reshape(()) if ctx.unbatched else losses
+    total = np.add.reduce(losses, axis=None)
+    if ctx.reduction == "sum":
+        return total
+    if sample_weight is None:
+        ctx.denominator = picked.dtype.type(picked.size)
+    else:
+        ctx.denominator = np.add.reduce(sample_weight, axis=None)
+    return total / ctx.denominator
+
+
 def _expand_classes(class_weight, ndim):
     """Per-class weights shaped to broadcast along axis 1 of an (N, C, ...) array."""
     return class_weight.reshape((1, -1) + (1,) * (ndim - 2))
-
-
-def _one_hot(target, like):
-    onehot = np.zeros_like(like)
-    np.put_along_axis(onehot, np.expand_dims(target, 1), 1, axis=1)
-    return onehot
 
 
 def _class_indices(target, logits, ignore_index, loss: str, unbatched: bool = False):
@@ -252,7 +281,8 @@ def _class_indices(target, logits, ignore_index, loss: str, unbatched: bool = Fa
                if column else "")
         )
     classes = logits.shape[1]
-    if target.size and (target.min() < 0 or target.max() >= classes):  # two reductions on the common path
+    # Two reductions on the common path (np.minimum.reduce is target.min() without its wrapper).
+    if target.size and (np.minimum.reduce(target, axis=None) < 0 or np.maximum.reduce(target, axis=None) >= classes):
         bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
         if bad.any():
             raise IndexError(
@@ -290,29 +320,22 @@ class NLLLoss(Primitive):
         if ctx.unbatched:
             log_probs = log_probs[None]
         target = _class_indices(target, log_probs, ignore_index, "nll_loss", ctx.unbatched)
-        valid = target != ignore_index
-        safe_target = np.where(valid, target, 0)
-        picked = np.take_along_axis(log_probs, np.expand_dims(safe_target, 1), axis=1).squeeze(1)
-        class_weight = _class_weight(weight, log_probs.shape[1], log_probs.dtype, "nll_loss")
-        sample_weight = class_weight[safe_target] * valid
-        losses = -picked * sample_weight
+        picked, index, _, sample_weight = _pick_targets(log_probs, target, weight, ignore_index, "nll_loss")
+        losses = -picked if sample_weight is None else -picked * sample_weight
         ctx.reduction = reduction
-        ctx.denominator = sample_weight.sum() if reduction == "mean" else 1
-        ctx.save_for_backward(safe_target, sample_weight)
-        if reduction == "none":
-            return losses.reshape(()) if ctx.unbatched else losses
-        return losses.sum() / ctx.denominator if reduction == "mean" else losses.sum()
+        ctx.save_for_backward(index, sample_weight)
+        ctx.dtype = log_probs.dtype
+        return _reduce_picked(ctx, losses, picked, sample_weight)
 
     @staticmethod
     def backward(ctx, grad):
-        target, sample_weight = ctx.saved_tensors
+        index, sample_weight = ctx.saved_tensors
         if ctx.reduction == "mean":
             grad = grad / ctx.denominator
-        scale = -sample_weight * grad
-        if ctx.unbatched:
-            grad_log_probs = np.zeros(ctx.shape, dtype=np.result_type(scale))
-            grad_log_probs[target[0]] = scale.reshape(())
-            return grad_log_probs, None
-        grad_log_probs = np.zeros(ctx.shape, dtype=np.result_type(scale))
-        np.put_along_axis(grad_log_probs, np.expand_dims(target, 1), np.expand_dims(scale, 1), axis=1)
-        return grad_log_probs, None
+        elif ctx.unbatched and ctx.reduction == "none":
+            grad = np.reshape(grad, (1,))
+        scale = -grad if sample_weight is None else -sample_weight * grad
+        shape = (1, *ctx.shape) if ctx.unbatched else ctx.shape
+        grad_log_probs = np.zeros(shape, dtype=np.result_type(ctx.dtype, scale))
+        grad_log_probs[index] = scale
+        return (grad_log_probs[0] if ctx.unbatched else grad_log_probs), None
