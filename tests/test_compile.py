@@ -263,6 +263,29 @@ def test_python_values_are_part_of_the_signature():
     assert compiled.traces == 2
 
 
+def test_shapes_dtypes_and_requires_grad_of_array_and_tensor_arguments_are_the_signature():
+    def squared_error(x, y):
+        loss = ((x - y) ** 2).sum()
+        if x.requires_grad:  # (part of the signature: each kind of call is traced once)
+            loss.backward()
+        return loss
+
+    compiled = mg.compile(squared_error)
+    x = mg.tensor([1.0, 2.0])
+    calls = [
+        (x, np.array([0.0, 0.0])),                           # trace 1
+        (x, np.array([1.0, 1.0])),                           # replay: new values, same signature
+        (x, np.array([1.0, 1.0], dtype=np.float32)),         # trace 2: dtype
+        (x, np.array([[1.0], [1.0]])),                       # trace 3: shape
+        (mg.tensor([1.0, 2.0], requires_grad=True), np.array([1.0, 1.0])),  # trace 4: requires_grad
+        (nn.Parameter(np.array([1.0, 2.0])), np.array([1.0, 1.0])),  # replay: a Parameter is such a Tensor
+        (x, mg.tensor([1.0, 1.0])),                          # trace 5: a Tensor where an ndarray was
+    ]
+    for args in calls:
+        assert compiled(*args).item() == ((args[0].data - np.asarray(getattr(args[1], "data", args[1]))) ** 2).sum()
+    assert compiled.traces == 5
+
+
 # -- refusals ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("read", [
     lambda loss, w: loss.item(),

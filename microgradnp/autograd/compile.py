@@ -142,12 +142,21 @@ def _signature(value) -> tuple[list, tuple]:
     and a hashable key of everything a trace depends on."""
     args, kwargs = value
     leaves: list = []
-    if not kwargs and all(type(a) is Tensor for a in args):  # the common calls, without recursion
-        key = tuple((a.data.shape, a.data.dtype.str, a.requires_grad) for a in args)
-        leaves.extend(args)
-    else:
-        key = _key(value, leaves)
-    return leaves, (key, mode.grad_enabled)
+    if not kwargs:  # the common calls (a training step's Tensors and arrays), without recursion
+        key = []
+        for a in args:
+            kind = type(a)
+            if kind is Tensor:
+                data = a.data
+                key.append(("T", data.shape, data.dtype.str, a.requires_grad))
+            elif kind is np.ndarray:
+                key.append(("A", a.shape, a.dtype.str))
+            else:
+                break
+        else:
+            leaves.extend(args)
+            return leaves, (("tuple", ("tuple", *key), ("dict",)), mode.grad_enabled)  # as _key spells it
+    return leaves, (_key(value, leaves), mode.grad_enabled)
 
 
 def _key(value, leaves: list):

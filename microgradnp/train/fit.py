@@ -3,6 +3,7 @@ a target accuracy, and a clean stop when the loss stops being a number."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 import time
@@ -199,7 +200,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
                 batch_loss = float(value.data)
                 total_loss += batch_loss * len(X_batch.data)
                 correct += count_correct(prediction.data, _as_array(y_batch), threshold)
-                if not np.isfinite(batch_loss):
+                if not math.isfinite(batch_loss):  # (np.isfinite on a float costs 10x more)
                     break
                 last_finite_batch = (batch, batch_loss)
                 # The same test as the epoch's below (correct / n, not correct >= target * n,
@@ -210,7 +211,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
             epoch_loss, epoch_accuracy = total_loss / len(X), correct / len(X)
             history.loss.append(epoch_loss)
             history.accuracy.append(epoch_accuracy)
-            if not np.isfinite(epoch_loss):
+            if not math.isfinite(epoch_loss):
                 history.status, history.stop_epoch = "diverged", epoch
                 if last_finite is None and not full_batch and last_finite_batch is not None:
                     last_finite = (epoch, *last_finite_batch)
@@ -298,7 +299,7 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
                 # fit's epoch loss: the batch's loss times its size over the set's size
                 history.loss.append(loss_value * n / n)
                 history.accuracy.append(correct[row] / n)
-                if not np.isfinite(history.loss[-1]):
+                if not math.isfinite(history.loss[-1]):
                     before = (epoch - 1, None, history.loss[-2]) if epoch > 1 else None
                     history.message = _divergence_message(epoch, before, _member_lr(optimizer, row))
                     finish(row, "diverged", epoch)
@@ -370,7 +371,7 @@ def _count_correct_per_member(predictions: np.ndarray, target: np.ndarray, thres
     one output column (the lab's case)."""
     if predictions.ndim == 3 and predictions.shape[2] == 1:
         hits = (predictions > threshold) == (target.reshape(predictions.shape[1:]) > 0.5)
-        return np.count_nonzero(hits, axis=(1, 2)).tolist()
+        return np.add.reduce(hits, axis=(1, 2), dtype=np.intp).tolist()  # count_nonzero(axis=) without its wrapper
     return [count_correct(p, target, threshold) for p in predictions]
 
 
