@@ -254,7 +254,8 @@ class Tensor:
         """The axes in the order ``dims`` (NumPy's ``transpose(axes)``): ``t.permute(2, 0, 1)``."""
         if not dims:
             raise TypeError("permute() needs the new order of all axes, e.g. t.permute(1, 0)")
-        return _ops.transpose(self, *dims)
+        # One tuple: transpose reads two separate ints as PyTorch's swap of two axes.
+        return _ops.transpose(self, dims[0] if len(dims) == 1 and isinstance(dims[0], tuple | list) else dims)
 
     def numel(self) -> int:
         """The number of elements (NumPy's ``t.size``)."""

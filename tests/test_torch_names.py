@@ -76,6 +76,39 @@ def test_view_unsqueeze_permute_numel():
         x.permute()
 
 
+def test_transpose_with_two_dims_swaps_them_as_in_pytorch():
+    """Two ints are PyTorch's transpose(dim0, dim1); a tuple (or three ints) is NumPy's
+    permutation, and permute always is one: t.transpose(0, 1) of a matrix is its
+    transpose, never NumPy's no-op permutation (0, 1)."""
+    m = mg.tensor(RNG.normal(size=(3, 3)), requires_grad=True)
+    np.testing.assert_array_equal(m.transpose(0, 1).data, m.data.T)
+    np.testing.assert_array_equal(mg.transpose(m, 0, 1).data, m.data.T)
+    np.testing.assert_array_equal(m.transpose((0, 1)).data, m.data)  # a tuple: NumPy's permutation
+    np.testing.assert_array_equal(m.permute(0, 1).data, m.data)
+    np.testing.assert_array_equal(m.transpose(np.int64(1), np.int64(0)).data, m.data.T)
+    x = _leaf()
+    for dims in [(0, 1), (0, 2), (2, 0), (-1, 1), (1, 1)]:
+        np.testing.assert_array_equal(x.transpose(*dims).data, X.swapaxes(*dims))
+    np.testing.assert_array_equal(x.transpose(1, 2, 0).data, X.transpose(1, 2, 0))
+    weights = RNG.normal(size=(5, 4, 3))
+    (x.transpose(0, 2) * weights).sum().backward()
+    np.testing.assert_array_equal(x.grad, weights.swapaxes(0, 2))
+    with pytest.raises(np.exceptions.AxisError, match="out of bounds"):
+        x.transpose(0, 3)
+
+
+def test_transpose_matches_pytorch(torch):
+    for shape in [(2, 3), (2, 3, 4), (2, 1, 3, 5)]:
+        values = RNG.normal(size=shape)
+        for dims in [(0, 1), (1, 0), (0, -1), (-2, -1)]:
+            ours, theirs = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+            upstream = RNG.normal(size=np.swapaxes(values, *dims).shape)
+            (ours.transpose(*dims) * upstream).sum().backward()
+            (theirs.transpose(*dims) * torch.tensor(upstream)).sum().backward()
+            np.testing.assert_array_equal(ours.transpose(*dims).data, theirs.transpose(*dims).detach().numpy())
+            np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+
+
 def test_size_is_numpys_count_and_calling_it_says_what_to_use():
     x = _leaf()
     assert x.size == 60 and x.size + 1 == 61 and isinstance(x.size, int)

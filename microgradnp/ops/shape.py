@@ -158,15 +158,24 @@ def reshape(x, *shape):
 
 
 def transpose(x, *axes):
-    """Permute the axes (reverse them when none are given), as ``ndarray.transpose``."""
+    """Reorder the axes: reversed when none are given, and in the order of a tuple (or of
+    three or more ints) as ``ndarray.transpose``. Two ints are PyTorch's
+    ``transpose(dim0, dim1)``: those two axes change places, so ``t.transpose(0, 1)`` is
+    the transpose of a matrix (NumPy's permutation ``(0, 1)`` would change nothing: no
+    one writes it, and a PyTorch user writes the swap all the time). ``t.permute(...)``
+    always takes a permutation."""
+    if len(axes) == 2 and all(isinstance(axis, int | np.integer) for axis in axes):
+        return swapaxes(x, *axes)
     axes = _shape_args(axes)
     return Transpose.apply(x, axes=tuple(axes) if axes and axes[0] is not None else None)
 
 
 def swapaxes(x, axis1: int, axis2: int):
-    """Exchange two axes."""
-    order = list(range(np.ndim(_data(x))))
-    order[axis1], order[axis2] = order[axis2], order[axis1]
+    """Exchange two axes (negative ones count from the end)."""
+    ndim = np.ndim(_data(x))
+    axis1, axis2 = normalize_axis_tuple(axis1, ndim, "axis1")[0], normalize_axis_tuple(axis2, ndim, "axis2")[0]
+    order = list(range(ndim))
+    order[axis1], order[axis2] = axis2, axis1
     return Transpose.apply(x, axes=tuple(order))
 
 
