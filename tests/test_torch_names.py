@@ -109,6 +109,48 @@ def test_transpose_matches_pytorch(torch):
             np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
 
 
+def test_max_and_min_read_positional_arguments_as_pytorch():
+    """out.max(1)[1] is the predicted class, as in every PyTorch training loop; with NumPy's
+    reading it would silently be the second row of the values."""
+    scores = mg.tensor(RNG.normal(size=(4, 3)), requires_grad=True)
+    values, indices = scores.max(1)
+    np.testing.assert_array_equal(indices.data, scores.data.argmax(1))
+    np.testing.assert_array_equal(values.data, scores.data.max(1))
+    assert scores.max(1)[1].shape == (4,) and scores.max(1, True).values.shape == (4, 1)
+    np.testing.assert_array_equal(scores.min(0).indices.data, scores.data.argmin(0))
+    np.testing.assert_array_equal(scores.min(np.int64(0), keepdim=True).values.data, scores.data.min(0, keepdims=True))
+    zeros = np.zeros((4, 3))
+    np.testing.assert_array_equal(scores.max(mg.tensor(zeros)).data, np.maximum(scores.data, 0))
+    np.testing.assert_array_equal(scores.min(zeros).data, np.minimum(scores.data, 0))
+    # Keywords and no arguments as before; the function mg.max is NumPy's.
+    np.testing.assert_array_equal(scores.max(axis=1).data, scores.data.max(1))
+    np.testing.assert_array_equal(mg.max(scores, 1).data, scores.data.max(1))
+    assert scores.max().item() == scores.data.max() and scores.max((0, 1)).item() == scores.data.max()
+    scores.max(1)[0].sum().backward()
+    np.testing.assert_array_equal(scores.grad, np.eye(3)[scores.data.argmax(1)])
+    with pytest.raises(TypeError, match="dim, keepdim"):
+        scores.max(1, axis=0)
+    with pytest.raises(TypeError, match="elementwise maximum"):
+        scores.max(mg.tensor(zeros), 1)
+
+
+def test_positional_max_min_match_pytorch(torch):
+    values = RNG.normal(size=(3, 4, 5))
+    for name in ("max", "min"):
+        for args in [(0,), (1,), (-1,), (2, True)]:
+            ours, theirs = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+            mine, reference = getattr(ours, name)(*args), getattr(theirs, name)(*args)
+            np.testing.assert_array_equal(mine.values.data, reference.values.detach().numpy())
+            np.testing.assert_array_equal(mine.indices.data, reference.indices.numpy())
+            upstream = RNG.normal(size=reference.values.shape)
+            (mine[0] * upstream).sum().backward()
+            (reference[0] * torch.tensor(upstream)).sum().backward()
+            np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+        other = RNG.normal(size=(4, 5))
+        np.testing.assert_array_equal(getattr(mg.tensor(values), name)(mg.tensor(other)).data,
+                                      getattr(torch.tensor(values), name)(torch.tensor(other)).numpy())
+
+
 def test_size_is_numpys_count_and_calling_it_says_what_to_use():
     x = _leaf()
     assert x.size == 60 and x.size + 1 == 61 and isinstance(x.size, int)

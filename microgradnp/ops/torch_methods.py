@@ -5,6 +5,8 @@ exist (no rule is written twice): ``t.clamp``, ``t.neg``, ``t.pow``, ``t.mm``, `
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from microgradnp import ops
@@ -259,3 +261,41 @@ def attach(tensor_class) -> None:
     for name, method in methods.items():
         if not hasattr(tensor_class, name):
             setattr(tensor_class, name, method)
+    tensor_class.max = _extreme_method(tensor_class.max, ops.maximum)
+    tensor_class.min = _extreme_method(tensor_class.min, ops.minimum)
+
+
+def _extreme_method(reduction, elementwise):
+    """``t.max``/``t.min`` read positional arguments as PyTorch does: ``t.max(1)`` (and
+    ``t.max(1, True)``) is ``t.max(dim=1)``, the ``(values, indices)`` of the reduction,
+    so ``out.max(1)[1]`` is the predicted class as in any PyTorch training loop (NumPy's
+    values would silently give a row instead); ``t.max(other)`` is the elementwise
+    maximum. With keywords (``axis=`` NumPy's values, ``dim=`` PyTorch's pair) or none,
+    it is ``reduction`` itself (``mg.max(x, 1)``, NumPy's function, stays NumPy's)."""
+
+    from microgradnp.tensor import Tensor
+
+    @functools.wraps(reduction)
+    def method(self, *args, **kwargs):
+        if not args:
+            return reduction(self, **kwargs)
+        first = args[0]
+        if isinstance(first, Tensor | np.ndarray):
+            if len(args) > 1 or kwargs:
+                raise TypeError(f"{reduction.__name__}(other) takes one tensor and nothing else: the "
+                                f"elementwise {elementwise.__name__}")
+            return elementwise(self, first)
+        if isinstance(first, int | np.integer) and not isinstance(first, bool):
+            if len(args) > 2 or "dim" in kwargs or "axis" in kwargs:
+                raise TypeError(f"{reduction.__name__}(dim, keepdim=False): got {len(args)} positional "
+                                f"arguments and {sorted(kwargs)}")
+            if len(args) == 2:
+                kwargs["keepdim"] = args[1]
+            return reduction(self, dim=first, **kwargs)
+        return reduction(self, *args, **kwargs)
+
+    method.__doc__ = (f"{reduction.__doc__}\n\n    As a Tensor method, positional arguments are PyTorch's: "
+                      f"``t.{reduction.__name__}(1)`` is ``t.{reduction.__name__}(dim=1)``, the ``(values, "
+                      f"indices)`` pair, and ``t.{reduction.__name__}(other)`` the elementwise "
+                      f"``{elementwise.__name__}``.")
+    return method
