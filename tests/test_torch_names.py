@@ -23,7 +23,7 @@ def _leaf(data=X):
     ("mean", {"dim": -1, "keepdim": True}, {"axis": -1, "keepdims": True}),
     ("max", {"axis": 0}, {"axis": 0}),
     ("min", {"axis": 2, "keepdim": True}, {"axis": 2, "keepdims": True}),
-    ("var", {"dim": 1}, {"axis": 1}),
+    ("var", {"dim": 1}, {"axis": 1, "ddof": 1}),  # dim=: PyTorch's correction=1
     ("logsumexp", {"dim": 1, "keepdim": True}, {"axis": 1, "keepdims": True}),
     ("softmax", {"dim": 0}, {"axis": 0}),
     ("log_softmax", {"dim": 1}, {"axis": 1}),
@@ -149,6 +149,36 @@ def test_positional_max_min_match_pytorch(torch):
         other = RNG.normal(size=(4, 5))
         np.testing.assert_array_equal(getattr(mg.tensor(values), name)(mg.tensor(other)).data,
                                       getattr(torch.tensor(values), name)(torch.tensor(other)).numpy())
+
+
+def test_var_and_std_spelled_with_dim_divide_by_n_minus_1_as_pytorch():
+    x = mg.tensor(RNG.normal(size=(4, 5)), requires_grad=True)
+    for name in ("var", "std"):
+        method, function = getattr(x, name), getattr(mg, name)
+        np.testing.assert_allclose(method(dim=1).data, getattr(np, name)(x.data, axis=1, ddof=1), rtol=1e-15)
+        np.testing.assert_allclose(function(x, dim=0, keepdim=True).data,
+                                   getattr(np, name)(x.data, axis=0, ddof=1, keepdims=True), rtol=1e-15)
+        np.testing.assert_allclose(method(dim=1, unbiased=False).data, getattr(np, name)(x.data, axis=1), rtol=1e-15)
+        np.testing.assert_allclose(method(dim=1, correction=0).data, getattr(np, name)(x.data, axis=1), rtol=1e-15)
+        np.testing.assert_allclose(method(1, unbiased=True).data, getattr(np, name)(x.data, axis=1, ddof=1), rtol=1e-15)
+        # NumPy's spelling (axis=, positional, none) keeps NumPy's population variance.
+        for value, expected in [(method(axis=1), getattr(np, name)(x.data, axis=1)),
+                                (method(1), getattr(np, name)(x.data, axis=1)), (method(), getattr(np, name)(x.data))]:
+            np.testing.assert_allclose(value.data, expected, rtol=1e-15)
+        with pytest.raises(TypeError, match="unbiased= with ddof= or correction="):
+            method(dim=1, unbiased=True, correction=1)
+
+
+def test_var_and_std_with_dim_match_pytorch(torch):
+    values = RNG.normal(size=(3, 4, 5))
+    for name in ("var", "std"):
+        for kwargs in [{"dim": 1}, {"dim": (0, 2), "keepdim": True}, {"dim": -1, "unbiased": False}, {"dim": None}]:
+            ours, theirs = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+            mine, reference = getattr(ours, name)(**kwargs), getattr(theirs, name)(**kwargs)
+            np.testing.assert_allclose(mine.data, reference.detach().numpy(), rtol=1e-12)
+            mine.sum().backward()
+            reference.sum().backward()
+            np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
 def test_size_is_numpys_count_and_calling_it_says_what_to_use():

@@ -270,6 +270,30 @@ def _values_and_indices_with_dim(function, arg_name: str):
 max = _values_and_indices_with_dim(max, "argmax")  # noqa: A001
 min = _values_and_indices_with_dim(min, "argmin")  # noqa: A001
 
+
+def _corrected_with_dim(function):
+    """``var``/``std`` with NumPy's default (``ddof=0``, the population variance) when
+    called with ``axis=`` or no axis, and PyTorch's (``correction=1``, Bessel's) when
+    called in PyTorch's spelling, ``dim=`` (or ``unbiased=``): ``t.var(dim=1)`` gives
+    the number ``torch.var(t, dim=1)`` gives. An explicit ``ddof``/``correction`` wins."""
+
+    @functools.wraps(function)
+    def call(x, *args, **kwargs):
+        if "unbiased" in kwargs:
+            unbiased = kwargs.pop("unbiased")
+            if "ddof" in kwargs or "correction" in kwargs:
+                raise TypeError(f"{function.__name__}() got unbiased= with ddof= or correction=: give one")
+            kwargs["correction"] = int(bool(unbiased))
+        elif "dim" in kwargs and "ddof" not in kwargs and "correction" not in kwargs and len(args) < 3:
+            kwargs["correction"] = 1  # PyTorch's default
+        return function(x, *args, **kwargs)
+
+    return call
+
+
+var = _corrected_with_dim(var)
+std = _corrected_with_dim(std)
+
 #: Functions that are also Tensor methods (``t.exp()``, ``t.sum(axis=0)``...).
 METHODS = (  # noqa: SIM905  (a word list reads like the docs)
     "exp log sqrt abs sin cos tanh sigmoid relu leaky_relu clip sum mean var max min "

@@ -165,9 +165,11 @@ def var(x, axis=None, keepdims=False, ddof=None, correction=None):
         axis: The axes to reduce (None: all).
         keepdims: Keep the reduced axes as length 1.
         ddof: NumPy's "delta degrees of freedom": the variance divides by N - ddof.
-            0 when neither ``ddof`` nor ``correction`` is given: NumPy's default, the
-            population variance (``torch.var`` defaults to ``correction=1``).
-        correction: PyTorch's name for ``ddof``.
+            When neither ``ddof`` nor ``correction`` is given: 0 (NumPy's default, the
+            population variance), or 1 (``torch.var``'s default) when the axes are given
+            in PyTorch's spelling, ``dim=``: ``t.var(dim=1)`` is ``torch.var(t, dim=1)``.
+        correction: PyTorch's name for ``ddof`` (and ``unbiased=True``/``False``, its
+            older form, is ``correction=1``/``0``).
 
     Returns:
         The variance; nan where N - ddof <= 0, as NumPy.
@@ -371,18 +373,19 @@ def prod(x, axis=None, keepdims=False):
 def std(x, axis=None, keepdims=False, ddof=None, correction=None):
     """Standard deviation over ``axis``: the square root of ``var`` with the same arguments.
 
-    Follows NumPy's default ``ddof=0`` (the population standard deviation), since
-    ``std`` is NumPy's name: ``torch.std`` defaults to ``correction=1``, so pass
-    ``correction=1`` (or ``ddof=1``) for PyTorch's result. Where the standard deviation
+    Follows NumPy's default ``ddof=0`` (the population standard deviation) with
+    ``axis=`` or no axis, and PyTorch's ``correction=1`` when the axes are given in
+    PyTorch's spelling, ``dim=`` (``t.std(dim=0)`` is ``torch.std(t, dim=0)``); an
+    explicit ``ddof``, ``correction`` or ``unbiased`` wins. Where the standard deviation
     is 0 (all elements equal) its gradient is 0, as PyTorch gives it.
 
     Args:
         x: The tensor.
         axis: The axes to reduce: None (all), an int or a tuple.
         keepdims: Keep the reduced axes as length 1.
-        ddof: The variance divides by N - ddof (0 when neither ``ddof`` nor
-            ``correction`` is given).
-        correction: PyTorch's name for ``ddof``.
+        ddof: The variance divides by N - ddof (when neither ``ddof`` nor
+            ``correction`` is given: 0, or 1 with ``dim=``).
+        correction: PyTorch's name for ``ddof`` (``unbiased=True``/``False`` is 1/0).
 
     Returns:
         The standard deviation; nan (and a nan gradient) where N - ddof <= 0.
