@@ -87,7 +87,7 @@ from microgradnp.ops import (  # shapes and linear algebra
 )
 from microgradnp.ops import (  # more elementwise math, and activations
     acos, arccos, arcsin, arctan, arctan2, asin, atan, atan2, ceil, cosh, erf, erfc, exp2, expm1, floor, log1p, log2,
-    log10, logaddexp, reciprocal, round, sign, sinh, square, tan, trunc,
+    log10, logaddexp, reciprocal, round, sign, sinh, square, tan, trunc, floor_divide, remainder, fmod,
     celu, elu, gelu, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, relu6, selu, silu, softplus, softsign,
 )
 from microgradnp.ops import ValuesIndices, all, any, argsort, cumprod, cumsum, logcumsumexp, norm, prod, sort, std, topk

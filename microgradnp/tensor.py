@@ -460,6 +460,12 @@ class Tensor:
     def __itruediv__(self, other):
         return NotImplemented if self._records_out_of_place(other) else self._in_place("/=", np.true_divide, other)
 
+    def __ifloordiv__(self, other):
+        return NotImplemented if self._records_out_of_place(other) else self._in_place("//=", np.floor_divide, other)
+
+    def __imod__(self, other):
+        return NotImplemented if self._records_out_of_place(other) else self._in_place("%=", np.remainder, other)
+
     def zero_(self) -> Tensor:
         """Set every element to 0 in place; returns self."""
         return self.fill_(0)
@@ -525,6 +531,18 @@ class Tensor:
 
     def __rtruediv__(self, other):
         return _div(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
 
     def __pow__(self, other):
         return _pow(self, other)

@@ -298,6 +298,10 @@ ELEMENTWISE_CASES = [
          ((3, 1), "huge"), ((4,), "huge")),
     # Equal arguments: torch gives each side half of the gradient.
     case("logaddexp-ties", mg.logaddexp, lambda th, a, b: th.logaddexp(a, b), ((3, 4), "int"), ((3, 4), "int")),
+    *[case(f"remainder-{sa}-{sb}", operator.mod, lambda th, a, b: th.remainder(a, b), (sa, "real"), (sb, "nonzero"))
+      for sa, sb in SHAPE_PAIRS],
+    *[case(f"fmod-{sa}-{sb}", mg.fmod, lambda th, a, b: th.fmod(a, b), (sa, "real"), (sb, "nonzero"))
+      for sa, sb in SHAPE_PAIRS],
     # Piecewise constant: zero gradient everywhere (torch's convention at the jumps too).
     *[c for name, mg_fn, th_fn in [
         ("floor", mg.floor, lambda th, x: th.floor(x)),

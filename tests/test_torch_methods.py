@@ -170,3 +170,60 @@ def test_one_hot_takes_pytorchs_argument_name():
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(codes.data, torch.nn.functional.one_hot(input=torch.tensor([0, 2, 1]),
                                                                           num_classes=3).numpy())
+
+
+def test_floor_division_and_remainders_follow_numpy_with_zero_and_pytorch_gradients():
+    a = mg.tensor(RNG.normal(size=(3, 4)) * 3, requires_grad=True)
+    b = RNG.uniform(0.5, 2.0, 4) * RNG.choice([-1, 1], 4)
+    quotient = a // b
+    np.testing.assert_array_equal(quotient.data, a.data // b)
+    np.testing.assert_array_equal((a % b).data, np.remainder(a.data, b))
+    np.testing.assert_array_equal(a.remainder(b).data, np.remainder(a.data, b))
+    np.testing.assert_array_equal(a.fmod(b).data, np.fmod(a.data, b))
+    np.testing.assert_array_equal((7.0 // a).data, 7.0 // a.data)
+    for ufunc in (np.floor_divide, np.remainder, np.mod, np.fmod):  # NumPy's functions on a Tensor
+        result = ufunc(a, b)
+        assert isinstance(result, mg.Tensor) and result.requires_grad
+        np.testing.assert_array_equal(result.data, ufunc(a.data, b))
+    (quotient * RNG.normal(size=(3, 4))).sum().backward()  # a step function: gradient 0
+    np.testing.assert_array_equal(a.grad, np.zeros((3, 4)))
+    counts = mg.tensor([7, -7, 9]).long()  # integers stay integers, as in NumPy and PyTorch
+    assert (counts // 2).dtype == np.int64 and (counts % 4).dtype == np.int64
+    np.testing.assert_array_equal((counts // 2).data, [3, -4, 4])
+    np.testing.assert_array_equal((counts % 4).data, [3, 1, 1])
+    with pytest.raises(TypeError, match="unsupported operand for //"):
+        a // "2"
+
+
+def test_in_place_floor_division_and_remainder():
+    w = mg.tensor([5.5, -1.25, 3.0], requires_grad=True)
+    with mg.no_grad():
+        same = w
+        w %= 2.0
+        w //= 0.5
+    assert w is same and w.requires_grad
+    np.testing.assert_array_equal(w.data, np.floor_divide(np.remainder([5.5, -1.25, 3.0], 2.0), 0.5))
+    with pytest.raises(RuntimeError, match="in place"):
+        w %= 2.0  # a leaf that requires grad, outside no_grad, as PyTorch refuses
+    y = w * 1.0
+    before = y
+    y %= 0.7  # a tensor in the graph: recorded out of place, as y = y % 0.7
+    assert y is not before
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad, np.ones(3))
+
+
+def test_floor_division_and_remainders_match_pytorch(torch):
+    values, divisors = RNG.normal(size=(3, 4)) * 3, RNG.uniform(0.5, 2.0, 4) * RNG.choice([-1, 1], 4)
+    np.testing.assert_array_equal((mg.tensor(values) // mg.tensor(divisors)).data,
+                                  (torch.tensor(values) // torch.tensor(divisors)).numpy())
+    for name in ("remainder", "fmod"):
+        ours, theirs = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+        our_b, their_b = mg.tensor(divisors, requires_grad=True), torch.tensor(divisors, requires_grad=True)
+        mine, reference = getattr(ours, name)(our_b), getattr(theirs, name)(their_b)
+        np.testing.assert_allclose(mine.data, reference.detach().numpy(), rtol=1e-12, atol=1e-12)
+        upstream = RNG.normal(size=(3, 4))
+        (mine * upstream).sum().backward()
+        (reference * torch.tensor(upstream)).sum().backward()
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(our_b.grad, their_b.grad.numpy(), rtol=1e-12)

@@ -111,6 +111,8 @@ from microgradnp.ops.elementwise import (
     exp2,
     expm1,
     floor,
+    floor_divide,
+    fmod,
     log,
     log1p,
     log2,
@@ -122,6 +124,7 @@ from microgradnp.ops.elementwise import (
     negative,
     power,
     reciprocal,
+    remainder,
     round,
     sign,
     sin,
@@ -300,7 +303,7 @@ METHODS = (  # noqa: SIM905  (a word list reads like the docs)
     "reshape transpose swapaxes flatten squeeze expand_dims broadcast_to pad "
     "softmax log_softmax logsumexp matmul maximum minimum"
     " log1p expm1 log2 log10 exp2 sinh cosh tan arcsin arccos arctan asin acos atan arctan2 atan2 erf erfc"
-    " square reciprocal floor ceil round trunc sign logaddexp"
+    " square reciprocal floor ceil round trunc sign logaddexp floor_divide remainder fmod"
     " gather scatter scatter_add index_select masked_fill nonzero"
     " prod std norm cumsum cumprod logcumsumexp any all argsort topk"
     " chunk flip roll repeat_interleave tile tril triu diag diagonal trace outer moveaxis"
@@ -348,6 +351,9 @@ def ufunc_table(compare, on_data) -> dict:
         np.arctan: arctan,
         np.arctan2: arctan2,
         np.floor: floor,
+        np.floor_divide: floor_divide,
+        np.remainder: remainder,
+        np.fmod: fmod,
         np.ceil: ceil,
         np.trunc: trunc,
         np.rint: round,

@@ -690,6 +690,59 @@ class Sign(_Piecewise):
         return np.sign(a)
 
 
+class FloorDivide(_Piecewise):
+    """``a // b``: a step function of both operands, so its gradient is 0 where it
+    exists (floor's convention; PyTorch leaves this derivative unimplemented)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            return np.floor_divide(a, b)
+        except TypeError:
+            refuse_non_numbers("//", a, b)
+            raise
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad), np.zeros_like(grad)
+
+
+class _Modulo(Primitive):
+    """``a - b * q`` for a whole quotient ``q`` (``quotient``): the gradient is ``grad``
+    for ``a`` and ``-grad * q`` for ``b``, as PyTorch's ``remainder`` and ``fmod``."""
+
+    ufunc = symbol = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        try:
+            return cls.ufunc(a, b)
+        except TypeError:
+            refuse_non_numbers(cls.symbol, a, b)
+            raise
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (grad if need_a else None), (-grad * cls.quotient(a, b) if need_b else None)
+
+
+class Remainder(_Modulo):
+    """Python's ``%`` (``np.remainder``, ``torch.remainder``): the sign of the divisor."""
+
+    ufunc, symbol = staticmethod(np.remainder), "%"
+    quotient = staticmethod(lambda a, b: a // b)
+
+
+class Fmod(_Modulo):
+    """C's ``fmod`` (``np.fmod``, ``torch.fmod``): the sign of the dividend."""
+
+    ufunc, symbol = staticmethod(np.fmod), "fmod"
+    quotient = staticmethod(lambda a, b: trunc(a / b))
+
+
 class LogAddExp(Primitive):
     name = "logaddexp"
 
@@ -908,6 +961,34 @@ def reciprocal(x):
         A tensor of ``1 / x``; its gradient is ``-1 / x**2``.
     """
     return Reciprocal.apply(x)
+
+
+def floor_divide(a, b):
+    """Elementwise ``a // b``, rounded towards minus infinity, as ``np.floor_divide``
+    (``torch.floor_divide``). Inputs broadcast; the gradient is 0 (a step function)."""
+    return FloorDivide.apply(a, b)
+
+
+def remainder(a, b):
+    """Elementwise ``a % b`` with the sign of ``b``, as ``np.remainder``
+    (``torch.remainder``, Python's ``%``). Inputs broadcast.
+
+    Returns:
+        ``a - b * (a // b)``; its gradient is ``grad`` for ``a`` and ``-grad * (a // b)``
+        for ``b``, as in PyTorch.
+    """
+    return Remainder.apply(a, b)
+
+
+def fmod(a, b):
+    """Elementwise remainder with the sign of ``a``, as ``np.fmod`` (``torch.fmod``, C's
+    ``fmod``). Inputs broadcast.
+
+    Returns:
+        ``a - b * trunc(a / b)``; its gradient is ``grad`` for ``a`` and
+        ``-grad * trunc(a / b)`` for ``b``, as in PyTorch.
+    """
+    return Fmod.apply(a, b)
 
 
 def floor(x):
