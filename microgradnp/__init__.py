@@ -11,6 +11,7 @@ from microgradnp.tensor import (  # noqa: I001  (Tensor first: the rest builds o
     manual_seed,
     ones,
     ones_like,
+    full_like,
     rand,
     randn,
     set_default_dtype,

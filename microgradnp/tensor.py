@@ -765,6 +765,14 @@ def ones_like(x, requires_grad: bool = False, dtype=None, name: str | None = Non
     return _new(np.ones(data.shape, dtype=dtype), requires_grad, name)
 
 
+@_constructor
+def full_like(x, fill_value, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
+    """``fill_value`` everywhere, with the shape (and, unless given, the float dtype) of ``x``."""
+    data = np.asarray(_data(x))
+    dtype = _constructor_dtype("full_like", dtype, _float_dtype_of(data), requires_grad)
+    return _new(np.full(data.shape, fill_value, dtype=dtype), requires_grad, name)
+
+
 def _float_dtype_of(data: np.ndarray) -> np.dtype:
     return data.dtype if data.dtype.kind == "f" else _default_dtype
 

@@ -18,6 +18,9 @@ V = RNG.normal(size=4)
 CASES = {
     "clamp": lambda x: x.clamp(min=-0.7, max=1.1),
     "clamp_min": lambda x: x.clamp(min=0),
+    "clamp_min_method": lambda x: x.clamp_min(-0.6),
+    "clamp_max_method": lambda x: x.clamp_max(0.9),
+    "mT": lambda x: x[None].mT * 2,
     "neg": lambda x: x.neg(),
     "pow": lambda x: x.pow(3),
     "mm": lambda x: x.mm(x.t()),
@@ -39,6 +42,11 @@ CASES = {
     "div": lambda x: x.div(x * x + 1),
     "view_as": lambda x: x.view_as(x.reshape(12)),
     "where": lambda x: x.where(x > 0, x * 3),
+    "norm_p1": lambda x: x.norm(p=1),
+    "norm_p2_dim": lambda x: x.norm(p=2, dim=1),
+    "norm_fro_keepdim": lambda x: x.norm(p="fro", dim=(0, 1), keepdim=True),
+    "norm_p3_dim0": lambda x: x.norm(p=3, dim=0),
+    "norm_inf_3d": lambda x: x.reshape(2, 3, 2).norm(p=float("inf"), dim=(0, 2)),
 }
 
 
@@ -227,3 +235,24 @@ def test_floor_division_and_remainders_match_pytorch(torch):
         (reference * torch.tensor(upstream)).sum().backward()
         np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12)
         np.testing.assert_allclose(our_b.grad, their_b.grad.numpy(), rtol=1e-12)
+
+
+def test_full_like_takes_the_shape_and_float_dtype():
+    x = mg.tensor(np.ones((2, 3), dtype=np.float32))
+    filled = mg.full_like(x, 2.5, name="filled")
+    assert filled.shape == (2, 3) and filled.dtype == np.float32 and filled.name == "filled"
+    np.testing.assert_array_equal(filled.data, np.full((2, 3), 2.5))
+    assert mg.full_like(x, 1.0, requires_grad=True).requires_grad
+    assert mg.full_like(np.zeros(4, dtype=np.int64), 7).dtype == mg.get_default_dtype()
+    assert mg.full_like(x, 3, dtype=np.int64).dtype == np.int64
+
+
+def test_norm_with_p_is_pytorchs_vector_norm_and_ord_stays_numpys():
+    x = mg.tensor(A)
+    assert x.norm(p=1).item() == pytest.approx(np.abs(A).sum(), rel=1e-15)  # NumPy's ord=1 is a matrix norm
+    with pytest.raises(ValueError, match="matrix norm ord=1 is not supported"):
+        x.norm(1)
+    with pytest.raises(TypeError, match="both ord= and p="):
+        x.norm(2, p=2)
+    with pytest.raises(ValueError, match="vector norm p='nuc' is not supported"):
+        x.norm(p="nuc")

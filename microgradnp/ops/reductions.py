@@ -396,7 +396,7 @@ def std(x, axis=None, keepdims=False, ddof=None, correction=None):
     return Std.apply(x, axis=axis, keepdims=keepdims, ddof=_ddof("std", ddof, correction))
 
 
-def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (NumPy's name)
+def norm(x, ord=None, axis=None, keepdims=False, *, p=None):  # noqa: A002  (NumPy's name)
     """Vector or matrix norm, as ``np.linalg.norm`` (``torch.linalg.norm``).
 
     With ``axis`` None and ``ord`` None: the 2-norm of all elements. With ``axis`` an
@@ -409,12 +409,18 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (NumPy's name)
     (0 at 0), 0 for the elements that are 0 in a p-norm, and for ``inf``/``-inf`` the
     elements tied for the largest/smallest magnitude share it evenly.
 
+    ``p=`` is PyTorch's ``Tensor.norm(p, dim)``: the vector p-norm of all the elements
+    over ``dim`` (all of them when None), whatever the tensor's shape, with ``"fro"`` the
+    2-norm: ``t.norm(p=1)`` is ``abs(t).sum()``, ``t.norm(p=2, dim=1)`` each row's length.
+
     Args:
         x: The tensor.
         ord: For vectors: None or 2, 1, ``inf``, ``-inf`` or any p > 0 (sum |x|**p)**(1/p).
             For matrices: None or ``"fro"``.
         axis: None, an int (vector norm) or a pair of ints (matrix norm).
         keepdims: Keep the reduced axes as length 1.
+        p: PyTorch's argument instead of ``ord``: 1, 2, ``inf``, ``-inf``, any p > 0 or
+            ``"fro"``, a vector norm over ``axis`` (any number of axes, all when None).
 
     Returns:
         The norm.
@@ -424,6 +430,11 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (NumPy's name)
             norms), or ``axis`` None with ``ord`` given on a tensor that is not 1-D or 2-D.
     """
     ndim = np.ndim(_data(x))
+    if p is not None:
+        if ord is not None:
+            raise TypeError("norm() got both ord= and p=: give one (p is PyTorch's argument, ord NumPy's)")
+        axes = tuple(range(ndim)) if axis is None else normalize_axes(axis, ndim)
+        return Norm.apply(x, ord=_vector_order(2.0 if p == "fro" else p, "p"), axes=axes, keepdims=keepdims)
     if axis is None:
         if ord is not None and ndim not in (1, 2):
             raise ValueError(f"norm: ord={ord!r} with axis=None needs a 1-D or 2-D tensor, not {ndim}-D: give axis")
@@ -439,14 +450,15 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (NumPy's name)
         if ord not in (None, "fro"):
             raise ValueError(f"norm: matrix norm ord={ord!r} is not supported: only the Frobenius norm (ord=None "
                              "or 'fro'); for a vector norm over each row or column give one axis")
-        p = 2.0
-    elif ord is None:
-        p = 2.0
-    elif isinstance(ord, str) or not (ord > 0 or ord == -math.inf):
-        raise ValueError(f"norm: vector norm ord={ord!r} is not supported: use 1, 2, inf, -inf or any p > 0")
-    else:
-        p = float(ord)
-    return Norm.apply(x, ord=p, axes=axes, keepdims=keepdims)
+        ord = None  # noqa: A001  (the Frobenius norm is the 2-norm of the elements)
+    return Norm.apply(x, ord=_vector_order(2.0 if ord is None else ord, "ord"), axes=axes, keepdims=keepdims)
+
+
+def _vector_order(order, argument: str) -> float:
+    """A vector norm's order as a float; an unsupported one raises naming the supported."""
+    if isinstance(order, str) or not (order > 0 or order == -math.inf):
+        raise ValueError(f"norm: vector norm {argument}={order!r} is not supported: use 1, 2, inf, -inf or any p > 0")
+    return float(order)
 
 
 def any(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.any)

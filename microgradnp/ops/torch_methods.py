@@ -246,6 +246,10 @@ def attach(tensor_class) -> None:
         "dim": lambda self: self.ndim, "ndimension": lambda self: self.ndim,
         "contiguous": lambda self: self, "cpu": lambda self: self,
         "ravel": lambda self: ops.reshape(self, -1),
+        "clamp_min": lambda self, min: ops.clip(self, min, None),  # noqa: A006  (PyTorch's name)
+        "clamp_max": lambda self, max: ops.clip(self, None, max),  # noqa: A006
+        "mT": property(lambda self: ops.swapaxes(self, -1, -2),
+                       doc="The last two axes swapped: a batch of matrices transposed (``torch.Tensor.mT``)."),
     }
     methods.update({name: _on_data(ufunc, name, f"Elementwise ``{name}`` as a bool tensor outside the graph.")
                     for name, ufunc in comparisons.items()})
