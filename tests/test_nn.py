@@ -11,7 +11,7 @@ import pytest
 from conftest import numeric_grad
 
 import microgradnp as mg
-from microgradnp import nn
+from microgradnp import nn, optim
 from microgradnp.nn import functional as F
 
 
@@ -384,8 +384,11 @@ def test_mlp_matches_pytorch_with_the_same_weights(torch):
      (lambda: nn.ReLU(), lambda t: t.nn.ReLU()), (lambda: nn.LeakyReLU(0.2), lambda t: t.nn.LeakyReLU(0.2)),
      (lambda: nn.Softmax(axis=1), lambda t: t.nn.Softmax(dim=1)),
      (lambda: nn.LogSoftmax(axis=1), lambda t: t.nn.LogSoftmax(dim=1)),
+     (lambda: nn.Softmax(dim=0), lambda t: t.nn.Softmax(dim=0)),
+     (lambda: nn.LogSoftmax(0), lambda t: t.nn.LogSoftmax(0)),
      (lambda: nn.Identity(), lambda t: t.nn.Identity())],
-    ids=["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "identity"],
+    ids=["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "softmax-dim", "log_softmax-positional",
+         "identity"],
 )
 def test_activation_modules_match_pytorch(torch, ours, theirs):
     x = np.random.default_rng(5).standard_normal((4, 3))
@@ -434,3 +437,51 @@ def test_init_fans_of_conv_weights_and_errors():
 def test_calculate_gain_matches_pytorch(torch):
     for name, param in [("sigmoid", None), ("tanh", None), ("relu", None), ("leaky_relu", 0.2), ("linear", None)]:
         assert nn.init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param))
+
+
+def test_softmax_modules_take_dim_or_axis():
+    x = mg.tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_allclose(nn.Softmax(dim=0)(x).data.sum(0), np.ones(3))
+    np.testing.assert_allclose(nn.Softmax()(x).data.sum(1), np.ones(2))  # the last axis by default
+    assert repr(nn.LogSoftmax(dim=1)) == "LogSoftmax(dim=1)" and nn.Softmax(axis=0).dim == 0
+    with pytest.raises(TypeError, match="both dim= and axis="):
+        nn.Softmax(dim=1, axis=1)
+
+
+def test_apply_visits_every_module_after_its_children_as_pytorch():
+    inner = nn.Sequential(nn.ReLU(), nn.Linear(3, 1))
+    model = nn.Sequential(nn.Linear(2, 3), inner)
+    visited = []
+    assert model.apply(visited.append) is model
+    assert visited == [model[0], inner[0], inner[1], inner, model]
+
+    def init_weights(module):
+        if isinstance(module, nn.Linear):
+            nn.init.constant_(module.weight, 0.5)
+            nn.init.zeros_(module.bias)
+
+    model.apply(init_weights)
+    assert all((layer.weight.data == 0.5).all() and (layer.bias.data == 0).all() for layer in (model[0], inner[1]))
+    deep = nn.Identity()
+    for _ in range(5000):  # no recursion limit
+        deep = nn.Sequential(deep)
+    count = []
+    deep.apply(count.append)
+    assert len(count) == 5001
+
+
+def test_to_float_and_double_cast_parameters_buffers_and_grads_in_place():
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    weight = model[0].weight
+    model(mg.tensor(np.ones((4, 2)))).sum().backward()
+    assert model.float() is model
+    assert model[0].weight is weight and optimizer.param_groups[0]["params"][0] is weight
+    assert all(p.dtype == np.float32 and p.grad.dtype == np.float32 for p in model.parameters())
+    assert model[1].running_mean.dtype == np.float32 and model[1].num_batches_tracked.dtype == np.int64
+    optimizer.step()
+    assert model(mg.tensor(np.ones((4, 2), dtype=np.float32))).dtype == np.float32
+    assert model.double()[0].weight.dtype == np.float64 and model.to("float32")[0].bias.dtype == np.float32
+    assert model.to("cpu") is model
+    with pytest.raises(TypeError, match="must stay floating point"):
+        model.to(np.int64)

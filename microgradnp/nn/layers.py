@@ -125,15 +125,20 @@ class Identity(Module):
 
 
 class Softmax(Module):
-    def __init__(self, axis: int = -1):
+    """Softmax along ``dim`` (PyTorch's name; ``axis=`` is NumPy's, the same argument),
+    the last axis by default."""
+
+    def __init__(self, dim: int | None = None, *, axis: int | None = None):
         super().__init__()
-        self.axis = axis
+        if dim is not None and axis is not None:
+            raise TypeError(f"{type(self).__name__}() got both dim= and axis= (the same argument)")
+        self.dim = self.axis = -1 if dim is None and axis is None else (axis if dim is None else dim)
 
     def forward(self, x):
         return ops.softmax(x, axis=self.axis)
 
     def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+        return f"dim={self.dim}"
 
 
 class LogSoftmax(Softmax):

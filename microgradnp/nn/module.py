@@ -319,6 +319,49 @@ class Module:
             parameter.requires_grad_(requires_grad)
         return self
 
+    def apply(self, fn) -> Module:
+        """Call ``fn(module)`` on every sub-module, each after its own sub-modules, and
+        last on this module, as PyTorch's ``apply`` (``model.apply(init_weights)``);
+        returns self."""
+        stack = [(self, False)]
+        while stack:  # iterative post-order: any depth of nesting
+            module, children_done = stack.pop()
+            if children_done:
+                fn(module)
+            else:
+                stack.append((module, True))
+                stack.extend((child, False) for child in reversed(list(module.children())))
+        return self
+
+    def to(self, dtype) -> Module:
+        """Cast the floating-point parameters and buffers (and the gradients held) to
+        ``dtype`` in place, keeping the Parameter objects an optimizer holds, as PyTorch's
+        ``module.to(dtype)``; returns self. ``to("cpu")`` changes nothing: there is no
+        other device. Integer buffers (a batch count) keep their dtype."""
+        if isinstance(dtype, str) and dtype.lower() == "cpu":
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to({dtype!r}): expected a floating-point dtype such as np.float32 or 'float64' "
+                            "(or 'cpu', the only device)") from None
+        if dtype.kind != "f":
+            raise TypeError(f"to({dtype}): a module's parameters must stay floating point; give a float dtype")
+        for tensor in (*self.parameters(), *self.buffers()):
+            if tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
+                tensor.data = tensor.data.astype(dtype)
+                if tensor._grad is not None:
+                    tensor._grad = tensor._grad.astype(dtype)
+        return self
+
+    def float(self) -> Module:
+        """The parameters and buffers in float32 (``module.to(np.float32)``); returns self."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """The parameters and buffers in float64 (``module.to(np.float64)``); returns self."""
+        return self.to(np.float64)
+
     # -- state --------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """A copy of every parameter's and persistent buffer's values by dotted name.
