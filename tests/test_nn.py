@@ -249,6 +249,17 @@ def _numpy_losses():
                        lambda z: np.sum(np.log1p(np.exp(z)) - z * BINARY), LOGITS),
         "cross_entropy": (lambda z: F.cross_entropy(z, CLASSES, weight=WEIGHT), cross_entropy, LOGITS),
         "nll": (lambda z: F.nll_loss(mg.log_softmax(z, axis=1), CLASSES, weight=WEIGHT), cross_entropy, LOGITS),
+        "l1": (lambda p: F.l1_loss(p, TARGET), lambda p: np.mean(np.abs(p - TARGET)), LOGITS),
+        "smooth_l1": (lambda p: F.smooth_l1_loss(p, TARGET, beta=0.8),
+                      lambda p: np.mean(np.where(np.abs(p - TARGET) < 0.8, 0.5 * (p - TARGET) ** 2 / 0.8,
+                                                 np.abs(p - TARGET) - 0.4)), LOGITS),
+        "huber": (lambda p: F.huber_loss(p, TARGET, reduction="sum", delta=0.6),
+                  lambda p: np.sum(np.where(np.abs(p - TARGET) < 0.6, 0.5 * (p - TARGET) ** 2,
+                                            0.6 * (np.abs(p - TARGET) - 0.3))), LOGITS),
+        "kl_div": (lambda z: F.kl_div(mg.log_softmax(z, axis=1), PROBS / PROBS.sum(1, keepdims=True),
+                                      reduction="batchmean"),
+                   lambda z: np.sum(PROBS / PROBS.sum(1, keepdims=True)
+                                    * (np.log(PROBS / PROBS.sum(1, keepdims=True)) - log_softmax(z))) / 6, LOGITS),
     }
 
 
@@ -280,13 +291,22 @@ def test_loss_value_and_gradient_match_the_definition(name):
         ("cross_entropy", "cross_entropy", (LOGITS[:5].copy(),), {"target": CLASSES[:5]}),  # nothing ignored
         ("cross_entropy", "cross_entropy", (LOGITS[0].copy(),), {"target": np.array(CLASSES[0])}),
         ("nll_loss", "nll_loss", (LOGITS,), {"target": CLASSES, "weight": WEIGHT}),
+        ("l1_loss", "l1_loss", (LOGITS, TARGET), {}),
+        ("l1_loss", "l1_loss", (LOGITS, np.round(LOGITS, 1)), {}),  # some differences exactly 0
+        ("smooth_l1_loss", "smooth_l1_loss", (LOGITS, TARGET), {"beta": 0.7}),
+        ("smooth_l1_loss", "smooth_l1_loss", (LOGITS, TARGET), {"beta": 0.0}),
+        ("huber_loss", "huber_loss", (LOGITS, TARGET), {"delta": 0.4}),
+        ("kl_div", "kl_div", (np.log(PROBS), PROBS[::-1].copy()), {}),
+        ("kl_div", "kl_div", (np.log(PROBS), np.log(PROBS[::-1])), {"log_target": True}),
         ("nll_loss", "nll_loss", (rng.standard_normal((3, 4, 5)),),
          {"target": rng.integers(0, 4, (3, 5)), "ignore_index": 1}),
         ("nll_loss", "nll_loss", (LOGITS[1].copy(),), {"target": np.array(CLASSES[1])}),
     ],
     ids=["mse", "bce-weight", "bce-soft", "bce-logits-pos-weight", "ce-weight-smoothing", "ce-probabilities",
-         "ce-3d-ignore", "ce-plain", "ce-unbatched", "nll", "nll-3d-ignore", "nll-unbatched"],
+         "ce-3d-ignore", "ce-plain", "ce-unbatched", "nll", "l1", "l1-ties", "smooth-l1", "smooth-l1-beta0", "huber",
+         "kl-div", "kl-div-log-target", "nll-3d-ignore", "nll-unbatched"],
 )
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")  # torch's kl_div note
 def test_losses_match_pytorch(torch, mg_name, torch_name, inputs, kwargs, reduction):
     """Values and the gradients of every float input (targets included), all reductions."""
     tf = torch.nn.functional
@@ -485,3 +505,39 @@ def test_to_float_and_double_cast_parameters_buffers_and_grads_in_place():
     assert model.to("cpu") is model
     with pytest.raises(TypeError, match="must stay floating point"):
         model.to(np.int64)
+
+
+def test_regression_losses_second_order_and_argument_checks():
+    x = mg.tensor(LOGITS, requires_grad=True)
+    for loss in (lambda p: F.smooth_l1_loss(p, TARGET, beta=0.9), lambda p: F.huber_loss(p, TARGET, delta=0.5),
+                 lambda p: F.kl_div(mg.log_softmax(p, axis=1), PROBS, reduction="batchmean")):
+        (gradient,) = mg.grad(loss(x), x, create_graph=True)
+        direction = np.random.default_rng(1).standard_normal(LOGITS.shape)
+        (hessian_times_direction,) = mg.grad((gradient * direction).sum(), x)
+        eps = 1e-6
+        step = eps * direction
+        numeric = (_gradient_of(loss, LOGITS + step) - _gradient_of(loss, LOGITS - step)) / (2 * eps)
+        np.testing.assert_allclose(hessian_times_direction, numeric, rtol=1e-5, atol=1e-8)
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        F.smooth_l1_loss(x, TARGET, beta=-1.0)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        nn.KLDivLoss(reduction="batch")
+    with pytest.raises(ValueError, match="input has shape"):
+        F.l1_loss(x, TARGET[:, :1])
+    assert repr(nn.KLDivLoss(reduction="batchmean")) == "KLDivLoss(reduction='batchmean')"
+
+
+def _gradient_of(loss, values):
+    point = mg.tensor(values, requires_grad=True)
+    loss(point).backward()
+    return point.grad
+
+
+def test_kl_div_target_gradient_is_nan_where_the_target_is_zero_as_pytorch():
+    target = mg.tensor([[0.0, 0.25, 0.75]], requires_grad=True)
+    log_probs = mg.tensor(np.log([[0.2, 0.3, 0.5]]), requires_grad=True)
+    loss = F.kl_div(log_probs, target, reduction="sum")
+    assert loss.item() == pytest.approx(0.25 * np.log(0.25 / 0.3) + 0.75 * np.log(0.75 / 0.5))
+    loss.backward()
+    np.testing.assert_allclose(log_probs.grad, [[0.0, -0.25, -0.75]])
+    assert np.isnan(target.grad[0, 0]) and np.isfinite(target.grad[0, 1:]).all()

@@ -32,7 +32,18 @@ from microgradnp.nn.layers import (
     Tanh,
     Unflatten,
 )
-from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfMSELoss, MSELoss, NLLLoss
+from microgradnp.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HalfMSELoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.normalization import BatchNorm1d, Embedding, LayerNorm
 from microgradnp.nn.serialization import load, save

@@ -19,8 +19,12 @@ from microgradnp.ops.losses import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
     check_reduction,
 )
 from microgradnp.tensor import _data
@@ -42,6 +46,9 @@ __all__ = [
     "hardsigmoid",
     "hardswish",
     "hardtanh",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
@@ -59,6 +66,7 @@ __all__ = [
     "selu",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
     "softmax",
     "softplus",
     "softsign",
@@ -89,6 +97,31 @@ def _array(value):
 def mse_loss(input, target, reduction: str = "mean"):
     """Mean squared error ``(input - target)^2``, averaged (``"mean"``), summed or per element."""
     return MSELoss.apply(input, target, reduction=reduction)
+
+
+def l1_loss(input, target, reduction: str = "mean"):
+    """Mean absolute error ``|input - target|``, averaged (``"mean"``), summed or per element."""
+    return L1Loss.apply(input, target, reduction=reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+    """``0.5 d**2 / beta`` where ``|d| = |input - target| < beta``, ``|d| - 0.5 beta``
+    beyond (``beta = 0``: the L1 loss), as ``torch.nn.functional.smooth_l1_loss``."""
+    return SmoothL1Loss.apply(input, target, reduction=reduction, width=beta)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+    """``0.5 d**2`` where ``|d| = |input - target| < delta``, ``delta (|d| - 0.5 delta)``
+    beyond, as ``torch.nn.functional.huber_loss``."""
+    return HuberLoss.apply(input, target, reduction=reduction, width=delta)
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
+    """Kullback-Leibler divergence of the log-probabilities ``input`` from ``target``
+    (probabilities; log-probabilities with ``log_target``), as
+    ``torch.nn.functional.kl_div``: ``reduction="batchmean"`` gives the divergence per
+    sample, ``"mean"`` divides by the number of elements, as PyTorch does."""
+    return KLDivLoss.apply(input, target, reduction=reduction, log_target=log_target)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from microgradnp.ops.activations import _EXP_LIMITS
+from microgradnp.ops.elementwise import _values
 from microgradnp.ops.primitive import Primitive
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -71,6 +72,121 @@ class MSELoss(_ElementwiseLoss):
         x, target = ctx.saved_tensors
         grad_input = _unreduce(grad * 2, ctx) * (x - target)
         return grad_input, (-grad_input if ctx.needs_input_grad[1] else None)
+
+
+class L1Loss(_ElementwiseLoss):
+    """Mean absolute error; its gradient is ``sign(input - target)``, 0 where they are equal."""
+
+    name = "l1_loss"
+
+    @classmethod
+    def forward(cls, ctx, x, target, reduction="mean"):
+        cls._setup(ctx, x, target, reduction)
+        diff = x - target
+        ctx.save_for_backward(np.sign(diff))
+        return _reduce(np.abs(diff), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (sign,) = ctx.saved_tensors
+        grad_input = _unreduce(grad, ctx) * sign
+        return grad_input, (-grad_input if ctx.needs_input_grad[1] else None)
+
+
+class _PiecewiseQuadraticLoss(_ElementwiseLoss):
+    """Smooth L1 and Huber: quadratic where ``|d| = |input - target| < width``, linear
+    beyond. The slope is ``d * inside / scale + sign(d) * outside * height``: the masks
+    are constants and ``d`` is recomputed from the inputs, so second order is right too."""
+
+    width_name = "width"
+
+    @staticmethod
+    def _scale_and_height(width: float) -> tuple[float, float]:
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, x, target, reduction="mean", width: float = 1.0):
+        cls._setup(ctx, x, target, reduction)
+        if not width >= 0:
+            raise ValueError(f"{cls.name}: {cls.width_name} must be >= 0, got {width}")
+        diff = x - target
+        size = np.abs(diff)
+        inside = size < width  # empty when width is 0: then the scale is never used
+        scale, height = cls._scale_and_height(width)
+        scale = scale or 1.0
+        losses = np.where(inside, 0.5 * diff * diff / scale, height * (size - 0.5 * width))
+        ctx.save_for_backward(x, target, inside / scale, np.sign(diff) * ~inside * height)
+        return _reduce(losses, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target, inside_slope, outside_slope = ctx.saved_tensors
+        grad_input = _unreduce(grad, ctx) * ((x - target) * inside_slope + outside_slope)
+        return grad_input, (-grad_input if ctx.needs_input_grad[1] else None)
+
+
+class SmoothL1Loss(_PiecewiseQuadraticLoss):
+    """``0.5 d**2 / beta`` for ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input -
+    target``), as ``torch.nn.functional.smooth_l1_loss``; ``beta = 0`` is the L1 loss."""
+
+    name, width_name = "smooth_l1_loss", "beta"
+
+    @staticmethod
+    def _scale_and_height(beta):
+        return beta, 1.0
+
+
+class HuberLoss(_PiecewiseQuadraticLoss):
+    """``0.5 d**2`` for ``|d| < delta``, else ``delta (|d| - 0.5 delta)``, as
+    ``torch.nn.functional.huber_loss`` (``delta`` times the smooth L1 loss with ``beta = delta``)."""
+
+    name, width_name = "huber_loss", "delta"
+
+    @staticmethod
+    def _scale_and_height(delta):
+        return 1.0, delta
+
+
+class KLDivLoss(_ElementwiseLoss):
+    """Kullback-Leibler divergence of log-probabilities ``input`` from ``target``
+    (probabilities, or log-probabilities with ``log_target``), PyTorch's formula:
+    ``xlogy(target, target) - target * input`` (0 where the target is 0), or
+    ``exp(target) * (target - input)``. ``reduction="batchmean"`` divides the sum by the
+    batch size (the divergence per sample); ``"mean"`` divides by the number of elements."""
+
+    name = "kl_div"
+
+    @classmethod
+    def forward(cls, ctx, x, target, reduction="mean", log_target=False):
+        batchmean = reduction == "batchmean"
+        cls._setup(ctx, x, target, "sum" if batchmean else reduction)
+        ctx.log_target = log_target
+        if log_target:
+            probability = np.exp(target)
+            losses = probability * (target - x)
+        else:
+            probability = target
+            losses = np.where(target > 0, target * np.log(np.where(target > 0, target, 1)), 0) - target * x
+        ctx.save_for_backward(x, target, probability)
+        total = _reduce(losses, ctx.reduction)
+        if batchmean:  # backward divides by the batch size as "mean" divides by the count
+            ctx.reduction, ctx.count = "mean", (np.shape(x)[0] if np.ndim(x) else 1) or 1
+            total = total / ctx.count
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target, probability = ctx.saved_tensors
+        grad_losses = _unreduce(grad, ctx)
+        grad_target = None
+        if ctx.needs_input_grad[1]:
+            if ctx.log_target:  # d/dt exp(t) (t - x) = exp(t) (t - x + 1)
+                grad_target = grad_losses * probability * (target - x + 1)
+            else:  # d/dt (t log t - t x) = log t + 1 - x where t > 0; none at t = 0 (nan, as PyTorch)
+                positive = _values(target) > 0
+                undefined = np.where(positive, 0.0, np.nan)
+                grad_target = grad_losses * (np.log(target + ~positive) + 1 - x) + undefined
+        return -grad_losses * probability, grad_target
 
 
 class BCELoss(_ElementwiseLoss):
