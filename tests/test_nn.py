@@ -541,3 +541,36 @@ def test_kl_div_target_gradient_is_nan_where_the_target_is_zero_as_pytorch():
     loss.backward()
     np.testing.assert_allclose(log_probs.grad, [[0.0, -0.25, -0.75]])
     assert np.isnan(target.grad[0, 0]) and np.isfinite(target.grad[0, 1:]).all()
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [
+    (lambda x, y: F.normalize(x), lambda tf, x, y: tf.normalize(x)),
+    (lambda x, y: F.normalize(x, p=1.0, dim=-1), lambda tf, x, y: tf.normalize(x, p=1.0, dim=-1)),
+    (lambda x, y: F.cosine_similarity(x, y), lambda tf, x, y: tf.cosine_similarity(x, y)),
+    (lambda x, y: F.cosine_similarity(x, y[:1], dim=-1), lambda tf, x, y: tf.cosine_similarity(x, y[:1], dim=-1)),
+], ids=["normalize", "normalize-p1", "cosine", "cosine-broadcast"])
+def test_normalize_and_cosine_similarity_match_pytorch(torch, ours, theirs):
+    values = np.random.default_rng(8).standard_normal((2, 3, 4))
+    values[0, :, 0] = 0.0  # a zero vector along dim 1: divided by eps, it stays zero
+    other = np.random.default_rng(9).standard_normal((2, 3, 4))
+    mine = [mg.tensor(v, requires_grad=True) for v in (values, other)]
+    reference = [torch.tensor(v, requires_grad=True) for v in (values, other)]
+    out, expected = ours(*mine), theirs(torch.nn.functional, *reference)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-15)
+    upstream = np.random.default_rng(10).standard_normal(out.shape)
+    out.backward(upstream)
+    expected.backward(torch.tensor(upstream))
+    for a, b in zip(mine, reference):
+        if b.grad is None:  # normalize does not use the second tensor
+            assert a.grad is None
+        else:
+            np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_normalize_and_cosine_similarity_gradients_match_finite_differences():
+    values = np.random.default_rng(4).standard_normal((3, 5))
+    other = np.random.default_rng(5).standard_normal((3, 5))
+    x = mg.tensor(values, requires_grad=True)
+    assert mg.gradcheck(lambda t: (F.normalize(t, dim=1) * other).sum(), (x,))
+    assert mg.gradcheck(lambda t: (F.cosine_similarity(t, other) ** 2).sum(), (x,))
+    np.testing.assert_allclose(np.linalg.norm(F.normalize(x).data, axis=1), np.ones(3))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from microgradnp import ops as _ops
 from microgradnp.nn.normalization import batch_norm, embedding, layer_norm
 from microgradnp.ops import activations as _act
 from microgradnp.ops import conv as _conv
@@ -38,6 +39,7 @@ __all__ = [
     "celu",
     "conv1d",
     "conv2d",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
     "elu",
@@ -59,6 +61,7 @@ __all__ = [
     "mish",
     "mse_loss",
     "nll_loss",
+    "normalize",
     "one_hot",
     "pad",
     "relu",
@@ -511,3 +514,39 @@ def softsign(input):
         A tensor of the same shape.
     """
     return _act.softsign(input)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
+    """``input`` divided by its ``p``-norm along ``dim`` (at least ``eps``), as
+    ``torch.nn.functional.normalize``: unit vectors along ``dim``.
+
+    Args:
+        input: a tensor.
+        p: the norm's order (2: Euclidean length).
+        dim: the axis along which each vector lies.
+        eps: the smallest divisor, so that a zero vector stays zero.
+
+    Returns:
+        A tensor of the same shape.
+    """
+    length = _ops.norm(input, p=p, axis=dim, keepdims=True)
+    return input / _ops.clip(length, eps, None)
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (they broadcast),
+    as ``torch.nn.functional.cosine_similarity``: each vector divided by its length (at
+    least ``eps``), then their dot product.
+
+    Args:
+        x1: a tensor.
+        x2: a tensor that broadcasts with ``x1``.
+        dim: the axis along which the vectors lie.
+        eps: the smallest length a vector is divided by.
+
+    Returns:
+        A tensor with ``dim`` removed, values in [-1, 1].
+    """
+    unit1 = x1 / _ops.clip(_ops.norm(x1, axis=dim, keepdims=True), eps, None)
+    unit2 = x2 / _ops.clip(_ops.norm(x2, axis=dim, keepdims=True), eps, None)
+    return _ops.sum(unit1 * unit2, axis=dim)
