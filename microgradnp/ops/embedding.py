@@ -15,7 +15,9 @@ from microgradnp.ops.primitive import Primitive
 
 def _check(indices: np.ndarray, rows: int) -> None:
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"embedding: the indices must be integers, got dtype {indices.dtype}")
+        raise TypeError(f"embedding: the indices must be integers, got dtype {indices.dtype}"
+                        + (" (mg.tensor stores whole numbers as floats): pass t.long() or a NumPy integer array"
+                           if indices.dtype.kind == "f" else ""))
     if indices.size:
         low, high = indices.min(), indices.max()
         if low < 0 or high >= rows:
