@@ -1,4 +1,5 @@
-"""LambdaLR, MultiStepLR, ReduceLROnPlateau and OneCycleLR: step by step against PyTorch's
+"""LambdaLR, MultiStepLR, ReduceLROnPlateau, OneCycleLR, LinearLR, ConstantLR, PolynomialLR,
+MultiplicativeLR and CosineAnnealingWarmRestarts: step by step against PyTorch's
 schedulers (learning rates and cycled momenta to 1e-12), state_dict round trips, bad input."""
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ CASES = [
                         div_factor=10.0, final_div_factor=100.0), 21),
     ("OneCycleLR", dict(max_lr=0.3, total_steps=17, three_phase=True, base_momentum=[0.8, 0.7]), 17),
     ("OneCycleLR", dict(max_lr=0.3, total_steps=9, cycle_momentum=False), 9),
+    ("LinearLR", dict(), 9),
+    ("LinearLR", dict(start_factor=0.2, end_factor=0.7, total_iters=6), 10),
+    ("ConstantLR", dict(factor=0.5, total_iters=4), 8),
+    ("PolynomialLR", dict(total_iters=6, power=2.0), 9),
+    ("MultiplicativeLR", dict(lr_lambda=[lambda epoch: 0.9, lambda epoch: 1 / (epoch + 1)]), 8),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.01), 25),
+    ("CosineAnnealingWarmRestarts", dict(T_0=4), 13),
 ]
 CASE_IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(CASES)]
 
@@ -126,6 +134,7 @@ def test_reduce_lr_on_plateau_closed_form():
 
 ROUND_TRIP = [
     (lambda opt: lr_scheduler.LambdaLR(opt, halve_then_linear), None),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=3), None),
     (lambda opt: lr_scheduler.MultiStepLR(opt, [2, 7, 9], gamma=0.5), None),
     (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=20, three_phase=True), None),
     (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5, cooldown=1),
@@ -133,7 +142,8 @@ ROUND_TRIP = [
 ]
 
 
-@pytest.mark.parametrize(("make", "metrics"), ROUND_TRIP, ids=["LambdaLR", "MultiStepLR", "OneCycleLR", "Plateau"])
+@pytest.mark.parametrize(("make", "metrics"), ROUND_TRIP,
+                         ids=["LambdaLR", "WarmRestarts", "MultiStepLR", "OneCycleLR", "Plateau"])
 def test_state_dict_round_trip_continues_identically(make, metrics):
     metrics = metrics or [None] * 14
     opt = two_groups(momentum=0.9)
@@ -188,6 +198,11 @@ def test_one_cycle_peaks_at_max_lr_and_ends_at_min_lr():
     (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=-1), "patience must be an integer >= 0"),
     (lambda opt: lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1]), "one min_lr per parameter group"),
     (lambda opt: lr_scheduler.ReduceLROnPlateau("sgd"), "expected an optimizer"),
+    (lambda opt: lr_scheduler.LinearLR(opt, start_factor=0), r"start_factor must be in \(0, 1\]"),
+    (lambda opt: lr_scheduler.ConstantLR(opt, factor=1.5), r"factor must be in \(0, 1\]"),
+    (lambda opt: lr_scheduler.PolynomialLR(opt, total_iters=0), "total_iters must be a positive integer"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=0), "T_mult must be a positive"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2).step(-1), "epoch must be a number >= 0"),
     (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0), "give the cycle's length as total_steps"),
     (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=0), "total_steps must be a positive integer"),
     (lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5, pct_start=1.5), r"pct_start must be in"),
@@ -199,3 +214,27 @@ def test_one_cycle_peaks_at_max_lr_and_ends_at_min_lr():
 def test_bad_input_raises_one_clear_error(make, message):
     with pytest.raises((TypeError, ValueError), match=message):
         make(two_groups())
+
+
+def test_warm_restarts_fractional_epochs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    opt, reference_opt = two_groups(), torch_two_groups(torch)
+    scheduler = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.001)
+    reference = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(reference_opt, T_0=3, T_mult=2, eta_min=0.001)
+    for epoch in np.arange(0.0, 25.0, 0.3):
+        scheduler.step(epoch)
+        reference.step(epoch)
+        np.testing.assert_allclose(scheduler.get_last_lr(), reference.get_last_lr(), rtol=1e-12)
+        assert scheduler.last_epoch == reference.last_epoch
+
+
+def test_warm_restarts_restart_at_the_initial_rate():
+    opt = two_groups()
+    scheduler = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+    rates = [scheduler.get_last_lr()[0]]
+    for _ in range(7):
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    # periods of 2, then 4 epochs: restarts at epochs 2 and 6
+    assert rates[0] == rates[2] == rates[6] == BASE_LRS[0]
+    assert rates[1] == pytest.approx(BASE_LRS[0] / 2) and rates[4] == pytest.approx(BASE_LRS[0] / 2)

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from microgradnp.autograd.grad_mode import replayed
 from microgradnp.optim.optimizer import Optimizer, _check_number
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR", "OneCycleLR",
+__all__ = ["ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "ExponentialLR", "LRScheduler",
+           "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR",
            "ReduceLROnPlateau", "StepLR"]
 
 
@@ -245,6 +246,165 @@ class MultiStepLR(LRScheduler):
         if not hits:
             return self._current_lrs()
         return [lr * self.gamma**hits for lr in self._current_lrs()]
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply the learning rate by ``lr_lambda(epoch)`` at every epoch after the first
+    (``torch.optim.lr_scheduler.MultiplicativeLR``): the factors compound.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        lr_lambda: a function of the epoch returning the factor, or one per parameter group.
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def get_lr(self) -> list[float]:
+        if self._initial:
+            return self._current_lrs()
+        return [lr * f(self.last_epoch) for f, lr in zip(self.lr_lambdas, self._current_lrs(), strict=True)]
+
+
+class LinearLR(LRScheduler):
+    """Scale the learning rate by a factor going linearly from ``start_factor`` to
+    ``end_factor`` over ``total_iters`` epochs, then keep it (a warm-up, as
+    ``torch.optim.lr_scheduler.LinearLR``, with PyTorch's step-by-step form).
+
+    Args:
+        optimizer: the optimizer to schedule.
+        start_factor: the factor at epoch 0, in (0, 1].
+        end_factor: the factor from epoch ``total_iters`` on, in [0, 1].
+        total_iters: number of epochs of the ramp.
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1):
+        name = type(self).__name__
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise ValueError(f"{name}: start_factor must be in (0, 1] and end_factor in [0, 1], got "
+                             f"{start_factor!r} and {end_factor!r}")
+        _check_positive_int(name, "total_iters", total_iters)
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in self._current_lrs()]
+        if self.last_epoch > self.total_iters:
+            return self._current_lrs()
+        change = self.end_factor - self.start_factor
+        factor = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
+        return [lr * factor for lr in self._current_lrs()]
+
+
+class ConstantLR(LRScheduler):
+    """Scale the learning rate by ``factor`` for the first ``total_iters`` epochs, then
+    restore it (``torch.optim.lr_scheduler.ConstantLR``).
+
+    Args:
+        optimizer: the optimizer to schedule.
+        factor: the factor, in (0, 1].
+        total_iters: number of epochs at the reduced rate.
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
+        if not 0 < factor <= 1:
+            raise ValueError(f"{type(self).__name__}: factor must be in (0, 1], got {factor!r}")
+        _check_positive_int(type(self).__name__, "total_iters", total_iters)
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        return [lr * (1.0 / self.factor) for lr in self._current_lrs()]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the learning rate as ``initial_lr * (1 - epoch / total_iters) ** power``,
+    reaching 0 at ``total_iters`` (``torch.optim.lr_scheduler.PolynomialLR``, its
+    step-by-step form).
+
+    Args:
+        optimizer: the optimizer to schedule.
+        total_iters: number of epochs of the decay.
+        power: the polynomial's power (1: linear).
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        _check_positive_int(type(self).__name__, "total_iters", total_iters)
+        _check_number(type(self).__name__, "power", power)
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._initial or self.last_epoch > self.total_iters:
+            return self._current_lrs()
+        factor = ((1.0 - self.last_epoch / self.total_iters) / (1.0 - (self.last_epoch - 1) / self.total_iters))
+        return [lr * factor**self.power for lr in self._current_lrs()]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from ``initial_lr`` to ``eta_min`` over ``T_0`` epochs, then a
+    restart at ``initial_lr``, each period ``T_mult`` times longer than the one before
+    (SGDR; ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts``):
+
+        lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+
+    ``step()`` moves one epoch; ``step(epoch)`` jumps to ``epoch``, which may be
+    fractional (``scheduler.step(epoch + batch / batches)`` inside an epoch).
+
+    Args:
+        optimizer: the optimizer to schedule.
+        T_0: number of epochs of the first period (a positive integer).
+        T_mult: each period's length over the previous one's (an integer >= 1).
+        eta_min: the lowest learning rate.
+        last_epoch: see ``LRScheduler``.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        name = type(self).__name__
+        _check_positive_int(name, "T_0", T_0)
+        _check_positive_int(name, "T_mult", T_mult)
+        _check_number(name, "eta_min", eta_min)
+        self.T_0, self.T_i, self.T_mult, self.eta_min, self.T_cur = T_0, T_0, T_mult, eta_min, last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    @replayed
+    def step(self, epoch=None) -> None:
+        """Move one epoch on, or to ``epoch`` (a number >= 0, possibly fractional)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur, self.T_i = self.T_cur % self.T_i, self.T_i * self.T_mult
+        else:
+            if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real) or not epoch >= 0:
+                raise ValueError(f"{type(self).__name__}.step: epoch must be a number >= 0, got {epoch!r}")
+            if epoch < self.T_0:
+                self.T_i, self.T_cur = self.T_0, epoch
+            elif self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:  # the period that epoch falls in: T_0 (1 + T_mult + ... + T_mult**(n-1)) <= epoch
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult**n
+        self._step_count += 1
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
 
 class ReduceLROnPlateau(LRScheduler):
