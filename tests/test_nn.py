@@ -574,3 +574,63 @@ def test_normalize_and_cosine_similarity_gradients_match_finite_differences():
     assert mg.gradcheck(lambda t: (F.normalize(t, dim=1) * other).sum(), (x,))
     assert mg.gradcheck(lambda t: (F.cosine_similarity(t, other) ** 2).sum(), (x,))
     np.testing.assert_allclose(np.linalg.norm(F.normalize(x).data, axis=1), np.ones(3))
+
+
+def test_trunc_normal_orthogonal_and_eye_initialisers():
+    weight = mg.zeros(4000, 50)
+    nn.init.trunc_normal_(weight, std=0.02, a=-0.04, b=0.04, rng=0)
+    values = weight.data
+    assert values.min() >= -0.04 and values.max() <= 0.04
+    # the standard deviation of N(0, 0.02^2) truncated at two standard deviations: 0.8796 * 0.02
+    assert values.std() == pytest.approx(0.02 * 0.87962566, rel=0.01) and abs(values.mean()) < 5e-4
+    tail = nn.init.trunc_normal_(mg.zeros(2000), mean=0.0, std=1.0, a=6.0, b=7.0, rng=1).data  # far in a tail
+    assert tail.min() >= 6.0 and tail.max() <= 7.0 and tail.mean() < 6.3
+    for shape in [(3, 7), (7, 3), (4, 2, 3)]:
+        matrix = nn.init.orthogonal_(mg.zeros(*shape), gain=2.0, rng=2).data.reshape(shape[0], -1)
+        small = matrix @ matrix.T if matrix.shape[0] <= matrix.shape[1] else matrix.T @ matrix
+        np.testing.assert_allclose(small, 4.0 * np.eye(min(matrix.shape)), atol=1e-12)
+    np.testing.assert_array_equal(nn.init.eye_(mg.ones(2, 3)).data, np.eye(2, 3))
+    with pytest.raises(ValueError, match="2 dimensions"):
+        nn.init.orthogonal_(mg.zeros(3))
+    with pytest.raises(ValueError, match="a < b"):
+        nn.init.trunc_normal_(mg.zeros(3), a=1.0, b=0.0)
+    with pytest.raises(ValueError, match="2-D"):
+        nn.init.eye_(mg.zeros(2, 2, 2))
+
+
+def test_trunc_normal_moments_match_pytorch(torch):
+    ours = nn.init.trunc_normal_(mg.zeros(200_000), mean=0.5, std=2.0, a=-1.0, b=4.0, rng=3).data
+    theirs = torch.nn.init.trunc_normal_(torch.zeros(200_000, dtype=torch.float64), mean=0.5, std=2.0, a=-1.0, b=4.0)
+    assert ours.mean() == pytest.approx(theirs.mean().item(), abs=0.02)
+    assert ours.std() == pytest.approx(theirs.std().item(), abs=0.02)
+
+
+def test_parameters_to_vector_and_back():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    vector = nn.utils.parameters_to_vector(model.parameters())
+    assert vector.shape == (13,) and vector.requires_grad
+    np.testing.assert_array_equal(vector.data, np.concatenate([p.data.ravel() for p in model.parameters()]))
+    (vector * np.arange(13.0)).sum().backward()  # in the graph: the gradient goes back to each parameter
+    np.testing.assert_array_equal(model[0].weight.grad, np.arange(6.0).reshape(3, 2))
+    nn.utils.vector_to_parameters(mg.tensor(np.arange(13.0) * 2), model.parameters())
+    np.testing.assert_array_equal(model[1].weight.data, [[18.0, 20.0, 22.0]])
+    np.testing.assert_array_equal(nn.utils.parameters_to_vector(model.parameters()).data, np.arange(13.0) * 2)
+    with pytest.raises(ValueError, match="has 12 values, the parameters 13"):
+        nn.utils.vector_to_parameters(np.zeros(12), model.parameters())
+    with pytest.raises(TypeError, match="must be Tensors"):
+        nn.utils.parameters_to_vector([np.zeros(2)])
+
+
+def test_vector_to_parameters_in_a_compiled_step_runs_it_eagerly():
+    model = nn.Linear(2, 1)
+
+    @mg.compile
+    def set_and_predict(values, x):
+        nn.utils.vector_to_parameters(values, model.parameters())
+        return model(x)
+
+    x = mg.tensor([[1.0, 2.0]])
+    with pytest.warns(UserWarning, match="runs eagerly from now on.*vector_to_parameters"):
+        first = set_and_predict(np.array([1.0, 1.0, 0.0]), x).item()
+    second = set_and_predict(np.array([2.0, 0.0, 1.0]), x).item()  # the writes happen on every call
+    assert (first, second) == (3.0, 3.0) and model.bias.item() == 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from statistics import NormalDist
 
 import numpy as np
 
@@ -14,10 +15,13 @@ from microgradnp.tensor import Tensor, _rng
 __all__ = [
     "calculate_gain",
     "constant_",
+    "eye_",
     "kaiming_normal_",
     "kaiming_uniform_",
     "normal_",
     "ones_",
+    "orthogonal_",
+    "trunc_normal_",
     "uniform_",
     "xavier_normal_",
     "xavier_uniform_",
@@ -39,6 +43,46 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, rng=None) -> Tensor
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng=None) -> Tensor:
     """Fill with samples from N(mean, std^2)."""
     return _fill(tensor, _rng(rng).normal(mean, std, tensor.data.shape))
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  rng=None) -> Tensor:
+    """Fill with samples from N(mean, std^2) truncated to [a, b] (absolute bounds, as
+    ``torch.nn.init.trunc_normal_``): uniform samples between the normal CDF's values at
+    ``a`` and ``b``, mapped back through its inverse, so any interval works, even far in a tail."""
+    if not std > 0 or not a < b:
+        raise ValueError(f"trunc_normal_: needs std > 0 and a < b, got std={std}, a={a}, b={b}")
+    normal = NormalDist(mean, std)
+    low, high = normal.cdf(a), normal.cdf(b)
+    tiny = np.finfo(np.float64).tiny  # inv_cdf is defined on the open interval (0, 1)
+    probabilities = np.clip(_rng(rng).uniform(low, high, tensor.data.shape), tiny, 1 - np.finfo(np.float64).epsneg)
+    values = np.frompyfunc(normal.inv_cdf, 1, 1)(probabilities).astype(np.float64)
+    return _fill(tensor, np.clip(values, a, b))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain``, as ``torch.nn.init.orthogonal_``:
+    the Q of the QR decomposition of a standard normal matrix, signs fixed by R's diagonal
+    so that it is uniformly distributed. A weight of more than 2 dimensions is treated as
+    ``(shape[0], the rest)``: its rows (or columns, whichever are fewer) are orthonormal."""
+    shape = tensor.data.shape
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal_: needs a tensor of at least 2 dimensions, got shape {shape}")
+    if not tensor.data.size:
+        return tensor
+    rows, cols = shape[0], tensor.data.size // shape[0]
+    flat = _rng(rng).normal(0.0, 1.0, (rows, cols))
+    q, r = np.linalg.qr(flat.T if rows < cols else flat)
+    q = q * np.sign(np.diag(r))
+    return _fill(tensor, gain * (q.T if rows < cols else q).reshape(shape))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity matrix (ones on the diagonal), as
+    ``torch.nn.init.eye_``; a non-square one gets the ones of its leading square."""
+    if tensor.data.ndim != 2:
+        raise ValueError(f"eye_: needs a 2-D tensor, got shape {tensor.data.shape}")
+    return _fill(tensor, np.eye(*tensor.data.shape))
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:

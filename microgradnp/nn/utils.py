@@ -10,19 +10,11 @@ import numpy as np
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
 from microgradnp.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
 
 def _grads(parameters, function: str) -> list[np.ndarray]:
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    elif not isinstance(parameters, Iterable):
-        raise TypeError(f"{function}: parameters must be a Tensor or an iterable of Tensors, "
-                        f"got {type(parameters).__name__}")
-    parameters = list(parameters)
-    for p in parameters:
-        if not isinstance(p, Tensor):
-            raise TypeError(f"{function}: parameters must be Tensors, got a {type(p).__name__}")
+    parameters = _tensors(parameters, function)
     if watchers.count and records_calls():
         # A compiled replay would skip this in-place rescaling of the gradients.
         mode.tracer.cannot_replay(f"nn.utils.{function}")
@@ -90,3 +82,50 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     clip_value = float(clip_value)
     for g in _grads(parameters, "clip_grad_value_"):
         np.clip(g, -clip_value, clip_value, out=g)
+
+
+def parameters_to_vector(parameters) -> Tensor:
+    """The parameters flattened and joined into one 1-D tensor, in order, as
+    ``torch.nn.utils.parameters_to_vector`` (in the graph: gradients flow back to them)."""
+    from microgradnp import ops
+
+    parameters = _tensors(parameters, "parameters_to_vector")
+    if not parameters:
+        raise ValueError("parameters_to_vector: no parameters given")
+    return ops.concatenate([ops.reshape(p, -1) for p in parameters])
+
+
+def vector_to_parameters(vector, parameters) -> None:
+    """Copy consecutive slices of the 1-D ``vector`` into the parameters, in order, as
+    ``torch.nn.utils.vector_to_parameters`` (the inverse of ``parameters_to_vector``). The
+    values are copied into each parameter's own array, in place (its version counter
+    moves, so a graph that saved the old values refuses to use them)."""
+    from microgradnp.autograd.versions import bump
+
+    parameters = _tensors(parameters, "vector_to_parameters")
+    if watchers.count and records_calls():  # a compiled replay would skip these writes
+        mode.tracer.cannot_replay("nn.utils.vector_to_parameters")
+    values = np.asarray(vector.data if isinstance(vector, Tensor) else vector)
+    if values.ndim != 1:
+        raise ValueError(f"vector_to_parameters: expected a 1-D vector, got shape {values.shape}")
+    needed = sum(p.data.size for p in parameters)
+    if values.size != needed:
+        raise ValueError(f"vector_to_parameters: the vector has {values.size} values, the parameters {needed}")
+    start = 0
+    for p in parameters:
+        p.data[...] = values[start:start + p.data.size].reshape(p.data.shape)
+        bump(p.data)
+        start += p.data.size
+
+
+def _tensors(parameters, function: str) -> list[Tensor]:
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    if not isinstance(parameters, Iterable):
+        raise TypeError(f"{function}: parameters must be a Tensor or an iterable of Tensors, "
+                        f"got {type(parameters).__name__}")
+    parameters = list(parameters)
+    for p in parameters:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{function}: parameters must be Tensors, got a {type(p).__name__}")
+    return parameters
