@@ -597,3 +597,68 @@ def test_flat_state_dicts_keep_format_version_1(tmp_path):
     nn.load(tmp_path / "bn", into=fresh)
     np.testing.assert_array_equal(fresh.running_var.data, bn.running_var.data)
     assert fresh.num_batches_tracked.data == 1
+
+
+# -- BatchNorm2d, GroupNorm, PReLU, adaptive average pooling ----------------------------------
+def _copy_parameters(ours, theirs, torch):
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        values = np.random.default_rng(len(name)).uniform(0.5, 1.5, p.data.shape)
+        p.data[...] = values
+        with torch.no_grad():
+            q.copy_(torch.tensor(values))
+
+
+@pytest.mark.parametrize(("make", "shape"), [
+    (lambda nn_: nn_.BatchNorm2d(6), (3, 6, 4, 5)),
+    (lambda nn_: nn_.BatchNorm3d(2, momentum=None), (2, 2, 3, 2, 2)),
+    (lambda nn_: nn_.GroupNorm(3, 6), (3, 6, 4, 5)),
+    (lambda nn_: nn_.GroupNorm(2, 4, affine=False), (2, 4, 7)),
+    (lambda nn_: nn_.GroupNorm(1, 3), (5, 3)),
+    (lambda nn_: nn_.PReLU(), (4, 3, 5)),
+    (lambda nn_: nn_.PReLU(3), (2, 3, 4, 4)),
+    (lambda nn_: nn_.AdaptiveAvgPool1d(4), (2, 3, 10)),
+    (lambda nn_: nn_.AdaptiveAvgPool2d((3, 4)), (2, 3, 7, 9)),
+    (lambda nn_: nn_.AdaptiveAvgPool2d(1), (2, 3, 5, 6)),
+    (lambda nn_: nn_.AdaptiveAvgPool2d((None, 2)), (3, 7, 9)),
+    (lambda nn_: nn_.AdaptiveAvgPool2d((7, 8)), (2, 3, 5, 5)),
+], ids=["bn2d", "bn3d-cumulative", "groupnorm", "groupnorm-no-affine", "groupnorm-1-group", "prelu", "prelu-channels",
+        "adaptive1d", "adaptive2d", "global-average", "adaptive2d-keep-axis", "adaptive2d-upsample"])
+def test_more_layers_match_pytorch_in_train_and_eval(torch, make, shape):
+    ours, theirs = make(nn), make(torch.nn).double()
+    _copy_parameters(ours, theirs, torch)
+    rng = np.random.default_rng(2)
+    for training in (True, False, True):
+        ours.train(training)
+        theirs.train(training)
+        values = rng.standard_normal(shape)
+        x, tx = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+        out, expected = ours(x), theirs(tx)
+        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+        upstream = rng.standard_normal(out.shape)
+        out.backward(upstream)
+        expected.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-9, atol=1e-12)
+            p.grad, q.grad = None, None
+        for (name, buffer), (_, reference) in zip(ours.named_buffers(), theirs.named_buffers()):
+            np.testing.assert_allclose(buffer.data, reference.numpy(), rtol=1e-12, err_msg=name)
+
+
+def test_group_norm_prelu_and_adaptive_pooling_gradients_and_errors():
+    x = mg.tensor(np.random.default_rng(3).standard_normal((2, 4, 5)), requires_grad=True)
+    weight = mg.tensor(np.array([0.5, 1.5, -1.0, 2.0]), requires_grad=True)
+    assert mg.gradcheck(lambda t, w: F.group_norm(t, 2, w) ** 2, (x, weight))
+    assert mg.gradcheck(lambda t, w: F.prelu(t, w) ** 2, (x, weight))
+    assert mg.gradcheck(lambda t: F.adaptive_avg_pool1d(t, 3) ** 2, (x,))
+    np.testing.assert_allclose(F.adaptive_avg_pool1d(x, 1).data[..., 0], x.data.mean(axis=2))
+    with pytest.raises(ValueError, match="divides the 4 channels"):
+        F.group_norm(x, 3)
+    with pytest.raises(ValueError, match="divides num_channels"):
+        nn.GroupNorm(3, 4)
+    with pytest.raises(ValueError, match="4 slopes but the input of shape"):
+        F.prelu(mg.ones(2, 3), weight)
+    with pytest.raises(ValueError, match="output_size must be a positive int"):
+        F.adaptive_avg_pool2d(mg.ones(1, 1, 4, 4), (2, 0))
+    with pytest.raises(ValueError, match="expected 4D input"):
+        nn.BatchNorm2d(4)(x)

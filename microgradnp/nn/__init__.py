@@ -2,7 +2,16 @@
 
 from microgradnp.nn import functional, init, utils
 from microgradnp.nn.containers import ModuleDict, ModuleList
-from microgradnp.nn.conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, MaxPool1d, MaxPool2d
+from microgradnp.nn.conv import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from microgradnp.nn.ensemble import Ensemble
 from microgradnp.nn.layers import (
     CELU,
@@ -21,6 +30,7 @@ from microgradnp.nn.layers import (
     LogSigmoid,
     LogSoftmax,
     Mish,
+    PReLU,
     ReLU,
     ReLU6,
     Sequential,
@@ -45,5 +55,5 @@ from microgradnp.nn.loss import (
     SmoothL1Loss,
 )
 from microgradnp.nn.module import Module, Parameter
-from microgradnp.nn.normalization import BatchNorm1d, Embedding, LayerNorm
+from microgradnp.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, Embedding, GroupNorm, LayerNorm
 from microgradnp.nn.serialization import load, save

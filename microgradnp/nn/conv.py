@@ -186,3 +186,29 @@ class AvgPool2d(AvgPool1d):
 
     op = "AvgPool2d"
     ndim = 2
+
+
+class AdaptiveAvgPool1d(Module):
+    """Means over ``output_size`` windows covering the length of ``(N, C, L)`` as evenly
+    as they can, as ``torch.nn.AdaptiveAvgPool1d`` (``nn.functional.adaptive_avg_pool1d``)."""
+
+    ndim = 1
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        pool = F.adaptive_avg_pool1d if self.ndim == 1 else F.adaptive_avg_pool2d
+        return pool(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
+    """Means over ``output_size`` (an int or a pair; None keeps an axis) windows of
+    ``(N, C, H, W)``, as ``torch.nn.AdaptiveAvgPool2d``: ``AdaptiveAvgPool2d(1)`` is
+    global average pooling (``nn.functional.adaptive_avg_pool2d``)."""
+
+    ndim = 2

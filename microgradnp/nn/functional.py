@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp import ops as _ops
-from microgradnp.nn.normalization import batch_norm, embedding, layer_norm
+from microgradnp.nn.normalization import batch_norm, embedding, group_norm, layer_norm
 from microgradnp.ops import activations as _act
 from microgradnp.ops import conv as _conv
 from microgradnp.ops import leaky_relu as _leaky_relu
@@ -28,9 +28,11 @@ from microgradnp.ops.losses import (
     SmoothL1Loss,
     check_reduction,
 )
-from microgradnp.tensor import _data
+from microgradnp.tensor import _data, get_default_dtype
 
 __all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -45,6 +47,7 @@ __all__ = [
     "elu",
     "embedding",
     "gelu",
+    "group_norm",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
@@ -64,6 +67,7 @@ __all__ = [
     "normalize",
     "one_hot",
     "pad",
+    "prelu",
     "relu",
     "relu6",
     "selu",
@@ -550,3 +554,76 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     unit1 = x1 / _ops.clip(_ops.norm(x1, axis=dim, keepdims=True), eps, None)
     unit2 = x2 / _ops.clip(_ops.norm(x2, axis=dim, keepdims=True), eps, None)
     return _ops.sum(unit1 * unit2, axis=dim)
+
+
+def _adaptive_average(length: int, size: int, dtype) -> np.ndarray:
+    """The (size, length) matrix that averages PyTorch's adaptive windows: output k is the
+    mean of entries floor(k * length / size) to ceil((k + 1) * length / size) - 1."""
+    matrix = np.zeros((size, length), dtype=dtype)
+    for k in range(size):
+        start, end = (k * length) // size, -((-(k + 1) * length) // size)
+        matrix[k, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def _adaptive_avg_pool(input, output_size, ndim: int, name: str):
+    shape = tuple(np.shape(_data(input)))
+    if len(shape) not in (ndim + 1, ndim + 2) or 0 in shape[-ndim - 1:]:
+        raise ValueError(f"{name}: expected a non-empty input of shape (N, C, {'H, W' if ndim == 2 else 'L'}) "
+                         f"or (C, {'H, W' if ndim == 2 else 'L'}), got {shape}")
+    sizes = tuple(output_size) if isinstance(output_size, tuple | list) else (output_size,) * ndim
+    if len(sizes) != ndim or not all(s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0)
+                                     for s in sizes):
+        raise ValueError(f"{name}: output_size must be a positive int or a tuple of {ndim} (None keeps an "
+                         f"axis), got {output_size!r}")
+    dtype = _data(input).dtype if _data(input).dtype.kind == "f" else get_default_dtype()
+    out = input
+    for axis, size in zip(range(-ndim, 0), sizes):
+        length = shape[axis]
+        if size is None or size == length:
+            continue
+        averages = _adaptive_average(length, size, dtype)
+        # Linear in the input: the averaging matrix applied along this axis.
+        moved = _ops.swapaxes(out, axis, -1)
+        out = _ops.swapaxes(_ops.matmul(moved, averages.T), axis, -1)
+    return out
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Means over ``output_size`` windows that cover the last axis of ``(N, C, L)`` (or
+    ``(C, L)``) as evenly as they can, as ``torch.nn.functional.adaptive_avg_pool1d``:
+    window k spans entries ``floor(k L / out)`` to ``ceil((k + 1) L / out) - 1``.
+    ``output_size=1`` is global average pooling."""
+    return _adaptive_avg_pool(input, output_size, 1, "adaptive_avg_pool1d")
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """``adaptive_avg_pool1d`` over both axes of ``(N, C, H, W)`` (or ``(C, H, W)``), as
+    ``torch.nn.functional.adaptive_avg_pool2d``: ``output_size`` is an int or a pair
+    (None keeps that axis); ``1`` is global average pooling."""
+    return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")
+
+
+def prelu(input, weight):
+    """``max(0, x) + weight * min(0, x)`` with a learnt slope per channel (axis 1; an input
+    of fewer than 2 axes has one channel) or one shared slope, as ``torch.nn.functional.prelu``.
+
+    Args:
+        input: a tensor.
+        weight: the slopes, of shape (1,) or (C,).
+
+    Returns:
+        A tensor of the input's shape; the gradient of ``weight`` sums ``grad * x`` over
+        the negative inputs of its channel.
+    """
+    slopes = int(np.size(_data(weight)))
+    ndim = np.ndim(_data(input))
+    if slopes == 1:
+        weight = _ops.reshape(weight, ())  # one slope for every element, whatever the input's shape
+    else:
+        channels = np.shape(_data(input))[1] if ndim >= 2 else 1
+        if channels != slopes or np.ndim(_data(weight)) != 1:
+            raise ValueError(f"prelu: weight has {slopes} slopes but the input of shape {np.shape(_data(input))} "
+                             f"has {channels} channels (axis 1); give one slope or one per channel")
+        weight = _ops.reshape(weight, (slopes,) + (1,) * (ndim - 2))
+    return _ops.where(input > 0, input, weight * input)

@@ -117,6 +117,23 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
+class PReLU(Module):
+    """``max(0, x) + a * min(0, x)`` with a learnt slope ``a`` (``weight``, each starting at
+    ``init``): one shared by all channels, or one per channel (axis 1) with
+    ``num_parameters=C``, as ``torch.nn.PReLU``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype=dtype or get_default_dtype()))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
 class Identity(Module):
     """Returns its input unchanged (the "no activation" of the lab)."""
 

@@ -222,10 +222,13 @@ class BatchNorm1d(Module):
                 buffer.data[...] = value
                 bump_version(buffer.data)
 
+    _dims = (2, 3)  # the input's number of axes: (N, C) or (N, C, L)
+
     def forward(self, x):
         ndim = len(np.shape(_data(x)))
-        if ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {ndim}D input)")
+        if ndim not in self._dims:
+            expected = " or ".join(f"{d}D" for d in self._dims)
+            raise ValueError(f"{type(self).__name__}: expected {expected} input (got {ndim}D input)")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] += 1
@@ -240,6 +243,94 @@ class BatchNorm1d(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalization of (N, C, H, W) inputs per channel C, as ``torch.nn.BatchNorm2d``:
+    the statistics are over the batch and both spatial axes. Otherwise as ``BatchNorm1d``."""
+
+    _dims = (4,)
+
+
+class BatchNorm3d(BatchNorm1d):
+    """Batch normalization of (N, C, D, H, W) inputs per channel C, as ``torch.nn.BatchNorm3d``."""
+
+    _dims = (5,)
+
+
+# -- group norm ------------------------------------------------------------------------------
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):  # noqa: A002
+    """Group normalization, as ``torch.nn.functional.group_norm``: the C channels of an
+    (N, C, ...) input are split into ``num_groups`` groups of consecutive channels, and
+    each sample's group is normalized by its own mean and biased variance (over its
+    channels and positions), then scaled by ``weight`` and shifted by ``bias`` per channel.
+
+    Args:
+        input: a tensor of shape (N, C, ...).
+        num_groups: the number of groups; it must divide C.
+        weight: scale of shape (C,), or None.
+        bias: shift of shape (C,), or None.
+        eps: added to the variance.
+
+    Returns:
+        A tensor of the input's shape.
+    """
+    shape = tuple(np.shape(_data(input)))
+    if len(shape) < 2:
+        raise ValueError(f"group_norm: expected an input of shape (N, C, ...), got shape {list(shape)}")
+    channels = shape[1]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1 \
+            or channels % num_groups:
+        raise ValueError(f"group_norm: num_groups must be a positive integer that divides the {channels} "
+                         f"channels, got {num_groups!r}")
+    grouped = ops.reshape(input, (shape[0], num_groups, -1))
+    mean = ops.mean(grouped, axis=2, keepdims=True)
+    var = ops.var(grouped, axis=2, keepdims=True)
+    out = ops.reshape(_normalize(grouped, mean, var, eps), shape)
+    per_channel = (1, channels) + (1,) * (len(shape) - 2)
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(np.shape(_data(value))) != (channels,):
+            raise ValueError(f"group_norm: {name} has shape {list(np.shape(_data(value)))} but the input has "
+                             f"{channels} channels (axis 1)")
+    if weight is not None:
+        out = out * ops.reshape(weight, per_channel)
+    if bias is not None:
+        out = out + ops.reshape(bias, per_channel)
+    return out
+
+
+class GroupNorm(Module):
+    """Group normalization (``group_norm``) with a learnt per-channel ``weight`` (ones)
+    and ``bias`` (zeros) when ``affine``, as ``torch.nn.GroupNorm``: it does not depend on
+    the batch, so training and evaluation are the same.
+
+    Args:
+        num_groups: the number of groups; it must divide ``num_channels``.
+        num_channels: the number of channels C of an (N, C, ...) input.
+        eps: added to the variance.
+        affine: whether to learn ``weight`` and ``bias``.
+        dtype: of the parameters (the default dtype when None).
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype=None):
+        super().__init__()
+        if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1 \
+                or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_groups must be a positive integer that divides num_channels "
+                             f"({num_channels}), got {num_groups!r}")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        dtype = dtype or get_default_dtype()
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_channels, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+
+    def forward(self, x):
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
 # -- embedding -------------------------------------------------------------------------------
