@@ -265,16 +265,8 @@ class Tensor:
         """This tensor in another floating-point ``dtype`` (a NumPy dtype, a name such as
         "float32", or a tensor whose dtype to take), differentiably; ``self`` when it
         already has it. ``to("cpu")`` is ``self`` too: there is no other device."""
-        if isinstance(dtype, Tensor):
-            dtype = dtype.dtype
-        if isinstance(dtype, str) and dtype.lower() == "cpu":
-            return self
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"to({dtype!r}): expected a floating-point dtype such as np.float32 or 'float64' "
-                            "(or 'cpu', the only device)") from None
-        return _ops.astype(self, dtype)
+        dtype = _target_dtype(dtype.dtype if isinstance(dtype, Tensor) else dtype)
+        return self if dtype is None else _ops.astype(self, dtype)
 
     def float(self) -> Tensor:
         """This tensor in float32, differentiably (PyTorch's ``t.float()``; Python's
@@ -771,6 +763,17 @@ def full_like(x, fill_value, requires_grad: bool = False, dtype=None, name: str 
     data = np.asarray(_data(x))
     dtype = _constructor_dtype("full_like", dtype, _float_dtype_of(data), requires_grad)
     return _new(np.full(data.shape, fill_value, dtype=dtype), requires_grad, name)
+
+
+def _target_dtype(dtype) -> np.dtype | None:
+    """The dtype of ``to(dtype)`` (Tensor's and Module's): None for "cpu", the only device."""
+    if isinstance(dtype, str) and dtype.lower() == "cpu":
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"to({dtype!r}): expected a floating-point dtype such as np.float32 or 'float64' "
+                        "(or 'cpu', the only device)") from None
 
 
 def _float_dtype_of(data: np.ndarray) -> np.dtype:

@@ -11,7 +11,7 @@ from microgradnp.autograd.grad_mode import mode as grad_mode
 from microgradnp.autograd.grad_mode import replayed, watchers
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.autograd.versions import stamps
-from microgradnp.tensor import Tensor
+from microgradnp.tensor import Tensor, _target_dtype
 
 
 class Parameter(Tensor):
@@ -338,13 +338,9 @@ class Module:
         ``dtype`` in place, keeping the Parameter objects an optimizer holds, as PyTorch's
         ``module.to(dtype)``; returns self. ``to("cpu")`` changes nothing: there is no
         other device. Integer buffers (a batch count) keep their dtype."""
-        if isinstance(dtype, str) and dtype.lower() == "cpu":
+        dtype = _target_dtype(dtype)
+        if dtype is None:
             return self
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"to({dtype!r}): expected a floating-point dtype such as np.float32 or 'float64' "
-                            "(or 'cpu', the only device)") from None
         if dtype.kind != "f":
             raise TypeError(f"to({dtype}): a module's parameters must stay floating point; give a float dtype")
         for tensor in (*self.parameters(), *self.buffers()):

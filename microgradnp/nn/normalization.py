@@ -83,12 +83,7 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = _shape_tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        dtype = dtype or get_default_dtype()
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
-            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype)) if bias else None
-        else:
-            self.weight = self.bias = None
+        _scale_and_shift(self, self.normalized_shape, dtype, elementwise_affine, bias)
 
     def forward(self, x):
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -124,15 +119,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         ValueError: fewer than 2 axes, running statistics missing outside training, or a
             single value per channel in training (its variance is undefined).
     """
-    shape = tuple(np.shape(_data(input)))
-    if len(shape) < 2:
-        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got shape {list(shape)}")
+    shape = _channels_input("batch_norm", input, running_mean=running_mean, running_var=running_var,
+                            weight=weight, bias=bias)
     channels = shape[1]
-    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
-                        ("bias", bias)):
-        if value is not None and tuple(np.shape(_data(value))) != (channels,):
-            raise ValueError(f"batch_norm: {name} has shape {list(np.shape(_data(value)))} but the input has "
-                             f"{channels} channels (axis 1)")
     stat_shape = (1, channels) + (1,) * (len(shape) - 2)
     axes = (0, *range(2, len(shape)))
     if training:
@@ -149,12 +138,38 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
         mean = ops.reshape(running_mean, stat_shape)
         var = ops.reshape(running_var, stat_shape)
-    out = _normalize(input, mean, var, eps)
+    return _per_channel(_normalize(input, mean, var, eps), weight, bias)
+
+
+def _channels_input(function: str, input, **per_channel) -> tuple[int, ...]:  # noqa: A002
+    """The shape of an (N, C, ...) input, after checking that each of ``per_channel`` (an
+    array or None) holds one value per channel."""
+    shape = tuple(np.shape(_data(input)))
+    if len(shape) < 2:
+        raise ValueError(f"{function}: expected an input of shape (N, C, ...), got shape {list(shape)}")
+    for name, value in per_channel.items():
+        if value is not None and tuple(np.shape(_data(value))) != (shape[1],):
+            raise ValueError(f"{function}: {name} has shape {list(np.shape(_data(value)))} but the input has "
+                             f"{shape[1]} channels (axis 1)")
+    return shape
+
+
+def _per_channel(out, weight, bias):
+    """``out * weight + bias`` with one weight and one bias (each optional) per channel (axis 1)."""
+    per_channel = (1, out.shape[1]) + (1,) * (out.ndim - 2)
     if weight is not None:
-        out = out * ops.reshape(weight, stat_shape)
+        out = out * ops.reshape(weight, per_channel)
     if bias is not None:
-        out = out + ops.reshape(bias, stat_shape)
+        out = out + ops.reshape(bias, per_channel)
     return out
+
+
+def _scale_and_shift(module, shape: tuple, dtype, affine: bool, bias: bool = True) -> None:
+    """A normalization layer's learnt ``weight`` (ones) and ``bias`` (zeros) of ``shape``,
+    or None when it is not ``affine``."""
+    dtype = dtype or get_default_dtype()
+    module.weight = Parameter(np.ones(shape, dtype=dtype)) if affine else None
+    module.bias = Parameter(np.zeros(shape, dtype=dtype)) if affine and bias else None
 
 
 def _update_running(running_mean, running_var, mean, var, count: int, momentum: float) -> None:
@@ -201,11 +216,7 @@ class BatchNorm1d(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dtype = dtype or get_default_dtype()
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
-        else:
-            self.weight = self.bias = None
+        _scale_and_shift(self, (num_features,), dtype, affine)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
@@ -275,9 +286,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     Returns:
         A tensor of the input's shape.
     """
-    shape = tuple(np.shape(_data(input)))
-    if len(shape) < 2:
-        raise ValueError(f"group_norm: expected an input of shape (N, C, ...), got shape {list(shape)}")
+    shape = _channels_input("group_norm", input, weight=weight, bias=bias)
     channels = shape[1]
     if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1 \
             or channels % num_groups:
@@ -286,17 +295,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     grouped = ops.reshape(input, (shape[0], num_groups, -1))
     mean = ops.mean(grouped, axis=2, keepdims=True)
     var = ops.var(grouped, axis=2, keepdims=True)
-    out = ops.reshape(_normalize(grouped, mean, var, eps), shape)
-    per_channel = (1, channels) + (1,) * (len(shape) - 2)
-    for name, value in (("weight", weight), ("bias", bias)):
-        if value is not None and tuple(np.shape(_data(value))) != (channels,):
-            raise ValueError(f"group_norm: {name} has shape {list(np.shape(_data(value)))} but the input has "
-                             f"{channels} channels (axis 1)")
-    if weight is not None:
-        out = out * ops.reshape(weight, per_channel)
-    if bias is not None:
-        out = out + ops.reshape(bias, per_channel)
-    return out
+    return _per_channel(ops.reshape(_normalize(grouped, mean, var, eps), shape), weight, bias)
 
 
 class GroupNorm(Module):
@@ -319,12 +318,7 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_groups must be a positive integer that divides num_channels "
                              f"({num_channels}), got {num_groups!r}")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        dtype = dtype or get_default_dtype()
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_channels, dtype=dtype))
-        else:
-            self.weight = self.bias = None
+        _scale_and_shift(self, (num_channels,), dtype, affine)
 
     def forward(self, x):
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
