@@ -67,6 +67,10 @@ OPTIMIZERS = [
     lambda ps: optim.AdamW(ps, lr=1e-2),
     lambda ps: optim.RMSprop(ps, lr=1e-3, momentum=0.5, centered=True),
     lambda ps: optim.Adagrad(ps, lr=1e-2, lr_decay=1e-3),
+    lambda ps: optim.Adamax(ps, lr=1e-2, weight_decay=1e-2),
+    lambda ps: optim.NAdam(ps, lr=1e-2, decoupled_weight_decay=True, weight_decay=1e-2),
+    lambda ps: optim.RAdam(ps, lr=1e-2),
+    lambda ps: optim.Adadelta(ps, lr=1.0),
 ]
 
 

@@ -99,6 +99,10 @@ OPTIMIZERS = {
     "adamw": lambda ps, lr: optim.AdamW(ps, lr=lr, weight_decay=0.1),
     "rmsprop": lambda ps, lr: optim.RMSprop(ps, lr=lr, momentum=0.5),
     "adagrad": lambda ps, lr: optim.Adagrad(ps, lr=lr, lr_decay=0.01),
+    "adamax": lambda ps, lr: optim.Adamax(ps, lr=lr, weight_decay=0.01),
+    "nadam": lambda ps, lr: optim.NAdam(ps, lr=lr),
+    "radam": lambda ps, lr: optim.RAdam(ps, lr=lr, decoupled_weight_decay=True, weight_decay=0.01),
+    "adadelta": lambda ps, lr: optim.Adadelta(ps, lr=lr),
 }
 
 

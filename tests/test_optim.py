@@ -42,6 +42,16 @@ CASES = [
     (optim.Adagrad, dict(lr=0.1, lr_decay=0.05)),
     (optim.Adagrad, dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.5)),
     (optim.Adagrad, dict(lr=0.1, eps=1e-3, maximize=True)),
+    (optim.Adamax, dict(lr=0.05)),
+    (optim.Adamax, dict(lr=0.05, betas=(0.8, 0.99), eps=1e-3, weight_decay=0.1, maximize=True)),
+    (optim.NAdam, dict(lr=0.05)),
+    (optim.NAdam, dict(lr=0.05, weight_decay=0.1, momentum_decay=0.01)),
+    (optim.NAdam, dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    (optim.RAdam, dict(lr=0.05)),
+    (optim.RAdam, dict(lr=0.05, betas=(0.9, 0.9), weight_decay=0.1)),
+    (optim.RAdam, dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    (optim.Adadelta, dict(lr=1.0)),
+    (optim.Adadelta, dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True)),
 ]
 CASE_IDS = [f"{cls.__name__}-" + ",".join(f"{k}={v}" for k, v in options.items()) for cls, options in CASES]
 
@@ -52,6 +62,10 @@ FULL_STATE = [
     (optim.AdamW, dict(lr=0.1, amsgrad=True)),
     (optim.RMSprop, dict(lr=0.01, momentum=0.9, centered=True)),
     (optim.Adagrad, dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+    (optim.Adamax, dict(lr=0.05)),
+    (optim.NAdam, dict(lr=0.05)),
+    (optim.RAdam, dict(lr=0.05)),
+    (optim.Adadelta, dict(lr=1.0)),
 ]
 FULL_IDS = [cls.__name__ for cls, _ in FULL_STATE]
 
@@ -97,14 +111,19 @@ def test_matches_pytorch_step_by_step(torch, cls, options):
     ours = run(cls(params, **options), params, grads)
 
     reference = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in start]
-    reference_opt = getattr(torch.optim, cls.__name__)(reference, **options)
-    for step, step_grads in enumerate(grads):
-        for p, g in zip(reference, step_grads):
-            p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
-        reference_opt.step()
-        for i, (mine, theirs) in enumerate(zip(ours[step], reference)):
-            np.testing.assert_allclose(mine, theirs.detach().numpy(), rtol=0, atol=1e-12,
-                                       err_msg=f"step {step + 1}, parameter {i}")
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # NAdam's running momentum product, in float64 as ours
+    try:
+        reference_opt = getattr(torch.optim, cls.__name__)(reference, **options)
+        for step, step_grads in enumerate(grads):
+            for p, g in zip(reference, step_grads):
+                p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
+            reference_opt.step()
+            for i, (mine, theirs) in enumerate(zip(ours[step], reference)):
+                np.testing.assert_allclose(mine, theirs.detach().numpy(), rtol=0, atol=1e-12,
+                                           err_msg=f"step {step + 1}, parameter {i}")
+    finally:
+        torch.set_default_dtype(default)
 
 
 @pytest.mark.parametrize(("cls", "options"), CASES, ids=CASE_IDS)

@@ -119,7 +119,10 @@ def test_half_mse_is_mse_at_half_the_learning_rate():
     {**SMALL, "optimizer": "adamw", "lr": 0.05, "weight_decay": [0.0, 0.1], "betas": (0.8, 0.99)},
     {**SMALL, "optimizer": "rmsprop", "lr": 0.01, "momentum": [0.0, 0.5]},
     {**SMALL, "optimizer": "adagrad", "lr": [0.1, 0.5]},
-], ids=["sgd-momentum-nesterov", "sgd-weight-decay", "adam", "adamw", "rmsprop", "adagrad"])
+    {**SMALL, "optimizer": ["adamax", "nadam", "radam"], "lr": 0.05, "weight_decay": [0.0, 0.01]},
+    {**SMALL, "optimizer": "adadelta", "lr": [0.5, 1.0]},
+], ids=["sgd-momentum-nesterov", "sgd-weight-decay", "adam", "adamw", "rmsprop", "adagrad", "adam-variants",
+        "adadelta"])
 def test_optimizers_and_their_options(grid):
     if "nesterov" in grid:
         grid = [{**grid, "momentum": 0.0, "nesterov": False}, {**grid, "momentum": 0.9}]
@@ -405,3 +408,12 @@ def test_bad_data_files(tmp_path):
     # a name that is neither a data set nor a .csv/.npz file
     _one_clear_error(r"unknown data set '.*points\.txt': use .* or a \.csv/\.npz file",
                      dataset=str(tmp_path / "points.txt"))
+
+
+def test_every_optimizer_in_optim_is_a_run_and_sweep_option():
+    from microgradnp import cli
+
+    in_optim = {cls for name in mg.optim.__all__ if isinstance(cls := getattr(mg.optim, name), type)
+                and issubclass(cls, mg.optim.Optimizer) and cls is not mg.optim.Optimizer}
+    assert set(mg.train.runs.OPTIMIZERS.values()) == in_optim
+    assert tuple(mg.train.runs.OPTIMIZERS) == cli.OPTIMIZERS

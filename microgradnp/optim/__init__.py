@@ -12,10 +12,12 @@ Typical use:
 """
 
 from microgradnp.optim import lr_scheduler
+from microgradnp.optim.adadelta import Adadelta
 from microgradnp.optim.adagrad import Adagrad
-from microgradnp.optim.adam import Adam, AdamW
+from microgradnp.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from microgradnp.optim.optimizer import Optimizer
 from microgradnp.optim.rmsprop import RMSprop
 from microgradnp.optim.sgd import SGD
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam", "RMSprop",
+           "lr_scheduler"]

@@ -27,7 +27,7 @@ from microgradnp.nn import init
 from microgradnp.nn.conv import Conv1d
 from microgradnp.nn.layers import MLP, Flatten, Linear, Sequential, Unflatten, activation_module
 from microgradnp.nn.module import Module
-from microgradnp.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from microgradnp.optim import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 
 __all__ = ["INITS", "OPTIMIZERS", "build_model", "build_optimizer", "check_init", "load_points", "read_points",
            "split_points"]
@@ -42,8 +42,9 @@ INITS: Mapping[str, Callable] = MappingProxyType({
 _INIT_ALIASES = {"xavier": "xavier_uniform", "kaiming": "kaiming_uniform"}
 
 OPTIMIZERS: Mapping[str, type] = MappingProxyType(
-    {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad})
-"""Optimizers by name."""
+    {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad, "adamax": Adamax,
+     "nadam": NAdam, "radam": RAdam, "adadelta": Adadelta})
+"""Optimizers by name: every one in ``mg.optim``."""
 
 # Optimizer options a run can set, with the value that leaves them out (the optimizer's default).
 OPTIMIZER_OPTIONS = MappingProxyType({"momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "betas": None})
