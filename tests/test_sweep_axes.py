@@ -417,3 +417,13 @@ def test_every_optimizer_in_optim_is_a_run_and_sweep_option():
                 and issubclass(cls, mg.optim.Optimizer) and cls is not mg.optim.Optimizer}
     assert set(mg.train.runs.OPTIMIZERS.values()) == in_optim
     assert tuple(mg.train.runs.OPTIMIZERS) == cli.OPTIMIZERS
+
+
+def test_every_initialiser_in_nn_init_is_a_run_option():
+    fills = {getattr(mg.nn.init, name) for name in mg.nn.init.__all__ if name.endswith("_")}
+    assert set(mg.train.runs.INITS.values()) == fills
+    model = mg.train.runs.build_model(2, hidden=(3, 3), init="orthogonal(gain=2.0)", bias_init="trunc_normal(std=0.1)",
+                                      seed=0)
+    weight = model.fc2.weight.data
+    np.testing.assert_allclose(weight @ weight.T, 4 * np.eye(3), atol=1e-12)
+    assert np.all(np.abs(model.fc1.bias.data) <= 0.2)
