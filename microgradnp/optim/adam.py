@@ -187,16 +187,7 @@ class RAdam(_AdamFamily):
     """RAdam (Liu et al., 2020): Adam whose adaptive step is switched on as the variance of
     its estimate becomes tractable, as ``torch.optim.RAdam``.
 
-    Args:
-        params: Tensors to optimize (``model.parameters()``) or parameter-group dicts.
-        lr: learning rate.
-        betas: ``(beta1, beta2)``, the decay rates of the averages of the gradient and of
-            its square.
-        eps: added to the denominator so that it never is zero.
-        weight_decay: L2 penalty added to the gradient as ``weight_decay * p`` (or, with
-            ``decoupled_weight_decay``, ``p *= 1 - lr * weight_decay`` first).
-        decoupled_weight_decay: decay the parameters directly instead of through the gradient.
-        maximize: ascend the objective instead of descending it (keyword-only, as in PyTorch).
+    The arguments are NAdam's, without ``momentum_decay``.
 
     Update at step t, with ``rho_inf = 2 / (1 - beta2) - 1`` and ``rho_t = rho_inf - 2 t
     beta2**t / (1 - beta2**t)``: momentum SGD ``p -= lr * m / (1 - beta1**t)`` while
