@@ -13,21 +13,11 @@ from microgradnp.ops import activations as _act
 from microgradnp.ops import conv as _conv
 from microgradnp.ops import leaky_relu as _leaky_relu
 from microgradnp.ops import log_softmax, one_hot, relu, sigmoid, softmax, tanh
+from microgradnp.ops import losses as _losses
 from microgradnp.ops import pad as _pad
 from microgradnp.ops.elementwise import Dropout
 from microgradnp.ops.linalg import linear
-from microgradnp.ops.losses import (
-    BCELoss,
-    BCEWithLogitsLoss,
-    CrossEntropyLoss,
-    HuberLoss,
-    KLDivLoss,
-    L1Loss,
-    MSELoss,
-    NLLLoss,
-    SmoothL1Loss,
-    check_reduction,
-)
+from microgradnp.ops.losses import check_reduction
 from microgradnp.tensor import _data, get_default_dtype
 
 __all__ = [
@@ -103,24 +93,24 @@ def _array(value):
 
 def mse_loss(input, target, reduction: str = "mean"):
     """Mean squared error ``(input - target)^2``, averaged (``"mean"``), summed or per element."""
-    return MSELoss.apply(input, target, reduction=reduction)
+    return _losses.MSELoss.apply(input, target, reduction=reduction)
 
 
 def l1_loss(input, target, reduction: str = "mean"):
     """Mean absolute error ``|input - target|``, averaged (``"mean"``), summed or per element."""
-    return L1Loss.apply(input, target, reduction=reduction)
+    return _losses.L1Loss.apply(input, target, reduction=reduction)
 
 
 def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
     """``0.5 d**2 / beta`` where ``|d| = |input - target| < beta``, ``|d| - 0.5 beta``
     beyond (``beta = 0``: the L1 loss), as ``torch.nn.functional.smooth_l1_loss``."""
-    return SmoothL1Loss.apply(input, target, reduction=reduction, width=beta)
+    return _losses.SmoothL1Loss.apply(input, target, reduction=reduction, width=beta)
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     """``0.5 d**2`` where ``|d| = |input - target| < delta``, ``delta (|d| - 0.5 delta)``
     beyond, as ``torch.nn.functional.huber_loss``."""
-    return HuberLoss.apply(input, target, reduction=reduction, width=delta)
+    return _losses.HuberLoss.apply(input, target, reduction=reduction, width=delta)
 
 
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
@@ -128,17 +118,17 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
     (probabilities; log-probabilities with ``log_target``), as
     ``torch.nn.functional.kl_div``: ``reduction="batchmean"`` gives the divergence per
     sample, ``"mean"`` divides by the number of elements, as PyTorch does."""
-    return KLDivLoss.apply(input, target, reduction=reduction, log_target=log_target)
+    return _losses.KLDivLoss.apply(input, target, reduction=reduction, log_target=log_target)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     """Binary cross-entropy of probabilities in [0, 1] (apply ``sigmoid`` first)."""
-    return BCELoss.apply(input, target, weight=_array(weight), reduction=reduction)
+    return _losses.BCELoss.apply(input, target, weight=_array(weight), reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
     """Sigmoid plus binary cross-entropy, computed stably from raw scores (logits)."""
-    return BCEWithLogitsLoss.apply(
+    return _losses.BCEWithLogitsLoss.apply(
         input, target, weight=_array(weight), pos_weight=_array(pos_weight), reduction=reduction
     )
 
@@ -158,7 +148,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     target_data = np.asarray(_data(target))
     if target_data.dtype.kind == "f" and target_data.shape == np.shape(_data(input)):
         return _soft_cross_entropy(input, target, _array(weight), reduction, label_smoothing)
-    return CrossEntropyLoss.apply(input, target_data, weight=_array(weight), ignore_index=ignore_index,
+    return _losses.CrossEntropyLoss.apply(input, target_data, weight=_array(weight), ignore_index=ignore_index,
                                   label_smoothing=label_smoothing, reduction=reduction)
 
 
@@ -190,7 +180,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     """Negative log-likelihood of log-probabilities ``(N, C)`` (or ``(N, C, ...)``, or one
     unbatched sample ``(C,)``) at class indices ``(N,)`` in ``[0, C)`` (a 0-d index for an
     unbatched sample); ``weight`` holds one weight per class."""
-    return NLLLoss.apply(input, np.asarray(_data(target)), weight=_array(weight),
+    return _losses.NLLLoss.apply(input, np.asarray(_data(target)), weight=_array(weight),
                          ignore_index=ignore_index, reduction=reduction)
 
 
