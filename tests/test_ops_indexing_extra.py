@@ -388,3 +388,14 @@ def test_compiled_replay_follows_indices_computed_inside_the_function():
         eager, eager_grad = step().data.copy(), w.grad.copy()
         np.testing.assert_allclose(replayed, eager)
         np.testing.assert_allclose(replayed_grad, eager_grad)
+
+
+def test_a_float_tensor_index_says_how_to_index():
+    """mg.tensor([True, False]) and mg.tensor([2, 0]) hold floats (the default dtype): as in
+    PyTorch they cannot index, and the error names the fix."""
+    x = mg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    for index in (mg.tensor([True, False]), (slice(None), mg.tensor([2, 0]))):
+        with pytest.raises(IndexError, match=r"cannot index: .* t\.long\(\) .* t\.bool\(\)"):
+            x[index]
+    np.testing.assert_array_equal(x[mg.tensor([True, False]).bool()].data, [[0.0, 1.0, 2.0]])
+    np.testing.assert_array_equal(x[:, mg.tensor([2, 0]).long()].data, [[2.0, 0.0], [5.0, 3.0]])

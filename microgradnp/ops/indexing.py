@@ -10,10 +10,17 @@ from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
 
 def _plain_index(index):
-    """Tensors inside an index become their arrays."""
-    if isinstance(index, tuple):
-        return tuple(_data(i) for i in index)
-    return _data(index)
+    """Tensors inside an index become their arrays. A float Tensor is refused with the fix:
+    ``mg.tensor`` stores whole numbers and bools as floats, which cannot index (as in
+    PyTorch, whose index tensors must be integers or bools)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if isinstance(part, Tensor) and part.data.dtype.kind == "f":
+            raise IndexError(
+                f"a float tensor (dtype {part.data.dtype}) cannot index: mg.tensor stores whole numbers and bools "
+                "as floats; index with t.long() (positions), t.bool() (a mask), or a NumPy integer or bool array"
+            )
+    return tuple(_data(i) for i in index) if isinstance(index, tuple) else _data(index)
 
 
 def _is_basic(index) -> bool:
