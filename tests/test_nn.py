@@ -634,3 +634,16 @@ def test_vector_to_parameters_in_a_compiled_step_runs_it_eagerly():
         first = set_and_predict(np.array([1.0, 1.0, 0.0]), x).item()
     second = set_and_predict(np.array([2.0, 0.0, 1.0]), x).item()  # the writes happen on every call
     assert (first, second) == (3.0, 3.0) and model.bias.item() == 1.0
+
+
+@pytest.mark.parametrize("loss", [F.l1_loss, F.smooth_l1_loss, F.huber_loss, F.kl_div])
+def test_new_losses_keep_float32_gradients(loss):
+    """The gradient reaching a float32 intermediate stays float32 (no widening masks)."""
+    values = np.random.default_rng(3).uniform(0.1, 1.0, (3, 4)).astype(np.float32)
+    x, target = mg.tensor(values, requires_grad=True), mg.tensor(values[::-1].copy(), requires_grad=True)
+    seen = []
+    inner_x, inner_target = x * 1, target * 1
+    inner_x.register_hook(lambda g: seen.append(g.dtype))
+    inner_target.register_hook(lambda g: seen.append(g.dtype))
+    loss(inner_x, inner_target).backward()
+    assert seen == [np.float32, np.float32]

@@ -541,9 +541,7 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     Returns:
         A tensor with ``dim`` removed, values in [-1, 1].
     """
-    unit1 = x1 / _ops.clip(_ops.norm(x1, axis=dim, keepdims=True), eps, None)
-    unit2 = x2 / _ops.clip(_ops.norm(x2, axis=dim, keepdims=True), eps, None)
-    return _ops.sum(unit1 * unit2, axis=dim)
+    return _ops.sum(normalize(x1, dim=dim, eps=eps) * normalize(x2, dim=dim, eps=eps), axis=dim)
 
 
 def _adaptive_average(length: int, size: int, dtype) -> np.ndarray:

@@ -287,7 +287,7 @@ def _corrected_with_dim(function):
             if "ddof" in kwargs or "correction" in kwargs:
                 raise TypeError(f"{function.__name__}() got unbiased= with ddof= or correction=: give one")
             kwargs["correction"] = int(bool(unbiased))
-        elif "dim" in kwargs and "ddof" not in kwargs and "correction" not in kwargs and len(args) < 3:
+        elif "dim" in kwargs and "ddof" not in kwargs and "correction" not in kwargs and len(args) < 3:  # (3rd: ddof)
             kwargs["correction"] = 1  # PyTorch's default
         return function(x, *args, **kwargs)
 

@@ -115,7 +115,9 @@ class _PiecewiseQuadraticLoss(_ElementwiseLoss):
         scale, height = cls._scale_and_height(width)
         scale = scale or 1.0
         losses = np.where(inside, 0.5 * diff * diff / scale, height * (size - 0.5 * width))
-        ctx.save_for_backward(x, target, inside / scale, np.sign(diff) * ~inside * height)
+        # The slopes in the difference's dtype: a bool mask over a Python float would be float64.
+        slopes = inside.astype(diff.dtype) / scale, np.sign(diff) * ~inside * height
+        ctx.save_for_backward(x, target, *slopes)
         return _reduce(losses, reduction)
 
     @staticmethod
@@ -183,8 +185,9 @@ class KLDivLoss(_ElementwiseLoss):
             if ctx.log_target:  # d/dt exp(t) (t - x) = exp(t) (t - x + 1)
                 grad_target = grad_losses * probability * (target - x + 1)
             else:  # d/dt (t log t - t x) = log t + 1 - x where t > 0; none at t = 0 (nan, as PyTorch)
-                positive = _values(target) > 0
-                undefined = np.where(positive, 0.0, np.nan)
+                values = _values(target)
+                positive = values > 0
+                undefined = np.where(positive, 0.0, np.nan).astype(values.dtype)
                 grad_target = grad_losses * (np.log(target + ~positive) + 1 - x) + undefined
         return -grad_losses * probability, grad_target
 
