@@ -183,6 +183,10 @@ class Tensor:
         differentiated again. ``inputs`` (a Tensor or a sequence) limits the accumulation
         to those tensors. See ``mg.autograd.backward``.
         """
+        if grad is None and inputs is None and not create_graph and self.requires_grad and self.data.size == 1:
+            # loss.backward(), the call of every training step, without the general argument handling
+            _engine.run_backward((self,), (_engine.ones_seed(self.data.shape, self.data.dtype),), bool(retain_graph))
+            return
         _engine.backward(self, None if grad is None else [grad], retain_graph, create_graph, inputs)
 
     @property

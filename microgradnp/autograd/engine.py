@@ -110,9 +110,10 @@ def run_backward(
     pending: dict[int, list] = {}  # id -> [gradient so far, how many input slots of walked nodes hold it]
     hooked_leaves: dict[int, list] = {}  # id -> [leaf, total gradient]
     heap: list[tuple[int, Tensor]] = []
-    handed_out = {id(g) for g in root_grads}
-    work = [(root, grad) for root, grad in zip(roots, root_grads)
-            if root.requires_grad and (needed is None or id(root) in needed)]
+    handed_out = set(map(id, root_grads))
+    work = zip(roots, root_grads)  # (the delivery below skips roots that do not require grad)
+    if needed is not None:
+        work = [(root, grad) for root, grad in work if id(root) in needed]
 
     anomaly = watchers.count and mode.anomaly  # read once, as PyTorch does at the start
     # An mg.compile trace records the walk: the same calls, through its recorder.
