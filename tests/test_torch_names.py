@@ -151,30 +151,44 @@ def test_positional_max_min_match_pytorch(torch):
                                       getattr(torch.tensor(values), name)(torch.tensor(other)).numpy())
 
 
-def test_var_and_std_spelled_with_dim_divide_by_n_minus_1_as_pytorch():
+def test_var_and_std_methods_divide_by_n_minus_1_as_pytorch_unless_spelled_as_numpy():
     x = mg.tensor(RNG.normal(size=(4, 5)), requires_grad=True)
     for name in ("var", "std"):
-        method, function = getattr(x, name), getattr(mg, name)
-        np.testing.assert_allclose(method(dim=1).data, getattr(np, name)(x.data, axis=1, ddof=1), rtol=1e-15)
-        np.testing.assert_allclose(function(x, dim=0, keepdim=True).data,
-                                   getattr(np, name)(x.data, axis=0, ddof=1, keepdims=True), rtol=1e-15)
-        np.testing.assert_allclose(method(dim=1, unbiased=False).data, getattr(np, name)(x.data, axis=1), rtol=1e-15)
-        np.testing.assert_allclose(method(dim=1, correction=0).data, getattr(np, name)(x.data, axis=1), rtol=1e-15)
-        np.testing.assert_allclose(method(1, unbiased=True).data, getattr(np, name)(x.data, axis=1, ddof=1), rtol=1e-15)
-        # NumPy's spelling (axis=, positional, none) keeps NumPy's population variance.
-        for value, expected in [(method(axis=1), getattr(np, name)(x.data, axis=1)),
-                                (method(1), getattr(np, name)(x.data, axis=1)), (method(), getattr(np, name)(x.data))]:
+        method, function, numpy = getattr(x, name), getattr(mg, name), getattr(np, name)
+        # PyTorch's spellings (the method's positional forms, dim=, none): Bessel's correction.
+        for value, expected in [(method(dim=1), numpy(x.data, axis=1, ddof=1)),
+                                (method(1), numpy(x.data, axis=1, ddof=1)), (method(), numpy(x.data, ddof=1)),
+                                (method(True), numpy(x.data, ddof=1)),
+                                (method(False), numpy(x.data)), (method(1, False), numpy(x.data, axis=1)),
+                                (method(0, True, True), numpy(x.data, axis=0, ddof=1, keepdims=True)),
+                                (method(dim=1, unbiased=False), numpy(x.data, axis=1)),
+                                (method(dim=1, correction=0), numpy(x.data, axis=1)),
+                                (method(1, unbiased=True), numpy(x.data, axis=1, ddof=1)),
+                                (function(x, dim=0, keepdim=True), numpy(x.data, axis=0, ddof=1, keepdims=True))]:
+            np.testing.assert_allclose(value.data, expected, rtol=1e-15)
+            assert value.shape == expected.shape
+        # NumPy's spellings (axis=, keepdims=, ddof=, and the function mg.var) keep NumPy's population variance.
+        for value, expected in [(method(axis=1), numpy(x.data, axis=1)), (function(x, 1), numpy(x.data, axis=1)),
+                                (function(x), numpy(x.data)), (method(ddof=0), numpy(x.data)),
+                                (method(1, keepdims=True), numpy(x.data, axis=1, keepdims=True))]:
             np.testing.assert_allclose(value.data, expected, rtol=1e-15)
         with pytest.raises(TypeError, match="unbiased= with ddof= or correction="):
             method(dim=1, unbiased=True, correction=1)
+        with pytest.raises(TypeError, match="at most 3 positional arguments"):
+            method(1, True, True, 1)
+        with pytest.raises(TypeError, match="multiple values for argument 'dim'"):
+            method(1, dim=1)
 
 
 def test_var_and_std_with_dim_match_pytorch(torch):
     values = RNG.normal(size=(3, 4, 5))
     for name in ("var", "std"):
-        for kwargs in [{"dim": 1}, {"dim": (0, 2), "keepdim": True}, {"dim": -1, "unbiased": False}, {"dim": None}]:
+        for args, kwargs in [((), {"dim": 1}), ((), {"dim": (0, 2), "keepdim": True}),
+                             ((), {"dim": -1, "unbiased": False}), ((), {"dim": None}), ((), {}), ((1,), {}),
+                             ((0, False), {}), ((2, True, True), {}),
+                             ((False,), {}), ((-1,), {"keepdim": True, "correction": 2})]:
             ours, theirs = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
-            mine, reference = getattr(ours, name)(**kwargs), getattr(theirs, name)(**kwargs)
+            mine, reference = getattr(ours, name)(*args, **kwargs), getattr(theirs, name)(*args, **kwargs)
             np.testing.assert_allclose(mine.data, reference.detach().numpy(), rtol=1e-12)
             mine.sum().backward()
             reference.sum().backward()

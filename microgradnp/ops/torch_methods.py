@@ -267,6 +267,8 @@ def attach(tensor_class) -> None:
             setattr(tensor_class, name, method)
     tensor_class.max = _extreme_method(tensor_class.max, ops.maximum)
     tensor_class.min = _extreme_method(tensor_class.min, ops.minimum)
+    tensor_class.var = _spread_method(tensor_class.var)
+    tensor_class.std = _spread_method(tensor_class.std)
 
 
 def _extreme_method(reduction, elementwise):
@@ -302,4 +304,34 @@ def _extreme_method(reduction, elementwise):
                       f"``t.{reduction.__name__}(1)`` is ``t.{reduction.__name__}(dim=1)``, the ``(values, "
                       f"indices)`` pair, and ``t.{reduction.__name__}(other)`` the elementwise "
                       f"``{elementwise.__name__}``.")
+    return method
+
+
+def _spread_method(reduction):
+    """``t.var``/``t.std`` mean what PyTorch's do (Bessel's correction, N - 1) unless called
+    in NumPy's spelling: ``t.var()``, ``t.var(1)``, ``t.var(1, False)`` (unbiased),
+    ``t.var(1, True, True)`` (keepdim) and ``t.var(dim=1)`` are ``torch.var``'s numbers, as
+    a PyTorch user's code (or test) expects; with ``axis=``, ``keepdims=`` or ``ddof=`` it is
+    ``reduction`` itself, NumPy's (``ddof=0`` by default), as is the function ``mg.var``."""
+
+    @functools.wraps(reduction)
+    def method(self, *args, **kwargs):
+        if "axis" in kwargs or "keepdims" in kwargs or "ddof" in kwargs:
+            return reduction(self, *args, **kwargs)
+        # PyTorch's overloads: var(dim, unbiased=True, keepdim=False) and var(unbiased)
+        names = ("unbiased",) if args and isinstance(args[0], bool | np.bool_) else ("dim", "unbiased", "keepdim")
+        if len(args) > len(names):
+            raise TypeError(f"{reduction.__name__}() takes at most {len(names)} positional arguments "
+                            f"({', '.join(names)}), got {len(args)}")
+        for name, value in zip(names, args):
+            if name in kwargs:
+                raise TypeError(f"{reduction.__name__}() got multiple values for argument {name!r}")
+            kwargs[name] = value
+        if "unbiased" not in kwargs and "correction" not in kwargs:
+            kwargs["correction"] = 1  # PyTorch's default
+        return reduction(self, **kwargs)
+
+    method.__doc__ = (f"{reduction.__doc__}\n\n    As a Tensor method it is PyTorch's unless called with NumPy's "
+                      f"``axis=``, ``keepdims=`` or ``ddof=``: ``t.{reduction.__name__}()`` and "
+                      f"``t.{reduction.__name__}(1)`` divide by N - 1 (``unbiased``/``correction`` change it).")
     return method
