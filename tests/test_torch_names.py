@@ -195,6 +195,47 @@ def test_var_and_std_with_dim_match_pytorch(torch):
             np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+def test_norm_method_reads_positional_arguments_as_pytorch():
+    x = mg.tensor(RNG.normal(size=(3, 4)), requires_grad=True)
+    values = x.data
+    np.testing.assert_allclose(x.norm(1).data, np.abs(values).sum(), rtol=1e-15)  # NumPy's ord=1 is a matrix norm
+    np.testing.assert_allclose(x.norm(2).data, np.sqrt((values ** 2).sum()), rtol=1e-15)
+    np.testing.assert_allclose(x.norm(np.inf).data, np.abs(values).max(), rtol=1e-15)
+    np.testing.assert_allclose(x.norm(3, 1).data, (np.abs(values) ** 3).sum(1) ** (1 / 3), rtol=1e-14)
+    np.testing.assert_allclose(x.norm(1, 0, True).data, np.abs(values).sum(0, keepdims=True), rtol=1e-15)
+    np.testing.assert_allclose(x.norm(None, 1).data, np.linalg.norm(values, axis=1), rtol=1e-15)
+    # NumPy's spelling is np.linalg.norm's, whose matrix norms other than Frobenius are refused.
+    np.testing.assert_allclose(x.norm(ord=None, axis=1).data, np.linalg.norm(values, axis=1), rtol=1e-15)
+    with pytest.raises(ValueError, match="matrix norm ord=1 is not supported"):
+        x.norm(ord=1)
+    with pytest.raises(TypeError, match="multiple values for argument 'dim'"):
+        x.norm(2, 1, dim=1)
+
+
+@pytest.mark.parametrize("call", ["norm(2)", "norm(1)", "norm(float('inf'))", "norm(3, 1)", "norm(1, 0, True)",
+                                  "norm(2, (0, 1))", "norm(p=1)", "norm(dim=1)", "norm('fro')", "norm(0.5, -1)"])
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4)])
+def test_norm_method_matches_pytorch(torch, call, shape):
+    values = RNG.normal(size=shape)
+    ours, theirs = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    mine, reference = eval(f"ours.{call}"), eval(f"theirs.{call}")  # the same call for both libraries
+    np.testing.assert_allclose(mine.data, reference.detach().numpy(), rtol=1e-13)
+    mine.sum().backward()
+    reference.sum().backward()
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_roll_and_flip_take_pytorchs_shifts_and_dims():
+    x = mg.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    np.testing.assert_array_equal(x.roll(shifts=(1, 2), dims=(0, 1)).data, np.roll(x.data, (1, 2), (0, 1)))
+    np.testing.assert_array_equal(mg.roll(x, shifts=-1, dims=1).data, np.roll(x.data, -1, 1))
+    np.testing.assert_array_equal(x.flip(dims=(0,)).data, x.data[::-1])
+    x.roll(shifts=1, dims=0)[0].sum().backward()
+    np.testing.assert_array_equal(x.grad, np.eye(3)[2][:, None] * np.ones((3, 4)))  # out[0] is x[2]
+    with pytest.raises(TypeError, match="got both shifts= and shift="):
+        x.roll(1, shifts=1)
+
+
 def test_size_is_numpys_count_and_calling_it_says_what_to_use():
     x = _leaf()
     assert x.size == 60 and x.size + 1 == 61 and isinstance(x.size, int)

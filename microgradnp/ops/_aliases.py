@@ -1,5 +1,6 @@
 """PyTorch's argument names beside NumPy's: ``dim=`` for ``axis=`` and ``keepdim=`` for
-``keepdims=`` (and ``start_dim``/``end_dim`` for ``flatten``'s ``start_axis``/``end_axis``),
+``keepdims=`` (and ``dims`` for ``axis`` of ``flip`` and ``roll``, ``shifts`` for ``roll``'s ``shift``,
+``start_dim``/``end_dim`` for ``flatten``'s ``start_axis``/``end_axis``),
 so that ``t.sum(dim=1, keepdim=True)`` and ``t.sum(axis=1, keepdims=True)`` are the same
 call."""
 
@@ -9,7 +10,8 @@ import functools
 import inspect
 
 # PyTorch's name -> NumPy's name.
-ALIASES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis"}
+ALIASES = {"dim": "axis", "dims": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis",
+           "shifts": "shift"}
 
 
 def torch_names(function):

@@ -269,6 +269,7 @@ def attach(tensor_class) -> None:
     tensor_class.min = _extreme_method(tensor_class.min, ops.minimum)
     tensor_class.var = _spread_method(tensor_class.var)
     tensor_class.std = _spread_method(tensor_class.std)
+    tensor_class.norm = _norm_method(tensor_class.norm)
 
 
 def _extreme_method(reduction, elementwise):
@@ -334,4 +335,29 @@ def _spread_method(reduction):
     method.__doc__ = (f"{reduction.__doc__}\n\n    As a Tensor method it is PyTorch's unless called with NumPy's "
                       f"``axis=``, ``keepdims=`` or ``ddof=``: ``t.{reduction.__name__}()`` and "
                       f"``t.{reduction.__name__}(1)`` divide by N - 1 (``unbiased``/``correction`` change it).")
+    return method
+
+
+def _norm_method(norm):
+    """``t.norm`` reads positional arguments as PyTorch's ``Tensor.norm(p, dim, keepdim)``:
+    ``t.norm(1)`` on a matrix is the 1-norm of all its elements, as in PyTorch (NumPy's
+    ``ord=1`` would be a matrix norm). NumPy's spelling (``ord=``, ``axis=``, ``keepdims=``)
+    is ``mg.norm`` itself."""
+
+    @functools.wraps(norm)
+    def method(self, *args, **kwargs):
+        if not args or "ord" in kwargs or "axis" in kwargs or "keepdims" in kwargs:
+            return norm(self, *args, **kwargs)
+        if len(args) > 3:
+            raise TypeError(f"norm() takes at most 3 positional arguments (p, dim, keepdim), got {len(args)}")
+        for name, value in zip(("p", "dim", "keepdim"), args):
+            if name in kwargs:
+                raise TypeError(f"norm() got multiple values for argument {name!r}")
+            kwargs[name] = value
+        if kwargs["p"] is None:
+            kwargs["p"] = "fro"
+        return norm(self, **kwargs)
+
+    method.__doc__ = (f"{norm.__doc__}\n\n    As a Tensor method, positional arguments are PyTorch's: "
+                      "``t.norm(p, dim, keepdim)``, a vector p-norm over ``dim`` (all elements when None).")
     return method
