@@ -250,9 +250,12 @@ def test_full_like_takes_the_shape_and_float_dtype():
 def test_norm_with_p_is_pytorchs_vector_norm_and_ord_stays_numpys():
     x = mg.tensor(A)
     assert x.norm(p=1).item() == pytest.approx(np.abs(A).sum(), rel=1e-15)  # NumPy's ord=1 is a matrix norm
+    assert x.norm(1).item() == x.norm(p=1).item()  # the method's positional argument is PyTorch's p
     with pytest.raises(ValueError, match="matrix norm ord=1 is not supported"):
-        x.norm(1)
+        x.norm(ord=1)
     with pytest.raises(TypeError, match="both ord= and p="):
+        x.norm(ord=2, p=2)
+    with pytest.raises(TypeError, match="multiple values for argument 'p'"):
         x.norm(2, p=2)
     with pytest.raises(ValueError, match="vector norm p='nuc' is not supported"):
         x.norm(p="nuc")
