@@ -9,15 +9,20 @@ Typical use:
         loss_fn(model(X), y).backward()
         opt.step()
         scheduler.step()
+
+``LBFGS`` re-evaluates the model several times per step: its ``step`` takes a closure (see ``LBFGS``).
 """
 
 from microgradnp.optim import lr_scheduler
 from microgradnp.optim.adadelta import Adadelta
 from microgradnp.optim.adagrad import Adagrad
 from microgradnp.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
+from microgradnp.optim.asgd import ASGD
+from microgradnp.optim.lbfgs import LBFGS
 from microgradnp.optim.optimizer import Optimizer
 from microgradnp.optim.rmsprop import RMSprop
+from microgradnp.optim.rprop import Rprop
 from microgradnp.optim.sgd import SGD
 
-__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam", "RMSprop",
-           "lr_scheduler"]
+__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam",
+           "RMSprop", "Rprop", "lr_scheduler"]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+import types
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
 
 from microgradnp.autograd.grad_mode import replayed
 from microgradnp.optim.optimizer import Optimizer, _check_number
 
-__all__ = ["ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "ExponentialLR", "LRScheduler",
-           "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR",
-           "ReduceLROnPlateau", "StepLR"]
+__all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
+           "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR",
+           "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR"]
 
 
 class LRScheduler:
@@ -54,6 +56,10 @@ class LRScheduler:
                     )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = int(last_epoch)
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """Set the learning rates of the schedule's start (``step()`` in initial mode)."""
         self._step_count = 0
         self._initial = True
         self.step()
@@ -68,9 +74,19 @@ class LRScheduler:
         """Move to the next epoch and set the optimizer's learning rates for it."""
         self._step_count += 1
         self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+        self._set_lrs(self.get_lr())
+
+    def _set_lrs(self, lrs: list[float]) -> None:
+        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _update_lr(self, epoch: int) -> None:
+        """Jump to ``epoch``, as PyTorch's ``_update_lr``: by the schedule's closed form
+        (``_closed_form_lr``, from ``base_lrs``) where it has one, else by ``get_lr()``."""
+        self.last_epoch = epoch
+        closed_form = getattr(self, "_closed_form_lr", None)
+        self._set_lrs(closed_form() if closed_form is not None else self.get_lr())
 
     def get_last_lr(self) -> list[float]:
         """The learning rates the last ``step()`` set, one per parameter group."""
@@ -120,6 +136,9 @@ class StepLR(LRScheduler):
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
+    def _closed_form_lr(self) -> list[float]:
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+
 
 class ExponentialLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every epoch: ``lr = initial_lr * gamma ** epoch``.
@@ -139,6 +158,9 @@ class ExponentialLR(LRScheduler):
         if self._initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -175,6 +197,10 @@ class CosineAnnealingLR(LRScheduler):
                     for base_lr, lr in zip(self.base_lrs, self._current_lrs(), strict=True)]
         ratio = (1 + math.cos(math.pi * epoch / period)) / (1 + math.cos(math.pi * (epoch - 1) / period))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base_lr in self.base_lrs]
 
 
 class LambdaLR(LRScheduler):
@@ -247,6 +273,9 @@ class MultiStepLR(LRScheduler):
             return self._current_lrs()
         return [lr * self.gamma**hits for lr in self._current_lrs()]
 
+    def _closed_form_lr(self) -> list[float]:
+        return [base_lr * self.gamma ** bisect_right(self.milestones, self.last_epoch) for base_lr in self.base_lrs]
+
 
 class MultiplicativeLR(LambdaLR):
     """Multiply the learning rate by ``lr_lambda(epoch)`` at every epoch after the first
@@ -296,6 +325,11 @@ class LinearLR(LRScheduler):
         factor = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
         return [lr * factor for lr in self._current_lrs()]
 
+    def _closed_form_lr(self) -> list[float]:
+        change = self.end_factor - self.start_factor
+        return [base_lr * (self.start_factor + change * min(self.total_iters, self.last_epoch) / self.total_iters)
+                for base_lr in self.base_lrs]
+
 
 class ConstantLR(LRScheduler):
     """Scale the learning rate by ``factor`` for the first ``total_iters`` epochs, then
@@ -322,6 +356,10 @@ class ConstantLR(LRScheduler):
             return self._current_lrs()
         return [lr * (1.0 / self.factor) for lr in self._current_lrs()]
 
+    def _closed_form_lr(self) -> list[float]:
+        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base_lr in self.base_lrs]
+
 
 class PolynomialLR(LRScheduler):
     """Decay the learning rate as ``initial_lr * (1 - epoch / total_iters) ** power``,
@@ -346,6 +384,10 @@ class PolynomialLR(LRScheduler):
             return self._current_lrs()
         factor = ((1.0 - self.last_epoch / self.total_iters) / (1.0 - (self.last_epoch - 1) / self.total_iters))
         return [lr * factor**self.power for lr in self._current_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+                for base_lr in self.base_lrs]
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
@@ -402,9 +444,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0 * self.T_mult**n
         self._step_count += 1
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._set_lrs(self.get_lr())
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -574,10 +614,7 @@ class OneCycleLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _set_momentum(self, group: dict, momentum: float) -> None:
-        if self.use_beta1:
-            group["betas"] = (momentum, *group["betas"][1:])
-        else:
-            group["momentum"] = momentum
+        _set_momentum(group, momentum, self.use_beta1)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.anneal_strategy == "cos":
@@ -622,3 +659,293 @@ def _check_gamma(owner: str, gamma) -> None:
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not gamma > 0:
         raise ValueError(f"{owner}: gamma must be a number > 0 (the factor applied to the learning rate, "
                          f"e.g. 0.1), got {gamma!r}")
+
+
+class CyclicLR(LRScheduler):
+    """Cycle the learning rate between ``base_lr`` and ``max_lr`` (cyclical learning rates,
+    Smith 2017; ``torch.optim.lr_scheduler.CyclicLR``); the momentum moves the opposite way
+    between ``max_momentum`` and ``base_momentum``. Call ``step()`` after every batch.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        base_lr: the lower bound of the cycle: one number, or a list with one per group.
+            It becomes each group's ``lr`` at construction.
+        max_lr: the upper bound of the cycle (a number or a list); with a ``scale_fn`` or
+            ``mode`` other than ``"triangular"`` it may not be reached.
+        step_size_up: number of steps of the rising half of a cycle.
+        step_size_down: number of steps of the falling half (default: ``step_size_up``).
+        mode: ``"triangular"`` (constant amplitude), ``"triangular2"`` (the amplitude halves
+            every cycle) or ``"exp_range"`` (it is scaled by ``gamma ** step``); ignored
+            when ``scale_fn`` is given.
+        gamma: the factor of ``"exp_range"``.
+        scale_fn: a custom amplitude scale, a function of one number with values in [0, 1].
+        scale_mode: what ``scale_fn`` is applied to: ``"cycle"`` (the cycle number, from 1)
+            or ``"iterations"`` (the step number).
+        cycle_momentum: also cycle the momentum: SGD's (and RMSprop's) ``momentum``, or
+            ``betas[0]`` of Adam and the optimizers with ``betas``.
+        base_momentum: the momentum at the peak learning rate (a number or a list).
+        max_momentum: the momentum at the start of a cycle (a number or a list); it becomes
+            each group's momentum at construction.
+        last_epoch: the number of steps already done (resuming).
+
+    Raises:
+        ValueError: on an unknown ``mode`` without ``scale_fn``, an unknown ``scale_mode``,
+            step sizes that are not > 0, lists of the wrong length, or ``cycle_momentum``
+            with an optimizer that has neither momentum nor betas.
+
+    With ``x`` the position in the cycle, ``lr = base_lr + (max_lr - base_lr) * h(x) *
+    scale``, ``h`` rising from 0 to 1 over ``step_size_up`` steps and back over
+    ``step_size_down``. A ``scale_fn`` that is a function is not part of ``state_dict()``
+    (a callable object's attributes are, as in PyTorch).
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr, max_lr, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular", gamma: float = 1.0,
+                 scale_fn: Callable[[float], float] | None = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum=0.8, max_momentum=0.9, last_epoch: int = -1):
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: expected an optimizer such as mg.optim.SGD(...), got {type(optimizer).__name__}")
+        base_lrs = _per_group(name, "base_lr", optimizer, base_lr)
+        max_lrs = _per_group(name, "max_lr", optimizer, max_lr)
+        for option, values in (("base_lr", base_lrs), ("max_lr", max_lrs)):
+            for value in values:
+                _check_number(name, option, value)
+        for option, value in (("step_size_up", step_size_up), ("step_size_down", step_size_down)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0):
+                raise ValueError(f"{name}: {option} must be a number of steps > 0, got {value!r}")
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(f"{name}: mode must be 'triangular', 'triangular2' or 'exp_range' (or give scale_fn), "
+                             f"got {mode!r}")
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"{name}: scale_fn must be a function of one number, got {scale_fn!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"{name}: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+        _check_gamma(name, gamma)
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
+                group["lr"] = lr
+        self.max_lrs = max_lrs
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        self.mode, self.gamma, self._scale_fn_custom, self.scale_mode = mode, gamma, scale_fn, scale_mode
+        self._init_scale_mode()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"{name}: cycle_momentum=True needs an optimizer with momentum (SGD) or betas "
+                                 f"(Adam), and {type(optimizer).__name__} has neither; pass cycle_momentum=False")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for top, bottom, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups,
+                                              strict=True):
+                    _set_momentum(group, top, self.use_beta1)
+                    group["max_momentum"], group["base_momentum"] = top, bottom
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_mode(self) -> None:
+        if self._scale_fn_custom is None:  # the built-in modes fix what their scale applies to
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude's scale at ``x`` (a cycle number or a step, see ``scale_mode``)."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        if self.mode == "exp_range":
+            return self.gamma**x
+        return 1.0
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        scale_factor = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs, strict=True)]
+        if self.cycle_momentum:
+            for group, bottom, top in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums,
+                                          strict=True):
+                _set_momentum(group, top - (top - bottom) * scale_factor * scale, self.use_beta1)
+        return lrs
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = None
+        if fn is not None and not isinstance(fn, types.FunctionType):
+            state["_scale_fn_custom"] = dict(fn.__dict__)  # a callable object's settings, as PyTorch saves them
+        return state
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        state = dict(state_dict)
+        fn = state.get("_scale_fn_custom")
+        state["_scale_fn_custom"] = self._scale_fn_custom  # the function itself is code, not state
+        super().load_state_dict(state)
+        if fn is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(fn)
+        self._init_scale_mode()
+
+
+class _SchedulerList(LRScheduler):
+    """The checks and checkpoints of the schedulers made of other schedulers."""
+
+    def _take(self, schedulers, optimizer: Optimizer | None) -> Optimizer:
+        name = type(self).__name__
+        if isinstance(schedulers, LRScheduler) or not isinstance(schedulers, list | tuple):
+            raise TypeError(f"{name}: schedulers must be a list of schedulers, got {type(schedulers).__name__}")
+        if len(schedulers) < 1:
+            raise ValueError(f"{name} expects at least one scheduler, but got none")
+        optimizer = optimizer or getattr(schedulers[0], "optimizer", None)
+        for i, scheduler in enumerate(schedulers):
+            if not isinstance(scheduler, LRScheduler):
+                raise TypeError(f"{name}: the scheduler at index {i} is a {type(scheduler).__name__}, not a "
+                                "learning-rate scheduler")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"{name} does not support ReduceLROnPlateau (at index {i}): its step() needs the "
+                                 "metric; step it yourself after this one")
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, but the "
+                                 f"{type(scheduler).__name__} at index {i} schedules another one")
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        return optimizer
+
+    def state_dict(self) -> dict:
+        """The settings and position, with each scheduler's ``state_dict()`` under ``"_schedulers"``."""
+        state = {key: list(value) if isinstance(value, list) else value
+                 for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Restore a state from ``state_dict()``, the inner schedulers' too."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{name}: expected the dict returned by scheduler.state_dict(), got "
+                            f"{type(state_dict).__name__}")
+        inner, schedulers = state_dict.get("_schedulers"), self._schedulers
+        if not isinstance(inner, list | tuple) or len(inner) != len(schedulers):
+            raise ValueError(f"{name}: the state must hold {len(schedulers)} scheduler state(s) under "
+                             "'_schedulers', as saved from a scheduler built from as many schedulers")
+        super().load_state_dict(state_dict)
+        self._schedulers = schedulers  # (the line above set it to the inner states)
+        for scheduler, state in zip(schedulers, inner, strict=True):
+            scheduler.load_state_dict(state)
+
+
+class SequentialLR(_SchedulerList):
+    """Run schedulers one after another, switching at the ``milestones`` epochs
+    (``torch.optim.lr_scheduler.SequentialLR``), e.g. a warm-up then a decay:
+
+        warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
+        decay = CosineAnnealingLR(opt, T_max=95)
+        scheduler = SequentialLR(opt, [warmup, decay], milestones=[5])
+
+    Args:
+        optimizer: the optimizer all the schedulers schedule.
+        schedulers: the schedulers, in order (not ``ReduceLROnPlateau``).
+        milestones: the epochs at which the next scheduler takes over (one fewer than the
+            schedulers, non-decreasing integers >= 0); at a milestone that scheduler restarts at
+            its epoch 0, from its base learning rates.
+        last_epoch: see ``LRScheduler``.
+
+    Raises:
+        TypeError: if ``schedulers`` is not a list of schedulers.
+        ValueError: on an empty list, a scheduler of another optimizer or a
+            ``ReduceLROnPlateau``, or milestones that are not one fewer than the schedulers.
+
+    As in PyTorch, the construction undoes the schedulers' first steps, sets every group's
+    ``lr`` back to its ``initial_lr`` and starts the first scheduler again.
+    """
+
+    def __init__(self, optimizer: Optimizer, schedulers, milestones, last_epoch: int = -1):
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: expected an optimizer such as mg.optim.SGD(...), got {type(optimizer).__name__}")
+        self._take(schedulers, optimizer)
+        milestones = list(milestones)
+        if len(milestones) != len(self._schedulers) - 1:
+            raise ValueError(f"{name} expects one milestone fewer than schedulers, but got {len(self._schedulers)} "
+                             f"scheduler(s) and {len(milestones)} milestone(s)")
+        for milestone in milestones:
+            if isinstance(milestone, bool) or not isinstance(milestone, numbers.Integral) or milestone < 0:
+                raise ValueError(f"{name}: milestones must be epochs (integers >= 0), got {milestone!r}")
+        if milestones != sorted(milestones):
+            raise ValueError(f"{name}: milestones must be in increasing order, got {milestones}")
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
+            raise ValueError(f"{name}: last_epoch must be an integer >= -1, got {last_epoch!r}")
+        self._milestones = [int(m) for m in milestones]
+        self.last_epoch = int(last_epoch) + 1
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self._undo_first_steps(self)
+        first = self._schedulers[bisect_right(self._milestones, 0)]
+        first._initial_step()
+        self._last_lr = first.get_last_lr()
+
+    @classmethod
+    def _undo_first_steps(cls, scheduler) -> None:
+        """Take back the step each scheduler (and scheduler inside one) made when built."""
+        for inner in getattr(scheduler, "_schedulers", ()):
+            if hasattr(inner, "_schedulers"):
+                cls._undo_first_steps(inner)
+            else:
+                inner.last_epoch -= 1
+
+    @replayed
+    def step(self) -> None:
+        """Move to the next epoch: step the current scheduler, or restart the next one at a milestone."""
+        self.last_epoch += 1
+        index = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[index]
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            scheduler._update_lr(0)
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+
+class ChainedScheduler(_SchedulerList):
+    """Step several schedulers together, each applying its change to the learning rate the
+    others left (``torch.optim.lr_scheduler.ChainedScheduler``), e.g. a constant warm-up
+    factor times an exponential decay.
+
+    Args:
+        schedulers: the schedulers (not ``ReduceLROnPlateau``), all of one optimizer.
+        optimizer: that optimizer (default: the first scheduler's).
+
+    Raises:
+        TypeError: if ``schedulers`` is not a list of schedulers.
+        ValueError: on an empty list, a ``ReduceLROnPlateau``, or schedulers of different
+            optimizers.
+    """
+
+    def __init__(self, schedulers, optimizer: Optimizer | None = None):
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected an optimizer such as mg.optim.SGD(...), got "
+                            f"{type(optimizer).__name__}")
+        self._take(schedulers, optimizer)
+        self._last_lr = self._current_lrs()
+
+    @replayed
+    def step(self) -> None:
+        """Step every scheduler, in order."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._current_lrs()
+
+
+def _set_momentum(group: dict, momentum: float, use_beta1: bool) -> None:
+    """Set a group's momentum: ``betas[0]`` for the optimizers with betas, else ``momentum``."""
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum

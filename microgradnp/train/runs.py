@@ -27,7 +27,7 @@ from microgradnp.nn import init
 from microgradnp.nn.conv import Conv1d
 from microgradnp.nn.layers import MLP, Flatten, Linear, Sequential, Unflatten, activation_module
 from microgradnp.nn.module import Module
-from microgradnp.optim import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
+from microgradnp.optim import ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop, Rprop
 
 __all__ = ["INITS", "OPTIMIZERS", "build_model", "build_optimizer", "check_init", "load_points", "read_points",
            "split_points"]
@@ -44,8 +44,9 @@ _INIT_ALIASES = {"xavier": "xavier_uniform", "kaiming": "kaiming_uniform"}
 
 OPTIMIZERS: Mapping[str, type] = MappingProxyType(
     {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad, "adamax": Adamax,
-     "nadam": NAdam, "radam": RAdam, "adadelta": Adadelta})
-"""Optimizers by name: every one in ``mg.optim``."""
+     "nadam": NAdam, "radam": RAdam, "adadelta": Adadelta, "rprop": Rprop, "asgd": ASGD})
+"""Optimizers by name: every one in ``mg.optim`` that steps from the gradients alone (all but
+``LBFGS``, whose ``step(closure)`` re-evaluates the loss several times per step)."""
 
 # Optimizer options a run can set, with the value that leaves them out (the optimizer's default).
 OPTIMIZER_OPTIONS = MappingProxyType({"momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "betas": None})
