@@ -615,3 +615,65 @@ def prelu(input, weight):
                              f"has {channels} channels (axis 1); give one slope or one per channel")
         weight = _ops.reshape(weight, (slopes,) + (1,) * (ndim - 2))
     return _ops.where(input > 0, input, weight * input)
+
+
+# -- more losses and distances (microgradnp/nn/extra_losses.py) -----------------------------------
+from microgradnp.nn.extra_losses import (  # noqa: E402  (they build on the functions above)
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_soft_margin_loss,
+    pairwise_distance,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
+
+__all__ += ["cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
+            "multi_margin_loss", "multilabel_soft_margin_loss", "pairwise_distance", "poisson_nll_loss",
+            "soft_margin_loss", "triplet_margin_loss"]
+
+# -- more layers as functions (microgradnp/nn/extra_layers.py) ------------------------------------
+from microgradnp.nn.extra_layers import (  # noqa: E402  (they build on the functions above)
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    alpha_dropout,
+    avg_pool3d,
+    bilinear,
+    conv_transpose1d,
+    conv_transpose2d,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+    fold,
+    glu,
+    hardshrink,
+    instance_norm,
+    interpolate,
+    local_response_norm,
+    max_pool3d,
+    pixel_shuffle,
+    pixel_unshuffle,
+    rms_norm,
+    rrelu,
+    softmin,
+    softshrink,
+    tanhshrink,
+    threshold,
+    unfold,
+    upsample,
+)
+
+__all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "alpha_dropout", "avg_pool3d", "bilinear",
+            "conv_transpose1d", "conv_transpose2d", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout",
+            "fold", "glu", "hardshrink", "instance_norm", "interpolate", "local_response_norm", "max_pool3d",
+            "pixel_shuffle", "pixel_unshuffle", "rms_norm", "rrelu", "softmin", "softshrink", "tanhshrink",
+            "threshold", "unfold", "upsample"]
+
+# -- attention (microgradnp/nn/transformer.py) ---------------------------------------------------
+from microgradnp.nn.transformer import scaled_dot_product_attention  # noqa: E402  (it builds on the above)
+
+__all__ += ["scaled_dot_product_attention"]

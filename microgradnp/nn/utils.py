@@ -1,16 +1,21 @@
-"""``nn.utils``: gradient clipping, as ``torch.nn.utils``."""
+"""``nn.utils``: gradient clipping, as ``torch.nn.utils``; ``nn.utils.rnn`` pads sequences."""
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 
 import numpy as np
 
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
+from microgradnp.nn import rnn_utils as rnn
 from microgradnp.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "rnn", "vector_to_parameters"]
+
+# ``from microgradnp.nn.utils.rnn import pad_sequence``, PyTorch's spelling, works as well.
+sys.modules.setdefault(__name__ + ".rnn", rnn)
 
 
 def _grads(parameters, function: str) -> list[np.ndarray]:
