@@ -92,7 +92,15 @@ from microgradnp.ops import (  # more elementwise math, and activations
     celu, elu, gelu, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, relu6, selu, silu, softplus, softsign,
 )
 from microgradnp.ops import ValuesIndices, all, any, argsort, cumprod, cumsum, logcumsumexp, norm, prod, sort, std, topk
-from microgradnp import data, nn, optim, train, viz  # after the core: they build on it
+from microgradnp.ops.torch_math import (  # PyTorch's math functions
+    absolute, acosh, addbmm, addcdiv, addcmul, addmm, addmv, addr, arccosh, arcsinh, arctanh, asinh, atanh, baddbmm,
+    copysign, count_nonzero, cummax, cummin, deg2rad, diff, digamma, dist, erfinv, fix, float_power, fmax, fmin,
+    frac, greater, greater_equal, heaviside, hypot, is_complex, is_floating_point, isclose, isneginf, isposinf,
+    isreal, kthvalue, less, less_equal, lgamma, logaddexp2, logical_and, logical_or, logical_xor, logit, median, mode,
+    nan_to_num, nanmean, nanmedian, nanquantile, nansum, not_equal, positive, quantile, rad2deg, renorm, sgn, sinc,
+    xlogy,
+)
+from microgradnp import data, linalg, nn, optim, train, utils, viz  # after the core: they build on it
 from microgradnp.check import check_backprop
 
 __version__ = "0.1.0"

@@ -211,9 +211,11 @@ def test_conv_transpose_modules_match_torch_with_copied_weights():
         np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-10)
         np.testing.assert_allclose(xs.grad, xt.grad.numpy(), atol=1e-10)
     # output_size picks the output padding, as PyTorch's forward(input, output_size).
-    layer, torch_layer = nn.ConvTranspose1d(2, 2, 3, stride=3, rng=1), torch.nn.ConvTranspose1d(2, 2, 3, stride=3)
+    layer = nn.ConvTranspose1d(2, 2, 3, stride=3, rng=1)
+    torch_layer = torch.nn.ConvTranspose1d(2, 2, 3, stride=3).double()
     x = RNG.standard_normal((1, 2, 4))
-    assert layer(mg.tensor(x), output_size=[13]).shape == tuple(torch_layer(torch.tensor(x).float(), [13]).shape)
+    expected = torch_layer(torch.tensor(x, dtype=torch.float64), [13])
+    assert layer(mg.tensor(x), output_size=[13]).shape == tuple(expected.shape)
     # Initialisation bound: 1/sqrt(out_channels / groups * kernel), as PyTorch's.
     wide = nn.ConvTranspose1d(2, 50, 4, rng=0)
     assert 0.6 / np.sqrt(200) < np.abs(wide.weight.data).max() <= 1 / np.sqrt(200)

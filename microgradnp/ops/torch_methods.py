@@ -244,7 +244,8 @@ def attach(tensor_class) -> None:
         "reshape_as": lambda self, other: ops.reshape(self, other.shape),
         "type_as": lambda self, other: self.to(other.dtype),
         "dim": lambda self: self.ndim, "ndimension": lambda self: self.ndim,
-        "contiguous": lambda self: self, "cpu": lambda self: self,
+        "contiguous": lambda self: self if self.data.flags.c_contiguous else ops.Copy.apply(self),
+        "cpu": lambda self: self,
         "ravel": lambda self: ops.reshape(self, -1),
         "clamp_min": lambda self, min: ops.clip(self, min, None),  # noqa: A006  (PyTorch's name)
         "clamp_max": lambda self, max: ops.clip(self, None, max),  # noqa: A006
@@ -267,9 +268,15 @@ def attach(tensor_class) -> None:
             setattr(tensor_class, name, method)
     tensor_class.max = _extreme_method(tensor_class.max, ops.maximum)
     tensor_class.min = _extreme_method(tensor_class.min, ops.minimum)
+    from microgradnp.ops import torch_math  # (imports Tensor: attached once Tensor is defined)
+
+    torch_math.attach(tensor_class)
     tensor_class.var = _spread_method(tensor_class.var)
     tensor_class.std = _spread_method(tensor_class.std)
     tensor_class.norm = _norm_method(tensor_class.norm)
+    from microgradnp.ops import torch_shape  # linear algebra, shape and indexing methods
+
+    torch_shape.attach(tensor_class)
 
 
 def _extreme_method(reduction, elementwise):
