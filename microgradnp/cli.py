@@ -31,7 +31,7 @@ ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "none")
 LOSSES = ("mse", "mse/2", "bce", "bce_with_logits", "cross_entropy")
 SWEEP_LOSSES = ("mse", "mse/2", "bce", "bce_with_logits")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax", "nadam", "radam", "adadelta", "rprop",
-              "asgd")  # runs.OPTIMIZERS
+              "asgd", "adafactor")  # runs.OPTIMIZERS
 GRAPH_FORMATS = ("svg", "png", "pdf", "dot")
 
 # What a run uses when neither the command line nor the config says: the lab's network.
@@ -542,7 +542,7 @@ def build_optimizer(options: dict, parameters):
 # otherwise fail deep inside a generator or a layer with a traceback, or the machine would
 # start swapping. The estimates count the big arrays only, so they err on the low side.
 _OPTIMIZER_STATES = {"sgd": 0, "adam": 2, "adamw": 2, "rmsprop": 1, "adagrad": 1, "adamax": 2, "nadam": 2, "radam": 2,
-                     "adadelta": 2, "rprop": 2, "asgd": 1}  # arrays per parameter
+                     "adadelta": 2, "rprop": 2, "asgd": 1, "adafactor": 1}  # arrays per parameter
 
 
 def _optimizer_states(optimizer: str, momentum: float) -> int:

@@ -13,8 +13,9 @@ Typical use:
 ``LBFGS`` re-evaluates the model several times per step: its ``step`` takes a closure (see ``LBFGS``).
 """
 
-from microgradnp.optim import lr_scheduler
+from microgradnp.optim import lr_scheduler, swa_utils
 from microgradnp.optim.adadelta import Adadelta
+from microgradnp.optim.adafactor import Adafactor
 from microgradnp.optim.adagrad import Adagrad
 from microgradnp.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from microgradnp.optim.asgd import ASGD
@@ -24,5 +25,5 @@ from microgradnp.optim.rmsprop import RMSprop
 from microgradnp.optim.rprop import Rprop
 from microgradnp.optim.sgd import SGD
 
-__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam",
-           "RMSprop", "Rprop", "lr_scheduler"]
+__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam",
+           "Optimizer", "RAdam", "RMSprop", "Rprop", "lr_scheduler", "swa_utils"]

@@ -27,7 +27,20 @@ from microgradnp.nn import init
 from microgradnp.nn.conv import Conv1d
 from microgradnp.nn.layers import MLP, Flatten, Linear, Sequential, Unflatten, activation_module
 from microgradnp.nn.module import Module
-from microgradnp.optim import ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop, Rprop
+from microgradnp.optim import (
+    ASGD,
+    SGD,
+    Adadelta,
+    Adafactor,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    NAdam,
+    RAdam,
+    RMSprop,
+    Rprop,
+)
 
 __all__ = ["INITS", "OPTIMIZERS", "build_model", "build_optimizer", "check_init", "load_points", "read_points",
            "split_points"]
@@ -44,7 +57,8 @@ _INIT_ALIASES = {"xavier": "xavier_uniform", "kaiming": "kaiming_uniform"}
 
 OPTIMIZERS: Mapping[str, type] = MappingProxyType(
     {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad, "adamax": Adamax,
-     "nadam": NAdam, "radam": RAdam, "adadelta": Adadelta, "rprop": Rprop, "asgd": ASGD})
+     "nadam": NAdam, "radam": RAdam, "adadelta": Adadelta, "rprop": Rprop, "asgd": ASGD,
+     "adafactor": Adafactor})
 """Optimizers by name: every one in ``mg.optim`` that steps from the gradients alone (all but
 ``LBFGS``, whose ``step(closure)`` re-evaluates the loss several times per step)."""
 

@@ -707,10 +707,10 @@ def _train_cells(configs: Sequence[SweepConfig], seeds, X, y, settings: _Setting
         started = time.perf_counter()
         try:
             ensemble = Ensemble([config.build(X.shape[1], seed, settings.dtype) for seed in seeds])
-        except TypeError:  # a layer with no member axis (Conv1d)
+            optimizer = config.optimizer_for(ensemble.parameters(), ensemble.per_member([config.lr] * len(seeds)))
+        except TypeError:  # a layer with no member axis (Conv1d), an optimizer mixing members (Adafactor)
             outcomes += _fit_cells([config], seeds, X, y, settings)
             continue
-        optimizer = config.optimizer_for(ensemble.parameters(), ensemble.per_member([config.lr] * len(seeds)))
         histories = fit_ensemble(ensemble, X, y, config.loss, optimizer, settings.epochs,
                                  stop_at_accuracy=config.stop_at_accuracy, threshold=settings.threshold)
         tested = [None] * len(seeds)
