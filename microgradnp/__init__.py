@@ -100,7 +100,7 @@ from microgradnp.ops.torch_math import (  # PyTorch's math functions
     nan_to_num, nanmean, nanmedian, nanquantile, nansum, not_equal, positive, quantile, rad2deg, renorm, sgn, sinc,
     xlogy,
 )
-from microgradnp import data, linalg, nn, optim, train, utils, viz  # after the core: they build on it
+from microgradnp import data, func, linalg, nn, optim, train, utils, viz  # after the core: they build on it
 from microgradnp.check import check_backprop
 
 __version__ = "0.1.0"

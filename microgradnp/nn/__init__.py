@@ -117,7 +117,24 @@ from microgradnp.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from microgradnp.nn.module import Module, Parameter
+from microgradnp.nn.module import Buffer, Module, Parameter
+from microgradnp.nn.more_layers import (
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool3d,
+    ChannelShuffle,
+    Conv3d,
+    EmbeddingBag,
+    LazyLinear,
+    LPPool1d,
+    LPPool2d,
+    LPPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+    MultiLabelMarginLoss,
+    Softmax2d,
+    TripletMarginWithDistanceLoss,
+)
 from microgradnp.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, Embedding, GroupNorm, LayerNorm
 from microgradnp.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from microgradnp.nn.serialization import load, save

@@ -677,3 +677,24 @@ __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "alpha_dropout", "avg_
 from microgradnp.nn.transformer import scaled_dot_product_attention  # noqa: E402  (it builds on the above)
 
 __all__ += ["scaled_dot_product_attention"]
+
+# -- still more layers (microgradnp/nn/more_layers.py) -------------------------------------------
+from microgradnp.nn.more_layers import (  # noqa: E402  (they build on the functions above)
+    adaptive_avg_pool3d,
+    adaptive_max_pool3d,
+    channel_shuffle,
+    conv3d,
+    embedding_bag,
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+    multilabel_margin_loss,
+    triplet_margin_with_distance_loss,
+)
+
+__all__ += ["adaptive_avg_pool3d", "adaptive_max_pool3d", "channel_shuffle", "conv3d", "embedding_bag", "lp_pool1d",
+            "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d", "multilabel_margin_loss",
+            "triplet_margin_with_distance_loss"]

@@ -15,12 +15,14 @@ from microgradnp.tensor import Tensor, _rng
 __all__ = [
     "calculate_gain",
     "constant_",
+    "dirac_",
     "eye_",
     "kaiming_normal_",
     "kaiming_uniform_",
     "normal_",
     "ones_",
     "orthogonal_",
+    "sparse_",
     "trunc_normal_",
     "uniform_",
     "xavier_normal_",
@@ -193,3 +195,6 @@ def default_layer_init_(weight: Tensor, bias: Tensor | None, rng=None) -> None:
         fan_in, _ = _fans(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         uniform_(bias, -bound, bound, rng)
+
+
+from microgradnp.nn.init_more import dirac_, sparse_  # noqa: E402  (they use _fill above)

@@ -28,6 +28,17 @@ class Parameter(Tensor):
         return "Parameter(" + super().__repr__().removeprefix("tensor(")
 
 
+class Buffer(Tensor):
+    """A Tensor that registers itself as a buffer when assigned to a Module attribute, as
+    ``torch.nn.Buffer``: ``self.mean = nn.Buffer(np.zeros(3))`` is
+    ``self.register_buffer("mean", ..., persistent)``; ``persistent=False`` keeps it out of
+    ``state_dict()``."""
+
+    def __init__(self, data=None, *, persistent: bool = True):
+        super().__init__(np.empty(0) if data is None else getattr(data, "data", data))
+        self.persistent = persistent
+
+
 class Module:
     """Base class of layers and models, as in PyTorch.
 
@@ -100,6 +111,9 @@ class Module:
                     f"`del module.{name}` first to store something else under that name"
                 )
             self._modules[name] = None
+        elif isinstance(value, Buffer):
+            self.register_buffer(name, value, value.persistent)
+            return
         elif name in self.__dict__.get("_buffers", ()):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(

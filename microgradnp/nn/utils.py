@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Iterable
 
 import numpy as np
 
+from microgradnp import func as stateless
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
+from microgradnp.nn import parametrizations, parametrize
 from microgradnp.nn import rnn_utils as rnn
+from microgradnp.nn.parametrizations import legacy_spectral_norm as spectral_norm
+from microgradnp.nn.parametrizations import legacy_weight_norm as weight_norm
+from microgradnp.nn.parametrizations import remove_spectral_norm, remove_weight_norm
+from microgradnp.nn.utils_more import (
+    clip_grad_norm,
+    clip_grads_with_norm_,
+    fuse_conv_bn_eval,
+    fuse_conv_bn_weights,
+    fuse_linear_bn_eval,
+    fuse_linear_bn_weights,
+    get_total_norm,
+    skip_init,
+)
 from microgradnp.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "rnn", "vector_to_parameters"]
+__all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "fuse_conv_bn_eval",
+           "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights", "get_total_norm",
+           "parameters_to_vector", "parametrizations", "parametrize", "remove_spectral_norm", "remove_weight_norm",
+           "rnn", "skip_init", "spectral_norm", "stateless", "vector_to_parameters", "weight_norm"]
 
-# ``from microgradnp.nn.utils.rnn import pad_sequence``, PyTorch's spelling, works as well.
-sys.modules.setdefault(__name__ + ".rnn", rnn)
+# ``from microgradnp.nn.utils.rnn import pad_sequence``, PyTorch's spelling, works as well (and
+# ``nn.utils.parametrize``, ``nn.utils.parametrizations``, ``nn.utils.stateless``).
+for _name, _module in (("rnn", rnn), ("parametrize", parametrize), ("parametrizations", parametrizations),
+                       ("stateless", stateless)):
+    sys.modules.setdefault(f"{__name__}.{_name}", _module)
+del _name, _module
 
 
 def _grads(parameters, function: str) -> list[np.ndarray]:
@@ -47,29 +68,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         TypeError: ``parameters`` is not a Tensor or an iterable of Tensors.
         RuntimeError: the total norm is not finite and ``error_if_nonfinite`` is True.
     """
-    grads = _grads(parameters, "clip_grad_norm_")
-    max_norm, norm_type = float(max_norm), float(norm_type)
-    if not grads:
-        return Tensor(np.array(0.0))
-    dtype = np.result_type(*grads)
-    if norm_type == math.inf:  # the largest magnitude
-        norms = [np.max(np.abs(g)) if g.size else np.zeros((), g.dtype) for g in grads]
-        total = np.max(np.stack([np.asarray(n, dtype) for n in norms]))
-    else:
-        norms = [np.linalg.norm(g.ravel(), ord=norm_type) for g in grads]
-        total = np.linalg.norm(np.array(norms, dtype=dtype), ord=norm_type)
-    total = np.asarray(total, dtype=dtype)
-    if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(
-            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
-            "clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
-            "`error_if_nonfinite=False`"
-        )
-    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm scales to nan, as PyTorch
-        coefficient = np.minimum(dtype.type(max_norm) / (total + dtype.type(1e-6)), dtype.type(1.0))
-        for g in grads:
-            g *= coefficient.astype(g.dtype)
-    return Tensor(total)
+    parameters = _tensors(parameters, "clip_grad_norm_")
+    total = get_total_norm(_grads(parameters, "clip_grad_norm_"), norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
+    return total
 
 
 def clip_grad_value_(parameters, clip_value: float) -> None:

@@ -50,6 +50,7 @@ INITS: Mapping[str, Callable] = MappingProxyType({
     "ones": init.ones_, "xavier_uniform": init.xavier_uniform_, "xavier_normal": init.xavier_normal_,
     "kaiming_uniform": init.kaiming_uniform_, "kaiming_normal": init.kaiming_normal_,
     "trunc_normal": init.trunc_normal_, "orthogonal": init.orthogonal_, "eye": init.eye_,
+    "sparse": init.sparse_, "dirac": init.dirac_,
 })
 """Initialisations by name: the ``nn.init`` function of that name (``xavier`` and
 ``kaiming`` are short for the uniform ones); ``"default"`` is PyTorch's."""
