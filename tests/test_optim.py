@@ -66,6 +66,8 @@ FULL_STATE = [
     (optim.NAdam, dict(lr=0.05)),
     (optim.RAdam, dict(lr=0.05)),
     (optim.Adadelta, dict(lr=1.0)),
+    (optim.Rprop, dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2))),
+    (optim.ASGD, dict(lr=0.05, lambd=0.01, alpha=0.5, t0=2, weight_decay=0.1)),
 ]
 FULL_IDS = [cls.__name__ for cls, _ in FULL_STATE]
 

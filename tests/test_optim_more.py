@@ -92,23 +92,6 @@ def test_asgd_averages_the_parameters_from_t0():
     assert opt.state[w]["eta"] == 0.1 and opt.state[w]["mu"] == 1 / 3
 
 
-@pytest.mark.parametrize(("cls", "options"), STEP_CASES[1:3] + STEP_CASES[4:], ids=STEP_IDS[1:3] + STEP_IDS[4:])
-@pytest.mark.parametrize("via_json", [False, True], ids=["dict", "json"])
-def test_step_optimizers_state_dict_round_trip(cls, options, via_json):
-    grads = gradient_sequence(steps=8)
-    params = leaves(start_values())
-    opt = cls(params, **options)
-    run(opt, params, grads[:4])
-    saved = opt.state_dict()
-    copies = leaves([p.data for p in params])
-    fresh = cls(copies, lr=123.0)
-    fresh.load_state_dict(as_json(saved) if via_json else saved)
-    assert fresh.param_groups[0]["lr"] == options["lr"]
-    for mine, theirs in zip(run(opt, params, grads[4:]), run(fresh, copies, grads[4:])):
-        for a, b in zip(mine, theirs):
-            np.testing.assert_array_equal(a, b)
-
-
 @pytest.mark.parametrize(("cls", "options"), STEP_CASES, ids=STEP_IDS)
 def test_float32_parameters_stay_float32(cls, options):
     params = leaves(start_values(), np.float32)
