@@ -212,7 +212,8 @@ def _in_place(name: str, function):
     from microgradnp.autograd.versions import bump
 
     def method(self, *args, **kwargs):
-        self._check_in_place(f"{name}()", next((a for a in args if hasattr(a, "requires_grad")), None))
+        values = (*args, *kwargs.values())  # the operand that requires grad, if any (scatter_(dim, index, src))
+        self._check_in_place(f"{name}()", next((a for a in values if getattr(a, "requires_grad", False)), None))
         with no_grad():
             result = function(self.detach(), *args, **kwargs)
         try:
@@ -277,6 +278,9 @@ def attach(tensor_class) -> None:
     from microgradnp.ops import torch_shape  # linear algebra, shape and indexing methods
 
     torch_shape.attach(tensor_class)
+    from microgradnp.ops import torch_in_place  # more in-place forms (uniform_, clamp_min_, t_...)
+
+    torch_in_place.attach(tensor_class)
 
 
 def _extreme_method(reduction, elementwise):
