@@ -747,25 +747,25 @@ def full(shape, fill_value, requires_grad: bool = False, dtype=None, name: str |
 
 @_constructor
 def zeros_like(x, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
-    """Zeros with the shape (and, unless given, the float dtype) of ``x``."""
+    """Zeros with the shape (and, unless given, the dtype) of ``x``."""
     data = np.asarray(_data(x))
-    dtype = _constructor_dtype("zeros_like", dtype, _float_dtype_of(data), requires_grad)
+    dtype = _constructor_dtype("zeros_like", dtype, _like_dtype(x, data), requires_grad)
     return _new(np.zeros(data.shape, dtype=dtype), requires_grad, name)
 
 
 @_constructor
 def ones_like(x, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
-    """Ones with the shape (and, unless given, the float dtype) of ``x``."""
+    """Ones with the shape (and, unless given, the dtype) of ``x``."""
     data = np.asarray(_data(x))
-    dtype = _constructor_dtype("ones_like", dtype, _float_dtype_of(data), requires_grad)
+    dtype = _constructor_dtype("ones_like", dtype, _like_dtype(x, data), requires_grad)
     return _new(np.ones(data.shape, dtype=dtype), requires_grad, name)
 
 
 @_constructor
 def full_like(x, fill_value, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
-    """``fill_value`` everywhere, with the shape (and, unless given, the float dtype) of ``x``."""
+    """``fill_value`` everywhere, with the shape (and, unless given, the dtype) of ``x``."""
     data = np.asarray(_data(x))
-    dtype = _constructor_dtype("full_like", dtype, _float_dtype_of(data), requires_grad)
+    dtype = _constructor_dtype("full_like", dtype, _like_dtype(x, data), requires_grad)
     return _new(np.full(data.shape, fill_value, dtype=dtype), requires_grad, name)
 
 
@@ -782,6 +782,12 @@ def _target_dtype(dtype) -> np.dtype | None:
 
 def _float_dtype_of(data: np.ndarray) -> np.dtype:
     return data.dtype if data.dtype.kind == "f" else _default_dtype
+
+
+def _like_dtype(x, data: np.ndarray) -> np.dtype:
+    """The dtype of ``zeros_like(x)`` and friends: a Tensor's own (an integer or bool tensor's
+    too, as PyTorch's), and for arrays and lists what ``mg.tensor`` would make of them."""
+    return data.dtype if isinstance(x, Tensor) else _float_dtype_of(data)
 
 
 _global_rng = np.random.default_rng()

@@ -345,3 +345,17 @@ def test_max_and_min_with_dim_give_values_and_indices_as_pytorch():
     ours = x.min(dim=2, keepdim=True)
     np.testing.assert_array_equal(ours.values.data, theirs.values.numpy())
     np.testing.assert_array_equal(ours.indices.data, theirs.indices.numpy())
+
+
+def test_like_constructors_keep_an_integer_or_bool_tensors_dtype_as_pytorch(torch):
+    for values in (np.array([[1, 2], [3, 4]], dtype=np.int32), np.array([True, False])):
+        ours, theirs = mg.tensor(values, dtype=values.dtype), torch.tensor(values)
+        for mine, reference in [(mg.zeros_like(ours), torch.zeros_like(theirs)),
+                                (mg.ones_like(ours), torch.ones_like(theirs)),
+                                (mg.full_like(ours, 1), torch.full_like(theirs, 1))]:
+            assert mine.dtype == np.dtype(str(reference.dtype).removeprefix("torch."))
+            np.testing.assert_array_equal(mine.data, reference.numpy())
+    # Arrays and lists are read as mg.tensor reads them: whole numbers become floats.
+    assert mg.zeros_like(np.arange(3)).dtype == mg.get_default_dtype()
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad"):
+        mg.zeros_like(mg.tensor([1.0]).long(), requires_grad=True)
