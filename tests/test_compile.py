@@ -578,3 +578,30 @@ def test_an_index_computed_inside_the_compiled_function_is_computed_at_every_rep
         replayed_grad = w.grad.copy()
         assert replayed == step(x).item()
         np.testing.assert_array_equal(replayed_grad, w.grad)
+
+
+@pytest.mark.parametrize("call", ["x.long()", "x.int()", "x.short()", "x.bool()", "x.gt(0)", "x.le(0)", "x.signbit()",
+                                  "x.isnan()", "x.unique()", "x.type(np.int64)", "x.long().float() * 2",
+                                  "(x > 0).logical_not()", "x.argmax(1)", "x.nonzero(as_tuple=False)"])
+def test_values_computed_outside_the_graph_are_computed_again_by_a_replay(call):
+    # Integer casts, comparisons and queries carry no gradient, but a replay must not return
+    # the values of the traced call.
+    compiled = mg.compile(lambda x: eval(call))
+    first = mg.tensor([[0.5, -1.5, 2.0], [3.0, -0.25, 1.0]])
+    second = mg.tensor([[-2.0, 1.0, 0.5], [1.5, 4.0, -1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (a query that makes the function eager says so)
+        compiled(first)
+        replayed = compiled(second)
+    np.testing.assert_array_equal(replayed.data, eval(call, {"x": second, "np": np}).data)
+
+
+def test_a_compiled_function_returns_named_tuples_as_eager_does():
+    compiled = mg.compile(lambda x: x.max(1))
+    first, second = mg.tensor([[0.5, -1.5], [3.0, 1.0]]), mg.tensor([[-2.0, 1.0], [1.5, 4.0]])
+    traced, replayed = compiled(first), compiled(second)
+    for result, x in ((traced, first), (replayed, second)):
+        expected = x.max(1)
+        assert type(result) is type(expected) and result._fields == ("values", "indices")
+        np.testing.assert_array_equal(result.values.data, expected.values.data)
+        np.testing.assert_array_equal(result.indices.data, expected.indices.data)

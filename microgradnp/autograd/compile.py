@@ -508,7 +508,8 @@ class _Recorder:
         if isinstance(value, Tensor):
             return Tensor._wrap(value.data) if id(value.data) in self.var_of else value
         if isinstance(value, tuple | list):
-            return type(value)(self.as_replayed(v) for v in value)
+            items = [self.as_replayed(v) for v in value]
+            return type(value)(*items) if _is_named_tuple(value) else type(value)(items)
         if isinstance(value, dict):
             return {k: self.as_replayed(v) for k, v in value.items()}
         return value
@@ -527,6 +528,8 @@ class _Recorder:
             return f"Tensor._wrap({name})"
         if isinstance(value, tuple | list):
             items = ", ".join(self._returned(v) for v in value)
+            if _is_named_tuple(value):  # (values, indices) and the like keep their type and field names
+                return f"{self.constant(type(value), type(value).__name__)}({items})"
             return f"({items},)" if isinstance(value, tuple) else f"[{items}]"
         if isinstance(value, dict):
             return "{" + ", ".join(f"{self.constant(k)}: {self._returned(v)}" for k, v in value.items()) + "}"
@@ -546,6 +549,10 @@ def _is_literal(value) -> bool:
 
 def _add(a, b):
     return a + b
+
+
+def _is_named_tuple(value) -> bool:
+    return isinstance(value, tuple) and hasattr(type(value), "_fields")
 
 
 def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:

@@ -147,10 +147,12 @@ def rsqrt(self):
 
 def _on_data(function, name: str, doc: str):
     """A method answering from the data, outside the graph (comparisons, tests)."""
-    from microgradnp.tensor import Tensor, _data
+    from microgradnp.tensor import _as_array_result, _no_grad_on_data
+
+    on_data = _no_grad_on_data(_as_array_result(function))  # (an mg.compile trace records the call)
 
     def method(self, *args):
-        return Tensor._wrap(np.asarray(function(self.data, *(_data(a) for a in args))))
+        return on_data(self, *args)
 
     method.__name__, method.__doc__ = name, doc
     return method
@@ -169,10 +171,16 @@ def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: boo
 
 
 def _integer_cast(name: str, dtype):
-    from microgradnp.tensor import Tensor
+    from microgradnp.tensor import _no_grad_on_data
+
+    def as_integers(data):
+        return data.astype(dtype)
+
+    as_integers.__name__ = f"as_{np.dtype(dtype).name}"
+    cast = _no_grad_on_data(as_integers)  # (an mg.compile trace records the call)
 
     def method(self):
-        return Tensor._wrap(self.data.astype(dtype))
+        return cast(self)
 
     method.__name__ = name
     method.__doc__ = (f"The values as {np.dtype(dtype).name}, a tensor outside the graph (``t.{name}()``: "

@@ -21,7 +21,7 @@ from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.ops.indexing import ScatterAdd, _integers
 from microgradnp.ops.primitive import Primitive, normalize_axes
 from microgradnp.ops.shape import DiagEmbed
-from microgradnp.tensor import Tensor, _data
+from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
 # -- helpers that work on ndarrays and on Tensors --------------------------------------------
 
@@ -1097,6 +1097,7 @@ def unique(self, sorted: bool = True, return_inverse: bool = False, return_count
     """The distinct values (sorted), as ``torch.unique``, with the index of each element's
     value (``return_inverse``) and how often each occurs (``return_counts``); with ``dim``,
     the distinct slices along it. Outside the graph (PyTorch's is not differentiable either)."""
+    _reads_values("unique")
     axis = None if dim is None else _axis(self, dim)
     values, inverse, counts = np.unique(self.data, return_inverse=True, return_counts=True, axis=axis)
     return _with_extras(values, inverse.reshape(self.shape if axis is None else -1), counts, return_inverse,
@@ -1181,7 +1182,7 @@ def type_method(self, dtype=None):
     dtype = np.dtype(dtype)
     if dtype == self.dtype:
         return self
-    return ops.astype(self, dtype) if dtype.kind == "f" else Tensor._wrap(self.data.astype(dtype))
+    return ops.astype(self, dtype) if dtype.kind == "f" else _no_grad_on_data(np.asarray)(self, dtype=dtype)
 
 
 def stride(self, dim=None):
