@@ -100,7 +100,27 @@ from microgradnp.ops.torch_math import (  # PyTorch's math functions
     nan_to_num, nanmean, nanmedian, nanquantile, nansum, not_equal, positive, quantile, rad2deg, renorm, sgn, sinc,
     xlogy,
 )
+from microgradnp.ops.torch_functions import (  # the rest of torch's top-level functions
+    add, adjoint, allclose, amax, amin, aminmax, as_tensor, asarray, atleast_1d, atleast_2d, atleast_3d, bernoulli,
+    bincount, block_diag, bmm, broadcast_shapes, broadcast_tensors, bucketize, can_cast, cartesian_prod, cdist,
+    chain_matmul, cholesky, clamp, clamp_max, clamp_min, clone, column_stack, combinations, concat, corrcoef, cov,
+    cross, cumulative_trapezoid, det, detach, diag_embed, diagflat, div, divide, dsplit, dstack, empty, empty_like,
+    eq, equal, fliplr, flipud, ge, ger, gt, histc, hsplit, index_add, index_copy, index_fill, inference_mode, inner,
+    inverse, is_inference_mode_enabled, is_nonzero, is_same_size, is_tensor, isfinite, isin, isinf, isnan, kron,
+    ldexp, le, lerp, logdet, logical_not, logspace, lt, masked_scatter, masked_select, matrix_exp, matrix_power,
+    meshgrid, mm, movedim, msort, mul, multinomial, multiply, mv, narrow, narrow_copy, ne, neg, negative, normal,
+    numel, permute, pinverse, poisson, pow, promote_types, qr, rand_like, randint, randint_like, randn_like,
+    randperm, range, ravel, result_type, rot90, row_stack, rsqrt, rsub, scalar_tensor, scatter_reduce, searchsorted,
+    select, signbit, slogdet, split_with_sizes, std_mean, sub, subtract, svd, swapdims, t, take, take_along_dim,
+    tensor_split, trapezoid, trapz, tril_indices, triu_indices, true_divide, unbind, unflatten, unique,
+    unique_consecutive, unravel_index, unsqueeze, var_mean, vdot, vsplit,
+)
 from microgradnp import data, func, linalg, nn, optim, train, utils, viz  # after the core: they build on it
 from microgradnp.check import check_backprop
+from microgradnp.nn.functional import (  # torch.conv2d(...) is F.conv2d(...): the same arguments
+    adaptive_avg_pool1d, avg_pool1d, bilinear, channel_shuffle, conv1d, conv2d, conv3d, conv_transpose1d,
+    conv_transpose2d, cosine_similarity, group_norm, hardshrink, layer_norm, max_pool1d, max_pool2d, max_pool3d,
+    pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm, threshold,
+)
 
 __version__ = "0.1.0"
