@@ -364,6 +364,9 @@ def ufunc_table(compare, on_data) -> dict:
         table[ufunc] = lambda a, b, ufunc=ufunc: compare(ufunc, a, b)
     for ufunc in (np.isfinite, np.isnan, np.isinf):
         table[ufunc] = on_data(ufunc)
+    from microgradnp.ops.torch_extras import UFUNCS as bitwise  # ndarray & tensor, ndarray << tensor...
+
+    table.update(bitwise)
     return table
 
 

@@ -535,8 +535,8 @@ def nonzero(x, as_tuple: bool = True):
     """The indices of the non-zero elements, as NumPy's ``nonzero`` (the default) or, with
     ``as_tuple=False``, as PyTorch's ``nonzero()`` without arguments. Not differentiable.
 
-    ``t.nonzero()`` is this function, so it follows NumPy; ``t.nonzero(as_tuple=False)``
-    and ``mg.argwhere(t)`` give PyTorch's default form. A 0-d input counts as 1-D, as in
+    The method ``t.nonzero()`` is PyTorch's (the ``(n, ndim)`` tensor unless ``as_tuple=True``);
+    ``mg.nonzero(t, as_tuple=False)`` and ``mg.argwhere(t)`` give that form too. A 0-d input counts as 1-D, as in
     PyTorch.
 
     Args:

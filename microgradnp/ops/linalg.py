@@ -380,7 +380,8 @@ def einsum(subscripts: str, *operands):
 
     Args:
         subscripts: the subscripts string (letters, ``,``, ``->`` and ``...``).
-        *operands: the tensors or arrays, one per comma-separated term.
+        *operands: the tensors or arrays, one per comma-separated term (or one list of them, as
+            ``torch.einsum(eq, [a, b])`` takes).
 
     Returns:
         The result tensor.
@@ -392,6 +393,8 @@ def einsum(subscripts: str, *operands):
     if not isinstance(subscripts, str):
         raise TypeError("einsum: give the subscripts as a string first, einsum('ij,jk->ik', a, b); NumPy's "
                         "interleaved form (operand, sublist, ...) is not supported")
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):  # torch.einsum(eq, [a, b])
+        operands = tuple(operands[0])
     shapes = [np.shape(_data(x)) for x in operands]
     terms, output, unused = _parse_einsum(subscripts, shapes)
     return Einsum.apply(*operands, terms=terms, output=output, unused=unused)

@@ -585,7 +585,8 @@ def _triangle(function: str, x, k: int, mask_k: int, keep_inside: bool):
     if not shape:
         raise ValueError(f"{function}: the tensor needs at least one axis (a 0-d tensor has no triangle)")
     mask = np.tri(*shape[-2:], k=mask_k, dtype=bool)
-    return Where.apply(mask, x, 0) if keep_inside else Where.apply(mask, 0, x)
+    zero = np.zeros((), dtype=np.asarray(_data(x)).dtype)  # a bool or integer tensor keeps its dtype
+    return Where.apply(mask, x, zero) if keep_inside else Where.apply(mask, zero, x)
 
 
 def tril(x, k: int = 0):

@@ -636,6 +636,9 @@ def _cumulative_index(a, axis, largest):
 def _cumulative(name: str, input, dim, largest):  # noqa: A002
     x = _tensor(input)
     if x.ndim == 0:
+        from microgradnp.ops.torch_extras import _scalar_dims
+
+        _scalar_dims(name, dim)  # PyTorch's IndexError for a dim other than 0 or -1
         return ValuesIndices(x * 1, _on_data(np.zeros_like)(x, dtype=np.int64))
     (axis,) = normalize_axes(dim, x.ndim)
     indices = _on_data(_cumulative_index)(x, axis, largest)

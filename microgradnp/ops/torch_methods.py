@@ -289,6 +289,9 @@ def attach(tensor_class) -> None:
     from microgradnp.ops import torch_in_place  # more in-place forms (uniform_, clamp_min_, t_...)
 
     torch_in_place.attach(tensor_class)
+    from microgradnp.ops import torch_extras  # bitwise operators, PyTorch-parity fixes
+
+    torch_extras.attach(tensor_class)
 
 
 def _extreme_method(reduction, elementwise):

@@ -1032,7 +1032,7 @@ def scatter_reduce(self, dim: int, index, src, reduce: str, *, include_self: boo
         if reduce == "sum":
             return total
         count = hits + own
-        return ops.where(count > 0, total / np.maximum(count, 1), self)
+        return ops.where(count > 0, total / np.maximum(count, 1).astype(total.dtype, copy=False), self)
     if reduce == "prod":
         return ScatterProd.apply(self, picked, where=where, own=own)
     extreme = np.maximum if reduce == "amax" else np.minimum
