@@ -548,7 +548,7 @@ def test_layer_reprs_name_their_settings():
 
 def test_pool_layers_call_the_functions(rng):
     x = rng.standard_normal((2, 3, 11))
-    np.testing.assert_array_equal(MaxPool1d(3, 2, 1, 2, True)(x).data, F.max_pool1d(x, 3, 2, 1, 2, True).data)
+    np.testing.assert_array_equal(MaxPool1d(3, 2, 1, 2, ceil_mode=True)(x).data, F.max_pool1d(x, 3, 2, 1, 2, True).data)
     np.testing.assert_array_equal(AvgPool1d(4, 3, 2, True, False)(x).data, F.avg_pool1d(x, 4, 3, 2, True, False).data)
     np.testing.assert_array_equal(MaxPool1d(2)(x).data, naive_max_pool1d(x, 2, 2))
 

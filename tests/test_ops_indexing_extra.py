@@ -138,8 +138,9 @@ def test_pad_errors():
         F.pad(t, (3, 0), mode="reflect")
     with pytest.raises(ValueError, match="at most"):
         F.pad(t, (0, 4), mode="circular")
-    with pytest.raises(ValueError, match="cropping"):
-        F.pad(t, (1, -1))
+    np.testing.assert_array_equal(F.pad(t, (1, -1)).data, [[0.0, 1.0, 1.0]] * 2)  # negative widths crop, as PyTorch
+    with pytest.raises(ValueError, match="crop more than the 3 entries"):
+        F.pad(t, (-4, 0))
     with pytest.raises(ValueError, match="takes no value"):
         F.pad(t, (1, 1), mode="replicate", value=0.0)
     with pytest.raises(ValueError, match="unknown mode"):

@@ -28,6 +28,7 @@ from microgradnp.nn.extra_layers import (
     ConstantPad3d,
     ConvTranspose1d,
     ConvTranspose2d,
+    ConvTranspose3d,
     Dropout1d,
     Dropout2d,
     Dropout3d,

@@ -121,17 +121,20 @@ class MaxPool1d(_Pool1d):
 
     ``stride`` defaults to ``kernel_size``; ``padding`` (at most ``kernel_size // 2``)
     adds ``-inf`` on both ends; ``ceil_mode`` keeps a last partial window that starts
-    inside the input. See ``nn.functional.max_pool1d``.
+    inside the input; ``return_indices`` also returns the position of each maximum (for
+    ``MaxUnpool1d``). Arguments in PyTorch's order. See ``nn.functional.max_pool1d``.
     """
 
     op = "MaxPool1d"
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+        self.return_indices = bool(return_indices)
 
     def forward(self, x):
         pool = F.max_pool1d if self.ndim == 1 else F.max_pool2d
-        return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "

@@ -20,6 +20,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.nn import functional as F
+from microgradnp.nn import parity as _parity
 from microgradnp.nn.containers import ModuleList
 from microgradnp.nn.conv import Conv1d as _ConvLayer
 from microgradnp.nn.conv import MaxPool1d as _MaxPoolLayer
@@ -62,7 +63,7 @@ def _float_dtype(x) -> np.dtype:
 # == padding ===================================================================================
 class _PadNd(Module):
     """Shared code of the padding layers: ``padding`` is an int (every side) or a tuple of
-    ``2 * ndim`` widths, last axis first, as ``nn.functional.pad``."""
+    ``2 * ndim`` widths, last axis first (negative ones crop), as ``nn.functional.pad``."""
 
     ndim = 1
     mode = "constant"
@@ -70,13 +71,12 @@ class _PadNd(Module):
     def __init__(self, padding):
         super().__init__()
         name = type(self).__name__
-        if isinstance(padding, tuple | list):
-            if len(padding) != 2 * self.ndim:
-                raise ValueError(f"{name}: padding must be an int or a {2 * self.ndim}-tuple, got {padding!r}")
-            padding = tuple(positive_int(p, "padding", name, zero_ok=True) for p in padding)
-        else:
-            padding = (positive_int(padding, "padding", name, zero_ok=True),) * (2 * self.ndim)
-        self.padding, self.value = padding, None
+        widths = tuple(padding) if isinstance(padding, tuple | list) else (padding,) * (2 * self.ndim)
+        if len(widths) != 2 * self.ndim or not all(isinstance(p, numbers.Integral) and not isinstance(p, bool)
+                                                   for p in widths):
+            raise ValueError(f"{name}: padding must be an int or a {2 * self.ndim}-tuple of ints (negative ones "
+                             f"crop), got {padding!r}")
+        self.padding, self.value = tuple(int(p) for p in widths), None
 
     def forward(self, x):
         rank, ndim = len(_shape(x)), self.ndim
@@ -343,7 +343,9 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
 
     Raises:
         ValueError: a bad mode, shape or size (the message says which).
-        NotImplementedError: ``mode="bicubic"`` or ``antialias=True``.
+        TypeError: an integer or bool input, except uint8 in the nearest modes (which keep
+            uint8), as in PyTorch.
+        NotImplementedError: ``mode="bicubic"``, ``antialias=True``, or ``"bilinear"`` on uint8.
     """
     shape = _shape(input)
     if mode in ("bicubic",) or antialias:
@@ -351,6 +353,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
                                   "implemented; use mode 'bilinear' (or 'area' to shrink) without antialias")
     if mode not in _MODES:
         raise ValueError(f"interpolate: unknown mode {mode!r}; use one of {', '.join(_MODES)}")
+    _parity.check_interpolate_dtype(input, mode)
     if len(shape) < 3:
         raise ValueError(f"interpolate: expected an input (N, C, d1, ...) with 1 to 3 spatial axes, got shape {shape}")
     ndim, spatial = len(shape) - 2, shape[2:]
@@ -534,6 +537,14 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            dilation, 2)
 
 
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """3-D transposed convolution, as ``torch.nn.functional.conv_transpose3d``: ``conv_transpose1d``
+    on ``(N, C_in, D, H, W)`` (or ``(C_in, D, H, W)``) with ``weight`` ``(C_in, C_out / groups, kD, kH,
+    kW)``; ``stride``, ``padding``, ``output_padding`` and ``dilation`` are an int or a triple."""
+    return _conv_transpose("conv_transpose3d", input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 3)
+
+
 class ConvTranspose1d(Module):
     """Transposed 1-D convolution, as ``torch.nn.ConvTranspose1d`` (``nn.functional.conv_transpose1d``).
 
@@ -596,7 +607,7 @@ class ConvTranspose1d(Module):
         return tuple(extras)
 
     def forward(self, input, output_size=None):
-        conv = conv_transpose1d if self.ndim == 1 else conv_transpose2d
+        conv = (conv_transpose1d, conv_transpose2d, conv_transpose3d)[self.ndim - 1]
         return conv(input, self.weight, self.bias, self.stride, self.padding, self._output_padding(input, output_size),
                     self.groups, self.dilation)
 
@@ -613,6 +624,14 @@ class ConvTranspose2d(ConvTranspose1d):
     ``padding``, ``output_padding`` and ``dilation`` are an int or a pair. Otherwise as ``ConvTranspose1d``."""
 
     ndim = 2
+
+
+class ConvTranspose3d(ConvTranspose1d):
+    """Transposed 3-D convolution, as ``torch.nn.ConvTranspose3d`` (``nn.functional.conv_transpose3d``):
+    ``weight`` ``(in_channels, out_channels / groups, kD, kH, kW)``; ``kernel_size``, ``stride``,
+    ``padding``, ``output_padding`` and ``dilation`` are an int or a triple. Otherwise as ``ConvTranspose1d``."""
+
+    ndim = 3
 
 
 def _per_axis(value, ndim: int) -> tuple:
@@ -1431,16 +1450,17 @@ class _AvgPool3dOp(_conv.AvgPool1d):
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False):
     """Maximum over ``kD x kH x kW`` windows of ``(N, C, D, H, W)`` (or ``(C, D, H, W)``), as
-    ``torch.nn.functional.max_pool3d``; the arguments as ``max_pool2d``'s, with triples.
-
-    Raises:
-        NotImplementedError: ``return_indices=True``.
+    ``torch.nn.functional.max_pool3d``; the arguments as ``max_pool2d``'s, with triples. Integer
+    input keeps its dtype; ``return_indices`` also returns the int64 flat positions
+    ``(d * H + h) * W + w`` of the maxima, as ``max_unpool3d`` takes them.
     """
-    if return_indices:
-        raise NotImplementedError("max_pool3d: return_indices=True is not implemented; use adaptive_max_pool or "
-                                  "compare the input with the upsampled result")
-    return _unbatched("max_pool3d", input, "C", lambda batch: _MaxPool3dOp.apply(
-        batch, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode), ndim=3)
+    def float_pool(x, kernel_size, stride, padding, dilation, ceil_mode):
+        return _unbatched("max_pool3d", x, "C", lambda batch: _MaxPool3dOp.apply(
+            batch, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode),
+            ndim=3)
+
+    return _parity.max_pool("max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3,
+                            float_pool)
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
@@ -1461,20 +1481,14 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
 
 class MaxPool3d(_MaxPoolLayer):
     """Maximum over ``kD x kH x kW`` windows of ``(N, C, D, H, W)``, as ``torch.nn.MaxPool3d``
-    (``return_indices`` must be False)."""
+    (``return_indices`` also returns the positions of the maxima, for ``MaxUnpool3d``)."""
 
     op = "MaxPool3d"
     ndim = 3
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        if return_indices:
-            raise NotImplementedError("MaxPool3d: return_indices=True is not implemented")
-        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
-        self.return_indices = False
-
     def forward(self, x):
-        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
 
 
 class AvgPool3d(_Pool1d):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp import ops as _ops
+from microgradnp.nn import parity as _parity
 from microgradnp.nn.normalization import batch_norm, embedding, group_norm, layer_norm
 from microgradnp.ops import activations as _act
 from microgradnp.ops import conv as _conv
@@ -206,14 +207,17 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv.conv1d(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Maximum over windows of ``input`` ``(N, C, L)`` or ``(C, L)``, as PyTorch's ``F.max_pool1d``.
 
     ``stride`` defaults to ``kernel_size``; ``padding`` (at most ``kernel_size // 2``) adds
     ``-inf`` on both ends; ``ceil_mode`` keeps a last partial window when it starts inside
-    the input. The gradient goes to the first maximum of each window.
+    the input. The gradient goes to the first maximum of each window. Integer input keeps
+    its dtype. With ``return_indices`` also the int64 position of each maximum along ``L``,
+    as ``max_unpool1d`` takes it.
     """
-    return _conv.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _parity.max_pool("max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                            1, _conv.max_pool1d)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -224,7 +228,8 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     zeros on both ends, counted in the mean when ``count_include_pad``; ``ceil_mode`` keeps
     a last partial window when it starts inside the input.
     """
-    return _conv.avg_pool1d(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return _parity.avg_pool("avg_pool1d", input, _conv.avg_pool1d, kernel_size, stride, padding, ceil_mode,
+                            count_include_pad)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -253,15 +258,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv.conv2d(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Maximum over windows of ``input`` ``(N, C, H, W)`` or ``(C, H, W)``, as PyTorch's ``F.max_pool2d``.
 
     ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are an int (both axes) or a
     pair. ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel)
     adds ``-inf`` on both sides; ``ceil_mode`` keeps a last partial window when it starts
     inside the input. The gradient goes to the first maximum of each window (row by row).
+    Integer input keeps its dtype. With ``return_indices`` also the int64 flat position
+    ``h * W + w`` of each maximum in its channel's plane, as ``max_unpool2d`` takes it.
     """
-    return _conv.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _parity.max_pool("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                            2, _conv.max_pool2d)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -273,7 +281,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     zeros on both sides, counted in the mean when ``count_include_pad``; ``ceil_mode``
     keeps a last partial window when it starts inside the input.
     """
-    return _conv.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return _parity.avg_pool("avg_pool2d", input, _conv.avg_pool2d, kernel_size, stride, padding, ceil_mode,
+                            count_include_pad)
 
 
 _TORCH_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -287,12 +296,13 @@ def pad(input, pad, mode: str = "constant", value=None):
     the edge (each width below the axis length); "replicate" repeats the edge element;
     "circular" continues periodically (each width at most the axis length). The gradient
     of each element is the sum of the gradients of its copies. Unlike PyTorch, the copying
-    modes work on any number of axes, and negative (cropping) widths are refused.
+    modes work on any number of axes. Negative widths crop, as in PyTorch: "reflect" and
+    "replicate" pad the whole axis first and then crop, "constant" and "circular" crop first.
     ``mg.pad`` is the same operation with NumPy's ``pad_width`` and mode names.
 
     Args:
         input: the tensor to pad.
-        pad: an even number of non-negative ints, at most two per axis of ``input``.
+        pad: an even number of ints, at most two per axis of ``input`` (negative ones crop).
         mode: "constant", "reflect", "replicate" or "circular".
         value: the fill value for mode "constant".
 
@@ -300,8 +310,8 @@ def pad(input, pad, mode: str = "constant", value=None):
         The padded tensor.
 
     Raises:
-        ValueError: for an unknown mode, an odd-length or too long ``pad``, negative
-            widths, widths too large for the mode, or ``value`` with a copying mode.
+        ValueError: for an unknown mode, an odd-length or too long ``pad``, crops longer
+            than the axis, widths too large for the mode, or ``value`` with a copying mode.
     """
     widths = [int(w) for w in pad]
     shape = np.shape(_data(input))
@@ -310,10 +320,13 @@ def pad(input, pad, mode: str = "constant", value=None):
                          f"(shape {shape}), got {tuple(pad)}")
     if mode not in _TORCH_PAD_MODES:
         raise ValueError(f"pad: unknown mode {mode!r}; use one of {', '.join(_TORCH_PAD_MODES)}")
-    if min(widths, default=0) < 0:
-        raise ValueError(f"pad: negative widths (cropping) are not supported, got {tuple(pad)}")
     if mode != "constant" and value is not None:
         raise ValueError(f"pad: mode {mode!r} takes no value")
+    if min(widths, default=0) < 0:  # PyTorch's order: the copying modes see the whole axis
+        positive = [max(w, 0) for w in widths]
+        if mode in ("reflect", "replicate"):
+            return _parity.crop(globals()["pad"](input, positive, mode, value), widths)
+        return globals()["pad"](_parity.crop(input, widths), positive, mode, value)
     pad_width = [(0, 0)] * len(shape)
     for i in range(len(widths) // 2):
         axis = len(shape) - 1 - i
@@ -516,14 +529,19 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
 
     Args:
         input: a tensor.
-        p: the norm's order (2: Euclidean length).
+        p: the norm's order (2: Euclidean length), as ``torch.linalg.vector_norm``'s: any
+            positive or negative number, ``inf``, ``-inf``, or 0 (the count of nonzero entries).
+            A negative ``p`` gives 0 (so ``eps``) for a vector holding a zero.
         dim: the axis along which each vector lies.
         eps: the smallest divisor, so that a zero vector stays zero.
 
     Returns:
         A tensor of the same shape.
+
+    Raises:
+        ValueError: ``p`` not a number.
     """
-    length = _ops.norm(input, p=p, axis=dim, keepdims=True)
+    length = _parity.vector_length(input, p, dim)
     return input / _ops.clip(length, eps, None)
 
 
@@ -644,6 +662,7 @@ from microgradnp.nn.extra_layers import (  # noqa: E402  (they build on the func
     bilinear,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     dropout1d,
     dropout2d,
     dropout3d,
@@ -668,7 +687,8 @@ from microgradnp.nn.extra_layers import (  # noqa: E402  (they build on the func
 )
 
 __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "alpha_dropout", "avg_pool3d", "bilinear",
-            "conv_transpose1d", "conv_transpose2d", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout",
+            "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "dropout1d", "dropout2d", "dropout3d",
+            "feature_alpha_dropout",
             "fold", "glu", "hardshrink", "instance_norm", "interpolate", "local_response_norm", "max_pool3d",
             "pixel_shuffle", "pixel_unshuffle", "rms_norm", "rrelu", "softmin", "softshrink", "tanhshrink",
             "threshold", "unfold", "upsample"]
