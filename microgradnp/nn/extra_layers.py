@@ -25,7 +25,7 @@ from microgradnp.nn.containers import ModuleList
 from microgradnp.nn.conv import Conv1d as _ConvLayer
 from microgradnp.nn.conv import MaxPool1d as _MaxPoolLayer
 from microgradnp.nn.conv import _Pool1d, _setting
-from microgradnp.nn.extra_losses import eager_only
+from microgradnp.nn.extra_losses import _tensor, eager_only
 from microgradnp.nn.init import default_layer_init_, uniform_
 from microgradnp.nn.layers import Softmax
 from microgradnp.nn.module import Module, Parameter
@@ -45,10 +45,6 @@ from microgradnp.ops.elementwise import Dropout as _DropoutOp
 from microgradnp.ops.elementwise import Scale
 from microgradnp.ops.primitive import floating
 from microgradnp.tensor import Tensor, _data, _rng, get_default_dtype
-
-
-def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _shape(x) -> tuple[int, ...]:
