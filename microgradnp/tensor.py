@@ -84,6 +84,15 @@ for _operator in ("neg", "pos", "abs", "lt", "le", "gt", "ge"):
 FREED = _FreedValues()  # one marker for all: freeing must cost nothing more than a store
 
 
+class InPlaceCastError(TypeError, RuntimeError):
+    """An in-place operation whose result dtype the tensor cannot hold (``ints.add_(1.5)``).
+    PyTorch raises RuntimeError there and NumPy a TypeError: this is both."""
+
+
+_SYMBOLS = {"add_": "+", "sub_": "-", "mul_": "*", "div_": "/", "pow_": "**", "+=": "+", "-=": "-", "*=": "*",
+            "/=": "/", "**=": "**", "//=": "//", "%=": "%"}
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -403,8 +412,25 @@ class Tensor:
     def _in_place(self, op: str, ufunc, other) -> Tensor:
         self._check_in_place(op, other)
         other = other.data if isinstance(other, Tensor) else other
+        data = self.data
+        # PyTorch computes in the operands' result dtype (a float64 0-d tensor added to float32
+        # data: in float32) and refuses a result of a higher kind than the data (int data += 1.5).
+        kind = type(other)
+        fast = (other.dtype is data.dtype) if kind is np.ndarray else (kind is float and data.dtype.kind == "f")
+        result = None if fast else _ops.primitive.result_dtype(data, other)
+        if result is not None and ufunc is np.true_divide and result.kind in "biu":
+            result = _default_dtype  # int / int is a float
+        if result is not None:
+            if not np.can_cast(result, data.dtype, "same_kind"):
+                raise InPlaceCastError(
+                    f"{op}: the result type {result} cannot be cast to this tensor's dtype {data.dtype} "
+                    f"in place (PyTorch refuses it too). Compute a new tensor instead (t = t {_SYMBOLS.get(op, op)} "
+                    "other), or convert first (t = t.double(), t.float())"
+                )
+            if result != data.dtype and isinstance(other, np.ndarray | np.generic) and np.ndim(other) == 0:
+                other = np.asarray(other).astype(result)
         try:
-            ufunc(self.data, other, out=self.data)
+            ufunc(data, other, out=data)
         except TypeError:  # a string, None, an object...: say what is accepted
             _ops.primitive.refuse_non_numbers(op, self, other)
             raise

@@ -239,6 +239,23 @@ def test_zero_d_accepts_dim_0_and_minus_1(torch, name, dim):
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12)
 
 
+FUNCTIONS_ZERO_D = ("sum", "mean", "prod", "amax", "amin", "max", "min", "logsumexp", "argmax", "all", "any")
+
+
+@pytest.mark.parametrize("name", FUNCTIONS_ZERO_D)
+@pytest.mark.parametrize("dim", [0, -1])
+def test_zero_d_dims_in_the_mg_functions(torch, name, dim):
+    # torch.sum(x, 0) on a 0-d tensor is x; so is mg.sum(x, 0) (NumPy raises there: nothing breaks).
+    ours = getattr(mg, name)(mg.tensor(1.7), dim)
+    theirs = getattr(torch, name)(torch.tensor(1.7, dtype=torch.float64), dim)
+    theirs = theirs[0] if isinstance(theirs, tuple) else theirs  # (mg.max(x, 0) is NumPy's: the values)
+    ours = ours[0] if isinstance(ours, tuple) else ours
+    assert ours.shape == tuple(theirs.shape) == ()
+    np.testing.assert_allclose(ours.data, theirs.numpy())
+    with pytest.raises((IndexError, ValueError)):
+        getattr(mg, name)(mg.tensor(1.7), 1)
+
+
 def test_zero_d_other_dims_raise_index_error():
     x = mg.tensor(2.0)
     assert x.cummax(0).values.shape == () and x.cummin(-1).indices.shape == ()

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy import ndarray
 
-from microgradnp.ops.primitive import Primitive, floating, refuse_non_numbers
+from microgradnp.ops.primitive import Primitive, floating, floating_pair, promote, refuse_non_numbers
 from microgradnp.tensor import Tensor, _data, _rng
 
 
@@ -16,6 +17,8 @@ class Add(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is not ndarray or type(b) is not ndarray or a.dtype is not b.dtype:  # (fast path first)
+            a, b = promote(a, b)
         try:
             return np.add(a, b, out=ctx._out)
         except TypeError:  # (costs nothing until raised)
@@ -32,6 +35,8 @@ class Sub(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is not ndarray or type(b) is not ndarray or a.dtype is not b.dtype:
+            a, b = promote(a, b)
         try:
             return np.subtract(a, b, out=ctx._out)
         except TypeError:
@@ -48,6 +53,8 @@ class Mul(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is not ndarray or type(b) is not ndarray or a.dtype is not b.dtype:
+            a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         try:
             return np.multiply(a, b, out=ctx._out)
@@ -67,6 +74,7 @@ class Div(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = floating_pair(a, b)
         ctx.save_for_backward(a, b)
         try:
             return np.divide(a, b, out=ctx._out)
@@ -85,6 +93,7 @@ class Div(Primitive):
 class Pow(Primitive):
     @staticmethod
     def forward(ctx, base, exponent):
+        base, exponent = promote(base, exponent)
         try:
             out = base**exponent
         except TypeError:
@@ -248,6 +257,7 @@ class Clip(Primitive):
 class Maximum(Primitive):
     @staticmethod
     def forward(ctx, a, b):
+        a, b = promote(a, b)
         out = np.maximum(a, b)
         if out.dtype.kind != "f":
             return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
@@ -263,6 +273,7 @@ class Maximum(Primitive):
 class Minimum(Primitive):
     @staticmethod
     def forward(ctx, a, b):
+        a, b = promote(a, b)
         out = np.minimum(a, b)
         if out.dtype.kind != "f":
             return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
@@ -288,7 +299,7 @@ class Where(Primitive):
     def forward(ctx, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
         ctx.save_for_backward(condition)
-        return np.where(condition, a, b)
+        return np.where(condition, *promote(a, b))
 
     @staticmethod
     def backward(ctx, grad):
@@ -571,7 +582,7 @@ class Arctan(Primitive):
 class Arctan2(Primitive):
     @staticmethod
     def forward(ctx, y, x):
-        y, x = floating(y), floating(x)
+        y, x = floating_pair(y, x)
         ctx.save_for_backward(y, x)
         return np.arctan2(y, x)
 
@@ -696,6 +707,7 @@ class FloorDivide(_Piecewise):
 
     @staticmethod
     def forward(ctx, a, b):
+        a, b = promote(a, b)
         try:
             return np.floor_divide(a, b)
         except TypeError:
@@ -715,6 +727,7 @@ class _Modulo(Primitive):
 
     @classmethod
     def forward(cls, ctx, a, b):
+        a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         try:
             return cls.ufunc(a, b)
@@ -748,7 +761,7 @@ class LogAddExp(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = floating(a), floating(b)
+        a, b = floating_pair(a, b)
         out = np.logaddexp(a, b)
         ctx.save_for_backward(a, b, out)
         return out

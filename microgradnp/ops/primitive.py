@@ -53,6 +53,16 @@ def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(normalized))
 
 
+def reduction_axes(axis, ndim: int) -> tuple[int, ...]:
+    """``normalize_axes`` for a reduction: on a 0-d tensor, axis 0 and -1 (which PyTorch
+    accepts there, and NumPy refuses) reduce nothing."""
+    if ndim == 0 and axis is not None:
+        given = axis if isinstance(axis, tuple | list) else (axis,)
+        if all(isinstance(a, int | np.integer) and a in (0, -1) for a in given):
+            return ()
+    return normalize_axes(axis, ndim)
+
+
 def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` after reducing ``axes`` with ``keepdims=True``."""
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
@@ -102,6 +112,115 @@ def floating(a):
     if isinstance(a, bool | int):
         return np.asarray(a, dtype=get_default_dtype())
     return a
+
+
+# -- type promotion --------------------------------------------------------------------------
+# PyTorch's rule for the dtype of a binary operation, where it differs from NumPy's: an int
+# and a float tensor give the float tensor's dtype (NumPy widens int32 + float32 to float64);
+# 0-d tensors and scalars (Python or NumPy numbers) only decide the dtype when they are of a
+# higher kind (bool < int < float < complex) than the tensors with dimensions, so that
+# ``x32 * mg.tensor(2.0)`` and ``x32 * np.float64(2)`` stay float32; a float scalar with
+# int tensors gives the default float dtype.
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_INT64, _BOOL = np.dtype(np.int64), np.dtype(bool)
+
+
+def promote(a, b):
+    """``a`` and ``b`` (arrays or numbers) cast to PyTorch's result dtype of a binary
+    operation on them, so that NumPy computes in it; numbers stay numbers where NumPy
+    already treats them so. Operands that are not numbers pass unchanged (the operation
+    then raises its own error)."""
+    if type(a) is np.ndarray:
+        kind = type(b)
+        if kind is np.ndarray:
+            if a.dtype is b.dtype:  # the usual case, first
+                return a, b
+        elif kind is int or kind is bool or (kind is float and a.dtype.kind in "fc"):
+            return a, b  # NumPy treats a Python number as PyTorch does
+    elif type(b) is np.ndarray:
+        kind = type(a)
+        if kind is int or kind is bool or (kind is float and b.dtype.kind in "fc"):
+            return a, b
+    return _promoted(a, b)
+
+
+def floating_pair(a, b):
+    """``promote(a, b)`` for a function whose values are not integers (true division, atan2,
+    hypot...): an integer or bool result dtype becomes the default float dtype, as in PyTorch
+    (``int32 / int32`` is a float tensor)."""
+    a, b = promote(a, b)
+    dtype = a.dtype if isinstance(a, np.ndarray) else getattr(b, "dtype", None)
+    if dtype is not None and dtype.kind in "biu":
+        default = get_default_dtype()
+        a, b = (x.astype(default) if isinstance(x, np.ndarray) else float(x) for x in (a, b))
+    return a, b
+
+
+def _promoted(*operands):
+    plain = [x.item() if isinstance(x, np.generic) and x.dtype.kind in _CATEGORY else x for x in operands]
+    result = result_dtype(*plain)
+    if result is None:
+        return operands
+    return tuple(x.astype(result) if isinstance(x, np.ndarray) and x.dtype != result else x for x in plain)
+
+
+def result_dtype(*operands) -> np.dtype | None:
+    """PyTorch's result dtype (``torch.result_type``) of ``operands``: arrays (with dimensions,
+    or 0-d as a 0-d tensor) and Python numbers (a NumPy number is one too); None if one of
+    them is neither, or not of a bool, integer, floating or complex dtype."""
+    dims = zeros = numbers = None  # the promoted dtype of each group of operands (None: no operand)
+    for x in operands:
+        if isinstance(x, np.generic) and x.dtype.kind in _CATEGORY:
+            x = x.item()  # a NumPy number counts as a number, as in PyTorch
+        if isinstance(x, np.ndarray):
+            if x.dtype.kind not in _CATEGORY:
+                return None
+            if x.ndim:
+                dims = x.dtype if dims is None else promote_types(dims, x.dtype)
+            else:
+                zeros = x.dtype if zeros is None else promote_types(zeros, x.dtype)
+        elif isinstance(x, bool | int | float | complex):
+            dtype = _number_dtype(x)
+            numbers = dtype if numbers is None else promote_types(numbers, dtype)
+        else:
+            return None
+    return _combine(dims, _combine(zeros, numbers))
+
+
+def _number_dtype(x) -> np.dtype:
+    """The dtype PyTorch gives a Python number: bool, int64, or the default float (complex) dtype."""
+    if isinstance(x, bool):
+        return _BOOL
+    if isinstance(x, int):
+        return _INT64
+    default = get_default_dtype()
+    return default if isinstance(x, float) else np.result_type(default, np.complex64)
+
+
+def promote_types(d1: np.dtype, d2: np.dtype) -> np.dtype:
+    """``torch.promote_types``: NumPy's promotion within a kind (int8 + int32 is int32); across
+    kinds, the higher kind's dtype (int32 + float32 is float32, not NumPy's float64)."""
+    c1, c2 = _CATEGORY[d1.kind], _CATEGORY[d2.kind]
+    if c1 == c2 or (min(c1, c2) == 2 and max(c1, c2) == 3):  # float and complex: NumPy's (and PyTorch's)
+        return np.promote_types(d1, d2)
+    return d1 if c1 > c2 else d2
+
+
+def _combine(higher, lower):
+    """c10's ``combine_categories``: the dtype of a group of operands (``higher``: the one
+    that decides) combined with a group below it, which matters only if of a higher kind."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    high, low = _CATEGORY[higher.kind], _CATEGORY[lower.kind]
+    if high == 3:
+        return higher
+    if low == 3:
+        return np.result_type(higher, np.complex64) if high == 2 else lower
+    if high == 2:
+        return higher
+    if high == 0 or low == 2:
+        return promote_types(higher, lower)
+    return higher
 
 
 _OPERANDS = ("Tensors, numbers (int, float, bool), NumPy arrays or scalars of numbers, and (nested) lists "

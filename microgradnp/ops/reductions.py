@@ -16,6 +16,7 @@ from microgradnp.ops.primitive import (
     floating,
     kept_shape,
     normalize_axes,
+    reduction_axes,
     restore_reduced_axes,
 )
 from microgradnp.tensor import Tensor, _as_array_result, _data, _no_grad_on_data
@@ -27,7 +28,7 @@ def _prepare(ctx, a, axis) -> tuple[int, ...]:
     if axis is None:
         axes, ctx.kept = tuple(range(a.ndim)), (1,) * a.ndim
     else:
-        axes = normalize_axes(axis, a.ndim)
+        axes = reduction_axes(axis, a.ndim)
         ctx.kept = kept_shape(a.shape, axes)
     ctx.shape = a.shape
     return axes
@@ -433,7 +434,7 @@ def norm(x, ord=None, axis=None, keepdims=False, *, p=None):  # noqa: A002  (Num
     if p is not None:
         if ord is not None:
             raise TypeError("norm() got both ord= and p=: give one (p is PyTorch's argument, ord NumPy's)")
-        axes = tuple(range(ndim)) if axis is None else normalize_axes(axis, ndim)
+        axes = tuple(range(ndim)) if axis is None else reduction_axes(axis, ndim)
         return Norm.apply(x, ord=_vector_order(2.0 if p == "fro" else p, "p"), axes=axes, keepdims=keepdims)
     if axis is None:
         if ord is not None and ndim not in (1, 2):

@@ -22,6 +22,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import _ModeSwitch
+from microgradnp.ops import primitive
 from microgradnp.ops.primitive import normalize_axes
 from microgradnp.ops.torch_math import _tensor
 from microgradnp.tensor import (
@@ -186,32 +187,27 @@ def promote_types(type1, type2) -> np.dtype:
     the higher category wins (bool < integer < floating), so int64 and float16 give float16;
     within one category, the smallest dtype holding both (``np.promote_types``)."""
     type1, type2 = np.dtype(type1), np.dtype(type2)
-    first, second = _category(type1), _category(type2)
-    if first != second:
-        return type1 if first > second else type2
-    return np.promote_types(type1, type2)
+    _category(type1), _category(type2)  # (a clear error for other dtypes)
+    return primitive.promote_types(type1, type2)
 
 
 def result_type(tensor1, tensor2) -> np.dtype:
     """The dtype of an arithmetic result of ``tensor1`` and ``tensor2`` (tensors, arrays or
-    numbers), by PyTorch's rule (``torch.result_type``): the highest category among them wins;
-    in that category, tensors with dimensions count before 0-d tensors, and those before
-    Python numbers (a float number among integer tensors gives the default dtype)."""
-    groups: list[list[np.dtype]] = [[], [], []]
+    numbers), by PyTorch's rule (``torch.result_type``), the one every arithmetic operation
+    follows: the highest category among them wins; in that category, tensors with dimensions
+    count before 0-d tensors, and those before numbers (a float number among integer tensors
+    gives the default dtype)."""
+    operands = []
     for operand in (tensor1, tensor2):
         if isinstance(operand, Tensor | np.ndarray | np.generic):
-            groups[0 if np.ndim(operand) else 1].append(np.asarray(_data(operand)).dtype)
-        elif isinstance(operand, bool | numbers.Number):
-            kind = bool if isinstance(operand, bool) else int if isinstance(operand, numbers.Integral) else float
-            groups[2].append(np.dtype({bool: np.bool_, int: np.int64, float: get_default_dtype()}[kind]))
-        else:
+            operand = np.asarray(_data(operand)) if not isinstance(operand, np.generic) else operand
+            _category(operand.dtype)
+        elif not isinstance(operand, bool | numbers.Number):
             raise TypeError(f"result_type: expected tensors, arrays or numbers, got {type(operand).__name__}")
-    top = builtins.max(_category(d) for group in groups for d in group)
-    for group in groups:
-        chosen = [d for d in group if _category(d) == top]
-        if chosen:
-            return np.result_type(*chosen)
-    raise AssertionError("unreachable")
+        elif not isinstance(operand, bool | int | float | complex):  # a Fraction, a Decimal...
+            operand = int(operand) if isinstance(operand, numbers.Integral) else float(operand)
+        operands.append(operand)
+    return primitive.result_dtype(*operands)
 
 
 def can_cast(from_, to) -> bool:

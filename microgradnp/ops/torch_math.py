@@ -19,7 +19,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.ops.elementwise import _erf_values, _values
-from microgradnp.ops.primitive import Primitive, check_not_empty, floating, normalize_axes
+from microgradnp.ops.primitive import Primitive, check_not_empty, floating, floating_pair, normalize_axes
 from microgradnp.ops.sorting import ValuesIndices
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
@@ -125,8 +125,9 @@ class Hypot(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = np.hypot(floating(a), floating(b))
-        ctx.save_for_backward(floating(a), floating(b), out)
+        a, b = floating_pair(a, b)
+        out = np.hypot(a, b)
+        ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
@@ -142,7 +143,7 @@ class Xlogy(Primitive):
 
     @staticmethod
     def forward(ctx, x, y):
-        x, y = floating(x), floating(y)
+        x, y = floating_pair(x, y)
         ctx.save_for_backward(x, y)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where((x == 0) & ~np.isnan(y), 0, x * np.log(y))
