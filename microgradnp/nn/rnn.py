@@ -5,7 +5,8 @@ Everything is built from differentiable operations (the dense-layer node, sigmoi
 slicing, stacking), so gradients come from the engine and are exact to every order. The
 parameters have PyTorch's names, shapes and gate order, so a PyTorch model's
 ``state_dict`` (its tensors as NumPy arrays) loads with ``load_state_dict`` and gives the
-same outputs.
+same outputs. The layers also take a ``PackedSequence`` (``nn.utils.rnn``), as PyTorch's:
+each sequence then runs for its own length only, stepping over ``batch_sizes``.
 
 The time loop multiplies each step's input by ``weight_ih`` on its own rather than taking
 slices of one product over all steps: with reverse-mode slicing, every slice's gradient is
@@ -26,6 +27,7 @@ from microgradnp import ops
 from microgradnp.nn import functional as F
 from microgradnp.nn.init import uniform_
 from microgradnp.nn.module import Module, Parameter
+from microgradnp.nn.rnn_utils import PackedSequence
 from microgradnp.ops.activations import ReLU as ReLUOp
 from microgradnp.ops.activations import Sigmoid as SigmoidOp
 from microgradnp.ops.activations import Tanh as TanhOp
@@ -110,6 +112,22 @@ def _checked_input(module: Module, x, batched_ndim: int) -> tuple[Tensor, bool]:
 
 def _zeros(shape, like) -> Tensor:
     return Tensor(np.zeros(shape, dtype=like.dtype))
+
+
+def _rows(state, start: int, stop: int):
+    """Rows ``start:stop`` (batch entries) of a state: a tensor, or LSTM's (h, c) pair."""
+    if isinstance(state, tuple):
+        return tuple(part[start:stop] for part in state)
+    return state[start:stop]
+
+
+def _joined(parts: list):
+    """The states in ``parts`` (tensors or (h, c) pairs) concatenated along the batch."""
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], tuple):
+        return tuple(ops.concatenate(list(pieces), axis=0) for pieces in zip(*parts))
+    return ops.concatenate(parts, axis=0)
 
 
 def _reset_uniform(module: Module, hidden_size: int, rng) -> None:
@@ -397,9 +415,102 @@ class _RNNBase(Module):
                 steps = [F.dropout(x, self.dropout, True, self.rng) for x in steps]
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _packed_direction(self, steps: list, sizes: list, state, weights, reverse: bool):
+        """One layer-direction over a packed batch: ``steps[t]`` holds step t of the
+        ``sizes[t]`` longest sequences (sorted longest first), ``state`` the initial state of
+        every sequence. Returns the outputs per step and each sequence's final state: forwards,
+        a sequence's state stops at its last step; backwards, it starts there."""
+        out = []
+        if reverse:
+            rows = sizes[-1]
+            initial, state = state, _rows(state, 0, rows)
+            for x, size in zip(reversed(steps), reversed(sizes)):
+                if size > rows:  # sequences whose last step is t join
+                    state = _joined([state, _rows(initial, rows, size)])
+                    rows = size
+                state = self._step(x, state, weights)
+                out.append(state[0] if self.mode == "LSTM" else state)
+            out.reverse()
+            return out, state
+        finished = []  # the final states of the sequences that ended, shortest first
+        rows = sizes[0]
+        for x, size in zip(steps, sizes):
+            if size < rows:  # sequences whose last step was t - 1 leave
+                finished.append(_rows(state, size, rows))
+                state = _rows(state, 0, size)
+                rows = size
+            state = self._step(x, state, weights)
+            out.append(state[0] if self.mode == "LSTM" else state)
+        return out, _joined([state, *reversed(finished)])
+
+    def _run_packed(self, steps: list, sizes: list, states: list) -> tuple[list, list]:
+        """``_run`` for a packed batch (see ``_packed_direction``)."""
+        directions = 2 if self.bidirectional else 1
+        final = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                index = layer * directions + direction
+                out, state = self._packed_direction(steps, sizes, states[index], self._layer_weights(index),
+                                                    reverse=bool(direction))
+                outputs.append(out)
+                final.append(state)
+            if layer == self.num_layers - 1:
+                return outputs, final
+            steps = outputs[0] if directions == 1 else [ops.concatenate(pair, axis=-1) for pair in zip(*outputs)]
+            if self.dropout and self.training:
+                steps = [F.dropout(x, self.dropout, True, self.rng) for x in steps]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _forward_packed(self, packed: PackedSequence, hx: tuple):
+        """``_forward`` for a ``PackedSequence``, as PyTorch's: the initial states are taken in
+        the original batch order (reordered by ``sorted_indices`` to the packed order), the
+        output is a ``PackedSequence`` like the input, and the final states are each
+        sequence's, back in the original order (by ``unsorted_indices``)."""
+        name = type(self).__name__
+        data = packed.data
+        if data.ndim != 2:
+            raise ValueError(f"{name}: the data of a PackedSequence input should be 2-D (total steps, input_size), "
+                             f"got shape {data.shape}")
+        if data.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                             f"got {data.shape[-1]} (PackedSequence data of shape {data.shape})")
+        sizes = [int(n) for n in packed.batch_sizes.data]
+        if not sizes or sizes[-1] < 1 or any(a < b for a, b in zip(sizes, sizes[1:])) or sum(sizes) != data.shape[0]:
+            raise ValueError(f"{name}: invalid PackedSequence: batch_sizes {sizes} must be positive, non-increasing "
+                             f"and sum to the {data.shape[0]} rows of data; make it with pack_padded_sequence")
+        batch = sizes[0]
+        real_hidden = self.proj_size or self.hidden_size
+        features = (real_hidden, self.hidden_size)
+        what = ("h_0", "c_0") if len(hx) == 2 else ("hx",)
+        given = [self._check_hidden(h, what[i], features[i], batch, False) for i, h in enumerate(hx)]
+        if packed.sorted_indices is not None:
+            given = [None if h is None else h[:, packed.sorted_indices.data] for h in given]
+        count = self.num_layers * (2 if self.bidirectional else 1)
+        per_layer = []
+        for i, h in enumerate(given):
+            if h is None:
+                per_layer.append([_zeros((batch, features[i]), data)] * count)
+            else:
+                per_layer.append([h[k] for k in range(count)])
+        states = list(zip(*per_layer)) if len(hx) == 2 else per_layer[0]
+        steps = ops.split(data, np.cumsum(sizes)[:-1].tolist(), axis=0) if len(sizes) > 1 else [data]
+        outputs, final = self._run_packed(steps, sizes, states)
+        output = [ops.concatenate(out, axis=0) if len(out) > 1 else out[0] for out in outputs]
+        output = output[0] if len(output) == 1 else ops.concatenate(output, axis=-1)
+        if len(hx) == 2:
+            final = [ops.stack([state[i] for state in final], axis=0) for i in range(2)]
+        else:
+            final = [ops.stack(final, axis=0)]
+        if packed.unsorted_indices is not None:
+            final = [f[:, packed.unsorted_indices.data] for f in final]
+        return PackedSequence(output, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices), final
+
     def _forward(self, x, hx: tuple):
         """Shared forward: ``hx`` is (h_0,) or (h_0, c_0), each possibly None. Returns the
         output and the stacked final states (one per entry of ``hx``)."""
+        if isinstance(x, PackedSequence):
+            return self._forward_packed(x, hx)
         x, unbatched = self._check_input(x)
         batch = x.shape[1]
         real_hidden = self.proj_size or self.hidden_size
@@ -473,6 +584,12 @@ class RNN(_RNNBase):
     ``h_n`` (D * num_layers, N, hidden_size), or (D * num_layers, hidden_size) unbatched;
     ``h_0`` is zeros when omitted.
 
+    The input may also be a ``PackedSequence`` (``nn.utils.rnn.pack_padded_sequence`` or
+    ``pack_sequence``), as PyTorch's: the output is then a ``PackedSequence`` like it, each
+    sequence runs for its own length only, and ``h_n`` holds each sequence's state at its
+    last step (the reverse direction starting there), in the original batch order;
+    ``batch_first`` does not apply (``h_0``/``h_n`` are (D * num_layers, N, hidden_size)).
+
     Parameters, as PyTorch's: ``weight_ih_l{k}`` (hidden_size, input_size for k = 0, else
     D * hidden_size), ``weight_hh_l{k}`` (hidden_size, hidden_size), ``bias_ih_l{k}`` and
     ``bias_hh_l{k}`` (hidden_size,), with ``_reverse`` versions when bidirectional.
@@ -487,7 +604,8 @@ class RNN(_RNNBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
-        """Returns ``(output, h_n)``; ``hx`` is the initial hidden state (zeros when None)."""
+        """Returns ``(output, h_n)``; ``hx`` is the initial hidden state (zeros when None).
+        ``output`` is a ``PackedSequence`` when ``input`` is one."""
         output, (h_n,) = self._forward(input, (hx,))
         return output, h_n
 
@@ -500,7 +618,8 @@ class LSTM(_RNNBase):
         c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
         h_t = sigmoid(o) * tanh(c_t)           (then h_t @ W_hr.T with proj_size > 0)
 
-    The arguments, the shapes and ``rng`` are ``RNN``'s (without ``nonlinearity``), plus
+    The arguments, the shapes, ``rng`` and the ``PackedSequence`` input are ``RNN``'s
+    (without ``nonlinearity``; a packed input gives ``(PackedSequence, (h_n, c_n))``), plus
     ``proj_size``: when > 0, ``h`` is projected to that many features by ``weight_hr_l{k}``
     (proj_size, hidden_size), as PyTorch's LSTM with projections; it must be smaller than
     hidden_size. With H_out = proj_size if > 0 else hidden_size, the output has D * H_out
@@ -520,7 +639,8 @@ class LSTM(_RNNBase):
                          proj_size, dtype, rng)
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
-        """Returns ``(output, (h_n, c_n))``; ``hx`` is the pair ``(h_0, c_0)`` (zeros when None)."""
+        """Returns ``(output, (h_n, c_n))``; ``hx`` is the pair ``(h_0, c_0)`` (zeros when None).
+        ``output`` is a ``PackedSequence`` when ``input`` is one."""
         if hx is None:
             hx = (None, None)
         elif not isinstance(hx, tuple | list) or len(hx) != 2:
@@ -540,7 +660,8 @@ class GRU(_RNNBase):
         n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
         h_t = (1 - z) * n + z * h_{t-1}
 
-    The arguments, the shapes and ``rng`` are ``RNN``'s (without ``nonlinearity``).
+    The arguments, the shapes, ``rng`` and the ``PackedSequence`` input are ``RNN``'s
+    (without ``nonlinearity``).
 
     Parameters, as PyTorch's (gates in the order r, z, n): ``weight_ih_l{k}``
     (3*hidden_size, input_size for k = 0, else D * hidden_size), ``weight_hh_l{k}``
@@ -555,6 +676,7 @@ class GRU(_RNNBase):
                          dtype, rng)
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
-        """Returns ``(output, h_n)``; ``hx`` is the initial hidden state (zeros when None)."""
+        """Returns ``(output, h_n)``; ``hx`` is the initial hidden state (zeros when None).
+        ``output`` is a ``PackedSequence`` when ``input`` is one."""
         output, (h_n,) = self._forward(input, (hx,))
         return output, h_n
