@@ -115,7 +115,7 @@ from microgradnp.ops.torch_functions import (  # the rest of torch's top-level f
     tensor_split, trapezoid, trapz, tril_indices, triu_indices, true_divide, unbind, unflatten, unique,
     unique_consecutive, unravel_index, unsqueeze, var_mean, vdot, vsplit,
 )
-from microgradnp import data, func, linalg, nn, optim, train, utils, viz  # after the core: they build on it
+from microgradnp import data, errors, func, linalg, nn, optim, train, utils, viz  # after the core: they build on it
 from microgradnp.check import check_backprop
 from microgradnp.nn.functional import (  # torch.conv2d(...) is F.conv2d(...): the same arguments
     adaptive_avg_pool1d, avg_pool1d, bilinear, channel_shuffle, conv1d, conv2d, conv3d, conv_transpose1d,
@@ -123,4 +123,23 @@ from microgradnp.nn.functional import (  # torch.conv2d(...) is F.conv2d(...): t
     pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm, threshold,
 )
 
+import builtins as _builtins
+import numpy as _np
+
+# PyTorch's dtype names, as the NumPy dtypes they stand for: mg.zeros(3, dtype=mg.float32),
+# t.to(mg.long), t.dtype == mg.bool. (mg.float is float32, as torch.float; the default
+# dtype of new tensors is still get_default_dtype().)
+float16 = half = _np.dtype(_np.float16)
+float32 = float = _np.dtype(_np.float32)  # noqa: A001
+float64 = double = _np.dtype(_np.float64)
+int8, uint8 = _np.dtype(_np.int8), _np.dtype(_np.uint8)
+int16 = short = _np.dtype(_np.int16)
+int32 = int = _np.dtype(_np.int32)  # noqa: A001
+int64 = long = _np.dtype(_np.int64)
+bool = _np.dtype(_np.bool_)  # noqa: A001
+
 __version__ = "0.1.0"
+
+# ``from microgradnp import *`` leaves Python's builtins alone (mg.float, mg.range, mg.all...
+# are there as attributes, as in PyTorch).
+__all__ = sorted(name for name in dir() if not name.startswith("_") and not hasattr(_builtins, name))

@@ -9,6 +9,8 @@ import operator
 
 import numpy as np
 
+from microgradnp.errors import DtypeError, InvalidArgumentError
+
 _default_dtype = np.dtype(np.float64)
 
 
@@ -82,11 +84,6 @@ for _operator in ("neg", "pos", "abs", "lt", "le", "gt", "ge"):
 
 
 FREED = _FreedValues()  # one marker for all: freeing must cost nothing more than a store
-
-
-class InPlaceCastError(TypeError, RuntimeError):
-    """An in-place operation whose result dtype the tensor cannot hold (``ints.add_(1.5)``).
-    PyTorch raises RuntimeError there and NumPy a TypeError: this is both."""
 
 
 _SYMBOLS = {"add_": "+", "sub_": "-", "mul_": "*", "div_": "/", "pow_": "**", "+=": "+", "-=": "-", "*=": "*",
@@ -274,12 +271,22 @@ class Tensor:
         """The number of elements (NumPy's ``t.size``)."""
         return self.data.size
 
-    def to(self, dtype) -> Tensor:
-        """This tensor in another floating-point ``dtype`` (a NumPy dtype, a name such as
-        "float32", or a tensor whose dtype to take), differentiably; ``self`` when it
-        already has it. ``to("cpu")`` is ``self`` too: there is no other device."""
-        dtype = _target_dtype(dtype.dtype if isinstance(dtype, Tensor) else dtype)
-        return self if dtype is None else _ops.astype(self, dtype)
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False) -> Tensor:
+        """This tensor in another ``dtype`` (a NumPy dtype, ``mg.float32``, a name such as
+        "float32", or a tensor whose dtype to take); ``self`` when it already has it (unless
+        ``copy``). A floating dtype is differentiable; an integer or bool one gives a tensor
+        outside the graph, as PyTorch's. ``to("cpu")`` and ``to("cpu", dtype)`` take the only
+        device there is."""
+        targets = [a for a in (*args, dtype) if a is not None and not _is_cpu(a)]
+        if (device is not None and not _is_cpu(device)) or len(targets) > 1:
+            raise TypeError(f"to(): expected a dtype, a tensor or 'cpu' (and at most one dtype), got {args!r}"
+                            + (f" and device={device!r}" if device is not None else ""))
+        target = _target_dtype(targets[0].dtype if isinstance(targets[0], Tensor) else targets[0]) if targets else None
+        if target is None or target == self.data.dtype:
+            return self.clone() if copy else self
+        if target.kind == "f":
+            return _ops.astype(self, target)
+        return _no_grad_on_data(np.asarray)(self, dtype=target)
 
     def float(self) -> Tensor:
         """This tensor in float32, differentiably (PyTorch's ``t.float()``; Python's
@@ -290,6 +297,10 @@ class Tensor:
         """This tensor in float64, differentiably (PyTorch's ``t.double()``)."""
         return _ops.astype(self, np.float64)
 
+    def half(self) -> Tensor:
+        """This tensor in float16, differentiably (PyTorch's ``t.half()``)."""
+        return _ops.astype(self, np.float16)
+
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
         _reading(self, "t.numpy()")
@@ -299,7 +310,7 @@ class Tensor:
         """The single value of a one-element tensor as a Python number."""
         _reading(self, "t.item()")
         if self.data.size != 1:
-            raise ValueError(f"item(): the tensor has {self.data.size} elements, not one; index it first")
+            raise InvalidArgumentError(f"item(): the tensor has {self.data.size} elements, not one; index it first")
         return self.data.item()
 
     def tolist(self):
@@ -422,7 +433,7 @@ class Tensor:
             result = _default_dtype  # int / int is a float
         if result is not None:
             if not np.can_cast(result, data.dtype, "same_kind"):
-                raise InPlaceCastError(
+                raise DtypeError(
                     f"{op}: the result type {result} cannot be cast to this tensor's dtype {data.dtype} "
                     f"in place (PyTorch refuses it too). Compute a new tensor instead (t = t {_SYMBOLS.get(op, op)} "
                     "other), or convert first (t = t.double(), t.float())"
@@ -440,7 +451,7 @@ class Tensor:
                 if not self.data.flags.writeable
                 else "the other operand must broadcast to its shape"
             )
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{op}: cannot write the result in place into this tensor of shape "
                 f"{self.data.shape} ({error}); {hint}"
             ) from None
@@ -497,7 +508,7 @@ class Tensor:
         self._check_in_place("fill_", value)
         value = value.data if isinstance(value, Tensor) else value
         if np.ndim(value) != 0:
-            raise ValueError(f"fill_: the value must be a single number, got shape {np.shape(value)}")
+            raise InvalidArgumentError(f"fill_: the value must be a single number, got shape {np.shape(value)}")
         self.data[...] = value
         _versions.bump(self.data)
         return self
@@ -511,7 +522,7 @@ class Tensor:
         try:
             np.copyto(self.data, source, casting="unsafe")
         except ValueError as error:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"copy_: a source of shape {source.shape} does not broadcast to this tensor's "
                 f"shape {self.data.shape} ({error})"
             ) from None
@@ -521,7 +532,7 @@ class Tensor:
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's argument names)
         """Limit the values to [min, max] in place (either bound may be None); returns self."""
         if min is None and max is None:
-            raise ValueError("clamp_: give at least one of min and max")
+            raise InvalidArgumentError("clamp_: give at least one of min and max")
         self._check_in_place("clamp_", min if isinstance(min, Tensor) else max)
         np.clip(self.data, _data(min), _data(max), out=self.data)
         _versions.bump(self.data)
@@ -795,6 +806,10 @@ def full_like(x, fill_value, requires_grad: bool = False, dtype=None, name: str 
     return _new(np.full(data.shape, fill_value, dtype=dtype), requires_grad, name)
 
 
+def _is_cpu(value) -> bool:
+    return isinstance(value, str) and value.lower() in ("cpu", "cpu:0")
+
+
 def _target_dtype(dtype) -> np.dtype | None:
     """The dtype of ``to(dtype)`` (Tensor's and Module's): None for "cpu", the only device."""
     if isinstance(dtype, str) and dtype.lower() == "cpu":
@@ -802,7 +817,7 @@ def _target_dtype(dtype) -> np.dtype | None:
     try:
         return np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"to({dtype!r}): expected a floating-point dtype such as np.float32 or 'float64' "
+        raise TypeError(f"to({dtype!r}): expected a dtype such as np.float32, 'float64' or mg.long "
                         "(or 'cpu', the only device)") from None
 
 

@@ -351,3 +351,40 @@ def test_nonzero_method_is_pytorchs_function_numpys(torch):
     for o, t in zip(mg.nonzero(mg.tensor(a)), np.nonzero(a), strict=True):
         np.testing.assert_array_equal(o.data, t)
     assert mg.tensor(3.0).nonzero().shape == tuple(torch.tensor(3.0).nonzero().shape)
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod", "logcumsumexp"])
+def test_scans_with_dim_on_0d_are_0d_as_pytorchs(torch, name):
+    x, tx = mg.tensor(1.7, requires_grad=True), torch.tensor(1.7, dtype=torch.float64, requires_grad=True)
+    ours, theirs = getattr(mg, name)(x, dim=0), getattr(torch, name)(tx, dim=0)
+    assert ours.shape == tuple(theirs.shape) == ()
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy())
+    assert getattr(mg, name)(mg.tensor(1.7), 0).shape == (1,)  # NumPy's spelling: NumPy's one element
+    with pytest.raises(IndexError):
+        getattr(mg, name)(mg.tensor(1.7), dim=1)
+    with pytest.raises(TypeError, match="both dim= and axis="):
+        getattr(mg, name)(mg.tensor([1.0]), axis=0, dim=0)
+
+
+@pytest.mark.parametrize("name", ["std_mean", "var_mean"])
+def test_std_mean_takes_axis_as_pytorch(torch, name):
+    data = RNG.normal(size=(3, 4, 5))
+    ours = getattr(mg, name)(mg.tensor(data), axis=(1, 2))
+    theirs = getattr(torch, name)(torch.tensor(data), axis=(1, 2))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.data, b.numpy())
+    with pytest.raises(TypeError, match="both dim= and axis="):
+        getattr(mg, name)(mg.tensor(data), dim=1, axis=1)
+
+
+def test_roll_method_is_pytorchs(torch):
+    data = np.arange(8.0).reshape(2, 4)
+    for args in [(1,), ((1, 2), (0, 1)), (1, 1), (-3, 0), ((2,), (1,))]:
+        np.testing.assert_array_equal(mg.tensor(data).roll(*args).data, torch.tensor(data).roll(*args).numpy())
+    with pytest.raises(RuntimeError, match="shifts and dims must align"):
+        mg.tensor(data).roll((1, 2))
+    with pytest.raises(RuntimeError):
+        torch.tensor(data).roll((1, 2))
+    np.testing.assert_array_equal(mg.tensor(data).roll(shift=1, axis=0).data, np.roll(data, 1, axis=0))

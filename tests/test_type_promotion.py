@@ -165,3 +165,33 @@ def test_in_place_operations_cast_as_pytorch(torch):
     x.mul_(mg.tensor(third))
     tx.mul_(torch.tensor(third, dtype=torch.float64))
     np.testing.assert_array_equal(x.data, tx.numpy())
+
+
+def test_pytorchs_dtype_names_and_casts(torch):
+    pairs = {"float16": "float16", "half": "float16", "float32": "float32", "float": "float32", "float64": "float64",
+             "double": "float64", "int8": "int8", "uint8": "uint8", "int16": "int16", "short": "int16",
+             "int32": "int32", "int": "int32", "int64": "int64", "long": "int64", "bool": "bool"}
+    for name, numpy_name in pairs.items():
+        assert getattr(mg, name) == np.dtype(numpy_name) == np.dtype(str(getattr(torch, name)).removeprefix("torch."))
+    assert mg.zeros(2, dtype=mg.float32).dtype == np.float32
+    x = mg.tensor([1.5, -2.5], requires_grad=True)
+    for method in ("half", "byte", "char", "short", "int", "long", "bool", "float", "double"):
+        ours, theirs = getattr(x, method)(), getattr(torch.tensor([1.5, -2.5], dtype=torch.float64), method)()
+        assert ours.dtype == np.dtype(str(theirs.dtype).removeprefix("torch.")), method
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    as_long = x.to(mg.long)  # an integer cast: outside the graph, as PyTorch's
+    assert as_long.dtype == np.int64 and not as_long.requires_grad
+    np.testing.assert_array_equal(as_long.data, [1, -2])
+    assert x.to("cpu") is x and x.to("cpu", mg.float64) is x and x.to(x) is x
+    assert x.to(x, copy=True) is not x
+    x.to(dtype=mg.float16).sum().backward()  # the float casts stay differentiable
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+    with pytest.raises(TypeError, match="at most one dtype"):
+        x.to(mg.float32, mg.float64)
+
+
+def test_star_import_leaves_builtins_alone():
+    namespace: dict = {}
+    exec("from microgradnp import *", namespace)
+    assert "float" not in namespace and "range" not in namespace and "all" not in namespace
+    assert "tensor" in namespace and "nn" in namespace and "float32" in namespace

@@ -30,6 +30,7 @@ import numpy as np
 
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.autograd.versions import stamps, written_since
+from microgradnp.errors import InvalidArgumentError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -176,7 +177,13 @@ class Function:
                 record = record or x.requires_grad
             else:
                 arrays.append(_as_float_array(x) if isinstance(x, list) else x)
-        out = cls.forward(ctx, *arrays, **params)
+        try:
+            out = cls.forward(ctx, *arrays, **params)
+        except ValueError as error:
+            if type(error) is not ValueError or not cls._builtin:
+                raise
+            # NumPy's refusal (a shape that does not fit...): PyTorch raises RuntimeError there.
+            raise InvalidArgumentError(f"{cls.name}: {error}") from None
         if type(out) is not np.ndarray:
             if type(out) is tuple:
                 return ctx._apply_several(out, inputs, arrays, params, record)

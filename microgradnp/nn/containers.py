@@ -6,6 +6,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module
 
 __all__ = ["ModuleDict", "ModuleList"]
@@ -200,5 +201,6 @@ class ModuleDict(Module):
                                 f"{type(pair).__name__}")
             pair = list(pair)
             if len(pair) != 2:
-                raise ValueError(f"ModuleDict update sequence element #{j} has length {len(pair)}; 2 is required")
+                raise InvalidArgumentError(
+                    f"ModuleDict update sequence element #{j} has length {len(pair)}; 2 is required")
             self[pair[0]] = pair[1]

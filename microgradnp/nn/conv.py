@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn.init import default_layer_init_
 from microgradnp.nn.module import Module, Parameter
@@ -47,8 +48,9 @@ class Conv1d(Module):
         if not isinstance(padding, str):
             padding = _setting(padding, "padding", name, ndim, zero_ok=True)
         if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is implemented, got {padding_mode!r}; pad the input "
-                             "yourself (e.g. mg.pad) and use padding=0")
+            raise InvalidArgumentError(
+                f"{name}: only padding_mode='zeros' is implemented, got {padding_mode!r}; pad the input "
+                "yourself (e.g. mg.pad) and use padding=0")
         kernels = _per_axis(kernel_size, ndim)
         shape = (out_channels, in_channels // groups, *kernels)
         # The rest fails here rather than at the first forward: check it against a

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.layers import MLP, Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, MSELoss
 from microgradnp.nn.module import Module, Parameter
@@ -71,8 +72,9 @@ class Ensemble(Module):
         shapes = _layout(first)
         for i, model in enumerate(models[1:], start=1):
             if type(model) is not type(first) or _layout(model) != shapes:
-                raise ValueError(f"Ensemble: model {i} differs from model 0 in its layers or parameter shapes; "
-                                 "every member must have the same architecture")
+                raise InvalidArgumentError(
+                    f"Ensemble: model {i} differs from model 0 in its layers or parameter shapes; "
+                    "every member must have the same architecture")
         self.members = len(models)
         template = copy.deepcopy(first)
         parameters = [dict(m.named_parameters()) for m in models]
@@ -121,7 +123,7 @@ class Ensemble(Module):
                              f"got {members!r}")
         index %= self.members
         if len(set(index.tolist())) != len(index):
-            raise ValueError(f"Ensemble.keep: member indices repeat in {members!r}")
+            raise InvalidArgumentError(f"Ensemble.keep: member indices repeat in {members!r}")
 
         def rows(array):
             return np.ascontiguousarray(array[index])  # each member's memory laid out as before
@@ -150,7 +152,7 @@ class Ensemble(Module):
         # NumPy would cast a Python float (optim.optimizer.as_scalar).
         array = np.asarray(values, dtype=np.float64)
         if array.shape != (self.members,):
-            raise ValueError(f"Ensemble.per_member: give one value per member ({self.members}), got shape "
+            raise InvalidArgumentError(f"Ensemble.per_member: give one value per member ({self.members}), got shape "
                              f"{array.shape}")
         return array.reshape(self.members, 1, 1)
 
@@ -168,8 +170,9 @@ class Ensemble(Module):
         target = target.data if isinstance(target, Tensor) else np.asarray(target)
         shape = prediction.shape
         if shape[:1] != (self.members,) or target.shape != shape[1:]:
-            raise ValueError(f"Ensemble.member_losses: expected predictions (members={self.members}, *target shape) "
-                             f"and a target shared by all members; got predictions {shape} and target {target.shape}")
+            raise InvalidArgumentError(
+                f"Ensemble.member_losses: expected predictions (members={self.members}, *target shape) "
+                f"and a target shared by all members; got predictions {shape} and target {target.shape}")
         elementwise = copy.copy(loss_fn)  # the same loss, unreduced: reduced per member below
         elementwise.reduction = "none"
         losses = elementwise(prediction, np.broadcast_to(target, shape)).reshape(self.members, -1)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn import parity as _parity
 from microgradnp.nn.containers import ModuleList
@@ -70,8 +71,9 @@ class _PadNd(Module):
         widths = tuple(padding) if isinstance(padding, tuple | list) else (padding,) * (2 * self.ndim)
         if len(widths) != 2 * self.ndim or not all(isinstance(p, numbers.Integral) and not isinstance(p, bool)
                                                    for p in widths):
-            raise ValueError(f"{name}: padding must be an int or a {2 * self.ndim}-tuple of ints (negative ones "
-                             f"crop), got {padding!r}")
+            raise InvalidArgumentError(
+                f"{name}: padding must be an int or a {2 * self.ndim}-tuple of ints (negative ones "
+                f"crop), got {padding!r}")
         self.padding, self.value = tuple(int(p) for p in widths), None
 
     def forward(self, x):
@@ -80,7 +82,7 @@ class _PadNd(Module):
         ranks = (ndim + 1, ndim + 2) if self.mode != "constant" else tuple(range(ndim, max(rank, ndim) + 1))
         if rank not in ranks:
             wanted = f"{ndim + 1}D or {ndim + 2}D" if self.mode != "constant" else f"at least {ndim}D"
-            raise ValueError(f"{type(self).__name__}: expected {wanted} input, got a {rank}D input of shape "
+            raise InvalidArgumentError(f"{type(self).__name__}: expected {wanted} input, got a {rank}D input of shape "
                              f"{_shape(x)}")
         return F.pad(x, self.padding, self.mode, self.value)
 
@@ -220,7 +222,7 @@ def pixel_shuffle(input, upscale_factor: int):
     r = _factor(upscale_factor, "upscale_factor", "pixel_shuffle")
     shape = _shape(input)
     if len(shape) < 3 or shape[-3] % (r * r):
-        raise ValueError(f"pixel_shuffle: expected an input (*, C * r^2, H, W) with channels divisible by "
+        raise InvalidArgumentError(f"pixel_shuffle: expected an input (*, C * r^2, H, W) with channels divisible by "
                          f"upscale_factor^2 = {r * r}, got shape {shape}")
     *batch, channels, height, width = shape
     out = ops.reshape(input, (*batch, channels // (r * r), r, r, height, width))
@@ -239,7 +241,7 @@ def pixel_unshuffle(input, downscale_factor: int):
     r = _factor(downscale_factor, "downscale_factor", "pixel_unshuffle")
     shape = _shape(input)
     if len(shape) < 3 or shape[-1] % r or shape[-2] % r:
-        raise ValueError(f"pixel_unshuffle: expected an input (*, C, H, W) with H and W divisible by "
+        raise InvalidArgumentError(f"pixel_unshuffle: expected an input (*, C, H, W) with H and W divisible by "
                          f"downscale_factor = {r}, got shape {shape}")
     *batch, channels, height, width = shape
     out = ops.reshape(input, (*batch, channels, height // r, r, width // r, r))
@@ -284,9 +286,10 @@ _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area")
 def _per_spatial(value, ndim: int, what: str, spatial: tuple):
     if isinstance(value, tuple | list):
         if len(value) != ndim:
-            raise ValueError(f"interpolate: input and output must have the same number of spatial dimensions, but "
-                             f"got input with spatial dimensions of {list(spatial)} and {what} {tuple(value)}; give "
-                             f"the input as (N, C, d1, ..., dK) and {what} as (o1, ..., oK)")
+            raise InvalidArgumentError(
+                f"interpolate: input and output must have the same number of spatial dimensions, but "
+                f"got input with spatial dimensions of {list(spatial)} and {what} {tuple(value)}; give "
+                f"the input as (N, C, d1, ..., dK) and {what} as (o1, ..., oK)")
         return tuple(value)
     return (value,) * ndim
 
@@ -348,37 +351,41 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         raise NotImplementedError(f"interpolate: {'antialias=True' if antialias else 'mode ' + repr(mode)} is not "
                                   "implemented; use mode 'bilinear' (or 'area' to shrink) without antialias")
     if mode not in _MODES:
-        raise ValueError(f"interpolate: unknown mode {mode!r}; use one of {', '.join(_MODES)}")
+        raise InvalidArgumentError(f"interpolate: unknown mode {mode!r}; use one of {', '.join(_MODES)}")
     _parity.check_interpolate_dtype(input, mode)
     if len(shape) < 3:
-        raise ValueError(f"interpolate: expected an input (N, C, d1, ...) with 1 to 3 spatial axes, got shape {shape}")
+        raise InvalidArgumentError(
+            f"interpolate: expected an input (N, C, d1, ...) with 1 to 3 spatial axes, got shape {shape}")
     ndim, spatial = len(shape) - 2, shape[2:]
     if mode in _LINEAR_MODES and _LINEAR_MODES[mode] != ndim:
-        raise ValueError(f"interpolate: got a {len(shape)}D input, but mode {mode!r} needs a "
+        raise InvalidArgumentError(f"interpolate: got a {len(shape)}D input, but mode {mode!r} needs a "
                          f"{_LINEAR_MODES[mode] + 2}D input (N, C, {_conv._SPATIAL[_LINEAR_MODES[mode]]})")
     if ndim > 3 or (mode == "area" and ndim > 2):
-        raise ValueError(f"interpolate: mode {mode!r} takes inputs with 1 to {2 if mode == 'area' else 3} spatial "
-                         f"axes, got shape {shape}")
+        raise InvalidArgumentError(
+            f"interpolate: mode {mode!r} takes inputs with 1 to {2 if mode == 'area' else 3} spatial "
+            f"axes, got shape {shape}")
     if mode not in _LINEAR_MODES and align_corners is not None:
-        raise ValueError("interpolate: align_corners option can only be set with the interpolating modes: "
+        raise InvalidArgumentError("interpolate: align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | trilinear")
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: " + ("only one of size or scale_factor should be defined" if size is not None
-                                            else "either size or scale_factor should be defined"))
+        raise InvalidArgumentError(
+            "interpolate: " + ("only one of size or scale_factor should be defined" if size is not None
+            else "either size or scale_factor should be defined"))
     if size is not None:
         if recompute_scale_factor:
-            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
+            raise InvalidArgumentError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
         sizes = tuple(positive_int(s, "size", "interpolate", ndim=ndim) for s in _per_spatial(size, ndim, "output size",
                                                                                                spatial))
         scales = (None,) * ndim
     else:
         scales = tuple(float(s) for s in _per_spatial(scale_factor, ndim, "scale_factor", spatial))
         if min(scales) <= 0:
-            raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
+            raise InvalidArgumentError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
         sizes = tuple(math.floor(n * s) for n, s in zip(spatial, scales, strict=True))
         if min(sizes) < 1:
-            raise ValueError(f"interpolate: scale_factor {scale_factor!r} gives an empty output {sizes} for the input "
-                             f"of spatial size {spatial}")
+            raise InvalidArgumentError(
+                f"interpolate: scale_factor {scale_factor!r} gives an empty output {sizes} for the input "
+                f"of spatial size {spatial}")
         if recompute_scale_factor:
             scales = (None,) * ndim
     if mode == "area":
@@ -448,32 +455,35 @@ class UpsamplingBilinear2d(Upsample):
 def _transposed_geometry(name: str, in_shape, w_shape, stride, padding, output_padding, groups, dilation):
     ndim = len(w_shape) - 2
     if len(in_shape) != ndim + 2:
-        raise ValueError(f"{name}: expected an input (N, C_in, {_conv._SPATIAL[ndim]}) or (C_in, "
+        raise InvalidArgumentError(f"{name}: expected an input (N, C_in, {_conv._SPATIAL[ndim]}) or (C_in, "
                          f"{_conv._SPATIAL[ndim]}), got shape {tuple(in_shape)}")
     strides = positive_ints(stride, "stride", name, ndim)
     dilations = positive_ints(dilation, "dilation", name, ndim)
     if isinstance(padding, str):
-        raise ValueError(f"{name}: padding must be an int or a tuple of ints (PyTorch has no 'same'/'valid' for "
-                         f"transposed convolutions), got {padding!r}")
+        raise InvalidArgumentError(
+            f"{name}: padding must be an int or a tuple of ints (PyTorch has no 'same'/'valid' for "
+            f"transposed convolutions), got {padding!r}")
     paddings = positive_ints(padding, "padding", name, ndim, zero_ok=True)
     extras = positive_ints(output_padding, "output_padding", name, ndim, zero_ok=True)
     groups = positive_int(groups, "groups", name)
     channels, (in_channels, group_out, *kernels) = in_shape[1], w_shape
     if channels != in_channels:
-        raise ValueError(f"{name}: the input has {channels} channels but the weight of shape {tuple(w_shape)} "
-                         f"expects {in_channels} (weight.shape[0]: weights are (C_in, C_out / groups, ...))")
+        raise InvalidArgumentError(
+            f"{name}: the input has {channels} channels but the weight of shape {tuple(w_shape)} "
+            f"expects {in_channels} (weight.shape[0]: weights are (C_in, C_out / groups, ...))")
     if in_channels % groups:
-        raise ValueError(f"{name}: input channels {in_channels} are not divisible by groups={groups}")
+        raise InvalidArgumentError(f"{name}: input channels {in_channels} are not divisible by groups={groups}")
     gs = []
     for length, kernel, s, d, p, extra in zip(in_shape[2:], kernels, strides, dilations, paddings, extras,
                                               strict=True):
         if extra >= max(s, d):
-            raise ValueError(f"{name}: output_padding ({extra}) must be smaller than either stride ({s}) or "
+            raise InvalidArgumentError(f"{name}: output_padding ({extra}) must be smaller than either stride ({s}) or "
                              f"dilation ({d})")
         out = (length - 1) * s - 2 * p + d * (kernel - 1) + extra + 1
         if out < 1 or kernel < 1:
-            raise ValueError(f"{name}: the output would have size {out} along an axis of length {length} (kernel "
-                             f"{kernel}, stride {s}, padding {p}, dilation {d}); use less padding")
+            raise InvalidArgumentError(
+                f"{name}: the output would have size {out} along an axis of length {length} (kernel "
+                f"{kernel}, stride {s}, padding {p}, dilation {d}); use less padding")
         # The windows of the matching convolution on the output: the transposed one scatters into them.
         reach = (length - 1) * s + d * (kernel - 1) + 1  # = out + 2 p - output_padding
         gs.append(Geometry(out, kernel, s, d, p, reach - p - out, length))
@@ -485,8 +495,9 @@ def _conv_transpose(name: str, input, weight, bias, stride, padding, output_padd
         gs, g, out_channels = _transposed_geometry(name, _shape(batch), _shape(weight), stride, padding,
                                                    output_padding, groups, dilation)
         if bias is not None and _shape(bias) != (out_channels,):
-            raise ValueError(f"{name}: bias must have shape ({out_channels},), one value per out channel, got "
-                             f"{_shape(bias)}")
+            raise InvalidArgumentError(
+                f"{name}: bias must have shape ({out_channels},), one value per out channel, got "
+                f"{_shape(bias)}")
         n, in_channels, *lengths = _shape(batch)
         kernels, positions = _shape(weight)[2:], math.prod(lengths)
         taps, group_in, group_out = math.prod(kernels), in_channels // g, out_channels // g
@@ -561,19 +572,22 @@ class ConvTranspose1d(Module):
         out_channels = positive_int(out_channels, "out_channels", name)
         groups = positive_int(groups, "groups", name)
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
-                             f"divisible by groups ({groups})")
+            raise InvalidArgumentError(
+                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                f"divisible by groups ({groups})")
         if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is supported for transposed convolutions (as in "
-                             f"PyTorch), got {padding_mode!r}")
+            raise InvalidArgumentError(
+                f"{name}: only padding_mode='zeros' is supported for transposed convolutions (as in "
+                f"PyTorch), got {padding_mode!r}")
         kernel_size, stride, dilation = (_setting(v, what, name, ndim) for v, what in
                                          ((kernel_size, "kernel_size"), (stride, "stride"), (dilation, "dilation")))
         padding = _setting(padding, "padding", name, ndim, zero_ok=True)
         output_padding = _setting(output_padding, "output_padding", name, ndim, zero_ok=True)
         for extra, s, d in zip(*(_per_axis(v, ndim) for v in (output_padding, stride, dilation)), strict=True):
             if extra >= max(s, d):
-                raise ValueError(f"{name}: output_padding ({extra}) must be smaller than either stride ({s}) or "
-                                 f"dilation ({d})")
+                raise InvalidArgumentError(
+                    f"{name}: output_padding ({extra}) must be smaller than either stride ({s}) or "
+                    f"dilation ({d})")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation, self.padding_mode = groups, dilation, padding_mode
@@ -589,16 +603,18 @@ class ConvTranspose1d(Module):
         ndim = self.ndim
         output_size = tuple(output_size)[-ndim:]
         if len(output_size) != ndim:
-            raise ValueError(f"{type(self).__name__}: output_size must have {ndim} or {ndim + 2} elements, got "
-                             f"{output_size}")
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: output_size must have {ndim} or {ndim + 2} elements, got "
+                f"{output_size}")
         extras = []
         for size, length, k, s, p, d in zip(output_size, _shape(x)[-ndim:], *(
                 _per_axis(v, ndim) for v in (self.kernel_size, self.stride, self.padding, self.dilation)),
                 strict=True):
             smallest = (length - 1) * s - 2 * p + d * (k - 1) + 1
             if not smallest <= size < smallest + s:
-                raise ValueError(f"{type(self).__name__}: requested an output size of {tuple(output_size)}, but valid "
-                                 f"sizes range from {smallest} to {smallest + s - 1} along an axis of length {length}")
+                raise InvalidArgumentError(
+                    f"{type(self).__name__}: requested an output size of {tuple(output_size)}, but valid "
+                    f"sizes range from {smallest} to {smallest + s - 1} along an axis of length {length}")
             extras.append(size - smallest)
         return tuple(extras)
 
@@ -654,7 +670,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """
     shape = _shape(input)
     if len(shape) not in (3, 4):
-        raise ValueError(f"unfold: only 3D (C, H, W) or 4D (N, C, H, W) inputs are supported, got shape {shape}")
+        raise InvalidArgumentError(
+            f"unfold: only 3D (C, H, W) or 4D (N, C, H, W) inputs are supported, got shape {shape}")
     if len(shape) == 3:
         return ops.squeeze(unfold(ops.expand_dims(input, 0), kernel_size, dilation, padding, stride), 0)
     gs = _window_geometry("unfold", shape[2:], kernel_size, dilation, padding, stride)
@@ -673,7 +690,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """
     shape = _shape(input)
     if len(shape) not in (2, 3):
-        raise ValueError(f"fold: only unbatched (2D) or batched (3D) inputs are supported, got shape {shape}")
+        raise InvalidArgumentError(f"fold: only unbatched (2D) or batched (3D) inputs are supported, got shape {shape}")
     if len(shape) == 2:
         return ops.squeeze(fold(ops.expand_dims(input, 0), output_size, kernel_size, dilation, padding, stride), 0)
     sizes = positive_ints(output_size, "output_size", "fold", 2)
@@ -681,12 +698,14 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     kernels, outs = tuple(g.kernel for g in gs), tuple(g.out_length for g in gs)
     n, channels, blocks = shape
     if channels % math.prod(kernels):
-        raise ValueError(f"fold: expected size of input's dimension 1 to be divisible by the product of kernel_size, "
-                         f"but got input.size(1)={channels} and kernel_size={kernels}")
+        raise InvalidArgumentError(
+            f"fold: expected size of input's dimension 1 to be divisible by the product of kernel_size, "
+            f"but got input.size(1)={channels} and kernel_size={kernels}")
     if blocks != math.prod(outs):
-        raise ValueError(f"fold: given output_size={sizes}, kernel_size={kernels}, expected size of input's dimension "
-                         f"2 to match the calculated number of sliding blocks {outs[0]} * {outs[1]} = "
-                         f"{math.prod(outs)}, but got input.size(2)={blocks}")
+        raise InvalidArgumentError(
+            f"fold: given output_size={sizes}, kernel_size={kernels}, expected size of input's dimension "
+            f"2 to match the calculated number of sliding blocks {outs[0]} * {outs[1]} = "
+            f"{math.prod(outs)}, but got input.size(2)={blocks}")
     entries = ops.reshape(input, (n, channels // math.prod(kernels), *kernels, *outs))
     return _FoldOp.apply(ops.transpose(entries, (0, 1, 4, 5, 2, 3)), geometry=gs)
 
@@ -751,7 +770,7 @@ def softshrink(input, lambd: float = 0.5):
         ValueError: ``lambd`` is negative.
     """
     if lambd < 0:
-        raise ValueError(f"softshrink: lambd must be greater or equal to 0, got {lambd}")
+        raise InvalidArgumentError(f"softshrink: lambd must be greater or equal to 0, got {lambd}")
     input = _tensor(input)
     zero = np.zeros((), dtype=_float_dtype(input))
     return ops.where(input > lambd, input - lambd, ops.where(input < -lambd, input + lambd, zero))
@@ -772,8 +791,9 @@ def glu(input, dim: int = -1):
     """
     shape = _shape(input)
     if not shape or shape[dim] % 2:
-        raise ValueError(f"glu: halving dimension must be even, but dimension {dim} of the input of shape {shape} "
-                         f"is {'missing' if not shape else shape[dim]}")
+        raise InvalidArgumentError(
+            f"glu: halving dimension must be even, but dimension {dim} of the input of shape {shape} "
+            f"is {'missing' if not shape else shape[dim]}")
     first, second = ops.split(input, 2, axis=dim)
     return first * ops.sigmoid(second)
 
@@ -801,7 +821,7 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
         ValueError: ``lower > upper``.
     """
     if lower > upper:
-        raise ValueError(f"rrelu: lower ({lower}) must be at most upper ({upper})")
+        raise InvalidArgumentError(f"rrelu: lower ({lower}) must be at most upper ({upper})")
     if not training:
         return F.leaky_relu(_tensor(input), (lower + upper) / 2)
     return _RandomLeakyReLU.apply(input, lower, upper, rng=rng)
@@ -847,7 +867,7 @@ class Softshrink(Hardshrink):
 
     def __init__(self, lambd: float = 0.5):
         if lambd < 0:
-            raise ValueError(f"Softshrink: lambd must be greater or equal to 0, got {lambd}")
+            raise InvalidArgumentError(f"Softshrink: lambd must be greater or equal to 0, got {lambd}")
         super().__init__(lambd)
 
     def forward(self, x):
@@ -883,7 +903,7 @@ class RReLU(Module):
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False, rng=None):
         super().__init__()
         if lower > upper:
-            raise ValueError(f"RReLU: lower ({lower}) must be at most upper ({upper})")
+            raise InvalidArgumentError(f"RReLU: lower ({lower}) must be at most upper ({upper})")
         self.lower, self.upper, self.inplace = lower, upper, inplace
         self.rng = _rng(rng)
 
@@ -897,7 +917,7 @@ class RReLU(Module):
 # == dropout =====================================================================================
 def _check_p(p: float, name: str) -> None:
     if not 0 <= p <= 1:
-        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+        raise InvalidArgumentError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
 
 
 def _channel_mask(input, p: float, rng, mask_shape):
@@ -910,8 +930,9 @@ def _feature_dropout(name: str, input, p: float, training: bool, ranks: tuple[in
     _check_p(p, name)
     shape = _shape(input)
     if len(shape) not in ranks:
-        raise ValueError(f"{name}: expected {ranks[0]}D or {ranks[1]}D input, but received a {len(shape)}D input; it "
-                         f"drops whole channels of (N, C, ...) or unbatched (C, ...) inputs")
+        raise InvalidArgumentError(
+            f"{name}: expected {ranks[0]}D or {ranks[1]}D input, but received a {len(shape)}D input; it "
+            f"drops whole channels of (N, C, ...) or unbatched (C, ...) inputs")
     if not training or p == 0:
         return input
     batched = len(shape) == ranks[1] or name == "dropout2d"  # PyTorch reads a 3D input to dropout2d as (N, C, L)
@@ -962,7 +983,7 @@ def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace
     """``alpha_dropout`` of whole channels of ``(N, C, ...)``, as ``torch.nn.functional.feature_alpha_dropout``."""
     shape = _shape(input)
     if len(shape) < 2:
-        raise ValueError(f"feature_alpha_dropout: expected an input (N, C, ...), got shape {shape}")
+        raise InvalidArgumentError(f"feature_alpha_dropout: expected an input (N, C, ...), got shape {shape}")
     return _alpha_dropout("feature_alpha_dropout", input, p, training, shape[:2] + (1,) * (len(shape) - 2), rng)
 
 
@@ -1032,8 +1053,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     axes, count = tuple(range(2, len(shape))), math.prod(shape[2:])
     if use_input_stats:
         if len(shape) < 3 or count <= 1:
-            raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input of "
-                             f"shape {list(shape)}")
+            raise InvalidArgumentError(
+                f"instance_norm: expected more than 1 spatial element when training, got input of "
+                f"shape {list(shape)}")
         mean = ops.mean(input, axis=axes, keepdims=True)
         var = ops.var(input, axis=axes, keepdims=True)
         if running_mean is not None or running_var is not None:
@@ -1041,7 +1063,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                             _data(var).mean(axis=0).reshape(-1), count, momentum)
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")
+            raise InvalidArgumentError(
+                "instance_norm: running_mean and running_var are needed when use_input_stats=False")
         stat_shape = (1, shape[1]) + (1,) * len(axes)
         mean, var = ops.reshape(running_mean, stat_shape), ops.reshape(running_var, stat_shape)
     return _per_channel(_normalize(input, mean, var, eps), weight, bias)
@@ -1079,13 +1102,14 @@ class InstanceNorm1d(Module):
     def forward(self, x):
         rank, spatial = len(_shape(x)), self._spatial
         if rank not in (spatial + 1, spatial + 2):
-            raise ValueError(f"{type(self).__name__}: expected {spatial + 1}D or {spatial + 2}D input (got {rank}D "
-                             "input)")
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: expected {spatial + 1}D or {spatial + 2}D input (got {rank}D "
+                "input)")
         if rank == spatial + 1:
             return ops.squeeze(self.forward(ops.expand_dims(x, 0)), 0)
         channels = _shape(x)[1]
         if channels != self.num_features and (self.affine or self.track_running_stats):
-            raise ValueError(f"{type(self).__name__}: expected input's size at dim=1 to match num_features "
+            raise InvalidArgumentError(f"{type(self).__name__}: expected input's size at dim=1 to match num_features "
                              f"({self.num_features}), but got: {channels}")
         use_input_stats = self.training or not self.track_running_stats
         return instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
@@ -1119,10 +1143,11 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None):
     normalized = _shape_tuple(normalized_shape)
     shape = _shape(input)
     if shape[len(shape) - len(normalized):] != normalized or len(normalized) > len(shape):
-        raise ValueError(f"rms_norm: the input's trailing shape must be normalized_shape {list(normalized)}, got an "
-                         f"input of shape {list(shape)}")
+        raise InvalidArgumentError(
+            f"rms_norm: the input's trailing shape must be normalized_shape {list(normalized)}, got an "
+            f"input of shape {list(shape)}")
     if weight is not None and _shape(weight) != normalized:
-        raise ValueError(f"rms_norm: weight must have shape {list(normalized)}, got {list(_shape(weight))}")
+        raise InvalidArgumentError(f"rms_norm: weight must have shape {list(normalized)}, got {list(_shape(weight))}")
     input = _tensor(input)
     eps = float(np.finfo(_float_dtype(input)).eps) if eps is None else eps
     axes = tuple(range(len(shape) - len(normalized), len(shape)))
@@ -1159,7 +1184,8 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     size = positive_int(size, "size", "local_response_norm")
     shape = _shape(input)
     if len(shape) < 3:
-        raise ValueError(f"local_response_norm: expected 3D or higher dimensionality input, got shape {shape}")
+        raise InvalidArgumentError(
+            f"local_response_norm: expected 3D or higher dimensionality input, got shape {shape}")
     input = _tensor(input)
     widths = [(0, 0)] * len(shape)
     widths[1] = (size // 2, (size - 1) // 2)
@@ -1200,10 +1226,11 @@ def bilinear(input1, input2, weight, bias=None):
     """
     s1, s2, sw = _shape(input1), _shape(input2), _shape(weight)
     if len(sw) != 3 or not s1 or not s2 or s1[-1] != sw[1] or s2[-1] != sw[2] or s1[:-1] != s2[:-1]:
-        raise ValueError(f"bilinear: expected input1 (*, in1), input2 (*, in2) with the same leading shape and weight "
-                         f"(out, in1, in2), got {s1}, {s2} and {sw}")
+        raise InvalidArgumentError(
+            f"bilinear: expected input1 (*, in1), input2 (*, in2) with the same leading shape and weight "
+            f"(out, in1, in2), got {s1}, {s2} and {sw}")
     if bias is not None and _shape(bias) != sw[:1]:
-        raise ValueError(f"bilinear: bias must have shape ({sw[0]},), got {_shape(bias)}")
+        raise InvalidArgumentError(f"bilinear: bias must have shape ({sw[0]},), got {_shape(bias)}")
     out = ops.einsum("...i,oij,...j->...o", _tensor(input1), weight, input2)
     return out if bias is None else out + bias
 
@@ -1360,7 +1387,8 @@ class ParameterDict(Module):
         for j, pair in enumerate(pairs):
             pair = list(pair)
             if len(pair) != 2:
-                raise ValueError(f"ParameterDict update sequence element #{j} has length {len(pair)}; 2 is required")
+                raise InvalidArgumentError(
+                    f"ParameterDict update sequence element #{j} has length {len(pair)}; 2 is required")
             self[pair[0]] = pair[1]
 
 
@@ -1368,14 +1396,15 @@ class ParameterDict(Module):
 def _adaptive_max_pool(name: str, input, output_size, ndim: int, return_indices: bool):
     shape = _shape(input)
     if len(shape) not in (ndim + 1, ndim + 2) or 0 in shape[-ndim - 1:]:
-        raise ValueError(f"{name}: expected a non-empty input (N, C, {_conv._SPATIAL[ndim]}) or "
+        raise InvalidArgumentError(f"{name}: expected a non-empty input (N, C, {_conv._SPATIAL[ndim]}) or "
                          f"(C, {_conv._SPATIAL[ndim]}), got shape {shape}")
     spatial = shape[-ndim:]
     sizes = tuple(output_size) if isinstance(output_size, tuple | list) else (output_size,) * ndim
     if len(sizes) != ndim or not all(s is None or (isinstance(s, numbers.Integral) and not isinstance(s, bool)
                                                    and s > 0) for s in sizes):
-        raise ValueError(f"{name}: output_size must be a positive int or a tuple of {ndim} (None keeps an axis), got "
-                         f"{output_size!r}")
+        raise InvalidArgumentError(
+            f"{name}: output_size must be a positive int or a tuple of {ndim} (None keeps an axis), got "
+            f"{output_size!r}")
     sizes = tuple(n if s is None else int(s) for n, s in zip(spatial, sizes, strict=True))
     eager_only(f"{name} (the positions of its maxima are found in NumPy)")
     data = np.asarray(_data(input))

@@ -13,6 +13,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.loss import _Loss
 from microgradnp.nn.module import Module
 from microgradnp.ops.losses import check_reduction, check_same_shape
@@ -44,7 +45,7 @@ def _same_ndim(name: str, **tensors) -> None:
     ndims = {key: np.ndim(_data(value)) for key, value in tensors.items()}
     if len(set(ndims.values())) > 1:
         shown = ", ".join(f"{key} {np.shape(_data(tensors[key]))}" for key in ndims)
-        raise ValueError(f"{name}: all inputs must have the same number of dimensions, got {shown}")
+        raise InvalidArgumentError(f"{name}: all inputs must have the same number of dimensions, got {shown}")
 
 
 # -- distances ---------------------------------------------------------------------------------
@@ -64,7 +65,8 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     x1, x2 = _tensor(x1), _tensor(x2)
     axis = max(x1.ndim, x2.ndim) - 1
     if axis < 0:
-        raise ValueError("pairwise_distance: the inputs need at least one axis (the vectors' one), got 0-d tensors")
+        raise InvalidArgumentError(
+            "pairwise_distance: the inputs need at least one axis (the vectors' one), got 0-d tensors")
     return ops.norm(x1 - x2 + eps, p=p, axis=axis, keepdims=keepdim)
 
 
@@ -187,7 +189,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     check_same_shape(np.shape(_data(input)), np.shape(_data(target)), "multilabel_soft_margin_loss")
     input = _tensor(input)
     if input.ndim == 0:
-        raise ValueError("multilabel_soft_margin_loss: input needs a class axis, (N, C) or (C,), got a 0-d tensor")
+        raise InvalidArgumentError(
+            "multilabel_soft_margin_loss: input needs a class axis, (N, C) or (C,), got a 0-d tensor")
     loss = -(ops.logsigmoid(input) * target + ops.logsigmoid(-input) * (1 - _tensor(target)))
     if weight is not None:
         loss = loss * weight
@@ -215,11 +218,13 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction
     check_reduction(reduction, "cosine_embedding_loss")
     axis = np.ndim(_data(target))
     if axis not in (0, 1):
-        raise ValueError(f"cosine_embedding_loss: 0-d or 1-d target expected, got shape {np.shape(_data(target))}")
+        raise InvalidArgumentError(
+            f"cosine_embedding_loss: 0-d or 1-d target expected, got shape {np.shape(_data(target))}")
     for which, x in (("input1", input1), ("input2", input2)):
         if np.ndim(_data(x)) != axis + 1:
-            raise ValueError(f"cosine_embedding_loss: a {axis}-d target expects {axis + 1}-d inputs, but {which} "
-                             f"has shape {np.shape(_data(x))}")
+            raise InvalidArgumentError(
+                f"cosine_embedding_loss: a {axis}-d target expects {axis + 1}-d inputs, but {which} "
+                f"has shape {np.shape(_data(x))}")
     input1, target = _tensor(input1), _tensor(target)
     epsilon = 1e-12  # PyTorch's
     dot = ops.sum(input1 * input2, axis=axis)
@@ -251,17 +256,18 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     """
     check_reduction(reduction, "multi_margin_loss")
     if p not in (1, 2):
-        raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got p={p!r}")
+        raise InvalidArgumentError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got p={p!r}")
     input = _tensor(input)
     indices = np.asarray(_data(target))
     if input.ndim not in (1, 2) or indices.shape != input.shape[:-1]:
-        raise ValueError(f"multi_margin_loss: expected input (N, C) with target (N,), or (C,) with a 0-d target, "
-                         f"got input {input.shape} and target {indices.shape}")
+        raise InvalidArgumentError(
+            f"multi_margin_loss: expected input (N, C) with target (N,), or (C,) with a 0-d target, "
+            f"got input {input.shape} and target {indices.shape}")
     classes = input.shape[-1]
     if indices.dtype.kind == "f" and np.all(np.mod(indices, 1) == 0):
         indices = indices.astype(np.int64)  # a Tensor of indices holds them as floats
     if indices.dtype.kind not in "iu" or (indices.size and (indices.min() < 0 or indices.max() >= classes)):
-        raise ValueError(f"multi_margin_loss: target must hold integer class indices in [0, {classes}), "
+        raise InvalidArgumentError(f"multi_margin_loss: target must hold integer class indices in [0, {classes}), "
                          f"got {indices.dtype} values {np.unique(indices)[:5]}")
     eager_only("multi_margin_loss (its class indices are read in Python)")
     scores = ops.take_along_axis(input, indices[..., None], axis=-1)
@@ -273,7 +279,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     if weight is not None:
         weight = np.asarray(_data(weight))
         if weight.shape != (classes,):
-            raise ValueError(f"multi_margin_loss: weight must have shape ({classes},), got {weight.shape}")
+            raise InvalidArgumentError(f"multi_margin_loss: weight must have shape ({classes},), got {weight.shape}")
         terms = terms * weight.astype(input.dtype)[indices][..., None]
     return _reduce(ops.sum(terms, axis=-1) / classes, reduction, "multi_margin_loss")
 
@@ -301,10 +307,11 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     """
     check_reduction(reduction, "triplet_margin_loss")
     if margin <= 0:
-        raise ValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
+        raise InvalidArgumentError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
     _same_ndim("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
     if np.ndim(_data(anchor)) not in (1, 2):
-        raise ValueError(f"triplet_margin_loss: expected (N, D) or (D,) inputs, got shape {np.shape(_data(anchor))}")
+        raise InvalidArgumentError(
+            f"triplet_margin_loss: expected (N, D) or (D,) inputs, got shape {np.shape(_data(anchor))}")
     d_positive = pairwise_distance(anchor, positive, p, eps)
     d_negative = pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -339,17 +346,18 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     input = _tensor(input)
     if isinstance(var, float | int) and not isinstance(var, bool):
         if var < 0:
-            raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+            raise InvalidArgumentError("gaussian_nll_loss: var has negative entry/entries")
         var = Tensor(np.full(input.shape, var, dtype=input.dtype))
     var = _tensor(var)
     if np.any(var.data < 0):
-        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+        raise InvalidArgumentError("gaussian_nll_loss: var has negative entry/entries")
     if var.shape != input.shape:
         if input.shape[:-1] == var.shape:
             var = ops.expand_dims(var, -1)
         elif not (var.ndim == input.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
-            raise ValueError(f"gaussian_nll_loss: var is of incorrect size {var.shape} for input {input.shape}: give "
-                             "one variance per element, per row (last axis dropped or 1), or a float")
+            raise InvalidArgumentError(
+                f"gaussian_nll_loss: var is of incorrect size {var.shape} for input {input.shape}: give "
+                "one variance per element, per row (last axis dropped or 1), or a float")
     check_reduction(reduction, "gaussian_nll_loss")
     clamped = var + (ops.clip(var, eps, None) - var).detach()  # the clamp, with the identity's gradient
     loss = (ops.log(clamped) + (input - target) ** 2 / clamped) * 0.5
@@ -443,7 +451,7 @@ class MultiMarginLoss(_Loss):
     def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"):
         super().__init__(reduction)
         if p not in (1, 2):
-            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got p={p!r}")
+            raise InvalidArgumentError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got p={p!r}")
         self.p, self.margin, self.weight = p, margin, weight
 
     def forward(self, input, target):
@@ -458,7 +466,7 @@ class TripletMarginLoss(_Loss):
                  reduction: str = "mean"):
         super().__init__(reduction)
         if margin <= 0:
-            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+            raise InvalidArgumentError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 
     def forward(self, anchor, positive, negative):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp import ops as _ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import parity as _parity
 from microgradnp.nn.normalization import batch_norm, embedding, group_norm, layer_norm
 from microgradnp.ops import activations as _act
@@ -81,7 +82,7 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None):
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p)
     (inverted dropout); the identity when not ``training`` or ``p == 0``."""
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+        raise InvalidArgumentError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return x
     return Dropout.apply(x, p=p, rng=rng)
@@ -145,7 +146,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     ``label_smoothing`` in [0, 1] mixes in the uniform distribution.
     """
     if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise InvalidArgumentError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target_data = np.asarray(_data(target))
     if target_data.dtype.kind == "f" and target_data.shape == np.shape(_data(input)):
         return _soft_cross_entropy(input, target, _array(weight), reduction, label_smoothing)
@@ -159,14 +160,15 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     shape = np.shape(_data(input))
     class_axis = 0 if len(shape) == 1 else 1  # (C,) is one unbatched sample, as in PyTorch
     if not shape:
-        raise ValueError("cross_entropy: input must have a class axis: (C,), (N, C) or (N, C, ...), got a 0-d input")
+        raise InvalidArgumentError(
+            "cross_entropy: input must have a class axis: (C,), (N, C) or (N, C, ...), got a 0-d input")
     classes = shape[class_axis]
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
     log_probs = log_softmax(input, axis=class_axis)
     if weight is not None:
         if weight.shape != (classes,):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"cross_entropy: weight must hold one weight per class, shape ({classes},), "
                 f"but has shape {weight.shape}"
             )
@@ -316,12 +318,12 @@ def pad(input, pad, mode: str = "constant", value=None):
     widths = [int(w) for w in pad]
     shape = np.shape(_data(input))
     if len(widths) % 2 or len(widths) // 2 > len(shape):
-        raise ValueError(f"pad: pad must hold an even number of widths, at most 2 per axis of the input "
+        raise InvalidArgumentError(f"pad: pad must hold an even number of widths, at most 2 per axis of the input "
                          f"(shape {shape}), got {tuple(pad)}")
     if mode not in _TORCH_PAD_MODES:
-        raise ValueError(f"pad: unknown mode {mode!r}; use one of {', '.join(_TORCH_PAD_MODES)}")
+        raise InvalidArgumentError(f"pad: unknown mode {mode!r}; use one of {', '.join(_TORCH_PAD_MODES)}")
     if mode != "constant" and value is not None:
-        raise ValueError(f"pad: mode {mode!r} takes no value")
+        raise InvalidArgumentError(f"pad: mode {mode!r} takes no value")
     if min(widths, default=0) < 0:  # PyTorch's order: the copying modes see the whole axis
         positive = [max(w, 0) for w in widths]
         if mode in ("reflect", "replicate"):
@@ -333,10 +335,10 @@ def pad(input, pad, mode: str = "constant", value=None):
         before, after = pad_width[axis] = (widths[2 * i], widths[2 * i + 1])
         limit = {"reflect": shape[axis] - 1, "circular": shape[axis]}.get(mode)
         if limit is not None and max(before, after) > limit:
-            raise ValueError(f"pad: mode {mode!r} needs widths {'below' if mode == 'reflect' else 'at most'} "
+            raise InvalidArgumentError(f"pad: mode {mode!r} needs widths {'below' if mode == 'reflect' else 'at most'} "
                              f"the length of the axis, got ({before}, {after}) for axis {axis} of length {shape[axis]}")
         if mode == "replicate" and shape[axis] == 0 and before + after:
-            raise ValueError(f"pad: mode 'replicate' cannot pad the empty axis {axis}")
+            raise InvalidArgumentError(f"pad: mode 'replicate' cannot pad the empty axis {axis}")
     if mode == "constant":
         return _pad(input, pad_width, constant_values=0 if value is None else value)
     return _pad(input, pad_width, mode=_TORCH_PAD_MODES[mode])
@@ -575,12 +577,13 @@ def _adaptive_average(length: int, size: int, dtype) -> np.ndarray:
 def _adaptive_avg_pool(input, output_size, ndim: int, name: str):
     shape = tuple(np.shape(_data(input)))
     if len(shape) not in (ndim + 1, ndim + 2) or 0 in shape[-ndim - 1:]:
-        raise ValueError(f"{name}: expected a non-empty input of shape (N, C, {'H, W' if ndim == 2 else 'L'}) "
-                         f"or (C, {'H, W' if ndim == 2 else 'L'}), got {shape}")
+        raise InvalidArgumentError(
+            f"{name}: expected a non-empty input of shape (N, C, {'H, W' if ndim == 2 else 'L'}) "
+            f"or (C, {'H, W' if ndim == 2 else 'L'}), got {shape}")
     sizes = tuple(output_size) if isinstance(output_size, tuple | list) else (output_size,) * ndim
     if len(sizes) != ndim or not all(s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0)
                                      for s in sizes):
-        raise ValueError(f"{name}: output_size must be a positive int or a tuple of {ndim} (None keeps an "
+        raise InvalidArgumentError(f"{name}: output_size must be a positive int or a tuple of {ndim} (None keeps an "
                          f"axis), got {output_size!r}")
     dtype = _data(input).dtype if _data(input).dtype.kind == "f" else get_default_dtype()
     out = input
@@ -629,8 +632,9 @@ def prelu(input, weight):
     else:
         channels = np.shape(_data(input))[1] if ndim >= 2 else 1
         if channels != slopes or np.ndim(_data(weight)) != 1:
-            raise ValueError(f"prelu: weight has {slopes} slopes but the input of shape {np.shape(_data(input))} "
-                             f"has {channels} channels (axis 1); give one slope or one per channel")
+            raise InvalidArgumentError(
+                f"prelu: weight has {slopes} slopes but the input of shape {np.shape(_data(input))} "
+                f"has {channels} channels (axis 1); give one slope or one per channel")
         weight = _ops.reshape(weight, (slopes,) + (1,) * (ndim - 2))
     return _ops.where(input > 0, input, weight * input)
 

@@ -10,6 +10,7 @@ from statistics import NormalDist
 import numpy as np
 
 from microgradnp.autograd.versions import bump as bump_version
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.tensor import Tensor, _rng
 
 __all__ = [
@@ -53,7 +54,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     ``torch.nn.init.trunc_normal_``): uniform samples between the normal CDF's values at
     ``a`` and ``b``, mapped back through its inverse, so any interval works, even far in a tail."""
     if not std > 0 or not a < b:
-        raise ValueError(f"trunc_normal_: needs std > 0 and a < b, got std={std}, a={a}, b={b}")
+        raise InvalidArgumentError(f"trunc_normal_: needs std > 0 and a < b, got std={std}, a={a}, b={b}")
     normal = NormalDist(mean, std)
     low, high = normal.cdf(a), normal.cdf(b)
     tiny = np.finfo(np.float64).tiny  # inv_cdf is defined on the open interval (0, 1)
@@ -69,7 +70,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
     ``(shape[0], the rest)``: its rows (or columns, whichever are fewer) are orthonormal."""
     shape = tensor.data.shape
     if len(shape) < 2:
-        raise ValueError(f"orthogonal_: needs a tensor of at least 2 dimensions, got shape {shape}")
+        raise InvalidArgumentError(f"orthogonal_: needs a tensor of at least 2 dimensions, got shape {shape}")
     if not tensor.data.size:
         return tensor
     rows, cols = shape[0], tensor.data.size // shape[0]
@@ -83,7 +84,7 @@ def eye_(tensor: Tensor) -> Tensor:
     """Fill a 2-D tensor with the identity matrix (ones on the diagonal), as
     ``torch.nn.init.eye_``; a non-square one gets the ones of its leading square."""
     if tensor.data.ndim != 2:
-        raise ValueError(f"eye_: needs a 2-D tensor, got shape {tensor.data.shape}")
+        raise InvalidArgumentError(f"eye_: needs a 2-D tensor, got shape {tensor.data.shape}")
     return _fill(tensor, np.eye(*tensor.data.shape))
 
 
@@ -117,14 +118,14 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+    raise InvalidArgumentError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
 def _fans(tensor: Tensor) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight laid out as PyTorch's: (out, in, *kernel)."""
     shape = tensor.data.shape
     if len(shape) < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"fan in and fan out need a weight with at least 2 dimensions, got shape {shape} "
             "(initialise biases with uniform_ or zeros_)"
         )
@@ -160,7 +161,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
 
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise InvalidArgumentError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _fans(tensor)
     return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.tensor import Tensor, _rng
 
 
@@ -21,9 +22,9 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
 
     shape = tensor.data.shape
     if len(shape) not in (3, 4, 5):
-        raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, got shape {shape}")
+        raise InvalidArgumentError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, got shape {shape}")
     if groups < 1 or shape[0] % groups:
-        raise ValueError(f"dirac_: dim 0 ({shape[0]}) must be divisible by groups ({groups})")
+        raise InvalidArgumentError(f"dirac_: dim 0 ({shape[0]}) must be divisible by groups ({groups})")
     per_group = shape[0] // groups
     values = np.zeros(shape, dtype=tensor.data.dtype)
     centre = tuple(size // 2 for size in shape[2:])
@@ -44,9 +45,9 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, rng=None) -> Ten
 
     shape = tensor.data.shape
     if len(shape) != 2:
-        raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape {shape}")
+        raise InvalidArgumentError(f"sparse_: only tensors with 2 dimensions are supported, got shape {shape}")
     if not 0 <= sparsity <= 1:
-        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
+        raise InvalidArgumentError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
     rng = _rng(rng)
     rows, cols = shape
     values = rng.normal(0.0, std, shape)

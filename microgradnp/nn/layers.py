@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn.init import default_layer_init_
 from microgradnp.nn.module import Module, Parameter
@@ -42,7 +43,7 @@ class Linear(Module):
             if shape is None:
                 shape = np.shape(x)
             if not shape or shape[-1] != self.in_features:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"Linear(in_features={self.in_features}, out_features={self.out_features}): the input has "
                     f"shape {tuple(shape)}, but its last axis must have {self.in_features} features"
                 ) from None
@@ -196,7 +197,7 @@ class GELU(Module):
     def __init__(self, approximate: str = "none"):
         super().__init__()
         if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+            raise InvalidArgumentError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):
@@ -233,7 +234,7 @@ class CELU(ELU):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         if alpha == 0:
-            raise ValueError("CELU: alpha cannot be 0")
+            raise InvalidArgumentError("CELU: alpha cannot be 0")
         super().__init__(alpha, inplace)
 
     def forward(self, x):
@@ -261,7 +262,7 @@ class Hardtanh(Module):
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()
         if max_val < min_val:
-            raise ValueError(f"Hardtanh: max_val ({max_val}) must be at least min_val ({min_val})")
+            raise InvalidArgumentError(f"Hardtanh: max_val ({max_val}) must be at least min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, x):
@@ -333,7 +334,7 @@ def activation_module(activation) -> Module:
         return activation()
     if isinstance(activation, str) and activation.lower() in ACTIVATIONS:
         return ACTIVATIONS[activation.lower()]()
-    raise ValueError(
+    raise InvalidArgumentError(
         f"unknown activation {activation!r}: use one of {sorted(set(ACTIVATIONS) - {'identity', 'linear'})}, "
         "None, or an nn.Module"
     )
@@ -367,8 +368,9 @@ class Unflatten(Module):
         shape = x.shape
         dim = self.dim % len(shape) if -len(shape) <= self.dim < len(shape) else None
         if dim is None or math.prod(self.unflattened_size) != shape[dim]:
-            raise ValueError(f"Unflatten({self.dim}, {self.unflattened_size}): cannot split axis {self.dim} of an "
-                             f"input of shape {tuple(shape)} into {self.unflattened_size}")
+            raise InvalidArgumentError(
+                f"Unflatten({self.dim}, {self.unflattened_size}): cannot split axis {self.dim} of an "
+                f"input of shape {tuple(shape)} into {self.unflattened_size}")
         return ops.reshape(x, (*shape[:dim], *self.unflattened_size, *shape[dim + 1:]))
 
     def extra_repr(self) -> str:
@@ -382,7 +384,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, rng=None):
         super().__init__()
         if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+            raise InvalidArgumentError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = p
         self.rng = _rng(rng)
 
@@ -409,7 +411,7 @@ class MLP(Sequential):
         hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
         sizes = (in_features, *hidden, out_features)
         if any(not isinstance(n, int | np.integer) or n < 1 for n in sizes):
-            raise ValueError(f"MLP: layer sizes must be positive integers, got {sizes}")
+            raise InvalidArgumentError(f"MLP: layer sizes must be positive integers, got {sizes}")
         rng = _rng(rng)
         layers = OrderedDict()
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):

@@ -11,6 +11,7 @@ from microgradnp.autograd.grad_mode import mode as grad_mode
 from microgradnp.autograd.grad_mode import replayed, watchers
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.autograd.versions import stamps
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.tensor import Tensor, _target_dtype
 
 
@@ -433,12 +434,12 @@ class Module:
                 continue
             value = np.asarray(getattr(state_dict[name], "data", state_dict[name]))
             if value.shape != parameter.data.shape:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"load_state_dict: {name!r} has shape {value.shape} in the state but "
                     f"{parameter.data.shape} in the model"
                 )
             if value.dtype != parameter.data.dtype:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"load_state_dict: {name!r} has dtype {value.dtype} in the state but "
                     f"{parameter.data.dtype} in the model; convert one of them first"
                 )

@@ -16,6 +16,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.autograd.function import Function
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn.conv import Conv1d as _ConvLayer
 from microgradnp.nn.conv import _per_axis
@@ -97,7 +98,8 @@ class Conv3d(_ConvLayer):
 def _check_3d(name: str, input) -> None:
     shape = np.shape(_data(input))
     if len(shape) not in (4, 5) or 0 in shape[-4:]:
-        raise ValueError(f"{name}: expected a non-empty input (N, C, D, H, W) or (C, D, H, W), got shape {shape}")
+        raise InvalidArgumentError(
+            f"{name}: expected a non-empty input (N, C, D, H, W) or (C, D, H, W), got shape {shape}")
 
 
 def adaptive_avg_pool3d(input, output_size):
@@ -149,7 +151,7 @@ class Softmax2d(Module):
 
     def forward(self, x):
         if np.ndim(_data(x)) not in (3, 4):
-            raise ValueError(f"Softmax2d: expected an input of shape (N, C, H, W) or (C, H, W), got shape "
+            raise InvalidArgumentError(f"Softmax2d: expected an input of shape (N, C, H, W) or (C, H, W), got shape "
                              f"{np.shape(_data(x))}")
         return ops.softmax(_tensor(x), axis=-3)
 
@@ -165,9 +167,11 @@ def channel_shuffle(input, groups: int):
     shape = np.shape(_data(input))
     groups = positive_int(groups, "groups", "channel_shuffle")
     if len(shape) < 3:
-        raise ValueError(f"channel_shuffle: expected an input of at least 3 dimensions (N, C, *), got shape {shape}")
+        raise InvalidArgumentError(
+            f"channel_shuffle: expected an input of at least 3 dimensions (N, C, *), got shape {shape}")
     if shape[1] % groups:
-        raise ValueError(f"channel_shuffle: number of channels ({shape[1]}) must be divisible by groups ({groups})")
+        raise InvalidArgumentError(
+            f"channel_shuffle: number of channels ({shape[1]}) must be divisible by groups ({groups})")
     x = ops.reshape(_tensor(input), (shape[0], groups, shape[1] // groups, *shape[2:]))
     return ops.reshape(ops.swapaxes(x, 1, 2), shape)
 
@@ -191,7 +195,7 @@ def _lp_pool(input, norm_type: float, kernel_size, stride, ceil_mode: bool, ndim
     pool = (F.avg_pool1d, F.avg_pool2d, avg_pool3d)[ndim - 1]
     norm_type = float(norm_type)
     if norm_type == 0:
-        raise ValueError("lp_pool: norm_type must not be 0 (the result would be 1 ** inf)")
+        raise InvalidArgumentError("lp_pool: norm_type must not be 0 (the result would be 1 ** inf)")
     x = _tensor(input)
     out = pool(x ** norm_type, kernel_size, stride, 0, ceil_mode)
     window = math.prod(_per_axis(tuple(kernel_size) if isinstance(kernel_size, list) else kernel_size, ndim))
@@ -250,11 +254,11 @@ def _max_unpool(name: str, input, indices, kernel_size, stride, padding, output_
     x = _tensor(input)
     shape = x.shape
     if len(shape) not in (ndim + 1, ndim + 2):
-        raise ValueError(f"{name}: expected an input of shape (N, C, {_conv._SPATIAL[ndim]}) or "
+        raise InvalidArgumentError(f"{name}: expected an input of shape (N, C, {_conv._SPATIAL[ndim]}) or "
                          f"(C, {_conv._SPATIAL[ndim]}), got shape {shape}")
     index = np.asarray(_data(indices))
     if index.shape != shape or index.dtype.kind not in "iu":
-        raise ValueError(f"{name}: expected indices of integers with the input's shape {shape}, got "
+        raise InvalidArgumentError(f"{name}: expected indices of integers with the input's shape {shape}, got "
                          f"{index.dtype} of shape {index.shape}")
     kernel = positive_ints(kernel_size, "kernel_size", name, ndim)
     stride = kernel if stride is None else positive_ints(stride, "stride", name, ndim)
@@ -266,8 +270,9 @@ def _max_unpool(name: str, input, indices, kernel_size, stride, padding, output_
         sizes = tuple(int(s) for s in output_size)[-ndim:] if len(output_size) in (ndim, ndim + 2) else None
         defaults = [(n - 1) * s - 2 * p + k for n, s, p, k in zip(spatial, stride, padding, kernel, strict=True)]
         if sizes is None or any(not d - s < o < d + s for o, d, s in zip(sizes, defaults, stride, strict=True)):
-            raise ValueError(f"{name}: output_size {tuple(output_size)} must give {ndim} sizes (optionally after N "
-                             f"and C) within a stride of the default {tuple(defaults)}")
+            raise InvalidArgumentError(
+                f"{name}: output_size {tuple(output_size)} must give {ndim} sizes (optionally after N "
+                f"and C) within a stride of the default {tuple(defaults)}")
     eager_only(f"{name} (its indices are checked in NumPy)")
     total = math.prod(sizes)
     if index.size and (index.min() < 0 or index.max() >= total):
@@ -359,24 +364,26 @@ class MaxUnpool3d(MaxUnpool1d):
 def _bags(name: str, index: np.ndarray, offsets, include_last_offset: bool) -> list[tuple[int, int]]:
     if index.ndim == 2:
         if offsets is not None:
-            raise ValueError(f"{name}: if input is 2D, then offsets has to be None, as input is treated is a "
+            raise InvalidArgumentError(f"{name}: if input is 2D, then offsets has to be None, as input is treated is a "
                              "mini-batch of fixed length sequences")
         length = index.shape[1]
         return [(b * length, (b + 1) * length) for b in range(index.shape[0])]
     if index.ndim != 1:
-        raise ValueError(f"{name}: input has to be 1D or 2D Tensor, but got Tensor of dimension {index.ndim}")
+        raise InvalidArgumentError(f"{name}: input has to be 1D or 2D Tensor, but got Tensor of dimension {index.ndim}")
     if offsets is None:
-        raise ValueError(f"{name}: offsets has to be a 1D Tensor but got None")
+        raise InvalidArgumentError(f"{name}: offsets has to be a 1D Tensor but got None")
     starts = np.asarray(_data(offsets))
     if starts.ndim != 1 or starts.dtype.kind not in "iu":
-        raise ValueError(f"{name}: offsets has to be a 1D Tensor of integers, got {starts.dtype} of shape "
+        raise InvalidArgumentError(f"{name}: offsets has to be a 1D Tensor of integers, got {starts.dtype} of shape "
                          f"{starts.shape}")
     if starts.size and starts[0] != 0:
-        raise ValueError(f"{name}: offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
-                         f"from position 0. However, got {starts[0]}")
+        raise InvalidArgumentError(
+            f"{name}: offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+            f"from position 0. However, got {starts[0]}")
     if np.any(np.diff(starts) < 0) or (starts.size and starts[-1] > index.size):
-        raise ValueError(f"{name}: offsets must be non-decreasing and at most the input's length {index.size}, got "
-                         f"{starts.tolist()}")
+        raise InvalidArgumentError(
+            f"{name}: offsets must be non-decreasing and at most the input's length {index.size}, got "
+            f"{starts.tolist()}")
     ends = list(starts[1:]) + ([] if include_last_offset else [index.size])
     return list(zip(starts.tolist(), [int(e) for e in ends]))
 
@@ -409,7 +416,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
     """
     name = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
-        raise ValueError(f"{name}: mode has to be one of sum, mean or max, got {mode!r}")
+        raise InvalidArgumentError(f"{name}: mode has to be one of sum, mean or max, got {mode!r}")
     if scale_grad_by_freq or sparse:
         raise NotImplementedError(f"{name}: scale_grad_by_freq=True and sparse=True are not implemented; "
                                   "use the defaults (dense gradients, not rescaled)")
@@ -418,19 +425,19 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
                                   f"for mode='sum' (got mode='{mode}')")
     index = np.asarray(_data(input))
     if index.dtype.kind not in "iu":
-        raise ValueError(f"{name}: expected integer indices, got {index.dtype}")
+        raise InvalidArgumentError(f"{name}: expected integer indices, got {index.dtype}")
     table = weight if isinstance(weight, Tensor) else Tensor(weight)
     if table.ndim != 2:
-        raise ValueError(f"{name}: weight has to be a 2D Tensor, got shape {table.shape}")
+        raise InvalidArgumentError(f"{name}: weight has to be a 2D Tensor, got shape {table.shape}")
     if per_sample_weights is not None and np.shape(_data(per_sample_weights)) != index.shape:
-        raise ValueError(f"{name}: per_sample_weights must have the input's shape {index.shape}, got "
+        raise InvalidArgumentError(f"{name}: per_sample_weights must have the input's shape {index.shape}, got "
                          f"{np.shape(_data(per_sample_weights))}")
     bags = _bags(name, index, offsets, include_last_offset)
     flat = index.reshape(-1)
     if padding_idx is not None:
         padding_idx = padding_idx % table.shape[0] if -table.shape[0] <= padding_idx < table.shape[0] else None
         if padding_idx is None:
-            raise ValueError(f"{name}: padding_idx must be within [-{table.shape[0]}, {table.shape[0]})")
+            raise InvalidArgumentError(f"{name}: padding_idx must be within [-{table.shape[0]}, {table.shape[0]})")
     eager_only(f"{name} (its bags are formed in NumPy from the indices)")
     if max_norm is not None:
         _renorm_rows(table, np.unique(flat), float(max_norm), float(norm_type))
@@ -478,18 +485,20 @@ class EmbeddingBag(Module):
         embedding_dim = positive_int(embedding_dim, "embedding_dim", "EmbeddingBag")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"EmbeddingBag: padding_idx must be within num_embeddings ({num_embeddings}), got "
-                                 f"{padding_idx}")
+                raise InvalidArgumentError(
+                    f"EmbeddingBag: padding_idx must be within num_embeddings ({num_embeddings}), got "
+                    f"{padding_idx}")
             padding_idx %= num_embeddings
         if mode not in ("sum", "mean", "max"):
-            raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
+            raise InvalidArgumentError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
         self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
         self.padding_idx = padding_idx
         if _weight is not None:
             if tuple(np.shape(_data(_weight))) != (num_embeddings, embedding_dim):
-                raise ValueError("EmbeddingBag: shape of _weight does not match num_embeddings and embedding_dim")
+                raise InvalidArgumentError(
+                    "EmbeddingBag: shape of _weight does not match num_embeddings and embedding_dim")
             self.weight = Parameter(np.array(_data(_weight), dtype=dtype or None))
         else:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype or get_default_dtype()))
@@ -508,8 +517,9 @@ class EmbeddingBag(Module):
         """An EmbeddingBag holding ``embeddings`` (2-D), frozen unless ``freeze=False``."""
         shape = np.shape(_data(embeddings))
         if len(shape) != 2:
-            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings parameter is expected to be 2-dimensional, "
-                             f"got shape {shape}")
+            raise InvalidArgumentError(
+                f"EmbeddingBag.from_pretrained: embeddings parameter is expected to be 2-dimensional, "
+                f"got shape {shape}")
         bag = cls(*shape, max_norm, norm_type, scale_grad_by_freq, mode, sparse, embeddings, include_last_offset,
                   padding_idx)
         bag.weight.requires_grad_(not freeze)
@@ -533,8 +543,9 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
         ValueError: ``margin`` not positive, or inputs of different numbers of dimensions.
     """
     if margin <= 0:
-        raise ValueError(f"triplet_margin_with_distance_loss: expected margin to be greater than 0, got {margin} "
-                         "instead")
+        raise InvalidArgumentError(
+            f"triplet_margin_with_distance_loss: expected margin to be greater than 0, got {margin} "
+            "instead")
     _same_ndim("triplet_margin_with_distance_loss", anchor=anchor, positive=positive, negative=negative)
     distance = pairwise_distance if distance_function is None else distance_function
     anchor, positive, negative = _tensor(anchor), _tensor(positive), _tensor(negative)
@@ -566,15 +577,17 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
         ValueError: shapes that differ, or a target that is not integers in ``[-1, C)``.
     """
     if size_average is not None or reduce is not None:
-        raise ValueError("multilabel_margin_loss: size_average and reduce are deprecated; use reduction=")
+        raise InvalidArgumentError("multilabel_margin_loss: size_average and reduce are deprecated; use reduction=")
     x = _tensor(input)
     labels = np.asarray(_data(target))
     if x.ndim not in (1, 2) or labels.shape != x.shape:
-        raise ValueError(f"multilabel_margin_loss: expected input (C,) or (N, C) and a target of the same shape, got "
-                         f"{x.shape} and {labels.shape}")
+        raise InvalidArgumentError(
+            f"multilabel_margin_loss: expected input (C,) or (N, C) and a target of the same shape, got "
+            f"{x.shape} and {labels.shape}")
     if labels.dtype.kind not in "iu" or (labels.size and (labels.min() < -1 or labels.max() >= x.shape[-1])):
-        raise ValueError(f"multilabel_margin_loss: target must hold class indices in [0, {x.shape[-1]}) (or -1 to end "
-                         "the list)")
+        raise InvalidArgumentError(
+            f"multilabel_margin_loss: target must hold class indices in [0, {x.shape[-1]}) (or -1 to end "
+            "the list)")
     eager_only("multilabel_margin_loss (its targets are read in NumPy)")
     x2, labels2 = (x.reshape(1, -1), labels.reshape(1, -1)) if x.ndim == 1 else (x, labels)
     valid = np.cumprod(labels2 >= 0, axis=1).astype(bool)  # up to the first -1
@@ -620,7 +633,7 @@ class LazyLinear(Linear):
     def forward(self, x):
         shape = np.shape(_data(x))
         if not shape:
-            raise ValueError("LazyLinear: expected an input with at least one dimension (*, in_features)")
+            raise InvalidArgumentError("LazyLinear: expected an input with at least one dimension (*, in_features)")
         from microgradnp.autograd.versions import bump
 
         self.in_features = shape[-1]

@@ -14,6 +14,7 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
 from microgradnp.autograd.versions import bump as bump_version
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.ops.embedding import Embedding as EmbeddingOp
 from microgradnp.tensor import Tensor, _data, _rng, get_default_dtype
@@ -46,8 +47,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     shape = _shape_tuple(normalized_shape)
     in_shape = tuple(np.shape(_data(input)))
     if not shape or len(shape) > len(in_shape) or in_shape[len(in_shape) - len(shape):] != shape:
-        raise ValueError(f"layer_norm: normalized_shape {list(shape)} must be the trailing shape of the input, "
-                         f"which has shape {list(in_shape)}")
+        raise InvalidArgumentError(
+            f"layer_norm: normalized_shape {list(shape)} must be the trailing shape of the input, "
+            f"which has shape {list(in_shape)}")
     axes = tuple(range(-len(shape), 0))
     mean = ops.mean(input, axis=axes, keepdims=True)
     var = ops.var(input, axis=axes, keepdims=True)
@@ -127,15 +129,16 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training:
         count = math.prod(shape[i] for i in axes)
         if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
-                             f"shape {list(shape)}")
+            raise InvalidArgumentError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of "
+                f"shape {list(shape)}")
         mean = ops.mean(input, axis=axes, keepdims=True)
         var = ops.var(input, axis=axes, keepdims=True)
         if running_mean is not None or running_var is not None:
             _update_running(running_mean, running_var, mean, var, count, momentum)
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+            raise InvalidArgumentError("batch_norm: running_mean and running_var are needed when training=False")
         mean = ops.reshape(running_mean, stat_shape)
         var = ops.reshape(running_var, stat_shape)
     return _per_channel(_normalize(input, mean, var, eps), weight, bias)
@@ -146,10 +149,10 @@ def _channels_input(function: str, input, **per_channel) -> tuple[int, ...]:  # 
     array or None) holds one value per channel."""
     shape = tuple(np.shape(_data(input)))
     if len(shape) < 2:
-        raise ValueError(f"{function}: expected an input of shape (N, C, ...), got shape {list(shape)}")
+        raise InvalidArgumentError(f"{function}: expected an input of shape (N, C, ...), got shape {list(shape)}")
     for name, value in per_channel.items():
         if value is not None and tuple(np.shape(_data(value))) != (shape[1],):
-            raise ValueError(f"{function}: {name} has shape {list(np.shape(_data(value)))} but the input has "
+            raise InvalidArgumentError(f"{function}: {name} has shape {list(np.shape(_data(value)))} but the input has "
                              f"{shape[1]} channels (axis 1)")
     return shape
 
@@ -239,7 +242,7 @@ class BatchNorm1d(Module):
         ndim = len(np.shape(_data(x)))
         if ndim not in self._dims:
             expected = " or ".join(f"{d}D" for d in self._dims)
-            raise ValueError(f"{type(self).__name__}: expected {expected} input (got {ndim}D input)")
+            raise InvalidArgumentError(f"{type(self).__name__}: expected {expected} input (got {ndim}D input)")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] += 1
@@ -290,7 +293,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     channels = shape[1]
     if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1 \
             or channels % num_groups:
-        raise ValueError(f"group_norm: num_groups must be a positive integer that divides the {channels} "
+        raise InvalidArgumentError(f"group_norm: num_groups must be a positive integer that divides the {channels} "
                          f"channels, got {num_groups!r}")
     grouped = ops.reshape(input, (shape[0], num_groups, -1))
     mean = ops.mean(grouped, axis=2, keepdims=True)
@@ -315,7 +318,7 @@ class GroupNorm(Module):
         super().__init__()
         if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1 \
                 or num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_groups must be a positive integer that divides num_channels "
+            raise InvalidArgumentError(f"GroupNorm: num_groups must be a positive integer that divides num_channels "
                              f"({num_channels}), got {num_groups!r}")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         _scale_and_shift(self, (num_channels,), dtype, affine)
@@ -348,7 +351,8 @@ def embedding(input, weight, padding_idx: int | None = None):  # noqa: A002  (Py
     """
     rows = np.shape(_data(weight))
     if len(rows) != 2:
-        raise ValueError(f"embedding: weight must have shape (num_embeddings, embedding_dim), got {list(rows)}")
+        raise InvalidArgumentError(
+            f"embedding: weight must have shape (num_embeddings, embedding_dim), got {list(rows)}")
     if padding_idx is not None:
         padding_idx = _padding_index(padding_idx, rows[0])
     # One primitive, indices checked in its forward: a compiled replay checks them too.

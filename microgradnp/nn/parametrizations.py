@@ -13,6 +13,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import no_grad
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.extra_losses import eager_only
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.parametrize import register_parametrization
@@ -60,7 +61,8 @@ class _WeightNorm(Module):
 def _tensor_attribute(module: Module, name: str, function: str) -> Tensor:
     weight = getattr(module, name, None)
     if not isinstance(weight, Tensor):
-        raise ValueError(f"{function}: module '{type(module).__name__}' has no parameter or buffer with name '{name}'")
+        raise InvalidArgumentError(
+            f"{function}: module '{type(module).__name__}' has no parameter or buffer with name '{name}'")
     return weight
 
 
@@ -126,7 +128,7 @@ class _SpectralNorm(Module):
         if not -ndim <= dim < ndim:
             raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}] but got {dim})")
         if n_power_iterations <= 0:
-            raise ValueError(f"Expected n_power_iterations to be positive, but got "
+            raise InvalidArgumentError(f"Expected n_power_iterations to be positive, but got "
                              f"n_power_iterations={n_power_iterations}")
         self.dim = dim % ndim
         self.eps = eps
@@ -248,8 +250,9 @@ class _Orthogonal(Module):
 
     def right_inverse(self, q):
         if tuple(q.shape) != self.shape:
-            raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. Got a tensor of shape "
-                             f"{tuple(q.shape)}.")
+            raise InvalidArgumentError(
+                f"Expected a matrix or batch of matrices of shape {self.shape}. Got a tensor of shape "
+                f"{tuple(q.shape)}.")
         if "base" not in self._buffers:
             raise NotImplementedError("It is not possible to assign to the orthogonal parametrizations when "
                                       "use_trivialization=False.")
@@ -284,12 +287,12 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     """
     weight = _tensor_attribute(module, name, "orthogonal")
     if weight.ndim < 2:
-        raise ValueError(f"Expected a matrix or batch of matrices. Got a tensor of {weight.ndim} dimensions.")
+        raise InvalidArgumentError(f"Expected a matrix or batch of matrices. Got a tensor of {weight.ndim} dimensions.")
     n, k = weight.shape[-2], weight.shape[-1]
     if orthogonal_map is None:
         orthogonal_map = "matrix_exp" if n == k else "householder"
     if orthogonal_map not in ("matrix_exp", "cayley", "householder"):
-        raise ValueError(f"orthogonal_map has to be one of 'matrix_exp', 'cayley', 'householder'. Got: "
+        raise InvalidArgumentError(f"orthogonal_map has to be one of 'matrix_exp', 'cayley', 'householder'. Got: "
                          f"{orthogonal_map!r}")
     if not use_trivialization:
         raise NotImplementedError("orthogonal: use_trivialization=False is not implemented in microgradnp; use the "
@@ -319,7 +322,7 @@ def _drop_hook(module: Module, name: str, kind: type, function: str):
     hooks = module.__dict__.get("_norm_hooks", {})
     hook = hooks.get(name)
     if not isinstance(hook, kind):
-        raise ValueError(f"{function} of '{name}' not found in {type(module).__name__}")
+        raise InvalidArgumentError(f"{function} of '{name}' not found in {type(module).__name__}")
     del hooks[name]
     return hook
 
@@ -349,7 +352,7 @@ def legacy_weight_norm(module: Module, name: str = "weight", dim: int | None = 0
         raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
     weight = module._parameters.get(name)
     if not isinstance(weight, Parameter):
-        raise ValueError(f"weight_norm: module '{type(module).__name__}' has no parameter '{name}'")
+        raise InvalidArgumentError(f"weight_norm: module '{type(module).__name__}' has no parameter '{name}'")
     dim = _check_dim(dim, weight.ndim, "weight_norm")
     hook = _WeightNormHook(name, dim)
     with no_grad():
@@ -417,9 +420,9 @@ def legacy_spectral_norm(module: Module, name: str = "weight", n_power_iteration
         raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
     weight = module._parameters.get(name)
     if not isinstance(weight, Parameter):
-        raise ValueError(f"spectral_norm: module '{type(module).__name__}' has no parameter '{name}'")
+        raise InvalidArgumentError(f"spectral_norm: module '{type(module).__name__}' has no parameter '{name}'")
     if n_power_iterations < 0:
-        raise ValueError(f"Expected n_power_iterations to be non-negative, but got "
+        raise InvalidArgumentError(f"Expected n_power_iterations to be non-negative, but got "
                          f"n_power_iterations={n_power_iterations}")
     dim = _check_dim(_spectral_dim(module, dim), weight.ndim, "spectral_norm") % weight.ndim
     hook = _SpectralNormHook(name, n_power_iterations, dim, eps)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 
 from microgradnp.autograd.grad_mode import no_grad
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.containers import ModuleDict, ModuleList
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.tensor import Tensor
@@ -72,7 +73,7 @@ class ParametrizationList(ModuleList):
 
     def __init__(self, modules: Sequence[Module], original: Tensor, unsafe: bool = False):
         if not modules:
-            raise ValueError("ParametrizationList requires one or more modules")
+            raise InvalidArgumentError("ParametrizationList requires one or more modules")
         super().__init__(modules)
         object.__setattr__(self, "unsafe", unsafe)
         shape, dtype = original.data.shape, original.data.dtype
@@ -85,15 +86,16 @@ class ParametrizationList(ModuleList):
         object.__setattr__(self, "ntensors", 1 if self.is_tensor else len(new))
         if self.is_tensor:
             if not unsafe and (new.data.dtype != dtype):
-                raise ValueError(f"When `right_inverse` outputs one tensor, it may not change the dtype.\n"
+                raise InvalidArgumentError(f"When `right_inverse` outputs one tensor, it may not change the dtype.\n"
                                  f"original.dtype: {dtype}\nright_inverse(original).dtype: {new.data.dtype}")
             _set_original(original, new)
             _register_tensor(self, "original", original)
         else:
             for i, value in enumerate(new):
                 if not isinstance(value, Tensor):
-                    raise ValueError(f"'right_inverse' must return a Tensor or a Sequence of tensors (list, tuple...). "
-                                     f"Got element {i} of the sequence with type {type(value).__name__}.")
+                    raise InvalidArgumentError(
+                        f"'right_inverse' must return a Tensor or a Sequence of tensors (list, tuple...). "
+                        f"Got element {i} of the sequence with type {type(value).__name__}.")
                 value = value.detach() if isinstance(value, Tensor) else Tensor(value)
                 if isinstance(original, Parameter):
                     value = Parameter(value.data.copy(), requires_grad=original.requires_grad)
@@ -101,9 +103,9 @@ class ParametrizationList(ModuleList):
         if not unsafe:
             value = self()
             if not isinstance(value, Tensor):
-                raise ValueError(f"A parametrization must return a tensor. Got {type(value).__name__}.")
+                raise InvalidArgumentError(f"A parametrization must return a tensor. Got {type(value).__name__}.")
             if value.data.shape != shape or value.data.dtype != dtype:
-                raise ValueError(
+                raise InvalidArgumentError(
                     "Registering a parametrization may not change the shape or dtype of the tensor, unless `unsafe` "
                     f"flag is enabled.\nunparametrized shape: {shape}, dtype: {dtype}\n"
                     f"parametrized shape: {value.data.shape}, dtype: {value.data.dtype}")
@@ -124,11 +126,12 @@ class ParametrizationList(ModuleList):
                     raise RuntimeError(f"parametrization {type(module).__name__} does not implement right_inverse.")
             if self.is_tensor:
                 if not isinstance(value, Tensor):
-                    raise ValueError(f"`right_inverse` should return a tensor. Got {type(value).__name__}")
+                    raise InvalidArgumentError(f"`right_inverse` should return a tensor. Got {type(value).__name__}")
                 _set_original(self.original, value)
             else:
                 if not isinstance(value, Sequence) or len(value) != self.ntensors:
-                    raise ValueError(f"'right_inverse' must return a sequence of tensors of length {self.ntensors}.")
+                    raise InvalidArgumentError(
+                        f"'right_inverse' must return a sequence of tensors of length {self.ntensors}.")
                 for original, v in zip(self.originals(), value, strict=True):
                     _set_original(original, v)
 
@@ -205,20 +208,22 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
             with no_grad():
                 new = parametrization(value)
             if not isinstance(new, Tensor) or new.data.shape != value.data.shape or new.data.dtype != value.data.dtype:
-                raise ValueError("Registering a parametrization may not change the shape or dtype of the tensor, "
-                                 "unless the `unsafe` flag is enabled.")
+                raise InvalidArgumentError(
+                    "Registering a parametrization may not change the shape or dtype of the tensor, "
+                    "unless the `unsafe` flag is enabled.")
             if hasattr(parametrization, "right_inverse"):
                 with no_grad():
                     back = parametrization.right_inverse(new)
                 if not isinstance(back, Tensor) or back.data.shape != value.data.shape:
-                    raise ValueError("parametrization.right_inverse must return a tensor of the same shape")
+                    raise InvalidArgumentError("parametrization.right_inverse must return a tensor of the same shape")
         plist.append(parametrization)
         object.__setattr__(plist, "unsafe", plist.unsafe or unsafe)
         return module
     original = module._parameters.get(tensor_name, module._buffers.get(tensor_name))
     if not isinstance(original, Tensor):
-        raise ValueError(f"Module '{type(module).__name__}' does not have a parameter, a buffer, or a parametrized "
-                         f"element with name '{tensor_name}'")
+        raise InvalidArgumentError(
+            f"Module '{type(module).__name__}' does not have a parameter, a buffer, or a parametrized "
+            f"element with name '{tensor_name}'")
     plist = ParametrizationList([parametrization], original, unsafe=unsafe)
     delattr(module, tensor_name)
     if not is_parametrized(module):
@@ -242,7 +247,7 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
             several originals.
     """
     if not is_parametrized(module, tensor_name):
-        raise ValueError(f"Module {type(module).__name__} does not have a parametrization on {tensor_name}")
+        raise InvalidArgumentError(f"Module {type(module).__name__} does not have a parametrization on {tensor_name}")
     plist = module.parametrizations[tensor_name]
     if plist.is_tensor:
         original = plist.original
@@ -251,8 +256,9 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
                 _set_original(original, getattr(module, tensor_name))
     else:
         if not leave_parametrized:
-            raise ValueError("Cannot leave unparametrized (`leave_parametrized=False`) a tensor that is parametrized "
-                             "in terms of a sequence of tensors.")
+            raise InvalidArgumentError(
+                "Cannot leave unparametrized (`leave_parametrized=False`) a tensor that is parametrized "
+                "in terms of a sequence of tensors.")
         with no_grad():
             value = getattr(module, tensor_name).detach()
         first = plist.originals()[0]

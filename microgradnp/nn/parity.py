@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.conv import pool_geometry
 from microgradnp.tensor import Tensor, _data
 
@@ -56,7 +57,8 @@ def _plane_argmax(data: np.ndarray, gs) -> np.ndarray:
         np.copyto(best, value, where=take)
         np.copyto(index, position, where=take)
     if index.size and index.min() < 0:
-        raise ValueError(f"max_pool{ndim}d: a window lies entirely in the padding; use less padding or dilation")
+        raise InvalidArgumentError(
+            f"max_pool{ndim}d: a window lies entirely in the padding; use less padding or dilation")
     return index
 
 
@@ -110,8 +112,9 @@ def crop(input, widths):
         axis = len(shape) - 1 - i
         cut_before, cut_after = max(0, -widths[2 * i]), max(0, -widths[2 * i + 1])
         if cut_before + cut_after > shape[axis]:
-            raise ValueError(f"pad: the negative widths ({widths[2 * i]}, {widths[2 * i + 1]}) crop more than the "
-                             f"{shape[axis]} entries of axis {axis}")
+            raise InvalidArgumentError(
+                f"pad: the negative widths ({widths[2 * i]}, {widths[2 * i + 1]}) crop more than the "
+                f"{shape[axis]} entries of axis {axis}")
         index[axis] = slice(cut_before, shape[axis] - cut_after)
     return input[tuple(index)]
 
@@ -122,7 +125,8 @@ def vector_length(input, p, dim):
     its gradient is 0, as PyTorch's), and a negative finite ``p`` is ``(sum |x|**p)**(1/p)``,
     0 for a vector holding a zero (with a zero gradient, as PyTorch's, not a NaN)."""
     if isinstance(p, str) or np.isnan(p):
-        raise ValueError(f"normalize: p must be a number (0, a positive or negative float, inf or -inf), got {p!r}")
+        raise InvalidArgumentError(
+            f"normalize: p must be a number (0, a positive or negative float, inf or -inf), got {p!r}")
     if p > 0 or p == -np.inf:
         return ops.norm(input, p=p, axis=dim, keepdims=True)
     data = np.asarray(_data(input))

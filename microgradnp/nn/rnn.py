@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn.init import uniform_
 from microgradnp.nn.module import Module, Parameter
@@ -86,13 +87,14 @@ def _positive_int(name: str, what: str, value, zero_ok: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: {what} should be of type int, got {type(value).__name__}")
     if value < 0 or (value == 0 and not zero_ok):
-        raise ValueError(f"{name}: {what} must be {'non-negative' if zero_ok else 'greater than zero'}, got {value}")
+        raise InvalidArgumentError(
+            f"{name}: {what} must be {'non-negative' if zero_ok else 'greater than zero'}, got {value}")
     return int(value)
 
 
 def _nonlinearity_mode(name: str, nonlinearity: str) -> str:
     if nonlinearity not in _ACTIVATIONS:
-        raise ValueError(f"{name}: unknown nonlinearity {nonlinearity!r}; select from 'tanh' or 'relu'")
+        raise InvalidArgumentError(f"{name}: unknown nonlinearity {nonlinearity!r}; select from 'tanh' or 'relu'")
     return "RNN_" + nonlinearity.upper()
 
 
@@ -102,10 +104,11 @@ def _checked_input(module: Module, x, batched_ndim: int) -> tuple[Tensor, bool]:
     name = type(module).__name__
     x = _as_tensor(x)
     if x.ndim not in (batched_ndim - 1, batched_ndim):
-        raise ValueError(f"{name}: expected input to be {batched_ndim - 1}-D (unbatched) or {batched_ndim}-D, "
-                         f"got {x.ndim}-D input of shape {x.shape}")
+        raise InvalidArgumentError(
+            f"{name}: expected input to be {batched_ndim - 1}-D (unbatched) or {batched_ndim}-D, "
+            f"got {x.ndim}-D input of shape {x.shape}")
     if x.shape[-1] != module.input_size:
-        raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected {module.input_size}, "
+        raise InvalidArgumentError(f"{name}: input.size(-1) must be equal to input_size. Expected {module.input_size}, "
                          f"got {x.shape[-1]} (input of shape {x.shape})")
     return x, x.ndim < batched_ndim
 
@@ -181,7 +184,7 @@ class _CellBase(Module):
             expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
             if h.shape != expected:
                 kind = "1-D for unbatched 1-D input" if unbatched else "2-D (batch, hidden_size)"
-                raise ValueError(f"{name}: {what} should be {kind} of shape {expected}, got shape {h.shape}")
+                raise InvalidArgumentError(f"{name}: {what} should be {kind} of shape {expected}, got shape {h.shape}")
             states.append(ops.expand_dims(h, 0) if unbatched else h)
         return x, states, unbatched
 
@@ -308,15 +311,17 @@ class _RNNBase(Module):
         self.num_layers = _positive_int(name, "num_layers", num_layers)
         self.proj_size = _positive_int(name, "proj_size", proj_size, zero_ok=True)
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing the probability "
-                             f"of an element being zeroed, got {dropout!r}")
+            raise InvalidArgumentError(
+                f"{name}: dropout should be a number in range [0, 1] representing the probability "
+                f"of an element being zeroed, got {dropout!r}")
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
                           f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
                           f"num_layers={num_layers}", UserWarning, stacklevel=3)
         if proj_size >= hidden_size:
-            raise ValueError(f"{name}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
-                             f"and hidden_size={hidden_size}")
+            raise InvalidArgumentError(
+                f"{name}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
+                f"and hidden_size={hidden_size}")
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.dropout = float(dropout)
         self.rng = _rng(rng)
@@ -365,7 +370,7 @@ class _RNNBase(Module):
         elif self.batch_first:
             x = ops.swapaxes(x, 0, 1)
         if x.shape[0] == 0:
-            raise ValueError(f"{type(self).__name__}: the input sequence is empty (length 0); "
+            raise InvalidArgumentError(f"{type(self).__name__}: the input sequence is empty (length 0); "
                              "give at least one time step")
         return x, unbatched
 
@@ -377,12 +382,13 @@ class _RNNBase(Module):
         hx = _as_tensor(hx)
         wanted_ndim = 2 if unbatched else 3
         if hx.ndim != wanted_ndim:
-            raise ValueError(f"{type(self).__name__}: for {'unbatched 2-D' if unbatched else 'batched 3-D'} input, "
-                             f"{what} should also be {wanted_ndim}-D but got a {hx.ndim}-D tensor of shape "
-                             f"{hx.shape}")
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: for {'unbatched 2-D' if unbatched else 'batched 3-D'} input, "
+                f"{what} should also be {wanted_ndim}-D but got a {hx.ndim}-D tensor of shape "
+                f"{hx.shape}")
         expected = (layers, features) if unbatched else (layers, batch, features)
         if hx.shape != expected:
-            raise ValueError(f"{type(self).__name__}: expected {what} of shape {expected} "
+            raise InvalidArgumentError(f"{type(self).__name__}: expected {what} of shape {expected} "
                              "(num_layers * num_directions, batch, hidden size; no batch axis for unbatched input), "
                              f"got {hx.shape}")
         return ops.expand_dims(hx, 1) if unbatched else hx
@@ -470,15 +476,18 @@ class _RNNBase(Module):
         name = type(self).__name__
         data = packed.data
         if data.ndim != 2:
-            raise ValueError(f"{name}: the data of a PackedSequence input should be 2-D (total steps, input_size), "
-                             f"got shape {data.shape}")
+            raise InvalidArgumentError(
+                f"{name}: the data of a PackedSequence input should be 2-D (total steps, input_size), "
+                f"got shape {data.shape}")
         if data.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                             f"got {data.shape[-1]} (PackedSequence data of shape {data.shape})")
+            raise InvalidArgumentError(
+                f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                f"got {data.shape[-1]} (PackedSequence data of shape {data.shape})")
         sizes = [int(n) for n in packed.batch_sizes.data]
         if not sizes or sizes[-1] < 1 or any(a < b for a, b in zip(sizes, sizes[1:])) or sum(sizes) != data.shape[0]:
-            raise ValueError(f"{name}: invalid PackedSequence: batch_sizes {sizes} must be positive, non-increasing "
-                             f"and sum to the {data.shape[0]} rows of data; make it with pack_padded_sequence")
+            raise InvalidArgumentError(
+                f"{name}: invalid PackedSequence: batch_sizes {sizes} must be positive, non-increasing "
+                f"and sum to the {data.shape[0]} rows of data; make it with pack_padded_sequence")
         batch = sizes[0]
         real_hidden = self.proj_size or self.hidden_size
         features = (real_hidden, self.hidden_size)
@@ -646,7 +655,7 @@ class LSTM(_RNNBase):
         elif not isinstance(hx, tuple | list) or len(hx) != 2:
             raise TypeError(f"LSTM: hx must be a pair (h_0, c_0) or None, got {type(hx).__name__}")
         elif (hx[0] is None) != (hx[1] is None):
-            raise ValueError("LSTM: give both h_0 and c_0, or neither")
+            raise InvalidArgumentError("LSTM: give both h_0 and c_0, or neither")
         output, (h_n, c_n) = self._forward(input, tuple(hx))
         return output, (h_n, c_n)
 

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.tensor import Tensor
 
 __all__ = [
@@ -47,16 +48,19 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
             ``padding_side``.
     """
     if padding_side not in ("left", "right"):
-        raise ValueError(f"pad_sequence: expected padding_side to be one of 'left' or 'right', got {padding_side!r}")
+        raise InvalidArgumentError(
+            f"pad_sequence: expected padding_side to be one of 'left' or 'right', got {padding_side!r}")
     sequences = [s if isinstance(s, Tensor) else Tensor(s) for s in sequences]
     if not sequences:
-        raise ValueError("pad_sequence: received an empty list of sequences")
+        raise InvalidArgumentError("pad_sequence: received an empty list of sequences")
     for i, s in enumerate(sequences):
         if s.ndim == 0:
-            raise ValueError(f"pad_sequence: sequence {i} is 0-D; each sequence needs a time axis first, (L, *)")
+            raise InvalidArgumentError(
+                f"pad_sequence: sequence {i} is 0-D; each sequence needs a time axis first, (L, *)")
         if s.shape[1:] != sequences[0].shape[1:]:
-            raise ValueError(f"pad_sequence: all sequences must have the same trailing shape, but sequence 0 has "
-                             f"shape {sequences[0].shape} and sequence {i} has shape {s.shape}")
+            raise InvalidArgumentError(
+                f"pad_sequence: all sequences must have the same trailing shape, but sequence 0 has "
+                f"shape {sequences[0].shape} and sequence {i} has shape {s.shape}")
     longest = max(s.shape[0] for s in sequences)
     padded = []
     for s in sequences:
@@ -87,12 +91,14 @@ def unpad_sequence(padded_sequences, lengths, batch_first: bool = False) -> list
     padded = padded_sequences if isinstance(padded_sequences, Tensor) else Tensor(padded_sequences)
     lengths = [operator.index(n) for n in np.asarray(getattr(lengths, "data", lengths)).reshape(-1).tolist()]
     if padded.ndim < 2:
-        raise ValueError(f"unpad_sequence: expected a padded batch with at least 2 axes, got shape {padded.shape}")
+        raise InvalidArgumentError(
+            f"unpad_sequence: expected a padded batch with at least 2 axes, got shape {padded.shape}")
     batch, longest = (padded.shape[0], padded.shape[1]) if batch_first else (padded.shape[1], padded.shape[0])
     if len(lengths) != batch:
-        raise ValueError(f"unpad_sequence: got {len(lengths)} lengths for a batch of {batch} sequences")
+        raise InvalidArgumentError(f"unpad_sequence: got {len(lengths)} lengths for a batch of {batch} sequences")
     if any(not 0 <= n <= longest for n in lengths):
-        raise ValueError(f"unpad_sequence: lengths {lengths} must be between 0 and the padded length {longest}")
+        raise InvalidArgumentError(
+            f"unpad_sequence: lengths {lengths} must be between 0 and the padded length {longest}")
     if batch_first:
         return [padded[i, :n] for i, n in enumerate(lengths)]
     return [padded[:n, i] for i, n in enumerate(lengths)]
@@ -217,23 +223,24 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
     padded = input if isinstance(input, Tensor) else Tensor(input)
     lengths = _lengths(lengths, "pack_padded_sequence")
     if padded.ndim < 2:
-        raise ValueError(f"pack_padded_sequence: expected a padded batch with at least 2 axes, got shape "
+        raise InvalidArgumentError(f"pack_padded_sequence: expected a padded batch with at least 2 axes, got shape "
                          f"{padded.shape}")
     batch, longest = (padded.shape[0], padded.shape[1]) if batch_first else (padded.shape[1], padded.shape[0])
     if lengths.size != batch:
-        raise ValueError(f"pack_padded_sequence: expected `len(lengths)` to be equal to batch_size, but got "
+        raise InvalidArgumentError(f"pack_padded_sequence: expected `len(lengths)` to be equal to batch_size, but got "
                          f"{lengths.size} (batch_size={batch})")
     if batch == 0:
-        raise ValueError(f"pack_padded_sequence: the batch is empty (input of shape {padded.shape})")
+        raise InvalidArgumentError(f"pack_padded_sequence: the batch is empty (input of shape {padded.shape})")
     if np.any(lengths <= 0):
-        raise ValueError("pack_padded_sequence: length of all samples has to be greater than 0, but found an "
+        raise InvalidArgumentError("pack_padded_sequence: length of all samples has to be greater than 0, but found an "
                          f"element in 'lengths' that is <= 0: {lengths.tolist()}")
     if np.any(lengths > longest):
-        raise ValueError(f"pack_padded_sequence: lengths {lengths.tolist()} must be at most the padded length "
-                         f"{longest} (the input has shape {padded.shape}, batch_first={batch_first})")
+        raise InvalidArgumentError(
+            f"pack_padded_sequence: lengths {lengths.tolist()} must be at most the padded length "
+            f"{longest} (the input has shape {padded.shape}, batch_first={batch_first})")
     if enforce_sorted:
         if np.any(lengths[:-1] < lengths[1:]):
-            raise ValueError(f"pack_padded_sequence: `lengths` array must be sorted in decreasing order when "
+            raise InvalidArgumentError(f"pack_padded_sequence: `lengths` array must be sorted in decreasing order when "
                              f"`enforce_sorted` is True, got {lengths.tolist()}. You can pass "
                              "`enforce_sorted=False` to pack_padded_sequence and/or pack_sequence to sidestep "
                              "this requirement.")
@@ -277,9 +284,10 @@ def pad_packed_sequence(sequence, batch_first: bool = False, padding_value: floa
     if total_length is not None:
         total_length = operator.index(total_length)
         if total_length < longest:
-            raise ValueError("pad_packed_sequence: expected total_length to be at least the length of the longest "
-                             f"sequence in input, but got total_length={total_length} and max sequence length "
-                             f"being {longest}")
+            raise InvalidArgumentError(
+                "pad_packed_sequence: expected total_length to be at least the length of the longest "
+                f"sequence in input, but got total_length={total_length} and max sequence length "
+                f"being {longest}")
     steps = longest if total_length is None else total_length
     order = np.arange(batch) if sequence.sorted_indices is None else sequence.sorted_indices.data
     # source[t, b]: the row of data holding step t of sequence b, or the padding row after data.

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from microgradnp._files import write_atomically
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module
 from microgradnp.tensor import Tensor
 
@@ -125,7 +126,7 @@ def load(path, into=None, strict: bool = True):
     if os.path.isdir(path):
         raise IsADirectoryError(f"nn.load: {path!r} is a directory, not a checkpoint file")
     if not stat.S_ISREG(os.stat(path).st_mode):  # opening a FIFO would wait for a writer forever
-        raise ValueError(f"nn.load: {path!r} is not a valid microgradnp checkpoint: it is not a regular file "
+        raise InvalidArgumentError(f"nn.load: {path!r} is not a valid microgradnp checkpoint: it is not a regular file "
                          "(a device, FIFO or socket)")
     state, metadata = _read_checkpoint(path)
     if into is not None:
@@ -175,7 +176,7 @@ def _encode(value, path: str, arrays: dict[str, np.ndarray], depth: int = 0):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, tuple | list | Mapping) and depth >= MAX_NESTING:
-        raise ValueError(f"nn.save: the state is nested more than {MAX_NESTING} containers deep at "
+        raise InvalidArgumentError(f"nn.save: the state is nested more than {MAX_NESTING} containers deep at "
                          f"{path or 'the state'!r}; a checkpoint holds dicts, lists and tuples up to that depth")
     if isinstance(value, tuple | list):
         items = [_encode(item, _join(path, i), arrays, depth + 1) for i, item in enumerate(value)]
@@ -212,10 +213,11 @@ def _arrays_to_save(module_or_state) -> tuple[dict[str, np.ndarray], str | None]
         if not isinstance(name, str):
             raise TypeError(f"nn.save: state-dict names must be strings, got {name!r}")
         if not name or name == METADATA_KEY:
-            raise ValueError(f"nn.save: {name!r} cannot be a state-dict name (empty, or reserved for metadata)")
+            raise InvalidArgumentError(
+                f"nn.save: {name!r} cannot be a state-dict name (empty, or reserved for metadata)")
         problem = _name_problem(name)
         if problem:
-            raise ValueError(f"nn.save: the state-dict name {_shown(name)} cannot be saved: {problem}")
+            raise InvalidArgumentError(f"nn.save: the state-dict name {_shown(name)} cannot be saved: {problem}")
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biufc":
             raise TypeError(
@@ -300,7 +302,7 @@ def _read_checkpoint(path: str) -> tuple[OrderedDict[str, np.ndarray], dict]:
             # and the gist, not the parser's traceback.
             gist = f"the file is truncated or corrupt ({type(error).__name__}: {error})"
     # Raised here, outside the except clauses, so that it chains to nothing.
-    raise ValueError(f"nn.load: {path!r} is not a valid microgradnp checkpoint: {gist}")
+    raise InvalidArgumentError(f"nn.load: {path!r} is not a valid microgradnp checkpoint: {gist}")
 
 
 def _parse_checkpoint(file) -> tuple[OrderedDict[str, np.ndarray], dict]:

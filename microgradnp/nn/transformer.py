@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn import init
 from microgradnp.nn.containers import ModuleList
@@ -122,37 +123,42 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     """
     q_shape, k_shape, v_shape = _shape(query), _shape(key), _shape(value)
     if min(len(q_shape), len(k_shape), len(v_shape)) < 2:
-        raise ValueError(f"scaled_dot_product_attention: query, key and value need at least 2 axes (..., L, E), "
-                         f"got shapes {q_shape}, {k_shape}, {v_shape}")
+        raise InvalidArgumentError(
+            f"scaled_dot_product_attention: query, key and value need at least 2 axes (..., L, E), "
+            f"got shapes {q_shape}, {k_shape}, {v_shape}")
     if q_shape[-1] != k_shape[-1]:
-        raise ValueError(f"scaled_dot_product_attention: query and key must have the same last axis (the embedding "
-                         f"E), got shapes {q_shape} and {k_shape}")
+        raise InvalidArgumentError(
+            f"scaled_dot_product_attention: query and key must have the same last axis (the embedding "
+            f"E), got shapes {q_shape} and {k_shape}")
     if k_shape[-2] != v_shape[-2]:
-        raise ValueError(f"scaled_dot_product_attention: key and value must have the same sequence length S "
+        raise InvalidArgumentError(f"scaled_dot_product_attention: key and value must have the same sequence length S "
                          f"(axis -2), got shapes {k_shape} and {v_shape}")
     if not 0 <= dropout_p <= 1:
-        raise ValueError(f"scaled_dot_product_attention: dropout_p must be a probability in [0, 1], got {dropout_p}")
+        raise InvalidArgumentError(
+            f"scaled_dot_product_attention: dropout_p must be a probability in [0, 1], got {dropout_p}")
     if enable_gqa:
         key, value = _repeat_heads(query, key, "key"), _repeat_heads(query, value, "value")
         k_shape, v_shape = _shape(key), _shape(value)
     try:
         batch = np.broadcast_shapes(q_shape[:-2], k_shape[:-2], v_shape[:-2])
     except ValueError:
-        raise ValueError(f"scaled_dot_product_attention: the batch axes of query {q_shape}, key {k_shape} and value "
-                         f"{v_shape} do not broadcast (with fewer key/value heads, pass enable_gqa=True)") from None
+        raise InvalidArgumentError(
+            f"scaled_dot_product_attention: the batch axes of query {q_shape}, key {k_shape} and value "
+            f"{v_shape} do not broadcast (with fewer key/value heads, pass enable_gqa=True)") from None
     dtype = _float_dtype(query)
     mask = _additive_mask(attn_mask, "attn_mask", dtype, masked_value=False)
     if is_causal:
         if attn_mask is not None:
-            raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal=True, not both")
+            raise InvalidArgumentError("scaled_dot_product_attention: give attn_mask or is_causal=True, not both")
         mask = _causal_mask(q_shape[-2], k_shape[-2], dtype)
     scores_shape = (*batch, q_shape[-2], k_shape[-2])
     if mask is not None:
         try:
             np.broadcast_shapes(_shape(mask), scores_shape)
         except ValueError:
-            raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {_shape(mask)} does not broadcast "
-                             f"to the attention scores' shape {scores_shape} (..., L, S)") from None
+            raise InvalidArgumentError(
+                f"scaled_dot_product_attention: attn_mask of shape {_shape(mask)} does not broadcast "
+                f"to the attention scores' shape {scores_shape} (..., L, S)") from None
     scale = 1.0 / math.sqrt(q_shape[-1]) if scale is None else scale
     return _attend(query, key, value, mask, dropout_p, scale, _rng(rng), fully_masked_rows=not is_causal)[0]
 
@@ -162,8 +168,9 @@ def _repeat_heads(query, x, name: str):
     (``repeat_interleave`` on axis -3)."""
     q_shape, shape = _shape(query), _shape(x)
     if len(q_shape) < 3 or len(shape) < 3 or shape[-3] == 0 or q_shape[-3] % shape[-3]:
-        raise ValueError(f"scaled_dot_product_attention: with enable_gqa the heads (axis -3) of {name} {shape} must "
-                         f"divide those of query {q_shape}")
+        raise InvalidArgumentError(
+            f"scaled_dot_product_attention: with enable_gqa the heads (axis -3) of {name} {shape} must "
+            f"divide those of query {q_shape}")
     groups = q_shape[-3] // shape[-3]
     if groups == 1:
         return x
@@ -205,13 +212,14 @@ class MultiheadAttention(Module):
                  vdim: int | None = None, batch_first: bool = False, dtype=None, rng=None):
         super().__init__()
         if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be positive, got embed_dim={embed_dim}"
-                             f" and num_heads={num_heads}")
+            raise InvalidArgumentError(
+                f"MultiheadAttention: embed_dim and num_heads must be positive, got embed_dim={embed_dim}"
+                f" and num_heads={num_heads}")
         if embed_dim % num_heads:
-            raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
+            raise InvalidArgumentError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
                              f"({num_heads}): each head gets embed_dim // num_heads features")
         if not 0 <= dropout <= 1:
-            raise ValueError(f"MultiheadAttention: dropout must be a probability in [0, 1], got {dropout}")
+            raise InvalidArgumentError(f"MultiheadAttention: dropout must be a probability in [0, 1], got {dropout}")
         self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim
@@ -271,23 +279,26 @@ class MultiheadAttention(Module):
         name = type(self).__name__
         q, k, v = _shape(query), _shape(key), _shape(value)
         if len(q) not in (2, 3) or len(k) != len(q) or len(v) != len(q):
-            raise ValueError(f"{name}: query, key and value must all be 3-D (batched) or all 2-D (unbatched), got "
-                             f"shapes {q}, {k} and {v}")
+            raise InvalidArgumentError(
+                f"{name}: query, key and value must all be 3-D (batched) or all 2-D (unbatched), got "
+                f"shapes {q}, {k} and {v}")
         batched = len(q) == 3
         for label, shape, size in (("query", q, self.embed_dim), ("key", k, self.kdim), ("value", v, self.vdim)):
             if shape[-1] != size:
-                raise ValueError(f"{name}: {label} of shape {shape} must have {size} features (last axis); "
+                raise InvalidArgumentError(f"{name}: {label} of shape {shape} must have {size} features (last axis); "
                                  f"embed_dim={self.embed_dim}, kdim={self.kdim}, vdim={self.vdim}")
         if k[:-1] != v[:-1]:
-            raise ValueError(f"{name}: key {k} and value {v} must have the same sequence length and batch size")
+            raise InvalidArgumentError(
+                f"{name}: key {k} and value {v} must have the same sequence length and batch size")
         if batched and q[self._batch_axis] != k[self._batch_axis]:
-            raise ValueError(f"{name}: query {q} and key {k} must have the same batch size (axis "
+            raise InvalidArgumentError(f"{name}: query {q} and key {k} must have the same batch size (axis "
                              f"{self._batch_axis} with batch_first={self.batch_first})")
         if key_padding_mask is not None and np.ndim(_data(key_padding_mask)) != len(q) - 1:
-            raise ValueError(f"{name}: key_padding_mask must be {'2-D (N, S)' if batched else '1-D (S,)'} for "
-                             f"{len(q)}-D inputs, got shape {_shape(key_padding_mask)}")
+            raise InvalidArgumentError(
+                f"{name}: key_padding_mask must be {'2-D (N, S)' if batched else '1-D (S,)'} for "
+                f"{len(q)}-D inputs, got shape {_shape(key_padding_mask)}")
         if attn_mask is not None and np.ndim(_data(attn_mask)) not in (2, 3):
-            raise ValueError(f"{name}: attn_mask must be 2-D (L, S) or 3-D (N * num_heads, L, S), got shape "
+            raise InvalidArgumentError(f"{name}: attn_mask must be 2-D (L, S) or 3-D (N * num_heads, L, S), got shape "
                              f"{_shape(attn_mask)}")
         return batched
 
@@ -339,10 +350,11 @@ class MultiheadAttention(Module):
         if mask is not None:
             expected = (L, S) if np.ndim(_data(mask)) == 2 else (N * H, L, S)
             if _shape(mask) != expected:
-                raise ValueError(f"{type(self).__name__}: attn_mask has shape {_shape(mask)}, expected {expected} "
-                                 "(L, S) or (N * num_heads, L, S)")
+                raise InvalidArgumentError(
+                    f"{type(self).__name__}: attn_mask has shape {_shape(mask)}, expected {expected} "
+                    "(L, S) or (N * num_heads, L, S)")
         if kpm is not None and _shape(kpm) != (N, S):
-            raise ValueError(f"{type(self).__name__}: key_padding_mask has shape {_shape(key_padding_mask)}, "
+            raise InvalidArgumentError(f"{type(self).__name__}: key_padding_mask has shape {_shape(key_padding_mask)}, "
                              f"expected {(N, S) if batched else (S,)} (True or -inf: ignore that key)")
         appended = []
         if self.bias_k is not None:
@@ -384,7 +396,7 @@ def _activation(activation):
     """PyTorch's ``activation`` argument: "relu", "gelu", or a callable (a Module is registered)."""
     if isinstance(activation, str):
         if activation not in ("relu", "gelu"):
-            raise ValueError(f"activation should be 'relu' or 'gelu' (or a callable), not {activation!r}")
+            raise InvalidArgumentError(f"activation should be 'relu' or 'gelu' (or a callable), not {activation!r}")
         return F.relu if activation == "relu" else F.gelu
     if not callable(activation):
         raise TypeError(f"activation must be 'relu', 'gelu' or a callable, got {activation!r}")
@@ -537,7 +549,7 @@ def _clones(layer: Module, num_layers: int) -> ModuleList:
     """``num_layers`` deep copies of ``layer`` (same initial weights, as PyTorch's), sharing
     its random generators so that their dropouts draw different masks."""
     if not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
+        raise InvalidArgumentError(f"num_layers must be a positive int, got {num_layers!r}")
     generators = {id(m.rng): m.rng for m in layer.modules() if isinstance(getattr(m, "rng", None),
                                                                            np.random.Generator)}
     return ModuleList(copy.deepcopy(layer, dict(generators)) for _ in range(num_layers))
@@ -690,11 +702,13 @@ class Transformer(Module):
         src_shape, tgt_shape = _shape(src), _shape(tgt)
         batch_axis = 0 if self.batch_first else 1
         if len(src_shape) == 3 and (len(tgt_shape) != 3 or src_shape[batch_axis] != tgt_shape[batch_axis]):
-            raise ValueError(f"Transformer: the batch number of src {src_shape} and tgt {tgt_shape} must be equal "
-                             f"(axis {batch_axis} with batch_first={self.batch_first})")
+            raise InvalidArgumentError(
+                f"Transformer: the batch number of src {src_shape} and tgt {tgt_shape} must be equal "
+                f"(axis {batch_axis} with batch_first={self.batch_first})")
         if src_shape[-1] != self.d_model or tgt_shape[-1] != self.d_model:
-            raise ValueError(f"Transformer: the feature number of src {src_shape} and tgt {tgt_shape} must be equal "
-                             f"to d_model={self.d_model}")
+            raise InvalidArgumentError(
+                f"Transformer: the feature number of src {src_shape} and tgt {tgt_shape} must be equal "
+                f"to d_model={self.d_model}")
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
                               is_causal=src_is_causal)
         return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
@@ -708,6 +722,6 @@ class Transformer(Module):
         above the diagonal and 0 elsewhere (position i attends to positions <= i).
         ``device`` is accepted for compatibility (CPU only)."""
         if device not in (None, "cpu"):
-            raise ValueError(f"generate_square_subsequent_mask: only device='cpu' (or None) exists here, "
+            raise InvalidArgumentError(f"generate_square_subsequent_mask: only device='cpu' (or None) exists here, "
                              f"got {device!r}")
         return Tensor(_causal_mask(sz, sz, np.dtype(dtype or get_default_dtype())))

@@ -9,6 +9,7 @@ import numpy as np
 
 from microgradnp import func as stateless
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import parametrizations, parametrize
 from microgradnp.nn import rnn_utils as rnn
 from microgradnp.nn.parametrizations import legacy_spectral_norm as spectral_norm
@@ -98,7 +99,7 @@ def parameters_to_vector(parameters) -> Tensor:
 
     parameters = _tensors(parameters, "parameters_to_vector")
     if not parameters:
-        raise ValueError("parameters_to_vector: no parameters given")
+        raise InvalidArgumentError("parameters_to_vector: no parameters given")
     return ops.concatenate([ops.reshape(p, -1) for p in parameters])
 
 
@@ -114,10 +115,11 @@ def vector_to_parameters(vector, parameters) -> None:
         mode.tracer.cannot_replay("nn.utils.vector_to_parameters")
     values = np.asarray(vector.data if isinstance(vector, Tensor) else vector)
     if values.ndim != 1:
-        raise ValueError(f"vector_to_parameters: expected a 1-D vector, got shape {values.shape}")
+        raise InvalidArgumentError(f"vector_to_parameters: expected a 1-D vector, got shape {values.shape}")
     needed = sum(p.data.size for p in parameters)
     if values.size != needed:
-        raise ValueError(f"vector_to_parameters: the vector has {values.size} values, the parameters {needed}")
+        raise InvalidArgumentError(
+            f"vector_to_parameters: the vector has {values.size} values, the parameters {needed}")
     start = 0
     for p in parameters:
         p.data[...] = values[start:start + p.data.size].reshape(p.data.shape)

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.tensor import Tensor
 
@@ -141,9 +142,9 @@ def fuse_linear_bn_weights(linear_w, linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b)
 
 def _check_eval(layer: Module, bn: Module) -> None:
     if layer.training or bn.training:
-        raise ValueError("Fusion only for eval! Call .eval() on both modules first")
+        raise InvalidArgumentError("Fusion only for eval! Call .eval() on both modules first")
     if getattr(bn, "running_mean", None) is None:
-        raise ValueError("fusion needs a BatchNorm that tracks running statistics (track_running_stats=True)")
+        raise InvalidArgumentError("fusion needs a BatchNorm that tracks running statistics (track_running_stats=True)")
 
 
 def fuse_conv_bn_eval(conv: Module, bn: Module, transpose: bool = False) -> Module:
@@ -171,7 +172,8 @@ def fuse_linear_bn_eval(linear: Module, bn: Module) -> Module:
     """
     _check_eval(linear, bn)
     if linear.out_features != bn.num_features and bn.num_features != 1:
-        raise ValueError("To fuse, linear.out_features must equal bn.num_features OR bn.num_features must be 1")
+        raise InvalidArgumentError(
+            "To fuse, linear.out_features must equal bn.num_features OR bn.num_features must be 1")
     fused = copy.deepcopy(linear)
     fused.weight, fused.bias = fuse_linear_bn_weights(fused.weight, fused.bias, bn.running_mean, bn.running_var,
                                                       bn.eps, bn.weight, bn.bias)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Erfc, Scale, _erf_values
 from microgradnp.ops.primitive import Primitive, axis_index, floating
 from microgradnp.tensor import Tensor
@@ -393,7 +394,7 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0):
         ValueError: if ``beta`` is 0.
     """
     if beta == 0:
-        raise ValueError("softplus: beta must be nonzero (the result divides by it)")
+        raise InvalidArgumentError("softplus: beta must be nonzero (the result divides by it)")
     return Softplus.apply(x, beta=beta, threshold=threshold)
 
 
@@ -412,7 +413,7 @@ def gelu(x, approximate: str = "none"):
         ValueError: for another ``approximate``.
     """
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise InvalidArgumentError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return Gelu.apply(x, approximate=approximate)
 
 
@@ -468,7 +469,7 @@ def celu(x, alpha: float = 1.0):
         ValueError: if ``alpha`` is 0.
     """
     if alpha == 0:
-        raise ValueError("celu: alpha cannot be 0 (the input is divided by it)")
+        raise InvalidArgumentError("celu: alpha cannot be 0 (the input is divided by it)")
     return Elu.apply(x, alpha=alpha, input_scale=1.0 / alpha)
 
 
@@ -500,7 +501,7 @@ def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0):
         ValueError: if ``max_val < min_val``.
     """
     if max_val < min_val:
-        raise ValueError(f"hardtanh: max_val ({max_val}) must be at least min_val ({min_val})")
+        raise InvalidArgumentError(f"hardtanh: max_val ({max_val}) must be at least min_val ({min_val})")
     return Hardtanh.apply(x, min_val=min_val, max_val=max_val)
 
 

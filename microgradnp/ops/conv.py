@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.primitive import Primitive
 from microgradnp.ops.shape import broadcast_to, expand_dims, squeeze
 from microgradnp.tensor import Tensor, _data
@@ -71,7 +72,7 @@ def positive_int(value, what: str, op: str, *, zero_ok: bool = False, ndim: int 
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < smallest:
         kind = "a non-negative" if zero_ok else "a positive"
         of = "(or a 1-tuple of one)" if ndim == 1 else f"or a {ndim}-tuple of them"
-        raise ValueError(f"{op}: {what} must be {kind} int {of}, got {value!r}")
+        raise InvalidArgumentError(f"{op}: {what} must be {kind} int {of}, got {value!r}")
     return int(value)
 
 
@@ -79,7 +80,7 @@ def positive_ints(value, what: str, op: str, ndim: int, *, zero_ok: bool = False
     """An int option per spatial axis: one ``n`` for all of them, or a tuple of ``ndim``."""
     if ndim > 1 and isinstance(value, tuple | list):
         if len(value) != ndim:
-            raise ValueError(f"{op}: {what} must be an int or a {ndim}-tuple of ints, got {value!r}")
+            raise InvalidArgumentError(f"{op}: {what} must be an int or a {ndim}-tuple of ints, got {value!r}")
         return tuple(positive_int(v, what, op, zero_ok=zero_ok, ndim=ndim) for v in value)
     return (positive_int(value, what, op, zero_ok=zero_ok, ndim=ndim),) * ndim
 
@@ -96,7 +97,7 @@ def _place_windows(op: str, length: int, kernel: int, stride: int, dilation: int
         out_length -= 1
     if out_length < 1:
         dilated = f" ({span} dilated)" if dilation > 1 else ""
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{op}: kernel size {kernel}{dilated} is larger than the padded input length {padded} "
             f"(length {length} + padding {pad_left}+{pad_right}); use a smaller kernel or dilation, "
             "more padding, or a longer input"
@@ -106,7 +107,7 @@ def _place_windows(op: str, length: int, kernel: int, stride: int, dilation: int
 
 def _check_rank(op: str, shape: tuple, channels: str, ndim: int) -> None:
     if len(shape) != ndim + 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{op}: expected an input of shape (N, {channels}, {_SPATIAL[ndim]}), got shape {tuple(shape)}; "
             f"a single unbatched sample ({channels}, {_SPATIAL[ndim]}) works too"
         )
@@ -119,44 +120,45 @@ def conv_geometry(x_shape, w_shape, bias_shape, stride, padding, dilation, group
     op = f"conv{ndim}d"
     _check_rank(op, x_shape, "C_in", ndim)
     if len(w_shape) != ndim + 2:
-        raise ValueError(f"{op}: weight must have shape (C_out, C_in / groups, {_KERNEL[ndim]}), got shape "
+        raise InvalidArgumentError(f"{op}: weight must have shape (C_out, C_in / groups, {_KERNEL[ndim]}), got shape "
                          f"{tuple(w_shape)}")
     strides = positive_ints(stride, "stride", op, ndim)
     dilations = positive_ints(dilation, "dilation", op, ndim)
     groups = positive_int(groups, "groups", op)
     (channels, *lengths), (out_channels, group_channels, *kernels) = x_shape[1:], w_shape
     if out_channels % groups:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{op}: out channels {out_channels} (weight.shape[0]) are not divisible by groups={groups}; "
             "make both in and out channels multiples of groups"
         )
     if channels % groups:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{op}: input channels {channels} are not divisible by groups={groups}; "
             "make both in and out channels multiples of groups"
         )
     if channels != group_channels * groups:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{op}: input has {channels} channels but the weight of shape {tuple(w_shape)} with "
             f"groups={groups} expects {group_channels * groups} (weight.shape[1] * groups); check the "
             f"channel axis (inputs are (N, C, {_SPATIAL[ndim]})) or the layer's in_channels"
         )
     if bias_shape is not None and tuple(bias_shape) != (out_channels,):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{op}: bias must have shape ({out_channels},), one value per out channel, got {tuple(bias_shape)}"
         )
     if min(kernels) < 1:
-        raise ValueError(f"{op}: the weight's kernel axis is empty (shape {tuple(w_shape)})")
+        raise InvalidArgumentError(f"{op}: the weight's kernel axis is empty (shape {tuple(w_shape)})")
     if isinstance(padding, str):
         if padding == "valid":
             pads = [(0, 0)] * ndim
         elif padding == "same":
             if max(strides) != 1:
-                raise ValueError(f"{op}: padding='same' needs stride=1 (a strided output cannot keep the length)")
+                raise InvalidArgumentError(
+                    f"{op}: padding='same' needs stride=1 (a strided output cannot keep the length)")
             totals = [d * (k - 1) for d, k in zip(dilations, kernels, strict=True)]
             pads = [(total // 2, total - total // 2) for total in totals]  # PyTorch puts the odd one on the right
         else:
-            raise ValueError(f"{op}: padding must be an int, 'valid' or 'same', got {padding!r}")
+            raise InvalidArgumentError(f"{op}: padding must be an int, 'valid' or 'same', got {padding!r}")
     else:
         pads = [(p, p) for p in positive_ints(padding, "padding", op, ndim, zero_ok=True)]
     return tuple(_place_windows(op, *axis) for axis in zip(lengths, kernels, strides, dilations, *zip(*pads),
@@ -175,7 +177,7 @@ def pool_geometry(op: str, x_shape, kernel_size, stride, padding, dilation, ceil
     paddings = positive_ints(padding, "padding", op, ndim, zero_ok=True)
     for kernel, pad in zip(kernels, paddings, strict=True):
         if pad > kernel // 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{op}: padding={pad} is more than half of kernel_size={kernel}; use padding <= {kernel // 2} "
                 "(PyTorch's limit too)"
             )

@@ -8,6 +8,7 @@ import math
 import numpy as np
 from numpy import ndarray
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.primitive import Primitive, floating, floating_pair, promote, refuse_non_numbers
 from microgradnp.tensor import Tensor, _data, _rng
 
@@ -122,13 +123,13 @@ class Pow(Primitive):
         if not need_exponent:
             return grad_base, None
         # d(b^e)/de = b^e log(b), as PyTorch: 0 where b == 0 and e >= 0; where b == 0 and e < 0,
-        # b^e = inf and log b = -inf. Taken as 0 where b < 0 (log undefined there; PyTorch: nan).
-        base_values, exponent_values = _values(base), _values(exponent)
-        log_base = np.log(np.where(base_values > 0, base, 1))
-        pole = (base_values == 0) & (exponent_values < 0)
-        if pole.any():
-            log_base = np.where(pole, -np.inf, log_base)
-        return grad_base, grad * out * log_base
+        # b^e = inf and log b = -inf; nan where b < 0, whose real log is undefined.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = out * np.log(base)
+        zero = (_values(base) == 0) & (_values(exponent) >= 0)
+        if np.any(zero):
+            scaled = np.where(zero, 0, scaled)
+        return grad_base, grad * scaled
 
 
 def _values(x):
@@ -239,7 +240,7 @@ class Clip(Primitive):
     @staticmethod
     def forward(ctx, a, lo, hi):
         if lo is None and hi is None:
-            raise ValueError("clip: give at least one of lo and hi")
+            raise InvalidArgumentError("clip: give at least one of lo and hi")
         inside = np.ones(a.shape, dtype=bool)
         if lo is not None:
             inside &= a >= lo

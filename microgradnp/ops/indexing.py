@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes
 from microgradnp.ops.shape import Reshape
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
@@ -131,17 +132,18 @@ def _torch_along_axis(x, axis, index, function: str, src=None):
     shape = np.shape(_data(x))
     index = _int_index(index, function)
     if index.ndim != len(shape):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{function}: index must have as many axes as the input ({len(shape)}), got shape {index.shape}"
         )
     (axis,) = normalize_axes(axis, len(shape))
     for d, (n, m) in enumerate(zip(index.shape, shape)):
         if d != axis and n > m:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{function}: index of shape {index.shape} is larger than the input of shape {shape} at axis {d}"
             )
     if src is not None and any(n > m for n, m in zip(index.shape, np.shape(_data(src)))):
-        raise ValueError(f"{function}: index of shape {index.shape} is larger than src of shape {np.shape(_data(src))}")
+        raise InvalidArgumentError(
+            f"{function}: index of shape {index.shape} is larger than src of shape {np.shape(_data(src))}")
     _check_bounds(index, shape[axis], axis, function)
     return axis, index, _along_axis(index, axis, index.shape)
 
@@ -212,12 +214,12 @@ def take_along_axis(x, indices, axis: int | None = -1):
     indices = _int_index(raw, "take_along_axis")
     if axis is None:
         if indices.ndim != 1:
-            raise ValueError("take_along_axis: when axis=None, indices must be 1-D")
+            raise InvalidArgumentError("take_along_axis: when axis=None, indices must be 1-D")
         x = Reshape.apply(x, shape=(-1,))
         axis = 0
     shape = np.shape(_data(x))
     if indices.ndim != len(shape):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"take_along_axis: indices must have as many axes as the input ({len(shape)}), got shape {indices.shape}"
         )
     (axis,) = normalize_axes(axis, len(shape))
@@ -368,7 +370,7 @@ def scatter(x, axis: int, index, src=None, value=None):
     _same_dtype(x, src, "scatter")
     src_shape = np.shape(_data(src))
     if len(src_shape) != np.ndim(_data(x)):
-        raise ValueError(f"scatter: src must have as many axes as the input, got shapes {src_shape} and "
+        raise InvalidArgumentError(f"scatter: src must have as many axes as the input, got shapes {src_shape} and "
                          f"{np.shape(_data(x))}")
     raw = _raw(index)
     axis, index, _ = _torch_along_axis(_atleast_1d(x), axis, _atleast_1d_index(raw), "scatter", _atleast_1d(src))
@@ -421,7 +423,7 @@ def scatter_add(x, axis: int, index, src):
     _same_dtype(x, src, "scatter_add")
     src_shape = np.shape(_data(src))
     if len(src_shape) != np.ndim(_data(x)):
-        raise ValueError(f"scatter_add: src must have as many axes as the input, got shapes {src_shape} and "
+        raise InvalidArgumentError(f"scatter_add: src must have as many axes as the input, got shapes {src_shape} and "
                          f"{np.shape(_data(x))}")
     raw = _raw(index)
     axis, index, _ = _torch_along_axis(_atleast_1d(x), axis, _atleast_1d_index(raw, "scatter_add"), "scatter_add",
@@ -491,7 +493,8 @@ def masked_fill(x, mask, value):
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the input's shape {shape}")
+        raise InvalidArgumentError(
+            f"masked_fill: mask of shape {mask.shape} does not broadcast to the input's shape {shape}")
     if np.ndim(_data(value)) != 0:
         raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got shape {np.shape(_data(value))}")
     return MaskedFill.apply(x, value, mask=mask)
@@ -501,10 +504,10 @@ def _one_hot(indices, num_classes):
     indices = _integers(indices, "one_hot", "indices")
     if num_classes == -1:
         if indices.size == 0:
-            raise ValueError("one_hot: cannot infer num_classes from empty indices; give num_classes")
+            raise InvalidArgumentError("one_hot: cannot infer num_classes from empty indices; give num_classes")
         num_classes = int(indices.max()) + 1
     if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
-        raise ValueError(f"one_hot: indices must be in [0, num_classes={num_classes}), got values in "
+        raise InvalidArgumentError(f"one_hot: indices must be in [0, num_classes={num_classes}), got values in "
                          f"[{indices.min()}, {indices.max()}]")
     return (indices[..., None] == np.arange(num_classes)).astype(np.int64)
 

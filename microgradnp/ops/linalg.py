@@ -8,6 +8,7 @@ import string
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Mul
 from microgradnp.ops.primitive import Primitive, broadcast_grad, refuse_non_numbers
 from microgradnp.ops.reductions import Sum
@@ -67,7 +68,8 @@ def _refuse_shapes(a_shape, b_shape) -> None:
 
     head = f"matmul: cannot multiply ({shown(a_shape)}) by ({shown(b_shape)})"
     if not a_shape or not b_shape:
-        raise ValueError(f"{head}: @ needs operands with at least one axis; multiply by a scalar with *") from None
+        raise InvalidArgumentError(
+            f"{head}: @ needs operands with at least one axis; multiply by a scalar with *") from None
     inner_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
     if a_shape[-1] != inner_b:
         fix = "Reshape or transpose an operand so that they agree."
@@ -77,7 +79,7 @@ def _refuse_shapes(a_shape, b_shape) -> None:
             fix = "Did you mean a.T" + (" (a.swapaxes(-1, -2) for a batch)" if len(a_shape) > 2 else "") + " @ b?"
         second = ("the length of the 1-D second operand" if len(b_shape) == 1
                   else "the second operand's second-to-last axis")
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{head}: the first operand's last axis ({a_shape[-1]}) must equal {second} ({inner_b}), the axis "
             f"summed over. {fix}"
         ) from None
@@ -85,7 +87,7 @@ def _refuse_shapes(a_shape, b_shape) -> None:
     try:
         np.broadcast_shapes(batch_a, batch_b)
     except ValueError:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{head}: the matrices match, but the batch axes {batch_a} and {batch_b} do not broadcast together "
             "(each pair of batch lengths must be equal or 1)"
         ) from None
@@ -132,7 +134,7 @@ def dot(a, b):
 
 def _not_aligned(a_shape, b_shape):
     axis = len(b_shape) - 1 if len(b_shape) == 1 else len(b_shape) - 2
-    raise ValueError(
+    raise InvalidArgumentError(
         f"dot: shapes {a_shape} and {b_shape} not aligned: {a_shape[-1]} (dim {len(a_shape) - 1}) "
         f"!= {b_shape[axis]} (dim {axis})"
     )
@@ -233,13 +235,13 @@ def tensordot(a, b, axes=2):
         axes_a = [int(axes_a)] if isinstance(axes_a, int | np.integer) else [int(i) for i in axes_a]
         axes_b = [int(axes_b)] if isinstance(axes_b, int | np.integer) else [int(i) for i in axes_b]
     if len(axes_a) != len(axes_b):
-        raise ValueError(f"tensordot: {len(axes_a)} axes of a against {len(axes_b)} axes of b")
+        raise InvalidArgumentError(f"tensordot: {len(axes_a)} axes of a against {len(axes_b)} axes of b")
     shape_a, shape_b = a.shape, b.shape
     axes_a = [i % len(shape_a) if len(shape_a) else i for i in axes_a]
     axes_b = [i % len(shape_b) if len(shape_b) else i for i in axes_b]
     for i, j in zip(axes_a, axes_b):
         if not (0 <= i < len(shape_a) and 0 <= j < len(shape_b)) or shape_a[i] != shape_b[j]:
-            raise ValueError(f"tensordot: shape-mismatch for sum: axes {axes_a} of {shape_a} against "
+            raise InvalidArgumentError(f"tensordot: shape-mismatch for sum: axes {axes_a} of {shape_a} against "
                              f"axes {axes_b} of {shape_b}")
     kept_a = [i for i in range(len(shape_a)) if i not in axes_a]
     kept_b = [i for i in range(len(shape_b)) if i not in axes_b]
@@ -278,28 +280,30 @@ def _parse_einsum(subscripts: str, shapes: list) -> tuple:
     spec = subscripts.replace(" ", "")
     bad = sorted(set(spec) - set(_LETTERS) - set(".,->"))
     if bad:
-        raise ValueError(f"einsum: invalid subscript character(s) {''.join(bad)!r} in {subscripts!r}: use letters")
+        raise InvalidArgumentError(
+            f"einsum: invalid subscript character(s) {''.join(bad)!r} in {subscripts!r}: use letters")
     inputs, arrow, output = spec.partition("->")
     if "-" in inputs or ">" in inputs or "-" in output or ">" in output:
-        raise ValueError(f"einsum: {subscripts!r} should have at most one '->'")
+        raise InvalidArgumentError(f"einsum: {subscripts!r} should have at most one '->'")
     terms = inputs.split(",")
     if len(terms) != len(shapes):
-        raise ValueError(f"einsum: {subscripts!r} has subscripts for {len(terms)} operand(s), "
+        raise InvalidArgumentError(f"einsum: {subscripts!r} has subscripts for {len(terms)} operand(s), "
                          f"but {len(shapes)} operand(s) were given")
     for term in (*terms, output):
         if term.replace("...", "", 1).count("."):
-            raise ValueError(f"einsum: invalid '.' in {subscripts!r}: an ellipsis is three dots, at most one per term")
+            raise InvalidArgumentError(
+                f"einsum: invalid '.' in {subscripts!r}: an ellipsis is three dots, at most one per term")
     widths = []
     for term, shape in zip(terms, shapes):
         letters = len(term) - 3 if "..." in term else len(term)
         width = len(shape) - letters if "..." in term else 0
         if width < 0 or ("..." not in term and letters != len(shape)):
-            raise ValueError(f"einsum: the subscripts {term!r} do not fit an operand of shape {shape}")
+            raise InvalidArgumentError(f"einsum: the subscripts {term!r} do not fit an operand of shape {shape}")
         widths.append(width)
     unused = [c for c in _LETTERS if c not in spec]
     width = max(widths, default=0)
     if width > len(unused):
-        raise ValueError("einsum: too many axes under the ellipsis: not enough letters left to name them")
+        raise InvalidArgumentError("einsum: too many axes under the ellipsis: not enough letters left to name them")
     ellipsis, unused = "".join(unused[:width]), unused[width:]
     named = [term.replace("...", "") for term in terms]
     if not arrow:  # implicit output: the ellipsis' axes, then the letters used once, in order

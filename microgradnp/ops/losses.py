@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from microgradnp.errors import DtypeError, InvalidArgumentError
 from microgradnp.ops.activations import _EXP_LIMITS
 from microgradnp.ops.elementwise import _values
 from microgradnp.ops.primitive import Primitive
@@ -16,14 +17,14 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def check_reduction(reduction: str, loss: str) -> None:
     if reduction not in REDUCTIONS:
-        raise ValueError(f"{loss}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        raise InvalidArgumentError(f"{loss}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def check_same_shape(input_shape, target_shape, loss: str) -> None:
     """Broadcasting a (N, 1) prediction against an (N,) target would silently compare
     every prediction with every target: refuse it."""
     if tuple(input_shape) != tuple(target_shape):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{loss}: input has shape {tuple(input_shape)} but target has shape {tuple(target_shape)}; "
             "they must match (e.g. y.reshape(-1, 1) for a single output column)"
         )
@@ -108,7 +109,7 @@ class _PiecewiseQuadraticLoss(_ElementwiseLoss):
     def forward(cls, ctx, x, target, reduction="mean", width: float = 1.0):
         cls._setup(ctx, x, target, reduction)
         if not width >= 0:
-            raise ValueError(f"{cls.name}: {cls.width_name} must be >= 0, got {width}")
+            raise InvalidArgumentError(f"{cls.name}: {cls.width_name} must be >= 0, got {width}")
         diff = x - target
         size = np.abs(diff)
         inside = size < width  # empty when width is 0: then the scale is never used
@@ -202,7 +203,7 @@ class BCELoss(_ElementwiseLoss):
     def forward(cls, ctx, x, target, weight=None, reduction="mean"):
         cls._setup(ctx, x, target, reduction)
         if np.any((x < 0) | (x > 1)):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "binary_cross_entropy: inputs must be probabilities in [0, 1]; apply sigmoid first, "
                 "or use binary_cross_entropy_with_logits on raw scores"
             )
@@ -379,20 +380,20 @@ def _class_indices(target, logits, ignore_index, loss: str, unbatched: bool = Fa
     if target.dtype.kind == "f" and np.all(target == np.round(target)):
         target = target.astype(np.int64)
     if target.dtype.kind not in "iu":
-        raise TypeError(
+        raise DtypeError(
             f"{loss}: target must hold class indices (integers), got dtype {target.dtype}; "
             "for probabilities per class use cross_entropy(..., target) with a float target of the logits' shape"
         )
     if unbatched:
         if target.shape != ():
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{loss}: unbatched input of shape {logits.shape[1:]} (one sample's {logits.shape[1]} class "
                 f"scores) needs a 0-d target (one class index), got shape {target.shape}"
             )
         target = target.reshape(1)
     elif logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
         column = logits.ndim == 2 and target.shape == (logits.shape[0], 1)
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{loss}: input of shape {logits.shape} needs targets of shape "
             f"{logits.shape[:1] + logits.shape[2:]} (one class index per sample), got {target.shape}"
             + ("; that is a column of labels, as mse and bce take them: pass y.ravel().astype(int), "
@@ -418,7 +419,7 @@ def _class_weight(weight, classes: int, dtype, loss: str):
         return np.ones(classes, dtype=dtype)
     weight = np.asarray(weight)
     if weight.shape != (classes,):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{loss}: weight must hold one weight per class, shape ({classes},), but has shape {weight.shape}"
         )
     return weight

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.activations import _shift_by_max
 from microgradnp.ops.primitive import (
     Primitive,
@@ -316,7 +317,8 @@ class Norm(Primitive):
         magnitude = np.abs(a)
         if math.isinf(ord):
             if builtins.any(a.shape[i] == 0 for i in axes):
-                raise ValueError("norm: the tensor is empty along the reduced axes, so its inf-norm is undefined")
+                raise InvalidArgumentError(
+                    "norm: the tensor is empty along the reduced axes, so its inf-norm is undefined")
             extreme = (np.max if ord > 0 else np.min)(magnitude, axis=axes, keepdims=True)
             hits = magnitude == extreme
             ctx.save_for_backward(np.sign(a) * hits / hits.sum(axis=axes, keepdims=True))
@@ -438,19 +440,21 @@ def norm(x, ord=None, axis=None, keepdims=False, *, p=None):  # noqa: A002  (Num
         return Norm.apply(x, ord=_vector_order(2.0 if p == "fro" else p, "p"), axes=axes, keepdims=keepdims)
     if axis is None:
         if ord is not None and ndim not in (1, 2):
-            raise ValueError(f"norm: ord={ord!r} with axis=None needs a 1-D or 2-D tensor, not {ndim}-D: give axis")
+            raise InvalidArgumentError(
+                f"norm: ord={ord!r} with axis=None needs a 1-D or 2-D tensor, not {ndim}-D: give axis")
         axes = tuple(range(ndim))
         matrix = ord is not None and ndim == 2
     else:
         axes = normalize_axes(axis, ndim)
         given = 1 if isinstance(axis, (int, np.integer)) else len(tuple(axis))
         if len(set(axes)) != given or given not in (1, 2):
-            raise ValueError(f"norm: axis must be an int or a pair of distinct axes, got {axis!r}")
+            raise InvalidArgumentError(f"norm: axis must be an int or a pair of distinct axes, got {axis!r}")
         matrix = given == 2
     if matrix:
         if ord not in (None, "fro"):
-            raise ValueError(f"norm: matrix norm ord={ord!r} is not supported: only the Frobenius norm (ord=None "
-                             "or 'fro'); for a vector norm over each row or column give one axis")
+            raise InvalidArgumentError(
+                f"norm: matrix norm ord={ord!r} is not supported: only the Frobenius norm (ord=None "
+                "or 'fro'); for a vector norm over each row or column give one axis")
         ord = None  # noqa: A001  (the Frobenius norm is the 2-norm of the elements)
     return Norm.apply(x, ord=_vector_order(2.0 if ord is None else ord, "ord"), axes=axes, keepdims=keepdims)
 
@@ -458,7 +462,8 @@ def norm(x, ord=None, axis=None, keepdims=False, *, p=None):  # noqa: A002  (Num
 def _vector_order(order, argument: str) -> float:
     """A vector norm's order as a float; an unsupported one raises naming the supported."""
     if isinstance(order, str) or not (order > 0 or order == -math.inf):
-        raise ValueError(f"norm: vector norm {argument}={order!r} is not supported: use 1, 2, inf, -inf or any p > 0")
+        raise InvalidArgumentError(
+            f"norm: vector norm {argument}={order!r} is not supported: use 1, 2, inf, -inf or any p > 0")
     return float(order)
 
 

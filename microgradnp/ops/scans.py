@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.ops.primitive import Primitive, axis_index, floating, normalize_axes
-from microgradnp.ops.shape import expand_dims, swapaxes
-from microgradnp.tensor import Tensor
+from microgradnp.ops.shape import expand_dims, reshape, swapaxes
+from microgradnp.tensor import Tensor, _data
 
 
 def _flip(x, axis: int):
@@ -133,21 +133,23 @@ def _cumprod_grad_with_zeros(a, grad, axis: int):
     return swapaxes(partial.sum(axis=-1), axis, -1)
 
 
-def cumsum(x, axis=None):
+def cumsum(x, axis=None, *, dim=None):
     """Cumulative sum along ``axis``, as ``np.cumsum``: with ``axis`` None, of the
     flattened tensor (``torch.cumsum`` needs ``dim``, which is accepted too).
 
     Args:
         x: The tensor.
         axis: The axis to scan, or None to flatten first.
+        dim: PyTorch's name for it; on a 0-d tensor, dim 0 or -1 gives a 0-d result (as
+            ``torch.cumsum``), where NumPy's ``axis=0`` gives one element.
 
     Returns:
         A tensor of ``x``'s shape (1-D when ``axis`` is None).
     """
-    return Cumsum.apply(x, axis=axis)
+    return _scan(Cumsum, x, axis, dim)
 
 
-def cumprod(x, axis=None):
+def cumprod(x, axis=None, *, dim=None):
     """Cumulative product along ``axis``, as ``np.cumprod`` (None: of the flattened tensor).
 
     Gradients are exact where ``x`` holds zeros (no division by them), as PyTorch's;
@@ -156,14 +158,16 @@ def cumprod(x, axis=None):
     Args:
         x: The tensor.
         axis: The axis to scan, or None to flatten first.
+        dim: PyTorch's name for it; on a 0-d tensor, dim 0 or -1 gives a 0-d result (as
+            ``torch.cumsum``), where NumPy's ``axis=0`` gives one element.
 
     Returns:
         A tensor of ``x``'s shape (1-D when ``axis`` is None).
     """
-    return Cumprod.apply(x, axis=axis)
+    return _scan(Cumprod, x, axis, dim)
 
 
-def logcumsumexp(x, axis=None):
+def logcumsumexp(x, axis=None, *, dim=None):
     """log(cumsum(exp(x))) along ``axis``, as ``torch.logcumsumexp``, without overflow
     for large |x| (forward and gradient). With ``axis`` None, of the flattened tensor.
 
@@ -175,8 +179,24 @@ def logcumsumexp(x, axis=None):
     Args:
         x: The tensor.
         axis: The axis to scan, or None to flatten first.
+        dim: PyTorch's name for it; on a 0-d tensor, dim 0 or -1 gives a 0-d result (as
+            ``torch.cumsum``), where NumPy's ``axis=0`` gives one element.
 
     Returns:
         A tensor of ``x``'s shape (1-D when ``axis`` is None).
     """
-    return LogCumSumExp.apply(x, axis=axis)
+    return _scan(LogCumSumExp, x, axis, dim)
+
+
+def _scan(cls, x, axis, dim):
+    """``cls`` along ``axis``, or along ``dim`` with PyTorch's rule for 0-d tensors."""
+    if dim is None:
+        return cls.apply(x, axis=axis)
+    if axis is not None:
+        raise TypeError(f"{cls.__name__.lower()}() got both dim= and axis= (they are the same argument)")
+    if np.ndim(_data(x)) == 0:
+        if dim not in (0, -1):
+            raise IndexError(f"{cls.__name__.lower()}: dimension out of range (expected to be in range of [-1, 0] "
+                             f"for a 0-d tensor, but got {dim})")
+        return reshape(cls.apply(x, axis=None), ())
+    return cls.apply(x, axis=dim)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Where
 from microgradnp.ops.primitive import Primitive, normalize_axes
 from microgradnp.tensor import Tensor, _constructor, _constructor_dtype, _data, _new, get_default_dtype
@@ -198,7 +199,7 @@ def squeeze(x, axis=None):
     shape = _data_shape(x)
     axes = normalize_axes(axis, len(shape)) if axis is not None else None
     if axes is not None and any(shape[i] != 1 for i in axes):
-        raise ValueError(f"squeeze: axis {axis} of a tensor of shape {shape} does not have length 1")
+        raise InvalidArgumentError(f"squeeze: axis {axis} of a tensor of shape {shape} does not have length 1")
     return Reshape.apply(x, shape=tuple(n for i, n in enumerate(shape) if (n != 1 if axes is None else i not in axes)))
 
 
@@ -235,11 +236,12 @@ def pad(x, pad_width, mode: str = "constant", constant_values=0):
     """
     if mode not in PAD_MODES:
         hint = {"replicate": " (PyTorch's 'replicate' is 'edge')", "circular": " (PyTorch's 'circular' is 'wrap')"}
-        raise ValueError(f"pad: mode {mode!r} is not supported{hint.get(mode, '')}; use one of {', '.join(PAD_MODES)}")
+        raise InvalidArgumentError(
+            f"pad: mode {mode!r} is not supported{hint.get(mode, '')}; use one of {', '.join(PAD_MODES)}")
     if mode == "constant":
         return Pad.apply(x, pad_width=pad_width, constant_values=constant_values)
     if np.any(np.asarray(_data(constant_values)) != 0):
-        raise ValueError(f"pad: constant_values is only for mode 'constant', not {mode!r}")
+        raise InvalidArgumentError(f"pad: constant_values is only for mode 'constant', not {mode!r}")
     return Pad.apply(x, pad_width=pad_width, mode=mode)
 
 
@@ -252,11 +254,11 @@ def stack(tensors, axis: int = 0):
     """Join tensors of one shape along a new axis (``axis`` in [-(ndim+1), ndim], as ``np.stack``)."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("stack: need at least one tensor")
+        raise InvalidArgumentError("stack: need at least one tensor")
     shapes = [_data_shape(t) for t in tensors]
     for i, shape in enumerate(shapes[1:], 1):
         if shape != shapes[0]:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"stack: all tensors must have the same shape, but tensor 0 has shape {shapes[0]} "
                 f"and tensor {i} has shape {shape}"
             )
@@ -295,7 +297,7 @@ def atleast_3d(x):
 def _sequence(function: str, tensors) -> list:
     tensors = list(tensors)
     if not tensors:
-        raise ValueError(f"{function}: need at least one tensor")
+        raise InvalidArgumentError(f"{function}: need at least one tensor")
     return tensors
 
 
@@ -379,9 +381,9 @@ def split(x, indices_or_sections, axis: int = 0) -> list:
     except TypeError:
         sections = int(indices_or_sections)
         if sections <= 0:
-            raise ValueError(f"split: the number of sections must be larger than 0, got {sections}") from None
+            raise InvalidArgumentError(f"split: the number of sections must be larger than 0, got {sections}") from None
         if n % sections:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"split: an axis of length {n} does not split into {sections} equal sections "
                 "(give the split indices instead, or use chunk)"
             ) from None
@@ -410,7 +412,7 @@ def chunk(x, chunks: int, axis: int = 0) -> tuple:
     """
     chunks = int(chunks)
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be larger than 0, got {chunks}")
+        raise InvalidArgumentError(f"chunk: chunks must be larger than 0, got {chunks}")
     shape = _data_shape(x)
     (axis,) = normalize_axes(axis, len(shape))
     n = shape[axis]
@@ -573,7 +575,7 @@ def tile(x, reps):
     ndim = max(len(reps), len(shape))
     reps, shape = (1,) * (ndim - len(reps)) + reps, (1,) * (ndim - len(shape)) + shape
     if min(reps, default=0) < 0:
-        raise ValueError(f"tile: reps must be non-negative, got {reps}")
+        raise InvalidArgumentError(f"tile: reps must be non-negative, got {reps}")
     # Each axis of length n becomes (r, n): broadcast along the new axis, then merged.
     spread = Reshape.apply(x, shape=tuple(s for n in shape for s in (1, n)))
     spread = BroadcastTo.apply(spread, shape=tuple(s for r, n in zip(reps, shape) for s in (r, n)))
@@ -583,7 +585,7 @@ def tile(x, reps):
 def _triangle(function: str, x, k: int, mask_k: int, keep_inside: bool):
     shape = _data_shape(x)
     if not shape:
-        raise ValueError(f"{function}: the tensor needs at least one axis (a 0-d tensor has no triangle)")
+        raise InvalidArgumentError(f"{function}: the tensor needs at least one axis (a 0-d tensor has no triangle)")
     mask = np.tri(*shape[-2:], k=mask_k, dtype=bool)
     zero = np.zeros((), dtype=np.asarray(_data(x)).dtype)  # a bool or integer tensor keeps its dtype
     return Where.apply(mask, x, zero) if keep_inside else Where.apply(mask, zero, x)
@@ -713,7 +715,7 @@ def diag(x, k: int = 0):
         return DiagEmbed.apply(x, shape=(n, n), where=(k, 0, 1))
     if len(shape) == 2:
         return Diagonal.apply(x, offset=k, axis1=0, axis2=1)
-    raise ValueError(f"diag: the input must be 1-D or 2-D, got shape {shape}")
+    raise InvalidArgumentError(f"diag: the input must be 1-D or 2-D, got shape {shape}")
 
 
 def moveaxis(x, source, destination):
@@ -735,7 +737,7 @@ def moveaxis(x, source, destination):
     source = normalize_axis_tuple(source, ndim, "source")
     destination = normalize_axis_tuple(destination, ndim, "destination")
     if len(source) != len(destination):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"moveaxis: source ({len(source)} axes) and destination ({len(destination)} axes) "
             "must have the same number of elements"
         )

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.primitive import Primitive, axis_index, normalize_axes
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
@@ -176,7 +177,7 @@ def topk(x, k, axis=-1, largest=True, sorted=True):  # noqa: A002  (PyTorch's na
     values = np.asarray(_data(x))
     n = values.shape[axis]
     if not 0 <= k <= n:
-        raise ValueError(f"topk: k={k} is out of range for an axis of length {n}")
+        raise InvalidArgumentError(f"topk: k={k} is out of range for an axis of length {n}")
     indices = _no_grad_on_data(_top)(x, k, axis, largest)
     result = ValuesIndices(TopK.apply(x, k=k, axis=axis, largest=largest), indices)
     return result if scalar is None or k != 1 else ValuesIndices(*(r.reshape(()) for r in result))

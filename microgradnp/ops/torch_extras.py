@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import DtypeError, InvalidArgumentError
 from microgradnp.ops.primitive import normalize_axes
 from microgradnp.tensor import _as_array_result, _compare, _data, _no_grad_on_data
 
@@ -28,7 +29,7 @@ def _check_integral(symbol: str, *operands) -> None:
     for x in operands:
         dtype = np.asarray(_data(x)).dtype
         if dtype.kind not in "biu":
-            raise TypeError(
+            raise DtypeError(
                 f"{symbol} is only defined on bool and integer tensors, got dtype {dtype}: "
                 "for a mask, compare first ((x > 0) & (x < 2)) or use mg.logical_and / logical_or / logical_not "
                 "on the truth values; otherwise convert with .int() or .long()"
@@ -196,7 +197,7 @@ def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1, *, axis1=None,
     dim1 = dim1 if axis1 is None else axis1
     dim2 = dim2 if axis2 is None else axis2
     if self.ndim and normalize_axes(dim1, self.ndim) == normalize_axes(dim2, self.ndim):
-        raise ValueError(f"diagonal: dim1 and dim2 must be different axes, got {dim1} and {dim2}")
+        raise InvalidArgumentError(f"diagonal: dim1 and dim2 must be different axes, got {dim1} and {dim2}")
     return ops.diagonal(self, offset, dim1, dim2)
 
 
@@ -205,6 +206,28 @@ def nonzero(self, *, as_tuple: bool = False):
     tensor, a row per element; ``as_tuple=True`` gives a tuple of one index tensor per axis.
     (The function ``mg.nonzero(t)`` is NumPy's: the tuple by default.) Outside the graph."""
     return ops.nonzero(self, as_tuple=as_tuple)
+
+
+def roll(self, shifts=None, dims=None, *, shift=None, axis=None):
+    """The elements shifted cyclically (``torch.Tensor.roll``): by ``shifts`` along ``dims``
+    (an int or a tuple of the same length), or, without ``dims``, the flattened tensor by one
+    int. Several shifts need as many dims, as in PyTorch (``mg.roll``, NumPy's, would add them).
+    NumPy's names ``shift`` and ``axis`` are accepted too.
+
+    Raises:
+        InvalidArgumentError: several shifts and no dims, or a different number of each.
+    """
+    if (shifts is None) == (shift is None) or (dims is not None and axis is not None):
+        raise TypeError("roll() takes shifts (or shift) once, and dims (or axis) at most once")
+    shifts, dims = (shift if shifts is None else shifts), (axis if dims is None else dims)
+    several = isinstance(shifts, tuple | list) and len(shifts) != 1
+    if several and (dims is None or not isinstance(dims, tuple | list) or len(dims) != len(shifts)):
+        count = "no" if dims is None else len(dims) if isinstance(dims, tuple | list) else 1
+        raise InvalidArgumentError(f"roll: shifts and dims must align: {len(shifts)} shifts and {count} dims; give "
+                                   "one dim per shift (t.roll((1, 2), (0, 1)))")
+    if isinstance(shifts, tuple | list) and len(shifts) == 1 and dims is None:
+        shifts = shifts[0]
+    return ops.roll(self, shifts, dims)
 
 
 def attach(tensor_class) -> None:
@@ -233,6 +256,7 @@ def attach(tensor_class) -> None:
     tensor_class.div_ = _div_(tensor_class.div_)
     tensor_class.scatter = scatter
     tensor_class.nonzero = nonzero
+    tensor_class.roll = roll
     tensor_class.bitwise_not_ = lambda self: self.copy_(bitwise_not(self))
     tensor_class.bitwise_not_.__doc__ = "``bitwise_not`` in place: the data is overwritten; returns self."
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import _ModeSwitch
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops import primitive
 from microgradnp.ops.primitive import normalize_axes
 from microgradnp.ops.torch_math import _tensor
@@ -86,7 +87,7 @@ def div(input, other, *, rounding_mode=None):  # noqa: A002
         ValueError: ``rounding_mode`` is not None, ``"trunc"`` or ``"floor"``.
     """
     if rounding_mode not in (None, "trunc", "floor"):
-        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        raise InvalidArgumentError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     a, b = _data(input), _data(other)
     if rounding_mode is not None and np.result_type(a, b).kind in "iub":
         if np.any(np.asarray(b) == 0):
@@ -225,20 +226,27 @@ def _correction(name: str, unbiased, correction) -> float:
     return 1 if unbiased is None and correction is None else correction if unbiased is None else int(unbiased)
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):  # noqa: A002
+def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None):  # noqa: A002
     """The standard deviation (dividing by N - ``correction``, 1 by default) and the mean over
-    ``dim`` (all elements when None), as the tuple ``(std, mean)`` of ``torch.std_mean``."""
-    x = _tensor(input)
+    ``dim`` (all elements when None; ``axis=`` is the same argument, as in PyTorch), as the
+    tuple ``(std, mean)`` of ``torch.std_mean``."""
+    x, dim = _tensor(input), _dim_or_axis("std_mean", dim, axis)
     correction = _correction("std_mean", unbiased, correction)
     return x.std(axis=dim, keepdims=keepdim, correction=correction), x.mean(axis=dim, keepdims=keepdim)
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):  # noqa: A002
-    """The variance (dividing by N - ``correction``, 1 by default) and the mean over ``dim``,
-    as the tuple ``(var, mean)`` of ``torch.var_mean``."""
-    x = _tensor(input)
+def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None):  # noqa: A002
+    """The variance (dividing by N - ``correction``, 1 by default) and the mean over ``dim``
+    (or ``axis``), as the tuple ``(var, mean)`` of ``torch.var_mean``."""
+    x, dim = _tensor(input), _dim_or_axis("var_mean", dim, axis)
     correction = _correction("var_mean", unbiased, correction)
     return x.var(axis=dim, keepdims=keepdim, correction=correction), x.mean(axis=dim, keepdims=keepdim)
+
+
+def _dim_or_axis(name: str, dim, axis):
+    if dim is not None and axis is not None:
+        raise TypeError(f"{name}() got both dim= and axis= (they are the same argument)")
+    return axis if dim is None else dim
 
 
 def cov(input, *, correction: int = 1, fweights=None, aweights=None):  # noqa: A002
@@ -253,7 +261,7 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None):  # noqa: A
     """
     x = _tensor(input)
     if x.ndim > 2:
-        raise ValueError(f"cov: expects a 1-D or 2-D tensor (variables x observations), got shape {x.shape}")
+        raise InvalidArgumentError(f"cov: expects a 1-D or 2-D tensor (variables x observations), got shape {x.shape}")
     one_variable = x.ndim < 2
     x = x.reshape(1, -1) if one_variable else x
     weights = None
@@ -262,8 +270,9 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None):  # noqa: A
             continue
         w = _tensor(w)
         if w.shape != (x.shape[1],) or np.any(w.data < 0):
-            raise ValueError(f"cov: {label} must be a 1-D tensor of {x.shape[1]} non-negative weights (one per "
-                             f"observation), got shape {w.shape}")
+            raise InvalidArgumentError(
+                f"cov: {label} must be a 1-D tensor of {x.shape[1]} non-negative weights (one per "
+                f"observation), got shape {w.shape}")
         weights = w if weights is None else weights * w
     if weights is None:
         total = x.shape[1]
@@ -303,7 +312,7 @@ def adjoint(input):  # noqa: A002
     """
     x = _tensor(input)
     if x.ndim < 2:
-        raise ValueError(f"adjoint: expects a tensor of at least 2 dimensions, got shape {x.shape}")
+        raise InvalidArgumentError(f"adjoint: expects a tensor of at least 2 dimensions, got shape {x.shape}")
     return ops.swapaxes(x, -2, -1)
 
 
@@ -331,7 +340,7 @@ def _unravel_axis(flat, shape: tuple, axis: int) -> np.ndarray:
         flat = flat.astype(np.int64)
     size = math.prod(shape)
     if np.any((flat < -size) | (flat >= size)):
-        raise ValueError(f"unravel_index: indices must lie in [-{size}, {size}) for shape {shape}")
+        raise InvalidArgumentError(f"unravel_index: indices must lie in [-{size}, {size}) for shape {shape}")
     return np.asarray(np.unravel_index(np.where(flat < 0, flat + size, flat), shape)[axis], dtype=np.int64)
 
 
@@ -391,8 +400,9 @@ def broadcast_shapes(*shapes) -> tuple:
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
-        raise ValueError(f"broadcast_shapes: the shapes {', '.join(map(str, shapes))} do not broadcast together "
-                         "(each dimension, counted from the last, must be equal or 1)") from None
+        raise InvalidArgumentError(
+            f"broadcast_shapes: the shapes {', '.join(map(str, shapes))} do not broadcast together "
+            "(each dimension, counted from the last, must be equal or 1)") from None
 
 
 def broadcast_tensors(*tensors) -> tuple:
@@ -412,7 +422,7 @@ def block_diag(*tensors):
     blocks = []
     for x in map(_tensor, tensors):
         if x.ndim > 2:
-            raise ValueError(f"block_diag: the tensors must have at most 2 dimensions, got shape {x.shape}")
+            raise InvalidArgumentError(f"block_diag: the tensors must have at most 2 dimensions, got shape {x.shape}")
         blocks.append(x.reshape(*((1, 1) if x.ndim == 0 else (1, -1) if x.ndim == 1 else x.shape)))
     if not blocks:
         return zeros(1, 0)
@@ -438,10 +448,10 @@ def meshgrid(*tensors, indexing: str = "ij"):
     if len(tensors) == 1 and isinstance(tensors[0], tuple | list):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
-        raise ValueError(f'meshgrid: indexing must be "ij" or "xy", got {indexing!r}')
+        raise InvalidArgumentError(f'meshgrid: indexing must be "ij" or "xy", got {indexing!r}')
     tensors = [_tensor(x) for x in tensors]
     if any(x.ndim > 1 for x in tensors):
-        raise ValueError(f"meshgrid: expects 0-D or 1-D tensors, got shapes {[x.shape for x in tensors]}")
+        raise InvalidArgumentError(f"meshgrid: expects 0-D or 1-D tensors, got shapes {[x.shape for x in tensors]}")
     tensors = [x.reshape(-1) for x in tensors]
     axes = list(builtins.range(len(tensors)))
     if indexing == "xy" and len(axes) > 1:
@@ -474,9 +484,9 @@ def combinations(input, r: int = 2, with_replacement: bool = False):  # noqa: A0
     """
     x = _tensor(input)
     if x.ndim != 1:
-        raise ValueError(f"combinations: expects a 1-D tensor, got shape {x.shape}")
+        raise InvalidArgumentError(f"combinations: expects a 1-D tensor, got shape {x.shape}")
     if r < 0:
-        raise ValueError(f"combinations: r must be non-negative, got {r}")
+        raise InvalidArgumentError(f"combinations: r must be non-negative, got {r}")
     if r == 0:
         return zeros(0, dtype=x.dtype)
     choose = itertools.combinations_with_replacement if with_replacement else itertools.combinations
@@ -492,11 +502,11 @@ def chain_matmul(*matrices):
         ValueError: no matrices, or one is not 2-D.
     """
     if not matrices:
-        raise ValueError("chain_matmul: expects at least one matrix")
+        raise InvalidArgumentError("chain_matmul: expects at least one matrix")
     matrices = [_tensor(m) for m in matrices]
     for m in matrices:
         if m.ndim != 2:
-            raise ValueError(f"chain_matmul: expects 2-D tensors, got shape {m.shape}")
+            raise InvalidArgumentError(f"chain_matmul: expects 2-D tensors, got shape {m.shape}")
     product = matrices[0]
     for m in matrices[1:]:
         product = ops.matmul(product, m)
@@ -516,12 +526,12 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None):
     """
     if compute_mode not in (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
                             "donot_use_mm_for_euclid_dist"):
-        raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}")
+        raise InvalidArgumentError(f"cdist: unknown compute_mode {compute_mode!r}")
     if p < 0:
-        raise ValueError(f"cdist: p must be non-negative, got {p}")
+        raise InvalidArgumentError(f"cdist: p must be non-negative, got {p}")
     x1, x2 = _tensor(x1), _tensor(x2)
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
-        raise ValueError(f"cdist: expects tensors of shapes (..., P, M) and (..., R, M), got {x1.shape} and "
+        raise InvalidArgumentError(f"cdist: expects tensors of shapes (..., P, M) and (..., R, M), got {x1.shape} and "
                          f"{x2.shape}")
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if p == 0:
@@ -538,12 +548,12 @@ def _spacing(name: str, y: Tensor, x, dx, axis: int):
     x = _tensor(x)
     if x.ndim == 1:
         if x.shape[0] != y.shape[axis]:
-            raise ValueError(f"{name}: x has {x.shape[0]} points but y has {y.shape[axis]} along dim {axis}")
+            raise InvalidArgumentError(f"{name}: x has {x.shape[0]} points but y has {y.shape[axis]} along dim {axis}")
         widths = x[1:] - x[:-1]
         return widths.reshape(*([-1] + [1] * (y.ndim - 1 - axis)))
     count = x.shape[axis] if x.ndim == y.ndim else None
     if count != y.shape[axis]:
-        raise ValueError(f"{name}: x of shape {x.shape} does not match y of shape {y.shape} along dim {axis}")
+        raise InvalidArgumentError(f"{name}: x of shape {x.shape} does not match y of shape {y.shape} along dim {axis}")
     return x.narrow(axis, 1, count - 1) - x.narrow(axis, 0, count - 1)
 
 
@@ -589,9 +599,9 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
         ValueError: ``side`` is not "left"/"right" or contradicts ``right``, or the shapes do not match.
     """
     if side not in (None, "left", "right"):
-        raise ValueError(f'searchsorted: side must be "left" or "right", got {side!r}')
+        raise InvalidArgumentError(f'searchsorted: side must be "left" or "right", got {side!r}')
     if side == "left" and right:
-        raise ValueError('searchsorted: side="left" and right=True contradict each other; give one')
+        raise InvalidArgumentError('searchsorted: side="left" and right=True contradict each other; give one')
     side = side or ("right" if right else "left")
     return _no_grad_on_data(_search)(sorted_sequence, input, sorter, side=side,
                                      dtype=np.int32 if out_int32 else np.int64)
@@ -609,8 +619,9 @@ def _search(sequence, values, order, side: str, dtype) -> np.ndarray:
         found = np.searchsorted(sequence, values, side=side)
     else:
         if values.ndim != sequence.ndim or values.shape[:-1] != sequence.shape[:-1]:
-            raise ValueError(f"searchsorted: the leading dimensions of sorted_sequence {sequence.shape} and input "
-                             f"{values.shape} must be equal")
+            raise InvalidArgumentError(
+                f"searchsorted: the leading dimensions of sorted_sequence {sequence.shape} and input "
+                f"{values.shape} must be equal")
         rows = sequence.reshape(-1, sequence.shape[-1])
         found = np.stack([np.searchsorted(r, v, side=side) for r, v in
                           zip(rows, values.reshape(rows.shape[0], -1), strict=True)]).reshape(values.shape)
@@ -626,7 +637,8 @@ def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False
         ValueError: ``boundaries`` is not 1-D.
     """
     if np.ndim(_data(boundaries)) != 1:
-        raise ValueError(f"bucketize: boundaries must be a 1-D tensor, got shape {np.shape(_data(boundaries))}")
+        raise InvalidArgumentError(
+            f"bucketize: boundaries must be a 1-D tensor, got shape {np.shape(_data(boundaries))}")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
@@ -666,7 +678,7 @@ def asarray(obj, *, dtype=None, copy=None, requires_grad: bool = False) -> Tenso
     data = obj.data if isinstance(obj, Tensor) else obj
     shares = isinstance(data, np.ndarray) and (target is None or data.dtype == target) and data.dtype.kind in "fiub"
     if copy is False and not shares:
-        raise ValueError("asarray: copy=False, but this data cannot be shared without a copy (it is not an "
+        raise InvalidArgumentError("asarray: copy=False, but this data cannot be shared without a copy (it is not an "
                          "ndarray or Tensor of that dtype); pass copy=None or True")
     if isinstance(obj, Tensor):
         result = obj.clone() if shares and copy else obj if shares else obj.to(target)
@@ -702,7 +714,7 @@ def range(start=0, end=None, step=1, *, dtype=None, requires_grad: bool = False)
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError("range: step must not be 0")
+        raise InvalidArgumentError("range: step must not be 0")
     dtype = _constructor_dtype("range", dtype, get_default_dtype(), requires_grad, kinds="fiu")
     count = builtins.max(math.floor((end - start) / step) + 1, 0)
     return _new((start + step * np.arange(count)).astype(dtype), requires_grad)
@@ -759,7 +771,7 @@ def randint(*args, size=None, low=None, high=None, generator=None, rng=None, dty
         raise TypeError("randint: call it as randint(high, size) or randint(low, high, size), size a tuple")
     low = 0 if low is None else low
     if low >= high:
-        raise ValueError(f"randint: low ({low}) must be less than high ({high})")
+        raise InvalidArgumentError(f"randint: low ({low}) must be less than high ({high})")
     dtype = _constructor_dtype("randint", dtype, np.int64, requires_grad, kinds="fiu")
     shape = (size,) if isinstance(size, numbers.Integral) else tuple(size)
     values = _source(generator, rng, "randint").integers(low, high, size=shape)
@@ -812,10 +824,10 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, rng=None, dtype=None
     """
     tensors = isinstance(mean, Tensor | np.ndarray | list) or isinstance(std, Tensor | np.ndarray | list)
     if tensors == (size is not None):
-        raise ValueError("normal: give tensors mean and/or std (their shape is the result's), or two numbers "
+        raise InvalidArgumentError("normal: give tensors mean and/or std (their shape is the result's), or two numbers "
                          "and a size")
     if np.any(np.asarray(_data(std)) < 0):
-        raise ValueError("normal: std must be non-negative")
+        raise InvalidArgumentError("normal: std must be non-negative")
     source = _source(generator, rng, "normal")
     if not tensors:
         noise = randn(_shape(size if isinstance(size, tuple | list) else (size,)), dtype=dtype, rng=source)
@@ -838,7 +850,7 @@ def bernoulli(input, p=None, *, generator=None, rng=None):  # noqa: A002
     data = np.asarray(_data(input))
     probability = data if p is None else np.full(data.shape, p)
     if np.any((probability < 0) | (probability > 1)):
-        raise ValueError("bernoulli: probabilities must lie in [0, 1]")
+        raise InvalidArgumentError("bernoulli: probabilities must lie in [0, 1]")
     draws = _source(generator, rng, "bernoulli").random(data.shape) < probability
     return Tensor._wrap(draws.astype(_float_dtype_of(data)))
 
@@ -855,14 +867,14 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
     """
     weights = np.asarray(_data(input), dtype=np.float64)
     if weights.ndim not in (1, 2):
-        raise ValueError(f"multinomial: expects a 1-D or 2-D tensor of weights, got shape {weights.shape}")
+        raise InvalidArgumentError(f"multinomial: expects a 1-D or 2-D tensor of weights, got shape {weights.shape}")
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError("multinomial: the weights must be finite and non-negative")
+        raise InvalidArgumentError("multinomial: the weights must be finite and non-negative")
     rows = weights.reshape(-1, weights.shape[-1])
     if np.any(rows.sum(axis=1) <= 0):
-        raise ValueError("multinomial: each row of weights must have a positive sum")
+        raise InvalidArgumentError("multinomial: each row of weights must have a positive sum")
     if not replacement and num_samples > np.count_nonzero(rows, axis=1).min():
-        raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from "
+        raise InvalidArgumentError(f"multinomial: cannot draw {num_samples} samples without replacement from "
                          f"{np.count_nonzero(rows, axis=1).min()} categories of nonzero weight; pass "
                          "replacement=True or fewer samples")
     source = _source(generator, rng, "multinomial")
@@ -879,7 +891,7 @@ def poisson(input, generator=None, *, rng=None):  # noqa: A002
     """
     data = np.asarray(_data(input))
     if np.any(data < 0):
-        raise ValueError("poisson: the rates must be non-negative")
+        raise InvalidArgumentError("poisson: the rates must be non-negative")
     draws = _source(generator, rng, "poisson").poisson(data)
     return Tensor._wrap(draws.astype(_float_dtype_of(data)))
 

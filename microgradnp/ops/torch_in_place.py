@@ -17,6 +17,7 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import no_grad
 from microgradnp.autograd.versions import bump
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.torch_methods import _in_place
 
 # -- random fills ---------------------------------------------------------------------
@@ -40,7 +41,7 @@ def _fill_random(self, op: str, draw, generator, rng, kinds: str = "f"):
 
 def _require(op: str, condition: bool, what: str) -> None:
     if not condition:
-        raise ValueError(f"{op}: expects {what}")
+        raise InvalidArgumentError(f"{op}: expects {what}")
 
 
 def uniform_(self, from_=0.0, to=1.0, *, generator=None, rng=None):
@@ -136,7 +137,7 @@ def _divide(self, other, *, rounding_mode=None):
     if rounding_mode is None:
         return ops.divide(self, other)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"divide_: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        raise InvalidArgumentError(f"divide_: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     if rounding_mode == "floor":  # PyTorch's floor mode is Python's and NumPy's //
         return self.floor_divide(other)
     a, b = self.data, np.asarray(getattr(other, "data", other))
@@ -156,7 +157,7 @@ def _float_power(self, exponent):
 def _triangle(name: str):
     def triangle(self, diagonal=0):
         if self.ndim < 2:
-            raise ValueError(f"{name}_: needs a tensor with at least 2 dimensions, got shape {self.shape}")
+            raise InvalidArgumentError(f"{name}_: needs a tensor with at least 2 dimensions, got shape {self.shape}")
         return getattr(ops, name)(self, diagonal)
 
     return triangle
@@ -169,7 +170,7 @@ def _scatter(self, dim, index, src=None, value=None, *, reduce=None):
     if reduce is None:
         return ops.scatter(self, dim, index, src=src, value=value)
     if reduce not in ("add", "multiply"):
-        raise ValueError(f"scatter_: reduce must be None, 'add' or 'multiply', got {reduce!r}")
+        raise InvalidArgumentError(f"scatter_: reduce must be None, 'add' or 'multiply', got {reduce!r}")
     if src is None:
         src = np.full(np.shape(getattr(index, "data", index)), value, dtype=self.dtype)
     return self.scatter_reduce(dim, index, src, "sum" if reduce == "add" else "prod")
@@ -250,8 +251,9 @@ def fill_diagonal_(self, fill_value, wrap=False):
     """Write ``fill_value`` on the main diagonal (all axes of equal length beyond 2-D); for
     a tall matrix ``wrap=True`` starts again N+1 rows down, as PyTorch; returns self."""
     if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
-        raise ValueError(f"fill_diagonal_: needs a 2-D tensor or one whose dimensions are all of equal length, "
-                         f"got shape {self.shape}")
+        raise InvalidArgumentError(
+            f"fill_diagonal_: needs a 2-D tensor or one whose dimensions are all of equal length, "
+            f"got shape {self.shape}")
     return _write(self, "fill_diagonal_", fill_value, lambda data, v: np.fill_diagonal(data, v, wrap=wrap))
 
 
@@ -284,7 +286,7 @@ def put_(self, index, source, accumulate=False):
     (flat,) = _indices("put_", index)
     source_size = np.size(_array(source))
     if flat.size != source_size:
-        raise ValueError(f"put_: index has {flat.size} elements but source has {source_size}; give as many")
+        raise InvalidArgumentError(f"put_: index has {flat.size} elements but source has {source_size}; give as many")
     if flat.size and not (-self.data.size <= flat.min() and flat.max() < self.data.size):
         raise IndexError(f"put_: index out of range for a tensor of {self.data.size} elements")
     where = np.unravel_index(flat.ravel() % max(self.data.size, 1), self.shape)

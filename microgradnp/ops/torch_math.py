@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import _erf_values, _values
 from microgradnp.ops.primitive import Primitive, check_not_empty, floating, floating_pair, normalize_axes
 from microgradnp.ops.sorting import ValuesIndices
@@ -54,7 +55,8 @@ def _scaled_sum(name: str, input, product, beta, alpha):  # noqa: A002
     except ValueError:
         out_shape = None
     if out_shape != shape:
-        raise ValueError(f"{name}: the input of shape {input.shape} does not broadcast to the product's shape {shape}")
+        raise InvalidArgumentError(
+            f"{name}: the input of shape {input.shape} does not broadcast to the product's shape {shape}")
     product = product if alpha == 1 else product * alpha
     if beta == 0:
         return product
@@ -64,7 +66,7 @@ def _scaled_sum(name: str, input, product, beta, alpha):  # noqa: A002
 def _dims(name: str, **tensors) -> None:
     for label, (value, ndim) in tensors.items():
         if np.ndim(_data(value)) != ndim:
-            raise ValueError(f"{name}: {label} must be a {ndim}-D tensor, got shape {np.shape(_data(value))}")
+            raise InvalidArgumentError(f"{name}: {label} must be a {ndim}-D tensor, got shape {np.shape(_data(value))}")
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
@@ -692,13 +694,13 @@ def _quantile(name: str, input, q, dim, keepdim, interpolation, ignore_nan):  # 
     if x.dtype.kind != "f":
         raise TypeError(f"{name}: input must be a floating-point tensor, got {x.dtype}")
     if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"{name}: interpolation must be one of {', '.join(map(repr, _INTERPOLATIONS))}, "
+        raise InvalidArgumentError(f"{name}: interpolation must be one of {', '.join(map(repr, _INTERPOLATIONS))}, "
                          f"got {interpolation!r}")
     qs = np.asarray(_data(q), dtype=x.dtype)
     if qs.ndim > 1:
-        raise ValueError(f"{name}: q must be a number or a 1-D tensor, got shape {qs.shape}")
+        raise InvalidArgumentError(f"{name}: q must be a number or a 1-D tensor, got shape {qs.shape}")
     if qs.size and (np.isnan(qs).any() or qs.min() < 0 or qs.max() > 1):
-        raise ValueError(f"{name}: q values must be in [0, 1], got {qs.tolist()}")
+        raise InvalidArgumentError(f"{name}: q values must be in [0, 1], got {qs.tolist()}")
     ndim = x.ndim
     if dim is None:
         moved = ops.reshape(x, (-1,))
@@ -706,7 +708,7 @@ def _quantile(name: str, input, q, dim, keepdim, interpolation, ignore_nan):  # 
         (axis,) = normalize_axes(dim, max(ndim, 1))
         moved = ops.moveaxis(x, axis, -1) if ndim else ops.reshape(x, (1,))
     if moved.shape[-1] == 0:
-        raise ValueError(f"{name}: the input has no values along the reduced dimension (shape {x.shape})")
+        raise InvalidArgumentError(f"{name}: the input has no values along the reduced dimension (shape {x.shape})")
     ranked = ops.sort(moved, axis=-1)
     ranked_q = ops.expand_dims(ranked, -2)  # (..., 1, n): one row per quantile
     q_column = qs.reshape(-1, 1)
@@ -769,7 +771,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     """
     x = _tensor(input)
     if not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"diff: n must be a non-negative int, got {n!r}")
+        raise InvalidArgumentError(f"diff: n must be a non-negative int, got {n!r}")
     (axis,) = normalize_axes(dim, max(x.ndim, 1))
     pieces = [piece for piece in (prepend, x, append) if piece is not None]
     if len(pieces) > 1:
@@ -795,7 +797,7 @@ def dist(input, other, p=2):  # noqa: A002
     if p == 0:
         return _on_data(lambda d: np.asarray(np.count_nonzero(d), dtype=d.dtype))(difference)
     if p < 0 and p != -math.inf:
-        raise ValueError(f"dist: p must be 0, positive, inf or -inf, got {p}")
+        raise InvalidArgumentError(f"dist: p must be 0, positive, inf or -inf, got {p}")
     return ops.norm(difference, p=p)
 
 
@@ -810,11 +812,11 @@ def renorm(input, p, dim, maxnorm):  # noqa: A002
     """
     x = _tensor(input)
     if x.ndim < 2:
-        raise ValueError(f"renorm: input needs at least 2 dimensions (slices along dim), got shape {x.shape}")
+        raise InvalidArgumentError(f"renorm: input needs at least 2 dimensions (slices along dim), got shape {x.shape}")
     if not p > 0:
-        raise ValueError(f"renorm: p must be positive, got {p}")
+        raise InvalidArgumentError(f"renorm: p must be positive, got {p}")
     if maxnorm < 0:
-        raise ValueError(f"renorm: maxnorm must be non-negative, got {maxnorm}")
+        raise InvalidArgumentError(f"renorm: maxnorm must be non-negative, got {maxnorm}")
     (axis,) = normalize_axes(dim, x.ndim)
     others = tuple(i for i in range(x.ndim) if i != axis)
     norms = ops.norm(x, p=p, axis=others, keepdims=True)

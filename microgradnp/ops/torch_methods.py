@@ -10,21 +10,23 @@ import functools
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 
-_INTEGER_CASTS = {"long": np.int64, "int": np.int32, "short": np.int16, "bool": np.bool_}
+_INTEGER_CASTS = {"long": np.int64, "int": np.int32, "short": np.int16, "char": np.int8, "byte": np.uint8,
+                  "bool": np.bool_}
 
 
 def clamp(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
     """Values limited to [min, max] (either may be None), as ``torch.clamp``."""
     if min is None and max is None:
-        raise ValueError("clamp: give at least one of min and max")
+        raise InvalidArgumentError("clamp: give at least one of min and max")
     return ops.clip(self, min, max)
 
 
 def mm(self, other):
     """The matrix product of two 2-D tensors (``torch.mm``; ``@`` broadcasts)."""
     if self.ndim != 2 or np.ndim(other) != 2:
-        raise ValueError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {np.shape(other)}; "
+        raise InvalidArgumentError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {np.shape(other)}; "
                          "use @ (matmul) for other shapes")
     return ops.matmul(self, other)
 
@@ -32,21 +34,21 @@ def mm(self, other):
 def bmm(self, other):
     """Batched matrix products of two 3-D tensors (``torch.bmm``)."""
     if self.ndim != 3 or np.ndim(other) != 3:
-        raise ValueError(f"bmm: expects two 3-D tensors, got shapes {self.shape} and {np.shape(other)}")
+        raise InvalidArgumentError(f"bmm: expects two 3-D tensors, got shapes {self.shape} and {np.shape(other)}")
     return ops.matmul(self, other)
 
 
 def dot(self, other):
     """The inner product of two 1-D tensors (``torch.dot``)."""
     if self.ndim != 1 or np.ndim(other) != 1:
-        raise ValueError(f"dot: expects two 1-D tensors, got shapes {self.shape} and {np.shape(other)}")
+        raise InvalidArgumentError(f"dot: expects two 1-D tensors, got shapes {self.shape} and {np.shape(other)}")
     return ops.dot(self, other)
 
 
 def t(self):
     """The transpose of a tensor of at most 2 dimensions (``torch.t``)."""
     if self.ndim > 2:
-        raise ValueError(f"t() expects a tensor of at most 2 dimensions, got shape {self.shape}; "
+        raise InvalidArgumentError(f"t() expects a tensor of at most 2 dimensions, got shape {self.shape}; "
                          "use t.transpose(...) or t.permute(...)")
     return self if self.ndim < 2 else ops.transpose(self)
 
@@ -57,10 +59,11 @@ def expand(self, *sizes):
         sizes = tuple(sizes[0])
     lead = len(sizes) - self.ndim
     if lead < 0:
-        raise ValueError(f"expand: {len(sizes)} sizes given for a tensor of {self.ndim} dimensions {self.shape}")
+        raise InvalidArgumentError(
+            f"expand: {len(sizes)} sizes given for a tensor of {self.ndim} dimensions {self.shape}")
     shape = tuple(self.shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(sizes))
     if -1 in shape[:lead]:
-        raise ValueError(f"expand: -1 is not allowed for the new leading dimensions of {tuple(sizes)}")
+        raise InvalidArgumentError(f"expand: -1 is not allowed for the new leading dimensions of {tuple(sizes)}")
     return ops.broadcast_to(self, shape)
 
 
@@ -70,8 +73,9 @@ def repeat(self, *sizes):
     if len(sizes) == 1 and isinstance(sizes[0], tuple | list):
         sizes = tuple(sizes[0])
     if len(sizes) < self.ndim:
-        raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor of {self.ndim} dimensions: give at "
-                         "least one per dimension")
+        raise InvalidArgumentError(
+            f"repeat: {len(sizes)} repeat counts for a tensor of {self.ndim} dimensions: give at "
+            "least one per dimension")
     return ops.tile(self, sizes)
 
 
@@ -81,15 +85,16 @@ def split(self, split_size_or_sections, dim: int = 0):
     length = self.shape[dim]
     if isinstance(split_size_or_sections, int | np.integer):
         if split_size_or_sections <= 0:
-            raise ValueError(f"split: the piece size must be positive, got {split_size_or_sections}")
+            raise InvalidArgumentError(f"split: the piece size must be positive, got {split_size_or_sections}")
         sizes = [split_size_or_sections] * (length // split_size_or_sections)
         if length % split_size_or_sections or not sizes:
             sizes.append(length % split_size_or_sections)
     else:
         sizes = [int(size) for size in split_size_or_sections]
         if sum(sizes) != length or min(sizes, default=0) < 0:
-            raise ValueError(f"split: sizes {sizes} must be non-negative and add up to the length {length} of "
-                             f"dimension {dim}")
+            raise InvalidArgumentError(
+                f"split: sizes {sizes} must be non-negative and add up to the length {length} of "
+                f"dimension {dim}")
     return tuple(ops.split(self, np.cumsum(sizes)[:-1].tolist(), axis=dim))
 
 
@@ -227,8 +232,9 @@ def _in_place(name: str, function):
         try:
             np.copyto(self.data, result.data, casting="same_kind")
         except (ValueError, TypeError) as error:
-            raise ValueError(f"{name}(): cannot write a result of shape {result.shape} and dtype {result.dtype} "
-                             f"into this tensor of shape {self.shape} and dtype {self.dtype} ({error})") from None
+            raise InvalidArgumentError(
+                f"{name}(): cannot write a result of shape {result.shape} and dtype {result.dtype} "
+                f"into this tensor of shape {self.shape} and dtype {self.dtype} ({error})") from None
         bump(self.data)
         return self
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import mode, watchers
+from microgradnp.errors import DtypeError, InvalidArgumentError
 from microgradnp.ops.indexing import ScatterAdd, _integers
 from microgradnp.ops.primitive import Primitive, normalize_axes
 from microgradnp.ops.shape import DiagEmbed
@@ -61,13 +62,13 @@ def _diag_embed(v):
 def _square(function: str, a) -> None:
     shape = np.shape(_data(a))
     if len(shape) < 2 or shape[-1] != shape[-2]:
-        raise ValueError(f"{function}: expects a square matrix or a batch of square matrices (..., n, n), "
+        raise InvalidArgumentError(f"{function}: expects a square matrix or a batch of square matrices (..., n, n), "
                          f"got shape {shape}")
 
 
 def _at_least_2d(function: str, a) -> None:
     if np.ndim(_data(a)) < 2:
-        raise ValueError(f"{function}: expects a matrix or a batch of matrices (..., m, n), got shape "
+        raise InvalidArgumentError(f"{function}: expects a matrix or a batch of matrices (..., m, n), got shape "
                          f"{np.shape(_data(a))}")
 
 
@@ -406,8 +407,9 @@ def solve(A, B, *, left: bool = True):
         B = ops.expand_dims(B, -1)
         b_shape = (*b_shape, 1)
     if b_shape[-2] != a_shape[-1]:
-        raise ValueError(f"solve: A of shape {a_shape} and B of shape {b_shape[:-1] if vector else b_shape} do not "
-                         "fit: B's rows (or a vector B's length) must equal A's size")
+        raise InvalidArgumentError(
+            f"solve: A of shape {a_shape} and B of shape {b_shape[:-1] if vector else b_shape} do not "
+            "fit: B's rows (or a vector B's length) must equal A's size")
     batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     A, B = ops.broadcast_to(A, batch + a_shape[-2:]), ops.broadcast_to(B, batch + b_shape[-2:])
     out = Solve.apply(A, B)
@@ -431,7 +433,7 @@ def qr(A, mode: str = "reduced"):
     (R only; Q is an empty tensor, and there is no gradient)."""
     _at_least_2d("qr", A)
     if mode not in ("reduced", "complete", "r"):
-        raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+        raise InvalidArgumentError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
     if mode == "r":
         r = Tensor._wrap(np.linalg.qr(_data(A), mode="r"))
         return QRResult(Tensor._wrap(np.empty(0, dtype=r.dtype)), r)
@@ -455,7 +457,7 @@ def eigh(A, UPLO: str = "L"):
     from its lower (``UPLO="L"``) or upper triangle, as ``torch.linalg.eigh``."""
     _square("eigh", A)
     if UPLO not in ("L", "U"):
-        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+        raise InvalidArgumentError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     return EighResult(*Eigh.apply(A, UPLO=UPLO))
 
 
@@ -513,7 +515,7 @@ def cross(input, other, dim: int = -1):  # noqa: A002
     shape = np.broadcast_shapes(np.shape(_data(input)), np.shape(_data(other)))
     (axis,) = normalize_axes(dim, len(shape))
     if shape[axis] != 3:
-        raise ValueError(f"cross: dimension {dim} must have length 3, got shape {shape}")
+        raise InvalidArgumentError(f"cross: dimension {dim} must have length 3, got shape {shape}")
     a, b = ops.broadcast_to(input, shape), ops.broadcast_to(other, shape)
     return (ops.roll(a, -1, axis) * ops.roll(b, -2, axis)) - (ops.roll(a, -2, axis) * ops.roll(b, -1, axis))
 
@@ -536,11 +538,12 @@ def multi_dot(tensors):
     ``torch.linalg.multi_dot``."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("multi_dot: give at least one tensor")
+        raise InvalidArgumentError("multi_dot: give at least one tensor")
     shapes = [np.shape(_data(t)) for t in tensors]
     if len(shapes[0]) not in (1, 2) or len(shapes[-1]) not in (1, 2) or any(len(s) != 2 for s in shapes[1:-1]):
-        raise ValueError(f"multi_dot: the first and last tensors must be 1-D or 2-D and the others 2-D, got shapes "
-                         f"{shapes}")
+        raise InvalidArgumentError(
+            f"multi_dot: the first and last tensors must be 1-D or 2-D and the others 2-D, got shapes "
+            f"{shapes}")
     result = tensors[0]
     for t in tensors[1:]:
         result = ops.matmul(result, t)
@@ -579,7 +582,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False):  # noqa: A00
         sums = ops.sum(ops.abs(moved), axis=-2 if ord in (1, -1) else -1)
         out = ops.max(sums, axis=-1) if ord > 0 else ops.min(sums, axis=-1)
     else:
-        raise ValueError(f"matrix_norm: ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or -inf, got {ord!r}")
+        raise InvalidArgumentError(f"matrix_norm: ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or -inf, got {ord!r}")
     if keepdim:
         for axis in sorted((rows, cols)):
             out = ops.expand_dims(out, axis)
@@ -595,7 +598,7 @@ def norm(A, ord=None, dim=None, keepdim: bool = False):  # noqa: A002
     if (isinstance(dim, tuple | list) and len(dim) == 2) or (dim is None and ord is not None and ndim == 2):
         return matrix_norm(A, "fro" if ord is None else ord, (-2, -1) if dim is None else tuple(dim), keepdim)
     if dim is None and ord is not None and ndim != 1:
-        raise ValueError(f"norm: with ord={ord!r} and no dim the input must be 1-D or 2-D, got {ndim}-D")
+        raise InvalidArgumentError(f"norm: with ord={ord!r} and no dim the input must be 1-D or 2-D, got {ndim}-D")
     return vector_norm(A, 2 if ord is None else ord, dim, keepdim)
 
 
@@ -621,13 +624,14 @@ def lstsq(A, B, rcond=None, *, driver=None):
     of length m. The solution and residuals are differentiable (through the SVD)."""
     _reads_values("lstsq")
     if driver is not None and driver not in _DRIVERS:
-        raise ValueError(f"lstsq: driver must be None or one of {_DRIVERS}, got {driver!r}")
+        raise InvalidArgumentError(f"lstsq: driver must be None or one of {_DRIVERS}, got {driver!r}")
     _at_least_2d("lstsq", A)
     a = np.asarray(_data(A))
     m, n = a.shape[-2:]
     if np.shape(_data(B))[-2 if np.ndim(_data(B)) > 1 else -1] != m:
-        raise ValueError(f"lstsq: A of shape {a.shape} and B of shape {np.shape(_data(B))} do not fit: B needs "
-                         f"{m} rows, one per row of A")
+        raise InvalidArgumentError(
+            f"lstsq: A of shape {a.shape} and B of shape {np.shape(_data(B))} do not fit: B needs "
+            f"{m} rows, one per row of A")
     rcond = np.finfo(a.dtype).eps * max(m, n) if rcond is None else float(rcond)
     solution = ops.matmul(pinv(A, rcond), B)
     values = np.linalg.svd(a, compute_uv=False)
@@ -714,7 +718,7 @@ def _cross_method(self, other, dim=None):
         shape = np.broadcast_shapes(self.shape, np.shape(_data(other)))
         dim = next((i for i, n in enumerate(shape) if n == 3), None)
         if dim is None:
-            raise ValueError(f"cross: no dimension of length 3 in shape {shape}")
+            raise InvalidArgumentError(f"cross: no dimension of length 3 in shape {shape}")
     return cross(self, other, dim)
 
 
@@ -727,7 +731,7 @@ def inner(self, other):
 
 def _vectors(function: str, self, other, ndims=(1, 1)):
     if (self.ndim, np.ndim(_data(other))) != ndims:
-        raise ValueError(f"{function}: expects tensors of {ndims[0]} and {ndims[1]} dimensions, got shapes "
+        raise InvalidArgumentError(f"{function}: expects tensors of {ndims[0]} and {ndims[1]} dimensions, got shapes "
                          f"{self.shape} and {np.shape(_data(other))}")
 
 
@@ -756,7 +760,7 @@ def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1):
     ndim = self.ndim + 1
     axis1, axis2 = normalize_axes(dim1, ndim)[0], normalize_axes(dim2, ndim)[0]
     if axis1 == axis2:
-        raise ValueError(f"diag_embed: dim1 and dim2 must be different dimensions, got {dim1} and {dim2}")
+        raise InvalidArgumentError(f"diag_embed: dim1 and dim2 must be different dimensions, got {dim1} and {dim2}")
     batch = list(self.shape[:-1])
     for axis in sorted((axis1, axis2)):
         batch.insert(axis, n)
@@ -777,7 +781,8 @@ def _axis(self, dim) -> int:
 
 def _least_dims(function: str, self, ndim: int) -> None:
     if self.ndim < ndim:
-        raise ValueError(f"{function}: expects a tensor of at least {ndim} dimensions, got shape {self.shape}")
+        raise InvalidArgumentError(
+            f"{function}: expects a tensor of at least {ndim} dimensions, got shape {self.shape}")
 
 
 def fliplr(self):
@@ -797,10 +802,10 @@ def rot90(self, k: int = 1, dims=(0, 1)):
     second axis (``torch.rot90``)."""
     dims = tuple(dims)
     if len(dims) != 2:
-        raise ValueError(f"rot90: dims must name two dimensions, got {dims}")
+        raise InvalidArgumentError(f"rot90: dims must name two dimensions, got {dims}")
     first, second = (_axis(self, d) for d in dims)
     if first == second:
-        raise ValueError(f"rot90: dims must be different dimensions, got {dims}")
+        raise InvalidArgumentError(f"rot90: dims must be different dimensions, got {dims}")
     k = operator.index(k) % 4
     if k == 0:
         return ops.reshape(self, self.shape)
@@ -826,7 +831,7 @@ def tensor_split(self, indices_or_sections, dim: int = 0):
     if isinstance(indices_or_sections, int | np.integer):
         sections = int(indices_or_sections)
         if sections <= 0:
-            raise ValueError(f"tensor_split: the number of sections must be positive, got {sections}")
+            raise InvalidArgumentError(f"tensor_split: the number of sections must be positive, got {sections}")
         size, extra = divmod(length, sections)
         points = np.cumsum([size + (i < extra) for i in range(sections)])[:-1]
         return _pieces_at(self, points, axis)
@@ -836,7 +841,7 @@ def tensor_split(self, indices_or_sections, dim: int = 0):
 def _split_along(function: str, self, sections, axis: int, need: int):
     _least_dims(function, self, need)
     if isinstance(sections, int | np.integer) and (sections <= 0 or self.shape[axis] % sections):
-        raise ValueError(f"{function}: dimension {axis} of size {self.shape[axis]} is not divisible into "
+        raise InvalidArgumentError(f"{function}: dimension {axis} of size {self.shape[axis]} is not divisible into "
                          f"{sections} equal pieces: give split indices instead, or use tensor_split")
     return tensor_split(self, sections, axis)
 
@@ -870,7 +875,7 @@ def unflatten(self, dim: int, sizes):
     known = math.prod(n for n in sizes if n != -1)
     if sizes.count(-1) > 1 or (-1 not in sizes and known != self.shape[axis]) or (
             -1 in sizes and (known == 0 or self.shape[axis] % known)):
-        raise ValueError(f"unflatten: sizes {sizes} do not multiply to the length {self.shape[axis]} of "
+        raise InvalidArgumentError(f"unflatten: sizes {sizes} do not multiply to the length {self.shape[axis]} of "
                          f"dimension {dim}")
     return ops.reshape(self, self.shape[:axis] + sizes + self.shape[axis + 1:])
 
@@ -882,7 +887,7 @@ def unfold(self, dimension: int, size: int, step: int):
     axis = _axis(self, dimension) if self.ndim else 0
     length = self.shape[axis] if self.ndim else 1
     if step <= 0 or size < 0 or size > length:
-        raise ValueError(f"unfold: size {size} must be at most the length {length} of dimension {dimension} "
+        raise InvalidArgumentError(f"unfold: size {size} must be at most the length {length} of dimension {dimension} "
                          f"and step {step} positive")
     starts = np.arange(0, length - size + 1, step)
     index = starts[:, None] + np.arange(size)
@@ -945,8 +950,9 @@ def _index_along(function: str, self, dim, index, source=None):
         expected = (*target.shape[:axis], index.size, *target.shape[axis + 1:])
         got = np.shape(_data(source))
         if got != expected and not (self.ndim == 0 and got == ()):
-            raise ValueError(f"{function}: source must have shape {expected} (self's shape with dimension {dim} "
-                             f"of length len(index)), got {got}")
+            raise InvalidArgumentError(
+                f"{function}: source must have shape {expected} (self's shape with dimension {dim} "
+                f"of length len(index)), got {got}")
         source = ops.reshape(source, expected)
     return target, axis, where, source
 
@@ -985,7 +991,7 @@ def masked_select(self, mask):
     _reads_values("masked_select")
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
-        raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}; use t.bool()")
+        raise DtypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}; use t.bool()")
     shape = np.broadcast_shapes(self.shape, mask.shape)
     return ops.broadcast_to(self, shape)[np.broadcast_to(mask, shape)]
 
@@ -996,11 +1002,11 @@ def masked_scatter(self, mask, source):
     _reads_values("masked_scatter")
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
-        raise TypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}; use t.bool()")
+        raise DtypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}; use t.bool()")
     mask = np.broadcast_to(mask, self.shape)
     count = int(mask.sum())
     if np.size(_data(source)) < count:
-        raise ValueError(f"masked_scatter: source has {np.size(_data(source))} elements but the mask selects "
+        raise InvalidArgumentError(f"masked_scatter: source has {np.size(_data(source))} elements but the mask selects "
                          f"{count}")
     values = ops.reshape(source, -1)[:count]
     return ops.where(mask, ScatterAdd.apply(values, shape=self.shape, index=np.nonzero(mask)), self)
@@ -1016,7 +1022,7 @@ def scatter_reduce(self, dim: int, index, src, reduce: str, *, include_self: boo
     Gradients follow PyTorch: amax/amin share a gradient evenly among tied values."""
     _reads_values("scatter_reduce")
     if reduce not in _REDUCTIONS:
-        raise ValueError(f"scatter_reduce: reduce must be one of {_REDUCTIONS}, got {reduce!r}")
+        raise InvalidArgumentError(f"scatter_reduce: reduce must be one of {_REDUCTIONS}, got {reduce!r}")
     from microgradnp.ops.indexing import _torch_along_axis
 
     _, index, where = _torch_along_axis(self, dim, index, "scatter_reduce", src)
@@ -1139,10 +1145,10 @@ def bincount(self, weights=None, minlength: int = 0):
     at its positions with weights), as ``torch.bincount``; outside the graph."""
     _reads_values("bincount")
     if self.ndim != 1:
-        raise ValueError(f"bincount: expects a 1-D tensor of non-negative integers, got shape {self.shape}")
+        raise InvalidArgumentError(f"bincount: expects a 1-D tensor of non-negative integers, got shape {self.shape}")
     values = _integers(self, "bincount", "the tensor")
     if values.size and values.min() < 0:
-        raise ValueError("bincount: the values must be non-negative integers")
+        raise InvalidArgumentError("bincount: the values must be non-negative integers")
     weights = None if weights is None else np.asarray(_data(weights))
     counts = np.bincount(values, weights=weights, minlength=minlength)
     return _wrap(counts.astype(weights.dtype if weights is not None and weights.dtype.kind == "f" else
@@ -1159,7 +1165,7 @@ def histc(self, bins: int = 100, min=0, max=0):  # noqa: A002
     if low == high:
         low, high = low - 1, high + 1
     if low > high:
-        raise ValueError(f"histc: max ({high}) must be larger than or equal to min ({low})")
+        raise InvalidArgumentError(f"histc: max ({high}) must be larger than or equal to min ({low})")
     counts, _ = np.histogram(self.data.reshape(-1), bins=int(bins), range=(low, high))
     return _wrap(counts.astype(self.dtype))
 
@@ -1177,7 +1183,7 @@ def type_method(self, dtype=None):
     if isinstance(dtype, str) and dtype.startswith("torch."):
         names = {name: dtype for dtype, name in _TYPE_NAMES.items()}
         if dtype not in names:
-            raise ValueError(f"type: unknown type {dtype!r}; known: {sorted(names)}")
+            raise InvalidArgumentError(f"type: unknown type {dtype!r}; known: {sorted(names)}")
         dtype = names[dtype]
     dtype = np.dtype(dtype)
     if dtype == self.dtype:

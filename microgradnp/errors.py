@@ -1,0 +1,21 @@
+"""The exceptions microgradnp raises for a bad argument to an operation.
+
+NumPy raises ValueError (or TypeError) where PyTorch raises RuntimeError for the same
+mistake: a shape that does not fit, an axis out of range, an unknown mode, a dtype an
+operation refuses. These classes are both, so that code written for either library
+catches them."""
+
+from __future__ import annotations
+
+__all__ = ["DtypeError", "InvalidArgumentError"]
+
+
+class InvalidArgumentError(ValueError, RuntimeError):
+    """An operation got an argument it cannot work with (a shape, an axis, a size, a mode):
+    a ValueError, as NumPy raises, and a RuntimeError, as PyTorch raises."""
+
+
+class DtypeError(TypeError, RuntimeError):
+    """An operation refused a tensor's dtype (a bitwise operator on floats, a float tensor
+    where class indices belong, an in-place result the tensor cannot hold): a TypeError,
+    as NumPy's refusal, and a RuntimeError, as PyTorch's."""
