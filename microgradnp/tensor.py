@@ -378,7 +378,13 @@ class Tensor:
     def __setitem__(self, index, value):
         """``t[index] = value`` writes into the data in place (and bumps the version)."""
         self._check_in_place("t[index] = value", value)
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        value = value.data if isinstance(value, Tensor) else value
+        index = _ops.indexing._plain_index(index)
+        steps = _ops.indexing.torch_steps(index)  # ints mixed with arrays: PyTorch's meaning, as t[index]
+        if steps is None:
+            self.data[index] = value
+        else:
+            self.data[steps[0]][steps[1]] = value  # (the first step is basic indexing: a view)
         _versions.bump(self.data)
 
     # -- in-place operations -------------------------------------------------------------
@@ -747,7 +753,7 @@ def _constructor_dtype(function: str, dtype, default, requires_grad: bool, kinds
     dtype = np.dtype(dtype)
     if dtype.kind not in kinds:
         what = "random samples need" if kinds == "f" else "microgradnp works with real numbers, so it needs"
-        raise TypeError(
+        raise DtypeError(
             f"mg.{function}: dtype={dtype} is not supported: {what} {_CONSTRUCTOR_KINDS[kinds]} dtype. "
             f"Pass e.g. dtype=np.float32, or leave dtype out for the default ({_default_dtype})"
             + (" and convert the result yourself (rng.integers for random integers)." if kinds == "f" else ".")

@@ -57,6 +57,11 @@ DTYPE_MISTAKES = {
     "lshift on floats": lambda m: _pair(m, (3,)) << 2,
     "masked_select with a float mask": lambda m: _pair(m, (3,)).masked_select(_pair(m, (3,))),
     "in-place float result into ints": lambda m: m.from_numpy(np.array([1, 2], dtype=np.int32)).add_(1.5),
+    "scatter_reduce of another dtype": lambda m: _pair(m, (3, 3)).half().scatter_reduce(
+        0, m.from_numpy(np.zeros((3, 3), dtype=np.int64)), _pair(m, (3, 3)), "sum"),
+    "scatter of another dtype": lambda m: _pair(m, (3, 3)).half().scatter(
+        1, m.from_numpy(np.zeros((3, 3), dtype=np.int64)), _pair(m, (3, 3))),
+    "linspace of bools": lambda m: m.linspace(5, 10, 3, dtype=m.bool),
 }
 
 

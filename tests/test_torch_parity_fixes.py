@@ -383,8 +383,45 @@ def test_roll_method_is_pytorchs(torch):
     data = np.arange(8.0).reshape(2, 4)
     for args in [(1,), ((1, 2), (0, 1)), (1, 1), (-3, 0), ((2,), (1,))]:
         np.testing.assert_array_equal(mg.tensor(data).roll(*args).data, torch.tensor(data).roll(*args).numpy())
-    with pytest.raises(RuntimeError, match="shifts and dims must align"):
-        mg.tensor(data).roll((1, 2))
-    with pytest.raises(RuntimeError):
-        torch.tensor(data).roll((1, 2))
+    for shifts, dims in [((1, 2), None), (1, (0, 1)), ((1, 2), 0)]:
+        with pytest.raises(RuntimeError, match="shifts and dims must align"):
+            mg.tensor(data).roll(shifts, dims)
+        with pytest.raises(RuntimeError):
+            torch.tensor(data).roll(shifts, dims)
     np.testing.assert_array_equal(mg.tensor(data).roll(shift=1, axis=0).data, np.roll(data, 1, axis=0))
+
+
+MIXED_INDICES = {
+    "int, slice, list": lambda a, m: a[0, :, [0, 1]],
+    "list, slice, int": lambda a, m: a[[0, 1], :, 0],
+    "ellipsis, int, list": lambda a, m: a[..., 0, [1, 2]],
+    "None, int, slice, list": lambda a, m: a[None, 0, :, [1, 2]],
+    "int, mask, slice": lambda a, m: a[0, m.from_numpy(np.array([True, False, True])), 1:3],
+    "0-d tensor, slice, list": lambda a, m: a[m.from_numpy(np.array(1)), :, [0, 1]],
+    "int, slice, 0-d tensor": lambda a, m: a[0, :, m.from_numpy(np.array(1))],
+    "int, slice, 2-d list": lambda a, m: a[1, :, [[0], [1]]],
+    "int, partial slice, repeated list": lambda a, m: a[0, 1:, [2, 2]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXED_INDICES))
+def test_ints_mixed_with_arrays_index_as_in_pytorch(torch, name):
+    # x[0, :, idx] keeps the sliced axis first in PyTorch; NumPy would put idx's axis first.
+    data = RNG.normal(size=(2, 3, 4))
+    x, tx = mg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    ours, theirs = MIXED_INDICES[name](x, mg), MIXED_INDICES[name](tx, torch)
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+    g = RNG.normal(size=ours.shape)
+    ours.backward(g)
+    theirs.backward(torch.tensor(g))
+    np.testing.assert_array_equal(x.grad, tx.grad.numpy())
+    # and t[index] = value writes where t[index] reads
+    y, ty = mg.zeros(2, 3, 4), torch.zeros(2, 3, 4, dtype=torch.float64)
+    value = RNG.normal(size=ours.shape)
+    MIXED_INDICES[name](y, mg)  # (the same index reads the same shape before writing)
+    index_of = {"int, slice, list": (0, slice(None), [0, 1]), "list, slice, int": ([0, 1], slice(None), 0)}
+    if name in index_of:
+        y[index_of[name]] = mg.tensor(value)
+        ty[index_of[name]] = torch.tensor(value)
+        np.testing.assert_array_equal(y.data, ty.numpy())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.errors import InvalidArgumentError
+from microgradnp.errors import DtypeError, InvalidArgumentError
 from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes
 from microgradnp.ops.shape import Reshape
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
@@ -70,8 +70,48 @@ class ScatterAdd(Primitive):
 
 
 def getitem(x, index):
-    """``x[index]``: gradients flow back to the selected elements, summed where repeated."""
-    return GetItem.apply(x, index=_plain_index(index))
+    """``x[index]``: gradients flow back to the selected elements, summed where repeated.
+    An index that mixes ints with arrays means what it means in PyTorch (see ``torch_steps``)."""
+    index = _plain_index(index)
+    steps = torch_steps(index)
+    if steps is None:
+        return GetItem.apply(x, index=index)
+    first, then = steps
+    return GetItem.apply(GetItem.apply(x, index=first), index=then)
+
+
+def _is_int(part) -> bool:
+    if isinstance(part, bool | np.bool_):
+        return False
+    return isinstance(part, int | np.integer) or (
+        isinstance(part, np.ndarray) and part.ndim == 0 and part.dtype.kind in "iu")
+
+
+def _is_array(part) -> bool:
+    return isinstance(part, np.ndarray | list) and not _is_int(part)
+
+
+def torch_steps(index):
+    """PyTorch's meaning of an index that mixes ints (0-d integer tensors too) with arrays,
+    as two indexes applied one after the other: the ints select first, as basic indexing,
+    then the arrays index what is left. ``x[0, :, idx]`` thus keeps the sliced axis before
+    idx's axes, where NumPy, which counts ints among the arrays when a slice separates them,
+    would put idx's axes first. None when the index has no such mix (NumPy's meaning is
+    PyTorch's)."""
+    if not isinstance(index, tuple) or not any(map(_is_int, index)) or not any(map(_is_array, index)):
+        return None
+    first, then = [], []
+    for part in index:
+        if _is_int(part):
+            first.append(int(part))
+        elif _is_array(part):
+            width = np.ndim(part) if np.asarray(part).dtype == bool else 1  # a mask spans its axes
+            first.extend([slice(None)] * width)
+            then.append(part)
+        else:  # a slice, None (an axis that exists after the first step) or Ellipsis
+            first.append(part)
+            then.append(part if part is Ellipsis else slice(None))
+    return tuple(first), tuple(then)
 
 
 # -- indexing along one axis: gather, take_along_axis, index_select, scatter ---------------
@@ -321,7 +361,7 @@ class Scatter(Primitive):
 
 def _same_dtype(x, src, function: str) -> None:
     if isinstance(src, np.ndarray | Tensor) and _data(src).dtype != _data(x).dtype:
-        raise TypeError(
+        raise DtypeError(
             f"{function}: src has dtype {_data(src).dtype} but the input has dtype {_data(x).dtype}; "
             "convert one of them (as PyTorch, microgradnp does not mix them here)"
         )

@@ -208,22 +208,28 @@ def nonzero(self, *, as_tuple: bool = False):
     return ops.nonzero(self, as_tuple=as_tuple)
 
 
-def roll(self, shifts=None, dims=None, *, shift=None, axis=None):
+def roll(self, shift=None, axis=None, *, shifts=None, dims=None, dim=None):
     """The elements shifted cyclically (``torch.Tensor.roll``): by ``shifts`` along ``dims``
     (an int or a tuple of the same length), or, without ``dims``, the flattened tensor by one
     int. Several shifts need as many dims, as in PyTorch (``mg.roll``, NumPy's, would add them).
-    NumPy's names ``shift`` and ``axis`` are accepted too.
+    NumPy's names ``shift`` and ``axis`` (and ``dim``) are the same arguments.
 
     Raises:
         InvalidArgumentError: several shifts and no dims, or a different number of each.
     """
-    if (shifts is None) == (shift is None) or (dims is not None and axis is not None):
-        raise TypeError("roll() takes shifts (or shift) once, and dims (or axis) at most once")
-    shifts, dims = (shift if shifts is None else shifts), (axis if dims is None else dims)
-    several = isinstance(shifts, tuple | list) and len(shifts) != 1
-    if several and (dims is None or not isinstance(dims, tuple | list) or len(dims) != len(shifts)):
-        count = "no" if dims is None else len(dims) if isinstance(dims, tuple | list) else 1
-        raise InvalidArgumentError(f"roll: shifts and dims must align: {len(shifts)} shifts and {count} dims; give "
+    for torch_name, numpy_name, torch_value, numpy_value in (("shifts", "shift", shifts, shift),
+                                                              ("dims", "axis", dims, axis), ("dim", "axis", dim, axis)):
+        if torch_value is not None and numpy_value is not None:
+            raise TypeError(f"roll() got both {torch_name}= and {numpy_name}= (they are the same argument)")
+    shifts = shift if shifts is None else shifts
+    dims = axis if dims is None and dim is None else dims if dim is None else dim
+    if shifts is None:
+        raise TypeError("roll() missing the shifts (how far to roll)")
+    count_shifts = len(shifts) if isinstance(shifts, tuple | list) else 1
+    count_dims = 0 if dims is None else len(dims) if isinstance(dims, tuple | list) else 1
+    if count_shifts != count_dims and (count_shifts > 1 or dims is not None):
+        count = count_dims or "no"
+        raise InvalidArgumentError(f"roll: shifts and dims must align: {count_shifts} shifts and {count} dims; give "
                                    "one dim per shift (t.roll((1, 2), (0, 1)))")
     if isinstance(shifts, tuple | list) and len(shifts) == 1 and dims is None:
         shifts = shifts[0]

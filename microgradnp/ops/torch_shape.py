@@ -1023,8 +1023,9 @@ def scatter_reduce(self, dim: int, index, src, reduce: str, *, include_self: boo
     _reads_values("scatter_reduce")
     if reduce not in _REDUCTIONS:
         raise InvalidArgumentError(f"scatter_reduce: reduce must be one of {_REDUCTIONS}, got {reduce!r}")
-    from microgradnp.ops.indexing import _torch_along_axis
+    from microgradnp.ops.indexing import _same_dtype, _torch_along_axis
 
+    _same_dtype(self, src, "scatter_reduce")
     _, index, where = _torch_along_axis(self, dim, index, "scatter_reduce", src)
     src = src if isinstance(src, Tensor) else Tensor._wrap(np.asarray(src, dtype=self.dtype))
     picked = src[tuple(slice(0, n) for n in index.shape)] if index.shape != src.shape else src
