@@ -250,10 +250,19 @@ class Tensor:
     # -- PyTorch's spellings -----------------------------------------------------------
     def view(self, *shape) -> Tensor:
         """The same elements in a new shape (PyTorch's name for ``reshape``; here any
-        tensor can be viewed, contiguous or not): ``t.view(2, -1)``."""
+        tensor can be viewed, contiguous or not): ``t.view(2, -1)``. ``t.view(dtype)``
+        reinterprets the bytes as another dtype, as PyTorch's (the last axis scales by the
+        ratio of the sizes): the same memory, a tensor outside the graph."""
         if len(shape) == 1 and not isinstance(shape[0], int | np.integer | tuple | list):
-            raise TypeError(f"view({shape[0]!r}): reinterpreting the bytes as another dtype is not supported; "
-                            "view takes a shape. To convert the values use t.to(dtype), t.float() or t.double()")
+            try:
+                dtype = np.dtype(shape[0])
+            except TypeError:
+                raise TypeError(f"view({shape[0]!r}): expected a shape (t.view(2, -1)) or a dtype "
+                                "(t.view(mg.int32), which reinterprets the bytes)") from None
+            try:
+                return _no_grad_on_data(lambda data: data.view(dtype))(self)
+            except ValueError as error:
+                raise InvalidArgumentError(f"view({dtype}): {error}") from None
         return _ops.reshape(self, *shape)
 
     def unsqueeze(self, dim: int) -> Tensor:

@@ -70,8 +70,11 @@ def test_view_unsqueeze_permute_numel():
     weights = RNG.normal(size=(5, 3, 4))
     (x.permute(2, 0, 1) * weights).sum().backward()
     np.testing.assert_array_equal(x.grad, weights.transpose(1, 2, 0))
-    with pytest.raises(TypeError, match="view takes a shape"):
-        x.view(np.float32)
+    as_ints = x.view(np.int64)  # PyTorch's view(dtype): the same bytes, outside the graph
+    assert as_ints.dtype == np.int64 and not as_ints.requires_grad
+    np.testing.assert_array_equal(as_ints.data, X.view(np.int64))
+    with pytest.raises(TypeError, match="expected a shape"):
+        x.view("not a dtype")
     with pytest.raises(TypeError, match="permute"):
         x.permute()
 

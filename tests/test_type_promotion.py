@@ -14,6 +14,8 @@ import pytest
 import microgradnp as mg
 from microgradnp.ops.primitive import promote, result_dtype
 
+RNG = np.random.default_rng(0)
+
 DTYPES = [np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64, np.float16, np.float32, np.float64]
 BINARY = {
     "add": lambda a, b: a + b,
@@ -195,3 +197,13 @@ def test_star_import_leaves_builtins_alone():
     exec("from microgradnp import *", namespace)
     assert "float" not in namespace and "range" not in namespace and "all" not in namespace
     assert "tensor" in namespace and "nn" in namespace and "float32" in namespace
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int16", "uint8", "float16", "float64"])
+def test_view_as_another_dtype_reinterprets_bytes_as_pytorch(torch, dtype):
+    data = RNG.normal(size=(3, 4)).astype(np.float32)
+    ours, theirs = mg.tensor(data).view(getattr(mg, dtype)), torch.tensor(data).view(getattr(torch, dtype))
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    with pytest.raises(RuntimeError):  # a last axis the new size does not divide: both refuse
+        mg.tensor(RNG.normal(size=(3, 3)).astype(np.float32)).view(mg.float64)
