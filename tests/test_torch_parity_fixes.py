@@ -425,3 +425,49 @@ def test_ints_mixed_with_arrays_index_as_in_pytorch(torch, name):
         y[index_of[name]] = mg.tensor(value)
         ty[index_of[name]] = torch.tensor(value)
         np.testing.assert_array_equal(y.data, ty.numpy())
+
+
+def _index_part(draw, st, length):
+    kind = draw(st.sampled_from(["int", "slice", "list", "none"]))
+    if kind == "int":
+        return draw(st.integers(-length, length - 1)), 1
+    if kind == "slice":
+        return slice(draw(st.integers(0, length)), None, draw(st.sampled_from([1, 2]))), 1
+    if kind == "list":
+        return draw(st.lists(st.integers(-length, length - 1), min_size=1, max_size=3)), 1
+    return None, 0
+
+
+def test_random_mixed_indices_read_and_backpropagate_as_in_pytorch(torch):
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.given(data=st.data())
+    @hypothesis.settings(max_examples=80, deadline=None)
+    def check(data):
+        shape = tuple(data.draw(st.lists(st.integers(1, 4), min_size=2, max_size=4)))
+        parts, axis = [], 0
+        for _ in range(data.draw(st.integers(2, len(shape) + 1))):
+            if axis == len(shape):
+                break
+            part, used = _index_part(data.draw, st, shape[axis])
+            parts.append(part)
+            axis += used
+        index = tuple(parts)
+        values = RNG.normal(size=shape)
+        x, tx = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+        try:
+            theirs = tx[index]
+        except (IndexError, RuntimeError):  # index arrays that do not broadcast together
+            with pytest.raises(IndexError):
+                x[index]
+            return
+        ours = x[index]
+        assert ours.shape == tuple(theirs.shape), index
+        np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+        g = RNG.normal(size=ours.shape)
+        ours.backward(g)
+        theirs.backward(torch.tensor(g))
+        np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+    check()
