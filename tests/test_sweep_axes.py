@@ -417,8 +417,9 @@ def test_every_optimizer_in_optim_is_a_run_and_sweep_option():
                 and issubclass(cls, mg.optim.Optimizer) and cls is not mg.optim.Optimizer}
     # LBFGS is not a run option: its step(closure) re-evaluates the loss several times per
     # step (a line search), which a run's one-backward-per-epoch loop does not give it.
-    closure_only = {mg.optim.LBFGS}
-    assert set(mg.train.runs.OPTIMIZERS.values()) == in_optim - closure_only
+    # Muon takes 2-D weights only, and a run optimizes the biases with the same optimizer.
+    not_run_options = {mg.optim.LBFGS, mg.optim.Muon}
+    assert set(mg.train.runs.OPTIMIZERS.values()) == in_optim - not_run_options
     assert tuple(mg.train.runs.OPTIMIZERS) == cli.OPTIMIZERS
 
 

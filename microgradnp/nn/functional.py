@@ -14,13 +14,16 @@ from microgradnp.nn.normalization import batch_norm, embedding, group_norm, laye
 from microgradnp.ops import activations as _act
 from microgradnp.ops import conv as _conv
 from microgradnp.ops import leaky_relu as _leaky_relu
-from microgradnp.ops import log_softmax, one_hot, relu, sigmoid, softmax, tanh
+from microgradnp.ops import log_softmax as _log_softmax
 from microgradnp.ops import losses as _losses
+from microgradnp.ops import one_hot, sigmoid, tanh
 from microgradnp.ops import pad as _pad
+from microgradnp.ops import relu as _relu
+from microgradnp.ops import softmax as _softmax
 from microgradnp.ops.elementwise import Dropout
 from microgradnp.ops.linalg import linear
 from microgradnp.ops.losses import check_reduction
-from microgradnp.tensor import _data, get_default_dtype
+from microgradnp.tensor import Tensor, _data, get_default_dtype
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -73,19 +76,62 @@ __all__ = [
 ]
 
 
-def leaky_relu(x, negative_slope: float = 0.01):
-    """x where x > 0, else ``negative_slope * x``."""
-    return _leaky_relu(x, negative_slope)
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    """x where x > 0, else ``negative_slope * x``. ``inplace`` is accepted (PyTorch's argument);
+    the result is always a new tensor."""
+    return _leaky_relu(input, negative_slope)
 
 
-def dropout(x, p: float = 0.5, training: bool = True, rng=None):
+def relu(input, inplace: bool = False):
+    """``max(x, 0)``. ``inplace`` is accepted (PyTorch's argument); the result is always a new tensor."""
+    return _relu(input)
+
+
+def _softmax_axis(name: str, input, dim, axis):
+    """The axis of ``softmax``-like functions: ``dim`` (PyTorch's) or ``axis`` (NumPy's); neither
+    given: PyTorch's implicit choice (axis 0 for 0-, 1- and 3-D input, else 1), with its warning."""
+    if dim is not None and axis is not None:
+        raise TypeError(f"{name}: give dim or axis, not both")
+    if dim is None:
+        dim = axis
+    if dim is None:
+        import warnings
+
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                      "dim=X as an argument.", UserWarning, stacklevel=3)
+        dim = 0 if np.ndim(_data(input)) in (0, 1, 3) else 1
+    return dim
+
+
+def _cast(input, dtype):
+    """``input`` in ``dtype`` (differentiably, for a Tensor), or as it is when ``dtype`` is None."""
+    if dtype is None:
+        return input
+    return input.to(dtype) if isinstance(input, Tensor) else np.asarray(input, dtype=dtype)
+
+
+def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None, *, axis: int | None = None):
+    """``exp(x) / sum(exp(x))`` along ``dim``, as ``torch.nn.functional.softmax`` (``dtype`` casts
+    the input first; ``axis=`` is NumPy's spelling of ``dim``)."""
+    return _softmax(_cast(input, dtype), axis=_softmax_axis("softmax", input, dim, axis))
+
+
+def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None, *, axis: int | None = None):
+    """``x - logsumexp(x)`` along ``dim``, as ``torch.nn.functional.log_softmax`` (``dtype`` casts
+    the input first; ``axis=`` is NumPy's spelling of ``dim``)."""
+    return _log_softmax(_cast(input, dtype), axis=_softmax_axis("log_softmax", input, dim, axis))
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False, rng=None):
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p)
-    (inverted dropout); the identity when not ``training`` or ``p == 0``."""
+    (inverted dropout); the identity when not ``training`` or ``p == 0``. Arguments in
+    PyTorch's order: ``inplace`` is accepted, the result is always a new tensor; ``rng``
+    (a seed or ``np.random.Generator``) draws the mask."""
     if not 0 <= p <= 1:
         raise InvalidArgumentError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
-        return x
-    return Dropout.apply(x, p=p, rng=rng)
+        return input
+    return Dropout.apply(input, p=p, rng=rng)
 
 
 def _array(value):

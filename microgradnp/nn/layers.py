@@ -102,20 +102,32 @@ class Tanh(Module):
 
 
 class ReLU(Module):
+    """``max(x, 0)``; ``inplace`` is accepted (PyTorch's argument), the result is always a new tensor."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x):
         return ReLUOp.apply(x)  # ops.relu without its wrapper's call: this runs every step
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
 
 class LeakyReLU(Module):
-    def __init__(self, negative_slope: float = 0.01):
+    """x where x > 0, else ``negative_slope * x``; ``inplace`` is accepted (PyTorch's argument),
+    the result is always a new tensor."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
         return ops.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class PReLU(Module):
@@ -379,20 +391,21 @@ class Unflatten(Module):
 
 class Dropout(Module):
     """Zero elements with probability ``p`` while training (scaling the rest by 1/(1-p));
-    the identity in ``eval()`` mode."""
+    the identity in ``eval()`` mode. ``inplace`` is accepted (PyTorch's argument); the result
+    is always a new tensor."""
 
-    def __init__(self, p: float = 0.5, rng=None):
+    def __init__(self, p: float = 0.5, inplace: bool = False, rng=None):
         super().__init__()
         if not 0 <= p <= 1:
             raise InvalidArgumentError(f"Dropout: p must be a probability in [0, 1], got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace
         self.rng = _rng(rng)
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training, self.rng)
+        return F.dropout(x, self.p, self.training, rng=self.rng)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class MLP(Sequential):

@@ -26,7 +26,7 @@ from microgradnp.nn.init import default_layer_init_, normal_, zeros_
 from microgradnp.nn.layers import Linear
 from microgradnp.nn.loss import _Loss
 from microgradnp.nn.module import Module, Parameter
-from microgradnp.nn.normalization import embedding
+from microgradnp.nn.normalization import _renorm_rows, embedding
 from microgradnp.ops import conv as _conv
 from microgradnp.ops.conv import _unbatched, positive_int, positive_ints
 from microgradnp.tensor import Tensor, _data, _rng, get_default_dtype
@@ -458,17 +458,6 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
         if mode == "mean" and matrix[b].sum():
             matrix[b] /= matrix[b].sum()
     return ops.matmul(Tensor(matrix), rows)
-
-
-def _renorm_rows(table: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
-    """Rescale in place the ``rows`` of ``table`` whose norm exceeds ``max_norm``, as PyTorch's ``max_norm``."""
-    from microgradnp.autograd.versions import bump
-
-    norms = np.linalg.norm(table.data[rows], ord=norm_type, axis=1)
-    large = norms > max_norm
-    if large.any():
-        table.data[rows[large]] *= (max_norm / (norms[large] + 1e-7))[:, None].astype(table.dtype)
-        bump(table.data)
 
 
 class EmbeddingBag(Module):

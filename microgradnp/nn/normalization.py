@@ -208,18 +208,19 @@ class BatchNorm1d(Module):
         track_running_stats: keep running statistics (without them the batch's statistics
             are used in eval mode too).
         dtype: of the parameters and running statistics (the default dtype when None).
+        bias: (keyword-only, as PyTorch's) whether to learn ``bias`` (with ``affine``).
 
     Under ``mg.compile`` a training-mode BatchNorm1d with running statistics makes the
     compiled function run eagerly (a replay would skip the update of the buffers).
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, dtype=None):
+                 track_running_stats: bool = True, dtype=None, *, bias: bool = True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dtype = dtype or get_default_dtype()
-        _scale_and_shift(self, (num_features,), dtype, affine)
+        _scale_and_shift(self, (num_features,), dtype, affine, bias)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
@@ -312,16 +313,18 @@ class GroupNorm(Module):
         eps: added to the variance.
         affine: whether to learn ``weight`` and ``bias``.
         dtype: of the parameters (the default dtype when None).
+        bias: (keyword-only, as PyTorch's) whether to learn ``bias`` (with ``affine``).
     """
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype=None):
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype=None, *,
+                 bias: bool = True):
         super().__init__()
         if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups < 1 \
                 or num_channels % num_groups:
             raise InvalidArgumentError(f"GroupNorm: num_groups must be a positive integer that divides num_channels "
                              f"({num_channels}), got {num_groups!r}")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        _scale_and_shift(self, (num_channels,), dtype, affine)
+        _scale_and_shift(self, (num_channels,), dtype, affine, bias)
 
     def forward(self, x):
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
@@ -331,7 +334,8 @@ class GroupNorm(Module):
 
 
 # -- embedding -------------------------------------------------------------------------------
-def embedding(input, weight, padding_idx: int | None = None):  # noqa: A002  (PyTorch's name)
+def embedding(input, weight, padding_idx: int | None = None, max_norm=None, norm_type: float = 2.0,  # noqa: A002
+              scale_grad_by_freq: bool = False, sparse: bool = False):
     """Rows of ``weight`` selected by the integer indices ``input``, as ``torch.nn.functional.embedding``.
 
     The gradient of ``weight`` sums over repeated indices; the row ``padding_idx`` (when
@@ -341,6 +345,11 @@ def embedding(input, weight, padding_idx: int | None = None):  # noqa: A002  (Py
         input: integer indices of any shape, each in ``[0, num_embeddings)``.
         weight: the table, of shape (num_embeddings, embedding_dim).
         padding_idx: a row that is not trained (negative counts from the end), or None.
+        max_norm: when given, the rows looked up whose ``norm_type``-norm is larger are first
+            rescaled in place (in ``weight.data``, outside the graph) to norm ``max_norm``, as PyTorch.
+        norm_type: the norm's order for ``max_norm``.
+        scale_grad_by_freq: must be False (not implemented).
+        sparse: must be False (gradients are dense arrays).
 
     Returns:
         A tensor of shape ``input.shape + (embedding_dim,)``.
@@ -348,15 +357,34 @@ def embedding(input, weight, padding_idx: int | None = None):  # noqa: A002  (Py
     Raises:
         TypeError: the indices are not integers.
         IndexError: an index or ``padding_idx`` is out of range.
+        NotImplementedError: ``scale_grad_by_freq`` or ``sparse``.
     """
     rows = np.shape(_data(weight))
     if len(rows) != 2:
         raise InvalidArgumentError(
             f"embedding: weight must have shape (num_embeddings, embedding_dim), got {list(rows)}")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq=True and sparse=True are not implemented; "
+                                  "use the defaults (dense gradients, not rescaled)")
     if padding_idx is not None:
         padding_idx = _padding_index(padding_idx, rows[0])
+    if max_norm is not None:
+        index = np.asarray(_data(input))
+        if index.dtype.kind in "iu" and index.size and isinstance(weight, Tensor):
+            index = index.reshape(-1)
+            if index.min() >= -rows[0] and index.max() < rows[0]:  # out-of-range ones fail in the lookup
+                _renorm_rows(weight, np.unique(index % rows[0]), float(max_norm), float(norm_type))
     # One primitive, indices checked in its forward: a compiled replay checks them too.
     return EmbeddingOp.apply(weight, indices=_data(input), padding_idx=padding_idx)
+
+
+def _renorm_rows(table: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """Rescale in place the ``rows`` of ``table`` whose norm exceeds ``max_norm``, as PyTorch's ``max_norm``."""
+    norms = np.linalg.norm(table.data[rows], ord=norm_type, axis=1)
+    large = norms > max_norm
+    if large.any():
+        table.data[rows[large]] *= (max_norm / (norms[large] + 1e-7))[:, None].astype(table.dtype)
+        bump_version(table.data)
 
 
 def _padding_index(padding_idx: int, rows: int) -> int:
@@ -376,24 +404,57 @@ class Embedding(Module):
         num_embeddings: the number of rows.
         embedding_dim: the size of each vector.
         padding_idx: a row kept out of training (negative counts from the end), or None.
+        max_norm: rows looked up whose ``norm_type``-norm exceeds it are rescaled in place to it.
+        norm_type: the norm's order for ``max_norm``.
+        scale_grad_by_freq: must be False (not implemented).
+        sparse: must be False (gradients are dense arrays).
+        _weight: the initial table (as PyTorch's; see ``from_pretrained``), or None.
+        _freeze: with ``_weight``, make it not require grad.
         dtype: of the table (the default dtype when None).
         rng: a ``np.random.Generator``, a seed, or None for the global generator.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=None,
-                 rng=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, max_norm=None,
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
+                 _freeze: bool = False, dtype=None, rng=None):
         super().__init__()
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding: scale_grad_by_freq=True and sparse=True are not implemented; "
+                                      "use the defaults (dense gradients, not rescaled)")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = None if padding_idx is None else _padding_index(padding_idx, num_embeddings)
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is not None:
+            weight = np.array(_data(_weight), dtype=dtype or None)
+            if weight.shape != (num_embeddings, embedding_dim):
+                raise InvalidArgumentError(
+                    f"Embedding: shape of _weight {weight.shape} does not match num_embeddings and "
+                    f"embedding_dim ({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(weight, requires_grad=not _freeze)
+            return
         dtype = dtype or get_default_dtype()
         weight = _rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(dtype)
         if self.padding_idx is not None:
             weight[self.padding_idx] = 0
         self.weight = Parameter(weight)
 
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None, max_norm=None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Embedding:
+        """An Embedding holding a copy of ``embeddings`` (2-D; its ``padding_idx`` row kept as it
+        is), frozen (``weight.requires_grad`` False) unless ``freeze=False``, as PyTorch's."""
+        shape = np.shape(_data(embeddings))
+        if len(shape) != 2:
+            raise InvalidArgumentError(
+                f"Embedding.from_pretrained: embeddings parameter is expected to be 2-dimensional, got shape {shape}")
+        return cls(*shape, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, embeddings, freeze)
+
     def forward(self, indices):
-        return embedding(indices, self.weight, self.padding_idx)
+        return embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self) -> str:
         padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            padding += f", max_norm={self.max_norm}"
         return f"{self.num_embeddings}, {self.embedding_dim}{padding}"

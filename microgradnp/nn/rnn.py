@@ -393,33 +393,40 @@ class _RNNBase(Module):
                              f"got {hx.shape}")
         return ops.expand_dims(hx, 1) if unbatched else hx
 
-    def _run(self, steps: list, states: list) -> tuple[list, list]:
+    def _run(self, steps: list, states: list, sizes: list | None = None) -> tuple[list, list]:
         """The time loop over layers and directions. ``states[k]`` is the initial state of
         layer-direction ``k`` (a tensor, or an (h, c) pair for LSTM); returns the last
-        layer's outputs per step and the final states."""
+        layer's outputs per step and the final states. With ``sizes`` (a packed batch's
+        ``batch_sizes``), ``steps[t]`` holds only the sequences still running at step t."""
         directions = 2 if self.bidirectional else 1
         final = []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
                 index = layer * directions + direction
-                weights = self._layer_weights(index)
-                state = states[index]
-                sequence = reversed(steps) if direction else steps
-                out = []
-                for x in sequence:
-                    state = self._step(x, state, weights)
-                    out.append(state[0] if self.mode == "LSTM" else state)
-                if direction:
-                    out.reverse()
+                weights, reverse = self._layer_weights(index), bool(direction)
+                if sizes is None:
+                    out, state = self._direction(steps, states[index], weights, reverse)
+                else:
+                    out, state = self._packed_direction(steps, sizes, states[index], weights, reverse)
                 outputs.append(out)
                 final.append(state)
             if layer == self.num_layers - 1:
                 return outputs, final
             steps = outputs[0] if directions == 1 else [ops.concatenate(pair, axis=-1) for pair in zip(*outputs)]
             if self.dropout and self.training:
-                steps = [F.dropout(x, self.dropout, True, self.rng) for x in steps]
+                steps = [F.dropout(x, self.dropout, True, rng=self.rng) for x in steps]
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _direction(self, steps: list, state, weights, reverse: bool):
+        """One layer-direction over a padded batch: the outputs per step and the final state."""
+        out = []
+        for x in reversed(steps) if reverse else steps:
+            state = self._step(x, state, weights)
+            out.append(state[0] if self.mode == "LSTM" else state)
+        if reverse:
+            out.reverse()
+        return out, state
 
     def _packed_direction(self, steps: list, sizes: list, state, weights, reverse: bool):
         """One layer-direction over a packed batch: ``steps[t]`` holds step t of the
@@ -448,25 +455,6 @@ class _RNNBase(Module):
             state = self._step(x, state, weights)
             out.append(state[0] if self.mode == "LSTM" else state)
         return out, _joined([state, *reversed(finished)])
-
-    def _run_packed(self, steps: list, sizes: list, states: list) -> tuple[list, list]:
-        """``_run`` for a packed batch (see ``_packed_direction``)."""
-        directions = 2 if self.bidirectional else 1
-        final = []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(directions):
-                index = layer * directions + direction
-                out, state = self._packed_direction(steps, sizes, states[index], self._layer_weights(index),
-                                                    reverse=bool(direction))
-                outputs.append(out)
-                final.append(state)
-            if layer == self.num_layers - 1:
-                return outputs, final
-            steps = outputs[0] if directions == 1 else [ops.concatenate(pair, axis=-1) for pair in zip(*outputs)]
-            if self.dropout and self.training:
-                steps = [F.dropout(x, self.dropout, True, self.rng) for x in steps]
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _forward_packed(self, packed: PackedSequence, hx: tuple):
         """``_forward`` for a ``PackedSequence``, as PyTorch's: the initial states are taken in
@@ -504,7 +492,7 @@ class _RNNBase(Module):
                 per_layer.append([h[k] for k in range(count)])
         states = list(zip(*per_layer)) if len(hx) == 2 else per_layer[0]
         steps = ops.split(data, np.cumsum(sizes)[:-1].tolist(), axis=0) if len(sizes) > 1 else [data]
-        outputs, final = self._run_packed(steps, sizes, states)
+        outputs, final = self._run(steps, states, sizes)
         output = [ops.concatenate(out, axis=0) if len(out) > 1 else out[0] for out in outputs]
         output = output[0] if len(output) == 1 else ops.concatenate(output, axis=-1)
         if len(hx) == 2:

@@ -86,7 +86,7 @@ def _attend(query, key, value, mask, dropout_p: float, scale: float, rng, fully_
     else:
         weights = ops.softmax(scores, axis=-1)
     if dropout_p > 0:
-        weights = F.dropout(weights, dropout_p, True, rng)
+        weights = F.dropout(weights, dropout_p, True, rng=rng)
     return ops.matmul(weights, value), weights
 
 

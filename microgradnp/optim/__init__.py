@@ -11,6 +11,7 @@ Typical use:
         scheduler.step()
 
 ``LBFGS`` re-evaluates the model several times per step: its ``step`` takes a closure (see ``LBFGS``).
+``Muon`` optimizes 2-D weights only (give the biases to another optimizer).
 """
 
 from microgradnp.optim import lr_scheduler, swa_utils
@@ -20,10 +21,11 @@ from microgradnp.optim.adagrad import Adagrad
 from microgradnp.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from microgradnp.optim.asgd import ASGD
 from microgradnp.optim.lbfgs import LBFGS
+from microgradnp.optim.muon import Muon
 from microgradnp.optim.optimizer import Optimizer
 from microgradnp.optim.rmsprop import RMSprop
 from microgradnp.optim.rprop import Rprop
 from microgradnp.optim.sgd import SGD
 
-__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam",
+__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Muon", "NAdam",
            "Optimizer", "RAdam", "RMSprop", "Rprop", "lr_scheduler", "swa_utils"]
