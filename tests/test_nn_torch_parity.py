@@ -1,4 +1,4 @@
-"""PyTorch parity of nn layers and nn.functional found by probing tinygrad's test_nn comparisons:
+"""nn layers and nn.functional called as PyTorch's, against PyTorch:
 Embedding's max_norm/_weight/from_pretrained, the inplace arguments, F.softmax's PyTorch
 signature and implicit dim, F.dropout's argument order, BatchNorm/GroupNorm bias=False."""
 
