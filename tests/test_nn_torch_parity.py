@@ -139,3 +139,25 @@ def test_norm_layers_bias_false(make):
     _close(m_x.grad, t_x.grad, atol=1e-10)
     for (_, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
         _close(p.grad, tp.grad, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("padding", [1, 2, "same"])
+def test_conv_padding_modes_as_pytorchs(mode, ndim, padding):
+    torch = pytest.importorskip("torch")
+    kernel = 3 if padding != "same" else 4  # an even kernel: "same" pads one more on the right
+    ours_cls, theirs_cls = getattr(nn, f"Conv{ndim}d"), getattr(torch.nn, f"Conv{ndim}d")
+    theirs = theirs_cls(2, 3, kernel, padding=padding, padding_mode=mode).double()
+    ours = ours_cls(2, 3, kernel, padding=padding, padding_mode=mode)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    data = RNG.normal(size=(2, 2) + (5,) * ndim)
+    x, tx = mg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    out, tout = ours(x), theirs(tx)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = RNG.normal(size=out.shape)
+    out.backward(g)
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert f"padding_mode={mode}" in repr(ours)

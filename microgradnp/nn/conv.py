@@ -12,6 +12,8 @@ from microgradnp.nn.module import Module, Parameter
 from microgradnp.ops.conv import conv_geometry, pool_geometry, positive_int, positive_ints
 from microgradnp.tensor import get_default_dtype
 
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
 
 def _setting(value, what: str, op: str, ndim: int, *, zero_ok: bool = False):
     """A checked per-axis option, kept as given: an int, or (2-D and up) a tuple of ``ndim`` ints."""
@@ -30,7 +32,8 @@ class Conv1d(Module):
     ``(out_channels,)``, both initialised as in PyTorch: uniform in
     ``+-1/sqrt(fan_in)`` with ``fan_in = in_channels / groups * kernel_size``.
     ``padding`` is an int, ``"valid"`` or ``"same"``; see ``nn.functional.conv1d``.
-    ``padding_mode`` must be ``"zeros"`` (the only mode implemented).
+    ``padding_mode`` is ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as in
+    PyTorch (the other modes pad the input with ``nn.functional.pad`` before the convolution).
     ``rng`` (a seed or ``np.random.Generator``) makes the initialisation reproducible.
     """
 
@@ -47,10 +50,9 @@ class Conv1d(Module):
         groups = positive_int(groups, "groups", name)
         if not isinstance(padding, str):
             padding = _setting(padding, "padding", name, ndim, zero_ok=True)
-        if padding_mode != "zeros":
+        if padding_mode not in _PADDING_MODES:
             raise InvalidArgumentError(
-                f"{name}: only padding_mode='zeros' is implemented, got {padding_mode!r}; pad the input "
-                "yourself (e.g. mg.pad) and use padding=0")
+                f"{name}: padding_mode must be one of {_PADDING_MODES}, but got padding_mode={padding_mode!r}")
         kernels = _per_axis(kernel_size, ndim)
         shape = (out_channels, in_channels // groups, *kernels)
         # The rest fails here rather than at the first forward: check it against a
@@ -60,14 +62,30 @@ class Conv1d(Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.padding_mode = padding_mode
+        # PyTorch's _reversed_padding_repeated_twice: F.pad widths, last axis first; "same"
+        # puts the odd extra element on the right, as PyTorch does.
+        if padding == "same":
+            totals = [d * (k - 1) for d, k in zip(_per_axis(dilation, ndim), kernels, strict=True)]
+            pairs = [(t // 2, t - t // 2) for t in totals]
+        else:
+            pairs = [(p, p) for p in ((0,) * ndim if padding == "valid" else _per_axis(padding, ndim))]
+        self._reversed_padding_repeated_twice = tuple(w for pair in reversed(pairs) for w in pair)
         dtype = dtype or get_default_dtype()
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
         default_layer_init_(self.weight, self.bias, rng)
 
+    def _padded(self, x):
+        """The input and the padding to convolve it with: a ``padding_mode`` other than zeros
+        pads the input itself (``nn.functional.pad``), then the convolution adds none."""
+        if self.padding_mode == "zeros":
+            return x, self.padding
+        return F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode), 0
+
     def forward(self, x):
         conv = F.conv1d if self.ndim == 1 else F.conv2d
-        return conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -79,6 +97,8 @@ class Conv1d(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 
@@ -90,7 +110,7 @@ class Conv2d(Conv1d):
     ``+-1/sqrt(fan_in)`` with ``fan_in = in_channels / groups * kH * kW``.
     ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are an int (both axes) or a
     pair ``(along H, along W)``; ``padding`` may also be ``"valid"`` or ``"same"``; see
-    ``nn.functional.conv2d``. ``padding_mode`` must be ``"zeros"`` (the only mode implemented).
+    ``nn.functional.conv2d``. ``padding_mode``: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
     ``rng`` (a seed or ``np.random.Generator``) makes the initialisation reproducible.
     """
 

@@ -87,12 +87,13 @@ class Conv3d(_ConvLayer):
     """3-D convolution: ``(N, in_channels, D, H, W) -> (N, out_channels, D_out, H_out, W_out)``, as
     ``torch.nn.Conv3d``. ``weight`` ``(out_channels, in_channels / groups, kD, kH, kW)`` and ``bias``
     are initialised as PyTorch's (uniform in ``+-1/sqrt(fan_in)``); ``rng`` seeds them.
-    ``padding_mode`` must be ``"zeros"``."""
+    ``padding_mode``: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as PyTorch's."""
 
     ndim = 3
 
     def forward(self, x):
-        return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 def _check_3d(name: str, input) -> None:
