@@ -203,3 +203,16 @@ def test_view_as_another_dtype_reinterprets_bytes_as_pytorch(torch, dtype):
     np.testing.assert_array_equal(ours.data, theirs.numpy())
     with pytest.raises(RuntimeError):  # a last axis the new size does not divide: both refuse
         mg.tensor(RNG.normal(size=(3, 3)).astype(np.float32)).view(mg.float64)
+
+
+@pytest.mark.parametrize("name", ["copysign", "ldexp", "atan2", "hypot", "fmax", "fmin", "xlogy", "logaddexp",
+                                  "true_divide", "floor_divide", "remainder", "fmod", "float_power"])
+def test_binary_functions_give_pytorchs_dtype(torch, name):
+    f32, i32 = np.array([1.5, -2.5, 3.0], np.float32), np.array([1, -2, 3], np.int32)
+    for a, b in [(f32, np.array(-2.0)), (i32, f32), (f32, i32), (i32, np.array(2.0)), (f32.astype(np.float64), f32)]:
+        if name in ("floor_divide", "remainder", "fmod") and b.dtype.kind == "i" and a.dtype.kind == "i":
+            continue
+        theirs = getattr(torch, name)(torch.from_numpy(a), torch.from_numpy(b))
+        ours = getattr(mg, name)(mg.from_numpy(a), mg.from_numpy(b))
+        assert ours.dtype == np.dtype(str(theirs.dtype).removeprefix("torch.")), (a.dtype, b.dtype, b.shape)
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6, equal_nan=True)

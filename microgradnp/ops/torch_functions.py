@@ -317,8 +317,9 @@ def adjoint(input):  # noqa: A002
 
 
 def ldexp(input, other):  # noqa: A002
-    """``input * 2 ** other`` (``torch.ldexp``), in floating point."""
-    return ops.multiply(input, ops.power(2.0, _tensor(other)))
+    """``input * 2 ** other`` (``torch.ldexp``), in floating point: in the operands' result dtype."""
+    dtype = np.result_type(*primitive.floating_pair(_data(input), _data(other)))
+    return ops.multiply(input, ops.power(np.asarray(2.0, dtype), _tensor(other)))
 
 
 def unravel_index(indices, shape) -> tuple:

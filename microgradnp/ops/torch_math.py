@@ -402,8 +402,8 @@ def fix(input):  # noqa: A002
 
 
 def _copysign_factor(magnitude, sign):
-    dtype = np.result_type(floating(magnitude), floating(sign))
-    return np.copysign(np.ones((), dtype=dtype), sign)
+    dtype = np.result_type(*floating_pair(magnitude, sign))  # PyTorch's promotion, in floating point
+    return np.copysign(np.ones((), dtype=dtype), np.asarray(sign, dtype=dtype))
 
 
 def copysign(input, other):  # noqa: A002
