@@ -878,8 +878,19 @@ def randn(*shape, requires_grad: bool = False, dtype=None, rng=None, name: str |
 def rand(*shape, requires_grad: bool = False, dtype=None, rng=None, name: str | None = None) -> Tensor:
     """Uniform samples in [0, 1); ``rng`` is a ``np.random.Generator`` or a seed."""
     dtype = _constructor_dtype("rand", dtype, _default_dtype, requires_grad, kinds="f")
-    data = _rng(rng).random(_shape(shape)).astype(dtype, copy=False)
-    return _new(data, requires_grad, name)
+    return _new(uniform_samples(_rng(rng), 0.0, 1.0, _shape(shape), dtype), requires_grad, name)
+
+
+def uniform_samples(rng: np.random.Generator, low: float, high: float, shape, dtype) -> np.ndarray:
+    """Samples of U[low, high) in ``dtype``, drawn in float64. Rounding (to a narrower dtype,
+    or in ``low + (high - low) * u``) can carry a sample up to ``high``: those are moved to the
+    number just below it, so that the interval stays half-open, as PyTorch's."""
+    dtype = np.dtype(dtype)
+    values = rng.uniform(low, high, shape).astype(dtype, copy=False)
+    if low < high and dtype.kind == "f":
+        top = np.nextafter(dtype.type(high), dtype.type(low))
+        np.minimum(values, max(top, dtype.type(low)), out=values)
+    return values
 
 
 @_constructor

@@ -370,3 +370,16 @@ def test_apply_refuses_a_tensor_that_requires_grad_even_under_no_grad():
         w.apply_(abs)
     with pytest.raises(RuntimeError, match="map_: "):
         mg.zeros(1).map_(w, max)
+
+
+def test_uniform_draws_stay_below_the_upper_bound_in_float32():
+    # An interval a few float32 steps wide: in float64 most draws would round up to `to`.
+    low, high = 1.0 - 3e-7, 1.0
+    x = mg.zeros(10_000, dtype=np.float32)
+    x.uniform_(low, high, rng=0)
+    assert x.data.max() < high and x.data.min() >= np.float32(low)
+    assert (np.random.default_rng(0).uniform(low, high, 10_000).astype(np.float32) == high).any()  # (the risk)
+    w = mg.zeros(10_000, dtype=np.float32)
+    mg.nn.init.uniform_(w, low, high, rng=0)
+    assert w.data.max() < high
+    assert mg.rand(10_000, dtype=np.float16, rng=0).data.max() < 1

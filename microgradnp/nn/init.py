@@ -11,7 +11,7 @@ import numpy as np
 
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.errors import InvalidArgumentError
-from microgradnp.tensor import Tensor, _rng
+from microgradnp.tensor import Tensor, _rng, uniform_samples
 
 __all__ = [
     "calculate_gain",
@@ -40,7 +40,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, rng=None) -> Tensor:
     """Fill with samples from U(a, b)."""
-    return _fill(tensor, _rng(rng).uniform(a, b, tensor.data.shape))
+    return _fill(tensor, uniform_samples(_rng(rng), a, b, tensor.data.shape, tensor.data.dtype))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng=None) -> Tensor:

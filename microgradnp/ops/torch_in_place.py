@@ -46,8 +46,11 @@ def _require(op: str, condition: bool, what: str) -> None:
 
 def uniform_(self, from_=0.0, to=1.0, *, generator=None, rng=None):
     """Fill with samples from the uniform distribution on [from_, to); returns self."""
+    from microgradnp.tensor import uniform_samples
+
     _require("uniform_", from_ <= to, f"from_ <= to, got from_={from_} > to={to}")
-    return _fill_random(self, "uniform_", lambda g, shape: g.uniform(from_, to, shape), generator, rng)
+    return _fill_random(self, "uniform_", lambda g, shape: uniform_samples(g, from_, to, shape, self.dtype),
+                        generator, rng)
 
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None, rng=None):
