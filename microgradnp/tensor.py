@@ -361,6 +361,10 @@ class Tensor:
 
     def __bool__(self) -> bool:
         _reading(self, "bool(t) (an `if` or `while` on a tensor)")
+        if self.data.size != 1:
+            raise InvalidArgumentError(
+                f"bool(t): the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use t.any() or t.all() (or compare a single element)")
         return bool(self.data)
 
     def __float__(self) -> float:

@@ -79,3 +79,15 @@ def test_the_classes():
     assert issubclass(InvalidArgumentError, ValueError) and issubclass(InvalidArgumentError, RuntimeError)
     assert issubclass(DtypeError, TypeError) and issubclass(DtypeError, RuntimeError)
     assert mg.errors.InvalidArgumentError is InvalidArgumentError
+
+
+@pytest.mark.parametrize("values", [[1.0, 2.0], []])
+def test_truth_value_of_several_or_no_elements_is_refused_as_by_both(values):
+    with pytest.raises(InvalidArgumentError, match="ambiguous"):
+        bool(mg.tensor(values))
+    with pytest.raises(ValueError):  # NumPy's class
+        bool(np.array(values)) if values else bool(mg.tensor(values))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        bool(torch.tensor(values))
+    assert bool(mg.tensor([2.0])) and not bool(mg.tensor(0.0))
