@@ -7,12 +7,17 @@ catches them."""
 
 from __future__ import annotations
 
-__all__ = ["DtypeError", "InvalidArgumentError"]
+__all__ = ["DtypeError", "IndexOutOfRangeError", "InvalidArgumentError"]
 
 
 class InvalidArgumentError(ValueError, RuntimeError):
     """An operation got an argument it cannot work with (a shape, an axis, a size, a mode):
     a ValueError, as NumPy raises, and a RuntimeError, as PyTorch raises."""
+
+
+class IndexOutOfRangeError(IndexError, RuntimeError):
+    """An index outside a tensor given to ``gather``, ``scatter``, ``take``, ``narrow``,
+    ``kthvalue``...: an IndexError, as NumPy raises, and a RuntimeError, as PyTorch raises there."""
 
 
 class DtypeError(TypeError, RuntimeError):

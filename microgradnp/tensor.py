@@ -745,7 +745,11 @@ def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = Non
 
 
 def _shape(shape) -> tuple:
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+    """A constructor's shape, given as ints or as one tuple; a negative size raises."""
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+    if any(isinstance(n, int | np.integer) and n < 0 for n in shape):
+        raise InvalidArgumentError(f"a tensor cannot have a negative size, got shape {tuple(shape)}")
+    return shape
 
 
 def _new(array, requires_grad: bool, name: str | None = None) -> Tensor:
@@ -904,6 +908,8 @@ def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None, na
     if stop is None:
         start, stop = 0, start
     dtype = _constructor_dtype("arange", dtype, _default_dtype, requires_grad, kinds="fiu")
+    if step == 0:
+        raise InvalidArgumentError("arange: step must be nonzero")
     return _new(np.arange(start, stop, step).astype(dtype, copy=False), requires_grad, name)
 
 

@@ -91,3 +91,39 @@ def test_truth_value_of_several_or_no_elements_is_refused_as_by_both(values):
     with pytest.raises(RuntimeError):
         bool(torch.tensor(values))
     assert bool(mg.tensor([2.0])) and not bool(mg.tensor(0.0))
+
+
+OUT_OF_RANGE = {
+    "gather": lambda m: m.zeros(2, 3).gather(1, m.from_numpy(np.array([[5]]))),
+    "narrow": lambda m: m.zeros(4).narrow(0, 2, 5),
+    "kthvalue": lambda m: m.zeros(3).kthvalue(5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OUT_OF_RANGE))
+def test_indices_out_of_range_are_index_and_runtime_errors(name):
+    with pytest.raises(mg.errors.IndexOutOfRangeError) as caught:
+        OUT_OF_RANGE[name](mg)
+    assert isinstance(caught.value, IndexError) and isinstance(caught.value, RuntimeError)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        OUT_OF_RANGE[name](torch)
+
+
+CONSTRUCTOR_MISTAKES = {
+    "zeros(-1)": lambda m: m.zeros(-1),
+    "randn(2, -2)": lambda m: m.randn(2, -2),
+    "eye(-1)": lambda m: m.eye(-1),
+    "arange step 0": lambda m: m.arange(0, 5, 0),
+    "linspace -1 steps": lambda m: m.linspace(0, 1, -1),
+    "flatten(1, 0)": lambda m: m.zeros(2, 3).flatten(1, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONSTRUCTOR_MISTAKES))
+def test_impossible_sizes_raise_as_both(name):
+    with pytest.raises(InvalidArgumentError):
+        CONSTRUCTOR_MISTAKES[name](mg)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        CONSTRUCTOR_MISTAKES[name](torch)

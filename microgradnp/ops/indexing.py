@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.errors import DtypeError, InvalidArgumentError
+from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
 from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes
 from microgradnp.ops.shape import Reshape
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
@@ -151,7 +151,7 @@ def _check_bounds(index: np.ndarray, size: int, axis: int, function: str) -> Non
     """PyTorch's rule for ``gather``/``scatter``/``index_select``: indices in [0, size)."""
     bad = index[(index < 0) | (index >= size)]
     if bad.size:
-        raise IndexError(f"{function}: index {bad.flat[0]} is out of bounds for axis {axis} with size {size}")
+        raise IndexOutOfRangeError(f"{function}: index {bad.flat[0]} is out of bounds for axis {axis} with size {size}")
 
 
 def _along_axis(index: np.ndarray, axis: int, sizes: tuple[int, ...]) -> tuple:

@@ -208,7 +208,9 @@ def flatten(x, start_axis: int = 0, end_axis: int = -1):
     shape = _data_shape(x)
     if not shape:
         return Reshape.apply(x, shape=(1,))
-    start, end = normalize_axes((start_axis, end_axis), len(shape))
+    (start,), (end,) = normalize_axes(start_axis, len(shape)), normalize_axes(end_axis, len(shape))
+    if start > end:
+        raise InvalidArgumentError(f"flatten: start_dim ({start_axis}) cannot come after end_dim ({end_axis})")
     return Reshape.apply(x, shape=(*shape[:start], -1, *shape[end + 1 :]))
 
 
@@ -764,6 +766,8 @@ def eye(n: int, m: int | None = None, k: int = 0, dtype=None, requires_grad: boo
         A new tensor, outside any graph.
     """
     dtype = _constructor_dtype("eye", dtype, get_default_dtype(), requires_grad)
+    if n < 0 or (m is not None and m < 0):
+        raise InvalidArgumentError(f"eye: sizes must be non-negative, got n={n}, m={m}")
     return _new(np.eye(n, m, k, dtype=dtype), requires_grad, name)
 
 
@@ -786,5 +790,7 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, requ
         A new 1-D tensor, outside any graph.
     """
     dtype = _constructor_dtype("linspace", dtype, get_default_dtype(), requires_grad, kinds="fiu")
+    if int(num) < 0:
+        raise InvalidArgumentError(f"linspace: the number of steps must be non-negative, got {num}")
     values = np.linspace(_data(start), _data(stop), int(num), endpoint=endpoint, dtype=dtype)
     return _new(values, requires_grad, name)

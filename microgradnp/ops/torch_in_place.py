@@ -17,7 +17,7 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import no_grad
 from microgradnp.autograd.versions import bump
-from microgradnp.errors import InvalidArgumentError
+from microgradnp.errors import IndexOutOfRangeError, InvalidArgumentError
 from microgradnp.ops.torch_methods import _in_place
 
 # -- random fills ---------------------------------------------------------------------
@@ -291,7 +291,7 @@ def put_(self, index, source, accumulate=False):
     if flat.size != source_size:
         raise InvalidArgumentError(f"put_: index has {flat.size} elements but source has {source_size}; give as many")
     if flat.size and not (-self.data.size <= flat.min() and flat.max() < self.data.size):
-        raise IndexError(f"put_: index out of range for a tensor of {self.data.size} elements")
+        raise IndexOutOfRangeError(f"put_: index out of range for a tensor of {self.data.size} elements")
     where = np.unravel_index(flat.ravel() % max(self.data.size, 1), self.shape)
     return index_put_(self, where, np.ravel(_array(source)), accumulate)
 

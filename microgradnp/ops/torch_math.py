@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from microgradnp import ops
-from microgradnp.errors import InvalidArgumentError
+from microgradnp.errors import IndexOutOfRangeError, InvalidArgumentError
 from microgradnp.ops.elementwise import _erf_values, _values
 from microgradnp.ops.primitive import Primitive, check_not_empty, floating, floating_pair, normalize_axes
 from microgradnp.ops.sorting import ValuesIndices
@@ -596,8 +596,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
     x = _tensor(input)
     length = x.shape[dim] if x.ndim else 1
     if not 1 <= k <= length:
-        raise IndexError(f"kthvalue: k={k} is out of range for a dimension of length {length}: give 1 <= k <= "
-                         f"{length}")
+        raise IndexOutOfRangeError(
+            f"kthvalue: k={k} is out of range for a dimension of length {length}: give 1 <= k <= {length}")
     return _select("kthvalue", x, dim, keepdim, _kth_index, int(k) - 1)
 
 

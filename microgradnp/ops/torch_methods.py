@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from microgradnp import ops
-from microgradnp.errors import InvalidArgumentError
+from microgradnp.errors import IndexOutOfRangeError, InvalidArgumentError
 
 _INTEGER_CASTS = {"long": np.int64, "int": np.int32, "short": np.int16, "char": np.int8, "byte": np.uint8,
                   "bool": np.bool_}
@@ -106,7 +106,7 @@ def unbind(self, dim: int = 0):
 def narrow(self, dim: int, start: int, length: int):
     """``length`` elements of ``dim`` from ``start`` (``torch.narrow``)."""
     if not 0 <= start + (self.shape[dim] if start < 0 else 0) <= self.shape[dim] - length or length < 0:
-        raise IndexError(f"narrow: start {start} and length {length} run past dimension {dim} of size "
+        raise IndexOutOfRangeError(f"narrow: start {start} and length {length} run past dimension {dim} of size "
                          f"{self.shape[dim]}")
     start %= max(self.shape[dim], 1)
     index = (slice(None),) * (dim % self.ndim) + (slice(start, start + length),)

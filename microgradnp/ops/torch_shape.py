@@ -18,7 +18,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import mode, watchers
-from microgradnp.errors import DtypeError, InvalidArgumentError
+from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
 from microgradnp.ops.indexing import ScatterAdd, _integers
 from microgradnp.ops.primitive import Primitive, normalize_axes
 from microgradnp.ops.shape import DiagEmbed
@@ -902,7 +902,7 @@ def take(self, index):
     index = _integers(index, "take")
     flat = ops.reshape(self, -1)
     if index.size and (index.min() < -flat.shape[0] or index.max() >= flat.shape[0]):
-        raise IndexError(f"take: an index is out of range for a tensor of {flat.shape[0]} elements")
+        raise IndexOutOfRangeError(f"take: an index is out of range for a tensor of {flat.shape[0]} elements")
     return flat[index]
 
 
