@@ -536,8 +536,8 @@ def test_pooling_gradcheck_and_errors():
     with pytest.raises(ValueError, match="expected a non-empty input"):
         F.adaptive_max_pool1d(mg.tensor(X4), 2)
     assert nn.MaxPool3d(2, return_indices=True)(mg.tensor(X5))[1].dtype == np.int64  # implemented now
-    with pytest.raises(NotImplementedError, match="divisor_override"):
-        F.avg_pool3d(mg.tensor(X5), 2, divisor_override=3)
+    with pytest.raises(ValueError, match="divisor_override must be nonzero"):
+        F.avg_pool3d(mg.tensor(X5), 2, divisor_override=0)  # divisor_override: tests/test_nn_lazy_and_sync.py
     with pytest.raises(ValueError, match="padding=2 is more than half"):
         nn.MaxPool3d(2, padding=2)
 

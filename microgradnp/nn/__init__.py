@@ -12,6 +12,7 @@ from microgradnp.nn.conv import (
     MaxPool1d,
     MaxPool2d,
 )
+from microgradnp.nn.ctc import CTCLoss
 from microgradnp.nn.ensemble import Ensemble
 from microgradnp.nn.extra_layers import (
     GLU,
@@ -106,6 +107,20 @@ from microgradnp.nn.layers import (
     Tanh,
     Unflatten,
 )
+from microgradnp.nn.lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
+)
 from microgradnp.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -139,6 +154,7 @@ from microgradnp.nn.more_layers import (
 from microgradnp.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, Embedding, GroupNorm, LayerNorm
 from microgradnp.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from microgradnp.nn.serialization import load, save
+from microgradnp.nn.sync_batchnorm import SyncBatchNorm
 from microgradnp.nn.transformer import (
     MultiheadAttention,
     Transformer,

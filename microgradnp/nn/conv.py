@@ -205,12 +205,24 @@ class AvgPool2d(AvgPool1d):
 
     ``kernel_size``, ``stride`` (default: ``kernel_size``) and ``padding`` (at most half the
     kernel, zeros, counted in the mean when ``count_include_pad``) are an int (both axes)
-    or a pair; ``ceil_mode`` keeps a last partial window that starts inside the input.
+    or a pair; ``ceil_mode`` keeps a last partial window that starts inside the input;
+    ``divisor_override`` (a nonzero int) divides each window's sum by it instead.
     See ``nn.functional.avg_pool2d``.
     """
 
     op = "AvgPool2d"
     ndim = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        from microgradnp.nn.pool_divisor import check_divisor
+
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        self.divisor_override = check_divisor("AvgPool2d", divisor_override)
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
 
 
 class AdaptiveAvgPool1d(Module):

@@ -1491,14 +1491,14 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override=None):
     """Mean over ``kD x kH x kW`` windows of ``(N, C, D, H, W)`` (or ``(C, D, H, W)``), as
-    ``torch.nn.functional.avg_pool3d``; the arguments as ``avg_pool2d``'s, with triples.
-
-    Raises:
-        NotImplementedError: ``divisor_override`` other than None.
+    ``torch.nn.functional.avg_pool3d``; the arguments as ``avg_pool2d``'s, with triples
+    (``divisor_override``, a nonzero int, divides each window's sum by it instead).
     """
     if divisor_override is not None:
-        raise NotImplementedError("avg_pool3d: divisor_override is not implemented; multiply the result by "
-                                  "(window size / divisor) yourself")
+        from microgradnp.nn.pool_divisor import avg_pool_divided
+
+        return avg_pool_divided("avg_pool3d", input, avg_pool3d, 3, kernel_size, stride, padding, ceil_mode,
+                                divisor_override)
     return _unbatched("avg_pool3d", input, "C", lambda batch: _AvgPool3dOp.apply(
         batch, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
         count_include_pad=count_include_pad), ndim=3)
@@ -1518,20 +1518,22 @@ class MaxPool3d(_MaxPoolLayer):
 
 class AvgPool3d(_Pool1d):
     """Mean over ``kD x kH x kW`` windows of ``(N, C, D, H, W)``, as ``torch.nn.AvgPool3d``
-    (``divisor_override`` must be None)."""
+    (``divisor_override``, a nonzero int, divides each window's sum by it instead)."""
 
     op = "AvgPool3d"
     ndim = 3
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override=None):
-        if divisor_override is not None:
-            raise NotImplementedError("AvgPool3d: divisor_override is not implemented")
+        from microgradnp.nn.pool_divisor import check_divisor
+
         super().__init__(kernel_size, stride, padding, 1, ceil_mode)
-        self.count_include_pad, self.divisor_override = count_include_pad, None
+        self.count_include_pad = count_include_pad
+        self.divisor_override = check_divisor("AvgPool3d", divisor_override)
 
     def forward(self, x):
-        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                          self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -321,14 +321,20 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
+               count_include_pad=True, divisor_override=None):
     """Mean over windows of ``input`` ``(N, C, H, W)`` or ``(C, H, W)``, as PyTorch's ``F.avg_pool2d``.
 
     ``kernel_size``, ``stride`` and ``padding`` are an int (both axes) or a pair.
     ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel) adds
     zeros on both sides, counted in the mean when ``count_include_pad``; ``ceil_mode``
-    keeps a last partial window when it starts inside the input.
+    keeps a last partial window when it starts inside the input. ``divisor_override`` (a
+    nonzero int) divides each window's sum by it instead of by the window's count.
     """
+    if divisor_override is not None:
+        from microgradnp.nn.pool_divisor import avg_pool_divided
+
+        return avg_pool_divided("avg_pool2d", input, _conv.avg_pool2d, 2, kernel_size, stride, padding, ceil_mode,
+                                divisor_override)
     return _parity.avg_pool("avg_pool2d", input, _conv.avg_pool2d, kernel_size, stride, padding, ceil_mode,
                             count_include_pad)
 
@@ -768,3 +774,8 @@ from microgradnp.nn.more_layers import (  # noqa: E402  (they build on the funct
 __all__ += ["adaptive_avg_pool3d", "adaptive_max_pool3d", "channel_shuffle", "conv3d", "embedding_bag", "lp_pool1d",
             "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d", "multilabel_margin_loss",
             "triplet_margin_with_distance_loss"]
+
+# -- the CTC loss (microgradnp/nn/ctc.py) ---------------------------------------------------------
+from microgradnp.nn.ctc import ctc_loss  # noqa: E402  (it imports nn.loss, which imports this module)
+
+__all__ += ["ctc_loss"]
