@@ -51,6 +51,18 @@ def _weighted_grads(module, x, weights):
     return out.data, inp.grad, {name: p.grad for name, p in module.named_parameters()}
 
 
+def _matches_torch(torch, module, theirs, x, weights):
+    """``module`` and PyTorch's ``theirs`` give the same output and gradients for ``sum(out * weights)``."""
+    out, grad_x, grads = _weighted_grads(module, x, weights)
+    inp = torch.tensor(x, requires_grad=True)
+    expected = theirs(inp)
+    (expected * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(grad_x, inp.grad.numpy(), rtol=1e-9, atol=1e-10)
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
 # -- lazy modules, torch-independent -----------------------------------------------------------------
 @pytest.mark.parametrize(("lazy_name", "eager_name", "kwargs", "x"), CONVS, ids=[c[0] for c in CONVS])
 def test_lazy_conv_is_the_eager_layer_with_the_same_seed(lazy_name, eager_name, kwargs, x):
@@ -164,14 +176,7 @@ def test_lazy_modules_against_torch(lazy_name, eager_name, kwargs, x):
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     weights = np.random.default_rng(2).standard_normal(tuple(theirs(torch.tensor(x)).shape))
     ours(mg.tensor(x))  # the same number of training steps as PyTorch's, for the running statistics
-    out, grad_x, grads = _weighted_grads(ours, x, weights)
-    inp = torch.tensor(x, requires_grad=True)
-    expected = theirs(inp)
-    (expected * torch.tensor(weights)).sum().backward()
-    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(grad_x, inp.grad.numpy(), rtol=1e-9, atol=1e-10)
-    for name, p in theirs.named_parameters():
-        np.testing.assert_allclose(grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-10)
+    _matches_torch(torch, ours, theirs, x, weights)
     for name, value in theirs.state_dict().items():
         np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), rtol=1e-12, err_msg=name)
 
@@ -192,14 +197,8 @@ def test_sync_batch_norm_against_torch(x, kwargs):
             ours.eval()
             theirs.eval()
         ours.zero_grad()
-        out, grad_x, grads = _weighted_grads(ours, x * (step + 1), weights)
-        inp = torch.tensor(x * (step + 1), requires_grad=True)
-        expected = theirs(inp)
-        (expected * torch.tensor(weights)).sum().backward()
-        np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-9, atol=1e-10)
-        np.testing.assert_allclose(grad_x, inp.grad.numpy(), rtol=1e-9, atol=1e-10)
-        for name, p in theirs.named_parameters():
-            np.testing.assert_allclose(grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-10)
+        _matches_torch(torch, ours, theirs, x * (step + 1), weights)
+        for p in theirs.parameters():
             p.grad = None
         for name, value in theirs.state_dict().items():
             np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), rtol=1e-12, err_msg=name)

@@ -12,6 +12,8 @@ the optimizer and load a ``state_dict`` after that first call (a dry run with on
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from microgradnp.autograd.versions import bump
@@ -97,6 +99,12 @@ class _LazyMixin:
 class _LazyConv(_LazyMixin):
     _inferred = "in_channels"
 
+    def __init_subclass__(cls, **kwargs):
+        # class LazyConv2d(_LazyConv, Conv2d): becomes a Conv2d, with Conv2d's arguments but in_channels.
+        super().__init_subclass__(**kwargs)
+        cls.cls_to_become = eager = cls.__bases__[1]
+        cls.__init__ = _lazy_init(eager)
+
     def _lazy_conv_init(self, out_channels, **kwargs) -> None:
         kwargs["dtype"] = kwargs.get("dtype") or get_default_dtype()
         rng = kwargs.pop("rng")
@@ -122,58 +130,47 @@ class _LazyConv(_LazyMixin):
         return channels
 
 
+def _lazy_init(eager):
+    """A lazy layer's ``__init__``: the eager class's signature without ``in_channels``
+    (PyTorch's order, which differs between convolutions and transposed ones)."""
+    signature = inspect.signature(eager.__init__)
+    signature = signature.replace(parameters=[p for name, p in signature.parameters.items() if name != "in_channels"])
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = {name: value for name, value in bound.arguments.items() if name != "self"}
+        self._lazy_conv_init(**arguments)
+
+    __init__.__signature__ = signature
+    return __init__
+
+
 class LazyConv1d(_LazyConv, Conv1d):
-    """A ``Conv1d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConv1d``
-    (the arguments are ``Conv1d``'s without ``in_channels``; see the module's docstring)."""
-
-    cls_to_become = Conv1d
-
-    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", dtype=None, rng=None):
-        self._lazy_conv_init(out_channels, kernel_size=kernel_size, stride=stride, padding=padding,
-                             dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode, dtype=dtype,
-                             rng=rng)
+    """A ``Conv1d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConv1d``."""
 
 
 class LazyConv2d(_LazyConv, Conv2d):
     """A ``Conv2d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConv2d``."""
 
-    cls_to_become = Conv2d
-    __init__ = LazyConv1d.__init__
-
 
 class LazyConv3d(_LazyConv, Conv3d):
     """A ``Conv3d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConv3d``."""
 
-    cls_to_become = Conv3d
-    __init__ = LazyConv1d.__init__
-
 
 class LazyConvTranspose1d(_LazyConv, ConvTranspose1d):
-    """A ``ConvTranspose1d`` whose ``in_channels`` is read from its first input, as
-    ``torch.nn.LazyConvTranspose1d`` (``forward(input, output_size=None)`` as the eager one's)."""
-
-    cls_to_become = ConvTranspose1d
-
-    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0, groups: int = 1,
-                 bias: bool = True, dilation=1, padding_mode: str = "zeros", dtype=None, rng=None):
-        self._lazy_conv_init(out_channels, kernel_size=kernel_size, stride=stride, padding=padding,
-                             output_padding=output_padding, groups=groups, bias=bias, dilation=dilation,
-                             padding_mode=padding_mode, dtype=dtype, rng=rng)
+    """A ``ConvTranspose1d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConvTranspose1d``
+    (``forward(input, output_size=None)`` as the eager one's)."""
 
 
 class LazyConvTranspose2d(_LazyConv, ConvTranspose2d):
-    """A ``ConvTranspose2d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConvTranspose2d``."""
-
-    cls_to_become = ConvTranspose2d
-    __init__ = LazyConvTranspose1d.__init__
+    """A ``ConvTranspose2d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConvTranspose2d``
+    (``forward(input, output_size=None)`` as the eager one's)."""
 
 
 class LazyConvTranspose3d(_LazyConv, ConvTranspose3d):
-    """A ``ConvTranspose3d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConvTranspose3d``."""
-
-    cls_to_become = ConvTranspose3d
-    __init__ = LazyConvTranspose1d.__init__
+    """A ``ConvTranspose3d`` whose ``in_channels`` is read from its first input, as ``torch.nn.LazyConvTranspose3d``
+    (``forward(input, output_size=None)`` as the eager one's)."""
 
 
 # == normalizations ===============================================================================

@@ -239,11 +239,13 @@ class BatchNorm1d(Module):
 
     _dims = (2, 3)  # the input's number of axes: (N, C) or (N, C, L)
 
-    def forward(self, x):
-        ndim = len(np.shape(_data(x)))
-        if ndim not in self._dims:
+    def _check_input(self, shape: tuple) -> None:
+        if len(shape) not in self._dims:
             expected = " or ".join(f"{d}D" for d in self._dims)
-            raise InvalidArgumentError(f"{type(self).__name__}: expected {expected} input (got {ndim}D input)")
+            raise InvalidArgumentError(f"{type(self).__name__}: expected {expected} input (got {len(shape)}D input)")
+
+    def forward(self, x):
+        self._check_input(np.shape(_data(x)))
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] += 1

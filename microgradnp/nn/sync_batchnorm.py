@@ -4,13 +4,9 @@ when there is nothing to synchronise."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from microgradnp.autograd.versions import bump
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module
-from microgradnp.nn.normalization import BatchNorm1d, batch_norm
-from microgradnp.tensor import _data
+from microgradnp.nn.normalization import BatchNorm1d
 
 __all__ = ["SyncBatchNorm"]
 
@@ -29,22 +25,11 @@ class SyncBatchNorm(BatchNorm1d):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
         self.process_group = process_group
 
-    def forward(self, x):
-        shape = np.shape(_data(x))
+    def _check_input(self, shape: tuple) -> None:
         if len(shape) < 2:
             raise InvalidArgumentError(f"SyncBatchNorm: expected at least 2D input (got {len(shape)}D input)")
         if shape[1] == 0:
             raise InvalidArgumentError("SyncBatchNorm: the number of input channels should be non-zero")
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
-            bump(self.num_batches_tracked.data)
-            if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked.data)
-        use_batch = self.training or (self.running_mean is None and self.running_var is None)
-        tracked = not self.training or self.track_running_stats
-        return batch_norm(x, self.running_mean if tracked else None, self.running_var if tracked else None,
-                          self.weight, self.bias, use_batch, momentum, self.eps)
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
