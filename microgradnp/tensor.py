@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import numbers
-import operator
+import warnings
 
 import numpy as np
 
@@ -170,10 +170,19 @@ class Tensor:
             value = array
         self._grad = value
 
-    # Reading costs no Python call (the manual SGD step reads it for every parameter);
-    # assigning checks the shape and dtype, as PyTorch does.
+    def _get_grad(self):
+        grad = self._grad
+        if grad is None and self._node is not None and not self._retains_grad:
+            # As PyTorch: an intermediate result's .grad is never filled; say so instead of a silent None.
+            warnings.warn(
+                f"the .grad of {describe(self)}, which is not a leaf tensor, is being read: backward() does not "
+                "fill it. Call .retain_grad() on it before backward() to keep its gradient, or read the .grad "
+                "of the leaf tensors (the ones you created with requires_grad=True)", UserWarning, stacklevel=2)
+        return grad
+
+    # Assigning checks the shape and dtype, as PyTorch does.
     grad = property(
-        operator.attrgetter("_grad"), _set_grad,
+        _get_grad, _set_grad,
         doc="The gradient accumulated by ``backward()``: an ndarray of the data's shape and dtype, or None.",
     )
 

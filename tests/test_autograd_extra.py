@@ -669,3 +669,25 @@ def test_jacobian_of_a_linear_map_is_its_matrix_and_jvp_vjp_agree_with_it(m, n, 
     np.testing.assert_allclose(jac, expected, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(F.jvp(f, point, u)[1].data, jac @ u, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(F.vjp(f, point, v)[1].data, v @ jac, rtol=1e-9, atol=1e-12)
+
+
+def test_reading_the_grad_of_a_non_leaf_warns_as_pytorch():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.sum().backward()
+    with pytest.warns(UserWarning, match="not a leaf tensor.*retain_grad"):
+        assert y.grad is None
+    kept = x * 3
+    kept.retain_grad()
+    kept.sum().backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a leaf, or a non-leaf that retains its gradient: no warning
+        np.testing.assert_array_equal(kept.grad, [1.0, 1.0])
+        np.testing.assert_array_equal(x.grad, [5.0, 5.0])
+        assert mg.tensor([1.0]).grad is None
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor([1.0, 2.0], requires_grad=True)
+    ty = tx * 2
+    ty.sum().backward()
+    with pytest.warns(UserWarning):
+        assert ty.grad is None

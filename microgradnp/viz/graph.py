@@ -472,8 +472,8 @@ def _value_label(t: Tensor, name: str | None, show: set, grad: str | None = None
             lines.append(_format(t.data))
     if grad is not None:
         lines.append(grad)
-    elif "grad" in show and t.grad is not None:
-        lines.append("grad " + _format(t.grad))
+    elif "grad" in show and t._grad is not None:
+        lines.append("grad " + _format(t._grad))
     return "\n".join(lines) or " "
 
 
