@@ -7,7 +7,7 @@ catches them."""
 
 from __future__ import annotations
 
-__all__ = ["DtypeError", "IndexOutOfRangeError", "InvalidArgumentError"]
+__all__ = ["DtypeError", "IndexOutOfRangeError", "InvalidArgumentError", "StateDictKeyError"]
 
 
 class InvalidArgumentError(ValueError, RuntimeError):
@@ -24,3 +24,11 @@ class DtypeError(TypeError, RuntimeError):
     """An operation refused a tensor's dtype (a bitwise operator on floats, a float tensor
     where class indices belong, an in-place result the tensor cannot hold): a TypeError,
     as NumPy's refusal, and a RuntimeError, as PyTorch's."""
+
+
+class StateDictKeyError(KeyError, RuntimeError):
+    """``load_state_dict(strict=True)`` found missing or unexpected names: a KeyError (a
+    name) and a RuntimeError, as PyTorch raises."""
+
+    def __str__(self) -> str:  # the message itself, not KeyError's repr of it
+        return str(self.args[0]) if self.args else ""

@@ -78,6 +78,12 @@ from microgradnp.nn.extra_losses import (
     SoftMarginLoss,
     TripletMarginLoss,
 )
+from microgradnp.nn.hooks import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+    register_module_full_backward_hook,
+    register_module_full_backward_pre_hook,
+)
 from microgradnp.nn.layers import (
     CELU,
     ELU,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -11,8 +14,10 @@ from microgradnp.autograd.grad_mode import mode as grad_mode
 from microgradnp.autograd.grad_mode import replayed, watchers
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.autograd.versions import stamps
-from microgradnp.errors import InvalidArgumentError
+from microgradnp.errors import InvalidArgumentError, StateDictKeyError
+from microgradnp.nn.hooks import add_hook, call_with_hooks, global_hooks
 from microgradnp.tensor import Tensor, _target_dtype
+from microgradnp.utils.hooks import RemovableHandle
 
 
 class Parameter(Tensor):
@@ -236,7 +241,10 @@ class Module:
         first = next(stamps)  # every node this call records gets a smaller stamp
         if watchers.count and grad_mode.tracer is not None:
             grad_mode.tracer.module_called(self)  # a replay checks its train()/eval() mode
-        out = self.forward(*args, **kwargs)
+        if self._hooked or global_hooks.count:
+            out = call_with_hooks(self, args, kwargs)
+        else:
+            out = self.forward(*args, **kwargs)
         # Mark the call on the output's node: the nodes created between `first` and it
         # belong to this module (graph drawings group them into a cluster). An output
         # made before the call (Identity) is not this module's.
@@ -245,14 +253,95 @@ class Module:
             node.module_calls += ((self, first),)
         return out
 
+    # -- hooks (PyTorch's; see microgradnp.nn.hooks) ---------------------------------------
+    # Until a hook is registered these class attributes stand in for the instance's own
+    # dicts (never written: registering gives the instance its own).
+    _hooked = False
+    _forward_pre_hooks = _forward_pre_hooks_with_kwargs = _forward_hooks = MappingProxyType({})
+    _forward_hooks_with_kwargs = _forward_hooks_always_called = MappingProxyType({})
+    _backward_pre_hooks = _backward_hooks = MappingProxyType({})
+    _is_full_backward_hook: bool | None = None
+
+    def _hook_dict(self, name: str) -> OrderedDict:
+        hooks = self.__dict__.get(name)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, name, hooks)
+        return hooks
+
+    def _recount_hooks(self) -> None:
+        hooked = bool(self._forward_pre_hooks or self._forward_hooks or self._backward_pre_hooks
+                      or self._backward_hooks)
+        object.__setattr__(self, "_hooked", hooked)
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; a return value other than
+        None replaces the positional arguments. ``with_kwargs=True``: ``hook(module, args,
+        kwargs)`` returning None or ``(args, kwargs)``. ``prepend=True`` runs it before the
+        hooks registered earlier. Returns a handle whose ``remove()`` undoes it."""
+        with_kwargs_ids = self._hook_dict("_forward_pre_hooks_with_kwargs")
+        handle = add_hook(self._hook_dict("_forward_pre_hooks"), hook, prepend, self._recount_hooks,
+                          (with_kwargs_ids,))
+        if with_kwargs:
+            with_kwargs_ids[handle.id] = True
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``; a return value other
+        than None replaces the output. ``with_kwargs=True``: ``hook(module, args, kwargs,
+        output)``. ``always_call=True``: also when ``forward`` raised. Returns a handle."""
+        with_kwargs_ids = self._hook_dict("_forward_hooks_with_kwargs")
+        always_ids = self._hook_dict("_forward_hooks_always_called")
+        handle = add_hook(self._hook_dict("_forward_hooks"), hook, prepend, self._recount_hooks,
+                          (with_kwargs_ids, always_ids))
+        if with_kwargs:
+            with_kwargs_ids[handle.id] = True
+        if always_call:
+            always_ids[handle.id] = True
+        return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients of the module's outputs
+        are known, before they go on into the module; a return value other than None (a
+        tuple of the same length) replaces them. Returns a handle."""
+        return add_hook(self._hook_dict("_backward_pre_hooks"), hook, prepend, self._recount_hooks)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of the module's
+        positional inputs are known (None for inputs that are not tensors requiring grad);
+        a return value other than None replaces ``grad_input``. Returns a handle."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError(_MIXED_BACKWARD_HOOKS)
+        object.__setattr__(self, "_is_full_backward_hook", True)
+        return add_hook(self._hook_dict("_backward_hooks"), hook, prepend, self._recount_hooks)
+
+    def register_backward_hook(self, hook) -> RemovableHandle:
+        """Deprecated in PyTorch; here the same as ``register_full_backward_hook`` (with a
+        warning): PyTorch's old hook saw the gradients of the last operation inside the
+        module, which is rarely what was meant."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError(_MIXED_BACKWARD_HOOKS)
+        warnings.warn(
+            "register_backward_hook is deprecated (as in PyTorch); microgradnp runs it as "
+            "register_full_backward_hook: grad_input holds the gradients of the module's inputs. "
+            "Use register_full_backward_hook to silence this warning.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        object.__setattr__(self, "_is_full_backward_hook", False)
+        return add_hook(self._hook_dict("_backward_hooks"), hook, False, self._recount_hooks)
+
     # -- traversal ----------------------------------------------------------------------
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """``(dotted name, parameter)`` pairs, each parameter once, in registration order."""
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` pairs, each parameter once (under every name it is
+        registered as, with ``remove_duplicate=False``), in registration order."""
         seen: set[int] = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for module_prefix, module in modules:
             for name, parameter in module._parameters.items():
-                if parameter is None or id(parameter) in seen:
+                if parameter is None or (remove_duplicate and id(parameter) in seen):
                     continue
                 seen.add(id(parameter))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), parameter
@@ -262,13 +351,15 @@ class Module:
         for _, parameter in self.named_parameters(recurse=recurse):
             yield parameter
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        """``(dotted name, buffer)`` pairs, each buffer once, in registration order."""
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """``(dotted name, buffer)`` pairs, each buffer once (unless ``remove_duplicate=False``),
+        in registration order."""
         seen: set[int] = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for module_prefix, module in modules:
             for name, buffer in module._buffers.items():
-                if buffer is None or id(buffer) in seen:
+                if buffer is None or (remove_duplicate and id(buffer) in seen):
                     continue
                 seen.add(id(buffer))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
@@ -291,18 +382,27 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """``(dotted name, module)`` for this module (name ``prefix``) and all below it, each once."""
-        seen: set[int] = set()
-        stack = [(prefix, self)]
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module (name ``prefix``) and all below it, each
+        once; with ``remove_duplicate=False``, under every name it is registered as.
+        ``memo``: modules (a set of them) to leave out, as PyTorch's."""
+        if isinstance(memo, str):  # named_modules("prefix"), this project's older spelling
+            memo, prefix = None, memo
+        seen: set[int] = {id(m) for m in memo} if memo is not None else set()
+        stack = [(prefix, self, frozenset())]
         while stack:
-            name, module = stack.pop()
-            if id(module) in seen:
+            name, module, ancestors = stack.pop()
+            if id(module) in (seen if remove_duplicate else ancestors):  # (a cycle would never end)
                 continue
             seen.add(id(module))
+            if memo is not None:
+                memo.add(module)
             yield name, module
-            children = [(f"{name}.{child_name}" if name else child_name, child)
-                        for child_name, child in module.named_children()]
+            ancestors = ancestors | {id(module)}
+            items = module._modules.items() if not remove_duplicate else module.named_children()
+            children = [(f"{name}.{child_name}" if name else child_name, child, ancestors)
+                        for child_name, child in items if child is not None]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
@@ -313,9 +413,14 @@ class Module:
     # -- modes and gradients ------------------------------------------------------------
     @replayed
     def train(self, mode: bool = True) -> Module:
-        """Training mode (Dropout active); returns self."""
-        for module in self.modules():
-            object.__setattr__(module, "training", mode)
+        """Training mode (Dropout active), or evaluation mode with ``False``, for this module
+        and (through their own ``train``, which a subclass may override) its children;
+        returns self."""
+        if not isinstance(mode, bool):
+            raise InvalidArgumentError("training mode is expected to be boolean")
+        object.__setattr__(self, "training", mode)
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -323,10 +428,14 @@ class Module:
         return self.train(False)
 
     @replayed
-    def zero_grad(self) -> None:
-        """Forget the gradients of all parameters (``.grad = None``)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of all parameters (``.grad = None``), or with
+        ``set_to_none=False`` fill them with zeros in place."""
         for parameter in self.parameters():
-            parameter.grad = None
+            if set_to_none:
+                parameter.grad = None
+            elif parameter._grad is not None:
+                parameter._grad.fill(0)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (False) or unfreeze all parameters; returns self."""
@@ -348,12 +457,24 @@ class Module:
                 stack.extend((child, False) for child in reversed(list(module.children())))
         return self
 
-    def to(self, dtype) -> Module:
-        """Cast the floating-point parameters and buffers (and the gradients held) to
-        ``dtype`` in place, keeping the Parameter objects an optimizer holds, as PyTorch's
-        ``module.to(dtype)``; returns self. ``to("cpu")`` changes nothing: there is no
-        other device. Integer buffers (a batch count) keep their dtype."""
-        dtype = _target_dtype(dtype)
+    def to(self, *args, **kwargs) -> Module:
+        """Cast the floating-point parameters and buffers (and the gradients held) to a
+        dtype in place, keeping the Parameter objects an optimizer holds, as PyTorch's
+        ``module.to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (its dtype) and
+        ``to(dtype=..., device=..., non_blocking=...)``; returns self. ``to("cpu")``
+        changes nothing: there is no other device. Integer buffers (a batch count) keep
+        their dtype."""
+        dtype = _target_dtype(kwargs.pop("device", "cpu"))  # (checks the device: "cpu" gives None)
+        kwargs.pop("non_blocking", None)
+        if "dtype" in kwargs:
+            dtype = _target_dtype(kwargs.pop("dtype"))
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword argument(s) {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.data.dtype if arg.data.dtype.kind == "f" else dtype
+            elif not isinstance(arg, bool):  # (non_blocking given by position)
+                dtype = _target_dtype(arg) or dtype
         if dtype is None:
             return self
         if dtype.kind != "f":
@@ -373,15 +494,127 @@ class Module:
         """The parameters and buffers in float64 (``module.to(np.float64)``); returns self."""
         return self.to(np.float64)
 
+    def half(self) -> Module:
+        """The parameters and buffers in float16 (``module.to(np.float16)``); returns self."""
+        return self.to(np.float16)
+
+    def bfloat16(self) -> Module:
+        raise TypeError("bfloat16: NumPy has no bfloat16 dtype; use half() (float16) or float() (float32)")
+
+    def type(self, dst_type) -> Module:
+        """Cast the floating-point parameters and buffers to ``dst_type`` (``to(dst_type)``)."""
+        return self.to(dst_type)
+
+    def cpu(self) -> Module:
+        """Returns self: the CPU is the only device."""
+        return self
+
+    def cuda(self, device=None) -> Module:
+        raise RuntimeError("cuda(): microgradnp runs on the CPU only (NumPy); remove the call or use cpu()")
+
+    def share_memory(self) -> Module:
+        """Returns self: NumPy arrays need no moving to be shared with threads (processes
+        get copies, as with any Python object)."""
+        return self
+
+    def to_empty(self, *, device=None, recurse: bool = True) -> Module:
+        """Replace every parameter's and buffer's values with uninitialised memory of the
+        same shape and dtype (PyTorch's way out of the meta device); returns self."""
+        _target_dtype("cpu" if device is None else device)
+        tensors = (*self.parameters(recurse=recurse), *self.buffers(recurse=recurse))
+        for tensor in tensors:
+            tensor.data = np.empty_like(tensor.data)
+        return self
+
+    # -- access by dotted name ------------------------------------------------------------
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """``add_module``'s other name, as PyTorch."""
+        self.add_module(name, module)
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at dotted path ``target`` (``"encoder.layers.0"``); "" is self.
+
+        Raises:
+            AttributeError: a step of the path does not exist or is not a Module.
+        """
+        if target == "":
+            return self
+        module = self
+        for item in target.split("."):
+            if not hasattr(module, item):
+                raise AttributeError(f"{module._get_name()} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Put ``module`` at dotted path ``target``, replacing a sub-module there or (unless
+        ``strict``) adding one to an existing parent.
+
+        Raises:
+            ValueError: ``target`` is empty or ``module`` is not a Module.
+            AttributeError: the parent does not exist, ``strict`` and nothing is at ``target``,
+                or what is there is not a Module.
+        """
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (``"encoder.0.weight"``).
+
+        Raises:
+            AttributeError: the path does not exist or does not end at a Parameter.
+        """
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        parameter = getattr(module, name)
+        if not isinstance(parameter, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return parameter
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target`` (``"bn.running_mean"``).
+
+        Raises:
+            AttributeError: the path does not exist or does not end at a buffer.
+        """
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return getattr(module, name)
+
     # -- state --------------------------------------------------------------------------
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """A copy of every parameter's and persistent buffer's values by dotted name.
+    def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """A copy of every parameter's and persistent buffer's values by dotted name
+        (``prefix`` before each name); ``keep_vars=True`` gives the Tensors themselves;
+        ``destination``: a mapping to fill (and return) instead of a new OrderedDict.
 
         As PyTorch, a module's parameters come first, then its buffers, then its children.
         As PyTorch, a parameter (or module) registered under two names, such as tied
         weights, has an entry under each name, while ``named_parameters()`` lists it once.
         """
-        return OrderedDict((name, parameter.data.copy()) for name, parameter in self._state_entries())
+        state = OrderedDict() if destination is None else destination
+        for name, tensor in self._state_entries(prefix):
+            state[name] = tensor if keep_vars else tensor.data.copy()
+        return state
 
     def _state_entries(self, prefix: str = "", ancestors: frozenset = frozenset()):
         """``(dotted name, tensor)`` for every registered parameter and persistent buffer name,
@@ -397,12 +630,16 @@ class Module:
             if module is not None and id(module) not in ancestors:  # a cycle would never end
                 yield from module._state_entries(f"{prefix}{name}.", ancestors)
 
-    def load_state_dict(self, state_dict, strict: bool = True):
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False) -> IncompatibleKeys:
         """Copy values from ``state_dict`` into the parameters and buffers, checking names, shapes and dtypes.
 
-        With ``strict=True`` (the default) missing or unexpected names raise a KeyError.
-        A shape or dtype mismatch always raises, naming the parameter. Nothing is changed
-        unless everything checks. Returns ``(missing_keys, unexpected_keys)``.
+        With ``strict=True`` (the default) missing or unexpected names raise a
+        ``StateDictKeyError`` (a KeyError and, as PyTorch's, a RuntimeError). A shape or
+        dtype mismatch always raises, naming the parameter. Nothing is changed unless
+        everything checks. ``assign=True`` makes each parameter and buffer hold the
+        state's array itself instead of copying into its own (the Tensor objects, which an
+        optimizer holds, stay). Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``,
+        a named tuple.
 
         Raises:
             TypeError: ``state_dict`` is not a mapping (None, a path, a list...).
@@ -424,15 +661,16 @@ class Module:
                 parts.append(f"missing keys {missing}")
             if unexpected:
                 parts.append(f"unexpected keys {unexpected}")
-            raise KeyError(
-                f"load_state_dict for {type(self).__name__}: {' and '.join(parts)}. "
+            raise StateDictKeyError(
+                f"Error(s) in loading state_dict for {type(self).__name__}: {' and '.join(parts)}. "
                 "Build the model with the same architecture, or pass strict=False to load what matches."
             )
         values = {}
         for name, parameter in own.items():
             if name not in state_dict:
                 continue
-            value = np.asarray(getattr(state_dict[name], "data", state_dict[name]))
+            value = state_dict[name]
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)  # (an ndarray's .data is its buffer)
             if value.shape != parameter.data.shape:
                 raise InvalidArgumentError(
                     f"load_state_dict: {name!r} has shape {value.shape} in the state but "
@@ -445,9 +683,12 @@ class Module:
                 )
             values[name] = value
         for name, value in values.items():
-            own[name].data[...] = value
-            bump_version(own[name].data)  # a graph that saved the old values must not use these
-        return missing, unexpected
+            if assign:
+                own[name].data = value
+            else:
+                own[name].data[...] = value
+                bump_version(own[name].data)  # a graph that saved the old values must not use these
+        return IncompatibleKeys(missing, unexpected)
 
     def num_parameters(self) -> int:
         """How many trainable numbers the module has."""
@@ -475,7 +716,18 @@ class Module:
         return "\n".join(lines)
 
 
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns: the names it did not find in the state, and the
+    state's names the model does not have."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
 _REGISTRIES = frozenset({"_parameters", "_modules", "_buffers", "_non_persistent_buffers"})
+
+_MIXED_BACKWARD_HOOKS = ("Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                         "Please use only one of them.")
 
 
 def _before_init(what: str, cls: type) -> str:
