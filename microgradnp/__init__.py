@@ -116,6 +116,7 @@ from microgradnp.ops.torch_functions import (  # the rest of torch's top-level f
     unique_consecutive, unravel_index, unsqueeze, var_mean, vdot, vsplit,
 )
 from microgradnp import data, errors, func, linalg, nn, optim, train, utils, viz  # after the core: they build on it
+from microgradnp.device import cuda, device
 from microgradnp.check import check_backprop
 from microgradnp.nn.functional import (  # torch.conv2d(...) is F.conv2d(...): the same arguments
     adaptive_avg_pool1d, avg_pool1d, bilinear, channel_shuffle, conv1d, conv2d, conv3d, conv_transpose1d,

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from microgradnp.device import CPU, device, takes_device
 from microgradnp.errors import DtypeError, InvalidArgumentError
 
 _default_dtype = np.dtype(np.float64)
@@ -137,6 +138,15 @@ class Tensor:
     def T(self) -> Tensor:
         """The tensor with its axes reversed (the transpose of a matrix)."""
         return self.transpose()
+
+    # The one device (PyTorch code reads these to place new tensors next to this one).
+    device = CPU
+    is_cpu = True
+    is_cuda = False
+
+    def get_device(self) -> int:
+        """-1, PyTorch's number for the CPU."""
+        return -1
 
     @property
     def is_leaf(self) -> bool:
@@ -748,6 +758,7 @@ def _constructor(function):
 
 # -- constructors -----------------------------------------------------------------------
 @_constructor
+@takes_device
 def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A new Tensor holding a copy of ``data`` (same as ``Tensor(...)``)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
@@ -793,6 +804,7 @@ def _constructor_dtype(function: str, dtype, default, requires_grad: bool, kinds
 
 
 @_constructor
+@takes_device
 def zeros(*shape, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A tensor of zeros: ``mg.zeros(2, 3)`` or ``mg.zeros((2, 3))``."""
     dtype = _constructor_dtype("zeros", dtype, _default_dtype, requires_grad)
@@ -800,6 +812,7 @@ def zeros(*shape, requires_grad: bool = False, dtype=None, name: str | None = No
 
 
 @_constructor
+@takes_device
 def ones(*shape, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A tensor of ones: ``mg.ones(2, 3)`` or ``mg.ones((2, 3))``."""
     dtype = _constructor_dtype("ones", dtype, _default_dtype, requires_grad)
@@ -807,6 +820,7 @@ def ones(*shape, requires_grad: bool = False, dtype=None, name: str | None = Non
 
 
 @_constructor
+@takes_device
 def full(shape, fill_value, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
@@ -815,6 +829,7 @@ def full(shape, fill_value, requires_grad: bool = False, dtype=None, name: str |
 
 
 @_constructor
+@takes_device
 def zeros_like(x, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """Zeros with the shape (and, unless given, the dtype) of ``x``."""
     data = np.asarray(_data(x))
@@ -823,6 +838,7 @@ def zeros_like(x, requires_grad: bool = False, dtype=None, name: str | None = No
 
 
 @_constructor
+@takes_device
 def ones_like(x, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """Ones with the shape (and, unless given, the dtype) of ``x``."""
     data = np.asarray(_data(x))
@@ -831,6 +847,7 @@ def ones_like(x, requires_grad: bool = False, dtype=None, name: str | None = Non
 
 
 @_constructor
+@takes_device
 def full_like(x, fill_value, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """``fill_value`` everywhere, with the shape (and, unless given, the dtype) of ``x``."""
     data = np.asarray(_data(x))
@@ -842,9 +859,15 @@ def _is_cpu(value) -> bool:
     return isinstance(value, str) and value.lower() in ("cpu", "cpu:0")
 
 
+_DEVICE_NAMES = frozenset({"cpu", "cuda", "mps", "xpu", "meta", "xla", "hip", "ipu", "mtia", "hpu", "vulkan"})
+
+
 def _target_dtype(dtype) -> np.dtype | None:
     """The dtype of ``to(dtype)`` (Tensor's and Module's): None for "cpu", the only device."""
-    if isinstance(dtype, str) and dtype.lower() == "cpu":
+    if isinstance(dtype, device):
+        return None
+    if isinstance(dtype, str) and dtype.lower().partition(":")[0] in _DEVICE_NAMES:
+        device(dtype.lower())  # "cpu" and "cpu:0" pass; another device raises, saying why
         return None
     try:
         return np.dtype(dtype)
@@ -884,6 +907,7 @@ def _rng(rng) -> np.random.Generator:
 
 
 @_constructor
+@takes_device
 def randn(*shape, requires_grad: bool = False, dtype=None, rng=None, name: str | None = None) -> Tensor:
     """Standard normal samples; ``rng`` is a ``np.random.Generator`` or a seed."""
     dtype = _constructor_dtype("randn", dtype, _default_dtype, requires_grad, kinds="f")
@@ -892,6 +916,7 @@ def randn(*shape, requires_grad: bool = False, dtype=None, rng=None, name: str |
 
 
 @_constructor
+@takes_device
 def rand(*shape, requires_grad: bool = False, dtype=None, rng=None, name: str | None = None) -> Tensor:
     """Uniform samples in [0, 1); ``rng`` is a ``np.random.Generator`` or a seed."""
     dtype = _constructor_dtype("rand", dtype, _default_dtype, requires_grad, kinds="f")
@@ -911,6 +936,7 @@ def uniform_samples(rng: np.random.Generator, low: float, high: float, shape, dt
 
 
 @_constructor
+@takes_device
 def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """Evenly spaced values in [start, stop) (``arange(stop)`` starts at 0), in the
     default float dtype unless ``dtype`` says otherwise."""

@@ -17,6 +17,7 @@ import inspect
 import numpy as np
 
 from microgradnp.autograd.versions import bump
+from microgradnp.device import check_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.conv import Conv1d, Conv2d
 from microgradnp.nn.extra_layers import (
@@ -178,7 +179,8 @@ class _LazyNorm(_LazyMixin):
     _inferred = "num_features"
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, dtype=None, *, bias: bool = True):
+                 track_running_stats: bool = True, dtype=None, *, bias: bool = True, device=None):
+        check_device(device, type(self).__name__)
         # PyTorch's defaults for every lazy normalization, LazyInstanceNorm*d included:
         # affine=True and track_running_stats=True.
         kwargs = {"eps": eps, "momentum": momentum, "affine": affine, "track_running_stats": track_running_stats,

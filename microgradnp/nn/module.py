@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -14,6 +16,7 @@ from microgradnp.autograd.grad_mode import mode as grad_mode
 from microgradnp.autograd.grad_mode import replayed, watchers
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.autograd.versions import stamps
+from microgradnp.device import check_device, with_device_keyword
 from microgradnp.errors import InvalidArgumentError, StateDictKeyError
 from microgradnp.nn.hooks import add_hook, call_with_hooks, global_hooks
 from microgradnp.tensor import Tensor, _target_dtype
@@ -73,6 +76,13 @@ class Module:
     """
 
     training: bool = True
+
+    def __init_subclass__(cls, **kwargs):
+        # Layers that take PyTorch's factory argument dtype= take its device= too (the CPU only).
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and _takes_dtype_not_device(init):
+            cls.__init__ = _with_device(init)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -714,6 +724,25 @@ class Module:
             lines.append(f"  ({name}): {child}")
         lines.append(f")  # {self.num_parameters():,} parameters")
         return "\n".join(lines)
+
+
+def _takes_dtype_not_device(init) -> bool:
+    try:
+        parameters = inspect.signature(init).parameters
+    except (TypeError, ValueError):
+        return False
+    return "dtype" in parameters and "device" not in parameters
+
+
+def _with_device(init):
+    @functools.wraps(init)
+    def __init__(self, *args, device=None, **kwargs):
+        if device is not None:
+            check_device(device, type(self).__name__)
+        init(self, *args, **kwargs)
+
+    __init__.__signature__ = with_device_keyword(inspect.signature(init))
+    return __init__
 
 
 class IncompatibleKeys(NamedTuple):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from microgradnp.device import takes_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Where
 from microgradnp.ops.primitive import Primitive, normalize_axes
@@ -750,6 +751,7 @@ def moveaxis(x, source, destination):
 
 
 @_constructor
+@takes_device
 def eye(n: int, m: int | None = None, k: int = 0, dtype=None, requires_grad: bool = False,
         name: str | None = None) -> Tensor:
     """A 2-D tensor with ones on the ``k``-th diagonal and zeros elsewhere, as ``np.eye``.
@@ -772,6 +774,7 @@ def eye(n: int, m: int | None = None, k: int = 0, dtype=None, requires_grad: boo
 
 
 @_constructor
+@takes_device
 def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, requires_grad: bool = False,
              name: str | None = None) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` (included unless

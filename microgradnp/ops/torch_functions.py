@@ -22,6 +22,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import _ModeSwitch
+from microgradnp.device import takes_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops import primitive
 from microgradnp.ops.primitive import normalize_axes
@@ -647,6 +648,7 @@ def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False
 
 
 @_constructor
+@takes_device
 def empty(*size, dtype=None, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """A new tensor of ``size`` (``torch.empty``); its values are zeros here (PyTorch leaves
     them uninitialised: do not rely on them either way)."""
@@ -654,12 +656,14 @@ def empty(*size, dtype=None, requires_grad: bool = False, name: str | None = Non
 
 
 @_constructor
+@takes_device
 def empty_like(input, *, dtype=None, requires_grad: bool = False, name: str | None = None) -> Tensor:  # noqa: A002
     """A new tensor with ``input``'s shape (and float dtype, unless given), as ``torch.empty_like``; zeros here."""
     return zeros_like(input, dtype=dtype, requires_grad=requires_grad, name=name)
 
 
 @_constructor
+@takes_device
 def scalar_tensor(s, *, dtype=None, requires_grad: bool = False) -> Tensor:
     """A 0-D tensor holding the number ``s``, in the default float dtype unless ``dtype`` is given."""
     dtype = _constructor_dtype("scalar_tensor", dtype, get_default_dtype(), requires_grad)
@@ -667,6 +671,7 @@ def scalar_tensor(s, *, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 @_constructor
+@takes_device
 def asarray(obj, *, dtype=None, copy=None, requires_grad: bool = False) -> Tensor:
     """``obj`` as a tensor (``torch.asarray``), sharing the memory of a Tensor or ndarray when
     ``copy`` is not True and ``dtype`` needs no conversion. A Tensor converted to another dtype
@@ -691,6 +696,7 @@ def asarray(obj, *, dtype=None, copy=None, requires_grad: bool = False) -> Tenso
 
 
 @_constructor
+@takes_device
 def as_tensor(data, dtype=None) -> Tensor:
     """``data`` as a tensor, sharing a Tensor's or ndarray's memory when the dtype allows
     (``torch.as_tensor``): a Tensor of that dtype is returned as it is, one of another dtype
@@ -699,6 +705,7 @@ def as_tensor(data, dtype=None) -> Tensor:
 
 
 @_constructor
+@takes_device
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, requires_grad: bool = False) -> Tensor:
     """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent
     (``torch.logspace``)."""
@@ -707,6 +714,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, requires
 
 
 @_constructor
+@takes_device
 def range(start=0, end=None, step=1, *, dtype=None, requires_grad: bool = False) -> Tensor:  # noqa: A001
     """Values from ``start`` to ``end`` inclusive in steps of ``step`` (the deprecated
     ``torch.range``; warns, as PyTorch does: use ``mg.arange``, which excludes ``end``)."""
@@ -727,6 +735,7 @@ def _triangle_indices(select, row: int, col: int, offset: int, dtype) -> Tensor:
 
 
 @_constructor
+@takes_device
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype=np.int64) -> Tensor:
     """The (2, N) row and column indices of the lower triangle of a ``row`` x ``col`` matrix,
     row by row (``torch.tril_indices``); ``offset`` moves the diagonal up (+) or down (-)."""
@@ -734,6 +743,7 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype=np.int64) -> Tens
 
 
 @_constructor
+@takes_device
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=np.int64) -> Tensor:
     """The (2, N) indices of the upper triangle of a ``row`` x ``col`` matrix (``torch.triu_indices``)."""
     return _triangle_indices(np.triu_indices, row, col, offset, dtype)
@@ -751,6 +761,7 @@ def _source(generator, rng, where: str) -> np.random.Generator:
 
 
 @_constructor
+@takes_device
 def randint(*args, size=None, low=None, high=None, generator=None, rng=None, dtype=None,
             requires_grad: bool = False) -> Tensor:
     """Random integers in [low, high) of shape ``size`` (``torch.randint``): ``randint(high, size)``
@@ -780,6 +791,7 @@ def randint(*args, size=None, low=None, high=None, generator=None, rng=None, dty
 
 
 @_constructor
+@takes_device
 def randint_like(input, low=0, high=None, *, generator=None, rng=None, dtype=None,  # noqa: A002
                  requires_grad: bool = False) -> Tensor:
     """Random integers in [low, high) with ``input``'s shape and dtype (``torch.randint_like``;
@@ -792,6 +804,7 @@ def randint_like(input, low=0, high=None, *, generator=None, rng=None, dtype=Non
 
 
 @_constructor
+@takes_device
 def rand_like(input, *, generator=None, rng=None, dtype=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """Uniform samples in [0, 1) with ``input``'s shape and float dtype (``torch.rand_like``)."""
     data = np.asarray(_data(input))
@@ -800,6 +813,7 @@ def rand_like(input, *, generator=None, rng=None, dtype=None, requires_grad: boo
 
 
 @_constructor
+@takes_device
 def randn_like(input, *, generator=None, rng=None, dtype=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """Standard normal samples with ``input``'s shape and float dtype (``torch.randn_like``)."""
     data = np.asarray(_data(input))
@@ -808,12 +822,14 @@ def randn_like(input, *, generator=None, rng=None, dtype=None, requires_grad: bo
 
 
 @_constructor
+@takes_device
 def randperm(n: int, *, generator=None, rng=None, dtype=np.int64, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0, ..., n - 1 (``torch.randperm``), int64 unless ``dtype`` says otherwise."""
     dtype = _constructor_dtype("randperm", dtype, np.int64, requires_grad, kinds="fiu")
     return _new(_source(generator, rng, "randperm").permutation(n).astype(dtype), requires_grad)
 
 
+@takes_device
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, rng=None, dtype=None, requires_grad: bool = False):
     """Normal samples of the given ``mean`` and ``std`` (``torch.normal``): tensors that
     broadcast together (the result has their shape), or two numbers and a ``size``. The

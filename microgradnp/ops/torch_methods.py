@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.device import takes_device
 from microgradnp.errors import IndexOutOfRangeError, InvalidArgumentError
 
 _INTEGER_CASTS = {"long": np.int64, "int": np.int32, "short": np.int16, "char": np.int8, "byte": np.uint8,
@@ -203,14 +204,16 @@ def _new(name: str, fill):
 
     method.__name__ = name
     method.__doc__ = f"A new tensor of this tensor's dtype filled with {fill} (``torch.Tensor.{name}``)."
-    return method
+    return takes_device(method)
 
 
+@takes_device
 def new_full(self, size, fill_value, requires_grad: bool = False, dtype=None):
     """A new tensor of this tensor's dtype filled with ``fill_value``."""
     return _new("new_full", None)(self, size, requires_grad=requires_grad, dtype=dtype, fill_value=fill_value)
 
 
+@takes_device
 def new_tensor(self, data, requires_grad: bool = False, dtype=None):
     """A new tensor holding a copy of ``data``, in this tensor's dtype by default."""
     from microgradnp.tensor import _new as new_tensor
