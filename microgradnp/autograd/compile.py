@@ -30,7 +30,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape
+from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape, summed_into
 from microgradnp.autograd.function import RELEASED, _user_origin
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.tensor import FREED, Tensor
@@ -258,6 +258,8 @@ class _Recorder:
         self.paused = 0
         self.count = 0
         self.handed_out = None
+        self.handed_out_lines: list[int] = []  # where the replay makes its sets of handed-out gradients
+        self.kept_as_is: dict[int, str] = {}  # line -> its form when every leaf kept its gradient array
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             self.checks.append(f"{name} = A[{i}]" + (".data" if isinstance(leaf, Tensor) else ""))
@@ -408,6 +410,7 @@ class _Recorder:
             self.cannot_replay("backward with create_graph=True")
         self.handed_out = self._new("h")
         seeds = ", ".join(f"id({self.operand(g)})" for g in root_grads)
+        self.handed_out_lines.append(len(self.lines))
         self.lines.append(f"{self.handed_out} = {{{seeds}}}")
         return self._sum_to_shape, self._accumulate_leaf, self._add
 
@@ -422,9 +425,15 @@ class _Recorder:
         return out
 
     def _accumulate_leaf(self, leaf, grad, handed_out) -> None:
+        was_none = leaf._grad is None
         _accumulate_leaf(leaf, grad, handed_out)
         self.leaves[id(leaf)] = leaf
-        self.lines.append(f"_accumulate_leaf({self.constant(leaf, 'p')}, {self.operand(grad)}, {self.handed_out})")
+        p, g = self.constant(leaf, "p"), self.operand(grad)
+        if was_none and leaf._grad is grad:  # the leaf kept the array: a replay's is fresh at the same line too
+            self.kept_as_is[len(self.lines)] = f"{p}._grad = {g} if {p}._grad is None else summed_into({p}, {g})"
+        else:
+            self.kept_as_is[len(self.lines)] = None
+        self.lines.append(f"_accumulate_leaf({p}, {g}, {self.handed_out})")
 
     def vjp(self, node, grad, raw, grads) -> None:
         if self.paused:
@@ -475,6 +484,13 @@ class _Recorder:
 
     # -- the replay ----------------------------------------------------------------------
     def finish(self, result) -> _Replay:
+        if self.kept_as_is and all(self.kept_as_is.values()):
+            # Every leaf kept the array its backward rule made: no set of handed-out arrays
+            # is needed to tell which ones to copy, and each accumulation is one line.
+            for line, kept in self.kept_as_is.items():
+                self.lines[line] = kept
+            for line in self.handed_out_lines:
+                self.lines[line] = "pass"
         returned = self._returned(result)
         self._give_buffers(result)
         setup = [line for lines in self.setup.values() for line in lines]
@@ -487,7 +503,8 @@ class _Recorder:
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
             + "    return replay\n"
         )
-        namespace = dict(self.names, sum_to_shape=sum_to_shape, _accumulate_leaf=_accumulate_leaf)
+        namespace = dict(self.names, sum_to_shape=sum_to_shape, _accumulate_leaf=_accumulate_leaf,
+                         summed_into=summed_into)
         exec(builtins.compile(source, f"<mg.compile {_name(self.fn)}>", "exec"), namespace)
         return _Replay(namespace["copy"], source)
 

@@ -66,9 +66,14 @@ def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
         handed_out.add(id(grad))
         leaf._grad = grad
     else:
-        total = current + grad
-        # A gradient in a wider dtype (a float64 constant met a float32 leaf) must not widen .grad.
-        leaf._grad = total if total.dtype == leaf.data.dtype else total.astype(leaf.data.dtype)
+        leaf._grad = summed_into(leaf, grad)
+
+
+def summed_into(leaf: Tensor, grad) -> np.ndarray:
+    """``leaf.grad + grad`` in the leaf's dtype: a gradient in a wider dtype (a float64
+    constant met a float32 leaf) must not widen ``.grad``."""
+    total = leaf._grad + grad
+    return total if total.dtype == leaf.data.dtype else total.astype(leaf.data.dtype)
 
 
 def _paths_to(roots: Sequence[Tensor], wanted_ids: set[int]) -> tuple[set[int], set[int]]:

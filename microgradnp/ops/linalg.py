@@ -181,7 +181,8 @@ class Linear(Primitive):
             if need_weight:
                 grad_weight = rows.T @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
             if need_bias:
-                grad_bias = rows.sum(axis=0)
+                # np.add.reduce is ndarray.sum without its Python wrapper (a Tensor under create_graph)
+                grad_bias = np.add.reduce(rows, axis=0) if type(rows) is np.ndarray else rows.sum(axis=0)
         return grad_x, grad_weight, grad_bias
 
 

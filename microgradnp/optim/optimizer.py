@@ -237,8 +237,8 @@ class Optimizer:
         for group in self.param_groups:
             params = [p for p in group["params"] if p._grad is not None]
             self._update_group(params, group)
-            updated += [p.data for p in params]
-        bump_version(*updated)  # a graph that saved the old values must not use these
+            updated += params
+        bump_version(*[p.data for p in updated])  # a graph that saved the old values must not use these
         return loss
 
     def _update_group(self, params: list, group: dict) -> None:

@@ -55,12 +55,15 @@ class SGD(Optimizer):
         lr = group["lr"]
         # Plain SGD (the lab's) needs no state and no second pass over the gradient: with
         # the options settled once per group, its step is the hand-written one.
-        plain = not (group["momentum"] or group["weight_decay"] or group["maximize"])
+        if not (group["momentum"] or group["weight_decay"] or group["maximize"]) and type(lr) is not np.ndarray:
+            for p in params:
+                param = p.data
+                param -= lr * p._grad
+            return
         state = self.state
         for p in params:
             param = p.data
-            direction = p._grad if plain else self._direction(param, p._grad, state[p], group)
-            param -= as_scalar(lr, param) * direction
+            param -= as_scalar(lr, param) * self._direction(param, p._grad, state[p], group)
 
     def _direction(self, param, grad, state, group):
         """The step's direction (before the learning rate): the gradient, with weight decay,
