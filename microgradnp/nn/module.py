@@ -582,16 +582,21 @@ class Module:
             raise AttributeError(f"`{name}` is not an nn.Module")
         setattr(parent, name, module)
 
+    def _owner_of(self, target: str) -> tuple[Module, str]:
+        """The module holding the attribute at dotted path ``target``, and its name there."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        return module, name
+
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at dotted path ``target`` (``"encoder.0.weight"``).
 
         Raises:
             AttributeError: the path does not exist or does not end at a Parameter.
         """
-        module_path, _, name = target.rpartition(".")
-        module = self.get_submodule(module_path)
-        if not hasattr(module, name):
-            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        module, name = self._owner_of(target)
         parameter = getattr(module, name)
         if not isinstance(parameter, Parameter):
             raise AttributeError(f"`{name}` is not an nn.Parameter")
@@ -603,10 +608,7 @@ class Module:
         Raises:
             AttributeError: the path does not exist or does not end at a buffer.
         """
-        module_path, _, name = target.rpartition(".")
-        module = self.get_submodule(module_path)
-        if not hasattr(module, name):
-            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        module, name = self._owner_of(target)
         if name not in module._buffers:
             raise AttributeError(f"`{name}` is not a buffer")
         return getattr(module, name)
