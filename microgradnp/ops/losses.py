@@ -35,7 +35,8 @@ def _reduce(elementwise, reduction: str):
         return elementwise
     # np.add.reduce skips ndarray.sum's Python wrapper: this runs every training step.
     total = np.add.reduce(elementwise, axis=None)
-    return total / elementwise.size if reduction == "mean" else total
+    # A 0-d array, not NumPy's scalar: apply() and a compiled replay then take it as it is.
+    return np.asarray(total / elementwise.size if reduction == "mean" else total)
 
 
 def _unreduce(grad, ctx):
@@ -43,6 +44,12 @@ def _unreduce(grad, ctx):
     if ctx.reduction == "mean":
         return grad / ctx.count
     return grad
+
+
+def _scalar(grad):
+    """A reduced loss's 0-d gradient array as a NumPy scalar of its dtype: the same
+    arithmetic on it, and a tenth of the cost of a ufunc on a 0-d array."""
+    return grad[()] if type(grad) is np.ndarray and not grad.ndim else grad
 
 
 class _ElementwiseLoss(Primitive):
@@ -64,14 +71,18 @@ class MSELoss(_ElementwiseLoss):
     @classmethod
     def forward(cls, ctx, x, target, reduction="mean"):
         cls._setup(ctx, x, target, reduction)
-        ctx.save_for_backward(x, target)
         diff = x - target
+        ctx.save_for_backward(x, target, diff)
         return _reduce(diff * diff, reduction)
 
     @staticmethod
     def backward(ctx, grad):
-        x, target = ctx.saved_tensors
-        grad_input = _unreduce(grad * 2, ctx) * (x - target)
+        x, target, diff = ctx.saved_tensors
+        # Building a graph (create_graph), the difference is recomputed from the inputs'
+        # Tensors, so that second derivatives see through it.
+        if type(x) is not np.ndarray:
+            diff = x - target
+        grad_input = _unreduce(_scalar(grad) * 2, ctx) * diff
         return grad_input, (-grad_input if ctx.needs_input_grad[1] else None)
 
 
