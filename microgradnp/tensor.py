@@ -889,11 +889,23 @@ def _like_dtype(x, data: np.ndarray) -> np.dtype:
 _global_rng = np.random.default_rng()
 
 
-def manual_seed(seed: int) -> None:
+def manual_seed(seed: int) -> np.random.Generator:
     """Seed the generator that random constructors, layers and dropout use when no
-    ``rng`` is given (like ``torch.manual_seed``)."""
-    global _global_rng
-    _global_rng = np.random.default_rng(seed)
+    ``rng`` is given (like ``torch.manual_seed``), and return it.
+
+    The generator is reseeded in place, so layers made before the call (a Dropout holds
+    the global generator) draw from the new seed too: ``mg.manual_seed(0); model(x)``
+    repeats the same masks, as in PyTorch.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
+    seed = int(seed)
+    if not -0x8000_0000_0000_0000 <= seed <= 0xFFFF_FFFF_FFFF_FFFF:
+        raise InvalidArgumentError(f"manual_seed: seed must be in [-2**63, 2**64 - 1], got {seed}")
+    if seed < 0:  # PyTorch's mapping of negative seeds
+        seed += 0xFFFF_FFFF_FFFF_FFFF
+    _global_rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+    return _global_rng
 
 
 def _rng(rng) -> np.random.Generator:

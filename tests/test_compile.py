@@ -222,6 +222,99 @@ def test_train_and_eval_switch_replays():
         assert predict.traces == 2
 
 
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.act, self.out = nn.Linear(2, 8, rng=0), nn.Tanh(), nn.Linear(8, 1, rng=1)
+        self.drop, self.leaky = nn.Dropout(0.0), nn.LeakyReLU(0.01)
+
+    def forward(self, x):
+        return self.leaky(self.out(self.drop(self.act(self.hidden(x)))))
+
+
+_MODULE_CHANGES = {
+    "a sub-module replaced": lambda net, loss: setattr(net, "out", nn.Linear(8, 1, rng=5)),
+    "an activation replaced": lambda net, loss: setattr(net, "act", nn.Sigmoid()),
+    "a parameter replaced": lambda net, loss: setattr(net.hidden, "weight", nn.Parameter(mg.ones(8, 2))),
+    "a bias removed": lambda net, loss: setattr(net.out, "bias", None),
+    "a sub-module deleted": lambda net, loss: (delattr(net, "act"), setattr(net, "act", nn.Identity())),
+    "a buffer registered": lambda net, loss: net.leaky.register_buffer("unused", mg.zeros(1)),
+    "a loss's reduction": lambda net, loss: setattr(loss, "reduction", "sum"),
+    "a slope": lambda net, loss: setattr(net.leaky, "negative_slope", 0.5),
+    "a dropout probability": lambda net, loss: setattr(net.drop, "p", 0.5),
+    "eval mode": lambda net, loss: net.eval(),
+}
+
+
+@pytest.mark.parametrize("change", list(_MODULE_CHANGES))
+def test_a_module_changed_between_calls_is_seen(change):
+    net, loss_fn = _Net(), nn.MSELoss()
+    X = mg.tensor(X_XOR)
+
+    def run():
+        return loss_fn(net(X), Y_XOR).data
+
+    with mg.no_grad():
+        compiled = mg.compile(run)
+        compiled(), compiled()
+        _MODULE_CHANGES[change](net, loss_fn)
+        for seed in range(2):
+            results = []
+            for function in (compiled, run):
+                mg.manual_seed(seed)  # the same dropout masks for both
+                results.append(function().tobytes())
+            assert results[0] == results[1]
+    assert compiled.traces == 2
+
+
+def test_an_unrelated_module_changed_costs_no_trace():
+    net, other = _Net(), nn.Linear(2, 2)
+    X = mg.tensor(X_XOR)
+    with mg.no_grad():
+        compiled = mg.compile(lambda: net(X))
+        compiled()
+        other.eval()
+        other.weight = nn.Parameter(mg.zeros(2, 2))
+        net.train()  # already in training mode: no change
+        compiled(), compiled()
+    assert compiled.traces == 1
+
+
+def test_train_and_eval_inside_the_function_replay_without_tracing_again():
+    model = nn.Sequential(nn.Linear(2, 16, rng=0), nn.Dropout(0.5, rng=1), nn.Linear(16, 1, rng=2))
+    X = mg.tensor(X_XOR)
+
+    def evaluate():
+        model.eval()
+        out = model(X)
+        model.train()
+        return out
+
+    with mg.no_grad():
+        compiled = mg.compile(evaluate)
+        results = [compiled().data for _ in range(3)]
+    assert model.training and compiled.traces == 1
+    for result in results:
+        np.testing.assert_array_equal(result, results[0])  # no dropout: evaluated in eval mode
+
+
+def test_a_global_module_hook_registered_after_tracing_is_honoured():
+    model = nn.Linear(2, 1, rng=0)
+    X = mg.tensor(X_XOR)
+    calls = []
+    with mg.no_grad():
+        compiled = mg.compile(lambda: model(X))
+        compiled(), compiled()
+        handle = nn.register_module_forward_hook(lambda module, args, out: calls.append(module))
+        try:
+            with pytest.warns(UserWarning, match="hook"):
+                compiled()
+            compiled()
+        finally:
+            handle.remove()
+    assert calls == [model, model]
+
+
 def test_a_new_parameter_group_is_updated():
     def make():
         model = nn.Linear(2, 1, rng=0)

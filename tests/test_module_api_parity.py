@@ -158,3 +158,75 @@ def test_load_state_dict_assign_keeps_the_parameters_and_takes_the_arrays():
     layer.load_state_dict(state, assign=True)
     assert layer.weight is weight and layer.weight.data is state["weight"]
     np.testing.assert_array_equal(layer(mg.tensor(np.ones((1, 2)))).data, [[2.0, 6.0]])
+
+
+# -- Sequential as a list of modules, and manual_seed --------------------------------------
+def _sequential_story(lib):
+    """The names (and errors) that Sequential's list methods give, in PyTorch's or ours."""
+    nn_ = lib.nn
+
+    def build():
+        return nn_.Sequential(nn_.Linear(2, 3), nn_.Tanh(), nn_.Linear(3, 1))
+
+    def names(seq):
+        return [(name, type(module).__name__) for name, module in seq._modules.items()]
+
+    seq, story = build(), []
+    seq[1] = nn_.Sigmoid()
+    story.append(names(seq))
+    del seq[0]
+    story.append(names(seq))
+    seq.insert(0, nn_.ReLU())
+    seq.insert(-1, nn_.Tanh())
+    story.append(names(seq))
+    story.append((type(seq.pop(1)).__name__, names(seq)))
+    story.append(names(seq + build()))
+    seq += build()
+    story.append(names(seq))
+    story += [names(build() * 2), names(2 * build()), names(build()[-2:]), names(build().extend(build()))]
+    repeated = build()
+    repeated *= 3
+    del repeated[1:4]
+    story.append(names(repeated))
+    for bad in (lambda: build()[3], lambda: build().insert(5, nn_.ReLU()), lambda: build() * 0,
+                lambda: build() + 1, lambda: build().__setitem__(-4, nn_.ReLU()), lambda: build() * 1.5):
+        with pytest.raises(Exception) as error:
+            bad()
+        story.append(error.type.__name__)
+    return story
+
+
+def test_sequential_list_methods_match_pytorch():
+    torch = pytest.importorskip("torch")
+    assert _sequential_story(mg) == _sequential_story(torch)
+
+
+def test_sequential_list_methods_keep_modules_registered():
+    seq = nn.Sequential(nn.Linear(2, 3, rng=0), nn.Tanh(), nn.Linear(3, 1, rng=1))
+    last = seq[2]
+    seq.insert(1, nn.ReLU())
+    assert seq[3] is last and getattr(seq, "3") is last
+    assert [name for name, _ in seq.named_parameters()] == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    del seq[0]
+    assert not hasattr(seq, "3") and seq[2] is last
+    x = mg.tensor(np.ones((4, 2)))
+    with pytest.raises(ValueError):
+        seq(x)  # the first layer left: 2 features no longer fit the remaining Linear(3, 1)
+    seq.insert(0, nn.Linear(2, 3, rng=2))
+    assert seq(x).shape == (4, 1)
+
+
+def test_manual_seed_reseeds_layers_made_before_it():
+    dropout = nn.Dropout(0.5)  # holds the global generator
+    x = mg.ones(64)
+    mg.manual_seed(3)
+    first = dropout(x).data
+    mg.manual_seed(3)
+    np.testing.assert_array_equal(dropout(x).data, first)
+    assert mg.manual_seed(-1) is mg.manual_seed(5)  # the one global generator, returned as torch returns its own
+
+
+@pytest.mark.parametrize("seed, error", [(1.5, TypeError), (True, TypeError), (2**64, ValueError)])
+def test_manual_seed_refuses_what_torch_refuses(seed, error):
+    with pytest.raises(error, match="manual_seed"):
+        mg.manual_seed(seed)

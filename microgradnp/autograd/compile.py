@@ -13,9 +13,11 @@ What the replay cannot follow is refused while tracing (a ``TraceError`` naming 
 line): Python code that reads tensor values (``bool(t)``, ``t.item()``, ``float(t)``,
 ``np.asarray(t)``, ``t.grad``) and in-place operations on tensors. What the user can
 change between calls is checked at every replay or re-traces: the parameters'
-arrays, shapes, dtypes and ``requires_grad``, ``train()``/``eval()``, grad mode.
-Hooks and ``retain_grad()`` make the function run eagerly (with a warning);
-``detect_anomaly`` runs it eagerly while active.
+arrays, shapes, dtypes and ``requires_grad``, grad mode, and any change to a module the
+function called or its sub-modules (an attribute, parameter, buffer, sub-module or hook
+assigned, registered or deleted, ``train()``/``eval()``). Hooks and ``retain_grad()``
+make the function run eagerly (with a warning); ``detect_anomaly`` runs it eagerly
+while active.
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ def compile(fn=None, *, cache_size: int = 8):  # noqa: A001  (mg.compile, as tor
     A replay returns Tensors without a graph, gives bit-identical results to calling
     ``fn`` itself, and runs Python code in ``fn`` only while tracing: a ``print`` or a
     list append happens once, and NumPy code in ``fn`` becomes a constant (pass data that
-    changes as arguments). ``compiled.code`` shows the generated replay.
+    changes as arguments). A module the function calls is watched: assigning or
+    deleting one of its attributes (``model.fc = ...``, ``dropout.p = 0.2``), registering
+    a parameter, buffer, sub-module or hook, or switching ``train()``/``eval()`` makes the
+    next call trace again. ``compiled.code`` shows the generated replay.
     """
     if fn is None:
         return functools.partial(compile, cache_size=cache_size)
@@ -347,10 +352,8 @@ class _Recorder:
             self.eager_reason = what
 
     def module_called(self, module) -> None:
-        if not self.paused and id(module) not in self.modules:
+        if not self.paused:
             self.modules[id(module)] = module
-            name = self.constant(module, type(module).__name__.lower())
-            self.checks.append(f"if {name}.training is not {module.training}: raise _Retrace")
 
     def forward(self, cls, ctx, inputs, arrays, params, result) -> None:
         if self.paused:
@@ -497,7 +500,8 @@ class _Recorder:
         # Between calls the copy keeps its buffers only, not what the nodes saved for backward
         # (eager execution frees that too).
         release = f"{' = '.join(f'{node}._saved' for node in self.setup)} = ()" if self.setup else "pass"
-        body = [*self.checks, *self.lines, release, f"return {returned}"]
+        module_checks = self._module_checks()  # (also notes, after the lines, the changes the replay made)
+        body = [*module_checks, *self.checks, *self.lines, release, f"return {returned}"]
         source = (
             "def copy():\n" + "".join(f"    {line}\n" for line in setup)
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
@@ -507,6 +511,23 @@ class _Recorder:
                          summed_into=summed_into)
         exec(builtins.compile(source, f"<mg.compile {_name(self.fn)}>", "exec"), namespace)
         return _Replay(namespace["copy"], source)
+
+    def _module_checks(self) -> list[str]:
+        """The lines that re-trace when a module the function used changed since tracing:
+        one of its attributes, parameters, buffers, sub-modules, hooks or its train()/eval()
+        mode (or a global module hook was registered). One comparison per call while no
+        module anywhere changes."""
+        if not self.modules:
+            return []
+        from microgradnp.nn.module import changes
+
+        used = {id(sub): sub for module in self.modules.values() for sub in module.modules()}
+        seen = self.constant([changes.count], "seen_changes")  # the count when the modules were last found unchanged
+        check = self.constant(functools.partial(_recheck_modules, tuple(used.values())), "recheck_modules")
+        self.names["module_changes"] = changes
+        # A replay's own train()/eval() calls change modules too: what the trace did is no change.
+        self.lines.append(f"{seen}[0] = module_changes.count")
+        return [f"if module_changes.count != {seen}[0]: {check}({seen})"]
 
     def _give_buffers(self, result) -> None:
         """Give primitives the memory for their outputs, reused at every call
@@ -580,6 +601,17 @@ def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:
     ):
         raise _Retrace
     seen[0] = data
+
+
+def _recheck_modules(modules, seen: list) -> None:
+    """Some module changed since ``seen[0]``: re-trace if it is one of ``modules`` (or a
+    global module hook appeared, which a replay would skip); else note the new count."""
+    from microgradnp.nn.hooks import global_hooks
+    from microgradnp.nn.module import changes
+
+    if global_hooks.count or any(module._changed > seen[0] for module in modules):
+        raise _Retrace
+    seen[0] = changes.count
 
 
 def _arrays_in(value):

@@ -62,7 +62,10 @@ class _GlobalHooks:
         self.count = 0
 
     def recount(self) -> None:
+        from microgradnp.nn.module import changes  # (module.py imports this file)
+
         self.count = len(self.forward_pre) + len(self.forward) + len(self.backward_pre) + len(self.backward)
+        changes.count += 1  # every module changed: a compiled replay that calls modules looks again
 
 
 global_hooks = _GlobalHooks()

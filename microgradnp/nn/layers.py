@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -55,7 +56,12 @@ class Linear(Module):
 
 class Sequential(Module):
     """Modules applied one after the other: ``Sequential(Linear(2, 8), Tanh(), Linear(8, 1))``
-    (children named "0", "1", ...) or ``Sequential(OrderedDict(name=module, ...))``."""
+    (children named "0", "1", ...) or ``Sequential(OrderedDict(name=module, ...))``.
+
+    It is also a list of its modules, as PyTorch's: ``seq[i]``, ``seq[i] = module``,
+    ``del seq[i]`` (or a slice), ``len``, iteration, ``append``, ``extend``, ``insert``,
+    ``pop``, ``seq + other``, ``seq += other``, ``seq * 2``. Deleting or inserting renumbers
+    the children "0", "1", ... as PyTorch does."""
 
     def __init__(self, *modules):
         super().__init__()
@@ -73,9 +79,48 @@ class Sequential(Module):
             x = module(x)
         return x
 
+    # -- as a list of modules, with PyTorch's names and errors ------------------------------
+    def _name_at(self, index) -> str:
+        index = operator.index(index)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range")
+        return list(self._modules)[index]
+
+    def _renumber(self, modules) -> None:
+        """Hold ``modules`` as "0", "1", ... (PyTorch renumbers after a deletion or insertion)."""
+        for name in list(self._modules):
+            delattr(self, name)
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
     def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end; returns self."""
         self.add_module(str(len(self._modules)), module)
         return self
+
+    def extend(self, modules) -> Sequential:
+        """Append every module of ``modules`` (a Sequential or any iterable); returns self."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert ``module`` before position ``index`` (-len..len); returns self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: module should be an nn.Module, got {type(module).__name__}")
+        modules = list(self._modules.values())
+        index = operator.index(index)
+        if not -len(modules) <= index <= len(modules):
+            raise IndexError(f"Index out of range: {index}")
+        modules.insert(index, module)
+        self._renumber(modules)
+        return self
+
+    def pop(self, index: int | slice) -> Module | Sequential:
+        """Remove and return the module (or the Sequential of a slice) at ``index``."""
+        removed = self[index]
+        del self[index]
+        return removed
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -84,10 +129,43 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, index):
-        modules = list(self._modules.items())
         if isinstance(index, slice):
-            return Sequential(OrderedDict(modules[index]))
-        return modules[index][1]
+            return type(self)(OrderedDict(list(self._modules.items())[index]))
+        return self._modules[self._name_at(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        setattr(self, self._name_at(index), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        names = list(self._modules)[index] if isinstance(index, slice) else [self._name_at(index)]
+        for name in names:
+            delattr(self, name)
+        self._renumber(list(self._modules.values()))
+
+    def __add__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return Sequential().extend(self).extend(other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return self.extend(list(other))
+
+    def __mul__(self, times: int) -> Sequential:
+        return Sequential().extend(list(self) * self._check_times(times))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> Sequential:
+        return self.extend(list(self) * (self._check_times(times) - 1))
+
+    def _check_times(self, times) -> int:
+        if isinstance(times, bool) or not isinstance(times, int):
+            raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(times)}")
+        if times <= 0:
+            raise ValueError(f"Non-positive multiplication factor {times} for {type(self)}")
+        return times
 
 
 # -- activations ----------------------------------------------------------------------------

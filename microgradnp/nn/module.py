@@ -23,6 +23,26 @@ from microgradnp.tensor import Tensor, _target_dtype
 from microgradnp.utils.hooks import RemovableHandle
 
 
+class _Changes:
+    """The clock of changes to modules: assigning, deleting or registering an attribute,
+    a hook, or another train()/eval() mode takes the next ``count`` and stamps the module
+    with it (``module._changed``). An ``mg.compile`` replay compares one number per call,
+    and looks at the modules it used only when some module changed since."""
+
+    __slots__ = ("count",)
+
+    def __init__(self):
+        self.count = 0
+
+
+changes = _Changes()
+
+
+def _mark_changed(module) -> None:
+    changes.count += 1
+    object.__setattr__(module, "_changed", changes.count)
+
+
 class Parameter(Tensor):
     """A Tensor that a Module trains: ``requires_grad=True`` unless told otherwise.
 
@@ -76,6 +96,7 @@ class Module:
     """
 
     training: bool = True
+    _changed = 0  # the count of changes.count at this module's latest change
 
     def __init_subclass__(cls, **kwargs):
         # Layers that take PyTorch's factory argument dtype= take its device= too (the CPU only).
@@ -138,6 +159,7 @@ class Module:
                 )
             self._buffers[name] = value
         object.__setattr__(self, name, value)
+        _mark_changed(self)
 
     def _forget_buffer(self, name: str) -> None:
         buffers = self.__dict__.get("_buffers")
@@ -155,6 +177,7 @@ class Module:
         self.__dict__.get("_non_persistent_buffers", set()).discard(name)
         if not registered or name in self.__dict__:
             object.__delattr__(self, name)
+        _mark_changed(self)
 
     def register_parameter(self, name: str, parameter: Parameter | None) -> None:
         """Register ``parameter`` (or None, an empty slot) under ``name``, as PyTorch.
@@ -173,6 +196,7 @@ class Module:
             )
         self._parameters[name] = parameter
         object.__setattr__(self, name, parameter)
+        _mark_changed(self)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register ``tensor`` as a buffer: state that is not trained, such as BatchNorm's running mean.
@@ -205,6 +229,7 @@ class Module:
         else:
             self._non_persistent_buffers.add(name)
         object.__setattr__(self, name, tensor)
+        _mark_changed(self)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` (or None, an empty slot) as a child under ``name``, as PyTorch.
@@ -221,6 +246,7 @@ class Module:
         self._check_name("module", name, self._modules, self_type_only=False)
         self._modules[name] = module
         object.__setattr__(self, name, module)
+        _mark_changed(self)
 
     def _check_name(self, kind: str, name, registry, self_type_only: bool | None) -> None:
         """PyTorch's checks of a name to register: a str, not empty, no ".", not taken.
@@ -283,6 +309,7 @@ class Module:
         hooked = bool(self._forward_pre_hooks or self._forward_hooks or self._backward_pre_hooks
                       or self._backward_hooks)
         object.__setattr__(self, "_hooked", hooked)
+        _mark_changed(self)
 
     def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
         """Call ``hook(module, args)`` before every ``forward``; a return value other than
@@ -428,7 +455,9 @@ class Module:
         returns self."""
         if not isinstance(mode, bool):
             raise InvalidArgumentError("training mode is expected to be boolean")
-        object.__setattr__(self, "training", mode)
+        if self.training is not mode:
+            object.__setattr__(self, "training", mode)
+            _mark_changed(self)
         for module in self.children():
             module.train(mode)
         return self
