@@ -4,7 +4,8 @@ The first call for a given signature runs the function eagerly with a recorder
 attached. Every primitive's forward, every vector-Jacobian product of ``backward()``
 or ``mg.grad``, every gradient sum and every ``.grad`` accumulation is written down as
 one line of Python, and so are the calls of framework methods whose effects lie outside
-the graph (``optimizer.step()``, ``zero_grad()``, a scheduler's ``step()``). The lines
+the graph (``optimizer.step()``, ``zero_grad()``, a scheduler's ``step()``, gradient
+clipping). The lines
 become one generated function. Later calls run it: the same NumPy calls in the same
 order, so the results are bit-identical to eager execution, without creating Tensors
 for intermediates, walking a heap, or repeating the checks the trace settled.
@@ -476,14 +477,26 @@ class _Recorder:
         if kwargs.get("closure") is not None or (method.__name__ == "step" and args and args[0] is not None):
             self.cannot_trace("optimizer.step(closure)")
         kind = type(owner).__name__
-        operands = [self.constant(owner, kind.lower()), *(self.constant(a) for a in args)]
-        operands += [f"{k}={self.constant(v)}" for k, v in kwargs.items()]
-        self.lines.append(f"{self.constant(method, f'{kind}_{method.__name__}')}({', '.join(operands)})")
+        operands = [self.constant(owner, kind.lower()), *(self._argument(a) for a in args)]
+        operands += [f"{k}={self._argument(v)}" for k, v in kwargs.items()]
+        call = f"{self.constant(method, f'{kind}_{method.__name__}')}({', '.join(operands)})"
         self.paused += 1
         try:
-            return method(owner, *args, **kwargs)
+            result = method(owner, *args, **kwargs)
         finally:
             self.paused -= 1
+        if isinstance(result, Tensor):  # (clip_grad_norm_'s total norm): a replay's own, for what uses it
+            self.lines.append(f"{self._bind(result.data, self._new('v'))} = {call}.data")
+        else:
+            self.lines.append(call)
+        return result
+
+    def _argument(self, value) -> str:
+        """An argument of a replayed call: a tensor the traced operations computed is the
+        replay's own (e.g. a total norm passed on); anything else is fixed at tracing."""
+        if isinstance(value, Tensor) and self._computed(value):
+            return f"Tensor._wrap({self.operand(value)})"
+        return self.operand(value) if self._computed(value) else self.constant(value)
 
     # -- the replay ----------------------------------------------------------------------
     def finish(self, result) -> _Replay:
@@ -559,9 +572,10 @@ class _Recorder:
                 return self.constant(value)  # a tensor from outside (a parameter): itself
             if value.requires_grad and value._node is not None and value._node._saved is not RELEASED:
                 raise TraceError(
-                    f"mg.compile({_name(self.fn)}) returns a tensor that still needs its graph for "
-                    "backward(), but a replay builds no graph. Call backward() (and the optimizer "
-                    "step) inside the compiled function, or call it under mg.no_grad()."
+                    f"mg.compile({_name(self.fn)}) returns a tensor that still holds its graph for "
+                    "backward() (no backward ran through it, or one with retain_graph=True kept it), "
+                    "but a replay builds no graph. Call backward() (and the optimizer step) inside the "
+                    "compiled function and return loss.detach(), or call it under mg.no_grad()."
                 )
             return f"Tensor._wrap({name})"
         if isinstance(value, tuple | list):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -16,6 +15,8 @@ from microgradnp.nn.parametrizations import legacy_spectral_norm as spectral_nor
 from microgradnp.nn.parametrizations import legacy_weight_norm as weight_norm
 from microgradnp.nn.parametrizations import remove_spectral_norm, remove_weight_norm
 from microgradnp.nn.utils_more import (
+    _grads,
+    _tensors,
     clip_grad_norm,
     clip_grads_with_norm_,
     fuse_conv_bn_eval,
@@ -23,6 +24,7 @@ from microgradnp.nn.utils_more import (
     fuse_linear_bn_eval,
     fuse_linear_bn_weights,
     get_total_norm,
+    rescales_gradients,
     skip_init,
 )
 from microgradnp.tensor import Tensor
@@ -40,14 +42,7 @@ for _name, _module in (("rnn", rnn), ("parametrize", parametrize), ("parametriza
 del _name, _module
 
 
-def _grads(parameters, function: str) -> list[np.ndarray]:
-    parameters = _tensors(parameters, function)
-    if watchers.count and records_calls():
-        # A compiled replay would skip this in-place rescaling of the gradients.
-        mode.tracer.cannot_replay(f"nn.utils.{function}")
-    return [p._grad for p in parameters if p._grad is not None]
-
-
+@rescales_gradients
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
     """Rescale the gradients in place so that their total norm is at most ``max_norm``, as
     ``torch.nn.utils.clip_grad_norm_``.
@@ -69,12 +64,12 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         TypeError: ``parameters`` is not a Tensor or an iterable of Tensors.
         RuntimeError: the total norm is not finite and ``error_if_nonfinite`` is True.
     """
-    parameters = _tensors(parameters, "clip_grad_norm_")
     total = get_total_norm(_grads(parameters, "clip_grad_norm_"), norm_type, error_if_nonfinite)
     clip_grads_with_norm_(parameters, max_norm, total)
     return total
 
 
+@rescales_gradients
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clip every gradient in place to ``[-clip_value, clip_value]``, as ``torch.nn.utils.clip_grad_value_``.
 
@@ -127,14 +122,3 @@ def vector_to_parameters(vector, parameters) -> None:
         start += p.data.size
 
 
-def _tensors(parameters, function: str) -> list[Tensor]:
-    if isinstance(parameters, Tensor):
-        return [parameters]
-    if not isinstance(parameters, Iterable):
-        raise TypeError(f"{function}: parameters must be a Tensor or an iterable of Tensors, "
-                        f"got {type(parameters).__name__}")
-    parameters = list(parameters)
-    for p in parameters:
-        if not isinstance(p, Tensor):
-            raise TypeError(f"{function}: parameters must be Tensors, got a {type(p).__name__}")
-    return parameters

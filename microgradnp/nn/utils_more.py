@@ -5,11 +5,14 @@ before it for inference (``fuse_conv_bn_eval`` and friends) and ``skip_init``.""
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 
+from microgradnp.autograd.grad_mode import mode, records_calls, watchers
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.tensor import Tensor
@@ -24,6 +27,39 @@ __all__ = [
     "get_total_norm",
     "skip_init",
 ]
+
+
+def _tensors(parameters, function: str) -> list[Tensor]:
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    if not isinstance(parameters, Iterable):
+        raise TypeError(f"{function}: parameters must be a Tensor or an iterable of Tensors, "
+                        f"got {type(parameters).__name__}")
+    parameters = list(parameters)
+    for p in parameters:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{function}: parameters must be Tensors, got a {type(p).__name__}")
+    return parameters
+
+
+def _grads(parameters, function: str) -> list[np.ndarray]:
+    return [p._grad for p in _tensors(parameters, function) if p._grad is not None]
+
+
+def rescales_gradients(function):
+    """Marks ``function(parameters, ...)``, which rescales the parameters' gradients in
+    place (the clipping functions): an ``mg.compile`` trace records the call and every
+    replay makes it again, on the gradients that replay computed. The parameters are
+    listed once, so that a generator (``model.parameters()``) is not spent by the trace."""
+
+    @functools.wraps(function)
+    def call(parameters, *args, **kwargs):
+        parameters = _tensors(parameters, function.__name__)
+        if watchers.count and records_calls():
+            return mode.tracer.replayed_call(function, parameters, args, kwargs)
+        return function(parameters, *args, **kwargs)
+
+    return call
 
 
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None) -> Tensor:
@@ -64,6 +100,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     return Tensor(total)
 
 
+@rescales_gradients
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
     """Scale the gradients in place by ``min(1, max_norm / (total_norm + 1e-6))``, as
     ``torch.nn.utils.clip_grads_with_norm_``; ``total_norm`` is usually ``get_total_norm``'s.
@@ -72,8 +109,6 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     Raises:
         TypeError: ``parameters`` is not a Tensor or an iterable of Tensors.
     """
-    from microgradnp.nn.utils import _grads
-
     grads = _grads(parameters, "clip_grads_with_norm_")
     if not grads:
         return
