@@ -274,7 +274,7 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
         optimizer.zero_grad()
         prediction = ensemble(X_batch)
         losses = ensemble.member_losses(loss_fn, prediction, y_batch)
-        losses.sum().backward()
+        losses.backward(np.ones(losses.shape, losses.dtype))  # each member's loss seeded with 1, as .sum() would
         return prediction, losses
 
     step = _compiled_or_eager(gradient_step) if compile else gradient_step
