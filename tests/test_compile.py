@@ -366,6 +366,70 @@ def test_a_total_norm_used_after_clipping_is_the_replays_own():
     assert len(set(norms)) == 5 and step.traces == 1
 
 
+_TARGET = mg.tensor(Y_XOR)
+
+
+def _loss_against_global_target(model, X):
+    return nn.MSELoss()(model(X), _TARGET).detach()
+
+
+def test_a_rebound_global_is_seen():
+    global _TARGET
+    model, X = nn.Linear(2, 1, rng=0), mg.tensor(X_XOR)
+    compiled = mg.compile(_loss_against_global_target)
+    first = compiled(model, X)
+    saved = _TARGET
+    try:
+        _TARGET = mg.tensor(1 - Y_XOR)
+        assert compiled(model, X).data.tobytes() == _loss_against_global_target(model, X).data.tobytes()
+        assert compiled(model, X).data.tobytes() != first.data.tobytes() and compiled.traces == 2
+    finally:
+        _TARGET = saved
+
+
+def test_a_rebound_closure_variable_is_seen():
+    model, X = nn.Linear(2, 1, rng=0), mg.tensor(X_XOR)
+
+    def predict():
+        return model(X)
+
+    with mg.no_grad():
+        compiled = mg.compile(predict)
+        compiled()
+        model = nn.Linear(2, 1, rng=7)  # read by predict through its closure
+        np.testing.assert_array_equal(compiled().data, predict().data)
+    assert compiled.traces == 2
+
+
+def test_a_variable_rebound_at_every_call_warns_once_and_stays_right():
+    X = mg.tensor(X_XOR)
+    model = nn.Linear(2, 1, rng=0)
+    batch = None
+
+    def predict():
+        return model(batch)
+
+    compiled = mg.compile(predict)
+    with mg.no_grad(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(12):
+            batch = X * (i + 1)  # a new tensor each call, read from the closure
+            np.testing.assert_array_equal(compiled().data, predict().data)
+    messages = [str(w.message) for w in caught if "traced 8 times again" in str(w.message)]
+    assert len(messages) == 1 and "variable 'batch'" in messages[0] and "argument" in messages[0]
+
+
+def test_numbers_in_the_function_are_traced_values():
+    scale, shape = 2.0, (1,)  # a tuple of numbers is held as the object itself: no trace per call
+    w = mg.tensor([1.0])
+    compiled = mg.compile(lambda: (w * scale).reshape(shape).detach())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled(), compiled()
+    scale = 3.0  # a number is baked into the replay, as in jax.jit
+    assert compiled().item() == 2.0 and compiled.traces == 1
+
+
 def test_a_new_parameter_group_is_updated():
     def make():
         model = nn.Linear(2, 1, rng=0)

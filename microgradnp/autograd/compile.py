@@ -26,8 +26,10 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import numbers
 import re
 import threading
+import types
 import warnings
 from collections import OrderedDict
 
@@ -46,7 +48,11 @@ class TraceError(RuntimeError):
 
 
 class _Retrace(Exception):
-    """Raised by a replay's checks: something the trace relied on changed."""
+    """Raised by a replay's checks: something the trace relied on changed (the argument,
+    when given, names a rebound variable)."""
+
+
+_REBINDS_BEFORE_WARNING = 8
 
 
 def compile(fn=None, *, cache_size: int = 8):  # noqa: A001  (mg.compile, as torch.compile)
@@ -65,7 +71,9 @@ def compile(fn=None, *, cache_size: int = 8):  # noqa: A001  (mg.compile, as tor
     changes as arguments). A module the function calls is watched: assigning or
     deleting one of its attributes (``model.fc = ...``, ``dropout.p = 0.2``), registering
     a parameter, buffer, sub-module or hook, or switching ``train()``/``eval()`` makes the
-    next call trace again. ``compiled.code`` shows the generated replay.
+    next call trace again, and so does a global or closure variable of ``fn`` that holds
+    another object (a tensor, array, module or optimizer rebound; numbers and strings
+    are traced values). ``compiled.code`` shows the generated replay.
     """
     if fn is None:
         return functools.partial(compile, cache_size=cache_size)
@@ -86,6 +94,7 @@ class Compiled:
         self._replays: OrderedDict = OrderedDict()  # signature -> _Replay
         self._eager_reason: str | None = None
         self._lock = threading.Lock()
+        self._rebinds: dict[str, int] = {}  # global or closure variable -> re-traces it caused
         self.traces = 0  # how many times fn was traced (a test and a curious user can look)
 
     def __get__(self, instance, owner=None):
@@ -104,12 +113,24 @@ class Compiled:
         if replay is not None:
             try:
                 result = replay.run(leaves)
-            except _Retrace:
-                pass
+            except _Retrace as retrace:
+                if retrace.args:
+                    self._rebound(retrace.args[0])
             else:
                 self._replays.move_to_end(key)
                 return result
         return self._trace(args, kwargs, leaves, key)
+
+    def _rebound(self, variable: str) -> None:
+        """A variable the function reads held another object: say so once it keeps happening."""
+        count = self._rebinds[variable] = self._rebinds.get(variable, 0) + 1
+        if count == _REBINDS_BEFORE_WARNING:
+            warnings.warn(
+                f"mg.compile({_name(self.fn)}): traced {count} times again because the {variable} it reads "
+                "holds another object at each call; pass it as an argument instead, so that replays "
+                "can be reused",
+                stacklevel=3,
+            )
 
     def _trace(self, args, kwargs, leaves, key):
         recorder = _Recorder(self.fn, leaves)
@@ -514,7 +535,7 @@ class _Recorder:
         # (eager execution frees that too).
         release = f"{' = '.join(f'{node}._saved' for node in self.setup)} = ()" if self.setup else "pass"
         module_checks = self._module_checks()  # (also notes, after the lines, the changes the replay made)
-        body = [*module_checks, *self.checks, *self.lines, release, f"return {returned}"]
+        body = [*self._variable_checks(), *module_checks, *self.checks, *self.lines, release, f"return {returned}"]
         source = (
             "def copy():\n" + "".join(f"    {line}\n" for line in setup)
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
@@ -524,6 +545,39 @@ class _Recorder:
                          summed_into=summed_into)
         exec(builtins.compile(source, f"<mg.compile {_name(self.fn)}>", "exec"), namespace)
         return _Replay(namespace["copy"], source)
+
+    def _variable_checks(self) -> list[str]:
+        """The lines that re-trace when a global or closure variable of the function now
+        holds another object than at tracing (``model = ...``, ``target = mg.tensor(...)``
+        rebound), as torch.compile guards them. Numbers, strings, functions, classes and
+        Python modules are left out: the replay keeps the values it traced with."""
+        fn = getattr(self.fn, "__func__", self.fn)  # (a bound method: its function)
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            return []
+        lines = []
+        cells = fn.__closure__ or ()
+        for i, cell in enumerate(cells):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # a cell not yet filled
+                continue
+            if _watched(value):
+                name = self.constant(cells, "cells")
+                lines.append(f"if {name}[{i}].cell_contents is not {self._held(value)}: "
+                             f"raise _Retrace({f'variable {code.co_freevars[i]!r}'!r})")
+        namespace = fn.__globals__
+        for name in dict.fromkeys(_global_names(code)):
+            if name in namespace and _watched(namespace[name]):
+                holder = self.constant(namespace, "fn_globals")
+                lines.append(f"if {holder}.get({name!r}) is not {self._held(namespace[name])}: "
+                             f"raise _Retrace({f'global {name!r}'!r})")
+        return lines
+
+    def _held(self, value) -> str:
+        """The replay's expression for the very object ``value`` (never a literal: ``is``
+        must compare with this object)."""
+        return f"{self.constant([value], 'traced')}[0]"
 
     def _module_checks(self) -> list[str]:
         """The lines that re-trace when a module the function used changed since tracing:
@@ -615,6 +669,25 @@ def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:
     ):
         raise _Retrace
     seen[0] = data
+
+
+def _global_names(code):
+    """The names ``code`` and the functions, lambdas and comprehensions inside it look up."""
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _global_names(const)
+
+
+def _watched(value) -> bool:
+    """Whether the replay re-traces when a global or closure variable stops holding
+    ``value``: for objects it uses by identity (tensors, arrays, modules, optimizers,
+    containers), not for values it baked in or code."""
+    return not isinstance(value, _UNWATCHED)
+
+
+_UNWATCHED = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, numbers.Number, str, bytes,
+              type(None), functools.partial, Compiled)
 
 
 def _recheck_modules(modules, seen: list) -> None:

@@ -276,7 +276,7 @@ class Module:
     def __call__(self, *args, **kwargs):
         first = next(stamps)  # every node this call records gets a smaller stamp
         if watchers.count and grad_mode.tracer is not None:
-            grad_mode.tracer.module_called(self)  # a replay checks its train()/eval() mode
+            grad_mode.tracer.module_called(self)  # a replay watches it for changes
         if self._hooked or global_hooks.count:
             out = call_with_hooks(self, args, kwargs)
         else:
