@@ -419,6 +419,20 @@ def test_a_variable_rebound_at_every_call_warns_once_and_stays_right():
     assert len(messages) == 1 and "variable 'batch'" in messages[0] and "argument" in messages[0]
 
 
+def test_a_module_read_without_being_called_is_watched_too():
+    layer, X = nn.Linear(2, 1, rng=0), mg.tensor(X_XOR)
+
+    def predict():
+        return nn.functional.linear(X, layer.weight, layer.bias)  # its parameters, not its forward
+
+    with mg.no_grad():
+        compiled = mg.compile(predict)
+        compiled()
+        layer.weight = nn.Parameter(mg.ones(1, 2))
+        np.testing.assert_array_equal(compiled().data, predict().data)
+    assert compiled.traces == 2
+
+
 def test_numbers_in_the_function_are_traced_values():
     scale, shape = 2.0, (1,)  # a tuple of numbers is held as the object itself: no trace per call
     w = mg.tensor([1.0])

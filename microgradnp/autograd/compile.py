@@ -534,8 +534,9 @@ class _Recorder:
         # Between calls the copy keeps its buffers only, not what the nodes saved for backward
         # (eager execution frees that too).
         release = f"{' = '.join(f'{node}._saved' for node in self.setup)} = ()" if self.setup else "pass"
+        variable_checks = self._variable_checks()
         module_checks = self._module_checks()  # (also notes, after the lines, the changes the replay made)
-        body = [*self._variable_checks(), *module_checks, *self.checks, *self.lines, release, f"return {returned}"]
+        body = [*variable_checks, *module_checks, *self.checks, *self.lines, release, f"return {returned}"]
         source = (
             "def copy():\n" + "".join(f"    {line}\n" for line in setup)
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
@@ -550,7 +551,9 @@ class _Recorder:
         """The lines that re-trace when a global or closure variable of the function now
         holds another object than at tracing (``model = ...``, ``target = mg.tensor(...)``
         rebound), as torch.compile guards them. Numbers, strings, functions, classes and
-        Python modules are left out: the replay keeps the values it traced with."""
+        Python modules are left out: the replay keeps the values it traced with. A module
+        held by such a variable is watched for changes as a called one is (the function may
+        read its parameters without calling it)."""
         fn = getattr(self.fn, "__func__", self.fn)  # (a bound method: its function)
         code = getattr(fn, "__code__", None)
         if code is None:
@@ -563,16 +566,24 @@ class _Recorder:
             except ValueError:  # a cell not yet filled
                 continue
             if _watched(value):
+                self._watch_module(value)
                 name = self.constant(cells, "cells")
                 lines.append(f"if {name}[{i}].cell_contents is not {self._held(value)}: "
                              f"raise _Retrace({f'variable {code.co_freevars[i]!r}'!r})")
         namespace = fn.__globals__
         for name in dict.fromkeys(_global_names(code)):
             if name in namespace and _watched(namespace[name]):
+                self._watch_module(namespace[name])
                 holder = self.constant(namespace, "fn_globals")
                 lines.append(f"if {holder}.get({name!r}) is not {self._held(namespace[name])}: "
                              f"raise _Retrace({f'global {name!r}'!r})")
         return lines
+
+    def _watch_module(self, value) -> None:
+        from microgradnp.nn.module import Module
+
+        if isinstance(value, Module):
+            self.modules[id(value)] = value
 
     def _held(self, value) -> str:
         """The replay's expression for the very object ``value`` (never a literal: ``is``
