@@ -433,6 +433,35 @@ def test_a_module_read_without_being_called_is_watched_too():
     assert compiled.traces == 2
 
 
+def test_an_argument_passed_twice_at_tracing_is_not_assumed_twice_later():
+    X, Y = mg.tensor(np.ones(3)), mg.tensor(np.full(3, 10.0))
+
+    def f(a, b):
+        return (a * 2 + b * 3).sum()
+
+    compiled = mg.compile(f)
+    with mg.no_grad():
+        assert compiled(X, X).item() == f(X, X).item() == 15.0
+        assert compiled(X, Y).item() == f(X, Y).item() == 96.0  # traced again: no longer one array
+        assert compiled(Y, X).item() == f(Y, X).item() == 69.0
+        assert compiled(X, X.detach()).item() == 15.0  # one array for both names: the replay is right
+    assert compiled.traces == 2
+
+
+def test_an_argument_that_was_a_parameters_array_at_tracing():
+    p = mg.tensor(np.ones((1, 3)), requires_grad=True)
+
+    def f(a):
+        return ((a * p).sum() + a.sum()).detach()
+
+    compiled = mg.compile(f)
+    other = mg.tensor(np.full((1, 3), 10.0))
+    with mg.no_grad():
+        assert compiled(p).item() == f(p).item()
+        assert compiled(other).item() == f(other).item() == 60.0
+    assert compiled.traces == 2
+
+
 def test_numbers_in_the_function_are_traced_values():
     scale, shape = 2.0, (1,)  # a tuple of numbers is held as the object itself: no trace per call
     w = mg.tensor([1.0])

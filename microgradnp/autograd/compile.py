@@ -290,12 +290,22 @@ class _Recorder:
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             self.checks.append(f"{name} = A[{i}]" + (".data" if isinstance(leaf, Tensor) else ""))
-            self._bind(leaf.data if isinstance(leaf, Tensor) else leaf, name)
+            self._bind_input(leaf.data if isinstance(leaf, Tensor) else leaf, name)
 
     # -- names ---------------------------------------------------------------------------
     def _new(self, prefix: str) -> str:
         self.count += 1
         return f"{prefix}{self.count}"
+
+    def _bind_input(self, array, name: str) -> str:
+        """``_bind`` for an array the replay reads from outside (an argument, a parameter):
+        when the trace saw it twice (``f(x, x)``, or an argument that is a parameter's
+        array), its operations were recorded on one name, so a replay needs the two to be
+        one array again, or traces anew."""
+        earlier = self.var_of.get(id(array))
+        if earlier is not None:
+            self.checks.append(f"if {name} is not {earlier}: raise _Retrace")
+        return self._bind(array, name)
 
     def _bind(self, array, name: str) -> str:
         self.var_of[id(array)] = name
@@ -355,7 +365,7 @@ class _Recorder:
         check = self.constant(functools.partial(_recheck, tensor, data.shape, data.dtype, tensor.requires_grad),
                               "recheck")
         self.checks.append(f"if {condition}: {check}({seen})")
-        return self._bind(data, name)
+        return self._bind_input(data, name)
 
     # -- events, called by apply(), the engine and replayed methods ---------------------------
     def cannot_trace(self, what: str) -> None:
