@@ -455,10 +455,36 @@ def test_an_argument_that_was_a_parameters_array_at_tracing():
         return ((a * p).sum() + a.sum()).detach()
 
     compiled = mg.compile(f)
-    other = mg.tensor(np.full((1, 3), 10.0))
+    other = mg.tensor(np.full((1, 3), 10.0), requires_grad=True)  # the same signature as p
     with mg.no_grad():
         assert compiled(p).item() == f(p).item()
         assert compiled(other).item() == f(other).item() == 60.0
+    assert compiled.traces == 2
+
+
+@pytest.mark.parametrize("kind", ["tensor", "array", "module parameter"])
+def test_an_argument_that_was_a_closure_variable_at_tracing(kind):
+    X, Y = np.ones((1, 3)), np.full((1, 3), 10.0)
+    layer = nn.Linear(3, 1, rng=0)
+    if kind == "tensor":
+        X, Y = mg.tensor(X), mg.tensor(Y)
+
+        def f(a):
+            return (a * 2 + X * 3).sum()
+    elif kind == "array":
+        def f(a):
+            return (mg.tensor(a) * 2 + mg.tensor(X) * 3).sum()
+    else:
+        X, Y = layer.weight, mg.tensor(Y, requires_grad=True)
+
+        def f(a):
+            return (layer(a) + a.sum()).sum()
+
+    compiled = mg.compile(f)
+    with mg.no_grad():
+        assert compiled(X).item() == f(X).item()
+        assert compiled(Y).item() == f(Y).item()  # Y is not X: traced again
+        assert compiled(X).item() == f(X).item()
     assert compiled.traces == 2
 
 

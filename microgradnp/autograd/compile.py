@@ -287,10 +287,13 @@ class _Recorder:
         self.handed_out = None
         self.handed_out_lines: list[int] = []  # where the replay makes its sets of handed-out gradients
         self.kept_as_is: dict[int, str] = {}  # line -> its form when every leaf kept its gradient array
+        self.arguments: dict[int, str] = {}  # id(array of an argument) -> its variable
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             self.checks.append(f"{name} = A[{i}]" + (".data" if isinstance(leaf, Tensor) else ""))
-            self._bind_input(leaf.data if isinstance(leaf, Tensor) else leaf, name)
+            array = leaf.data if isinstance(leaf, Tensor) else leaf
+            self.arguments.setdefault(id(array), name)
+            self._bind_input(array, name)
 
     # -- names ---------------------------------------------------------------------------
     def _new(self, prefix: str) -> str:
@@ -544,9 +547,11 @@ class _Recorder:
         # Between calls the copy keeps its buffers only, not what the nodes saved for backward
         # (eager execution frees that too).
         release = f"{' = '.join(f'{node}._saved' for node in self.setup)} = ()" if self.setup else "pass"
-        variable_checks = self._variable_checks()
+        variable_checks, outside = self._variable_checks()
         module_checks = self._module_checks()  # (also notes, after the lines, the changes the replay made)
-        body = [*variable_checks, *module_checks, *self.checks, *self.lines, release, f"return {returned}"]
+        alias_checks = self._alias_checks([*outside, *self.modules.values()])
+        body = [*variable_checks, *module_checks, *self.checks, *alias_checks, *self.lines, release,
+                f"return {returned}"]
         source = (
             "def copy():\n" + "".join(f"    {line}\n" for line in setup)
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
@@ -567,8 +572,8 @@ class _Recorder:
         fn = getattr(self.fn, "__func__", self.fn)  # (a bound method: its function)
         code = getattr(fn, "__code__", None)
         if code is None:
-            return []
-        lines = []
+            return [], []
+        lines, outside = [], []
         cells = fn.__closure__ or ()
         for i, cell in enumerate(cells):
             try:
@@ -577,6 +582,7 @@ class _Recorder:
                 continue
             if _watched(value):
                 self._watch_module(value)
+                outside.append(value)
                 name = self.constant(cells, "cells")
                 lines.append(f"if {name}[{i}].cell_contents is not {self._held(value)}: "
                              f"raise _Retrace({f'variable {code.co_freevars[i]!r}'!r})")
@@ -584,10 +590,41 @@ class _Recorder:
         for name in dict.fromkeys(_global_names(code)):
             if name in namespace and _watched(namespace[name]):
                 self._watch_module(namespace[name])
+                outside.append(namespace[name])
                 holder = self.constant(namespace, "fn_globals")
                 lines.append(f"if {holder}.get({name!r}) is not {self._held(namespace[name])}: "
                              f"raise _Retrace({f'global {name!r}'!r})")
-        return lines
+        return lines, outside
+
+    def _alias_checks(self, outside: list) -> list[str]:
+        """An argument that was, while tracing, the very array of a tensor the function
+        also reads from outside (a variable's tensor or array, a module's parameter or
+        buffer): the trace recorded both uses on the argument's variable, so a replay needs
+        the two to be one array still, or traces anew."""
+        if not self.arguments:
+            return []
+        from microgradnp.nn.module import Module
+
+        lines = {}
+        for value in outside:
+            if isinstance(value, Module):
+                candidates = [*value.parameters(), *value.buffers()]
+            elif isinstance(value, list | tuple):
+                candidates = list(value)
+            elif isinstance(value, dict):
+                candidates = list(value.values())
+            else:
+                candidates = [value]
+            for candidate in candidates:
+                if isinstance(candidate, Tensor) and id(candidate.data) in self.arguments:
+                    held = f"{self._held(candidate)}.data"
+                elif isinstance(candidate, np.ndarray) and id(candidate) in self.arguments:
+                    held = self._held(candidate)
+                else:
+                    continue
+                argument = self.arguments[id(candidate.data if isinstance(candidate, Tensor) else candidate)]
+                lines.setdefault((argument, id(candidate)), f"if {argument} is not {held}: raise _Retrace")
+        return list(lines.values())
 
     def _watch_module(self, value) -> None:
         from microgradnp.nn.module import Module
