@@ -488,6 +488,22 @@ def test_an_argument_that_was_a_closure_variable_at_tracing(kind):
     assert compiled.traces == 2
 
 
+def test_an_argument_or_parameter_returned_is_returned_itself():
+    layer = nn.Linear(2, 1, rng=0)
+
+    def f(x):
+        with mg.no_grad():
+            out = layer(x)
+        return out, layer.weight, x
+
+    compiled = mg.compile(f)
+    for x in (mg.tensor(X_XOR), mg.tensor(X_XOR), mg.tensor(1 - X_XOR)):
+        out, weight, same = compiled(x)
+        assert weight is layer.weight and weight.requires_grad and same is x  # as eager returns them
+        np.testing.assert_array_equal(out.data, f(x)[0].data)
+    assert compiled.traces == 1
+
+
 def test_numbers_in_the_function_are_traced_values():
     scale, shape = 2.0, (1,)  # a tuple of numbers is held as the object itself: no trace per call
     w = mg.tensor([1.0])

@@ -288,6 +288,11 @@ class _Recorder:
         self.handed_out_lines: list[int] = []  # where the replay makes its sets of handed-out gradients
         self.kept_as_is: dict[int, str] = {}  # line -> its form when every leaf kept its gradient array
         self.arguments: dict[int, str] = {}  # id(array of an argument) -> its variable
+        # The tensors a call hands in or the function reads from outside: returned, they are
+        # returned themselves (A[i] is this call's argument), as eager returns them.
+        self.as_themselves: dict[int, str] = {
+            id(leaf): f"A[{i}]" for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)
+        }
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             self.checks.append(f"{name} = A[{i}]" + (".data" if isinstance(leaf, Tensor) else ""))
@@ -359,6 +364,7 @@ class _Recorder:
         if tensor.data is FREED:
             raise TraceError(f"mg.compile: {tensor!r} lost its values to an earlier backward()")
         holder, name = self.constant(tensor, "p" if tensor.requires_grad else "t"), self._new("x")
+        self.as_themselves.setdefault(id(tensor), holder)
         data = tensor.data
         seen = self.constant([data], "seen")  # the array last checked; another one is checked again
         self.checks.append(f"{name} = {holder}.data")
@@ -669,6 +675,8 @@ class _Recorder:
     def as_replayed(self, value):
         """The traced call's result as a replay returns it: its tensors without a graph."""
         if isinstance(value, Tensor):
+            if id(value) in self.as_themselves:
+                return value
             return Tensor._wrap(value.data) if id(value.data) in self.var_of else value
         if isinstance(value, tuple | list):
             items = [self.as_replayed(v) for v in value]
@@ -679,6 +687,8 @@ class _Recorder:
 
     def _returned(self, value) -> str:
         if isinstance(value, Tensor):
+            if id(value) in self.as_themselves:  # an argument, or a tensor from outside (a parameter)
+                return self.as_themselves[id(value)]
             name = self.var_of.get(id(value.data))
             if name is None:
                 return self.constant(value)  # a tensor from outside (a parameter): itself
