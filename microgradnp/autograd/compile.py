@@ -568,13 +568,13 @@ class _Recorder:
         exec(builtins.compile(source, f"<mg.compile {_name(self.fn)}>", "exec"), namespace)
         return _Replay(namespace["copy"], source)
 
-    def _variable_checks(self) -> list[str]:
+    def _variable_checks(self) -> tuple[list[str], list]:
         """The lines that re-trace when a global or closure variable of the function now
         holds another object than at tracing (``model = ...``, ``target = mg.tensor(...)``
         rebound), as torch.compile guards them. Numbers, strings, functions, classes and
         Python modules are left out: the replay keeps the values it traced with. A module
         held by such a variable is watched for changes as a called one is (the function may
-        read its parameters without calling it)."""
+        read its parameters without calling it). Also returns the objects so watched."""
         fn = getattr(self.fn, "__func__", self.fn)  # (a bound method: its function)
         code = getattr(fn, "__code__", None)
         if code is None:
@@ -622,14 +622,12 @@ class _Recorder:
             else:
                 candidates = [value]
             for candidate in candidates:
-                if isinstance(candidate, Tensor) and id(candidate.data) in self.arguments:
-                    held = f"{self._held(candidate)}.data"
-                elif isinstance(candidate, np.ndarray) and id(candidate) in self.arguments:
-                    held = self._held(candidate)
-                else:
+                is_tensor = isinstance(candidate, Tensor)
+                argument = self.arguments.get(id(candidate.data if is_tensor else candidate))
+                if argument is None or (argument, id(candidate)) in lines:
                     continue
-                argument = self.arguments[id(candidate.data if isinstance(candidate, Tensor) else candidate)]
-                lines.setdefault((argument, id(candidate)), f"if {argument} is not {held}: raise _Retrace")
+                held = self._held(candidate) + (".data" if is_tensor else "")
+                lines[argument, id(candidate)] = f"if {argument} is not {held}: raise _Retrace"
         return list(lines.values())
 
     def _watch_module(self, value) -> None:
