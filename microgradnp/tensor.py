@@ -236,6 +236,8 @@ class Tensor:
                 "convert it first, e.g. t = mg.tensor(data, dtype=np.float64)"
             )
         self.requires_grad = requires_grad
+        if _grad_mode.tracer is not None:  # an mg.compile trace: a replay sets it too
+            _grad_mode.tracer.requires_grad_set(self, requires_grad)
         return self
 
     def retain_grad(self) -> Tensor:

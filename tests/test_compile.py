@@ -898,3 +898,325 @@ def test_a_compiled_function_returns_named_tuples_as_eager_does():
         assert type(result) is type(expected) and result._fields == ("values", "indices")
         np.testing.assert_array_equal(result.values.data, expected.values.data)
         np.testing.assert_array_equal(result.indices.data, expected.indices.data)
+
+
+# -- what a replay must not get wrong: arguments, returned objects, values, outside state --------
+def test_gradients_of_an_argument_go_to_this_calls_tensor():
+    compiled = mg.compile(lambda x: (x * x).sum().backward())
+    a = mg.tensor([1.0, 2.0], requires_grad=True)
+    b = mg.tensor([3.0, 4.0], requires_grad=True)
+    compiled(a)
+    compiled(b)
+    np.testing.assert_array_equal(a.grad, [2.0, 4.0])
+    np.testing.assert_array_equal(b.grad, [6.0, 8.0])
+    assert compiled.traces == 1
+
+
+def test_requires_grad_set_inside_the_function_is_set_by_every_replay():
+    def input_gradient(x):
+        x.requires_grad_()
+        (x * x * x).sum().backward()
+
+    compiled = mg.compile(input_gradient)
+    compiled(mg.tensor([1.0, 2.0]))
+    b = mg.tensor([3.0, 4.0])
+    compiled(b)
+    assert b.requires_grad
+    np.testing.assert_array_equal(b.grad, [27.0, 48.0])
+
+
+def test_a_hook_registered_on_an_argument_after_tracing_is_honoured():
+    def step(x):
+        x.grad = None
+        (x * x).sum().backward()
+
+    compiled = mg.compile(step)
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    compiled(x)
+    x.register_hook(lambda g: g * 10)
+    with pytest.warns(UserWarning, match="hook"):
+        compiled(x)
+    np.testing.assert_array_equal(x.grad, [20.0, 40.0])
+
+
+def test_a_users_function_with_its_own_backward_is_replayed():
+    class Cube(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * grad
+
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        loss = Cube.apply(w * x).sum()
+        loss.backward()
+        return loss.detach()
+
+    compiled = mg.compile(step)
+    compiled(mg.tensor([1.0, 2.0]))
+    replayed, replayed_grad = compiled(mg.tensor([3.0, 4.0])).item(), w.grad.copy()
+    assert replayed == step(mg.tensor([3.0, 4.0])).item()
+    np.testing.assert_array_equal(replayed_grad, w.grad)
+    assert compiled.traces == 1
+
+
+def test_an_object_holding_computed_tensors_cannot_be_returned():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Out:
+        loss: mg.Tensor
+
+    with pytest.raises(mg.TraceError, match="tuple or a dict"):
+        mg.compile(lambda x: Out((x * x).sum()))(mg.tensor([1.0, 2.0]))
+
+
+def test_dict_and_list_subclasses_are_returned_as_themselves():
+    from collections import OrderedDict
+
+    class Losses(list):
+        pass
+
+    for make in (lambda v: OrderedDict(loss=v), lambda v: Losses([v])):
+        compiled = mg.compile(lambda x, make=make: make((x * x).sum()))
+        for values in ([1.0, 2.0], [3.0, 4.0]):
+            result = compiled(mg.tensor(values))
+            assert type(result) is type(make(None))
+            assert next(iter(result.values() if isinstance(result, dict) else result)).item() == sum(
+                v * v for v in values)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: (x[x > 0] * 2).sum(),
+    lambda x: x.sum() / x[x > 1.5].numel(),
+    lambda x: x[mg.nonzero(x > 0)].sum(),
+    lambda x: (x.nonzero() * 1.0).sum(),
+    lambda x: mg.nn.functional.one_hot((x > 0).long()).sum() * 1.0,
+    lambda x: x.repeat_interleave((x > 0).long()).sum(),
+])
+def test_results_whose_shape_depends_on_values_are_computed_eagerly(fn):
+    compiled = mg.compile(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for values in ([1.0, -1.0, 2.0, 3.0], [-1.0, -1.0, 5.0, -1.0], [1.0, 2.0, -3.0, -4.0]):
+            x = mg.tensor(values)
+            assert compiled(x).item() == fn(x).item()
+
+
+@pytest.mark.parametrize("fn", [lambda x, y: x if mg.equal(x, y) else y, lambda x, y: x if x.allclose(y) else y,
+                                lambda x, y: x if mg.is_nonzero(x[0]) else y])
+def test_python_bools_of_tensor_values_are_refused(fn):
+    with pytest.raises(mg.TraceError, match="Python bool"):
+        mg.compile(fn)(mg.tensor([1.0, 2.0]), mg.tensor([1.0, 2.0]))
+
+
+def test_replacing_data_or_initialising_inside_the_function_is_refused():
+    p = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    def project():
+        p.data = p.clamp(0.0, 1.5).data * 2
+
+    with pytest.raises(mg.TraceError, match=r"t\.data"):
+        mg.compile(project)()
+    with pytest.raises(mg.TraceError, match=r"nn\.init"):
+        mg.compile(lambda: nn.init.uniform_(p))()
+
+
+def test_a_lazy_module_is_set_up_by_the_traced_call_and_then_replayed():
+    for lazy in (nn.LazyLinear(3), nn.LazyConv1d(2, 1)):
+        compiled = mg.compile(lambda x, lazy=lazy: lazy(x).sum().detach())
+        x = mg.tensor(np.ones((1, 2, 4)) if isinstance(lazy, nn.LazyConv1d) else [[1.0, 2.0]])
+        assert compiled(x).item() == compiled(x).item() == lazy(x).sum().item()
+        assert compiled.traces == 1
+
+
+def test_an_embeddings_max_norm_and_an_averaged_model_update_at_every_call():
+    from microgradnp.optim.swa_utils import AveragedModel
+
+    X = mg.tensor([[1.0, 2.0], [3.0, -1.0]])
+
+    def step(model, opt, averaged):
+        opt.zero_grad()
+        loss = model(X).pow(2).mean()
+        loss.backward()
+        opt.step()
+        averaged.update_parameters(model)
+        return loss
+
+    def make():
+        model = nn.Linear(2, 1, rng=0)
+        return model, optim.SGD(model.parameters(), lr=0.1), AveragedModel(model)
+
+    eager, twin = make(), make()
+    compiled = mg.compile(step)
+    for _ in range(5):
+        step(*eager)
+        compiled(*twin)
+    assert twin[2].n_averaged.item() == eager[2].n_averaged.item() == 5
+    np.testing.assert_array_equal(twin[2].module.weight.data, eager[2].module.weight.data)
+
+    def lookup(table, index):
+        return table(index).sum().detach()
+
+    tables = []
+    for _ in range(2):
+        mg.manual_seed(0)
+        tables.append(nn.Embedding(10, 4, max_norm=1.0))
+    compiled = mg.compile(lookup)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for index in ([0, 1], [2, 3], [0, 3]):
+            assert compiled(tables[1], np.array(index)).item() == lookup(tables[0], np.array(index)).item()
+
+
+def test_detect_anomaly_inside_the_function_is_honoured_by_later_calls():
+    w = mg.tensor([1.0, 1.0], requires_grad=True)
+
+    def step(x):
+        with mg.detect_anomaly():
+            loss = (w * x).log().sum()
+            loss.backward()
+        return loss.detach()
+
+    compiled = mg.compile(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled(mg.tensor([1.0, 2.0]))
+        with np.errstate(invalid="ignore"), pytest.raises(FloatingPointError):
+            compiled(mg.tensor([-1.0, 2.0]))
+
+
+def test_the_default_dtype_and_the_sign_of_zero_are_part_of_the_signature():
+    compiled = mg.compile(lambda: mg.tensor([1.1, 2.2]) * 3 + 1)
+    compiled()
+    mg.set_default_dtype(np.float32)
+    try:
+        assert compiled().dtype == np.float32
+    finally:
+        mg.set_default_dtype(np.float64)
+    compiled = mg.compile(lambda x, s: 1.0 / (x * s))
+    x = mg.tensor([1.0, 2.0])
+    with np.errstate(divide="ignore"):
+        compiled(x, 0.0)
+        np.testing.assert_array_equal(compiled(x, -0.0).data, [-np.inf, -np.inf])
+
+
+def test_a_scheduler_stepped_with_the_loss_inside_the_function_is_replayed():
+    def make():
+        model = nn.Linear(2, 1, rng=0)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        scheduler = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=1, factor=0.5)
+        X = mg.tensor([[1.0, 2.0]])
+
+        def step():
+            opt.zero_grad()
+            loss = model(X).pow(2).mean()
+            loss.backward()
+            opt.step()
+            scheduler.step(loss)
+            return loss
+
+        return step, opt
+
+    (step, opt), (twin_step, twin_opt) = make(), make()
+    compiled = mg.compile(twin_step)
+    for _ in range(6):
+        assert step().item() == compiled().item()
+        assert opt.param_groups[0]["lr"] == twin_opt.param_groups[0]["lr"]
+    assert opt.param_groups[0]["lr"] < 0.1 and compiled.traces == 1
+
+
+class _Predictor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1, rng=0)
+
+    def forward(self, x):
+        return self.fc(x)
+
+    @mg.compile
+    def predict(self, x):
+        return self.forward(x).detach()
+
+
+class _Trainer:
+    def __init__(self, model):
+        self.model, self.opt = model, optim.SGD(model.parameters(), lr=0.1)
+
+    @mg.compile
+    def step(self, X, y):
+        self.opt.zero_grad()
+        loss = ((self.model(X) - y) ** 2).mean()
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+def test_objects_passed_in_are_watched_like_variables():
+    x = mg.tensor([[1.0, 2.0]])
+    net = _Predictor()
+    net.predict(x)
+    net.fc = nn.Linear(2, 1, rng=1)  # a module argument (self) never called as a whole
+    assert net.predict(x).item() == net(x).item()
+
+    trainer = _Trainer(nn.Linear(2, 1, rng=0))
+    trainer.step(x, mg.tensor([[1.0]]))
+    new = nn.Linear(2, 1, rng=1)
+    before = new.weight.data.copy()
+    trainer.model, trainer.opt = new, optim.SGD(new.parameters(), lr=0.1)
+    trainer.step(x, mg.tensor([[1.0]]))
+    assert not np.array_equal(before, new.weight.data)  # the new model was trained
+
+
+def test_objects_passed_in_are_keyed_by_identity_and_their_attributes_checked():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Batch:
+        x: mg.Tensor
+
+    w = mg.tensor([1.0, 1.0])
+    compiled = mg.compile(lambda batch: (batch.x * w).sum())
+    for i in range(20):  # (new objects may take a freed one's address)
+        assert compiled(Batch(mg.tensor([float(i), 0.0]))).item() == i
+    batch = Batch(mg.tensor([1.0, 0.0]))
+    compiled(batch)
+    batch.x = mg.tensor([7.0, 0.0])
+    assert compiled(batch).item() == 7.0
+
+
+_target = mg.tensor([1.0, 1.0])
+_layers = [nn.Linear(2, 1, rng=0)]
+_config = {"w": mg.tensor([1.0, 2.0])}
+
+
+def _loss_of(prediction):
+    return ((prediction - _target) ** 2).sum()
+
+
+def test_items_of_watched_containers_and_globals_of_called_functions_are_watched():
+    global _target
+    x = mg.tensor([1.0, 2.0])
+    compiled = mg.compile(lambda x: _loss_of(x * 2))
+    compiled(x)
+    saved, _target = _target, mg.tensor([10.0, 10.0])
+    try:
+        assert compiled(x).item() == _loss_of(x * 2).item() == 100.0
+    finally:
+        _target = saved
+    X = mg.tensor([[1.0, 2.0]])
+    compiled = mg.compile(lambda X: _layers[0](X).detach())
+    compiled(X)
+    _layers[0] = nn.Linear(2, 1, rng=1)
+    assert compiled(X).item() == _layers[0](X).item()
+    compiled = mg.compile(lambda x: (x * _config["w"]).sum())
+    compiled(x)
+    _config["w"] = mg.tensor([5.0, 5.0])
+    assert compiled(x).item() == 15.0

@@ -27,7 +27,10 @@ import builtins
 import functools
 import math
 import numbers
+import os
 import re
+import sys
+import sysconfig
 import threading
 import types
 import warnings
@@ -35,8 +38,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from microgradnp import tensor as _tensor_module
 from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape, summed_into
-from microgradnp.autograd.function import RELEASED, _user_origin
+from microgradnp.autograd.function import _PACKAGE_DIR, RELEASED, _user_origin
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.tensor import FREED, Tensor
 
@@ -133,7 +137,7 @@ class Compiled:
             )
 
     def _trace(self, args, kwargs, leaves, key):
-        recorder = _Recorder(self.fn, leaves)
+        recorder = _Recorder(self.fn, leaves, (args, kwargs))
         with _tracing(recorder):
             result = self.fn(*args, **kwargs)
         self.traces += 1
@@ -175,22 +179,23 @@ def _signature(value) -> tuple[list, tuple]:
             kind = type(a)
             if kind is Tensor:
                 data = a.data
-                key.append(("T", data.shape, data.dtype.str, a.requires_grad))
+                key.append(("T", data.shape, data.dtype.str, a.requires_grad, not a._hooks))
             elif kind is np.ndarray:
                 key.append(("A", a.shape, a.dtype.str))
             else:
                 break
         else:
             leaves.extend(args)
-            return leaves, (("tuple", ("tuple", *key), ("dict",)), mode.grad_enabled)  # as _key spells it
-    return leaves, (_key(value, leaves), mode.grad_enabled)
+            # (spelled as _key spells it; the default dtype decides what Python numbers become)
+            return leaves, (("tuple", ("tuple", *key), ("dict",)), mode.grad_enabled, _tensor_module._default_dtype)
+    return leaves, (_key(value, leaves), mode.grad_enabled, _tensor_module._default_dtype)
 
 
 def _key(value, leaves: list):
     if isinstance(value, Tensor):
         leaves.append(value)
         data = value.data
-        return ("T", data.shape, data.dtype.str, value.requires_grad)
+        return ("T", data.shape, data.dtype.str, value.requires_grad, not value._hooks)  # (a hook: traced anew)
     if isinstance(value, np.ndarray):
         leaves.append(value)
         return ("A", value.shape, value.dtype.str)
@@ -198,10 +203,12 @@ def _key(value, leaves: list):
         return (type(value).__name__, *(_key(v, leaves) for v in value))
     if isinstance(value, dict):
         return ("dict", *((k, _key(v, leaves)) for k, v in value.items()))
-    try:
-        hash(value)
-    except TypeError:
-        return ("id", id(value))  # unhashable objects (a model, a generator): by identity
+    if not isinstance(value, _VALUES):
+        # Objects (a model, a config object, a dataclass of tensors): by identity, even when
+        # they define == (two equal objects are still two objects a replay reads from).
+        return ("id", _Identity(value))
+    if isinstance(value, float) and value == 0:
+        return ("V", "float", value, math.copysign(1.0, value))  # 0.0 and -0.0 are equal keys otherwise
     return ("V", type(value).__name__, value)
 
 
@@ -226,6 +233,22 @@ def _traced_grad_set(tensor: Tensor, value) -> None:
 _checked_grad = property(_traced_grad_get, _traced_grad_set, doc=_plain_grad.__doc__)
 
 
+def _traced_data_get(tensor: Tensor):
+    return tensor.__dict__["data"]
+
+
+def _traced_data_set(tensor: Tensor, value) -> None:
+    values = tensor.__dict__
+    if "data" in values and value is not FREED and mode.tracer is not None:  # (not a new tensor's first data)
+        mode.tracer.data_assigned(tensor)
+    values["data"] = value
+
+
+# ``t.data`` is an instance attribute; while some thread traces, this property stands in
+# for it, so that a trace sees a reassignment that a replay would skip.
+_checked_data = property(_traced_data_get, _traced_data_set)
+
+
 class _tracing:
     """Attach ``recorder`` to this thread for the duration of one eager run."""
 
@@ -241,17 +264,26 @@ class _tracing:
             # Reading .grad is a plain attribute read normally; while some thread traces, a
             # checking property stands in, so that a trace sees reads it could not replay.
             Tensor.grad = _checked_grad
+            Tensor.data = _checked_data
         watchers.add(1)
         mode.tracer = self.recorder
+        # The functions the traced one calls read globals too (a loss helper's `target`):
+        # note them, unless a profiler is already installed in this thread.
+        self.profiling = sys.getprofile() is None
+        if self.profiling:
+            sys.setprofile(self.recorder.called)
 
     def __exit__(self, *exc):
         global _traces_running
+        if self.profiling:
+            sys.setprofile(None)
         mode.tracer = None
         watchers.add(-1)
         with _tracing_lock:
             _traces_running -= 1
             if not _traces_running:
                 Tensor.grad = _plain_grad
+                del Tensor.data
 
 
 # Stand-ins for a replayed node's inputs: backward rules ask only whether each input
@@ -265,11 +297,24 @@ def _stand_in(requires_grad: bool) -> Tensor:
 _NEEDS_GRAD, _NO_GRAD = _stand_in(True), _stand_in(False)
 
 
+def _shaped_stand_in(tensor: Tensor) -> Tensor:
+    """A user Function's input stand-in: its gradients are checked against the input's
+    shape and dtype (an array of that shape without memory)."""
+    t = Tensor.__new__(Tensor)
+    t.data = np.broadcast_to(np.empty((), tensor.data.dtype), tensor.data.shape)
+    t.requires_grad = tensor.requires_grad
+    return t
+
+
 class _Recorder:
     """Writes one eager run of a function down as the lines of its replay."""
 
-    def __init__(self, fn, leaves: list):
+    def __init__(self, fn, leaves: list, arguments=((), {})):
         self.fn = fn
+        # Objects passed in (a `self`, a config object, a list of layers): keyed by identity
+        # (see _key), and their attributes or items watched like a variable's.
+        self.argument_objects = [v for v in _objects_in(arguments) if _watched(v)]
+        self.helpers: dict = {}  # code of the user's functions called while tracing -> their globals
         self.lines: list[str] = []
         self.checks: list[str] = []
         self.setup: dict[str, list[str]] = {}  # node -> the lines making it, once per copy of the replay
@@ -410,7 +455,8 @@ class _Recorder:
         setup = self.setup[node] = [f"{node} = {kind}.__new__({kind})"]
         if result._node is ctx:  # recorded for backward: the rule may ask which inputs need grads
             flags = tuple(
-                (_NEEDS_GRAD if x.requires_grad else _NO_GRAD) if isinstance(x, Tensor) else x for x in inputs
+                ((_NEEDS_GRAD if x.requires_grad else _NO_GRAD) if cls._builtin else _shaped_stand_in(x))
+                if isinstance(x, Tensor) else x for x in inputs
             )
             setup.append(f"{node}.inputs = {self.constant(flags, 'needs')}")
         self.lines.append(f"{out} = {kind}.forward({node}, {', '.join(operands)})")
@@ -472,7 +518,7 @@ class _Recorder:
         was_none = leaf._grad is None
         _accumulate_leaf(leaf, grad, handed_out)
         self.leaves[id(leaf)] = leaf
-        p, g = self.constant(leaf, "p"), self.operand(grad)
+        p, g = self.tensor_expression(leaf), self.operand(grad)
         if was_none and leaf._grad is grad:  # the leaf kept the array: a replay's is fresh at the same line too
             self.kept_as_is[len(self.lines)] = f"{p}._grad = {g} if {p}._grad is None else summed_into({p}, {g})"
         else:
@@ -509,12 +555,38 @@ class _Recorder:
             return
         if value is not None:
             self.cannot_trace("t.grad = value (assigning a gradient)")
-        self.lines.append(f"{self.constant(tensor, 'p')}._grad = None")
+        self.lines.append(f"{self.tensor_expression(tensor)}._grad = None")
+
+    def called(self, frame, event, arg) -> None:
+        """The trace's profiler: notes each function of the user's code that runs."""
+        if event == "call":
+            code = frame.f_code
+            if code not in self.helpers and _is_user_code(code.co_filename):
+                self.helpers[code] = frame.f_globals
+
+    def data_assigned(self, tensor) -> None:
+        """``t.data = array`` while tracing: a replay would not repeat it, so it is refused
+        once the trace has read the old array (a lazy module's first fill comes before)."""
+        if not self.paused and id(tensor.__dict__["data"]) in self.var_of:
+            self.cannot_trace("t.data = ... (replacing a tensor's values)")
+
+    def tensor_expression(self, tensor) -> str:
+        """The replay's expression for a tensor object from outside: an argument is this
+        call's (A[i]), anything else the traced tensor itself."""
+        return self.as_themselves.get(id(tensor)) or self.constant(tensor, "p")
+
+    def requires_grad_set(self, tensor, value: bool) -> None:
+        """``t.requires_grad_()`` on a tensor from outside: a replay sets it on its own."""
+        if self.paused or (id(tensor) not in self.as_themselves and self._computed(tensor)):
+            return  # (a tensor the function computed: not a leaf, nothing to set)
+        self.lines.append(f"{self.tensor_expression(tensor)}.requires_grad = {bool(value)!r}")
 
     def replayed_call(self, method, owner, args, kwargs):
         if self.paused:
             return method(owner, *args, **kwargs)
-        if kwargs.get("closure") is not None or (method.__name__ == "step" and args and args[0] is not None):
+        is_optimizer = hasattr(owner, "param_groups")  # (a scheduler's step(metric) takes no closure)
+        if is_optimizer and (kwargs.get("closure") is not None or (method.__name__ == "step" and args
+                                                                   and args[0] is not None)):
             self.cannot_trace("optimizer.step(closure)")
         kind = type(owner).__name__
         operands = [self.constant(owner, kind.lower()), *(self._argument(a) for a in args)]
@@ -580,6 +652,9 @@ class _Recorder:
         if code is None:
             return [], []
         lines, outside = [], []
+        for value in self.argument_objects:
+            outside.append(value)
+            lines += self._watch_object(value, "an argument")
         cells = fn.__closure__ or ()
         for i, cell in enumerate(cells):
             try:
@@ -587,20 +662,56 @@ class _Recorder:
             except ValueError:  # a cell not yet filled
                 continue
             if _watched(value):
-                self._watch_module(value)
                 outside.append(value)
                 name = self.constant(cells, "cells")
                 lines.append(f"if {name}[{i}].cell_contents is not {self._held(value)}: "
                              f"raise _Retrace({f'variable {code.co_freevars[i]!r}'!r})")
-        namespace = fn.__globals__
-        for name in dict.fromkeys(_global_names(code)):
+                lines += self._watch_object(value, f"variable {code.co_freevars[i]!r}")
+        names = {(name, id(fn.__globals__)): fn.__globals__ for name in _global_names(code)}
+        for helper, namespace in self.helpers.items():  # (functions it called)
+            names.update(((name, id(namespace)), namespace) for name in _global_names(helper))
+        for (name, _), namespace in names.items():
             if name in namespace and _watched(namespace[name]):
-                self._watch_module(namespace[name])
                 outside.append(namespace[name])
-                holder = self.constant(namespace, "fn_globals")
+                holder = self.constant(namespace, "fn_globals" if namespace is fn.__globals__ else "globals")
                 lines.append(f"if {holder}.get({name!r}) is not {self._held(namespace[name])}: "
                              f"raise _Retrace({f'global {name!r}'!r})")
+                lines += self._watch_object(namespace[name], f"global {name!r}")
         return lines, outside
+
+    def _watch_object(self, value, label: str) -> list[str]:
+        """What a replay checks in an object the function reads from outside: a module is
+        watched for changes; the items of a list or dict and the attributes of a plain
+        object (``self.model``, ``layers[0]``, ``config["w"]``) must still be the objects
+        they were, else the call traces anew (one level deep). Optimizers and schedulers
+        are left out: their calls are replayed, reading their state at each call."""
+        from microgradnp.nn.module import Module
+
+        if isinstance(value, Module):
+            self.modules[id(value)] = value
+            return []
+        if isinstance(value, Tensor | np.ndarray | tuple) or hasattr(value, "param_groups") or hasattr(
+                value, "optimizer"):
+            return []  # (a tuple cannot change; a tensor's data is checked where it is read)
+        held = self._held(value)
+        if isinstance(value, list):
+            items, lines = enumerate(value), [f"if len({held}) != {len(value)}: raise _Retrace({label!r})"]
+            expression = f"{held}[{{!r}}]"
+        elif isinstance(value, dict):
+            items, lines = value.items(), []
+            expression = f"{held}.get({{!r}}, _Retrace)"
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            items, lines = vars(value).items(), []
+            expression = f"{held}.__dict__.get({{!r}}, _Retrace)"
+        else:
+            return []
+        for key, item in list(items):
+            if _watched(item) and _is_literal(key):
+                if isinstance(item, Module):
+                    self.modules[id(item)] = item
+                lines.append(f"if {expression.format(key)} is not {self._held(item)}: "
+                             f"raise _Retrace({f'{label}, item {key!r}'!r})")
+        return lines
 
     def _alias_checks(self, outside: list) -> list[str]:
         """An argument that was, while tracing, the very array of a tensor the function
@@ -680,7 +791,8 @@ class _Recorder:
             items = [self.as_replayed(v) for v in value]
             return type(value)(*items) if _is_named_tuple(value) else type(value)(items)
         if isinstance(value, dict):
-            return {k: self.as_replayed(v) for k, v in value.items()}
+            items = {k: self.as_replayed(v) for k, v in value.items()}
+            return items if type(value) is dict else type(value)(items)
         return value
 
     def _returned(self, value) -> str:
@@ -702,12 +814,22 @@ class _Recorder:
             items = ", ".join(self._returned(v) for v in value)
             if _is_named_tuple(value):  # (values, indices) and the like keep their type and field names
                 return f"{self.constant(type(value), type(value).__name__)}({items})"
-            return f"({items},)" if isinstance(value, tuple) else f"[{items}]"
+            if isinstance(value, tuple):
+                return f"({items},)"
+            return f"[{items}]" if type(value) is list else f"{self.constant(type(value))}([{items}])"
         if isinstance(value, dict):
-            return "{" + ", ".join(f"{self.constant(k)}: {self._returned(v)}" for k, v in value.items()) + "}"
+            items = "{" + ", ".join(f"{self.constant(k)}: {self._returned(v)}" for k, v in value.items()) + "}"
+            return items if type(value) is dict else f"{self.constant(type(value))}({items})"
         if isinstance(value, np.ndarray) and id(value) in self.var_of:
             return self.var_of[id(value)]
-        return self.constant(value)
+        if any(isinstance(v, Tensor) and id(v) not in self.as_themselves and self._computed(v)
+               for v in _attribute_values(value)):
+            raise TraceError(
+                f"mg.compile({_name(self.fn)}) returns a {type(value).__name__} holding tensors it "
+                "computed; a replay can return them in tuples, lists, dicts and named tuples only "
+                "(it would return the first call's object). Return a tuple or a dict instead."
+            )
+        return self.constant(value)  # an object from outside the function: itself
 
 
 def _is_literal(value) -> bool:
@@ -735,6 +857,15 @@ def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:
     ):
         raise _Retrace
     seen[0] = data
+
+
+_LIBRARY_DIRS = tuple({sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _is_user_code(filename: str) -> bool:
+    """Whether a function's file is the user's (not microgradnp, the standard library or an
+    installed package, whose globals a step does not rebind)."""
+    return not filename.startswith((_PACKAGE_DIR + os.sep, *_LIBRARY_DIRS, "<frozen"))
 
 
 def _global_names(code):
@@ -765,6 +896,49 @@ def _recheck_modules(modules, seen: list) -> None:
     if global_hooks.count or any(module._changed > seen[0] for module in modules):
         raise _Retrace
     seen[0] = changes.count
+
+
+_VALUES = (numbers.Number, str, bytes, type(None), np.dtype, type, types.FunctionType, types.BuiltinFunctionType,
+           functools.partial, frozenset, range, slice, type(Ellipsis))
+
+
+class _Identity:
+    """A cache key part that is an object itself (held, so its id cannot be reused)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Identity) and other.value is self.value
+
+
+def _objects_in(value):
+    """The objects in a call's arguments (nested tuples, lists, dicts, which are part of
+    the call's structure), other than the Tensors and arrays, which are its leaves."""
+    if isinstance(value, Tensor | np.ndarray):
+        return
+    if isinstance(value, tuple | list):
+        for v in value:
+            yield from _objects_in(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _objects_in(v)
+    elif not isinstance(value, _VALUES):
+        yield value
+
+
+def _attribute_values(value) -> list:
+    """The values of an object's attributes (``__dict__`` and ``__slots__``)."""
+    values = list(getattr(value, "__dict__", {}).values()) if not isinstance(value, type) else []
+    for slot in getattr(type(value), "__slots__", ()):
+        if isinstance(slot, str) and hasattr(value, slot):
+            values.append(getattr(value, slot))
+    return values
 
 
 def _arrays_in(value):

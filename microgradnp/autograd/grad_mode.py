@@ -46,6 +46,27 @@ def records_calls() -> bool:
     return mode.tracer is not None and not mode.tracer.paused
 
 
+class untraced:
+    """Work an mg.compile trace does not record (a lazy module's one-time set-up): it runs
+    once, while tracing, as it would in the first eager call."""
+
+    def __enter__(self):
+        self.tracer = mode.tracer if watchers.count else None
+        if self.tracer is not None:
+            self.tracer.paused += 1
+
+    def __exit__(self, *exc):
+        if self.tracer is not None:
+            self.tracer.paused -= 1
+
+
+def writes_in_place(what: str) -> None:
+    """Framework code is about to change a tensor's values in place outside the graph (an
+    initialiser, a renormalisation): a replay would not repeat it, so a trace refuses it."""
+    if watchers.count and records_calls():
+        mode.tracer.cannot_trace(what)
+
+
 def replayed(method):
     """Marks a framework method whose effects lie outside the graph (an optimizer's step,
     zeroing gradients, a scheduler's step, ``train()``/``eval()``): an ``mg.compile``
@@ -82,6 +103,8 @@ class _ModeSwitch(contextlib.ContextDecorator):
         setattr(mode, self.flag, self.value)
         if self.value and self.flag == "anomaly":
             watchers.add(1)
+            if mode.tracer is not None:  # checks a replay would skip: an mg.compile-d function runs eagerly
+                mode.tracer.cannot_replay("detect_anomaly")
         return self
 
     def __exit__(self, *exc):

@@ -9,6 +9,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from microgradnp.autograd.grad_mode import writes_in_place
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.tensor import Tensor, _rng, uniform_samples
@@ -33,6 +34,7 @@ __all__ = [
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
+    writes_in_place("an nn.init function (filling a tensor in place)")
     tensor.data[...] = values
     bump_version(tensor.data)
     return tensor

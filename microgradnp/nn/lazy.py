@@ -16,6 +16,7 @@ import inspect
 
 import numpy as np
 
+from microgradnp.autograd.grad_mode import untraced
 from microgradnp.autograd.versions import bump
 from microgradnp.device import check_device
 from microgradnp.errors import InvalidArgumentError
@@ -84,12 +85,13 @@ class _LazyMixin:
             if tensor is not None and tensor.data.dtype.kind in "fc":
                 arguments["dtype"] = tensor.data.dtype
                 break
-        eager = self.cls_to_become(channels, **arguments)
-        for own, new in ((self._parameters, eager._parameters), (self._buffers, eager._buffers)):
-            for name, value in new.items():
-                if value is not None and own.get(name) is not None:
-                    own[name].data = value.data
-                    bump(own[name].data)
+        with untraced():  # (the one-time set-up: an mg.compile trace runs it, replays need not)
+            eager = self.cls_to_become(channels, **arguments)
+            for own, new in ((self._parameters, eager._parameters), (self._buffers, eager._buffers)):
+                for name, value in new.items():
+                    if value is not None and own.get(name) is not None:
+                        own[name].data = value.data
+                        bump(own[name].data)
         del self.__dict__["_lazy_kwargs"]
         object.__setattr__(self, self._inferred, channels)
         object.__setattr__(self, "__class__", self.cls_to_become)

@@ -624,16 +624,18 @@ class LazyLinear(Linear):
         shape = np.shape(_data(x))
         if not shape:
             raise InvalidArgumentError("LazyLinear: expected an input with at least one dimension (*, in_features)")
+        from microgradnp.autograd.grad_mode import untraced
         from microgradnp.autograd.versions import bump
 
         self.in_features = shape[-1]
         dtype = self.weight.data.dtype
-        self.weight.data = np.empty((self.out_features, self.in_features), dtype=dtype)
-        if self.bias is not None:
-            self.bias.data = np.empty(self.out_features, dtype=dtype)
-        default_layer_init_(self.weight, self.bias, self.__dict__.pop("_lazy_rng"))
-        if self.in_features == 0 and self.bias is not None:
-            zeros_(self.bias)
+        with untraced():  # (the one-time set-up: an mg.compile trace runs it, replays need not)
+            self.weight.data = np.empty((self.out_features, self.in_features), dtype=dtype)
+            if self.bias is not None:
+                self.bias.data = np.empty(self.out_features, dtype=dtype)
+            default_layer_init_(self.weight, self.bias, self.__dict__.pop("_lazy_rng"))
+            if self.in_features == 0 and self.bias is not None:
+                zeros_(self.bias)
         bump(self.weight.data)
         object.__setattr__(self, "__class__", Linear)
         return self.forward(x)

@@ -17,6 +17,7 @@ from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.ops.embedding import Embedding as EmbeddingOp
+from microgradnp.ops.primitive import reads_values
 from microgradnp.tensor import Tensor, _data, _rng, get_default_dtype
 
 __all__ = ["BatchNorm1d", "Embedding", "LayerNorm", "batch_norm", "embedding", "layer_norm"]
@@ -382,6 +383,7 @@ def embedding(input, weight, padding_idx: int | None = None, max_norm=None, norm
 
 def _renorm_rows(table: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
     """Rescale in place the ``rows`` of ``table`` whose norm exceeds ``max_norm``, as PyTorch's ``max_norm``."""
+    reads_values("an embedding's max_norm (rows rescaled in place)")
     norms = np.linalg.norm(table.data[rows], ord=norm_type, axis=1)
     large = norms > max_norm
     if large.any():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
-from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes
+from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes, reads_values
 from microgradnp.ops.shape import Reshape
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
@@ -73,6 +73,9 @@ def getitem(x, index):
     """``x[index]``: gradients flow back to the selected elements, summed where repeated.
     An index that mixes ints with arrays means what it means in PyTorch (see ``torch_steps``)."""
     index = _plain_index(index)
+    if any(type(part) is np.ndarray and part.dtype == np.bool_ and part.ndim
+           for part in (index if isinstance(index, tuple) else (index,))):
+        reads_values("x[mask] (its shape depends on the mask)")
     steps = torch_steps(index)
     if steps is None:
         return GetItem.apply(x, index=index)
@@ -567,6 +570,8 @@ def one_hot(input, num_classes: int = -1):  # noqa: A002  (PyTorch's argument na
         TypeError: if the indices are not integers.
         ValueError: if an index is negative or not below ``num_classes``.
     """
+    if num_classes == -1:
+        reads_values("one_hot without num_classes")
     return _no_grad_on_data(_one_hot)(input, num_classes)
 
 
@@ -592,6 +597,7 @@ def nonzero(x, as_tuple: bool = True):
     """
     if not as_tuple:
         return argwhere(x)
+    reads_values("nonzero")
     return tuple(_no_grad_on_data(_nonzero_along)(x, axis) for axis in range(max(np.ndim(_data(x)), 1)))
 
 
@@ -609,4 +615,5 @@ def argwhere(x):
     Returns:
         An int64 tensor.
     """
+    reads_values("argwhere (nonzero)")
     return _no_grad_on_data(_argwhere)(x)

@@ -7,6 +7,7 @@ import operator
 import numpy as np
 
 from microgradnp.autograd.function import Function
+from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.tensor import Tensor, get_default_dtype
 
 
@@ -256,3 +257,11 @@ def refuse_non_numbers(symbol: str, *operands) -> None:
                 f"unsupported operand for {symbol}: the {position} operand is {what}, not numbers. "
                 f"Arithmetic on Tensors takes {_OPERANDS}: convert it first{hint}"
             ) from None
+
+
+def reads_values(function: str) -> None:
+    """Under ``mg.compile``, make the traced function run eagerly: ``function`` reads
+    tensor values in Python (indices, masks, a norm) or makes a result whose shape depends
+    on them, which a replay would not repeat."""
+    if watchers.count and mode.tracer is not None:
+        mode.tracer.cannot_replay(f"{function}, which reads tensor values")

@@ -8,7 +8,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 from microgradnp.device import takes_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Where
-from microgradnp.ops.primitive import Primitive, normalize_axes
+from microgradnp.ops.primitive import Primitive, normalize_axes, reads_values
 from microgradnp.tensor import Tensor, _constructor, _constructor_dtype, _data, _new, get_default_dtype
 
 
@@ -538,6 +538,8 @@ def repeat(x, repeats, axis=None):
     Returns:
         The repeated tensor; each element's gradient is the sum of its copies' gradients.
     """
+    if isinstance(repeats, Tensor | np.ndarray) and np.ndim(_data(repeats)):
+        reads_values("repeat with counts from a tensor")
     repeats = np.array(_data(repeats))  # a copy: later changes to the caller's array do not matter
     if axis is None:
         x, axis = Reshape.apply(x, shape=(-1,)), 0

@@ -35,6 +35,7 @@ from microgradnp.tensor import (
     _float_dtype_of,
     _new,
     _no_grad_on_data,
+    _reading,
     _rng,
     _shape,
     get_default_dtype,
@@ -166,6 +167,8 @@ def is_nonzero(input) -> bool:  # noqa: A002
     Raises:
         RuntimeError: the tensor has no elements or more than one.
     """
+    if isinstance(input, Tensor):
+        _reading(input, "mg.is_nonzero (a Python bool from tensor values)")
     data = np.asarray(_data(input))
     if data.size != 1:
         what = "no values" if data.size == 0 else "more than one value"

@@ -166,14 +166,25 @@ def _on_data(function, name: str, doc: str):
 
 def equal(self, other) -> bool:
     """True when ``other`` has the same shape and the same values (``torch.equal``)."""
+    _reading_values(self, other, "mg.equal (a Python bool from tensor values)")
     other = np.asarray(getattr(other, "data", other))
     return self.shape == other.shape and bool(np.array_equal(self.data, other))
 
 
 def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
     """True when all values are close (``torch.allclose``, ``np.allclose``)."""
+    _reading_values(self, other, "mg.allclose (a Python bool from tensor values)")
     return bool(np.allclose(self.data, np.asarray(getattr(other, "data", other)), rtol=rtol, atol=atol,
                             equal_nan=equal_nan))
+
+
+def _reading_values(a, b, what: str) -> None:
+    """Python code sees the values of ``a`` and ``b`` (an mg.compile trace refuses it)."""
+    from microgradnp.tensor import Tensor, _reading
+
+    for x in (a, b):
+        if isinstance(x, Tensor):
+            _reading(x, what)
 
 
 def _integer_cast(name: str, dtype):

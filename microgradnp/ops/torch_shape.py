@@ -17,10 +17,10 @@ from typing import NamedTuple
 import numpy as np
 
 from microgradnp import ops
-from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
 from microgradnp.ops.indexing import ScatterAdd, _integers
 from microgradnp.ops.primitive import Primitive, normalize_axes
+from microgradnp.ops.primitive import reads_values as _reads_values
 from microgradnp.ops.shape import DiagEmbed
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
@@ -81,13 +81,6 @@ def _saved_outputs(ctx, grads) -> tuple:
     if any(isinstance(g, Tensor) for g in grads) and not all(isinstance(s, Tensor) for s in saved):
         saved = type(ctx).apply(*ctx.inputs, **ctx.params)
     return saved
-
-
-def _reads_values(function: str) -> None:
-    """Under ``mg.compile``, make the traced function run eagerly: ``function`` reads
-    tensor values (indices, masks, a norm) in Python, which a replay would not repeat."""
-    if watchers.count and mode.tracer is not None:
-        mode.tracer.cannot_replay(f"{function}, which reads tensor values")
 
 
 def _linalg_error(function: str, error: Exception, fix: str):

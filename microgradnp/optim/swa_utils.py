@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import no_grad
+from microgradnp.autograd.grad_mode import no_grad, replayed
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.nn.module import Module
 from microgradnp.nn.normalization import BatchNorm1d
@@ -200,6 +200,7 @@ class AveragedModel(Module):
                                  f"but {a.data.shape} in the averaged copy; pass the model it was built from")
         return list(zip(mine, theirs))
 
+    @replayed  # (inside an mg.compile step every replay folds the weights in again)
     def update_parameters(self, model: Module) -> None:
         """Fold ``model``'s current weights into the average (the first call copies them)."""
         if not isinstance(model, Module):
