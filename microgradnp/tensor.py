@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -500,10 +501,52 @@ class Tensor:
 
     def _records_out_of_place(self, other) -> bool:
         """``y += v`` on a tensor in the recorded graph (or with a ``v`` that requires grad)
-        is computed out of place and rebinds ``y``, so it is recorded like ``y = y + v``."""
-        return _grad_mode.grad_enabled and (
+        is computed out of place and rebinds ``y``, so it is recorded like ``y = y + v``.
+        Where PyTorch would write through ``y`` into another tensor (``y`` a view of it),
+        rebinding would leave that tensor unchanged: that is refused instead."""
+        out_of_place = _grad_mode.grad_enabled and (
             self._node is not None if self.requires_grad else isinstance(other, Tensor) and other.requires_grad
         )
+        if out_of_place and self.data.base is not None:
+            self._refuse_rebinding_a_view()
+        return out_of_place
+
+    def _refuse_rebinding_a_view(self) -> None:
+        """``y += v`` to be recorded out of place, ``y`` a view: raise if the memory it views
+        belongs to a tensor that would then silently keep its old values."""
+        owner = _versions._owner(self.data)
+        base = self
+        while base._node is not None:  # down the views (inputs sharing the memory) to their base
+            inputs = [x for x in base._node.inputs if isinstance(x, Tensor) and x.data is not FREED
+                      and _versions._owner(x.data) is owner]
+            if not inputs:
+                break
+            base = inputs[0]
+        if base is self:
+            if self._node is None:  # a view of a plain tensor, and a value that requires grad
+                raise RuntimeError(
+                    "+= (and the other in-place operators): this tensor is a view of another one (an index, "
+                    "a slice, a reshape), and the value requires grad; microgradnp does not record writes "
+                    "into a tensor, so the other tensor would not change. Build it out of place "
+                    "(mg.stack, mg.concatenate, mg.where(mask, v, t)), or write v.detach() for a constant."
+                )
+            return
+        if base._node is None and base.requires_grad:
+            raise RuntimeError(
+                f"a view of a leaf tensor that requires grad ({describe(base)}) is being used in an in-place "
+                "operation (PyTorch refuses it too). For a hand-written update, write it under mg.no_grad(); "
+                "otherwise compute a new tensor (w2 = w + ...)."
+            )
+        # The view's inputs hold the base, and so do `base` here and getrefcount's argument:
+        # a further reference (a variable, another operation) would see it keep its old values.
+        if sys.getrefcount(base) > 3:
+            raise RuntimeError(
+                f"+= (and the other in-place operators) on a view of another tensor ({describe(base)}): "
+                "PyTorch would change that tensor too, but microgradnp records `y += v` as `y = y + v`, "
+                "which would leave it unchanged. Compute the other tensor anew instead "
+                "(z = z + mg.where(mask, v, 0), z = mg.concatenate([...])), or change a copy "
+                "(y = y.clone() before y += v)."
+            )
 
     def add_(self, other, alpha=1) -> Tensor:
         """``self += alpha * other`` in place; returns self."""
@@ -538,6 +581,9 @@ class Tensor:
 
     def __imod__(self, other):
         return NotImplemented if self._records_out_of_place(other) else self._in_place("%=", np.remainder, other)
+
+    def __ipow__(self, other):
+        return NotImplemented if self._records_out_of_place(other) else self._in_place("**=", np.power, other)
 
     def zero_(self) -> Tensor:
         """Set every element to 0 in place; returns self."""

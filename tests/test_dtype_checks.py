@@ -228,6 +228,30 @@ def test_ignore_index_is_exempt_from_the_range_check_and_matches_torch(loss, ign
 
 
 @pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("target, weight", [([-100, -100, -100], None), ([-100, 1, -100], [1.0, 0.0, 1.0, 1.0]),
+                                            ([0, 1, 0], [0.0, 0.0, 1.0, 1.0]),
+                                            ([-100, -100, -100], [1.0, 2.0, 3.0, 4.0])],
+                         ids=["all-ignored", "ignored-and-zero-weight", "zero-weights", "all-ignored-weighted"])
+def test_a_mean_over_no_weight_gives_torchs_gradient(loss, target, weight):
+    # 0 / 0: the loss is nan; ignored targets still get a zero gradient, zero-weighted ones nan.
+    torch = _torch()
+    fn, _ = LOSSES[loss]
+    data = _logits(3, 4)
+    x, xt = mg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    th_fn = (
+        torch.nn.functional.cross_entropy
+        if loss == "cross_entropy"
+        else (lambda x, t, **kw: torch.nn.functional.nll_loss(torch.log_softmax(x, 1), t, **kw))
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fn(x, np.array(target), weight=None if weight is None else mg.tensor(weight)).backward()
+    weight_t = None if weight is None else torch.tensor(weight, dtype=torch.float64)
+    th_fn(xt, torch.tensor(target), weight=weight_t).backward()
+    np.testing.assert_array_equal(np.isnan(x.grad), np.isnan(xt.grad.numpy()))
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("weight_shape", [(3,), (5,), (4, 1), ()])
 @pytest.mark.parametrize("shape", [(3, 4), (4,)], ids=["batched", "unbatched"])
 def test_weight_must_have_one_entry_per_class(loss, weight_shape, shape):

@@ -124,6 +124,69 @@ def test_augmented_assignment_on_a_graph_tensor_is_recorded_out_of_place():
     np.testing.assert_allclose(x.grad, 3 * (2 + 2 * x.data) + 5)
 
 
+@pytest.mark.parametrize("view", ["z[0]", "z[:, 1:]", "z.reshape(6)", "z.t()", "z.diagonal()"])
+@pytest.mark.parametrize("op", ["+=", "-=", "*=", "/=", "**="])
+def test_augmented_assignment_on_a_view_of_a_kept_graph_tensor_raises(view, op):
+    # PyTorch writes through the view into z; recording it out of place would leave z as it was.
+    x = mg.tensor([[0.5, -1.2, 2.0], [0.3, 0.7, -0.4]], requires_grad=True)
+    z = x * 2
+    scope = {"v": eval(view)}
+    with pytest.raises(RuntimeError, match="view of another tensor"):
+        exec(f"v {op} 2.0", scope)
+    np.testing.assert_array_equal(z.data, x.data * 2)
+
+
+def test_augmented_assignment_on_a_view_nobody_else_sees_is_recorded_out_of_place():
+    x = mg.tensor([[0.5, -1.2, 2.0], [0.3, 0.7, -0.4]], requires_grad=True)
+    h = (x * 2).reshape(6)  # the product is held by the graph only
+    h += 1
+    (h * h).sum().backward()
+    np.testing.assert_allclose(x.grad, 4 * (2 * x.data + 1))
+
+
+def test_augmented_assignment_on_a_view_of_a_leaf_that_requires_grad_raises_as_pytorch():
+    w = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    for view in (w[0], w.reshape(4), w.t()):
+        with pytest.raises(RuntimeError, match="view of a leaf tensor that requires grad"):
+            view += 1
+    np.testing.assert_array_equal(w.data, [[1.0, 2.0], [3.0, 4.0]])
+    with mg.no_grad():  # a hand-written update through a view: in place
+        row = w[0]
+        row -= 1
+    np.testing.assert_array_equal(w.data, [[0.0, 1.0], [3.0, 4.0]])
+
+
+def test_a_value_that_requires_grad_written_through_a_view_of_a_plain_tensor_raises():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    buffer = mg.zeros((2, 3))
+    row = buffer[0]
+    with pytest.raises(RuntimeError, match="view of another one"):
+        row += x * 2
+    row += 1  # a constant: written in place
+    np.testing.assert_array_equal(buffer.data, [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+
+
+def test_power_assignment_is_in_place_as_the_other_operators():
+    base = mg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    row = base[0]
+    row **= 2
+    np.testing.assert_array_equal(base.data, [[1.0, 4.0], [3.0, 4.0]])
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    y **= 3  # in the graph: recorded as y = y ** 3
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, 3 * x.data**2)
+
+
+def test_gradients_accumulate_in_place_into_grad_as_pytorchs():
+    x = mg.tensor([0.5, -1.2], requires_grad=True)
+    (x * x).sum().backward()
+    kept = x.grad
+    (x * 3).sum().backward()
+    assert x.grad is kept
+    np.testing.assert_allclose(kept, 2 * x.data + 3)
+
+
 @pytest.mark.parametrize("method", ["add_", "mul_", "zero_", "clamp_"])
 def test_in_place_methods_on_a_graph_tensor_raise_while_recording(method):
     x = mg.tensor([1.0, 2.0], requires_grad=True)

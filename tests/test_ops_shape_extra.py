@@ -401,11 +401,32 @@ def test_diag_and_diagonal_edge_cases(rng):
     np.testing.assert_array_equal(x.grad, [[0, 0, 0], [1, 0, 0]])
 
 
-def test_diagonal_is_a_copy_not_a_view(rng):
-    x = mg.tensor(rng.standard_normal((3, 3)))
-    d = mg.diagonal(x)
-    d.data[0] = 100.0
-    assert x.data[0, 0] != 100.0
+def test_diagonal_is_a_view_that_writes_through_as_pytorchs(rng):
+    start = rng.standard_normal((3, 3))
+    x = mg.tensor(start)
+    mg.diagonal(x).zero_()
+    x.diagonal(1).fill_(7.0)
+    x[1:, 1:].diagonal()[...] = 5.0
+    expected = start.copy()
+    expected[[0, 1, 2], [0, 1, 2]] = 0.0
+    expected[[0, 1], [1, 2]] = 7.0
+    expected[[1, 2], [1, 2]] = 5.0
+    np.testing.assert_array_equal(x.data, expected)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(start)
+    torch.diagonal(t).zero_()
+    t.diagonal(1).fill_(7.0)
+    t[1:, 1:].diagonal()[...] = 5.0
+    np.testing.assert_array_equal(t.numpy(), expected)
+
+
+def test_writing_through_a_diagonal_is_seen_by_backward():
+    x = mg.tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
+    y = (x * x).sum()
+    with mg.no_grad():
+        x.diagonal().zero_()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
 
 
 # -- einsum ------------------------------------------------------------------------------

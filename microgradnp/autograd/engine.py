@@ -71,8 +71,15 @@ def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
 
 def summed_into(leaf: Tensor, grad) -> np.ndarray:
     """``leaf.grad + grad`` in the leaf's dtype: a gradient in a wider dtype (a float64
-    constant met a float32 leaf) must not widen ``.grad``."""
-    total = leaf._grad + grad
+    constant met a float32 leaf) must not widen ``.grad``. Added in place, as PyTorch
+    accumulates, so a reference to ``.grad`` taken before sees the sum too."""
+    current = leaf._grad
+    graph = leaf._grad_graph  # (.grad_tensor's graph is of the values it has: then a new array)
+    if (type(current) is np.ndarray and type(grad) is np.ndarray and current.shape == grad.shape
+            and current.dtype == leaf.data.dtype and current.flags.writeable
+            and (graph is None or graph[0] is not current)):
+        return np.add(current, grad, out=current, casting="same_kind")
+    total = current + grad
     return total if total.dtype == leaf.data.dtype else total.astype(leaf.data.dtype)
 
 

@@ -335,6 +335,8 @@ class CrossEntropyLoss(Primitive):
             smooth = (probs * weight.sum() - weight) * valid_column
             grad_logits = (1 - ctx.smoothing) * grad_logits + ctx.smoothing / log_probs.shape[1] * smooth
         grad_logits = grad_logits * per_sample
+        if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0, as in PyTorch
+            grad_logits = np.where(np.expand_dims(valid, 1), grad_logits, 0)
         return (grad_logits[0] if ctx.unbatched else grad_logits), None
 
 
@@ -451,7 +453,7 @@ class NLLLoss(Primitive):
         if ctx.unbatched:
             log_probs = log_probs[None]
         target = _class_indices(target, log_probs, ignore_index, "nll_loss", ctx.unbatched)
-        picked, index, _, sample_weight = _pick_targets(log_probs, target, weight, ignore_index, "nll_loss")
+        picked, index, ctx.valid, sample_weight = _pick_targets(log_probs, target, weight, ignore_index, "nll_loss")
         losses = -picked if sample_weight is None else -picked * sample_weight
         ctx.reduction = reduction
         ctx.save_for_backward(index, sample_weight)
@@ -466,6 +468,8 @@ class NLLLoss(Primitive):
         elif ctx.unbatched and ctx.reduction == "none":
             grad = np.reshape(grad, (1,))
         scale = -grad if sample_weight is None else -sample_weight * grad
+        if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0, as in PyTorch
+            scale = np.where(ctx.valid, scale, 0)
         shape = (1, *ctx.shape) if ctx.unbatched else ctx.shape
         grad_log_probs = np.zeros(shape, dtype=np.result_type(ctx.dtype, scale))
         grad_log_probs[index] = scale

@@ -650,7 +650,9 @@ def _diag_embed(values, shape, offset: int, axis1: int, axis2: int) -> np.ndarra
 class Diagonal(Primitive):
     @staticmethod
     def forward(ctx, a, offset, axis1, axis2):
-        out = np.diagonal(a, offset, axis1, axis2).copy()  # validates; a copy, as NumPy's will be writeable
+        out = np.diagonal(a, offset, axis1, axis2)  # (validates the axes)
+        if a.flags.writeable:  # a view that writes through, as PyTorch's (NumPy's is read-only)
+            out.flags.writeable = True
         ctx.shape, ctx.where = a.shape, (offset, axis1 % a.ndim, axis2 % a.ndim)
         return out
 
@@ -692,7 +694,8 @@ def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1):
         axis2: the axis of the columns.
 
     Returns:
-        A new tensor (not a view) holding the diagonal.
+        A view of ``x`` holding the diagonal, as PyTorch's: writing into it (under
+        ``mg.no_grad()``, or when nothing requires grad) changes ``x``.
 
     Raises:
         ValueError: if ``x`` has fewer than two axes or ``axis1`` and ``axis2`` are the same axis.
