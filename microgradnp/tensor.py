@@ -952,8 +952,14 @@ def manual_seed(seed: int) -> np.random.Generator:
         raise InvalidArgumentError(f"manual_seed: seed must be in [-2**63, 2**64 - 1], got {seed}")
     if seed < 0:  # PyTorch's mapping of negative seeds
         seed += 0xFFFF_FFFF_FFFF_FFFF
-    _global_rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
-    return _global_rng
+    if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: every replay reseeds
+        return _grad_mode.tracer.replayed_call(_reseed, _global_rng, (seed,), {})
+    return _reseed(_global_rng, seed)
+
+
+def _reseed(generator: np.random.Generator, seed: int) -> np.random.Generator:
+    generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+    return generator
 
 
 def _rng(rng) -> np.random.Generator:

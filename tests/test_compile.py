@@ -1220,3 +1220,31 @@ def test_items_of_watched_containers_and_globals_of_called_functions_are_watched
     compiled(x)
     _config["w"] = mg.tensor([5.0, 5.0])
     assert compiled(x).item() == 15.0
+
+
+def test_manual_seed_inside_the_function_reseeds_at_every_replay():
+    def draw():
+        mg.manual_seed(0)
+        return mg.randn(3) * 1
+
+    compiled = mg.compile(draw)
+    traced, replayed = compiled().data, compiled().data
+    np.testing.assert_array_equal(traced, replayed)
+    np.testing.assert_array_equal(replayed, draw().data)
+    assert compiled.traces == 1
+
+
+def test_grad_mode_switched_off_inside_the_function_stays_off_after_a_replay():
+    def half_step(x):
+        mg.set_grad_enabled(False)
+        return x * 2
+
+    compiled = mg.compile(half_step)
+    try:
+        for _ in range(2):
+            mg.set_grad_enabled(True)
+            compiled(mg.tensor([1.0]))
+            assert not mg.is_grad_enabled()
+    finally:
+        mg.set_grad_enabled(True)
+    assert compiled.traces == 1

@@ -315,6 +315,7 @@ class _Recorder:
         # (see _key), and their attributes or items watched like a variable's.
         self.argument_objects = [v for v in _objects_in(arguments) if _watched(v)]
         self.helpers: dict = {}  # code of the user's functions called while tracing -> their globals
+        self.grad_mode_at_start = mode.grad_enabled
         self.lines: list[str] = []
         self.checks: list[str] = []
         self.setup: dict[str, list[str]] = {}  # node -> the lines making it, once per copy of the replay
@@ -628,6 +629,9 @@ class _Recorder:
         variable_checks, outside = self._variable_checks()
         module_checks = self._module_checks()  # (also notes, after the lines, the changes the replay made)
         alias_checks = self._alias_checks([*outside, *self.modules.values()])
+        if mode.grad_enabled is not self.grad_mode_at_start:  # mg.set_grad_enabled(...) called on its own
+            self.names["grad_mode"] = mode
+            self.lines.append(f"grad_mode.grad_enabled = {mode.grad_enabled!r}")
         body = [*variable_checks, *module_checks, *self.checks, *alias_checks, *self.lines, release,
                 f"return {returned}"]
         source = (
