@@ -355,7 +355,7 @@ UPDATES = {
 
 
 def _forward(w, b):
-    h = (w * 0.5).sigmoid()
+    h = (w * w * 0.5).sigmoid()  # (w * w saves w for backward: a change to w must be refused)
     return (h * 2 + w + b).sum()
 
 
@@ -426,3 +426,30 @@ def test_second_backward_after_an_in_place_write_says_the_graph_was_released():
         w -= 0.1 * w.grad
     with pytest.raises(RuntimeError, match="second time"):
         loss.backward()
+
+
+@pytest.mark.parametrize("make", [lambda x: x * 3, lambda x: x * mg.tensor([1.0, 2.0, 3.0]),
+                                  lambda x: mg.where(x > 0, x, x * 2), lambda x: x @ mg.tensor(np.ones((3, 2))),
+                                  lambda x: mg.nn.functional.linear(x, mg.tensor(np.ones((2, 3))))])
+def test_an_input_no_needed_gradient_uses_may_change_before_backward_as_in_pytorch(make):
+    # PyTorch saves only what the needed gradients use: x's own values are not among them here.
+    x = mg.tensor([0.5, -1.2, 2.0], requires_grad=True)
+    y = make(x)
+    reference = mg.tensor(x.data.copy(), requires_grad=True)
+    make(reference).sum().backward()
+    with mg.no_grad():
+        x.add_(1.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, reference.grad)
+
+
+@pytest.mark.parametrize("make", [lambda x, w: x * w, lambda x, w: x @ w.reshape(3, 1),
+                                  lambda x, w: mg.nn.functional.linear(x, w.reshape(1, 3))])
+def test_an_input_a_needed_gradient_uses_may_not_change_before_backward(make):
+    x = mg.tensor([0.5, -1.2, 2.0], requires_grad=True)
+    w = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = make(x, w)
+    with mg.no_grad():
+        x.add_(1.0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()

@@ -107,6 +107,9 @@ class Function:
     _non_differentiable: tuple = ()  # output arrays marked by mark_non_differentiable
     _materialize = True  # set_materialize_grads
     _order = 0  # creation stamp (versions.stamps): newer nodes have smaller orders
+    # Per saved array, the inputs whose gradients use it (None: every saved array is used):
+    # an array no needed gradient uses may change in place, as PyTorch saves only what it needs.
+    _saved_needed_by: tuple | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -283,7 +286,10 @@ class Function:
         node was recorded (the engine asks only when some write came after it)."""
         if self._saved is RELEASED:
             return  # the engine says why this graph cannot be walked again
-        for array in self._saved:
+        needed_by, needs = self._saved_needed_by, self.needs_input_grad
+        for k, array in enumerate(self._saved):
+            if needed_by is not None and not any(needs[i] for i in needed_by[k]):
+                continue
             changed = written_since(array, self._order)
             if changed is not None:
                 what = self._describe_saved(array, output)

@@ -51,6 +51,7 @@ class Sub(Primitive):
 
 class Mul(Primitive):
     _writes_out = True
+    _saved_needed_by = ((1,), (0,))  # a is used only for b's gradient, b for a's
 
     @staticmethod
     def forward(ctx, a, b):

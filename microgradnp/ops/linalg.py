@@ -22,6 +22,7 @@ def _swap_last(x):
 
 class MatMul(Primitive):
     _writes_out = True
+    _saved_needed_by = ((1,), (0,))  # a's values are used only for b's gradient, b's for a's
 
     @staticmethod
     def forward(ctx, a, b):
@@ -152,6 +153,7 @@ class Linear(Primitive):
     """
 
     _writes_out = True
+    _saved_needed_by = ((1,), (0,))  # x is used only for weight's gradient, weight for x's
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
