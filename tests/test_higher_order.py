@@ -212,3 +212,16 @@ def test_differentiating_a_non_differentiable_backward_twice_says_how_to_fix_it(
     np.testing.assert_array_equal(g.data, [3.0, 12.0])  # the first derivative still works
     with pytest.raises(RuntimeError, match="differentiable_backward = True"):
         mg.grad(g.sum(), x)
+
+
+def test_materialize_grads_gives_zeros_for_unused_inputs_as_pytorch():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    unused = mg.tensor([3.0], requires_grad=True)
+    gx, gu = mg.grad((x * x).sum(), [x, unused], materialize_grads=True)
+    np.testing.assert_array_equal(gx.data, [2.0, 4.0])
+    np.testing.assert_array_equal(gu.data, [0.0])
+    assert mg.grad((x * x).sum(), [x, unused], allow_unused=True)[1] is None
+    with pytest.raises(ValueError, match="allow_unused"):
+        mg.grad((x * x).sum(), [x, unused], allow_unused=False, materialize_grads=True)
+    with pytest.raises(RuntimeError, match="materialize_grads"):
+        mg.grad((x * x).sum(), [x, unused])

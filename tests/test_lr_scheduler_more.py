@@ -254,3 +254,26 @@ def test_cyclic_modes_fix_the_scale_mode():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call(optimizer(mg))
+
+
+@pytest.mark.parametrize("name, options", [("StepLR", dict(step_size=2, gamma=0.5)), ("ExponentialLR", dict(gamma=0.9)),
+                                           ("CosineAnnealingLR", dict(T_max=10)),
+                                           ("MultiStepLR", dict(milestones=[2, 5])), ("LinearLR", {}),
+                                           ("PolynomialLR", {}), ("LambdaLR", dict(lr_lambda=lambda e: 1 / (e + 1)))])
+def test_step_to_an_epoch_is_deprecated_and_jumps_as_pytorchs(name, options):
+    torch = pytest.importorskip("torch")
+    rates = []
+    for lib in (mg, torch):
+        p = lib.zeros(2, requires_grad=True)
+        opt = lib.optim.SGD([p], lr=1.0)
+        scheduler = getattr(lib.optim.lr_scheduler, name)(opt, **options)
+        seen = []
+        for epoch in (1, 2, 5, 3, 7):
+            opt.step()
+            with pytest.warns(UserWarning, match="epoch parameter"):
+                scheduler.step(epoch)
+            seen.append(scheduler.get_last_lr()[0])
+        scheduler.step()
+        seen.append(scheduler.get_last_lr()[0])
+        rates.append(seen)
+    np.testing.assert_allclose(rates[0], rates[1], rtol=1e-12)

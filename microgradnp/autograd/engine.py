@@ -397,7 +397,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             _accumulate_leaf(x, g, handed_out)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None, *,
+         materialize_grads=False):
     """Gradients of ``outputs`` with respect to ``inputs``, returned (not stored in ``.grad``).
 
     ``outputs`` and ``inputs`` are Tensors or sequences of Tensors; ``grad_outputs``
@@ -406,8 +407,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     be differentiated again (Hessian-vector products, gradient penalties).
     ``retain_graph`` defaults to ``create_graph``. Returns a tuple with one Tensor per
     input; an input the outputs do not depend on raises unless ``allow_unused=True``,
-    which gives ``None`` for it.
+    which gives ``None`` for it, or ``materialize_grads=True``, which gives zeros.
     """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("mg.grad: materialize_grads=True gives zeros for unused inputs, so allow_unused must be "
+                         "True or not given, got allow_unused=False")
+    allow_unused = bool(allow_unused) or materialize_grads
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
@@ -435,9 +440,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if not allow_unused:
                 raise RuntimeError(
                     f"mg.grad: input {i} was not used to compute the outputs; pass "
-                    "allow_unused=True to get None for it"
+                    "allow_unused=True to get None for it (or materialize_grads=True for zeros)"
                 )
-            results.append(None)
+            if not materialize_grads:
+                results.append(None)
+                continue
+            zeros = np.zeros_like(x.data)
+            if watchers.count and mode.tracer is not None:
+                mode.tracer.made(np.zeros_like, (x.data,), {}, zeros)
+            results.append(Tensor._wrap(zeros))
         elif isinstance(g, Tensor):
             results.append(g)
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 import types
+import warnings
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 
@@ -15,6 +16,13 @@ from microgradnp.optim.optimizer import Optimizer, _check_number
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
            "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR",
            "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR"]
+
+
+_EPOCH_DEPRECATION = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. "
+    "Please use `scheduler.step()` to step the scheduler. During the deprecation, if epoch is different "
+    "from None, the closed form is used instead of the new chainable form, where available."
+)
 
 
 class LRScheduler:
@@ -70,11 +78,17 @@ class LRScheduler:
         raise NotImplementedError(f"{type(self).__name__} must define get_lr()")
 
     @replayed
-    def step(self) -> None:
-        """Move to the next epoch and set the optimizer's learning rates for it."""
+    def step(self, epoch=None) -> None:
+        """Move to the next epoch and set the optimizer's learning rates for it. ``epoch``
+        (deprecated in PyTorch, and warned about as there) jumps to that epoch instead, by
+        the schedule's closed form where it has one."""
         self._step_count += 1
-        self.last_epoch += 1
-        self._set_lrs(self.get_lr())
+        if epoch is None:
+            self.last_epoch += 1
+            self._set_lrs(self.get_lr())
+            return
+        warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=3)
+        self._update_lr(epoch)
 
     def _set_lrs(self, lrs: list[float]) -> None:
         for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
@@ -511,10 +525,15 @@ class ReduceLROnPlateau(LRScheduler):
         return sign * metric > sign * self.best + self.threshold
 
     @replayed
-    def step(self, metrics) -> None:
-        """End an epoch whose monitored metric was ``metrics`` (a number or 0-d tensor)."""
+    def step(self, metrics, epoch=None) -> None:
+        """End an epoch whose monitored metric was ``metrics`` (a number or 0-d tensor);
+        ``epoch`` (deprecated in PyTorch, and warned about as there) sets its number."""
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=3)
+            self.last_epoch = epoch
         if self._is_better(current):
             self.best, self.num_bad_epochs = current, 0
         else:
