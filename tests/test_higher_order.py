@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import numeric_grad
 
 import microgradnp as mg
 
@@ -225,3 +226,47 @@ def test_materialize_grads_gives_zeros_for_unused_inputs_as_pytorch():
         mg.grad((x * x).sum(), [x, unused], allow_unused=False, materialize_grads=True)
     with pytest.raises(RuntimeError, match="materialize_grads"):
         mg.grad((x * x).sum(), [x, unused])
+
+
+_Z = rng.standard_normal((4, 3))
+_CLASSES = np.array([0, 2, 1, 2])
+_PROBS = rng.uniform(size=(4, 3))
+_CLASS_LOSSES = {
+    "cross_entropy": lambda x, **kw: mg.nn.functional.cross_entropy(x, _CLASSES, **kw),
+    "nll_loss": lambda x, **kw: mg.nn.functional.nll_loss(mg.log_softmax(x, axis=1), _CLASSES, **kw),
+    "bce_with_logits": lambda x, **kw: mg.nn.functional.binary_cross_entropy_with_logits(x, mg.tensor(_PROBS), **kw),
+}
+_OPTIONS = [{}, {"reduction": "sum"}, {"reduction": "none"}, {"weight": "class"}, {"label_smoothing": 0.1},
+            {"ignore_index": 2}, {"pos_weight": "class"}]
+
+
+def _loss_options(name, options):
+    if ("label_smoothing" in options or "ignore_index" in options) and name != "cross_entropy":
+        return None
+    if ("pos_weight" in options) != (name == "bce_with_logits") and "pos_weight" in options:
+        return None
+    if "weight" in options and name == "bce_with_logits":
+        return None
+    return {k: (mg.tensor([1.0, 2.0, 0.5]) if v == "class" else v) for k, v in options.items()}
+
+
+def _penalty(name, options, x):
+    """A gradient penalty: the cube of the loss's gradient, summed (its gradient is a
+    Hessian-vector product through the loss)."""
+    loss = _CLASS_LOSSES[name](x, **options)
+    if options.get("reduction") == "none":
+        loss = (loss * mg.tensor(np.arange(1.0, 1.0 + loss.data.size).reshape(loss.shape))).sum()
+    (g,) = mg.grad(loss, x, create_graph=True)
+    return (g * g * g).sum()
+
+
+@pytest.mark.parametrize("name, options", [
+    pytest.param(name, options, id=f"{name}-{','.join(options) or 'mean'}")
+    for name in sorted(_CLASS_LOSSES) for options in _OPTIONS if _loss_options(name, options) is not None
+])
+def test_class_losses_can_be_differentiated_twice(name, options):
+    options = _loss_options(name, options)
+    x = mg.tensor(_Z, requires_grad=True)
+    (second,) = mg.grad(_penalty(name, options, x), x)
+    numeric = numeric_grad(lambda z: _penalty(name, options, mg.tensor(z, requires_grad=True)).data, [_Z], 0)
+    np.testing.assert_allclose(second.data, numeric, rtol=1e-5, atol=1e-7)

@@ -8,9 +8,10 @@ import math
 import numpy as np
 
 from microgradnp.errors import DtypeError, InvalidArgumentError
-from microgradnp.ops.activations import _EXP_LIMITS
-from microgradnp.ops.elementwise import _values
+from microgradnp.ops.activations import _EXP_LIMITS, softmax
+from microgradnp.ops.elementwise import _values, where
 from microgradnp.ops.primitive import Primitive
+from microgradnp.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -250,17 +251,24 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
     where the loss is tiny and finite for any score."""
 
     name = "binary_cross_entropy_with_logits"
-    differentiable_backward = False  # backward reuses the sigmoid computed in forward
+
+    @staticmethod
+    def _softplus_of_negative(x):
+        return np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def _sigmoid_of_negative(x):
+        return 1 / (1 + np.exp(np.minimum(x, _EXP_LIMITS.get(np.result_type(_values(x)), 80.0))))
 
     @classmethod
     def forward(cls, ctx, x, target, weight=None, pos_weight=None, reduction="mean"):
         cls._setup(ctx, x, target, reduction)
-        softplus_of_negative = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+        softplus_of_negative = cls._softplus_of_negative(x)
         log_weight = 1 if pos_weight is None else (pos_weight - 1) * target + 1
         losses = (1 - target) * x + log_weight * softplus_of_negative
         if weight is not None:
             losses = losses * weight
-        sigmoid_of_negative = 1 / (1 + np.exp(np.minimum(x, _EXP_LIMITS.get(np.result_type(x), 80.0))))
+        sigmoid_of_negative = cls._sigmoid_of_negative(x)
         ctx.weight, ctx.pos_weight = weight, pos_weight
         ctx.save_for_backward(x, target, log_weight, softplus_of_negative, sigmoid_of_negative)
         return _reduce(losses, reduction)
@@ -268,6 +276,9 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
     @staticmethod
     def backward(ctx, grad):
         x, target, log_weight, softplus_of_negative, sigmoid_of_negative = ctx.saved_tensors
+        if isinstance(x, Tensor):  # create_graph: the values x gave, computed again from it (differentiable)
+            softplus_of_negative = BCEWithLogitsLoss._softplus_of_negative(x)
+            sigmoid_of_negative = BCEWithLogitsLoss._sigmoid_of_negative(x)
         grad = _unreduce(grad, ctx) if ctx.weight is None else _unreduce(grad, ctx) * ctx.weight
         grad_input = grad * ((1 - target) - log_weight * sigmoid_of_negative)
         if not ctx.needs_input_grad[1]:
@@ -292,7 +303,6 @@ class CrossEntropyLoss(Primitive):
     """
 
     name = "cross_entropy"
-    differentiable_backward = False  # backward reuses the softmax computed in forward
 
     @staticmethod
     def forward(ctx, logits, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
@@ -318,6 +328,8 @@ class CrossEntropyLoss(Primitive):
     @staticmethod
     def backward(ctx, grad):
         log_probs, index, sample_weight, valid = ctx.saved_tensors
+        if isinstance(grad, Tensor):  # create_graph: the same formula on Tensors
+            return _cross_entropy_graph_grad(ctx, grad, log_probs, index, sample_weight, valid), None
         if ctx.reduction == "mean":
             grad = grad / ctx.denominator
         elif ctx.unbatched and ctx.reduction == "none":
@@ -338,6 +350,42 @@ class CrossEntropyLoss(Primitive):
         if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0, as in PyTorch
             grad_logits = np.where(np.expand_dims(valid, 1), grad_logits, 0)
         return (grad_logits[0] if ctx.unbatched else grad_logits), None
+
+
+def _per_sample_grad(ctx, grad):
+    """The gradient of a class-index loss for each sample, shaped to broadcast along the
+    class axis 1 (a Tensor under create_graph)."""
+    if ctx.reduction == "mean":
+        return grad / ctx.denominator
+    if ctx.reduction == "sum":
+        return grad
+    shape = (1,) if ctx.unbatched else tuple(grad.shape)
+    return grad.reshape((*shape[:1], 1, *shape[1:]))
+
+
+def _one_hot_at(index, like: np.ndarray) -> np.ndarray:
+    onehot = np.zeros_like(like)
+    onehot[index] = 1
+    return onehot
+
+
+def _cross_entropy_graph_grad(ctx, grad, log_probs, index, sample_weight, valid):
+    """CrossEntropyLoss's gradient on Tensors (``create_graph``): ``softmax(x) - onehot``,
+    weighted and smoothed as in ``backward``, differentiable again through the logits."""
+    logits = ctx.inputs[0]
+    probs = softmax(logits.reshape((1, -1)) if ctx.unbatched else logits, axis=1)
+    grad_logits = probs - _one_hot_at(index, log_probs)
+    valid_column = np.expand_dims(valid, 1)
+    if sample_weight is not None:
+        grad_logits = grad_logits * np.expand_dims(sample_weight, 1)
+    if ctx.smoothing:
+        weight = _expand_classes(ctx.class_weight, log_probs.ndim)
+        smooth = (probs * weight.sum() - weight) * valid_column
+        grad_logits = (1 - ctx.smoothing) * grad_logits + ctx.smoothing / log_probs.shape[1] * smooth
+    grad_logits = grad_logits * _per_sample_grad(ctx, grad)
+    if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0
+        grad_logits = where(valid_column, grad_logits, 0.0)
+    return grad_logits.reshape(logits.shape) if ctx.unbatched else grad_logits
 
 
 def _pick_targets(log_probs, target, weight, ignore_index, loss: str):
@@ -443,7 +491,6 @@ class NLLLoss(Primitive):
     ``(N, ...)`` (or one unbatched sample: ``(C,)`` and a 0-d target)."""
 
     name = "nll_loss"
-    differentiable_backward = False  # the scatter works on ndarrays (its own derivative is 0)
 
     @staticmethod
     def forward(ctx, log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -463,6 +510,8 @@ class NLLLoss(Primitive):
     @staticmethod
     def backward(ctx, grad):
         index, sample_weight = ctx.saved_tensors
+        if isinstance(grad, Tensor):  # create_graph: the upstream gradient spread on Tensors
+            return _nll_graph_grad(ctx, grad, index, sample_weight), None
         if ctx.reduction == "mean":
             grad = grad / ctx.denominator
         elif ctx.unbatched and ctx.reduction == "none":
@@ -474,3 +523,16 @@ class NLLLoss(Primitive):
         grad_log_probs = np.zeros(shape, dtype=np.result_type(ctx.dtype, scale))
         grad_log_probs[index] = scale
         return (grad_log_probs[0] if ctx.unbatched else grad_log_probs), None
+
+
+def _nll_graph_grad(ctx, grad, index, sample_weight):
+    """NLLLoss's gradient on Tensors (``create_graph``): ``-weight * grad`` at each target
+    class, 0 elsewhere; it depends on the upstream gradient only."""
+    shape = (1, *ctx.shape) if ctx.unbatched else ctx.shape
+    onehot = _one_hot_at(index, np.zeros(shape, dtype=ctx.dtype))
+    scale = _per_sample_grad(ctx, grad)
+    scale = -scale if sample_weight is None else scale * -np.expand_dims(sample_weight, 1)
+    grad_log_probs = onehot * scale
+    if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0
+        grad_log_probs = where(np.expand_dims(ctx.valid, 1), grad_log_probs, 0.0)
+    return grad_log_probs.reshape(ctx.shape) if ctx.unbatched else grad_log_probs
