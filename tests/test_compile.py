@@ -1116,10 +1116,7 @@ def test_a_scheduler_stepped_with_the_loss_inside_the_function_is_replayed():
         X = mg.tensor([[1.0, 2.0]])
 
         def step():
-            opt.zero_grad()
-            loss = model(X).pow(2).mean()
-            loss.backward()
-            opt.step()
+            loss = _step(model, opt, lambda prediction, _: prediction.pow(2).mean(), X, None)
             scheduler.step(loss)
             return loss
 

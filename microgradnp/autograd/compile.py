@@ -921,19 +921,22 @@ class _Identity:
         return isinstance(other, _Identity) and other.value is self.value
 
 
-def _objects_in(value):
-    """The objects in a call's arguments (nested tuples, lists, dicts, which are part of
-    the call's structure), other than the Tensors and arrays, which are its leaves."""
-    if isinstance(value, Tensor | np.ndarray):
-        return
+def _items(value):
+    """What nested tuples, lists and dicts hold (a call's structure, a returned value)."""
     if isinstance(value, tuple | list):
         for v in value:
-            yield from _objects_in(v)
+            yield from _items(v)
     elif isinstance(value, dict):
         for v in value.values():
-            yield from _objects_in(v)
-    elif not isinstance(value, _VALUES):
+            yield from _items(v)
+    else:
         yield value
+
+
+def _objects_in(value):
+    """The objects in a call's arguments, other than the Tensors and arrays (its leaves)
+    and plain values."""
+    return (v for v in _items(value) if not isinstance(v, (Tensor, np.ndarray, *_VALUES)))
 
 
 def _attribute_values(value) -> list:
@@ -947,16 +950,9 @@ def _attribute_values(value) -> list:
 
 def _arrays_in(value):
     """The arrays of the Tensors and ndarrays in ``value`` (nested tuples, lists, dicts)."""
-    if isinstance(value, Tensor):
-        yield value.data
-    elif isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, tuple | list):
-        for v in value:
-            yield from _arrays_in(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _arrays_in(v)
+    for v in _items(value):
+        if isinstance(v, Tensor | np.ndarray):
+            yield v.data if isinstance(v, Tensor) else v
 
 
 class _Replay:
