@@ -778,13 +778,21 @@ def _no_grad_on_data(function):
     """A NumPy function applied to the data: for results that carry no gradient (an
     mg.compile trace records the call, so a replay computes it again)."""
 
+    def as_array(*args, **kwargs):  # (NumPy gives a scalar for a 0-d result; a replay needs the array)
+        return np.asarray(function(*args, **kwargs))
+
+    as_array.__name__ = getattr(function, "__name__", "on_data")
+
     def on_data(*args, **kwargs):
         args, kwargs = [_data(a) for a in args], {k: _data(v) for k, v in kwargs.items()}
         result = function(*args, **kwargs)
-        if not isinstance(result, np.ndarray):
+        recorded = function
+        if isinstance(result, np.generic):
+            result, recorded = np.asarray(result), as_array
+        elif not isinstance(result, np.ndarray):
             return result
         if _watchers.count and _grad_mode.tracer is not None:
-            _grad_mode.tracer.made(function, args, kwargs, result)
+            _grad_mode.tracer.made(recorded, args, kwargs, result)
         return Tensor._wrap(result)
 
     return on_data

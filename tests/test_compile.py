@@ -1245,3 +1245,161 @@ def test_grad_mode_switched_off_inside_the_function_stays_off_after_a_replay():
     finally:
         mg.set_grad_enabled(True)
     assert compiled.traces == 1
+
+
+def _calls_agree(fn, *inputs):
+    """``fn`` eagerly and compiled on each of ``inputs`` (argument tuples): the same values."""
+    compiled = mg.compile(fn)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for arguments in inputs:
+            np.testing.assert_array_equal(np.asarray(compiled(*arguments).data), np.asarray(fn(*arguments).data))
+    return compiled
+
+
+@pytest.mark.parametrize("fn, first, second", [
+    (mg.sinc, 1.0, 0.0), (mg.nan_to_num, 1.0, np.nan), (lambda x: mg.fmax(x, -x), 1.0, -2.0),
+    (lambda x: mg.copysign(mg.tensor(2.0), x), 1.0, -2.0), (mg.nansum, 1.0, np.nan),
+    (lambda x: mg.nanmean(x), [1.0, np.nan, 3.0], [1.0, 2.0, 3.0]),
+    (lambda x: mg.nn.utils.get_total_norm([x * 2]), [1.0, 2.0], [3.0, 4.0]),
+])
+def test_values_numpy_computes_for_zero_d_tensors_are_computed_again(fn, first, second):
+    _calls_agree(fn, (mg.tensor(first),), (mg.tensor(second),))
+
+
+def test_a_compiled_function_called_while_another_traces_is_part_of_that_trace():
+    w = mg.tensor([1.0, 2.0])
+    inner = mg.compile(lambda x: x * w)
+    inner(mg.tensor([1.0, 1.0]))
+    outer = _calls_agree(lambda x: inner(x) + 1, (mg.tensor([1.0, 1.0]),), (mg.tensor([5.0, 5.0]),))
+    assert outer.traces == 1
+
+
+def test_an_argument_computed_by_operations_is_not_taken_for_a_leaf():
+    def step(x):
+        loss = (x**2).sum()
+        loss.backward()
+        return loss.detach()
+
+    compiled = mg.compile(step)
+    compiled(mg.tensor([3.0, 4.0], requires_grad=True))
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(mg.TraceError, match="computed before"):
+        compiled(w * 2)
+
+
+def _make_helper():
+    w = mg.tensor([1.0, 2.0])
+
+    def helper(x):
+        return x * w
+
+    def set_w(value):
+        nonlocal w
+        w = value
+
+    return helper, set_w
+
+
+class _Config:
+    w = mg.tensor([1.0, 2.0])
+
+
+class _Slotted:
+    __slots__ = ("w",)
+
+
+_SCALE = mg.tensor([1.0, 2.0])
+
+
+def _scaled(x, scale):
+    return x * scale * _SCALE
+
+
+class _Scaler(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scales = [mg.tensor([1.0, 2.0])]
+
+    def forward(self, x):
+        for scale in self.scales:
+            x = x * scale * _SCALE
+        return x
+
+
+def test_closures_of_helpers_class_attributes_and_bound_objects_are_watched():
+    global _SCALE
+    one = mg.tensor([1.0, 1.0])
+    helper, set_w = _make_helper()
+    compiled = mg.compile(lambda x: helper(x))
+    compiled(one)
+    set_w(mg.tensor([10.0, 20.0]))
+    np.testing.assert_array_equal(compiled(one).data, [10.0, 20.0])
+
+    compiled = mg.compile(lambda x: x * _Config.w)
+    compiled(one)
+    saved, _Config.w = _Config.w, mg.tensor([3.0, 4.0])
+    try:
+        np.testing.assert_array_equal(compiled(one).data, [3.0, 4.0])
+    finally:
+        _Config.w = saved
+
+    slotted = _Slotted()
+    slotted.w = mg.tensor([1.0, 1.0])
+    compiled = mg.compile(lambda x, holder: x * holder.w)
+    compiled(one, slotted)
+    slotted.w = mg.tensor([4.0, 4.0])
+    np.testing.assert_array_equal(compiled(one, slotted).data, [4.0, 4.0])
+
+    held = ([mg.tensor([1.0, 1.0])],)
+    compiled = mg.compile(lambda x: x * held[0][0])
+    compiled(one)
+    held[0][0] = mg.tensor([3.0, 3.0])
+    np.testing.assert_array_equal(compiled(one).data, [3.0, 3.0])
+
+    import functools
+
+    scaler = _Scaler()
+    compiled_partial, compiled_module = mg.compile(functools.partial(_scaled, scale=3.0)), mg.compile(scaler)
+    compiled_partial(one), compiled_module(one)
+    saved, _SCALE = _SCALE, mg.tensor([5.0, 5.0])
+    try:
+        np.testing.assert_array_equal(compiled_partial(one).data, [15.0, 15.0])
+        np.testing.assert_array_equal(compiled_module(one).data, [5.0, 10.0])
+        scaler.scales.append(mg.tensor([2.0, 2.0]))  # a plain list a module holds
+        np.testing.assert_array_equal(compiled_module(one).data, [50.0, 100.0])
+    finally:
+        _SCALE = saved
+
+
+def test_a_compiled_bound_method_watches_its_object():
+    net = _Predictor()
+    compiled = mg.compile(_Predictor.predict.fn.__get__(net))  # (the plain method, bound to net)
+    x = mg.tensor([[1.0, 2.0]])
+    compiled(x)
+    net.fc = nn.Linear(2, 1, rng=1)
+    np.testing.assert_array_equal(compiled(x).data, net(x).data)
+
+
+def test_zeros_of_every_float_type_slices_and_nan_arguments_have_their_own_keys():
+    x = mg.tensor([1.0])
+    compiled = mg.compile(lambda x, s: 1.0 / (x * s))
+    with np.errstate(divide="ignore"):
+        for zero in (np.float32(0.0), np.float16(0.0), 0.0):
+            compiled(x, zero)
+            assert compiled(x, -zero).data[0] == -np.inf
+    compiled = mg.compile(lambda x, index: x[index] * 2)
+    t = mg.tensor([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(compiled(t, slice(0, 2)).data, [2.0, 4.0])
+    np.testing.assert_array_equal(compiled(t, slice(1, 3)).data, [4.0, 6.0])
+    compiled = mg.compile(lambda x, s: x * s)
+    for _ in range(3):
+        compiled(t, float("nan"))
+    assert compiled.traces == 1
+
+
+def test_a_tensor_returned_twice_is_one_tensor_as_in_eager():
+    compiled = mg.compile(lambda x: (lambda d: (d, [d]))(x * 2))
+    for values in ([1.0], [2.0]):
+        first, (second,) = compiled(mg.tensor(values))
+        assert first is second and first.data[0] == 2 * values[0]

@@ -24,6 +24,7 @@ while active.
 from __future__ import annotations
 
 import builtins
+import collections
 import functools
 import math
 import numbers
@@ -110,7 +111,8 @@ class Compiled:
         return next(reversed(self._replays.values())).source if self._replays else None
 
     def __call__(self, *args, **kwargs):
-        if self._eager_reason is not None or (watchers.count and mode.anomaly):
+        if self._eager_reason is not None or (watchers.count and (mode.anomaly or mode.tracer is not None)):
+            # (called while another compiled function traces: its operations belong to that trace)
             return self.fn(*args, **kwargs)
         leaves, key = _signature((args, kwargs))
         replay = self._replays.get(key)
@@ -121,7 +123,9 @@ class Compiled:
                 if retrace.args:
                     self._rebound(retrace.args[0])
             else:
-                self._replays.move_to_end(key)
+                with self._lock:
+                    if key in self._replays:  # (another thread may have dropped it meanwhile)
+                        self._replays.move_to_end(key)
                 return result
         return self._trace(args, kwargs, leaves, key)
 
@@ -179,7 +183,7 @@ def _signature(value) -> tuple[list, tuple]:
             kind = type(a)
             if kind is Tensor:
                 data = a.data
-                key.append(("T", data.shape, data.dtype.str, a.requires_grad, not a._hooks))
+                key.append(("T", data.shape, data.dtype.str, a.requires_grad, not a._hooks, a._node is None))
             elif kind is np.ndarray:
                 key.append(("A", a.shape, a.dtype.str))
             else:
@@ -195,7 +199,8 @@ def _key(value, leaves: list):
     if isinstance(value, Tensor):
         leaves.append(value)
         data = value.data
-        return ("T", data.shape, data.dtype.str, value.requires_grad, not value._hooks)  # (a hook: traced anew)
+        # (a hook, or a tensor computed by operations rather than a leaf: traced anew)
+        return ("T", data.shape, data.dtype.str, value.requires_grad, not value._hooks, value._node is None)
     if isinstance(value, np.ndarray):
         leaves.append(value)
         return ("A", value.shape, value.dtype.str)
@@ -207,8 +212,14 @@ def _key(value, leaves: list):
         # Objects (a model, a config object, a dataclass of tensors): by identity, even when
         # they define == (two equal objects are still two objects a replay reads from).
         return ("id", _Identity(value))
-    if isinstance(value, float) and value == 0:
-        return ("V", "float", value, math.copysign(1.0, value))  # 0.0 and -0.0 are equal keys otherwise
+    if isinstance(value, slice):  # (hashable only from Python 3.12)
+        return ("slice", *(_key(v, leaves) for v in (value.start, value.stop, value.step)))
+    if isinstance(value, float | np.floating | complex | np.complexfloating) and value != value:
+        return ("V", type(value).__name__, "nan")  # (nan is not equal to itself: one key for all)
+    if isinstance(value, float | np.floating) and value == 0:
+        return ("V", type(value).__name__, value, math.copysign(1.0, value))  # 0.0 and -0.0 are equal keys otherwise
+    if isinstance(value, complex | np.complexfloating) and value == 0:
+        return ("V", type(value).__name__, math.copysign(1.0, value.real), math.copysign(1.0, value.imag))
     return ("V", type(value).__name__, value)
 
 
@@ -435,7 +446,7 @@ class _Recorder:
         )
 
     def cannot_replay(self, what: str) -> None:
-        if self.eager_reason is None:
+        if self.eager_reason is None and not self.paused:  # (a replayed call's own work is not traced)
             self.eager_reason = what
 
     def module_called(self, module) -> None:
@@ -620,6 +631,10 @@ class _Recorder:
                 self.lines[line] = kept
             for line in self.handed_out_lines:
                 self.lines[line] = "pass"
+        self.wrapped: dict[int, str] = {}  # id(a tensor returned more than once) -> the replay's variable for it
+        self.wrap_lines: list[str] = []
+        counts = collections.Counter(id(v) for v in _items(result) if isinstance(v, Tensor))
+        self.returned_twice = {i for i, n in counts.items() if n > 1}
         returned = self._returned(result)
         self._give_buffers(result)
         setup = [line for lines in self.setup.values() for line in lines]
@@ -633,7 +648,7 @@ class _Recorder:
             self.names["grad_mode"] = mode
             self.lines.append(f"grad_mode.grad_enabled = {mode.grad_enabled!r}")
         body = [*variable_checks, *module_checks, *self.checks, *alias_checks, *self.lines, release,
-                f"return {returned}"]
+                *self.wrap_lines, f"return {returned}"]
         source = (
             "def copy():\n" + "".join(f"    {line}\n" for line in setup)
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
@@ -645,68 +660,82 @@ class _Recorder:
         return _Replay(namespace["copy"], source)
 
     def _variable_checks(self) -> tuple[list[str], list]:
-        """The lines that re-trace when a global or closure variable of the function now
-        holds another object than at tracing (``model = ...``, ``target = mg.tensor(...)``
-        rebound), as torch.compile guards them. Numbers, strings, functions, classes and
-        Python modules are left out: the replay keeps the values it traced with. A module
-        held by such a variable is watched for changes as a called one is (the function may
-        read its parameters without calling it). Also returns the objects so watched."""
-        fn = getattr(self.fn, "__func__", self.fn)  # (a bound method: its function)
-        code = getattr(fn, "__code__", None)
-        if code is None:
-            return [], []
+        """The lines that re-trace when a global or closure variable of the function (or of
+        a function it called) now holds another object than at tracing (``model = ...``,
+        ``target = mg.tensor(...)`` rebound), as torch.compile guards them. Numbers,
+        strings, functions and Python modules are left out: the replay keeps the values it
+        traced with. The objects so read, passed as arguments or bound to the function (a
+        method's ``self``, a partial's arguments) are watched (see ``_watch_object``).
+        Also returns the objects so watched."""
         lines, outside = [], []
-        for value in self.argument_objects:
+        fn, bound = _unwrapped(self.fn)
+        for value in (*self.argument_objects, *bound):
             outside.append(value)
             lines += self._watch_object(value, "an argument")
-        cells = fn.__closure__ or ()
-        for i, cell in enumerate(cells):
-            try:
-                value = cell.cell_contents
-            except ValueError:  # a cell not yet filled
-                continue
-            if _watched(value):
-                outside.append(value)
-                name = self.constant(cells, "cells")
-                lines.append(f"if {name}[{i}].cell_contents is not {self._held(value)}: "
-                             f"raise _Retrace({f'variable {code.co_freevars[i]!r}'!r})")
-                lines += self._watch_object(value, f"variable {code.co_freevars[i]!r}")
-        names = {(name, id(fn.__globals__)): fn.__globals__ for name in _global_names(code)}
-        for helper, namespace in self.helpers.items():  # (functions it called)
-            names.update(((name, id(namespace)), namespace) for name in _global_names(helper))
+        functions = [fn, *_functions_of(self.helpers)]
+        for function in functions:  # closure variables
+            code, cells = getattr(function, "__code__", None), getattr(function, "__closure__", None) or ()
+            for i, cell in enumerate(cells):
+                try:
+                    value = cell.cell_contents
+                except ValueError:  # a cell not yet filled
+                    continue
+                if _watched(value) or _user_class(value):
+                    label = f"variable {code.co_freevars[i]!r}"
+                    outside.append(value)
+                    lines.append(f"if {self.constant(cells, 'cells')}[{i}].cell_contents is not "
+                                 f"{self._held(value)}: raise _Retrace({label!r})")
+                    lines += self._watch_object(value, label)
+        names = {}
+        for code, namespace in ((getattr(fn, "__code__", None), getattr(fn, "__globals__", None)),
+                                *self.helpers.items()):
+            if code is not None:
+                names.update(((name, id(namespace)), namespace) for name in _global_names(code))
         for (name, _), namespace in names.items():
-            if name in namespace and _watched(namespace[name]):
-                outside.append(namespace[name])
-                holder = self.constant(namespace, "fn_globals" if namespace is fn.__globals__ else "globals")
-                lines.append(f"if {holder}.get({name!r}) is not {self._held(namespace[name])}: "
+            value = namespace.get(name, _Retrace)
+            if _watched(value) or _user_class(value):
+                outside.append(value)
+                holder = self.constant(namespace, "fn_globals" if namespace is getattr(fn, "__globals__", None)
+                                       else "globals")
+                lines.append(f"if {holder}.get({name!r}) is not {self._held(value)}: "
                              f"raise _Retrace({f'global {name!r}'!r})")
-                lines += self._watch_object(namespace[name], f"global {name!r}")
+                lines += self._watch_object(value, f"global {name!r}")
         return lines, outside
 
-    def _watch_object(self, value, label: str) -> list[str]:
+    def _watch_object(self, value, label: str, depth: int = 0) -> list[str]:
         """What a replay checks in an object the function reads from outside: a module is
-        watched for changes; the items of a list or dict and the attributes of a plain
-        object (``self.model``, ``layers[0]``, ``config["w"]``) must still be the objects
-        they were, else the call traces anew (one level deep). Optimizers and schedulers
-        are left out: their calls are replayed, reading their state at each call."""
+        watched for changes (and the items of its plain list and dict attributes); the
+        items of a list or dict, the attributes of a plain object (``self.model``,
+        ``layers[0]``, ``config["w"]``) and of a class of the user's code must still be
+        the objects they were, else the call traces anew (one level deep; a tuple's items
+        are looked into). Optimizers and schedulers are left out: their calls are
+        replayed, reading their state at each call."""
         from microgradnp.nn.module import Module
 
         if isinstance(value, Module):
             self.modules[id(value)] = value
             return []
-        if isinstance(value, Tensor | np.ndarray | tuple) or hasattr(value, "param_groups") or hasattr(
-                value, "optimizer"):
-            return []  # (a tuple cannot change; a tensor's data is checked where it is read)
+        if isinstance(value, tuple):
+            if depth:
+                return []
+            return [line for i, item in enumerate(value) for line in self._watch_object(item, f"{label}[{i}]", 1)]
+        if isinstance(value, Tensor | np.ndarray) or hasattr(value, "param_groups") or hasattr(value, "optimizer"):
+            return []  # (a tensor's data is checked where it is read)
         held = self._held(value)
+        lines = []
         if isinstance(value, list):
-            items, lines = enumerate(value), [f"if len({held}) != {len(value)}: raise _Retrace({label!r})"]
+            items = enumerate(value)
+            lines.append(f"if len({held}) != {len(value)}: raise _Retrace({label!r})")
             expression = f"{held}[{{!r}}]"
         elif isinstance(value, dict):
-            items, lines = value.items(), []
-            expression = f"{held}.get({{!r}}, _Retrace)"
-        elif hasattr(value, "__dict__") and not isinstance(value, type):
-            items, lines = vars(value).items(), []
-            expression = f"{held}.__dict__.get({{!r}}, _Retrace)"
+            items, expression = value.items(), f"{held}.get({{!r}}, _Retrace)"
+        elif _user_class(value):
+            items = [(k, v) for klass in reversed(value.__mro__) if _user_class(klass) for k, v in vars(klass).items()
+                     if not hasattr(type(v), "__get__")]  # (methods, properties: code, not data)
+            expression = f"getattr({held}, {{!r}}, _Retrace)"
+        elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
+            items = _attributes(value).items()
+            expression = f"getattr({held}, {{!r}}, _Retrace)"
         else:
             return []
         for key, item in list(items):
@@ -715,6 +744,18 @@ class _Recorder:
                     self.modules[id(item)] = item
                 lines.append(f"if {expression.format(key)} is not {self._held(item)}: "
                              f"raise _Retrace({f'{label}, item {key!r}'!r})")
+        return lines
+
+    def _module_contents_checks(self, modules) -> list[str]:
+        """The plain lists and dicts a module holds (``self.scales = [...]``): changing
+        their items is no attribute assignment, so a replay checks them."""
+        lines = []
+        for module in modules:
+            for name, value in vars(module).items():
+                if not name.startswith("_") and isinstance(value, list | dict):
+                    lines.append(f"if {self._held(module)}.__dict__.get({name!r}) is not {self._held(value)}: "
+                                 f"raise _Retrace({f'attribute {name!r}'!r})")
+                    lines += self._watch_object(value, f"attribute {name!r}")
         return lines
 
     def _alias_checks(self, outside: list) -> list[str]:
@@ -766,12 +807,13 @@ class _Recorder:
         from microgradnp.nn.module import changes
 
         used = {id(sub): sub for module in self.modules.values() for sub in module.modules()}
+        contents = self._module_contents_checks(used.values())
         seen = self.constant([changes.count], "seen_changes")  # the count when the modules were last found unchanged
         check = self.constant(functools.partial(_recheck_modules, tuple(used.values())), "recheck_modules")
         self.names["module_changes"] = changes
         # A replay's own train()/eval() calls change modules too: what the trace did is no change.
         self.lines.append(f"{seen}[0] = module_changes.count")
-        return [f"if module_changes.count != {seen}[0]: {check}({seen})"]
+        return [f"if module_changes.count != {seen}[0]: {check}({seen})", *contents]
 
     def _give_buffers(self, result) -> None:
         """Give primitives the memory for their outputs, reused at every call
@@ -785,17 +827,20 @@ class _Recorder:
                 empty, dtype = self.constant(np.empty, "empty"), self.constant(array.dtype)
                 self.setup[node].append(f"{node}._out = {empty}({array.shape!r}, {dtype})")
 
-    def as_replayed(self, value):
+    def as_replayed(self, value, wrapped=None):
         """The traced call's result as a replay returns it: its tensors without a graph."""
+        wrapped = {} if wrapped is None else wrapped
         if isinstance(value, Tensor):
-            if id(value) in self.as_themselves:
+            if id(value) in self.as_themselves or id(value.data) not in self.var_of:
                 return value
-            return Tensor._wrap(value.data) if id(value.data) in self.var_of else value
+            if id(value) not in wrapped:
+                wrapped[id(value)] = Tensor._wrap(value.data)
+            return wrapped[id(value)]
         if isinstance(value, tuple | list):
-            items = [self.as_replayed(v) for v in value]
+            items = [self.as_replayed(v, wrapped) for v in value]
             return type(value)(*items) if _is_named_tuple(value) else type(value)(items)
         if isinstance(value, dict):
-            items = {k: self.as_replayed(v) for k, v in value.items()}
+            items = {k: self.as_replayed(v, wrapped) for k, v in value.items()}
             return items if type(value) is dict else type(value)(items)
         return value
 
@@ -813,7 +858,13 @@ class _Recorder:
                     "but a replay builds no graph. Call backward() (and the optimizer step) inside the "
                     "compiled function and return loss.detach(), or call it under mg.no_grad()."
                 )
-            return f"Tensor._wrap({name})"
+            if id(value) not in self.returned_twice:
+                return f"Tensor._wrap({name})"
+            wrapped = self.wrapped.get(id(value))
+            if wrapped is None:  # (one Tensor however often it is returned: `return y, y`)
+                wrapped = self.wrapped[id(value)] = self._new("r")
+                self.wrap_lines.append(f"{wrapped} = Tensor._wrap({name})")
+            return wrapped
         if isinstance(value, tuple | list):
             items = ", ".join(self._returned(v) for v in value)
             if _is_named_tuple(value):  # (values, indices) and the like keep their type and field names
@@ -939,13 +990,58 @@ def _objects_in(value):
     return (v for v in _items(value) if not isinstance(v, (Tensor, np.ndarray, *_VALUES)))
 
 
+def _unwrapped(fn) -> tuple:
+    """The Python function a compiled callable runs, and the objects bound to it: a
+    method's ``self``, a partial's arguments, a module or callable object itself."""
+    if isinstance(fn, functools.partial):
+        inner, bound = _unwrapped(fn.func)
+        return inner, [*bound, *fn.args, *fn.keywords.values()]
+    if isinstance(fn, types.MethodType):
+        return fn.__func__, [fn.__self__]
+    if isinstance(fn, types.FunctionType):
+        return fn, []
+    from microgradnp.nn.module import Module
+
+    method = type(fn).forward if isinstance(fn, Module) else type(fn).__dict__.get("__call__")
+    return getattr(method, "__func__", method), [fn]
+
+
+def _functions_of(codes) -> list:
+    """The functions (closures) whose code is one of ``codes`` (the helpers a trace ran)."""
+    import gc
+
+    functions = []
+    for code in codes:
+        if code.co_freevars:
+            found = [f for f in gc.get_referrers(code) if isinstance(f, types.FunctionType) and f.__code__ is code]
+            functions += found[:_CLOSURES_WATCHED]  # (a factory's many closures: the first ones)
+    return functions
+
+
+_CLOSURES_WATCHED = 16
+
+
+def _user_class(value) -> bool:
+    """A class defined in the user's code (whose class attributes a replay watches)."""
+    if not isinstance(value, type):
+        return False
+    module = sys.modules.get(value.__module__)
+    return module is not None and _is_user_code(getattr(module, "__file__", None) or "<user>")
+
+
+def _attributes(value) -> dict:
+    """An object's attributes (``__dict__`` and ``__slots__``) by name."""
+    found = dict(getattr(value, "__dict__", {}))
+    for klass in type(value).__mro__:
+        for slot in getattr(klass, "__slots__", ()):
+            if isinstance(slot, str) and slot not in found and hasattr(value, slot):
+                found[slot] = getattr(value, slot)
+    return found
+
+
 def _attribute_values(value) -> list:
     """The values of an object's attributes (``__dict__`` and ``__slots__``)."""
-    values = list(getattr(value, "__dict__", {}).values()) if not isinstance(value, type) else []
-    for slot in getattr(type(value), "__slots__", ()):
-        if isinstance(slot, str) and hasattr(value, slot):
-            values.append(getattr(value, slot))
-    return values
+    return [] if isinstance(value, type) else list(_attributes(value).values())
 
 
 def _arrays_in(value):

@@ -15,6 +15,7 @@ import numpy as np
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module, Parameter
+from microgradnp.ops.primitive import reads_values
 from microgradnp.tensor import Tensor
 
 __all__ = [
@@ -80,7 +81,10 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     """
     if isinstance(tensors, Tensor | np.ndarray):
         tensors = [tensors]
-    arrays = [np.asarray(t.data if isinstance(t, Tensor) else t) for t in tensors if t is not None]
+    tensors = [t for t in tensors if t is not None]
+    if any(isinstance(t, Tensor) for t in tensors):
+        reads_values("nn.utils.get_total_norm")  # (NumPy on the values: an mg.compile-d function runs eagerly)
+    arrays = [np.asarray(t.data if isinstance(t, Tensor) else t) for t in tensors]
     norm_type = float(norm_type)
     if not arrays:
         return Tensor(np.array(0.0))
