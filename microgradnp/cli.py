@@ -856,15 +856,41 @@ def run_sweep(options: dict) -> int:
                 raise UsageError(f"sweep: {error}") from None
         _check_sweep_memory(options, configs, *shape)
     out = Path(options["out"])
+    names = _result_names(options["datasets"], out)
     _make_output_folder(out)
     # SIGTERM (a kill, a scheduler's time limit) stops a sweep as Ctrl-C does: the workers
     # are stopped and the finished configurations stay on disk.
     with _executor(options["scheduler"]) as executor, _sigterm_as_interrupt():
-        for dataset in options["datasets"]:
-            code = _sweep_one(mg, dataset, grid, stop, options, out, executor)
+        for dataset, name in zip(options["datasets"], names, strict=True):
+            code = _sweep_one(mg, dataset, name, grid, stop, options, out, executor)
             if code:
                 return code
     return 0
+
+
+_RESULT_SUFFIXES = (".md", ".csv", ".json", ".partial.csv")
+
+
+def _result_names(datasets, out: Path) -> list[str]:
+    """The name of each data set's result files in ``out``: its name, or its file's stem
+    (two files with one stem get their folders' names too); refused when a result file
+    would overwrite a data file."""
+    def stem(dataset: str) -> str:
+        return _data_name(dataset).rsplit(".", 1)[0] if dataset.lower().endswith((".csv", ".npz")) else dataset
+
+    stems = [stem(d) for d in datasets]
+    names = [
+        f"{Path(d).resolve().parent.name}-{s}" if stems.count(s) > 1 and s != d else s
+        for d, s in zip(datasets, stems, strict=True)
+    ]
+    names = [n if names.count(n) == 1 else f"{n}-{i + 1}" for i, n in enumerate(names)]
+    inputs = {Path(d).resolve() for d in datasets if d.lower().endswith((".csv", ".npz"))}
+    for dataset, name in zip(datasets, names, strict=True):
+        for suffix in _RESULT_SUFFIXES:
+            if (out / f"{name}{suffix}").resolve() in inputs:
+                raise UsageError(f"sweep: the results for {dataset} would overwrite the data file "
+                                 f"{out / (name + suffix)}; choose another --out folder")
+    return names
 
 
 def _raise_interrupt(number, frame):
@@ -903,8 +929,7 @@ def _executor(address: str | None):
         context.__exit__(None, None, None)
 
 
-def _sweep_one(mg, dataset: str, grid, stop, options: dict, out: Path, executor) -> int:
-    name = _data_name(dataset).rsplit(".", 1)[0] if dataset.lower().endswith((".csv", ".npz")) else dataset
+def _sweep_one(mg, dataset: str, name: str, grid, stop, options: dict, out: Path, executor) -> int:
     finished: list[dict] = []
     partial = out / f"{name}.partial.csv"
 

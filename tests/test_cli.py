@@ -210,6 +210,26 @@ def test_sweep_in_float32(capsys, tmp_path):
     assert json.loads((tmp_path / "linear.json").read_text())["dtype"] == "float32"
 
 
+def test_sweep_never_writes_its_results_over_a_data_file(capsys, tmp_path):
+    data = tmp_path / "points.csv"
+    data.write_text("0,0,0\n1,1,1\n0,1,1\n1,0,0\n")
+    code, _, err = run(capsys, "sweep", "--datasets", str(data), "--seeds", "1", "--epochs", "2", "--no-progress",
+                       "--workers", "1", "--out", str(tmp_path))
+    assert code == 2 and "would overwrite the data file" in err
+    assert data.read_text().startswith("0,0,0")
+
+
+def test_sweep_of_two_files_with_one_name_writes_two_tables(capsys, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "data.csv").write_text("0,0,0\n1,1,1\n0,1,1\n1,0,0\n")
+    files = [str(tmp_path / folder / "data.csv") for folder in ("a", "b")]
+    code, _, err = run(capsys, "sweep", "--datasets", *files, "--seeds", "1", "--epochs", "2", "--no-progress",
+                       "--workers", "1", "--out", str(tmp_path / "results"))
+    assert code == 0, err
+    assert (tmp_path / "results" / "a-data.json").exists() and (tmp_path / "results" / "b-data.json").exists()
+
+
 # -- every run option on the command line and in configs ---------------------------------------
 def _rows(path):
     return json.loads(path.read_text())["rows"]
