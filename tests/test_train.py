@@ -305,3 +305,30 @@ def test_conv1d_waveforms_example_learns_the_shapes(tmp_path):
     out = run_example("conv1d_waveforms.py", "--epochs", "8", cwd=tmp_path)
     accuracy = float(re.search(r"test accuracy ([\d.]+)%", out).group(1))
     assert accuracy > 90
+
+
+def test_a_mini_batch_run_that_reached_its_target_returns_a_model_that_has_it():
+    X, y = mg.data.make_moons(60, rng=0)
+    for seed in range(4):
+        model = nn.MLP(2, (16, 16), 1, rng=seed)
+        history = mg.train.fit(model, X, y, "mse", optim.Adam(model.parameters(), lr=0.05), 3000, batch_size=8,
+                               rng=seed, stop_at_accuracy=1.0, progress=False)
+        assert history.status == "reached"
+        accuracy = ((mg.train.predict(model, X) > 0.5) == (y.reshape(-1, 1) > 0.5)).mean()
+        assert accuracy == history.final_accuracy == 1.0
+
+
+def test_the_epoch_loss_of_a_summed_loss_is_the_sum_over_the_batches():
+    X, y = mg.data.make_moons(20, rng=0)
+    model = nn.Linear(2, 1, rng=0)
+    twin = nn.Linear(2, 1, rng=0)
+    history = mg.train.fit(model, X, y, nn.MSELoss(reduction="sum"), optim.SGD(model.parameters(), lr=1e-3), 1,
+                           batch_size=5, rng=3, progress=False)
+    optimizer, total = optim.SGD(twin.parameters(), lr=1e-3), 0.0
+    for X_batch, y_batch in mg.data.DataLoader(X, y, batch_size=5, shuffle=True, rng=3):
+        optimizer.zero_grad()
+        loss = nn.MSELoss(reduction="sum")(twin(X_batch), y_batch)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    assert history.loss == [total]

@@ -139,9 +139,12 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     Each epoch runs the forward pass, the loss, ``backward()`` and ``optimizer.step()``
     (over mini-batches of ``batch_size``, shuffled with ``rng``, or the full batch).
     Accuracy is measured on the epoch's own predictions (``prediction > threshold`` for
-    one output; arg-max for several). With ``stop_at_accuracy`` (a fraction, e.g. ``1.0``), training
+    one output; arg-max for several); the epoch's loss is the mean over the points (the sum,
+    for a loss with ``reduction="sum"``). With ``stop_at_accuracy`` (a fraction, e.g. ``1.0``), training
     stops at the first epoch that reaches it, before that epoch's update, so the model
-    returned is the one that reached it. ``log_every=N`` prints
+    returned is the one that reached it. With mini-batches the model changes between the
+    batches, so the epoch's accuracy is then that of the model the epoch ends with (one
+    more forward pass over the set, in eval mode). ``log_every=N`` prints
     ``epoch N, loss L, acc A`` lines (a loss of a million or more in scientific notation);
     ``progress`` shows a tqdm bar on stderr (when tqdm is installed): None (the default)
     shows it only when stderr is a terminal, so a log redirected to a file holds the log
@@ -186,6 +189,8 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     started = time.perf_counter()
     last_finite = None
     full_batch = batch_size is None
+    # A loss summed over a batch adds up over the epoch; a mean is weighted by the batch's size.
+    summed = getattr(loss_fn, "reduction", "mean") == "sum"
     model.train()
     step = _gradient_step(model, loss_fn, optimizer)
     if compile:
@@ -198,7 +203,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
             for batch, (X_batch, y_batch) in enumerate(loader, start=1):
                 prediction, value = step(X_batch, y_batch)
                 batch_loss = float(value.data)
-                total_loss += batch_loss * len(X_batch.data)
+                total_loss += batch_loss if summed else batch_loss * len(X_batch.data)
                 correct += count_correct(prediction.data, _as_array(y_batch), threshold)
                 if not math.isfinite(batch_loss):  # (np.isfinite on a float costs 10x more)
                     break
@@ -208,7 +213,11 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
                 if full_batch and stop_at_accuracy is not None and correct / len(X) >= stop_at_accuracy:
                     break  # reached: keep the model that reached it
                 optimizer.step()
-            epoch_loss, epoch_accuracy = total_loss / len(X), correct / len(X)
+            epoch_loss, epoch_accuracy = total_loss / (1 if summed else len(X)), correct / len(X)
+            if not full_batch and stop_at_accuracy is not None and math.isfinite(epoch_loss):
+                # The batches' predictions came from a model that changed between them: the
+                # stop rule asks the model the epoch ends with, so a reached model is returned.
+                epoch_accuracy = count_correct(_outputs_now(model, X), y, threshold) / len(X)
             history.loss.append(epoch_loss)
             history.accuracy.append(epoch_accuracy)
             if not math.isfinite(epoch_loss):
@@ -421,10 +430,25 @@ def _progress_bar(epochs: int, progress: bool | None):
 
 @no_grad()
 def predict(model, X) -> np.ndarray:
-    """The model's output for ``X`` as an ndarray, without recording a graph."""
+    """The model's output for ``X`` as an ndarray (in eval mode), without recording a graph."""
     was_training = model.training
     model.eval()
     try:
-        return model(X if isinstance(X, Tensor) else Tensor(X)).data
+        with no_grad():
+            return model(X if isinstance(X, Tensor) else Tensor(X)).data
     finally:
         model.train(was_training)
+
+
+def _outputs_now(model, X) -> np.ndarray:
+    """``predict`` during training: the modules' modes are switched for the call without
+    counting as changes (a compiled training step would otherwise trace again)."""
+    modes = [(module, module.training) for module in model.modules()]
+    for module, _ in modes:
+        object.__setattr__(module, "training", False)
+    try:
+        with no_grad():
+            return model(Tensor(X)).data
+    finally:
+        for module, training in modes:
+            object.__setattr__(module, "training", training)
