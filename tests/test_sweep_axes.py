@@ -431,3 +431,27 @@ def test_every_initialiser_in_nn_init_is_a_run_option():
     weight = model.fc2.weight.data
     np.testing.assert_allclose(weight @ weight.T, 4 * np.eye(3), atol=1e-12)
     assert np.all(np.abs(model.fc1.bias.data) <= 0.2)
+
+
+def test_csv_files_from_spreadsheets_keep_every_point(tmp_path):
+    rows = "0,0,0\n1,1,1\n0,1,1\n1,0,0\n"
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + rows.encode())  # Excel's "CSV UTF-8"
+    (tmp_path / "header.csv").write_text("x,y,label\n" + rows)
+    for name in ("bom.csv", "header.csv"):
+        X, y = read_points(tmp_path / name)
+        assert X.shape == (4, 2) and y.ravel().tolist() == [0.0, 1.0, 1.0, 0.0]
+    (tmp_path / "gap_first.csv").write_text("0.5,,1\n" + rows)
+    (tmp_path / "gap_later.csv").write_text(rows + "1,x,1\n")
+    with pytest.raises(ValueError, match="line 1, column 2 is empty"):
+        read_points(tmp_path / "gap_first.csv")
+    with pytest.raises(ValueError, match="line 5, column 2 is 'x', not a number"):
+        read_points(tmp_path / "gap_later.csv")
+
+
+def test_an_x_y_pair_is_checked_as_a_file_is():
+    X, y = mg.data.make_xor_easy()
+    bad_X = X.copy()
+    bad_X[3, 0] = np.nan
+    for pair, message in (((X, y + 1), "label 1 is 2.0"), ((bad_X, y), "point 3 is")):
+        with pytest.raises(ValueError, match=message):
+            mg.train.sweep({"lr": 0.5}, pair, seeds=1, epochs=2, workers=1, progress=False)

@@ -195,13 +195,12 @@ def read_points(path) -> tuple[np.ndarray, np.ndarray]:
                                      "; save it with np.savez(path, X=points, y=labels)")
                 X, y = arrays["X"], arrays["y"]
         elif path.suffix.lower() == ".csv":
-            with open(path, encoding="utf-8") as file:
-                lines = [line for line in file.read().splitlines() if line.strip()]
-            try:  # a first row that is not numbers is a header
-                [float(cell) for cell in lines[0].split(",")] if lines else None
-            except ValueError:
-                lines = lines[1:]
-            rows = [[float(cell) for cell in line.split(",")] for line in lines]
+            with open(path, encoding="utf-8-sig") as file:  # (-sig: a spreadsheet's byte-order mark is no data)
+                lines = [(number, line) for number, line in enumerate(file.read().splitlines(), start=1)
+                         if line.strip()]
+            if lines and not any(_is_number(cell) for cell in lines[0][1].split(",")):
+                lines = lines[1:]  # a first row with no number in it is a header
+            rows = [_numbers(line, number) for number, line in lines]
             if len({len(row) for row in rows}) > 1:
                 raise ValueError("rows of different lengths: every row needs the same coordinates, then its label")
             table = np.array(rows)
@@ -212,12 +211,42 @@ def read_points(path) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError("is neither .csv nor .npz")
     except (OSError, ValueError) as error:
         raise ValueError(f"data file {path}: {getattr(error, 'strerror', None) or error}") from None
+    return checked_points(X, y, f"data file {path}")
+
+
+def checked_points(X, y, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (n, features) of finite numbers and n labels 0 or 1, as floats ``(X, y)`` with
+    ``y`` of shape (n, 1); anything else raises, naming ``what``."""
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2 or len(X) == 0 or y.size != len(X) or X.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
-        raise ValueError(f"data file {path}: expected points (n, features) and n labels, got {X.shape} and {y.shape}")
-    if not np.all(np.isfinite(X)) or not np.all((y == 0) | (y == 1)):
-        raise ValueError(f"data file {path}: coordinates must be finite numbers and labels 0 or 1")
+        raise ValueError(f"{what}: expected points (n, features) and n labels, got {X.shape} and {y.shape}")
+    if not np.all(np.isfinite(X)):
+        row = int(np.argwhere(~np.isfinite(X))[0][0])
+        raise ValueError(f"{what}: coordinates must be finite numbers and labels 0 or 1; point {row} is "
+                         f"{X[row].tolist()}")
+    if not np.all((y == 0) | (y == 1)):
+        row = int(np.argwhere(~((y == 0) | (y == 1)).reshape(-1))[0][0])
+        raise ValueError(f"{what}: coordinates must be finite numbers and labels 0 or 1; label {row} is "
+                         f"{y.reshape(-1)[row].item()!r}")
     return X.astype(float), y.reshape(-1, 1).astype(float)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _numbers(line: str, number: int) -> list[float]:
+    """A CSV row's numbers; a cell that is not one raises, naming its line and column."""
+    cells = line.split(",")
+    for column, cell in enumerate(cells, start=1):
+        if not _is_number(cell):
+            what = "is empty" if not cell.strip() else f"is {cell.strip()!r}, not a number"
+            raise ValueError(f"line {number}, column {column} {what}")
+    return [float(cell) for cell in cells]
 
 
 def load_points(dataset, n: int = 100, data_seed: int = 0) -> tuple[str, np.ndarray, np.ndarray]:

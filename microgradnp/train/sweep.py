@@ -48,7 +48,15 @@ from microgradnp.train.fit import (
     predict,
     show_progress,
 )
-from microgradnp.train.runs import OPTIMIZERS, build_model, build_optimizer, check_init, load_points, split_points
+from microgradnp.train.runs import (
+    OPTIMIZERS,
+    build_model,
+    build_optimizer,
+    check_init,
+    checked_points,
+    load_points,
+    split_points,
+)
 
 __all__ = ["LAB_DEFAULTS", "LAB_GRID", "SweepConfig", "SweepResult", "cluster_executor", "expand_grid", "sweep"]
 
@@ -643,7 +651,7 @@ def _dataset(dataset, n, data_seed) -> tuple[str, np.ndarray, np.ndarray]:
     if isinstance(dataset, Sequence) and len(dataset) == 2:
         X, y = (np.asarray(_data(a)) for a in dataset)
         if X.ndim == 2 and len(X) > 0 and y.size == len(X) and X.dtype.kind in "fiub" and y.dtype.kind in "fiub":
-            return "custom", X.astype(float, copy=False), y.reshape(-1, 1).astype(float, copy=False)
+            return "custom", *checked_points(X, y, "sweep: the (X, y) data set")
     raise ValueError("sweep: dataset must be a data set's name, a .csv/.npz file or an (X, y) pair with X of shape "
                      f"(n, features) and n 0/1 labels in y, got {_describe(dataset)}")
 
