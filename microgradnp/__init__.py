@@ -29,6 +29,7 @@ from microgradnp.autograd import (
     enable_grad,
     grad,
     gradcheck,
+    gradgradcheck,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,

@@ -5,7 +5,7 @@ from microgradnp.autograd.compile import Compiled, TraceError, compile
 from microgradnp.autograd.engine import backward, grad
 from microgradnp.autograd.function import Function
 from microgradnp.autograd.grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from microgradnp.autograd.gradcheck import GradcheckError, gradcheck
+from microgradnp.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
     "Compiled",
@@ -18,6 +18,7 @@ __all__ = [
     "enable_grad",
     "grad",
     "gradcheck",
+    "gradgradcheck",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",

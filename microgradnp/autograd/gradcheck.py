@@ -1,15 +1,16 @@
-"""Check analytic gradients against central finite differences."""
+"""Check analytic gradients (and second derivatives) against central finite differences."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from microgradnp import ops as _ops
 from microgradnp.autograd.engine import grad as _grad
 from microgradnp.tensor import Tensor
 
 
 class GradcheckError(AssertionError):
-    """Raised by ``gradcheck`` when analytic and numerical gradients disagree."""
+    """Raised by ``gradcheck`` and ``gradgradcheck`` when analytic and numerical gradients disagree."""
 
 
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
@@ -23,6 +24,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     satisfy ``|analytic - numeric| <= atol + rtol * |numeric|``; otherwise
     ``GradcheckError`` names the worst one. Returns True when all agree.
     """
+    return _check("gradcheck", fn, inputs, eps, atol, rtol, seed, lambda i: f"input {i}")
+
+
+def _check(name: str, fn, inputs, eps: float, atol: float, rtol: float, seed: int, describe) -> bool:
+    """``gradcheck``'s comparison; ``name`` and ``describe(i)`` (input ``i`` in words) word its errors."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     inputs64 = tuple(
         Tensor(x.data, dtype=np.float64, requires_grad=x.requires_grad) if isinstance(x, Tensor) else x
@@ -30,11 +36,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     )
     checked = [i for i, x in enumerate(inputs64) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+        raise ValueError(f"{name}: no input has requires_grad=True, so there is nothing to check")
 
     output = fn(*inputs64)
     if not isinstance(output, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
+        raise TypeError(f"{name}: fn must return a Tensor, got {type(output).__name__}")
     weights = np.random.default_rng(seed).uniform(0.5, 1.5, size=output.shape)
 
     def objective() -> float:
@@ -64,7 +70,73 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     if worst is not None and worst[0] > 0:
         _, i, index, got, numeric, error = worst
         raise GradcheckError(
-            f"gradcheck failed for input {i} at index {index}: analytic {got:.10g}, numeric "
+            f"{name} failed for {describe(i)} at index {index}: analytic {got:.10g}, numeric "
             f"{numeric:.10g} (abs error {error:.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|)"
         )
     return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+                  seed: int = 0) -> bool:
+    """Compare the second derivatives autograd gives for ``fn(*inputs)`` with central finite
+    differences of its first derivatives, in float64, as ``torch.autograd.gradgradcheck``.
+
+    The first derivatives are the vector-Jacobian product ``mg.grad(fn(*inputs), inputs,
+    grad_outputs, create_graph=True)``; ``gradcheck`` then checks them as a function of the
+    inputs that require grad and of the ``grad_outputs`` that require grad (the product is
+    linear in those, so that part checks the backward itself).
+
+    Args:
+        fn: a function of ``inputs`` returning a Tensor.
+        inputs: a Tensor or a sequence of them (non-Tensors pass through as constants); those
+            with ``requires_grad=True`` are differentiated.
+        grad_outputs: the vector of the product, a Tensor of the output's shape (or a one-element
+            sequence holding it). None (PyTorch's default): random values in [-1, 1) drawn from
+            ``seed``, which require grad.
+        eps: the finite-difference step.
+        atol: the absolute tolerance.
+        rtol: the tolerance relative to the numeric derivative.
+        seed: seeds the random ``grad_outputs`` and ``gradcheck``'s random weighting.
+
+    Returns:
+        True when every second derivative agrees.
+
+    Raises:
+        GradcheckError: a second derivative disagrees (the message names the worst one).
+        ValueError: no input requires grad, or ``grad_outputs`` does not fit the output.
+        TypeError: ``fn`` does not return a Tensor.
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input has requires_grad=True, so there is nothing to check")
+    output = fn(*inputs)
+    if not isinstance(output, Tensor):
+        raise TypeError(f"gradgradcheck: fn must return a Tensor, got {type(output).__name__}")
+    if grad_outputs is None:
+        values = np.random.default_rng(seed).uniform(-1.0, 1.0, size=output.shape)
+        grad_outputs = Tensor(values, dtype=np.float64, requires_grad=True)
+    elif not isinstance(grad_outputs, Tensor):
+        given = tuple(grad_outputs) if isinstance(grad_outputs, list | tuple) else (grad_outputs,)
+        if len(given) != 1:
+            raise ValueError(f"gradgradcheck: fn returns one Tensor, so give one grad_output, got {len(given)}")
+        grad_outputs = given[0] if isinstance(given[0], Tensor) else Tensor(np.asarray(given[0], dtype=np.float64))
+    if grad_outputs.shape != output.shape:
+        raise ValueError(f"gradgradcheck: grad_outputs has shape {grad_outputs.shape} but fn's output has shape "
+                         f"{output.shape}; give one of the output's shape")
+
+    def first_derivatives(*args):
+        # args: the inputs, then grad_outputs (both float64 copies made by the check).
+        xs, vector = args[:-1], args[-1]
+        out = fn(*xs)
+        wanted = [xs[i] for i in checked]
+        if not out.requires_grad:  # fn does not depend on its inputs: every derivative is zero
+            return Tensor(np.zeros(sum(x.size for x in wanted)))
+        grads = _grad(out, wanted, grad_outputs=vector, create_graph=True, materialize_grads=True)
+        # One Tensor for gradcheck: the derivatives with respect to every input, flattened.
+        return _ops.concatenate([_ops.reshape(g, (-1,)) for g in grads])
+
+    def describe(i: int) -> str:
+        return f"input {i}" if i < len(inputs) else "grad_outputs"
+
+    return _check("gradgradcheck", first_derivatives, (*inputs, grad_outputs), eps, atol, rtol, seed, describe)

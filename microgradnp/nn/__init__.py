@@ -137,6 +137,7 @@ from microgradnp.nn.loss import (
     L1Loss,
     MSELoss,
     NLLLoss,
+    NLLLoss2d,
     SmoothL1Loss,
 )
 from microgradnp.nn.module import Buffer, Module, Parameter

@@ -779,3 +779,257 @@ __all__ += ["adaptive_avg_pool3d", "adaptive_max_pool3d", "channel_shuffle", "co
 from microgradnp.nn.ctc import ctc_loss  # noqa: E402  (it imports nn.loss, which imports this module)
 
 __all__ += ["ctc_loss"]
+
+# -- PyTorch's remaining names: deprecated aliases, the ``*_with_indices`` forms, ``pdist``,
+# ``gumbel_softmax`` and the in-place activations ------------------------------------------------
+def upsample_nearest(input, size=None, scale_factor=None):
+    """``interpolate(input, size, scale_factor, mode="nearest")`` under its deprecated name, as
+    ``torch.nn.functional.upsample_nearest`` (which warns, as here, with a UserWarning)."""
+    import warnings
+
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  UserWarning, stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """``interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)`` under its
+    deprecated name, as ``torch.nn.functional.upsample_bilinear`` (which warns, as here, with a
+    UserWarning). Note ``align_corners=True``: not ``interpolate``'s default."""
+    import warnings
+
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  UserWarning, stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    """``max_pool1d(..., return_indices=True)``: the maxima and their int64 positions along ``L``,
+    as ``torch.nn.functional.max_pool1d_with_indices``. ``return_indices`` is accepted and
+    ignored, as in PyTorch: the pair is always returned."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    """``max_pool2d(..., return_indices=True)``: the maxima and their int64 flat positions
+    ``h * W + w`` in each channel's plane, as ``torch.nn.functional.max_pool2d_with_indices``.
+    ``return_indices`` is accepted and ignored, as in PyTorch: the pair is always returned."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    """``adaptive_max_pool1d(..., return_indices=True)``: the maxima and their int64 positions,
+    as ``torch.nn.functional.adaptive_max_pool1d_with_indices``. ``return_indices`` is accepted
+    and ignored, as in PyTorch: the pair is always returned."""
+    return adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    """``adaptive_max_pool2d(..., return_indices=True)``: the maxima and their int64 flat positions
+    ``h * W + w``, as ``torch.nn.functional.adaptive_max_pool2d_with_indices``.
+    ``return_indices`` is accepted and ignored, as in PyTorch: the pair is always returned."""
+    return adaptive_max_pool2d(input, output_size, return_indices=True)
+
+
+def pdist(input, p: float = 2):
+    """The ``p``-norm distance between every pair of rows of ``input`` ``(N, M)``, as ``torch.pdist``
+    (``torch.nn.functional.pdist``): ``N (N - 1) / 2`` distances, row 0 with rows 1, 2, ..., then
+    row 1 with rows 2, ..., the upper triangle of ``cdist(input, input)`` read row by row.
+
+    Args:
+        input: a floating-point tensor ``(N, M)`` (lists and arrays become the default float dtype).
+        p: the norm's order: any ``p >= 0`` or ``inf``; 0 counts the entries that differ.
+
+    Returns:
+        A tensor ``(N (N - 1) / 2,)`` of the input's dtype. The gradients are PyTorch's, also
+        where they have a kink: 0 for two equal rows (a zero distance) and for ``p = 0``,
+        ``sign(x_i - x_j)`` for ``p = 1``, and for ``p = inf`` the whole gradient to every entry
+        tied for the largest difference (``norm`` shares it among them instead).
+
+    Raises:
+        ValueError: ``input`` is not 2-D, or ``p`` is negative or NaN.
+        TypeError: integer or bool input (a ``DtypeError``, also a ``RuntimeError``, as PyTorch's).
+    """
+    from microgradnp.errors import DtypeError
+    from microgradnp.nn.extra_losses import _tensor
+
+    x = _tensor(input)
+    if x.ndim != 2:
+        raise InvalidArgumentError(f"pdist only supports 2D tensors, got: {x.ndim}D (shape {x.shape}); "
+                                   "give the vectors as the rows of an (N, M) tensor")
+    if x.dtype.kind != "f":
+        raise DtypeError(f"pdist only supports floating-point dtypes, got {x.dtype}; convert with .double() "
+                         "or .float() first")
+    if not p >= 0:  # (NaN too)
+        raise InvalidArgumentError(f"pdist only supports non-negative p values, got p={p}")
+    first, second = np.triu_indices(x.shape[0], 1)
+    diff = _ops.index_select(x, 0, first) - _ops.index_select(x, 0, second)
+    if p == 0:
+        # The count of entries that differ; sign has a zero gradient, which is PyTorch's here.
+        return _ops.sum(_ops.sign(_ops.abs(diff)), axis=1)
+    if p == np.inf:
+        # norm's gradient shares a tie among the tied entries; PyTorch's pdist gives the whole
+        # gradient to each of them. The largest difference as a constant plus, on the tied
+        # entries, |d| - |d| (exactly 0 in value) carries PyTorch's gradient sign(d) to each.
+        from microgradnp.nn.extra_losses import eager_only
+
+        eager_only("pdist with p=inf (the tied entries are found in NumPy)")
+        magnitude = _ops.abs(diff)
+        values = magnitude.data
+        largest = values.max(axis=1, keepdims=True, initial=0)
+        tied = values == largest
+        zero = np.zeros((), dtype=values.dtype)
+        straight_through = _ops.where(tied, magnitude - magnitude.detach(), zero)
+        return largest[:, 0] + _ops.sum(straight_through, axis=1)
+    # The framework's p-norm has PyTorch's pdist gradients at its kinks (0 at a zero distance).
+    return _ops.norm(diff, p=p, axis=1)
+
+
+def gumbel_softmax(logits, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1, *, rng=None):
+    """A sample from the Gumbel-softmax (concrete) distribution of ``logits``, as
+    ``torch.nn.functional.gumbel_softmax``: ``softmax((logits + g) / tau)`` along ``dim``, ``g``
+    independent Gumbel(0, 1) noise (``-log`` of Exponential(1) samples, as PyTorch draws it).
+
+    Args:
+        logits: unnormalised log-probabilities ``(..., num_classes)`` (a floating-point tensor).
+        tau: the temperature (> 0); small values give nearly one-hot samples.
+        hard: return exact one-hot vectors (the largest entry of the soft sample) whose gradient
+            is the soft sample's (straight-through: ``y_hard - y_soft.detach() + y_soft``).
+        eps: deprecated in PyTorch and unused; another value warns, as there.
+        dim: the axis of the classes.
+        rng: a ``np.random.Generator``, a seed, or None (the global generator, ``mg.manual_seed``)
+            for the noise. The samples cannot match PyTorch's random numbers.
+
+    Returns:
+        A tensor of ``logits``' shape and dtype whose entries along ``dim`` sum to 1.
+
+    Raises:
+        TypeError: integer or bool logits (a ``DtypeError``, also a ``RuntimeError``, as PyTorch's).
+    """
+    import warnings
+
+    from microgradnp.errors import DtypeError
+    from microgradnp.nn.extra_losses import _tensor, eager_only
+    from microgradnp.tensor import _rng
+
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", UserWarning, stacklevel=2)
+    logits = _tensor(logits)
+    if logits.dtype.kind != "f":
+        raise DtypeError(f"gumbel_softmax: the logits must be floating-point (the noise is continuous), got "
+                         f"{logits.dtype}; convert with .double() or .float() first")
+    # The noise is drawn here, in NumPy, so a compiled replay would reuse it: run eagerly there.
+    eager_only("gumbel_softmax (its Gumbel noise is drawn in NumPy)")
+    gumbels = -np.log(_rng(rng).exponential(1.0, logits.shape)).astype(logits.dtype)
+    soft = _softmax((logits + gumbels) / tau, axis=dim)
+    if not hard:
+        return soft  # the reparameterisation trick: differentiable in the logits
+    index = np.expand_dims(np.argmax(soft.data, axis=dim), dim)
+    one_hot_sample = np.zeros_like(soft.data)
+    np.put_along_axis(one_hot_sample, index, 1.0, axis=dim)
+    return Tensor(one_hot_sample) - soft.detach() + soft  # PyTorch's order of operations
+
+
+# The in-place forms: PyTorch's ``F.elu_(x)`` and friends write the activation into ``x`` and
+# return it. Each is the out-of-place function run through the helper behind the framework's
+# in-place Tensor methods (``t.exp_()``...), so they refuse exactly what those refuse: a tensor
+# that requires grad while gradients are recorded (microgradnp does not record in-place writes).
+_FLOATS_ONLY = "it writes a floating-point result; convert with .float() or .double() first"
+
+
+def _write_in_place(name: str, input, compute, refused_kinds: str = "", why: str = ""):
+    """``compute(input)`` written into ``input``, with the checks of the in-place Tensor methods;
+    returns ``input``. Dtype kinds in ``refused_kinds`` raise (``why`` says why), as in PyTorch."""
+    from microgradnp.errors import DtypeError
+    from microgradnp.ops.torch_methods import _in_place
+
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if input.dtype.kind in refused_kinds:
+        raise DtypeError(f"{name}(): not implemented for {input.dtype} tensors, as in PyTorch: {why}")
+    return _in_place(name, compute)(input)
+
+
+def relu_(input):
+    """``relu`` in place, as ``torch.nn.functional.relu_``: ``input`` is overwritten and returned
+    (this is ``input.relu_()``); integer tensors keep their dtype. Refused on a tensor that
+    requires grad while gradients are recorded, as every in-place operation here."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"relu_(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if input.dtype.kind == "b":
+        from microgradnp.errors import DtypeError
+
+        raise DtypeError("relu_(): boolean inputs not supported for relu (as in PyTorch); convert with .float()")
+    return input.relu_()
+
+
+def elu_(input, alpha: float = 1.0):
+    """``elu(input, alpha)`` in place, as ``torch.nn.functional.elu_``: ``input`` (floating-point)
+    is overwritten and returned. Refused on a tensor that requires grad while gradients are recorded."""
+    return _write_in_place("elu_", input, lambda x: _act.elu(x, alpha), "biu", _FLOATS_ONLY)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    """``leaky_relu(input, negative_slope)`` in place, as ``torch.nn.functional.leaky_relu_``:
+    ``input`` (floating-point) is overwritten and returned. Refused on a tensor that requires grad
+    while gradients are recorded."""
+    return _write_in_place("leaky_relu_", input, lambda x: _leaky_relu(x, negative_slope), "biu", _FLOATS_ONLY)
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0):
+    """``hardtanh(input, min_val, max_val)`` in place, as ``torch.nn.functional.hardtanh_``:
+    ``input`` is overwritten and returned; integer tensors keep their dtype. As PyTorch's in-place
+    form, ``min_val > max_val`` is not checked: every entry becomes ``max_val``. Refused on a
+    tensor that requires grad while gradients are recorded."""
+    # PyTorch's in-place form clamps without hardtanh's min_val <= max_val check, which gives
+    # max_val everywhere when min_val > max_val: so does hardtanh on [max_val, max_val].
+    low = min(min_val, max_val)
+    return _write_in_place("hardtanh_", input, lambda x: _act.hardtanh(x, low, max_val), "b",
+                           "clamp a float or integer tensor")
+
+
+def selu_(input):
+    """``selu(input)`` in place, as ``torch.nn.functional.selu_``: ``input`` (floating-point) is
+    overwritten and returned. Refused on a tensor that requires grad while gradients are recorded."""
+    return _write_in_place("selu_", input, _act.selu, "biu", _FLOATS_ONLY)
+
+
+def celu_(input, alpha: float = 1.0):
+    """``celu(input, alpha)`` in place, as ``torch.nn.functional.celu_``: ``input`` (floating-point)
+    is overwritten and returned. Refused on a tensor that requires grad while gradients are recorded.
+
+    Raises:
+        ValueError: ``alpha`` is 0.
+    """
+    return _write_in_place("celu_", input, lambda x: _act.celu(x, alpha), "biu", _FLOATS_ONLY)
+
+
+def threshold_(input, threshold: float, value: float):
+    """``threshold(input, threshold, value)`` in place, as ``torch.nn.functional.threshold_``:
+    entries not above ``threshold`` become ``value``; ``input`` is overwritten and returned. Integer
+    tensors keep their dtype (``value`` is converted to it, as PyTorch does). Refused on a tensor
+    that requires grad while gradients are recorded."""
+    # Not F.threshold, whose float result could not be written back into an integer tensor.
+    return _write_in_place(
+        "threshold_", input, lambda x: _ops.where(x > threshold, x, np.asarray(value).astype(x.dtype)), "b",
+        "threshold a float or integer tensor")
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, *, rng=None):
+    """``rrelu(input, lower, upper, training)`` in place, as ``torch.nn.functional.rrelu_``:
+    ``input`` (floating-point) is overwritten and returned; in training each negative entry's
+    slope is drawn from U(``lower``, ``upper``) with ``rng`` (a Generator, a seed, or None for
+    the global generator). Refused on a tensor that requires grad while gradients are recorded.
+
+    Raises:
+        ValueError: ``lower > upper``.
+    """
+    return _write_in_place("rrelu_", input, lambda x: rrelu(x, lower, upper, training, rng=rng), "biu",
+                           _FLOATS_ONLY)
+
+
+__all__ += ["adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "celu_", "elu_",
+            "gumbel_softmax", "hardtanh_", "leaky_relu_", "max_pool1d_with_indices", "max_pool2d_with_indices",
+            "pdist", "relu_", "rrelu_", "selu_", "threshold_", "upsample_bilinear", "upsample_nearest"]

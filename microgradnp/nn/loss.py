@@ -118,3 +118,36 @@ class NLLLoss(_Loss):
 
     def forward(self, input, target):
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+def _legacy_reduction(size_average, reduce, reduction: str, name: str) -> str:
+    """PyTorch's reading of the deprecated ``size_average``/``reduce`` pair (each None means
+    True): ``reduce=False`` gives ``"none"``, else ``size_average`` picks ``"mean"`` or
+    ``"sum"``; with both None, ``reduction`` as given. PyTorch warns when either is set."""
+    if size_average is None and reduce is None:
+        return reduction
+    import warnings
+
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    legacy = "none" if not reduce else "mean" if size_average else "sum"
+    warnings.warn(f"{name}: size_average and reduce args will be deprecated, please use reduction='{legacy}' "
+                  "instead.", UserWarning, stacklevel=3)
+    return legacy
+
+
+class NLLLoss2d(NLLLoss):
+    """``NLLLoss`` under its deprecated name, as ``torch.nn.NLLLoss2d``: constructing one warns
+    (a FutureWarning, as PyTorch's) and it takes PyTorch's arguments in PyTorch's order,
+    ``(weight, size_average, ignore_index, reduce, reduction)``, the deprecated
+    ``size_average``/``reduce`` read as PyTorch reads them. Use ``NLLLoss``, a drop-in
+    replacement (it takes ``(N, C, H, W)`` log-probabilities too)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):
+        import warnings
+
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement and "
+                      "see https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details.",
+                      FutureWarning, stacklevel=2)
+        super().__init__(weight, ignore_index, _legacy_reduction(size_average, reduce, reduction, "NLLLoss2d"))
