@@ -1403,3 +1403,19 @@ def test_a_tensor_returned_twice_is_one_tensor_as_in_eager():
     for values in ([1.0], [2.0]):
         first, (second,) = compiled(mg.tensor(values))
         assert first is second and first.data[0] == 2 * values[0]
+
+
+_INTEGERS = [np.array([[[1, 5, 2, 8]]]), np.array([[[10, 50, 90, 80]]])]
+
+
+@pytest.mark.parametrize("fn, arrays", [
+    (lambda x: mg.nn.functional.max_pool1d(x, 2, return_indices=True)[0] * 1.0,
+     [np.array([[[1.0, 5.0, 2.0, 0.0]]]), np.array([[[7.0, 1.0, 0.0, 3.0]]])]),
+    (lambda x: mg.nn.functional.max_pool1d(x, 2, return_indices=True)[1] * 1, _INTEGERS),
+    (lambda x: mg.nn.functional.max_pool1d(x, 2) * 1, _INTEGERS),
+    (lambda x: mg.nn.functional.avg_pool1d(x, 2) * 1, _INTEGERS),
+    (lambda x: mg.nn.functional.avg_pool2d(x.reshape(1, 1, 2, 2), 2, divisor_override=3) * 1, _INTEGERS),
+    (lambda x: mg.nn.functional.normalize(x, p=0, dim=0), [np.array([1.0, 0.0]), np.array([1.0, 2.0])]),
+])
+def test_pooling_and_norms_found_in_numpy_are_computed_again(fn, arrays):
+    _calls_agree(fn, *[(mg.from_numpy(a),) for a in arrays])

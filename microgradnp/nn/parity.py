@@ -16,6 +16,7 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.conv import pool_geometry
+from microgradnp.ops.primitive import reads_values
 from microgradnp.tensor import Tensor, _data
 
 
@@ -74,6 +75,7 @@ def max_pool(name: str, input, kernel_size, stride, padding, dilation, ceil_mode
                         "convert it to a float or integer dtype first")
     if kind == "f" and not return_indices:
         return float_pool(input, kernel_size, stride, padding, dilation, ceil_mode)
+    reads_values(f"{name} with return_indices or on integers (the maxima are found in NumPy)")
     batch, unbatched = _batched(input, ndim)
     data = np.asarray(_data(batch))
     gs = pool_geometry(name, data.shape, kernel_size, stride, padding, dilation, ceil_mode)
@@ -95,6 +97,7 @@ def avg_pool(name: str, input, float_pool, *args):
     if dtype != np.int64:
         raise TypeError(f"{name}: not implemented for {dtype} input (PyTorch pools only floats and int64); "
                         "convert it with .float() first")
+    reads_values(f"{name} on integers (the mean is rounded in NumPy)")
     mean = float_pool(ops.astype(input, np.float64), *args)
     return Tensor(np.trunc(np.asarray(_data(mean))).astype(np.int64), dtype=np.int64)
 
@@ -129,6 +132,7 @@ def vector_length(input, p, dim):
             f"normalize: p must be a number (0, a positive or negative float, inf or -inf), got {p!r}")
     if p > 0 or p == -np.inf:
         return ops.norm(input, p=p, axis=dim, keepdims=True)
+    reads_values("normalize with p <= 0 (which entries are zero is found in NumPy)")
     data = np.asarray(_data(input))
     nonzero = data != 0
     if p == 0:

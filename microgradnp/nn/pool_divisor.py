@@ -14,6 +14,7 @@ import numpy as np
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import parity as _parity
 from microgradnp.ops.conv import _window_sizes, pool_geometry
+from microgradnp.ops.primitive import reads_values
 from microgradnp.tensor import Tensor, _data
 
 __all__ = ["avg_pool_divided", "check_divisor"]
@@ -50,6 +51,7 @@ def avg_pool_divided(name: str, input, mean_pool, ndim: int, kernel_size, stride
         return mean * (scale() / divisor).astype(mean.dtype)
 
     if np.asarray(_data(input)).dtype == np.int64:
+        reads_values(f"{name} on integers (the quotient is rounded in NumPy)")
         mean = mean_pool(Tensor(np.asarray(_data(input)).astype(np.float64)), kernel_size, stride, padding,
                          ceil_mode, True)
         sums = np.rint(np.asarray(_data(mean)) * scale()).astype(np.int64)
