@@ -516,9 +516,12 @@ def load_data(options: dict):
 def build_model(options: dict, X, y):
     """The network of ``options`` for the data (``runs.build_model``: the same as a sweep's)."""
     from microgradnp.train.runs import build_model as build
+    from microgradnp.train.runs import check_loss_output
 
     classes = 1 if y.ndim == 2 else int(y.max()) + 1
     try:
+        if classes == 1:
+            check_loss_output(options.get("loss") or "mse", options["output_activation"])
         return build(X.shape[1], classes, tuple(int(h) for h in options["hidden"]), options["activation"],
                      options["output_activation"] if classes == 1 else None, options["bias"], options["init"],
                      options["bias_init"], options["conv1d_channels"], seed=options["seed"])

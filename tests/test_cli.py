@@ -399,3 +399,9 @@ def test_grid_tables_mix_fixed_epochs_with_a_target_and_show_divergence(capsys, 
     assert rows[1]["diverged"] == 0
     header = next(line for line in out.splitlines() if line.startswith("|"))
     assert "| diverged |" in header and " 2/2 |" in out
+
+
+def test_train_refuses_bce_on_an_output_that_is_no_probability(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--dataset", "xor", "--loss", "bce", "--output-activation", "relu",
+                       "--epochs", "2", "--no-progress", "--out", str(tmp_path))
+    assert code == 2 and "loss 'bce' needs probabilities" in err

@@ -372,6 +372,8 @@ def _one_clear_error(message, grid=None, dataset="xor", **kwargs):
     ({"hidden": [(0,)]}, r"'hidden' must be a positive integer .* got \(0,\)"),
     ({"hidden": (0,)}, "'hidden' must be a positive integer"),
     ({"loss": "hinge"}, "unknown loss 'hinge'"),
+    ({"loss": "bce", "output_activation": "relu"}, "loss 'bce' needs probabilities, but output_activation 'relu'"),
+    ({"loss": "bce", "output_activation": "none"}, "use output_activation 'sigmoid', or loss 'bce_with_logits'"),
     ({"conv1d_channels": -1}, "'conv1d_channels' must be an integer >= 0"),
     ({"stop_at_accuracy": 0}, r"stop_at_accuracy must be a number in \(0, 1\]"),
     ({"stop_at_accuracy": 2}, r"stop_at_accuracy must be a number in \(0, 1\]"),

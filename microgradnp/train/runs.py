@@ -154,6 +154,15 @@ def build_model(n_inputs: int, n_outputs: int = 1, hidden=(50, 50), activation="
 
 
 # -- the optimizer ----------------------------------------------------------------------------
+def check_loss_output(loss, output_activation) -> None:
+    """Binary cross-entropy takes probabilities: only a sigmoid output gives them (a ReLU
+    or no activation would fail, or be clamped, once an output leaves [0, 1])."""
+    if loss == "bce" and output_activation != "sigmoid":
+        raise ValueError(f"loss 'bce' needs probabilities, but output_activation {output_activation!r} does not give "
+                         "them: use output_activation 'sigmoid', or loss 'bce_with_logits' with output_activation "
+                         "'none'")
+
+
 def build_optimizer(name: str, parameters, lr, **options):
     """``OPTIMIZERS[name](parameters, lr=lr, ...)`` with the ``options`` (momentum,
     nesterov, weight_decay, betas; betas None: the optimizer's) that it takes; an option

@@ -53,6 +53,7 @@ from microgradnp.train.runs import (
     build_model,
     build_optimizer,
     check_init,
+    check_loss_output,
     checked_points,
     load_points,
     split_points,
@@ -629,6 +630,7 @@ def _check_buildable(config: SweepConfig, n_inputs: int, dtype) -> None:
     pieces themselves check (an initialisation a bias cannot take, an option the
     optimizer does not have) fails now, in one line, not in a worker."""
     try:
+        check_loss_output(config.loss, config.output_activation)
         model = config.build(n_inputs, 0, dtype)
         config.optimizer_for(model.parameters(), config.lr)
     except (ValueError, TypeError) as error:
