@@ -405,3 +405,12 @@ def test_train_refuses_bce_on_an_output_that_is_no_probability(capsys, tmp_path)
     code, _, err = run(capsys, "train", "--dataset", "xor", "--loss", "bce", "--output-activation", "relu",
                        "--epochs", "2", "--no-progress", "--out", str(tmp_path))
     assert code == 2 and "loss 'bce' needs probabilities" in err
+
+
+def test_a_malformed_scheduler_address_is_one_line_and_nothing_after_it(tmp_path):
+    pytest.importorskip("distributed")
+    result = subprocess.run([sys.executable, "-m", "microgradnp", "sweep", "--scheduler", "notanaddress", "--datasets",
+                             "xor", "--seeds", "1", "--epochs", "2", "--no-progress", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=15)  # (a half-made Client used to wait 20 s)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "error: sweep: cannot reach the Dask scheduler at notanaddress: missing port number in address 'notanaddress'"]

@@ -954,6 +954,9 @@ def cluster_executor(address: str, timeout: float = 10.0):
                           "pip install \"microgradnp[cluster]\"") from None
     problem = None
     try:
+        # The address is checked before a Client exists: a Client that failed on a malformed
+        # one would wait 20 s for its own shutdown, at the interpreter's exit.
+        distributed.comm.resolve_address(address)
         client = distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, ValueError, TypeError) as error:
         text = str(error).strip().splitlines()
