@@ -332,3 +332,25 @@ def test_the_epoch_loss_of_a_summed_loss_is_the_sum_over_the_batches():
         optimizer.step()
         total += loss.item()
     assert history.loss == [total]
+
+
+def _with(array, index, value):
+    changed = array.copy()
+    changed[index] = value
+    return changed
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (lambda X, y, opt: {"threshold": "0.5"}, TypeError, "threshold is a number"),
+    (lambda X, y, opt: {"optimizer": None}, TypeError, "optimizer must be an optimizer"),
+    (lambda X, y, opt: {"X": _with(X, (2, 1), np.nan)}, ValueError, r"X holds nan or inf \(first in row 2\)"),
+    (lambda X, y, opt: {"y": _with(y, 0, np.inf)}, ValueError, r"y holds nan or inf \(first in row 0\)"),
+])
+def test_fit_says_what_is_wrong_with_its_arguments(change, error, message):
+    X, y = mg.data.make_xor_easy()
+    model = nn.Linear(2, 1, rng=0)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    arguments = {"X": X, "y": y, "loss": "mse", "optimizer": optimizer, "epochs": 2, "progress": False,
+                 **change(X, y, optimizer)}
+    with pytest.raises(error, match=message):
+        mg.train.fit(model, **arguments)

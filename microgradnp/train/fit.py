@@ -113,6 +113,13 @@ def resolve_loss(loss):
     return loss
 
 
+def _check_finite(values: np.ndarray, name: str) -> None:
+    """nan or inf in the data would make every loss nan, reported as a divergence."""
+    if values.dtype.kind in "fc" and not np.isfinite(values).all():
+        row = int(np.argwhere(~np.isfinite(values))[0][0])
+        raise ValueError(f"fit: {name} holds nan or inf (first in row {row}); clean or drop those rows first")
+
+
 def _check_class_indices(loss_fn, y: np.ndarray) -> None:
     """Cross-entropy takes class indices ``(N,)``: a column of 0/1 floats ``(N, 1)`` (the
     generators' default, for mse and bce) would fail on several outputs and, on one,
@@ -171,8 +178,15 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
         # Checked because 100 (meaning 100 %) would silently never be reached.
         raise ValueError(f"fit: stop_at_accuracy is a fraction in [0, 1] (1.0 for 100 %) or None, "
                          f"got {stop_at_accuracy!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"fit: threshold is a number (0.5: an output above it counts as class 1), got {threshold!r}")
+    if not callable(getattr(optimizer, "step", None)) or not callable(getattr(optimizer, "zero_grad", None)):
+        raise TypeError(f"fit: optimizer must be an optimizer (optim.SGD(model.parameters(), lr=0.1)), got "
+                        f"{type(optimizer).__name__}")
     loss_fn = resolve_loss(loss)
     X, y = _as_array(X), _as_array(y)
+    _check_finite(X, "X")
+    _check_finite(y, "y")
     _check_class_indices(loss_fn, y)
     loader = DataLoader(X, y, batch_size=batch_size, shuffle=batch_size is not None, rng=rng)
     if len(X) == 0:
