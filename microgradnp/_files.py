@@ -32,6 +32,8 @@ def write_atomically(target, write) -> None:
     Temporary files that a killed writer left beside the target are removed first (see
     ``_remove_stale_temporaries``); those of a save still running elsewhere are kept."""
     requested = os.fspath(target)
+    if not requested or os.path.basename(requested) in ("", ".", ".."):
+        raise IsADirectoryError(f"cannot write to {requested!r}: give a file name (e.g. 'model.npz')")
     target = _resolve_symlink(requested)
     mode = _existing_mode(requested, target)
     directory, base = os.path.split(target)

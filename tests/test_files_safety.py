@@ -333,3 +333,12 @@ def test_figures_are_written_atomically_through_symlinks_and_never_onto_a_fifo(t
     with pytest.raises(ValueError, match="not supported"):
         ground_truth_vs_prediction(X, y, y, path=tmp_path / "kept.xyz")
     assert (tmp_path / "kept.xyz").read_bytes() == b"old" and temporary_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("path", ["", ".", "..", "results/"])
+def test_a_path_with_no_file_name_is_refused_without_a_temporary_name(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(IsADirectoryError, match="give a file name") as error:
+        write_bytes_atomically(path, b"data")
+    assert ".tmp" not in str(error.value)
+    assert os.listdir(tmp_path) == []
