@@ -72,7 +72,7 @@ def test_train_from_a_toml_config_with_a_flag_overriding_it(capsys, tmp_path):
         (["fly"], "invalid choice: 'fly'"),
         (["graph", "--max-nodes", "1"], "draw_graph: max_nodes must be at least 2, got 1"),
         (["graph", "--dataset", "spiral", "--n", "1"], "bad data options: make_spiral"),
-        (["graph", "--loss", "bce", "--output-activation", "none"], "inputs must be probabilities"),
+        (["graph", "--loss", "bce", "--output-activation", "none"], "loss 'bce' needs probabilities"),
         (["train", "--dataset", "moons", "--data-seed", "-1"], "argument --data-seed: must be an integer >= 0"),
         # "afile" is a file, so no folder can be made there
         (["graph", "--out", "afile/graph.svg"], "cannot write afile/graph.svg"),
