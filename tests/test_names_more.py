@@ -660,3 +660,69 @@ def test_gradgradcheck_agrees_with_torch(torch, rng):
         torch.autograd.gradgradcheck(Square.apply, [torch.tensor(data, requires_grad=True)])
     with pytest.raises(GradcheckError):
         mg.gradgradcheck(_SquareForgettingSecondOrder.apply, [_leaf(data)])
+
+
+# == parity fixes: LPPool, embedding_bag, Unflatten, F.linear, pairwise_distance, clip foreach =========
+@pytest.mark.parametrize("p", [float("inf"), -float("inf"), 2.0, 3.0, 1.5])
+def test_lp_pool_with_infinite_orders_and_windows_of_zeros(p, torch):
+    x = np.array([[[0.0, 0.0, 1.0, 2.0, -0.7, 0.3]]])
+    ours, theirs = _leaf(x), torch.tensor(x, requires_grad=True)
+    out, expected = mg.nn.LPPool1d(p, 2)(ours), torch.nn.LPPool1d(p, 2)(theirs)
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10)
+    assert np.isfinite(ours.grad[..., :2]).all()  # (the window of zeros)
+
+
+def test_lp_pool_infinite_order_is_max_pooling_of_magnitudes():
+    x = _leaf(np.array([[[0.2, -0.7, 1.4, 0.3, -2.0, 0.5]]]))
+    out = mg.nn.functional.lp_pool1d(x, float("inf"), 2)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.data, [[[0.7, 1.4, 2.0]]])
+    np.testing.assert_array_equal(x.grad, [[[0.0, -1.0, 1.0, 0.0, -1.0, 0.0]]])
+
+
+def test_embedding_bag_max_gives_ties_to_the_first_row_and_the_last_bag_runs_to_the_end(torch):
+    table = np.ones((3, 2))
+    table[2] = [0.5, 3.0]
+    for index, offsets, include_last in ((np.array([[0, 1]]), None, False),
+                                         (np.array([1, 2, 0, 1, 0, 2, 1, 2]), np.array([0, 2, 2, 5]), True)):
+        for mode in ("max", "sum", "mean"):
+            ours, theirs = _leaf(table), torch.tensor(table, requires_grad=True)
+            out = F.embedding_bag(mg.tensor(index, dtype=mg.int64), ours,
+                                  None if offsets is None else mg.tensor(offsets, dtype=mg.int64), mode=mode,
+                                  include_last_offset=include_last)
+            expected = torch.nn.functional.embedding_bag(torch.tensor(index), theirs,
+                                                         None if offsets is None else torch.tensor(offsets),
+                                                         mode=mode, include_last_offset=include_last)
+            out.sum().backward()
+            expected.sum().backward()
+            np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12)
+            np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_unflatten_infers_one_size_and_linear_takes_a_vector_of_weights(rng, torch):
+    x = rng.normal(size=(2, 6, 5))
+    assert mg.nn.Unflatten(1, (2, -1))(mg.tensor(x)).shape == (2, 2, 3, 5)
+    with pytest.raises(ValueError, match="cannot split axis 1"):
+        mg.nn.Unflatten(1, (4, -1))(mg.tensor(x))
+    ours, weight = _leaf(x), _leaf(x[0, 0])
+    theirs, weight_t = torch.tensor(x, requires_grad=True), torch.tensor(x[0, 0], requires_grad=True)
+    _same_as_torch(F.linear(ours, weight, mg.tensor(0.5)), torch.nn.functional.linear(theirs, weight_t,
+                                                                                       torch.tensor(0.5)),
+                   ours, theirs, rng)
+
+
+def test_pairwise_distance_of_order_zero_counts_differences():
+    a, b = mg.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), mg.tensor([[1.0, 0.0, 3.0], [1.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(F.pairwise_distance(a, b, p=0, eps=0.0).data, [1.0, 3.0])
+    assert F.pairwise_distance(a, b, p=0, eps=0.0, keepdim=True).shape == (2, 1)
+
+
+def test_clipping_takes_pytorchs_foreach_argument():
+    p = mg.nn.Parameter(np.ones(2))
+    p.grad = np.full(2, 3.0)
+    assert mg.nn.utils.clip_grad_norm_([p], 1.0, foreach=True).item() == pytest.approx(np.sqrt(18))
+    mg.nn.utils.clip_grad_value_([p], 0.1, foreach=False)
+    np.testing.assert_array_equal(p.grad, [0.1, 0.1])

@@ -67,6 +67,11 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     if axis < 0:
         raise InvalidArgumentError(
             "pairwise_distance: the inputs need at least one axis (the vectors' one), got 0-d tensors")
+    if p == 0:  # how many differences are nonzero (a count: its gradient is 0), as PyTorch
+        from microgradnp.nn.parity import vector_length
+
+        count = vector_length(x1 - x2 + eps, 0, axis)
+        return count if keepdim else ops.squeeze(count, axis)
     return ops.norm(x1 - x2 + eps, p=p, axis=axis, keepdims=keepdim)
 
 

@@ -457,11 +457,15 @@ class Unflatten(Module):
     def forward(self, x):
         shape = x.shape
         dim = self.dim % len(shape) if -len(shape) <= self.dim < len(shape) else None
-        if dim is None or math.prod(self.unflattened_size) != shape[dim]:
+        sizes = self.unflattened_size
+        if dim is not None and sizes.count(-1) == 1:  # one size inferred, as in PyTorch
+            known = -math.prod(sizes)
+            sizes = tuple(shape[dim] // known if n == -1 and known and not shape[dim] % known else n for n in sizes)
+        if dim is None or math.prod(sizes) != shape[dim]:
             raise InvalidArgumentError(
                 f"Unflatten({self.dim}, {self.unflattened_size}): cannot split axis {self.dim} of an "
                 f"input of shape {tuple(shape)} into {self.unflattened_size}")
-        return ops.reshape(x, (*shape[:dim], *self.unflattened_size, *shape[dim + 1:]))
+        return ops.reshape(x, (*shape[:dim], *sizes, *shape[dim + 1:]))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -198,9 +198,18 @@ def _lp_pool(input, norm_type: float, kernel_size, stride, ceil_mode: bool, ndim
     if norm_type == 0:
         raise InvalidArgumentError("lp_pool: norm_type must not be 0 (the result would be 1 ** inf)")
     x = _tensor(input)
+    if math.isinf(norm_type):  # as PyTorch: the largest |x| of each window (-inf: the smallest)
+        max_pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[ndim - 1]
+        sign = 1.0 if norm_type > 0 else -1.0
+        return max_pool(ops.abs(x) * sign, kernel_size, stride, 0, 1, ceil_mode) * sign
     out = pool(x ** norm_type, kernel_size, stride, 0, ceil_mode)
     window = math.prod(_per_axis(tuple(kernel_size) if isinstance(kernel_size, list) else kernel_size, ndim))
-    return (ops.sign(out) * ops.relu(ops.abs(out)) * window) ** (1.0 / norm_type)
+    total = ops.sign(out) * ops.relu(ops.abs(out)) * window
+    # A window of zeros: its root is 0 with a zero gradient, as PyTorch's (the root's slope
+    # there is infinite, and infinity times the zero slopes below it would be nan).
+    nonzero = total != 0
+    root = ops.where(nonzero, total, np.ones((), total.dtype)) ** (1.0 / norm_type)
+    return ops.where(nonzero, root, np.zeros((), total.dtype))
 
 
 def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
@@ -385,7 +394,9 @@ def _bags(name: str, index: np.ndarray, offsets, include_last_offset: bool) -> l
         raise InvalidArgumentError(
             f"{name}: offsets must be non-decreasing and at most the input's length {index.size}, got "
             f"{starts.tolist()}")
-    ends = list(starts[1:]) + ([] if include_last_offset else [index.size])
+    if include_last_offset:  # as PyTorch: the last offset only closes the list, the last bag ends with the input
+        starts = starts[:-1]
+    ends = [*starts[1:].tolist(), index.size] if starts.size else []
     return list(zip(starts.tolist(), [int(e) for e in ends]))
 
 
@@ -450,8 +461,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
         pieces = []
         for start, end in bags:
             chosen = np.flatnonzero(kept[start:end]) + start
-            pieces.append(ops.max(rows[chosen], axis=0) if chosen.size else
-                          Tensor(np.zeros(table.shape[1], dtype=table.dtype)))
+            if not chosen.size:
+                pieces.append(Tensor(np.zeros(table.shape[1], dtype=table.dtype)))
+                continue
+            block = rows[chosen]  # each column's first largest row gets the gradient, as in PyTorch
+            pieces.append(block[np.argmax(block.data, axis=0), np.arange(table.shape[1])])
         return ops.stack(pieces) if pieces else Tensor(np.zeros((0, table.shape[1]), dtype=table.dtype))
     matrix = np.zeros((len(bags), flat.size), dtype=table.dtype)
     for b, (start, end) in enumerate(bags):

@@ -43,7 +43,8 @@ del _name, _module
 
 
 @rescales_gradients
-def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                    foreach=None) -> Tensor:
     """Rescale the gradients in place so that their total norm is at most ``max_norm``, as
     ``torch.nn.utils.clip_grad_norm_``.
 
@@ -56,6 +57,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         max_norm: the largest total norm allowed.
         norm_type: the order of the norm: a positive number or ``float("inf")``.
         error_if_nonfinite: raise rather than clip when the total norm is nan or infinite.
+        foreach: accepted for PyTorch compatibility; there is a single implementation.
 
     Returns:
         The total norm before clipping, as a 0-d Tensor (0 when no parameter has a gradient).
@@ -70,7 +72,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
 
 
 @rescales_gradients
-def clip_grad_value_(parameters, clip_value: float) -> None:
+def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clip every gradient in place to ``[-clip_value, clip_value]``, as ``torch.nn.utils.clip_grad_value_``.
 
     Parameters whose ``.grad`` is None are skipped.
@@ -78,6 +80,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     Args:
         parameters: a Tensor or an iterable of Tensors (``model.parameters()``).
         clip_value: the largest magnitude allowed.
+        foreach: accepted for PyTorch compatibility; there is a single implementation.
 
     Raises:
         TypeError: ``parameters`` is not a Tensor or an iterable of Tensors.

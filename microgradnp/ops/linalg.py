@@ -189,7 +189,11 @@ class Linear(Primitive):
 
 
 def linear(x, weight, bias=None):
-    """``x @ weight.T + bias`` (PyTorch's ``F.linear``): weight is (out_features, in_features)."""
+    """``x @ weight.T + bias`` (PyTorch's ``F.linear``): weight is (out_features, in_features),
+    or (in_features,) for one output whose axis is dropped, as PyTorch's."""
+    if np.ndim(weight.data if isinstance(weight, Tensor) else weight) == 1:
+        out = MatMul.apply(x, weight)
+        return out if bias is None else out + bias
     return Linear.apply(x, weight, bias)
 
 
