@@ -1010,12 +1010,16 @@ def _functions_of(codes) -> list:
     """The functions (closures) whose code is one of ``codes`` (the helpers a trace ran)."""
     import gc
 
-    functions = []
-    for code in codes:
-        if code.co_freevars:
-            found = [f for f in gc.get_referrers(code) if isinstance(f, types.FunctionType) and f.__code__ is code]
-            functions += found[:_CLOSURES_WATCHED]  # (a factory's many closures: the first ones)
-    return functions
+    closures = [code for code in codes if code.co_freevars]
+    if not closures:
+        return []
+    found: dict = {code: [] for code in closures}
+    for f in gc.get_referrers(*closures):  # (one pass over the heap for all of them)
+        if isinstance(f, types.FunctionType) and f.__code__ in found:
+            kept = found[f.__code__]
+            if len(kept) < _CLOSURES_WATCHED:  # (a factory's many closures: the first ones)
+                kept.append(f)
+    return [f for code in closures for f in found.get(code, ())]
 
 
 _CLOSURES_WATCHED = 16
