@@ -1419,3 +1419,29 @@ _INTEGERS = [np.array([[[1, 5, 2, 8]]]), np.array([[[10, 50, 90, 80]]])]
 ])
 def test_pooling_and_norms_found_in_numpy_are_computed_again(fn, arrays):
     _calls_agree(fn, *[(mg.from_numpy(a),) for a in arrays])
+
+
+def test_outputs_not_in_c_order_are_computed_as_eagerly_and_never_overwritten():
+    model = nn.Sequential(nn.Conv1d(2, 3, 3, rng=1), nn.ReLU(), nn.Flatten())  # (conv's output is not C-ordered)
+
+    @mg.compile
+    def embed(x):
+        with mg.no_grad():
+            return model(x)
+
+    rng = np.random.default_rng(0)
+    batches = [mg.tensor(rng.normal(size=(4, 2, 6))) for _ in range(3)]
+    kept = [embed(x) for x in batches]
+    for result, x in zip(kept, batches, strict=True):
+        np.testing.assert_array_equal(result.data, model(x).data)
+    assert not np.shares_memory(kept[1].data, kept[2].data)
+    x = mg.tensor(rng.normal(size=(300, 7)).astype(np.float32))
+    _calls_agree(lambda x: (x.T * 1.0).sum(axis=1), (x,), (x * 2,), (x,))  # the same order of sums
+
+
+def test_an_argument_in_another_memory_layout_is_traced_anew():
+    rng = np.random.default_rng(1)
+    c_ordered = mg.tensor(rng.normal(size=(300, 7)).astype(np.float32))
+    f_ordered = mg.tensor(np.asfortranarray(rng.normal(size=(300, 7)).astype(np.float32)))
+    compiled = _calls_agree(lambda x: (x * 1.0).sum(axis=1), (c_ordered,), (f_ordered,), (c_ordered,))
+    assert compiled.traces == 2

@@ -183,9 +183,10 @@ def _signature(value) -> tuple[list, tuple]:
             kind = type(a)
             if kind is Tensor:
                 data = a.data
-                key.append(("T", data.shape, data.dtype.str, a.requires_grad, not a._hooks, a._node is None))
+                key.append(("T", data.shape, data.strides, data.dtype.str, a.requires_grad, not a._hooks,
+                            a._node is None))
             elif kind is np.ndarray:
-                key.append(("A", a.shape, a.dtype.str))
+                key.append(("A", a.shape, a.strides, a.dtype.str))
             else:
                 break
         else:
@@ -200,10 +201,11 @@ def _key(value, leaves: list):
         leaves.append(value)
         data = value.data
         # (a hook, or a tensor computed by operations rather than a leaf: traced anew)
-        return ("T", data.shape, data.dtype.str, value.requires_grad, not value._hooks, value._node is None)
+        return ("T", data.shape, data.strides, data.dtype.str, value.requires_grad, not value._hooks,
+                value._node is None)
     if isinstance(value, np.ndarray):
         leaves.append(value)
-        return ("A", value.shape, value.dtype.str)
+        return ("A", value.shape, value.strides, value.dtype.str)  # (the layout decides NumPy's order of sums)
     if isinstance(value, tuple | list):
         return (type(value).__name__, *(_key(v, leaves) for v in value))
     if isinstance(value, dict):
@@ -821,7 +823,9 @@ class _Recorder:
         nothing outside the replay sees: not returned, not a leaf's .grad, not a view of either."""
         escaping = [*_arrays_in(result), *(leaf._grad for leaf in self.leaves.values() if leaf._grad is not None)]
         for node, array in self.outputs:
-            if type(array) is np.ndarray and array.ndim and array.base is None and not any(
+            # (C-ordered only: NumPy gave the traced output the layout its inputs suggested,
+            # and a replay must compute in that layout, and copy where tracing copied)
+            if type(array) is np.ndarray and array.ndim and array.base is None and array.flags.c_contiguous and not any(
                 np.may_share_memory(array, e) for e in escaping
             ):
                 empty, dtype = self.constant(np.empty, "empty"), self.constant(array.dtype)
