@@ -726,3 +726,37 @@ def test_clipping_takes_pytorchs_foreach_argument():
     assert mg.nn.utils.clip_grad_norm_([p], 1.0, foreach=True).item() == pytest.approx(np.sqrt(18))
     mg.nn.utils.clip_grad_value_([p], 0.1, foreach=False)
     np.testing.assert_array_equal(p.grad, [0.1, 0.1])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x, lo, hi: x.clamp_min(lo), lambda lib, x, lo, hi: x.clamp_max(hi),
+    lambda lib, x, lo, hi: x.clamp(lo, hi), lambda lib, x, lo, hi: lib.clamp(x, lo),
+    lambda lib, x, lo, hi: x.clip(lo, hi),
+])
+def test_clamp_with_tensor_bounds_gives_them_their_gradient_and_ties_to_the_input(call, rng, torch):
+    values = {"x": [0.0, 3.0, 1.0, 1.5], "lo": [1.0, 1.0, 1.0, 0.5], "hi": [2.0, 2.0, 0.5, 1.5]}  # ties at 1 and 1.5
+    ours = {k: _leaf(np.array(v)) for k, v in values.items()}
+    theirs = {k: torch.tensor(np.array(v), requires_grad=True) for k, v in values.items()}
+    out, expected = call(mg, *ours.values()), call(torch, *theirs.values())
+    weights = rng.normal(size=out.shape)
+    (out * weights).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    for name in values:
+        mine, torchs = ours[name].grad, theirs[name].grad
+        np.testing.assert_allclose(0 if mine is None else mine, 0 if torchs is None else torchs.numpy(), rtol=1e-12)
+
+
+def test_clamp_bounds_broadcast_and_keep_the_inputs_dtype():
+    x = mg.tensor(np.array([1.0, 2.0], dtype=np.float32))
+    assert x.clamp(mg.zeros((3, 2))).shape == (3, 2)
+    assert x.clamp_min(mg.tensor(np.array([2, 1]), dtype=mg.int64)).dtype == np.float32
+
+
+def test_cosine_similarity_broadcasts_before_normalising(torch):
+    a, b = np.array([[1.0], [2.0], [-3.0]]), np.array([[1.0, 2.0, 3.0, 4.0]])
+    out = F.cosine_similarity(mg.tensor(a), mg.tensor(b))
+    assert np.all(np.abs(out.data) <= 1.0)
+    np.testing.assert_allclose(out.data, torch.cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy(),
+                               rtol=1e-12)
+    assert F.cosine_similarity(mg.ones(4), mg.ones(3, 4), dim=-1).shape == (3,)

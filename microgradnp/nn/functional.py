@@ -613,6 +613,11 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     Returns:
         A tensor with ``dim`` removed, values in [-1, 1].
     """
+    # Broadcast first, as PyTorch: normalising the smaller one along ``dim`` before the
+    # broadcast would divide by the length of another vector (values beyond [-1, 1]).
+    x1, x2 = (x if isinstance(x, Tensor) else Tensor(x) for x in (x1, x2))
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = (x if x.shape == shape else _ops.broadcast_to(x, shape) for x in (x1, x2))
     return _ops.sum(normalize(x1, dim=dim, eps=eps) * normalize(x2, dim=dim, eps=eps), axis=dim)
 
 

@@ -9,8 +9,8 @@ import numpy as np
 from numpy import ndarray
 
 from microgradnp.errors import InvalidArgumentError
-from microgradnp.ops.primitive import Primitive, floating, floating_pair, promote, refuse_non_numbers
-from microgradnp.tensor import Tensor, _data, _rng
+from microgradnp.ops.primitive import Primitive, floating, floating_pair, promote, refuse_non_numbers, result_dtype
+from microgradnp.tensor import Tensor, _rng
 
 
 class Add(Primitive):
@@ -238,22 +238,29 @@ class Cos(Primitive):
 
 
 class Clip(Primitive):
+    """``min(max(a, lo), hi)``, PyTorch's ``clamp``: the bounds (numbers, arrays or tensors,
+    either may be None) broadcast with ``a``. The gradient goes to ``a`` where
+    ``lo <= a <= hi`` (ties included) and to a tensor bound where it is the result."""
+
     @staticmethod
     def forward(ctx, a, lo, hi):
         if lo is None and hi is None:
             raise InvalidArgumentError("clip: give at least one of lo and hi")
-        inside = np.ones(a.shape, dtype=bool)
-        if lo is not None:
-            inside &= a >= lo
-        if hi is not None:
-            inside &= a <= hi
-        ctx.save_for_backward(inside)
+        if type(lo) is np.ndarray or type(hi) is np.ndarray:  # array bounds: PyTorch's result dtype
+            dtype = result_dtype(*(x for x in (a, lo, hi) if x is not None)) or np.result_type(a)
+            a, lo, hi = (None if x is None else np.asarray(x, dtype=dtype) for x in (a, lo, hi))
+        above_lo = True if lo is None else a >= lo
+        below_hi = True if hi is None else a <= hi
+        ctx.save_for_backward(np.logical_and(above_lo, below_hi), np.logical_not(above_lo),
+                              np.logical_not(below_hi))
         return np.clip(a, lo, hi)
 
     @staticmethod
     def backward(ctx, grad):
-        (inside,) = ctx.saved_tensors
-        return grad * inside
+        inside, under, over = ctx.saved_tensors
+        need_a, need_lo, need_hi = ctx.needs_input_grad
+        return (grad * inside if need_a else None, grad * under if need_lo else None,
+                grad * over if need_hi else None)
 
 
 class Maximum(Primitive):
@@ -370,12 +377,10 @@ def cos(x):
 
 
 def clip(x, lo=None, hi=None):
-    """Limit values to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi."""
-    return Clip.apply(x, lo=_constant_bound(lo), hi=_constant_bound(hi))
-
-
-def _constant_bound(bound):
-    return _data(bound)
+    """Limit values to [lo, hi] (either may be None; numbers or tensors, broadcasting with
+    ``x``); the gradient passes to ``x`` where lo <= x <= hi, and to a tensor bound where it
+    is the result."""
+    return Clip.apply(x, lo, hi)
 
 
 def maximum(a, b):

@@ -129,12 +129,7 @@ def clamp(input, min=None, max=None):  # noqa: A002  (PyTorch's names)
     Raises:
         ValueError: neither ``min`` nor ``max`` is given.
     """
-    if not isinstance(min, Tensor) and not isinstance(max, Tensor):
-        return _tensor(input).clamp(min, max)
-    result = _tensor(input)
-    if min is not None:
-        result = ops.maximum(result, min)
-    return result if max is None else ops.minimum(result, max)
+    return _tensor(input).clamp(min, max)
 
 
 # -- comparisons, tests and dtypes -------------------------------------------------------------------------------
