@@ -760,3 +760,11 @@ def test_cosine_similarity_broadcasts_before_normalising(torch):
     np.testing.assert_allclose(out.data, torch.cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy(),
                                rtol=1e-12)
     assert F.cosine_similarity(mg.ones(4), mg.ones(3, 4), dim=-1).shape == (3,)
+
+
+def test_a_vector_holding_inf_has_norm_inf(torch):
+    data = np.array([[np.inf, 1.0], [3.0, 4.0], [-np.inf, 2.0]])
+    for options in ({"dim": 1}, {"dim": 1, "p": 2.5}, {"dim": 1, "p": 3}):
+        np.testing.assert_allclose(mg.tensor(data).norm(**options).data, torch.tensor(data).norm(**options).numpy(),
+                                   rtol=1e-14)
+    assert mg.cdist(mg.tensor([[np.inf, 0.0]]), mg.tensor([[0.0, 0.0]])).item() == np.inf

@@ -328,7 +328,8 @@ class Norm(Primitive):
             return magnitude.sum(axis=axes, keepdims=keepdims)
         # Scaled by the largest magnitude, so that |a|**p neither overflows nor underflows.
         peak = np.max(magnitude, axis=axes, keepdims=True, initial=0.0)
-        safe_peak = np.where(peak == 0, 1.0, peak)
+        # (not by 0, and not by inf, whose inf / inf would make a vector holding inf's norm nan)
+        safe_peak = np.where((peak == 0) | (peak == np.inf), 1.0, peak)
         out = safe_peak * ((magnitude / safe_peak) ** ord).sum(axis=axes, keepdims=True) ** (1.0 / ord)
         out = out if keepdims else np.squeeze(out, axes)
         ctx.save_for_backward(a, out)
