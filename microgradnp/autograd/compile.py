@@ -788,12 +788,6 @@ class _Recorder:
                 lines[argument, id(candidate)] = f"if {argument} is not {held}: raise _Retrace"
         return list(lines.values())
 
-    def _watch_module(self, value) -> None:
-        from microgradnp.nn.module import Module
-
-        if isinstance(value, Module):
-            self.modules[id(value)] = value
-
     def _held(self, value) -> str:
         """The replay's expression for the very object ``value`` (never a literal: ``is``
         must compare with this object)."""
@@ -882,7 +876,7 @@ class _Recorder:
         if isinstance(value, np.ndarray) and id(value) in self.var_of:
             return self.var_of[id(value)]
         if any(isinstance(v, Tensor) and id(v) not in self.as_themselves and self._computed(v)
-               for v in _attribute_values(value)):
+               for v in _attributes(value).values()):
             raise TraceError(
                 f"mg.compile({_name(self.fn)}) returns a {type(value).__name__} holding tensors it "
                 "computed; a replay can return them in tuples, lists, dicts and named tuples only "
@@ -1045,11 +1039,6 @@ def _attributes(value) -> dict:
             if isinstance(slot, str) and slot not in found and hasattr(value, slot):
                 found[slot] = getattr(value, slot)
     return found
-
-
-def _attribute_values(value) -> list:
-    """The values of an object's attributes (``__dict__`` and ``__slots__``)."""
-    return [] if isinstance(value, type) else list(_attributes(value).values())
 
 
 def _arrays_in(value):

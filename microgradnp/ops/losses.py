@@ -9,7 +9,7 @@ import numpy as np
 
 from microgradnp.errors import DtypeError, InvalidArgumentError
 from microgradnp.ops.activations import _EXP_LIMITS, softmax
-from microgradnp.ops.elementwise import _values, where
+from microgradnp.ops.elementwise import _values
 from microgradnp.ops.primitive import Primitive
 from microgradnp.tensor import Tensor
 
@@ -328,28 +328,24 @@ class CrossEntropyLoss(Primitive):
     @staticmethod
     def backward(ctx, grad):
         log_probs, index, sample_weight, valid = ctx.saved_tensors
-        if isinstance(grad, Tensor):  # create_graph: the same formula on Tensors
-            return _cross_entropy_graph_grad(ctx, grad, log_probs, index, sample_weight, valid), None
-        if ctx.reduction == "mean":
-            grad = grad / ctx.denominator
-        elif ctx.unbatched and ctx.reduction == "none":
-            grad = np.reshape(grad, (1,))
+        if isinstance(grad, Tensor):  # create_graph: from the logits' Tensor, so it is differentiable again
+            logits = ctx.inputs[0]
+            probs = softmax(logits.reshape((1, -1)) if ctx.unbatched else logits, axis=1)
+        else:
+            probs = np.exp(log_probs)
         # d(-log softmax_t)/dx = softmax - onehot(t), per sample scaled by its weight
-        per_sample = grad if ctx.reduction != "none" else np.expand_dims(grad, 1)
-        probs = np.exp(log_probs)
-        grad_logits = probs.copy() if ctx.smoothing else probs
-        grad_logits[index] -= 1  # minus the one-hot target (the same values as probs - onehot)
+        grad_logits = probs - _one_hot_at(index, log_probs)
+        valid_column = np.expand_dims(valid, 1)
         if sample_weight is not None:
-            grad_logits *= np.expand_dims(sample_weight, 1)
+            grad_logits = grad_logits * np.expand_dims(sample_weight, 1)
         if ctx.smoothing:
             weight = _expand_classes(ctx.class_weight, log_probs.ndim)
-            valid_column = np.expand_dims(valid, 1)
             smooth = (probs * weight.sum() - weight) * valid_column
             grad_logits = (1 - ctx.smoothing) * grad_logits + ctx.smoothing / log_probs.shape[1] * smooth
-        grad_logits = grad_logits * per_sample
+        grad_logits = grad_logits * _per_sample_grad(ctx, grad)
         if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0, as in PyTorch
-            grad_logits = np.where(np.expand_dims(valid, 1), grad_logits, 0)
-        return (grad_logits[0] if ctx.unbatched else grad_logits), None
+            grad_logits = np.where(valid_column, grad_logits, 0.0)
+        return grad_logits.reshape(log_probs.shape[1:]) if ctx.unbatched else grad_logits, None
 
 
 def _per_sample_grad(ctx, grad):
@@ -367,25 +363,6 @@ def _one_hot_at(index, like: np.ndarray) -> np.ndarray:
     onehot = np.zeros_like(like)
     onehot[index] = 1
     return onehot
-
-
-def _cross_entropy_graph_grad(ctx, grad, log_probs, index, sample_weight, valid):
-    """CrossEntropyLoss's gradient on Tensors (``create_graph``): ``softmax(x) - onehot``,
-    weighted and smoothed as in ``backward``, differentiable again through the logits."""
-    logits = ctx.inputs[0]
-    probs = softmax(logits.reshape((1, -1)) if ctx.unbatched else logits, axis=1)
-    grad_logits = probs - _one_hot_at(index, log_probs)
-    valid_column = np.expand_dims(valid, 1)
-    if sample_weight is not None:
-        grad_logits = grad_logits * np.expand_dims(sample_weight, 1)
-    if ctx.smoothing:
-        weight = _expand_classes(ctx.class_weight, log_probs.ndim)
-        smooth = (probs * weight.sum() - weight) * valid_column
-        grad_logits = (1 - ctx.smoothing) * grad_logits + ctx.smoothing / log_probs.shape[1] * smooth
-    grad_logits = grad_logits * _per_sample_grad(ctx, grad)
-    if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0
-        grad_logits = where(valid_column, grad_logits, 0.0)
-    return grad_logits.reshape(logits.shape) if ctx.unbatched else grad_logits
 
 
 def _pick_targets(log_probs, target, weight, ignore_index, loss: str):
@@ -509,30 +486,13 @@ class NLLLoss(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
+        # -weight * grad at each target class, 0 elsewhere (on Tensors too, under create_graph:
+        # it depends on the upstream gradient only)
         index, sample_weight = ctx.saved_tensors
-        if isinstance(grad, Tensor):  # create_graph: the upstream gradient spread on Tensors
-            return _nll_graph_grad(ctx, grad, index, sample_weight), None
-        if ctx.reduction == "mean":
-            grad = grad / ctx.denominator
-        elif ctx.unbatched and ctx.reduction == "none":
-            grad = np.reshape(grad, (1,))
-        scale = -grad if sample_weight is None else -sample_weight * grad
-        if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0, as in PyTorch
-            scale = np.where(ctx.valid, scale, 0)
         shape = (1, *ctx.shape) if ctx.unbatched else ctx.shape
-        grad_log_probs = np.zeros(shape, dtype=np.result_type(ctx.dtype, scale))
-        grad_log_probs[index] = scale
-        return (grad_log_probs[0] if ctx.unbatched else grad_log_probs), None
-
-
-def _nll_graph_grad(ctx, grad, index, sample_weight):
-    """NLLLoss's gradient on Tensors (``create_graph``): ``-weight * grad`` at each target
-    class, 0 elsewhere; it depends on the upstream gradient only."""
-    shape = (1, *ctx.shape) if ctx.unbatched else ctx.shape
-    onehot = _one_hot_at(index, np.zeros(shape, dtype=ctx.dtype))
-    scale = _per_sample_grad(ctx, grad)
-    scale = -scale if sample_weight is None else scale * -np.expand_dims(sample_weight, 1)
-    grad_log_probs = onehot * scale
-    if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0
-        grad_log_probs = where(np.expand_dims(ctx.valid, 1), grad_log_probs, 0.0)
-    return grad_log_probs.reshape(ctx.shape) if ctx.unbatched else grad_log_probs
+        scale = _per_sample_grad(ctx, grad)
+        scale = -scale if sample_weight is None else scale * -np.expand_dims(sample_weight, 1)
+        grad_log_probs = _one_hot_at(index, np.zeros(shape, dtype=ctx.dtype)) * scale
+        if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0, as in PyTorch
+            grad_log_probs = np.where(np.expand_dims(ctx.valid, 1), grad_log_probs, 0.0)
+        return (grad_log_probs.reshape(ctx.shape) if ctx.unbatched else grad_log_probs), None
