@@ -257,6 +257,25 @@ class Tensor:
         self._hooks.append(hook)
         return _HookHandle(self._hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after a backward pass has accumulated this leaf's ``.grad``
+        (PyTorch's idiom for stepping each parameter as soon as its gradient is complete,
+        then setting ``.grad = None``). The hook must return None. Leaves only: a non-leaf
+        tensor's gradient is not accumulated. Returns a handle whose ``remove()`` undoes it.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: this tensor does not require grad, so no "
+                               "gradient will be accumulated into it")
+        if self._node is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered "
+                               "on non-leaf tensors (their gradient is not accumulated); use register_hook to see "
+                               "the gradient as it passes")
+        if self._hooks is None:
+            self._hooks = []
+        after = _AfterAccumulation(hook)
+        self._hooks.append(after)
+        return _HookHandle(self._hooks, after)
+
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``)."""
         self.grad = None
@@ -727,6 +746,17 @@ class Tensor:
                 "t.numpy() to leave the graph."
             )
         return function(*args, **kwargs)
+
+
+class _AfterAccumulation:
+    """A post-accumulate-grad hook among a leaf's hooks: the walk skips it while the
+    gradient flows and calls it with the leaf once ``.grad`` holds the sum (one list of
+    hooks, so everything that asks whether a tensor has hooks sees these too)."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook):
+        self.hook = hook
 
 
 class _HookHandle:

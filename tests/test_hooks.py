@@ -153,3 +153,82 @@ def test_assigning_grad_checks_shape_and_dtype():
         p.grad = [1.0, 2.0, 3.0]
     p.grad = None
     assert p.grad is None
+
+
+# == register_post_accumulate_grad_hook ===========================================================
+def _optimizer_in_backward(tensor_module, leaf, lr=0.1):
+    """PyTorch's idiom: each parameter steps as soon as its gradient is complete."""
+    def step(p):
+        with tensor_module.no_grad():
+            p.sub_(lr * p.grad)
+        p.grad = None
+    return leaf.register_post_accumulate_grad_hook(step)
+
+
+def test_post_accumulate_hook_sees_the_accumulated_grad_after_the_gradient_hooks():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+    x.register_hook(lambda g: calls.append(("hook", g.copy())) or g * 2)
+    handle = x.register_post_accumulate_grad_hook(lambda p: calls.append(("post", p.grad.copy())))
+    (x * 3 + x).sum().backward()  # two paths: the hook runs once, on the total
+    (x * 3).sum().backward()
+    assert [name for name, _ in calls] == ["hook", "post", "hook", "post"]
+    np.testing.assert_array_equal(calls[1][1], [8.0, 8.0])
+    np.testing.assert_array_equal(calls[3][1], [14.0, 14.0])  # accumulated: 8 + 2 * 3
+    handle.remove()
+    (x * 3).sum().backward()
+    assert len(calls) == 5 and calls[4][0] == "hook"
+
+
+def test_post_accumulate_hook_runs_for_backward_inputs_but_not_for_mg_grad():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+    x.register_post_accumulate_grad_hook(lambda p: calls.append(p.grad.copy()))
+    mg.grad((x * 2).sum(), x)
+    assert calls == []
+    (x * 2).sum().backward(inputs=[x])
+    np.testing.assert_array_equal(calls, [[2.0, 2.0]])
+
+
+def test_post_accumulate_hook_refusals_say_what_to_do():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2).register_post_accumulate_grad_hook(lambda p: None)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.tensor([1.0]).register_post_accumulate_grad_hook(lambda p: None)
+    x.register_post_accumulate_grad_hook(lambda p: 5)
+    with pytest.raises(TypeError, match="must return None"):
+        (x * 2).sum().backward()
+
+
+def test_optimizer_in_backward_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0, x0 = rng.normal(size=(3, 2)), rng.normal(size=(4, 3))
+    w, wt = mg.tensor(w0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    _optimizer_in_backward(mg, w)
+    _optimizer_in_backward(torch, wt)
+    for _ in range(3):
+        (mg.tensor(x0) @ w).tanh().sum().backward()
+        (torch.tensor(x0) @ wt).tanh().sum().backward()
+        assert w.grad is None and wt.grad is None
+        np.testing.assert_allclose(w.data, wt.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_compiled_step_honours_post_accumulate_hooks():
+    model = mg.nn.Linear(3, 1)
+    x = mg.tensor(np.random.default_rng(0).normal(size=(5, 3)))
+    seen = []
+
+    @mg.compile
+    def step():
+        model(x).sum().backward()
+
+    step()
+    step()  # replayed from here on
+    model.weight.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.copy()))
+    with pytest.warns(UserWarning):  # the hook makes the step run eagerly, and it says so
+        step()
+    step()
+    assert len(seen) == 2
+    np.testing.assert_allclose(seen[1], 4 * x.data.sum(0, keepdims=True))

@@ -437,7 +437,7 @@ class _Recorder:
 
     # -- events, called by apply(), the engine and replayed methods ---------------------------
     def cannot_trace(self, what: str) -> None:
-        if self.paused:
+        if self.paused or self.eager_reason is not None:  # (this call is eager already, and so are later ones)
             return
         raise TraceError(
             f"mg.compile({_name(self.fn)}): {what} at {_user_origin()}. A compiled function is traced "

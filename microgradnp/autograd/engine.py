@@ -12,7 +12,7 @@ import numpy as np
 from microgradnp.autograd.function import RELEASED
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.autograd.versions import writes
-from microgradnp.tensor import FREED, Tensor, describe
+from microgradnp.tensor import FREED, Tensor, _AfterAccumulation, describe
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -250,6 +250,7 @@ def run_backward(
             total = _run_hooks(leaf, total)
             if wanted_ids is None:
                 (_accumulate_leaf_graph if create_graph else _accumulate_leaf)(leaf, total, handed_out)
+                _run_post_accumulate_hooks(leaf)
             else:
                 found[id(leaf)] = total
         return found
@@ -298,10 +299,21 @@ def _accumulate_leaf_graph(leaf: Tensor, grad, handed_out: set[int]) -> None:
 
 def _run_hooks(tensor: Tensor, grad):
     for hook in tuple(tensor._hooks):
+        if type(hook) is _AfterAccumulation:
+            continue
         replaced = hook(grad)
         if replaced is not None:
             grad = _check_hook_result(tensor, hook, grad, replaced)
     return grad
+
+
+def _run_post_accumulate_hooks(leaf: Tensor) -> None:
+    """The leaf's ``register_post_accumulate_grad_hook`` hooks, now that ``.grad`` is complete."""
+    for after in tuple(leaf._hooks or ()):
+        if type(after) is _AfterAccumulation and after.hook(leaf) is not None:
+            what = getattr(after.hook, "__name__", type(after.hook).__name__)
+            raise TypeError(f"post accumulate grad hook {what!r} on {describe(leaf)} returned a value; it must "
+                            "return None (it may change the tensor and its .grad in place instead)")
 
 
 def _check_hook_result(tensor: Tensor, hook, grad, replaced):
@@ -395,6 +407,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             _accumulate_leaf_graph(x, g, handed_out)
         else:
             _accumulate_leaf(x, g, handed_out)
+        if x._node is None:
+            _run_post_accumulate_hooks(x)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None, *,
