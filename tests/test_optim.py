@@ -380,8 +380,8 @@ def test_state_dict_round_trip_continues_identically(cls, options, via_json):
 def save_npz(state, path):
     arrays = {f"state/{index}/{key}": np.asarray(value)
               for index, entries in state["state"].items() for key, value in entries.items()}
-    arrays.update((f"param_groups/{i}/{key}", np.asarray(value))
-                  for i, group in enumerate(state["param_groups"]) for key, value in group.items())
+    arrays.update((f"param_groups/{i}/{key}", np.asarray(value))  # (None, as foreach's default, has no array)
+                  for i, group in enumerate(state["param_groups"]) for key, value in group.items() if value is not None)
     np.savez(path, **arrays)
 
 

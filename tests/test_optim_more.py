@@ -136,10 +136,10 @@ def test_bad_options_raise_one_clear_error(cls, options, message):
         cls(leaves(start_values()), **options)
 
 
-def test_asgd_maximize_is_keyword_only():
-    # torch.optim.ASGD's 7th positional argument is foreach; a call written for it must fail here
-    with pytest.raises(TypeError):
-        optim.ASGD(leaves(start_values()), 0.01, 1e-4, 0.75, 1e6, 0, None)
+def test_asgd_positional_arguments_are_torchs():
+    # torch.optim.ASGD's 7th positional argument is foreach, then maximize: a call written for it means the same
+    opt = optim.ASGD(leaves(start_values()), 0.01, 1e-4, 0.75, 1e6, 0, None, True)
+    assert opt.defaults["foreach"] is None and opt.defaults["maximize"] is True
 
 
 def test_runs_and_sweeps_build_rprop_and_asgd():
@@ -390,3 +390,66 @@ def test_sweeps_train_with_rprop_and_asgd_vectorised_as_one_by_one(grid):
     rows = [[row[key] for key in keys] for row in vectorised.rows]
     assert rows == [[row[key] for key in keys] for row in one_by_one.rows]
     assert len({tuple(row[3]) + tuple(row[4]) for row in rows}) >= 2  # the options change the training
+
+
+# == PyTorch's implementation switches: foreach, fused, capturable, differentiable ================
+TORCH_OPTIMIZERS = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adagrad", "Adadelta", "ASGD", "RMSprop",
+                    "Rprop"]
+
+
+@pytest.mark.parametrize("name", TORCH_OPTIMIZERS)
+def test_the_signature_is_torchs_including_the_implementation_switches(name, torch):
+    import inspect
+
+    ours = inspect.signature(getattr(optim, name).__init__).parameters
+    theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
+    for switch in ("foreach", "fused", "capturable", "differentiable"):
+        assert (switch in ours) == (switch in theirs), switch
+        if switch in theirs:
+            assert ours[switch].default == theirs[switch].default
+            if name != "SGD":  # (SGD keeps weight_decay and nesterov keyword-only on purpose)
+                assert ours[switch].kind == theirs[switch].kind
+
+
+@pytest.mark.parametrize("name", TORCH_OPTIMIZERS)
+def test_foreach_fused_and_capturable_compute_the_same_update(name):
+    import inspect
+
+    cls = getattr(optim, name)
+    switches = {k: True for k in ("foreach", "fused", "capturable") if k in inspect.signature(cls.__init__).parameters}
+    grads = gradient_sequence(steps=5)
+    plain, switched = leaves(start_values()), leaves(start_values())
+    for a, b in zip(run(cls(plain, lr=0.05), plain, grads), run(cls(switched, lr=0.05, **switches), switched, grads)):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_implementation_switches_are_kept_in_the_groups_as_torch():
+    opt = optim.Adam(leaves(start_values()), foreach=False, fused=True)
+    group = opt.state_dict()["param_groups"][0]
+    switches = (group["foreach"], group["fused"], group["capturable"], group["differentiable"])
+    assert switches == (False, True, False, False)
+
+
+def test_a_state_saved_without_the_switches_still_loads():
+    params = leaves(start_values())
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    run(opt, params, gradient_sequence(steps=5))
+    state = opt.state_dict()
+    for group in state["param_groups"]:
+        for switch in ("foreach", "fused", "differentiable"):
+            del group[switch]
+    fresh = optim.SGD(leaves(start_values()), lr=0.1, momentum=0.9, fused=True)
+    fresh.load_state_dict(state)
+    assert fresh.param_groups[0]["fused"] is True and fresh.param_groups[0]["lr"] == 0.1
+
+
+def test_differentiable_and_malformed_switches_are_refused_clearly():
+    with pytest.raises(ValueError, match=r"differentiable=True .* not supported"):
+        optim.Adam(leaves(start_values()), differentiable=True)
+    with pytest.raises(ValueError, match="differentiable"):
+        optim.SGD([{"params": leaves(start_values()), "differentiable": True}], lr=0.1)
+    with pytest.raises(TypeError, match="foreach must be None, True or False"):
+        optim.SGD(leaves(start_values()), lr=0.1, foreach="yes")
+    with pytest.raises(TypeError, match="capturable must be True or False"):
+        optim.Adam(leaves(start_values()), capturable=None)

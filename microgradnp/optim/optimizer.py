@@ -25,6 +25,9 @@ class _Required:
 
 required = _Required()
 
+# torch.optim's choices of how to compute one and the same update (see Optimizer).
+IMPLEMENTATION_SWITCHES = ("foreach", "fused", "capturable", "differentiable")
+
 LR_HINT = "a negative learning rate climbs the loss; to maximize on purpose pass maximize=True"
 EPS_HINT = "eps keeps the denominator away from zero (e.g. 1e-8)"
 
@@ -48,6 +51,12 @@ class Optimizer:
     ``.grad`` is None, so frozen (``requires_grad=False``) or unused parameters may be
     passed. A parameter may belong to one group only.
 
+    PyTorch's switches between implementations of one update are accepted where
+    ``torch.optim`` accepts them, and kept in the groups: ``foreach`` and ``fused`` (which
+    kernels compute the update: here it is always the same NumPy code) and ``capturable``
+    (CUDA graph capture: nothing to do on the CPU). ``differentiable=True`` (recording the
+    update in the autograd graph) is refused: the step writes ``p.data`` outside the graph.
+
     A new optimizer subclasses this and implements ``_update(param, grad, state, group)``
     (the rule, on ndarrays, updating ``param`` in place) and ``_check_options(options)``.
     """
@@ -59,7 +68,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: defaultdict[Tensor, dict] = defaultdict(dict)
         self.param_groups: list[dict] = []
-        self._check_options({k: v for k, v in self.defaults.items() if v is not required})
+        self._check_all_options({k: v for k, v in self.defaults.items() if v is not required})
         entries = self._param_entries(params)
         if all(isinstance(entry, Mapping) for entry in entries):
             for entry in entries:
@@ -147,7 +156,7 @@ class Optimizer:
                 )
         group.update((k, v) for k, v in param_group.items() if k not in group)
         try:
-            self._check_options(group)
+            self._check_all_options(group)
         except (TypeError, ValueError) as error:
             raise self._located(error, f"{name}{where}") from None
         self._check_unique(params, where)
@@ -189,6 +198,20 @@ class Optimizer:
             own.add(id(p))
 
     # -- option checks (subclasses call these from _check_options) ------------------------------
+    def _check_all_options(self, options: dict) -> None:
+        for switch in ("foreach", "fused"):
+            if options.get(switch) is not None and not isinstance(options[switch], bool | np.bool_):
+                raise TypeError(f"{self._name}: {switch} must be None, True or False, got {options[switch]!r}")
+        self._check_flags(options, "capturable", "differentiable")
+        if options.get("differentiable"):
+            raise ValueError(
+                f"{self._name}: differentiable=True (recording the update in the autograd graph, for "
+                "meta-learning) is not supported: step() updates p.data in place, outside the graph. "
+                "Write that update with Tensor operations instead (e.g. w2 = w - lr * mg.grad(loss, w, "
+                "create_graph=True)[0])"
+            )
+        self._check_options(options)
+
     def _check_options(self, options: dict) -> None:
         """Raise TypeError/ValueError for an invalid option; checks only the options present."""
 
@@ -337,6 +360,9 @@ class Optimizer:
                     f"{name}: parameter group {i} has {len(saved_params)} parameter(s) in the state but "
                     f"{len(group['params'])} here; build the optimizer over the same parameters as the one saved"
                 )
+            # (a state saved before the implementation switches were options gets their defaults)
+            saved = {**{flag: self.defaults[flag] for flag in IMPLEMENTATION_SWITCHES if flag in self.defaults},
+                     **saved}
             missing = [option for option in self.defaults if option not in saved]
             if missing:
                 raise ValueError(
@@ -347,7 +373,7 @@ class Optimizer:
             new_group = {"params": group["params"]}
             new_group.update((k, _plain(v)) for k, v in saved.items() if k != "params")
             try:
-                self._check_options(new_group)
+                self._check_all_options(new_group)
             except (TypeError, ValueError) as error:
                 raise self._located(error, f"{name} (parameter group {i} of the state)") from None
             new_groups.append(new_group)

@@ -18,7 +18,7 @@ class Rprop(Optimizer):
         etas: ``(etaminus, etaplus)`` with ``0 < etaminus < 1 < etaplus``: the factors a step
             size is multiplied by when the gradient flips sign, and when it keeps it.
         step_sizes: ``(min, max)``, the bounds of the step sizes.
-        capturable: accepted for PyTorch compatibility (CUDA graphs) and ignored.
+        capturable, foreach, differentiable: PyTorch's implementation switches (see ``Optimizer``).
         maximize: ascend the objective instead of descending it (keyword-only, as in PyTorch).
 
     Update, per coordinate, with ``g`` the (maximize-signed) gradient and ``g'`` the previous one:
@@ -30,13 +30,15 @@ class Rprop(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
-                 step_sizes: tuple[float, float] = (1e-6, 50), *, capturable: bool = False, maximize: bool = False):
-        defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize, capturable=capturable)
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False):
+        defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize, capturable=capturable,
+                        foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_options(self, options: dict) -> None:
         self._check_number(options, "lr", hint=LR_HINT)
-        self._check_flags(options, "maximize", "capturable")
+        self._check_flags(options, "maximize")
         for option, example in (("etas", "(0.5, 1.2)"), ("step_sizes", "(1e-6, 50)")):
             if option in options:
                 pair = options[option]

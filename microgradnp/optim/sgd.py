@@ -32,9 +32,11 @@ class SGD(Optimizer):
     # Keyword-only from nesterov on: torch.optim.SGD takes weight_decay before nesterov, and a
     # positional call written for it must fail rather than silently mean something else.
     def __init__(self, params, lr: float = required, momentum: float = 0, dampening: float = 0, *,
-                 nesterov: bool = False, weight_decay: float = 0, maximize: bool = False):
+                 nesterov: bool = False, weight_decay: float = 0, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                        weight_decay=weight_decay, maximize=maximize)
+                        weight_decay=weight_decay, maximize=maximize, foreach=foreach,
+                        differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
     def _check_options(self, options: dict) -> None:
