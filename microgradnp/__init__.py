@@ -30,8 +30,11 @@ from microgradnp.autograd import (
     grad,
     gradcheck,
     gradgradcheck,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
+    set_detect_anomaly,
     set_grad_enabled,
 )
 from microgradnp.ops import (

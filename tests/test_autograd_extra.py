@@ -691,3 +691,79 @@ def test_reading_the_grad_of_a_non_leaf_warns_as_pytorch():
     ty.sum().backward()
     with pytest.warns(UserWarning):
         assert ty.grad is None
+
+
+# == set_detect_anomaly and check_nan, as torch.autograd ==========================================
+def test_set_detect_anomaly_switches_at_once_or_for_a_block():
+    x = mg.tensor([0.0, 1.0], requires_grad=True)
+    mg.set_detect_anomaly(True)
+    try:
+        assert mg.is_anomaly_enabled()
+        with pytest.raises(FloatingPointError, match="nan"), np.errstate(all="ignore"):
+            (x / x).sum()
+        with mg.set_detect_anomaly(False):
+            assert not mg.is_anomaly_enabled()
+        assert mg.is_anomaly_enabled()
+    finally:
+        mg.set_detect_anomaly(False)
+    assert not mg.is_anomaly_enabled()
+    with mg.set_detect_anomaly(True):
+        assert mg.is_anomaly_enabled()
+    assert not mg.is_anomaly_enabled()
+
+
+def test_set_detect_anomaly_as_a_decorator_applies_to_calls():
+    @mg.set_detect_anomaly(True)
+    def inside():
+        return mg.is_anomaly_enabled()
+
+    assert not mg.is_anomaly_enabled()
+    assert inside() and not mg.is_anomaly_enabled()
+
+
+def test_anomaly_mode_without_check_nan_lets_nan_through_as_torch(torch):
+    x, xt = mg.tensor([0.0, 1.0], requires_grad=True), torch.tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(all="ignore"), mg.autograd.detect_anomaly(check_nan=False):
+        assert mg.is_anomaly_enabled() and not mg.is_anomaly_check_nan_enabled()
+        (x / x).sum().backward()
+    with torch.autograd.detect_anomaly(check_nan=False):
+        (xt / xt).sum().backward()
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())  # nan where torch has nan
+    assert mg.is_anomaly_check_nan_enabled()
+
+
+def test_anomaly_mode_switched_on_in_another_thread_is_not_seen_here():
+    import threading
+
+    seen = []
+
+    def other():
+        mg.set_detect_anomaly(True)
+        seen.append(mg.is_anomaly_enabled())
+        mg.set_detect_anomaly(False)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert seen == [True] and not mg.is_anomaly_enabled()
+
+
+def test_a_compiled_step_runs_eagerly_under_set_detect_anomaly():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    @mg.compile
+    def step(scale):
+        loss = (mg.log(x * scale)).sum()
+        loss.backward()
+        return loss.detach()
+
+    step(mg.tensor(1.0))
+    step(mg.tensor(1.0))  # replayed: a replay checks nothing
+    mg.set_detect_anomaly(True)
+    try:
+        with pytest.raises(FloatingPointError, match="log"), np.errstate(all="ignore"):
+            step(mg.tensor(-1.0))
+    finally:
+        mg.set_detect_anomaly(False)
+    with np.errstate(all="ignore"):
+        assert np.isnan(step(mg.tensor(-1.0)).item())

@@ -4,7 +4,16 @@ from microgradnp.autograd import functional  # mg.autograd.functional, as torch.
 from microgradnp.autograd.compile import Compiled, TraceError, compile
 from microgradnp.autograd.engine import backward, grad
 from microgradnp.autograd.function import Function
-from microgradnp.autograd.grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from microgradnp.autograd.grad_mode import (
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+    set_grad_enabled,
+)
 from microgradnp.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
@@ -19,7 +28,10 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "no_grad",
+    "set_detect_anomaly",
     "set_grad_enabled",
 ]

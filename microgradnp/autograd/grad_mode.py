@@ -18,6 +18,8 @@ class _Mode(threading.local):
 
     grad_enabled = True
     anomaly = False
+    check_nan = True  # (detect_anomaly(check_nan=False): anomaly mode without the nan/inf errors)
+    anomaly_held = False  # switched on by set_detect_anomaly(True) on its own, so counted in watchers
     tracer = None  # the recorder of the mg.compile trace running in this thread, if any
 
 
@@ -210,7 +212,9 @@ def is_grad_enabled() -> bool:
 
 class detect_anomaly(_ModeSwitch):
     """Raise ``FloatingPointError`` at the first primitive whose forward or backward
-    produces nan or inf, naming the primitive and the line of your code that created it.
+    produces nan or inf, naming the primitive and the line of your code that created it
+    (``torch.autograd.detect_anomaly``). With ``check_nan=False`` nothing is raised for
+    nan or inf, but errors in backward still name the line that created the node.
 
     Slows every operation down (it checks every result and records where each
     operation was created), so use it to find a problem, not while training normally.
@@ -219,5 +223,65 @@ class detect_anomaly(_ModeSwitch):
 
     flag = "anomaly"
 
-    def __init__(self, enabled: bool = True):
-        super().__init__(enabled)
+    def __init__(self, check_nan: bool = True):
+        super().__init__(True)
+        self.check_nan = bool(check_nan)
+        self._previous_check: list[bool] = []
+
+    def __enter__(self):
+        self._previous_check.append(mode.check_nan)
+        mode.check_nan = self.check_nan
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        mode.check_nan = self._previous_check.pop()
+        return super().__exit__(*exc)
+
+    def _recreate_cm(self):
+        return detect_anomaly(self.check_nan)
+
+
+class set_detect_anomaly(detect_anomaly):
+    """Turn anomaly detection on or off in this thread (``torch.autograd.set_detect_anomaly``):
+    called on its own it switches at once, until switched back; ``with
+    mg.set_detect_anomaly(flag):`` switches for the block and restores the mode after it."""
+
+    def __init__(self, mode_: bool, check_nan: bool = True):
+        super().__init__(check_nan)
+        self.value = bool(mode_)
+        self._before_call = (mode.anomaly, mode.check_nan)
+        _switch_anomaly(self.value, self.check_nan)
+
+    def __enter__(self):
+        _switch_anomaly(*self._before_call)  # the block switches instead, and undoes it at its end
+        return super().__enter__()
+
+    def __call__(self, function):
+        _switch_anomaly(*self._before_call)  # used as a decorator: it applies to calls
+        return super().__call__(function)
+
+    def _recreate_cm(self):
+        fresh = detect_anomaly(self.check_nan)
+        fresh.value = self.value
+        return fresh
+
+
+def _switch_anomaly(on: bool, check_nan: bool) -> None:
+    """Anomaly mode switched at once (not for a block): while on, it is counted among the
+    watchers so that every primitive looks at ``mode.anomaly``."""
+    if on != mode.anomaly_held:
+        watchers.add(1 if on else -1)
+        mode.anomaly_held = on
+    mode.anomaly, mode.check_nan = on, check_nan
+    if on and mode.tracer is not None:  # checks a replay would skip: an mg.compile-d function runs eagerly
+        mode.tracer.cannot_replay("detect_anomaly")
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection is on in this thread."""
+    return mode.anomaly
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """Whether anomaly detection, when on, raises for nan and inf in this thread."""
+    return mode.check_nan
