@@ -504,15 +504,86 @@ def test_an_argument_or_parameter_returned_is_returned_itself():
     assert compiled.traces == 1
 
 
-def test_numbers_in_the_function_are_traced_values():
+def test_numbers_the_function_reads_are_guarded_as_torch_compile_does():
     scale, shape = 2.0, (1,)  # a tuple of numbers is held as the object itself: no trace per call
     w = mg.tensor([1.0])
     compiled = mg.compile(lambda: (w * scale).reshape(shape).detach())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         compiled(), compiled()
-    scale = 3.0  # a number is baked into the replay, as in jax.jit
-    assert compiled().item() == 2.0 and compiled.traces == 1
+    assert compiled.traces == 1
+    scale = 3.0  # a rebound closure variable: traced anew, never the old constant
+    assert compiled().item() == 3.0 and compiled.traces == 2
+    assert compiled().item() == 3.0 and compiled.traces == 2
+    scale = -0.0  # equal to 0.0 but not the same number
+    assert compiled().item() == 0.0 and compiled.traces == 3
+    scale = 3  # equal, but an int: another type
+    assert compiled().item() == 3.0 and compiled.traces == 4
+
+
+SCALE = 2.0
+SETTINGS = {"loss": {"weight": 2.0, "kind": "sum"}}
+
+
+class _Settings:
+    pass
+
+
+def test_global_numbers_strings_and_nested_settings_are_watched():
+    global SCALE
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    config = _Settings()
+    config.optim = _Settings()
+    config.optim.schedule = {"factors": [1.0, 2.0]}
+
+    @mg.compile
+    def step():
+        loss = (w * SCALE * SETTINGS["loss"]["weight"] * config.optim.schedule["factors"][1])
+        loss = loss.sum() if SETTINGS["loss"]["kind"] == "sum" else loss.mean()
+        loss.backward()
+        return loss.detach()
+
+    def eager_value():
+        value = np.array([1.0, 2.0]) * SCALE * SETTINGS["loss"]["weight"] * config.optim.schedule["factors"][1]
+        return value.sum() if SETTINGS["loss"]["kind"] == "sum" else value.mean()
+
+    try:
+        for change in (lambda: None, lambda: globals().update(SCALE=5.0),
+                       lambda: SETTINGS["loss"].update(weight=0.5),
+                       lambda: SETTINGS["loss"].update(kind="mean"),
+                       lambda: config.optim.schedule["factors"].__setitem__(1, 7.0)):
+            change()
+            assert step().item() == eager_value()
+            assert step().item() == eager_value()  # the replay too
+    finally:
+        SCALE = 2.0
+        SETTINGS["loss"].update(weight=2.0, kind="sum")
+
+
+def test_a_rebound_global_function_is_traced_anew():
+    global _activation
+    w = mg.tensor([-1.0, 2.0])
+    _activation = mg.relu
+    compiled = mg.compile(lambda: _activation(w).detach())
+    np.testing.assert_array_equal(compiled().data, [0.0, 2.0])
+    np.testing.assert_array_equal(compiled().data, [0.0, 2.0])
+    _activation = mg.tanh
+    np.testing.assert_array_equal(compiled().data, np.tanh([-1.0, 2.0]))
+
+
+_activation = None
+
+
+def test_a_library_objects_numbers_are_not_guarded():
+    import logging
+
+    log = logging.getLogger("microgradnp-test-compile")
+    w = mg.tensor([1.0])
+    compiled = mg.compile(lambda: (w * (2.0 if log.disabled is False else 3.0)).detach())
+    compiled(), compiled()
+    log.level = 7  # a library object's numbers change without changing what the function computes
+    compiled()
+    assert compiled.traces == 1
 
 
 def test_a_new_parameter_group_is_updated():

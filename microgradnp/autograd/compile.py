@@ -334,12 +334,13 @@ class _Recorder:
         self.setup: dict[str, list[str]] = {}  # node -> the lines making it, once per copy of the replay
         self.outputs: list[tuple[str, np.ndarray]] = []  # (node, its traced output) that may reuse memory
         self.leaves: dict[int, Tensor] = {}  # the leaves backward accumulated into
-        self.names: dict[str, object] = {"Tensor": Tensor, "_Retrace": _Retrace}
+        self.names: dict[str, object] = {"Tensor": Tensor, "_Retrace": _Retrace, "_differs": _differs}
         self.var_of: dict[int, str] = {}  # id(array) -> the replay variable holding it
         self.kept: list = []  # everything whose id is in var_of, kept alive: ids stay unique
         self.ctx_var: dict[int, str] = {}  # id(node) -> its variable
         self.constant_names: dict[int, str] = {}
         self.modules: dict[int, object] = {}
+        self.watching: set[int] = set()  # objects _watch_object looked into already
         self.eager_reason: str | None = None
         self.paused = 0
         self.count = 0
@@ -682,12 +683,15 @@ class _Recorder:
                     value = cell.cell_contents
                 except ValueError:  # a cell not yet filled
                     continue
+                label = f"variable {code.co_freevars[i]!r}"
                 if _watched(value) or _user_class(value):
-                    label = f"variable {code.co_freevars[i]!r}"
                     outside.append(value)
                     lines.append(f"if {self.constant(cells, 'cells')}[{i}].cell_contents is not "
                                  f"{self._held(value)}: raise _Retrace({label!r})")
                     lines += self._watch_object(value, label)
+                elif _baked(value):
+                    changed = self._changed(f"{self.constant(cells, 'cells')}[{i}].cell_contents", value)
+                    lines.append(f"if {changed}: raise _Retrace({label!r})")
         names = {}
         for code, namespace in ((getattr(fn, "__code__", None), getattr(fn, "__globals__", None)),
                                 *self.helpers.items()):
@@ -695,58 +699,81 @@ class _Recorder:
                 names.update(((name, id(namespace)), namespace) for name in _global_names(code))
         for (name, _), namespace in names.items():
             value = namespace.get(name, _Retrace)
+            holder = self.constant(namespace, "fn_globals" if namespace is getattr(fn, "__globals__", None)
+                                   else "globals")
             if _watched(value) or _user_class(value):
                 outside.append(value)
-                holder = self.constant(namespace, "fn_globals" if namespace is getattr(fn, "__globals__", None)
-                                       else "globals")
                 lines.append(f"if {holder}.get({name!r}) is not {self._held(value)}: "
                              f"raise _Retrace({f'global {name!r}'!r})")
                 lines += self._watch_object(value, f"global {name!r}")
+            elif _baked(value):
+                lines.append(f"if {self._changed(f'{holder}.get({name!r}, _Retrace)', value)}: "
+                             f"raise _Retrace({f'global {name!r}'!r})")
         return lines, outside
 
     def _watch_object(self, value, label: str, depth: int = 0) -> list[str]:
         """What a replay checks in an object the function reads from outside: a module is
         watched for changes (and the items of its plain list and dict attributes); the
-        items of a list or dict, the attributes of a plain object (``self.model``,
-        ``layers[0]``, ``config["w"]``) and of a class of the user's code must still be
-        the objects they were, else the call traces anew (one level deep; a tuple's items
-        are looked into). Optimizers and schedulers are left out: their calls are
-        replayed, reading their state at each call."""
+        items of a list or dict, the attributes of an object (``self.model``, ``layers[0]``,
+        ``config["w"]``) and of a class of the user's code must still be the objects they
+        were, else the call traces anew. In the user's own data (lists, dicts, tuples,
+        instances and classes of the user's code, namespaces) numbers and strings must
+        still be equal, and objects are looked into, down to ``config.optim.schedule.lr``.
+        Optimizers and schedulers are left out: their calls are replayed, reading their
+        state at each call."""
         from microgradnp.nn.module import Module
 
         if isinstance(value, Module):
             self.modules[id(value)] = value
             return []
-        if isinstance(value, tuple):
-            if depth:
-                return []
-            return [line for i, item in enumerate(value) for line in self._watch_object(item, f"{label}[{i}]", 1)]
-        if isinstance(value, Tensor | np.ndarray) or hasattr(value, "param_groups") or hasattr(value, "optimizer"):
+        if (depth > _WATCH_DEPTH or id(value) in self.watching or isinstance(value, Tensor | np.ndarray)
+                or hasattr(value, "param_groups") or hasattr(value, "optimizer")):
             return []  # (a tensor's data is checked where it is read)
+        self.watching.add(id(value))
+        if isinstance(value, tuple):  # (its items stay; what is inside them may change)
+            return [line for i, item in enumerate(value)
+                    for line in self._watch_object(item, f"{label}[{i}]", depth + 1)]
         held = self._held(value)
         lines = []
         if isinstance(value, list):
             items = enumerate(value)
             lines.append(f"if len({held}) != {len(value)}: raise _Retrace({label!r})")
             expression = f"{held}[{{!r}}]"
+            if value and all(_baked(item) for item in value):  # (numbers: one comparison of the whole list)
+                return [*lines, f"if {held} != {self.constant(list(value), 'values')}: raise _Retrace({label!r})"]
         elif isinstance(value, dict):
             items, expression = value.items(), f"{held}.get({{!r}}, _Retrace)"
         elif _user_class(value):
             items = [(k, v) for klass in reversed(value.__mro__) if _user_class(klass) for k, v in vars(klass).items()
-                     if not hasattr(type(v), "__get__")]  # (methods, properties: code, not data)
+                     if not hasattr(type(v), "__get__") and not k.startswith("__")]  # (methods, properties,
+            # __doc__, __module__: code and its description, not data)
             expression = f"getattr({held}, {{!r}}, _Retrace)"
         elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
             items = _attributes(value).items()
             expression = f"getattr({held}, {{!r}}, _Retrace)"
         else:
             return []
+        users_data = _users_data(value)
         for key, item in list(items):
-            if _watched(item) and _is_literal(key):
+            if not _is_literal(key):
+                continue
+            where = f"{label}, item {key!r}"
+            if _watched(item):
                 if isinstance(item, Module):
                     self.modules[id(item)] = item
-                lines.append(f"if {expression.format(key)} is not {self._held(item)}: "
-                             f"raise _Retrace({f'{label}, item {key!r}'!r})")
+                lines.append(f"if {expression.format(key)} is not {self._held(item)}: raise _Retrace({where!r})")
+                if users_data:
+                    lines += self._watch_object(item, where, depth + 1)
+            elif _baked(item) and users_data:
+                lines.append(f"if {self._changed(expression.format(key), item)}: raise _Retrace({where!r})")
         return lines
+
+    def _changed(self, expression: str, value) -> str:
+        """The replay's test that what ``expression`` reads is no longer the ``value`` it
+        baked in: another number or string (see ``_differs``), or another function."""
+        if isinstance(value, types.FunctionType | types.BuiltinFunctionType):
+            return f"{expression} is not {self._held(value)}"
+        return f"_differs({expression}, {self._held(value)})"
 
     def _module_contents_checks(self, modules) -> list[str]:
         """The plain lists and dicts a module holds (``self.scales = [...]``): changing
@@ -883,6 +910,39 @@ class _Recorder:
                 "(it would return the first call's object). Return a tuple or a dict instead."
             )
         return self.constant(value)  # an object from outside the function: itself
+
+
+# How many objects deep a replay looks into the user's data (config.optim.schedule.lr: 3).
+_WATCH_DEPTH = 3
+
+
+def _users_data(value) -> bool:
+    """Whether ``value`` holds the user's own settings and data, which a replay watches
+    inside: a list, dict or tuple, an instance or class of the user's code, a namespace.
+    Not a library's object, whose internals (a logger's, a progress bar's) may change at
+    every call without changing what the function computes."""
+    kind = type(value)
+    return (isinstance(value, list | dict | tuple | types.SimpleNamespace) or _user_class(value) or _user_class(kind)
+            or (kind.__name__ == "Namespace" and kind.__module__ == "argparse"))
+
+
+def _baked(value) -> bool:
+    """Whether a replay keeps ``value`` as it was while tracing (a number or string
+    computed with, a function whose operations it recorded), so a variable or item that
+    held it must still hold an equal one (torch.compile guards them the same way)."""
+    return value is None or isinstance(value, numbers.Number | str | bytes | types.FunctionType
+                                       | types.BuiltinFunctionType)
+
+
+def _differs(current, traced) -> bool:
+    """Whether ``current`` is not the number, string or None ``traced`` a replay baked in:
+    another type, another value, or a zero of the other sign (``1 / x``). A nan equals
+    nothing, so only the very nan object traced is the same."""
+    if current is traced:
+        return False
+    if current.__class__ is not traced.__class__ or current != traced:
+        return True
+    return type(traced) is float and traced == 0 and math.copysign(1, current) != math.copysign(1, traced)
 
 
 def _is_literal(value) -> bool:
@@ -1025,7 +1085,7 @@ _CLOSURES_WATCHED = 16
 
 def _user_class(value) -> bool:
     """A class defined in the user's code (whose class attributes a replay watches)."""
-    if not isinstance(value, type):
+    if not isinstance(value, type) or value.__module__ == "builtins":
         return False
     module = sys.modules.get(value.__module__)
     return module is not None and _is_user_code(getattr(module, "__file__", None) or "<user>")

@@ -18,7 +18,8 @@ class Rprop(Optimizer):
         etas: ``(etaminus, etaplus)`` with ``0 < etaminus < 1 < etaplus``: the factors a step
             size is multiplied by when the gradient flips sign, and when it keeps it.
         step_sizes: ``(min, max)``, the bounds of the step sizes.
-        capturable, foreach, differentiable: PyTorch's implementation switches (see ``Optimizer``).
+        capturable: one of PyTorch's implementation switches (see ``Optimizer``), as are
+            ``foreach`` and ``differentiable``.
         maximize: ascend the objective instead of descending it (keyword-only, as in PyTorch).
 
     Update, per coordinate, with ``g`` the (maximize-signed) gradient and ``g'`` the previous one:
