@@ -77,8 +77,10 @@ def compile(fn=None, *, cache_size: int = 8):  # noqa: A001  (mg.compile, as tor
     deleting one of its attributes (``model.fc = ...``, ``dropout.p = 0.2``), registering
     a parameter, buffer, sub-module or hook, or switching ``train()``/``eval()`` makes the
     next call trace again, and so does a global or closure variable of ``fn`` that holds
-    another object (a tensor, array, module or optimizer rebound; numbers and strings
-    are traced values). ``compiled.code`` shows the generated replay.
+    another object (a tensor, array, module or optimizer rebound) or another number,
+    string or function, as torch.compile guards them, and a number or string changed
+    inside your own settings (``config["loss"]["weight"] = 0.5``).
+    ``compiled.code`` shows the generated replay.
     """
     if fn is None:
         return functools.partial(compile, cache_size=cache_size)
