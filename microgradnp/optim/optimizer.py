@@ -361,8 +361,8 @@ class Optimizer:
                     f"{len(group['params'])} here; build the optimizer over the same parameters as the one saved"
                 )
             # (a state saved before the implementation switches were options gets their defaults)
-            saved = {**{flag: self.defaults[flag] for flag in IMPLEMENTATION_SWITCHES if flag in self.defaults},
-                     **saved}
+            saved = {**saved, **{flag: self.defaults[flag] for flag in IMPLEMENTATION_SWITCHES
+                                 if flag in self.defaults and flag not in saved}}
             missing = [option for option in self.defaults if option not in saved]
             if missing:
                 raise ValueError(
