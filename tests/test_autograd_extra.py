@@ -767,3 +767,55 @@ def test_a_compiled_step_runs_eagerly_under_set_detect_anomaly():
         mg.set_detect_anomaly(False)
     with np.errstate(all="ignore"):
         assert np.isnan(step(mg.tensor(-1.0)).item())
+
+
+# == grad_fn.next_functions, as PyTorch's graph-drawing code walks it ============================
+def _walk(grad_fn):
+    """(depth, kind, output index) of every edge from ``grad_fn``, depth first."""
+    edges, stack = [], [(grad_fn, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for following, index in reversed(node.next_functions):
+            kind = None if following is None else "leaf" if hasattr(following, "variable") else "node"
+            edges.append((depth, kind, index))
+            if following is not None:
+                stack.append((following, depth + 1))
+    return edges
+
+
+def test_next_functions_walk_the_graph_as_torchs(torch):
+    def build(lib, x, c):
+        a, b = (x * c)[:1], (x * c)[1:]
+        return (a * 2 + b.exp() * x[:1] + (x @ c)).sum()
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    ours = build(mg, x, mg.tensor([3.0, 4.0]))
+    theirs = build(torch, xt, torch.tensor([3.0, 4.0]))
+    assert _walk(ours.grad_fn) == _walk(theirs.grad_fn)
+
+
+def test_next_functions_end_at_one_accumulate_grad_per_leaf():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * mg.tensor([3.0, 4.0]) + x
+    (mul, _), (leaf, index) = y.grad_fn.next_functions
+    assert index == 0 and leaf.variable is x and leaf.next_functions == ()
+    (same, _), (constant, _) = mul.next_functions
+    assert same is leaf and constant is None
+    assert mg.tensor([1.0]).grad_fn is None
+
+
+def test_next_functions_name_the_output_of_a_node_with_several():
+    class Halves(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x[:1] * 1.0, x[1:] * 1.0
+
+        @staticmethod
+        def backward(ctx, first, second):
+            return np.concatenate([first, second])
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    a, b = Halves.apply(x)
+    (node_b, index_b), (node_a, index_a) = (b * a).grad_fn.next_functions
+    assert node_a is node_b is a.grad_fn and (index_a, index_b) == (0, 1)

@@ -369,8 +369,49 @@ class Function:
             for i, a in enumerate(self._saved)
         )
 
+    @property
+    def next_functions(self) -> tuple:
+        """Where backward goes from this node, as PyTorch's ``grad_fn.next_functions``: per
+        input, ``(node, i)`` with the node that computed it (``i``: which of its outputs),
+        ``(AccumulateGrad, 0)`` for a leaf that requires grad (its ``.variable`` is the
+        leaf), or ``(None, 0)`` for an input no gradient goes to. Walking these from
+        ``loss.grad_fn`` visits the whole graph, as graph-drawing code for PyTorch does."""
+        return tuple(_next_function(x) for x in self.inputs)
+
     def __repr__(self) -> str:
         return f"<{self.name} node>"
+
+
+class AccumulateGrad:
+    """The end of a path in ``next_functions``: the leaf ``variable``, whose ``.grad``
+    backward accumulates into (one per leaf, as PyTorch's)."""
+
+    name = "AccumulateGrad"
+    next_functions: tuple = ()
+
+    def __init__(self, variable):
+        self._variable = weakref.ref(variable)
+
+    @property
+    def variable(self):
+        return self._variable()
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad node>"
+
+
+def _next_function(x) -> tuple:
+    if not isinstance(x, Tensor) or not x.requires_grad:
+        return (None, 0)
+    node = x._node
+    if node is None:  # (the leaf keeps its AccumulateGrad, so every path shows the same one)
+        accumulate = x.__dict__.get("_accumulate_grad")
+        if accumulate is None:
+            accumulate = x.__dict__["_accumulate_grad"] = AccumulateGrad(x)
+        return (accumulate, 0)
+    if node._outputs is None:
+        return (node, 0)
+    return (node, next(i for i, ref in enumerate(node._outputs) if ref() is x))
 
 
 class _NotDifferentiableTwice(Function):
