@@ -1516,3 +1516,62 @@ def test_an_argument_in_another_memory_layout_is_traced_anew():
     f_ordered = mg.tensor(np.asfortranarray(rng.normal(size=(300, 7)).astype(np.float32)))
     compiled = _calls_agree(lambda x: (x * 1.0).sum(axis=1), (c_ordered,), (f_ordered,), (c_ordered,))
     assert compiled.traces == 2
+
+
+# == gradients through single numbers, and backward(inputs=...) ==================================
+@pytest.mark.parametrize("loss_of", [
+    lambda w, s: (w * w).sum() ** 2,
+    lambda w, s: (w * w).sum().sqrt(),
+    lambda w, s: (w * w).sum() * s,
+    lambda w, s: w.sum() / (w * w).sum(),
+    lambda w, s: mg.stack([w.sum(), w.mean() ** 2]).sum(),
+    lambda w, s: w[0] * w[1] + w.mean() * w[1] * s,
+])
+def test_gradients_through_0d_values_are_computed_at_every_replay(loss_of):
+    def run(compiled):
+        w = mg.tensor([1.0, 2.0], requires_grad=True)
+        opt = optim.SGD([w], lr=0.01)
+
+        def step(s):
+            opt.zero_grad()
+            loss = loss_of(w, s)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        step = mg.compile(step) if compiled else step
+        losses = [step(mg.tensor(i + 1.0)).item() for i in range(4)]
+        assert type(w.grad) is np.ndarray
+        return losses, w.data.copy(), w.grad.copy()
+
+    for eager, replayed in zip(run(False), run(True)):
+        np.testing.assert_array_equal(eager, replayed)
+
+
+def test_backward_with_inputs_accumulates_at_every_replay():
+    def run(compiled):
+        model = nn.Linear(2, 1, rng=0)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step():
+            opt.zero_grad()
+            loss = ((model(mg.tensor(X_XOR)) - Y_XOR) ** 2).mean()
+            loss.backward(inputs=[model.bias], retain_graph=True)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        step = mg.compile(step) if compiled else step
+        return [step().item() for _ in range(3)], model.weight.data.copy(), model.bias.data.copy()
+
+    for eager, replayed in zip(run(False), run(True)):
+        np.testing.assert_array_equal(eager, replayed)
+
+
+def test_an_indexed_product_of_single_numbers_gives_an_array_gradient():
+    w = mg.tensor([1.5, 2.0], requires_grad=True)
+    (w[0] * w[1]).backward()
+    assert type(w.grad) is np.ndarray
+    np.testing.assert_array_equal(w.grad, [2.0, 1.5])
+    optim.SGD([w], lr=0.1).step()
+    np.testing.assert_allclose(w.data, [1.3, 1.85])

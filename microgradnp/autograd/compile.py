@@ -336,7 +336,8 @@ class _Recorder:
         self.setup: dict[str, list[str]] = {}  # node -> the lines making it, once per copy of the replay
         self.outputs: list[tuple[str, np.ndarray]] = []  # (node, its traced output) that may reuse memory
         self.leaves: dict[int, Tensor] = {}  # the leaves backward accumulated into
-        self.names: dict[str, object] = {"Tensor": Tensor, "_Retrace": _Retrace, "_differs": _differs}
+        self.names: dict[str, object] = {"Tensor": Tensor, "_Retrace": _Retrace, "_differs": _differs,
+                                         "asarray": np.asarray}
         self.var_of: dict[int, str] = {}  # id(array) -> the replay variable holding it
         self.kept: list = []  # everything whose id is in var_of, kept alive: ids stay unique
         self.ctx_var: dict[int, str] = {}  # id(node) -> its variable
@@ -405,7 +406,7 @@ class _Recorder:
         if isinstance(value, Tensor):
             name = self.var_of.get(id(value.data))
             return name if name is not None else self._external(value)
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray | np.generic):  # (a rule on 0-d arrays may give a NumPy scalar)
             name = self.var_of.get(id(value))
             return name if name is not None else self.constant(value)
         if isinstance(value, tuple | list) and any(self._computed(v) for v in value):
@@ -416,7 +417,7 @@ class _Recorder:
 
     def _computed(self, value) -> bool:
         """Whether ``value`` is an array the traced operations computed (or a tuple holding one)."""
-        if isinstance(value, Tensor | np.ndarray):
+        if isinstance(value, Tensor | np.ndarray | np.generic):
             return id(value.data if isinstance(value, Tensor) else value) in self.var_of
         return isinstance(value, tuple | list) and any(self._computed(v) for v in value)
 
@@ -524,6 +525,11 @@ class _Recorder:
     def _sum_to_shape(self, grad, shape):
         out = sum_to_shape(grad, shape)
         self.lines.append(f"{self._bind(out, self._new('g'))} = sum_to_shape({self.operand(grad)}, {shape!r})")
+        return out
+
+    def as_array(self, value):
+        out = np.asarray(value)
+        self.lines.append(f"{self._bind(out, self._new('g'))} = asarray({self.operand(value)})")
         return out
 
     def _add(self, a, b):

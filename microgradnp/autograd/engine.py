@@ -100,6 +100,7 @@ def run_backward(
     retain_graph: bool,
     create_graph: bool = False,
     wanted: Sequence[Tensor] | None = None,
+    accumulate_wanted: bool = False,
 ) -> dict[int, object]:
     """Propagate ``root_grads`` from ``roots`` down the graph.
 
@@ -111,7 +112,8 @@ def run_backward(
     Without ``wanted`` the gradients accumulate into the leaves' ``.grad`` (``backward()``).
     With it, nothing is written to ``.grad``; the gradients reaching those tensors are
     returned by ``id`` (``mg.grad``), and the walk goes only along the paths to them, so
-    no other tensor's hook runs.
+    no other tensor's hook runs; ``accumulate_wanted`` then adds them to those tensors'
+    ``.grad`` (``backward(inputs=...)``).
     """
     if wanted is None:
         wanted_ids = needed = expand = None
@@ -198,6 +200,9 @@ def run_backward(
                 uses = None
             else:
                 grad, uses = pending.pop(id(tensor))
+                if type(grad) is not np.ndarray and not create_graph:
+                    # A rule on 0-d arrays may return a NumPy scalar: the next rule gets an array.
+                    grad = np.asarray(grad) if tracer is None else tracer.as_array(grad)
                 if tensor._hooks:
                     if tracer is not None:
                         tracer.cannot_replay(f"a hook on {describe(tensor)}")
@@ -253,6 +258,16 @@ def run_backward(
                 _run_post_accumulate_hooks(leaf)
             else:
                 found[id(leaf)] = total
+        if accumulate_wanted:  # (through the same functions as the walk: an mg.compile trace records them)
+            for x in {id(x): x for x in wanted}.values():
+                g = found.get(id(x))
+                if g is None:
+                    continue  # not reached: .grad stays as it was, as in PyTorch
+                if g.shape != x.data.shape:
+                    g = reduce_to(g, x.data.shape)
+                accumulate(x, g, handed_out)
+                if x._node is None:
+                    _run_post_accumulate_hooks(x)
         return found
     finally:
         mode.grad_enabled = was_enabled
@@ -395,20 +410,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     for i, x in enumerate(inputs):
         if not isinstance(x, Tensor) or not x.requires_grad:
             raise RuntimeError(f"{caller}: inputs[{i}] does not require grad; create it with requires_grad=True")
-    found = run_backward(tensors, seeds, retain_graph, create_graph, wanted=inputs)
-    handed_out = {id(s.data if isinstance(s, Tensor) else s) for s in seeds}
-    for x in {id(x): x for x in inputs}.values():
-        g = found.get(id(x))
-        if g is None:
-            continue  # not reached: .grad stays as it was, as in PyTorch
-        if g.shape != x.data.shape:
-            g = sum_to_shape(g, x.data.shape)
-        if create_graph:
-            _accumulate_leaf_graph(x, g, handed_out)
-        else:
-            _accumulate_leaf(x, g, handed_out)
-        if x._node is None:
-            _run_post_accumulate_hooks(x)
+    run_backward(tensors, seeds, retain_graph, create_graph, wanted=inputs, accumulate_wanted=True)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None, *,
