@@ -232,3 +232,65 @@ def test_a_compiled_step_honours_post_accumulate_hooks():
     step()
     assert len(seen) == 2
     np.testing.assert_allclose(seen[1], 4 * x.data.sum(0, keepdims=True))
+
+
+# == a gradient a hook saw, or a user's rule returned, is never the leaf's .grad itself ===========
+def test_a_gradient_a_hook_kept_is_not_changed_by_later_accumulation(torch):
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        logged, y_logged = [], []
+        x.register_hook(lambda g, logged=logged: logged.append(g))
+        (x * 3).sum().backward()
+        (x * 5).sum().backward()
+        np.testing.assert_array_equal(np.asarray(logged[0]), [3.0, 3.0])
+        z = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = z + 0
+        y.register_hook(lambda g, y_logged=y_logged: y_logged.append(g))
+        y.sum().backward()
+        (z * 2).sum().backward()
+        np.testing.assert_array_equal(np.asarray(y_logged[0]), [1.0, 1.0])
+
+
+def test_zero_grad_in_place_does_not_clear_a_logged_gradient():
+    w = mg.tensor([[1.0, 2.0]], requires_grad=True)
+    logged = []
+    w.register_hook(logged.append)
+    (w * mg.tensor([[1.0, 2.0]])).sum().backward()
+    opt = mg.optim.SGD([w], lr=0.1)
+    opt.step()
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(logged[0], [[1.0, 2.0]])
+
+
+def test_an_array_a_hook_returns_is_not_accumulated_into():
+    kept = np.ones(2)
+    y = mg.tensor([1.0, 2.0], requires_grad=True)
+    y.register_hook(lambda g: kept)
+    (y * 3).sum().backward()
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(kept, [1.0, 1.0])
+    np.testing.assert_array_equal(y.grad, [2.0, 2.0])
+
+
+def test_a_users_rule_returning_a_saved_input_does_not_change_that_input():
+    class ScaleBy(mg.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):
+            (b,) = ctx.saved_tensors
+            return b, None  # (the gradient for a weighting of ones: the saved array itself)
+
+    def run(compiled):
+        a, scale = mg.tensor([1.0, 1.0], requires_grad=True), mg.tensor([3.0, 4.0])
+        step = (mg.compile if compiled else (lambda f: f))(lambda: ScaleBy.apply(a, scale).sum().backward())
+        for _ in range(3):
+            step()
+        np.testing.assert_array_equal(scale.data, [3.0, 4.0])
+        np.testing.assert_array_equal(a.grad, [9.0, 12.0])
+
+    run(False)
+    run(True)

@@ -569,6 +569,8 @@ class _Recorder:
             self.lines.append(f"{results} = {ctx}.backward({ctx}, {incoming})")
             self.lines.append(f"if type({results}) is not tuple: {results} = ({results},)")
             self.lines.append(f"{results} = {ctx}._checked_grads({results})")
+            self.handed_out_lines.append(len(self.lines))
+            self.lines.append(f"{self.handed_out}.update(id(g) for g in {results} if g is not None)")
             for i, g in enumerate(grads):
                 if g is not None:
                     self.lines.append(f"{self._bind(g, self._new('g'))} = {results}[{i}]")

@@ -207,6 +207,7 @@ def run_backward(
                     if tracer is not None:
                         tracer.cannot_replay(f"a hook on {describe(tensor)}")
                     grad = _run_hooks(tensor, grad)
+                    handed_out.add(id(grad))  # a hook saw it (or made it): a leaf's .grad gets a copy
                 if wanted_ids is None:
                     if tensor._retains_grad:
                         if tracer is not None:
@@ -231,6 +232,8 @@ def run_backward(
                 grads = (grads,)
             if not node._builtin:  # the built-in primitives' gradients are tested, not checked
                 grads = node._checked_grads(grads)
+                # (the user's rule may return an array it holds, a saved input say: .grad gets a copy)
+                handed_out.update(id(g) for g in grads if g is not None)
             if watching:  # detect_anomaly, or an mg.compile trace
                 if anomaly:
                     node._check_finite_grads(grads)
@@ -253,6 +256,7 @@ def run_backward(
                     tensor.data = FREED
         for leaf, total in hooked_leaves.values():
             total = _run_hooks(leaf, total)
+            handed_out.add(id(total))
             if wanted_ids is None:
                 (_accumulate_leaf_graph if create_graph else _accumulate_leaf)(leaf, total, handed_out)
                 _run_post_accumulate_hooks(leaf)
@@ -285,6 +289,7 @@ def _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create
             if tracer is not None:
                 tracer.cannot_replay(f"a hook on {describe(out)}")
             grad = out_grads[i] = _run_hooks(out, grad)
+            handed_out.add(id(grad))
         if wanted_ids is None:
             if out._retains_grad:
                 if create_graph:
