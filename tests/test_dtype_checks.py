@@ -143,6 +143,8 @@ def test_the_error_names_the_dtype_and_a_fix():
 def test_binary_ops_keep_accepting_real_operands(op):
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     for other in (2, 2.5, np.float32(1.5), np.array([1, 3]), np.array([True, True]), [0.5, 4.0]):
+        if op == "-" and isinstance(other, np.ndarray) and other.dtype == bool:
+            continue  # PyTorch refuses a - mask (tests/test_elementwise_nan_parity.py checks it)
         y = BINARY[op](x, other)
         assert y.dtype.kind == "f" and y.requires_grad
     # a Python-number result (0-d data with an object scalar NumPy folds away) is still real

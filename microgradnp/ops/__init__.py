@@ -297,6 +297,98 @@ def _corrected_with_dim(function):
 var = _corrected_with_dim(var)
 std = _corrected_with_dim(std)
 
+
+def _casting_first(function):
+    """``function`` with PyTorch's ``dtype=`` (also its third positional argument, as in
+    ``torch.softmax(x, 1, torch.float64)``): the input is cast to it first, differentiably,
+    so the gradient comes back in the input's dtype."""
+    from microgradnp.ops.reductions import cast_first
+
+    @functools.wraps(function)
+    def call(x, *args, dtype=None, **kwargs):
+        if len(args) == 2:
+            if dtype is not None:
+                raise TypeError(f"{function.__name__}() got dtype twice (positionally and as dtype=)")
+            *args, dtype = args
+        return function(cast_first(function.__name__, x, dtype), *args, **kwargs)
+
+    call.__doc__ = (function.__doc__ or "") + "\n\n``dtype=`` (PyTorch's): the input is cast to it first."
+    return call
+
+
+softmax = _casting_first(softmax)
+log_softmax = _casting_first(log_softmax)
+_where_both = where
+
+
+def where(condition, input=None, other=None):  # noqa: A002  (PyTorch's argument names)
+    """Elements of ``input`` where ``condition`` is true, else of ``other``, as ``torch.where``
+    and ``np.where`` (``condition`` gets no gradient; ``input`` and ``other`` may be numbers).
+
+    With ``condition`` alone: the indices of its nonzero elements, a tuple of one int64
+    tensor per axis (``torch.where(c)`` is ``torch.nonzero(c, as_tuple=True)``).
+
+    Raises:
+        TypeError: only one of ``input`` and ``other`` is given.
+    """
+    if input is None and other is None:
+        return nonzero(condition)
+    if input is None or other is None:
+        raise TypeError("where() takes the condition alone (the indices of its nonzero elements) or with both "
+                        "input and other (the elements chosen between them), not with one of them")
+    return _where_both(condition, input, other)
+
+
+_tensordot_axes = tensordot
+
+
+def tensordot(a, b, dims=2, *, axes=None):
+    """Sum of products over the given axes, as ``torch.tensordot`` (``dims``) and
+    ``np.tensordot`` (``axes``, the same argument); differentiable in ``a`` and ``b``.
+
+    Args:
+        a: The first operand.
+        b: The second operand.
+        dims: An int N >= 0 (the last N axes of ``a`` with the first N of ``b``), a pair of
+            lists of axes contracted pairwise (``([1, 0], [0, 1])``), or a tensor: one element
+            is N, a ``(2, n)`` int tensor is that pair of lists (a pair of 1-D tensors too).
+        axes: NumPy's name for ``dims``.
+
+    Returns:
+        A tensor with the remaining axes of ``a`` followed by those of ``b``.
+
+    Raises:
+        TypeError: both ``dims`` and ``axes`` are given.
+        InvalidArgumentError: N < 0 or more than either operand's number of axes; the lists
+            differ in length, or the contracted axes in size.
+    """
+    from microgradnp.errors import InvalidArgumentError
+    from microgradnp.tensor import Tensor, _data
+
+    if axes is not None:
+        if dims != 2:
+            raise TypeError("tensordot() got both dims= and axes= (they are the same argument: dims is PyTorch's name)")
+        dims = axes
+    if isinstance(dims, Tensor | np.ndarray):
+        values = np.asarray(_data(dims))
+        if values.size == 1:
+            dims = int(values.reshape(()))
+        elif values.shape[0] != 2:
+            raise InvalidArgumentError(f"tensordot: a dims tensor must have 2 rows (the axes of a, then of b), "
+                                       f"got shape {values.shape}")
+        else:
+            dims = (values[0].reshape(-1).tolist(), values[1].reshape(-1).tolist())
+    if isinstance(dims, int | np.integer):
+        smallest = builtins.min(np.ndim(_data(a)), np.ndim(_data(b)))
+        if not 0 <= dims <= smallest:
+            raise InvalidArgumentError(f"tensordot: dims={int(dims)} must be between 0 and the smaller number of axes "
+                                       f"of the operands ({smallest})")
+        return _tensordot_axes(a, b, axes=int(dims))
+    if not isinstance(dims, tuple | list) or len(dims) != 2:
+        raise InvalidArgumentError(f"tensordot: dims must be an int, a pair of lists of axes or a tensor, got {dims!r}")
+    pair = tuple(np.asarray(_data(d)).tolist() if isinstance(d, Tensor | np.ndarray) else d for d in dims)
+    return _tensordot_axes(a, b, axes=pair)
+
 #: Functions that are also Tensor methods (``t.exp()``, ``t.sum(axis=0)``...).
 METHODS = (  # noqa: SIM905  (a word list reads like the docs)
     "exp log sqrt abs sin cos tanh sigmoid relu leaky_relu clip sum mean var max min "

@@ -13,7 +13,7 @@ from microgradnp.tensor import Tensor
 
 
 def _exp_limit(dtype) -> float:
-    """Largest x whose exp(x) + 1 still fits the dtype: clamping to it avoids overflow."""
+    """Largest x whose exp(x) + 1 still fits the dtype: below it, exp cannot overflow."""
     return float(np.floor(np.log(np.finfo(dtype).max))) - 1.0
 
 
@@ -21,15 +21,17 @@ _EXP_LIMITS = {np.dtype(t): _exp_limit(t) for t in (np.float16, np.float32, np.f
 
 
 def sigmoid_of_negated_(out: np.ndarray) -> np.ndarray:
-    """Turn ``out`` = -a into sigmoid(a) = 1 / (1 + exp(-a)) in place, with exp's argument
-    clamped: exact in both tails and never overflowing."""
+    """Turn ``out`` = -a into sigmoid(a) = 1 / (1 + exp(-a)) in place: exact in both tails,
+    and 0 where exp(-a) overflows (a below about -709 in float64), as PyTorch's."""
     limit = _EXP_LIMITS.get(out.dtype, 80.0)
-    # The clamp changes nothing unless some -a is beyond the limit (or nan): a read-only
-    # check is cheaper than np.minimum's write on all but the smallest arrays
-    # (np.maximum.reduce is out.max() without its Python wrapper).
+    # exp overflows to inf (so the sigmoid is 0) only if some -a is beyond the limit (or nan):
+    # a read-only check, cheaper than entering np.errstate on every call (np.maximum.reduce
+    # is out.max() without its Python wrapper).
     if out.size and not np.maximum.reduce(out, axis=None) <= limit:
-        np.minimum(out, limit, out=out)
-    np.exp(out, out=out)
+        with np.errstate(over="ignore"):
+            np.exp(out, out=out)
+    else:
+        np.exp(out, out=out)
     out += 1
     np.divide(1.0, out, out=out)  # the same IEEE quotient as np.reciprocal, and faster
     return out
@@ -77,14 +79,14 @@ class ReLU(Primitive):
         # Ints stay ints, as PyTorch's relu keeps them; bools (which PyTorch refuses) become floats.
         if a.dtype.kind == "b" if type(a) is np.ndarray else isinstance(a, bool | np.bool_):
             a = floating(a)
-        positive = a > 0
-        ctx.save_for_backward(positive)
+        passed = ~(a <= 0)  # where the input is kept: above 0, and nan (whose gradient PyTorch passes too)
+        ctx.save_for_backward(passed)
         return np.maximum(a, 0, out=ctx._out)
 
     @staticmethod
     def backward(ctx, grad):
-        (positive,) = ctx.saved_tensors
-        return grad * positive
+        (passed,) = ctx.saved_tensors
+        return grad * passed
 
 
 class LeakyReLU(Scale):
@@ -339,14 +341,15 @@ class Hardswish(Primitive):
     @staticmethod
     def forward(ctx, a):
         a = floating(a)
-        ctx.save_for_backward(a, a > -3, a < 3)
+        ctx.save_for_backward(a, a <= -3, a >= 3)
         return (a * (np.clip(a, -3, 3) + 3) / 6).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        a, above, below = ctx.saved_tensors
-        # 0 for x <= -3, x/3 + 1/2 strictly inside, 1 for x >= 3: PyTorch's values at ±3 too
-        return grad * np.where(above & below, a / 3 + 0.5, np.where(below, 0, 1))
+        a, low, high = ctx.saved_tensors
+        # 0 for x <= -3, x/3 + 1/2 strictly inside, 1 for x >= 3: PyTorch's values at ±3 too,
+        # and nan at nan (which is in neither tail)
+        return grad * np.where(high, 1, np.where(low, 0, a / 3 + 0.5))
 
 
 class LogSigmoid(Primitive):
@@ -375,7 +378,11 @@ class Softsign(Primitive):
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         denominator = 1 + np.abs(a)
-        return grad / (denominator * denominator)
+        slope = grad / (denominator * denominator)
+        # At ±inf the value inf / inf is nan, and so is PyTorch's gradient (its softsign is
+        # x / (|x| + 1), differentiated term by term), not the limit 0.
+        infinite = np.isinf(a.data if isinstance(a, Tensor) else a)
+        return np.where(infinite, np.nan, slope) if infinite.any() else slope
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0):

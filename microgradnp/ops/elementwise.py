@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numpy import ndarray
 
-from microgradnp.errors import InvalidArgumentError
+from microgradnp.errors import DtypeError, InvalidArgumentError
 from microgradnp.ops.primitive import Primitive, floating, floating_pair, promote, refuse_non_numbers, result_dtype
 from microgradnp.tensor import Tensor, _rng
 
@@ -31,11 +31,23 @@ class Add(Primitive):
         return grad, grad
 
 
+def _is_bool(x) -> bool:
+    """Whether ``x`` (an array or a number) is of the bool dtype."""
+    return x.dtype.kind == "b" if isinstance(x, ndarray | np.generic) else isinstance(x, bool)
+
+
 class Sub(Primitive):
     _writes_out = True
 
     @staticmethod
     def forward(ctx, a, b):
+        if _is_bool(a) or _is_bool(b):  # PyTorch's refusal: a - b on masks is usually a mistake
+            if _is_bool(a) and _is_bool(b):
+                raise DtypeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                                 "Use the `^` or `logical_xor()` operator instead")
+            raise DtypeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                             "trying to invert a mask, use the `~` or `logical_not()` operator instead "
+                             "(or convert it first, e.g. mask.to(mg.int64))")
         if type(a) is not ndarray or type(b) is not ndarray or a.dtype is not b.dtype:
             a, b = promote(a, b)
         try:
@@ -97,7 +109,7 @@ class Pow(Primitive):
     def forward(ctx, base, exponent):
         base, exponent = promote(base, exponent)
         try:
-            out = base**exponent
+            out = _integer_power(base, exponent) if _negative_integer_exponents(base, exponent) else base**exponent
         except TypeError:
             refuse_non_numbers("**", base, exponent)
             raise
@@ -133,6 +145,23 @@ class Pow(Primitive):
         return grad_base, grad * scaled
 
 
+def _negative_integer_exponents(base, exponent) -> bool:
+    """Whether an integer power has an exponent tensor holding a negative value (PyTorch
+    computes those; a negative Python number raises in both libraries)."""
+    return (type(exponent) is ndarray and exponent.dtype.kind == "i" and np.result_type(base, exponent).kind in "iu"
+            and bool(np.any(exponent < 0)))
+
+
+def _integer_power(base, exponent):
+    """Integer ``base ** exponent`` with negative exponents as PyTorch computes them (NumPy
+    refuses them): ``1 ** e`` is 1, ``(-1) ** e`` is 1 or -1 by the parity of ``e``, and any
+    other base gives 0 (``1 / base**|e|`` truncated)."""
+    out = base ** np.maximum(exponent, 0)
+    odd = exponent % 2 != 0
+    at_negative = np.where(base == 1, 1, np.where(base == -1, np.where(odd, -1, 1), 0))
+    return np.where(exponent < 0, at_negative, out).astype(out.dtype, copy=False)
+
+
 def _values(x):
     """The array of a Tensor (or ``x`` itself): for masks, which carry no gradient."""
     return x.data if isinstance(x, Tensor) else x
@@ -143,6 +172,9 @@ class Neg(Primitive):
 
     @staticmethod
     def forward(ctx, a):
+        if _is_bool(a):
+            raise DtypeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                             "to invert a mask, use the `~` or `logical_not()` operator instead")
         return np.negative(a, out=ctx._out)
 
     @staticmethod
@@ -202,7 +234,7 @@ class Abs(Primitive):
     def forward(ctx, a):
         if a.dtype.kind == "b" if type(a) is np.ndarray else isinstance(a, bool | np.bool_):
             a = floating(a)  # ints stay ints, as PyTorch's abs keeps them; bools become floats
-        ctx.save_for_backward(np.sign(a))
+        ctx.save_for_backward(_sign_values(a))  # 0 at nan: PyTorch's gradient there
         return np.abs(a)
 
     @staticmethod
@@ -705,7 +737,33 @@ class Round(_Piecewise):
 class Sign(_Piecewise):
     @staticmethod
     def forward(ctx, a):
-        return np.sign(a)
+        if _is_bool(a):
+            return np.array(a, dtype=bool)  # a bool is its own sign, as PyTorch's (NumPy has no bool sign)
+        return _sign_values(a)
+
+
+def _sign_values(a):
+    """``np.sign(a)`` with 0 for nan, as PyTorch's ``sign`` (NumPy gives nan)."""
+    return np.nan_to_num(np.sign(a), nan=0.0)
+
+
+class IntegerDivisionByZeroError(ZeroDivisionError, RuntimeError):
+    """An integer ``//``, ``%`` or ``fmod`` by 0, which has no integer result: a
+    ZeroDivisionError, as Python raises, and a RuntimeError, as PyTorch raises (NumPy
+    would give 0 with a warning)."""
+
+
+def _refuse_integer_division_by_zero(a, b) -> None:
+    """Raise ``IntegerDivisionByZeroError`` if ``a`` and ``b`` (promoted) are integers and
+    ``b`` holds a 0."""
+    try:
+        integers = np.result_type(a, b).kind in "iu"
+    except TypeError:  # not numbers: the operation raises its own error
+        return
+    if integers and not np.all(b):
+        raise IntegerDivisionByZeroError(
+            "ZeroDivisionError: integer division (//, %, fmod or div with a rounding_mode) by zero has no "
+            "integer result (PyTorch raises too): check the divisor, or divide floats to get inf/nan")
 
 
 class FloorDivide(_Piecewise):
@@ -715,6 +773,7 @@ class FloorDivide(_Piecewise):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        _refuse_integer_division_by_zero(a, b)
         try:
             return np.floor_divide(a, b)
         except TypeError:
@@ -735,6 +794,7 @@ class _Modulo(Primitive):
     @classmethod
     def forward(cls, ctx, a, b):
         a, b = promote(a, b)
+        _refuse_integer_division_by_zero(a, b)
         ctx.save_for_backward(a, b)
         try:
             return cls.ufunc(a, b)
@@ -763,13 +823,45 @@ class Fmod(_Modulo):
     quotient = staticmethod(lambda a, b: trunc(a / b))
 
 
+class Logit(Primitive):
+    """``log(p / (1 - p))``, PyTorch's ``logit``; with ``eps`` (a number or None), ``p`` is
+    first clamped to ``[eps, 1 - eps]``. The gradient ``1 / (p (1 - p))`` is PyTorch's: nan
+    outside [0, 1] without ``eps`` (where the value is nan too, so no finite slope is
+    meaningful), and 0 outside ``[eps, 1 - eps]`` with it (the clamp's)."""
+
+    @staticmethod
+    def forward(ctx, a, eps):
+        a = floating(a)
+        ctx.save_for_backward(a)
+        ctx.eps = eps
+        p = a if eps is None else np.clip(a, eps, 1 - eps)
+        with np.errstate(divide="ignore", invalid="ignore"):  # -inf at 0, inf at 1, nan outside: as PyTorch
+            return np.log(p) - np.log1p(-p)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        values = _values(a)  # the masks are constants of the rule, so it stays differentiable on Tensors
+        if ctx.eps is None:
+            outside, fill = (values < 0) | (values > 1), np.nan
+        else:
+            outside, fill = (values < ctx.eps) | (values > 1 - ctx.eps), 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = grad / (a * (1 - a))
+        return np.where(outside, fill, slope) if np.any(outside) else slope
+
+
 class LogAddExp(Primitive):
+    """``log(e**a + e**b)`` (``np.logaddexp``), in the operands' floating result dtype:
+    promoting first keeps a float64 operand's precision."""
+
     name = "logaddexp"
+    _combined, _power = np.logaddexp, np.exp
 
     @staticmethod
     def forward(ctx, a, b):
         a, b = floating_pair(a, b)
-        out = np.logaddexp(a, b)
+        out = ctx._combined(a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -777,8 +869,16 @@ class LogAddExp(Primitive):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        # exp(a - out) = e^a / (e^a + e^b) <= 1: never overflows
-        return (grad * np.exp(a - out) if need_a else None), (grad * np.exp(b - out) if need_b else None)
+        # base**(a - out) = base**a / (base**a + base**b) <= 1: never overflows
+        power = ctx._power
+        return (grad * power(a - out) if need_a else None), (grad * power(b - out) if need_b else None)
+
+
+class LogAddExp2(LogAddExp):
+    """``log2(2**a + 2**b)`` (``np.logaddexp2``, ``torch.logaddexp2``)."""
+
+    name = "logaddexp2"
+    _combined, _power = np.logaddexp2, np.exp2
 
 
 def log1p(x):
@@ -1062,7 +1162,8 @@ def round(x, decimals: int = 0):  # noqa: A001  (mirrors np.round)
 
 
 def sign(x):
-    """Elementwise sign: -1, 0 or 1 (nan for nan), as ``np.sign``.
+    """Elementwise sign: -1, 0 or 1, as ``torch.sign``: 0 for nan (``np.sign`` gives nan), and
+    a bool tensor is its own sign.
 
     Args:
         x: a tensor (or array-like).

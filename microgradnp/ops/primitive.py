@@ -85,9 +85,10 @@ def broadcast_grad(grad, shape: tuple[int, ...]):
     return out
 
 
-class EmptyReductionError(IndexError, ValueError):
+class EmptyReductionError(IndexError, ValueError, RuntimeError):
     """A reduction with no identity (max, min, argmax...) over an axis of length 0.
-    PyTorch raises IndexError there and NumPy ValueError: this is both."""
+    PyTorch raises IndexError (argmax, mode...) or RuntimeError (max, amax, aminmax...)
+    there and NumPy ValueError: this is all three."""
 
 
 def check_not_empty(name: str, shape: tuple[int, ...], axes: tuple[int, ...]) -> None:
@@ -136,11 +137,11 @@ def promote(a, b):
         if kind is np.ndarray:
             if a.dtype is b.dtype:  # the usual case, first
                 return a, b
-        elif kind is int or kind is bool or (kind is float and a.dtype.kind in "fc"):
-            return a, b  # NumPy treats a Python number as PyTorch does
+        elif (kind is int and a.dtype.kind != "b") or kind is bool or (kind is float and a.dtype.kind in "fc"):
+            return a, b  # NumPy treats a Python number as PyTorch does (bools ** 2: NumPy's int8, PyTorch's int64)
     elif type(b) is np.ndarray:
         kind = type(a)
-        if kind is int or kind is bool or (kind is float and b.dtype.kind in "fc"):
+        if (kind is int and b.dtype.kind != "b") or kind is bool or (kind is float and b.dtype.kind in "fc"):
             return a, b
     return _promoted(a, b)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import numbers
 
 import numpy as np
 
@@ -35,10 +36,30 @@ def _prepare(ctx, a, axis) -> tuple[int, ...]:
     return axes
 
 
+def _accumulator(a, cast: bool = False) -> np.dtype | None:
+    """The dtype a sum or product of ``a`` is computed in: ``a``'s own when it was cast to
+    the ``dtype=`` asked for, else int64 for every bool and integer dtype (PyTorch's rule;
+    NumPy would give uint64 for unsigned ones, and int64 for bools, which PyTorch keeps)."""
+    if a.dtype.kind not in "biu":
+        return None
+    return a.dtype if cast else np.dtype(np.int64)  # (NumPy's own would widen an int32 to int64)
+
+
+def cast_first(name: str, x, dtype):
+    """PyTorch's ``dtype=`` of a reduction or scan: ``x`` cast to ``dtype`` before it is
+    computed (differentiably to a floating dtype, so the gradient flows back in ``x``'s
+    own dtype; outside the graph to an integer or bool one)."""
+    if dtype is None:
+        return x
+    from microgradnp.ops.torch_extras import _cast  # (it imports the ops: not at import time)
+
+    return _cast(name, x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x)), dtype)
+
+
 class Sum(Primitive):
     @staticmethod
-    def forward(ctx, a, axis=None, keepdims=False):
-        return np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims)
+    def forward(ctx, a, axis=None, keepdims=False, cast=False):
+        return np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims, dtype=_accumulator(a, cast))
 
     @staticmethod
     def backward(ctx, grad):
@@ -149,14 +170,29 @@ def _softmax_weights(a, axes):
     return e / e.sum(axis=axes, keepdims=True)
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.sum)
-    """Sum over ``axis`` (all axes when None)."""
-    return Sum.apply(x, axis=axis, keepdims=keepdims)
+def sum(x, axis=None, keepdims=False, *, dtype=None):  # noqa: A001  (mirrors np.sum)
+    """Sum over ``axis`` (all axes when None).
+
+    Bool and integer tensors sum to int64, as in PyTorch. ``dtype=`` (PyTorch's): the input
+    is cast to it first, so ``mg.sum(t, dtype=mg.float64)`` of a float32 ``t`` sums in
+    float64 and its gradient comes back to ``t`` in float32.
+    """
+    return Sum.apply(cast_first("sum", x, dtype), axis=axis, keepdims=keepdims, cast=dtype is not None)
 
 
-def mean(x, axis=None, keepdims=False):
-    """Mean over ``axis`` (all axes when None)."""
-    return Mean.apply(x, axis=axis, keepdims=keepdims)
+def mean(x, axis=None, keepdims=False, *, dtype=None):
+    """Mean over ``axis`` (all axes when None); of bool and integer tensors, in the default
+    float dtype.
+
+    ``dtype=`` (PyTorch's): a floating dtype the input is cast to first (the gradient comes
+    back in the input's dtype).
+
+    Raises:
+        TypeError: ``dtype`` is not a floating dtype (PyTorch refuses an integer mean too).
+    """
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise TypeError(f"mean(dtype={np.dtype(dtype)}): the mean needs a floating dtype, such as mg.float64")
+    return Mean.apply(cast_first("mean", x, dtype), axis=axis, keepdims=keepdims)
 
 
 def var(x, axis=None, keepdims=False, ddof=None, correction=None):
@@ -260,9 +296,9 @@ def _product_of_others(a, axes: tuple[int, ...], out):
 
 class Prod(Primitive):
     @staticmethod
-    def forward(ctx, a, axis=None, keepdims=False):
+    def forward(ctx, a, axis=None, keepdims=False, cast=False):
         ctx.axes = _prepare(ctx, a, axis)
-        out = np.prod(a, axis=ctx.axes, keepdims=keepdims)
+        out = np.prod(a, axis=ctx.axes, keepdims=keepdims, dtype=_accumulator(a, cast))
         ctx.save_for_backward(a, out)
         return out
 
@@ -307,14 +343,20 @@ class Std(Primitive):
 
 
 class Norm(Primitive):
-    """Vector p-norm over ``axes`` taken together (the Frobenius norm is the 2-norm over two axes)."""
+    """Vector p-norm over ``axes`` taken together (the Frobenius norm is the 2-norm over two axes):
+    (sum |a|**p)**(1/p) for any p but 0, which counts the nonzero elements (gradient 0)."""
 
     @staticmethod
     def forward(ctx, a, ord=2.0, axes=(), keepdims=False):  # noqa: A002  (NumPy's name)
         a = floating(a)
         _prepare(ctx, a, axes)
         ctx.axes, ctx.ord = axes, ord
+        if ord == 0:
+            return np.not_equal(a, 0).sum(axis=axes, keepdims=keepdims, dtype=a.dtype)
         magnitude = np.abs(a)
+        if ord < 0 and builtins.any(a.shape[i] == 0 for i in axes):  # (a sum of no |a|**p is 0: 0**(1/p))
+            raise InvalidArgumentError(f"norm: the tensor is empty along the reduced axes, so its {ord:g}-norm is "
+                                       "undefined (the operation has no identity)")
         if math.isinf(ord):
             if builtins.any(a.shape[i] == 0 for i in axes):
                 raise InvalidArgumentError(
@@ -326,19 +368,26 @@ class Norm(Primitive):
         if ord == 1:
             ctx.save_for_backward(np.sign(a))
             return magnitude.sum(axis=axes, keepdims=keepdims)
-        # Scaled by the largest magnitude, so that |a|**p neither overflows nor underflows.
-        peak = np.max(magnitude, axis=axes, keepdims=True, initial=0.0)
+        # Scaled by the largest magnitude (the smallest for p < 0), so that |a|**p neither
+        # overflows nor underflows.
+        if ord > 0:
+            peak = np.max(magnitude, axis=axes, keepdims=True, initial=0.0)
+        else:
+            peak = np.min(magnitude, axis=axes, keepdims=True)
         # (not by 0, and not by inf, whose inf / inf would make a vector holding inf's norm nan)
         safe_peak = np.where((peak == 0) | (peak == np.inf), 1.0, peak)
-        out = safe_peak * ((magnitude / safe_peak) ** ord).sum(axis=axes, keepdims=True) ** (1.0 / ord)
+        with np.errstate(divide="ignore"):  # p < 0: a zero's 0**p is inf, and the norm 0 (as PyTorch's)
+            out = safe_peak * ((magnitude / safe_peak) ** ord).sum(axis=axes, keepdims=True) ** (1.0 / ord)
         out = out if keepdims else np.squeeze(out, axes)
         ctx.save_for_backward(a, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        grad = restore_reduced_axes(grad, ctx.kept)
         p = ctx.ord
+        if p == 0:  # a count: constant between the points where an element becomes 0
+            return np.zeros(ctx.shape, dtype=grad.dtype)
+        grad = restore_reduced_axes(grad, ctx.kept)
         if math.isinf(p) or p == 1:
             (share,) = ctx.saved_tensors
             return grad * share
@@ -346,16 +395,19 @@ class Norm(Primitive):
         out = restore_reduced_axes(out, ctx.kept)
         if p == 2:  # a / |a|, and 0 at a == 0 (PyTorch's subgradient)
             return a * _masked_scale(grad, out)
-        # sign(a) (|a| / |a|_p)**(p-1): 0 where a == 0 (PyTorch's choice, also for p < 1).
+        # sign(a) (|a| / |a|_p)**(p-1): 0 where a == 0 (PyTorch's choice, also for p < 1), and
+        # 0 where the norm is 0 (for p > 0, every a is 0 there; for p < 0, one is, as PyTorch's).
         values = _values(a)
-        zero = values == 0
+        vanished = _values(out) == 0
+        zero = (values == 0) | vanished
         magnitude = np.where(zero, 1.0, a * np.sign(values))
-        ratio = magnitude / np.where(_values(out) == 0, 1.0, out)  # out == 0 only where every a == 0
+        ratio = magnitude / np.where(vanished, 1.0, out)
         return np.where(zero, 0.0, np.sign(values) * ratio ** (p - 1)) * grad
 
 
-def prod(x, axis=None, keepdims=False):
-    """Product of the elements over ``axis`` (all axes when None), as ``np.prod``.
+def prod(x, axis=None, keepdims=False, *, dtype=None):
+    """Product of the elements over ``axis`` (all axes when None), as ``np.prod``; bool and
+    integer tensors multiply in int64, as in PyTorch.
 
     The gradient of each element is the product of the others in its group, computed
     without dividing, so it is exact where the input holds zeros: with one zero, only
@@ -367,11 +419,13 @@ def prod(x, axis=None, keepdims=False):
         x: The tensor.
         axis: The axes to reduce: None (all), an int or a tuple.
         keepdims: Keep the reduced axes as length 1.
+        dtype: PyTorch's: the input is cast to it first (the gradient comes back in the
+            input's dtype).
 
     Returns:
         The product (1 over an empty axis).
     """
-    return Prod.apply(x, axis=axis, keepdims=keepdims)
+    return Prod.apply(cast_first("prod", x, dtype), axis=axis, keepdims=keepdims, cast=dtype is not None)
 
 
 def std(x, axis=None, keepdims=False, ddof=None, correction=None):
@@ -400,7 +454,7 @@ def std(x, axis=None, keepdims=False, ddof=None, correction=None):
     return Std.apply(x, axis=axis, keepdims=keepdims, ddof=_ddof("std", ddof, correction))
 
 
-def norm(x, ord=None, axis=None, keepdims=False, *, p=None):  # noqa: A002  (NumPy's name)
+def norm(x, ord=None, axis=None, keepdims=False, *, p=None, dtype=None):  # noqa: A002  (NumPy's name)
     """Vector or matrix norm, as ``np.linalg.norm`` (``torch.linalg.norm``).
 
     With ``axis`` None and ``ord`` None: the 2-norm of all elements. With ``axis`` an
@@ -413,9 +467,15 @@ def norm(x, ord=None, axis=None, keepdims=False, *, p=None):  # noqa: A002  (Num
     (0 at 0), 0 for the elements that are 0 in a p-norm, and for ``inf``/``-inf`` the
     elements tied for the largest/smallest magnitude share it evenly.
 
-    ``p=`` is PyTorch's ``Tensor.norm(p, dim)``: the vector p-norm of all the elements
-    over ``dim`` (all of them when None), whatever the tensor's shape, with ``"fro"`` the
-    2-norm: ``t.norm(p=1)`` is ``abs(t).sum()``, ``t.norm(p=2, dim=1)`` each row's length.
+    ``p=`` is PyTorch's ``torch.norm(x, p, dim)`` (and ``Tensor.norm(p, dim)``), under its
+    rules: a number p is the vector p-norm of the elements over ``dim`` (all of them when
+    None), whatever the tensor's shape: ``t.norm(p=1)`` is ``abs(t).sum()``,
+    ``t.norm(p=2, dim=1)`` each row's length. Any p is accepted: p = 0 counts the nonzero
+    elements (gradient 0), p < 0 gives (sum |x|**p)**(1/p), 0 if an element is 0 (and then
+    gradient 0, as PyTorch). ``"fro"`` is the 2-norm over ``dim`` (None, one axis or two);
+    ``"nuc"`` the nuclear norm (the sum of the singular values) of a 2-D tensor, or over the
+    pair of axes ``dim``, whose gradient ``U @ Vh`` is defined where the singular values are
+    distinct and nonzero.
 
     Args:
         x: The tensor.
@@ -423,22 +483,33 @@ def norm(x, ord=None, axis=None, keepdims=False, *, p=None):  # noqa: A002  (Num
             For matrices: None or ``"fro"``.
         axis: None, an int (vector norm) or a pair of ints (matrix norm).
         keepdims: Keep the reduced axes as length 1.
-        p: PyTorch's argument instead of ``ord``: 1, 2, ``inf``, ``-inf``, any p > 0 or
-            ``"fro"``, a vector norm over ``axis`` (any number of axes, all when None).
+        p: PyTorch's argument instead of ``ord``: any number (a vector norm over ``axis``,
+            any number of axes, all when None), ``"fro"`` or ``"nuc"``.
+        dtype: PyTorch's: a floating dtype at least as wide as the input's, which the input
+            is cast to first (the gradient comes back in the input's dtype).
 
     Returns:
         The norm.
 
     Raises:
         ValueError: An unsupported ``ord`` (0, negative p, the nuclear and spectral matrix
-            norms), or ``axis`` None with ``ord`` given on a tensor that is not 1-D or 2-D.
+            norms), or ``axis`` None with ``ord`` given on a tensor that is not 1-D or 2-D;
+            with ``p``: a string other than "fro" and "nuc", "nuc" (or "fro" over more than
+            two axes) without two distinct axes of a tensor of at least 2 dimensions, or
+            p < 0 or inf over an axis of length 0 (no identity), as PyTorch raises; a
+            ``dtype`` that is not floating or narrower than the input's.
     """
+    if dtype is not None:
+        given, dtype = np.result_type(_data(x)), np.dtype(dtype)
+        if dtype.kind != "f" or np.promote_types(given, dtype) != dtype:
+            raise InvalidArgumentError(f"norm(dtype={dtype}): the input's dtype {given} must convert to it without "
+                                       "narrowing: give a floating dtype at least as wide")
+        x = cast_first("norm", x, dtype)
     ndim = np.ndim(_data(x))
     if p is not None:
         if ord is not None:
             raise TypeError("norm() got both ord= and p=: give one (p is PyTorch's argument, ord NumPy's)")
-        axes = tuple(range(ndim)) if axis is None else reduction_axes(axis, ndim)
-        return Norm.apply(x, ord=_vector_order(2.0 if p == "fro" else p, "p"), axes=axes, keepdims=keepdims)
+        return _torch_norm(x, p, axis, keepdims, ndim)
     if axis is None:
         if ord is not None and ndim not in (1, 2):
             raise InvalidArgumentError(
@@ -458,6 +529,36 @@ def norm(x, ord=None, axis=None, keepdims=False, *, p=None):  # noqa: A002  (Num
                 "or 'fro'); for a vector norm over each row or column give one axis")
         ord = None  # noqa: A001  (the Frobenius norm is the 2-norm of the elements)
     return Norm.apply(x, ord=_vector_order(2.0 if ord is None else ord, "ord"), axes=axes, keepdims=keepdims)
+
+
+def _torch_norm(x, p, dim, keepdim: bool, ndim: int):
+    """``torch.norm(x, p, dim, keepdim)``: "fro" over at most two axes is the vector 2-norm,
+    another string a matrix norm over exactly two axes (all of a 2-D tensor's when None)."""
+    if isinstance(p, str):
+        if p == "fro" and (dim is None or isinstance(dim, int | np.integer) or len(dim) <= 2):
+            p = 2.0
+        else:
+            return _matrix_norm(x, p, tuple(range(ndim)) if dim is None else dim, keepdim, ndim)
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or math.isnan(p):
+        raise InvalidArgumentError(f"norm: p={p!r} is not supported: give a number, 'fro' or 'nuc'")
+    axes = tuple(range(ndim)) if dim is None else reduction_axes(dim, ndim)
+    return Norm.apply(x, ord=float(p), axes=axes, keepdims=keepdim)
+
+
+def _matrix_norm(x, p: str, dim, keepdim: bool, ndim: int):
+    """PyTorch's ``matrix_norm`` with a string order, and its checks in its order."""
+    if ndim < 2:
+        raise InvalidArgumentError(f"norm: p={p!r} is a matrix norm: the tensor must have at least 2 dimensions, "
+                                   f"got {ndim}")
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    if len(dims) != 2 or len(set(normalize_axes(dims, ndim))) != 2:
+        raise InvalidArgumentError(f"norm: p={p!r} is a matrix norm over two distinct axes: dim must be a pair of "
+                                   f"them, got {dim!r}")
+    if p not in ("fro", "nuc"):
+        raise InvalidArgumentError(f"norm: p={p!r} is not supported: give a number, 'fro' or 'nuc'")
+    from microgradnp.ops.torch_shape import matrix_norm  # (it builds on these operations)
+
+    return matrix_norm(x, p, dims, keepdim)
 
 
 def _vector_order(order, argument: str) -> float:

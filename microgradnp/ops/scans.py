@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.ops.primitive import Primitive, axis_index, floating, normalize_axes
+from microgradnp.ops.reductions import _accumulator, cast_first
 from microgradnp.ops.shape import expand_dims, reshape, swapaxes
 from microgradnp.tensor import Tensor, _data
 
@@ -37,9 +38,9 @@ def _unflatten(ctx, grad):
 
 class Cumsum(Primitive):
     @staticmethod
-    def forward(ctx, a, axis=None):
+    def forward(ctx, a, axis=None, cast=False):
         a, ctx.axis = _prepare(ctx, a, axis)
-        return np.cumsum(a, axis=ctx.axis)
+        return np.cumsum(a, axis=ctx.axis, dtype=_accumulator(a, cast))
 
     @staticmethod
     def backward(ctx, grad):
@@ -48,9 +49,9 @@ class Cumsum(Primitive):
 
 class Cumprod(Primitive):
     @staticmethod
-    def forward(ctx, a, axis=None):
+    def forward(ctx, a, axis=None, cast=False):
         scanned, ctx.axis = _prepare(ctx, a, axis)
-        out = np.cumprod(scanned, axis=ctx.axis)
+        out = np.cumprod(scanned, axis=ctx.axis, dtype=_accumulator(scanned, cast))
         ctx.save_for_backward(a, out)  # the input itself, so that a second derivative sees it
         return out
 
@@ -133,7 +134,7 @@ def _cumprod_grad_with_zeros(a, grad, axis: int):
     return swapaxes(partial.sum(axis=-1), axis, -1)
 
 
-def cumsum(x, axis=None, *, dim=None):
+def cumsum(x, axis=None, *, dim=None, dtype=None):
     """Cumulative sum along ``axis``, as ``np.cumsum``: with ``axis`` None, of the
     flattened tensor (``torch.cumsum`` needs ``dim``, which is accepted too).
 
@@ -142,14 +143,16 @@ def cumsum(x, axis=None, *, dim=None):
         axis: The axis to scan, or None to flatten first.
         dim: PyTorch's name for it; on a 0-d tensor, dim 0 or -1 gives a 0-d result (as
             ``torch.cumsum``), where NumPy's ``axis=0`` gives one element.
+        dtype: PyTorch's: the input is cast to it first (the gradient comes back in the
+            input's dtype). Without it, bool and integer tensors scan in int64, as PyTorch.
 
     Returns:
         A tensor of ``x``'s shape (1-D when ``axis`` is None).
     """
-    return _scan(Cumsum, x, axis, dim)
+    return _scan(Cumsum, cast_first("cumsum", x, dtype), axis, dim, cast=dtype is not None)
 
 
-def cumprod(x, axis=None, *, dim=None):
+def cumprod(x, axis=None, *, dim=None, dtype=None):
     """Cumulative product along ``axis``, as ``np.cumprod`` (None: of the flattened tensor).
 
     Gradients are exact where ``x`` holds zeros (no division by them), as PyTorch's;
@@ -159,12 +162,14 @@ def cumprod(x, axis=None, *, dim=None):
         x: The tensor.
         axis: The axis to scan, or None to flatten first.
         dim: PyTorch's name for it; on a 0-d tensor, dim 0 or -1 gives a 0-d result (as
-            ``torch.cumsum``), where NumPy's ``axis=0`` gives one element.
+            ``torch.cumprod``), where NumPy's ``axis=0`` gives one element.
+        dtype: PyTorch's: the input is cast to it first (the gradient comes back in the
+            input's dtype). Without it, bool and integer tensors scan in int64, as PyTorch.
 
     Returns:
         A tensor of ``x``'s shape (1-D when ``axis`` is None).
     """
-    return _scan(Cumprod, x, axis, dim)
+    return _scan(Cumprod, cast_first("cumprod", x, dtype), axis, dim, cast=dtype is not None)
 
 
 def logcumsumexp(x, axis=None, *, dim=None):
@@ -188,15 +193,16 @@ def logcumsumexp(x, axis=None, *, dim=None):
     return _scan(LogCumSumExp, x, axis, dim)
 
 
-def _scan(cls, x, axis, dim):
-    """``cls`` along ``axis``, or along ``dim`` with PyTorch's rule for 0-d tensors."""
+def _scan(cls, x, axis, dim, **options):
+    """``cls`` along ``axis`` (NumPy's rule: a 0-d tensor scans as one element), or along
+    ``dim`` with PyTorch's rule for 0-d tensors (the result is 0-d)."""
     if dim is None:
-        return cls.apply(x, axis=axis)
+        return cls.apply(x, axis=axis, **options)
     if axis is not None:
         raise TypeError(f"{cls.__name__.lower()}() got both dim= and axis= (they are the same argument)")
     if np.ndim(_data(x)) == 0:
         if dim not in (0, -1):
             raise IndexError(f"{cls.__name__.lower()}: dimension out of range (expected to be in range of [-1, 0] "
                              f"for a 0-d tensor, but got {dim})")
-        return reshape(cls.apply(x, axis=None), ())
-    return cls.apply(x, axis=dim)
+        return reshape(cls.apply(x, axis=None, **options), ())
+    return cls.apply(x, axis=dim, **options)

@@ -182,8 +182,36 @@ def swapaxes(x, axis1: int, axis2: int):
 
 
 def broadcast_to(x, shape):
-    """Repeat ``x`` along new or length-1 axes to ``shape`` (gradients are summed back)."""
-    return BroadcastTo.apply(x, shape=tuple(shape) if not isinstance(shape, int) else (shape,))
+    """Repeat ``x`` along new or length-1 axes to ``shape`` (gradients are summed back), as
+    ``np.broadcast_to`` and ``torch.broadcast_to``: a size of -1 keeps that dimension of ``x``
+    (PyTorch's rule; not in a new leading dimension, which has none to keep).
+
+    Raises:
+        InvalidArgumentError: -1 (or another negative size) for a new leading dimension;
+            fewer sizes than ``x`` has dimensions; a size that neither matches nor
+            broadcasts the dimension it meets.
+    """
+    return BroadcastTo.apply(x, shape=_broadcast_shape(_data_shape(x), shape))
+
+
+def _broadcast_shape(current: tuple, sizes) -> tuple:
+    """The target shape of ``broadcast_to`` with each -1 replaced by the size it keeps."""
+    sizes = (int(sizes),) if isinstance(sizes, int | np.integer) else tuple(int(n) for n in sizes)
+    lead = len(sizes) - len(current)
+    if lead < 0:
+        raise InvalidArgumentError(f"broadcast_to: {len(sizes)} sizes given for a tensor of shape {current}: "
+                                   f"give at least one per dimension ({len(current)})")
+    for i, size in enumerate(sizes[:lead]):
+        if size < 0:
+            raise InvalidArgumentError(f"broadcast_to: the size {size} is not allowed in a new leading dimension "
+                                       f"({i} of {sizes}): -1 keeps an existing dimension only")
+    shape = sizes[:lead] + tuple(n if size == -1 else size for n, size in zip(current, sizes[lead:]))
+    for i, (n, size) in enumerate(zip(current, shape[lead:])):
+        if size != n and n != 1:
+            raise InvalidArgumentError(f"broadcast_to: the size {size} must match the existing size {n} at "
+                                       f"non-singleton dimension {lead + i}: target sizes {sizes}, tensor sizes "
+                                       f"{current}")
+    return shape
 
 
 def _data_shape(x) -> tuple:
@@ -428,7 +456,8 @@ def chunk(x, chunks: int, axis: int = 0) -> tuple:
 class Flip(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None):
-        out = np.flip(a, axis)  # validates the axes (out of bounds, repeated)
+        # A copy, as PyTorch's flip (NumPy's is a view: an in-place change of a would show through).
+        out = np.flip(a, axis).copy()  # (np.flip validates the axes: out of bounds, repeated)
         ctx.axes = normalize_axes(axis, a.ndim)
         return out
 
@@ -584,7 +613,10 @@ def tile(x, reps):
     # Each axis of length n becomes (r, n): broadcast along the new axis, then merged.
     spread = Reshape.apply(x, shape=tuple(s for n in shape for s in (1, n)))
     spread = BroadcastTo.apply(spread, shape=tuple(s for r, n in zip(reps, shape) for s in (r, n)))
-    return Reshape.apply(spread, shape=tuple(r * n for r, n in zip(reps, shape)))
+    out = Reshape.apply(spread, shape=tuple(r * n for r, n in zip(reps, shape)))
+    # Where nothing is repeated (r = 1) or what is has one element (n = 1), that reshape is a
+    # read-only view of x: a tiled tensor has memory of its own, as PyTorch's.
+    return Copy.apply(out) if all(r == 1 or n == 1 for r, n in zip(reps, shape)) else out
 
 
 def _triangle(function: str, x, k: int, mask_k: int, keep_inside: bool):
@@ -649,9 +681,11 @@ def _diag_embed(values, shape, offset: int, axis1: int, axis2: int) -> np.ndarra
 
 class Diagonal(Primitive):
     @staticmethod
-    def forward(ctx, a, offset, axis1, axis2):
+    def forward(ctx, a, offset, axis1, axis2, copy=False):
         out = np.diagonal(a, offset, axis1, axis2)  # (validates the axes)
-        if a.flags.writeable:  # a view that writes through, as PyTorch's (NumPy's is read-only)
+        if copy:  # torch.diag: memory of its own
+            out = out.copy()
+        elif a.flags.writeable:  # a view that writes through, as PyTorch's (NumPy's is read-only)
             out.flags.writeable = True
         ctx.shape, ctx.where = a.shape, (offset, axis1 % a.ndim, axis2 % a.ndim)
         return out
@@ -721,8 +755,8 @@ def diag(x, k: int = 0):
     if len(shape) == 1:
         n = shape[0] + abs(k)
         return DiagEmbed.apply(x, shape=(n, n), where=(k, 0, 1))
-    if len(shape) == 2:
-        return Diagonal.apply(x, offset=k, axis1=0, axis2=1)
+    if len(shape) == 2:  # (a copy, as torch.diag; t.diagonal() is the view)
+        return Diagonal.apply(x, offset=k, axis1=0, axis2=1, copy=True)
     raise InvalidArgumentError(f"diag: the input must be 1-D or 2-D, got shape {shape}")
 
 

@@ -119,7 +119,8 @@ def sort(x, axis=-1, descending=False, kind=None, stable=None):
 
     Args:
         x: The tensor.
-        axis: The axis to sort along (-1: the last); None sorts the flattened tensor.
+        axis: The axis to sort along (-1: the last); None sorts the flattened tensor. A 0-d
+            tensor sorts along 0 or -1 as one element, as in PyTorch (``np.sort`` refuses).
         descending: Largest first (PyTorch's argument; nan first too).
         kind: Accepted for ``np.sort``'s signature; the sort is stable whatever it is.
         stable: Accepted for ``np.sort``'s and ``torch.sort``'s signatures; always stable.
@@ -127,8 +128,10 @@ def sort(x, axis=-1, descending=False, kind=None, stable=None):
     Returns:
         The sorted values, a tensor of ``x``'s shape (1-D when ``axis`` is None).
     """
+    x, axis, scalar = _as_1d_if_scalar(x, axis)
     x, axis = _flat_or_axis(x, axis)
-    return Sort.apply(x, axis=axis, descending=descending)
+    values = Sort.apply(x, axis=axis, descending=descending)
+    return values if scalar is None else values.reshape(scalar)
 
 
 def argsort(x, axis=-1, descending=False, kind=None, stable=None):
@@ -145,8 +148,10 @@ def argsort(x, axis=-1, descending=False, kind=None, stable=None):
     Returns:
         An integer tensor of ``x``'s shape (1-D when ``axis`` is None).
     """
+    x, axis, scalar = _as_1d_if_scalar(x, axis)
     x, axis = _flat_or_axis(x, axis)
-    return _no_grad_on_data(_order)(x, axis, descending)
+    indices = _no_grad_on_data(_order)(x, axis, descending)
+    return indices if scalar is None else indices.reshape(scalar)
 
 
 def topk(x, k, axis=-1, largest=True, sorted=True):  # noqa: A002  (PyTorch's name)

@@ -140,10 +140,7 @@ def _torch_reduction(name: str, method, *, kind: str = "reduction", takes_dtype:
     rule for 0-d tensors: dim 0 or -1 is accepted, and the result is 0-d. ``kind``: "reduction"
     (the dim becomes None) or "scan" (computed on one element, then made 0-d again)."""
 
-    def wrapped(self, *args, **kwargs):
-        dtype = kwargs.pop("dtype", None) if takes_dtype else None
-        if dtype is not None:
-            self = _cast(name, self, dtype)
+    def wrapped(self, *args, **kwargs):  # (dtype= goes to the function, which casts first)
         if self.ndim == 0:
             keyword = next((k for k in ("dim", "axis") if k in kwargs), None)
             dims = args[0] if args else kwargs.get(keyword)

@@ -18,9 +18,10 @@ import math
 import numpy as np
 
 from microgradnp import ops
-from microgradnp.errors import IndexOutOfRangeError, InvalidArgumentError
-from microgradnp.ops.elementwise import _erf_values, _values
+from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
+from microgradnp.ops.elementwise import LogAddExp2, Logit, _erf_values, _values
 from microgradnp.ops.primitive import Primitive, check_not_empty, floating, floating_pair, normalize_axes
+from microgradnp.ops.reductions import cast_first
 from microgradnp.ops.sorting import ValuesIndices
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
@@ -281,7 +282,8 @@ def _digamma_values(x):
 
     value = _reflected_series(x, lambda y: -1 / y, series, lambda x, v: v - math.pi / np.tan(math.pi * x))
     pole = (x <= 0) & (x == np.floor(x))
-    return np.where(pole, np.where(x == 0, -np.inf, np.nan), value)  # PyTorch: -inf at 0, nan at -1, -2...
+    # PyTorch: -inf at 0 and +inf at -0.0 (the limit from the left), nan at -1, -2...
+    return np.where(pole, np.where(x == 0, np.copysign(np.inf, -x), np.nan), value)
 
 
 @_in_float64
@@ -355,12 +357,10 @@ def erfinv(input):  # noqa: A002
 
 
 def logaddexp2(input, other):  # noqa: A002
-    """``log2(2**input + 2**other)`` without overflow (``torch.logaddexp2``)."""
-    scaled = [v * _LN2 if isinstance(v, int | float) else ops.multiply(v, _LN2) for v in (input, other)]
-    return ops.logaddexp(*scaled) / _LN2  # (a Python number stays weakly typed: float32 stays float32)
-
-
-_LN2 = math.log(2)
+    """``log2(2**input + 2**other)`` without overflow (``torch.logaddexp2``), computed in the
+    operands' floating result dtype (float32 with float64 computes in float64, as PyTorch).
+    The gradients are ``2**(input - out)`` and ``2**(other - out)``."""
+    return LogAddExp2.apply(input, other)
 
 
 def sinc(input):  # noqa: A002
@@ -373,11 +373,9 @@ def sinc(input):  # noqa: A002
 
 def logit(input, eps=None):  # noqa: A002
     """``log(p / (1 - p))`` (``torch.logit``); with ``eps``, ``p`` is first clamped to
-    ``[eps, 1 - eps]`` (gradient 0 outside, as in PyTorch)."""
-    x = _tensor(input)
-    if eps is not None:
-        x = ops.clip(x, eps, 1 - eps)
-    return ops.log(x) - ops.log1p(-x)
+    ``[eps, 1 - eps]`` (gradient 0 outside, as in PyTorch). Without ``eps`` the value and the
+    gradient are nan outside [0, 1], as in PyTorch."""
+    return Logit.apply(_tensor(input), eps=None if eps is None else float(eps))
 
 
 def deg2rad(input):  # noqa: A002
@@ -475,10 +473,9 @@ def _not_nan(input):  # noqa: A002
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """The sum treating nan as 0 (``torch.nansum``); the gradient is 0 at the nans."""
-    x = _tensor(input)
-    if dtype is not None:
-        x = ops.astype(x, dtype)
-    return ops.sum(_not_nan(x), axis=dim, keepdims=keepdim)
+    x = cast_first("nansum", _tensor(input), dtype)
+    values = _not_nan(x) if x.dtype.kind == "f" else x  # (bool and integer tensors hold no nan: int64 sums)
+    return ops.sum(values, axis=dim, keepdims=keepdim, dtype=dtype)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
@@ -550,7 +547,7 @@ def _median_weights(a: np.ndarray, ignore_nan: bool):
     index = _median_index(flat, 0, ignore_nan)[0]
     value = flat[index]
     chosen = np.isnan(a) if np.isnan(value) else a == value
-    return value, chosen / np.sum(chosen, dtype=a.dtype)
+    return value, chosen / np.sum(chosen, dtype=a.dtype if a.dtype.kind == "f" else None)
 
 
 class Median(Primitive):
@@ -558,7 +555,8 @@ class Median(Primitive):
 
     @staticmethod
     def forward(ctx, a, ignore_nan):
-        value, ctx.weights = _median_weights(floating(a), ignore_nan)
+        # An integer median keeps the dtype, as PyTorch's (of no elements: nan, in floating point)
+        value, ctx.weights = _median_weights(a if a.dtype.kind in "iu" and a.size else floating(a), ignore_nan)
         return np.asarray(value)
 
     @staticmethod
@@ -622,7 +620,11 @@ def _mode_index(a, axis):
 
 def mode(input, dim=-1, keepdim=False):  # noqa: A002
     """The most frequent value along ``dim`` (the smallest one on ties) and the index of
-    its last occurrence, as ``torch.mode``. The gradient goes to that element."""
+    its last occurrence, as ``torch.mode``. The gradient goes to that element.
+
+    Each nan counts as a value of its own (nan != nan, as ``torch.unique`` counts them).
+    PyTorch's CPU result with nans, and its index among ties along more than 16 values,
+    come from an unstable sort that nan leaves unordered, so they are not specified."""
     return _select("mode", input, dim, keepdim, _mode_index)
 
 
@@ -667,13 +669,11 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile_part(ranked, q, ignore_nan, interpolation, part):
     """For values sorted along the last axis: the lower index (part 0), the upper index
     (part 1) or the weight of the upper value (part 2) of each quantile ``q`` (last axis)."""
-    n = ranked.shape[-1]
-    nans = np.isnan(ranked)
+    slope = _rank_slope(ranked, ignore_nan)
     if ignore_nan:
-        last = np.sum(~nans, axis=-1, keepdims=True) - 1.0
-        rank = q * np.maximum(last, 0)
-    else:
-        rank = np.where(nans.any(axis=-1, keepdims=True), n - 1.0, q * (n - 1.0))
+        rank = q * slope
+    else:  # a row holding a nan: the last (nan) value, whatever q
+        rank = np.where(np.isnan(ranked).any(axis=-1, keepdims=True), ranked.shape[-1] - 1.0, q * slope)
     if interpolation == "lower":
         rank = np.floor(rank)
     elif interpolation == "higher":
@@ -689,6 +689,16 @@ def _quantile_part(ranked, q, ignore_nan, interpolation, part):
     return np.broadcast_to(np.asarray(weight, dtype=ranked.dtype), rank.shape).copy()
 
 
+def _rank_slope(ranked, ignore_nan):
+    """For values sorted along the last axis: how fast the rank of a quantile grows with
+    ``q`` (keeping that axis): the count of values (of non-nan values with ``ignore_nan``)
+    minus 1; 0 along a row holding a nan without it, whose rank stays at the nan."""
+    nans = np.isnan(ranked)
+    if ignore_nan:
+        return np.maximum(np.sum(~nans, axis=-1, keepdims=True) - 1.0, 0).astype(ranked.dtype)
+    return np.where(nans.any(axis=-1, keepdims=True), 0, ranked.shape[-1] - 1.0).astype(ranked.dtype)
+
+
 def _quantile(name: str, input, q, dim, keepdim, interpolation, ignore_nan):  # noqa: A002
     x = _tensor(input)
     if x.dtype.kind != "f":
@@ -696,6 +706,9 @@ def _quantile(name: str, input, q, dim, keepdim, interpolation, ignore_nan):  # 
     if interpolation not in _INTERPOLATIONS:
         raise InvalidArgumentError(f"{name}: interpolation must be one of {', '.join(map(repr, _INTERPOLATIONS))}, "
                          f"got {interpolation!r}")
+    if isinstance(q, Tensor) and q.dtype != x.dtype:
+        raise DtypeError(f"{name}: q tensor must be same dtype as the input tensor (PyTorch's rule), got "
+                         f"{q.dtype} and {x.dtype}: convert q first, e.g. q.to({x.dtype})")
     qs = np.asarray(_data(q), dtype=x.dtype)
     if qs.ndim > 1:
         raise InvalidArgumentError(f"{name}: q must be a number or a 1-D tensor, got shape {qs.shape}")
@@ -719,6 +732,14 @@ def _quantile(name: str, input, q, dim, keepdim, interpolation, ignore_nan):  # 
     lower = ops.take_along_axis(ranked, pick(0), axis=-1)  # (..., nq)
     upper = ops.take_along_axis(ranked, pick(1), axis=-1)
     weight = pick(2)
+    if interpolation == "linear" and isinstance(q, Tensor) and q.requires_grad:
+        # The weight is rank - floor(rank), rank = slope * q: written so with q itself (the same
+        # value), q gets PyTorch's gradient (upper - lower) * slope. Where the rank does not move
+        # with q (a row holding a nan, or of one value) q gets 0; the other modes round the
+        # rank, so q gets no gradient there, as in PyTorch.
+        slope = _on_data(_rank_slope)(ranked, ignore_nan)
+        moving = ops.reshape(q, (-1,)) * slope - pick(0)
+        weight = ops.where(_on_data(np.equal)(slope, 0), weight, moving)
     difference = upper - lower
     small = _on_data(np.less)(weight, 0.5)
     # PyTorch's lerp: start + w * (end - start) for w < 0.5, else end - (end - start) * (1 - w)
@@ -772,7 +793,10 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     x = _tensor(input)
     if not isinstance(n, int | np.integer) or n < 0:
         raise InvalidArgumentError(f"diff: n must be a non-negative int, got {n!r}")
-    (axis,) = normalize_axes(dim, max(x.ndim, 1))
+    if x.ndim == 0:
+        raise InvalidArgumentError("diff expects input to be at least one-dimensional (as PyTorch): got a 0-d "
+                                   "tensor, which has no neighbours to subtract; reshape it to (1,) first")
+    (axis,) = normalize_axes(dim, x.ndim)
     pieces = [piece for piece in (prepend, x, append) if piece is not None]
     if len(pieces) > 1:
         pieces = [p if np.ndim(_data(p)) else ops.broadcast_to(p, (*x.shape[:axis], 1, *x.shape[axis + 1:]))

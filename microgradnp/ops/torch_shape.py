@@ -487,7 +487,9 @@ def matrix_power(A, n: int):
         A, n = inv(A), -n
     shape = np.shape(_data(A))
     if n == 0:
-        return ops.broadcast_to(Tensor._wrap(np.eye(shape[-1], dtype=_data(A).dtype)), shape) + 0 * A
+        # The identity, joined to A's graph with a zero gradient (``0 * A`` would turn a nan of A into the result).
+        identity = np.broadcast_to(np.eye(shape[-1], dtype=_data(A).dtype), shape)
+        return ops.where(np.ones(shape, bool), identity, A)
     result, power = None, A
     while n:
         if n & 1:
@@ -801,7 +803,7 @@ def rot90(self, k: int = 1, dims=(0, 1)):
         raise InvalidArgumentError(f"rot90: dims must be different dimensions, got {dims}")
     k = operator.index(k) % 4
     if k == 0:
-        return ops.reshape(self, self.shape)
+        return self.clone()  # (a copy, as PyTorch's)
     if k == 2:
         return ops.flip(self, (first, second))
     if k == 1:
@@ -1099,7 +1101,9 @@ def unique(self, sorted: bool = True, return_inverse: bool = False, return_count
     the distinct slices along it. Outside the graph (PyTorch's is not differentiable either)."""
     _reads_values("unique")
     axis = None if dim is None else _axis(self, dim)
-    values, inverse, counts = np.unique(self.data, return_inverse=True, return_counts=True, axis=axis)
+    # Each nan is a value of its own, as in PyTorch (NumPy would merge them).
+    options = {"equal_nan": False} if axis is None else {"axis": axis}
+    values, inverse, counts = np.unique(self.data, return_inverse=True, return_counts=True, **options)
     return _with_extras(values, inverse.reshape(self.shape if axis is None else -1), counts, return_inverse,
                         return_counts)
 
