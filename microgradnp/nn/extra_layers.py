@@ -22,6 +22,7 @@ from microgradnp import ops
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn import parity as _parity
+from microgradnp.nn import sampling as _sampling
 from microgradnp.nn.containers import ModuleList
 from microgradnp.nn.conv import Conv1d as _ConvLayer
 from microgradnp.nn.conv import MaxPool1d as _MaxPoolLayer
@@ -279,8 +280,9 @@ class PixelUnshuffle(Module):
 
 
 # == interpolation ===============================================================================
-_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
-_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area")
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}  # the modes with align_corners
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+_ANTIALIAS_TAPS = {"bilinear": 2, "bicubic": 4}  # the filter's width at scale 1, in input pixels
 
 
 def _per_spatial(value, ndim: int, what: str, spatial: tuple):
@@ -299,6 +301,52 @@ def _nearest_index(out_size: int, in_size: int, scale, exact: bool) -> np.ndarra
     ratio = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(in_size) / np.float32(out_size)
     dst = np.arange(out_size, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0))
     return np.minimum(np.floor(dst * ratio).astype(np.int64), in_size - 1)
+
+
+def _source_scale(out_size: int, in_size: int, scale, align_corners: bool) -> float:
+    """PyTorch's ``area_pixel_compute_scale``: input pixels per output pixel."""
+    if align_corners:
+        return (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    return 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+
+
+def _cubic_taps(out_size: int, in_size: int, scale, align_corners: bool, dtype):
+    """PyTorch's bicubic taps along one axis: the 4 source indices around each output position
+    (clamped into the input, so the border pixel repeats) and their cubic convolution weights
+    (a = -0.75)."""
+    dtype = np.dtype(dtype)
+    ratio = dtype.type(_source_scale(out_size, in_size, scale, align_corners))
+    positions = np.arange(out_size, dtype=dtype)
+    # Unlike the linear modes, the source position is not clamped at 0 before the taps.
+    source = ratio * positions if align_corners else ratio * (positions + dtype.type(0.5)) - dtype.type(0.5)
+    first = np.floor(source)
+    weights = _sampling.cubic_weights(source - first)
+    indices = [np.clip(first.astype(np.int64) + k - 1, 0, in_size - 1) for k in range(4)]
+    return indices, [w.astype(dtype) for w in weights]
+
+
+def _antialias_weights(out_size: int, in_size: int, scale, align_corners: bool, mode: str, dtype) -> np.ndarray:
+    """PyTorch's anti-aliased resampling along one axis as an (out_size, in_size) matrix: each
+    output is the normalised filter-weighted sum of the inputs under its filter (triangle for
+    bilinear, cubic with a = -0.5 for bicubic), the filter widened by the scale when shrinking."""
+    ratio = _source_scale(out_size, in_size, scale, align_corners)
+    half_width = _ANTIALIAS_TAPS[mode] / 2
+    support, stretch = (half_width * ratio, 1.0 / ratio) if ratio >= 1.0 else (half_width, 1.0)
+
+    def kernel(x):
+        if mode == "bilinear":
+            return np.maximum(1 - np.abs(x), 0)
+        return _sampling.cubic_kernel(x, -0.5)  # PyTorch's (and PIL's) a for anti-aliased bicubic
+
+    matrix = np.zeros((out_size, in_size))
+    for i in range(out_size):
+        center = ratio * (i + 0.5)
+        first = max(int(center - support + 0.5), 0)  # int(): truncation toward 0, as PyTorch's cast
+        last = min(int(center + support + 0.5), in_size)
+        weights = kernel((np.arange(first, last) - center + 0.5) * stretch)
+        total = weights.sum()
+        matrix[i, first:last] = weights / total if total != 0 else weights
+    return matrix.astype(dtype)
 
 
 def _linear_weights(out_size: int, in_size: int, scale, align_corners: bool, dtype):
@@ -329,13 +377,17 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         scale_factor: multiplier of the spatial size (a float or one per axis); the output
             size is ``floor(size * scale_factor)``. Exactly one of ``size`` and ``scale_factor``.
         mode: ``"nearest"`` (PyTorch's: index ``floor(dst * scale)``), ``"nearest-exact"``,
-            ``"linear"`` (3-D input), ``"bilinear"`` (4-D), ``"trilinear"`` (5-D), ``"area"``
-            (adaptive average pooling, 3-D and 4-D).
-        align_corners: for the linear modes: align the centres of the corner pixels
+            ``"linear"`` (3-D input), ``"bilinear"`` (4-D), ``"bicubic"`` (4-D: cubic convolution
+            with a = -0.75 over 4 pixels per axis, the border pixels repeated; it may overshoot
+            the input's range, as PyTorch's), ``"trilinear"`` (5-D), ``"area"`` (adaptive average
+            pooling, 3-D and 4-D).
+        align_corners: for the linear modes and bicubic: align the centres of the corner pixels
             (default False); must be None for the other modes.
         recompute_scale_factor: compute the scale from the output size instead of using
             ``scale_factor`` as given.
-        antialias: only False (anti-aliased resampling is not implemented).
+        antialias: for ``"bilinear"`` and ``"bicubic"`` on 4-D input: when shrinking, widen the
+            filter by the scale (triangle, or cubic with a = -0.5) so that every input pixel
+            counts, as PyTorch's (and PIL's) anti-aliased resize.
 
     Returns:
         The resized tensor. Its gradient sums into the input positions each output read.
@@ -344,19 +396,22 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         ValueError: a bad mode, shape or size (the message says which).
         TypeError: an integer or bool input, except uint8 in the nearest modes (which keep
             uint8), as in PyTorch.
-        NotImplementedError: ``mode="bicubic"``, ``antialias=True``, or ``"bilinear"`` on uint8.
+        NotImplementedError: ``"bilinear"`` or ``"bicubic"`` on uint8, ``"bicubic"`` on other than 4-D input.
     """
     shape = _shape(input)
-    if mode in ("bicubic",) or antialias:
-        raise NotImplementedError(f"interpolate: {'antialias=True' if antialias else 'mode ' + repr(mode)} is not "
-                                  "implemented; use mode 'bilinear' (or 'area' to shrink) without antialias")
     if mode not in _MODES:
         raise InvalidArgumentError(f"interpolate: unknown mode {mode!r}; use one of {', '.join(_MODES)}")
+    if antialias and (mode not in _ANTIALIAS_TAPS or len(shape) != 4):
+        raise InvalidArgumentError("interpolate: anti-alias option is restricted to bilinear and bicubic modes and "
+                                   f"requires a 4-D tensor as input, got mode {mode!r} and shape {shape}")
     _parity.check_interpolate_dtype(input, mode)
     if len(shape) < 3:
         raise InvalidArgumentError(
             f"interpolate: expected an input (N, C, d1, ...) with 1 to 3 spatial axes, got shape {shape}")
     ndim, spatial = len(shape) - 2, shape[2:]
+    if mode == "bicubic" and ndim != 2:  # PyTorch's error here is a NotImplementedError
+        raise NotImplementedError(f"interpolate: got a {len(shape)}D input, but mode 'bicubic' is implemented for "
+                                  "4D input (N, C, H, W) only, as in PyTorch")
     if mode in _LINEAR_MODES and _LINEAR_MODES[mode] != ndim:
         raise InvalidArgumentError(f"interpolate: got a {len(shape)}D input, but mode {mode!r} needs a "
                          f"{_LINEAR_MODES[mode] + 2}D input (N, C, {_conv._SPATIAL[_LINEAR_MODES[mode]]})")
@@ -395,8 +450,18 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         if mode in ("nearest", "nearest-exact"):
             out = ops.index_select(out, axis, _nearest_index(out_size, in_size, scale, mode == "nearest-exact"))
             continue
-        low, high, w_low, w_high = _linear_weights(out_size, in_size, scale, bool(align_corners), dtype)
         along = (-1,) + (1,) * (len(shape) - 1 - axis)
+        if antialias:
+            weights = _antialias_weights(out_size, in_size, scale, bool(align_corners), mode, dtype)
+            out = F.along_axis(out, weights, axis)
+            continue
+        if mode == "bicubic":
+            indices, weights = _cubic_taps(out_size, in_size, scale, bool(align_corners), dtype)
+            taps = [ops.index_select(out, axis, index) * weight.reshape(along)
+                    for index, weight in zip(indices, weights, strict=True)]
+            out = (taps[0] + taps[1]) + (taps[2] + taps[3])
+            continue
+        low, high, w_low, w_high = _linear_weights(out_size, in_size, scale, bool(align_corners), dtype)
         out = (ops.index_select(out, axis, low) * w_low.reshape(along)
                + ops.index_select(out, axis, high) * w_high.reshape(along))
     return out
@@ -751,7 +816,10 @@ def softmin(input, dim: int | None = None, dtype=None):
 
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     """``input`` where it is greater than ``threshold``, else ``value``, as
-    ``torch.nn.functional.threshold`` (``inplace`` is accepted; the result is a new tensor)."""
+    ``torch.nn.functional.threshold``; ``inplace=True`` writes the result into ``input`` and
+    returns it (``F.threshold_``)."""
+    if inplace:
+        return F.threshold_(input, threshold, value)
     input = _tensor(input)
     return ops.where(input > threshold, input, np.asarray(value, dtype=_float_dtype(input)))
 
@@ -815,13 +883,16 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
           rng=None):
     """Randomized leaky ReLU, as ``torch.nn.functional.rrelu``: in training each negative
     element is scaled by a slope from U(``lower``, ``upper``) (drawn from ``rng``), otherwise
-    by ``(lower + upper) / 2``. ``inplace`` is accepted; the result is a new tensor.
+    by ``(lower + upper) / 2``. ``inplace=True`` writes the result into ``input`` and returns it
+    (``F.rrelu_``).
 
     Raises:
         ValueError: ``lower > upper``.
     """
     if lower > upper:
         raise InvalidArgumentError(f"rrelu: lower ({lower}) must be at most upper ({upper})")
+    if inplace:
+        return F.rrelu_(input, lower, upper, training, rng=rng)
     if not training:
         return F.leaky_relu(_tensor(input), (lower + upper) / 2)
     return _RandomLeakyReLU.apply(input, lower, upper, rng=rng)
@@ -842,7 +913,7 @@ class Threshold(Module):
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def forward(self, x):
-        return threshold(x, self.threshold, self.value)
+        return threshold(x, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
@@ -908,7 +979,7 @@ class RReLU(Module):
         self.rng = _rng(rng)
 
     def forward(self, x):
-        return rrelu(x, self.lower, self.upper, self.training, rng=self.rng)
+        return rrelu(x, self.lower, self.upper, self.training, self.inplace, rng=self.rng)
 
     def extra_repr(self) -> str:
         return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")

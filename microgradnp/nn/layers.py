@@ -180,13 +180,16 @@ class Tanh(Module):
 
 
 class ReLU(Module):
-    """``max(x, 0)``; ``inplace`` is accepted (PyTorch's argument), the result is always a new tensor."""
+    """``max(x, 0)``; with ``inplace=True`` the result is written into the input, which is
+    returned, as PyTorch's (``F.relu_``)."""
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, x):
+        if self.inplace:
+            return F.relu_(x)
         return ReLUOp.apply(x)  # ops.relu without its wrapper's call: this runs every step
 
     def extra_repr(self) -> str:
@@ -194,15 +197,15 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x where x > 0, else ``negative_slope * x``; ``inplace`` is accepted (PyTorch's argument),
-    the result is always a new tensor."""
+    """x where x > 0, else ``negative_slope * x``; with ``inplace=True`` the result is written
+    into the input, which is returned, as PyTorch's."""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
-        return ops.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -255,8 +258,8 @@ class LogSoftmax(Softmax):
 
 
 class _InplaceFlag(Module):
-    """An activation with PyTorch's ``inplace`` flag: accepted so that PyTorch code runs
-    unchanged, but the result is always a new tensor (the input is never modified)."""
+    """An activation with PyTorch's ``inplace`` flag: with ``inplace=True`` the result is
+    written into the input, which is returned (the functional form's ``inplace=True``)."""
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -301,19 +304,19 @@ class SiLU(_InplaceFlag):
     """``x * sigmoid(x)`` (``mg.silu``)."""
 
     def forward(self, x):
-        return ops.silu(x)
+        return F.silu(x, self.inplace) if self.inplace else ops.silu(x)
 
 
 class ELU(Module):
-    """``x`` for x > 0, else ``alpha * (exp(x) - 1)`` (``mg.elu``); ``inplace`` is accepted,
-    the result is always a new tensor."""
+    """``x`` for x > 0, else ``alpha * (exp(x) - 1)`` (``mg.elu``); with ``inplace=True`` the
+    result is written into the input, which is returned, as PyTorch's."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x):
-        return ops.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace) if self.inplace else ops.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -328,26 +331,26 @@ class CELU(ELU):
         super().__init__(alpha, inplace)
 
     def forward(self, x):
-        return ops.celu(x, self.alpha)
+        return F.celu(x, self.alpha, self.inplace) if self.inplace else ops.celu(x, self.alpha)
 
 
 class SELU(_InplaceFlag):
     """Scaled ELU with PyTorch's constants (``mg.selu``)."""
 
     def forward(self, x):
-        return ops.selu(x)
+        return F.selu(x, self.inplace) if self.inplace else ops.selu(x)
 
 
 class Mish(_InplaceFlag):
     """``x * tanh(softplus(x))`` (``mg.mish``)."""
 
     def forward(self, x):
-        return ops.mish(x)
+        return F.mish(x, self.inplace) if self.inplace else ops.mish(x)
 
 
 class Hardtanh(Module):
-    """``x`` clipped to ``[min_val, max_val]``, gradient 0 at the bounds (``mg.hardtanh``);
-    ``inplace`` is accepted, the result is always a new tensor."""
+    """``x`` clipped to ``[min_val, max_val]``, gradient 0 at the bounds (``mg.hardtanh``); with
+    ``inplace=True`` the result is written into the input, which is returned, as PyTorch's."""
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()
@@ -356,6 +359,8 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, x):
+        if self.inplace:
+            return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
         return ops.hardtanh(x, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
@@ -376,7 +381,7 @@ class Hardsigmoid(_InplaceFlag):
     """``relu6(x + 3) / 6`` (``mg.hardsigmoid``)."""
 
     def forward(self, x):
-        return ops.hardsigmoid(x)
+        return F.hardsigmoid(x, self.inplace) if self.inplace else ops.hardsigmoid(x)
 
     def extra_repr(self) -> str:
         return ""  # as PyTorch's
@@ -386,7 +391,7 @@ class Hardswish(Hardsigmoid):
     """``x * relu6(x + 3) / 6`` (``mg.hardswish``)."""
 
     def forward(self, x):
-        return ops.hardswish(x)
+        return F.hardswish(x, self.inplace) if self.inplace else ops.hardswish(x)
 
 
 class LogSigmoid(Module):

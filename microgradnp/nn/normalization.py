@@ -351,7 +351,8 @@ def embedding(input, weight, padding_idx: int | None = None, max_norm=None, norm
         max_norm: when given, the rows looked up whose ``norm_type``-norm is larger are first
             rescaled in place (in ``weight.data``, outside the graph) to norm ``max_norm``, as PyTorch.
         norm_type: the norm's order for ``max_norm``.
-        scale_grad_by_freq: must be False (not implemented).
+        scale_grad_by_freq: divide the gradient of each row by how often its index occurs in
+            ``input`` (the mini-batch), as PyTorch.
         sparse: must be False (gradients are dense arrays).
 
     Returns:
@@ -360,15 +361,15 @@ def embedding(input, weight, padding_idx: int | None = None, max_norm=None, norm
     Raises:
         TypeError: the indices are not integers.
         IndexError: an index or ``padding_idx`` is out of range.
-        NotImplementedError: ``scale_grad_by_freq`` or ``sparse``.
+        NotImplementedError: ``sparse``.
     """
     rows = np.shape(_data(weight))
     if len(rows) != 2:
         raise InvalidArgumentError(
             f"embedding: weight must have shape (num_embeddings, embedding_dim), got {list(rows)}")
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq=True and sparse=True are not implemented; "
-                                  "use the defaults (dense gradients, not rescaled)")
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True is not implemented (gradients are dense arrays); "
+                                  "use sparse=False")
     if padding_idx is not None:
         padding_idx = _padding_index(padding_idx, rows[0])
     if max_norm is not None:
@@ -378,7 +379,8 @@ def embedding(input, weight, padding_idx: int | None = None, max_norm=None, norm
             if index.min() >= -rows[0] and index.max() < rows[0]:  # out-of-range ones fail in the lookup
                 _renorm_rows(weight, np.unique(index % rows[0]), float(max_norm), float(norm_type))
     # One primitive, indices checked in its forward: a compiled replay checks them too.
-    return EmbeddingOp.apply(weight, indices=_data(input), padding_idx=padding_idx)
+    return EmbeddingOp.apply(weight, indices=_data(input), padding_idx=padding_idx,
+                             scale_grad_by_freq=bool(scale_grad_by_freq))
 
 
 def _renorm_rows(table: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
@@ -410,7 +412,8 @@ class Embedding(Module):
         padding_idx: a row kept out of training (negative counts from the end), or None.
         max_norm: rows looked up whose ``norm_type``-norm exceeds it are rescaled in place to it.
         norm_type: the norm's order for ``max_norm``.
-        scale_grad_by_freq: must be False (not implemented).
+        scale_grad_by_freq: divide the gradient of each row by how often its index occurs in
+            the mini-batch, as PyTorch.
         sparse: must be False (gradients are dense arrays).
         _weight: the initial table (as PyTorch's; see ``from_pretrained``), or None.
         _freeze: with ``_weight``, make it not require grad.
@@ -422,9 +425,9 @@ class Embedding(Module):
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
                  _freeze: bool = False, dtype=None, rng=None):
         super().__init__()
-        if scale_grad_by_freq or sparse:
-            raise NotImplementedError("Embedding: scale_grad_by_freq=True and sparse=True are not implemented; "
-                                      "use the defaults (dense gradients, not rescaled)")
+        if sparse:
+            raise NotImplementedError("Embedding: sparse=True is not implemented (gradients are dense arrays); "
+                                      "use sparse=False")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = None if padding_idx is None else _padding_index(padding_idx, num_embeddings)
         self.max_norm, self.norm_type = max_norm, norm_type
@@ -455,10 +458,13 @@ class Embedding(Module):
         return cls(*shape, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, embeddings, freeze)
 
     def forward(self, indices):
-        return embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:
         padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         if self.max_norm is not None:
             padding += f", max_norm={self.max_norm}"
+        if self.scale_grad_by_freq:
+            padding += ", scale_grad_by_freq=True"
         return f"{self.num_embeddings}, {self.embedding_dim}{padding}"

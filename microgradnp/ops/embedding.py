@@ -4,6 +4,10 @@ Three primitives, each the adjoint of the next, so gradients of every order are 
 ``Embedding`` (``weight[indices]``; its gradient sums over repeated indices and leaves the
 padding row at zero), ``EmbeddingScatter`` (that gradient) and ``EmbeddingGather`` (the
 adjoint of the scatter: ``v[indices]`` with the padding positions zero).
+
+PyTorch's ``scale_grad_by_freq`` divides the gradient of each row by how often its index
+occurs in the batch: a per-position ``scale`` (1 / count of that position's index) that
+multiplies the gradient before the scatter and the rows after the gather, its adjoint.
 """
 
 from __future__ import annotations
@@ -25,16 +29,28 @@ def _check(indices: np.ndarray, rows: int) -> None:
                              f"{rows} rows")
 
 
-def _scatter(grad: np.ndarray, rows: int, indices: np.ndarray, padding_idx) -> np.ndarray:
+def frequency_scale(indices: np.ndarray, dtype) -> np.ndarray:
+    """1 / (how often each position's index occurs in ``indices``), of ``indices``' shape:
+    the factor of PyTorch's ``scale_grad_by_freq``."""
+    _, inverse, counts = np.unique(indices.reshape(-1), return_inverse=True, return_counts=True)
+    return (1.0 / counts[inverse]).astype(dtype).reshape(indices.shape)
+
+
+def _per_position(values: np.ndarray, scale) -> np.ndarray:
+    """``values`` (positions first, then the row's axes) times the per-position ``scale``."""
+    return values if scale is None else values * scale.reshape(scale.shape + (1,) * (values.ndim - scale.ndim))
+
+
+def _scatter(grad: np.ndarray, rows: int, indices: np.ndarray, padding_idx, scale=None) -> np.ndarray:
     out = np.zeros((rows, *grad.shape[indices.ndim:]), dtype=grad.dtype)
-    np.add.at(out, indices, grad)
+    np.add.at(out, indices, _per_position(grad, scale))
     if padding_idx is not None:
         out[padding_idx] = 0
     return out
 
 
-def _gather(table: np.ndarray, indices: np.ndarray, padding_idx) -> np.ndarray:
-    out = table[indices]
+def _gather(table: np.ndarray, indices: np.ndarray, padding_idx, scale=None) -> np.ndarray:
+    out = _per_position(table[indices], scale)
     if padding_idx is not None:
         out[indices == padding_idx] = 0
     return out
@@ -44,17 +60,19 @@ class Embedding(Primitive):
     name = "embedding"
 
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx=None):
+    def forward(ctx, weight, indices, padding_idx=None, scale_grad_by_freq=False):
         indices = np.asarray(indices)
         _check(indices, weight.shape[0])
         ctx.rows, ctx.indices, ctx.padding_idx = weight.shape[0], indices, padding_idx
+        ctx.scale = frequency_scale(indices, weight.dtype) if scale_grad_by_freq else None
         return weight[indices]
 
     @staticmethod
     def backward(ctx, grad):
         if isinstance(grad, np.ndarray):
-            return _scatter(grad, ctx.rows, ctx.indices, ctx.padding_idx)
-        return EmbeddingScatter.apply(grad, rows=ctx.rows, indices=ctx.indices, padding_idx=ctx.padding_idx)
+            return _scatter(grad, ctx.rows, ctx.indices, ctx.padding_idx, ctx.scale)
+        return EmbeddingScatter.apply(grad, rows=ctx.rows, indices=ctx.indices, padding_idx=ctx.padding_idx,
+                                      scale=ctx.scale)
 
 
 class EmbeddingScatter(Primitive):
@@ -63,15 +81,15 @@ class EmbeddingScatter(Primitive):
     name = "embedding_scatter"
 
     @staticmethod
-    def forward(ctx, grad, rows, indices, padding_idx):
-        ctx.indices, ctx.padding_idx = indices, padding_idx
-        return _scatter(grad, rows, indices, padding_idx)
+    def forward(ctx, grad, rows, indices, padding_idx, scale=None):
+        ctx.indices, ctx.padding_idx, ctx.scale = indices, padding_idx, scale
+        return _scatter(grad, rows, indices, padding_idx, scale)
 
     @staticmethod
     def backward(ctx, grad):
         if isinstance(grad, np.ndarray):
-            return _gather(grad, ctx.indices, ctx.padding_idx)
-        return EmbeddingGather.apply(grad, indices=ctx.indices, padding_idx=ctx.padding_idx)
+            return _gather(grad, ctx.indices, ctx.padding_idx, ctx.scale)
+        return EmbeddingGather.apply(grad, indices=ctx.indices, padding_idx=ctx.padding_idx, scale=ctx.scale)
 
 
 class EmbeddingGather(Primitive):
@@ -80,12 +98,13 @@ class EmbeddingGather(Primitive):
     name = "embedding_gather"
 
     @staticmethod
-    def forward(ctx, table, indices, padding_idx):
-        ctx.rows, ctx.indices, ctx.padding_idx = table.shape[0], indices, padding_idx
-        return _gather(table, indices, padding_idx)
+    def forward(ctx, table, indices, padding_idx, scale=None):
+        ctx.rows, ctx.indices, ctx.padding_idx, ctx.scale = table.shape[0], indices, padding_idx, scale
+        return _gather(table, indices, padding_idx, scale)
 
     @staticmethod
     def backward(ctx, grad):
         if isinstance(grad, np.ndarray):
-            return _scatter(grad, ctx.rows, ctx.indices, ctx.padding_idx)
-        return EmbeddingScatter.apply(grad, rows=ctx.rows, indices=ctx.indices, padding_idx=ctx.padding_idx)
+            return _scatter(grad, ctx.rows, ctx.indices, ctx.padding_idx, ctx.scale)
+        return EmbeddingScatter.apply(grad, rows=ctx.rows, indices=ctx.indices, padding_idx=ctx.padding_idx,
+                                      scale=ctx.scale)
