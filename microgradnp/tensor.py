@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import numbers
+import operator
 import sys
 import warnings
 
@@ -88,6 +89,10 @@ for _operator in ("neg", "pos", "abs", "lt", "le", "gt", "ge"):
 FREED = _FreedValues()  # one marker for all: freeing must cost nothing more than a store
 
 
+# The operations a recorded in-place operator computes (``y += v`` in the graph is ``y + v``).
+_RECORDED_FORMS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+                   np.true_divide: operator.truediv, np.floor_divide: operator.floordiv, np.remainder: operator.mod,
+                   np.power: operator.pow}
 _SYMBOLS = {"add_": "+", "sub_": "-", "mul_": "*", "div_": "/", "pow_": "**", "+=": "+", "-=": "-", "*=": "*",
             "/=": "/", "**=": "**", "//=": "//", "%=": "%"}
 
@@ -110,6 +115,7 @@ class Tensor:
     _node = None  # the Function instance that computed this tensor; None for leaves
     _hooks: list | None = None
     _retains_grad: bool = False
+    _used = False  # an input of a recorded operation (see Function.apply)
     _grad_graph: tuple | None = None  # (.grad it belongs to, that gradient as a Tensor with a graph)
     __hash__ = object.__hash__  # a Tensor is its own identity; == compares elementwise
 
@@ -430,11 +436,15 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __setitem__(self, index, value):
-        """``t[index] = value`` writes into the data in place (and bumps the version)."""
-        self._check_in_place("t[index] = value", value)
-        value = value.data if isinstance(value, Tensor) else value
+        """``t[index] = value`` writes into the data in place (and bumps the version); on a
+        tensor of the recorded graph, or with a value that requires grad, it is recorded."""
         index = _ops.indexing._plain_index(index)
         steps = _ops.indexing.torch_steps(index)  # ints mixed with arrays: PyTorch's meaning, as t[index]
+        if self._records(value):
+            return self._recorded_in_place("t[index] = value",
+                                           lambda before: _ops.indexing.placed(before, index, steps, value))
+        self._check_in_place("t[index] = value", value)
+        value = value.data if isinstance(value, Tensor) else value
         if steps is None:
             self.data[index] = value
         else:
@@ -480,7 +490,16 @@ class Tensor:
                 "or write v.detach() if the value should be a constant."
             )
 
+    def _records(self, value=None) -> bool:
+        """Whether an in-place write into this tensor is recorded in the graph: the tensor is
+        in it, or the value written requires grad (and the tensor does not: a leaf that
+        requires grad cannot be written in place while recording, as in PyTorch)."""
+        return _grad_mode.grad_enabled and (self._node is not None or (
+            isinstance(value, Tensor) and value.requires_grad and not self.requires_grad))
+
     def _in_place(self, op: str, ufunc, other) -> Tensor:
+        if ufunc in _RECORDED_FORMS and self._records(other):
+            return self._recorded_in_place(op, lambda before: _RECORDED_FORMS[ufunc](before, other))
         self._check_in_place(op, other)
         other = other.data if isinstance(other, Tensor) else other
         data = self.data
@@ -518,29 +537,89 @@ class Tensor:
         _versions.bump(self.data)
         return self
 
-    def _records_out_of_place(self, other) -> bool:
-        """``y += v`` on a tensor in the recorded graph (or with a ``v`` that requires grad)
-        is computed out of place and rebinds ``y``, so it is recorded like ``y = y + v``.
-        Where PyTorch would write through ``y`` into another tensor (``y`` a view of it),
-        rebinding would leave that tensor unchanged: that is refused instead."""
-        out_of_place = _grad_mode.grad_enabled and (
+    def _recorded_in_place(self, op: str, compute) -> Tensor:
+        """``self`` replaced in place by ``compute(self)``, recorded as PyTorch records an
+        in-place operation: ``self`` (the same object, so every reference sees it) holds the
+        result in its memory and is the output of the new node, whose input is the old version
+        (a copy of the old values, attached where ``self`` was; its hooks go with it). Possible
+        only while no recorded operation has used ``self``: that operation's gradient would
+        otherwise flow through the new node. A node that saved the old values raises at
+        backward, as in PyTorch."""
+        node = self._node
+        where = "" if node is None else node.name
+        if self._used:
+            raise RuntimeError(
+                f"{op}: {describe(self)} is already an input of an operation in the recorded graph, which "
+                "microgradnp cannot re-route to the old values after an in-place write. Compute a new tensor "
+                f"instead (y = y {_SYMBOLS.get(op.rstrip('()'), '+')} v), or write in place before using it.")
+        if node is not None and node._outputs is not None:
+            raise RuntimeError(f"{op}: {describe(self)} is one of several outputs of {where}, which microgradnp "
+                               "cannot write in place in the graph; compute a new tensor instead")
+        if self._views_another_tensor():
+            raise RuntimeError(
+                f"{op}: {describe(self)} is a view of another tensor (an index, a slice, a reshape); PyTorch "
+                "would write through it into that tensor, which microgradnp does not record. Compute a new "
+                "tensor instead (y = y + v, mg.where(mask, v, y), mg.concatenate([...]))")
+        tracing = _watchers.count and _grad_mode.tracer is not None and not _grad_mode.tracer.paused
+        # (an mg.compile trace records the new values as the tensor's: the same numbers, one array fewer)
+        before = Tensor._wrap(self.data if tracing else self.data.copy())
+        before._node, before.requires_grad = node, self.requires_grad
+        before._hooks, self._hooks = self._hooks, None  # hooks see the old version's gradient, as PyTorch's
+        result = compute(before)
+        if before.requires_grad and not result.requires_grad:  # (eq_, logical_not_: no gradient, still in the graph)
+            result = _ops.where(np.ones(before.shape, bool), result.data, before)
+        data = self.data
+        if result.data.shape != data.shape:
+            raise InvalidArgumentError(f"{op}: the result has shape {result.data.shape}, which cannot be written "
+                                       f"into this tensor of shape {data.shape} in place")
+        if result.data.dtype != data.dtype:
+            if not np.can_cast(result.data.dtype, data.dtype, "same_kind"):
+                raise DtypeError(f"{op}: the result type {result.data.dtype} cannot be cast to this tensor's dtype "
+                                 f"{data.dtype} in place (PyTorch refuses it too); compute a new tensor instead")
+            result = result.to(data.dtype)
+        if tracing:
+            self.__dict__["data"] = result.data
+        else:
+            np.copyto(data, result.data)
+            _versions.bump(data)  # a node that saved the old values raises at backward, as in PyTorch
+        self._node, self.requires_grad = result._node, result.requires_grad
+        return self
+
+    def _views_another_tensor(self) -> bool:
+        """Whether this tensor's memory may be another tensor's: it is a view of an input of
+        its node, or a leaf whose array is a view."""
+        if self.data.base is None:
+            return False
+        if self._node is None:
+            return True
+        owner = _versions._owner(self.data)
+        return any(isinstance(x, Tensor) and _versions._owner(x.data) is owner for x in self._node.inputs)
+
+    def _rebinds(self, other) -> bool:
+        """Whether ``y += v`` (and the other augmented operators) is recorded as ``y = y + v``,
+        rebinding the name ``y``: for a view ``y`` in the recorded graph (or with a ``v`` that
+        requires grad), after refusing it where another tensor that sees that memory would
+        keep its old values. Other recorded ``y += v`` write in place (``_recorded_in_place``)."""
+        recorded = _grad_mode.grad_enabled and (
             self._node is not None if self.requires_grad else isinstance(other, Tensor) and other.requires_grad
         )
-        if out_of_place and self.data.base is not None:
+        if recorded and self._views_another_tensor():
             self._refuse_rebinding_a_view()
-        return out_of_place
+            return True
+        return False
 
     def _refuse_rebinding_a_view(self) -> None:
         """``y += v`` to be recorded out of place, ``y`` a view: raise if the memory it views
         belongs to a tensor that would then silently keep its old values."""
         owner = _versions._owner(self.data)
-        base = self
+        base, viewed = self, []
         while base._node is not None:  # down the views (inputs sharing the memory) to their base
             inputs = [x for x in base._node.inputs if isinstance(x, Tensor) and x.data is not FREED
                       and _versions._owner(x.data) is owner]
             if not inputs:
                 break
             base = inputs[0]
+            viewed.append(base)
         if base is self:
             if self._node is None:  # a view of a plain tensor, and a value that requires grad
                 raise RuntimeError(
@@ -556,9 +635,14 @@ class Tensor:
                 "operation (PyTorch refuses it too). For a hand-written update, write it under mg.no_grad(); "
                 "otherwise compute a new tensor (w2 = w + ...)."
             )
-        # The view's inputs hold the base, and so do `base` here and getrefcount's argument:
-        # a further reference (a variable, another operation) would see it keep its old values.
-        if sys.getrefcount(base) > 3:
+        # Each tensor down to the base is held by the next view's inputs, by `viewed` and by
+        # getrefcount's argument (the base by `base` too): a further reference (a variable, another
+        # operation) would see it keep its old values, a middle view (h of h[0:2]) as much as the base.
+        del inputs
+        held_elsewhere = False
+        for i in range(len(viewed)):  # (indexing, not a loop variable: it would hold one more reference)
+            held_elsewhere = held_elsewhere or sys.getrefcount(viewed[i]) > 3 + (viewed[i] is base)
+        if held_elsewhere:
             raise RuntimeError(
                 f"+= (and the other in-place operators) on a view of another tensor ({describe(base)}): "
                 "PyTorch would change that tensor too, but microgradnp records `y += v` as `y = y + v`, "
@@ -584,25 +668,25 @@ class Tensor:
         return self._in_place("div_", np.true_divide, other)
 
     def __iadd__(self, other):
-        return NotImplemented if self._records_out_of_place(other) else self._in_place("+=", np.add, other)
+        return NotImplemented if self._rebinds(other) else self._in_place("+=", np.add, other)
 
     def __isub__(self, other):
-        return NotImplemented if self._records_out_of_place(other) else self._in_place("-=", np.subtract, other)
+        return NotImplemented if self._rebinds(other) else self._in_place("-=", np.subtract, other)
 
     def __imul__(self, other):
-        return NotImplemented if self._records_out_of_place(other) else self._in_place("*=", np.multiply, other)
+        return NotImplemented if self._rebinds(other) else self._in_place("*=", np.multiply, other)
 
     def __itruediv__(self, other):
-        return NotImplemented if self._records_out_of_place(other) else self._in_place("/=", np.true_divide, other)
+        return NotImplemented if self._rebinds(other) else self._in_place("/=", np.true_divide, other)
 
     def __ifloordiv__(self, other):
-        return NotImplemented if self._records_out_of_place(other) else self._in_place("//=", np.floor_divide, other)
+        return NotImplemented if self._rebinds(other) else self._in_place("//=", np.floor_divide, other)
 
     def __imod__(self, other):
-        return NotImplemented if self._records_out_of_place(other) else self._in_place("%=", np.remainder, other)
+        return NotImplemented if self._rebinds(other) else self._in_place("%=", np.remainder, other)
 
     def __ipow__(self, other):
-        return NotImplemented if self._records_out_of_place(other) else self._in_place("**=", np.power, other)
+        return NotImplemented if self._rebinds(other) else self._in_place("**=", np.power, other)
 
     def zero_(self) -> Tensor:
         """Set every element to 0 in place; returns self."""
@@ -610,16 +694,20 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         """Set every element to ``value`` (a number or a one-element tensor) in place; returns self."""
+        if np.ndim(_data(value)) != 0:
+            raise InvalidArgumentError(f"fill_: the value must be a single number, got shape {np.shape(_data(value))}")
+        if self._records(value):
+            return self._recorded_in_place("fill_", lambda before: _ops.where(np.ones(self.shape, bool), value, before))
         self._check_in_place("fill_", value)
         value = value.data if isinstance(value, Tensor) else value
-        if np.ndim(value) != 0:
-            raise InvalidArgumentError(f"fill_: the value must be a single number, got shape {np.shape(value)}")
         self.data[...] = value
         _versions.bump(self.data)
         return self
 
     def copy_(self, src) -> Tensor:
         """Copy ``src`` (broadcast to this tensor's shape, cast to its dtype) into the data; returns self."""
+        if self._records(src):
+            return self._recorded_in_place("copy_", lambda before: _ops.where(np.ones(self.shape, bool), src, before))
         self._check_in_place("copy_", src)
         source = np.asarray(src.data if isinstance(src, Tensor) else src)
         if source.dtype.kind not in "biuf":
@@ -638,7 +726,10 @@ class Tensor:
         """Limit the values to [min, max] in place (either bound may be None); returns self."""
         if min is None and max is None:
             raise InvalidArgumentError("clamp_: give at least one of min and max")
-        self._check_in_place("clamp_", min if isinstance(min, Tensor) else max)
+        bound = min if isinstance(min, Tensor) else max
+        if self._records(bound):
+            return self._recorded_in_place("clamp_", lambda before: _ops.clip(before, min, max))
+        self._check_in_place("clamp_", bound)
         np.clip(self.data, _data(min), _data(max), out=self.data)
         _versions.bump(self.data)
         return self
@@ -794,7 +885,17 @@ def _scaled(other, alpha):
 
 
 def _compare(ufunc, a, b) -> Tensor:
-    return _no_grad_on_data(_as_array_result(ufunc))(a, b)
+    """A comparison or bitwise ufunc of two operands, outside the graph. Two tensors are first
+    cast to PyTorch's result dtype, as PyTorch computes there: a 0-d tensor does not widen
+    one with dimensions (int32 & a 0-d int64 is int32), where NumPy would widen it."""
+
+    def in_result_dtype(x, y):
+        if type(x) is np.ndarray and type(y) is np.ndarray and x.dtype != y.dtype:
+            x, y = _ops.primitive.promote(x, y)
+        return np.asarray(ufunc(x, y))
+
+    in_result_dtype.__name__ = ufunc.__name__
+    return _no_grad_on_data(in_result_dtype)(a, b)
 
 
 def _as_array_result(function):
@@ -1102,6 +1203,9 @@ argmin = _ops.torch_names(_argmax_or_min(np.argmin))
 _ops.attach_methods(Tensor)
 Tensor.argmax, Tensor.argmin = argmax, argmin
 _torch_methods.attach(Tensor)
+from microgradnp.ops import torch_more as _torch_more  # noqa: E402
+
+_torch_more.attach(Tensor)
 # The operators' primitives, bound once: `a + b` then costs no attribute lookups.
 _add, _sub, _mul, _div = _ops.Add.apply, _ops.Sub.apply, _ops.Mul.apply, _ops.Div.apply
 _pow, _matmul = _ops.Pow.apply, _ops.MatMul.apply

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import microgradnp as mg
 from microgradnp import nn, optim
+from microgradnp.errors import InvalidArgumentError
 
 MODIFIED = "modified by an in-place operation"
 
@@ -107,21 +108,43 @@ def test_in_place_operators_broadcast_and_refuse_shapes_that_do_not_fit():
         t.copy_(np.ones(3) * 1j)
 
 
-def test_augmented_assignment_on_a_graph_tensor_is_recorded_out_of_place():
-    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+def test_augmented_assignment_on_a_graph_tensor_is_recorded_in_place_as_torch(torch):
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        y = x * 2
+        kept = y
+        y += x * x  # in place: kept is y, and sees the new values
+        y *= 3
+        assert y is kept
+        y.sum().backward()
+        first = x.grad.clone() if lib is torch else x.grad.copy()
+        # A constant accumulator that receives a value requiring grad joins the graph.
+        acc = lib.zeros(3, dtype=lib.float64)
+        alias = acc
+        acc += x * 5
+        alias.sum().backward()
+        results.append((np.asarray(kept.detach()), np.asarray(first), np.asarray(x.grad), np.asarray(acc.detach())))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-15)
+
+
+def test_augmented_assignment_on_a_tensor_already_used_in_the_graph_raises():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
-    kept = y
-    y += x * x  # rebinds y, as y = y + x * x
-    y *= 3
-    assert y is not kept and y.op == "mul"
-    np.testing.assert_array_equal(kept.data, [2.0, 4.0, 6.0])
-    y.sum().backward()
-    np.testing.assert_allclose(x.grad, 3 * (2 + 2 * x.data))
-    # A constant accumulator that receives a value requiring grad joins the graph.
-    acc = mg.zeros(3)
-    acc += x * 5
-    acc.sum().backward()
-    np.testing.assert_allclose(x.grad, 3 * (2 + 2 * x.data) + 5)
+    z = y * 3  # y is an input of z's operation: a write into y cannot be re-routed
+    with pytest.raises(RuntimeError, match="already an input of an operation"):
+        y += 1
+    (z + y).sum().backward()  # nothing changed
+    np.testing.assert_array_equal(x.grad, [8.0, 8.0])
+
+
+def test_an_in_place_write_into_an_output_its_operation_saved_raises_at_backward_as_torch():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.sigmoid()  # saves its output
+    y += 1
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
 
 
 @pytest.mark.parametrize("view", ["z[0]", "z[:, 1:]", "z.reshape(6)", "z.t()", "z.diagonal()"])
@@ -188,25 +211,43 @@ def test_gradients_accumulate_in_place_into_grad_as_pytorchs():
 
 
 @pytest.mark.parametrize("method", ["add_", "mul_", "zero_", "clamp_"])
-def test_in_place_methods_on_a_graph_tensor_raise_while_recording(method):
-    x = mg.tensor([1.0, 2.0], requires_grad=True)
-    h = x.sigmoid()
-    args = {"add_": (1.0,), "mul_": (2.0,), "zero_": (), "clamp_": (0.0,)}[method]
-    with pytest.raises(RuntimeError, match=r"output of sigmoid.*does not record in-place"):
-        getattr(h, method)(*args)
+def test_in_place_methods_on_a_graph_tensor_are_recorded_as_torch(method, torch):
+    args = {"add_": (1.0,), "mul_": (2.0,), "zero_": (), "clamp_": (0.0, 2.5)}[method]
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        h = x * 2
+        assert getattr(h, method)(*args) is h
+        (h * lib.tensor([1.0, 3.0], dtype=lib.float64)).sum().backward()
+        results.append((np.asarray(h.detach()), np.asarray(x.grad)))
+        saved = x.sigmoid()  # sigmoid saved its output: writing it in place breaks backward, as in PyTorch
+        getattr(saved, method)(*args)
+        with pytest.raises(RuntimeError, match=r"modified by an in-?place operation"):
+            saved.sum().backward()
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
 
 
-def test_in_place_write_of_a_value_that_requires_grad_raises():
-    x = mg.tensor([1.0, 2.0], requires_grad=True)
-    buffer = mg.zeros(2)
-    with pytest.raises(RuntimeError, match=r"value requires grad.*gradient would be lost"):
+def test_writing_a_value_that_requires_grad_into_a_tensor_is_recorded_as_torch(torch):
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        buffer = lib.zeros(2, dtype=lib.float64)
         buffer[0] = x[1] * 2
-    with pytest.raises(RuntimeError, match="value requires grad"):
-        buffer.copy_(x)
-    with pytest.raises(RuntimeError, match="value requires grad"):
-        buffer.add_(x)
-    buffer[0] = (x[1] * 2).detach()
-    np.testing.assert_array_equal(buffer.data, [4.0, 0.0])
+        other = lib.zeros(2, dtype=lib.float64).copy_(x * 3)
+        total = lib.zeros(2, dtype=lib.float64)
+        total.add_(x)
+        (buffer * 5 + other + total * 7).sum().backward()
+        results.append((np.asarray(buffer.detach()), np.asarray(other.detach()), np.asarray(x.grad)))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_writing_at_repeated_positions_in_the_graph_is_refused():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    buffer = mg.zeros(3)
+    with pytest.raises(InvalidArgumentError, match="more than once"):
+        buffer[np.array([0, 0])] = x
 
 
 # -- version counters -----------------------------------------------------------------------
@@ -453,3 +494,31 @@ def test_an_input_a_needed_gradient_uses_may_not_change_before_backward(make):
         x.add_(1.0)
     with pytest.raises(RuntimeError, match=MODIFIED):
         y.sum().backward()
+
+
+# == results with memory of their own, as PyTorch's (NumPy's would be views) ======================
+COPYING = {
+    "flip": lambda lib, t: t.flip(0),
+    "fliplr": lambda lib, t: lib.fliplr(t),
+    "flipud": lambda lib, t: lib.flipud(t),
+    "rot90": lambda lib, t: lib.rot90(t, 1, (0, 1)),
+    "rot90 k=0": lambda lib, t: lib.rot90(t, 0, (0, 1)),
+    "rot90 k=2": lambda lib, t: lib.rot90(t, 2, (0, 1)),
+    "diag": lambda lib, t: lib.diag(t),
+    "repeat (1, 1)": lambda lib, t: t.repeat(1, 1),
+    "repeat of a row": lambda lib, t: t[:1].repeat(3, 1),
+    "tile": lambda lib, t: lib.tile(t[:1], (3, 1)),
+}
+
+
+@pytest.mark.parametrize("name", COPYING)
+def test_results_that_are_copies_in_torch_do_not_see_later_writes(torch, name):
+    results = []
+    for lib in (mg, torch):
+        source = lib.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=lib.float64)
+        result = COPYING[name](lib, source)
+        source.add_(10.0)
+        result.add_(1.0)  # writable, and not into the source
+        results.append((np.asarray(result), np.asarray(source)))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)

@@ -424,7 +424,7 @@ def test_in_place_activation_writes_into_the_tensor(name, args, out_of_place):
 
 
 @pytest.mark.parametrize(("name", "args", "out_of_place"), IN_PLACE)
-def test_in_place_activation_refused_while_recording(name, args, out_of_place):
+def test_in_place_activation_refused_on_a_leaf_and_recorded_in_a_graph(name, args, out_of_place):
     leaf = mg.tensor([-1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError) as ours:
         getattr(F, name)(leaf, *args)
@@ -436,9 +436,13 @@ def test_in_place_activation_refused_while_recording(name, args, out_of_place):
     with mg.no_grad():
         assert getattr(F, name)(leaf, *args) is leaf
     assert leaf.requires_grad
-    hidden = mg.tensor([-1.0, 2.0], requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match="in a recorded graph"):
-        getattr(F, name)(hidden, *args)
+    source, reference = mg.tensor([-1.0, 2.0], requires_grad=True), mg.tensor([-1.0, 2.0], requires_grad=True)
+    hidden, expected = source * 2, out_of_place(reference * 2, *args)
+    assert getattr(F, name)(hidden, *args) is hidden  # recorded in the graph, as PyTorch
+    np.testing.assert_allclose(hidden.data, expected.data, **EXACT)
+    hidden.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(source.grad, reference.grad, **EXACT)
     with pytest.raises(TypeError, match="must be Tensor, not list"):
         getattr(F, name)([1.0, 2.0], *args)
 

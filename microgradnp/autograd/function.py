@@ -201,6 +201,9 @@ class Function:
             ctx._order = next(stamps)
             result._node = ctx
             result.requires_grad = True
+            for x in inputs:  # (an in-place write into an input can no longer be recorded in its place)
+                if isinstance(x, Tensor):
+                    x._used = True
         if watchers.count:  # detect_anomaly or an mg.compile trace, in some thread
             if mode.anomaly:
                 ctx.origin = _user_origin()
@@ -228,6 +231,9 @@ class Function:
         if any(r._node is self for r in results):
             self.inputs = inputs
             self._order = next(stamps)
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    x._used = True
             # Weak references: the outputs keep the node alive, not the other way round.
             self._outputs = tuple(weakref.ref(r) for r in results)
             self._output_meta = tuple((o.shape, o.dtype) for o in outs)

@@ -5,6 +5,8 @@ Array arguments follow NumPy's naming (``axis``); everything else PyTorch's.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from microgradnp import ops as _ops
@@ -77,13 +79,19 @@ __all__ = [
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
-    """x where x > 0, else ``negative_slope * x``. ``inplace`` is accepted (PyTorch's argument);
-    the result is always a new tensor."""
+    """x where x > 0, else ``negative_slope * x``. ``inplace=True`` writes the result into
+    ``input`` and returns it, as PyTorch (``leaky_relu_``)."""
+    if inplace:
+        return leaky_relu_(input, negative_slope)
     return _leaky_relu(input, negative_slope)
 
 
 def relu(input, inplace: bool = False):
-    """``max(x, 0)``. ``inplace`` is accepted (PyTorch's argument); the result is always a new tensor."""
+    """``max(x, 0)``. ``inplace=True`` writes the result into ``input`` and returns it, as
+    PyTorch (``relu_``: refused on a leaf that requires grad; a node that saved the old values
+    raises at backward)."""
+    if inplace:
+        return relu_(input)
     return _relu(input)
 
 
@@ -397,8 +405,8 @@ def pad(input, pad, mode: str = "constant", value=None):
 
 
 # -- more activations (PyTorch's signatures) -------------------------------------------------
-# ``inplace=True`` is accepted so that PyTorch code runs unchanged, but the result is always
-# a new tensor: the input is never modified (use the returned tensor, as PyTorch code does).
+# ``inplace=True`` means the in-place form (``elu_``...; see ``_write_in_place`` below): the
+# result is written into the input, which is returned, as in PyTorch.
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """``log(1 + exp(beta * x)) / beta``; ``x`` itself where ``beta * x > threshold``.
 
@@ -431,11 +439,13 @@ def silu(input, inplace: bool = False):
 
     Args:
         input: a tensor.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
     """
+    if inplace:
+        return _write_in_place("silu_", input, _act.silu, "biu", _FLOATS_ONLY)
     return _act.silu(input)
 
 
@@ -445,11 +455,13 @@ def elu(input, alpha: float = 1.0, inplace: bool = False):
     Args:
         input: a tensor.
         alpha: the negative saturation value is ``-alpha``.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
     """
+    if inplace:
+        return elu_(input, alpha)
     return _act.elu(input, alpha)
 
 
@@ -458,11 +470,13 @@ def selu(input, inplace: bool = False):
 
     Args:
         input: a tensor.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
     """
+    if inplace:
+        return selu_(input)
     return _act.selu(input)
 
 
@@ -472,7 +486,7 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     Args:
         input: a tensor.
         alpha: nonzero.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
@@ -480,6 +494,8 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
     Raises:
         ValueError: if ``alpha`` is 0.
     """
+    if inplace:
+        return celu_(input, alpha)
     return _act.celu(input, alpha)
 
 
@@ -488,11 +504,13 @@ def mish(input, inplace: bool = False):
 
     Args:
         input: a tensor.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
     """
+    if inplace:
+        return _write_in_place("mish_", input, _act.mish, "biu", _FLOATS_ONLY)
     return _act.mish(input)
 
 
@@ -503,7 +521,7 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         input: a tensor.
         min_val: the lower bound.
         max_val: the upper bound.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
@@ -511,6 +529,10 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     Raises:
         ValueError: if ``max_val < min_val``.
     """
+    if inplace:
+        if max_val < min_val:  # (the check of hardtanh, which PyTorch makes here too)
+            return _act.hardtanh(input, min_val, max_val)
+        return hardtanh_(input, min_val, max_val)
     return _act.hardtanh(input, min_val, max_val)
 
 
@@ -519,11 +541,13 @@ def relu6(input, inplace: bool = False):
 
     Args:
         input: a tensor.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
     """
+    if inplace:
+        return _write_in_place("relu6_", input, _act.relu6, "b", "clamp a float or integer tensor")
     return _act.relu6(input)
 
 
@@ -532,11 +556,13 @@ def hardsigmoid(input, inplace: bool = False):
 
     Args:
         input: a tensor.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
     """
+    if inplace:
+        return _write_in_place("hardsigmoid_", input, _act.hardsigmoid, "biu", _FLOATS_ONLY)
     return _act.hardsigmoid(input)
 
 
@@ -545,11 +571,13 @@ def hardswish(input, inplace: bool = False):
 
     Args:
         input: a tensor.
-        inplace: accepted for PyTorch compatibility; the result is always a new tensor.
+        inplace: write the result into ``input`` and return it, as PyTorch.
 
     Returns:
         A tensor of the same shape.
     """
+    if inplace:
+        return _write_in_place("hardswish_", input, _act.hardswish, "biu", _FLOATS_ONLY)
     return _act.hardswish(input)
 
 
@@ -631,6 +659,46 @@ def _adaptive_average(length: int, size: int, dtype) -> np.ndarray:
     return matrix
 
 
+class WindowedSum(_ops.primitive.Primitive):
+    """Weighted sums over windows of the last axis: ``x @ weights.T``, one GEMM, where each row
+    of ``weights`` is nonzero on one contiguous window (adaptive average pooling, anti-aliased
+    interpolation). Where the input holds an inf or a NaN, the matrix's zeros would spread it
+    (0 * inf is NaN) to every window: those results are recomputed window by window, so that
+    only the windows holding it are inf or NaN, as PyTorch's. The gradient is ``grad @ weights``."""
+
+    name = "windowed_sum"
+
+    @staticmethod
+    def forward(ctx, x, weights):
+        ctx.weights = weights
+        # One 2-D GEMM over all the leading axes (NumPy's batched ``@`` would loop over them).
+        with np.errstate(invalid="ignore"):  # 0 * inf: replaced below, as PyTorch does not warn
+            out = np.dot(x.reshape(-1, x.shape[-1]), weights.T).reshape(*x.shape[:-1], len(weights))
+        # One sum of the (smaller) output tells whether an inf or NaN got in (an overflowing
+        # sum only takes the slower exact path), so the common case stays one GEMM.
+        if not math.isfinite(np.add.reduce(out, axis=None)):
+            for k, row in enumerate(weights):
+                window = np.flatnonzero(row)
+                start, end = (window[0], window[-1] + 1) if window.size else (0, 0)
+                out[..., k] = x[..., start:end] @ row[start:end]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if isinstance(grad, np.ndarray):
+            length = ctx.weights.shape[1]
+            return (grad.reshape(-1, grad.shape[-1]) @ ctx.weights).reshape(*grad.shape[:-1], length)
+        return _ops.matmul(grad, ctx.weights)
+
+
+def along_axis(input, weights: np.ndarray, axis: int):
+    """``WindowedSum`` of ``weights`` (out, length) applied along ``axis`` of ``input``."""
+    if axis in (-1, np.ndim(_data(input)) - 1):  # already the last axis: no swaps to record
+        return WindowedSum.apply(input, weights=weights)
+    moved = _ops.swapaxes(input, axis, -1)
+    return _ops.swapaxes(WindowedSum.apply(moved, weights=weights), axis, -1)
+
+
 def _adaptive_avg_pool(input, output_size, ndim: int, name: str):
     shape = tuple(np.shape(_data(input)))
     if len(shape) not in (ndim + 1, ndim + 2) or 0 in shape[-ndim - 1:]:
@@ -648,10 +716,8 @@ def _adaptive_avg_pool(input, output_size, ndim: int, name: str):
         length = shape[axis]
         if size is None or size == length:
             continue
-        averages = _adaptive_average(length, size, dtype)
         # Linear in the input: the averaging matrix applied along this axis.
-        moved = _ops.swapaxes(out, axis, -1)
-        out = _ops.swapaxes(_ops.matmul(moved, averages.T), axis, -1)
+        out = along_axis(out, _adaptive_average(length, size, dtype), axis)
     return out
 
 
@@ -779,6 +845,11 @@ from microgradnp.nn.more_layers import (  # noqa: E402  (they build on the funct
 __all__ += ["adaptive_avg_pool3d", "adaptive_max_pool3d", "channel_shuffle", "conv3d", "embedding_bag", "lp_pool1d",
             "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d", "multilabel_margin_loss",
             "triplet_margin_with_distance_loss"]
+
+# -- spatial transformers (microgradnp/nn/sampling.py) ---------------------------------------------
+from microgradnp.nn.sampling import affine_grid, grid_sample  # noqa: E402
+
+__all__ += ["affine_grid", "grid_sample"]
 
 # -- the CTC loss (microgradnp/nn/ctc.py) ---------------------------------------------------------
 from microgradnp.nn.ctc import ctc_loss  # noqa: E402  (it imports nn.loss, which imports this module)
@@ -938,15 +1009,20 @@ def gumbel_softmax(logits, tau: float = 1, hard: bool = False, eps: float = 1e-1
 
 
 # The in-place forms: PyTorch's ``F.elu_(x)`` and friends write the activation into ``x`` and
-# return it. Each is the out-of-place function run through the helper behind the framework's
-# in-place Tensor methods (``t.exp_()``...), so they refuse exactly what those refuse: a tensor
-# that requires grad while gradients are recorded (microgradnp does not record in-place writes).
+# return it; ``inplace=True`` on the activations means the same. Each is the out-of-place
+# function run through the helper behind the framework's in-place Tensor methods (``t.exp_()``...),
+# so they refuse what those refuse: a leaf that requires grad while gradients are recorded. A
+# tensor computed in the recorded graph (PyTorch's common ``nn.ReLU(inplace=True)`` after a
+# layer) is handled here as PyTorch does: its memory takes the new values (and its version
+# moves on, so a node that saved the old values raises at backward), and the tensor becomes the
+# activation's output in the graph, the old values living on in a copy that the graph reads.
 _FLOATS_ONLY = "it writes a floating-point result; convert with .float() or .double() first"
 
 
 def _write_in_place(name: str, input, compute, refused_kinds: str = "", why: str = ""):
     """``compute(input)`` written into ``input``, with the checks of the in-place Tensor methods;
     returns ``input``. Dtype kinds in ``refused_kinds`` raise (``why`` says why), as in PyTorch."""
+    from microgradnp.autograd.grad_mode import mode
     from microgradnp.errors import DtypeError
     from microgradnp.ops.torch_methods import _in_place
 
@@ -954,20 +1030,16 @@ def _write_in_place(name: str, input, compute, refused_kinds: str = "", why: str
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if input.dtype.kind in refused_kinds:
         raise DtypeError(f"{name}(): not implemented for {input.dtype} tensors, as in PyTorch: {why}")
+    if mode.grad_enabled and input._node is not None:
+        return input._recorded_in_place(f"{name}()", compute)
     return _in_place(name, compute)(input)
 
 
 def relu_(input):
-    """``relu`` in place, as ``torch.nn.functional.relu_``: ``input`` is overwritten and returned
-    (this is ``input.relu_()``); integer tensors keep their dtype. Refused on a tensor that
-    requires grad while gradients are recorded, as every in-place operation here."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"relu_(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    if input.dtype.kind == "b":
-        from microgradnp.errors import DtypeError
-
-        raise DtypeError("relu_(): boolean inputs not supported for relu (as in PyTorch); convert with .float()")
-    return input.relu_()
+    """``relu`` in place, as ``torch.nn.functional.relu_``: ``input`` is overwritten and returned;
+    integer tensors keep their dtype. Refused on a leaf that requires grad while gradients are
+    recorded; on a tensor computed in the graph it is recorded as PyTorch does (see above)."""
+    return _write_in_place("relu_", input, _relu, "b", "boolean inputs not supported for relu; convert with .float()")
 
 
 def elu_(input, alpha: float = 1.0):

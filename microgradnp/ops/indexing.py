@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
+from microgradnp.ops.elementwise import Where
 from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes, reads_values
-from microgradnp.ops.shape import Reshape
+from microgradnp.ops.shape import BroadcastTo, Reshape
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
 
 
@@ -81,6 +82,30 @@ def getitem(x, index):
         return GetItem.apply(x, index=index)
     first, then = steps
     return GetItem.apply(GetItem.apply(x, index=first), index=then)
+
+
+def placed(x, index, steps, value, accumulate: bool = False):
+    """``x`` with ``value`` written at ``index`` (``steps``: its two steps from ``torch_steps``,
+    or None): ``x[index] = value`` out of place, as the graph records such a write. The
+    gradient of ``x`` is zero where written; ``value``'s is the gradient there, summed over
+    its broadcast. With ``accumulate`` the values are added instead (repeated positions too)."""
+    shape = np.shape(_data(x))
+    positions = np.arange(int(np.prod(shape))).reshape(shape)
+    chosen = np.asarray(positions[index] if steps is None else positions[steps[0]][steps[1]])
+    if accumulate:
+        values = Reshape.apply(BroadcastTo.apply(value, shape=chosen.shape), shape=(-1,))
+        return x + Reshape.apply(ScatterAdd.apply(values, shape=(positions.size,), index=chosen.reshape(-1)),
+                                 shape=shape)
+    if np.unique(chosen).size != chosen.size:
+        raise InvalidArgumentError(
+            "t[index] = value: the index names some positions more than once, and which write wins is not "
+            "defined (in PyTorch either) for a write recorded in the graph; use distinct indices, or "
+            "index_put_(..., accumulate=True) to add the values")
+    mask = np.zeros(positions.size, bool)
+    mask[chosen.reshape(-1)] = True
+    values = Reshape.apply(BroadcastTo.apply(value, shape=chosen.shape), shape=(-1,))
+    scattered = ScatterAdd.apply(values, shape=(positions.size,), index=chosen.reshape(-1))
+    return Where.apply(mask.reshape(shape), Reshape.apply(scattered, shape=shape), x)
 
 
 def _is_int(part) -> bool:

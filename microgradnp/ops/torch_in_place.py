@@ -28,13 +28,17 @@ def _fill_random(self, op: str, draw, generator, rng, kinds: str = "f"):
     data, bump the version; returns self."""
     from microgradnp.tensor import _rng
 
-    self._check_in_place(op)
+    if not self._records():
+        self._check_in_place(op)
     if self.dtype.kind not in kinds:
         raise TypeError(f"{op}: draws real numbers, so the tensor must be floating-point; this one is "
                         f"{self.dtype}. Convert it first (t = t.double()) or use random_/bernoulli_/geometric_")
     if generator is not None and rng is not None:
         raise TypeError(f"{op}: give the generator once, as rng= (generator= is its PyTorch name)")
-    self.data[...] = draw(_rng(rng if generator is None else generator), self.shape)
+    drawn = draw(_rng(rng if generator is None else generator), self.shape)
+    if self._records():  # a tensor of the graph: the new values are constants (gradient zero), as PyTorch's
+        return self._recorded_in_place(f"{op}()", lambda before: ops.where(np.ones(self.shape, bool), drawn, before))
+    self.data[...] = drawn
     bump(self.data)
     return self
 
@@ -257,6 +261,11 @@ def fill_diagonal_(self, fill_value, wrap=False):
         raise InvalidArgumentError(
             f"fill_diagonal_: needs a 2-D tensor or one whose dimensions are all of equal length, "
             f"got shape {self.shape}")
+    if self._records(fill_value):
+        diagonal = np.zeros(self.shape, bool)
+        np.fill_diagonal(diagonal, True, wrap=wrap)
+        return self._recorded_in_place("fill_diagonal_()", lambda before: ops.indexing.placed(
+            before, np.nonzero(diagonal), None, fill_value))
     return _write(self, "fill_diagonal_", fill_value, lambda data, v: np.fill_diagonal(data, v, wrap=wrap))
 
 
@@ -272,6 +281,9 @@ def index_put_(self, indices, values, accumulate=False):
     """``self[indices] = values`` (``+=`` with ``accumulate=True``, repeated indices adding
     up); ``indices`` is a tuple of integer or bool tensors; returns self."""
     where = _indices("index_put_", indices)
+    if self._records(values):
+        return self._recorded_in_place("index_put_()", lambda before: ops.indexing.placed(
+            before, where, None, values, accumulate))
 
     def write(data, value):
         if accumulate:
@@ -285,7 +297,8 @@ def index_put_(self, indices, values, accumulate=False):
 def put_(self, index, source, accumulate=False):
     """Write ``source`` at the flat (row-major, negative from the end) positions ``index``
     (``+=`` with ``accumulate=True``); returns self."""
-    self._check_in_place("put_", source)
+    if not self._records(source):
+        self._check_in_place("put_", source)
     (flat,) = _indices("put_", index)
     source_size = np.size(_array(source))
     if flat.size != source_size:
@@ -293,7 +306,8 @@ def put_(self, index, source, accumulate=False):
     if flat.size and not (-self.data.size <= flat.min() and flat.max() < self.data.size):
         raise IndexOutOfRangeError(f"put_: index out of range for a tensor of {self.data.size} elements")
     where = np.unravel_index(flat.ravel() % max(self.data.size, 1), self.shape)
-    return index_put_(self, where, np.ravel(_array(source)), accumulate)
+    flat_source = ops.reshape(source, (-1,)) if hasattr(source, "requires_grad") else np.ravel(source)
+    return index_put_(self, where, flat_source, accumulate)
 
 
 # -- Python callables, elementwise (PyTorch's CPU-only apply_/map_/map2_) -----------------------

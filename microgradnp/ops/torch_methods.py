@@ -58,14 +58,7 @@ def expand(self, *sizes):
     """This tensor broadcast to ``sizes`` (-1 keeps a dimension), as ``torch.expand``."""
     if len(sizes) == 1 and isinstance(sizes[0], tuple | list):
         sizes = tuple(sizes[0])
-    lead = len(sizes) - self.ndim
-    if lead < 0:
-        raise InvalidArgumentError(
-            f"expand: {len(sizes)} sizes given for a tensor of {self.ndim} dimensions {self.shape}")
-    shape = tuple(self.shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(sizes))
-    if -1 in shape[:lead]:
-        raise InvalidArgumentError(f"expand: -1 is not allowed for the new leading dimensions of {tuple(sizes)}")
-    return ops.broadcast_to(self, shape)
+    return ops.broadcast_to(self, sizes)  # (which keeps the dimensions given as -1)
 
 
 def repeat(self, *sizes):
@@ -234,13 +227,17 @@ def new_tensor(self, data, requires_grad: bool = False, dtype=None):
 
 def _in_place(name: str, function):
     """``t.exp_()`` and friends: the operation's own forward, written back into the data,
-    with the checks of every in-place method (no tensor in a recorded graph)."""
+    with the checks of every in-place method; on a tensor of the recorded graph (or with an
+    operand that requires grad) recorded as PyTorch records it (``Tensor._recorded_in_place``)."""
     from microgradnp.autograd.grad_mode import no_grad
     from microgradnp.autograd.versions import bump
 
     def method(self, *args, **kwargs):
         values = (*args, *kwargs.values())  # the operand that requires grad, if any (scatter_(dim, index, src))
-        self._check_in_place(f"{name}()", next((a for a in values if getattr(a, "requires_grad", False)), None))
+        operand = next((a for a in values if getattr(a, "requires_grad", False)), None)
+        if self._records(operand):
+            return self._recorded_in_place(f"{name}()", lambda before: function(before, *args, **kwargs))
+        self._check_in_place(f"{name}()", operand)
         with no_grad():
             result = function(self.detach(), *args, **kwargs)
         try:
