@@ -4,6 +4,7 @@ and refuses what it cannot repeat."""
 import copy
 import gc
 import tracemalloc
+import types
 import warnings
 
 import numpy as np
@@ -1575,3 +1576,29 @@ def test_an_indexed_product_of_single_numbers_gives_an_array_gradient():
     np.testing.assert_array_equal(w.grad, [2.0, 1.5])
     optim.SGD([w], lr=0.1).step()
     np.testing.assert_allclose(w.data, [1.3, 1.85])
+
+
+class _Tempered(nn.Module):
+    temperature = 1.0  # a class attribute the forward reads
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 1, rng=0)
+        self.settings = types.SimpleNamespace(scale=1.0, shift={"value": 0.0})
+
+    def forward(self, x):
+        return (self.layer(x) * self.settings.scale + self.settings.shift["value"]) / self.temperature
+
+
+def test_a_modules_class_attributes_and_settings_objects_are_watched():
+    model, x = _Tempered(), mg.tensor(np.ones((3, 2)))
+    compiled = mg.compile(lambda: model(x).detach())
+    changes = [lambda: None, lambda: setattr(_Tempered, "temperature", 4.0),
+               lambda: setattr(model.settings, "scale", 3.0), lambda: model.settings.shift.update(value=0.5)]
+    try:
+        for change in changes:
+            change()
+            np.testing.assert_array_equal(compiled().data, model(x).data)
+            np.testing.assert_array_equal(compiled().data, model(x).data)  # the replay too
+    finally:
+        _Tempered.temperature = 1.0

@@ -786,12 +786,16 @@ class _Recorder:
         return f"_differs({expression}, {self._held(value)})"
 
     def _module_contents_checks(self, modules) -> list[str]:
-        """The plain lists and dicts a module holds (``self.scales = [...]``): changing
-        their items is no attribute assignment, so a replay checks them."""
+        """The user's data a module holds (``self.scales = [...]``, ``self.config = Config()``)
+        and the class attributes of the user's module classes (``Net.temperature``):
+        changing them is no assignment to the module, so a replay checks them."""
+        from microgradnp.nn.module import Module
+
         lines = []
         for module in modules:
+            lines += self._watch_object(type(module), f"class {type(module).__name__}")
             for name, value in vars(module).items():
-                if not name.startswith("_") and isinstance(value, list | dict):
+                if not name.startswith("_") and _users_data(value) and not isinstance(value, Module):
                     lines.append(f"if {self._held(module)}.__dict__.get({name!r}) is not {self._held(value)}: "
                                  f"raise _Retrace({f'attribute {name!r}'!r})")
                     lines += self._watch_object(value, f"attribute {name!r}")
