@@ -819,3 +819,18 @@ def test_next_functions_name_the_output_of_a_node_with_several():
     a, b = Halves.apply(x)
     (node_b, index_b), (node_a, index_a) = (b * a).grad_fn.next_functions
     assert node_a is node_b is a.grad_fn and (index_a, index_b) == (0, 1)
+
+
+def test_which_inputs_get_a_gradient_is_fixed_when_the_operation_is_recorded(torch):
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([[1.0, 2.0]], dtype=lib.float64)
+        w1 = lib.tensor([[0.5, -1.0], [2.0, 1.0]], dtype=lib.float64, requires_grad=True)
+        w2 = lib.tensor([[1.5], [-0.5]], dtype=lib.float64)  # frozen during the forward pass
+        h = (x @ w1).tanh() @ w2
+        w2.requires_grad_(True)  # unfrozen before backward: this graph has no edge to it
+        h.sum().backward()
+        results.append((np.asarray(w1.grad), w2.grad))
+    (ours_w1, ours_w2), (theirs_w1, theirs_w2) = results
+    np.testing.assert_allclose(ours_w1, theirs_w1, rtol=1e-12)
+    assert ours_w2 is None and theirs_w2 is None

@@ -144,8 +144,8 @@ class Function:
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
-        """One bool per positional input: does it need a gradient? (Worked out at the first
-        question after the node is recorded, as PyTorch fixes it when recording.)"""
+        """One bool per positional input: does it need a gradient? (Fixed when the node is
+        recorded, as PyTorch fixes it; worked out from the inputs while forward runs.)"""
         needs = self._needs
         if needs is None:
             needs = []  # a plain loop: cheaper than a comprehension's frame
@@ -201,9 +201,16 @@ class Function:
             ctx._order = next(stamps)
             result._node = ctx
             result.requires_grad = True
-            for x in inputs:  # (an in-place write into an input can no longer be recorded in its place)
+            # Which inputs get a gradient is fixed now, as in PyTorch (requires_grad_ after the
+            # forward does not change this graph); a used input can no longer be written in place.
+            needs = []
+            for x in inputs:
                 if isinstance(x, Tensor):
                     x._used = True
+                    needs.append(x.requires_grad)
+                else:
+                    needs.append(False)
+            ctx._needs = tuple(needs)
         if watchers.count:  # detect_anomaly or an mg.compile trace, in some thread
             if mode.anomaly:
                 ctx.origin = _user_origin()
@@ -234,6 +241,7 @@ class Function:
             for x in inputs:
                 if isinstance(x, Tensor):
                     x._used = True
+            self._needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
             # Weak references: the outputs keep the node alive, not the other way round.
             self._outputs = tuple(weakref.ref(r) for r in results)
             self._output_meta = tuple((o.shape, o.dtype) for o in outs)
