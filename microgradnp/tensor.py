@@ -499,7 +499,10 @@ class Tensor:
 
     def _in_place(self, op: str, ufunc, other) -> Tensor:
         if ufunc in _RECORDED_FORMS and self._records(other):
-            return self._recorded_in_place(op, lambda before: _RECORDED_FORMS[ufunc](before, other))
+            if self._views_another_tensor():  # (written through, where no other tensor sees that memory)
+                self._refuse_rebinding_a_view()
+            return self._recorded_in_place(op, lambda before: _RECORDED_FORMS[ufunc](
+                before, before if other is self else other), through_a_view=True)
         self._check_in_place(op, other)
         other = other.data if isinstance(other, Tensor) else other
         data = self.data
@@ -537,7 +540,7 @@ class Tensor:
         _versions.bump(self.data)
         return self
 
-    def _recorded_in_place(self, op: str, compute) -> Tensor:
+    def _recorded_in_place(self, op: str, compute, through_a_view: bool = False) -> Tensor:
         """``self`` replaced in place by ``compute(self)``, recorded as PyTorch records an
         in-place operation: ``self`` (the same object, so every reference sees it) holds the
         result in its memory and is the output of the new node, whose input is the old version
@@ -555,14 +558,14 @@ class Tensor:
         if node is not None and node._outputs is not None:
             raise RuntimeError(f"{op}: {describe(self)} is one of several outputs of {where}, which microgradnp "
                                "cannot write in place in the graph; compute a new tensor instead")
-        if self._views_another_tensor():
+        if not through_a_view and self._views_another_tensor():
             raise RuntimeError(
                 f"{op}: {describe(self)} is a view of another tensor (an index, a slice, a reshape); PyTorch "
                 "would write through it into that tensor, which microgradnp does not record. Compute a new "
                 "tensor instead (y = y + v, mg.where(mask, v, y), mg.concatenate([...]))")
-        tracing = _watchers.count and _grad_mode.tracer is not None and not _grad_mode.tracer.paused
-        # (an mg.compile trace records the new values as the tensor's: the same numbers, one array fewer)
-        before = Tensor._wrap(self.data if tracing else self.data.copy())
+        if _watchers.count and _grad_mode.tracer is not None:  # (every other name for this memory sees the write)
+            _grad_mode.tracer.cannot_replay(f"{op} (an in-place write into a tensor of the graph)")
+        before = Tensor._wrap(self.data.copy())
         before._node, before.requires_grad = node, self.requires_grad
         before._hooks, self._hooks = self._hooks, None  # hooks see the old version's gradient, as PyTorch's
         result = compute(before)
@@ -577,11 +580,8 @@ class Tensor:
                 raise DtypeError(f"{op}: the result type {result.data.dtype} cannot be cast to this tensor's dtype "
                                  f"{data.dtype} in place (PyTorch refuses it too); compute a new tensor instead")
             result = result.to(data.dtype)
-        if tracing:
-            self.__dict__["data"] = result.data
-        else:
-            np.copyto(data, result.data)
-            _versions.bump(data)  # a node that saved the old values raises at backward, as in PyTorch
+        np.copyto(data, result.data)
+        _versions.bump(data)  # a node that saved the old values raises at backward, as in PyTorch
         self._node, self.requires_grad = result._node, result.requires_grad
         return self
 
@@ -595,22 +595,11 @@ class Tensor:
         owner = _versions._owner(self.data)
         return any(isinstance(x, Tensor) and _versions._owner(x.data) is owner for x in self._node.inputs)
 
-    def _rebinds(self, other) -> bool:
-        """Whether ``y += v`` (and the other augmented operators) is recorded as ``y = y + v``,
-        rebinding the name ``y``: for a view ``y`` in the recorded graph (or with a ``v`` that
-        requires grad), after refusing it where another tensor that sees that memory would
-        keep its old values. Other recorded ``y += v`` write in place (``_recorded_in_place``)."""
-        recorded = _grad_mode.grad_enabled and (
-            self._node is not None if self.requires_grad else isinstance(other, Tensor) and other.requires_grad
-        )
-        if recorded and self._views_another_tensor():
-            self._refuse_rebinding_a_view()
-            return True
-        return False
-
     def _refuse_rebinding_a_view(self) -> None:
-        """``y += v`` to be recorded out of place, ``y`` a view: raise if the memory it views
-        belongs to a tensor that would then silently keep its old values."""
+        """``y += v`` recorded on a view ``y``: the new values go through into the memory it
+        views, but the graph records them for ``y`` only. Raise where that memory belongs to a
+        tensor that is held elsewhere (whose graph would not know), or to a leaf that requires
+        grad."""
         owner = _versions._owner(self.data)
         base, viewed = self, []
         while base._node is not None:  # down the views (inputs sharing the memory) to their base
@@ -645,8 +634,8 @@ class Tensor:
         if held_elsewhere:
             raise RuntimeError(
                 f"+= (and the other in-place operators) on a view of another tensor ({describe(base)}): "
-                "PyTorch would change that tensor too, but microgradnp records `y += v` as `y = y + v`, "
-                "which would leave it unchanged. Compute the other tensor anew instead "
+                "PyTorch would record the change in that tensor too, which microgradnp cannot (it "
+                "records it for the view only). Compute the other tensor anew instead "
                 "(z = z + mg.where(mask, v, 0), z = mg.concatenate([...])), or change a copy "
                 "(y = y.clone() before y += v)."
             )
@@ -668,25 +657,25 @@ class Tensor:
         return self._in_place("div_", np.true_divide, other)
 
     def __iadd__(self, other):
-        return NotImplemented if self._rebinds(other) else self._in_place("+=", np.add, other)
+        return self._in_place("+=", np.add, other)
 
     def __isub__(self, other):
-        return NotImplemented if self._rebinds(other) else self._in_place("-=", np.subtract, other)
+        return self._in_place("-=", np.subtract, other)
 
     def __imul__(self, other):
-        return NotImplemented if self._rebinds(other) else self._in_place("*=", np.multiply, other)
+        return self._in_place("*=", np.multiply, other)
 
     def __itruediv__(self, other):
-        return NotImplemented if self._rebinds(other) else self._in_place("/=", np.true_divide, other)
+        return self._in_place("/=", np.true_divide, other)
 
     def __ifloordiv__(self, other):
-        return NotImplemented if self._rebinds(other) else self._in_place("//=", np.floor_divide, other)
+        return self._in_place("//=", np.floor_divide, other)
 
     def __imod__(self, other):
-        return NotImplemented if self._rebinds(other) else self._in_place("%=", np.remainder, other)
+        return self._in_place("%=", np.remainder, other)
 
     def __ipow__(self, other):
-        return NotImplemented if self._rebinds(other) else self._in_place("**=", np.power, other)
+        return self._in_place("**=", np.power, other)
 
     def zero_(self) -> Tensor:
         """Set every element to 0 in place; returns self."""
@@ -707,7 +696,8 @@ class Tensor:
     def copy_(self, src) -> Tensor:
         """Copy ``src`` (broadcast to this tensor's shape, cast to its dtype) into the data; returns self."""
         if self._records(src):
-            return self._recorded_in_place("copy_", lambda before: _ops.where(np.ones(self.shape, bool), src, before))
+            return self._recorded_in_place("copy_", lambda before: _ops.where(
+                np.ones(self.shape, bool), before if src is self else src, before))
         self._check_in_place("copy_", src)
         source = np.asarray(src.data if isinstance(src, Tensor) else src)
         if source.dtype.kind not in "biuf":
@@ -728,7 +718,8 @@ class Tensor:
             raise InvalidArgumentError("clamp_: give at least one of min and max")
         bound = min if isinstance(min, Tensor) else max
         if self._records(bound):
-            return self._recorded_in_place("clamp_", lambda before: _ops.clip(before, min, max))
+            return self._recorded_in_place("clamp_", lambda before: _ops.clip(
+                before, before if min is self else min, before if max is self else max))
         self._check_in_place("clamp_", bound)
         np.clip(self.data, _data(min), _data(max), out=self.data)
         _versions.bump(self.data)
@@ -881,7 +872,8 @@ def describe(tensor: Tensor) -> str:
 
 
 def _scaled(other, alpha):
-    return (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
+    """``alpha * other`` for ``add_``/``sub_``: a recorded operation for a Tensor (its gradient counts)."""
+    return other * alpha if isinstance(other, Tensor) else np.asarray(other) * alpha
 
 
 def _compare(ufunc, a, b) -> Tensor:

@@ -522,3 +522,78 @@ def test_results_that_are_copies_in_torch_do_not_see_later_writes(torch, name):
         results.append((np.asarray(result), np.asarray(source)))
     for ours, theirs in zip(*results):
         np.testing.assert_array_equal(ours, theirs)
+
+
+# == recorded in-place writes: the corners =======================================================
+IN_PLACE_CASES = {
+    "sub_ with alpha": lambda lib, x: (lambda y: (y.sub_(x.exp(), alpha=0.5), y)[1])(x * 1.0),
+    "add_ with alpha": lambda lib, x: (lambda y: (y.add_(x * x, alpha=2.0), y)[1])(x * 1.0),
+    "y += y": lambda lib, x: (lambda y: (y.__iadd__(y), y)[1])(x * 2),
+    "y.add_(y)": lambda lib, x: (lambda y: (y.add_(y), y)[1])(x * 2),
+    "y.copy_(y)": lambda lib, x: (lambda y: (y.copy_(y), y)[1])(x * 2),
+    "x ** 3, then add_": lambda lib, x: (lambda y: (y.add_(2.0), y)[1])(x**3),
+    "plain buffer add_ with alpha": lambda lib, x: (lambda b: (b.add_(x[0], alpha=2.0), b)[1])(
+        lib.zeros(3, dtype=lib.float64)),
+}
+
+
+@pytest.mark.parametrize("case", IN_PLACE_CASES)
+def test_recorded_in_place_corners_match_torch(case, torch):
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        y = IN_PLACE_CASES[case](lib, x)
+        (y * y).sum().backward(retain_graph=True)  # (a cycle in the graph would never end here)
+        results.append((np.asarray(y.detach()), np.asarray(x.grad)))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-14)
+
+
+def test_a_write_through_a_view_is_seen_by_an_alias_of_the_base(torch):
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        z = x * 2
+        alias = z.detach()
+        view = z[0:2]
+        del z
+        view += 1
+        view.sum().backward()
+        results.append((np.asarray(alias), np.asarray(x.grad)))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_dropout_with_inplace_writes_its_input(torch):
+    from microgradnp.nn import functional as F
+
+    for name, shape in (("dropout", (2, 8)), ("dropout1d", (2, 8, 4)), ("dropout2d", (2, 8, 4, 4)),
+                        ("alpha_dropout", (2, 8)), ("feature_alpha_dropout", (2, 8, 4))):
+        x = mg.tensor(np.ones(shape), requires_grad=True)
+        y = x * 1.0
+        assert getattr(F, name)(y, 0.5, True, True, rng=0) is y
+        assert not np.all(y.data == 1.0)
+        y.sum().backward()
+        assert x.grad is not None
+        evaluated = mg.tensor(np.ones(shape)) * 1.0
+        assert getattr(F, name)(evaluated, 0.5, False, True) is evaluated and evaluated._version == 0
+    layer, data = nn.Dropout(0.5, inplace=True, rng=0), mg.tensor(np.ones(50))
+    assert layer(data) is data and np.count_nonzero(data.data) < 50
+
+
+def test_a_compiled_step_with_an_in_place_write_runs_eagerly_so_every_alias_sees_it():
+    x = mg.tensor([1.0, -2.0, 3.0], requires_grad=True)
+
+    def step(x):
+        y = x * 2
+        alias = y.detach()
+        y += 1
+        y.relu_()
+        y.sum().backward()
+        return alias
+
+    compiled = mg.compile(step)
+    with pytest.warns(UserWarning, match="in-place write"):
+        first = compiled(x)
+    np.testing.assert_array_equal(first.data, [3.0, 0.0, 7.0])
+    np.testing.assert_array_equal(compiled(x).data, step(x).data)

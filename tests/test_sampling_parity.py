@@ -476,7 +476,7 @@ def test_inplace_activation_keeps_hooks_on_the_old_version_and_refuses_what_it_c
     np.testing.assert_array_equal(written.data, np.maximum(x, 0))
 
 
-def test_inplace_activation_under_compile_replays_with_the_same_results(torch):
+def test_inplace_activation_under_compile_runs_eagerly_with_the_same_results(torch):
     model = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.ReLU(inplace=True), nn.Linear(4, 1, dtype=np.float64))
     x = mg.tensor(np.random.default_rng(0).standard_normal((5, 3)))
 
@@ -491,11 +491,10 @@ def test_inplace_activation_under_compile_replays_with_the_same_results(torch):
     for _ in range(2):
         model.zero_grad()
         with warnings.catch_warnings():
-            warnings.simplefilter("error")  # traced and replayed, not run eagerly
+            warnings.simplefilter("ignore")  # "runs eagerly from now on": every alias must see the write
             assert float(compiled(x).data) == expected
         for p, g in zip(model.parameters(), grads, strict=True):
             np.testing.assert_array_equal(p.grad, g)
-    assert compiled.traces == 1
     # integers keep their dtype where torch's in-place form takes them
     ints, their_ints = mg.tensor(np.array([-3, 2, 9])).long(), torch.tensor([-3, 2, 9])
     assert F.relu6(ints, inplace=True) is ints

@@ -1014,18 +1014,29 @@ def _feature_dropout(name: str, input, p: float, training: bool, ranks: tuple[in
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False, rng=None):
     """Zero whole channels of ``(N, C, L)`` (or ``(C, L)``) with probability ``p``, scaling the
     rest by 1 / (1 - p), as ``torch.nn.functional.dropout1d``; the identity when not ``training``."""
-    return _feature_dropout("dropout1d", input, p, training, (2, 3), rng)
+    return _in_place_if(inplace and training, "dropout1d", input,
+                        lambda x: _feature_dropout("dropout1d", x, p, training, (2, 3), rng))
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False, rng=None):
     """Channel dropout of ``(N, C, H, W)`` (or ``(C, H, W)``... read as ``(N, C, L)``, as PyTorch
     does with a warning), as ``torch.nn.functional.dropout2d``."""
-    return _feature_dropout("dropout2d", input, p, training, (3, 4), rng)
+    return _in_place_if(inplace and training, "dropout2d", input,
+                        lambda x: _feature_dropout("dropout2d", x, p, training, (3, 4), rng))
 
 
 def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False, rng=None):
     """Channel dropout of ``(N, C, D, H, W)`` (or ``(C, D, H, W)``), as ``torch.nn.functional.dropout3d``."""
-    return _feature_dropout("dropout3d", input, p, training, (4, 5), rng)
+    return _in_place_if(inplace and training, "dropout3d", input,
+                        lambda x: _feature_dropout("dropout3d", x, p, training, (4, 5), rng))
+
+
+def _in_place_if(inplace: bool, name: str, input, compute):
+    """``compute(input)``; with ``inplace`` written into ``input``, which is returned (PyTorch's
+    ``inplace=True``, recorded in the graph as the in-place activations are)."""
+    if inplace and isinstance(input, Tensor):
+        return F._write_in_place(name, input, compute, "biu", F._FLOATS_ONLY)
+    return compute(input)
 
 
 _SELU_ALPHA_SCALE = 1.7580993408473766  # SELU's alpha * scale: the negative saturation value of SELU
@@ -1047,7 +1058,8 @@ def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool =
     """Dropout that keeps the mean and variance of SELU activations, as
     ``torch.nn.functional.alpha_dropout``: dropped elements are set to SELU's negative
     saturation value and everything is rescaled and shifted back."""
-    return _alpha_dropout("alpha_dropout", input, p, training, _shape(input), rng)
+    return _in_place_if(inplace and training, "alpha_dropout", input,
+                        lambda x: _alpha_dropout("alpha_dropout", x, p, training, _shape(x), rng))
 
 
 def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False, rng=None):
@@ -1055,7 +1067,8 @@ def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace
     shape = _shape(input)
     if len(shape) < 2:
         raise InvalidArgumentError(f"feature_alpha_dropout: expected an input (N, C, ...), got shape {shape}")
-    return _alpha_dropout("feature_alpha_dropout", input, p, training, shape[:2] + (1,) * (len(shape) - 2), rng)
+    return _in_place_if(inplace and training, "feature_alpha_dropout", input, lambda x: _alpha_dropout(
+        "feature_alpha_dropout", x, p, training, shape[:2] + (1,) * (len(shape) - 2), rng))
 
 
 class _DropoutNd(Module):
@@ -1068,7 +1081,7 @@ class _DropoutNd(Module):
         self.rng = _rng(rng)
 
     def forward(self, x):
-        return type(self)._function(x, self.p, self.training, rng=self.rng)
+        return type(self)._function(x, self.p, self.training, self.inplace, rng=self.rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

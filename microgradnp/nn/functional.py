@@ -133,12 +133,14 @@ def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None,
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False, rng=None):
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p)
     (inverted dropout); the identity when not ``training`` or ``p == 0``. Arguments in
-    PyTorch's order: ``inplace`` is accepted, the result is always a new tensor; ``rng``
+    PyTorch's order: ``inplace=True`` writes the result into ``input`` and returns it; ``rng``
     (a seed or ``np.random.Generator``) draws the mask."""
     if not 0 <= p <= 1:
         raise InvalidArgumentError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return input
+    if inplace:
+        return _write_in_place("dropout", input, lambda x: Dropout.apply(x, p=p, rng=rng), "biu", _FLOATS_ONLY)
     return Dropout.apply(input, p=p, rng=rng)
 
 

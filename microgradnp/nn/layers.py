@@ -478,8 +478,8 @@ class Unflatten(Module):
 
 class Dropout(Module):
     """Zero elements with probability ``p`` while training (scaling the rest by 1/(1-p));
-    the identity in ``eval()`` mode. ``inplace`` is accepted (PyTorch's argument); the result
-    is always a new tensor."""
+    the identity in ``eval()`` mode. ``inplace=True`` writes the result into the input, as
+    PyTorch's."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False, rng=None):
         super().__init__()
@@ -489,7 +489,7 @@ class Dropout(Module):
         self.rng = _rng(rng)
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training, rng=self.rng)
+        return F.dropout(x, self.p, self.training, self.inplace, rng=self.rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

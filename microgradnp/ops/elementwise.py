@@ -105,6 +105,10 @@ class Div(Primitive):
 
 
 class Pow(Primitive):
+    # base's gradient reads base and exponent; the output is read only by the exponent's (so
+    # x ** 2 written in place still differentiates in x, as PyTorch's)
+    _saved_needed_by = ((0, 1), (0, 1), (1,))
+
     @staticmethod
     def forward(ctx, base, exponent):
         base, exponent = promote(base, exponent)

@@ -236,7 +236,11 @@ def _in_place(name: str, function):
         values = (*args, *kwargs.values())  # the operand that requires grad, if any (scatter_(dim, index, src))
         operand = next((a for a in values if getattr(a, "requires_grad", False)), None)
         if self._records(operand):
-            return self._recorded_in_place(f"{name}()", lambda before: function(before, *args, **kwargs))
+            def compute(before):  # (the tensor as its own operand, y.clamp_(min=y), is its old version)
+                return function(before, *[before if a is self else a for a in args],
+                                **{k: before if v is self else v for k, v in kwargs.items()})
+
+            return self._recorded_in_place(f"{name}()", compute)
         self._check_in_place(f"{name}()", operand)
         with no_grad():
             result = function(self.detach(), *args, **kwargs)
