@@ -793,7 +793,8 @@ class _Recorder:
 
         lines = []
         for module in modules:
-            lines += self._watch_object(type(module), f"class {type(module).__name__}")
+            if _user_class(type(module)):
+                lines += self._watch_object(type(module), f"class {type(module).__name__}")
             for name, value in vars(module).items():
                 if not name.startswith("_") and _users_data(value) and not isinstance(value, Module):
                     lines.append(f"if {self._held(module)}.__dict__.get({name!r}) is not {self._held(value)}: "
