@@ -482,7 +482,7 @@ class Tensor:
                 "tensor instead (y = y * 2, y = mg.where(mask, v, y)), or make the change under "
                 "mg.no_grad() if it must not be differentiated."
             )
-        if isinstance(value, Tensor) and value.requires_grad:
+        if isinstance(value, Tensor) and value.requires_grad and self.data.dtype.kind in "fc":
             raise RuntimeError(
                 f"{op}: the value requires grad, but writing it into a tensor in place is not "
                 "recorded by microgradnp, so its gradient would be lost. Build the result out of "
@@ -495,7 +495,8 @@ class Tensor:
         in it, or the value written requires grad (and the tensor does not: a leaf that
         requires grad cannot be written in place while recording, as in PyTorch)."""
         return _grad_mode.grad_enabled and (self._node is not None or (
-            isinstance(value, Tensor) and value.requires_grad and not self.requires_grad))
+            isinstance(value, Tensor) and value.requires_grad and not self.requires_grad
+            and self.data.dtype.kind in "fc"))  # (an integer tensor takes the values only, as PyTorch's)
 
     def _in_place(self, op: str, ufunc, other) -> Tensor:
         if ufunc in _RECORDED_FORMS and self._records(other):

@@ -294,3 +294,22 @@ def test_a_users_rule_returning_a_saved_input_does_not_change_that_input():
 
     run(False)
     run(True)
+
+
+def test_a_hook_that_changes_the_gradients_dtype_is_refused_as_torch(torch):
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        x.register_hook(lambda g, lib=lib: g.astype(np.float32) if lib is mg else g.float())
+        with pytest.raises(RuntimeError, match="type"):
+            (x * 2).sum().backward()
+
+
+def test_a_value_that_requires_grad_written_into_an_integer_tensor_gives_its_values_as_torch(torch):
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        buffer = lib.zeros(3, dtype=lib.int64)
+        buffer[0] = x[1] * 2.7
+        results.append((np.asarray(buffer), buffer.requires_grad))
+    assert results[0][1] is False and results[1][1] is False
+    np.testing.assert_array_equal(results[0][0], results[1][0])

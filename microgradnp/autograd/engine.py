@@ -12,7 +12,7 @@ import numpy as np
 from microgradnp.autograd.function import RELEASED
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.autograd.versions import writes
-from microgradnp.tensor import FREED, Tensor, _AfterAccumulation, describe
+from microgradnp.tensor import FREED, Tensor, _AfterAccumulation, _data, describe
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -340,12 +340,13 @@ def _check_hook_result(tensor: Tensor, hook, grad, replaced):
     """The hook's gradient, of the kind the walk carries (ndarray, or Tensor under
     create_graph); one of another shape or a non-float dtype raises naming the tensor."""
     data = replaced.data if isinstance(replaced, Tensor) else np.asarray(replaced)
-    if data.shape != tensor.data.shape or data.dtype.kind != "f":
+    expected = _data(grad).dtype
+    if data.shape != tensor.data.shape or data.dtype not in (expected, tensor.data.dtype):
         what = getattr(hook, "__name__", type(hook).__name__)
         raise RuntimeError(
             f"hook {what!r} on {describe(tensor)} returned a gradient of shape {data.shape} and "
-            f"dtype {data.dtype}; it must have the tensor's shape {tensor.data.shape} and a "
-            "floating dtype"
+            f"dtype {data.dtype}; it must have the shape {tensor.data.shape} and the dtype {expected} "
+            "of the gradient it got (PyTorch refuses a change of dtype too)"
         )
     if isinstance(grad, Tensor):
         return replaced if isinstance(replaced, Tensor) else Tensor._wrap(data)
