@@ -66,10 +66,11 @@ def test_no_worker_outlives_a_killed_sweep(tmp_path, sig):
                str(tmp_path)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        workers = _wait(lambda: {pid for pid in _children(process.pid) if "loky" in _command_line(pid)
-                                 and "popen_loky" in _command_line(pid)} if len(_children(process.pid)) else set(),
-                        60)
-        assert len(workers) == 2, _children(process.pid)
+        def workers():
+            return {pid for pid in _children(process.pid) if "popen_loky" in _command_line(pid)}
+
+        # (both workers: one that has started while the other is still starting is not enough)
+        assert _wait(lambda: len(workers()) == 2, 60), _children(process.pid)
         children = _children(process.pid)
         time.sleep(1)  # both workers are now inside their tasks
         process.send_signal(sig)
