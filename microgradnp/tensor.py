@@ -501,7 +501,7 @@ class Tensor:
     def _in_place(self, op: str, ufunc, other) -> Tensor:
         if ufunc in _RECORDED_FORMS and self._records(other):
             if self._views_another_tensor():  # (written through, where no other tensor sees that memory)
-                self._refuse_rebinding_a_view()
+                self._refuse_writing_through_a_view()
             return self._recorded_in_place(op, lambda before: _RECORDED_FORMS[ufunc](
                 before, before if other is self else other), through_a_view=True)
         self._check_in_place(op, other)
@@ -596,7 +596,7 @@ class Tensor:
         owner = _versions._owner(self.data)
         return any(isinstance(x, Tensor) and _versions._owner(x.data) is owner for x in self._node.inputs)
 
-    def _refuse_rebinding_a_view(self) -> None:
+    def _refuse_writing_through_a_view(self) -> None:
         """``y += v`` recorded on a view ``y``: the new values go through into the memory it
         views, but the graph records them for ``y`` only. Raise where that memory belongs to a
         tensor that is held elsewhere (whose graph would not know), or to a leaf that requires
