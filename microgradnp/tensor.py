@@ -110,7 +110,7 @@ class Tensor:
     # Class-level defaults: an operation's result sets only what differs (fast to create).
     data: np.ndarray
     _grad: np.ndarray | None = None
-    requires_grad: bool = False
+    _requires_grad = False  # read through the requires_grad property; set directly inside the engine
     name: str | None = None
     _node = None  # the Function instance that computed this tensor; None for leaves
     _hooks: list | None = None
@@ -242,10 +242,28 @@ class Tensor:
                 f"only floating-point tensors can require grad, this one is {self.data.dtype}; "
                 "convert it first, e.g. t = mg.tensor(data, dtype=np.float64)"
             )
-        self.requires_grad = requires_grad
+        self._requires_grad = requires_grad
         if _grad_mode.tracer is not None:  # an mg.compile trace: a replay sets it too
             _grad_mode.tracer.requires_grad_set(self, requires_grad)
         return self
+
+    def _set_requires_grad(self, value) -> None:
+        # As PyTorch: only a leaf's flag can change; a computed tensor that stopped requiring
+        # grad would silently cut its graph off from everything computed from it later.
+        if not isinstance(value, bool | np.bool_):
+            raise RuntimeError(f"requires_grad must be a bool (True or False), got {value!r}")
+        if self._node is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf tensors (this one was computed by an "
+                "operation)" + ("" if value else "; for a copy that is cut off from the graph use t.detach()")
+            )
+        self.requires_grad_(bool(value))
+
+    # A C-level getter: read on every operation, it costs about what a plain attribute does.
+    requires_grad = property(
+        operator.attrgetter("_requires_grad"), _set_requires_grad,
+        doc="Whether operations on this tensor are recorded for backward (settable on leaves only).",
+    )
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
@@ -567,7 +585,7 @@ class Tensor:
         if _watchers.count and _grad_mode.tracer is not None:  # (every other name for this memory sees the write)
             _grad_mode.tracer.cannot_replay(f"{op} (an in-place write into a tensor of the graph)")
         before = Tensor._wrap(self.data.copy())
-        before._node, before.requires_grad = node, self.requires_grad
+        before._node, before._requires_grad = node, self._requires_grad
         before._hooks, self._hooks = self._hooks, None  # hooks see the old version's gradient, as PyTorch's
         result = compute(before)
         if before.requires_grad and not result.requires_grad:  # (eq_, logical_not_: no gradient, still in the graph)
@@ -583,7 +601,7 @@ class Tensor:
             result = result.to(data.dtype)
         np.copyto(data, result.data)
         _versions.bump(data)  # a node that saved the old values raises at backward, as in PyTorch
-        self._node, self.requires_grad = result._node, result.requires_grad
+        self._node, self._requires_grad = result._node, result._requires_grad
         return self
 
     def _views_another_tensor(self) -> bool:

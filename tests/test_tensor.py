@@ -327,6 +327,36 @@ def test_requires_grad_(x_values):
         y.requires_grad_(False)
 
 
+@pytest.mark.parametrize("value", [False, True])
+def test_setting_requires_grad_on_a_computed_tensor_raises_as_pytorch(x_values, value):
+    # (y.requires_grad = False would silently cut y's graph off from everything computed from it)
+    x = mg.tensor(x_values, requires_grad=True)
+    y = x * 2.0
+    with pytest.raises(RuntimeError, match="only change requires_grad flags of leaf"):
+        y.requires_grad = value
+    assert y.requires_grad and not y.is_leaf
+    (y * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full_like(x_values, 6.0))
+
+
+def test_setting_requires_grad_on_a_leaf_checks_the_value_and_the_dtype(x_values):
+    x = mg.tensor(x_values)
+    x.requires_grad = True
+    assert x.requires_grad and x.is_leaf
+    (x * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full_like(x_values, 2.0))
+    x.requires_grad = False
+    assert not x.requires_grad
+    with pytest.raises(RuntimeError, match="must be a bool"):
+        x.requires_grad = 1
+    with pytest.raises(TypeError, match="only floating-point"):
+        mg.tensor([1, 2], dtype=np.int64).requires_grad = True
+    with mg.no_grad():
+        y = mg.tensor(x_values, requires_grad=True) * 2.0
+    y.requires_grad = True  # computed without recording: a leaf, as in PyTorch
+    assert y.requires_grad and y.is_leaf
+
+
 def test_register_hook_sees_and_can_replace_the_gradient(x_values):
     x = mg.tensor(x_values, requires_grad=True)
     seen = []

@@ -305,7 +305,7 @@ class _tracing:
 # requires grad (ctx.needs_input_grad); the values live in the replay's variables.
 def _stand_in(requires_grad: bool) -> Tensor:
     t = Tensor.__new__(Tensor)
-    t.data, t.requires_grad = FREED, requires_grad
+    t.data, t._requires_grad = FREED, requires_grad
     return t
 
 
@@ -317,7 +317,7 @@ def _shaped_stand_in(tensor: Tensor) -> Tensor:
     shape and dtype (an array of that shape without memory)."""
     t = Tensor.__new__(Tensor)
     t.data = np.broadcast_to(np.empty((), tensor.data.dtype), tensor.data.shape)
-    t.requires_grad = tensor.requires_grad
+    t._requires_grad = tensor._requires_grad
     return t
 
 
@@ -431,7 +431,7 @@ class _Recorder:
         data = tensor.data
         seen = self.constant([data], "seen")  # the array last checked; another one is checked again
         self.checks.append(f"{name} = {holder}.data")
-        condition = f"{name} is not {seen}[0] or {holder}.requires_grad is not {tensor.requires_grad}"
+        condition = f"{name} is not {seen}[0] or {holder}._requires_grad is not {tensor.requires_grad}"
         if tensor.requires_grad:
             condition += f" or {holder}._hooks"
         check = self.constant(functools.partial(_recheck, tensor, data.shape, data.dtype, tensor.requires_grad),
@@ -604,7 +604,7 @@ class _Recorder:
         """``t.requires_grad_()`` on a tensor from outside: a replay sets it on its own."""
         if self.paused or (id(tensor) not in self.as_themselves and self._computed(tensor)):
             return  # (a tensor the function computed: not a leaf, nothing to set)
-        self.lines.append(f"{self.tensor_expression(tensor)}.requires_grad = {bool(value)!r}")
+        self.lines.append(f"{self.tensor_expression(tensor)}._requires_grad = {bool(value)!r}")
 
     def replayed_call(self, method, owner, args, kwargs):
         if self.paused:

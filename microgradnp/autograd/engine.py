@@ -147,7 +147,7 @@ def run_backward(
             # Deliver the gradients just computed: leaves accumulate, the others wait
             # on the heap until all their consumers are done.
             for x, g in work:
-                if g is None or not isinstance(x, Tensor) or not x.requires_grad:
+                if g is None or not isinstance(x, Tensor) or not x._requires_grad:
                     continue
                 if g.shape != x.data.shape:
                     g = reduce_to(g, x.data.shape)

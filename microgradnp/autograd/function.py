@@ -177,7 +177,7 @@ class Function:
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
-                record = record or x.requires_grad
+                record = record or x._requires_grad
             else:
                 arrays.append(_as_float_array(x) if isinstance(x, list) else x)
         try:
@@ -200,14 +200,14 @@ class Function:
             ctx.inputs = inputs
             ctx._order = next(stamps)
             result._node = ctx
-            result.requires_grad = True
+            result._requires_grad = True
             # Which inputs get a gradient is fixed now, as in PyTorch (requires_grad_ after the
             # forward does not change this graph); a used input can no longer be written in place.
             needs = []
             for x in inputs:
                 if isinstance(x, Tensor):
                     x._used = True
-                    needs.append(x.requires_grad)
+                    needs.append(x._requires_grad)
                 else:
                     needs.append(False)
             ctx._needs = tuple(needs)
@@ -233,7 +233,7 @@ class Function:
             result.data = out
             if grad_mode and out.dtype.kind == "f" and not _marked(self, out):
                 result._node = self
-                result.requires_grad = True
+                result._requires_grad = True
             results.append(result)
         if any(r._node is self for r in results):
             self.inputs = inputs

@@ -232,7 +232,7 @@ def detach_(self):
     if self._node is not None:
         raise RuntimeError("detach_(): this tensor was computed in a recorded graph, and microgradnp cannot cut "
                            "it out of the graph in place; rebind it instead: h = h.detach()")
-    self.requires_grad = False
+    self._requires_grad = False
     return self
 
 
