@@ -217,8 +217,32 @@ def test_embedding_bag_gradcheck_float32_and_errors():
         F.embedding_bag(FLAT, TABLE, OFFSETS, per_sample_weights=PER_SAMPLE)
     with pytest.raises(ValueError, match="mode has to be one of sum, mean or max"):
         nn.EmbeddingBag(10, 3, mode="min")
-    with pytest.raises(NotImplementedError, match="scale_grad_by_freq"):
-        F.embedding_bag(FLAT, TABLE, OFFSETS, scale_grad_by_freq=True)
+    with pytest.raises(ValueError, match="max mode does not support scaling the gradient by the frequency"):
+        F.embedding_bag(FLAT, TABLE, OFFSETS, mode="max", scale_grad_by_freq=True)
+    with pytest.raises(NotImplementedError, match="sparse"):
+        F.embedding_bag(FLAT, TABLE, OFFSETS, sparse=True)
+
+
+@pytest.mark.parametrize(("mode", "weighted"), [("sum", False), ("sum", True), ("mean", False)])
+@pytest.mark.parametrize("padding_idx", [None, 4])
+def test_embedding_bag_scale_grad_by_freq_divides_each_row_by_its_index_count(mode, padding_idx, weighted):
+    # Against the documented rule, by hand: PyTorch 2.13's CPU backward divides some rows by
+    # another index's count (pytorch/pytorch#190063), its CUDA backward and later CPU ones do not.
+    weights = PER_SAMPLE if weighted else np.ones(FLAT.size)
+    grad_out = RNG.standard_normal((len(OFFSETS), 3))
+    table = mg.tensor(TABLE, requires_grad=True)
+    F.embedding_bag(FLAT, table, OFFSETS, mode=mode, padding_idx=padding_idx, scale_grad_by_freq=True,
+                    per_sample_weights=PER_SAMPLE if weighted else None).backward(grad_out)
+    counts = np.bincount(FLAT, minlength=len(TABLE))
+    ends = [*OFFSETS[1:], FLAT.size]
+    want = np.zeros_like(TABLE)
+    for bag, (start, end) in enumerate(zip(OFFSETS, ends)):
+        members = [i for i in range(start, end) if FLAT[i] != padding_idx]
+        for i in members:
+            share = weights[i] / (len(members) if mode == "mean" else 1)
+            want[FLAT[i]] += grad_out[bag] * share / counts[FLAT[i]]
+    np.testing.assert_allclose(table.grad, want, rtol=1e-12, atol=1e-15)
+    assert np.unique(counts[FLAT]).size > 1  # (indices of different counts: the case PyTorch's CPU gets wrong)
 
 
 # -- losses --------------------------------------------------------------------------------------------

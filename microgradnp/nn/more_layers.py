@@ -412,7 +412,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
         offsets: for a 1-D ``input``, where each bag starts (the first must be 0); an empty bag gives zeros.
         max_norm: rows used whose ``norm_type``-norm is larger are rescaled in place to ``max_norm``.
         norm_type: the norm's order for ``max_norm``.
-        scale_grad_by_freq: must be False (not implemented).
+        scale_grad_by_freq: divide the gradient of each row by how often its index occurs in
+            ``input`` (modes sum and mean; as PyTorch documents it, and as its CUDA backend computes
+            it: the CPU backend of PyTorch 2.13 divides some rows by another index's count).
         mode: ``"sum"``, ``"mean"`` or ``"max"``.
         sparse: must be False (gradients are dense arrays).
         per_sample_weights: weights of the indices (``input``'s shape), only with ``mode="sum"``.
@@ -424,14 +426,16 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
 
     Raises:
         ValueError: a bad mode, shapes, offsets, or per_sample_weights with a mode other than sum.
-        NotImplementedError: ``scale_grad_by_freq`` or ``sparse``.
+        NotImplementedError: ``sparse``.
     """
     name = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
         raise InvalidArgumentError(f"{name}: mode has to be one of sum, mean or max, got {mode!r}")
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError(f"{name}: scale_grad_by_freq=True and sparse=True are not implemented; "
-                                  "use the defaults (dense gradients, not rescaled)")
+    if sparse:
+        raise NotImplementedError(f"{name}: sparse=True is not implemented; use the default (dense gradients)")
+    if scale_grad_by_freq and mode == "max":
+        raise InvalidArgumentError(f"{name}: max mode does not support scaling the gradient by the frequency "
+                                   "(scale_grad_by_freq=True); use mode='sum' or 'mean'")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"{name}: per_sample_weights was not None. per_sample_weights is only supported "
                                   f"for mode='sum' (got mode='{mode}')")
@@ -453,7 +457,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
     eager_only(f"{name} (its bags are formed in NumPy from the indices)")
     if max_norm is not None:
         _renorm_rows(table, np.unique(flat), float(max_norm), float(norm_type))
-    rows = embedding(flat, table)
+    rows = embedding(flat, table, scale_grad_by_freq=scale_grad_by_freq)
     if per_sample_weights is not None:
         rows = rows * ops.reshape(_tensor(per_sample_weights), (-1, 1))
     kept = np.ones(flat.size, dtype=bool) if padding_idx is None else flat != padding_idx
