@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import numbers
 import operator
 import sys
@@ -137,8 +138,9 @@ class Tensor:
     # -- attributes --------------------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="Tuple of dimension sizes.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: _Size(self.data.size),
-                    doc="Number of elements, as NumPy's ``a.size`` (PyTorch's ``t.size()`` is ``t.shape``).")
+    size = property(lambda self: _Size(self.data.shape),
+                    doc="Number of elements, as NumPy's ``a.size``; called, PyTorch's ``t.size()`` (the shape) "
+                        "and ``t.size(dim)``.")
     dtype = property(lambda self: self.data.dtype, doc="NumPy dtype of the data.")
 
     @property
@@ -1193,13 +1195,28 @@ def _argmax_or_min(function):
 
 
 class _Size(int):
-    """NumPy's element count (``t.size``), which PyTorch users call as ``t.size()``: calling
-    it says what to write instead."""
+    """NumPy's element count (``t.size``), which PyTorch users call: the spelling decides, as
+    for ``max``: ``t.size`` is the count, ``t.size()`` the shape and ``t.size(dim)`` one length."""
+
+    def __new__(cls, shape: tuple):
+        count = cls.__base__.__new__(cls, math.prod(shape))
+        count.shape = shape
+        return count
 
     def __call__(self, dim=None):
-        shape = "t.shape" if dim is None else f"t.shape[{dim}]"
-        raise TypeError(f"t.size is NumPy's element count ({int(self)}), not PyTorch's t.size(): use {shape} for "
-                        "the shape, or t.numel() for the count")
+        shape = self.shape
+        if dim is None:
+            return shape
+        dim = operator.index(dim)
+        if not shape:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        if not -len(shape) <= dim < len(shape):
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-len(shape)}, {len(shape) - 1}], "
+                             f"but got {dim})")
+        return shape[dim]
+
+    def __reduce__(self):  # pickled and copied as the count it is
+        return int, (int(self),)
 
 
 from microgradnp import ops as _ops  # noqa: E402  (the operations need Tensor defined)

@@ -398,3 +398,23 @@ def test_scans_of_a_0d_tensor_with_dim_are_0d(torch, name, dtype):
     _same(getattr(mg, name)(x, dim=0), getattr(torch, name)(tx, dim=0))
     _same(getattr(x, name)(-1), getattr(tx, name)(-1))
     _same(getattr(mg, name)(x, dim=0, dtype=mg.float32), getattr(torch, name)(tx, 0, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "std", "var"])
+@pytest.mark.parametrize("values", [[60000.0, 60000.0], [1e-4] * 3, "wide", "table"])
+def test_half_precision_reductions_sum_in_single_precision_as_torch(torch, name, values):
+    # NumPy rounds every partial sum to float16 (and overflows on the way to a finite mean of
+    # [60000, 60000]); PyTorch sums in float32 and rounds once.
+    rng = np.random.default_rng(5)
+    if values == "wide":
+        values = rng.standard_normal(1000) * 100
+    elif values == "table":
+        values = rng.standard_normal((6, 5))
+    a = np.asarray(values, dtype=np.float16)
+    x = mg.tensor(a, requires_grad=True)
+    for kwargs in ({}, {"dim": 0}):
+        got, want = getattr(x, name)(**kwargs), getattr(torch.tensor(a), name)(**kwargs).numpy()
+        assert got.dtype == np.float16
+        np.testing.assert_array_equal(got.data, want)
+    x.mean().backward()
+    assert x.grad.dtype == np.float16

@@ -3,6 +3,9 @@ clone, numel, argmax/argmin, float/double/to, mg.cat, mg.from_numpy, constructor
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -239,13 +242,22 @@ def test_roll_and_flip_take_pytorchs_shifts_and_dims():
         x.roll(1, shifts=1)
 
 
-def test_size_is_numpys_count_and_calling_it_says_what_to_use():
+def test_size_is_numpys_count_and_called_pytorchs_shape(torch):
     x = _leaf()
+    t = torch.zeros(x.shape)
     assert x.size == 60 and x.size + 1 == 61 and isinstance(x.size, int)
-    with pytest.raises(TypeError, match=r"use t.shape for the shape, or t.numel\(\)"):
-        x.size()
-    with pytest.raises(TypeError, match=r"t.shape\[1\]"):
-        x.size(1)
+    assert x.size() == tuple(t.size()) == (3, 4, 5)
+    for dim in (0, 1, 2, -1, -3):
+        assert x.size(dim) == t.size(dim) and x.size(dim=dim) == t.size(dim=dim)
+    for dim in (3, -4):
+        with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-3, 2\]"):
+            x.size(dim)
+        with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-3, 2\]"):
+            t.size(dim)
+    with pytest.raises(IndexError, match="tensor has no dimensions"):
+        mg.tensor(1.0).size(0)
+    assert mg.tensor(1.0).size() == () and mg.tensor(1.0).size == 1
+    assert pickle.loads(pickle.dumps(x.size)) == 60 and copy.deepcopy(x.size) == 60
 
 
 def test_argmax_and_argmin_are_integer_tensors_outside_the_graph():

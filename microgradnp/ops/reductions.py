@@ -56,10 +56,21 @@ def cast_first(name: str, x, dtype):
     return _cast(name, x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x)), dtype)
 
 
+def _half_in_single(a):
+    """float32 for a float16 ``a``: PyTorch sums half precision in single and rounds once at
+    the end (NumPy would round every partial sum, and overflow on the way to a finite mean)."""
+    return np.float32 if a.dtype == np.float16 else None
+
+
 class Sum(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False, cast=False):
-        return np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims, dtype=_accumulator(a, cast))
+        axes = _prepare(ctx, a, axis)
+        if a.dtype == np.float16:
+            total = np.asarray(np.add.reduce(a, axis=axes, keepdims=keepdims, dtype=np.float32))
+            with np.errstate(over="ignore"):  # (beyond float16's range: inf, as PyTorch, without a warning)
+                return total.astype(np.float16)
+        return np.add.reduce(a, axis=axes, keepdims=keepdims, dtype=_accumulator(a, cast))
 
     @staticmethod
     def backward(ctx, grad):
@@ -70,9 +81,10 @@ class Mean(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         a = floating(a)  # the mean of ints or bools: the default float dtype
-        total = np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims)
+        total = np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims, dtype=_half_in_single(a))
         ctx.count = a.size // total.size if total.size else 0
-        return total / ctx.count
+        mean = total / ctx.count
+        return mean if mean.dtype == a.dtype else np.asarray(mean).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -87,7 +99,8 @@ class Var(Primitive):
         ctx.axes, ctx.ddof = axes, ddof
         ctx.count = math.prod(a.shape[i] for i in axes)
         ctx.save_for_backward(a)
-        return np.var(a, axis=axes, keepdims=keepdims, ddof=ddof)
+        var = np.var(a, axis=axes, keepdims=keepdims, ddof=ddof, dtype=_half_in_single(a))
+        return var if var.dtype == a.dtype else np.asarray(var).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -325,7 +338,8 @@ class Std(Primitive):
         axes = _prepare(ctx, a, axis)
         ctx.axes, ctx.ddof = axes, ddof
         ctx.count = math.prod(a.shape[i] for i in axes)
-        out = np.std(a, axis=axes, keepdims=keepdims, ddof=ddof)
+        out = np.std(a, axis=axes, keepdims=keepdims, ddof=ddof, dtype=_half_in_single(a))
+        out = out if out.dtype == a.dtype else np.asarray(out).astype(a.dtype)
         ctx.save_for_backward(a, out)
         return out
 
