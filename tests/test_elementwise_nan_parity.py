@@ -417,3 +417,23 @@ def test_bool_tensors_with_python_numbers_take_torchs_dtype(torch, operation):
     theirs = eval(operation, {"t": torch.tensor(values)})
     assert ours.dtype == np.dtype(str(theirs.dtype).removeprefix("torch."))
     np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+@pytest.mark.parametrize("bounds", ["both", "lo", "hi"])
+def test_clamp_with_tensor_bounds_sends_the_gradient_where_torch_does(torch, bounds):
+    # lo > hi: the result is hi and only hi gets the gradient (it went to both); a nan input:
+    # neither bound gets it; ties at a bound: the input keeps it.
+    x = [0.0, 1.0, 0.5, -1.0, 2.0, 1.0, 0.3, np.nan, 3.0]
+    lo = [0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.3, 0.0, 4.0]
+    hi = [1.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.3, 1.0, 2.0]
+    weights = np.arange(1.0, 10.0)
+    grads = []
+    for lib in (mg, torch):
+        leaves = [lib.tensor(v, requires_grad=True) for v in (x, lo, hi)]
+        a, low, high = leaves
+        out = lib.clamp(a, low if bounds != "hi" else None, high if bounds != "lo" else None)
+        out.backward(lib.tensor(weights))
+        grads.append([np.asarray(out.detach().numpy() if lib is torch else out.data)]
+                     + [np.zeros(len(x)) if t.grad is None else np.asarray(t.grad) for t in leaves])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_array_equal(ours, theirs)

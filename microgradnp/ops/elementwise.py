@@ -276,7 +276,8 @@ class Cos(Primitive):
 class Clip(Primitive):
     """``min(max(a, lo), hi)``, PyTorch's ``clamp``: the bounds (numbers, arrays or tensors,
     either may be None) broadcast with ``a``. The gradient goes to ``a`` where
-    ``lo <= a <= hi`` (ties included) and to a tensor bound where it is the result."""
+    ``lo <= a <= hi`` (ties included) and to a tensor bound where it is the result (to
+    ``hi`` alone where ``lo > hi``, as PyTorch)."""
 
     @staticmethod
     def forward(ctx, a, lo, hi):
@@ -287,8 +288,13 @@ class Clip(Primitive):
             a, lo, hi = (None if x is None else np.asarray(x, dtype=dtype) for x in (a, lo, hi))
         above_lo = True if lo is None else a >= lo
         below_hi = True if hi is None else a <= hi
-        ctx.save_for_backward(np.logical_and(above_lo, below_hi), np.logical_not(above_lo),
-                              np.logical_not(below_hi))
+        # PyTorch's rule: where lo > hi the result is hi, and only hi gets the gradient; a nan
+        # is neither under lo nor over hi (its gradient is lost, as PyTorch loses it).
+        under = False if lo is None else a < lo
+        over = False if hi is None else a > hi
+        if lo is not None and hi is not None:
+            under, over = under & (lo < hi), over | (hi < lo)
+        ctx.save_for_backward(np.logical_and(above_lo, below_hi), under, over)
         return np.clip(a, lo, hi)
 
     @staticmethod
