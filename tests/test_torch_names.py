@@ -374,3 +374,32 @@ def test_like_constructors_keep_an_integer_or_bool_tensors_dtype_as_pytorch(torc
     assert mg.zeros_like(np.arange(3)).dtype == mg.get_default_dtype()
     with pytest.raises(TypeError, match="only floating-point tensors can require grad"):
         mg.zeros_like(mg.tensor([1.0]).long(), requires_grad=True)
+
+
+def test_sort_and_max_functions_in_pytorchs_spelling_are_pytorchs(torch):
+    values = np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 5.0]])
+    weights = np.arange(6.0).reshape(2, 3)
+    x, t = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    for kwargs in ({"dim": 0}, {"dim": 1, "descending": True}, {"dim": -1, "stable": True}):
+        (v, i), (tv, ti) = mg.sort(x, **kwargs), torch.sort(t, **kwargs)
+        np.testing.assert_array_equal(v.data, tv.detach().numpy())
+        np.testing.assert_array_equal(i.data, ti.numpy())
+    v, _ = mg.sort(x, dim=1)
+    tv, _ = torch.sort(t, dim=1)
+    (v * mg.tensor(weights)).sum().backward()
+    (tv * torch.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+    assert mg.sort(x, 0).shape == (2, 3) and isinstance(mg.sort(x, 0), mg.Tensor)  # NumPy's: the values only
+    with pytest.raises(TypeError, match="one int dim"):
+        mg.sort(x, dim=None)
+    other = np.array([[1.0, 2.0, 2.0], [2.0, 2.0, 6.0]])
+    for ours, theirs in ((mg.max, torch.max), (mg.min, torch.min)):
+        a, b = mg.tensor(values, requires_grad=True), mg.tensor(other, requires_grad=True)
+        ta, tb = torch.tensor(values, requires_grad=True), torch.tensor(other, requires_grad=True)
+        for out, tout in ((ours(a, b), theirs(ta, tb)), (ours(a, other=b), theirs(ta, other=tb))):
+            np.testing.assert_array_equal(out.data, tout.detach().numpy())
+            (out * mg.tensor(weights)).sum().backward()
+            (tout * torch.tensor(weights)).sum().backward()
+        np.testing.assert_array_equal(a.grad, ta.grad.numpy())
+        np.testing.assert_array_equal(b.grad, tb.grad.numpy())
+    np.testing.assert_array_equal(mg.max(x, 1).data, values.max(1))  # NumPy's axis, positionally

@@ -241,13 +241,18 @@ for _name, _function in list(globals().items()):
 
 
 
-def _values_and_indices_with_dim(function, arg_name: str):
+def _values_and_indices_with_dim(function, arg_name: str, elementwise):
     """``max``/``min`` as NumPy's (the values) with ``axis=``, and as PyTorch's with
     ``dim=``: ``t.max(dim=1)`` is ``(values, indices)`` (a ``ValuesIndices`` named tuple),
-    so that ``v, i = t.max(dim=1)`` means what it means in PyTorch, never rows unpacked."""
+    so that ``v, i = t.max(dim=1)`` means what it means in PyTorch, never rows unpacked.
+    With a tensor as second argument, PyTorch's ``torch.max(a, b)``: ``elementwise``."""
 
     @functools.wraps(function)
     def call(x, *args, **kwargs):
+        if "other" in kwargs:
+            args, kwargs = (*args, kwargs.pop("other")), kwargs
+        if args and isinstance(args[0], sys.modules["microgradnp.tensor"].Tensor):  # torch.max(a, b): elementwise
+            return elementwise(x, *args, **kwargs)
         if kwargs.get("dim") is None:
             return function(x, *args, **kwargs)
         dim = kwargs["dim"]
@@ -270,8 +275,30 @@ def _values_and_indices_with_dim(function, arg_name: str):
     return call
 
 
-max = _values_and_indices_with_dim(max, "argmax")  # noqa: A001
-min = _values_and_indices_with_dim(min, "argmin")  # noqa: A001
+max = _values_and_indices_with_dim(max, "argmax", maximum)  # noqa: A001
+min = _values_and_indices_with_dim(min, "argmin", minimum)  # noqa: A001
+
+
+def _sort_with_dim(function):
+    """``sort`` as NumPy's (the values) with ``axis=``, as PyTorch's with ``dim=``:
+    ``mg.sort(x, dim=0)`` is ``(values, indices)``, as ``torch.sort`` and ``t.sort()``."""
+
+    @functools.wraps(function)
+    def call(x, *args, **kwargs):
+        if "dim" not in kwargs:
+            return function(x, *args, **kwargs)
+        if args:
+            raise TypeError("sort(x, dim=...) is PyTorch's: give descending= and stable= by name")
+        dim = kwargs.pop("dim")
+        if not isinstance(dim, int | np.integer):
+            raise TypeError(f"sort(dim=...) takes one int dim, as torch.sort, got {dim!r}")
+        tensor = sys.modules["microgradnp.tensor"].Tensor
+        return sort_with_indices(x if isinstance(x, tensor) else tensor(x), dim, **kwargs)
+
+    return call
+
+
+sort = _sort_with_dim(sort)
 
 
 def _corrected_with_dim(function):
