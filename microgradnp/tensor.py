@@ -742,6 +742,12 @@ class Tensor:
             return self._recorded_in_place("clamp_", lambda before: _ops.clip(
                 before, before if min is self else min, before if max is self else max))
         self._check_in_place("clamp_", bound)
+        bounds = [b for b in (_data(min), _data(max)) if b is not None]
+        result = _ops.primitive.result_dtype(self.data, *bounds)
+        if result is not None and not np.can_cast(result, self.data.dtype, "same_kind"):
+            raise DtypeError(f"clamp_: the result type {result} cannot be cast to this tensor's dtype "
+                             f"{self.data.dtype} in place (PyTorch refuses it too); clamp out of place "
+                             "(t = t.clamp(...)) or give bounds of its kind")
         np.clip(self.data, _data(min), _data(max), out=self.data)
         _versions.bump(self.data)
         return self
@@ -823,9 +829,13 @@ class Tensor:
         return _compare(np.greater_equal, self, other)
 
     def __eq__(self, other):
+        if other is None or isinstance(other, str):  # as PyTorch: not comparable, so t == None is False
+            return NotImplemented
         return _compare(np.equal, self, other)
 
     def __ne__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
         return _compare(np.not_equal, self, other)
 
     # -- NumPy interoperability ---------------------------------------------------------

@@ -283,7 +283,9 @@ class Clip(Primitive):
     def forward(ctx, a, lo, hi):
         if lo is None and hi is None:
             raise InvalidArgumentError("clip: give at least one of lo and hi")
-        if type(lo) is np.ndarray or type(hi) is np.ndarray:  # array bounds: PyTorch's result dtype
+        # Array bounds, or integer data with a float bound: PyTorch's result dtype (an int tensor
+        # clamped at 2.5 is of the default float dtype, where NumPy gives float64).
+        if type(lo) is np.ndarray or type(hi) is np.ndarray or np.result_type(a).kind in "biu":
             dtype = result_dtype(*(x for x in (a, lo, hi) if x is not None)) or np.result_type(a)
             a, lo, hi = (None if x is None else np.asarray(x, dtype=dtype) for x in (a, lo, hi))
         above_lo = True if lo is None else a >= lo

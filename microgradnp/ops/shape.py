@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from microgradnp.device import takes_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Where
-from microgradnp.ops.primitive import Primitive, normalize_axes, reads_values
+from microgradnp.ops.primitive import Primitive, normalize_axes, promote_types, reads_values
 from microgradnp.tensor import Tensor, _constructor, _constructor_dtype, _data, _new, get_default_dtype
 
 
@@ -143,15 +145,24 @@ def _sum_copies(grad, axis: int, source: np.ndarray, inner: slice):
 class Concatenate(Primitive):
     @staticmethod
     def forward(ctx, *arrays, axis=0):
-        out = np.concatenate(arrays, axis=axis)
+        dtypes = {a.dtype for a in arrays if isinstance(a, np.ndarray)}
+        # Mixed dtypes: PyTorch's promotion (int64 with float32 is float32, NumPy's float64).
+        dtype = functools.reduce(promote_types, dtypes) if len(dtypes) > 1 else None
+        out = np.concatenate(arrays, axis=axis, dtype=dtype)
         axis = axis % out.ndim
         bounds = np.cumsum([0] + [a.shape[axis] for a in arrays])
         ctx.pieces = [(slice(None),) * axis + (slice(lo, hi),) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        # (each input's gradient in its own dtype: a float16 piece of a float32 result)
+        ctx.dtypes = None if dtype is None else [np.result_type(a) for a in arrays]
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return tuple(grad[piece] for piece in ctx.pieces)
+        if ctx.dtypes is None:
+            return tuple(grad[piece] for piece in ctx.pieces)
+        pieces = [grad[piece] for piece in ctx.pieces]
+        return tuple(g if dtype.kind != "f" or dtype == g.dtype else g.to(dtype) if isinstance(g, Tensor)
+                     else g.astype(dtype) for g, dtype in zip(pieces, ctx.dtypes))
 
 
 def reshape(x, *shape):
@@ -456,6 +467,9 @@ def chunk(x, chunks: int, axis: int = 0) -> tuple:
 class Flip(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None):
+        if a.ndim == 0 and axis is not None:  # PyTorch: a 0-d tensor's dim 0 (or -1) is itself
+            normalize_axis_tuple(axis, 1)  # (out of bounds or repeated: NumPy's AxisError or ValueError)
+            axis = ()
         # A copy, as PyTorch's flip (NumPy's is a view: an in-place change of a would show through).
         out = np.flip(a, axis).copy()  # (np.flip validates the axes: out of bounds, repeated)
         ctx.axes = normalize_axes(axis, a.ndim)
