@@ -15,14 +15,8 @@ from microgradnp.tensor import get_default_dtype
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def _setting(value, what: str, op: str, ndim: int, *, zero_ok: bool = False):
-    """A checked per-axis option, kept as given: an int, or (2-D and up) a tuple of ``ndim`` ints."""
-    values = positive_ints(value, what, op, ndim, zero_ok=zero_ok)
-    return values if ndim > 1 and isinstance(value, tuple | list) else values[0]
-
-
 def _per_axis(value, ndim: int) -> tuple:
-    return tuple(value) if isinstance(value, tuple) else (value,) * ndim
+    return tuple(value) if isinstance(value, tuple | list) else (value,) * ndim
 
 
 class Conv1d(Module):
@@ -38,6 +32,7 @@ class Conv1d(Module):
     """
 
     ndim = 1
+    transposed = False  # PyTorch's flag telling the convolutions from the transposed ones
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", dtype=None, rng=None):
@@ -45,31 +40,34 @@ class Conv1d(Module):
         name, ndim = type(self).__name__, self.ndim
         in_channels = positive_int(in_channels, "in_channels", name)
         out_channels = positive_int(out_channels, "out_channels", name)
-        kernel_size, stride, dilation = (_setting(value, what, name, ndim) for value, what in
+        # Settings per axis as PyTorch's _single/_pair/_triple keep them: Conv2d(3, 8, 3).kernel_size
+        # is (3, 3), so code written for torch can index them; a padding string stays a string.
+        kernel_size, stride, dilation = (positive_ints(value, what, name, ndim) for value, what in
                                          ((kernel_size, "kernel_size"), (stride, "stride"), (dilation, "dilation")))
         groups = positive_int(groups, "groups", name)
         if not isinstance(padding, str):
-            padding = _setting(padding, "padding", name, ndim, zero_ok=True)
+            padding = positive_ints(padding, "padding", name, ndim, zero_ok=True)
         if padding_mode not in _PADDING_MODES:
             raise InvalidArgumentError(
                 f"{name}: padding_mode must be one of {_PADDING_MODES}, but got padding_mode={padding_mode!r}")
-        kernels = _per_axis(kernel_size, ndim)
-        shape = (out_channels, in_channels // groups, *kernels)
+        shape = (out_channels, in_channels // groups, *kernel_size)
         # The rest fails here rather than at the first forward: check it against a
         # stand-in input just long enough for one window.
-        spans = [d * (k - 1) + 1 for d, k in zip(_per_axis(dilation, ndim), kernels, strict=True)]
+        spans = [d * (k - 1) + 1 for d, k in zip(dilation, kernel_size, strict=True)]
         conv_geometry((1, in_channels, *spans), shape, None, stride, padding, dilation, groups)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.padding_mode = padding_mode
+        self.output_padding, self.padding_mode = (0,) * ndim, padding_mode
         # PyTorch's _reversed_padding_repeated_twice: F.pad widths, last axis first; "same"
-        # puts the odd extra element on the right, as PyTorch does.
+        # puts the odd extra element on the right, as PyTorch does. PyTorch builds it as a
+        # list for a padding string and a tuple otherwise; the same types here, so it compares equal.
         if padding == "same":
-            totals = [d * (k - 1) for d, k in zip(_per_axis(dilation, ndim), kernels, strict=True)]
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel_size, strict=True)]
             pairs = [(t // 2, t - t // 2) for t in totals]
         else:
-            pairs = [(p, p) for p in ((0,) * ndim if padding == "valid" else _per_axis(padding, ndim))]
-        self._reversed_padding_repeated_twice = tuple(w for pair in reversed(pairs) for w in pair)
+            pairs = [(p, p) for p in ((0,) * ndim if padding == "valid" else padding)]
+        widths = [w for pair in reversed(pairs) for w in pair]
+        self._reversed_padding_repeated_twice = widths if isinstance(padding, str) else tuple(widths)
         dtype = dtype or get_default_dtype()
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
@@ -88,11 +86,15 @@ class Conv1d(Module):
         return conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
+        """PyTorch's text, shared with the transposed convolutions: the settings that differ from
+        their defaults (a padding string is shown bare, ``padding=same``, and even when "valid")."""
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != "valid" and _per_axis(self.padding, self.ndim) != (0,) * self.ndim:
-            text += f", padding={self.padding!r}"
-        if _per_axis(self.dilation, self.ndim) != (1,) * self.ndim:
+        if self.padding != (0,) * self.ndim:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self.ndim:
             text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self.ndim:
+            text += f", output_padding={self.output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:
@@ -122,20 +124,26 @@ class _Pool1d(Module):
 
     op = ""
     ndim = 1
+    # PyTorch's MaxPool1d/2d/3d and AvgPool2d/3d keep their settings as given (MaxPool2d(3).kernel_size
+    # is 3, a list stays a list); AvgPool1d alone keeps them as 1-tuples (_single).
+    _tupled_settings = False
 
     def __init__(self, kernel_size, stride, padding, dilation, ceil_mode: bool):
         super().__init__()
         op, ndim = self.op, self.ndim
-        kernel = _setting(kernel_size, "kernel_size", op, ndim)
-        stride = kernel if stride is None else _setting(stride, "stride", op, ndim)
-        padding = _setting(padding, "padding", op, ndim, zero_ok=True)
-        dilation = _setting(dilation, "dilation", op, ndim)
+        given = {"kernel_size": kernel_size, "stride": kernel_size if stride is None else stride,
+                 "padding": padding, "dilation": dilation}
+        axes = {what: positive_ints(value, what, op, ndim, zero_ok=what == "padding") for what, value in given.items()}
         # The rest fails here rather than at the first forward: check it against a
         # stand-in input just long enough for one window.
-        spans = [d * (k - 1) + 1 for d, k in zip(_per_axis(dilation, ndim), _per_axis(kernel, ndim), strict=True)]
-        pool_geometry(op, (1, 1, *spans), kernel, stride, padding, dilation, ceil_mode)
-        self.kernel_size, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        spans = [d * (k - 1) + 1 for d, k in zip(axes["dilation"], axes["kernel_size"], strict=True)]
+        pool_geometry(op, (1, 1, *spans), *axes.values(), ceil_mode)
+        kept = axes if self._tupled_settings else given
+        self.kernel_size, self.stride, self.padding, self.dilation = kept.values()
         self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class MaxPool1d(_Pool1d):
@@ -159,8 +167,7 @@ class MaxPool1d(_Pool1d):
         return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return f"{super().extra_repr()}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
 class MaxPool2d(MaxPool1d):
@@ -185,6 +192,7 @@ class AvgPool1d(_Pool1d):
     """
 
     op = "AvgPool1d"
+    _tupled_settings = True
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
@@ -194,10 +202,6 @@ class AvgPool1d(_Pool1d):
     def forward(self, x):
         pool = F.avg_pool1d if self.ndim == 1 else F.avg_pool2d
         return pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}")
 
 
 class AvgPool2d(AvgPool1d):
@@ -212,6 +216,7 @@ class AvgPool2d(AvgPool1d):
 
     op = "AvgPool2d"
     ndim = 2
+    _tupled_settings = False
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None):

@@ -26,7 +26,7 @@ from microgradnp.nn import sampling as _sampling
 from microgradnp.nn.containers import ModuleList
 from microgradnp.nn.conv import Conv1d as _ConvLayer
 from microgradnp.nn.conv import MaxPool1d as _MaxPoolLayer
-from microgradnp.nn.conv import _Pool1d, _setting
+from microgradnp.nn.conv import _Pool1d
 from microgradnp.nn.extra_losses import _tensor, eager_only
 from microgradnp.nn.init import default_layer_init_, uniform_
 from microgradnp.nn.layers import Softmax
@@ -628,6 +628,7 @@ class ConvTranspose1d(Module):
     """
 
     ndim = 1
+    transposed = True  # PyTorch's flag telling the transposed convolutions from the others
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", dtype=None, rng=None):
@@ -644,11 +645,12 @@ class ConvTranspose1d(Module):
             raise InvalidArgumentError(
                 f"{name}: only padding_mode='zeros' is supported for transposed convolutions (as in "
                 f"PyTorch), got {padding_mode!r}")
-        kernel_size, stride, dilation = (_setting(v, what, name, ndim) for v, what in
+        # Tuples per axis, as PyTorch's _single/_pair/_triple keep them (see Conv1d).
+        kernel_size, stride, dilation = (positive_ints(v, what, name, ndim) for v, what in
                                          ((kernel_size, "kernel_size"), (stride, "stride"), (dilation, "dilation")))
-        padding = _setting(padding, "padding", name, ndim, zero_ok=True)
-        output_padding = _setting(output_padding, "output_padding", name, ndim, zero_ok=True)
-        for extra, s, d in zip(*(_per_axis(v, ndim) for v in (output_padding, stride, dilation)), strict=True):
+        padding = positive_ints(padding, "padding", name, ndim, zero_ok=True)
+        output_padding = positive_ints(output_padding, "output_padding", name, ndim, zero_ok=True)
+        for extra, s, d in zip(output_padding, stride, dilation, strict=True):
             if extra >= max(s, d):
                 raise InvalidArgumentError(
                     f"{name}: output_padding ({extra}) must be smaller than either stride ({s}) or "
@@ -656,9 +658,10 @@ class ConvTranspose1d(Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation, self.padding_mode = groups, dilation, padding_mode
+        # PyTorch's F.pad widths (last axis first), kept only for parity: padding_mode is always zeros here.
+        self._reversed_padding_repeated_twice = tuple(p for p in reversed(padding) for _ in range(2))
         dtype = dtype or get_default_dtype()
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups, *_per_axis(kernel_size, ndim)),
-                                         dtype=dtype))
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups, *kernel_size), dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
         default_layer_init_(self.weight, self.bias, rng)
 
@@ -672,9 +675,8 @@ class ConvTranspose1d(Module):
                 f"{type(self).__name__}: output_size must have {ndim} or {ndim + 2} elements, got "
                 f"{output_size}")
         extras = []
-        for size, length, k, s, p, d in zip(output_size, _shape(x)[-ndim:], *(
-                _per_axis(v, ndim) for v in (self.kernel_size, self.stride, self.padding, self.dilation)),
-                strict=True):
+        for size, length, k, s, p, d in zip(output_size, _shape(x)[-ndim:], self.kernel_size, self.stride,
+                                            self.padding, self.dilation, strict=True):
             smallest = (length - 1) * s - 2 * p + d * (k - 1) + 1
             if not smallest <= size < smallest + s:
                 raise InvalidArgumentError(
@@ -688,11 +690,7 @@ class ConvTranspose1d(Module):
         return conv(input, self.weight, self.bias, self.stride, self.padding, self._output_padding(input, output_size),
                     self.groups, self.dilation)
 
-    def extra_repr(self) -> str:
-        text = _ConvLayer.extra_repr(self)
-        if _per_axis(self.output_padding, self.ndim) != (0,) * self.ndim:
-            text += f", output_padding={self.output_padding}"
-        return text
+    extra_repr = _ConvLayer.extra_repr
 
 
 class ConvTranspose2d(ConvTranspose1d):
@@ -709,10 +707,6 @@ class ConvTranspose3d(ConvTranspose1d):
     ``padding``, ``output_padding`` and ``dilation`` are an int or a triple. Otherwise as ``ConvTranspose1d``."""
 
     ndim = 3
-
-
-def _per_axis(value, ndim: int) -> tuple:
-    return tuple(value) if isinstance(value, tuple | list) else (value,) * ndim
 
 
 # == unfold / fold ===============================================================================
@@ -1618,6 +1612,3 @@ class AvgPool3d(_Pool1d):
     def forward(self, x):
         return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
                           self.divisor_override)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

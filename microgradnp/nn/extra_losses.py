@@ -14,9 +14,9 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
 from microgradnp.errors import InvalidArgumentError
-from microgradnp.nn.loss import _Loss
+from microgradnp.nn.loss import _Loss, _WeightedLoss
 from microgradnp.nn.module import Module
-from microgradnp.ops.losses import check_reduction, check_same_shape
+from microgradnp.ops.losses import check_reduction, check_same_shape, legacy_reduction
 from microgradnp.tensor import Tensor, _data
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -67,11 +67,8 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     if axis < 0:
         raise InvalidArgumentError(
             "pairwise_distance: the inputs need at least one axis (the vectors' one), got 0-d tensors")
-    if p == 0:  # how many differences are nonzero (a count: its gradient is 0), as PyTorch
-        from microgradnp.nn.parity import vector_length
-
-        count = vector_length(x1 - x2 + eps, 0, axis)
-        return count if keepdim else ops.squeeze(count, axis)
+    # p = 0 counts the nonzero differences; norm keeps that count in the graph with a zero
+    # gradient, so backward runs as in PyTorch (a constant here would make backward raise).
     return ops.norm(x1 - x2 + eps, p=p, axis=axis, keepdims=keepdim)
 
 
@@ -117,7 +114,16 @@ class CosineSimilarity(Module):
 
 
 # -- losses -----------------------------------------------------------------------------------
-def margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
+def _hinge(x):
+    """``max(0, x)`` with PyTorch's gradient at the kink of these margin losses: 1 where
+    ``x == 0`` too (PyTorch's ``clamp_min(x, 0)`` passes the gradient where ``x >= 0``),
+    where ``relu`` gives 0 (as PyTorch's ``relu``). It matters at ties: equal scores with
+    margin 0, or a distance exactly at the margin."""
+    return ops.clip(x, 0, None)
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
+                        reduction: str = "mean"):
     """``max(0, -target * (input1 - input2) + margin)``, as ``torch.nn.functional.margin_ranking_loss``:
     ``target`` (1 or -1) says which input should rank higher.
 
@@ -134,13 +140,15 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: 
     Raises:
         ValueError: inputs of different numbers of dimensions, or a bad reduction.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "margin_ranking_loss")
     check_reduction(reduction, "margin_ranking_loss")
     _same_ndim("margin_ranking_loss", input1=input1, input2=input2, target=target)
-    loss = ops.relu(-_tensor(target) * (_tensor(input1) - input2) + margin)
+    loss = _hinge(-_tensor(target) * (_tensor(input1) - input2) + margin)
     return _reduce(loss, reduction, "margin_ranking_loss")
 
 
-def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean"):
+def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, reduce=None,
+                         reduction: str = "mean"):
     """``input`` where ``target == 1``, ``max(0, margin - input)`` where ``target == -1``, as
     ``torch.nn.functional.hinge_embedding_loss`` (``input`` is usually a distance).
 
@@ -153,14 +161,15 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
     Returns:
         The loss.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "hinge_embedding_loss")
     check_reduction(reduction, "hinge_embedding_loss")
     input, target = _tensor(input), _tensor(target)
     # PyTorch's form: a target that is neither 1 nor -1 takes both terms.
-    loss = ops.where(target != 1, ops.relu(margin - input), 0.0) + ops.where(target != -1, input, 0.0)
+    loss = ops.where(target != 1, _hinge(margin - input), 0.0) + ops.where(target != -1, input, 0.0)
     return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
-def soft_margin_loss(input, target, reduction: str = "mean"):
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """``log(1 + exp(-target * input))``, the logistic loss of labels 1/-1, as
     ``torch.nn.functional.soft_margin_loss`` (finite for any input).
 
@@ -172,12 +181,14 @@ def soft_margin_loss(input, target, reduction: str = "mean"):
     Returns:
         The loss.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "soft_margin_loss")
     check_reduction(reduction, "soft_margin_loss")
     check_same_shape(np.shape(_data(input)), np.shape(_data(target)), "soft_margin_loss")
     return _reduce(-ops.logsigmoid(_tensor(input) * target), reduction, "soft_margin_loss")
 
 
-def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "mean"):
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction: str = "mean"):
     """Binary cross-entropy of logits per class, averaged over the classes (the last axis),
     as ``torch.nn.functional.multilabel_soft_margin_loss``.
 
@@ -190,6 +201,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     Returns:
         The loss.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "multilabel_soft_margin_loss")
     check_reduction(reduction, "multilabel_soft_margin_loss")
     check_same_shape(np.shape(_data(input)), np.shape(_data(target)), "multilabel_soft_margin_loss")
     input = _tensor(input)
@@ -203,7 +215,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     return _reduce(loss, reduction, "multilabel_soft_margin_loss")
 
 
-def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
+def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,
+                          reduction: str = "mean"):
     """``1 - cos(x1, x2)`` where ``target == 1`` and ``max(0, cos(x1, x2) - margin)`` where
     ``target == -1``, as ``torch.nn.functional.cosine_embedding_loss``.
 
@@ -220,6 +233,7 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction
     Raises:
         ValueError: on shapes that do not fit each other.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "cosine_embedding_loss")
     check_reduction(reduction, "cosine_embedding_loss")
     axis = np.ndim(_data(target))
     if axis not in (0, 1):
@@ -240,8 +254,8 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, reduction
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
-def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None,
-                      reduction: str = "mean"):
+def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None, size_average=None,
+                      reduce=None, reduction: str = "mean"):
     """The multi-class hinge loss, as ``torch.nn.functional.multi_margin_loss``: for each
     sample, ``sum over i != y of max(0, margin - x[y] + x[i]) ** p / C`` (times ``weight[y]``).
 
@@ -259,6 +273,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     Raises:
         ValueError: ``p`` not 1 or 2, bad shapes, or a target out of range.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "multi_margin_loss")
     check_reduction(reduction, "multi_margin_loss")
     if p not in (1, 2):
         raise InvalidArgumentError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got p={p!r}")
@@ -290,7 +305,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
 
 
 def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
-                        swap: bool = False, reduction: str = "mean"):
+                        swap: bool = False, size_average=None, reduce=None, reduction: str = "mean"):
     """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` with ``d`` the
     ``pairwise_distance``, as ``torch.nn.functional.triplet_margin_loss``.
 
@@ -310,6 +325,7 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     Raises:
         ValueError: ``margin <= 0``, or inputs of different numbers of dimensions.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "triplet_margin_loss")
     check_reduction(reduction, "triplet_margin_loss")
     if margin <= 0:
         raise InvalidArgumentError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
@@ -371,8 +387,8 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     return _reduce(loss, reduction, "gaussian_nll_loss")
 
 
-def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, eps: float = 1e-8,
-                     reduction: str = "mean"):
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, size_average=None,
+                     eps: float = 1e-8, reduce=None, reduction: str = "mean"):
     """The negative log-likelihood of counts ``target`` under Poisson rates, as
     ``torch.nn.functional.poisson_nll_loss``: ``exp(input) - target * input`` when
     ``log_input`` (``input`` is the log-rate), else ``input - target * log(input + eps)``.
@@ -389,6 +405,7 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, 
     Returns:
         The loss.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "poisson_nll_loss")
     check_reduction(reduction, "poisson_nll_loss")
     input, target = _tensor(input), _tensor(target)
     loss = ops.exp(input) - target * input if log_input else input - target * ops.log(input + eps)
@@ -401,8 +418,8 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, 
 
 # -- modules ------------------------------------------------------------------------------------
 class _MarginLoss(_Loss):
-    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.margin = margin
 
 
@@ -411,17 +428,17 @@ class MarginRankingLoss(_MarginLoss):
     called as ``loss(input1, input2, target)``."""
 
     def forward(self, input1, input2, target):
-        return margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+        return margin_ranking_loss(input1, input2, target, self.margin, reduction=self.reduction)
 
 
 class HingeEmbeddingLoss(_MarginLoss):
     """``nn.functional.hinge_embedding_loss`` as a module, as ``torch.nn.HingeEmbeddingLoss``."""
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
-        super().__init__(margin, reduction)
+    def __init__(self, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(margin, size_average, reduce, reduction)
 
     def forward(self, input, target):
-        return hinge_embedding_loss(input, target, self.margin, self.reduction)
+        return hinge_embedding_loss(input, target, self.margin, reduction=self.reduction)
 
 
 class CosineEmbeddingLoss(_MarginLoss):
@@ -429,38 +446,43 @@ class CosineEmbeddingLoss(_MarginLoss):
     called as ``loss(input1, input2, target)``."""
 
     def forward(self, input1, input2, target):
-        return cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+        return cosine_embedding_loss(input1, input2, target, self.margin, reduction=self.reduction)
 
 
 class SoftMarginLoss(_Loss):
     """``nn.functional.soft_margin_loss`` as a module, as ``torch.nn.SoftMarginLoss``."""
 
-    def forward(self, input, target):
-        return soft_margin_loss(input, target, self.reduction)
-
-
-class MultiLabelSoftMarginLoss(_Loss):
-    """``nn.functional.multilabel_soft_margin_loss`` as a module, as ``torch.nn.MultiLabelSoftMarginLoss``."""
-
-    def __init__(self, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
-        self.weight = weight
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
 
     def forward(self, input, target):
-        return multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+        return soft_margin_loss(input, target, reduction=self.reduction)
 
 
-class MultiMarginLoss(_Loss):
-    """``nn.functional.multi_margin_loss`` as a module, as ``torch.nn.MultiMarginLoss``."""
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """``nn.functional.multilabel_soft_margin_loss`` as a module, as ``torch.nn.MultiLabelSoftMarginLoss``
+    (``weight`` a buffer, as there)."""
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
+
+    def forward(self, input, target):
+        return multilabel_soft_margin_loss(input, target, self.weight, reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """``nn.functional.multi_margin_loss`` as a module, as ``torch.nn.MultiMarginLoss`` (``weight``
+    a buffer, as there)."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
         if p not in (1, 2):
             raise InvalidArgumentError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got p={p!r}")
-        self.p, self.margin, self.weight = p, margin, weight
+        self.p, self.margin = p, margin
 
     def forward(self, input, target):
-        return multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+        return multi_margin_loss(input, target, self.p, self.margin, self.weight, reduction=self.reduction)
 
 
 class TripletMarginLoss(_Loss):
@@ -468,15 +490,15 @@ class TripletMarginLoss(_Loss):
     called as ``loss(anchor, positive, negative)``."""
 
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
-                 reduction: str = "mean"):
-        super().__init__(reduction)
+                 size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         if margin <= 0:
             raise InvalidArgumentError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 
     def forward(self, anchor, positive, negative):
         return triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps, self.swap,
-                                   self.reduction)
+                                   reduction=self.reduction)
 
 
 class GaussianNLLLoss(_Loss):
@@ -494,12 +516,13 @@ class GaussianNLLLoss(_Loss):
 class PoissonNLLLoss(_Loss):
     """``nn.functional.poisson_nll_loss`` as a module, as ``torch.nn.PoissonNLLLoss``."""
 
-    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, log_input: bool = True, full: bool = False, size_average=None, eps: float = 1e-8,
+                 reduce=None, reduction: str = "mean"):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, log_input, target):
-        return poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps, self.reduction)
+        return poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps, reduction=self.reduction)
 
 
 __all__ = [

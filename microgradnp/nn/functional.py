@@ -25,6 +25,7 @@ from microgradnp.ops import softmax as _softmax
 from microgradnp.ops.elementwise import Dropout
 from microgradnp.ops.linalg import linear
 from microgradnp.ops.losses import check_reduction
+from microgradnp.ops.losses import legacy_reduction as _legacy_reduction
 from microgradnp.tensor import Tensor, _data, get_default_dtype
 
 __all__ = [
@@ -149,19 +150,24 @@ def _array(value):
     return None if value is None else np.asarray(_data(value))
 
 
-def mse_loss(input, target, reduction: str = "mean"):
-    """Mean squared error ``(input - target)^2``, averaged (``"mean"``), summed or per element."""
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    """Mean squared error ``(input - target)^2``, averaged (``"mean"``), summed or per element.
+    ``size_average``/``reduce``: PyTorch's deprecated spelling of ``reduction`` (see
+    ``legacy_reduction``), in PyTorch's positions, as in every loss here that PyTorch gives them."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "mse_loss")
     return _losses.MSELoss.apply(input, target, reduction=reduction)
 
 
-def l1_loss(input, target, reduction: str = "mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """Mean absolute error ``|input - target|``, averaged (``"mean"``), summed or per element."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "l1_loss")
     return _losses.L1Loss.apply(input, target, reduction=reduction)
 
 
-def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
     """``0.5 d**2 / beta`` where ``|d| = |input - target| < beta``, ``|d| - 0.5 beta``
     beyond (``beta = 0``: the L1 loss), as ``torch.nn.functional.smooth_l1_loss``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
     return _losses.SmoothL1Loss.apply(input, target, reduction=reduction, width=beta)
 
 
@@ -171,28 +177,32 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     return _losses.HuberLoss.apply(input, target, reduction=reduction, width=delta)
 
 
-def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
     """Kullback-Leibler divergence of the log-probabilities ``input`` from ``target``
     (probabilities; log-probabilities with ``log_target``), as
     ``torch.nn.functional.kl_div``: ``reduction="batchmean"`` gives the divergence per
     sample, ``"mean"`` divides by the number of elements, as PyTorch does."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "kl_div")
     return _losses.KLDivLoss.apply(input, target, reduction=reduction, log_target=log_target)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
     """Binary cross-entropy of probabilities in [0, 1] (apply ``sigmoid`` first)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
     return _losses.BCELoss.apply(input, target, weight=_array(weight), reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None):
     """Sigmoid plus binary cross-entropy, computed stably from raw scores (logits)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy_with_logits")
     return _losses.BCEWithLogitsLoss.apply(
         input, target, weight=_array(weight), pos_weight=_array(pos_weight), reduction=reduction
     )
 
 
-def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0):
     """Softmax cross-entropy of logits ``(N, C)`` (or ``(N, C, L)``, or one unbatched
     sample ``(C,)``).
 
@@ -201,6 +211,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     ``weight`` (one per class) rescales classes, ``ignore_index`` skips targets,
     ``label_smoothing`` in [0, 1] mixes in the uniform distribution.
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     if not 0 <= label_smoothing <= 1:
         raise InvalidArgumentError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target_data = np.asarray(_data(target))
@@ -235,10 +246,12 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     return losses.mean() if reduction == "mean" else losses.sum()
 
 
-def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean"):
     """Negative log-likelihood of log-probabilities ``(N, C)`` (or ``(N, C, ...)``, or one
     unbatched sample ``(C,)``) at class indices ``(N,)`` in ``[0, C)`` (a 0-d index for an
     unbatched sample); ``weight`` holds one weight per class."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "nll_loss")
     return _losses.NLLLoss.apply(input, np.asarray(_data(target)), weight=_array(weight),
                          ignore_index=ignore_index, reduction=reduction)
 
@@ -807,13 +820,20 @@ from microgradnp.nn.extra_layers import (  # noqa: E402  (they build on the func
     pixel_unshuffle,
     rms_norm,
     rrelu,
-    softmin,
     softshrink,
     tanhshrink,
     threshold,
     unfold,
     upsample,
 )
+from microgradnp.nn.extra_layers import softmin as _softmin  # noqa: E402
+
+
+def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
+    """``softmax(-input)`` along ``dim``, as ``torch.nn.functional.softmin`` (its signature; ``dtype``
+    casts the input first). Without ``dim``: PyTorch's implicit choice, softmax's rule and warning."""
+    return _softmin(input, _softmax_axis("softmin", input, dim, None), dtype)
+
 
 __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "alpha_dropout", "avg_pool3d", "bilinear",
             "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "dropout1d", "dropout2d", "dropout3d",

@@ -229,24 +229,29 @@ class PReLU(Module):
 
 
 class Identity(Module):
-    """Returns its input unchanged (the "no activation" of the lab)."""
+    """Returns its input unchanged (the "no activation" of the lab). Any arguments are
+    accepted and ignored, as PyTorch's, so that code swapping a layer for it keeps working."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
 
     def forward(self, x):
         return x
 
 
 class Softmax(Module):
-    """Softmax along ``dim`` (PyTorch's name; ``axis=`` is NumPy's, the same argument),
-    the last axis by default."""
+    """Softmax along ``dim`` (PyTorch's name; ``axis=`` is NumPy's, the same argument).
+    Without one, PyTorch's deprecated implicit choice, with its warning: ``F.softmax``'s rule
+    (axis 0 for 0-, 1- and 3-D input, else 1), as ``torch.nn.Softmax()``."""
 
     def __init__(self, dim: int | None = None, *, axis: int | None = None):
         super().__init__()
         if dim is not None and axis is not None:
             raise TypeError(f"{type(self).__name__}() got both dim= and axis= (the same argument)")
-        self.dim = self.axis = -1 if dim is None and axis is None else (axis if dim is None else dim)
+        self.dim = self.axis = axis if dim is None else dim
 
     def forward(self, x):
-        return ops.softmax(x, axis=self.axis)
+        return F.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -254,7 +259,7 @@ class Softmax(Module):
 
 class LogSoftmax(Softmax):
     def forward(self, x):
-        return ops.log_softmax(x, axis=self.axis)
+        return F.log_softmax(x, self.dim)
 
 
 class _InplaceFlag(Module):

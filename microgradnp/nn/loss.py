@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from microgradnp.nn import functional as F
 from microgradnp.nn.module import Module
-from microgradnp.ops.losses import check_reduction
+from microgradnp.ops.losses import check_reduction, legacy_reduction
+from microgradnp.tensor import Tensor, _data
 
 
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean"):
+    """A loss module: ``reduction`` (or PyTorch's deprecated ``size_average``/``reduce``, read
+    by ``legacy_reduction``: the subclasses take them in PyTorch's positions)."""
+
+    def __init__(self, reduction: str = "mean", *, size_average=None, reduce=None):
         super().__init__()
+        reduction = legacy_reduction(size_average, reduce, reduction, type(self).__name__)
         check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
@@ -17,11 +22,29 @@ class _Loss(Module):
         return f"reduction={self.reduction!r}"
 
 
+def _as_buffer(value):
+    """A per-class weight as the Tensor a buffer holds (None stays None: an empty slot)."""
+    return value if value is None or isinstance(value, Tensor) else Tensor(_data(value))
+
+
+class _WeightedLoss(_Loss):
+    """A loss with per-class ``weight``, kept as a buffer as PyTorch's ``_WeightedLoss`` keeps
+    it: in ``state_dict()`` under PyTorch's key when given (so a PyTorch ``state_dict`` of a
+    model holding the loss loads), an empty slot when None."""
+
+    def __init__(self, weight=None, reduction: str = "mean", *, size_average=None, reduce=None):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+        self.register_buffer("weight", _as_buffer(weight))
+
+
 class MSELoss(_Loss):
     """Mean squared error (the lab's loss)."""
 
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+
     def forward(self, input, target):
-        return F.mse_loss(input, target, self.reduction)
+        return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class HalfMSELoss(MSELoss):
@@ -36,19 +59,22 @@ class HalfMSELoss(MSELoss):
 class L1Loss(_Loss):
     """Mean absolute error."""
 
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+
     def forward(self, input, target):
-        return F.l1_loss(input, target, self.reduction)
+        return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
     """Quadratic below ``beta``, absolute error above (``F.smooth_l1_loss``)."""
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0):
-        super().__init__(reduction)
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
         self.beta = beta
 
     def forward(self, input, target):
-        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
 class HuberLoss(_Loss):
@@ -66,74 +92,64 @@ class KLDivLoss(_Loss):
     """Kullback-Leibler divergence of log-probabilities from a target (``F.kl_div``);
     ``reduction="batchmean"`` is the divergence per sample."""
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+        reduction = legacy_reduction(size_average, reduce, reduction, type(self).__name__)
         if reduction != "batchmean":
             check_reduction(reduction, type(self).__name__)
         Module.__init__(self)
         self.reduction, self.log_target = reduction, log_target
 
     def forward(self, input, target):
-        return F.kl_div(input, target, self.reduction, self.log_target)
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
-class BCELoss(_Loss):
+class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities (after a sigmoid)."""
 
-    def __init__(self, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
-        self.weight = weight
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
 
     def forward(self, input, target):
-        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of raw scores; stable where sigmoid + BCELoss saturates."""
+    """Binary cross-entropy of raw scores; stable where sigmoid + BCELoss saturates.
+    ``weight`` and ``pos_weight`` are buffers, as in PyTorch."""
 
-    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
-        super().__init__(reduction)
-        self.weight, self.pos_weight = weight, pos_weight
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
+        self.register_buffer("weight", _as_buffer(weight))
+        self.register_buffer("pos_weight", _as_buffer(pos_weight))
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
 
 
-class CrossEntropyLoss(_Loss):
+class CrossEntropyLoss(_WeightedLoss):
     """Softmax cross-entropy of logits against class indices (or class probabilities)."""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
-        super().__init__(reduction)
-        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
 
 
-class NLLLoss(_Loss):
+class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities (after LogSoftmax)."""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
-        super().__init__(reduction)
-        self.weight, self.ignore_index = weight, ignore_index
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(weight, reduction, size_average=size_average, reduce=reduce)
+        self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
-
-
-def _legacy_reduction(size_average, reduce, reduction: str, name: str) -> str:
-    """PyTorch's reading of the deprecated ``size_average``/``reduce`` pair (each None means
-    True): ``reduce=False`` gives ``"none"``, else ``size_average`` picks ``"mean"`` or
-    ``"sum"``; with both None, ``reduction`` as given. PyTorch warns when either is set."""
-    if size_average is None and reduce is None:
-        return reduction
-    import warnings
-
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    legacy = "none" if not reduce else "mean" if size_average else "sum"
-    warnings.warn(f"{name}: size_average and reduce args will be deprecated, please use reduction='{legacy}' "
-                  "instead.", UserWarning, stacklevel=3)
-    return legacy
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class NLLLoss2d(NLLLoss):
@@ -150,4 +166,4 @@ class NLLLoss2d(NLLLoss):
         warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement and "
                       "see https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details.",
                       FutureWarning, stacklevel=2)
-        super().__init__(weight, ignore_index, _legacy_reduction(size_average, reduce, reduction, "NLLLoss2d"))
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)

@@ -21,7 +21,7 @@ from microgradnp.nn import functional as F
 from microgradnp.nn.conv import Conv1d as _ConvLayer
 from microgradnp.nn.conv import _per_axis
 from microgradnp.nn.extra_layers import AdaptiveMaxPool1d, _adaptive_max_pool, avg_pool3d
-from microgradnp.nn.extra_losses import _reduce, _same_ndim, _tensor, eager_only, pairwise_distance
+from microgradnp.nn.extra_losses import _hinge, _reduce, _same_ndim, _tensor, eager_only, pairwise_distance
 from microgradnp.nn.init import default_layer_init_, normal_, zeros_
 from microgradnp.nn.layers import Linear
 from microgradnp.nn.loss import _Loss
@@ -29,6 +29,7 @@ from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.normalization import _renorm_rows, embedding
 from microgradnp.ops import conv as _conv
 from microgradnp.ops.conv import _unbatched, positive_int, positive_ints
+from microgradnp.ops.losses import legacy_reduction
 from microgradnp.tensor import Tensor, _data, _rng, get_default_dtype
 
 __all__ = [
@@ -347,8 +348,12 @@ class MaxUnpool1d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size, self.padding = kernel_size, padding
-        self.stride = kernel_size if stride is None else stride
+        # Tuples per axis, as PyTorch's MaxUnpool layers keep them (_single/_pair/_triple), checked here
+        # rather than at the first forward.
+        name, ndim = type(self).__name__, self.ndim
+        self.kernel_size = positive_ints(kernel_size, "kernel_size", name, ndim)
+        self.stride = positive_ints(kernel_size if stride is None else stride, "stride", name, ndim)
+        self.padding = positive_ints(padding, "padding", name, ndim, zero_ok=True)
 
     def forward(self, input, indices, output_size=None):
         return _max_unpool(f"max_unpool{self.ndim}d", input, indices, self.kernel_size, self.stride, self.padding,
@@ -560,7 +565,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     d_pos, d_neg = distance(anchor, positive), distance(anchor, negative)
     if swap:
         d_neg = ops.minimum(d_neg, distance(positive, negative))
-    return _reduce(ops.relu(margin + d_pos - d_neg), reduction, "triplet_margin_with_distance_loss")
+    return _reduce(_hinge(margin + d_pos - d_neg), reduction, "triplet_margin_with_distance_loss")
 
 
 class TripletMarginWithDistanceLoss(_Loss):
@@ -584,8 +589,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     Raises:
         ValueError: shapes that differ, or a target that is not integers in ``[-1, C)``.
     """
-    if size_average is not None or reduce is not None:
-        raise InvalidArgumentError("multilabel_margin_loss: size_average and reduce are deprecated; use reduction=")
+    reduction = legacy_reduction(size_average, reduce, reduction, "multilabel_margin_loss")
     x = _tensor(input)
     labels = np.asarray(_data(target))
     if x.ndim not in (1, 2) or labels.shape != x.shape:
@@ -611,6 +615,9 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 
 class MultiLabelMarginLoss(_Loss):
     """``multilabel_margin_loss`` as a module, as ``torch.nn.MultiLabelMarginLoss``."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(reduction, size_average=size_average, reduce=reduce)
 
     def forward(self, input, target):
         return multilabel_margin_loss(input, target, reduction=self.reduction)

@@ -20,7 +20,7 @@ from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn import init
 from microgradnp.nn.containers import ModuleList
-from microgradnp.nn.layers import Dropout, Linear
+from microgradnp.nn.layers import GELU, Dropout, Linear, ReLU
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.normalization import LayerNorm
 from microgradnp.ops.linalg import linear
@@ -465,6 +465,16 @@ class TransformerEncoderLayer(_FeedForwardLayer):
     """
 
     _blocks = 2
+
+    @property
+    def activation_relu_or_gelu(self) -> int:
+        """PyTorch's code for the activation, read by code written for its fast path: 1 for ReLU
+        (``"relu"``, ``F.relu`` or an ``nn.ReLU``), 2 for GELU (likewise), 0 for anything else.
+        Derived from ``activation``, so it stays right when the activation is replaced."""
+        activation = self.activation
+        if activation is F.relu or isinstance(activation, ReLU):
+            return 1
+        return 2 if activation is F.gelu or isinstance(activation, GELU) else 0
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False):
         """Encode ``src`` (S, N, E), (N, S, E) with ``batch_first``, or (S, E).

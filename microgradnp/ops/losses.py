@@ -21,6 +21,25 @@ def check_reduction(reduction: str, loss: str) -> None:
         raise InvalidArgumentError(f"{loss}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def legacy_reduction(size_average, reduce, reduction: str, loss: str) -> str:
+    """The reduction PyTorch reads from its deprecated ``size_average``/``reduce`` arguments
+    (``torch.nn._reduction.legacy_get_string``), which old code still passes: each None means
+    True; ``reduce`` false gives ``"none"``, else ``size_average`` picks ``"mean"`` or ``"sum"``
+    (by truth value, as PyTorch: so ``mse_loss(x, y, "sum")``, whose third argument is
+    ``size_average``, means ``"mean"`` there too). With both None, ``reduction`` as given.
+    Setting either warns with PyTorch's UserWarning, which names the replacement."""
+    if size_average is None and reduce is None:
+        return reduction
+    import warnings
+
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    legacy = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"{loss}: size_average and reduce args will be deprecated, please use reduction='{legacy}' "
+                  "instead.", UserWarning, stacklevel=3)
+    return legacy
+
+
 def check_same_shape(input_shape, target_shape, loss: str) -> None:
     """Broadcasting a (N, 1) prediction against an (N,) target would silently compare
     every prediction with every target: refuse it."""
@@ -192,6 +211,10 @@ class KLDivLoss(_ElementwiseLoss):
     @staticmethod
     def backward(ctx, grad):
         x, target, probability = ctx.saved_tensors
+        if ctx.log_target and isinstance(target, Tensor):
+            # create_graph: exp(target) again from the target's Tensor (the saved array would
+            # be a constant), so that second derivatives through the target see it
+            probability = target.exp()
         grad_losses = _unreduce(grad, ctx)
         grad_target = None
         if ctx.needs_input_grad[1]:
@@ -279,6 +302,10 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
         if isinstance(x, Tensor):  # create_graph: the values x gave, computed again from it (differentiable)
             softplus_of_negative = BCEWithLogitsLoss._softplus_of_negative(x)
             sigmoid_of_negative = BCEWithLogitsLoss._sigmoid_of_negative(x)
+        if ctx.pos_weight is not None and isinstance(target, Tensor):
+            # create_graph: the saved weight is an array, a constant; from the target's Tensor
+            # it carries the second derivatives through the target
+            log_weight = (ctx.pos_weight - 1) * target + 1
         grad = _unreduce(grad, ctx) if ctx.weight is None else _unreduce(grad, ctx) * ctx.weight
         grad_input = grad * ((1 - target) - log_weight * sigmoid_of_negative)
         if not ctx.needs_input_grad[1]:
