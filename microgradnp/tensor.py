@@ -117,6 +117,7 @@ class Tensor:
     _hooks: list | None = None
     _retains_grad: bool = False
     _used = False  # an input of a recorded operation (see Function.apply)
+    _view_stamp = 1  # for a plain view taken after a value that requires grad was written into its memory: when
     _grad_graph: tuple | None = None  # (.grad it belongs to, that gradient as a Tensor with a graph)
     __hash__ = object.__hash__  # a Tensor is its own identity; == compares elementwise
 
@@ -316,10 +317,11 @@ class Tensor:
 
     # -- PyTorch's spellings -----------------------------------------------------------
     def view(self, *shape) -> Tensor:
-        """The same elements in a new shape (PyTorch's name for ``reshape``; here any
-        tensor can be viewed, contiguous or not): ``t.view(2, -1)``. ``t.view(dtype)``
-        reinterprets the bytes as another dtype, as PyTorch's (the last axis scales by the
-        ratio of the sizes): the same memory, a tensor outside the graph."""
+        """The same elements in a new shape, in the same memory: ``t.view(2, -1)``. As in
+        PyTorch, a shape that the memory layout cannot give without a copy (``t.T.view(-1)``)
+        raises: a write into the copy would not reach ``t``; ``reshape`` copies where needed.
+        ``t.view(dtype)`` reinterprets the bytes as another dtype, as PyTorch's (the last
+        axis scales by the ratio of the sizes): the same memory, a tensor outside the graph."""
         if len(shape) == 1 and not isinstance(shape[0], int | np.integer | tuple | list):
             try:
                 dtype = np.dtype(shape[0])
@@ -330,7 +332,14 @@ class Tensor:
                 return _no_grad_on_data(lambda data: data.view(dtype))(self)
             except ValueError as error:
                 raise InvalidArgumentError(f"view({dtype}): {error}") from None
-        return _ops.reshape(self, *shape)
+        viewed = _ops.reshape(self, *shape)
+        data = self.data
+        if (data.size and viewed.data.base is None) or _versions._owner(viewed.data) is not _versions._owner(data):
+            raise InvalidArgumentError(
+                f"view size is not compatible with input tensor's size and stride (a view of shape "
+                f"{viewed.data.shape} of this {data.shape} tensor would need a copy of its memory). Use .reshape(...) "
+                "instead, or .contiguous().view(...)")
+        return viewed
 
     def unsqueeze(self, dim: int) -> Tensor:
         """A length-1 axis inserted at ``dim`` (NumPy's ``expand_dims``)."""
@@ -502,6 +511,8 @@ class Tensor:
                 "tensor instead (y = y * 2, y = mg.where(mask, v, y)), or make the change under "
                 "mg.no_grad() if it must not be differentiated."
             )
+        if _versions.graph_writes and self._node is None and _versions.stale_view(self):
+            raise RuntimeError(_STALE_VIEW.format(what=f"{op} writes through it"))
         if isinstance(value, Tensor) and value.requires_grad and self.data.dtype.kind in "fc":
             raise RuntimeError(
                 f"{op}: the value requires grad, but writing it into a tensor in place is not "
@@ -603,6 +614,8 @@ class Tensor:
             result = result.to(data.dtype)
         np.copyto(data, result.data)
         _versions.bump(data)  # a node that saved the old values raises at backward, as in PyTorch
+        if node is None and not before.requires_grad:  # a plain tensor's memory now holds graph values
+            _versions.joined_graph(data, _versions.writes.latest)
         self._node, self._requires_grad = result._node, result._requires_grad
         return self
 
@@ -1202,6 +1215,13 @@ def _argmax_or_min(function):
                      f"(``dim=``/``keepdim=`` too; None: of the flattened tensor), as ``np.{function.__name__}``; "
                      "an integer tensor outside the graph.")
     return query
+
+
+_STALE_VIEW = (
+    "{what}, but this tensor is a view taken before a value that requires grad was written into the tensor "
+    "it views (buf[...] = x * 2): it shows the new values without being in their graph, so gradients through "
+    "it would be wrong. Take the view again after the write (v = buf[0:2]); under mg.no_grad() it is a "
+    "constant as any other view")
 
 
 class _Size(int):

@@ -4,6 +4,8 @@ PyTorch (the oracle; skipped without it)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,102 @@ def test_flipping_a_0d_tensor_along_its_dim_0_is_the_tensor_as_torch(torch):
         x.flip(1)
     with pytest.raises(ValueError, match="repeated"):
         x.flip((0, 0))
+
+
+# -- views of a plain tensor taken before a value that requires grad was written into it ---------
+def _buffer_with_an_early_view():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    buffer = mg.zeros(3)
+    early = buffer[1:3]  # a view taken while the buffer is a plain tensor
+    buffer[0:2] = x * 2.0  # the buffer's memory now holds values of x's graph
+    return x, buffer, early
+
+
+@pytest.mark.parametrize("use", [lambda v: v * 3.0, lambda v: v.sum(), lambda v: v[0:1], lambda v: mg.exp(v)])
+def test_a_view_taken_before_a_write_that_brings_a_graph_refuses_to_be_used(use):
+    # It shows the new values (x's) without being in their graph: x's gradient through it would
+    # be silently missing (PyTorch's view tracking puts it in the graph).
+    _, _, early = _buffer_with_an_early_view()
+    np.testing.assert_array_equal(early.data, [4.0, 0.0])
+    with pytest.raises(RuntimeError, match="view taken before a value that requires grad was written"):
+        use(early)
+    with mg.no_grad():
+        np.testing.assert_array_equal(use(early).data, use(mg.tensor(early.data)).data)  # a constant there
+
+
+@pytest.mark.parametrize("write", [
+    lambda v: v.__setitem__(0, 7.0), lambda v: v.mul_(2.0), lambda v: v.fill_(3.0), lambda v: v.__iadd__(1.0)])
+def test_writing_through_a_view_taken_before_a_write_that_brings_a_graph_raises(torch, write):
+    # PyTorch records the write on the buffer (v.grad [1, 0] after a[0] = 7) or refuses it; writing
+    # through unrecorded would leave the buffer's graph describing values it no longer holds.
+    _, buffer, early = _buffer_with_an_early_view()
+    with pytest.raises(RuntimeError, match="view taken before a value that requires grad was written"):
+        write(early)
+    np.testing.assert_array_equal(buffer.data, [2.0, 4.0, 0.0])
+
+
+def test_views_taken_after_the_write_and_detached_views_are_fine(torch):
+    x, buffer, _ = _buffer_with_an_early_view()
+    later = buffer[0:2]
+    (later * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 6.0])
+    weights = mg.tensor([1.0, 1.0], requires_grad=True)
+    (buffer.detach()[0:2] * weights).sum().backward()  # a constant, as PyTorch's detach
+    np.testing.assert_array_equal(weights.grad, [2.0, 4.0])
+    h = mg.tensor([1.0, 2.0], requires_grad=True)
+    rows = mg.zeros(3, 2)
+    for t in range(3):  # an RNN's output buffer, row by row
+        rows[t] = h * (t + 1.0)
+    rows.sum().backward()
+    np.testing.assert_array_equal(h.grad, [6.0, 6.0])
+
+
+# -- indexing as PyTorch reads it -------------------------------------------------------------
+INDICES = {  # (rows r, columns c, a 0-d index i) -> the index
+    "[r, c]": lambda r, c, i: [r, c], "[[0, 1], [1, 0]]": lambda r, c, i: [[0, 1], [1, 0]],
+    "[[0, 1]]": lambda r, c, i: [[0, 1]], "[0, :]": lambda r, c, i: [0, slice(None)], "[0, 1]": lambda r, c, i: [0, 1],
+    "i": lambda r, c, i: i, "[i, i]": lambda r, c, i: [i, i], "[r, None]": lambda r, c, i: [r, None],
+    "[..., 1]": lambda r, c, i: [Ellipsis, 1]}
+
+
+@pytest.mark.parametrize("index", list(INDICES))
+def test_a_list_holding_index_sequences_indexes_as_a_tuple_as_torch(torch, index):
+    values = np.arange(12.0).reshape(3, 4)
+    weights = np.random.default_rng(0).standard_normal(values.shape)
+    got = []
+    for lib in (mg, torch):
+        t = lib.tensor(values, requires_grad=True)
+        parts = [lib.tensor(np.array(v), dtype=lib.int64) for v in ([0, 1], [1, 2], 1)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (torch warns that the list form is deprecated)
+            out = t[INDICES[index](*parts)]
+        (out * lib.tensor(np.ones(tuple(out.shape)))).sum().backward()
+        (t * lib.tensor(weights)).sum().backward()
+        got.append((tuple(out.shape), np.asarray(out.detach().numpy() if lib is torch else out.data),
+                    np.asarray(t.grad)))
+    assert got[0][0] == got[1][0]
+    np.testing.assert_array_equal(got[0][1], got[1][1])
+    np.testing.assert_array_equal(got[0][2], got[1][2])
+
+
+def test_indexing_with_a_0d_integer_tensor_gives_a_view_as_torch(torch):
+    for lib in (mg, torch):
+        a = lib.zeros(2, 3)
+        i = lib.tensor(np.array(1), dtype=lib.int64)
+        a[i].add_(1.0)
+        a[i][0] = 5.0
+        np.testing.assert_array_equal(np.asarray(a), [[0, 0, 0], [5, 1, 1]])
+
+
+def test_view_refuses_a_shape_that_needs_a_copy_as_torch(torch):
+    values = np.arange(6.0).reshape(2, 3)
+    for lib, error in ((mg, ValueError), (torch, RuntimeError)):
+        a = lib.tensor(values)
+        with pytest.raises(error, match="view size is not compatible with input tensor's size and stride"):
+            a.T.view(6)
+        with pytest.raises(error, match="view size is not compatible"):
+            a[:, :2].view(4)
+        assert tuple(a.T.contiguous().view(6).shape) == (6,) and tuple(a[:, :2].view(2, 2, 1).shape) == (2, 2, 1)
+        v = a.view(3, 2)
+        v[0, 0] = 9.0  # the same memory
+        assert float(a[0, 0]) == 9.0

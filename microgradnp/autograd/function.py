@@ -29,7 +29,7 @@ import weakref
 import numpy as np
 
 from microgradnp.autograd.grad_mode import mode, watchers
-from microgradnp.autograd.versions import stamps, written_since
+from microgradnp.autograd.versions import graph_writes, stale_view, stamps, written_since
 from microgradnp.errors import InvalidArgumentError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -178,6 +178,8 @@ class Function:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
                 record = record or x._requires_grad
+                if graph_writes and x._node is None and not x._requires_grad and mode.grad_enabled and stale_view(x):
+                    raise RuntimeError(_STALE_VIEW.format(what=f"{cls.name} uses it"))
             else:
                 arrays.append(_as_float_array(x) if isinstance(x, list) else x)
         try:
@@ -211,6 +213,8 @@ class Function:
                 else:
                     needs.append(False)
             ctx._needs = tuple(needs)
+        elif graph_writes and out.base is not None:  # a plain view, taken after any write so far (stale_view)
+            result._view_stamp = next(stamps)
         if watchers.count:  # detect_anomaly or an mg.compile trace, in some thread
             if mode.anomaly:
                 ctx.origin = _user_origin()
@@ -479,7 +483,7 @@ def _check_finite(array, node: Function, phase: str) -> None:
         raise FloatingPointError(f"{node.name} produced {kind} in its {phase} ({where})")
 
 
-from microgradnp.tensor import Tensor, _as_float_array, _data, describe  # noqa: E402  (Tensor needs this module first)
+from microgradnp.tensor import _STALE_VIEW, Tensor, _as_float_array, _data, describe  # noqa: E402  (Tensor needs this module first)
 
 
 def _reduces_to(shape: tuple, target: tuple) -> bool:

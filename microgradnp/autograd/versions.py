@@ -105,3 +105,29 @@ def written_since(array, stamp: int) -> tuple[int, int] | None:
         return None
     later = sum(1 for written in memory if written < stamp)
     return memory.version, memory.version - later
+
+
+# Memories of plain tensors into which a value that requires grad was written (a recorded
+# write: ``buf[0] = x * 2``): id(owning array) -> the stamp of the latest such write. A plain
+# view of that memory taken before the write sees the new values but is not in the graph:
+# used in an operation, or written through, its gradients would be silently wrong.
+graph_writes: dict[int, int] = {}
+
+
+def joined_graph(array: np.ndarray, stamp: int) -> None:
+    """Note that a value that requires grad was written into ``array``'s memory at ``stamp``."""
+    owner = _owner(array)
+    key = id(owner)
+    if key not in graph_writes:
+        weakref.finalize(owner, graph_writes.pop, key, None)
+    graph_writes[key] = stamp
+
+
+def stale_view(tensor) -> bool:
+    """Whether ``tensor``, a plain tensor whose data is a view, was taken (or is untagged, so
+    may have been) before a value that requires grad was written into the memory it views."""
+    data = tensor.data
+    if type(data) is not np.ndarray or data.base is None:
+        return False
+    written = graph_writes.get(id(_owner(data)))
+    return written is not None and tensor._view_stamp >= written  # (stamps count down)

@@ -15,6 +15,10 @@ def _plain_index(index):
     """Tensors inside an index become their arrays. A float Tensor is refused with the fix:
     ``mg.tensor`` stores whole numbers and bools as floats, which cannot index (as in
     PyTorch, whose index tensors must be integers or bools)."""
+    if type(index) is list and len(index) < 32 and any(
+            isinstance(part, Tensor | np.ndarray | list | tuple | slice) or part is None or part is Ellipsis
+            for part in index):
+        index = tuple(index)  # PyTorch's (and old NumPy's) reading: x[[rows, cols]] is x[rows, cols]
     parts = index if isinstance(index, tuple) else (index,)
     for part in parts:
         if isinstance(part, Tensor) and part.data.dtype.kind == "f":
@@ -22,7 +26,16 @@ def _plain_index(index):
                 f"a float tensor (dtype {part.data.dtype}) cannot index: mg.tensor stores whole numbers and bools "
                 "as floats; index with t.long() (positions), t.bool() (a mask), or a NumPy integer or bool array"
             )
-    return tuple(_data(i) for i in index) if isinstance(index, tuple) else _data(index)
+    return tuple(_plain_part(i) for i in index) if isinstance(index, tuple) else _plain_part(index)
+
+
+def _plain_part(part):
+    """An index part as NumPy takes it; a 0-d integer tensor is an int, as in PyTorch (x[i] is
+    then a view, which an in-place change writes through)."""
+    part = _data(part)
+    if type(part) is np.ndarray and not part.ndim and part.dtype.kind in "iu":
+        return int(part)
+    return part
 
 
 def _is_basic(index) -> bool:
