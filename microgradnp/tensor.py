@@ -118,6 +118,7 @@ class Tensor:
     _retains_grad: bool = False
     _used = False  # an input of a recorded operation (see Function.apply)
     _view_stamp = 1  # for a plain view taken after a value that requires grad was written into its memory: when
+    _no_grad_view = False  # a view of a tensor that requires grad, taken under no_grad
     _grad_graph: tuple | None = None  # (.grad it belongs to, that gradient as a Tensor with a graph)
     __hash__ = object.__hash__  # a Tensor is its own identity; == compares elementwise
 
@@ -513,6 +514,12 @@ class Tensor:
             )
         if _versions.graph_writes and self._node is None and _versions.stale_view(self):
             raise RuntimeError(_STALE_VIEW.format(what=f"{op} writes through it"))
+        if self._no_grad_view:
+            raise RuntimeError(
+                f"{op}: this tensor is a view created in no_grad mode (of a tensor that requires grad) and is being "
+                "modified in place with grad mode enabled, which PyTorch forbids too: the change would not be "
+                "recorded in the viewed tensor's graph. Do both the view and the write inside the no_grad block, "
+                "or both outside it.")
         if isinstance(value, Tensor) and value.requires_grad and self.data.dtype.kind in "fc":
             raise RuntimeError(
                 f"{op}: the value requires grad, but writing it into a tensor in place is not "

@@ -193,3 +193,18 @@ def test_view_refuses_a_shape_that_needs_a_copy_as_torch(torch):
         v = a.view(3, 2)
         v[0, 0] = 9.0  # the same memory
         assert float(a[0, 0]) == 9.0
+
+
+@pytest.mark.parametrize("write", [lambda v: v.__setitem__(0, 7.0), lambda v: v.mul_(2.0), lambda v: v.__iadd__(1.0)])
+@pytest.mark.parametrize("leaf", [True, False])
+def test_a_view_made_under_no_grad_is_not_written_in_place_with_grad_mode_on_as_torch(torch, write, leaf):
+    for lib in (torch, mg):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        base = x if leaf else x * 1.0
+        with lib.no_grad():
+            view = base[1:3]
+        with pytest.raises(RuntimeError, match="no_grad mode"):  # (the change would bypass base's graph)
+            write(view)
+        with lib.no_grad():
+            write(view)  # both inside no_grad: fine
+            write(base[0:2])

@@ -213,8 +213,11 @@ class Function:
                 else:
                     needs.append(False)
             ctx._needs = tuple(needs)
-        elif graph_writes and out.base is not None:  # a plain view, taken after any write so far (stale_view)
-            result._view_stamp = next(stamps)
+        elif out.base is not None:
+            if graph_writes:  # a plain view, taken after any write so far (stale_view)
+                result._view_stamp = next(stamps)
+            if record:  # a view of a tensor that requires grad, taken under no_grad: not to be written in grad mode
+                result._no_grad_view = True
         if watchers.count:  # detect_anomaly or an mg.compile trace, in some thread
             if mode.anomaly:
                 ctx.origin = _user_origin()
