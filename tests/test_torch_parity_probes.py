@@ -208,3 +208,23 @@ def test_a_view_made_under_no_grad_is_not_written_in_place_with_grad_mode_on_as_
         with lib.no_grad():
             write(view)  # both inside no_grad: fine
             write(base[0:2])
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "nansum", "nanmean", "amax", "amin", "std", "var", "count_nonzero",
+                                  "norm", "var_mean", "std_mean"])
+@pytest.mark.parametrize("dim", [(), []])
+def test_an_empty_dim_reduces_every_axis_as_torch_and_an_empty_axis_none_as_numpy(torch, name, dim):
+    values = np.arange(6.0).reshape(2, 3)
+    x = mg.tensor(values, requires_grad=True)
+    calls = [getattr(mg, name)(x, dim=dim)]
+    if hasattr(x, name):
+        calls.append(getattr(x, name)(dim=dim))
+    theirs = getattr(torch, name)(torch.tensor(values), dim=dim)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    for ours in calls:
+        ours = ours if isinstance(ours, tuple) else (ours,)
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.shape == tuple(b.shape) == ()
+            np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-12)
+    if name in ("sum", "mean"):
+        assert getattr(mg, name)(x, axis=()).shape == (2, 3)  # NumPy's reading of axis=()

@@ -14,6 +14,18 @@ ALIASES = {"dim": "axis", "dims": "axis", "keepdim": "keepdims", "start_dim": "s
            "shifts": "shift"}
 
 
+# The reductions whose dim=() (or []) means every axis in PyTorch, as dim=None.
+_REDUCE_ALL_ON_EMPTY_DIM = frozenset(
+    ("sum", "mean", "nansum", "nanmean", "amax", "amin", "std", "var", "count_nonzero", "norm", "var_mean",
+     "std_mean"))
+
+
+def reduced_dims(dim):
+    """A reduction's ``dim`` as PyTorch reads it: ``()`` or ``[]`` is every axis, as None
+    (NumPy's ``axis=()`` reduces none)."""
+    return None if isinstance(dim, tuple | list) and not dim else dim
+
+
 def torch_names(function):
     """Let ``function`` (whose parameters use NumPy's names) also take PyTorch's: ``dim``
     for ``axis`` and ``keepdim`` for ``keepdims``. Giving both spellings of one argument
@@ -23,6 +35,7 @@ def torch_names(function):
     if not renames:
         return function
     positions = {name: i for i, name in enumerate(parameters)}
+    reduces_all_on_no_dim = function.__name__ in _REDUCE_ALL_ON_EMPTY_DIM
 
     @functools.wraps(function)
     def call(*args, **kwargs):
@@ -31,7 +44,8 @@ def torch_names(function):
                 if numpy in kwargs or positions[numpy] < len(args):
                     raise TypeError(f"{function.__name__}() got both {torch}= and {numpy}= (they are the same "
                                     f"argument: {torch} is PyTorch's name for NumPy's {numpy})")
-                kwargs[numpy] = kwargs.pop(torch)
+                value = kwargs.pop(torch)
+                kwargs[numpy] = reduced_dims(value) if reduces_all_on_no_dim and torch == "dim" else value
         return function(*args, **kwargs)
 
     return call

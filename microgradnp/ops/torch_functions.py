@@ -25,6 +25,7 @@ from microgradnp.autograd.grad_mode import _ModeSwitch
 from microgradnp.device import takes_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops import primitive
+from microgradnp.ops._aliases import reduced_dims
 from microgradnp.ops.primitive import normalize_axes
 from microgradnp.ops.torch_math import _tensor
 from microgradnp.tensor import (
@@ -245,7 +246,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
 def _dim_or_axis(name: str, dim, axis):
     if dim is not None and axis is not None:
         raise TypeError(f"{name}() got both dim= and axis= (they are the same argument)")
-    return axis if dim is None else dim
+    return axis if dim is None else reduced_dims(dim)
 
 
 def cov(input, *, correction: int = 1, fweights=None, aweights=None):  # noqa: A002

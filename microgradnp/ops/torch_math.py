@@ -19,6 +19,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
+from microgradnp.ops._aliases import reduced_dims
 from microgradnp.ops.elementwise import LogAddExp2, Logit, _erf_values, _values
 from microgradnp.ops.primitive import Primitive, check_not_empty, floating, floating_pair, normalize_axes
 from microgradnp.ops.reductions import cast_first
@@ -473,14 +474,14 @@ def _not_nan(input):  # noqa: A002
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """The sum treating nan as 0 (``torch.nansum``); the gradient is 0 at the nans."""
-    x = cast_first("nansum", _tensor(input), dtype)
+    x, dim = cast_first("nansum", _tensor(input), dtype), reduced_dims(dim)
     values = _not_nan(x) if x.dtype.kind == "f" else x  # (bool and integer tensors hold no nan: int64 sums)
     return ops.sum(values, axis=dim, keepdims=keepdim, dtype=dtype)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """The mean of the values that are not nan (``torch.nanmean``): nan where all are nan."""
-    x = _tensor(input)
+    x, dim = _tensor(input), reduced_dims(dim)
     if dtype is not None:
         x = ops.astype(x, dtype)
     count = _on_data(lambda a: np.sum(~np.isnan(a), axis=dim, keepdims=keepdim).astype(a.dtype))(x)
@@ -494,7 +495,7 @@ def _count_nonzero(a, dim=None):
 def count_nonzero(input, dim=None):  # noqa: A002
     """How many values are not 0 over ``dim`` (an int, a tuple or None for all), as
     ``torch.count_nonzero``: an int64 tensor outside the graph."""
-    return _on_data(_count_nonzero)(input, dim=dim)
+    return _on_data(_count_nonzero)(input, dim=reduced_dims(dim))
 
 
 # -- selections: the values at indices found on the data --------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.device import takes_device
 from microgradnp.errors import IndexOutOfRangeError, InvalidArgumentError
+from microgradnp.ops._aliases import reduced_dims
 
 _INTEGER_CASTS = {"long": np.int64, "int": np.int32, "short": np.int16, "char": np.int8, "byte": np.uint8,
                   "bool": np.bool_}
@@ -131,12 +132,12 @@ def amax(self, dim=None, keepdim: bool = False):
     """The largest values over ``dim`` (all by default): ``torch.amax``, values only. Tied
     maxima share the gradient, and so do NaNs, which are the max (torch.amax gives nan
     gradients everywhere in a group holding a NaN; its ``max()`` gives them to the NaNs)."""
-    return ops.max(self, axis=dim, keepdims=keepdim)
+    return ops.max(self, axis=reduced_dims(dim), keepdims=keepdim)
 
 
 def amin(self, dim=None, keepdim: bool = False):
     """The smallest values over ``dim`` (all by default): ``torch.amin``, values only."""
-    return ops.min(self, axis=dim, keepdims=keepdim)
+    return ops.min(self, axis=reduced_dims(dim), keepdims=keepdim)
 
 
 def rsqrt(self):
