@@ -764,7 +764,7 @@ def _describe_network(model) -> str:
         return model.extra_repr().removeprefix("sizes=")
     conv, mlp = model[1], model[-1]
     _, rest = mlp.extra_repr().removeprefix("sizes=").split("-", 1)
-    return f"{conv.kernel_size}-conv1d({conv.out_channels})-{rest}"  # (the kernel spans the inputs)
+    return f"{conv.kernel_size[0]}-conv1d({conv.out_channels})-{rest}"  # (the kernel spans the inputs)
 
 
 def _print_predictions(X, y, prediction) -> None:

@@ -531,18 +531,20 @@ def test_conv1d_layer_seeding_parameters_and_forward(rng):
 
 
 def test_layer_reprs_name_their_settings():
-    assert repr(Conv1d(8, 16, 5, rng=0)) == "Conv1d(8, 16, kernel_size=5, stride=1)  [weight: 16x8x5, bias: 16]"
+    # PyTorch's text: convolutions keep their settings as tuples, MaxPool1d as given, AvgPool1d
+    # as 1-tuples (tests/test_module_attributes_parity.py compares them all with PyTorch's)
+    assert repr(Conv1d(8, 16, 5, rng=0)) == "Conv1d(8, 16, kernel_size=(5,), stride=(1,))  [weight: 16x8x5, bias: 16]"
     assert repr(Conv1d(8, 16, 4, padding="same", dilation=2, groups=4, bias=False)) == (
-        "Conv1d(8, 16, kernel_size=4, stride=1, padding='same', dilation=2, groups=4, bias=False)  [weight: 16x2x4]"
+        "Conv1d(8, 16, kernel_size=(4,), stride=(1,), padding=same, dilation=(2,), groups=4, bias=False)"
+        "  [weight: 16x2x4]"
     )
     assert repr(MaxPool1d(3)) == "MaxPool1d(kernel_size=3, stride=3, padding=0, dilation=1, ceil_mode=False)"
-    # PyTorch's 1-tuples are accepted and shown as ints
     assert repr(Conv1d(4, 4, (3,), dilation=(2,), padding=(1,))).startswith(
-        "Conv1d(4, 4, kernel_size=3, stride=1, padding=1, dilation=2)")
+        "Conv1d(4, 4, kernel_size=(3,), stride=(1,), padding=(1,), dilation=(2,))")
     assert repr(MaxPool1d((3,), dilation=(2,))) == (
-        "MaxPool1d(kernel_size=3, stride=3, padding=0, dilation=2, ceil_mode=False)")
+        "MaxPool1d(kernel_size=(3,), stride=(3,), padding=0, dilation=(2,), ceil_mode=False)")
     assert repr(AvgPool1d(3, 2, padding=1, count_include_pad=False)) == (
-        "AvgPool1d(kernel_size=3, stride=2, padding=1, ceil_mode=False, count_include_pad=False)"
+        "AvgPool1d(kernel_size=(3,), stride=(2,), padding=(1,))"
     )
 
 

@@ -218,7 +218,7 @@ def test_default_init_range_and_repr():
     bound = 1 / np.sqrt(2 * 3 * 3)
     assert layer.weight.shape == (8, 2, 3, 3) and np.abs(layer.weight.data).max() <= bound
     assert np.abs(layer.bias.data).max() <= bound
-    assert "Conv2d(2, 8, kernel_size=3, stride=1)" in repr(layer)
+    assert "Conv2d(2, 8, kernel_size=(3, 3), stride=(1, 1))" in repr(layer)
     assert "padding=(1, 2)" in repr(mg.nn.Conv2d(2, 8, 3, padding=(1, 2)))
     assert repr(mg.nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
 

@@ -91,7 +91,7 @@ def test_bce_with_logits_pos_weight_penalty_reaches_the_target(torch, rng, reduc
 
 # == 3. softmax-like modules without dim: PyTorch's implicit choice ===================================
 @pytest.mark.parametrize("shape", [(), (4,), (2, 3), (2, 3, 4), (2, 3, 2, 2)])
-@pytest.mark.parametrize("name", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("name", ["Softmax", "LogSoftmax", "Softmin"])
 def test_softmax_modules_without_dim_use_torchs_implicit_dim(torch, rng, name, shape):
     x = rng.normal(size=shape)
     with pytest.warns(UserWarning, match="Implicit dimension"):

@@ -318,7 +318,8 @@ def test_half_mse_is_half_of_mse_bit_for_bit(reduction):
     rng = np.random.default_rng(0)
     prediction, target = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))
     results = []
-    for loss in (lambda a, t: nn.HalfMSELoss(reduction)(a, t), lambda a, t: 0.5 * nn.MSELoss(reduction)(a, t)):
+    for loss in (lambda a, t: nn.HalfMSELoss(reduction=reduction)(a, t),
+                 lambda a, t: 0.5 * nn.MSELoss(reduction=reduction)(a, t)):
         a = mg.tensor(prediction, requires_grad=True)
         value = loss(a, mg.tensor(target))
         value.backward()

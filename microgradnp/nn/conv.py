@@ -16,7 +16,7 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _per_axis(value, ndim: int) -> tuple:
-    return tuple(value) if isinstance(value, tuple | list) else (value,) * ndim
+    return tuple(value) if isinstance(value, tuple) else (value,) * ndim
 
 
 class Conv1d(Module):

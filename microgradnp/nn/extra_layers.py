@@ -893,10 +893,11 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
 
 
 class Softmin(Softmax):
-    """``softmin`` along ``dim`` (the last axis by default), as ``torch.nn.Softmin``."""
+    """``softmin`` along ``dim`` (without one, PyTorch's implicit choice, as ``nn.Softmax``), as
+    ``torch.nn.Softmin``."""
 
     def forward(self, x):
-        return softmin(x, self.axis)
+        return F.softmin(x, self.dim)
 
 
 class Threshold(Module):

@@ -132,6 +132,8 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_averag
         input2: scores, the same number of dimensions (they broadcast).
         target: 1 where ``input1`` should be larger, -1 where ``input2`` should.
         margin: the required gap.
+        size_average: deprecated (PyTorch's): with ``reduce``, an older spelling of ``reduction``.
+        reduce: deprecated (PyTorch's); see ``ops.losses.legacy_reduction``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
     Returns:
@@ -156,6 +158,8 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, 
         input: a tensor.
         target: 1 or -1 per element (it broadcasts with ``input``).
         margin: the margin for the dissimilar pairs.
+        size_average: deprecated (PyTorch's): with ``reduce``, an older spelling of ``reduction``.
+        reduce: deprecated (PyTorch's); see ``ops.losses.legacy_reduction``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
     Returns:
@@ -176,6 +180,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: s
     Args:
         input: scores.
         target: 1 or -1, the shape of ``input``.
+        size_average: deprecated (PyTorch's): with ``reduce``, an older spelling of ``reduction``.
+        reduce: deprecated (PyTorch's); see ``ops.losses.legacy_reduction``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
     Returns:
@@ -196,6 +202,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         input: logits ``(N, C)`` (or ``(C,)``).
         target: 0/1 labels of the same shape.
         weight: one weight per class ``(C,)``, or None.
+        size_average: deprecated (PyTorch's): with ``reduce``, an older spelling of ``reduction``.
+        reduce: deprecated (PyTorch's); see ``ops.losses.legacy_reduction``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (then one loss per sample).
 
     Returns:
@@ -225,6 +233,8 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_aver
         input2: the same shape.
         target: ``(N,)`` of 1 or -1 (0-d for one vector).
         margin: for the dissimilar pairs, in [-1, 1].
+        size_average: deprecated (PyTorch's): with ``reduce``, an older spelling of ``reduction``.
+        reduce: deprecated (PyTorch's); see ``ops.losses.legacy_reduction``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
     Returns:
@@ -265,6 +275,8 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
         p: 1 or 2.
         margin: the required gap between the right class and the others.
         weight: one weight per class ``(C,)``, or None.
+        size_average: deprecated (PyTorch's): with ``reduce``, an older spelling of ``reduction``.
+        reduce: deprecated (PyTorch's); see ``ops.losses.legacy_reduction``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one loss per sample).
 
     Returns:
@@ -317,6 +329,8 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
         p: the norm's order of the distance.
         eps: added to the differences (see ``pairwise_distance``).
         swap: use ``min(d(anchor, negative), d(positive, negative))`` (distance swap).
+        size_average: deprecated (PyTorch's): with ``reduce``, an older spelling of ``reduction``.
+        reduce: deprecated (PyTorch's); see ``ops.losses.legacy_reduction``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
     Returns:
@@ -400,6 +414,8 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, 
         full: add Stirling's approximation ``t log t - t + 0.5 log(2 pi t)`` of
             ``log(t!)`` where ``t > 1``.
         eps: keeps ``log`` finite when ``log_input`` is False.
+        size_average: deprecated (PyTorch's): with ``reduce``, an older spelling of ``reduction``.
+        reduce: deprecated (PyTorch's); see ``ops.losses.legacy_reduction``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
     Returns:
