@@ -228,3 +228,58 @@ def test_an_empty_dim_reduces_every_axis_as_torch_and_an_empty_axis_none_as_nump
             np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-12)
     if name in ("sum", "mean"):
         assert getattr(mg, name)(x, axis=()).shape == (2, 3)  # NumPy's reading of axis=()
+
+
+# -- PyTorch's keyword names ------------------------------------------------------------------
+INITS = ["uniform_", "normal_", "trunc_normal_", "orthogonal_", "xavier_uniform_", "xavier_normal_",
+         "kaiming_uniform_", "kaiming_normal_"]
+
+
+@pytest.mark.parametrize("name", INITS)
+def test_init_functions_take_torchs_generator_as_their_rng(name):
+    init = getattr(mg.nn.init, name)
+    weight = mg.nn.Parameter(np.empty((3, 4)))
+    by_generator = init(weight, generator=np.random.default_rng(3)).data.copy()
+    by_rng = init(weight, rng=np.random.default_rng(3)).data.copy()
+    by_seed = init(weight, generator=3).data.copy()
+    np.testing.assert_array_equal(by_generator, by_rng)
+    np.testing.assert_array_equal(by_generator, by_seed)
+    assert not np.array_equal(by_generator, init(weight, generator=4).data)
+    with pytest.raises(TypeError, match="both generator= and rng="):
+        init(weight, generator=1, rng=2)
+
+
+def test_constant_takes_torchs_val(torch):
+    weight = mg.nn.Parameter(np.empty(3))
+    t = torch.empty(3)
+    np.testing.assert_array_equal(mg.nn.init.constant_(weight, val=2.5).data, torch.nn.init.constant_(t, val=2.5))
+    np.testing.assert_array_equal(mg.nn.init.constant_(weight, 1.5).data, [1.5] * 3)
+    np.testing.assert_array_equal(mg.nn.init.constant_(weight, value=0.5).data, [0.5] * 3)
+    with pytest.raises(TypeError, match="once"):
+        mg.nn.init.constant_(weight, 1.0, value=2.0)
+
+
+@pytest.mark.parametrize("options", [{}, {"atol": 1e-3}, {"rtol": 1e-3}, {"atol": 1e-3, "rtol": 1e-12},
+                                     {"rtol": 1e-5, "rcond": None}])
+@pytest.mark.parametrize("hermitian", [False, True])
+def test_pinv_takes_torchs_atol_and_rtol(torch, options, hermitian):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 3))
+    a[:, 2] = a[:, 0] * 1e-9  # a singular value far below the others: the tolerances decide
+    matrix = a @ a.T if hermitian else a
+    options = {k: v for k, v in options.items() if v is not None}
+    ours = mg.linalg.pinv(mg.tensor(matrix), hermitian=hermitian, **options)
+    theirs = torch.linalg.pinv(torch.tensor(matrix), hermitian=hermitian, **options)
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(mg.pinverse(mg.tensor(a)).data, torch.pinverse(torch.tensor(a)).numpy(), rtol=1e-6,
+                               atol=1e-8)
+    with pytest.raises(TypeError, match="rcond"):
+        mg.linalg.pinv(mg.tensor(a), rcond=1e-5, rtol=1e-5)
+
+
+def test_gather_takes_torchs_sparse_grad(torch):
+    values, index = np.arange(6.0).reshape(2, 3), np.array([[0, 0], [2, 1]])
+    x, t = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    mg.gather(x, 1, index, sparse_grad=True).sum().backward()
+    torch.gather(t, 1, torch.tensor(index), sparse_grad=True).sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.to_dense().numpy())  # (dense here, the same values)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from statistics import NormalDist
@@ -90,9 +91,11 @@ def eye_(tensor: Tensor) -> Tensor:
     return _fill(tensor, np.eye(*tensor.data.shape))
 
 
-def constant_(tensor: Tensor, value: float) -> Tensor:
-    """Fill with ``value``."""
-    return _fill(tensor, value)
+def constant_(tensor: Tensor, val: float | None = None, *, value: float | None = None) -> Tensor:
+    """Fill with ``val`` (PyTorch's name; ``value=`` is accepted too)."""
+    if (val is None) == (value is None):
+        raise TypeError("constant_() takes the value to fill with once: constant_(tensor, val)")
+    return _fill(tensor, val if value is None else value)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
@@ -201,3 +204,24 @@ def default_layer_init_(weight: Tensor, bias: Tensor | None, rng=None) -> None:
 
 
 from microgradnp.nn.init_more import dirac_, sparse_  # noqa: E402  (they use _fill above)
+
+
+def _takes_generator(function):
+    """``function`` taking PyTorch's ``generator=`` as its ``rng=`` (a ``np.random.Generator``
+    or a seed; positionally the two stand in the same place already)."""
+
+    @functools.wraps(function)
+    def call(*args, generator=None, **kwargs):
+        if generator is not None:
+            if kwargs.get("rng") is not None:
+                raise TypeError(f"{function.__name__}() got both generator= and rng= (the same argument)")
+            kwargs["rng"] = generator
+        return function(*args, **kwargs)
+
+    return call
+
+
+uniform_, normal_, trunc_normal_, orthogonal_, sparse_ = map(
+    _takes_generator, (uniform_, normal_, trunc_normal_, orthogonal_, sparse_))
+xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_ = map(
+    _takes_generator, (xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_))

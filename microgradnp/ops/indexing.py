@@ -241,7 +241,7 @@ class Gather(GetItem):
         return GetItem.forward(ctx, a, _along_axis(index, axis, index.shape if torch else a.shape))
 
 
-def gather(x, axis: int, index):
+def gather(x, axis: int, index, *, sparse_grad: bool = False):
     """PyTorch's ``gather``: ``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``axis=1``.
 
     ``index`` has as many axes as ``x``, is no longer than ``x`` on every other axis, and
@@ -253,6 +253,8 @@ def gather(x, axis: int, index):
         axis: the axis to pick along (PyTorch's ``dim``; negative counts from the end).
         index: integer tensor or array of indices into ``axis``, each in [0, x.shape[axis])
             (a float tensor of whole numbers also works, as ``mg.tensor`` makes ints float).
+        sparse_grad: PyTorch's request for a sparse gradient; gradients here are dense arrays,
+            with the same values either way.
 
     Returns:
         A tensor of ``index``'s shape.

@@ -459,23 +459,39 @@ def eigvalsh(A, UPLO: str = "L"):
     return eigh(A, UPLO)[0]
 
 
-def pinv(A, rcond: float = 1e-15, hermitian: bool = False):
-    """The Moore-Penrose pseudo-inverse, from the SVD (singular values at most ``rcond``
-    times the largest count as zero), as ``torch.linalg.pinv`` / ``torch.pinverse``."""
+def pinv(A, rcond: float | None = None, hermitian: bool = False, *, atol: float | None = None,
+         rtol: float | None = None):
+    """The Moore-Penrose pseudo-inverse, from the SVD, as ``torch.linalg.pinv``: singular values
+    at most ``max(atol, rtol * largest)`` count as zero; ``rtol`` defaults to 0 when only ``atol``
+    is given, else to eps * max(rows, columns) (``rcond``, the older name, is ``rtol``)."""
     _reads_values("pinv")
     _at_least_2d("pinv", A)
+    if rcond is not None:
+        if rtol is not None:
+            raise TypeError("pinv() got both rcond= and rtol= (rcond is the older name of rtol)")
+        rtol = rcond
+    shape, dtype = np.shape(_data(A)), _data(A).dtype
+    if rtol is None:
+        rtol = 0.0 if atol is not None else np.finfo(dtype if dtype.kind == "f" else np.float64).eps * max(shape[-2:])
+    atol = 0.0 if atol is None else atol
+
+    def cutoff(magnitude):
+        return np.maximum(atol, rtol * np.max(magnitude, axis=-1, keepdims=True, initial=0.0))
+
     if hermitian:
         values, vectors = eigh(A)
-        magnitude = ops.abs(values)
-        cutoff = rcond * np.max(magnitude.data, axis=-1, keepdims=True)
-        kept = magnitude.data > cutoff
+        kept = ops.abs(values).data > cutoff(np.abs(values.data))
         scaled = vectors * ops.expand_dims(ops.where(kept, 1 / ops.where(kept, values, 1.0), 0.0), -2)
         return scaled @ _mT(vectors)
     u, s, vh = svd(A, full_matrices=False)
-    cutoff = rcond * np.max(s.data, axis=-1, keepdims=True, initial=0.0)
-    kept = s.data > cutoff
+    kept = s.data > cutoff(s.data)
     s_inv = ops.where(kept, 1 / ops.where(kept, s, 1.0), 0.0)
     return (_mT(vh) * ops.expand_dims(s_inv, -2)) @ _mT(u)
+
+
+def pinverse(A, rcond: float = 1e-15):
+    """``torch.pinverse``: ``pinv`` with singular values at most ``rcond`` times the largest as zero."""
+    return pinv(A, rcond)
 
 
 def matrix_power(A, n: int):
@@ -1225,7 +1241,8 @@ def attach(tensor_class) -> None:
     from microgradnp.ops.torch_methods import _in_place
 
     methods = {
-        "det": det, "logdet": logdet, "matrix_exp": matrix_exp, "slogdet": slogdet, "inverse": inv, "pinverse": pinv,
+        "det": det, "logdet": logdet, "matrix_exp": matrix_exp, "slogdet": slogdet, "inverse": inv,
+        "pinverse": pinverse,
         "cholesky": _cholesky_method, "qr": _qr_method, "svd": _svd_method, "matrix_power": matrix_power,
         "kron": kron, "cross": _cross_method, "inner": inner, "ger": ger, "mv": mv, "vdot": vdot,
         "diag_embed": diag_embed, "diagflat": diagflat,
