@@ -283,3 +283,103 @@ def test_gather_takes_torchs_sparse_grad(torch):
     mg.gather(x, 1, index, sparse_grad=True).sum().backward()
     torch.gather(t, 1, torch.tensor(index), sparse_grad=True).sum().backward()
     np.testing.assert_array_equal(x.grad, t.grad.to_dense().numpy())  # (dense here, the same values)
+
+
+# -- the Module API --------------------------------------------------------------------------
+def test_parameter_dict_orders_a_plain_dict_and_has_dicts_methods_as_torch(torch):
+    from collections import OrderedDict
+
+    for lib in (mg, torch):
+        plain = lib.nn.ParameterDict({"w": lib.nn.Parameter(lib.ones(2)), "v": lib.nn.Parameter(lib.zeros(2))})
+        ordered = lib.nn.ParameterDict(OrderedDict([("w", lib.nn.Parameter(lib.ones(2))),
+                                                    ("v", lib.nn.Parameter(lib.zeros(2)))]))
+        assert list(plain) == list(plain.state_dict()) == ["v", "w"]  # a plain dict's keys sorted
+        assert list(ordered) == ["w", "v"]
+        assert plain.copy()["v"] is plain["v"] and list(reversed(plain)) == ["w", "v"]
+        extra = lib.nn.Parameter(lib.ones(1))
+        assert plain.setdefault("a", extra) is extra and plain.setdefault("a", None) is extra
+        assert plain.popitem()[0] == "a" and list(plain) == ["v", "w"]
+        merged = plain | ordered
+        assert list(merged) == ["v", "w"] and merged["w"] is ordered["w"]
+        assert list(plain.fromkeys(["x", "y"], lib.ones(1))) == ["x", "y"]
+        plain |= ordered
+        assert plain["v"] is ordered["v"]
+
+
+def test_module_type_casts_integer_buffers_too_as_torch(torch):
+    for lib in (mg, torch):
+        norm = lib.nn.BatchNorm1d(3)
+        norm.type(lib.float64)
+        assert str(norm.num_batches_tracked.dtype).endswith("float64") and str(norm.weight.dtype).endswith("float64")
+    norm = mg.nn.BatchNorm1d(3)
+    norm.to(np.float64)
+    assert norm.num_batches_tracked.dtype == np.int64  # to(dtype) keeps them, as PyTorch's
+
+
+def test_deep_copying_a_module_leaves_the_gradients_behind_as_torch(torch):
+    import copy
+
+    for lib in (mg, torch):
+        layer = lib.nn.Linear(2, 2)
+        layer(lib.ones(1, 2, dtype=layer.weight.dtype)).sum().backward()
+        layer.bias.requires_grad_(False)
+        twin = copy.deepcopy(layer)
+        assert layer.weight.grad is not None and twin.weight.grad is None
+        assert twin.weight.requires_grad and not twin.bias.requires_grad
+        assert type(twin.weight).__name__ == "Parameter"
+        np.testing.assert_array_equal(np.asarray(twin.weight.detach()), np.asarray(layer.weight.detach()))
+        shared = copy.deepcopy(lib.nn.Sequential(layer, layer))
+        assert shared[0] is shared[1] and shared[0].weight is shared[1].weight
+    ints = mg.nn.Parameter(np.array([1, 2]), requires_grad=False, dtype=np.int64)
+    assert copy.deepcopy(ints).dtype == np.int64
+
+
+def _counter_model(lib):
+    class Counter(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = lib.nn.Linear(2, 2)
+            self.steps = 0
+
+        def get_extra_state(self):
+            return {"steps": self.steps}
+
+        def set_extra_state(self, state):
+            self.steps = state["steps"]
+
+    class Outer(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = Counter()
+            self.register_buffer("b", lib.zeros(1))
+
+    return Outer
+
+
+def test_extra_state_is_saved_and_restored_as_torch(torch):
+    for lib in (mg, torch):
+        outer = _counter_model(lib)
+        model = outer()
+        model.a.steps = 7
+        state = model.state_dict()
+        assert list(state) == ["b", "a._extra_state", "a.lin.weight", "a.lin.bias"]
+        assert state["a._extra_state"] == {"steps": 7}
+        other = outer()
+        assert repr(other.load_state_dict(state)) == "<All keys matched successfully>"
+        assert other.a.steps == 7
+        del state["a._extra_state"]
+        with pytest.raises(RuntimeError, match=r"a\._extra_state"):
+            outer().load_state_dict(state)
+        assert list(outer().load_state_dict(state, strict=False).missing_keys) == ["a._extra_state"]
+    with pytest.raises(RuntimeError, match="override"):
+        mg.nn.Linear(2, 2).get_extra_state()
+
+
+def test_unpad_sequence_takes_whole_number_float_lengths():
+    from microgradnp.nn.utils import rnn
+
+    padded = mg.zeros(3, 3, 2)
+    assert [t.shape for t in rnn.unpad_sequence(padded, mg.tensor([3, 1, 2]), batch_first=True)] == [
+        (3, 2), (1, 2), (2, 2)]
+    with pytest.raises(TypeError, match="lengths must hold integers"):
+        rnn.unpad_sequence(padded, mg.tensor([3, 1.5, 2]), batch_first=True)

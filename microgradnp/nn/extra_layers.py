@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
@@ -1452,6 +1453,44 @@ class ParameterDict(Module):
         for key in list(self._parameters):
             delattr(self, key)
 
+    def popitem(self) -> tuple[str, Parameter]:
+        """Remove the last entry and return ``(name, parameter)``."""
+        if not self._parameters:
+            raise KeyError("popitem(): ParameterDict is empty")
+        key = next(reversed(self._parameters))
+        return key, self.pop(key)
+
+    def setdefault(self, key: str, default=None) -> Parameter:
+        """The parameter ``key``, first set to ``default`` if missing."""
+        if key not in self._parameters:
+            self[key] = default
+        return self[key]
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same Parameter objects."""
+        return ParameterDict(OrderedDict(self._parameters))
+
+    def fromkeys(self, keys: Iterable[str], default=None) -> ParameterDict:
+        """A new ParameterDict with ``keys``, each holding ``default``."""
+        return ParameterDict((key, default) for key in keys)
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._parameters))
+
+    def __or__(self, other: ParameterDict) -> ParameterDict:
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other: ParameterDict) -> ParameterDict:
+        merged = other.copy()
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other: ParameterDict) -> ParameterDict:
+        self.update(other)
+        return self
+
     def update(self, parameters: Mapping | Iterable) -> None:
         """Add or replace entries from a mapping or from ``(name, value)`` pairs.
 
@@ -1462,7 +1501,12 @@ class ParameterDict(Module):
         if not isinstance(parameters, Iterable):
             raise TypeError(f"ParameterDict.update should be called with an iterable of key/value pairs, but got "
                             f"{type(parameters).__name__}")
-        pairs = parameters.items() if isinstance(parameters, Mapping | ParameterDict) else parameters
+        if isinstance(parameters, OrderedDict | ParameterDict):
+            pairs = parameters.items()
+        elif isinstance(parameters, Mapping):  # as PyTorch: a plain mapping's entries in sorted order
+            pairs = sorted(parameters.items())
+        else:
+            pairs = parameters
         for j, pair in enumerate(pairs):
             pair = list(pair)
             if len(pair) != 2:

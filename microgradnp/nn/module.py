@@ -56,6 +56,12 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter(" + super().__repr__().removeprefix("tensor(")
 
+    def __deepcopy__(self, memo) -> Parameter:
+        # As PyTorch's: the values and requires_grad (and the name), not the gradient.
+        copied = type(self)(self.data.copy(), requires_grad=self.requires_grad, dtype=self.data.dtype, name=self.name)
+        memo[id(self)] = copied
+        return copied
+
 
 class Buffer(Tensor):
     """A Tensor that registers itself as a buffer when assigned to a Module attribute, as
@@ -541,8 +547,14 @@ class Module:
         raise TypeError("bfloat16: NumPy has no bfloat16 dtype; use half() (float16) or float() (float32)")
 
     def type(self, dst_type) -> Module:
-        """Cast the floating-point parameters and buffers to ``dst_type`` (``to(dst_type)``)."""
-        return self.to(dst_type)
+        """Cast every parameter and buffer to ``dst_type``, as PyTorch's ``module.type``: unlike
+        ``to(dtype)``, integer buffers too (a batch count becomes float)."""
+        self.to(dst_type)
+        dtype = _target_dtype(dst_type)
+        for buffer in self.buffers():
+            if buffer.data.dtype != dtype:
+                buffer.data = buffer.data.astype(dtype)
+        return self
 
     def cpu(self) -> Module:
         """Returns self: the CPU is the only device."""
@@ -653,23 +665,40 @@ class Module:
         weights, has an entry under each name, while ``named_parameters()`` lists it once.
         """
         state = OrderedDict() if destination is None else destination
-        for name, tensor in self._state_entries(prefix):
-            state[name] = tensor if keep_vars else tensor.data.copy()
+        for name, tensor in self._state_entries(prefix, extra=True):
+            if isinstance(tensor, _ExtraState):
+                state[name] = tensor.module.get_extra_state()
+            else:
+                state[name] = tensor if keep_vars else tensor.data.copy()
         return state
 
-    def _state_entries(self, prefix: str = "", ancestors: frozenset = frozenset()):
+    def get_extra_state(self):
+        """What a module keeps in its ``state_dict`` beside its tensors (under ``"_extra_state"``),
+        as PyTorch's: override it, and ``set_extra_state`` to restore it."""
+        raise RuntimeError("get_extra_state() is called only where a Module subclass overrides it; "
+                           "override it (and set_extra_state) to keep extra state in state_dict()")
+
+    def set_extra_state(self, state) -> None:
+        """Restore what ``get_extra_state`` returned, from ``load_state_dict``."""
+        raise RuntimeError("set_extra_state() is called only where a Module subclass overrides it; override "
+                           "it to restore what get_extra_state() returned")
+
+    def _state_entries(self, prefix: str = "", ancestors: frozenset = frozenset(), extra: bool = False):
         """``(dotted name, tensor)`` for every registered parameter and persistent buffer name,
-        shared ones under each name."""
+        shared ones under each name; with ``extra``, also ``(name, _ExtraState)`` where a module
+        keeps extra state (after its buffers, as PyTorch orders them)."""
         for name, parameter in self._parameters.items():
             if parameter is not None:
                 yield prefix + name, parameter
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers:
                 yield prefix + name, buffer
+        if extra and type(self).get_extra_state is not Module.get_extra_state:
+            yield prefix + _EXTRA_STATE, _ExtraState(self)
         ancestors = ancestors | {id(self)}
         for name, module in self._modules.items():
             if module is not None and id(module) not in ancestors:  # a cycle would never end
-                yield from module._state_entries(f"{prefix}{name}.", ancestors)
+                yield from module._state_entries(f"{prefix}{name}.", ancestors, extra)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False) -> IncompatibleKeys:
         """Copy values from ``state_dict`` into the parameters and buffers, checking names, shapes and dtypes.
@@ -693,7 +722,7 @@ class Module:
                 f"model.state_dict() returns, got {type(state_dict).__name__}"
                 f"{'' if state_dict is None else f' ({state_dict!r:.40})'}.{hint}"
             )
-        own = dict(self._state_entries())
+        own = dict(self._state_entries(extra=True))
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         if strict and (missing or unexpected):
@@ -706,11 +735,14 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}: {' and '.join(parts)}. "
                 "Build the model with the same architecture, or pass strict=False to load what matches."
             )
-        values = {}
+        values, extras = {}, {}
         for name, parameter in own.items():
             if name not in state_dict:
                 continue
             value = state_dict[name]
+            if isinstance(parameter, _ExtraState):
+                extras[name] = value
+                continue
             value = np.asarray(value.data if isinstance(value, Tensor) else value)  # (an ndarray's .data is its buffer)
             if value.shape != parameter.data.shape:
                 raise InvalidArgumentError(
@@ -729,6 +761,9 @@ class Module:
             else:
                 own[name].data[...] = value
                 bump_version(own[name].data)  # a graph that saved the old values must not use these
+        for name, value in extras.items():
+            if type(own[name].module).set_extra_state is not Module.set_extra_state:
+                own[name].module.set_extra_state(value)
         return IncompatibleKeys(missing, unexpected)
 
     def num_parameters(self) -> int:
@@ -757,6 +792,18 @@ class Module:
         return "\n".join(lines)
 
 
+_EXTRA_STATE = "_extra_state"  # PyTorch's key for what get_extra_state() returns
+
+
+class _ExtraState:
+    """A module's extra state among its state entries (what its get_extra_state returns)."""
+
+    __slots__ = ("module",)
+
+    def __init__(self, module: Module):
+        self.module = module
+
+
 def _takes_dtype_not_device(init) -> bool:
     try:
         parameters = inspect.signature(init).parameters
@@ -782,6 +829,11 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"  # (as PyTorch prints it)
+        return f"IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
 
 
 _REGISTRIES = frozenset({"_parameters", "_modules", "_buffers", "_non_persistent_buffers"})

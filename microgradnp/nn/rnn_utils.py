@@ -89,7 +89,7 @@ def unpad_sequence(padded_sequences, lengths, batch_first: bool = False) -> list
             negative or longer than T.
     """
     padded = padded_sequences if isinstance(padded_sequences, Tensor) else Tensor(padded_sequences)
-    lengths = [operator.index(n) for n in np.asarray(getattr(lengths, "data", lengths)).reshape(-1).tolist()]
+    lengths = _lengths(lengths, "unpad_sequence").reshape(-1).tolist()  # (whole-number floats too, as elsewhere)
     if padded.ndim < 2:
         raise InvalidArgumentError(
             f"unpad_sequence: expected a padded batch with at least 2 axes, got shape {padded.shape}")
