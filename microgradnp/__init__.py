@@ -1,6 +1,7 @@
 """microgradnp: reverse-mode automatic differentiation on NumPy arrays."""
 
 from microgradnp.tensor import (  # noqa: I001  (Tensor first: the rest builds on it)
+    Generator,
     Tensor,
     arange,
     argmax,

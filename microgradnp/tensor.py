@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import math
 import numbers
 import operator
@@ -13,6 +14,7 @@ import warnings
 import numpy as np
 
 from microgradnp.device import CPU, device, takes_device
+from microgradnp.device import device as _device
 from microgradnp.errors import DtypeError, InvalidArgumentError
 
 _default_dtype = np.dtype(np.float64)
@@ -123,6 +125,11 @@ class Tensor:
     __hash__ = object.__hash__  # a Tensor is its own identity; == compares elementwise
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        if requires_grad is not False and requires_grad is not True and not isinstance(requires_grad, np.bool_):
+            # Tensor(2, 3) is PyTorch's old sized constructor: here it would be the number 2 requiring grad.
+            raise TypeError(f"Tensor(data, requires_grad): requires_grad must be True or False, got "
+                            f"{requires_grad!r}; for an uninitialised tensor of a shape (PyTorch's Tensor(2, 3)) "
+                            "use mg.empty(2, 3) or mg.zeros(2, 3)")
         self.data = _as_float_array(data, dtype)
         self.name = name
         if requires_grad:
@@ -454,7 +461,24 @@ class Tensor:
 
     def __index__(self) -> int:
         _reading(self, "a tensor used as an index")
-        return self.data.__index__()
+        data = self.data
+        if data.size == 1 and data.dtype.kind in "iub":  # as PyTorch: any one-element integer (or bool) tensor
+            return int(data.reshape(())[()])
+        return data.__index__()  # (NumPy's TypeError)
+
+    def __contains__(self, element) -> bool:
+        """``element in t``: whether ``element == t`` anywhere (broadcast), as PyTorch's."""
+        if not isinstance(element, Tensor | numbers.Number | np.generic | np.ndarray):
+            raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a "
+                               f"{type(element)}.")
+        _reading(self, "`x in t` (a truth value)")
+        return bool(np.any(self.data == _data(element)))
+
+    def __format__(self, format_spec: str) -> str:
+        # As PyTorch's: a 0-d tensor formats as its number (f"{loss:.4f}"), the others as their repr.
+        if self.data.ndim == 0 and type(self) is Tensor:
+            return self.data.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     def __array__(self, dtype=None, copy=None):
         _ops.check_array_conversion(self)  # np.mean([x, y]) would drop x and y from the graph
@@ -974,16 +998,39 @@ def _no_grad_on_data(function):
 
 def _constructor(function):
     """Tensor constructors: an mg.compile trace records the call, so that a replay makes
-    the tensor again (fresh random numbers, a fresh copy of an array that may have changed)."""
+    the tensor again (fresh random numbers, a fresh copy of an array that may have changed).
+    They take PyTorch's keyword names beside NumPy's: ``size=`` (the shape), ``input=`` (the
+    tensor of a ``*_like``), ``end=``, ``steps=`` and ``generator=`` (``rng=``)."""
+    parameters = inspect.signature(function).parameters
+    first = next(iter(parameters.values()), None)
+    renames = {torch: numpy for torch, numpy in _CONSTRUCTOR_KEYWORDS.items() if torch not in parameters
+               and numpy in parameters and parameters[numpy].kind is not inspect.Parameter.VAR_POSITIONAL}
+    variadic = first is not None and first.kind is inspect.Parameter.VAR_POSITIONAL
+    leading = {"size": variadic and ("size" not in parameters or parameters["size"] is first),
+               "input": first is not None and first.name in ("x", "input") and "input" not in parameters}
 
     @functools.wraps(function)
     def construct(*args, **kwargs):
+        if kwargs:
+            for torch, numpy in renames.items():
+                if torch in kwargs:
+                    if numpy in kwargs:
+                        raise TypeError(f"{function.__name__}() got both {torch}= and {numpy}= (the same argument)")
+                    kwargs[numpy] = kwargs.pop(torch)
+            for torch, takes in leading.items():
+                if takes and torch in kwargs:
+                    if args and torch == "input":
+                        raise TypeError(f"{function.__name__}() got input= and a positional tensor")
+                    args = (kwargs.pop(torch), *args)
         made = function(*args, **kwargs)
         if _watchers.count and _grad_mode.tracer is not None:
             _grad_mode.tracer.constructed(function, args, kwargs, made)
         return made
 
     return construct
+
+
+_CONSTRUCTOR_KEYWORDS = {"end": "stop", "steps": "num", "generator": "rng", "size": "shape"}  # PyTorch's -> NumPy's
 
 
 # -- constructors -----------------------------------------------------------------------
@@ -1055,7 +1102,17 @@ def full(shape, fill_value, requires_grad: bool = False, dtype=None, name: str |
     """A tensor of the given shape filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     dtype = _constructor_dtype("full", dtype, _default_dtype, requires_grad)
-    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad, name)
+    return _new(np.full(shape, _fill_value("full", fill_value), dtype=dtype), requires_grad, name)
+
+
+def _fill_value(function: str, value):
+    """A fill value as NumPy takes it: a one-element tensor gives its number, as in PyTorch."""
+    if isinstance(value, Tensor):
+        if value.data.size != 1:
+            raise InvalidArgumentError(f"{function}: fill_value must be a number or a one-element tensor, got a "
+                                       f"tensor of shape {value.data.shape}")
+        return value.data.reshape(())[()]
+    return value
 
 
 @_constructor
@@ -1082,7 +1139,7 @@ def full_like(x, fill_value, requires_grad: bool = False, dtype=None, name: str 
     """``fill_value`` everywhere, with the shape (and, unless given, the dtype) of ``x``."""
     data = np.asarray(_data(x))
     dtype = _constructor_dtype("full_like", dtype, _like_dtype(x, data), requires_grad)
-    return _new(np.full(data.shape, fill_value, dtype=dtype), requires_grad, name)
+    return _new(np.full(data.shape, _fill_value("full_like", fill_value), dtype=dtype), requires_grad, name)
 
 
 def _is_cpu(value) -> bool:
@@ -1127,20 +1184,72 @@ def manual_seed(seed: int) -> np.random.Generator:
     the global generator) draw from the new seed too: ``mg.manual_seed(0); model(x)``
     repeats the same masks, as in PyTorch.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
-    seed = int(seed)
-    if not -0x8000_0000_0000_0000 <= seed <= 0xFFFF_FFFF_FFFF_FFFF:
-        raise InvalidArgumentError(f"manual_seed: seed must be in [-2**63, 2**64 - 1], got {seed}")
-    if seed < 0:  # PyTorch's mapping of negative seeds
-        seed += 0xFFFF_FFFF_FFFF_FFFF
+    seed = _checked_seed(seed, "manual_seed")
     if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: every replay reseeds
         return _grad_mode.tracer.replayed_call(_reseed, _global_rng, (seed,), {})
     return _reseed(_global_rng, seed)
 
 
+def _checked_seed(seed, where: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__}")
+    seed = int(seed)
+    if not -0x8000_0000_0000_0000 <= seed <= 0xFFFF_FFFF_FFFF_FFFF:
+        raise InvalidArgumentError(f"{where}: seed must be in [-2**63, 2**64 - 1], got {seed}")
+    return seed + 0xFFFF_FFFF_FFFF_FFFF if seed < 0 else seed  # (PyTorch's mapping of negative seeds)
+
+
 def _reseed(generator: np.random.Generator, seed: int) -> np.random.Generator:
     generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+    return generator
+
+
+class Generator(np.random.Generator):
+    """``torch.Generator``'s counterpart: ``g = mg.Generator().manual_seed(0)`` is a NumPy
+    ``Generator`` (the same draws as ``np.random.default_rng(0)``), so it goes wherever
+    ``generator=`` or ``rng=`` does: random constructors, ``DataLoader``, ``random_split``,
+    ``nn.init``, dropout. Its seed before ``manual_seed`` is PyTorch's default one."""
+
+    _DEFAULT_SEED = 67280421310721  # torch.Generator().initial_seed()
+
+    def __init__(self, device="cpu"):  # (torch.Generator's argument name, so the device class is _device here)
+        _device(device)  # (the CPU only: another device raises)
+        super().__init__(np.random.PCG64(self._DEFAULT_SEED))
+        self._seed = self._DEFAULT_SEED
+
+    device = property(lambda self: CPU, doc="The CPU, the only device.")
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed in place and return self (``torch.Generator().manual_seed(0)``)."""
+        self._seed = _checked_seed(seed, "Generator.manual_seed")
+        _reseed(self, self._seed)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from the operating system's entropy and return the new seed."""
+        self.manual_seed(int(np.random.SeedSequence().entropy) % 2**63)
+        return self._seed
+
+    def initial_seed(self) -> int:
+        """The seed of the latest ``manual_seed`` (or the default one)."""
+        return self._seed
+
+    def get_state(self) -> dict:
+        """The generator's state (a dict of NumPy's bit generator), for ``set_state``."""
+        return self.bit_generator.state
+
+    def set_state(self, state: dict) -> Generator:
+        """Restore a state from ``get_state`` and return self."""
+        self.bit_generator.state = state
+        return self
+
+    def __reduce__(self):  # pickled and copied as itself, with its state
+        return _restored_generator, (self._seed, self.get_state())
+
+
+def _restored_generator(seed: int, state: dict) -> Generator:
+    generator = Generator().set_state(state)
+    generator._seed = seed
     return generator
 
 
@@ -1185,12 +1294,18 @@ def uniform_samples(rng: np.random.Generator, low: float, high: float, shape, dt
 
 @_constructor
 @takes_device
-def arange(start, stop=None, step=1, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
-    """Evenly spaced values in [start, stop) (``arange(stop)`` starts at 0), in the
-    default float dtype unless ``dtype`` says otherwise."""
+def arange(start=None, stop=None, step=1, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
+    """Evenly spaced values in [start, stop) (``arange(stop)`` and ``arange(end=stop)`` start at
+    0), in the default float dtype unless ``dtype`` says otherwise."""
     if stop is None:
+        if start is None:
+            raise TypeError("arange() needs the end of the range: arange(end), arange(start, end[, step])")
         start, stop = 0, start
+    elif start is None:
+        start = 0
     dtype = _constructor_dtype("arange", dtype, _default_dtype, requires_grad, kinds="fiu")
+    if dtype.kind in "iu":  # as PyTorch: the bounds and step in the integer dtype first (toward zero)
+        start, stop, step = (int(_data(value)) for value in (start, stop, step))
     if step == 0:
         raise InvalidArgumentError("arange: step must be nonzero")
     return _new(np.arange(start, stop, step).astype(dtype, copy=False), requires_grad, name)

@@ -334,8 +334,7 @@ def test_custom_collate_fn_and_getitems():
 
 
 @pytest.mark.parametrize(("call", "error", "message"), [
-    (lambda: DataLoader(X, batch_size=4), TypeError, "without y, which fits neither form"),
-    (lambda: DataLoader([1.0, 2.0, 3.0]), TypeError, "TensorDataset"),
+    (lambda: DataLoader(3.0, batch_size=4), TypeError, "without y, which fits neither form"),
     (lambda: DataLoader(TensorDataset(X), Y), TypeError, "takes batch_size as its second argument"),
     (lambda: DataLoader(object()), TypeError, "must be a Dataset"),
     (lambda: DataLoader(X, Y, sampler=[0]), TypeError, r"not \['sampler'\]"),
@@ -381,3 +380,16 @@ def test_bad_input_raises_one_clear_error(call, error, message):
 def test_random_split_warns_about_an_empty_split():
     with pytest.warns(UserWarning, match="split at index 1 is 0"):
         assert [len(s) for s in random_split(range(2), [0.9, 0.1], generator=0)] == [2, 0]
+
+
+@pytest.mark.parametrize("data", [[(0.5, 1), (1.5, 0), (2.5, 1)], np.arange(5.0), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+                                  [1.0, 2.0, 3.0]])
+def test_arrays_and_lists_without_targets_are_datasets_of_their_rows_as_torch(torch, data):
+    from torch.utils.data import DataLoader as TorchLoader
+
+    ours, theirs = list(DataLoader(data, batch_size=2)), list(TorchLoader(data, batch_size=2))
+    assert len(ours) == len(theirs)
+    for batch, reference in zip(ours, theirs):
+        parts, references = (batch, reference) if isinstance(reference, list) else ([batch], [reference])
+        for part, expected in zip(parts, references, strict=True):
+            np.testing.assert_array_equal(np.asarray(getattr(part, "data", part)), expected.numpy())

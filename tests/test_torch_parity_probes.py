@@ -383,3 +383,131 @@ def test_unpad_sequence_takes_whole_number_float_lengths():
         (3, 2), (1, 2), (2, 2)]
     with pytest.raises(TypeError, match="lengths must hold integers"):
         rnn.unpad_sequence(padded, mg.tensor([3, 1.5, 2]), batch_first=True)
+
+
+# -- creation, formatting and conversions ------------------------------------------------------
+CREATIONS = {
+    "arange(-3.7, 0, int64)": lambda lib: lib.arange(-3.7, 0, dtype=lib.int64),
+    "arange(-2.5, 1, int64)": lambda lib: lib.arange(-2.5, 1, dtype=lib.int64),
+    "arange(end=5)": lambda lib: lib.arange(end=5, dtype=lib.float64),  # (mg.arange is float by default)
+    "linspace(-1, 0, 3, int64)": lambda lib: lib.linspace(-1, 0, 3, dtype=lib.int64),
+    "linspace(-1.5, 1.5, 4, int64)": lambda lib: lib.linspace(-1.5, 1.5, 4, dtype=lib.int64),
+    "linspace(steps=)": lambda lib: lib.linspace(0, 1, steps=5),
+    "linspace(start=, end=, steps=)": lambda lib: lib.linspace(start=0, end=1, steps=3),
+    "logspace(0.5, 2.5, 3, int64)": lambda lib: lib.logspace(0.5, 2.5, 3, dtype=lib.int64),
+    "zeros(size=)": lambda lib: lib.zeros(size=(2, 3)),
+    "ones(size=)": lambda lib: lib.ones(size=[2]),
+    "full(size=, fill_value=)": lambda lib: lib.full(size=(2,), fill_value=1.5),
+    "full with a 0-d fill": lambda lib: lib.full((2,), lib.tensor(1.5)),
+    "full_like with a 0-d fill": lambda lib: lib.full_like(lib.zeros(2), lib.tensor(2.0)),
+    "zeros_like(input=)": lambda lib: lib.zeros_like(input=lib.ones(2)),
+}
+
+
+@pytest.mark.parametrize("name", list(CREATIONS))
+def test_constructors_take_torchs_keywords_and_integer_semantics(torch, name):
+    ours, theirs = CREATIONS[name](mg), CREATIONS[name](torch)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+
+
+def test_random_constructors_take_size_and_generator():
+    assert mg.rand(size=(2, 3)).shape == (2, 3) and mg.empty(size=(1, 2)).shape == (1, 2)
+    np.testing.assert_array_equal(mg.randn(3, generator=0).data, np.random.default_rng(0).standard_normal(3))
+    with pytest.raises(ValueError, match="step must be nonzero"):
+        mg.arange(0, 1, 0.3, dtype=mg.int64)  # (0.3 is 0 in int64, as in PyTorch)
+    with pytest.raises(TypeError, match="needs the end"):
+        mg.arange()
+
+
+def test_generator_is_torchs_seeded_generator(torch):
+    import copy
+    import pickle
+
+    assert mg.Generator().initial_seed() == torch.Generator().initial_seed()
+    generator = mg.Generator().manual_seed(0)
+    assert generator.initial_seed() == 0 and isinstance(generator, np.random.Generator)
+    np.testing.assert_array_equal(mg.randn(3, generator=generator).data,
+                                  np.random.default_rng(0).standard_normal(3))
+    state = generator.get_state()
+    first = mg.rand(2, generator=generator).data
+    np.testing.assert_array_equal(mg.rand(2, generator=generator.set_state(state)).data, first)
+    for twin in (pickle.loads(pickle.dumps(generator)), copy.deepcopy(generator)):
+        assert type(twin) is mg.Generator and twin.initial_seed() == 0
+        again = copy.deepcopy(twin)
+        np.testing.assert_array_equal(mg.rand(2, generator=twin).data, mg.rand(2, generator=again).data)
+    data = mg.data.TensorDataset(mg.arange(10.0))
+    splits = [mg.data.random_split(data, [0.5, 0.5], generator=mg.Generator().manual_seed(1))[0].indices
+              for _ in range(2)]
+    assert list(splits[0]) == list(splits[1])
+    assert str(generator.device) == "cpu"
+    with pytest.raises(RuntimeError, match="CPU only"):
+        mg.Generator("cuda")
+
+
+def test_0d_tensors_format_as_their_number_and_others_as_their_repr(torch):
+    for lib in (mg, torch):
+        assert f"{lib.tensor(2.5)}" == "2.5" and f"{lib.tensor(2.5):.2f}" == "2.50"
+        assert f"{lib.tensor(2.5):5}|" == "  2.5|"
+        assert f"{lib.tensor(3, dtype=lib.int64):d}" == "3"
+        assert f"{lib.tensor([1.0, 2.0])}" == str(lib.tensor([1.0, 2.0]))
+
+
+def test_membership_and_index_conversion_as_torch(torch):
+    import operator
+
+    for lib in (mg, torch):
+        matrix = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+        assert lib.tensor([1.0, 2.0]) in matrix and 3.0 in matrix and 5 not in matrix
+        assert lib.tensor([3.0, 9.0]) in matrix  # anywhere, elementwise
+        with pytest.raises(RuntimeError, match="only supports Tensor or scalar"):
+            _ = "a" in matrix
+        assert [10, 20, 30][lib.tensor([1], dtype=lib.int64)] == 20
+        assert operator.index(lib.tensor(True, dtype=lib.bool)) == 1
+        with pytest.raises(TypeError):
+            [1, 2][lib.tensor([0, 1], dtype=lib.int64)]
+        with pytest.raises(TypeError):
+            operator.index(lib.tensor(1.0))
+
+
+@pytest.mark.parametrize(("left", "right"), [("int64", "float32"), ("float32", "int64"), ("int32", "float16"),
+                                             ("float64", "float32")])
+def test_matrix_products_of_mixed_dtypes_give_torchs_promoted_dtype(torch, left, right):
+    a = mg.tensor(np.ones((2, 3)), dtype=getattr(np, left))
+    b = mg.tensor(np.ones((3, 2)), dtype=getattr(np, right), requires_grad=right.startswith("float"))
+    out = a @ b
+    promoted = torch.promote_types(getattr(torch, left), getattr(torch, right))
+    assert str(out.dtype) == str(promoted).removeprefix("torch.")
+    if b.requires_grad:
+        out.sum().backward()
+        assert b.grad.dtype == b.dtype
+
+
+def test_where_of_two_numbers_takes_the_default_dtype(torch):
+    before = mg.get_default_dtype()
+    mg.set_default_dtype(np.float32)
+    try:
+        condition = mg.tensor([True, False], dtype=bool)
+        assert mg.where(condition, 1, 0.5).dtype == np.float32 and mg.where(condition, 1, 2).dtype == np.int64
+    finally:
+        mg.set_default_dtype(before)
+
+
+def test_pytorchs_old_sized_tensor_constructor_is_refused_not_misread():
+    with pytest.raises(TypeError, match=r"requires_grad must be True or False, got 3.*mg\.empty\(2, 3\)"):
+        mg.Tensor(2, 3)  # it was the number 2 requiring grad
+    with pytest.raises(TypeError, match="requires_grad must be True or False"):
+        mg.nn.Parameter(mg.Tensor(4, 5))
+    assert mg.Tensor(2, True).requires_grad and mg.Tensor(3).shape == ()
+
+
+@pytest.mark.parametrize(("mean", "std"), [("float32", None), ("float32", "float64"), ("float64", "float32"),
+                                           (None, "float32"), ("float16", "float32")])
+def test_normal_takes_the_dtype_of_a_tensor_mean_else_of_a_tensor_std_as_torch(torch, mean, std):
+    def arguments(lib, module):
+        return [0.0 if name is None else lib.zeros(2, dtype=getattr(module, name)) + value
+                for name, value in ((mean, 0.0), (std, 1.0))]
+
+    ours = mg.normal(*arguments(mg, np))
+    theirs = torch.normal(*arguments(torch, torch))
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")

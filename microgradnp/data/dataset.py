@@ -3,14 +3,14 @@
 ``DataLoader`` here takes both forms:
 
 - ``DataLoader(dataset, batch_size=1, shuffle=False, sampler=None, ...)``, PyTorch's, when the
-  first argument is a ``Dataset`` (or any object with ``__getitem__`` and ``__len__`` that is not
-  an array, a Tensor or a list of numbers), or an ``IterableDataset``;
+  first argument is a ``Dataset`` (or any object with ``__getitem__`` and ``__len__``: an array,
+  a Tensor or a list without ``y`` is the dataset of its rows, as in PyTorch), or an ``IterableDataset``;
 - ``DataLoader(X, y, batch_size=None, shuffle=False, rng=None, drop_last=False)``, the arrays form
   of ``microgradnp.data.loader``, when the first argument is an array, a Tensor or a nested list of
   numbers and ``y`` is given.
 
-An array without ``y`` (``DataLoader(X, batch_size=8)``) and a dataset with ``y``
-(``DataLoader(dataset, y)``) fit neither form and raise a ``TypeError`` saying what to write.
+A dataset with ``y`` (``DataLoader(dataset, y)``) fits neither form and raises a ``TypeError``
+saying what to write.
 
 Random draws use NumPy: ``generator=`` (or ``rng=``) is a ``np.random.Generator``, an integer
 seed, or None for microgradnp's global generator (``mg.manual_seed``), read at every epoch.
@@ -532,8 +532,8 @@ class DataLoader(_arrays.DataLoader):
     """Batches from a data set, as ``torch.utils.data.DataLoader``; or from arrays ``X, y``.
 
     **Dataset form** (PyTorch's), when the first argument is a ``Dataset``, an ``IterableDataset``
-    or any object with ``__getitem__`` and ``__len__`` that is not an array, a Tensor or a list
-    of numbers::
+    or any object with ``__getitem__`` and ``__len__`` (an array, a Tensor or a list of numbers
+    too, when no ``y`` is given)::
 
         DataLoader(dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                    num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
@@ -558,8 +558,9 @@ class DataLoader(_arrays.DataLoader):
     **Arrays form**, when the first argument is an array, a Tensor or a nested list of numbers and
     the targets ``y`` are given: ``DataLoader(X, y, batch_size=None, shuffle=False, rng=None,
     drop_last=False)``, the loader of ``microgradnp.data.loader`` (``batch_size=None`` is one full
-    batch there). An array without ``y`` and a dataset with ``y`` raise a ``TypeError``: wrap arrays
-    as ``DataLoader(TensorDataset(X, y), batch_size=...)``.
+    batch there). An array, a Tensor or a list without ``y`` is the dataset of its rows (as in
+    PyTorch); a dataset with ``y`` raises a ``TypeError``: wrap arrays and targets as
+    ``DataLoader(TensorDataset(X, y), batch_size=...)``.
 
     For example:
 
@@ -575,7 +576,8 @@ class DataLoader(_arrays.DataLoader):
             raise TypeError("DataLoader takes one data argument: DataLoader(dataset, ...) or DataLoader(X, y, ...)")
         dataset, args = (kwargs.pop(named[0]), args) if named else (args[0], args[1:])
         y_given = "y" in kwargs or (bool(args) and args[0] is not None and not isinstance(args[0], numbers.Number))
-        if _dataset_like(dataset):
+        if _dataset_like(dataset) or (not y_given and hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+            # (an array, a Tensor or a list without targets is a dataset of its rows, as in PyTorch)
             if y_given:
                 raise TypeError(f"DataLoader(dataset, ...) takes batch_size as its second argument, got "
                                 f"{type(args[0] if args else kwargs['y']).__name__}: a dataset holds its targets "

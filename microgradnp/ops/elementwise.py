@@ -352,7 +352,11 @@ class Where(Primitive):
     def forward(ctx, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
         ctx.save_for_backward(condition)
-        return np.where(condition, *promote(a, b))
+        out = np.where(condition, *promote(a, b))
+        if not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):  # two numbers: PyTorch's dtype of them
+            dtype = result_dtype(a, b)  # (a float is of the default dtype, where NumPy gives float64)
+            return out if dtype is None or out.dtype == dtype else out.astype(dtype)
+        return out
 
     @staticmethod
     def backward(ctx, grad):

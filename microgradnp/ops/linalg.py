@@ -10,7 +10,7 @@ import numpy as np
 
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Mul
-from microgradnp.ops.primitive import Primitive, broadcast_grad, refuse_non_numbers
+from microgradnp.ops.primitive import Primitive, broadcast_grad, promote, refuse_non_numbers
 from microgradnp.ops.reductions import Sum
 from microgradnp.ops.shape import Reshape, Transpose, diagonal
 from microgradnp.tensor import Tensor, _data
@@ -26,6 +26,8 @@ class MatMul(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype is not b.dtype:
+            a, b = promote(a, b)  # PyTorch's result dtype (int64 @ float32 is float32; NumPy's is float64)
         ctx.save_for_backward(a, b)
         try:
             return np.matmul(a, b, out=ctx._out)

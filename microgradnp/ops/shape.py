@@ -848,5 +848,8 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, requ
     dtype = _constructor_dtype("linspace", dtype, get_default_dtype(), requires_grad, kinds="fiu")
     if int(num) < 0:
         raise InvalidArgumentError(f"linspace: the number of steps must be non-negative, got {num}")
+    if dtype.kind in "iu":  # PyTorch's integer linspace: the ends in the integer dtype, values toward zero
+        values = np.trunc(np.linspace(int(_data(start)), int(_data(stop)), int(num), endpoint=endpoint))
+        return _new(values.astype(dtype), requires_grad, name)
     values = np.linspace(_data(start), _data(stop), int(num), endpoint=endpoint, dtype=dtype)
     return _new(values, requires_grad, name)

@@ -709,6 +709,8 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, requires
     """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent
     (``torch.logspace``)."""
     dtype = _constructor_dtype("logspace", dtype, get_default_dtype(), requires_grad, kinds="fiu")
+    if dtype.kind in "iu":  # as linspace: the exponents' ends in the integer dtype, values toward zero
+        return _new(np.trunc(np.logspace(int(start), int(end), steps, base=base)).astype(dtype), requires_grad)
     return _new(np.logspace(start, end, steps, base=base).astype(dtype), requires_grad)
 
 
@@ -849,10 +851,13 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, rng=None, dtype=None
         noise = randn(_shape(size if isinstance(size, tuple | list) else (size,)), dtype=dtype, rng=source)
         made = noise * std + mean
         return made.requires_grad_(True) if requires_grad else made
+    if dtype is None:  # as PyTorch: a tensor mean's dtype, else a tensor std's (a number takes either's)
+        given = mean if isinstance(mean, Tensor | np.ndarray | list) else std
+        dtype = _tensor(given).dtype
     mean, std = _tensor(mean), _tensor(std)
     shape = broadcast_shapes(mean.shape, std.shape)
-    noise = randn(shape, dtype=np.result_type(mean.dtype, std.dtype) if dtype is None else dtype, rng=source)
-    return mean + std * noise
+    noise = randn(shape, dtype=dtype, rng=source)
+    return (mean + std * noise).to(dtype)
 
 
 @_constructor
