@@ -216,8 +216,8 @@ class Function:
         elif out.base is not None:
             if graph_writes:  # a plain view, taken after any write so far (stale_view)
                 result._view_stamp = next(stamps)
-            if record:  # a view of a tensor that requires grad, taken under no_grad: not to be written in grad mode
-                result._no_grad_view = True
+            if record and not mode.grad_enabled:  # a view of a tensor that requires grad, taken under no_grad:
+                result._no_grad_view = True  # not to be written in place in grad mode (PyTorch's rule)
         if watchers.count:  # detect_anomaly or an mg.compile trace, in some thread
             if mode.anomaly:
                 ctx.origin = _user_origin()
