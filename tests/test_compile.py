@@ -765,7 +765,7 @@ def test_replays_reuse_the_memory_of_intermediate_outputs():
     compiled = mg.compile(lambda: nn.MSELoss()(model(X), Y_XOR).backward())
     compiled()
     assert "_out = empty((21, 8), float64)" in compiled.code
-    replay = next(iter(compiled._replays.values()))
+    (replay,) = next(iter(compiled._replays.values()))
     nodes = replay.run.__self__.idle[0].__closure__
     buffers = {id(cell.cell_contents._out) for cell in nodes if hasattr(cell.cell_contents, "_out")} - {id(None)}
     assert buffers
@@ -1602,3 +1602,231 @@ def test_a_modules_class_attributes_and_settings_objects_are_watched():
             np.testing.assert_array_equal(compiled().data, model(x).data)  # the replay too
     finally:
         _Tempered.temperature = 1.0
+
+
+# -- NumPy code of the user's own, and states a replay keeps apart ----------------------------
+def _eager_and_compiled(make):
+    """(eager, compiled) steps over two identical states made by ``make() -> (state, step)``."""
+    (eager_state, eager), (compiled_state, step) = make(), make()
+    return (eager_state, eager), (compiled_state, mg.compile(step))
+
+
+def test_a_zero_d_integer_tensor_index_is_read_at_every_call():
+    # x[i] with a 0-d integer tensor takes i's value as a Python int (a view, as PyTorch):
+    # a replay would keep the first call's row, so the function runs eagerly.
+    def make():
+        table = nn.Parameter(np.arange(6.0).reshape(3, 2))
+        opt = optim.SGD([table], lr=0.1)
+
+        def step(i):
+            opt.zero_grad()
+            loss = (table[i] ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return table, step
+
+    (t1, eager), (t2, compiled) = _eager_and_compiled(make)
+    with pytest.warns(UserWarning, match="0-d integer tensor as an index"):
+        compiled(mg.tensor(0).long())
+    eager(mg.tensor(0).long())
+    for k in (2, 1, 2):
+        assert compiled(mg.tensor(k).long()).item() == eager(mg.tensor(k).long()).item()
+    np.testing.assert_array_equal(t1.data, t2.data)
+
+
+@pytest.mark.parametrize("numpy_code", ["write", "clip", "metric"])
+def test_numpy_code_on_a_tensors_array_runs_eagerly_with_the_line(numpy_code):
+    def make():
+        model = nn.Linear(2, 1, rng=0)
+        opt = optim.SGD(model.parameters(), lr=0.5)
+
+        def step():
+            loss = _step(model, opt, nn.MSELoss(), mg.tensor(X_XOR), Y_XOR)
+            if numpy_code == "write":
+                model.weight.data[0, 0] = 0.0
+            elif numpy_code == "clip":
+                np.clip(model.weight.data, -0.05, 0.05, out=model.weight.data)
+            else:
+                return loss, float((np.abs(model(mg.tensor(X_XOR)).data - Y_XOR) < 0.5).mean())
+            return loss, 0.0
+        return model, step
+
+    (m1, eager), (m2, compiled) = _eager_and_compiled(make)
+    with pytest.warns(UserWarning, match=r"t\.data at .*test_compile\.py"):
+        compiled()
+    eager()
+    for _ in range(3):
+        (a, a_metric), (b, b_metric) = compiled(), eager()
+        assert a.item() == b.item() and a_metric == b_metric
+    _assert_same(m1, m2)
+
+
+def test_returning_a_tensors_array_still_replays():
+    model = nn.Linear(2, 1, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    compiled = mg.compile(lambda: _step(model, opt, nn.MSELoss(), mg.tensor(X_XOR), Y_XOR).data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        losses = [compiled() for _ in range(3)]
+    assert compiled.traces == 1 and losses[0] > losses[1] > losses[2]
+
+
+def test_a_numpy_argument_no_tensor_operation_reads_runs_eagerly():
+    # y.astype(...) on an array argument is NumPy code: a replay would keep its first result.
+    def make():
+        model = nn.Linear(4, 3, rng=0)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y.astype(np.int64))
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+
+    (m1, eager), (m2, compiled) = _eager_and_compiled(make)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        x, y = rng.normal(size=(8, 4)), rng.integers(0, 3, 8).astype(float)
+        if i == 0:
+            with pytest.warns(UserWarning, match="2nd array argument, which no tensor operation reads"):
+                a = compiled(x, y)
+        else:
+            a = compiled(x, y)
+        assert a.item() == eager(x, y).item()
+    _assert_same(m1, m2)
+
+
+def test_train_and_eval_steps_called_in_turn_trace_once_each():
+    def make():
+        model = nn.Sequential(nn.Linear(2, 8, rng=0), nn.ReLU(), nn.Dropout(0.3, rng=np.random.default_rng(1)),
+                              nn.Linear(8, 1, rng=2))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def train_step():
+            model.train()
+            return _step(model, opt, nn.MSELoss(), mg.tensor(X_XOR), Y_XOR)
+
+        def eval_step():
+            with mg.no_grad():
+                return nn.MSELoss()(model(mg.tensor(X_XOR)), Y_XOR)
+        return model, (train_step, eval_step)
+
+    (m1, (train1, eval1)), (m2, (train2, eval2)) = make(), make()
+    train2, eval2 = mg.compile(train2), mg.compile(eval2)
+    for _ in range(6):
+        assert train1().item() == train2().item()
+        m1.eval()
+        m2.eval()
+        assert eval1().item() == eval2().item()
+        m1.train()
+        m2.train()
+        assert eval1().item() == eval2().item()  # (in train mode: the dropout of that call)
+    assert train2.traces == 1 and eval2.traces == 2
+    _assert_same(m1, m2)
+
+
+def test_a_step_that_freezes_a_module_and_unfreezes_it_traces_once():
+    # A GAN's generator step: D.requires_grad_(False) ... D.requires_grad_(True).
+    def make():
+        g, d = nn.Linear(2, 2, rng=0), nn.Linear(2, 1, rng=1)
+        opt = optim.Adam(g.parameters(), lr=0.01)
+        z = mg.tensor(np.random.default_rng(0).normal(size=(16, 2)))
+
+        def generator_step():
+            d.requires_grad_(False)
+            opt.zero_grad()
+            loss = -d(g(z)).mean()
+            loss.backward()
+            opt.step()
+            d.requires_grad_(True)
+            return loss
+        return (g, d), generator_step
+
+    ((g1, d1), eager), ((g2, d2), compiled) = _eager_and_compiled(make)
+    for _ in range(5):
+        assert eager().item() == compiled().item()
+    assert compiled.traces == 1
+    _assert_same(g1, g2)
+    _assert_same(d1, d2)
+    assert all(p.requires_grad and p.grad is None for p in d2.parameters())
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_in_training_replays_its_running_statistics(momentum):
+    def make():
+        model = nn.Sequential(nn.Linear(3, 8, rng=0), nn.BatchNorm1d(8, momentum=momentum), nn.ReLU())
+        return model, optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    (m1, o1), (m2, o2) = make(), make()
+    compiled = mg.compile(lambda x: _step(m2, o2, lambda out, _: (out ** 2).mean(), x, None))
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no fallback to eager)
+        for i in range(6):
+            if i == 4:
+                m1.eval(), m2.eval()
+            x = mg.tensor(rng.normal(size=(16, 3)))
+            eager_loss = _step(m1, o1, lambda out, _: (out ** 2).mean(), x, None)
+            assert eager_loss.item() == compiled(x).item()
+    assert compiled.traces == 2
+    for (name, a), b in zip(m1.state_dict().items(), m2.state_dict().values(), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=name)
+    assert int(m2[1].num_batches_tracked.data) == 4
+
+
+def test_a_function_traced_again_and_again_says_why():
+    w = mg.tensor([1.0, 2.0])
+    compiled = mg.compile(lambda beta: (w * beta).sum())
+    with pytest.warns(UserWarning, match="traced 32 times.*0-d tensors"):
+        for i in range(40):
+            compiled(i / 100)
+    assert compiled.traces == 40
+
+
+def test_replays_of_one_signature_count_against_the_cache_size():
+    model = nn.Sequential(nn.Linear(2, 4, rng=0), nn.Dropout(0.5))
+    compiled = mg.compile(lambda: model(mg.tensor(X_XOR)).sum(), cache_size=2)
+    with mg.no_grad():
+        for training in (True, False, True, False):
+            model.train(training)
+            compiled()
+        assert compiled.traces == 2
+        compiled(), model.eval()
+        extra = mg.compile(lambda: None)  # (unrelated: the bound is per compiled function)
+        assert extra() is None
+        assert sum(map(len, compiled._replays.values())) == 2
+
+
+_calls = 0
+
+
+def _counting_step(w):
+    global _calls
+    _calls += 1
+    with mg.no_grad():
+        return w * 0.5 ** _calls
+
+
+def test_a_function_that_assigns_a_global_or_nonlocal_runs_eagerly():
+    global _calls
+    _calls = 0
+    w = mg.tensor([1.0])
+    compiled = mg.compile(_counting_step)
+    with pytest.warns(UserWarning, match="assignment to global '_calls' in _counting_step"):
+        compiled(w)
+    assert [compiled(w).item() for _ in range(3)] == [0.25, 0.125, 0.0625]
+
+    count = 0
+
+    def counting(x):
+        nonlocal count
+        count += 1
+        return x * count
+
+    compiled = mg.compile(counting)
+    with pytest.warns(UserWarning, match="nonlocal 'count'"):
+        compiled(w)
+    assert [compiled(w).item() for _ in range(2)] == [2.0, 3.0]

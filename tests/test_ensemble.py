@@ -266,3 +266,29 @@ def test_fit_ensemble_gives_every_member_what_fit_gives_it_alone(activation, out
 def test_fit_ensemble_refuses_a_single_model():
     with pytest.raises(TypeError, match="use fit for one model"):
         mg.train.fit_ensemble(nn.MLP(2, (3,), 1), X_LIN, Y_LIN, "mse", None, 3)
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_member_losses_in_a_compiled_step_read_each_calls_target(as_tensor):
+    # Mini-batches: the target (an array or a tensor argument) changes at every call; a
+    # replay must use the new one (its broadcast is an operation, not NumPy code it would keep).
+    def make():
+        ensemble = nn.Ensemble([nn.MLP(2, (4,), 1, rng=seed) for seed in range(3)])
+        return ensemble, optim.SGD(ensemble.parameters(), lr=0.5)
+
+    def step(ensemble, opt, x, y):
+        opt.zero_grad()
+        losses = ensemble.member_losses(nn.MSELoss(), ensemble(x), y)
+        losses.sum().backward()
+        opt.step()
+        return losses
+
+    (eager_model, eager_opt), (model, opt) = make(), make()
+    compiled = mg.compile(lambda x, y: step(model, opt, x, y))
+    for start in (0, 20, 40, 60):
+        x, y = mg.tensor(X_LIN[start:start + 20]), Y_LIN[start:start + 20]
+        y = mg.tensor(y) if as_tensor else y
+        np.testing.assert_array_equal(compiled(x, y).data, step(eager_model, eager_opt, x, y).data)
+    assert compiled.traces == 1 and compiled._eager_reason is None  # (replayed, not run eagerly)
+    for p, q in zip(eager_model.parameters(), model.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)

@@ -280,7 +280,7 @@ def test_batch_norm_gradients_first_and_second_order():
     assert mg.gradcheck(lambda x_, w_: F.batch_norm(x_, rm, rv, w_, b, training=False), [x, w])
 
 
-def test_batch_norm_errors_and_compile_runs_eagerly():
+def test_batch_norm_errors_and_compile_replays_the_running_statistics():
     bn = nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         bn(mg.ones(1, 3))
@@ -290,16 +290,17 @@ def test_batch_norm_errors_and_compile_runs_eagerly():
         F.batch_norm(mg.ones(2, 3), np.zeros(4), np.ones(4))
     bn = nn.BatchNorm1d(2, dtype=np.float64)
     reference = copy.deepcopy(bn)
-    step = mg.compile(lambda x: bn(x).sum())
+    step = mg.compile(lambda x: bn(x).sum().backward())
     xs = [np.random.default_rng(i).standard_normal((4, 2)) for i in range(3)]
-    with pytest.warns(UserWarning, match="running statistics"):
-        step(mg.tensor(xs[0]))
-    for x in xs[1:]:
+    for x in xs:
         step(mg.tensor(x))
     for x in xs:
-        reference(mg.tensor(x))
+        reference(mg.tensor(x)).sum().backward()
+    assert step.traces == 1 and step._eager_reason is None
     np.testing.assert_array_equal(bn.running_mean.data, reference.running_mean.data)
+    np.testing.assert_array_equal(bn.running_var.data, reference.running_var.data)
     assert bn.num_batches_tracked.data == 3
+    np.testing.assert_array_equal(bn.weight.grad, reference.weight.grad)
 
 
 def test_batch_norm_eval_under_compile_reads_the_current_running_stats():

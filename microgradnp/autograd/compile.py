@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import dis
 import functools
 import math
 import numbers
@@ -58,6 +59,7 @@ class _Retrace(Exception):
 
 
 _REBINDS_BEFORE_WARNING = 8
+_TRACES_BEFORE_WARNING = 32  # (a few shapes and modes are normal: a smaller last batch, train and eval)
 
 
 def compile(fn=None, *, cache_size: int = 8):  # noqa: A001  (mg.compile, as torch.compile)
@@ -98,7 +100,7 @@ class Compiled:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.cache_size = cache_size
-        self._replays: OrderedDict = OrderedDict()  # signature -> _Replay
+        self._replays: OrderedDict = OrderedDict()  # signature -> its _Replays, most recently used first
         self._eager_reason: str | None = None
         self._lock = threading.Lock()
         self._rebinds: dict[str, int] = {}  # global or closure variable -> re-traces it caused
@@ -110,26 +112,40 @@ class Compiled:
     @property
     def code(self) -> str | None:
         """The Python source of the most recently traced replay (None before the first call)."""
-        return next(reversed(self._replays.values())).source if self._replays else None
+        return next(reversed(self._replays.values()))[0].source if self._replays else None
 
     def __call__(self, *args, **kwargs):
         if self._eager_reason is not None or (watchers.count and (mode.anomaly or mode.tracer is not None)):
             # (called while another compiled function traces: its operations belong to that trace)
             return self.fn(*args, **kwargs)
         leaves, key = _signature((args, kwargs))
-        replay = self._replays.get(key)
-        if replay is not None:
+        # The replays of this signature, most recently used first: one per state of what the
+        # checks watch (a model in train() and in eval() mode, a tensor frozen or not).
+        for replay in tuple(self._replays.get(key, ())):  # (a copy: another thread may change the list)
             try:
                 result = replay.run(leaves)
             except _Retrace as retrace:
-                if retrace.args:
+                if retrace.args:  # a variable holds another object: this replay's objects are gone
                     self._rebound(retrace.args[0])
-            else:
-                with self._lock:
-                    if key in self._replays:  # (another thread may have dropped it meanwhile)
-                        self._replays.move_to_end(key)
-                return result
+                    self._drop(key, replay)
+                continue
+            with self._lock:
+                variants = self._replays.get(key)
+                if variants is not None:  # (another thread may have dropped it meanwhile)
+                    self._replays.move_to_end(key)
+                    if variants[0] is not replay and replay in variants:
+                        variants.remove(replay)
+                        variants.insert(0, replay)
+            return result
         return self._trace(args, kwargs, leaves, key)
+
+    def _drop(self, key, replay) -> None:
+        with self._lock:
+            variants = self._replays.get(key)
+            if variants is not None and replay in variants:
+                variants.remove(replay)
+                if not variants:
+                    del self._replays[key]
 
     def _rebound(self, variable: str) -> None:
         """A variable the function reads held another object: say so once it keeps happening."""
@@ -146,7 +162,16 @@ class Compiled:
         recorder = _Recorder(self.fn, leaves, (args, kwargs))
         with _tracing(recorder):
             result = self.fn(*args, **kwargs)
+            recorder.check_reads(result)
         self.traces += 1
+        if self.traces == _TRACES_BEFORE_WARNING:
+            warnings.warn(
+                f"mg.compile({_name(self.fn)}): traced {self.traces} times: a Python number or string "
+                "argument, a shape or a dtype that changes from call to call is a new signature each time "
+                "(a tensor's values are not). Pass numbers that change at every call as 0-d tensors "
+                "(mg.tensor(beta)), or call the function without mg.compile",
+                stacklevel=3,
+            )
         if recorder.eager_reason is not None:
             self._eager_reason = recorder.eager_reason
             self._replays.clear()
@@ -159,10 +184,14 @@ class Compiled:
         replay = recorder.finish(result)
         result = recorder.as_replayed(result)  # the first call returns what later ones will
         with self._lock:
-            self._replays[key] = replay
+            variants = self._replays.setdefault(key, [])
+            variants.insert(0, replay)
             self._replays.move_to_end(key)
-            while len(self._replays) > self.cache_size:
-                self._replays.popitem(last=False)
+            while sum(map(len, self._replays.values())) > self.cache_size:  # the least recently used first out
+                oldest = next(iter(self._replays.values()))
+                oldest.pop()
+                if not oldest:
+                    self._replays.popitem(last=False)
         return result
 
     def __repr__(self) -> str:
@@ -249,7 +278,11 @@ _checked_grad = property(_traced_grad_get, _traced_grad_set, doc=_plain_grad.__d
 
 
 def _traced_data_get(tensor: Tensor):
-    return tensor.__dict__["data"]
+    data = tensor.__dict__["data"]
+    tracer = mode.tracer
+    if tracer is not None and not tracer.paused and _is_user_code(sys._getframe(1).f_code.co_filename):
+        tracer.data_reads.append((data, _user_origin()))
+    return data
 
 
 def _traced_data_set(tensor: Tensor, value) -> None:
@@ -351,13 +384,19 @@ class _Recorder:
         self.handed_out_lines: list[int] = []  # where the replay makes its sets of handed-out gradients
         self.kept_as_is: dict[int, str] = {}  # line -> its form when every leaf kept its gradient array
         self.arguments: dict[int, str] = {}  # id(array of an argument) -> its variable
+        self.mode_at_start: dict[int, bool] = {}  # id(module the function switched) -> training before
+        self.data_reads: list[tuple[np.ndarray, str]] = []  # (t.data taken by the user's code, where)
+        self.flag_at_start: dict[int, bool] = {}  # id(tensor whose requires_grad the function set) -> flag before
         # The tensors a call hands in or the function reads from outside: returned, they are
         # returned themselves (A[i] is this call's argument), as eager returns them.
         self.as_themselves: dict[int, str] = {
             id(leaf): f"A[{i}]" for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)
         }
+        self.array_arguments: list[tuple[int, str, np.ndarray]] = []  # (position, variable, array) passed in
         for i, leaf in enumerate(leaves):
             name = self._new("a")
+            if not isinstance(leaf, Tensor):
+                self.array_arguments.append((i, name, leaf))
             self.checks.append(f"{name} = A[{i}]" + (".data" if isinstance(leaf, Tensor) else ""))
             array = leaf.data if isinstance(leaf, Tensor) else leaf
             self.arguments.setdefault(id(array), name)
@@ -415,6 +454,11 @@ class _Recorder:
             return f"({items},)" if isinstance(value, tuple) else f"[{items}]"
         return self.constant(value)
 
+    def computed(self, value) -> bool:
+        """Whether ``value`` is an argument's array or one the traced operations computed (one
+        whose values can differ at the next call), outside a replayed call's own work."""
+        return not self.paused and self._computed(value)
+
     def _computed(self, value) -> bool:
         """Whether ``value`` is an array the traced operations computed (or a tuple holding one)."""
         if isinstance(value, Tensor | np.ndarray | np.generic):
@@ -431,10 +475,11 @@ class _Recorder:
         data = tensor.data
         seen = self.constant([data], "seen")  # the array last checked; another one is checked again
         self.checks.append(f"{name} = {holder}.data")
-        condition = f"{name} is not {seen}[0] or {holder}._requires_grad is not {tensor.requires_grad}"
-        if tensor.requires_grad:
+        requires_grad = self.flag_at_start.get(id(tensor), tensor._requires_grad)  # (as the call began)
+        condition = f"{name} is not {seen}[0] or {holder}._requires_grad is not {requires_grad}"
+        if requires_grad:
             condition += f" or {holder}._hooks"
-        check = self.constant(functools.partial(_recheck, tensor, data.shape, data.dtype, tensor.requires_grad),
+        check = self.constant(functools.partial(_recheck, tensor, data.shape, data.dtype, requires_grad),
                               "recheck")
         self.checks.append(f"if {condition}: {check}({seen})")
         return self._bind_input(data, name)
@@ -451,9 +496,38 @@ class _Recorder:
             "call the function without mg.compile."
         )
 
+    def check_reads(self, result) -> None:
+        """What the function's own NumPy code did cannot be replayed: the array of a tensor
+        taken with ``t.data`` and not just returned (a value read and turned into a constant,
+        a write such as ``p.data[0] = 0`` or ``np.clip(..., out=p.data)``), or an array passed
+        in that no recorded operation read (``y.astype(int)``). Such a function runs eagerly."""
+        for code in list(self.helpers):  # (the trace's profiler is still on)
+            assigned = _assigned_outside(code)
+            if assigned is not None:
+                self.cannot_replay(f"an assignment to {assigned} in {code.co_name} ({code.co_filename}:"
+                                   f"{code.co_firstlineno}), Python code")
+                return
+        returned = {id(v) for v in _items(result)}
+        for data, origin in self.data_reads:
+            if id(data) not in returned:
+                self.cannot_replay(f"t.data at {origin} (NumPy code on a tensor's array)")
+                return
+        body = "\n".join(self.lines)
+        for i, name, array in self.array_arguments:
+            if self.var_of.get(id(array)) == name and not re.search(rf"\b{name}\b", body):
+                self.cannot_replay(f"NumPy code on the {_ordinal(i + 1)} array argument, which no tensor operation "
+                                   "reads (y.astype(...) on it would keep the first call's result: convert it "
+                                   "before the call, or pass mg.tensor(y))")
+                return
+
     def cannot_replay(self, what: str) -> None:
         if self.eager_reason is None and not self.paused:  # (a replayed call's own work is not traced)
             self.eager_reason = what
+
+    def mode_changing(self, module) -> None:
+        """``module.train()``/``eval()`` in the function: a replay checks the mode the module
+        had when the call began."""
+        self.mode_at_start.setdefault(id(module), module.training)
 
     def module_called(self, module) -> None:
         if not self.paused:
@@ -601,9 +675,12 @@ class _Recorder:
         return self.as_themselves.get(id(tensor)) or self.constant(tensor, "p")
 
     def requires_grad_set(self, tensor, value: bool) -> None:
-        """``t.requires_grad_()`` on a tensor from outside: a replay sets it on its own."""
+        """``t.requires_grad_()`` on a tensor from outside (called before the change): a
+        replay sets it on its own, and checks the flag the tensor had when the call began
+        (a GAN's step that freezes D and unfreezes it at its end replays every time)."""
         if self.paused or (id(tensor) not in self.as_themselves and self._computed(tensor)):
             return  # (a tensor the function computed: not a leaf, nothing to set)
+        self.flag_at_start.setdefault(id(tensor), tensor._requires_grad)
         self.lines.append(f"{self.tensor_expression(tensor)}._requires_grad = {bool(value)!r}")
 
     def replayed_call(self, method, owner, args, kwargs):
@@ -847,7 +924,8 @@ class _Recorder:
         used = {id(sub): sub for module in self.modules.values() for sub in module.modules()}
         contents = self._module_contents_checks(used.values())
         seen = self.constant([changes.count], "seen_changes")  # the count when the modules were last found unchanged
-        check = self.constant(functools.partial(_recheck_modules, tuple(used.values())), "recheck_modules")
+        modes = tuple(self.mode_at_start.get(key, sub.training) for key, sub in used.items())  # as the call began
+        check = self.constant(functools.partial(_recheck_modules, tuple(used.values()), modes), "recheck_modules")
         self.names["module_changes"] = changes
         # A replay's own train()/eval() calls change modules too: what the trace did is no change.
         self.lines.append(f"{seen}[0] = module_changes.count")
@@ -990,6 +1068,22 @@ def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
+def _assigned_outside(code) -> str | None:
+    """The first global or enclosing function's variable that ``code`` assigns (``global
+    step; step += 1``, ``nonlocal``), as "global 'step'", or None. A replay would not
+    repeat the assignment, and the value it traced with would stay."""
+    for instruction in dis.get_instructions(code):
+        if instruction.opname == "STORE_GLOBAL":
+            return f"global {instruction.argval!r}"
+        if instruction.opname == "STORE_DEREF" and instruction.argval in code.co_freevars:
+            return f"nonlocal {instruction.argval!r}"
+    return None
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def _is_user_code(filename: str) -> bool:
     """Whether a function's file is the user's (not microgradnp, the standard library or an
     installed package, whose globals a step does not rebind)."""
@@ -1015,13 +1109,15 @@ _UNWATCHED = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, t
               type(None), functools.partial, Compiled)
 
 
-def _recheck_modules(modules, seen: list) -> None:
-    """Some module changed since ``seen[0]``: re-trace if it is one of ``modules`` (or a
-    global module hook appeared, which a replay would skip); else note the new count."""
+def _recheck_modules(modules, modes: tuple, seen: list) -> None:
+    """Some module changed since ``seen[0]``: re-trace if it is one of ``modules``, or one
+    of them is in another train()/eval() mode than ``modes`` (or a global module hook
+    appeared, which a replay would skip); else note the new count."""
     from microgradnp.nn.hooks import global_hooks
     from microgradnp.nn.module import changes
 
-    if global_hooks.count or any(module._changed > seen[0] for module in modules):
+    if global_hooks.count or any(module._changed > seen[0] or module.training is not training
+                                 for module, training in zip(modules, modes)):
         raise _Retrace
     seen[0] = changes.count
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from microgradnp import ops
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.layers import MLP, Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, MSELoss
@@ -167,7 +168,7 @@ class Ensemble(Module):
                 "Ensemble.member_losses: loss_fn must be nn.MSELoss, nn.BCELoss or nn.BCEWithLogitsLoss with "
                 f"reduction 'mean' or 'sum', got {loss_fn!r}"
             )
-        target = target.data if isinstance(target, Tensor) else np.asarray(target)
+        target = target if isinstance(target, Tensor) else np.asarray(target)
         shape = prediction.shape
         if shape[:1] != (self.members,) or target.shape != shape[1:]:
             raise InvalidArgumentError(
@@ -175,7 +176,8 @@ class Ensemble(Module):
                 f"and a target shared by all members; got predictions {shape} and target {target.shape}")
         elementwise = copy.copy(loss_fn)  # the same loss, unreduced: reduced per member below
         elementwise.reduction = "none"
-        losses = elementwise(prediction, np.broadcast_to(target, shape)).reshape(self.members, -1)
+        # (broadcast by an operation, not by NumPy: an mg.compile replay reads each call's target)
+        losses = elementwise(prediction, ops.broadcast_to(target, shape)).reshape(self.members, -1)
         # A mean's backward gives every element grad / count, which the loss then scales:
         # for each member the numbers the one-model loss gives (see tests/test_ensemble.py).
         return losses.mean(axis=1) if loss_fn.reduction == "mean" else losses.sum(axis=1)

@@ -24,10 +24,12 @@ from microgradnp.utils.hooks import RemovableHandle
 
 
 class _Changes:
-    """The clock of changes to modules: assigning, deleting or registering an attribute,
-    a hook, or another train()/eval() mode takes the next ``count`` and stamps the module
-    with it (``module._changed``). An ``mg.compile`` replay compares one number per call,
-    and looks at the modules it used only when some module changed since."""
+    """The clock of changes to modules: assigning, deleting or registering an attribute
+    or a hook takes the next ``count`` and stamps the module with it (``module._changed``);
+    another train()/eval() mode takes the next ``count`` only (a replay compares the modes
+    themselves, so that a step traced in each mode replays in it). An ``mg.compile`` replay
+    compares one number per call, and looks at the modules it used only when some module
+    changed since."""
 
     __slots__ = ("count",)
 
@@ -462,8 +464,10 @@ class Module:
         if not isinstance(mode, bool):
             raise InvalidArgumentError("training mode is expected to be boolean")
         if self.training is not mode:
+            if watchers.count and grad_mode.tracer is not None:
+                grad_mode.tracer.mode_changing(self)
             object.__setattr__(self, "training", mode)
-            _mark_changed(self)
+            changes.count += 1
         for module in self.children():
             module.train(mode)
         return self

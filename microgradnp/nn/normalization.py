@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from microgradnp import ops
-from microgradnp.autograd.grad_mode import mode, records_calls, watchers
+from microgradnp.autograd.grad_mode import replayed
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.module import Module, Parameter
@@ -88,8 +88,8 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         _scale_and_shift(self, self.normalized_shape, dtype, elementwise_affine, bias)
 
-    def forward(self, x):
-        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+    def forward(self, input):  # noqa: A002  (PyTorch's name: forward(input=...) works as there)
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -122,6 +122,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         ValueError: fewer than 2 axes, running statistics missing outside training, or a
             single value per channel in training (its variance is undefined).
     """
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training: bool, momentum: float | None,  # noqa: A002
+                eps: float, batches: Tensor | None = None):
+    """``batch_norm``, which also counts the batch in ``batches`` (a module's
+    ``num_batches_tracked``) when it updates the running statistics; ``momentum=None``
+    then means their cumulative average (1 / batches)."""
     shape = _channels_input("batch_norm", input, running_mean=running_mean, running_var=running_var,
                             weight=weight, bias=bias)
     channels = shape[1]
@@ -136,7 +144,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         mean = ops.mean(input, axis=axes, keepdims=True)
         var = ops.var(input, axis=axes, keepdims=True)
         if running_mean is not None or running_var is not None:
-            _update_running(running_mean, running_var, mean, var, count, momentum)
+            _update_running(running_mean, running_var, mean, var, count, momentum, batches)
     else:
         if running_mean is None or running_var is None:
             raise InvalidArgumentError("batch_norm: running_mean and running_var are needed when training=False")
@@ -176,11 +184,16 @@ def _scale_and_shift(module, shape: tuple, dtype, affine: bool, bias: bool = Tru
     module.bias = Parameter(np.zeros(shape, dtype=dtype)) if affine and bias else None
 
 
-def _update_running(running_mean, running_var, mean, var, count: int, momentum: float) -> None:
-    """The in-place update of the running statistics (no graph: they are buffers)."""
-    if watchers.count and records_calls():
-        # A compiled replay runs only the recorded primitives, not this update.
-        mode.tracer.cannot_replay("batch_norm's update of its running statistics")
+@replayed  # (an mg.compile replay makes this call again, with the batch's statistics of that call)
+def _update_running(running_mean, running_var, mean, var, count: int, momentum: float | None,
+                    batches: Tensor | None = None) -> None:
+    """The in-place update of the running statistics (no graph: they are buffers), which
+    counts the batch in ``batches`` first (``momentum=None``: 1 / batches)."""
+    if batches is not None:
+        batches.data[...] += 1
+        bump_version(batches.data)
+        if momentum is None:
+            momentum = 1.0 / float(batches.data)
     for running, batch in ((running_mean, _data(mean)), (running_var, _data(var) * (count / (count - 1)))):
         if running is None:
             continue
@@ -211,8 +224,8 @@ class BatchNorm1d(Module):
         dtype: of the parameters and running statistics (the default dtype when None).
         bias: (keyword-only, as PyTorch's) whether to learn ``bias`` (with ``affine``).
 
-    Under ``mg.compile`` a training-mode BatchNorm1d with running statistics makes the
-    compiled function run eagerly (a replay would skip the update of the buffers).
+    Under ``mg.compile`` the update of the running statistics (and of ``num_batches_tracked``)
+    is a replayed call: each replay makes it with that call's batch statistics.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
@@ -245,18 +258,14 @@ class BatchNorm1d(Module):
             expected = " or ".join(f"{d}D" for d in self._dims)
             raise InvalidArgumentError(f"{type(self).__name__}: expected {expected} input (got {len(shape)}D input)")
 
-    def forward(self, x):
+    def forward(self, input):  # noqa: A002  (PyTorch's name: forward(input=...) works as there)
+        x = input
         self._check_input(np.shape(_data(x)))
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
-            bump_version(self.num_batches_tracked.data)
-            if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked.data)
         use_batch = self.training or self.running_mean is None
         tracked = not self.training or self.track_running_stats
-        return batch_norm(x, self.running_mean if tracked else None, self.running_var if tracked else None,
-                          self.weight, self.bias, use_batch, momentum, self.eps)
+        counted = self.num_batches_tracked if self.training and self.track_running_stats else None
+        return _batch_norm(x, self.running_mean if tracked else None, self.running_var if tracked else None,
+                           self.weight, self.bias, use_batch, self.momentum, self.eps, counted)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -329,8 +338,8 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         _scale_and_shift(self, (num_channels,), dtype, affine, bias)
 
-    def forward(self, x):
-        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+    def forward(self, input):  # noqa: A002  (PyTorch's name: forward(input=...) works as there)
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

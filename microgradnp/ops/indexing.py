@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
 from microgradnp.ops.elementwise import Where
 from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes, reads_values
@@ -32,10 +33,14 @@ def _plain_index(index):
 def _plain_part(part):
     """An index part as NumPy takes it; a 0-d integer tensor is an int, as in PyTorch (x[i] is
     then a view, which an in-place change writes through)."""
-    part = _data(part)
-    if type(part) is np.ndarray and not part.ndim and part.dtype.kind in "iu":
-        return int(part)
-    return part
+    array = _data(part)
+    if type(array) is np.ndarray and not array.ndim and array.dtype.kind in "iu":
+        if watchers.count and mode.tracer is not None and (array is not part or mode.tracer.computed(array)):
+            # An mg.compile trace: the position becomes a Python int, which a replay would keep
+            # (a tensor's value can change; so can an argument's or a computed one's).
+            mode.tracer.cannot_replay("a 0-d integer tensor as an index (its value becomes a Python int)")
+        return int(array)
+    return array
 
 
 def _is_basic(index) -> bool:
