@@ -9,6 +9,7 @@ from microgradnp.tensor import (  # noqa: I001  (Tensor first: the rest builds o
     from_numpy,
     full,
     get_default_dtype,
+    initial_seed,
     manual_seed,
     ones,
     ones_like,
@@ -122,6 +123,7 @@ from microgradnp.ops.torch_functions import (  # the rest of torch's top-level f
 )
 from microgradnp import data, errors, func, linalg, nn, optim, train, utils, viz  # after the core: they build on it
 from microgradnp.device import cuda, device
+from microgradnp._random import get_rng_state, set_rng_state  # torch.random's names
 from microgradnp.check import check_backprop
 from microgradnp.nn.functional import (  # torch.conv2d(...) is F.conv2d(...): the same arguments
     adaptive_avg_pool1d, avg_pool1d, bilinear, channel_shuffle, conv1d, conv2d, conv3d, conv_transpose1d,

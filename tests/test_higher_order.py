@@ -270,3 +270,55 @@ def test_class_losses_can_be_differentiated_twice(name, options):
     (second,) = mg.grad(_penalty(name, options, x), x)
     numeric = numeric_grad(lambda z: _penalty(name, options, mg.tensor(z, requires_grad=True)).data, [_Z], 0)
     np.testing.assert_allclose(second.data, numeric, rtol=1e-5, atol=1e-7)
+
+
+PIECEWISE_LINEAR = {
+    "relu": lambda m, x: m.relu(x),
+    "abs": lambda m, x: m.abs(x),
+    "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x, 0.1),
+    "hardtanh": lambda m, x: m.nn.functional.hardtanh(x),
+    "relu6": lambda m, x: m.nn.functional.relu6(x * 4),
+    "l1_loss": lambda m, x: m.nn.functional.l1_loss(x, m.zeros(6, dtype=m.float64)),
+    "vector_norm_1": lambda m, x: m.linalg.vector_norm(x, 1),
+    "vector_norm_inf": lambda m, x: m.linalg.vector_norm(x, float("inf")),
+    "max_pool1d": lambda m, x: m.nn.functional.max_pool1d(x.reshape(1, 1, 6), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIECEWISE_LINEAR))
+def test_gradient_of_a_piecewise_linear_function_differentiates_again_to_zeros_as_pytorch(name):
+    # PyTorch's first-order rule takes the input (threshold_backward(grad, x)...), so the gradient
+    # requires grad and differentiating it gives zeros, not "does not require grad".
+    torch = pytest.importorskip("torch")
+    values = np.array([1.5, -2.0, 0.3, 0.05, -0.4, 3.5])
+    weights = np.arange(1.0, 7.0)
+    x = mg.tensor(values, requires_grad=True)
+    (g,) = mg.grad(PIECEWISE_LINEAR[name](mg, x).sum(), x, create_graph=True)
+    tx = torch.tensor(values, requires_grad=True)
+    (tg,) = torch.autograd.grad(PIECEWISE_LINEAR[name](torch, tx).sum(), tx, create_graph=True)
+    assert g.requires_grad == tg.requires_grad
+    np.testing.assert_allclose(g.data, tg.detach().numpy(), rtol=1e-12)
+    (g * mg.tensor(weights)).sum().backward()
+    (tg * torch.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(x.grad, tx.grad.numpy(force=True))  # (abs's is a ZeroTensor)
+    assert x.grad.shape == values.shape and not np.any(x.grad)
+
+
+def test_gradient_through_a_relu_network_keeps_its_weights_second_order():
+    # The zero link adds nothing where the gradient depends on weights: the penalty's gradient
+    # in w is the finite differences' one.
+    x = mg.tensor([[0.5, -1.0], [2.0, 0.3]], requires_grad=True)
+
+    def penalty(w_values):
+        w = mg.tensor(w_values, requires_grad=True)
+        (g,) = mg.grad(mg.relu(x @ w).sum(), x, create_graph=True)
+        return (g * g).sum(), w
+
+    def penalty_value(w_values):
+        return penalty(w_values)[0].data
+
+    w_values = np.array([[1.0, -0.5, 0.2], [0.3, 0.8, -1.2]])
+    value, w = penalty(w_values)
+    value.backward()
+    expected = numeric_grad(penalty_value, [w_values], 0)
+    np.testing.assert_allclose(w.grad, expected, rtol=1e-6, atol=1e-8)

@@ -21,6 +21,8 @@ and is also the graph node: it keeps the inputs, the saved arrays, and its name.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import linecache
 import os
 import sys
@@ -28,8 +30,8 @@ import weakref
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import mode, watchers
-from microgradnp.autograd.versions import graph_writes, stale_view, stamps, written_since
+from microgradnp.autograd.grad_mode import mode, no_grad, watchers
+from microgradnp.autograd.versions import bump, graph_writes, stale_view, stamps, written_since
 from microgradnp.errors import InvalidArgumentError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,6 +76,10 @@ class Function:
     per positional input (a tuple when there are several), ``None`` for inputs that
     need none. Gradients with broadcast axes are summed back to the input's shape.
 
+    PyTorch 2's style works too: a class that defines ``setup_context(ctx, inputs, output)``
+    has a ``forward(*arrays)`` without ``ctx``; ``apply`` calls it, then ``setup_context``
+    with the arrays and the output, where the saving is done.
+
     A ``forward`` that returns a tuple of arrays has several outputs: ``apply`` returns
     a tuple of Tensors and ``backward(ctx, *grads)`` gets one gradient per output (zeros
     for an output no gradient reached, or ``None`` after ``ctx.set_materialize_grads(False)``).
@@ -106,15 +112,38 @@ class Function:
     _output_meta: tuple = ()  # several outputs: (shape, dtype) of each, to make zeros for unused ones
     _non_differentiable: tuple = ()  # output arrays marked by mark_non_differentiable
     _materialize = True  # set_materialize_grads
+    _dirty: tuple = ()  # input arrays forward changed in place (mark_dirty)
+    # PyTorch 2's style (the class defines setup_context): forward's signature, to bind the
+    # arguments as PyTorch does; None for forward(ctx, ...).
+    _forward_signature: inspect.Signature | None = None
+    _once_differentiable = False  # backward is decorated with once_differentiable
     _order = 0  # creation stamp (versions.stamps): newer nodes have smaller orders
     # Per saved array, the inputs whose gradients use it (None: every saved array is used):
     # an array no needed gradient uses may change in place, as PyTorch saves only what it needs.
     _saved_needed_by: tuple | None = None
+    # True for a piecewise-linear rule (relu, abs, hardtanh, max pooling...) whose gradient
+    # depends on the inputs only through which piece they are on: under create_graph the
+    # gradients are recorded as functions of the inputs with derivative 0, as PyTorch's
+    # (threshold_backward takes the input), so differentiating again gives zeros instead of
+    # "does not require grad".
+    _zero_second_order = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name") is None:
             cls.name = cls._default_name()
+        # As PyTorch: defining setup_context means that forward takes no ctx.
+        if cls.setup_context is not Function.setup_context:
+            signature = inspect.signature(cls.forward)
+            if next(iter(signature.parameters), None) == "ctx":  # (it would get the first input as ctx)
+                raise TypeError(
+                    f"{cls.__name__} defines setup_context, so its forward is called without ctx, as in "
+                    "PyTorch: define forward(*inputs) and save what backward needs in setup_context(ctx, "
+                    "inputs, output), or drop setup_context and keep forward(ctx, *inputs)")
+            cls._forward_signature = signature
+        if getattr(cls.backward, "_once_differentiable", False):
+            cls._once_differentiable = True
+            cls.differentiable_backward = False  # (backward runs on arrays; a second derivative raises)
 
     @classmethod
     def _default_name(cls) -> str:
@@ -124,6 +153,13 @@ class Function:
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays for ``backward``; they are released after the first backward."""
         self._saved = arrays
+
+    def mark_dirty(self, *arrays) -> None:
+        """Call in ``forward`` (or ``setup_context``) with an input array that forward changed in
+        place and returns, as PyTorch's ``ctx.mark_dirty``: ``apply`` then returns that input's
+        Tensor itself, recorded as the output of this operation (as ``x.add_(1)`` is), and its
+        version counter moves. One input, returned as the only output, is supported."""
+        self._dirty = self._dirty + arrays
 
     def mark_non_differentiable(self, *outputs) -> None:
         """Call in ``forward`` with output arrays that have no gradient (indices, masks):
@@ -167,11 +203,22 @@ class Function:
         none) from ``grad``, the gradient of the output."""
         raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
 
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output) -> None:
+        """PyTorch 2's style: define it (and ``forward(*arrays)`` without ``ctx``) to save what
+        backward needs from ``inputs`` (the arrays forward got) and ``output`` (what it returned)."""
+        raise NotImplementedError("setup_context is not implemented")
+
     # -- building the graph ----------------------------------------------------------
     @classmethod
     def apply(cls, *inputs, **params):
         """Run ``forward`` on the inputs' arrays and return a Tensor linked into the graph."""
         ctx = cls.__new__(cls)
+        signature = cls._forward_signature
+        if signature is not None:  # forward(*args) and setup_context, bound as PyTorch does
+            bound = signature.bind(*inputs, **params)
+            bound.apply_defaults()
+            inputs, params = bound.args, bound.kwargs
         arrays = []
         record = False
         for x in inputs:
@@ -183,12 +230,18 @@ class Function:
             else:
                 arrays.append(_as_float_array(x) if isinstance(x, list) else x)
         try:
-            out = cls.forward(ctx, *arrays, **params)
+            if signature is None:
+                out = cls.forward(ctx, *arrays, **params)
+            else:
+                out = cls.forward(*arrays, **params)
+                cls.setup_context(ctx, tuple(arrays), out)
         except ValueError as error:
             if type(error) is not ValueError or not cls._builtin:
                 raise
             # NumPy's refusal (a shape that does not fit...): PyTorch raises RuntimeError there.
             raise InvalidArgumentError(f"{cls.name}: {error}") from None
+        if ctx._dirty:
+            return ctx._apply_in_place(out, inputs, arrays, params)
         if type(out) is not np.ndarray:
             if type(out) is tuple:
                 return ctx._apply_several(out, inputs, arrays, params, record)
@@ -223,7 +276,56 @@ class Function:
                 ctx.origin = _user_origin()
                 _check_finite(out, ctx, "forward")
             if mode.tracer is not None:
-                mode.tracer.forward(cls, ctx, inputs, arrays, params, result)
+                mode.tracer.forward(_replayable(cls), ctx, inputs, arrays, params, result)
+        return result
+
+    def _apply_in_place(self, out, inputs: tuple, arrays: list, params: dict):
+        """``apply`` for a forward that changed an input in place (``mark_dirty``) and returned
+        it: that input's Tensor, recorded as the output of this node the way the Tensor's own
+        in-place operations are (``Tensor._recorded_in_place``, with the same refusals), or
+        just with its version moved where nothing is recorded."""
+        cls = type(self)
+        target = None
+        for x in inputs:
+            if isinstance(x, Tensor) and x.data is out:
+                target = x
+        if target is None or len(self._dirty) != 1 or self._dirty[0] is not out:
+            raise RuntimeError(
+                f"{cls.name}: microgradnp supports mark_dirty for one input array that forward changes in "
+                "place and returns as its only output (return x after x *= 2, with ctx.mark_dirty(x)); "
+                "for anything else, return a new array instead of changing an input")
+        op = f"{cls.name} (mark_dirty)"
+        grad_input = next((x for x in inputs if isinstance(x, Tensor) and x is not target and x.requires_grad), None)
+        if watchers.count and mode.anomaly:
+            self.origin = _user_origin()
+            _check_finite(out, self, "forward")
+        if not target._records(grad_input):  # not recorded: refused where PyTorch refuses, else a plain write
+            target._check_in_place(op, grad_input)
+            bump(out)
+            # As PyTorch: under no_grad, an input that requires grad gives a new Tensor of the same
+            # memory that does not (the output of a no_grad operation).
+            return Tensor._wrap(out) if target.requires_grad else target
+        if target._views_another_tensor():
+            target._refuse_writing_through_a_view()
+        target._recorded_in_place(op, lambda before: self._output_of(out, inputs, target, before), through_a_view=True)
+        # Stamped after the write: the arrays forward saved (the changed input among them)
+        # are the values backward is meant to use.
+        self._order = next(stamps)
+        if watchers.count and mode.tracer is not None:  # (the write made it run eagerly; the trace must know the node)
+            mode.tracer.forward(_replayable(cls), self, self.inputs, arrays, params, target)
+        return target
+
+    def _output_of(self, out: np.ndarray, inputs: tuple, target, before):
+        """The output Tensor of an in-place forward, recorded with ``before`` (the changed
+        input's previous node) where ``target`` was among the inputs."""
+        inputs = tuple(before if x is target else x for x in inputs)
+        self.inputs = inputs
+        self._needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        for x in inputs:
+            if isinstance(x, Tensor):
+                x._used = True
+        result = Tensor._wrap(out)
+        result._node, result._requires_grad = self, True
         return result
 
     def _apply_several(self, outs: tuple, inputs, arrays, params, record: bool) -> tuple:
@@ -289,7 +391,8 @@ class Function:
         result = self.backward(self, *(g.data if isinstance(g, Tensor) else g for g in grads))
         depends_on = [x for x in (*grads, *self.inputs) if isinstance(x, Tensor)]
         return tuple(
-            None if g is None else _NotDifferentiableTwice.apply(g, *depends_on, source_name=self.name)
+            None if g is None else _NotDifferentiableTwice.apply(g, *depends_on, source_name=self.name,
+                                                                 once=self._once_differentiable)
             for g in (result if isinstance(result, tuple) else (result,))
         )
 
@@ -354,15 +457,27 @@ class Function:
             saved = self._saved
             self._saved = self._saved_as_tensors(output)
             try:
-                return self.backward(self, grad)
+                grads = self.backward(self, grad)
             finally:
                 self._saved = saved
+            return self._linked_to_inputs(grads) if self._zero_second_order else grads
         grads = self.backward(self, grad.data)
         depends_on = [x for x in (grad, *self.inputs) if isinstance(x, Tensor)]
         return tuple(
-            None if g is None else _NotDifferentiableTwice.apply(g, *depends_on, source_name=self.name)
+            None if g is None else _NotDifferentiableTwice.apply(g, *depends_on, source_name=self.name,
+                                                                 once=self._once_differentiable)
             for g in (grads if isinstance(grads, tuple) else (grads,))
         )
+
+    def _linked_to_inputs(self, grads):
+        """``grads`` (one or a tuple), each recorded as a function of the inputs that
+        require grad with derivative 0 (see ``_zero_second_order``)."""
+        inputs = [x for x in self.inputs if isinstance(x, Tensor) and x._requires_grad]
+        if not inputs:
+            return grads
+        if type(grads) is not tuple:
+            return _ZeroDerivative.apply(grads, *inputs) if grads is not None else None
+        return tuple(None if g is None else _ZeroDerivative.apply(g, *inputs) for g in grads)
 
     def _adopt_output(self, out) -> np.ndarray:
         """NumPy returns scalars for 0-d results: make the output an array, and make
@@ -403,6 +518,26 @@ class Function:
         return f"<{self.name} node>"
 
 
+def _replayable(cls: type) -> type:
+    """``cls`` as an mg.compile replay calls it, ``forward(ctx, *arrays)``: itself, or for
+    PyTorch 2's style a subclass (made once) whose forward runs ``cls.forward`` and then
+    ``cls.setup_context``, as ``apply`` does."""
+    if cls._forward_signature is None:
+        return cls
+    replayable = cls.__dict__.get("_replayable")
+    if replayable is None:
+        def forward(ctx, *arrays, **params):
+            out = cls.forward(*arrays, **params)
+            cls.setup_context(ctx, arrays, out)
+            return out
+
+        replayable = type(cls.__name__, (cls,), {
+            "name": cls.name, "forward": staticmethod(forward), "_forward_signature": None,
+            "setup_context": staticmethod(Function.setup_context)})
+        cls._replayable = replayable
+    return replayable
+
+
 class AccumulateGrad:
     """The end of a path in ``next_functions``: the leaf ``variable``, whose ``.grad``
     backward accumulates into (one per leaf, as PyTorch's)."""
@@ -441,17 +576,62 @@ class _NotDifferentiableTwice(Function):
     name = "not_differentiable_twice"
 
     @staticmethod
-    def forward(ctx, grad, *depends_on, source_name):
-        ctx.source_name = source_name
+    def forward(ctx, grad, *depends_on, source_name, once=False):
+        ctx.source_name, ctx.once = source_name, once
         return grad
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.once:
+            raise RuntimeError(
+                f"trying to differentiate twice a function that was marked with @once_differentiable "
+                f"({ctx.source_name}.backward): its result cannot be differentiated again. Remove the "
+                "decorator, write backward with operations that work on Tensors too and set "
+                "differentiable_backward = True on the class."
+            )
         raise RuntimeError(
             f"{ctx.source_name}.backward works on ndarrays, so its result cannot be "
             "differentiated again. Write its backward with operations that work on "
             "Tensors too and set differentiable_backward = True on the class."
         )
+
+
+def once_differentiable(backward):
+    """Decorate a Function's ``backward`` with it, as ``torch.autograd.function.once_differentiable``:
+    backward then runs on ndarrays with gradient recording off, and differentiating its result
+    again (``create_graph=True``, then a second derivative) raises a RuntimeError saying so.
+
+    This is what a Function without ``differentiable_backward = True`` does anyway; the
+    decorator makes it so even where the class sets that flag, and keeps PyTorch code as it is.
+    Put it under ``@staticmethod``.
+    """
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            return backward(ctx, *grads)
+
+    wrapper._once_differentiable = True  # (read by Function.__init_subclass__)
+    return wrapper
+
+
+class _ZeroDerivative(Function):
+    """``value`` itself, recorded as a function of ``inputs`` whose derivative is 0: the
+    gradient of a piecewise-linear rule under create_graph (``_zero_second_order``)."""
+
+    name = "zero_derivative"
+    differentiable_backward = True
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, value, *inputs):
+        value = np.asarray(value)
+        ctx.zeros_like = [(x.shape, x.dtype) for x in inputs]
+        return value.view()  # (a new array object: the output is not its input)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad, *(np.zeros(shape, dtype) for shape, dtype in ctx.zeros_like))
 
 
 def _not_real(name: str, out: np.ndarray, inputs) -> str:

@@ -1179,7 +1179,8 @@ class InstanceNorm1d(Module):
         for name, value in tracked.items():
             self.register_buffer(name, Tensor(value, dtype=value.dtype) if track_running_stats else None)
 
-    def forward(self, x):
+    def forward(self, input):  # (PyTorch's name: forward(input=...) works as there)
+        x = input
         rank, spatial = len(_shape(x)), self._spatial
         if rank not in (spatial + 1, spatial + 2):
             raise InvalidArgumentError(
@@ -1284,8 +1285,8 @@ class LocalResponseNorm(Module):
         super().__init__()
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
-    def forward(self, x):
-        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+    def forward(self, input):  # (PyTorch's name: forward(input=...) works as there)
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

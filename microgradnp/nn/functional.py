@@ -150,12 +150,26 @@ def _array(value):
     return None if value is None else np.asarray(_data(value))
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
     """Mean squared error ``(input - target)^2``, averaged (``"mean"``), summed or per element.
     ``size_average``/``reduce``: PyTorch's deprecated spelling of ``reduction`` (see
-    ``legacy_reduction``), in PyTorch's positions, as in every loss here that PyTorch gives them."""
+    ``legacy_reduction``), in PyTorch's positions, as in every loss here that PyTorch gives them.
+    ``weight`` (of the input's shape), as PyTorch's (2.13): each squared error times its
+    weight, and ``"mean"`` is the weighted average ``sum(w (input - target)^2) / sum(w)``;
+    a weight that requires grad gets its gradient."""
     reduction = _legacy_reduction(size_average, reduce, reduction, "mse_loss")
-    return _losses.MSELoss.apply(input, target, reduction=reduction)
+    if weight is None:
+        return _losses.MSELoss.apply(input, target, reduction=reduction)
+    check_reduction(reduction, "mse_loss")
+    if np.shape(_data(weight)) != np.shape(_data(input)):
+        raise InvalidArgumentError(f"mse_loss: weight and input must have the same size, got shapes "
+                                   f"{np.shape(_data(weight))} and {np.shape(_data(input))}")
+    if not isinstance(weight, Tensor):  # (an array or a list: a constant in the input's dtype)
+        weight = Tensor(np.asarray(weight, dtype=_data(input).dtype))
+    weighted = _losses.MSELoss.apply(input, target, reduction="none") * weight
+    if reduction == "none":
+        return weighted
+    return weighted.sum() if reduction == "sum" else weighted.sum() / weight.sum()
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):

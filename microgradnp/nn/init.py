@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import warnings
 from statistics import NormalDist
 
@@ -119,6 +120,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
+        # PyTorch accepts only a number as the slope (not True/False, which Python counts as
+        # ints); NumPy's number types are numbers too here.
+        if param is not None and (isinstance(param, bool | np.bool_) or not isinstance(param, numbers.Real)):
+            raise ValueError(f"negative_slope {param} not a valid number")
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":

@@ -101,8 +101,8 @@ def parameters_to_vector(parameters) -> Tensor:
     return ops.concatenate([ops.reshape(p, -1) for p in parameters])
 
 
-def vector_to_parameters(vector, parameters) -> None:
-    """Copy consecutive slices of the 1-D ``vector`` into the parameters, in order, as
+def vector_to_parameters(vec, parameters) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into the parameters, in order, as
     ``torch.nn.utils.vector_to_parameters`` (the inverse of ``parameters_to_vector``). The
     values are copied into each parameter's own array, in place (its version counter
     moves, so a graph that saved the old values refuses to use them)."""
@@ -111,7 +111,7 @@ def vector_to_parameters(vector, parameters) -> None:
     parameters = _tensors(parameters, "vector_to_parameters")
     if watchers.count and records_calls():  # a compiled replay would skip these writes
         mode.tracer.cannot_replay("nn.utils.vector_to_parameters")
-    values = np.asarray(vector.data if isinstance(vector, Tensor) else vector)
+    values = np.asarray(vec.data if isinstance(vec, Tensor) else vec)
     if values.ndim != 1:
         raise InvalidArgumentError(f"vector_to_parameters: expected a 1-D vector, got shape {values.shape}")
     needed = sum(p.data.size for p in parameters)

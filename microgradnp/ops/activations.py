@@ -73,6 +73,7 @@ class Tanh(Primitive):
 
 class ReLU(Primitive):
     _writes_out = True
+    _zero_second_order = True
 
     @staticmethod
     def forward(ctx, a):
@@ -91,6 +92,7 @@ class ReLU(Primitive):
 
 class LeakyReLU(Scale):
     name = "leaky_relu"
+    _zero_second_order = True
 
     @staticmethod
     def forward(ctx, a, slope):
@@ -313,6 +315,8 @@ class Hardtanh(Primitive):
     """``x`` clipped to [min_val, max_val]; the gradient passes strictly inside only
     (0 at the bounds), as PyTorch's hardtanh and relu6."""
 
+    _zero_second_order = True
+
     @staticmethod
     def forward(ctx, a, min_val=-1.0, max_val=1.0):
         ctx.save_for_backward((a > min_val) & (a < max_val))
@@ -325,6 +329,8 @@ class Hardtanh(Primitive):
 
 
 class Hardsigmoid(Primitive):
+    _zero_second_order = True
+
     @staticmethod
     def forward(ctx, a):
         a = floating(a)

@@ -539,6 +539,7 @@ class MaxPool1d(Primitive):
     """
 
     name = "max_pool1d"
+    _zero_second_order = True
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):

@@ -234,6 +234,8 @@ class Sqrt(Primitive):
 
 
 class Abs(Primitive):
+    _zero_second_order = True
+
     @staticmethod
     def forward(ctx, a):
         if a.dtype.kind == "b" if type(a) is np.ndarray else isinstance(a, bool | np.bool_):

@@ -110,6 +110,7 @@ class L1Loss(_ElementwiseLoss):
     """Mean absolute error; its gradient is ``sign(input - target)``, 0 where they are equal."""
 
     name = "l1_loss"
+    _zero_second_order = True
 
     @classmethod
     def forward(cls, ctx, x, target, reduction="mean"):
