@@ -215,17 +215,22 @@ class Tensor:
     )
 
     def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False,
-                 inputs=None) -> None:
+                 inputs=None, *, gradient=None) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
 
         ``grad`` is the gradient of some scalar with respect to this tensor (ones
-        for a scalar when omitted; required otherwise). After the walk the arrays saved
+        for a scalar when omitted; required otherwise); ``gradient=`` is PyTorch's name for
+        it (giving both is a TypeError). After the walk the arrays saved
         for backward are released unless ``retain_graph=True`` (the default is
         ``create_graph``). With ``create_graph=True`` the walk is recorded: ``.grad`` is
         still an ndarray and ``.grad_tensor`` is the same gradient as a Tensor that can be
         differentiated again. ``inputs`` (a Tensor or a sequence) limits the accumulation
         to those tensors. See ``mg.autograd.backward``.
         """
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward() got both grad= and gradient= (gradient is PyTorch's name for grad)")
+            grad = gradient
         if grad is None and inputs is None and not create_graph and self.requires_grad and self.data.size == 1:
             # loss.backward(), the call of every training step, without the general argument handling
             _engine.run_backward((self,), (_engine.ones_seed(self.data.shape, self.data.dtype),), bool(retain_graph))
@@ -253,9 +258,9 @@ class Tensor:
                 f"only floating-point tensors can require grad, this one is {self.data.dtype}; "
                 "convert it first, e.g. t = mg.tensor(data, dtype=np.float64)"
             )
-        self._requires_grad = requires_grad
         if _grad_mode.tracer is not None:  # an mg.compile trace: a replay sets it too
             _grad_mode.tracer.requires_grad_set(self, requires_grad)
+        self._requires_grad = requires_grad
         return self
 
     def _set_requires_grad(self, value) -> None:
@@ -1173,7 +1178,9 @@ def _like_dtype(x, data: np.ndarray) -> np.dtype:
     return data.dtype if isinstance(x, Tensor) else _float_dtype_of(data)
 
 
-_global_rng = np.random.default_rng()
+# Seeded from the system's entropy with a seed that initial_seed() can tell, as PyTorch's.
+_global_seed = [int(np.random.SeedSequence().entropy) % 2**63]
+_global_rng = np.random.default_rng(_global_seed[0])
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -1196,12 +1203,20 @@ def _checked_seed(seed, where: str) -> int:
     seed = int(seed)
     if not -0x8000_0000_0000_0000 <= seed <= 0xFFFF_FFFF_FFFF_FFFF:
         raise InvalidArgumentError(f"{where}: seed must be in [-2**63, 2**64 - 1], got {seed}")
-    return seed + 0xFFFF_FFFF_FFFF_FFFF if seed < 0 else seed  # (PyTorch's mapping of negative seeds)
+    return seed % 2**64  # (PyTorch's mapping of negative seeds: -1 is 2**64 - 1)
 
 
 def _reseed(generator: np.random.Generator, seed: int) -> np.random.Generator:
     generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+    if generator is _global_rng:
+        _global_seed[0] = seed
     return generator
+
+
+def initial_seed() -> int:
+    """The seed of the global generator (the last ``mg.manual_seed`` or ``mg.seed``, else the
+    one drawn at import), as ``torch.initial_seed``."""
+    return _global_seed[0]
 
 
 class Generator(np.random.Generator):
@@ -1382,6 +1397,9 @@ argmax = _ops.torch_names(_argmax_or_min(np.argmax))
 argmin = _ops.torch_names(_argmax_or_min(np.argmin))
 _ops.attach_methods(Tensor)
 Tensor.argmax, Tensor.argmin = argmax, argmin
+# PyTorch's keyword names of their *shape / *dims arguments: t.view(size=(4, 3)), t.permute(dims=(1, 0)).
+Tensor.view = _ops.torch_names(Tensor.view, {"size": "shape"})
+Tensor.permute = _ops.torch_names(Tensor.permute)
 _torch_methods.attach(Tensor)
 from microgradnp.ops import torch_more as _torch_more  # noqa: E402
 

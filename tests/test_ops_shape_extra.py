@@ -565,8 +565,9 @@ def test_tensor_methods_and_torch_argument_names(rng):
     np.testing.assert_array_equal(x.outer(x[0]).data, np.outer(x.data, x.data[0]))
     np.testing.assert_array_equal(x.moveaxis(0, 1).data, x.data.T)
     np.testing.assert_array_equal(mg.flip(x, dim=1).data, np.flip(x.data, 1))
-    assert [p.shape for p in mg.split(x, 3, dim=1)] == [(4, 1)] * 3
-    # mg.split is NumPy's (3 sections); the method is PyTorch's (pieces of 2 elements).
+    # mg.split is NumPy's (3 sections) with axis=, PyTorch's (pieces of 2 elements) with dim=, as the method.
+    assert [p.shape for p in mg.split(x, 3, axis=1)] == [(4, 1)] * 3
+    assert [p.shape for p in mg.split(x, 2, dim=1)] == [(4, 2), (4, 1)]
     assert [p.shape for p in x.split(2, dim=1)] == [(4, 2), (4, 1)]
 
 

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from microgradnp.autograd.grad_mode import mode as _grad_mode
-from microgradnp.ops._aliases import torch_names
+from microgradnp.ops._aliases import method_names, torch_names
 from microgradnp.ops.activations import (
     Elu,
     Gelu,
@@ -233,11 +233,27 @@ from microgradnp.ops.shape import (
 )
 from microgradnp.ops.sorting import ValuesIndices, argsort, sort, sort_with_indices, topk
 
-# Every function above that takes axis=/keepdims= also takes PyTorch's dim=/keepdim= (new
-# functions: import them above this line).
+# PyTorch's names of arguments that one function's NumPy-style signature names otherwise.
+_TORCH_KEYWORDS = {
+    "tril": {"diagonal": "k"}, "triu": {"diagonal": "k"}, "diag": {"diagonal": "k"},
+    "diagonal": {"dim1": "axis1", "dim2": "axis2"},
+    "clip": {"min": "lo", "max": "hi"},  # (torch.clip is torch.clamp)
+    "power": {"exponent": "b"},  # (t.pow is power)
+    "transpose": {"dim0": "axes", "dim1": "axes"},  # transpose(x, *axes): two ints swap them
+    "tile": {"dims": "reps"}, "broadcast_to": {"size": "shape"},
+}
+
+# Every function above takes PyTorch's argument names beside NumPy's: dim=/keepdim= where it
+# takes axis=/keepdims=, input=/other= for its operands, and the names above (new functions:
+# import them above this line).
+_wrapped = {}  # one wrapper per function, so that aliases stay one object (mg.asin is mg.arcsin)
 for _name, _function in list(globals().items()):
     if not _name.startswith("_") and callable(_function) and not isinstance(_function, type):
-        globals()[_name] = torch_names(_function)
+        _key = (_function, tuple(_TORCH_KEYWORDS.get(_name, {}).items()))
+        if _key not in _wrapped:
+            _wrapped[_key] = torch_names(_function, _TORCH_KEYWORDS.get(_name))
+        globals()[_name] = _wrapped[_key]
+del _wrapped
 
 
 
@@ -299,6 +315,26 @@ def _sort_with_dim(function):
 
 
 sort = _sort_with_dim(sort)
+
+
+def _split_with_dim(function):
+    """``split`` as NumPy's (a number of equal pieces, or the split indices) with ``axis=`` or
+    positionally, as PyTorch's when called with its names ``dim=`` or ``split_size_or_sections=``
+    (an int is the size of each piece, the last may be smaller; a list the sizes):
+    ``mg.split(x, 1, dim=1)`` is ``torch.split(x, 1, dim=1)`` and ``t.split(1, dim=1)``, never
+    NumPy's pieces under PyTorch's spelling (the rule of ``mg.sort``)."""
+
+    @functools.wraps(function)
+    def call(x, *args, **kwargs):
+        if "dim" not in kwargs and "split_size_or_sections" not in kwargs:
+            return function(x, *args, **kwargs)
+        tensor = sys.modules["microgradnp.tensor"].Tensor
+        return (x if isinstance(x, tensor) else tensor(x)).split(*args, **kwargs)  # (Tensor.split is PyTorch's)
+
+    return call
+
+
+split = _split_with_dim(split)
 
 
 def _corrected_with_dim(function):
@@ -416,6 +452,11 @@ def tensordot(a, b, dims=2, *, axes=None):
     pair = tuple(np.asarray(_data(d)).tolist() if isinstance(d, Tensor | np.ndarray) else d for d in dims)
     return _tensordot_axes(a, b, axes=pair)
 
+# The functions wrapped above read dim= themselves (with PyTorch's meaning): they get PyTorch's
+# names of the operands only (mg.max(input=x, dim=1)).
+for _name in ("max", "min", "sort", "split", "var", "std", "softmax", "log_softmax"):
+    globals()[_name] = torch_names(globals()[_name], aliases={})
+
 #: Functions that are also Tensor methods (``t.exp()``, ``t.sum(axis=0)``...).
 METHODS = (  # noqa: SIM905  (a word list reads like the docs)
     "exp log sqrt abs sin cos tanh sigmoid relu leaky_relu clip sum mean var max min "
@@ -431,7 +472,7 @@ METHODS = (  # noqa: SIM905  (a word list reads like the docs)
 
 def attach_methods(tensor_class) -> None:
     for name in METHODS:
-        setattr(tensor_class, name, globals()[name])
+        setattr(tensor_class, name, method_names(globals()[name]))
     tensor_class.sort = sort_with_indices  # PyTorch's (values, indices); mg.sort is NumPy's (values)
 
 

@@ -190,13 +190,13 @@ class Linear(Primitive):
         return grad_x, grad_weight, grad_bias
 
 
-def linear(x, weight, bias=None):
-    """``x @ weight.T + bias`` (PyTorch's ``F.linear``): weight is (out_features, in_features),
+def linear(input, weight, bias=None):  # noqa: A002  (F's argument names are PyTorch's)
+    """``input @ weight.T + bias`` (PyTorch's ``F.linear``): weight is (out_features, in_features),
     or (in_features,) for one output whose axis is dropped, as PyTorch's."""
     if np.ndim(weight.data if isinstance(weight, Tensor) else weight) == 1:
-        out = MatMul.apply(x, weight)
+        out = MatMul.apply(input, weight)
         return out if bias is None else out + bias
-    return Linear.apply(x, weight, bias)
+    return Linear.apply(input, weight, bias)
 
 
 # -- outer, tensordot, trace, einsum ------------------------------------------------------

@@ -1,7 +1,7 @@
 """PyTorch-parity extras: the bitwise operators and methods on bool and integer tensors
 (``a & b``, ``~a``, ``a << 2``, ``t.bitwise_and(...)``), and Tensor methods under PyTorch's rules
 (``t.div(..., rounding_mode=)``, ``t.squeeze(dim)``, ``t.sum(dtype=)``, dims of 0-d tensors,
-``t.diagonal(dim1=, dim2=)``, ``t.scatter(..., reduce=)``, ``t.nonzero()``).
+``t.diagonal(dim1=, dim2=)``, ``t.scatter(..., reduce=)``, ``t.nonzero()``, ``t.flip(0, 1)``).
 
 Bitwise results, like comparisons, are integer or bool tensors outside the graph (they have
 no gradient). On floating-point tensors they raise a TypeError, as PyTorch refuses them."""
@@ -233,6 +233,15 @@ def roll(self, shift=None, axis=None, *, shifts=None, dims=None, dim=None):
     return ops.roll(self, shifts, dims)
 
 
+def flip(self, *dims, **kwargs):
+    """The elements reversed along ``dims`` (``torch.Tensor.flip``): several ints (``t.flip(0, 1)``,
+    PyTorch's variadic form), one int or tuple, or ``dims=``/``axis=`` (``mg.flip``, NumPy's function,
+    takes the axes as one argument)."""
+    if len(dims) > 1:  # t.flip(0, 1): the ints are the tuple of dims
+        dims = (dims,)
+    return ops.flip(self, *dims, **kwargs)
+
+
 def attach(tensor_class) -> None:
     """Add the bitwise operators (``& | ^ ~ << >>``, reflected and in-place) and methods."""
     for name, (ufunc, symbol) in _BITWISE.items():
@@ -260,6 +269,7 @@ def attach(tensor_class) -> None:
     tensor_class.scatter = scatter
     tensor_class.nonzero = nonzero
     tensor_class.roll = roll
+    tensor_class.flip = flip
     tensor_class.bitwise_not_ = lambda self: self.copy_(bitwise_not(self))
     tensor_class.bitwise_not_.__doc__ = "``bitwise_not`` in place: the data is overwritten; returns self."
 

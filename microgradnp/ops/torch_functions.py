@@ -108,9 +108,9 @@ def div(input, other, *, rounding_mode=None):  # noqa: A002
 divide = div
 
 
-def true_divide(dividend, divisor):
-    """``dividend / divisor`` in floating point (``torch.true_divide``)."""
-    return ops.divide(dividend, divisor)
+def true_divide(input, other):  # noqa: A002  (PyTorch's argument names)
+    """``input / other`` in floating point (``torch.true_divide``)."""
+    return ops.divide(input, other)
 
 
 def pow(input, exponent):  # noqa: A001, A002  (PyTorch's names)

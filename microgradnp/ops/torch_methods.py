@@ -12,7 +12,7 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.device import takes_device
 from microgradnp.errors import IndexOutOfRangeError, InvalidArgumentError
-from microgradnp.ops._aliases import reduced_dims
+from microgradnp.ops._aliases import reduced_dims, torch_names
 
 _INTEGER_CASTS = {"long": np.int64, "int": np.int32, "short": np.int16, "char": np.int8, "byte": np.uint8,
                   "bool": np.bool_}
@@ -264,7 +264,8 @@ def attach(tensor_class) -> None:
                    "gt": np.greater, "ge": np.greater_equal}
     methods = {
         "clamp": clamp, "neg": ops.negative, "negative": ops.negative, "pow": ops.power, "mm": mm, "bmm": bmm,
-        "dot": dot, "t": t, "expand": expand, "repeat": repeat, "split": split, "unbind": unbind,
+        "dot": dot, "t": t, "expand": torch_names(expand, {"size": "sizes"}), "repeat": repeat,
+        "split": torch_names(split, {"split_size": "split_size_or_sections"}), "unbind": unbind,
         "narrow": narrow, "where": where, "lerp": lerp, "amax": amax, "amin": amin, "rsqrt": rsqrt,
         "add": add, "sub": sub, "mul": ops.multiply, "div": ops.divide,
         "true_divide": ops.divide, "subtract": ops.subtract, "multiply": ops.multiply, "divide": ops.divide,

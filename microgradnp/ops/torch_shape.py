@@ -18,6 +18,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
+from microgradnp.ops._aliases import torch_names
 from microgradnp.ops.indexing import ScatterAdd, _integers
 from microgradnp.ops.primitive import Primitive, normalize_axes
 from microgradnp.ops.primitive import reads_values as _reads_values
@@ -1246,7 +1247,8 @@ def attach(tensor_class) -> None:
         "cholesky": _cholesky_method, "qr": _qr_method, "svd": _svd_method, "matrix_power": matrix_power,
         "kron": kron, "cross": _cross_method, "inner": inner, "ger": ger, "mv": mv, "vdot": vdot,
         "diag_embed": diag_embed, "diagflat": diagflat,
-        "movedim": ops.moveaxis, "swapdims": ops.swapaxes, "fliplr": fliplr, "flipud": flipud, "rot90": rot90,
+        "movedim": ops.moveaxis, "swapdims": torch_names(ops.swapaxes, {"dim0": "axis1", "dim1": "axis2"}),
+        "fliplr": fliplr, "flipud": flipud, "rot90": rot90,
         "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
         "split_with_sizes": split_with_sizes, "unflatten": unflatten, "unfold": unfold, "take": take,
         "take_along_dim": take_along_dim, "index_add": index_add, "index_copy": index_copy,
