@@ -401,7 +401,8 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
-        _reading(self, "t.numpy()")
+        if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: as t.data
+            _grad_mode.tracer.values_taken(self.__dict__["data"], sys._getframe(1))
         return self.data if self.data is not FREED else FREED._refuse()
 
     def item(self) -> float:
@@ -418,6 +419,8 @@ class Tensor:
 
     # -- Python protocol -----------------------------------------------------------
     def __repr__(self) -> str:
+        if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: the text of one call's values
+            _grad_mode.tracer.values_shown(sys._getframe(1))
         if self.data is FREED:
             return f"tensor({FREED!r}, op={self._node.name})"
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
@@ -481,6 +484,8 @@ class Tensor:
 
     def __format__(self, format_spec: str) -> str:
         # As PyTorch's: a 0-d tensor formats as its number (f"{loss:.4f}"), the others as their repr.
+        if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: the text of one call's values
+            _grad_mode.tracer.values_shown(sys._getframe(1))
         if self.data.ndim == 0 and type(self) is Tensor:
             return self.data.item().__format__(format_spec)
         return object.__format__(self, format_spec)

@@ -661,7 +661,6 @@ def test_shapes_dtypes_and_requires_grad_of_array_and_tensor_arguments_are_the_s
     lambda loss, w: float(loss),
     lambda loss, w: bool(loss > 0),
     lambda loss, w: np.asarray(loss),
-    lambda loss, w: loss.numpy(),
     lambda loss, w: w.grad,
     lambda loss, w: w.add_(1.0),
 ])
@@ -1653,7 +1652,7 @@ def test_numpy_code_on_a_tensors_array_runs_eagerly_with_the_line(numpy_code):
         return model, step
 
     (m1, eager), (m2, compiled) = _eager_and_compiled(make)
-    with pytest.warns(UserWarning, match=r"t\.data at .*test_compile\.py"):
+    with pytest.warns(UserWarning, match=r"t\.data, t\.numpy\(\)\) at .*test_compile\.py"):
         compiled()
     eager()
     for _ in range(3):
@@ -1830,3 +1829,105 @@ def test_a_function_that_assigns_a_global_or_nonlocal_runs_eagerly():
     with pytest.warns(UserWarning, match="nonlocal 'count'"):
         compiled(w)
     assert [compiled(w).item() for _ in range(2)] == [2.0, 3.0]
+
+
+class _CountingTrainer:
+    def __init__(self):
+        self.model = nn.Linear(2, 1, rng=0)
+        self.opt = optim.SGD(self.model.parameters(), lr=0.1)
+        self.steps = 0
+
+    def step(self, x):
+        self.steps += 1  # an attribute assigned in the function: a replay would not count
+        return _step(self.model, self.opt, lambda out, _: (out ** 2).mean() * self.steps, x, None)
+
+
+def test_an_attribute_assigned_in_the_function_runs_it_eagerly():
+    eager, trainer = _CountingTrainer(), _CountingTrainer()
+    compiled = mg.compile(trainer.step)
+    x = mg.tensor(X_XOR)
+    with pytest.warns(UserWarning, match="assignment to attribute 'steps' in step"):
+        compiled(x)
+    eager.step(x)
+    for _ in range(3):
+        assert compiled(x).item() == eager.step(x).item()
+    assert trainer.steps == eager.steps == 4
+
+
+class _ScaledSquare(mg.Function):
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale  # (a Function's forward runs again at each replay: no need to run eagerly)
+        ctx.save_for_backward(x)
+        return scale * x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 2 * ctx.scale * x * grad, None
+
+
+def test_assignments_in_code_a_replay_runs_again_and_in_the_calls_own_frames_replay():
+    w = mg.tensor([1.0, -2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    @mg.compile
+    def step():
+        opt.zero_grad()
+        h = w
+        squares = [(h := _ScaledSquare.apply(h, 0.5)) for _ in range(2)]  # (a walrus in a comprehension)
+        loss = squares[-1].sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        losses = [step().item() for _ in range(3)]
+    assert step.traces == 1 and step._eager_reason is None
+    assert losses[0] == 0.5 * (0.5 * 1.0) ** 2 + 0.5 * (0.5 * 4.0) ** 2
+
+
+def test_printed_or_formatted_values_and_predict_run_eagerly():
+    model = nn.Linear(2, 1, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    x = mg.tensor(X_XOR)
+
+    def step(show):
+        loss = _step(model, opt, nn.MSELoss(), x, Y_XOR)
+        return loss, show(loss)
+
+    for show, match in ((lambda loss: f"{loss:.6f}", "formatted"), (str, "printed"),
+                        (lambda loss: mg.train.predict(model, x).sum(), r"t\.data"),
+                        (lambda loss: loss.numpy() * 2, r"t\.numpy\(\)")):
+        compiled = mg.compile(step)
+        with pytest.warns(UserWarning, match=match):
+            compiled(show)
+        texts = [compiled(show)[1] for _ in range(2)]
+        assert texts[0] != texts[1]
+
+
+def test_returning_t_numpy_replays_like_t_data():
+    model = nn.Linear(2, 1, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    compiled = mg.compile(lambda: _step(model, opt, nn.MSELoss(), mg.tensor(X_XOR), Y_XOR).numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        losses = [float(compiled()) for _ in range(3)]
+    assert compiled.traces == 1 and losses[0] > losses[1] > losses[2]
+
+
+def test_assignments_are_seen_under_another_profiler():
+    import cProfile
+
+    global _calls
+    _calls = 0
+    compiled = mg.compile(_counting_step)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        with pytest.warns(UserWarning, match="assignment to global '_calls'"):
+            compiled(mg.tensor([1.0]))
+    finally:
+        profiler.disable()
+    assert compiled(mg.tensor([1.0])).item() == 0.25

@@ -279,9 +279,8 @@ _checked_grad = property(_traced_grad_get, _traced_grad_set, doc=_plain_grad.__d
 
 def _traced_data_get(tensor: Tensor):
     data = tensor.__dict__["data"]
-    tracer = mode.tracer
-    if tracer is not None and not tracer.paused and _is_user_code(sys._getframe(1).f_code.co_filename):
-        tracer.data_reads.append((data, _user_origin()))
+    if mode.tracer is not None:
+        mode.tracer.values_taken(data, sys._getframe(1))
     return data
 
 
@@ -496,13 +495,34 @@ class _Recorder:
             "call the function without mg.compile."
         )
 
+    def values_taken(self, data: np.ndarray, frame) -> None:
+        """``t.data`` or ``t.numpy()`` in the user's code (``frame``; None: a library function
+        such as ``mg.train.predict`` handing values to the user's code): fine if the function
+        returns that array as it is, else NumPy code of the user's own (see ``check_reads``)."""
+        if not self.paused and (frame is None or _is_user_code(frame.f_code.co_filename)):
+            self.data_reads.append((data, _user_origin()))
+
+    def values_shown(self, frame) -> None:
+        """``print(t)``, ``str(t)``, ``f"{t:.4f}"`` in the user's code (``frame``): text of
+        this call's values, which a replay would keep."""
+        if not self.paused and _is_user_code(frame.f_code.co_filename):
+            self.cannot_replay(f"a tensor printed or formatted at {_user_origin()} (its text shows one call's values)")
+
     def check_reads(self, result) -> None:
         """What the function's own NumPy code did cannot be replayed: the array of a tensor
         taken with ``t.data`` and not just returned (a value read and turned into a constant,
         a write such as ``p.data[0] = 0`` or ``np.clip(..., out=p.data)``), or an array passed
         in that no recorded operation read (``y.astype(int)``). Such a function runs eagerly."""
-        for code in list(self.helpers):  # (the trace's profiler is still on)
-            assigned = _assigned_outside(code)
+        fn, _ = _unwrapped(self.fn)
+        # The user's code that ran (the function itself also when another profiler kept the
+        # trace's off), less what a replay runs again (a Function's forward and backward).
+        codes = dict.fromkeys([*list(self.helpers), getattr(fn, "__code__", None)])  # (the profiler is still on)
+        codes.pop(None, None)
+        replayed = _function_codes()
+        cells = {name for code in codes for name in code.co_cellvars}  # variables of frames inside the call
+        for code in codes:
+            # (an __init__ sets up an object the call makes: its attributes are the call's own)
+            assigned = None if code in replayed or code.co_name in _CONSTRUCTORS else _assigned_outside(code, cells)
             if assigned is not None:
                 self.cannot_replay(f"an assignment to {assigned} in {code.co_name} ({code.co_filename}:"
                                    f"{code.co_firstlineno}), Python code")
@@ -510,7 +530,7 @@ class _Recorder:
         returned = {id(v) for v in _items(result)}
         for data, origin in self.data_reads:
             if id(data) not in returned:
-                self.cannot_replay(f"t.data at {origin} (NumPy code on a tensor's array)")
+                self.cannot_replay(f"a tensor's array (t.data, t.numpy()) at {origin} in NumPy code")
                 return
         body = "\n".join(self.lines)
         for i, name, array in self.array_arguments:
@@ -657,8 +677,9 @@ class _Recorder:
         self.lines.append(f"{self.tensor_expression(tensor)}._grad = None")
 
     def called(self, frame, event, arg) -> None:
-        """The trace's profiler: notes each function of the user's code that runs."""
-        if event == "call":
+        """The trace's profiler: notes each function of the user's code that runs (not inside
+        a replayed call, such as a custom optimizer's step: a replay makes that call again)."""
+        if event == "call" and not self.paused:
             code = frame.f_code
             if code not in self.helpers and _is_user_code(code.co_filename):
                 self.helpers[code] = frame.f_globals
@@ -1068,16 +1089,44 @@ def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
-def _assigned_outside(code) -> str | None:
-    """The first global or enclosing function's variable that ``code`` assigns (``global
-    step; step += 1``, ``nonlocal``), as "global 'step'", or None. A replay would not
-    repeat the assignment, and the value it traced with would stay."""
+def _assigned_outside(code, cells: set) -> str | None:
+    """The first thing outside its own call that ``code`` assigns: a global (``global step;
+    step += 1``), a variable of an enclosing function that is not in ``cells`` (``nonlocal``;
+    the cells of the frames inside the traced call are that call's own), or an attribute
+    (``self.steps += 1``, ``config.beta = ...``; not a tensor's ``grad``, ``requires_grad`` or
+    ``data``, which the trace sees), as "global 'step'", or None. A replay would
+    not repeat the assignment, and the value it traced with would stay."""
     for instruction in dis.get_instructions(code):
         if instruction.opname == "STORE_GLOBAL":
             return f"global {instruction.argval!r}"
-        if instruction.opname == "STORE_DEREF" and instruction.argval in code.co_freevars:
+        if instruction.opname == "STORE_ATTR" and instruction.argval not in _TRACED_ATTRIBUTES:
+            return f"attribute {instruction.argval!r}"
+        if (instruction.opname == "STORE_DEREF" and instruction.argval in code.co_freevars
+                and instruction.argval not in cells):
             return f"nonlocal {instruction.argval!r}"
     return None
+
+
+_CONSTRUCTORS = frozenset({"__init__", "__post_init__", "__new__"})
+# A tensor's attributes whose assignment a trace sees: t.grad = None is replayed, t.requires_grad
+# too, and t.data = ... is refused (see _traced_data_set).
+_TRACED_ATTRIBUTES = frozenset({"grad", "requires_grad", "data"})
+
+
+def _function_codes() -> set:
+    """The code of every ``mg.Function``'s forward, backward and setup_context: a replay
+    runs them again, so what they assign (``ctx.scale = ...``) is assigned at every call."""
+    from microgradnp.autograd.function import Function
+
+    codes, classes = set(), [Function]
+    while classes:
+        cls = classes.pop()
+        classes += cls.__subclasses__()
+        for name in ("forward", "backward", "setup_context", "jvp"):
+            code = getattr(getattr(cls.__dict__.get(name), "__func__", cls.__dict__.get(name)), "__code__", None)
+            if code is not None:
+                codes.add(code)
+    return codes
 
 
 def _ordinal(n: int) -> str:

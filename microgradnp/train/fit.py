@@ -15,7 +15,7 @@ import numpy as np
 
 from microgradnp.autograd.compile import TraceError
 from microgradnp.autograd.compile import compile as mg_compile
-from microgradnp.autograd.grad_mode import no_grad
+from microgradnp.autograd.grad_mode import mode, no_grad, watchers
 from microgradnp.data import DataLoader
 from microgradnp.nn import functional as F
 from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HalfMSELoss, MSELoss
@@ -449,7 +449,10 @@ def predict(model, X) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            return model(X if isinstance(X, Tensor) else Tensor(X)).data
+            values = model(X if isinstance(X, Tensor) else Tensor(X)).data
+        if watchers.count and mode.tracer is not None:  # an mg.compile trace: values given to the caller, as t.data
+            mode.tracer.values_taken(values, None)
+        return values
     finally:
         model.train(was_training)
 
