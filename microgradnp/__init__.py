@@ -122,6 +122,10 @@ from microgradnp.ops.torch_functions import (  # the rest of torch's top-level f
     unique_consecutive, unravel_index, unsqueeze, var_mean, vdot, vsplit,
 )
 from microgradnp import data, errors, func, linalg, nn, optim, train, utils, viz  # after the core: they build on it
+from microgradnp import special  # torch.special's functions
+from microgradnp.ops.torch_extras import (  # torch's bitwise functions, on bool and integer tensors
+    bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
+)
 from microgradnp.device import cuda, device
 from microgradnp._random import get_rng_state, set_rng_state  # torch.random's names
 from microgradnp.check import check_backprop

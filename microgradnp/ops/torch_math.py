@@ -143,27 +143,31 @@ class Hypot(Primitive):
 
 
 class Xlogy(Primitive):
-    """``x * log(y)``, 0 where x is 0 (unless y is nan), as ``torch.xlogy``."""
+    """``x * log(y)``, 0 where x is 0 (unless y is nan), as ``torch.xlogy``. (``log`` and
+    ``shift``: ``torch.special.xlog1py`` is ``x * log1p(y)``, the log of ``y + 1``.)"""
 
-    @staticmethod
-    def forward(ctx, x, y):
+    log, shift = staticmethod(np.log), 0
+
+    @classmethod
+    def forward(cls, ctx, x, y):
         x, y = floating_pair(x, y)
         ctx.save_for_backward(x, y)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where((x == 0) & ~np.isnan(y), 0, x * np.log(y))
+            out = np.where((x == 0) & ~np.isnan(y), 0, x * cls.log(y))
         return out.astype(np.result_type(x, y), copy=False)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         x, y = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad
         grad_x = grad_y = None
-        if need_x:  # PyTorch: xlogy(grad, y), 0 where x == 0 and y <= 0
+        if need_x:  # PyTorch: xlogy(grad, y), 0 where x == 0 and y <= 0 (the log's pole)
             xv, yv = _values(x), _values(y)
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_x = np.where((xv == 0) & (yv <= 0), 0, grad * np.log(y))
+                grad_x = np.where((xv == 0) & (yv <= -cls.shift), 0, grad * cls.log(y))
         if need_y:
-            grad_y = grad * x / y
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_y = grad * x / (y + cls.shift if cls.shift else y)
         return grad_x, grad_y
 
 
@@ -223,18 +227,22 @@ def _erfinv_values(x: np.ndarray) -> np.ndarray:
 
 
 class Erfinv(Primitive):
-    """The inverse of ``erf`` on (-1, 1); its derivative is ``sqrt(pi)/2 * exp(erfinv(x)**2)``."""
+    """The inverse of ``erf`` on (-1, 1); its derivative is ``sqrt(pi)/2 * exp(erfinv(x)**2)``,
+    ``scale * exp(rate * out**2)`` (``torch.special.ndtri``, the normal quantile, is one too)."""
 
-    @staticmethod
-    def forward(ctx, a):
-        out = _erfinv_values(floating(a))
+    values, scale, rate = staticmethod(_erfinv_values), _SQRT_PI_OVER_TWO, 1.0
+
+    @classmethod
+    def forward(cls, ctx, a):
+        out = cls.values(floating(a))
         ctx.save_for_backward(out)
         return out
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * _SQRT_PI_OVER_TWO * np.exp(out * out)
+        with np.errstate(over="ignore"):
+            return grad * cls.scale * np.exp(out * out * cls.rate)
 
 
 def _lgamma_one(value: float) -> float:

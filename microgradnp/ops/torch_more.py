@@ -335,16 +335,22 @@ def _bessel_i(order: int, x: np.ndarray) -> np.ndarray:
         term = term * quarter_square / (k * (k + order))
         total = total + term
     large = np.maximum(ax, 30.0)
+    with np.errstate(over="ignore"):
+        asymptotic = np.exp(large) * bessel_i_scaled_asymptotic(order, large)  # inf past 709.78, as PyTorch's
+    value = np.where(ax <= 30, total, asymptotic)
+    return np.copysign(value, x) if order == 1 else value
+
+
+def bessel_i_scaled_asymptotic(order: int, large: np.ndarray) -> np.ndarray:
+    """``exp(-x) I_order(x)`` for x >= 30: ``sum_k (-1)**k a_k / x**k / sqrt(2 pi x)``."""
     mu = 4.0 * order * order
     term = np.ones_like(large)
     series = term.copy()
     for k in range(1, 30):
         term = -term * (mu - (2 * k - 1) ** 2) / (8 * k * large)
         series = series + term
-    with np.errstate(over="ignore"):
-        asymptotic = np.exp(large) * (series / np.sqrt(2 * math.pi * large))  # inf past 709.78, as PyTorch's
-    value = np.where(ax <= 30, total, asymptotic)
-    return np.copysign(value, x) if order == 1 else value
+    with np.errstate(invalid="ignore"):
+        return series / np.sqrt(2 * math.pi * large)
 
 
 class I0(Primitive):

@@ -1,0 +1,300 @@
+"""Primitives for the functions of ``torch.special`` that no existing operation computes:
+``erfcx``, ``log_ndtr``, ``ndtri``, ``i0e``, ``i1e``, ``xlog1py``, ``entr`` and ``zeta``.
+
+Values are computed in float64 with NumPy (series, asymptotic expansions and Newton-Halley
+refinement, to about 1e-15 relative) and given back in the input's float dtype; each
+primitive's derivative is in closed form, written with operations that work on arrays and
+on Tensors, so that ``create_graph=True`` gives second derivatives. The rest of
+``mg.special`` (``erf``, ``i0``, ``polygamma``, ``gammainc``...) reuses the existing
+primitives: see ``microgradnp/special.py``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from microgradnp import ops
+from microgradnp.ops.elementwise import _erf_values, _values
+from microgradnp.ops.primitive import Primitive, floating, floating_pair
+from microgradnp.ops.torch_math import Erfinv, Xlogy, _in_float64
+from microgradnp.ops.torch_more import _bessel_i, _hurwitz_zeta, bessel_i_scaled_asymptotic
+from microgradnp.tensor import Tensor
+
+_SQRT_PI = math.sqrt(math.pi)
+_SQRT_2PI = math.sqrt(2 * math.pi)
+_SQRT1_2 = math.sqrt(0.5)
+
+
+def _is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+class _ReadsItsOutput(Primitive):
+    """An elementwise function ``values(a)`` whose derivative reads its output too: forward
+    saves the input and the output, for each subclass's ``backward``."""
+
+    values = staticmethod(lambda a: a)
+
+    @classmethod
+    def forward(cls, ctx, a):
+        a = floating(a)
+        out = cls.values(a)
+        ctx.save_for_backward(a, out)
+        return out
+
+
+# -- erfcx: exp(x**2) erfc(x) ----------------------------------------------------------------------------------------
+
+
+def _erfcx64(x: np.ndarray) -> np.ndarray:
+    """The scaled complementary error function in float64: ``exp(x**2) * erfc(x)`` with x**2
+    split exactly into two parts (Veltkamp) below 10, the asymptotic series
+    ``1 / (x sqrt(pi)) * sum_k (-1)**k (2k - 1)!! / (2 x**2)**k`` from 10 on (its terms fall
+    below 1e-25 in 25 steps there); inf below about -26.6, as PyTorch's."""
+    x = np.asarray(x, dtype=np.float64)
+    large = x >= 10
+    xm = np.clip(np.where(np.isnan(x), 0.0, x), -30.0, 10.0)
+    split = xm * 134217729.0  # 2**27 + 1
+    hi = split - (split - xm)
+    lo = xm - hi
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = np.exp(hi * hi) * np.exp((hi + hi + lo) * lo) * _erf_values(math.erfc, xm)
+    xl = np.where(large, x, 10.0)
+    inverse = 0.5 / xl / xl  # (0 past 1e154, without overflowing)
+    term = np.ones_like(xl)
+    series = term.copy()
+    for k in range(1, 26):
+        term = term * -(2 * k - 1) * inverse
+        series = series + term
+    with np.errstate(over="ignore", invalid="ignore"):
+        asymptotic = series / (xl * _SQRT_PI)
+    out = np.where(large, asymptotic, direct)
+    return np.where(np.isnan(x), np.nan, out)
+
+
+_erfcx_values = _in_float64(_erfcx64)
+
+
+class Erfcx(_ReadsItsOutput):
+    """``exp(x**2) erfc(x)`` (``torch.special.erfcx``); its derivative is
+    ``2 x erfcx(x) - 2 / sqrt(pi)``."""
+
+    values = staticmethod(_erfcx_values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        return grad * (2 * a * out - 2 / _SQRT_PI)
+
+
+# -- the normal distribution: log_ndtr, ndtri ------------------------------------------------------------------------
+
+
+def _log_ndtr64(x: np.ndarray) -> np.ndarray:
+    """``log(ndtr(x))`` in float64, PyTorch's way: ``log(erfcx(-x/sqrt 2) / 2) - x**2 / 2`` below
+    -1 (no underflow in the left tail), ``log1p(-erfc(x/sqrt 2) / 2)`` above."""
+    x = np.asarray(x, dtype=np.float64)
+    t = x * _SQRT1_2
+    left = x < -1
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        tail = np.log(_erfcx64(-np.where(left, t, -1.0)) / 2) - t * t
+        body = np.log1p(-_erf_values(math.erfc, np.where(left, 0.0, t)) / 2)
+    return np.where(left, tail, body)
+
+
+_log_ndtr_values = _in_float64(_log_ndtr64)
+
+
+class LogNdtr(_ReadsItsOutput):
+    """``log`` of the standard normal CDF (``torch.special.log_ndtr``), accurate in both
+    tails; its derivative is ``exp(-x**2 / 2 - log_ndtr(x)) / sqrt(2 pi)``, which never
+    divides 0 by 0."""
+
+    values = staticmethod(_log_ndtr_values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        exp = ops.exp if _is_tensor(a) or _is_tensor(out) else np.exp
+        with np.errstate(over="ignore", invalid="ignore"):  # nan past |x| = 1e154, as PyTorch's
+            return grad * exp(-(a * a) / 2 - out) / _SQRT_2PI
+
+
+def _ndtri64(p: np.ndarray) -> np.ndarray:
+    """The inverse of the standard normal CDF in float64: Abramowitz and Stegun 26.2.23 (error
+    below 5e-4) refined by Halley steps on ``ndtr(x) = q`` for the lower-tail probability
+    ``q = min(p, 1 - p)`` (``1 - p`` is exact above 1/2). The residual is taken relatively in
+    the tail (``1 - q / ndtr(x)`` from ``log_ndtr``, exact down to the smallest subnormal)
+    and as ``erf(x / sqrt 2) / 2 - (q - 1/2)`` in the middle (relative near 1/2)."""
+    p = np.asarray(p, dtype=np.float64)
+    upper = p > 0.5
+    q = np.where(upper, 1 - p, p)
+    regular = (q > 0) & (q <= 0.5)
+    q = np.where(regular, q, 0.25)
+    t = np.sqrt(-2 * np.log(q))
+    x = -(t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1 + t * (1.432788 + t * (0.189269 + t * 0.001308))))
+    middle = q > 0.25
+    offset = q - 0.5  # exact (Sterbenz) in the middle
+    log_q = np.log(q)
+    for _ in range(4):
+        log_ndtr = _log_ndtr64(x)
+        mills = np.exp(log_ndtr + x * x / 2) * _SQRT_2PI  # ndtr(x) / pdf(x)
+        in_tail = mills * -np.expm1(log_q - log_ndtr)
+        pdf = np.exp(-x * x / 2) / _SQRT_2PI
+        in_middle = (0.5 * _erf_values(math.erf, x * _SQRT1_2) - offset) / pdf
+        r = np.where(middle, in_middle, in_tail)
+        x = x - r / (1 + x * r / 2)
+    x = np.where(q == 0.5, 0.0, x)
+    x = np.where(upper, -x, x)
+    edge = np.where(p == 0, -np.inf, np.where(p == 1, np.inf, np.nan))
+    return np.where(regular & (p < 1), x, edge)
+
+
+_ndtri_values = _in_float64(_ndtri64)
+
+
+class Ndtri(Erfinv):
+    """The inverse of ``ndtr`` (``torch.special.ndtri``): -inf at 0, inf at 1, nan outside
+    [0, 1]; its derivative is ``sqrt(2 pi) exp(ndtri(p)**2 / 2)``."""
+
+    values, scale, rate = staticmethod(_ndtri_values), _SQRT_2PI, 0.5
+
+
+# -- exponentially scaled Bessel functions: i0e, i1e -----------------------------------------------------------------
+
+
+def _scaled_bessel_i(order: int, x: np.ndarray) -> np.ndarray:
+    """``exp(-|x|) I_order(x)`` in float64: the existing ``I0``/``I1`` values times ``exp(-|x|)``
+    up to |x| = 30, the asymptotic series ``sum_k (-1)**k a_k / |x|**k / sqrt(2 pi |x|)`` (no
+    exponential, so no overflow) beyond."""
+    x = np.asarray(x, dtype=np.float64)
+    ax = np.abs(x)
+    small = np.minimum(ax, 30.0)
+    near = _bessel_i(order, small) * np.exp(-small)
+    far = bessel_i_scaled_asymptotic(order, np.maximum(ax, 30.0))
+    value = np.where(ax <= 30, near, far)
+    value = np.where(np.isnan(x), np.nan, value)
+    return np.copysign(value, x) if order == 1 else value
+
+
+_i0e_values = _in_float64(lambda x: _scaled_bessel_i(0, x))
+_i1e_values = _in_float64(lambda x: _scaled_bessel_i(1, x))
+
+
+def _sign(a):
+    return ops.sign(a) if _is_tensor(a) else np.sign(a)
+
+
+class I0e(_ReadsItsOutput):
+    """``exp(-|x|) I0(x)`` (``torch.special.i0e``); its derivative is ``i1e(x) - sign(x) i0e(x)``."""
+
+    values = staticmethod(_i0e_values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        i1e = I1e.apply(a) if _is_tensor(a) else _i1e_values(a)
+        return grad * (i1e - _sign(a) * out)
+
+
+class I1e(_ReadsItsOutput):
+    """``exp(-|x|) I1(x)`` (``torch.special.i1e``); its derivative is
+    ``i0e(x) - i1e(x) (sign(x) + 1 / x)``, 1/2 at 0."""
+
+    values = staticmethod(_i1e_values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        zero = _values(a) == 0
+        if _is_tensor(a):
+            safe = ops.where(zero, 1.0, a)
+            return grad * (I0e.apply(a) - ops.where(zero, 0.5, out * (ops.sign(a) + 1 / safe)))
+        safe = np.where(zero, 1.0, a)
+        return grad * (_i0e_values(a) - np.where(zero, 0.5, out * (np.sign(a) + 1 / safe)))
+
+
+# -- xlog1py, entr ---------------------------------------------------------------------------------------------------
+
+
+class Xlog1py(Xlogy):
+    """``x * log1p(y)``, 0 where x is 0 (unless y is nan), as ``torch.special.xlog1py``."""
+
+    log, shift = staticmethod(np.log1p), 1
+
+
+class Entr(Primitive):
+    """The elementwise entropy ``-x log x`` (``torch.special.entr``): 0 at 0, -inf below 0;
+    its derivative is ``-(1 + log x)`` (inf at 0, nan below, as PyTorch's)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        a = floating(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(a > 0, -a * np.log(np.where(a > 0, a, 1)), np.where(a == 0, 0, -np.inf))
+        return np.where(np.isnan(a), np.nan, out).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad * -(1 + np.log(a))
+
+
+# -- zeta ------------------------------------------------------------------------------------------------------------
+
+
+def _zeta64(s: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The Hurwitz zeta function ``sum_k (q + k)**-s`` as Cephes (and PyTorch) define it: inf
+    at s = 1, nan below, inf at the poles q = 0, -1, -2..., nan for q < 0 and a non-integer s.
+    The sums are the existing ``polygamma``'s Euler-Maclaurin, once per distinct ``s``, after
+    summing the first terms directly until ``q >= s + 10`` (its tail converges slowly for s > q)."""
+    s, q = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(q, np.float64))
+    out = np.full(s.shape, np.nan)
+    pole = (q <= 0) & (q == np.floor(q))
+    computable = (s > 1) & np.isfinite(s) & ~np.isnan(q) & ~pole & ((q > 0) | (s == np.floor(s)))
+    for value in np.unique(s[computable]):
+        where = computable & (s == value)
+        a = q[where]
+        total = np.zeros_like(a)
+        target = min(value + 10, 500.0)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            for _ in range(2000):
+                low = (a < target) & (a > -1000)
+                if not low.any():
+                    break
+                total = total + np.where(low, a ** -value, 0.0)
+                a = np.where(low, a + 1, a)
+            out[where] = total + _hurwitz_zeta(float(value), a)
+    out = np.where(np.isposinf(q), np.nan, out)
+    out = np.where(pole & ~(s < 1), np.inf, out)  # (also for a nan s, as Cephes tests s < 1 first)
+    out = np.where(s == 1, np.inf, out)
+    # s = inf, as Cephes: 1 at q = 1, inf below (q**-inf), nan above
+    return np.where(np.isposinf(s) & ~np.isnan(q), np.where(q == 1, 1.0, np.where(q < 1, np.inf, np.nan)), out)
+
+
+class Zeta(Primitive):
+    """The Hurwitz zeta function (``torch.special.zeta``). As PyTorch, the gradient in ``q``
+    is ``-s zeta(s + 1, q)`` and there is none in ``s`` (backward raises if it is asked for)."""
+
+    @staticmethod
+    def forward(ctx, s, q):
+        s, q = floating_pair(s, q)
+        ctx.save_for_backward(s, q)
+        dtype = np.result_type(s, q)
+        return np.asarray(_zeta64(s, q)).astype(dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        s, q = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError("the derivative of zeta with respect to its first argument (x, the "
+                                      "exponent) is not implemented, as in PyTorch: detach it, e.g. "
+                                      "mg.special.zeta(x.detach(), q)")
+        if _is_tensor(q):
+            shifted = Zeta.apply(_values(s) + 1, q)
+        else:
+            shifted = np.asarray(_zeta64(s + 1, q)).astype(np.result_type(s, q), copy=False)
+        return None, grad * -_values(s) * shifted

@@ -1,0 +1,125 @@
+"""``mg.special``: the functions of ``torch.special``, under its names and arguments.
+
+Where microgradnp already has the function (``erf``, ``expm1``, ``sigmoid``, ``lgamma``,
+``i0``, ``polygamma``, ``igamma``...), the name here is that same function, so every rule
+is written once; the rest (``erfcx``, ``ndtr``, ``ndtri``, ``log_ndtr``, ``i0e``, ``i1e``,
+``xlog1py``, ``entr``, ``zeta``) are primitives in ``microgradnp/ops/special_functions.py``
+(``ndtr`` is ``erfc`` composed). Each has the value and gradient of PyTorch's in float64,
+and keeps a float32 input's dtype (computing in float64 inside); integer inputs become the
+default float dtype. As PyTorch, ``gammainc``/``gammaincc`` have no gradient in their first
+argument and ``zeta`` none in its first: backward raises if one is asked for.
+
+>>> import microgradnp as mg
+>>> x = mg.tensor([-3.0, 0.5], requires_grad=True)
+>>> mg.special.log_ndtr(x).sum().backward()
+"""
+
+from __future__ import annotations
+
+import math
+
+from microgradnp import ops
+from microgradnp.ops import erf, erfc, exp2, expm1, log1p, sigmoid
+from microgradnp.ops.special_functions import Entr, Erfcx, I0e, I1e, LogNdtr, Ndtri, Xlog1py, Zeta
+from microgradnp.ops.torch_math import _tensor, digamma, erfinv, lgamma, logit, sinc, xlogy
+from microgradnp.ops.torch_more import i0, i1, igamma, igammac, mvlgamma, polygamma
+
+__all__ = [
+    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc",
+    "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp",
+    "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
+]
+
+_SQRT1_2 = math.sqrt(0.5)
+
+#: The logistic sigmoid (``torch.special.expit``).
+expit = sigmoid
+#: ``log|Gamma(x)|`` (``torch.special.gammaln``).
+gammaln = lgamma
+#: The digamma function (``torch.special.psi``).
+psi = digamma
+#: The regularized lower incomplete gamma function (``torch.special.gammainc``).
+gammainc = igamma
+#: The regularized upper incomplete gamma function (``torch.special.gammaincc``).
+gammaincc = igammac
+#: The log of the multivariate gamma function (``torch.special.multigammaln``).
+multigammaln = mvlgamma
+
+# (re-exported as they are: erf, erfc, erfinv, expm1, exp2, log1p, sinc, logit, xlogy, digamma,
+# i0, i1, polygamma)
+_REUSED = (erf, erfc, erfinv, expm1, exp2, log1p, sinc, logit, xlogy, digamma, i0, i1, polygamma)
+
+
+def erfcx(input):  # noqa: A002  (PyTorch's argument name)
+    """The scaled complementary error function ``exp(x**2) erfc(x)`` (``torch.special.erfcx``),
+    without overflow or underflow for large x; gradient ``2 x erfcx(x) - 2 / sqrt(pi)``."""
+    return Erfcx.apply(input)
+
+
+def ndtr(input):  # noqa: A002
+    """The standard normal CDF, ``(1 + erf(x / sqrt 2)) / 2`` (``torch.special.ndtr``),
+    computed as ``erfc(-x / sqrt 2) / 2`` (relative accuracy in the left tail)."""
+    return 0.5 * erfc(_tensor(input) * -_SQRT1_2)
+
+
+def ndtri(input):  # noqa: A002
+    """The inverse of ``ndtr`` (``torch.special.ndtri``): the x with ``ndtr(x) = p``, -inf at 0,
+    inf at 1, nan outside [0, 1]; gradient ``sqrt(2 pi) exp(ndtri(p)**2 / 2)``."""
+    return Ndtri.apply(input)
+
+
+def log_ndtr(input):  # noqa: A002
+    """``log(ndtr(x))`` (``torch.special.log_ndtr``), accurate far into the left tail (about
+    ``-x**2 / 2``) and near 0 on the right."""
+    return LogNdtr.apply(input)
+
+
+def i0e(input):  # noqa: A002
+    """The exponentially scaled Bessel function ``exp(-|x|) I0(x)`` (``torch.special.i0e``)."""
+    return I0e.apply(input)
+
+
+def i1e(input):  # noqa: A002
+    """The exponentially scaled Bessel function ``exp(-|x|) I1(x)`` (``torch.special.i1e``)."""
+    return I1e.apply(input)
+
+
+def xlog1py(input, other):  # noqa: A002
+    """``input * log1p(other)``, 0 where ``input`` is 0 (``torch.special.xlog1py``)."""
+    return Xlog1py.apply(input, other)
+
+
+def entr(input):  # noqa: A002
+    """The elementwise entropy: ``-x log x`` for x > 0, 0 at 0, -inf below (``torch.special.entr``)."""
+    return Entr.apply(input)
+
+
+def zeta(input, other):  # noqa: A002
+    """The Hurwitz zeta function ``sum_k (other + k)**-input`` (``torch.special.zeta``);
+    differentiable in ``other`` only, as in PyTorch."""
+    return Zeta.apply(input, other)
+
+
+def _cast(input, dtype):  # noqa: A002
+    x = _tensor(input)
+    return x if dtype is None else ops.astype(x, dtype)
+
+
+def logsumexp(input, dim, keepdim=False):  # noqa: A002
+    """``log(sum(exp(input)))`` over ``dim`` without overflow (``torch.special.logsumexp``)."""
+    return ops.logsumexp(input, axis=dim, keepdims=keepdim)
+
+
+def softmax(input, dim, *, dtype=None):  # noqa: A002
+    """The softmax over ``dim`` (``torch.special.softmax``); ``dtype`` casts the input first."""
+    return ops.softmax(_cast(input, dtype), axis=dim)
+
+
+def log_softmax(input, dim, *, dtype=None):  # noqa: A002
+    """The log of the softmax over ``dim`` (``torch.special.log_softmax``)."""
+    return ops.log_softmax(_cast(input, dtype), axis=dim)
+
+
+def round(input, *, decimals=0):  # noqa: A001, A002
+    """Round half to even, to ``decimals`` places (``torch.special.round``; gradient 0)."""
+    return ops.round(input, decimals=decimals)
