@@ -33,9 +33,8 @@ UNARY = {
     "expit": (np.concatenate([WIDE, [-800.0, 800.0], EDGES]), 1e-14, 0),
     "erf": (np.concatenate([WIDE, EDGES]), 1e-14, 0),
     "erfc": (np.concatenate([WIDE, EDGES]), 1e-13, 0),
-    # (mg.erfinv loses accuracy within 1e-4 of +-1: 4e-11 relative at 1 - 1e-8; not tested there)
-    "erfinv": (np.concatenate([np.linspace(-1, 1, 201), 1 - np.logspace(-4, -1, 10), np.logspace(-300, -1, 20),
-                               [-1.5, 2.0, NAN]]), 1e-13, 0),
+    "erfinv": (np.concatenate([np.linspace(-1, 1, 201), 1 - np.logspace(-15.9, -1, 40), -1 + np.logspace(-15.9, -1, 9),
+                               np.logspace(-300, -1, 20), [1 - 2.0**-53, -1 + 2.0**-53, -1.5, 2.0, NAN]]), 1e-13, 0),
     "erfcx": (np.concatenate([WIDE, np.linspace(-26.5, -20, 14), np.logspace(3, 300, 30), EDGES]), 1e-12, 0),
     "expm1": (np.concatenate([WIDE, EDGES]), 1e-14, 0),
     "exp2": (np.concatenate([WIDE, EDGES]), 1e-14, 0),

@@ -218,9 +218,21 @@ def _erfinv_values(x: np.ndarray) -> np.ndarray:
                           -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], small)
     p_big = np.polyval([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
                         -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], big)
-    y = np.where(w < 5, p_small, p_big) * t
+    guess = np.where(w < 5, p_small, p_big) * t
+    y = guess
     for _ in range(2):
         y = y - (_erf_values(math.erf, y) - t) / (np.exp(-y * y) / _SQRT_PI_OVER_TWO)
+    # Near +-1, erf(y) rounds to +-1 and cannot tell y's last digits: there, Newton's steps
+    # solve log erfc(|y|) = log(1 - |x|) instead (1 - |x| is exact for |x| >= 0.5; the log
+    # makes the steps converge from the single-precision guess even at 1 - 2**-53).
+    tail = np.abs(t) > 0.5
+    if tail.any():
+        rest, magnitude = np.where(tail, 1 - np.abs(t), 0.5), np.where(tail, np.abs(guess), 0.5)
+        for _ in range(4):
+            complement = _erf_values(math.erfc, magnitude)
+            magnitude = magnitude + np.log(complement / rest) * _SQRT_PI_OVER_TWO * np.exp(
+                magnitude * magnitude) * complement
+        y = np.where(tail, np.copysign(magnitude, t), y)
     with np.errstate(invalid="ignore"):
         y = np.where(inside, y, np.where(np.abs(x) == 1, np.copysign(np.inf, x), np.nan))
     return y.astype(dtype, copy=False)
