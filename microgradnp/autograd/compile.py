@@ -509,10 +509,11 @@ class _Recorder:
             self.cannot_replay(f"a tensor printed or formatted at {_user_origin()} (its text shows one call's values)")
 
     def check_reads(self, result) -> None:
-        """What the function's own NumPy code did cannot be replayed: the array of a tensor
-        taken with ``t.data`` and not just returned (a value read and turned into a constant,
-        a write such as ``p.data[0] = 0`` or ``np.clip(..., out=p.data)``), or an array passed
-        in that no recorded operation read (``y.astype(int)``). Such a function runs eagerly."""
+        """At the end of a trace, what the function's own Python and NumPy code did that a
+        replay would not repeat: an assignment outside its call (``_assigned_outside``), the
+        array of a tensor taken with ``t.data``/``t.numpy()`` and not just returned (a value
+        turned into a constant, a write such as ``p.data[0] = 0``), or an array passed in that
+        no recorded operation read (``y.astype(int)``). Such a function runs eagerly."""
         fn, _ = _unwrapped(self.fn)
         # The user's code that ran (the function itself also when another profiler kept the
         # trace's off), less what a replay runs again (a Function's forward and backward).
