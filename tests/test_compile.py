@@ -1,6 +1,7 @@
 """mg.compile: a replay gives bit-identical results to eager execution, is never stale,
 and refuses what it cannot repeat."""
 
+import collections
 import copy
 import gc
 import tracemalloc
@@ -1931,3 +1932,27 @@ def test_assignments_are_seen_under_another_profiler():
     finally:
         profiler.disable()
     assert compiled(mg.tensor([1.0])).item() == 0.25
+
+
+def test_a_replay_checks_each_variable_once():
+    # The step's closure variables were checked twice (the function is also one of the
+    # helpers the trace ran) and a namedtuple's generated __new__ counted as user code.
+    X, y = mg.tensor(X_XOR), mg.tensor(Y_XOR)
+    w = mg.tensor(np.ones((2, 1)), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    Pair = collections.namedtuple("Pair", "loss out")
+
+    @mg.compile
+    def step():
+        out = X @ w
+        loss = ((out - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return Pair(loss, out)
+
+    step()
+    assert step.code.count("raise _Retrace(\"variable 'X'\")") == 1
+    assert "_tuple_new" not in step.code
+    first = w.data.copy()
+    assert isinstance(step(), Pair) and step.traces == 1 and not np.array_equal(w.data, first)

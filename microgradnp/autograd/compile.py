@@ -682,7 +682,8 @@ class _Recorder:
         a replayed call, such as a custom optimizer's step: a replay makes that call again)."""
         if event == "call" and not self.paused:
             code = frame.f_code
-            if code not in self.helpers and _is_user_code(code.co_filename):
+            if code not in self.helpers and _is_user_code(code.co_filename) and not str(
+                    frame.f_globals.get("__name__")).startswith("namedtuple_"):  # (a namedtuple's generated __new__)
                 self.helpers[code] = frame.f_globals
 
     def data_assigned(self, tensor) -> None:
@@ -784,7 +785,7 @@ class _Recorder:
         for value in (*self.argument_objects, *bound):
             outside.append(value)
             lines += self._watch_object(value, "an argument")
-        functions = [fn, *_functions_of(self.helpers)]
+        functions = dict.fromkeys([fn, *_functions_of(self.helpers)])  # (fn is a helper too: once)
         for function in functions:  # closure variables
             code, cells = getattr(function, "__code__", None), getattr(function, "__closure__", None) or ()
             for i, cell in enumerate(cells):
