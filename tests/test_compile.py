@@ -1956,3 +1956,60 @@ def test_a_replay_checks_each_variable_once():
     assert "_tuple_new" not in step.code
     first = w.data.copy()
     assert isinstance(step(), Pair) and step.traces == 1 and not np.array_equal(w.data, first)
+
+
+def test_a_function_replays_again_once_a_tensor_hook_is_removed():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    def step():
+        w.grad = None
+        (w * w).sum().backward()
+
+    compiled = mg.compile(step)
+    compiled()
+    handle = w.register_hook(lambda g: g * 10)
+    with pytest.warns(UserWarning, match="runs eagerly while the hooks stay registered"):
+        compiled()
+    np.testing.assert_array_equal(w.grad, [20.0, 40.0])
+    compiled()  # eager still: the hook is honoured at every call
+    np.testing.assert_array_equal(w.grad, [20.0, 40.0])
+    handle.remove()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+    assert compiled.traces == 2 and compiled._eager_reason is None  # the first replay serves again
+
+
+def test_a_function_replays_again_once_a_module_hook_is_removed():
+    model = nn.Linear(2, 1, rng=0)
+    X = mg.tensor(X_XOR)
+    calls = []
+    compiled = mg.compile(lambda: model(X).sum().detach())
+    compiled()
+    handle = model.register_forward_hook(lambda module, args, out: calls.append(1))
+    with pytest.warns(UserWarning, match="while the hooks stay registered"):
+        compiled()
+    compiled()
+    assert calls == [1, 1]
+    handle.remove()
+    for _ in range(2):
+        assert compiled().item() == model(X).sum().item()
+    assert calls == [1, 1] and compiled._eager_reason is None
+
+
+def test_a_hook_registered_inside_the_function_keeps_it_eager():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+
+    def step():
+        w.grad = None
+        h = w * w
+        h.register_hook(lambda g: seen.append(1) or g)
+        h.sum().backward()
+
+    compiled = mg.compile(step)
+    with pytest.warns(UserWarning, match="from now on"):
+        compiled()
+    compiled(), compiled()
+    assert seen == [1, 1, 1] and compiled.traces == 1

@@ -16,9 +16,9 @@ line): Python code that reads tensor values (``bool(t)``, ``t.item()``, ``float(
 change between calls is checked at every replay or re-traces: the parameters'
 arrays, shapes, dtypes and ``requires_grad``, grad mode, and any change to a module the
 function called or its sub-modules (an attribute, parameter, buffer, sub-module or hook
-assigned, registered or deleted, ``train()``/``eval()``). Hooks and ``retain_grad()``
-make the function run eagerly (with a warning); ``detect_anomaly`` runs it eagerly
-while active.
+assigned, registered or deleted, ``train()``/``eval()``). Hooks make the function run
+eagerly (with a warning) while they stay registered, ``retain_grad()`` for good;
+``detect_anomaly`` runs it eagerly while active.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import sysconfig
 import threading
 import types
 import warnings
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -102,6 +103,7 @@ class Compiled:
         self.cache_size = cache_size
         self._replays: OrderedDict = OrderedDict()  # signature -> its _Replays, most recently used first
         self._eager_reason: str | None = None
+        self._eager_while: list | None = None  # what makes it eager only while it lasts (a hook)
         self._lock = threading.Lock()
         self._rebinds: dict[str, int] = {}  # global or closure variable -> re-traces it caused
         self.traces = 0  # how many times fn was traced (a test and a curious user can look)
@@ -115,7 +117,11 @@ class Compiled:
         return next(reversed(self._replays.values()))[0].source if self._replays else None
 
     def __call__(self, *args, **kwargs):
-        if self._eager_reason is not None or (watchers.count and (mode.anomaly or mode.tracer is not None)):
+        if self._eager_reason is not None:
+            if self._eager_while is None or any(still() for still in self._eager_while):
+                return self.fn(*args, **kwargs)
+            self._eager_reason = self._eager_while = None  # (the hooks are gone: replay or trace again)
+        if watchers.count and (mode.anomaly or mode.tracer is not None):
             # (called while another compiled function traces: its operations belong to that trace)
             return self.fn(*args, **kwargs)
         leaves, key = _signature((args, kwargs))
@@ -173,10 +179,13 @@ class Compiled:
                 stacklevel=3,
             )
         if recorder.eager_reason is not None:
-            self._eager_reason = recorder.eager_reason
-            self._replays.clear()
+            self._eager_reason, self._eager_while = recorder.eager_reason, recorder.eager_while
+            if self._eager_while is None:
+                self._replays.clear()
+            # (while a hook stays registered; the replays are kept for when it is removed)
+            when = "from now on" if self._eager_while is None else "while the hooks stay registered"
             warnings.warn(
-                f"mg.compile({_name(self.fn)}): runs eagerly from now on: it uses "
+                f"mg.compile({_name(self.fn)}): runs eagerly {when}: it uses "
                 f"{recorder.eager_reason}, which a replay would skip",
                 stacklevel=3,
             )
@@ -377,6 +386,7 @@ class _Recorder:
         self.modules: dict[int, object] = {}
         self.watching: set[int] = set()  # objects _watch_object looked into already
         self.eager_reason: str | None = None
+        self.eager_while: list | None = []  # while one of these says True, the causes last (None: for good)
         self.paused = 0
         self.count = 0
         self.handed_out = None
@@ -541,9 +551,36 @@ class _Recorder:
                                    "before the call, or pass mg.tensor(y))")
                 return
 
-    def cannot_replay(self, what: str) -> None:
-        if self.eager_reason is None and not self.paused:  # (a replayed call's own work is not traced)
+    def cannot_replay(self, what: str, still=None) -> None:
+        """The function must run eagerly because of ``what``: for good, or, with ``still``
+        (a function saying whether the cause is still there, e.g. a hook still registered),
+        only as long as the cause lasts."""
+        if self.paused:  # (a replayed call's own work is not traced)
+            return
+        if self.eager_reason is None:
             self.eager_reason = what
+        if still is None:
+            self.eager_while = None
+        elif self.eager_while is not None:
+            self.eager_while.append(still)
+
+    def hooked(self, owner, what: str) -> None:
+        """A hook on a tensor or module ran (``owner``; a module also for the global hooks):
+        eager while it stays registered, when the owner existed before the call (a leaf,
+        a module); a hook registered on a tensor the call computes recurs at every call."""
+        if isinstance(owner, Tensor) and owner._node is not None:
+            self.cannot_replay(what)
+            return
+        from microgradnp.nn.hooks import global_hooks
+
+        ref = weakref.ref(owner)
+
+        def still() -> bool:
+            alive = ref()
+            return global_hooks.count > 0 or (alive is not None and bool(
+                alive._hooks if isinstance(alive, Tensor) else alive._hooked))
+
+        self.cannot_replay(what, still)
 
     def mode_changing(self, module) -> None:
         """``module.train()``/``eval()`` in the function: a replay checks the mode the module

@@ -166,7 +166,7 @@ def run_backward(
                         entry[1] += 1
                 elif x._hooks:
                     if tracer is not None:
-                        tracer.cannot_replay(f"a hook on {describe(x)}")
+                        tracer.hooked(x, f"a hook on {describe(x)}")
                     entry = hooked_leaves.get(id(x))
                     if entry is None:
                         hooked_leaves[id(x)] = [x, g]
@@ -205,7 +205,7 @@ def run_backward(
                     grad = np.asarray(grad) if tracer is None else tracer.as_array(grad)
                 if tensor._hooks:
                     if tracer is not None:
-                        tracer.cannot_replay(f"a hook on {describe(tensor)}")
+                        tracer.hooked(tensor, f"a hook on {describe(tensor)}")
                     grad = _run_hooks(tensor, grad)
                     handed_out.add(id(grad))  # a hook saw it (or made it): a leaf's .grad gets a copy
                 if wanted_ids is None:
@@ -287,7 +287,7 @@ def _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create
             continue
         if out._hooks:
             if tracer is not None:
-                tracer.cannot_replay(f"a hook on {describe(out)}")
+                tracer.hooked(out, f"a hook on {describe(out)}")
             grad = out_grads[i] = _run_hooks(out, grad)
             handed_out.add(id(grad))
         if wanted_ids is None:

@@ -114,7 +114,7 @@ def call_with_hooks(module, args: tuple, kwargs: dict):
     """``module(*args, **kwargs)`` with its hooks and the global ones, as PyTorch's
     ``Module._call_impl``."""
     if watchers.count and mode.tracer is not None:
-        mode.tracer.cannot_replay(f"hooks on {type(module).__name__} (they run Python code at every call)")
+        mode.tracer.hooked(module, f"hooks on {type(module).__name__} (they run Python code at every call)")
     backward_pre = [*global_hooks.backward_pre.values(), *module._backward_pre_hooks.values()]
     backward = [*global_hooks.backward.values(), *module._backward_hooks.values()]
     for hook_id, hook in (*global_hooks.forward_pre.items(), *module._forward_pre_hooks.items()):
