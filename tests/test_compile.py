@@ -2013,3 +2013,40 @@ def test_a_hook_registered_inside_the_function_keeps_it_eager():
         compiled()
     compiled(), compiled()
     assert seen == [1, 1, 1] and compiled.traces == 1
+
+
+_NUMPY_DRAWS = {  # name -> (the generator the function reads, its draw)
+    "np.random": (None, lambda rng: np.random.randn(5, 1)),
+    "Generator": (np.random.default_rng(0), lambda rng: rng.normal(size=(5, 1))),
+    "RandomState": (np.random.RandomState(0), lambda rng: rng.standard_normal((5, 1))),
+    "random": (None, lambda rng: np.full((5, 1), __import__("random").random())),
+}
+
+
+@pytest.mark.parametrize("draw", list(_NUMPY_DRAWS))
+def test_numpy_or_python_random_draws_make_the_function_eager(draw):
+    # A tensor made from NumPy's random numbers would be a constant of the replay: the same
+    # "noise" at every call, silently.
+    rng, draws = _NUMPY_DRAWS[draw]
+    w = mg.tensor(np.ones((3, 1)), requires_grad=True)
+    X = mg.tensor(np.arange(15.0).reshape(5, 3))
+
+    def noisy():
+        return (X @ w + mg.tensor(draws(rng))).sum().detach()
+
+    compiled = mg.compile(noisy)
+    with mg.no_grad(), pytest.warns(UserWarning, match="random numbers drawn with NumPy"):
+        first = compiled().item()
+    with mg.no_grad():
+        assert compiled().item() != first
+
+
+def test_mg_random_draws_replay_fresh_and_unused_generators_do_not_matter():
+    rng = np.random.default_rng(0)  # read by the function, never drawn from
+    w = mg.tensor(np.ones((3, 1)), requires_grad=True)
+    X = mg.tensor(np.arange(15.0).reshape(5, 3))
+    compiled = mg.compile(lambda: (X @ w + mg.randn(5, 1) * (rng is not None)).sum().detach())
+    with mg.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = {compiled().item() for _ in range(3)}
+    assert len(values) == 3 and compiled.traces == 1

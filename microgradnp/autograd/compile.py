@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import contextlib
 import dis
 import functools
 import math
@@ -74,15 +75,18 @@ def compile(fn=None, *, cache_size: int = 8):  # noqa: A001  (mg.compile, as tor
     first out), so mini-batches of two sizes replay both.
 
     A replay returns Tensors without a graph, gives bit-identical results to calling
-    ``fn`` itself, and runs Python code in ``fn`` only while tracing: a ``print`` or a
-    list append happens once, and NumPy code in ``fn`` becomes a constant (pass data that
-    changes as arguments). A module the function calls is watched: assigning or
-    deleting one of its attributes (``model.fc = ...``, ``dropout.p = 0.2``), registering
-    a parameter, buffer, sub-module or hook, or switching ``train()``/``eval()`` makes the
-    next call trace again, and so does a global or closure variable of ``fn`` that holds
-    another object (a tensor, array, module or optimizer rebound) or another number,
-    string or function, as torch.compile guards them, and a number or string changed
-    inside your own settings (``config["loss"]["weight"] = 0.5``).
+    ``fn`` itself, and runs Python code in ``fn`` only while tracing: a list append or a
+    dict item assigned happens once, and NumPy code in ``fn`` becomes a constant (pass
+    data that changes as arguments). What would be silently stale runs eagerly, with a
+    warning: a ``print`` of a tensor, NumPy code on a tensor's array, random numbers drawn
+    with NumPy or Python's ``random``, an assignment to a global or an attribute. A module
+    the function calls is watched: assigning or deleting one of its attributes
+    (``model.fc = ...``, ``dropout.p = 0.2``), registering a parameter, buffer,
+    sub-module or hook, or switching ``train()``/``eval()`` makes the next call trace
+    again, and so does a global or closure variable of ``fn`` that holds another object
+    (a tensor, array, module or optimizer rebound) or another number, string or
+    function, as torch.compile guards them, and a number or string changed inside your
+    own settings (``config["loss"]["weight"] = 0.5``).
     ``compiled.code`` shows the generated replay.
     """
     if fn is None:
@@ -370,6 +374,7 @@ class _Recorder:
         # Objects passed in (a `self`, a config object, a list of layers): keyed by identity
         # (see _key), and their attributes or items watched like a variable's.
         self.argument_objects = [v for v in _objects_in(arguments) if _watched(v)]
+        self.arguments_given = arguments
         self.helpers: dict = {}  # code of the user's functions called while tracing -> their globals
         self.grad_mode_at_start = mode.grad_enabled
         self.lines: list[str] = []
@@ -402,6 +407,7 @@ class _Recorder:
             id(leaf): f"A[{i}]" for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)
         }
         self.array_arguments: list[tuple[int, str, np.ndarray]] = []  # (position, variable, array) passed in
+        self.random_states = _random_states(fn, arguments)  # (compared at the end: a draw changes them)
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             if not isinstance(leaf, Tensor):
@@ -538,6 +544,11 @@ class _Recorder:
                 self.cannot_replay(f"an assignment to {assigned} in {code.co_name} ({code.co_filename}:"
                                    f"{code.co_firstlineno}), Python code")
                 return
+        if _random_states(self.fn, self.arguments_given) != self.random_states:
+            self.cannot_replay("random numbers drawn with NumPy (np.random, a Generator) or Python's random "
+                               "module (draw them with mg.randn, mg.rand or mg.randint, which a replay draws "
+                               "anew, or pass them in as an argument)")
+            return
         returned = {id(v) for v in _items(result)}
         for data, origin in self.data_reads:
             if id(data) not in returned:
@@ -1245,6 +1256,33 @@ def _objects_in(value):
     """The objects in a call's arguments, other than the Tensors and arrays (its leaves)
     and plain values."""
     return (v for v in _items(value) if not isinstance(v, (Tensor, np.ndarray, *_VALUES)))
+
+
+def _random_states(fn, arguments) -> list:
+    """The states of the random generators the user's code could draw from: NumPy's global
+    one (``np.random.rand``), Python's ``random``, and each NumPy ``Generator`` or
+    ``RandomState`` in the function's globals and closure, its bound objects and its
+    arguments (and their attributes: ``self.rng``). A draw changes one of them."""
+    import pickle
+    import random
+
+    fn, bound = _unwrapped(fn)
+    candidates = [*bound, *_objects_in(arguments)]
+    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None) or ()
+    namespace = getattr(fn, "__globals__", {})
+    if code is not None:
+        candidates += [namespace.get(name) for name in _global_names(code)]
+    for cell in cells:
+        with contextlib.suppress(ValueError):  # (a cell not yet filled)
+            candidates.append(cell.cell_contents)
+    candidates += [v for c in list(candidates) if not isinstance(c, type) and hasattr(c, "__dict__")
+                   for v in vars(c).values()]
+    generators = {id(c): c for c in candidates if isinstance(c, np.random.Generator | np.random.RandomState)}
+    states = [pickle.dumps(np.random.get_state()), random.getstate()]
+    for generator in generators.values():
+        state = generator.bit_generator.state if isinstance(generator, np.random.Generator) else generator.get_state()
+        states.append(pickle.dumps(state))
+    return states
 
 
 def _unwrapped(fn) -> tuple:
