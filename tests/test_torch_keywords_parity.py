@@ -184,3 +184,42 @@ def test_binary_functions_take_input_and_other(name):
 def test_an_argument_given_twice_is_a_type_error(x, call):
     with pytest.raises(TypeError):
         call(mg.tensor(x))
+
+
+_MODULES_CALLED_WITH_INPUT = {  # PyTorch's forward(input): module(input=x) works as module(x)
+    "Linear": (lambda: mg.nn.Linear(3, 2, rng=0), (4, 3)),
+    "LazyLinear": (lambda: mg.nn.LazyLinear(2), (4, 3)),
+    "LazyBatchNorm1d": (lambda: mg.nn.LazyBatchNorm1d(), (4, 3)),
+    "Conv1d": (lambda: mg.nn.Conv1d(3, 2, 3, rng=0), (2, 3, 7)),
+    "MaxPool1d": (lambda: mg.nn.MaxPool1d(2), (2, 3, 8)),
+    "ReLU": (lambda: mg.nn.ReLU(), (4, 3)),
+    "Flatten": (lambda: mg.nn.Flatten(), (2, 3, 4)),
+    "Sequential": (lambda: mg.nn.Sequential(mg.nn.Linear(3, 2, rng=0), mg.nn.Tanh()), (4, 3)),
+}
+
+
+@pytest.mark.parametrize("name", list(_MODULES_CALLED_WITH_INPUT))
+def test_a_module_takes_its_input_as_the_input_keyword(name):
+    make, shape = _MODULES_CALLED_WITH_INPUT[name]
+    x = mg.tensor(np.random.default_rng(0).standard_normal(shape))
+    module = make()
+    np.testing.assert_array_equal(module(input=x).data, module(x).data)
+
+
+def test_the_input_keyword_leaves_a_forward_that_names_it_and_refuses_unknown_ones():
+    class Scale(mg.nn.Module):
+        def forward(self, input, factor=2.0):  # noqa: A002
+            return input * factor
+
+    class Named(mg.nn.Module):
+        def forward(self, x, *, input=None):  # noqa: A002  (input is its own keyword here)
+            return x if input is None else x + input
+
+    one = mg.tensor([1.0])
+    assert Scale()(input=one, factor=3.0).item() == 3.0
+    with pytest.raises(TypeError, match="missing 1 required positional argument"):
+        Named()(input=one)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'inpt'"):
+        mg.nn.Linear(1, 1)(inpt=one)
+    emb = mg.nn.Embedding(5, 2, rng=0)
+    np.testing.assert_array_equal(emb(input=mg.tensor([1, 3]).long()).data, emb.weight.data[[1, 3]])

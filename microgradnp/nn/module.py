@@ -76,6 +76,28 @@ class Buffer(Tensor):
         self.persistent = persistent
 
 
+@functools.cache
+def _first_parameter(cls) -> str | None:
+    """The name of ``cls.forward``'s first parameter when it may be passed by position and
+    ``input`` is not one of its parameters (``forward(self, x)``), else None."""
+    try:
+        parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
+    except (TypeError, ValueError):  # (a forward without a signature)
+        return None
+    if not parameters or any(p.name == "input" for p in parameters) or parameters[0].kind not in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        return None
+    return parameters[0].name
+
+
+def _input_as_first(cls, kwargs: dict) -> tuple[tuple, dict]:
+    """``module(input=x)`` for a forward whose first parameter has another name: x by position."""
+    if _first_parameter(cls) is None:
+        return (), kwargs
+    kwargs = dict(kwargs)
+    return (kwargs.pop("input"),), kwargs
+
+
 class Module:
     """Base class of layers and models, as in PyTorch.
 
@@ -282,6 +304,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(...)")
 
     def __call__(self, *args, **kwargs):
+        if kwargs and not args and "input" in kwargs:  # module(input=x), as PyTorch's forward(input) takes it
+            args, kwargs = _input_as_first(type(self), kwargs)
         first = next(stamps)  # every node this call records gets a smaller stamp
         if watchers.count and grad_mode.tracer is not None:
             grad_mode.tracer.module_called(self)  # a replay watches it for changes
