@@ -171,15 +171,15 @@ def test_mha_unbatched_equals_a_batch_of_one():
     np.testing.assert_array_equal(weights.data[..., 3], 0.0)
 
 
-def test_mha_is_causal_without_a_mask_applies_the_causal_mask():
+def test_mha_is_causal_without_a_mask_is_refused_as_in_pytorch():
+    # is_causal is a hint that the mask given is causal; it used to apply a causal mask silently
     mha = nn.MultiheadAttention(4, 2, rng=0)
     x = _normal(3, 2, 4)
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+        mha(x, x, x, is_causal=True)
     causal = np.triu(np.ones((3, 3), bool), 1)
-    expected = mha(x, x, x, attn_mask=causal)
-    out = mha(x, x, x, is_causal=True)
-    np.testing.assert_array_equal(out[0].data, expected[0].data)
-    np.testing.assert_array_equal(out[1].data, expected[1].data)
-    assert np.all(np.triu(out[1].data[0], 1) == 0)
+    out = mha(x, x, x, attn_mask=causal, is_causal=True)
+    np.testing.assert_array_equal(out[0].data, mha(x, x, x, attn_mask=causal)[0].data)
 
 
 def test_compiled_attention_uses_each_calls_masks():
@@ -400,10 +400,6 @@ def _mha_masks(call, batch, heads, target, source):
 @pytest.mark.parametrize("call", MHA_CALLS)
 def test_mha_matches_torch(options, call):
     torch = _torch()
-    if call.get("is_causal") and call.get("need_weights") is False and (options.get("add_bias_kv")
-                                                                       or options.get("add_zero_attn")):
-        pytest.skip("PyTorch's is_causal hint then masks the appended keys too, unlike its mask (and its "
-                    "need_weights=True path); here the mask given is used")
     torch.manual_seed(0)
     reference = torch.nn.MultiheadAttention(8, 2, dtype=torch.float64, **options)
     mha = _from_torch(reference, nn.MultiheadAttention(8, 2, **options))

@@ -857,9 +857,12 @@ __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "alpha_dropout", "avg_
             "threshold", "unfold", "upsample"]
 
 # -- attention (microgradnp/nn/transformer.py) ---------------------------------------------------
-from microgradnp.nn.transformer import scaled_dot_product_attention  # noqa: E402  (it builds on the above)
+from microgradnp.nn.transformer import (  # noqa: E402  (they build on the above)
+    multi_head_attention_forward,
+    scaled_dot_product_attention,
+)
 
-__all__ += ["scaled_dot_product_attention"]
+__all__ += ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 # -- still more layers (microgradnp/nn/more_layers.py) -------------------------------------------
 from microgradnp.nn.more_layers import (  # noqa: E402  (they build on the functions above)

@@ -1,5 +1,6 @@
 """Attention and Transformer layers, as ``torch.nn``'s: ``F.scaled_dot_product_attention``,
-``MultiheadAttention``, ``TransformerEncoderLayer``, ``TransformerEncoder``,
+``F.multi_head_attention_forward`` (the implementation of ``MultiheadAttention``, which calls it
+with its parameters), ``MultiheadAttention``, ``TransformerEncoderLayer``, ``TransformerEncoder``,
 ``TransformerDecoderLayer``, ``TransformerDecoder`` and ``Transformer``.
 
 Everything is composed of existing differentiable operations (matmul, softmax, masked
@@ -34,6 +35,7 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "multi_head_attention_forward",
     "scaled_dot_product_attention",
 ]
 
@@ -74,8 +76,10 @@ def _pad_last(mask):
 
 def _attend(query, key, value, mask, dropout_p: float, scale: float, rng, fully_masked_rows: bool = True):
     """``softmax(query @ key^T * scale + mask) @ value`` and the attention weights. A row
-    whose keys are all masked out gets weights 0 (and output 0), as PyTorch's safe softmax,
-    instead of NaN (``fully_masked_rows=False`` when no row can be: a causal mask)."""
+    whose keys are all masked out gets weights 0 (and output 0), as PyTorch's safe softmax in
+    ``scaled_dot_product_attention``; with ``fully_masked_rows=False`` the plain softmax gives
+    it NaN, as PyTorch's multi-head attention when it returns the weights (and no row can be
+    fully masked by a causal mask alone)."""
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) * scale
     if mask is not None:
         scores = scores + mask
@@ -179,6 +183,219 @@ def _repeat_heads(query, x, name: str):
 
 
 # -- multi-head attention --------------------------------------------------------------------
+class _AttentionAssertionError(InvalidArgumentError, AssertionError):
+    """A bad argument where PyTorch's multi-head attention raises AssertionError: also a
+    ValueError and a RuntimeError, as this library's other argument errors, so code written
+    for either library catches it."""
+
+
+def _in_projection(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight,
+                   q_proj_weight, k_proj_weight, v_proj_weight):
+    """The query, key and value projections, as PyTorch's ``_in_projection(_packed)``."""
+    E = _shape(query)[-1]
+    bias = in_proj_bias
+    b_q, b_k, b_v = (None,) * 3 if bias is None else (bias[:E], bias[E:2 * E], bias[2 * E:])
+    if not use_separate_proj_weight:
+        if in_proj_weight is None:
+            raise _AttentionAssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+        if query is key and key is value:  # self-attention: one product, then split
+            qkv = linear(query, in_proj_weight, bias)
+            return qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
+        w_q, w_k, w_v = in_proj_weight[:E], in_proj_weight[E:2 * E], in_proj_weight[2 * E:]
+    else:
+        for label, weight in (("q", q_proj_weight), ("k", k_proj_weight), ("v", v_proj_weight)):
+            if weight is None:
+                raise _AttentionAssertionError(f"use_separate_proj_weight is True but {label}_proj_weight is None")
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+    for label, x, weight in (("query", query, w_q), ("key", key, w_k), ("value", value, w_v)):
+        if _shape(x)[-1] != _shape(weight)[-1]:
+            raise InvalidArgumentError(f"multi_head_attention_forward: {label} of shape {_shape(x)} must have "
+                                       f"{_shape(weight)[-1]} features (last axis), as its projection weight "
+                                       f"{_shape(weight)}")
+    return linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
+
+
+def _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads) -> bool:
+    """PyTorch's ``_mha_shape_check``: the numbers of axes; return whether the input is batched."""
+    q, k, v = _shape(query), _shape(key), _shape(value)
+    if len(q) not in (2, 3):
+        raise _AttentionAssertionError(
+            f"multi_head_attention_forward: query should be unbatched 2-D or batched 3-D, got shape {q}")
+    batched = len(q) == 3
+    kind = "batched (3-D)" if batched else "unbatched (2-D)"
+    if len(k) != len(q) or len(v) != len(q):
+        raise _AttentionAssertionError(f"multi_head_attention_forward: query, key and value must all be 3-D "
+                                       f"(batched) or all 2-D (unbatched), got shapes {q}, {k} and {v}")
+    if key_padding_mask is not None and np.ndim(_data(key_padding_mask)) != len(q) - 1:
+        raise _AttentionAssertionError(
+            f"multi_head_attention_forward: key_padding_mask must be {'2-D (N, S)' if batched else '1-D (S,)'} "
+            f"for a {kind} query, got shape {_shape(key_padding_mask)}")
+    if attn_mask is not None:
+        if np.ndim(_data(attn_mask)) not in (2, 3):
+            raise _AttentionAssertionError(f"multi_head_attention_forward: attn_mask must be 2-D (L, S) or 3-D "
+                                           f"(N * num_heads, L, S), got shape {_shape(attn_mask)}")
+        expected = (num_heads, q[0], k[0])
+        if not batched and np.ndim(_data(attn_mask)) == 3 and _shape(attn_mask) != expected:
+            raise _AttentionAssertionError(
+                f"multi_head_attention_forward: attn_mask has shape {_shape(attn_mask)}, expected {expected}")
+    return batched
+
+
+def _check_mask_dtype(mask, name: str) -> None:
+    if mask is not None and np.asarray(_data(mask)).dtype.kind not in "bf":
+        raise _AttentionAssertionError(f"only bool and floating types of {name} are supported, got dtype "
+                                       f"{np.asarray(_data(mask)).dtype}")
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num_heads: int, in_proj_weight,
+                                 in_proj_bias, bias_k, bias_v, add_zero_attn: bool, dropout_p: float,
+                                 out_proj_weight, out_proj_bias, training: bool = True, key_padding_mask=None,
+                                 need_weights: bool = True, attn_mask=None, use_separate_proj_weight: bool = False,
+                                 q_proj_weight=None, k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights: bool = True, is_causal: bool = False, *,
+                                 rng=None):
+    """Multi-head attention on given weights, as ``torch.nn.functional.multi_head_attention_forward``
+    (``nn.MultiheadAttention`` calls it with its parameters).
+
+    Args:
+        query: (L, N, E) or unbatched (L, E): the sequence axis comes first.
+        key: (S, N, kdim) or (S, kdim).
+        value: (S, N, vdim) or (S, vdim).
+        embed_dim_to_check: E, checked against the query.
+        num_heads: H, dividing E.
+        in_proj_weight: (3E, E), the stacked query, key and value projections (unless
+            ``use_separate_proj_weight``).
+        in_proj_bias: (3E,) or None.
+        bias_k: a (1, 1, E) key appended to the sequence, or None.
+        bias_v: the (1, 1, E) value appended with it, or None.
+        add_zero_attn: append a zero key and value (after ``bias_k``/``bias_v``).
+        dropout_p: dropout probability on the attention weights when ``training``.
+        out_proj_weight: (E, E), the output projection.
+        out_proj_bias: (E,) or None.
+        training: apply the dropout.
+        key_padding_mask: (N, S) or (S,): bool (True: ignore that key) or float (added).
+        need_weights: also return the attention weights.
+        attn_mask: (L, S) or (N * H, L, S): bool (True: may *not* attend) or float (added).
+        use_separate_proj_weight: use ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim) and
+            ``v_proj_weight`` (E, vdim) rather than ``in_proj_weight``.
+        static_k: (N * H, S, E / H) keys used instead of the projected ones, or None.
+        static_v: (N * H, S, E / H) values used instead of the projected ones, or None.
+        average_attn_weights: average the returned weights over the heads.
+        is_causal: a hint that ``attn_mask`` is the causal mask (it must be given). Without
+            ``need_weights`` and ``key_padding_mask``, the causal mask replaces it, as PyTorch's.
+        rng: a ``np.random.Generator`` or a seed for the dropout (not in PyTorch).
+
+    Returns:
+        ``(output, weights)``: output (L, N, E) or (L, E); weights (N, L, S), or (N, H, L, S)
+        when not averaged, without N when unbatched, or None unless ``need_weights``. A query
+        whose keys are all masked out gets NaN with ``need_weights`` and 0 without, as PyTorch's
+        (which then uses ``scaled_dot_product_attention``).
+
+    Raises:
+        RuntimeError: ``is_causal`` without ``attn_mask``; an attention mask of the wrong shape.
+        AssertionError: other bad shapes, as PyTorch (the errors are ValueErrors too).
+    """
+    batched = _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
+    if not batched:  # as a batch of one, in axis 1 (the batch axis of the sequence-first layout)
+        query, key, value = _map_keeping_identity(lambda x: ops.expand_dims(x, 1), query, key, value)
+        key_padding_mask = None if key_padding_mask is None else ops.expand_dims(key_padding_mask, 0)
+    L, N, E = _shape(query)
+    dtype = _float_dtype(query)
+    _check_mask_dtype(key_padding_mask, "key_padding_mask")
+    _check_mask_dtype(attn_mask, "attn_mask")
+    kpm = _additive_mask(key_padding_mask, "key_padding_mask", dtype, masked_value=True)
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    if is_causal and kpm is None and not need_weights:
+        attn_mask = None  # PyTorch then trusts the hint: scaled_dot_product_attention's causal mask
+    else:
+        is_causal = False  # the mask given is used (merged with the key padding)
+    mask = _additive_mask(attn_mask, "attn_mask", dtype, masked_value=True)
+    if embed_dim_to_check != E:
+        raise _AttentionAssertionError(f"multi_head_attention_forward: query of shape {_shape(query)} must have "
+                                       f"{embed_dim_to_check} features (last axis), the embed_dim")
+    H = num_heads
+    D = E // H
+    if D * H != E:
+        raise _AttentionAssertionError(f"embed_dim {E} not divisible by num_heads {H}")
+    k_shape, v_shape = _shape(key), _shape(value)
+    if k_shape[:2] != v_shape[:2] or (not use_separate_proj_weight and k_shape != v_shape):
+        raise _AttentionAssertionError(f"multi_head_attention_forward: key {k_shape} and value {v_shape} must "
+                                       "have the same sequence length and batch size")
+    if k_shape[1] != N:
+        raise InvalidArgumentError(f"multi_head_attention_forward: query {_shape(query)} and key {k_shape} must "
+                                   "have the same batch size")
+    q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight,
+                             q_proj_weight, k_proj_weight, v_proj_weight)
+    S = k_shape[0]
+    if mask is not None:
+        expected = (L, S) if np.ndim(_data(mask)) == 2 else (N * H, L, S)
+        if _shape(mask) != expected:
+            raise InvalidArgumentError(f"multi_head_attention_forward: attn_mask has shape {_shape(mask)}, "
+                                       f"expected {expected} (L, S) or (N * num_heads, L, S)")
+        if len(expected) == 2:
+            mask = ops.expand_dims(mask, 0)
+    if bias_k is not None or bias_v is not None:
+        if bias_k is None or bias_v is None:
+            raise _AttentionAssertionError("bias_k and bias_v must be given together")
+        if static_k is not None or static_v is not None:
+            raise _AttentionAssertionError("bias cannot be added to static key or value")
+        k = ops.concatenate([k, ops.broadcast_to(bias_k, (1, N, E))], axis=0)
+        v = ops.concatenate([v, ops.broadcast_to(bias_v, (1, N, E))], axis=0)
+        mask, kpm = _pad_last(mask), _pad_last(kpm)
+    # Heads as a batch: (L, N, E) -> (N * H, L, D), as PyTorch's (and its static_k / static_v).
+    q, k, v = (ops.swapaxes(ops.reshape(x, (_shape(x)[0], N * H, D)), 0, 1) for x in (q, k, v))
+    for label, static, name in (("k", static_k, "static_k"), ("v", static_v, "static_v")):
+        if static is not None:
+            if _shape(static)[0] != N * H or _shape(static)[2] != D:
+                raise _AttentionAssertionError(f"expecting {name} of shape ({N * H}, S, {D}) (N * num_heads, S, "
+                                               f"head_dim), got {_shape(static)}")
+            k, v = (static, v) if label == "k" else (k, static)
+    if add_zero_attn:
+        zeros = np.zeros((N * H, 1, D), dtype=dtype)
+        k, v = ops.concatenate([k, zeros], axis=1), ops.concatenate([v, zeros], axis=1)
+        mask, kpm = _pad_last(mask), _pad_last(kpm)
+    S = _shape(k)[1]
+    if kpm is not None:
+        if _shape(kpm) != (N, S):
+            raise _AttentionAssertionError(f"multi_head_attention_forward: key_padding_mask has shape "
+                                           f"{_shape(kpm)}, expected {(N, S)} (True or -inf: ignore that key)")
+        kpm = ops.reshape(ops.broadcast_to(ops.reshape(kpm, (N, 1, 1, S)), (N, H, 1, S)), (N * H, 1, S))
+        mask = kpm if mask is None else mask + kpm
+    if not training:
+        dropout_p = 0.0
+    if need_weights:
+        # PyTorch's explicit softmax: a query with every key masked out gets NaN weights and output.
+        out, weights = _attend(q, k, v, mask, dropout_p, 1.0 / math.sqrt(D), _rng(rng), fully_masked_rows=False)
+        weights = ops.reshape(weights, (N, H, L, S))
+        if average_attn_weights:
+            weights = ops.mean(weights, axis=1)
+    else:
+        # PyTorch's scaled_dot_product_attention: such a query gets 0.
+        heads = (ops.reshape(x, (N, H, -1, D)) for x in (q, k, v))
+        if mask is not None:
+            mask = ops.expand_dims(mask, 0) if _shape(mask)[0] == 1 else ops.reshape(mask, (N, H, -1, S))
+        out = scaled_dot_product_attention(*heads, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal,
+                                           rng=rng)
+        out, weights = ops.reshape(out, (N * H, L, D)), None
+    out = linear(ops.reshape(ops.swapaxes(out, 0, 1), (L, N, E)), out_proj_weight, out_proj_bias)
+    if not batched:
+        out = ops.squeeze(out, 1)
+        weights = None if weights is None else ops.squeeze(weights, 0)
+    return out, weights
+
+
+def _map_keeping_identity(fn, query, key, value):
+    """``fn`` of each of ``query``, ``key`` and ``value``, applied once to arguments that are the
+    same object, so that ``query is key is value`` (self-attention: a single projection
+    product) survives a change of layout."""
+    q = fn(query)
+    k = q if key is query else fn(key)
+    v = k if value is key else q if value is query else fn(value)
+    return q, k, v
+
+
 class MultiheadAttention(Module):
     """Multi-head attention, as ``torch.nn.MultiheadAttention``: ``num_heads`` attentions of
     ``embed_dim // num_heads`` features each, on projections of ``query``, ``key`` and
@@ -204,7 +421,8 @@ class MultiheadAttention(Module):
         rng: a ``np.random.Generator`` or a seed, for the initialisation and the dropout.
 
     Raises:
-        ValueError: ``embed_dim`` not divisible by ``num_heads``, or non-positive sizes.
+        ValueError: ``embed_dim`` not divisible by ``num_heads`` (also an AssertionError, as
+            PyTorch's), or non-positive sizes.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
@@ -216,8 +434,8 @@ class MultiheadAttention(Module):
                 f"MultiheadAttention: embed_dim and num_heads must be positive, got embed_dim={embed_dim}"
                 f" and num_heads={num_heads}")
         if embed_dim % num_heads:
-            raise InvalidArgumentError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
-                             f"({num_heads}): each head gets embed_dim // num_heads features")
+            raise _AttentionAssertionError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by "
+                                           f"num_heads ({num_heads}): each head gets embed_dim // num_heads features")
         if not 0 <= dropout <= 1:
             raise InvalidArgumentError(f"MultiheadAttention: dropout must be a probability in [0, 1], got {dropout}")
         self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
@@ -259,56 +477,10 @@ class MultiheadAttention(Module):
             if bias is not None:
                 init.xavier_normal_(bias, rng=self.rng)
 
-    def _project(self, query, key, value):
-        """The query, key and value projections (N, *, E)."""
-        E = self.embed_dim
-        bias = self.in_proj_bias
-        b_q, b_k, b_v = (None,) * 3 if bias is None else (bias[:E], bias[E:2 * E], bias[2 * E:])
-        if self._qkv_same_embed_dim:
-            weight = self.in_proj_weight
-            if query is key and key is value:  # self-attention: one product, then split
-                qkv = linear(query, weight, bias)
-                return qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
-            w_q, w_k, w_v = weight[:E], weight[E:2 * E], weight[2 * E:]
-        else:
-            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        return linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
-
-    def _check(self, query, key, value, key_padding_mask, attn_mask) -> bool:
-        """Check the shapes as PyTorch does; return whether the input is batched."""
-        name = type(self).__name__
-        q, k, v = _shape(query), _shape(key), _shape(value)
-        if len(q) not in (2, 3) or len(k) != len(q) or len(v) != len(q):
-            raise InvalidArgumentError(
-                f"{name}: query, key and value must all be 3-D (batched) or all 2-D (unbatched), got "
-                f"shapes {q}, {k} and {v}")
-        batched = len(q) == 3
-        for label, shape, size in (("query", q, self.embed_dim), ("key", k, self.kdim), ("value", v, self.vdim)):
-            if shape[-1] != size:
-                raise InvalidArgumentError(f"{name}: {label} of shape {shape} must have {size} features (last axis); "
-                                 f"embed_dim={self.embed_dim}, kdim={self.kdim}, vdim={self.vdim}")
-        if k[:-1] != v[:-1]:
-            raise InvalidArgumentError(
-                f"{name}: key {k} and value {v} must have the same sequence length and batch size")
-        if batched and q[self._batch_axis] != k[self._batch_axis]:
-            raise InvalidArgumentError(f"{name}: query {q} and key {k} must have the same batch size (axis "
-                             f"{self._batch_axis} with batch_first={self.batch_first})")
-        if key_padding_mask is not None and np.ndim(_data(key_padding_mask)) != len(q) - 1:
-            raise InvalidArgumentError(
-                f"{name}: key_padding_mask must be {'2-D (N, S)' if batched else '1-D (S,)'} for "
-                f"{len(q)}-D inputs, got shape {_shape(key_padding_mask)}")
-        if attn_mask is not None and np.ndim(_data(attn_mask)) not in (2, 3):
-            raise InvalidArgumentError(f"{name}: attn_mask must be 2-D (L, S) or 3-D (N * num_heads, L, S), got shape "
-                             f"{_shape(attn_mask)}")
-        return batched
-
-    @property
-    def _batch_axis(self) -> int:
-        return 0 if self.batch_first else 1
-
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True, attn_mask=None,
                 average_attn_weights: bool = True, is_causal: bool = False):
-        """Attend from ``query`` to ``key``/``value``.
+        """Attend from ``query`` to ``key``/``value`` (``F.multi_head_attention_forward`` with
+        this module's parameters).
 
         Args:
             query: (L, N, E), or (N, L, E) with ``batch_first``, or (L, E) unbatched.
@@ -319,71 +491,27 @@ class MultiheadAttention(Module):
             attn_mask: (L, S) or (N * num_heads, L, S): bool (True: may *not* attend) or
                 float (added to the scores).
             average_attn_weights: average the returned weights over the heads.
-            is_causal: a hint that ``attn_mask`` is the causal mask; without ``attn_mask``
-                the causal mask is applied (PyTorch requires the mask then).
+            is_causal: a hint that ``attn_mask`` is the causal mask; ``attn_mask`` must be
+                given (a RuntimeError otherwise, as PyTorch's).
 
         Returns:
             ``(output, weights)``: output (L, N, E) (or as the query's layout); weights
             (N, L, S), or (N, num_heads, L, S) when not averaged, without N when
             unbatched, or None unless ``need_weights``. A query whose keys are all masked out
-            gets weights and attention 0 (PyTorch gives NaN when ``need_weights``).
+            gets NaN with ``need_weights`` and 0 without, as PyTorch's.
         """
-        batched = self._check(query, key, value, key_padding_mask, attn_mask)
-        dtype = _float_dtype(query)
-        kpm = _additive_mask(key_padding_mask, "key_padding_mask", dtype, masked_value=True)
-        mask = _additive_mask(attn_mask, "attn_mask", dtype, masked_value=True)
-        if not batched:  # as a batch of one, in the batch-first layout
-            query, key, value = (ops.expand_dims(x, 0) for x in (query, key, value))
-            kpm = None if kpm is None else ops.expand_dims(kpm, 0)
-        elif not self.batch_first:
-            same_kv = key is value
-            same_qk = query is key
-            query = ops.swapaxes(query, 0, 1)
-            key = query if same_qk else ops.swapaxes(key, 0, 1)
-            value = key if same_kv else ops.swapaxes(value, 0, 1)
-        N, L, E = _shape(query)
-        H, D = self.num_heads, self.head_dim
-        if mask is None and is_causal:
-            mask = _causal_mask(L, _shape(key)[1], dtype)
-        q, k, v = self._project(query, key, value)
-        S = _shape(k)[1]
-        if mask is not None:
-            expected = (L, S) if np.ndim(_data(mask)) == 2 else (N * H, L, S)
-            if _shape(mask) != expected:
-                raise InvalidArgumentError(
-                    f"{type(self).__name__}: attn_mask has shape {_shape(mask)}, expected {expected} "
-                    "(L, S) or (N * num_heads, L, S)")
-        if kpm is not None and _shape(kpm) != (N, S):
-            raise InvalidArgumentError(f"{type(self).__name__}: key_padding_mask has shape {_shape(key_padding_mask)}, "
-                             f"expected {(N, S) if batched else (S,)} (True or -inf: ignore that key)")
-        appended = []
-        if self.bias_k is not None:
-            appended.append((ops.broadcast_to(self.bias_k, (N, 1, E)), ops.broadcast_to(self.bias_v, (N, 1, E))))
-        if self.add_zero_attn:
-            zeros = np.zeros((N, 1, E), dtype=dtype)
-            appended.append((zeros, zeros))
-        for extra_k, extra_v in appended:
-            k, v = ops.concatenate([k, extra_k], axis=1), ops.concatenate([v, extra_v], axis=1)
-            mask, kpm = _pad_last(mask), _pad_last(kpm)
-        S = _shape(k)[1]
-        q, k, v = (ops.transpose(ops.reshape(x, (N, -1, H, D)), (0, 2, 1, 3)) for x in (q, k, v))
-        if mask is not None and np.ndim(_data(mask)) == 3:
-            mask = ops.reshape(mask, (N, H, L, S))
-        if kpm is not None:
-            kpm = ops.reshape(kpm, (N, 1, 1, S))
-            mask = kpm if mask is None else mask + kpm
-        dropout_p = self.dropout if self.training else 0.0
-        out, weights = _attend(q, k, v, mask, dropout_p, 1.0 / math.sqrt(D), self.rng)
-        out = self.out_proj(ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (N, L, E)))
-        if not batched:
-            out = ops.squeeze(out, 0)
-        elif not self.batch_first:
-            out = ops.swapaxes(out, 0, 1)
-        if not need_weights:
-            return out, None
-        if average_attn_weights:
-            weights = ops.mean(weights, axis=1)
-        return out, weights if batched else ops.squeeze(weights, 0)
+        # PyTorch's module calls the functional in its sequence-first layout, so do we.
+        swap = self.batch_first and np.ndim(_data(query)) == 3
+        if swap:
+            query, key, value = _map_keeping_identity(lambda x: ops.swapaxes(x, 0, 1), query, key, value)
+        out, weights = multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias,
+            self.bias_k, self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
+            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
+            attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights, is_causal=is_causal, rng=self.rng)
+        return (ops.swapaxes(out, 0, 1) if swap else out), weights
 
     def extra_repr(self) -> str:
         extra = "" if self._qkv_same_embed_dim else f", kdim={self.kdim}, vdim={self.vdim}"
@@ -483,7 +611,8 @@ class TransformerEncoderLayer(_FeedForwardLayer):
             src: the input sequence.
             src_mask: (S, S) or (N * nhead, S, S): bool (True: may not attend) or float (added).
             src_key_padding_mask: (N, S) or (S,): bool (True: padding, ignored) or float.
-            is_causal: a hint that ``src_mask`` is causal; without a mask the causal mask is applied.
+            is_causal: a hint that ``src_mask`` is the causal mask (which must be given: a
+                RuntimeError otherwise, as PyTorch's).
 
         Returns:
             A tensor of the shape of ``src``.
@@ -536,7 +665,7 @@ class TransformerDecoderLayer(_FeedForwardLayer):
             memory_mask: (T, S) or (N * nhead, T, S) mask of the attention to ``memory``.
             tgt_key_padding_mask: (N, T): True (or -inf) where ``tgt`` is padding.
             memory_key_padding_mask: (N, S): True (or -inf) where ``memory`` is padding.
-            tgt_is_causal: a hint that ``tgt_mask`` is causal; without it the causal mask is applied.
+            tgt_is_causal: a hint that ``tgt_mask`` is the causal mask (which must be given).
             memory_is_causal: likewise for ``memory_mask``.
 
         Returns:

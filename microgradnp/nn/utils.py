@@ -9,7 +9,7 @@ import numpy as np
 from microgradnp import func as stateless
 from microgradnp.autograd.grad_mode import mode, records_calls, watchers
 from microgradnp.errors import InvalidArgumentError
-from microgradnp.nn import parametrizations, parametrize
+from microgradnp.nn import parametrizations, parametrize, prune
 from microgradnp.nn import rnn_utils as rnn
 from microgradnp.nn.parametrizations import legacy_spectral_norm as spectral_norm
 from microgradnp.nn.parametrizations import legacy_weight_norm as weight_norm
@@ -31,13 +31,14 @@ from microgradnp.tensor import Tensor
 
 __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "fuse_conv_bn_eval",
            "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights", "get_total_norm",
-           "parameters_to_vector", "parametrizations", "parametrize", "remove_spectral_norm", "remove_weight_norm",
-           "rnn", "skip_init", "spectral_norm", "stateless", "vector_to_parameters", "weight_norm"]
+           "parameters_to_vector", "parametrizations", "parametrize", "prune", "remove_spectral_norm",
+           "remove_weight_norm", "rnn", "skip_init", "spectral_norm", "stateless", "vector_to_parameters",
+           "weight_norm"]
 
 # ``from microgradnp.nn.utils.rnn import pad_sequence``, PyTorch's spelling, works as well (and
-# ``nn.utils.parametrize``, ``nn.utils.parametrizations``, ``nn.utils.stateless``).
+# ``nn.utils.parametrize``, ``nn.utils.parametrizations``, ``nn.utils.prune``, ``nn.utils.stateless``).
 for _name, _module in (("rnn", rnn), ("parametrize", parametrize), ("parametrizations", parametrizations),
-                       ("stateless", stateless)):
+                       ("prune", prune), ("stateless", stateless)):
     sys.modules.setdefault(f"{__name__}.{_name}", _module)
 del _name, _module
 
