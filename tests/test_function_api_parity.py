@@ -452,14 +452,16 @@ def test_norm_layers_take_input_by_name(name):
     np.testing.assert_allclose(got.data, expected.detach().numpy(), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "huber_loss"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_mse_loss_weight_as_torch(reduction):
+def test_weighted_losses_as_torch(loss, reduction):
+    # (PyTorch's "mean" is sum(w * loss) / sum(w) for mse and l1, the mean of w * loss for huber)
     rng = np.random.default_rng(1)
-    x, y, w = rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), rng.random((4, 3))
+    x, y, w = rng.normal(size=(4, 3)), rng.normal(size=(4, 3)) * 2, rng.random((4, 3))
     xm, wm = mg.tensor(x, requires_grad=True), mg.tensor(w, requires_grad=True)
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    got = mg.nn.functional.mse_loss(xm, mg.tensor(y), weight=wm, reduction=reduction)
-    expected = torch.nn.functional.mse_loss(xt, torch.tensor(y), weight=wt, reduction=reduction)
+    got = getattr(mg.nn.functional, loss)(xm, mg.tensor(y), weight=wm, reduction=reduction)
+    expected = getattr(torch.nn.functional, loss)(xt, torch.tensor(y), weight=wt, reduction=reduction)
     np.testing.assert_allclose(got.data, expected.detach().numpy())
     (got * mg.tensor(np.arange(1.0, 13.0).reshape(4, 3) if reduction == "none" else 1.0)).sum().backward()
     (expected * (torch.arange(1.0, 13.0, dtype=torch.float64).reshape(4, 3) if reduction == "none"
@@ -477,6 +479,10 @@ def test_mse_loss_weight_as_an_array_and_its_checks():
         torch.nn.functional.mse_loss(torch.tensor(x), torch.tensor(y), weight=torch.ones(1))
     with pytest.raises(ValueError, match="same size"):
         mg.nn.functional.mse_loss(mg.tensor(x), mg.tensor(y), weight=np.ones(1))
+    with pytest.raises(ValueError, match="huber_loss: weight and input must have the same size"):
+        mg.nn.functional.huber_loss(mg.tensor(x), mg.tensor(y), weight=np.ones(1))
+    with pytest.raises(ValueError, match="l1_loss: weight and input must have the same size"):
+        mg.nn.functional.l1_loss(mg.tensor(x), mg.tensor(y), weight=np.ones(1))
     with pytest.raises(ValueError):
         torch.nn.functional.mse_loss(torch.tensor(x), torch.tensor(y), weight=torch.tensor(w), reduction="avg")
     with pytest.raises(ValueError):

@@ -150,6 +150,25 @@ def _array(value):
     return None if value is None else np.asarray(_data(value))
 
 
+def _weighted(name: str, losses, input, weight, reduction: str, mean_over_weights: bool = True):
+    """A loss with PyTorch's per-element ``weight`` (of the input's shape; a weight that
+    requires grad gets its gradient): ``losses`` (per element) times it, summed, or averaged:
+    ``sum(w * loss) / sum(w)`` (mse, l1), or over the elements (``mean_over_weights=False``:
+    huber, as PyTorch 2.13)."""
+    check_reduction(reduction, name)
+    if np.shape(_data(weight)) != np.shape(_data(input)):
+        raise InvalidArgumentError(f"{name}: weight and input must have the same size, got shapes "
+                                   f"{np.shape(_data(weight))} and {np.shape(_data(input))}")
+    if not isinstance(weight, Tensor):  # (an array or a list: a constant in the input's dtype)
+        weight = Tensor(np.asarray(weight, dtype=_data(input).dtype))
+    weighted = losses * weight
+    if reduction == "none":
+        return weighted
+    if reduction == "sum":
+        return weighted.sum()
+    return weighted.sum() / weight.sum() if mean_over_weights else weighted.mean()
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
     """Mean squared error ``(input - target)^2``, averaged (``"mean"``), summed or per element.
     ``size_average``/``reduce``: PyTorch's deprecated spelling of ``reduction`` (see
@@ -160,22 +179,16 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     reduction = _legacy_reduction(size_average, reduce, reduction, "mse_loss")
     if weight is None:
         return _losses.MSELoss.apply(input, target, reduction=reduction)
-    check_reduction(reduction, "mse_loss")
-    if np.shape(_data(weight)) != np.shape(_data(input)):
-        raise InvalidArgumentError(f"mse_loss: weight and input must have the same size, got shapes "
-                                   f"{np.shape(_data(weight))} and {np.shape(_data(input))}")
-    if not isinstance(weight, Tensor):  # (an array or a list: a constant in the input's dtype)
-        weight = Tensor(np.asarray(weight, dtype=_data(input).dtype))
-    weighted = _losses.MSELoss.apply(input, target, reduction="none") * weight
-    if reduction == "none":
-        return weighted
-    return weighted.sum() if reduction == "sum" else weighted.sum() / weight.sum()
+    return _weighted("mse_loss", _losses.MSELoss.apply(input, target, reduction="none"), input, weight, reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
-    """Mean absolute error ``|input - target|``, averaged (``"mean"``), summed or per element."""
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    """Mean absolute error ``|input - target|``, averaged (``"mean"``), summed or per element;
+    ``weight`` as ``mse_loss``'s (``"mean"`` is ``sum(w |input - target|) / sum(w)``)."""
     reduction = _legacy_reduction(size_average, reduce, reduction, "l1_loss")
-    return _losses.L1Loss.apply(input, target, reduction=reduction)
+    if weight is None:
+        return _losses.L1Loss.apply(input, target, reduction=reduction)
+    return _weighted("l1_loss", _losses.L1Loss.apply(input, target, reduction="none"), input, weight, reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
@@ -185,10 +198,14 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
     return _losses.SmoothL1Loss.apply(input, target, reduction=reduction, width=beta)
 
 
-def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
     """``0.5 d**2`` where ``|d| = |input - target| < delta``, ``delta (|d| - 0.5 delta)``
-    beyond, as ``torch.nn.functional.huber_loss``."""
-    return _losses.HuberLoss.apply(input, target, reduction=reduction, width=delta)
+    beyond, as ``torch.nn.functional.huber_loss``; with ``weight`` (of the input's shape),
+    ``"mean"`` is the mean of the weighted losses over the elements, as PyTorch's."""
+    if weight is None:
+        return _losses.HuberLoss.apply(input, target, reduction=reduction, width=delta)
+    losses = _losses.HuberLoss.apply(input, target, reduction="none", width=delta)
+    return _weighted("huber_loss", losses, input, weight, reduction, mean_over_weights=False)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
