@@ -1,10 +1,32 @@
 """``mg.linalg``: PyTorch's ``torch.linalg`` functions, differentiable (the decompositions'
 gradients are PyTorch's rules): ``inv det slogdet solve solve_triangular cholesky qr svd
 svdvals eigh eigvalsh pinv lstsq matrix_exp matrix_power matrix_norm vector_norm norm cross
-multi_dot vecdot matmul diagonal``."""
+multi_dot vecdot matmul diagonal``, the ``_ex`` variants that report errors in ``info``
+(``inv_ex cholesky_ex solve_ex lu_factor_ex``), the LU decomposition (``lu_factor lu
+lu_solve``), ``matrix_rank cond householder_product tensorinv tensorsolve vander``.
 
+Tensors are real, so ``eig`` and ``eigvals`` (complex results in general) raise and point to
+``eigh``/``eigvalsh``. Most functions here are compositions of existing differentiable ones
+(``inv``, ``solve``, ``svdvals``...), so their gradients come from those; the LU factorisation
+is its own primitive (``microgradnp.ops.linalg.LUFactor``)."""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import NamedTuple
+
+import numpy as np
+
+from microgradnp import ops
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops import matmul
+from microgradnp.ops.linalg import LinAlgError, LUFactor, lu_factor_arrays, lu_unpack
+from microgradnp.ops.primitive import reads_values as _reads_values
 from microgradnp.ops.torch_shape import (
+    _at_least_2d,
+    _mT,
+    _square,
     cholesky,
     cross,
     det,
@@ -28,7 +50,426 @@ from microgradnp.ops.torch_shape import (
     vecdot,
     vector_norm,
 )
+from microgradnp.tensor import Tensor, _data
 
-__all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq", "matmul", "matrix_exp",
-           "matrix_norm", "matrix_power", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular",
-           "svd", "svdvals", "vecdot", "vector_norm"]
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
+           "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
+           "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
+           "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
+           "tensorsolve", "vander", "vecdot", "vector_norm"]
+
+
+class InvExResult(NamedTuple):
+    """What ``inv_ex`` returns, as ``torch.return_types.linalg_inv_ex``."""
+
+    inverse: Tensor
+    info: Tensor
+
+
+class CholeskyExResult(NamedTuple):
+    """What ``cholesky_ex`` returns, as ``torch.return_types.linalg_cholesky_ex``."""
+
+    L: Tensor
+    info: Tensor
+
+
+class SolveExResult(NamedTuple):
+    """What ``solve_ex`` returns, as ``torch.return_types.linalg_solve_ex``."""
+
+    result: Tensor
+    info: Tensor
+
+
+class LUFactorResult(NamedTuple):
+    """What ``lu_factor`` returns, as ``torch.return_types.linalg_lu_factor``."""
+
+    LU: Tensor
+    pivots: Tensor
+
+
+class LUFactorExResult(NamedTuple):
+    """What ``lu_factor_ex`` returns, as ``torch.return_types.linalg_lu_factor_ex``."""
+
+    LU: Tensor
+    pivots: Tensor
+    info: Tensor
+
+
+class LUResult(NamedTuple):
+    """What ``lu`` returns, as ``torch.return_types.linalg_lu``."""
+
+    P: Tensor
+    L: Tensor
+    U: Tensor
+
+
+def _array(x) -> np.ndarray:
+    return np.asarray(_data(x))
+
+
+# -- errors reported in ``info`` ----------------------------------------------------------------
+
+
+def _check_info(function: str, info: np.ndarray, problem) -> None:
+    """Raise ``LinAlgError`` (as PyTorch's ``check_errors=True``) for the first matrix with
+    ``info > 0``; ``problem(code)`` says what went wrong."""
+    bad = np.argwhere(info > 0)
+    if bad.size:
+        where = f"(Batch element {int(np.ravel_multi_index(bad[0], info.shape))}): " if info.ndim else ""
+        raise LinAlgError(f"linalg.{function}: {where}{problem(int(info[tuple(bad[0])]))}")
+
+
+def _singular(problem_function: str, A, check_errors: bool):
+    """The getrf ``info`` of each matrix of ``A`` (int32, A's batch shape), after raising for
+    the singular ones when ``check_errors``; and ``A`` with its singular matrices replaced by
+    the identity, so that ``inv`` and ``solve`` run on the others (and give them gradients)."""
+    _reads_values(problem_function)  # the result depends on which matrices are singular
+    info = lu_factor_arrays(_array(A))[2]
+    if check_errors:
+        _check_info(problem_function, info, lambda j: (
+            f"The diagonal element {j} of its LU factor U is zero: the input matrix is singular."))
+    singular = info > 0
+    if singular.any():
+        eye = np.eye(np.shape(_data(A))[-1], dtype=bool)
+        A = ops.where(singular[..., None, None], eye, A)
+    return A, singular, info
+
+
+def inv_ex(A, *, check_errors: bool = False):
+    """``(inverse, info)``, as ``torch.linalg.inv_ex``: the inverse of each matrix without
+    raising for singular ones; ``info`` (int32, A's batch shape) is 0, or the (1-based) index of
+    the diagonal entry of A's LU factor U that is exactly zero. The inverses of singular
+    matrices are nan here (PyTorch leaves whatever LAPACK computed) and have no gradient.
+
+    Raises:
+        ValueError: if the matrices are not square.
+        LinAlgError: with ``check_errors=True``, if a matrix is singular.
+    """
+    _square("inv_ex", A)
+    A, singular, info = _singular("inv_ex", A, check_errors)
+    out = inv(A)
+    if singular.any():
+        out = ops.where(singular[..., None, None], np.nan, out)
+    return InvExResult(out, Tensor._wrap(info))
+
+
+def solve_ex(A, B, *, left: bool = True, check_errors: bool = False):
+    """``(result, info)``, as ``torch.linalg.solve_ex``: ``solve(A, B, left=left)`` without
+    raising for singular ``A``; ``info`` as ``inv_ex``'s (A's batch shape), the results of
+    singular matrices nan here.
+
+    Raises:
+        ValueError: if ``A`` is not square or the shapes do not fit.
+        LinAlgError: with ``check_errors=True``, if a matrix is singular.
+    """
+    _square("solve_ex", A)
+    a_shape, b_shape = np.shape(_data(A)), np.shape(_data(B))
+    A, singular, info = _singular("solve_ex", A, check_errors)
+    out = solve(A, B, left=left)
+    if singular.any():
+        # solve's rule: B is a vector (and so is each result) if 1-D or of A's shape without its last axis.
+        vector = len(b_shape) == 1 or b_shape == a_shape[:-1]
+        out = ops.where(singular[..., None] if vector else singular[..., None, None], np.nan, out)
+    return SolveExResult(out, Tensor._wrap(info))
+
+
+def _cholesky_info(a: np.ndarray) -> np.ndarray:
+    """LAPACK ``potrf``'s ``info`` for each matrix (from its lower triangle): 0, or the order of
+    the first leading minor that is not positive-definite. NumPy's cholesky raises for the whole
+    batch instead, so this is the textbook algorithm, vectorised over the batch."""
+    n = a.shape[-1]
+    a = a.reshape(-1, n, n)
+    low = np.zeros(a.shape, dtype=a.dtype if a.dtype.kind == "f" else np.float64)
+    info = np.zeros(a.shape[0], dtype=np.int32)
+    for j in range(n):
+        d = a[:, j, j] - np.einsum("bk,bk->b", low[:, j, :j], low[:, j, :j])
+        failed = ~(d > 0)  # (nan too)
+        info[failed & (info == 0)] = j + 1
+        low[:, j, j] = np.sqrt(np.where(failed, 1, d))  # carry on with the others
+        low[:, j + 1 :, j] = (a[:, j + 1 :, j] - np.einsum("bik,bk->bi", low[:, j + 1 :, :j], low[:, j, :j])) \
+            / low[:, j, j, None]
+    return info
+
+
+def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False):
+    """``(L, info)``, as ``torch.linalg.cholesky_ex``: the Cholesky factor of each matrix without
+    raising for one that is not positive-definite; ``info`` (int32, A's batch shape) is 0, or the
+    order of the leading minor that is not positive-definite. The factors of those matrices are
+    nan here (PyTorch leaves LAPACK's partial result) and have no gradient.
+
+    Raises:
+        ValueError: if the matrices are not square.
+        LinAlgError: with ``check_errors=True``, if a matrix is not positive-definite.
+    """
+    _square("cholesky_ex", A)
+    _reads_values("cholesky_ex")
+    shape = np.shape(_data(A))
+    info = _cholesky_info(_array(A)).reshape(shape[:-2])
+    if check_errors:
+        _check_info("cholesky_ex", info, lambda j: (
+            "The factorization could not be completed because the input is not positive-definite (the "
+            f"leading minor of order {j} is not positive-definite)."))
+    failed = (info > 0)[..., None, None]
+    if not failed.any():
+        return CholeskyExResult(cholesky(A, upper=upper), Tensor._wrap(info))
+    out = cholesky(ops.where(failed, np.eye(shape[-1], dtype=bool), A), upper=upper)
+    return CholeskyExResult(ops.where(failed, np.nan, out), Tensor._wrap(info))
+
+
+# -- LU -----------------------------------------------------------------------------------------
+
+
+def _no_pivoting(function: str, pivot: bool) -> None:
+    if not pivot:
+        raise NotImplementedError(f"linalg.{function}: LU without pivoting is not implemented (PyTorch has it "
+                                  "on CUDA only); use pivot=True")
+
+
+def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False):
+    """``(LU, pivots, info)``, as ``torch.linalg.lu_factor_ex``: the LU decomposition with
+    partial pivoting, ``P A = L U``, of each (m, n) matrix, packed as LAPACK's: L (unit
+    diagonal, not stored) below the diagonal of ``LU`` and U on and above it; ``pivots``
+    (int32, (..., min(m, n))) the 1-based rows swapped at each step; ``info`` 0, or the index of
+    the first zero on U's diagonal. Differentiable in ``LU`` (PyTorch's rule).
+
+    Raises:
+        ValueError: if ``A`` has fewer than 2 dimensions.
+        NotImplementedError: for ``pivot=False`` (as PyTorch on the CPU).
+        LinAlgError: with ``check_errors=True``, if a matrix is singular.
+    """
+    _at_least_2d("lu_factor_ex", A)
+    _no_pivoting("lu_factor_ex", pivot)
+    lu_, pivots, info = LUFactor.apply(A)
+    if check_errors:
+        _check_info("lu_factor_ex", info.data, lambda j: f"U[{j},{j}] is zero (the matrix is singular).")
+    return LUFactorExResult(lu_, pivots, info)
+
+
+def lu_factor(A, *, pivot: bool = True):
+    """``(LU, pivots)``, as ``torch.linalg.lu_factor``: ``lu_factor_ex`` that raises for a
+    singular matrix (``lu`` and ``lu_factor_ex`` factor those too).
+
+    Raises:
+        LinAlgError: if a matrix is singular (a zero on U's diagonal would divide in ``lu_solve``).
+    """
+    _at_least_2d("lu_factor", A)
+    lu_, pivots, info = lu_factor_ex(A, pivot=pivot)
+    _check_info("lu_factor", info.data, lambda j: (
+        f"U[{j},{j}] is zero and using it on lu_solve would result in a division by zero. If you still want "
+        "to perform the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)"))
+    return LUFactorResult(lu_, pivots)
+
+
+def lu(A, *, pivot: bool = True):
+    """``(P, L, U)`` with ``A = P @ L @ U``, as ``torch.linalg.lu``: P a permutation matrix, L
+    (m, k) unit lower triangular, U (k, n) upper triangular, k = min(m, n); singular matrices
+    too. L and U are differentiable (PyTorch's rule)."""
+    _at_least_2d("lu", A)
+    _no_pivoting("lu", pivot)
+    lu_, pivots, _ = LUFactor.apply(A)
+    p, low, up = lu_unpack(lu_, pivots)
+    return LUResult(Tensor._wrap(p), low, up)
+
+
+def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False):
+    """The solution ``X`` of ``A X = B`` from ``(LU, pivots) = lu_factor(A)``, as
+    ``torch.linalg.lu_solve``: ``X A = B`` with ``left=False``, ``A^T`` in place of ``A`` with
+    ``adjoint=True``; batch axes broadcast. Written as two triangular solves of the unpacked
+    factors, so it is differentiable in ``LU`` and ``B`` (the gradients PyTorch's
+    ``derivatives.yaml`` gives: ``linalg_lu_solve_LU`` and a solve with the adjoint).
+
+    Raises:
+        ValueError: if ``LU`` is not square, ``B`` has fewer than 2 dimensions, or they do not fit.
+    """
+    _square("lu_solve", LU)
+    if np.ndim(_data(B)) < 2:
+        raise InvalidArgumentError(f"linalg.lu_solve: B must have at least 2 dimensions (a vector b is "
+                                   f"b[..., None]), got shape {np.shape(_data(B))}")
+    n, b_shape = np.shape(_data(LU))[-1], np.shape(_data(B))
+    if b_shape[-2 if left else -1] != n:
+        raise InvalidArgumentError(
+            f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
+            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {b_shape[-2]}x{b_shape[-1]})")
+    _reads_values("lu_solve")  # P is built from the pivots' values
+    if not left:  # X A = B is A^T X^T = B^T
+        return _mT(lu_solve(LU, pivots, _mT(B), adjoint=not adjoint))
+    p, low, up = lu_unpack(LU if isinstance(LU, Tensor) else _array(LU), pivots)
+    # L and U are exactly triangular (and |L| <= 1 below its diagonal), so solve's pivoted LU of
+    # them swaps no rows: it is the triangular substitution.
+    if adjoint:  # A^T = U^T L^T P^T
+        return matmul(p, solve(_mT(low), solve(_mT(up), B)))
+    return solve(up, solve(low, matmul(_mT(p), B)))
+
+
+# -- rank and condition number ------------------------------------------------------------------
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False):
+    """The number of singular values (absolute eigenvalues with ``hermitian=True``) above
+    ``max(atol, rtol * largest)``, as ``torch.linalg.matrix_rank``: an int64 tensor of A's batch
+    shape, without gradient. ``rtol`` defaults to eps * max(m, n), or to 0 where ``atol`` is
+    given and positive; both may be tensors broadcasting over the batch."""
+    _at_least_2d("matrix_rank", A)
+    _reads_values("matrix_rank")
+    a = _array(A)
+    if 0 in a.shape[-2:]:
+        return Tensor._wrap(np.zeros(a.shape[:-2], dtype=np.int64))
+    values = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
+    atol_ = np.zeros(()) if atol is None else np.asarray(_data(atol), dtype=values.dtype)
+    if rtol is None:
+        rtol = np.finfo(values.dtype).eps * max(a.shape[-2:])
+        rtol = np.where(atol_ > 0, 0.0, rtol) if atol is not None else np.asarray(rtol)
+    rtol = np.asarray(_data(rtol), dtype=values.dtype)
+    tol = np.maximum(atol_[..., None], rtol[..., None] * values.max(axis=-1, keepdims=True))
+    return Tensor._wrap((values > tol).sum(axis=-1).astype(np.int64))
+
+
+_COND_ORDERS = (None, 2, -2, "fro", "nuc", math.inf, -math.inf, 1, -1)
+
+
+def cond(A, p=None):
+    """The condition number of each matrix, as ``torch.linalg.cond``: for ``p`` None, 2 or -2
+    the ratio of the largest to the smallest singular value (smallest to largest for -2; any
+    (m, n) matrix), otherwise ``matrix_norm(A, p) * matrix_norm(inv(A), p)`` for "fro", "nuc",
+    inf, -inf, 1 or -1 (square matrices; inf for a singular one). Differentiable through
+    ``svdvals`` or ``matrix_norm`` and ``inv`` (a singular matrix's inf has no gradient).
+
+    Raises:
+        ValueError: for another ``p``, fewer than 2 dimensions, or a non-square matrix where
+            ``p`` needs one.
+    """
+    if not any(p == q and type(p) is not bool for q in _COND_ORDERS) and p is not None:
+        raise InvalidArgumentError(f"linalg.cond got an invalid norm type: {p!r} (use None, 2, -2, 'fro', 'nuc', "
+                                   "inf, -inf, 1 or -1)")
+    _at_least_2d("linalg.cond", A)
+    shape = np.shape(_data(A))
+    if p in (None, 2, -2):
+        if 0 in shape[-2:]:  # as PyTorch (NumPy has no condition number for empty matrices)
+            return Tensor._wrap(np.zeros(shape[:-2], dtype=_array(A).dtype))
+        s = svdvals(A)
+        return s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
+    _square(f"linalg.cond(p={p!r})", A)
+    if shape[-1] == 0:
+        return Tensor._wrap(np.zeros(shape[:-2], dtype=_array(A).dtype))
+    A, singular, _ = _singular("cond", A, False)
+    out = matrix_norm(A, p) * matrix_norm(inv(A), p)
+    return ops.where(singular, np.inf, out) if singular.any() else out
+
+
+# -- products and reshaped systems --------------------------------------------------------------
+
+
+def householder_product(A, tau):
+    """The first n columns of the product of Householder matrices ``H_1 ... H_k``, as
+    ``torch.linalg.householder_product`` (LAPACK's ``orgqr``): ``H_i = I - tau_i v_i v_i^T``,
+    ``v_i`` with zeros above position i, 1 at i and ``A[i+1:, i]`` below. Built from matrix
+    products, so differentiable in ``A`` (below its diagonal) and ``tau``.
+
+    Raises:
+        ValueError: unless ``A`` is (..., m, n) with m >= n and ``tau`` (..., k) with k <= n.
+    """
+    _at_least_2d("householder_product", A)
+    (m, n), k = np.shape(_data(A))[-2:], np.shape(_data(tau))[-1:]
+    if m < n:
+        raise InvalidArgumentError(f"linalg.householder_product: A.shape[-2] must be greater than or equal to "
+                                   f"A.shape[-1], got shape {np.shape(_data(A))}")
+    if np.ndim(_data(tau)) != np.ndim(_data(A)) - 1 or k[0] > n:
+        raise InvalidArgumentError(f"linalg.householder_product: tau must be (..., k) with k <= A.shape[-1] and A's "
+                                   f"batch shape, got A {np.shape(_data(A))} and tau {np.shape(_data(tau))}")
+    k = k[0]
+    v = ops.tril(A[..., :, :k], -1) + np.eye(m, k, dtype=_array(A).dtype)  # the v_i as columns
+    q = np.eye(m, n, dtype=_array(A).dtype)
+    for i in reversed(range(k)):  # H_i (H_i+1 ... H_k I), each H_i applied as a rank-one update
+        vi = v[..., :, i : i + 1]
+        q = q - (tau[..., i, None, None] * vi) @ (_mT(vi) @ q)
+    return q
+
+
+def tensorinv(A, ind: int = 2):
+    """The inverse of ``A`` for ``tensordot(·, ·, ind)``, as ``torch.linalg.tensorinv``: ``A``
+    reshaped to a (prod(shape[:ind]), prod(shape[ind:])) matrix, inverted, reshaped to
+    ``shape[ind:] + shape[:ind]``.
+
+    Raises:
+        ValueError: if ``ind`` is not positive or the two products differ.
+    """
+    ind = operator.index(ind)
+    if ind <= 0:
+        raise InvalidArgumentError(f"linalg.tensorinv: Expected a strictly positive integer for 'ind', but got {ind}")
+    shape = np.shape(_data(A))
+    rows, cols = math.prod(shape[:ind]), math.prod(shape[ind:])
+    if rows != cols:
+        raise InvalidArgumentError(f"linalg.tensorinv: Expected prod(A.shape[ind:]) == prod(A.shape[:ind]), but got "
+                                   f"{cols} != {rows} (shape {shape}, ind={ind})")
+    return ops.reshape(inv(ops.reshape(A, (rows, cols))), shape[ind:] + shape[:ind])
+
+
+def tensorsolve(A, B, dims=None):
+    """The ``X`` with ``tensordot(A, X, X.ndim) == B``, as ``torch.linalg.tensorsolve``: the
+    axes ``dims`` of ``A`` are first moved to its end; X has shape ``A.shape[B.ndim:]``.
+
+    Raises:
+        ValueError: unless ``prod(A.shape[B.ndim:]) == prod(A.shape[:B.ndim]) == B.numel()``.
+    """
+    if dims is not None:
+        dims = [dims] if isinstance(dims, int) else list(dims)
+        ndim = np.ndim(_data(A))
+        A = ops.moveaxis(A, dims, list(range(ndim - len(dims), ndim)))
+    shape, b_shape = np.shape(_data(A)), np.shape(_data(B))
+    out_shape = shape[len(b_shape):]
+    rows, cols = math.prod(shape[:len(b_shape)]), math.prod(out_shape)
+    if not rows == cols == math.prod(b_shape):
+        raise InvalidArgumentError(
+            f"linalg.tensorsolve: A of shape {shape} and B of shape {b_shape} do not fit: expected "
+            f"prod(A.shape[B.ndim:]) == prod(A.shape[:B.ndim]) == B.numel(), got {cols}, {rows} and "
+            f"{math.prod(b_shape)}")
+    x = solve(ops.reshape(A, (rows, cols)), ops.reshape(B, (rows,)))
+    return ops.reshape(x, out_shape)
+
+
+def vander(x, *, N: int | None = None):  # N: PyTorch's argument name
+    """The Vandermonde matrix, as ``torch.linalg.vander``: shape (..., n, N) with columns
+    ``x**0, x**1, ..., x**(N-1)`` (increasing powers, unlike ``np.vander``); N defaults to n.
+    Built with ``cumprod``, so its gradient is right at ``x = 0`` too.
+
+    Raises:
+        ValueError: if ``x`` is 0-d or ``N`` is less than 2.
+    """
+    shape = np.shape(_data(x))
+    if not shape:
+        raise InvalidArgumentError("linalg.vander: x must have at least one dimension, got a 0-d tensor")
+    N = shape[-1] if N is None else operator.index(N)
+    if N < 2:
+        raise InvalidArgumentError(f"linalg.vander: N must be greater than 1, got {N}")
+    powers = ops.cumprod(ops.broadcast_to(ops.expand_dims(x, -1), (*shape, N - 1)), axis=-1)
+    ones = np.ones((*shape, 1), dtype=_array(powers).dtype)
+    return ops.concatenate([ones, powers], axis=-1)
+
+
+# -- general eigenvalue problems: complex results ------------------------------------------------
+
+
+def _complex_refused(function: str):
+    return NotImplementedError(
+        f"linalg.{function}: the eigenvalues of a general real matrix can be complex, and microgradnp "
+        "tensors are real (no complex dtypes), so it has no eig/eigvals. For a symmetric matrix use "
+        "mg.linalg.eigh (eigenvalues and eigenvectors) or mg.linalg.eigvalsh (eigenvalues); for the "
+        "magnitudes of a general matrix's action, mg.linalg.svdvals.")
+
+
+def eig(A):
+    """Refused: ``torch.linalg.eig`` returns complex tensors, which microgradnp does not have.
+
+    Raises:
+        NotImplementedError: always, pointing to ``eigh`` for symmetric matrices.
+    """
+    raise _complex_refused("eig")
+
+
+def eigvals(A):
+    """Refused: ``torch.linalg.eigvals`` returns complex tensors, which microgradnp does not have.
+
+    Raises:
+        NotImplementedError: always, pointing to ``eigvalsh`` for symmetric matrices.
+    """
+    raise _complex_refused("eigvals")

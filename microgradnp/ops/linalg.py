@@ -1,4 +1,4 @@
-"""Matrix products."""
+"""Matrix products, and the LU decomposition (``mg.linalg.lu_factor``, ``lu``, ``lu_solve``)."""
 
 from __future__ import annotations
 
@@ -411,3 +411,111 @@ def einsum(subscripts: str, *operands):
     shapes = [np.shape(_data(x)) for x in operands]
     terms, output, unused = _parse_einsum(subscripts, shapes)
     return Einsum.apply(*operands, terms=terms, output=output, unused=unused)
+
+
+# -- LU decomposition ---------------------------------------------------------------------------
+
+
+class LinAlgError(np.linalg.LinAlgError, RuntimeError):
+    """A matrix a linear-algebra function cannot work with (singular, not positive-definite):
+    NumPy's ``LinAlgError`` (a ValueError) and a RuntimeError, as ``torch.linalg.LinAlgError``."""
+
+
+def lu_factor_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LAPACK's ``getrf`` on a batch of (m, n) matrices: Gaussian elimination with partial
+    pivoting (the largest magnitude in the column, the first one on ties), ``P A = L U``.
+
+    NumPy has no LU routine, so this is the textbook algorithm, vectorised over the batch.
+    Returns ``(LU, pivots, info)`` as LAPACK and PyTorch do: L (unit diagonal, not stored)
+    below the diagonal and U on and above it in one array; ``pivots[..., j]`` the (1-based)
+    row swapped with row j at step j; ``info`` 0, or the (1-based) index of the first exactly
+    zero diagonal entry of U (the elimination then carries on, as LAPACK's)."""
+    m, n = a.shape[-2:]
+    batch = a.shape[:-2]
+    lu = np.array(a, dtype=a.dtype if a.dtype.kind == "f" else np.float64).reshape(-1, m, n)
+    count, k = lu.shape[0], min(m, n)
+    pivots = np.empty((count, k), dtype=np.int32)
+    info = np.zeros(count, dtype=np.int32)
+    every = np.arange(count)
+    for j in range(k):
+        row = j + np.argmax(np.abs(lu[:, j:, j]), axis=1)
+        pivots[:, j] = row + 1
+        lu[every, j], lu[every, row] = lu[every, row], lu[every, j].copy()  # swap rows j and row
+        pivot = lu[:, j, j]
+        zero = pivot == 0
+        info[(info == 0) & zero] = j + 1
+        # A zero pivot means the column below it is zero too: nothing to eliminate.
+        lu[:, j + 1 :, j] /= np.where(zero, 1, pivot)[:, None]
+        lu[:, j + 1 :, j + 1 :] -= lu[:, j + 1 :, j : j + 1] * lu[:, j : j + 1, j + 1 :]
+    return lu.reshape(*batch, m, n), pivots.reshape(*batch, k), info.reshape(batch)
+
+
+def permutation_matrix(pivots: np.ndarray, m: int, dtype) -> np.ndarray:
+    """The permutation matrix P (..., m, m) of ``A = P L U`` from LAPACK's row swaps ``pivots``."""
+    pivots = np.asarray(pivots)
+    batch = pivots.shape[:-1]
+    pivots = pivots.reshape(-1, pivots.shape[-1]) - 1
+    order = np.tile(np.arange(m), (pivots.shape[0], 1))  # order[i]: the row of A that is row i of P^T A
+    every = np.arange(pivots.shape[0])
+    for j in range(pivots.shape[1]):
+        order[every, j], order[every, pivots[:, j]] = order[every, pivots[:, j]], order[every, j].copy()
+    p = np.zeros((pivots.shape[0], m, m), dtype=dtype)
+    p[every[:, None], order, np.arange(m)] = 1  # column i of P picks row order[i] of L U
+    return p.reshape(*batch, m, m)
+
+
+def lu_unpack(lu, pivots):
+    """``(P, L, U)`` from the packed ``LU`` and its ``pivots``: L (m, k) unit lower
+    triangular, U (k, n) upper triangular, k = min(m, n). Works on ndarrays and on Tensors
+    (then L and U are differentiable in ``LU``; P is a constant)."""
+    m, n = lu.shape[-2:]
+    k = min(m, n)
+    low = np.tril(lu[..., :, :k], -1) + np.eye(m, k, dtype=lu.dtype)
+    up = np.triu(lu[..., :k, :])
+    return permutation_matrix(_data(pivots), m, lu.dtype), low, up
+
+
+def _solve_any(a, b):
+    """``a^-1 b`` on ndarrays, or recorded when either is a Tensor (building a graph)."""
+    from microgradnp.ops.torch_shape import _solve  # (imported here: torch_shape builds on this module)
+
+    return _solve(a, b)
+
+
+class LUFactor(Primitive):
+    """``P A = L U`` packed as LAPACK's ``getrf`` (see ``lu_factor_arrays``): outputs
+    ``(LU, pivots, info)``, the last two without gradient. The gradient is PyTorch's
+    (``linalg_lu_backward`` in its FunctionsManual.cpp): the gradients of L (strictly below
+    the diagonal of LU) and of U (on and above it) pulled back through the two triangular
+    factors; a wide or tall A carries the extra block of U or L straight through."""
+
+    @staticmethod
+    def forward(ctx, a):
+        lu, pivots, info = lu_factor_arrays(a)
+        ctx.params = {}
+        ctx.save_for_backward(lu, pivots, info)
+        ctx.mark_non_differentiable(pivots, info)
+        return lu, pivots, info
+
+    @staticmethod
+    def backward(ctx, grad, grad_pivots=None, grad_info=None):
+        from microgradnp.ops.torch_shape import _saved_outputs
+
+        lu, pivots, _ = _saved_outputs(ctx, (grad,))
+        p, low, up = lu_unpack(lu, pivots)
+        m, n = lu.shape[-2:]
+        k = min(m, n)
+        grad_low = np.tril(grad[..., :, :k], -1)  # L's diagonal is not stored: no gradient
+        grad_up = np.triu(grad[..., :k, :])
+        if m >= n:  # tall (or square): L = [L1; L2], L1 square
+            g = np.triu(grad_up @ _swap_last(up) - _swap_last(low) @ grad_low)
+            g = _solve_any(_swap_last(low[..., :k, :]), g)  # L1^-T g
+            if m > n:
+                g = np.concatenate([g, np.zeros((*g.shape[:-2], m - n, n), dtype=g.dtype)], axis=-2)
+            g = _swap_last(_solve_any(up, _swap_last(g + grad_low)))  # (...) U^-T
+        else:  # wide: U = [U1 U2], U1 square
+            g = np.tril(_swap_last(low) @ grad_low - grad_up @ _swap_last(up), -1)
+            g = _swap_last(_solve_any(up[..., :, :k], _swap_last(g)))  # g U1^-T
+            g = np.concatenate([g, np.zeros((*g.shape[:-2], m, n - m), dtype=g.dtype)], axis=-1)
+            g = _solve_any(_swap_last(low), g + grad_up)  # L^-T (...)
+        return p @ g
