@@ -313,19 +313,25 @@ def _from_torch(torch_module, module):
     return module
 
 
-def _compare(torch, torch_module, module, inputs, kwargs, parameters=True):
-    """Run both on the same inputs; compare outputs and the gradients of inputs and parameters."""
-    ours = [mg.tensor(x, requires_grad=True) for x in inputs]
-    theirs = [torch.tensor(x, requires_grad=True) for x in inputs]
-    torch_kwargs = {name: torch.tensor(value) if isinstance(value, np.ndarray) else value
-                    for name, value in kwargs.items()}
-    out, expected = module(*ours, **kwargs), torch_module(*theirs, **torch_kwargs)
+def outputs_agree(out, expected):
+    """Our output and torch's agree (NaN where torch has NaN); for attention's (output,
+    weights) pairs the weights too. Returns the (first) outputs, for their gradients."""
     if isinstance(expected, tuple):
         assert (out[1] is None) == (expected[1] is None)
         if expected[1] is not None:
             np.testing.assert_allclose(out[1].data, expected[1].detach().numpy(), atol=1e-12)
         out, expected = out[0], expected[0]
     np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=1e-12)
+    return out, expected
+
+
+def _compare(torch, torch_module, module, inputs, kwargs, parameters=True):
+    """Run both on the same inputs; compare outputs and the gradients of inputs and parameters."""
+    ours = [mg.tensor(x, requires_grad=True) for x in inputs]
+    theirs = [torch.tensor(x, requires_grad=True) for x in inputs]
+    torch_kwargs = {name: torch.tensor(value) if isinstance(value, np.ndarray) else value
+                    for name, value in kwargs.items()}
+    out, expected = outputs_agree(module(*ours, **kwargs), torch_module(*theirs, **torch_kwargs))
     upstream = _normal(*out.shape)
     (out * upstream).sum().backward()
     (expected * torch.tensor(upstream)).sum().backward()

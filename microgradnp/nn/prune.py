@@ -247,14 +247,11 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` entries chosen at random (a number, or a fraction in [0, 1])."""
+class _Unstructured(BasePruningMethod):
+    """What the unstructured methods share: the checks, and a mask with the ``count``
+    entries a method picks (``_pruned``, flat indices) set to 0."""
 
     PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount, *, rng=None):
-        _validate_pruning_amount_init(amount)
-        self.amount, self.rng = amount, rng
 
     def compute_mask(self, t, default_mask):
         size = np.size(t)
@@ -262,45 +259,45 @@ class RandomUnstructured(BasePruningMethod):
         _validate_pruning_amount(count, size)
         mask = np.array(default_mask)
         if count:
-            mask.reshape(-1)[np.argsort(_rng(self.rng).random(size))[:count]] = 0
+            mask.reshape(-1)[self._pruned(t, count)] = 0
         return mask
+
+
+class RandomUnstructured(_Unstructured):
+    """Prunes ``amount`` entries chosen at random (a number, or a fraction in [0, 1])."""
+
+    def __init__(self, amount, *, rng=None):
+        _validate_pruning_amount_init(amount)
+        self.amount, self.rng = amount, rng
+
+    def _pruned(self, t, count):
+        return np.argsort(_rng(self.rng).random(np.size(t)))[:count]
 
     @classmethod
     def apply(cls, module, name, amount, *, rng=None):
         return super().apply(module, name, amount=amount, rng=rng)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes the ``amount`` entries of smallest absolute value (a number, or a fraction in [0, 1])."""
-
-    PRUNING_TYPE = "unstructured"
 
     def __init__(self, amount):
         _validate_pruning_amount_init(amount)
         self.amount = amount
 
-    def compute_mask(self, t, default_mask):
-        size = np.size(t)
-        count = _compute_nparams_toprune(self.amount, size)
-        _validate_pruning_amount(count, size)
-        mask = np.array(default_mask)
-        if count:
-            mask.reshape(-1)[np.argsort(np.abs(t).reshape(-1), kind="stable")[:count]] = 0
-        return mask
+    def _pruned(self, t, count):
+        return np.argsort(np.abs(t).reshape(-1), kind="stable")[:count]
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
-class RandomStructured(BasePruningMethod):
-    """Prunes ``amount`` channels along ``dim`` chosen at random (whole slices ``t[..., i, ...]``)."""
+class _Structured(BasePruningMethod):
+    """What the structured methods share: the checks, and a mask of whole channels along
+    ``dim`` from the channels a method keeps (``_kept``)."""
 
     PRUNING_TYPE = "structured"
-
-    def __init__(self, amount, dim=-1, *, rng=None):
-        _validate_pruning_amount_init(amount)
-        self.amount, self.dim, self.rng = amount, dim, rng
 
     def compute_mask(self, t, default_mask):
         _validate_structured_pruning(t)
@@ -310,37 +307,39 @@ class RandomStructured(BasePruningMethod):
         _validate_pruning_amount(count, channels)
         if count == 0:
             return default_mask
+        return _channel_mask(t, self.dim, self._kept(t, channels, count)) * default_mask
+
+
+class RandomStructured(_Structured):
+    """Prunes ``amount`` channels along ``dim`` chosen at random (whole slices ``t[..., i, ...]``)."""
+
+    def __init__(self, amount, dim=-1, *, rng=None):
+        _validate_pruning_amount_init(amount)
+        self.amount, self.dim, self.rng = amount, dim, rng
+
+    def _kept(self, t, channels, count):
         chosen = np.zeros(channels, bool)
         chosen[np.argsort(_rng(self.rng).random(channels))[:count]] = True
-        return _channel_mask(t, self.dim, ~chosen) * default_mask
+        return ~chosen
 
     @classmethod
     def apply(cls, module, name, amount, dim=-1, *, rng=None):
         return super().apply(module, name, amount=amount, dim=dim, rng=rng)
 
 
-class LnStructured(BasePruningMethod):
+class LnStructured(_Structured):
     """Prunes the ``amount`` channels along ``dim`` of smallest ``n``-norm (``n`` a number,
     ``inf``, ``-inf`` or "fro")."""
-
-    PRUNING_TYPE = "structured"
 
     def __init__(self, amount, n, dim=-1):
         _validate_pruning_amount_init(amount)
         self.amount, self.n, self.dim = amount, n, dim
 
-    def compute_mask(self, t, default_mask):
-        _validate_structured_pruning(t)
-        _validate_pruning_dim(t, self.dim)
-        channels = np.shape(t)[self.dim]
-        count = _compute_nparams_toprune(self.amount, channels)
-        _validate_pruning_amount(count, channels)
-        if count == 0:
-            return default_mask
+    def _kept(self, t, channels, count):
         norm = _compute_norm(np.asarray(t), self.n, self.dim)
         kept = np.zeros(channels, bool)
         kept[np.argsort(-norm, kind="stable")[:channels - count]] = True
-        return _channel_mask(t, self.dim, kept) * default_mask
+        return kept
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
