@@ -1,14 +1,28 @@
-"""``mg.func.functional_call``: run a module with other tensors in place of its parameters
-and buffers, as ``torch.func.functional_call`` (also ``nn.utils.stateless.functional_call``)."""
+"""``mg.func``, as ``torch.func``: ``functional_call`` runs a module with other tensors in
+place of its parameters and buffers (also ``nn.utils.stateless.functional_call``); the
+function transforms ``grad``, ``grad_and_value``, ``vjp``, ``jvp``, ``jacrev``, ``jacfwd``,
+``hessian``, ``vmap`` and ``stack_module_state`` are in ``microgradnp.autograd.transforms``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 
+from microgradnp.autograd.transforms import (
+    grad,
+    grad_and_value,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    stack_module_state,
+    vjp,
+    vmap,
+)
 from microgradnp.tensor import Tensor
 
-__all__ = ["functional_call"]
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "stack_module_state",
+           "vjp", "vmap"]
 
 _MISSING = object()
 
