@@ -1275,8 +1275,8 @@ def _random_states(fn, arguments) -> list:
     for cell in cells:
         with contextlib.suppress(ValueError):  # (a cell not yet filled)
             candidates.append(cell.cell_contents)
-    candidates += [v for c in list(candidates) if not isinstance(c, type) and hasattr(c, "__dict__")
-                   for v in vars(c).values()]
+    attributes = [getattr(c, "__dict__", None) for c in candidates if not isinstance(c, type)]
+    candidates += [v for own in attributes if isinstance(own, dict) for v in own.values()]
     generators = {id(c): c for c in candidates if isinstance(c, np.random.Generator | np.random.RandomState)}
     states = [pickle.dumps(np.random.get_state()), random.getstate()]
     for generator in generators.values():
@@ -1330,7 +1330,8 @@ def _user_class(value) -> bool:
 
 def _attributes(value) -> dict:
     """An object's attributes (``__dict__`` and ``__slots__``) by name."""
-    found = dict(getattr(value, "__dict__", {}))
+    own = getattr(value, "__dict__", None)
+    found = dict(own) if isinstance(own, dict) else {}  # (a class may make __dict__ something else)
     for klass in type(value).__mro__:
         for slot in getattr(klass, "__slots__", ()):
             if isinstance(slot, str) and slot not in found and hasattr(value, slot):
