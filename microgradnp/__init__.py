@@ -135,6 +135,8 @@ from microgradnp.nn.functional import (  # torch.conv2d(...) is F.conv2d(...): t
     conv_transpose2d, cosine_similarity, group_norm, hardshrink, layer_norm, max_pool1d, max_pool2d, max_pool3d,
     pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm, threshold,
 )
+from microgradnp.nn.functional import conv_transpose3d  # torch.conv_transpose3d is F.conv_transpose3d
+from microgradnp.ops.torch_names_more import *  # noqa: F403  (its __all__: windows, torch.abs_...)
 from microgradnp.ops.torch_more import (  # more of torch's top-level names
     diagonal_scatter, dropout, embedding, finfo, frexp, gcd, gradient, histogram, histogramdd, i0, igamma, igammac,
     iinfo, index_put, index_reduce, is_inference, is_signed, lcm, load, mvlgamma, nextafter, pdist, polygamma, rrelu,

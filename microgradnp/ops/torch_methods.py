@@ -315,6 +315,9 @@ def attach(tensor_class) -> None:
     from microgradnp.ops import torch_extras  # bitwise operators, PyTorch-parity fixes
 
     torch_extras.attach(tensor_class)
+    from microgradnp.ops import torch_names_more  # queries of dense real tensors (is_sparse, data_ptr, layout...)
+
+    torch_names_more.attach(tensor_class)
 
 
 def _extreme_method(reduction, elementwise):
