@@ -124,6 +124,7 @@ from microgradnp.ops.torch_functions import (  # the rest of torch's top-level f
 from microgradnp import data, errors, func, linalg, nn, optim, train, utils, viz  # after the core: they build on it
 from microgradnp import special  # torch.special's functions
 from microgradnp.func import vmap  # torch.vmap is torch.func.vmap
+from microgradnp.linalg import lu_unpack  # torch.lu_unpack (torch.linalg has none)
 from microgradnp.ops.torch_extras import (  # torch's bitwise functions, on bool and integer tensors
     bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
 )

@@ -7,7 +7,9 @@ catches them."""
 
 from __future__ import annotations
 
-__all__ = ["DtypeError", "IndexOutOfRangeError", "InvalidArgumentError", "StateDictKeyError"]
+import numpy as np
+
+__all__ = ["DtypeError", "IndexOutOfRangeError", "InvalidArgumentError", "LinAlgError", "StateDictKeyError"]
 
 
 class InvalidArgumentError(ValueError, RuntimeError):
@@ -32,3 +34,8 @@ class StateDictKeyError(KeyError, RuntimeError):
 
     def __str__(self) -> str:  # the message itself, not KeyError's repr of it
         return str(self.args[0]) if self.args else ""
+
+
+class LinAlgError(np.linalg.LinAlgError, RuntimeError):
+    """A matrix a linear-algebra function cannot work with (singular, not positive-definite):
+    NumPy's ``LinAlgError`` (a ValueError) and a RuntimeError, as ``torch.linalg.LinAlgError``."""

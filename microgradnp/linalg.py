@@ -21,7 +21,8 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops import matmul
-from microgradnp.ops.linalg import LinAlgError, LUFactor, lu_factor_arrays, lu_unpack
+from microgradnp.ops.linalg import LinAlgError, LUFactor, lu_factor_arrays
+from microgradnp.ops.linalg import lu_unpack as _unpacked
 from microgradnp.ops.primitive import reads_values as _reads_values
 from microgradnp.ops.torch_shape import (
     _at_least_2d,
@@ -267,8 +268,19 @@ def lu(A, *, pivot: bool = True):
     _at_least_2d("lu", A)
     _no_pivoting("lu", pivot)
     lu_, pivots, _ = LUFactor.apply(A)
-    p, low, up = lu_unpack(lu_, pivots)
+    p, low, up = _unpacked(lu_, pivots)
     return LUResult(Tensor._wrap(p), low, up)
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool = True):
+    """``(P, L, U)`` from ``lu_factor``'s packed ``LU`` and ``pivots``, as ``torch.lu_unpack``
+    (``mg.lu_unpack``): L and U differentiable in ``LU``; without ``unpack_data`` L and U,
+    without ``unpack_pivots`` P, are empty tensors."""
+    _at_least_2d("lu_unpack", LU_data)
+    p, low, up = _unpacked(LU_data if isinstance(LU_data, Tensor) else Tensor(_array(LU_data)), LU_pivots)
+    empty = Tensor(np.empty(0, _array(LU_data).dtype))
+    return LUResult(Tensor._wrap(p) if unpack_pivots else empty, low if unpack_data else empty,
+                    up if unpack_data else empty)
 
 
 def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False):
@@ -293,7 +305,7 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False):
     _reads_values("lu_solve")  # P is built from the pivots' values
     if not left:  # X A = B is A^T X^T = B^T
         return _mT(lu_solve(LU, pivots, _mT(B), adjoint=not adjoint))
-    p, low, up = lu_unpack(LU if isinstance(LU, Tensor) else _array(LU), pivots)
+    p, low, up = _unpacked(LU if isinstance(LU, Tensor) else _array(LU), pivots)
     # L and U are exactly triangular (and |L| <= 1 below its diagonal), so solve's pivoted LU of
     # them swaps no rows: it is the triangular substitution.
     if adjoint:  # A^T = U^T L^T P^T

@@ -358,3 +358,30 @@ def test_every_exported_name_is_torch_linalg_s(torch):
     missing = [name for name in L.__all__ if not hasattr(torch.linalg, name)]
     assert not missing
     assert all(callable(getattr(L, name)) for name in L.__all__)
+
+
+@pytest.mark.parametrize("call", [
+    lambda a: mg.linalg.inv(a), lambda a: mg.linalg.solve(a, mg.tensor([1.0, 2.0])), lambda a: mg.linalg.cholesky(a),
+    lambda a: a.inverse(),
+])
+def test_a_singular_matrix_raises_linalg_error_once_named(call):
+    # torch.linalg.LinAlgError (a RuntimeError) where NumPy raises its LinAlgError (a ValueError)
+    with pytest.raises(mg.linalg.LinAlgError) as raised:
+        call(mg.tensor(np.zeros((2, 2))))
+    assert isinstance(raised.value, RuntimeError | ValueError | np.linalg.LinAlgError)
+    name = str(raised.value).split(":")[0]
+    assert str(raised.value).count(f"{name}:") == 1
+
+
+def test_lu_unpack_as_torch():
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(3).normal(size=(2, 4, 3))
+    lu, pivots = mg.linalg.lu_factor(mg.tensor(a, requires_grad=True))
+    t_lu, t_pivots = torch.linalg.lu_factor(torch.tensor(a))
+    for flags in ({}, {"unpack_data": False}, {"unpack_pivots": False}):
+        ours, theirs = mg.lu_unpack(lu, pivots, **flags), torch.lu_unpack(t_lu, t_pivots, **flags)
+        for mine, reference in zip(ours, theirs):
+            np.testing.assert_allclose(mine.data, reference.numpy(), atol=1e-14)
+    P, L, U = mg.lu_unpack(lu, pivots)
+    np.testing.assert_allclose((P @ L @ U).data, a, atol=1e-14)
+    assert L.requires_grad and not P.requires_grad

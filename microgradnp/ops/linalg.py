@@ -8,7 +8,7 @@ import string
 
 import numpy as np
 
-from microgradnp.errors import InvalidArgumentError
+from microgradnp.errors import InvalidArgumentError, LinAlgError  # noqa: F401  (LinAlgError: mg.linalg's)
 from microgradnp.ops.elementwise import Mul
 from microgradnp.ops.primitive import Primitive, broadcast_grad, promote, refuse_non_numbers
 from microgradnp.ops.reductions import Sum
@@ -414,11 +414,6 @@ def einsum(subscripts: str, *operands):
 
 
 # -- LU decomposition ---------------------------------------------------------------------------
-
-
-class LinAlgError(np.linalg.LinAlgError, RuntimeError):
-    """A matrix a linear-algebra function cannot work with (singular, not positive-definite):
-    NumPy's ``LinAlgError`` (a ValueError) and a RuntimeError, as ``torch.linalg.LinAlgError``."""
 
 
 def lu_factor_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

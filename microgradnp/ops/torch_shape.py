@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from microgradnp import ops
-from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
+from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError, LinAlgError
 from microgradnp.ops._aliases import torch_names
 from microgradnp.ops.indexing import ScatterAdd, _integers
 from microgradnp.ops.primitive import Primitive, normalize_axes
@@ -85,7 +85,7 @@ def _saved_outputs(ctx, grads) -> tuple:
 
 
 def _linalg_error(function: str, error: Exception, fix: str):
-    return ValueError(f"{function}: {error}; {fix}")
+    return LinAlgError(f"{function}: {error}; {fix}")  # (as PyTorch's torch.linalg.LinAlgError)
 
 
 # -- decompositions: one primitive each ---------------------------------------------------------
