@@ -223,3 +223,22 @@ def test_the_input_keyword_leaves_a_forward_that_names_it_and_refuses_unknown_on
         mg.nn.Linear(1, 1)(inpt=one)
     emb = mg.nn.Embedding(5, 2, rng=0)
     np.testing.assert_array_equal(emb(input=mg.tensor([1, 3]).long()).data, emb.weight.data[[1, 3]])
+
+
+_METHOD_KEYWORDS = {  # PyTorch's keyword names of Tensor methods whose NumPy-side names differ
+    "mm(mat2=)": lambda t: t.mm(mat2=t.T),
+    "bmm(mat2=)": lambda t: t[None].bmm(mat2=t.T[None]),
+    "outer(vec2=)": lambda t: t[0].outer(vec2=t[1]),
+    "subtract(other=, alpha=)": lambda t: t.subtract(other=t * 3, alpha=2),
+    "new_zeros(size=)": lambda t: t.new_zeros(size=(2, 5)),
+    "new_ones(size=)": lambda t: t.new_ones(size=[3]),
+}
+
+
+@pytest.mark.parametrize("call", list(_METHOD_KEYWORDS))
+def test_tensor_methods_take_pytorchs_keyword_names(call):
+    torch = pytest.importorskip("torch")
+    data = np.arange(6.0).reshape(2, 3) + 1
+    got, expected = _METHOD_KEYWORDS[call](mg.tensor(data)), _METHOD_KEYWORDS[call](torch.tensor(data))
+    np.testing.assert_array_equal(got.data, expected.numpy())
+    assert got.dtype == expected.numpy().dtype

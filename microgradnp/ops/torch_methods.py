@@ -25,19 +25,19 @@ def clamp(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
     return ops.clip(self, min, max)
 
 
-def mm(self, other):
+def mm(self, mat2):
     """The matrix product of two 2-D tensors (``torch.mm``; ``@`` broadcasts)."""
-    if self.ndim != 2 or np.ndim(other) != 2:
-        raise InvalidArgumentError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {np.shape(other)}; "
+    if self.ndim != 2 or np.ndim(mat2) != 2:
+        raise InvalidArgumentError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {np.shape(mat2)}; "
                          "use @ (matmul) for other shapes")
-    return ops.matmul(self, other)
+    return ops.matmul(self, mat2)
 
 
-def bmm(self, other):
+def bmm(self, mat2):
     """Batched matrix products of two 3-D tensors (``torch.bmm``)."""
-    if self.ndim != 3 or np.ndim(other) != 3:
-        raise InvalidArgumentError(f"bmm: expects two 3-D tensors, got shapes {self.shape} and {np.shape(other)}")
-    return ops.matmul(self, other)
+    if self.ndim != 3 or np.ndim(mat2) != 3:
+        raise InvalidArgumentError(f"bmm: expects two 3-D tensors, got shapes {self.shape} and {np.shape(mat2)}")
+    return ops.matmul(self, mat2)
 
 
 def dot(self, other):
@@ -202,7 +202,11 @@ def _integer_cast(name: str, dtype):
 def _new(name: str, fill):
     from microgradnp.tensor import _new as new_tensor
 
-    def method(self, *size, requires_grad: bool = False, dtype=None, fill_value=None):
+    def method(self, *size, requires_grad: bool = False, dtype=None, fill_value=None, **named):
+        if "size" in named and not size:  # (PyTorch's keyword: t.new_zeros(size=(2, 3)))
+            size = (named.pop("size"),)
+        if named:
+            raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(named))!r}")
         shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], tuple | list) else size
         value = fill if fill is not None else fill_value
         return new_tensor(np.full(shape, value, dtype=dtype or self.dtype), requires_grad)
@@ -268,7 +272,7 @@ def attach(tensor_class) -> None:
         "split": torch_names(split, {"split_size": "split_size_or_sections"}), "unbind": unbind,
         "narrow": narrow, "where": where, "lerp": lerp, "amax": amax, "amin": amin, "rsqrt": rsqrt,
         "add": add, "sub": sub, "mul": ops.multiply, "div": ops.divide,
-        "true_divide": ops.divide, "subtract": ops.subtract, "multiply": ops.multiply, "divide": ops.divide,
+        "true_divide": ops.divide, "subtract": sub, "multiply": ops.multiply, "divide": ops.divide,
         "equal": equal, "allclose": allclose, "new_full": new_full, "new_tensor": new_tensor,
         "new_zeros": _new("new_zeros", 0), "new_ones": _new("new_ones", 1), "new_empty": _new("new_empty", 0),
         "expand_as": lambda self, other: ops.broadcast_to(self, other.shape),
