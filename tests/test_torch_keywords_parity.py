@@ -242,3 +242,25 @@ def test_tensor_methods_take_pytorchs_keyword_names(call):
     got, expected = _METHOD_KEYWORDS[call](mg.tensor(data)), _METHOD_KEYWORDS[call](torch.tensor(data))
     np.testing.assert_array_equal(got.data, expected.numpy())
     assert got.dtype == expected.numpy().dtype
+
+
+_FUNCTION_KEYWORDS = {  # torch.<name>(input, other=...) where the second operand came by position only
+    "eq(other=)": lambda L, t: L.eq(t, other=t * 0 + 2),
+    "gt(other=) method": lambda L, t: t.gt(other=t * 0 + 2),
+    "isclose(other=, rtol=)": lambda L, t: L.isclose(t, other=t + 1e-9, rtol=1e-5),
+    "logical_and(other=)": lambda L, t: L.logical_and(t > 2, other=t < 5),
+    "logical_or(other=)": lambda L, t: L.logical_or(t > 5, other=t < 2),
+    "dot(tensor=)": lambda L, t: L.dot(t[0], tensor=t[1]),
+    "t.dot(tensor=)": lambda L, t: t[0].dot(tensor=t[1]),
+}
+
+
+@pytest.mark.parametrize("call", list(_FUNCTION_KEYWORDS))
+def test_comparisons_and_dot_take_pytorchs_keyword_names(call):
+    torch = pytest.importorskip("torch")
+    data = np.arange(6.0).reshape(2, 3) + 1
+    got = _FUNCTION_KEYWORDS[call](mg, mg.tensor(data))
+    expected = _FUNCTION_KEYWORDS[call](torch, torch.tensor(data))
+    np.testing.assert_array_equal(got.data, expected.numpy())
+    with pytest.raises(TypeError, match="unexpected keyword argument 'othr'"):
+        mg.tensor(data).eq(othr=1)

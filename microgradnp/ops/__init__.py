@@ -240,7 +240,7 @@ _TORCH_KEYWORDS = {
     "clip": {"min": "lo", "max": "hi"},  # (torch.clip is torch.clamp)
     "power": {"exponent": "b"},  # (t.pow is power)
     "transpose": {"dim0": "axes", "dim1": "axes"},  # transpose(x, *axes): two ints swap them
-    "tile": {"dims": "reps"}, "broadcast_to": {"size": "shape"}, "outer": {"vec2": "b"},
+    "tile": {"dims": "reps"}, "broadcast_to": {"size": "shape"}, "outer": {"vec2": "b"}, "dot": {"tensor": "b"},
 }
 
 # Every function above takes PyTorch's argument names beside NumPy's: dim=/keepdim= where it

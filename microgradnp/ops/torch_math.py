@@ -38,6 +38,8 @@ def _bool_result(function, name: str, doc: str):
     """A function answering from the data, as a tensor outside the graph (tests, comparisons)."""
 
     def method(input, *args, **kwargs):  # noqa: A002  (PyTorch's argument name)
+        if "other" in kwargs:  # (PyTorch's keyword for the second operand)
+            args = (kwargs.pop("other"), *args)
         return _on_data(lambda *a, **k: np.asarray(function(*a, **k)))(input, *args, **kwargs)
 
     method.__name__, method.__doc__ = name, doc

@@ -40,11 +40,11 @@ def bmm(self, mat2):
     return ops.matmul(self, mat2)
 
 
-def dot(self, other):
+def dot(self, tensor):
     """The inner product of two 1-D tensors (``torch.dot``)."""
-    if self.ndim != 1 or np.ndim(other) != 1:
-        raise InvalidArgumentError(f"dot: expects two 1-D tensors, got shapes {self.shape} and {np.shape(other)}")
-    return ops.dot(self, other)
+    if self.ndim != 1 or np.ndim(tensor) != 1:
+        raise InvalidArgumentError(f"dot: expects two 1-D tensors, got shapes {self.shape} and {np.shape(tensor)}")
+    return ops.dot(self, tensor)
 
 
 def t(self):
@@ -151,8 +151,10 @@ def _on_data(function, name: str, doc: str):
 
     on_data = _no_grad_on_data(_as_array_result(function))  # (an mg.compile trace records the call)
 
-    def method(self, *args):
-        return on_data(self, *args)
+    def method(self, *args, **other):  # (other=: PyTorch's keyword, t.eq(other=u))
+        if other.keys() - {"other"}:
+            raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(other.keys() - {'other'}))!r}")
+        return on_data(self, *args, *other.values())
 
     method.__name__, method.__doc__ = name, doc
     return method
