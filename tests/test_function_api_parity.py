@@ -500,3 +500,20 @@ def test_initial_seed_is_the_seed_of_the_global_generator_as_pytorch():
     first = mg.randn(3)
     mg.manual_seed(mg.initial_seed())
     np.testing.assert_array_equal(mg.randn(3).data, first.data)
+
+
+@pytest.mark.parametrize("name", ["uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+                                  "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"])
+def test_init_functions_under_their_deprecated_names_warn_as_pytorch(name):
+    args = {"constant": (0.5,), "sparse": (0.5,)}.get(name, ())
+    shape = (2, 3, 3) if name == "dirac" else (3, 4)
+    ours = mg.tensor(np.zeros(shape))
+    with pytest.warns(FutureWarning, match=rf"`nn.init.{name}` is now deprecated in favor of `nn.init.{name}_`"):
+        returned = getattr(mg.nn.init, name)(ours, *args, **({"rng": 0} if name not in ("constant", "eye", "dirac")
+                                                              else {}))
+    assert returned is ours
+    expected = mg.tensor(np.zeros(shape))
+    getattr(mg.nn.init, f"{name}_")(expected, *args, **({"rng": 0} if name not in ("constant", "eye", "dirac") else {}))
+    np.testing.assert_array_equal(ours.data, expected.data)
+    with pytest.warns(FutureWarning, match="deprecated"):
+        getattr(torch.nn.init, name)(torch.zeros(shape), *args)

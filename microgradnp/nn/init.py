@@ -230,3 +230,22 @@ uniform_, normal_, trunc_normal_, orthogonal_, sparse_ = map(
     _takes_generator, (uniform_, normal_, trunc_normal_, orthogonal_, sparse_))
 xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_ = map(
     _takes_generator, (xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_))
+
+
+def _deprecated(function):
+    """PyTorch's old name without the underscore (``nn.init.normal``): the function, with
+    PyTorch's FutureWarning."""
+    old, new = function.__name__[:-1], function.__name__
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new}`.", FutureWarning, stacklevel=2)
+        return function(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = old
+    return call
+
+
+_DEPRECATED = (uniform_, normal_, constant_, eye_, dirac_, xavier_uniform_, xavier_normal_, kaiming_uniform_,
+               kaiming_normal_, orthogonal_, sparse_)
+globals().update({f.__name__[:-1]: _deprecated(f) for f in _DEPRECATED})
