@@ -17,6 +17,7 @@ from microgradnp.tensor import (  # noqa: I001  (Tensor first: the rest builds o
     rand,
     randn,
     set_default_dtype,
+    set_printoptions,
     tensor,
     zeros,
     zeros_like,

@@ -100,6 +100,45 @@ _SYMBOLS = {"add_": "+", "sub_": "-", "mul_": "*", "div_": "/", "pow_": "**", "+
             "/=": "/", "**=": "**", "//=": "//", "%=": "%"}
 
 
+_PRINT_PROFILES = {  # torch.set_printoptions(profile=...)
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "max_line_width": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "max_line_width": 80},
+    "full": {"precision": 4, "threshold": sys.maxsize, "edgeitems": 3, "max_line_width": 80},
+}
+_print_options: dict = {}  # np.array2string's keywords set by set_printoptions (the rest follow NumPy's)
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """How tensors print, as ``torch.set_printoptions``: ``precision`` digits, ``threshold``
+    elements before the middle is summarised with ``...``, ``edgeitems`` shown at each end,
+    ``linewidth`` characters per line, a ``profile`` ("default": PyTorch's 4 digits, "short",
+    "full": never summarised) set first; ``sci_mode`` True or False forces scientific or
+    fixed notation, None (at every call, as PyTorch) chooses. NumPy's own printing is not
+    changed. Until it is called, tensors print as NumPy prints arrays; from the first call
+    on, what it does not set is PyTorch's default."""
+    if not _print_options:
+        _print_options.update(_PRINT_PROFILES["default"])
+    if profile is not None:
+        if profile not in _PRINT_PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PRINT_PROFILES)}, got {profile!r}")
+        _print_options.update(_PRINT_PROFILES[profile])
+    for key, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                       ("max_line_width", linewidth)):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
+                raise ValueError(f"set_printoptions: {key.replace('max_line_width', 'linewidth')} must be a "
+                                 f"non-negative number, got {value!r}")
+            _print_options[key] = sys.maxsize if value == math.inf else int(value)
+    _print_options.pop("suppress_small", None)
+    _print_options.pop("formatter", None)
+    _print_options["floatmode"] = "maxprec_equal"  # (PyTorch's: one number of digits for all, 1. for whole numbers)
+    if sci_mode is True:
+        digits = _print_options.get("precision", np.get_printoptions()["precision"])
+        _print_options["formatter"] = {"float_kind": lambda v: f"{v:.{digits}e}"}
+    elif sci_mode is False:
+        _print_options.update(floatmode="fixed", suppress_small=True)
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -423,7 +462,7 @@ class Tensor:
             _grad_mode.tracer.values_shown(sys._getframe(1))
         if self.data is FREED:
             return f"tensor({FREED!r}, op={self._node.name})"
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", **_print_options)
         extras = []
         if self.data.dtype != _default_dtype:
             extras.append(f"dtype={self.data.dtype}")

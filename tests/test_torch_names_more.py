@@ -3,6 +3,7 @@ torch's top-level forms of nn.functional, window functions, torch.X_ in-place fu
 mg.fill and the global switches; against PyTorch where it is installed."""
 
 import inspect
+import sys
 
 import numpy as np
 import pytest
@@ -400,3 +401,39 @@ def test_angle_is_recomputed_by_a_compiled_replay():
     x = mg.tensor([-1.0, 2.0], requires_grad=True)
     np.testing.assert_array_equal(compiled(x).data, [np.pi, 0.0])  # the replay: new signs, new values
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+@pytest.fixture
+def print_options():
+    tensor_module = sys.modules["microgradnp.tensor"]  # (mg.tensor is the function)
+    saved = dict(tensor_module._print_options)
+    yield
+    tensor_module._print_options.clear()
+    tensor_module._print_options.update(saved)
+
+
+@pytest.mark.parametrize("options", [{"precision": 2}, {"precision": 2, "sci_mode": False}, {"profile": "default"},
+                                     {"profile": "short", "threshold": 5}, {"profile": "full", "sci_mode": True},
+                                     {"linewidth": 30, "edgeitems": 1, "threshold": 3}])
+def test_set_printoptions_prints_as_torch(options, print_options):
+    torch = pytest.importorskip("torch")
+    values = [[1.23456, 2e-5, 3.0], [4.5, -6.25, 100.0], [0.1, 0.2, 0.3], [7.0, 8.0, 9.0]]
+    torch.set_printoptions(**options)
+    mg.set_printoptions(**options)
+    try:
+        expected = repr(torch.tensor(values, dtype=torch.float64)).replace("dtype=torch.float64", "")
+        expected = repr(torch.tensor(values)) if mg.get_default_dtype() == np.float32 else expected
+        got = repr(mg.tensor(values))
+    finally:
+        torch.set_printoptions(profile="default")
+    assert got.replace(" ", "").replace("\n", "") == expected.replace(" ", "").replace("\n", "").replace(",)", ")")
+
+
+def test_set_printoptions_refuses_unknown_profiles_and_leaves_numpy_alone(print_options):
+    before = np.get_printoptions()
+    mg.set_printoptions(precision=1)
+    assert np.get_printoptions() == before
+    with pytest.raises(ValueError, match="profile must be one of"):
+        mg.set_printoptions(profile="long")
+    with pytest.raises(ValueError, match="precision must be a non-negative number"):
+        mg.set_printoptions(precision=-1)
