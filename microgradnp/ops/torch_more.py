@@ -346,11 +346,11 @@ def bessel_i_scaled_asymptotic(order: int, large: np.ndarray) -> np.ndarray:
     mu = 4.0 * order * order
     term = np.ones_like(large)
     series = term.copy()
-    for k in range(1, 30):
-        term = -term * (mu - (2 * k - 1) ** 2) / (8 * k * large)
-        series = series + term
-    with np.errstate(invalid="ignore"):
-        return series / np.sqrt(2 * math.pi * large)
+    with np.errstate(over="ignore", invalid="ignore"):  # (8 k x overflows near 1e308: the terms are 0 there)
+        for k in range(1, 30):
+            term = -term * (mu - (2 * k - 1) ** 2) / (8 * k * large)
+            series = series + term
+        return series / (math.sqrt(2 * math.pi) * np.sqrt(large))  # (2 pi x itself overflows past 2.8e307)
 
 
 class I0(Primitive):
@@ -368,6 +368,10 @@ class I0(Primitive):
         return grad * I1.apply(a) if isinstance(a, Tensor) else grad * _in_float64(lambda x: _bessel_i(1, x))(a)
 
 
+#: below this, ``I1(x) / x`` and ``i1e(x) / x`` are 1/2 in float64 and float32 (their derivatives use it)
+_TINY_ARGUMENT = 1e-30
+
+
 class I1(Primitive):
     """The modified Bessel function ``I1`` (``torch.special.i1``); its derivative is
     ``I0(x) - I1(x) / x`` (1/2 at 0)."""
@@ -382,12 +386,14 @@ class I1(Primitive):
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        zero = a == 0
+        # below 1e-30, I1(x) / x is 1/2 to every digit, and computing it would go through
+        # subnormal numbers (I1(5e-324) / 5e-324 is 1 or 0, not 1/2)
+        tiny = np.abs(_data(a)) < _TINY_ARGUMENT
         if isinstance(a, Tensor):
-            safe = ops.where(zero, 1.0, a)
-            return grad * (I0.apply(a) - ops.where(zero, 0.5, out / safe))
-        safe = np.where(zero, 1.0, a)
-        return grad * (_in_float64(lambda x: _bessel_i(0, x))(a) - np.where(zero, 0.5, out / safe))
+            safe = ops.where(tiny, 1.0, a)
+            return grad * (I0.apply(a) - ops.where(tiny, 0.5, out / safe))
+        safe = np.where(tiny, 1.0, a)
+        return grad * (_in_float64(lambda x: _bessel_i(0, x))(a) - np.where(tiny, 0.5, out / safe))
 
 
 def i0(input):  # noqa: A002
@@ -401,36 +407,56 @@ def i1(input):  # noqa: A002
     return I1.apply(input)
 
 
+# B_2, B_4, ..., B_24: the Euler-Maclaurin corrections of the Hurwitz zeta function
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798, -174611 / 330,
+              854513 / 138, -236364091 / 2730)
+
+
 def _hurwitz_zeta(s: float, q: np.ndarray) -> np.ndarray:
-    """``sum_k (q + k)**-s`` for an integer ``s >= 2`` (float64): the first terms summed until
-    ``q + k >= 10``, the rest by Euler-Maclaurin with 12 Bernoulli terms (about 1e-16);
-    inf at the poles q = 0, -1, -2..., nan at -inf."""
-    bernoulli = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798,
-                 -174611 / 330, 854513 / 138, -236364091 / 2730)
+    """``sum_k (q + k)**-s`` in float64 for a real ``s > 1`` (q < 0 only for an integer s); inf at
+    the poles q = 0, -1, -2..., nan at -inf. Below 0, with ``f = q - floor(q)`` (exact), the
+    terms at negative ``q + k`` are ``(-1)**s (j - f)**-s`` for ``j = 1 .. -floor(q)``, so
+    ``zeta(s, q) = zeta(s, f) + (-1)**s (zeta(s, 1 - f) - zeta(s, 1 - q))``: three sums at
+    positive arguments, however far below 0 q is (summing the terms there one by one would
+    take hours at q = -1e12, and cancel to garbage)."""
     q = np.asarray(q, dtype=np.float64)
     pole = (q <= 0) & (q == np.floor(q))
     undefined = np.isneginf(q)
-    a = np.where(pole | undefined, 1.0, q)
-    total = np.zeros_like(a)
-    for _ in range(64):  # the usual case: at most 64 steps up to 10, for all elements at once
-        low = a < 10
-        if not low.any():
-            break
-        total = total + np.where(low, a ** -s, 0.0)
-        a = np.where(low, a + 1, a)
-    for i in zip(*np.nonzero(a < 10)):  # far below 0: each element's many terms summed in chunks
-        steps = math.ceil(10 - a[i])
-        for start in builtins.range(0, steps, 1 << 20):
-            total[i] += np.sum((a[i] + np.arange(start, min(start + (1 << 20), steps))) ** -s)
-        a[i] += steps
-    tail = a ** (1 - s) / (s - 1) + 0.5 * a ** -s
-    rising, factorial, power = s, 2.0, a ** (-s - 1)
-    for j, b in enumerate(bernoulli, start=1):
-        tail = tail + b / factorial * rising * power
-        rising *= (s + 2 * j - 1) * (s + 2 * j)
-        factorial *= (2 * j + 1) * (2 * j + 2)
-        power = power / (a * a)
-    return np.where(undefined, np.nan, np.where(pole, np.inf, total + tail))
+    negative = (q < 0) & ~pole & ~undefined
+    value = _hurwitz_zeta_positive(s, np.where(pole | undefined | negative, 1.0, q))
+    if negative.any():
+        below = q[negative]
+        f = below - np.floor(below)
+        sign = (-1) ** int(s)
+        # (the two sums near 0 first: at a half-integer q and an odd s they cancel exactly)
+        value[negative] = ((_hurwitz_zeta_positive(s, f) + sign * _hurwitz_zeta_positive(s, 1 - f))
+                           - sign * _hurwitz_zeta_positive(s, 1 - below))
+    return np.where(undefined, np.nan, np.where(pole, np.inf, value))
+
+
+def _hurwitz_zeta_positive(s: float, q: np.ndarray) -> np.ndarray:
+    """``sum_k (q + k)**-s`` for q > 0 (or nan): the first terms summed directly until
+    ``q + k >= s + 10``, the rest by Euler-Maclaurin with 12 Bernoulli terms.
+
+    The tail starts that far out because its j-th correction is about ``(s + 2j)! / (s - 1)! /
+    (2 pi a)**2j`` of the sum: from a fixed a = 10 it costs 1e-13 relative at s = 11 and 1e-6 at
+    s = 31, from a = s + 10 below 1e-20 for every s. The direct terms are added onto the tail
+    smallest first (each ``(q + k)**-s`` rounded once), so the sum is good to a few ulps."""
+    target = min(s + 10.0, 500.0)  # (past s = 490, q**-s underflows long before the tail matters)
+    steps = np.where(q < target, np.ceil(target - q), 0.0)  # (0 for nan)
+    a = q + steps
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        total = a ** (1 - s) / (s - 1) + 0.5 * a ** -s
+        # s (s + 1) ... (s + 2j - 2) / a**(s + 2j - 1), one factor / a at a time: the rising
+        # factorial alone overflows for a huge s (where the whole term underflows to 0)
+        factorial, power = 2.0, s * a ** (-s - 1)
+        for j, b in enumerate(_BERNOULLI, start=1):
+            total = total + b / factorial * power
+            factorial *= (2 * j + 1) * (2 * j + 2)
+            power = power * ((s + 2 * j - 1) / a) * ((s + 2 * j) / a)
+        for k in builtins.range(int(steps.max(initial=0)) - 1, -1, -1):  # for all elements at once
+            total = total + np.where(k < steps, (q + k) ** -s, 0.0)
+    return total
 
 
 def _polygamma_values(n: int):
@@ -507,8 +533,9 @@ def _igamma_values(a: np.ndarray, x: np.ndarray, upper: bool) -> np.ndarray:
     nan for a negative argument, P(0, x > 0) = 1, P(a, inf) = 1, P(a > 0, 0) = 0. The relative
     error grows as about 1e-16 * a (from ``a log x - x - lgamma(a)``): 1e-10 at a = 1e6."""
     a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
-    invalid = (a < 0) | (x < 0) | np.isnan(a) | np.isnan(x) | ((a == 0) & (x == 0))
-    regular = ~invalid & (a > 0) & (x > 0) & np.isfinite(x)
+    # (P(inf, inf) is nan, as PyTorch's; an infinite a is not summed: its step count would be inf)
+    invalid = (a < 0) | (x < 0) | np.isnan(a) | np.isnan(x) | ((a == 0) & (x == 0)) | (np.isposinf(a) & np.isposinf(x))
+    regular = ~invalid & (a > 0) & (x > 0) & np.isfinite(x) & np.isfinite(a)
     av, xv = np.where(regular, a, 1.0), np.where(regular, x, 1.0)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         log_prefix = av * np.log(xv) - xv - _lgamma_values(av)
@@ -550,6 +577,7 @@ def _igamma_values(a: np.ndarray, x: np.ndarray, upper: bool) -> np.ndarray:
     value = np.where((a == 0) & (x > 0), 1.0, value)
     value = np.where((a > 0) & (x == 0), 0.0, value)
     value = np.where(np.isposinf(x) & (a >= 0), 1.0, value)
+    value = np.where(np.isposinf(a) & np.isfinite(x), 0.0, value)
     if upper:
         value = np.where(use_series | ~regular, 1 - value, tail)
     return np.where(invalid, np.nan, value)
