@@ -1,6 +1,9 @@
 """Reverse-mode automatic differentiation: the graph walk, grad modes, custom Functions."""
 
-from microgradnp.autograd import functional  # mg.autograd.functional, as torch.autograd.functional
+from microgradnp.autograd import (
+    functional,  # mg.autograd.functional, as torch.autograd.functional
+    graph,  # mg.autograd.graph, as torch.autograd.graph
+)
 from microgradnp.autograd.compile import Compiled, TraceError, compile
 from microgradnp.autograd.engine import backward, grad
 from microgradnp.autograd.function import Function
@@ -15,12 +18,14 @@ from microgradnp.autograd.grad_mode import (
     set_grad_enabled,
 )
 from microgradnp.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from microgradnp.autograd.graph import Variable, is_multithreading_enabled, set_multithreading_enabled
 
 __all__ = [
     "Compiled",
     "Function",
     "GradcheckError",
     "TraceError",
+    "Variable",
     "backward",
     "compile",
     "detect_anomaly",
@@ -31,7 +36,9 @@ __all__ = [
     "is_anomaly_check_nan_enabled",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "is_multithreading_enabled",
     "no_grad",
     "set_detect_anomaly",
     "set_grad_enabled",
+    "set_multithreading_enabled",
 ]

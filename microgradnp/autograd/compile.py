@@ -44,7 +44,7 @@ import numpy as np
 
 from microgradnp import tensor as _tensor_module
 from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape, summed_into
-from microgradnp.autograd.function import _PACKAGE_DIR, RELEASED, _user_origin
+from microgradnp.autograd.function import _PACKAGE_DIR, RELEASED, _user_origin, saved_tensors_hooks_state
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.tensor import FREED, Tensor
 
@@ -125,8 +125,9 @@ class Compiled:
             if self._eager_while is None or any(still() for still in self._eager_while):
                 return self.fn(*args, **kwargs)
             self._eager_reason = self._eager_while = None  # (the hooks are gone: replay or trace again)
-        if watchers.count and (mode.anomaly or mode.tracer is not None):
-            # (called while another compiled function traces: its operations belong to that trace)
+        if watchers.count and (mode.anomaly or mode.tracer is not None or saved_tensors_hooks_state.stack):
+            # (called while another compiled function traces: its operations belong to that trace; inside
+            # saved_tensors_hooks, whose hooks a replay would not call)
             return self.fn(*args, **kwargs)
         leaves, key = _signature((args, kwargs))
         # The replays of this signature, most recently used first: one per state of what the

@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import operator
+import threading
 from collections.abc import Sequence
 from heapq import heappop, heappush
 from sys import getrefcount
+from typing import NamedTuple
 
 import numpy as np
 
-from microgradnp.autograd.function import RELEASED
+from microgradnp.autograd.function import RELEASED, node_hooks
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.autograd.versions import writes
 from microgradnp.tensor import FREED, Tensor, _AfterAccumulation, _data, describe
+
+
+class GradientEdge(NamedTuple):
+    """Where a tensor's gradient enters the graph, as PyTorch's (``mg.autograd.graph.
+    get_gradient_edge``): ``node`` (its ``grad_fn``, or the ``AccumulateGrad`` of a leaf) and
+    ``output_nr`` (which output of it). It keeps ``tensor`` too, so that ``mg.grad`` takes it
+    as an entry of ``inputs``."""
+
+    node: object
+    output_nr: int
+    tensor: Tensor | None = None
+
+
+class _Callbacks(threading.local):
+    queue: list | None = None  # the callbacks of the backward running in this thread
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(callback) -> None:
+    """Call ``callback()`` once the backward running in this thread has computed every
+    gradient (PyTorch's ``Variable._execution_engine.queue_callback``), e.g. from a hook."""
+    if _callbacks.queue is None:
+        raise RuntimeError("queue_callback: no backward is running in this thread")
+    _callbacks.queue.append(callback)
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -139,8 +167,10 @@ def run_backward(
     if create_graph:  # .grad gets the values, .grad_tensor the Tensor with its graph
         accumulate = _accumulate_leaf_graph
     queued: set[int] = set()  # nodes with several outputs already on the heap
-    watching = anomaly or tracer is not None
+    # Node hooks anywhere: each node is asked for its own (else one test of a local per node).
+    watching = anomaly or tracer is not None or node_hooks.count
     was_enabled = mode.grad_enabled
+    outer_callbacks, _callbacks.queue = _callbacks.queue, []  # (a hook may run a backward of its own)
     mode.grad_enabled = create_graph
     try:
         while True:
@@ -192,6 +222,8 @@ def run_backward(
                 if not reached:
                     work = ()
                     continue
+                if watching and node._prehooks:
+                    out_grads = list(_run_node_hooks(node, node._prehooks, tuple(out_grads), tracer))
                 if node._saved is RELEASED:
                     raise node._second_backward()
                 if writes.latest < order:
@@ -227,6 +259,8 @@ def run_backward(
                     raise node._second_backward()
                 if writes.latest < order:  # something was written in place since node was recorded
                     node._check_versions(tensor)
+                if watching and node._prehooks:
+                    (grad,) = _run_node_hooks(node, node._prehooks, (grad,), tracer)
                 raw = grads = node._vjp_building_graph(grad, tensor) if create_graph else node.backward(node, grad)
             if type(grads) is not tuple:
                 grads = (grads,)
@@ -234,7 +268,7 @@ def run_backward(
                 grads = node._checked_grads(grads)
                 # (the user's rule may return an array it holds, a saved input say: .grad gets a copy)
                 handed_out.update(id(g) for g in grads if g is not None)
-            if watching:  # detect_anomaly, or an mg.compile trace
+            if watching:  # detect_anomaly, an mg.compile trace, or node hooks
                 if anomaly:
                     node._check_finite_grads(grads)
                 if tracer is not None:
@@ -242,6 +276,11 @@ def run_backward(
                         tracer.cannot_replay(f"{node.name}, a Function with several outputs")
                     else:
                         tracer.vjp(node, grad, raw, grads)
+                if node._posthooks:
+                    needs = node.needs_input_grad
+                    grads = tuple(g if need else None for g, need in zip(grads, needs))
+                    grad_outputs = (grad,) if uses is not None else tuple(out_grads)
+                    grads = _run_node_hooks(node, node._posthooks, grads, tracer, grad_outputs)
             if needed is None:
                 work = zip(node.inputs, grads)
             else:  # mg.grad: only along the paths to the inputs asked for
@@ -272,9 +311,13 @@ def run_backward(
                 accumulate(x, g, handed_out)
                 if x._node is None:
                     _run_post_accumulate_hooks(x)
+        callbacks = _callbacks.queue
+        while callbacks:  # (a callback may queue another)
+            callbacks.pop(0)()
         return found
     finally:
         mode.grad_enabled = was_enabled
+        _callbacks.queue = outer_callbacks
 
 
 def _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create_graph, handed_out) -> bool:
@@ -303,6 +346,24 @@ def _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create
                 found[id(out)] = grad
             reached = reached or id(out) in expand
     return reached
+
+
+def _run_node_hooks(node, hooks, grads: tuple, tracer, grad_outputs=None) -> tuple:
+    """A node's pre-hooks (``hook(grads)``, ``grad_outputs`` None) or hooks (``hook(grads,
+    grad_outputs)``), each given the gradients the previous one left; a non-None return
+    replaces them and must have one gradient per entry."""
+    if tracer is not None:  # (registered during the call: a replay would not run them)
+        tracer.cannot_replay(f"a hook on the {node.name} node")
+    kind = "hook" if grad_outputs is not None else "prehook"
+    for hook in tuple(hooks):
+        replaced = hook(grads, grad_outputs) if grad_outputs is not None else hook(grads)
+        if replaced is not None:
+            replaced = tuple(replaced)
+            if len(replaced) != len(grads):
+                raise RuntimeError(f"{kind} of the {node.name} node returned {len(replaced)} gradient(s) but "
+                                   f"there are {len(grads)}: return one per entry (None where there is none)")
+            grads = replaced
+    return grads
 
 
 def _accumulate_leaf_graph(leaf: Tensor, grad, handed_out: set[int]) -> None:
@@ -436,7 +497,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                          "True or not given, got allow_unused=False")
     allow_unused = bool(allow_unused) or materialize_grads
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = [inputs] if isinstance(inputs, (Tensor, GradientEdge)) else list(inputs)
+    inputs = [x.tensor if isinstance(x, GradientEdge) else x for x in inputs]
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, (Tensor, np.ndarray)) or np.isscalar(grad_outputs):

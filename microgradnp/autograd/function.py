@@ -26,6 +26,7 @@ import inspect
 import linecache
 import os
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -53,6 +54,37 @@ _MODIFIED = (
     "(e.g. optimizer.step() after loss.backward()), or use an out-of-place operation "
     "(y = y * 2 instead of y *= 2) or change a copy (y = y.clone() before the change)."
 )
+
+
+class _Name(str):
+    """A node's name: a string (``Tensor.op``, graph drawings) that can also be called,
+    since PyTorch code asks ``grad_fn.name()``."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
+
+
+class _SavedTensorsHooks(threading.local):
+    """Per thread, as PyTorch's: the (pack, unpack) pairs of the active
+    ``mg.autograd.graph.saved_tensors_hooks`` blocks (innermost last), and the message of an
+    active ``disable_saved_tensors_hooks``. Those blocks count among ``watchers``, so ``apply``
+    looks here only while some thread has one active."""
+
+    stack: tuple = ()
+    disabled: str | None = None
+
+
+saved_tensors_hooks_state = _SavedTensorsHooks()
+
+
+class _NodeHooks:
+    count = 0  # node hooks registered (register_hook, register_prehook) and not removed, in all threads
+    lock = threading.Lock()
+
+
+node_hooks = _NodeHooks()
 
 
 def _user_origin() -> str:
@@ -130,8 +162,8 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name") is None:
-            cls.name = cls._default_name()
+        name = cls.__dict__.get("name")
+        cls.name = _Name(cls._default_name() if name is None else name)
         # As PyTorch: defining setup_context means that forward takes no ctx.
         if cls.setup_context is not Function.setup_context:
             signature = inspect.signature(cls.forward)
@@ -174,9 +206,12 @@ class Function:
     @property
     def saved_tensors(self) -> tuple:
         """What ``save_for_backward`` kept (Tensors when backward runs to build a graph)."""
-        if self._saved is RELEASED:
-            raise self._second_backward()
-        return self._saved
+        saved = self._saved
+        if type(saved) is not tuple:  # (one check on the usual path)
+            if saved is RELEASED:
+                raise self._second_backward()
+            return saved.unpack()  # packed by mg.autograd.graph.saved_tensors_hooks
+        return saved
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -277,6 +312,8 @@ class Function:
                 _check_finite(out, ctx, "forward")
             if mode.tracer is not None:
                 mode.tracer.forward(_replayable(cls), ctx, inputs, arrays, params, result)
+            if saved_tensors_hooks_state.stack and result._node is ctx:
+                _pack_saved(ctx, inputs)
         return result
 
     def _apply_in_place(self, out, inputs: tuple, arrays: list, params: dict):
@@ -361,6 +398,8 @@ class Function:
                     _check_finite(out, self, "forward")
             if mode.tracer is not None:
                 mode.tracer.cannot_replay(f"{cls.name}, a Function with several outputs")
+            if saved_tensors_hooks_state.stack and self.inputs:
+                _pack_saved(self, inputs)
         return tuple(results)
 
     def _output_grads(self, grads: list, as_tensors: bool) -> tuple:
@@ -408,8 +447,10 @@ class Function:
     def _check_versions(self, output) -> None:
         """Refuse to run backward on saved arrays that were written in place since this
         node was recorded (the engine asks only when some write came after it)."""
-        if self._saved is RELEASED:
-            return  # the engine says why this graph cannot be walked again
+        if type(self._saved) is not tuple:
+            # RELEASED: the engine says why this graph cannot be walked again; or packed by
+            # saved_tensors_hooks, whose saves PyTorch does not check either.
+            return
         needed_by, needs = self._saved_needed_by, self.needs_input_grad
         for k, array in enumerate(self._saved):
             if needed_by is not None and not any(needs[i] for i in needed_by[k]):
@@ -502,8 +543,29 @@ class Function:
         return tuple(
             inputs[i] if i < len(inputs) and isinstance(inputs[i], Tensor) and inputs[i].data is a
             else owners.get(id(a), a)
-            for i, a in enumerate(self._saved)
+            for i, a in enumerate(self.saved_tensors)
         )
+
+    # -- PyTorch's node API (mg.autograd.graph.Node) ----------------------------------
+    _prehooks: tuple | list = ()
+    _posthooks: tuple | list = ()
+
+    def register_prehook(self, hook):
+        """Call ``hook(grad_outputs)`` (a tuple, one gradient per output) before this node's
+        backward; a non-None return (a tuple as long) replaces them. Returns a handle whose
+        ``remove()`` undoes it."""
+        return _NodeHookHandle(_hook_list(self, "_prehooks"), hook)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad_inputs, grad_outputs)`` after this node's backward (``grad_inputs``:
+        one gradient per input, None for those needing none); a non-None return (a tuple as
+        long) replaces ``grad_inputs``. Returns a handle whose ``remove()`` undoes it."""
+        return _NodeHookHandle(_hook_list(self, "_posthooks"), hook)
+
+    @property
+    def metadata(self) -> dict:
+        """A dict for the user's own notes about this node (empty at first), as PyTorch's."""
+        return self.__dict__.setdefault("_metadata", {})
 
     @property
     def next_functions(self) -> tuple:
@@ -538,12 +600,54 @@ def _replayable(cls: type) -> type:
     return replayable
 
 
+class _NodeHookHandle:
+    """Registers ``hook`` in ``hooks`` (a node's list) and counts it in ``node_hooks``, which
+    the engine reads once per backward; ``remove()`` undoes both."""
+
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+        with node_hooks.lock:
+            hooks.append(hook)
+            node_hooks.count += 1
+
+    def remove(self) -> None:
+        with node_hooks.lock:
+            if self._hook in self._hooks:
+                self._hooks.remove(self._hook)
+                node_hooks.count -= 1
+
+
+def _hook_list(node: Function, attribute: str) -> list:
+    """The node's list of hooks named ``attribute``, made on first use. Hooks never removed
+    stop counting in ``node_hooks`` when the node goes, so that later backwards skip the checks."""
+    hooks = node.__dict__.get(attribute)
+    if hooks is None:
+        hooks = []
+        setattr(node, attribute, hooks)
+        weakref.finalize(node, _forget_hooks, hooks)
+    return hooks
+
+
+def _forget_hooks(hooks: list) -> None:
+    with node_hooks.lock:
+        node_hooks.count -= len(hooks)
+        hooks.clear()
+
+
+def _pack_saved(node: Function, inputs: tuple) -> None:
+    """Pack what ``node`` (just recorded) saved with this thread's innermost saved-tensor hooks."""
+    from microgradnp.autograd.graph import pack_saved  # (that module imports this one)
+
+    pack_saved(node, inputs)
+
+
 class AccumulateGrad:
     """The end of a path in ``next_functions``: the leaf ``variable``, whose ``.grad``
     backward accumulates into (one per leaf, as PyTorch's)."""
 
-    name = "AccumulateGrad"
+    name = _Name("AccumulateGrad")
     next_functions: tuple = ()
+    metadata = Function.metadata
 
     def __init__(self, variable):
         self._variable = weakref.ref(variable)
