@@ -116,3 +116,18 @@ def test_incomplete_gamma_at_an_infinite_shape(name):
     a, x = np.array([np.inf, np.inf, np.inf, np.inf, 0.5]), np.array([0.0, 1.0, np.inf, 1e300, 2.0])
     got = getattr(mg.special, name)(mg.tensor(a), mg.tensor(x)).data
     np.testing.assert_allclose(got, getattr(torch.special, name)(torch.tensor(a), torch.tensor(x)).numpy(), rtol=1e-14)
+
+
+def test_sinc_gradient_near_zero_and_gammaln_beyond_the_float_range():
+    # sin(pi x) / (pi x) cancels near 0: the gradient was -inf at 1e-200 and nan at 1e-310
+    x = mg.tensor([1e-310, 1e-200, 1e-9, 5e-5, 0.0, 0.3], requires_grad=True)
+    value = mg.sinc(x)
+    value.sum().backward()
+    exact = -np.pi**2 * x.data / 3 + np.pi**4 * x.data**3 / 30  # the Taylor series of the derivative
+    np.testing.assert_allclose(x.grad[:5], exact[:5], rtol=1e-12, atol=0)
+    s = np.pi * 0.3
+    np.testing.assert_allclose(x.grad[5], (np.cos(s) * s - np.sin(s)) / s**2 * np.pi, rtol=1e-13)
+    np.testing.assert_allclose(value.data, np.sinc(x.data), rtol=1e-15)
+    values = mg.special.gammaln(mg.tensor([1e308, 2.6e305, 5.0]))  # math.lgamma raised OverflowError
+    np.testing.assert_array_equal(values.data[:2], np.inf)
+    assert values.data[2] == pytest.approx(np.log(24.0), rel=1e-15)

@@ -262,7 +262,7 @@ class Erfinv(Primitive):
 def _lgamma_one(value: float) -> float:
     try:
         return math.lgamma(value)
-    except ValueError:  # a pole (0, -1, -2...): PyTorch gives inf
+    except (ValueError, OverflowError):  # a pole (0, -1, -2...), or beyond 2.5e305: PyTorch gives inf
         return math.inf
 
 
@@ -271,7 +271,7 @@ def _in_float64(function):
 
     def call(a):
         a = floating(np.asarray(a))
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (inf and nan as PyTorch's, quietly)
             return np.asarray(function(a.astype(np.float64)), dtype=np.float64).astype(a.dtype, copy=False)
 
     return call
@@ -387,11 +387,15 @@ def logaddexp2(input, other):  # noqa: A002
 
 
 def sinc(input):  # noqa: A002
-    """The normalised sinc, ``sin(pi x) / (pi x)`` and 1 at 0 (``torch.sinc``; gradient 0 at 0)."""
+    """The normalised sinc, ``sin(pi x) / (pi x)`` and 1 at 0 (``torch.sinc``; gradient 0 at 0).
+    Near 0 (``|x| < 1e-4``) it is its Taylor series ``1 - s^2/6 + s^4/120`` (``s = pi x``,
+    exact to rounding there), so that the gradient stays right where ``s^2`` underflows."""
     x = _tensor(input)
-    zero = _on_data(np.equal)(x, 0)
-    scaled = ops.where(zero, 1.0, x) * math.pi
-    return ops.where(zero, 1.0, ops.sin(scaled) / scaled)
+    small = _on_data(np.less)(ops.abs(x), 1e-4)
+    scaled = ops.where(small, 1.0, x) * math.pi
+    near = ops.where(small, x, 0.0) * math.pi  # (0 elsewhere: inf and nan take the other branch quietly)
+    square = near * near
+    return ops.where(small, 1 - square / 6 + square * square / 120, ops.sin(scaled) / scaled)
 
 
 def logit(input, eps=None):  # noqa: A002
