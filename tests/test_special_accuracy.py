@@ -131,3 +131,13 @@ def test_sinc_gradient_near_zero_and_gammaln_beyond_the_float_range():
     values = mg.special.gammaln(mg.tensor([1e308, 2.6e305, 5.0]))  # math.lgamma raised OverflowError
     np.testing.assert_array_equal(values.data[:2], np.inf)
     assert values.data[2] == pytest.approx(np.log(24.0), rel=1e-15)
+
+
+def test_gammainc_refuses_an_a_it_cannot_compute_instead_of_running_for_ever():
+    # a = 1e300 ran the series for about 1e150 steps; beyond 1e8 the digits are wrong anyway
+    for function in (mg.special.gammainc, mg.special.gammaincc):
+        with pytest.raises(ValueError, match="a = 1e\\+300 is beyond what is computed here"):
+            function(mg.tensor([2.0, 1e300]), mg.tensor([1.0, 1e300]))
+    # the edges PyTorch defines still have their values
+    np.testing.assert_array_equal(mg.special.gammainc(mg.tensor([np.inf, 1e300]), mg.tensor([1.0, 0.0])).data,
+                                  [0.0, 0.0])

@@ -526,6 +526,9 @@ def mvlgamma(input, p: int):  # noqa: A002
     return total + p * (p - 1) / 4 * math.log(math.pi)
 
 
+_IGAMMA_MAX_A = 1e8  # (beyond it, seconds per value and relative errors past 1e-7)
+
+
 def _igamma_values(a: np.ndarray, x: np.ndarray, upper: bool) -> np.ndarray:
     """The regularized lower incomplete gamma function P(a, x) (or, ``upper``, Q = 1 - P) in
     float64: P from its series below ``x = a + 1``, Q from Legendre's continued fraction
@@ -536,6 +539,12 @@ def _igamma_values(a: np.ndarray, x: np.ndarray, upper: bool) -> np.ndarray:
     # (P(inf, inf) is nan, as PyTorch's; an infinite a is not summed: its step count would be inf)
     invalid = (a < 0) | (x < 0) | np.isnan(a) | np.isnan(x) | ((a == 0) & (x == 0)) | (np.isposinf(a) & np.isposinf(x))
     regular = ~invalid & (a > 0) & (x > 0) & np.isfinite(x) & np.isfinite(a)
+    if np.any(regular & (a > _IGAMMA_MAX_A)):
+        # (about sqrt(a) steps, and 1e-16 * a relative error: minutes and wrong digits, not a value)
+        raise InvalidArgumentError(
+            f"gammainc/gammaincc: a = {float(a[regular].max()):g} is beyond what is computed here (a <= "
+            f"{_IGAMMA_MAX_A:g}): the series would take about sqrt(a) steps and lose a * 1e-16 of its relative "
+            "accuracy; for such a, P(a, x) is close to the normal law Phi((x - a) / sqrt(a))")
     av, xv = np.where(regular, a, 1.0), np.where(regular, x, 1.0)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         log_prefix = av * np.log(xv) - xv - _lgamma_values(av)
