@@ -19,9 +19,9 @@ from typing import NamedTuple
 import numpy as np
 
 from microgradnp import ops
-from microgradnp.errors import InvalidArgumentError
+from microgradnp.errors import InvalidArgumentError, LinAlgError
 from microgradnp.ops import matmul
-from microgradnp.ops.linalg import LinAlgError, LUFactor, lu_factor_arrays
+from microgradnp.ops.linalg import LUFactor, lu_factor_arrays
 from microgradnp.ops.linalg import lu_unpack as _unpacked
 from microgradnp.ops.primitive import reads_values as _reads_values
 from microgradnp.ops.torch_shape import (

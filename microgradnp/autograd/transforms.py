@@ -128,7 +128,7 @@ class _Differentiated:
     def __init__(self, func, args: tuple, kwargs: dict, argnums, what: str, has_aux: bool = False):
         positions = _argnums(argnums, args, what)
         args = list(args)
-        self.inputs, self.structures, self.connected = [], [], False
+        self.structures = []
         chosen = [_flatten(args[i]) for i in positions]
         with enable_grad():
             fresh, self.connected = _inputs([t for leaves, _ in chosen for t in _tensors(leaves, what)], what)

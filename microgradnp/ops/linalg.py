@@ -8,7 +8,7 @@ import string
 
 import numpy as np
 
-from microgradnp.errors import InvalidArgumentError, LinAlgError  # noqa: F401  (LinAlgError: mg.linalg's)
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Mul
 from microgradnp.ops.primitive import Primitive, broadcast_grad, promote, refuse_non_numbers
 from microgradnp.ops.reductions import Sum
