@@ -138,6 +138,7 @@ from microgradnp.nn.functional import (  # torch.conv2d(...) is F.conv2d(...): t
     pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm, threshold,
 )
 from microgradnp.nn.functional import conv_transpose3d  # torch.conv_transpose3d is F.conv_transpose3d
+from microgradnp.ops.out_argument import accept_out as _accept_out
 from microgradnp.ops.torch_names_more import *  # noqa: F403  (its __all__: windows, torch.abs_...)
 from microgradnp.ops.torch_more import (  # more of torch's top-level names
     diagonal_scatter, dropout, embedding, finfo, frexp, gcd, gradient, histogram, histogramdd, i0, igamma, igammac,
@@ -161,6 +162,8 @@ int64 = long = _np.dtype(_np.int64)
 bool = _np.dtype(_np.bool_)  # noqa: A001
 
 __version__ = "0.1.0"
+
+_accept_out(globals())  # torch.add(a, b, out=c) and the other functions that take out= in PyTorch
 
 # ``from microgradnp import *`` leaves Python's builtins alone (mg.float, mg.range, mg.all...
 # are there as attributes, as in PyTorch).

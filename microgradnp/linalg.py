@@ -23,6 +23,7 @@ from microgradnp.errors import InvalidArgumentError, LinAlgError
 from microgradnp.ops import matmul
 from microgradnp.ops.linalg import LUFactor, lu_factor_arrays
 from microgradnp.ops.linalg import lu_unpack as _unpacked
+from microgradnp.ops.out_argument import LINALG_TAKES_OUT, accept_out
 from microgradnp.ops.primitive import reads_values as _reads_values
 from microgradnp.ops.torch_shape import (
     _at_least_2d,
@@ -485,3 +486,6 @@ def eigvals(A):
         NotImplementedError: always, pointing to ``eigvalsh`` for symmetric matrices.
     """
     raise _complex_refused("eigvals")
+
+
+accept_out(globals(), LINALG_TAKES_OUT)  # out=, as torch.linalg's functions take it

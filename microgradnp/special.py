@@ -20,6 +20,7 @@ import math
 
 from microgradnp import ops
 from microgradnp.ops import erf, erfc, exp2, expm1, log1p, sigmoid
+from microgradnp.ops.out_argument import SPECIAL_TAKES_OUT, accept_out
 from microgradnp.ops.special_functions import Entr, Erfcx, I0e, I1e, LogNdtr, Ndtri, Xlog1py, Zeta
 from microgradnp.ops.torch_math import _tensor, digamma, erfinv, lgamma, logit, sinc, xlogy
 from microgradnp.ops.torch_more import i0, i1, igamma, igammac, mvlgamma, polygamma
@@ -123,3 +124,6 @@ def log_softmax(input, dim, *, dtype=None):  # noqa: A002
 def round(input, *, decimals=0):  # noqa: A001, A002
     """Round half to even, to ``decimals`` places (``torch.special.round``; gradient 0)."""
     return ops.round(input, decimals=decimals)
+
+
+accept_out(globals(), SPECIAL_TAKES_OUT)  # out=, as torch.special's functions take it
