@@ -27,6 +27,20 @@ def _tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def constant_weights(value, name: str, argument: str = "weight"):
+    """A loss's class or element weights as an array: constants of the loss, which PyTorch does
+    not differentiate either. One that requires grad is refused as PyTorch refuses it: taking its
+    values would silently drop the gradient it asks for."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor) and value.requires_grad and mode.grad_enabled:
+        raise RuntimeError(
+            f"{name}: the loss is not differentiable with respect to {argument} (as in PyTorch), but {argument} "
+            f"requires grad; pass {argument}.detach(), or build the weighted loss from operations "
+            f"(reduction='none', then multiply) to differentiate it")
+    return np.asarray(_data(value))
+
+
 def eager_only(what: str) -> None:
     """Under ``mg.compile``, run the traced function eagerly: ``what`` computes constants from
     the values of its inputs in NumPy, which a replay would not compute again."""
@@ -309,7 +323,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     others = 1 - np.eye(classes, dtype=input.dtype)[indices]
     terms = terms * others
     if weight is not None:
-        weight = np.asarray(_data(weight))
+        weight = constant_weights(weight, "multi_margin_loss")
         if weight.shape != (classes,):
             raise InvalidArgumentError(f"multi_margin_loss: weight must have shape ({classes},), got {weight.shape}")
         terms = terms * weight.astype(input.dtype)[indices][..., None]

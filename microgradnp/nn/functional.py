@@ -145,11 +145,6 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False,
     return Dropout.apply(input, p=p, rng=rng)
 
 
-def _array(value):
-    """Per-element weights are constants of a loss: take their values."""
-    return None if value is None else np.asarray(_data(value))
-
-
 def _weighted(name: str, losses, input, weight, reduction: str, mean_over_weights: bool = True):
     """A loss with PyTorch's per-element ``weight`` (of the input's shape; a weight that
     requires grad gets its gradient): ``losses`` (per element) times it, summed, or averaged:
@@ -220,7 +215,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
     """Binary cross-entropy of probabilities in [0, 1] (apply ``sigmoid`` first)."""
     reduction = _legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
-    return _losses.BCELoss.apply(input, target, weight=_array(weight), reduction=reduction)
+    return _losses.BCELoss.apply(input, target, weight=constant_weights(weight, "binary_cross_entropy"),
+                                 reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -228,7 +224,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """Sigmoid plus binary cross-entropy, computed stably from raw scores (logits)."""
     reduction = _legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy_with_logits")
     return _losses.BCEWithLogitsLoss.apply(
-        input, target, weight=_array(weight), pos_weight=_array(pos_weight), reduction=reduction
+        input, target, weight=constant_weights(weight, "binary_cross_entropy_with_logits"),
+        pos_weight=constant_weights(pos_weight, "binary_cross_entropy_with_logits", "pos_weight"), reduction=reduction
     )
 
 
@@ -247,13 +244,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         raise InvalidArgumentError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target_data = np.asarray(_data(target))
     if target_data.dtype.kind == "f" and target_data.shape == np.shape(_data(input)):
-        return _soft_cross_entropy(input, target, _array(weight), reduction, label_smoothing)
-    return _losses.CrossEntropyLoss.apply(input, target_data, weight=_array(weight), ignore_index=ignore_index,
-                                  label_smoothing=label_smoothing, reduction=reduction)
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    return _losses.CrossEntropyLoss.apply(input, target_data, weight=constant_weights(weight, "cross_entropy"),
+                                          ignore_index=ignore_index, label_smoothing=label_smoothing,
+                                          reduction=reduction)
 
 
 def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
-    """Cross-entropy against class probabilities: ``-sum_c w_c p_c log softmax(x)_c``."""
+    """Cross-entropy against class probabilities: ``-sum_c w_c p_c log softmax(x)_c``, built
+    from operations, so a weight that requires grad gets its gradient (as in PyTorch)."""
     check_reduction(reduction, "cross_entropy")
     shape = np.shape(_data(input))
     class_axis = 0 if len(shape) == 1 else 1  # (C,) is one unbatched sample, as in PyTorch
@@ -265,6 +264,7 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
         target = target * (1 - label_smoothing) + label_smoothing / classes
     log_probs = log_softmax(input, axis=class_axis)
     if weight is not None:
+        weight = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight))
         if weight.shape != (classes,):
             raise InvalidArgumentError(
                 f"cross_entropy: weight must hold one weight per class, shape ({classes},), "
@@ -283,7 +283,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     unbatched sample ``(C,)``) at class indices ``(N,)`` in ``[0, C)`` (a 0-d index for an
     unbatched sample); ``weight`` holds one weight per class."""
     reduction = _legacy_reduction(size_average, reduce, reduction, "nll_loss")
-    return _losses.NLLLoss.apply(input, np.asarray(_data(target)), weight=_array(weight),
+    return _losses.NLLLoss.apply(input, np.asarray(_data(target)), weight=constant_weights(weight, "nll_loss"),
                          ignore_index=ignore_index, reduction=reduction)
 
 
@@ -810,6 +810,7 @@ def prelu(input, weight):
 
 # -- more losses and distances (microgradnp/nn/extra_losses.py) -----------------------------------
 from microgradnp.nn.extra_losses import (  # noqa: E402  (they build on the functions above)
+    constant_weights,
     cosine_embedding_loss,
     gaussian_nll_loss,
     hinge_embedding_loss,
