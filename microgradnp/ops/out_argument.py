@@ -59,10 +59,13 @@ _FACTORIES = frozenset("arange empty eye full linspace logspace ones rand randin
 def accept_out(namespace: dict, names=TAKES_OUT) -> None:
     """Give every function of ``namespace`` (a module's globals) named in ``names`` the ``out=``
     argument."""
+    wrapped = {}  # one wrapper per function, so aliases stay the same object (mg.asin is mg.arcsin)
     for name in names:
         function = namespace.get(name)
         if callable(function) and not isinstance(function, type):
-            namespace[name] = _with_out(function, name)
+            if id(function) not in wrapped:
+                wrapped[id(function)] = _with_out(function, name)
+            namespace[name] = wrapped[id(function)]
 
 
 def _with_out(function, name: str):
