@@ -283,7 +283,14 @@ class Tensor:
         then); otherwise it wraps ``.grad`` (shared, no graph). None when ``.grad`` is None."""
         pair = self._grad_graph
         if pair is not None and pair[0] is self._grad:
-            return pair[1]
+            graph = pair[1]
+            if not np.array_equal(graph.data.astype(pair[0].dtype, copy=False), pair[0], equal_nan=True):
+                # .grad was changed in place since (x.grad[...] = 0, x.grad *= 2): as PyTorch's in-place change
+                # of a .grad that has a graph, the values are the new ones and the graph stays that of the old.
+                with _enable_grad():
+                    graph = graph + Tensor._wrap(pair[0] - graph.data)
+                self._grad_graph = (pair[0], graph)
+            return graph
         return None if self._grad is None else Tensor._wrap(self._grad)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -322,6 +329,10 @@ class Tensor:
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if not self._requires_grad:  # as PyTorch: no gradient will ever reach it
+            raise RuntimeError(
+                "can't retain_grad on a tensor that has requires_grad=False: no gradient reaches it. Compute it "
+                "from tensors created with requires_grad=True, outside mg.no_grad()")
         if self._node is not None:
             self._retains_grad = True
         return self
@@ -361,7 +372,12 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied) as a new leaf with no graph."""
-        return Tensor._wrap(self.data)
+        detached = Tensor._wrap(self.data)
+        if _versions.graph_writes and self.data.base is not None:
+            # A constant by request, of the values the memory has now: not a view that missed a write
+            # into it (versions.stale_view), as a view taken before buf[0] = x * 2 is.
+            detached._view_stamp = next(_versions.stamps)
+        return detached
 
     def clone(self) -> Tensor:
         """A copy of the data, in the graph (gradients flow back to this tensor)."""
@@ -693,6 +709,8 @@ class Tensor:
                                  f"{data.dtype} in place (PyTorch refuses it too); compute a new tensor instead")
             result = result.to(data.dtype)
         np.copyto(data, result.data)
+        if result._node is not None and result._node._outputs is None and result.data is not data:
+            result._node._in_place_output = result.data  # (a saved output is this tensor's value: create_graph)
         _versions.bump(data)  # a node that saved the old values raises at backward, as in PyTorch
         if node is None and not before.requires_grad:  # a plain tensor's memory now holds graph values
             _versions.joined_graph(data, _versions.writes.latest)
@@ -1380,7 +1398,10 @@ def from_numpy(array) -> Tensor:
     if array.dtype.kind not in "fiub":
         raise TypeError(f"from_numpy: dtype {array.dtype} is not supported: microgradnp works with real numbers "
                         "(floating, integer or bool arrays)")
-    return Tensor._wrap(array)
+    wrapped = Tensor._wrap(array)
+    if _versions.graph_writes and array.base is not None:  # a constant of the values it has now, as detach()
+        wrapped._view_stamp = next(_versions.stamps)
+    return wrapped
 
 
 def _argmax_or_min(function):
@@ -1433,6 +1454,7 @@ class _Size(int):
 from microgradnp import ops as _ops  # noqa: E402  (the operations need Tensor defined)
 from microgradnp.autograd import engine as _engine  # noqa: E402
 from microgradnp.autograd import versions as _versions  # noqa: E402
+from microgradnp.autograd.grad_mode import enable_grad as _enable_grad  # noqa: E402
 from microgradnp.autograd.grad_mode import mode as _grad_mode  # noqa: E402
 from microgradnp.autograd.grad_mode import watchers as _watchers  # noqa: E402
 from microgradnp.ops import torch_methods as _torch_methods  # noqa: E402

@@ -372,13 +372,19 @@ def _accumulate_leaf_graph(leaf: Tensor, grad, handed_out: set[int]) -> None:
     previous = leaf.grad_tensor
     if not isinstance(grad, Tensor):
         grad = Tensor._wrap(grad)
+    # Summed before .grad is: ``previous`` may wrap the very array that is about to be added to in place.
+    total = grad if previous is None else previous + grad
+    if total.data.dtype != leaf.data.dtype:  # (as .grad: a float32 leaf met a float64 constant)
+        total = total.to(leaf.data.dtype)
     handed_out.add(id(grad.data))  # the graph's Tensor keeps it: .grad gets a copy
     _accumulate_leaf(leaf, grad.data, handed_out)
-    total = grad if previous is None else previous + grad
     leaf._grad_graph = (leaf._grad, total)
 
 
 def _run_hooks(tensor: Tensor, grad):
+    dtype = tensor.data.dtype
+    if grad.dtype != dtype and dtype.kind == "f":  # as PyTorch, a hook sees the gradient in its tensor's dtype
+        grad = grad.to(dtype) if isinstance(grad, Tensor) else grad.astype(dtype)
     for hook in tuple(tensor._hooks):
         if type(hook) is _AfterAccumulation:
             continue

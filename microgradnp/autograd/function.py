@@ -159,6 +159,10 @@ class Function:
     # (threshold_backward takes the input), so differentiating again gives zeros instead of
     # "does not require grad".
     _zero_second_order = False
+    # A node recorded by an in-place write (``y.exp_()``): the array its forward returned, of which
+    # the tensor written into holds a copy. A saved output is that array, so under create_graph
+    # ``_saved_as_tensors`` maps it to the output Tensor (else it would be a constant there).
+    _in_place_output = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -313,7 +317,7 @@ class Function:
             if mode.tracer is not None:
                 mode.tracer.forward(_replayable(cls), ctx, inputs, arrays, params, result)
             if saved_tensors_hooks_state.stack and result._node is ctx:
-                _pack_saved(ctx, inputs)
+                _pack_saved(ctx, inputs, (out,))
         return result
 
     def _apply_in_place(self, out, inputs: tuple, arrays: list, params: dict):
@@ -399,7 +403,7 @@ class Function:
             if mode.tracer is not None:
                 mode.tracer.cannot_replay(f"{cls.name}, a Function with several outputs")
             if saved_tensors_hooks_state.stack and self.inputs:
-                _pack_saved(self, inputs)
+                _pack_saved(self, inputs, outs)
         return tuple(results)
 
     def _output_grads(self, grads: list, as_tensors: bool) -> tuple:
@@ -537,7 +541,17 @@ class Function:
         """The saved arrays as the Tensors they are the data of, so that a
         differentiable backward sees through them; other arrays stay constants."""
         inputs = self.inputs
+        if type(self._saved) is not tuple:  # packed by saved_tensors_hooks
+            return self._unpacked_as_tensors(outputs)
         owners = {id(x.data): x for x in (*outputs, *reversed(inputs)) if isinstance(x, Tensor)}
+        moved = self._in_place_output
+        if moved is not None and outputs and isinstance(outputs[0], Tensor):
+            output = outputs[0]
+            if output.data is not moved and not np.array_equal(output.data, moved, equal_nan=True):
+                # Written since under no_grad (the first-order rule uses the saved values): those
+                # values, with the output's derivatives.
+                output = output + Tensor._wrap(moved - output.data)
+            owners[id(moved)] = output
         # Two inputs can share one array (x * x.detach()); saving inputs in their own
         # order, as the built-in primitives do, tells them apart.
         return tuple(
@@ -545,6 +559,28 @@ class Function:
             else owners.get(id(a), a)
             for i, a in enumerate(self.saved_tensors)
         )
+
+    def _unpacked_as_tensors(self, outputs: tuple) -> tuple:
+        """``_saved_as_tensors`` for arrays packed by ``saved_tensors_hooks``: as in PyTorch, what
+        the unpack hook returns for a saved input or output has that tensor's graph (a copy made
+        by the hooks, an offloaded array...), with the values the hook gave back."""
+        arrays = self._saved.unpack()
+        origins = getattr(self._saved, "origins", None) or (None,) * len(arrays)
+        tensors = []
+        for array, origin in zip(arrays, origins):
+            original = None
+            if origin is not None:
+                kind, i = origin
+                group = self.inputs if kind == "input" else outputs
+                original = group[i] if i < len(group) else None
+            if not isinstance(original, Tensor) or not isinstance(array, np.ndarray):
+                tensors.append(array)
+            elif array is original.data or (array.shape == original.data.shape
+                                             and np.array_equal(array, original.data, equal_nan=True)):
+                tensors.append(original)
+            else:  # the hook changed the values: those values, the original's derivatives
+                tensors.append(original + Tensor._wrap(np.asarray(array - original.data, dtype=array.dtype)))
+        return tuple(tensors)
 
     # -- PyTorch's node API (mg.autograd.graph.Node) ----------------------------------
     _prehooks: tuple | list = ()
@@ -634,11 +670,11 @@ def _forget_hooks(hooks: list) -> None:
         hooks.clear()
 
 
-def _pack_saved(node: Function, inputs: tuple) -> None:
+def _pack_saved(node: Function, inputs: tuple, outputs: tuple) -> None:
     """Pack what ``node`` (just recorded) saved with this thread's innermost saved-tensor hooks."""
     from microgradnp.autograd.graph import pack_saved  # (that module imports this one)
 
-    pack_saved(node, inputs)
+    pack_saved(node, inputs, outputs)
 
 
 class AccumulateGrad:

@@ -135,22 +135,34 @@ class PackedSaved:
     """A node's ``_saved`` while saved-tensor hooks are used: per saved item, the pack
     hook's result (or the item itself if it is not an array), and the unpack hook."""
 
-    __slots__ = ("items", "unpack_hook")
+    __slots__ = ("items", "origins", "unpack_hook")
 
-    def __init__(self, saved: tuple, inputs: tuple, hooks):
+    def __init__(self, saved: tuple, inputs: tuple, hooks, outputs: tuple = ()):
         pack_hook, self.unpack_hook = hooks
         # An input's array is packed as the input Tensor itself, as PyTorch does; another
         # array (the output among them: a Tensor holding its own node would be a cycle) as
         # a new Tensor of no graph.
         owners = {id(t.data): t for t in inputs if isinstance(t, Tensor)}
-        items = []
-        for a in saved:
-            if isinstance(a, (np.ndarray, np.generic)):
-                tensor = owners.get(id(a))
-                items.append((True, pack_hook(tensor if tensor is not None else Tensor._wrap(np.asarray(a)))))
-            else:
-                items.append((False, a))  # (None or a Python value saved with the arrays)
+        positions = {id(t.data): i for i, t in reversed(list(enumerate(inputs))) if isinstance(t, Tensor)}
+        produced = {id(o): k for k, o in enumerate(outputs)}
+        items, origins = [], []
+        # As PyTorch, the operations of the pack hook itself (t * 2, t.exp()) are not packed:
+        # they would call the hook again, without end.
+        stack, _saved_hooks.stack = _saved_hooks.stack, ()
+        try:
+            for a in saved:
+                if isinstance(a, (np.ndarray, np.generic)):
+                    tensor = owners.get(id(a))
+                    items.append((True, pack_hook(tensor if tensor is not None else Tensor._wrap(np.asarray(a)))))
+                else:
+                    items.append((False, a))  # (None or a Python value saved with the arrays)
+                # Where the item came from, for create_graph: ("input", i), ("output", k) or None.
+                origins.append(("input", positions[id(a)]) if id(a) in positions
+                               else ("output", produced[id(a)]) if id(a) in produced else None)
+        finally:
+            _saved_hooks.stack = stack
         self.items = tuple(items)
+        self.origins = tuple(origins)
 
     def unpack(self) -> tuple:
         arrays = []
@@ -162,15 +174,16 @@ class PackedSaved:
         return tuple(arrays)
 
 
-def pack_saved(node: Function, inputs: tuple) -> None:
+def pack_saved(node: Function, inputs: tuple, outputs: tuple = ()) -> None:
     """Called by ``Function.apply`` for a node it just recorded while hooks are active
-    somewhere: pack what it saved with this thread's innermost hooks."""
+    somewhere: pack what it saved with this thread's innermost hooks. ``outputs``: the arrays
+    the node returned."""
     stack = _saved_hooks.stack
     if not stack or type(node._saved) is not tuple or not node._saved:
         return
     if grad_mode.mode.tracer is not None:
         _cannot_replay()
-    node._saved = PackedSaved(node._saved, inputs, stack[-1])
+    node._saved = PackedSaved(node._saved, inputs, stack[-1], outputs)
 
 
 # -- multi grad hooks ------------------------------------------------------------------
