@@ -77,11 +77,18 @@ def test_train_eval_and_zero_grad():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_state_dict_round_trip_and_copies():
+def test_state_dict_round_trip_shares_memory_and_deepcopy_snapshots():
+    import copy
+
     a, b = TwoLayer(rng=1), TwoLayer(rng=2)
+    snapshot = copy.deepcopy(a.state_dict())  # PyTorch's idiom for a copy
     state = a.state_dict()
     assert list(state) == [name for name, _ in a.named_parameters()]
-    state["scale"][0] = 99.0  # a copy: the model is untouched
+    assert all(isinstance(v, mg.Tensor) and not v.requires_grad for v in state.values())
+    state["scale"][0] = 99.0  # as PyTorch's: detached Tensors sharing the parameters' memory
+    assert a.scale.data[0] == 99.0
+    assert snapshot["scale"].data[0] == 1.5
+    a.load_state_dict(snapshot)
     assert a.scale.data[0] == 1.5
     b.load_state_dict(a.state_dict())
     x = mg.tensor(np.random.default_rng(0).standard_normal((5, 3)))

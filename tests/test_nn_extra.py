@@ -206,7 +206,7 @@ def test_layer_norm_module_against_torch(shape, affine, bias):
     theirs = torch.nn.LayerNorm(shape, eps=1e-4, elementwise_affine=affine, bias=bias).double()
     for p in ours.parameters():
         p.data[...] = rng.standard_normal(p.shape)
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     assert list(ours.state_dict()) == list(theirs.state_dict())
     x = rng.standard_normal((4, *shape)) * 100 + 3  # large magnitudes
     w = rng.standard_normal(x.shape)
@@ -239,7 +239,7 @@ def test_batch_norm_train_and_eval_against_torch(input_shape, momentum):
     theirs = torch.nn.BatchNorm1d(3, momentum=momentum).double()
     ours.weight.data[...] = rng.standard_normal(3)
     ours.bias.data[...] = rng.standard_normal(3)
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
     for step in range(4):
@@ -326,7 +326,7 @@ def test_embedding_against_torch_with_padding_and_repeats():
     assert ours.padding_idx == 4 and np.all(ours.weight.data[4] == 0)
     ours.weight.data[4] = 1.5  # the padding row is returned as it is, but never trained
     theirs = torch.nn.Embedding(6, 3, padding_idx=4).double()
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     idx = np.array([[4, 2, 2], [0, 4, 5]])
     w = np.random.default_rng(5).standard_normal((2, 3, 3))
     out_m, out_t = ours(idx), theirs(torch.tensor(idx))

@@ -220,7 +220,7 @@ def test_convert_sync_batchnorm_shares_parameters_buffers_and_mode():
     inner = nn.Sequential(bn2, nn.ReLU())
     model = nn.Sequential(nn.Linear(3, 3), bn1, inner, nn.ModuleList([bn3]), nn.LayerNorm(3))
     before = [(name, id(t)) for name, t in [*model.named_parameters(), *model.named_buffers()]]
-    state = {k: v.copy() for k, v in model.state_dict().items()}
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     converted = nn.SyncBatchNorm.convert_sync_batchnorm(model, process_group="group")
     assert converted is model and model[2] is inner
     syncs = [model[1], inner[0], model[3][0]]

@@ -26,7 +26,7 @@ def _bn_model(rng=0):
 def _torch_copy(torch, model):
     """The same network in torch, with model's parameters and buffers."""
     twin = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-    twin.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+    twin.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
     return twin
 
 
@@ -88,7 +88,7 @@ def _compare_averages(torch, kwargs_of, use_buffers):
     for seed in range(4):
         _perturbed(model, 0.3, seed)
         model(X)  # train mode: the BatchNorm statistics move too
-        twin.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+        twin.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
         ours.update_parameters(model)
         theirs.update_parameters(twin)
     mine, reference = ours.state_dict(), theirs.state_dict()

@@ -77,7 +77,8 @@ def test_load_into_is_the_same_as_load_state_dict(checkpoint):
 def test_metadata_records_format_version_and_class(checkpoint):
     metadata = metadata_of(checkpoint)
     assert metadata == {"format": "microgradnp.state_dict", "format_version": 1,
-                        "microgradnp_version": mg.__version__, "class": "MLP"}
+                        "microgradnp_version": mg.__version__, "class": "MLP",
+                        "tensors": [name for name, _ in MLP(2, (6, 5), 1).named_parameters()]}
 
 
 def test_float32_parameters_round_trip_as_float32(tmp_path):
@@ -198,7 +199,7 @@ def test_strict_false_loads_what_matches(tmp_path, model):
 
 def test_shape_mismatch_is_named_and_changes_nothing(checkpoint):
     other = MLP(2, (6, 4), 1, rng=3)
-    before = {name: value.copy() for name, value in other.state_dict().items()}
+    before = {name: value.numpy().copy() for name, value in other.state_dict().items()}
     with pytest.raises(ValueError, match=r"'fc2\.weight' has shape \(5, 6\) in the state but \(4, 6\)") as error:
         load(checkpoint, into=other)
     assert any("saved from MLP" in note and "model.npz" in note for note in error.value.__notes__)

@@ -69,7 +69,7 @@ def _assert_equal_structure(a, b):
         assert len(a) == len(b)
         for x, y in zip(a, b):
             _assert_equal_structure(x, y)
-    elif isinstance(a, np.ndarray):
+    elif isinstance(a, np.ndarray | mg.Tensor):  # (a Tensor saved comes back a Tensor, as torch.load)
         assert a.dtype == b.dtype and a.shape == b.shape
         np.testing.assert_array_equal(a, b)
     else:

@@ -112,8 +112,21 @@ class ModuleList(Module):
         del self[index]
         return module
 
-    def extra_repr(self) -> str:
-        return "" if self._modules else "[]"
+    def __repr__(self) -> str:
+        """As PyTorch's: a run of modules with the same repr is one line, ``(0-2): 3 x Linear(...)``."""
+        if not self._modules:
+            return f"{self._get_name()}()"
+        runs: list[list] = []  # [first index, last index, repr]
+        for i, module in enumerate(self._modules.values()):
+            text = repr(module)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = [(f"({first}): " if first == last else f"({first}-{last}): {last - first + 1} x ")
+                 + text.replace("\n", "\n  ") for first, last, text in runs]
+        return (f"{self._get_name()}(\n  " + "\n  ".join(lines)
+                + f"\n)  # {self.num_parameters():,} parameters")
 
 
 class ModuleDict(Module):

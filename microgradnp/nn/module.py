@@ -684,21 +684,68 @@ class Module:
 
     # -- state --------------------------------------------------------------------------
     def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
-        """A copy of every parameter's and persistent buffer's values by dotted name
-        (``prefix`` before each name); ``keep_vars=True`` gives the Tensors themselves;
-        ``destination``: a mapping to fill (and return) instead of a new OrderedDict.
+        """Every parameter and persistent buffer by dotted name (``prefix`` before each name),
+        as PyTorch's: each value is ``tensor.detach()``, a Tensor that does not require grad
+        and SHARES its memory with the parameter or buffer (``sd["weight"].fill_(0)`` changes
+        the model, and the state follows the optimizer's steps); take a snapshot with
+        ``copy.deepcopy(model.state_dict())``. ``keep_vars=True`` gives the Parameters and
+        buffers themselves; ``destination``: a mapping to fill (and return) instead of a new
+        OrderedDict.
 
         As PyTorch, a module's parameters come first, then its buffers, then its children.
         As PyTorch, a parameter (or module) registered under two names, such as tied
         weights, has an entry under each name, while ``named_parameters()`` lists it once.
         """
         state = OrderedDict() if destination is None else destination
-        for name, tensor in self._state_entries(prefix, extra=True):
+        self._save_state(state, prefix, keep_vars, frozenset())
+        return state
+
+    def _save_state(self, state, prefix: str, keep_vars: bool, ancestors: frozenset) -> None:
+        """This module's entries, then its children's, into ``state``, with the state-dict
+        hooks around them, as PyTorch's ``state_dict`` recursion."""
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
+        for name, tensor in self._state_entries(prefix, extra=True, recurse=False):
             if isinstance(tensor, _ExtraState):
                 state[name] = tensor.module.get_extra_state()
             else:
-                state[name] = tensor if keep_vars else tensor.data.copy()
-        return state
+                state[name] = tensor if keep_vars else tensor.detach()
+        ancestors = ancestors | {id(self)}
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in ancestors:  # a cycle would never end
+                module._save_state(state, f"{prefix}{name}.", keep_vars, ancestors)
+        for hook in self._state_dict_post_hooks.values():
+            if hook(self, state, prefix, {"version": 1}) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
+
+    # State-dict hooks: class-level empty stand-ins until one is registered (as the forward hooks').
+    _state_dict_pre_hooks = _state_dict_post_hooks = MappingProxyType({})
+    _load_state_dict_pre_hooks = _load_state_dict_post_hooks = MappingProxyType({})
+
+    def register_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, prefix, keep_vars)`` before ``state_dict()`` saves this module's
+        entries, as PyTorch's. Returns a handle whose ``remove()`` undoes it."""
+        return add_hook(self._hook_dict("_state_dict_pre_hooks"), hook, False, _no_change)
+
+    def register_state_dict_post_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict()``
+        saved this module's entries and its children's; it may change ``state_dict`` in
+        place and must return None (a RuntimeError otherwise), as PyTorch's."""
+        return add_hook(self._hook_dict("_state_dict_post_hooks"), hook, False, _no_change)
+
+    def register_load_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before ``load_state_dict`` checks and loads anything,
+        as PyTorch's: it may change ``state_dict`` (a copy of the one given: rename old
+        keys, say) and append to the lists; an appended error message makes the load raise
+        a RuntimeError."""
+        return add_hook(self._hook_dict("_load_state_dict_pre_hooks"), hook, False, _no_change)
+
+    def register_load_state_dict_post_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, incompatible_keys)`` after ``load_state_dict`` loaded the
+        values, as PyTorch's: it may remove names from ``incompatible_keys.missing_keys``
+        and ``.unexpected_keys`` (what remains makes a strict load raise) and must return None."""
+        return add_hook(self._hook_dict("_load_state_dict_post_hooks"), hook, False, _no_change)
 
     def get_extra_state(self):
         """What a module keeps in its ``state_dict`` beside its tensors (under ``"_extra_state"``),
@@ -711,10 +758,12 @@ class Module:
         raise RuntimeError("set_extra_state() is called only where a Module subclass overrides it; override "
                            "it to restore what get_extra_state() returned")
 
-    def _state_entries(self, prefix: str = "", ancestors: frozenset = frozenset(), extra: bool = False):
+    def _state_entries(self, prefix: str = "", ancestors: frozenset = frozenset(), extra: bool = False,
+                       recurse: bool = True):
         """``(dotted name, tensor)`` for every registered parameter and persistent buffer name,
         shared ones under each name; with ``extra``, also ``(name, _ExtraState)`` where a module
-        keeps extra state (after its buffers, as PyTorch orders them)."""
+        keeps extra state (after its buffers, as PyTorch orders them); with ``recurse=False``,
+        this module's own only."""
         for name, parameter in self._parameters.items():
             if parameter is not None:
                 yield prefix + name, parameter
@@ -723,6 +772,8 @@ class Module:
                 yield prefix + name, buffer
         if extra and type(self).get_extra_state is not Module.get_extra_state:
             yield prefix + _EXTRA_STATE, _ExtraState(self)
+        if not recurse:
+            return
         ancestors = ancestors | {id(self)}
         for name, module in self._modules.items():
             if module is not None and id(module) not in ancestors:  # a cycle would never end
@@ -734,10 +785,14 @@ class Module:
         With ``strict=True`` (the default) missing or unexpected names raise a
         ``StateDictKeyError`` (a KeyError and, as PyTorch's, a RuntimeError). A shape or
         dtype mismatch always raises, naming the parameter. Nothing is changed unless
-        everything checks. ``assign=True`` makes each parameter and buffer hold the
-        state's array itself instead of copying into its own (the Tensor objects, which an
-        optimizer holds, stay). Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``,
-        a named tuple.
+        everything checks (but as PyTorch's, a strict load with a load-state-dict post-hook
+        loads the names that match, runs the hook, then raises for what it left). The
+        values may be Tensors (``state_dict()``'s, ``nn.load``'s) or NumPy arrays.
+        ``assign=True`` makes each parameter and buffer hold the state's array itself
+        instead of copying into its own (the Tensor objects, which an optimizer holds,
+        stay; PyTorch puts new Parameters in their place). Returns
+        ``IncompatibleKeys(missing_keys, unexpected_keys)``, a named tuple. The
+        ``register_load_state_dict_pre_hook``/``_post_hook`` hooks run as PyTorch's.
 
         Raises:
             TypeError: ``state_dict`` is not a mapping (None, a path, a list...).
@@ -750,20 +805,31 @@ class Module:
                 f"model.state_dict() returns, got {type(state_dict).__name__}"
                 f"{'' if state_dict is None else f' ({state_dict!r:.40})'}.{hint}"
             )
+        hooked = [(f"{name}." if name else "", module) for name, module in self.named_modules(remove_duplicate=False)
+                  if module._load_state_dict_pre_hooks or module._load_state_dict_post_hooks]
+        hook_missing, hook_unexpected, error_msgs = [], [], []
+        if any(module._load_state_dict_pre_hooks for _, module in hooked):
+            metadata = getattr(state_dict, "_metadata", None)
+            state_dict = OrderedDict(state_dict)  # the hooks may change it; the caller's stays as it is
+            for prefix, module in hooked:
+                local_metadata = metadata.get(prefix[:-1], {}) if isinstance(metadata, Mapping) else {}
+                for hook in module._load_state_dict_pre_hooks.values():
+                    hook(module, state_dict, prefix, local_metadata, strict, hook_missing, hook_unexpected,
+                         error_msgs)
+            if error_msgs:
+                raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                                   + "\n\t".join(map(str, error_msgs)))
         own = dict(self._state_entries(extra=True))
-        missing = [name for name in own if name not in state_dict]
-        unexpected = [name for name in state_dict if name not in own]
-        if strict and (missing or unexpected):
-            parts = []
-            if missing:
-                parts.append(f"missing keys {missing}")
-            if unexpected:
-                parts.append(f"unexpected keys {unexpected}")
-            raise StateDictKeyError(
-                f"Error(s) in loading state_dict for {type(self).__name__}: {' and '.join(parts)}. "
-                "Build the model with the same architecture, or pass strict=False to load what matches."
-            )
+        missing = [*hook_missing, *(name for name in own if name not in state_dict and name not in hook_missing)]
+        unexpected = [*hook_unexpected,
+                      *(name for name in state_dict if name not in own and name not in hook_unexpected)]
+        post_hooks = any(module._load_state_dict_post_hooks for _, module in hooked)
+        if strict and (missing or unexpected) and not post_hooks:
+            self._raise_incompatible(missing, unexpected)
         values, extras = {}, {}
+        # A state_dict() shares the model's memory: a value that IS another entry's array (a
+        # state with names swapped) is copied first, so that no write reads an overwritten value.
+        own_arrays = {id(tensor.data) for tensor in own.values() if isinstance(tensor, Tensor)}
         for name, parameter in own.items():
             if name not in state_dict:
                 continue
@@ -782,6 +848,8 @@ class Module:
                     f"load_state_dict: {name!r} has dtype {value.dtype} in the state but "
                     f"{parameter.data.dtype} in the model; convert one of them first"
                 )
+            if not assign and id(value) in own_arrays and value is not parameter.data:
+                value = value.copy()
             values[name] = value
         for name, value in values.items():
             if assign:
@@ -792,7 +860,26 @@ class Module:
         for name, value in extras.items():
             if type(own[name].module).set_extra_state is not Module.set_extra_state:
                 own[name].module.set_extra_state(value)
-        return IncompatibleKeys(missing, unexpected)
+        result = IncompatibleKeys(missing, unexpected)
+        if post_hooks:
+            for _, module in hooked:
+                for hook in module._load_state_dict_post_hooks.values():
+                    if hook(module, result) is not None:
+                        raise RuntimeError("load_state_dict post-hook must return None")
+            if strict and (result.missing_keys or result.unexpected_keys):
+                self._raise_incompatible(result.missing_keys, result.unexpected_keys)
+        return result
+
+    def _raise_incompatible(self, missing: list, unexpected: list):
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing}")
+        if unexpected:
+            parts.append(f"unexpected keys {unexpected}")
+        raise StateDictKeyError(
+            f"Error(s) in loading state_dict for {type(self).__name__}: {' and '.join(parts)}. "
+            "Build the model with the same architecture, or pass strict=False to load what matches."
+        )
 
     def num_parameters(self) -> int:
         """How many trainable numbers the module has."""
@@ -804,20 +891,27 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
+        """PyTorch's layout, ``Name(extra_repr)`` or, with sub-modules or an ``extra_repr`` of
+        several lines, one indented line for each of those lines and each ``(name): child``;
+        microgradnp adds the module's own parameter shapes (``[weight: 3x2, bias: 3]``) and,
+        under sub-modules, the number of parameters."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        children = [f"({name}): {_indented(repr(module))}" for name, module in self._modules.items()]
         own = ", ".join(f"{name}: {_shape_text(p)}" for name, p in self._parameters.items() if p is not None)
-        head = f"{type(self).__name__}({self.extra_repr()})"
-        if own:
-            head += f"  [{own}]"
-        if not self._modules:
-            return head
-        lines = [f"{type(self).__name__}({self.extra_repr()}"]
-        for name, module in self._modules.items():
-            if module is None:
-                continue
-            child = repr(module).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {child}")
-        lines.append(f")  # {self.num_parameters():,} parameters")
-        return "\n".join(lines)
+        if not children and len(extra_lines) <= 1:
+            text = f"{self._get_name()}({extra})"
+        else:
+            text = f"{self._get_name()}(\n  " + "\n  ".join(_indented(line) for line in extra_lines + children) + "\n)"
+        if children:
+            return f"{text}  # {self.num_parameters():,} parameters"
+        return f"{text}  [{own}]" if own else text
+
+    def __dir__(self) -> list[str]:
+        # As PyTorch's: the registered names too, without those that are not identifiers
+        # (a Sequential's "0", "1"...).
+        keys = [*dir(type(self)), *self.__dict__, *self._parameters, *self._modules, *self._buffers]
+        return sorted({key for key in keys if not key[:1].isdigit()})
 
 
 _EXTRA_STATE = "_extra_state"  # PyTorch's key for what get_extra_state() returns
@@ -882,6 +976,15 @@ def _typename(value) -> str:
         return "microgradnp.Tensor"
     module = cls.__module__
     return cls.__qualname__ if module in ("builtins", "", None) else f"{module}.{cls.__qualname__}"
+
+
+def _no_change() -> None:
+    """What registering or removing a state-dict hook changes for ``mg.compile``: nothing."""
+
+
+def _indented(text: str, spaces: int = 2) -> str:
+    """``text`` with every line but the first indented (PyTorch's ``_addindent``)."""
+    return text.replace("\n", "\n" + " " * spaces)
 
 
 def _shape_text(parameter: Tensor) -> str:

@@ -11,6 +11,11 @@ model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3}``) is writt
 format version 2: its arrays are entries named by their path (``state.0.exp_avg``) and
 the metadata holds the rest of the structure as JSON (dicts with their key types, lists,
 tuples, numbers, strings, bools, None), so that ``nn.load`` gives back an equal object.
+
+The metadata's ``"tensors"`` lists the entries that were Tensors (``state_dict()`` gives
+Tensors, as PyTorch's): ``nn.load`` gives those back as Tensors and the others as
+ndarrays, as ``torch.load`` gives back what was saved. A file written before that list
+existed loads a flat state dict as Tensors and a nested state's arrays as ndarrays.
 """
 
 from __future__ import annotations
@@ -71,16 +76,16 @@ def save(module_or_state, path) -> None:
         IsADirectoryError, OSError: when ``path`` is a directory, a device (``/dev/null``),
             a FIFO, a socket or a symlink loop; nothing is written, nothing replaced.
     """
-    structure = None
+    structure, tensors = None, []
     if isinstance(module_or_state, Mapping) and not _is_flat(module_or_state):
         arrays, class_name = {}, None
-        structure = _encode(module_or_state, "", arrays)
+        structure = _encode(module_or_state, "", arrays, tensors=tensors)
     else:
-        arrays, class_name = _arrays_to_save(module_or_state)
+        arrays, class_name = _arrays_to_save(module_or_state, tensors)
     from microgradnp import __version__  # here, not at import: microgradnp/__init__.py sets it after importing nn
 
     metadata = {"format": FORMAT, "format_version": 1 if structure is None else 2,
-                "microgradnp_version": __version__, "class": class_name}
+                "microgradnp_version": __version__, "class": class_name, "tensors": tensors}
     if structure is not None:
         metadata["structure"] = structure
     arrays[METADATA_KEY] = np.array(json.dumps(metadata))
@@ -88,8 +93,10 @@ def save(module_or_state, path) -> None:
 
 
 def load(path, into=None, strict: bool = True):
-    """Read a checkpoint written by ``nn.save``: the state dict, name -> ndarray, in saved order
-    (or the nested state that was saved, such as an optimizer's ``state_dict()``).
+    """Read a checkpoint written by ``nn.save``: the state dict, name -> Tensor, in saved order
+    (or the nested state that was saved, such as an optimizer's ``state_dict()``), as
+    ``torch.load``: what was saved as a Tensor (``model.state_dict()``'s values) comes
+    back as a Tensor (not requiring grad, its dtype kept), what was an ndarray as an ndarray.
 
     With ``into=model`` the values are also copied into the model's parameters through
     ``model.load_state_dict(state, strict=strict)``, which checks the names (missing or
@@ -104,8 +111,9 @@ def load(path, into=None, strict: bool = True):
         strict: with a Module ``into``, whether missing and unexpected keys are an error.
 
     Returns:
-        An ``OrderedDict`` of the saved arrays by name (without the metadata), or for a
-        nested state the object that was saved (dicts, lists, tuples, arrays, numbers...).
+        An ``OrderedDict`` of the saved Tensors (or arrays) by name (without the metadata),
+        or for a nested state the object that was saved (dicts, lists, tuples, Tensors,
+        arrays, numbers...).
 
     Raises:
         FileNotFoundError: no file at ``path``.
@@ -154,9 +162,11 @@ def _is_flat(state: Mapping) -> bool:
 MAX_NESTING = 100
 
 
-def _encode(value, path: str, arrays: dict[str, np.ndarray], depth: int = 0):
-    """``value`` as JSON-able structure; its arrays go to ``arrays`` under names derived from ``path``."""
-    if isinstance(value, Tensor):
+def _encode(value, path: str, arrays: dict[str, np.ndarray], depth: int = 0, tensors: list | None = None):
+    """``value`` as JSON-able structure; its arrays go to ``arrays`` under names derived from ``path``,
+    and the names of those that were Tensors to ``tensors``."""
+    is_tensor = isinstance(value, Tensor)
+    if is_tensor:
         value = value.data
     if isinstance(value, np.ndarray | np.generic):
         array = np.asarray(value)
@@ -172,6 +182,8 @@ def _encode(value, path: str, arrays: dict[str, np.ndarray], depth: int = 0):
         while name in arrays or name == METADATA_KEY:
             name, n = f"{base}~{n}", n + 1
         arrays[name] = array
+        if is_tensor and tensors is not None:
+            tensors.append(name)
         return {"array": name, "scalar": isinstance(value, np.generic)}
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -179,7 +191,7 @@ def _encode(value, path: str, arrays: dict[str, np.ndarray], depth: int = 0):
         raise InvalidArgumentError(f"nn.save: the state is nested more than {MAX_NESTING} containers deep at "
                          f"{path or 'the state'!r}; a checkpoint holds dicts, lists and tuples up to that depth")
     if isinstance(value, tuple | list):
-        items = [_encode(item, _join(path, i), arrays, depth + 1) for i, item in enumerate(value)]
+        items = [_encode(item, _join(path, i), arrays, depth + 1, tensors) for i, item in enumerate(value)]
         return {"tuple": items} if isinstance(value, tuple) else items
     if isinstance(value, Mapping):
         pairs = []
@@ -187,7 +199,7 @@ def _encode(value, path: str, arrays: dict[str, np.ndarray], depth: int = 0):
             if key is not None and not isinstance(key, bool | int | float | str):
                 raise TypeError(f"nn.save: dict keys must be str, int, float, bool or None, got {key!r} "
                                 f"in {path or 'the state'!r}")
-            pairs.append([key, _encode(item, _join(path, key), arrays, depth + 1)])
+            pairs.append([key, _encode(item, _join(path, key), arrays, depth + 1, tensors)])
         return {"dict": pairs}
     raise TypeError(f"nn.save: {path or 'the state'!r} is a {type(value).__name__}; a checkpoint holds arrays, "
                     "Tensors, numbers, strings, bools, None, and lists, tuples and dicts of them (never pickled "
@@ -198,7 +210,7 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _arrays_to_save(module_or_state) -> tuple[dict[str, np.ndarray], str | None]:
+def _arrays_to_save(module_or_state, tensors: list) -> tuple[dict[str, np.ndarray], str | None]:
     if isinstance(module_or_state, Module):
         state, class_name = module_or_state.state_dict(), type(module_or_state).__name__
     elif isinstance(module_or_state, Mapping):
@@ -225,6 +237,8 @@ def _arrays_to_save(module_or_state) -> tuple[dict[str, np.ndarray], str | None]
                 "(never pickled objects)"
             )
         arrays[name] = array
+        if isinstance(value, Tensor):
+            tensors.append(name)
     return arrays, class_name
 
 
@@ -320,13 +334,27 @@ def _parse_checkpoint(file) -> tuple[OrderedDict[str, np.ndarray], dict]:
     metadata = _metadata(entries.pop(METADATA_KEY), _Invalid)
     if not_numeric:
         raise _Invalid(f"entry {_shown(not_numeric[0])} is not a numeric array")
+    tensors = metadata.get("tensors")
+    if tensors is not None and (not isinstance(tensors, list) or not all(isinstance(n, str) for n in tensors)):
+        raise _Invalid("the metadata's list of tensors is malformed")
     if "structure" in metadata:  # a nested state (format version 2)
         unused = dict(entries)
-        state = _decode(metadata["structure"], unused, _Invalid)
+        state = _decode(metadata["structure"], unused, _Invalid, tensors=frozenset(tensors or ()))
         if unused:
             raise _Invalid(f"entries {sorted(unused)} are not part of the saved structure")
         return state, metadata
+    if tensors is None:  # written before the list existed: a flat state dict came from state_dict()
+        tensors = [name for name, array in entries.items() if array.dtype.kind in "biuf"]
+    for name in tensors:
+        if name in entries:
+            entries[name] = _loaded_tensor(entries[name])
     return entries, metadata
+
+
+def _loaded_tensor(array: np.ndarray) -> Tensor:
+    """A saved Tensor as ``nn.load`` gives it back: the array as it is (its dtype kept, an
+    integer count too), no grad."""
+    return Tensor._wrap(array)
 
 
 def _read_entries(file) -> tuple[OrderedDict[str, np.ndarray], list[str]]:
@@ -422,23 +450,24 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> n
     return array.reshape(shape[::-1]).transpose() if fortran_order else array.reshape(shape)
 
 
-def _decode(value, arrays: dict[str, np.ndarray], invalid, depth: int = 0):
-    """The object ``_encode`` described, taking its arrays out of ``arrays``."""
+def _decode(value, arrays: dict[str, np.ndarray], invalid, depth: int = 0, tensors: frozenset = frozenset()):
+    """The object ``_encode`` described, taking its arrays out of ``arrays`` (as Tensors those
+    named in ``tensors``)."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     is_array = isinstance(value, dict) and set(value) == {"array", "scalar"}
     if depth >= MAX_NESTING and not is_array:
         raise invalid("the saved structure is nested too deeply (was the metadata edited?)")
     if isinstance(value, list):
-        return [_decode(item, arrays, invalid, depth + 1) for item in value]
+        return [_decode(item, arrays, invalid, depth + 1, tensors) for item in value]
     if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("tuple"), list):
-        return tuple(_decode(item, arrays, invalid, depth + 1) for item in value["tuple"])
+        return tuple(_decode(item, arrays, invalid, depth + 1, tensors) for item in value["tuple"])
     if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("dict"), list):
         decoded = {}
         for pair in value["dict"]:
             if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], list | dict):
                 raise invalid("a dict in the saved structure is malformed")
-            decoded[pair[0]] = _decode(pair[1], arrays, invalid, depth + 1)
+            decoded[pair[0]] = _decode(pair[1], arrays, invalid, depth + 1, tensors)
         return decoded
     if is_array:
         name = value["array"]
@@ -449,7 +478,7 @@ def _decode(value, arrays: dict[str, np.ndarray], invalid, depth: int = 0):
             if array.ndim:
                 raise invalid(f"entry {name!r} should hold one number, it has shape {array.shape}")
             return array[()]
-        return array
+        return _loaded_tensor(array) if name in tensors else array
     raise invalid("the saved structure holds something nn.save does not write (was the metadata edited?)")
 
 
