@@ -27,7 +27,8 @@ class Adagrad(Optimizer):
         p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
 
     The accumulator ``s`` is created at a parameter's first step (PyTorch creates it in the
-    constructor), from the group's ``initial_accumulator_value`` at that time.
+    constructor), from the constructor's ``initial_accumulator_value``: as in PyTorch, a
+    parameter group's own ``initial_accumulator_value`` is kept in the group but not used.
     """
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
@@ -50,7 +51,8 @@ class Adagrad(Optimizer):
     def _update(self, param, grad, state, group):
         grad = self._effective_grad(param, grad, group)
         step = state["step"] = state.get("step", 0) + 1
-        squares = self._state_array(state, "sum", param, fill=group["initial_accumulator_value"])
+        # As torch: the constructor's initial_accumulator_value, whatever a group says.
+        squares = self._state_array(state, "sum", param, fill=self.defaults["initial_accumulator_value"])
         squares += grad * grad
         denom = np.sqrt(squares, out=self._new_array(param))
         denom += group["eps"]

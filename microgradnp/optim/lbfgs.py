@@ -9,7 +9,7 @@ import numpy as np
 
 from microgradnp.autograd.grad_mode import enable_grad, replayed
 from microgradnp.autograd.versions import bump as bump_version
-from microgradnp.optim.optimizer import LR_HINT, Optimizer, _plain
+from microgradnp.optim.optimizer import LR_HINT_NO_MAXIMIZE, Optimizer, _plain
 
 __all__ = ["LBFGS"]
 
@@ -72,7 +72,7 @@ class LBFGS(Optimizer):
         super().add_param_group(param_group)
 
     def _check_options(self, options: dict) -> None:
-        self._check_number(options, "lr", hint=LR_HINT)
+        self._check_number(options, "lr", hint=LR_HINT_NO_MAXIMIZE)
         self._check_number(options, "tolerance_grad", hint="the default is 1e-7")
         self._check_number(options, "tolerance_change", hint="the default is 1e-9")
         for option in ("max_iter", "max_eval", "history_size"):
@@ -224,10 +224,10 @@ class LBFGS(Optimizer):
         return orig_loss
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def state_dict(self) -> dict:
+    def _state_dict(self) -> dict:
         """As ``Optimizer.state_dict``; the lists of vectors are copied too and scalars are
         plain numbers, so the result can be saved with ``nn.save`` or as JSON."""
-        saved = super().state_dict()
+        saved = super()._state_dict()
         for entries in saved["state"].values():
             for key, value in entries.items():
                 if isinstance(value, list):

@@ -3,6 +3,7 @@ epoch, after ``optimizer.step()``."""
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import types
@@ -11,7 +12,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping
 
 from microgradnp.autograd.grad_mode import replayed
-from microgradnp.optim.optimizer import Optimizer, _check_number
+from microgradnp.optim.optimizer import Optimizer, _check_number, _watch_step
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
            "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR",
@@ -22,6 +23,13 @@ _EPOCH_DEPRECATION = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. "
     "Please use `scheduler.step()` to step the scheduler. During the deprecation, if epoch is different "
     "from None, the closed form is used instead of the new chainable form, where available."
+)
+
+_ORDER_WARNING = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and later, you should "
+    "call them in the opposite order: `optimizer.step()` before `lr_scheduler.step()`.  Failure to do this will "
+    "result in PyTorch skipping the first value of the learning rate schedule. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
 )
 
 
@@ -64,6 +72,8 @@ class LRScheduler:
                     )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = int(last_epoch)
+        if not getattr(optimizer, "_opt_called", False):
+            _watch_step(optimizer)
         self._initial_step()
 
     def _initial_step(self) -> None:
@@ -73,19 +83,45 @@ class LRScheduler:
         self.step()
         self._initial = False
 
+    # True while step() asks get_lr() for the new rates; a user's own call is warned about (as
+    # in PyTorch): get_lr() computes the next step's rates from the current ones.
+    _get_lr_called_within_step = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        get_lr = cls.__dict__.get("get_lr")
+        if get_lr is not None and not hasattr(get_lr, "__wrapped__"):
+            @functools.wraps(get_lr)
+            def checked_get_lr(self):
+                if not self._get_lr_called_within_step:
+                    warnings.warn("To get the last learning rate computed by the scheduler, please use "
+                                  "`get_last_lr()`.", UserWarning, stacklevel=2)
+                return get_lr(self)
+            cls.get_lr = checked_get_lr
+
     def get_lr(self) -> list[float]:
         """The learning rate of every parameter group for ``last_epoch`` (called by ``step``)."""
         raise NotImplementedError(f"{type(self).__name__} must define get_lr()")
+
+    def _scheduled_lrs(self) -> list[float]:
+        """``get_lr()``, called by the scheduler itself (no warning)."""
+        self._get_lr_called_within_step = True
+        try:
+            return self.get_lr()
+        finally:
+            self.__dict__.pop("_get_lr_called_within_step", None)  # (the class's False again; not in state_dict())
 
     @replayed
     def step(self, epoch=None) -> None:
         """Move to the next epoch and set the optimizer's learning rates for it. ``epoch``
         (deprecated in PyTorch, and warned about as there) jumps to that epoch instead, by
         the schedule's closed form where it has one."""
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=3)
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
-            self._set_lrs(self.get_lr())
+            self._set_lrs(self._scheduled_lrs())
             return
         warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=3)
         self._update_lr(epoch)
@@ -100,7 +136,7 @@ class LRScheduler:
         (``_closed_form_lr``, from ``base_lrs``) where it has one, else by ``get_lr()``."""
         self.last_epoch = epoch
         closed_form = getattr(self, "_closed_form_lr", None)
-        self._set_lrs(closed_form() if closed_form is not None else self.get_lr())
+        self._set_lrs(closed_form() if closed_form is not None else self._scheduled_lrs())
 
     def get_last_lr(self) -> list[float]:
         """The learning rates the last ``step()`` set, one per parameter group."""
@@ -114,13 +150,17 @@ class LRScheduler:
         return {key: list(value) if isinstance(value, list) else value
                 for key, value in self.__dict__.items() if key != "optimizer"}
 
+    def _state_keys(self) -> set:
+        """The entries a state to load must have."""
+        return set(self.state_dict())
+
     def load_state_dict(self, state_dict: Mapping) -> None:
         """Restore a state from ``state_dict()``; it must come from the same kind of scheduler."""
         name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{name}: expected the dict returned by scheduler.state_dict(), got "
                             f"{type(state_dict).__name__}")
-        missing = sorted(set(self.state_dict()) - set(state_dict))
+        missing = sorted(self._state_keys() - set(state_dict))
         if missing:
             raise ValueError(f"{name}: the state lacks {missing}; was it saved from another kind of scheduler?")
         for key, value in state_dict.items():
@@ -231,7 +271,9 @@ class LambdaLR(LRScheduler):
         ValueError: if the list does not have one function per parameter group.
 
     The functions are not part of ``state_dict()`` (they are code, not state): build the
-    scheduler with the same functions, then load the state.
+    scheduler with the same functions, then load the state. As in PyTorch, the attributes
+    of a callable object that is not a plain function (``vars(obj)``) are saved under
+    ``"lr_lambdas"`` (``None`` for a function) and restored by ``load_state_dict()``.
     """
 
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
@@ -251,8 +293,20 @@ class LambdaLR(LRScheduler):
 
     def state_dict(self) -> dict:
         state = super().state_dict()
-        del state["lr_lambdas"]
+        state["lr_lambdas"] = [None if isinstance(f, types.FunctionType) else dict(vars(f)) if hasattr(f, "__dict__")
+                               else None for f in self.lr_lambdas]
         return state
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        state = dict(state_dict) if isinstance(state_dict, Mapping) else state_dict
+        saved = state.pop("lr_lambdas", None) if isinstance(state, dict) else None  # (absent from older states)
+        super().load_state_dict(state)
+        for f, attributes in zip(self.lr_lambdas, saved or (), strict=False):
+            if attributes is not None:
+                vars(f).update(attributes)
+
+    def _state_keys(self) -> set:
+        return super()._state_keys() - {"lr_lambdas"}
 
 
 class MultiStepLR(LRScheduler):
@@ -333,7 +387,8 @@ class LinearLR(LRScheduler):
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._current_lrs()]
-        if self.last_epoch > self.total_iters:
+        # (resuming with last_epoch >= 0, the constructor's step keeps the rates, as in PyTorch)
+        if self._initial or self.last_epoch > self.total_iters:
             return self._current_lrs()
         change = self.end_factor - self.start_factor
         factor = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
@@ -456,9 +511,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
                 self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
                 self.T_i = self.T_0 * self.T_mult**n
-        self._step_count += 1
         self.last_epoch = math.floor(epoch)
-        self._set_lrs(self.get_lr())
+        self._set_lrs(self._scheduled_lrs())
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -505,9 +559,9 @@ class ReduceLROnPlateau(LRScheduler):
         if isinstance(min_lr, list | tuple):
             if len(min_lr) != groups:
                 raise ValueError(f"{name}: expected one min_lr per parameter group ({groups}), got {len(min_lr)}")
-            min_lrs = list(min_lr)
+            min_lrs, self.default_min_lr = list(min_lr), None
         else:
-            min_lrs = [min_lr] * groups
+            min_lrs, self.default_min_lr = [min_lr] * groups, min_lr
         for value in min_lrs:
             _check_number(name, "min_lr", value)
         self.optimizer = optimizer
@@ -517,6 +571,24 @@ class ReduceLROnPlateau(LRScheduler):
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = self.cooldown_counter = 0
         self._last_lr = self._current_lrs()
+
+    def _match_groups(self) -> None:
+        """As PyTorch, when parameter groups were added since: one ``min_lr`` given as a number
+        applies to them too; a list (one per group) cannot say what theirs is."""
+        groups = len(self.optimizer.param_groups)
+        if groups != len(self.min_lrs):
+            default = getattr(self, "default_min_lr", None)
+            if default is None:
+                raise RuntimeError(
+                    f"The number of param groups in the `optimizer` ({groups}) differs from when "
+                    f"`ReduceLROnPlateau` was initialized ({len(self.min_lrs)}), usually due to a new param group "
+                    "being added to the optimizer. Please modify the `min_lrs` field to match the length of the "
+                    "`optimizer` param groups."
+                )
+            self.min_lrs = [default] * groups
+
+    def _state_keys(self) -> set:
+        return super()._state_keys() - {"default_min_lr"}  # (absent from states saved before it existed)
 
     def _is_better(self, metric: float) -> bool:
         sign = 1 if self.mode == "max" else -1
@@ -542,6 +614,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0  # bad epochs in the cooldown do not count
         if self.num_bad_epochs > self.patience:
+            self._match_groups()
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
                 new_lr = max(group["lr"] * self.factor, min_lr)
                 if group["lr"] - new_lr > self.eps:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from microgradnp.optim.optimizer import LR_HINT, Optimizer
+from microgradnp.optim.optimizer import LR_HINT_NO_MAXIMIZE, Optimizer
 
 __all__ = ["Muon"]
 
@@ -79,7 +79,7 @@ class Muon(Optimizer):
                     f"size: {p.shape}; optimize the others with e.g. AdamW")
 
     def _check_options(self, options: dict) -> None:
-        self._check_number(options, "lr", hint=LR_HINT)
+        self._check_number(options, "lr", hint=LR_HINT_NO_MAXIMIZE)
         self._check_number(options, "momentum", hint="0.95 is the default")
         self._check_number(options, "weight_decay", hint="0 turns weight decay off")
         self._check_number(options, "eps", hint="eps bounds the norm the update is divided by (e.g. 1e-7)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
@@ -12,6 +12,7 @@ from microgradnp.autograd.grad_mode import enable_grad, mode, records_calls, wat
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.nn.module import Module
 from microgradnp.tensor import Tensor
+from microgradnp.utils.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required"]
 
@@ -29,6 +30,8 @@ required = _Required()
 IMPLEMENTATION_SWITCHES = ("foreach", "fused", "capturable", "differentiable")
 
 LR_HINT = "a negative learning rate climbs the loss; to maximize on purpose pass maximize=True"
+# (for the optimizers without a maximize option: LBFGS, Muon)
+LR_HINT_NO_MAXIMIZE = "a negative learning rate climbs the loss; to maximize, minimize the negated objective"
 EPS_HINT = "eps keeps the denominator away from zero (e.g. 1e-8)"
 
 
@@ -57,6 +60,11 @@ class Optimizer:
     (CUDA graph capture: nothing to do on the CPU). ``differentiable=True`` (recording the
     update in the autograd graph) is refused: the step writes ``p.data`` outside the graph.
 
+    Hooks as in PyTorch: ``register_step_pre_hook``/``register_step_post_hook`` (run around
+    ``step()``), ``register_state_dict_pre_hook``/``..._post_hook`` and
+    ``register_load_state_dict_pre_hook``/``..._post_hook``; each returns a handle whose
+    ``remove()`` unregisters the hook.
+
     A new optimizer subclasses this and implements ``_update(param, grad, state, group)``
     (the rule, on ndarrays, updating ``param`` in place) and ``_check_options(options)``.
     """
@@ -68,6 +76,12 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: defaultdict[Tensor, dict] = defaultdict(dict)
         self.param_groups: list[dict] = []
+        self._optimizer_step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_load_state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
         self._check_all_options({k: v for k, v in self.defaults.items() if v is not required})
         entries = self._param_entries(params)
         if all(isinstance(entry, Mapping) for entry in entries):
@@ -303,6 +317,41 @@ class Optimizer:
             array = state[key] = np.full_like(param, fill)
         return array
 
+    # -- hooks (as torch.optim.Optimizer's) --------------------------------------------------------
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(optimizer, args, kwargs)`` before each ``step()``; ``args`` starts with the
+        optimizer. It may return ``(new_args, new_kwargs)`` for the step. Returns a handle whose
+        ``remove()`` unregisters it. (A function compiled by ``mg.compile`` replays the step
+        without the hooks, so it refuses to trace a step that has hooks.)"""
+        return self._add_step_hook(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(optimizer, args, kwargs)`` after each ``step()``; returns a removable handle."""
+        return self._add_step_hook(self._optimizer_step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(optimizer)`` at the start of ``state_dict()`` (first of all when ``prepend``)."""
+        return _register(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(optimizer, state_dict)`` at the end of ``state_dict()``; a dict it returns
+        replaces the state dict."""
+        return _register(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(optimizer, state_dict)`` before ``load_state_dict()`` loads (a shallow copy of)
+        ``state_dict``; a dict it returns is loaded instead."""
+        return _register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(optimizer)`` after ``load_state_dict()`` has loaded the state."""
+        return _register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+
+    def _add_step_hook(self, hooks: dict, hook: Callable) -> RemovableHandle:
+        handle = _register(hooks, hook, False)
+        _watch_step(self)
+        return handle
+
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """A copy of the optimizer's state: ``{"state": {index: {name: array or number}},
@@ -312,6 +361,17 @@ class Optimizer:
         tuples appear, so it can be written to JSON (arrays as lists), or to a checkpoint
         with ``nn.save(optimizer.state_dict(), path)``, read back by ``nn.load(path)``.
         """
+        for hook in list(_hooks(self, "_optimizer_state_dict_pre_hooks")):
+            hook(self)
+        state_dict = self._state_dict()
+        for hook in list(_hooks(self, "_optimizer_state_dict_post_hooks")):
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
+
+    def _state_dict(self) -> dict:
+        """``state_dict()`` without its hooks."""
         index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
@@ -333,6 +393,18 @@ class Optimizer:
         parameters, as the one saved; options come from the saved groups, arrays are copied
         into the parameters' dtype. Everything is checked before anything changes.
         """
+        if isinstance(state_dict, Mapping):
+            state_dict = dict(state_dict)  # (a shallow copy for the hooks, as torch)
+        for hook in list(_hooks(self, "_optimizer_load_state_dict_pre_hooks")):
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        self._load_state_dict(state_dict)
+        for hook in list(_hooks(self, "_optimizer_load_state_dict_post_hooks")):
+            hook(self)
+
+    def _load_state_dict(self, state_dict: Mapping) -> None:
+        """``load_state_dict()`` without its hooks."""
         name = f"{self._name}.load_state_dict"
         if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
             raise ValueError(
@@ -417,7 +489,13 @@ def _check_number(owner: str, option: str, value, *, high: float | None = None,
         low_ok = bool(np.all(value >= 0))
         in_range = low_ok and (high is None or bool(np.all((value < high) | (high_included & (value == high)))))
     elif isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {option} must be a number, got {type(value).__name__} {value!r}")
+        hint = ""
+        if isinstance(value, Tensor):  # torch.optim takes a Tensor lr; here options are plain numbers
+            example = f"{option}={value.data.item()!r}" if value.data.size == 1 else f"one number as {option}"
+            hint = (f"; options are plain numbers here (PyTorch also takes a Tensor): pass {example} "
+                    f"(tensor.item()), and change it later through optimizer.param_groups[i][{option!r}] "
+                    "or a scheduler from mg.optim.lr_scheduler")
+        raise TypeError(f"{owner}: {option} must be a number, got {type(value).__name__} {value!r}{hint}")
     else:
         in_range = value >= 0 and (high is None or value < high or (high_included and value == high))
     if not in_range:
@@ -458,3 +536,64 @@ def _index(key) -> int | None:
         return int(key)
     except (TypeError, ValueError):
         return None
+
+
+def _register(hooks: OrderedDict, hook: Callable, prepend: bool) -> RemovableHandle:
+    if not callable(hook):
+        raise TypeError(f"the hook must be callable, got {type(hook).__name__}")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+def _hooks(optimizer: Optimizer, which: str):
+    """The hooks registered under ``which`` (none for an optimizer unpickled from an older version)."""
+    hooks = optimizer.__dict__.get(which)
+    return hooks.values() if hooks else ()
+
+
+class _WatchedStep:
+    """``optimizer.step`` as an instance attribute while its calls must be watched: it marks
+    the optimizer ``_opt_called`` (which a learning-rate scheduler checks, as PyTorch's) and
+    runs the step hooks. With no hooks it removes itself at its call, so that the steps after
+    that cost nothing more than the plain method."""
+
+    __slots__ = ("optimizer",)
+
+    def __init__(self, optimizer: Optimizer):
+        self.optimizer = optimizer
+
+    def __call__(self, *args, **kwargs):
+        optimizer = self.optimizer
+        optimizer._opt_called = True
+        pre, post = _hooks(optimizer, "_optimizer_step_pre_hooks"), _hooks(optimizer, "_optimizer_step_post_hooks")
+        step = type(optimizer).step
+        if not pre and not post:
+            if optimizer.__dict__.get("step") is self:
+                del optimizer.__dict__["step"]
+            return step(optimizer, *args, **kwargs)
+        if watchers.count and records_calls():
+            raise RuntimeError(
+                f"{optimizer._name}.step has step hooks, which a compiled function would not replay; remove "
+                "them (handle.remove()) before mg.compile traces the step, or call the step outside it"
+            )
+        args = (optimizer, *args)
+        for hook in list(pre):
+            result = hook(optimizer, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"a step pre-hook must return None or a tuple (new_args, new_kwargs), "
+                                       f"but got {result!r}")
+                args, kwargs = result
+        out = step(*args, **kwargs)
+        for hook in list(post):
+            hook(optimizer, args, kwargs)
+        return out
+
+
+def _watch_step(optimizer: Optimizer) -> None:
+    """Make ``optimizer.step`` a ``_WatchedStep`` (unless ``step`` was replaced on the instance)."""
+    if "step" not in optimizer.__dict__:
+        optimizer.step = _WatchedStep(optimizer)

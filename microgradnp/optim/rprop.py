@@ -62,7 +62,7 @@ class Rprop(Optimizer):
         prev = self._state_array(state, "prev", param)
         step_size = self._state_array(state, "step_size", param, fill=group["lr"])
         # the factors, in the parameter's dtype (an array even when the parameter is 0-d)
-        factor = np.sign(np.multiply(grad, prev, out=self._new_array(param)), out=self._new_array(param))
+        factor = _sign(np.multiply(grad, prev, out=self._new_array(param)), out=self._new_array(param))
         flipped = factor < 0
         factor[factor > 0] = etaplus
         factor[flipped] = etaminus
@@ -70,5 +70,13 @@ class Rprop(Optimizer):
         step_size *= factor
         np.clip(step_size, step_size_min, step_size_max, out=step_size)
         grad = np.where(flipped, 0, grad).astype(param.dtype, copy=False)  # no step where the sign flipped
-        param -= np.sign(grad) * step_size
+        param -= _sign(grad, out=self._new_array(param)) * step_size
         np.copyto(prev, grad)
+
+
+def _sign(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``torch.sign``: as ``np.sign``, but 0 where ``x`` is NaN (so a NaN gradient moves
+    nothing and leaves the step size as it is, as in PyTorch)."""
+    np.sign(x, out=out)
+    np.copyto(out, 0, where=np.isnan(out))
+    return out
