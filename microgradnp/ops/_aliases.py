@@ -24,7 +24,7 @@ OPERANDS = {"input": (0, ("x", "a", "y")), "other": (1, ("b", "x"))}
 # The reductions whose dim=() (or []) means every axis in PyTorch, as dim=None.
 _REDUCE_ALL_ON_EMPTY_DIM = frozenset(
     ("sum", "mean", "nansum", "nanmean", "amax", "amin", "std", "var", "count_nonzero", "norm", "var_mean",
-     "std_mean"))
+     "std_mean", "logsumexp"))
 
 
 def reduced_dims(dim):

@@ -316,13 +316,13 @@ class Maximum(Primitive):
         out = np.maximum(a, b)
         if out.dtype.kind != "f":
             return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
-        ctx.save_for_backward(_share_of_first(a > b, a == b, out.dtype))
+        ctx.save_for_backward(*_shares(a > b, a == b, out))
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (share_a,) = ctx.saved_tensors
-        return grad * share_a, grad * (1 - share_a)
+        share_a, *share_b = ctx.saved_tensors
+        return grad * share_a, grad * (share_b[0] if share_b else 1 - share_a)
 
 
 class Minimum(Primitive):
@@ -332,13 +332,26 @@ class Minimum(Primitive):
         out = np.minimum(a, b)
         if out.dtype.kind != "f":
             return out  # ints and bools: NumPy's result; they cannot require grad, so no backward
-        ctx.save_for_backward(_share_of_first(a < b, a == b, out.dtype))
+        ctx.save_for_backward(*_shares(a < b, a == b, out))
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (share_a,) = ctx.saved_tensors
-        return grad * share_a, grad * (1 - share_a)
+        share_a, *share_b = ctx.saved_tensors
+        return grad * share_a, grad * (share_b[0] if share_b else 1 - share_a)
+
+
+def _shares(first_wins, tie, out) -> tuple:
+    """The share of the gradient of each input of ``maximum``/``minimum``: ``(share_a,)`` when
+    the second's is ``1 - share_a``; where the result is nan (an input was), both inputs get
+    the whole gradient, as in PyTorch (no comparison with nan holds, so neither is masked)."""
+    share_a = _share_of_first(first_wins, tie, out.dtype)
+    nan = np.isnan(out)
+    if not nan.any():
+        return (share_a,)
+    share_b = np.array(1 - share_a)  # (an array also for a 0-d result)
+    share_a[nan] = share_b[nan] = 1
+    return share_a, share_b
 
 
 def _share_of_first(first_wins, tie, dtype):
@@ -696,6 +709,8 @@ class Square(Primitive):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
+        if a.dtype.kind == "b":  # PyTorch squares bools in int64 (NumPy's would be int8)
+            return np.square(a, dtype=np.int64)
         return np.square(a, out=ctx._out)
 
     @staticmethod
@@ -797,6 +812,23 @@ class FloorDivide(_Piecewise):
         except TypeError:
             refuse_non_numbers("//", a, b)
             raise
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad), np.zeros_like(grad)
+
+
+class TruncDivide(_Piecewise):
+    """``trunc(a / b)`` (``torch.div(a, b, rounding_mode="trunc")`` of floats): a step function
+    of both operands, so its gradient is 0, also where ``b`` is 0 (``trunc(a / b)`` as two
+    primitives would give 0 * inf = nan there)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        _refuse_integer_division_by_zero(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.trunc(np.true_divide(a, b))
 
     @staticmethod
     def backward(ctx, grad):

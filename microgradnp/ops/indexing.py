@@ -64,7 +64,12 @@ class GetItem(Primitive):
     @staticmethod
     def forward(ctx, a, index):
         ctx.shape, ctx.index = a.shape, index
-        return a[index]
+        out = a[index]
+        if type(out) is not np.ndarray and type(a) is np.ndarray:
+            # An int per axis gives NumPy's scalar, a copy; PyTorch's t[0] is a 0-d view, which an
+            # in-place change (t[0].add_(1), under no_grad too) writes through: index on to a 0-d view.
+            return a[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        return out
 
     @staticmethod
     def backward(ctx, grad):

@@ -596,6 +596,7 @@ def any(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.any)
     Returns:
         A bool tensor (False over an empty axis).
     """
+    axis = tuple(axis) if isinstance(axis, list) else axis  # (NumPy's any takes a tuple, not a list)
     return _no_grad_on_data(_as_array_result(np.any))(x, axis=axis, keepdims=keepdims)
 
 
@@ -611,4 +612,5 @@ def all(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.all)
     Returns:
         A bool tensor (True over an empty axis).
     """
+    axis = tuple(axis) if isinstance(axis, list) else axis  # (NumPy's all takes a tuple, not a list)
     return _no_grad_on_data(_as_array_result(np.all))(x, axis=axis, keepdims=keepdims)

@@ -18,7 +18,17 @@ def _flip(x, axis: int):
 
 def _reverse_cumsum(x, axis: int):
     """Sums from each element to the end of ``axis``: the adjoint of ``cumsum``."""
+    if isinstance(x, np.ndarray) and x.dtype == np.float16:
+        return _flip(_half_scan(np.cumsum, _flip(x, axis), axis), axis)
     return _flip(np.cumsum(_flip(x, axis), axis=axis), axis)
+
+
+def _half_scan(scan, a, axis: int, **options):
+    """``scan`` of a float16 ``a`` computed in float32 and rounded once at the end, as PyTorch
+    accumulates half precision (NumPy would round every partial result: a cumsum of 1000
+    times 0.1 would end at 105.2, not 100)."""
+    with np.errstate(over="ignore"):  # (beyond float16's range: inf, as PyTorch, without a warning)
+        return np.asarray(scan(a, axis=axis, dtype=np.float32, **options)).astype(np.float16)
 
 
 def _prepare(ctx, a, axis):
@@ -40,6 +50,8 @@ class Cumsum(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, cast=False):
         a, ctx.axis = _prepare(ctx, a, axis)
+        if a.dtype == np.float16:
+            return _half_scan(np.cumsum, a, ctx.axis)
         return np.cumsum(a, axis=ctx.axis, dtype=_accumulator(a, cast))
 
     @staticmethod
@@ -51,7 +63,10 @@ class Cumprod(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, cast=False):
         scanned, ctx.axis = _prepare(ctx, a, axis)
-        out = np.cumprod(scanned, axis=ctx.axis, dtype=_accumulator(scanned, cast))
+        if scanned.dtype == np.float16:
+            out = _half_scan(np.cumprod, scanned, ctx.axis)
+        else:
+            out = np.cumprod(scanned, axis=ctx.axis, dtype=_accumulator(scanned, cast))
         ctx.save_for_backward(a, out)  # the input itself, so that a second derivative sees it
         return out
 
@@ -83,7 +98,10 @@ class LogCumSumExp(Primitive):
     def forward(ctx, a, axis=None):
         a = floating(a)
         scanned, ctx.axis = _prepare(ctx, a, axis)
-        out = np.logaddexp.accumulate(scanned, axis=ctx.axis)  # pairwise log(e**x + e**y): no overflow
+        if scanned.dtype == np.float16:  # (in float32, rounded once, as PyTorch)
+            out = np.logaddexp.accumulate(scanned.astype(np.float32), axis=ctx.axis).astype(np.float16)
+        else:
+            out = np.logaddexp.accumulate(scanned, axis=ctx.axis)  # pairwise log(e**x + e**y): no overflow
         ctx.save_for_backward(a, out)
         return out
 

@@ -148,10 +148,23 @@ class Concatenate(Primitive):
         dtypes = {a.dtype for a in arrays if isinstance(a, np.ndarray)}
         # Mixed dtypes: PyTorch's promotion (int64 with float32 is float32, NumPy's float64).
         dtype = functools.reduce(promote_types, dtypes) if len(dtypes) > 1 else None
-        out = np.concatenate(arrays, axis=axis, dtype=dtype)
+        # PyTorch skips 1-D empty tensors (shape (0,)) beside tensors of other ranks, after
+        # they took part in the dtype promotion: cat([x, empty]) is x whatever x's rank.
+        joined = arrays
+        if len(arrays) > 1 and any(a.shape == (0,) for a in arrays) and any(a.ndim != 1 for a in arrays):
+            joined = [a for a in arrays if a.shape != (0,)]
+        out = np.concatenate(joined, axis=axis, dtype=dtype)
         axis = axis % out.ndim
-        bounds = np.cumsum([0] + [a.shape[axis] for a in arrays])
-        ctx.pieces = [(slice(None),) * axis + (slice(lo, hi),) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        bounds = iter(np.cumsum([0] + [a.shape[axis] for a in joined]))
+        lo = next(bounds)
+        ctx.pieces = []
+        for a in arrays:
+            if joined is not arrays and a.shape == (0,):
+                ctx.pieces.append(None)  # (its gradient: empty, of its own shape)
+                continue
+            hi = next(bounds)
+            ctx.pieces.append((slice(None),) * axis + (slice(lo, hi),))
+            lo = hi
         # (each input's gradient in its own dtype: a float16 piece of a float32 result)
         ctx.dtypes = None if dtype is None else [np.result_type(a) for a in arrays]
         return out
@@ -159,8 +172,8 @@ class Concatenate(Primitive):
     @staticmethod
     def backward(ctx, grad):
         if ctx.dtypes is None:
-            return tuple(grad[piece] for piece in ctx.pieces)
-        pieces = [grad[piece] for piece in ctx.pieces]
+            return tuple(grad[piece] if piece is not None else grad.reshape(-1)[:0] for piece in ctx.pieces)
+        pieces = [grad[piece] if piece is not None else grad.reshape(-1)[:0] for piece in ctx.pieces]
         return tuple(g if dtype.kind != "f" or dtype == g.dtype else g.to(dtype) if isinstance(g, Tensor)
                      else g.astype(dtype) for g, dtype in zip(pieces, ctx.dtypes))
 
@@ -186,6 +199,8 @@ def transpose(x, *axes):
 def swapaxes(x, axis1: int, axis2: int):
     """Exchange two axes (negative ones count from the end)."""
     ndim = np.ndim(_data(x))
+    if ndim == 0 and {axis1, axis2} <= {0, -1}:  # PyTorch's 0-d tensor has a dim 0 (and -1): nothing to swap
+        return Transpose.apply(x, axes=())
     axis1, axis2 = normalize_axis_tuple(axis1, ndim, "axis1")[0], normalize_axis_tuple(axis2, ndim, "axis2")[0]
     order = list(range(ndim))
     order[axis1], order[axis2] = axis2, axis1
@@ -234,19 +249,42 @@ def expand_dims(x, axis):
     return Reshape.apply(x, shape=np.expand_dims(np.empty(_data_shape(x), dtype=bool), axis).shape)
 
 
-def squeeze(x, axis=None):
-    """Remove length-1 axes (all of them, or those in ``axis``)."""
+def squeeze(x, axis=None, *, dim=None):
+    """Remove length-1 axes (all of them, or those in ``axis``), as ``np.squeeze``: an axis
+    of ``axis`` that is not of length 1 raises. Given as PyTorch's ``dim=``, such an axis is
+    left alone instead (``torch.squeeze(x, dim)``, and the method ``t.squeeze(dim)``), and a
+    0-d tensor takes dim 0 or -1. A repeated axis raises either way."""
     shape = _data_shape(x)
-    axes = normalize_axes(axis, len(shape)) if axis is not None else None
+    if dim is not None:
+        if axis is not None:
+            raise TypeError("squeeze() got both dim= and axis= (they are the same argument)")
+        if not shape:
+            given = dim if isinstance(dim, tuple | list) else (dim,)
+            if any(d not in (0, -1) for d in given):
+                raise IndexError(f"squeeze: dimension out of range (expected to be in range of [-1, 0] for a 0-d "
+                                 f"tensor, but got {dim})")
+            return Reshape.apply(x, shape=())
+        axes = _distinct_axes(dim, len(shape))
+        return Reshape.apply(x, shape=tuple(n for i, n in enumerate(shape) if not (i in axes and n == 1)))
+    axes = _distinct_axes(axis, len(shape)) if axis is not None else None
     if axes is not None and any(shape[i] != 1 for i in axes):
         raise InvalidArgumentError(f"squeeze: axis {axis} of a tensor of shape {shape} does not have length 1")
     return Reshape.apply(x, shape=tuple(n for i, n in enumerate(shape) if (n != 1 if axes is None else i not in axes)))
+
+
+def _distinct_axes(axis, ndim: int) -> tuple[int, ...]:
+    """``normalize_axes``, refusing an axis given twice (NumPy's and PyTorch's error)."""
+    axes = normalize_axes(axis, ndim)
+    if len(set(axes)) != len(axes):
+        raise InvalidArgumentError(f"squeeze: axis {axis} repeats an axis")
+    return axes
 
 
 def flatten(x, start_axis: int = 0, end_axis: int = -1):
     """Merge axes ``start_axis``..``end_axis`` into one (all of them by default)."""
     shape = _data_shape(x)
     if not shape:
+        normalize_axes(start_axis, 1), normalize_axes(end_axis, 1)  # a 0-d tensor takes 0 or -1, as in PyTorch
         return Reshape.apply(x, shape=(1,))
     (start,), (end,) = normalize_axes(start_axis, len(shape)), normalize_axes(end_axis, len(shape))
     if start > end:
@@ -520,7 +558,16 @@ def roll(x, shift, axis=None):
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Raises:
+        InvalidArgumentError: the number of shifts is not the number of axes (PyTorch raises;
+            NumPy would broadcast them, adding up shifts along one axis).
     """
+    count_shifts = np.size(shift) if isinstance(shift, tuple | list | np.ndarray) else 1
+    count_axes = 0 if axis is None else np.size(axis) if isinstance(axis, tuple | list | np.ndarray) else 1
+    if count_shifts != count_axes and (count_shifts > 1 or axis is not None):
+        raise InvalidArgumentError(f"roll: shifts and axes must align: {count_shifts} shift(s) and "
+                                   f"{count_axes or 'no'} axes; give one axis per shift (roll(x, (1, 2), (0, 1)))")
     return Roll.apply(x, shift=shift, axis=axis)
 
 
@@ -591,22 +638,45 @@ def repeat(x, repeats, axis=None):
     return Repeat.apply(x, repeats=repeats, axis=axis)
 
 
-def repeat_interleave(x, repeats, axis=None):
+def repeat_interleave(x, repeats=None, axis=None, *, output_size=None):
     """PyTorch's name for ``repeat`` (``np.repeat``'s meaning): each element repeated
     ``repeats`` times along ``axis`` (PyTorch's ``dim``), the flattened tensor when None.
 
     Args:
         x: the input tensor.
-        repeats: an int, or one non-negative int per element along ``axis``.
+        repeats: an int, or one non-negative int per element along ``axis`` (a tensor of
+            whole numbers: ``mg.tensor([1, 0, 2])`` is float64, and counts as those ints).
+            Without ``repeats``, ``x`` is the counts and the result is ``arange(len(x))``
+            repeated by them (int64), as ``torch.repeat_interleave(repeats)``.
         axis: the axis to repeat along, or None.
+        output_size: PyTorch's hint of the result's length along ``axis``: checked.
 
     Returns:
         The repeated tensor.
+
+    Raises:
+        InvalidArgumentError: counts that are not whole numbers, or an ``output_size``
+            the result does not have.
     """
-    return repeat(x, repeats, axis)
+    if repeats is None:
+        counts = np.asarray(_data(x))
+        if counts.ndim != 1:
+            raise InvalidArgumentError(f"repeat_interleave: the counts must be 1-D, got shape {counts.shape}")
+        x, repeats, axis = Tensor(np.arange(counts.shape[0], dtype=np.int64), dtype=np.int64), counts, 0
+    if isinstance(repeats, Tensor | np.ndarray):
+        counts = np.asarray(_data(repeats))
+        if counts.dtype.kind == "f":
+            if not np.all(np.isfinite(counts) & (counts == np.round(counts))):
+                raise InvalidArgumentError(f"repeat_interleave: repeats must be whole numbers, got {counts}")
+            repeats = counts.astype(np.int64)
+    out = repeat(x, repeats, axis)
+    if output_size is not None and out.shape[0 if axis is None else axis] != output_size:
+        raise InvalidArgumentError(f"repeat_interleave: output_size={output_size} but the result has "
+                                   f"{out.shape[0 if axis is None else axis]} along that axis")
+    return out
 
 
-def tile(x, reps):
+def tile(x, reps, *more_reps):
     """Repeat the whole of ``x`` ``reps`` times along each axis, as ``np.tile`` (and
     ``torch.tile``): ``tile([a, b], 2)`` is ``[a, b, a, b]``. Short ``reps`` are padded with
     1s in front; more ``reps`` than axes add new leading axes.
@@ -614,10 +684,13 @@ def tile(x, reps):
     Args:
         x: the input tensor.
         reps: an int or a sequence of non-negative ints.
+        *more_reps: PyTorch's variadic form, ``t.tile(2, 3)`` for ``t.tile((2, 3))``.
 
     Returns:
         The tiled tensor; each element's gradient is the sum of its copies' gradients.
     """
+    if more_reps:
+        reps = (reps, *more_reps)
     reps = (int(reps),) if np.ndim(reps) == 0 else tuple(int(r) for r in reps)
     shape = _data_shape(x)
     ndim = max(len(reps), len(shape))
@@ -790,6 +863,10 @@ def moveaxis(x, source, destination):
         ValueError: if ``source`` and ``destination`` differ in length or repeat an axis.
     """
     ndim = len(_data_shape(x))
+    if ndim == 0 and set(np.atleast_1d(source)) | set(np.atleast_1d(destination)) <= {0, -1}:
+        if np.size(source) != np.size(destination):
+            raise InvalidArgumentError("moveaxis: source and destination must have the same number of elements")
+        return Transpose.apply(x, axes=())  # PyTorch's 0-d tensor has a dim 0 (and -1): nothing moves
     source = normalize_axis_tuple(source, ndim, "source")
     destination = normalize_axis_tuple(destination, ndim, "destination")
     if len(source) != len(destination):

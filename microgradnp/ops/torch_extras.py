@@ -181,6 +181,8 @@ def squeeze(self, dim=None, *, axis=None):
         axes = normalize_axes(dim, self.ndim)
     except np.exceptions.AxisError as error:
         raise IndexError(f"squeeze: {error}") from None
+    if len(set(axes)) != len(axes):
+        raise InvalidArgumentError(f"squeeze: dim {dim} repeats an axis (as PyTorch, which refuses it)")
     return ops.squeeze(self, tuple(a for a in axes if self.shape[a] == 1))
 
 

@@ -99,10 +99,13 @@ def div(input, other, *, rounding_mode=None):  # noqa: A002
             return _no_grad_on_data(np.floor_divide)(input, other)
         return _no_grad_on_data(lambda x, y: np.asarray(np.fix(np.true_divide(x, y))).astype(np.result_type(x, y)))(
             input, other)
-    quotient = ops.divide(input, other)
     if rounding_mode is None:
-        return quotient
-    return ops.trunc(quotient) if rounding_mode == "trunc" else ops.floor(quotient)
+        return ops.divide(input, other)
+    # One step-function primitive each (gradient 0, also at a zero divisor), and "floor" as Python's
+    # and PyTorch's a // b (1.0 // 0.1 is 9, where floor(1.0 / 0.1) is 10).
+    from microgradnp.ops.elementwise import FloorDivide, TruncDivide
+
+    return (TruncDivide if rounding_mode == "trunc" else FloorDivide).apply(input, other)
 
 
 divide = div

@@ -73,6 +73,14 @@ def _dims(name: str, **tensors) -> None:
             raise InvalidArgumentError(f"{name}: {label} must be a {ndim}-D tensor, got shape {np.shape(_data(value))}")
 
 
+def _same_batch(name: str, batch1, batch2) -> None:
+    """The batches of a batched product match (PyTorch's ``bmm`` family does not broadcast them)."""
+    shape1, shape2 = np.shape(_data(batch1)), np.shape(_data(batch2))
+    if shape1[0] != shape2[0]:
+        raise InvalidArgumentError(f"{name}: batch1 and batch2 must have the same number of batches, got shapes "
+                                   f"{shape1} and {shape2}")
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
     """``beta * input + alpha * (mat1 @ mat2)`` for 2-D ``mat1`` (n, m) and ``mat2`` (m, p)
     (``torch.addmm``); ``input`` broadcasts to (n, p) and is ignored when ``beta`` is 0.
@@ -100,6 +108,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])`` for 3-D batches (b, n, m) and
     (b, m, p): a 2-D (n, p) result (``torch.addbmm``)."""
     _dims("addbmm", batch1=(batch1, 3), batch2=(batch2, 3))
+    _same_batch("addbmm", batch1, batch2)
     return _scaled_sum("addbmm", input, ops.sum(ops.matmul(batch1, batch2), axis=0), beta, alpha)
 
 
@@ -107,6 +116,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
     """``beta * input + alpha * (batch1 @ batch2)`` for 3-D batches: a (b, n, p) result
     (``torch.baddbmm``)."""
     _dims("baddbmm", batch1=(batch1, 3), batch2=(batch2, 3))
+    _same_batch("baddbmm", batch1, batch2)
     return _scaled_sum("baddbmm", input, ops.matmul(batch1, batch2), beta, alpha)
 
 
@@ -435,7 +445,11 @@ def copysign(input, other):  # noqa: A002
     """``|input|`` with the sign of ``other`` (``torch.copysign``; -0.0 counts as negative).
     The gradient flows to ``input`` only (PyTorch's is 0 for ``other``)."""
     x = _tensor(input)
-    return ops.abs(x) * _on_data(_copysign_factor)(x, other)
+    factor = _on_data(_copysign_factor)(x, other)
+    # (|x| of bools and integers in the result's floating dtype: a bool and a float32 give float32)
+    if x.dtype.kind in "biu":
+        x = x.to(factor.dtype)
+    return ops.abs(x) * factor
 
 
 def heaviside(input, values):  # noqa: A002

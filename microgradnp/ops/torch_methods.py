@@ -11,7 +11,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.device import takes_device
-from microgradnp.errors import IndexOutOfRangeError, InvalidArgumentError
+from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
 from microgradnp.ops._aliases import reduced_dims, torch_names
 
 _INTEGER_CASTS = {"long": np.int64, "int": np.int32, "short": np.int16, "char": np.int8, "byte": np.uint8,
@@ -37,6 +37,8 @@ def bmm(self, mat2):
     """Batched matrix products of two 3-D tensors (``torch.bmm``)."""
     if self.ndim != 3 or np.ndim(mat2) != 3:
         raise InvalidArgumentError(f"bmm: expects two 3-D tensors, got shapes {self.shape} and {np.shape(mat2)}")
+    if self.shape[0] != np.shape(mat2)[0]:  # (bmm does not broadcast the batch, as matmul would)
+        raise InvalidArgumentError(f"bmm: the batch sizes differ: shapes {self.shape} and {np.shape(mat2)}")
     return ops.matmul(self, mat2)
 
 
@@ -108,14 +110,32 @@ def narrow(self, dim: int, start: int, length: int):
     return self[index]
 
 
+def _with_alpha(combine, self, other, alpha):
+    """``combine(self, alpha * other)`` in the dtype ``combine(self, other)`` has, as PyTorch's
+    ``add``/``sub``: ``alpha`` does not promote integer or bool tensors (an int32 plus 2 * a bool
+    tensor stays int32), and a float ``alpha`` with integer tensors is refused."""
+    if alpha == 1:
+        return combine(self, other)
+    from microgradnp.tensor import Tensor
+
+    integral = [x.dtype.kind in "biu" for x in (self, other) if isinstance(x, Tensor)]
+    if integral and all(integral) and not isinstance(other, float | np.floating):
+        if isinstance(alpha, float | np.floating):
+            raise DtypeError(f"{combine.__name__}: for integral input tensors, alpha must not be a floating point "
+                            f"number (got {alpha!r}), as in PyTorch")
+        dtype = combine(self, other).dtype
+        return combine(self, alpha * other).to(dtype)
+    return combine(self, alpha * other)
+
+
 def add(self, other, alpha=1):
     """``self + alpha * other`` (``torch.add``)."""
-    return ops.add(self, other if alpha == 1 else alpha * other)
+    return _with_alpha(ops.add, self, other, alpha)
 
 
 def sub(self, other, alpha=1):
     """``self - alpha * other`` (``torch.sub``)."""
-    return ops.subtract(self, other if alpha == 1 else alpha * other)
+    return _with_alpha(ops.subtract, self, other, alpha)
 
 
 def where(self, condition, other):

@@ -311,12 +311,24 @@ def nextafter(input, other):  # noqa: A002
     for operand in (x, other):
         if operand.dtype.kind != "f":
             raise DtypeError(f"nextafter(): only floating-point tensors are supported, got {operand.dtype}")
-    reads_values("nextafter")  # the step is taken from the data
-    a, b = np.broadcast_arrays(*floating_pair(x.data, other.data))
-    with np.errstate(invalid="ignore"):
-        result = np.nextafter(a, b)
-    moved = a != b
-    return ops.where(moved, x + (result - a), result)  # (where they are equal: the constant, no gradient)
+    return NextAfter.apply(x, other)
+
+
+class NextAfter(Primitive):
+    """``np.nextafter`` with PyTorch's gradient: ``grad`` to the input where it moved, none to
+    ``other``. (One primitive: an infinite input steps to the largest finite value, where
+    ``x + (step - x)`` would give inf - inf = nan.)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = floating_pair(a, b)
+        with np.errstate(invalid="ignore"):
+            ctx.moved = a != b  # (where they are equal nothing moves, and there is no gradient)
+            return np.nextafter(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.moved, None
 
 
 # -- special functions ----------------------------------------------------------------------------------------------

@@ -1015,7 +1015,14 @@ def masked_scatter(self, mask, source):
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
         raise DtypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}; use t.bool()")
-    mask = np.broadcast_to(mask, self.shape)
+    try:  # (a larger mask broadcasts the result, as PyTorch's)
+        shape = np.broadcast_shapes(self.shape, mask.shape)
+    except ValueError:
+        raise InvalidArgumentError(f"masked_scatter: the mask of shape {mask.shape} does not broadcast with the "
+                                   f"tensor of shape {self.shape}") from None
+    if shape != self.shape:
+        self = ops.broadcast_to(self, shape)
+    mask = np.broadcast_to(mask, shape)
     count = int(mask.sum())
     if np.size(_data(source)) < count:
         raise InvalidArgumentError(f"masked_scatter: source has {np.size(_data(source))} elements but the mask selects "
@@ -1146,7 +1153,7 @@ def unique_consecutive(self, return_inverse: bool = False, return_counts: bool =
     else:
         axis = _axis(self, dim)
         moved = np.moveaxis(self.data, axis, 0)
-        rows = moved.reshape(moved.shape[0], -1)
+        rows = moved.reshape(moved.shape[0], int(np.prod(moved.shape[1:])))  # (-1 cannot be inferred when empty)
         starts = np.concatenate([[True], np.any(rows[1:] != rows[:-1], axis=1)]) if len(rows) else np.zeros(0, bool)
         values = np.moveaxis(moved[starts], 0, axis)
         shape = (moved.shape[0],)
