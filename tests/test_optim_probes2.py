@@ -297,22 +297,31 @@ def test_lbfgs_state_dict_hooks_see_the_whole_state():
     assert seen == [list]
 
 
-def test_a_step_hook_is_refused_inside_compile_and_gone_after_removal():
+def test_a_step_hook_makes_compile_run_eagerly_until_it_is_removed():
     w = mg.tensor(np.array([1.0, -2.0]), requires_grad=True)
-    opt = optim.SGD([w], lr=0.1)
-    handle = opt.register_step_post_hook(lambda o, a, k: None)
+    plain = mg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt, reference = optim.SGD([w], lr=0.1), optim.SGD([plain], lr=0.1)
+    calls = []
+    handle = opt.register_step_post_hook(lambda o, a, k: calls.append(o))
 
-    def train_step():
-        opt.zero_grad()
-        (w * w).sum().backward()
-        opt.step()
+    def train_step(param, optimizer):
+        optimizer.zero_grad()
+        loss = (param * param * param).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
 
-    with pytest.raises(RuntimeError, match="step hooks, which a compiled function would not replay"):
-        mg.compile(train_step)()
-    handle.remove()
     compiled = mg.compile(train_step)
-    compiled()
-    compiled()
+    for _ in range(3):
+        compiled(w, opt)
+        train_step(plain, reference)
+    assert len(calls) == 3 and all(o is opt for o in calls)  # every call ran the hook: eager
+    handle.remove()
+    for _ in range(3):
+        compiled(w, opt)
+        train_step(plain, reference)
+    assert len(calls) == 3 and compiled.traces >= 1
+    np.testing.assert_array_equal(w.data, plain.data)
     assert "step" not in vars(opt)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
@@ -321,8 +322,8 @@ class Optimizer:
     def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(optimizer, args, kwargs)`` before each ``step()``; ``args`` starts with the
         optimizer. It may return ``(new_args, new_kwargs)`` for the step. Returns a handle whose
-        ``remove()`` unregisters it. (A function compiled by ``mg.compile`` replays the step
-        without the hooks, so it refuses to trace a step that has hooks.)"""
+        ``remove()`` unregisters it. (A function compiled by ``mg.compile`` whose step has hooks
+        runs eagerly, hooks and all, until they are removed.)"""
         return self._add_step_hook(self._optimizer_step_pre_hooks, hook)
 
     def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
@@ -575,10 +576,16 @@ class _WatchedStep:
                 del optimizer.__dict__["step"]
             return step(optimizer, *args, **kwargs)
         if watchers.count and records_calls():
-            raise RuntimeError(
-                f"{optimizer._name}.step has step hooks, which a compiled function would not replay; remove "
-                "them (handle.remove()) before mg.compile traces the step, or call the step outside it"
-            )
+            # A replay would skip the hooks' Python code: the compiled function runs eagerly
+            # while the optimizer has step hooks, as it does for module and tensor hooks.
+            owner = weakref.ref(optimizer)
+
+            def still() -> bool:
+                alive = owner()
+                return alive is not None and bool(_hooks(alive, "_optimizer_step_pre_hooks")
+                                                  or _hooks(alive, "_optimizer_step_post_hooks"))
+
+            mode.tracer.cannot_replay(f"step hooks on {optimizer._name}", still)
         args = (optimizer, *args)
         for hook in list(pre):
             result = hook(optimizer, args, kwargs)
