@@ -294,3 +294,32 @@ def test_masked_scatter_with_a_larger_mask_broadcasts_the_result():
     np.testing.assert_allclose(ms.grad, ts.grad.numpy())
     with pytest.raises(RuntimeError):
         _m(np.ones((3, 4))).masked_scatter(_m(np.ones((2, 4), dtype=bool)), ms)
+
+
+@pytest.mark.parametrize("index", [np.array([0]), np.array(0)])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_index_select_of_a_0d_tensor_is_0d_with_its_gradient(index, axis):
+    x = mg.tensor(2.5, requires_grad=True)
+    out = mg.index_select(x, axis, index)
+    assert out.shape == () and out.item() == 2.5
+    (out * 3).backward()
+    assert x.grad.item() == 3.0
+    with pytest.raises(IndexError, match="only 1 value"):
+        mg.index_select(x, axis, np.array([0, 0]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        mg.index_select(x, axis, np.array([1]))
+
+
+@pytest.mark.parametrize("op, kwargs", [
+    ("avg_pool2d", {"kernel_size": 2, "padding": (1,)}),
+    ("max_pool2d", {"kernel_size": (2,), "stride": (1,)}),
+    ("avg_pool2d", {"kernel_size": (3,), "stride": (2,), "padding": (1,)}),
+])
+def test_pooling_takes_one_tuple_options_for_every_axis_as_pytorch(op, kwargs):
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 6))
+    expanded = {k: (v[0],) * 2 if isinstance(v, tuple) else v for k, v in kwargs.items()}
+    ours = getattr(mg.nn.functional, op)(mg.tensor(x), **kwargs).data
+    np.testing.assert_array_equal(ours, getattr(mg.nn.functional, op)(mg.tensor(x), **expanded).data)
+    torch = pytest.importorskip("torch")
+    theirs = getattr(torch.nn.functional, op)(torch.tensor(x), **kwargs).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)

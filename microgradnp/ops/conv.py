@@ -77,8 +77,9 @@ def positive_int(value, what: str, op: str, *, zero_ok: bool = False, ndim: int 
 
 
 def positive_ints(value, what: str, op: str, ndim: int, *, zero_ok: bool = False) -> tuple[int, ...]:
-    """An int option per spatial axis: one ``n`` for all of them, or a tuple of ``ndim``."""
-    if ndim > 1 and isinstance(value, tuple | list):
+    """An int option per spatial axis: one ``n`` for all of them (also as ``(n,)``, as PyTorch
+    takes it), or a tuple of ``ndim``."""
+    if ndim > 1 and isinstance(value, tuple | list) and len(value) != 1:
         if len(value) != ndim:
             raise InvalidArgumentError(f"{op}: {what} must be an int or a {ndim}-tuple of ints, got {value!r}")
         return tuple(positive_int(v, what, op, zero_ok=zero_ok, ndim=ndim) for v in value)

@@ -349,6 +349,13 @@ def index_select(x, axis: int, index):
     if index.ndim > 1:
         raise IndexError(f"index_select: index must be 1-D, got shape {index.shape}")
     shape = np.shape(_data(x))
+    if not shape:  # PyTorch's 0-d input: one element along dim 0 (or -1), picked by one index; 0-d result
+        normalize_axes(axis, 1)
+        if index.size != 1:
+            raise IndexError(f"index_select: index to a 0-d tensor can have only 1 value, got {index.size}")
+        _check_bounds(index, 1, 0, "index_select")
+        picked = IndexSelect.apply(Reshape.apply(x, shape=(1,)), index=index.reshape(1), axis=0)
+        return Reshape.apply(picked, shape=())
     (axis,) = normalize_axes(axis, len(shape))
     _check_bounds(index, shape[axis], axis, "index_select")
     return IndexSelect.apply(x, index=raw, axis=axis)
