@@ -180,7 +180,7 @@ def _cholesky_info(a: np.ndarray) -> np.ndarray:
     the first leading minor that is not positive-definite. NumPy's cholesky raises for the whole
     batch instead, so this is the textbook algorithm, vectorised over the batch."""
     n = a.shape[-1]
-    a = a.reshape(-1, n, n)
+    a = a.reshape(math.prod(a.shape[:-2]), n, n)  # (not -1: an empty matrix has size 0)
     low = np.zeros(a.shape, dtype=a.dtype if a.dtype.kind == "f" else np.float64)
     info = np.zeros(a.shape[0], dtype=np.int32)
     for j in range(n):

@@ -323,3 +323,30 @@ def test_pooling_takes_one_tuple_options_for_every_axis_as_pytorch(op, kwargs):
     torch = pytest.importorskip("torch")
     theirs = getattr(torch.nn.functional, op)(torch.tensor(x), **kwargs).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (3, 0, 0), (0, 2, 2)])
+def test_ex_factorizations_of_empty_matrices_and_batches(shape):
+    a = mg.tensor(np.zeros(shape), requires_grad=True)
+    for factor in (mg.linalg.cholesky_ex, mg.linalg.inv_ex):
+        result, info = factor(a)
+        assert result.shape == shape and info.shape == shape[:-2] and not np.any(info.data)
+    inverse, _ = mg.linalg.inv_ex(a)
+    inverse.sum().backward()
+    assert a.grad.shape == shape
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((0, 1, 6), (2, 1, 3)), ((0, 2, 6), (4, 1, 3)),
+                                              ((0, 2, 4, 4), (2, 1, 3, 3))])
+def test_an_empty_batch_differentiates_through_convolution(x_shape, w_shape):
+    conv = mg.nn.functional.conv1d if len(x_shape) == 3 else mg.nn.functional.conv2d
+    x = mg.tensor(np.ones(x_shape), requires_grad=True)
+    w = mg.tensor(np.ones(w_shape), requires_grad=True)
+    conv(x, w, groups=x_shape[1] // w_shape[1]).sum().backward()
+    assert x.grad.shape == x_shape and w.grad.shape == w_shape and not np.any(w.grad.data)
+
+
+def test_an_empty_batch_differentiates_through_unfold():
+    x = mg.tensor(np.ones((0, 1, 4, 4)), requires_grad=True)
+    mg.nn.functional.unfold(x, 2).sum().backward()
+    assert x.grad.shape == (0, 1, 4, 4)

@@ -357,7 +357,7 @@ def _unfold(x: np.ndarray, gs: tuple[Geometry, ...]) -> np.ndarray:
 
 def _fold(cols: np.ndarray, gs: tuple[Geometry, ...]) -> np.ndarray:
     """The adjoint of ``_unfold``: window entries (N, C, *out, *kernel) summed back into (N, C, *spatial)."""
-    flat = cols.reshape(*cols.shape[: 2 + len(gs)], -1)
+    flat = cols.reshape(*cols.shape[: 2 + len(gs)], math.prod(cols.shape[2 + len(gs):]))  # (not -1: N may be 0)
     return _col2im(lambda k: flat[..., k], gs, cols.shape[:2], cols.dtype, _channel_major(cols))
 
 
@@ -492,7 +492,7 @@ def _conv_input_grad(rows, weight, gs: tuple[Geometry, ...], groups: int, batch:
                 cols.reshape(1, out_channels, kernel, batch, g.length))
         flipped = weight[..., ::-1].reshape(groups, out_channels // groups, group_in, kernel)
         flipped = flipped.transpose(0, 2, 1, 3).reshape(groups, group_in, -1)
-        grad_x = np.matmul(flipped, cols.reshape(groups, -1, batch * g.length))
+        grad_x = np.matmul(flipped, cols.reshape(groups, out_channels // groups * kernel, batch * g.length))
         _scratch.give(cols)
         return grad_x.reshape(channels, batch, g.length).transpose(1, 0, 2)
     w_rows = weight.reshape(groups, out_channels // groups, -1)

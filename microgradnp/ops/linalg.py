@@ -427,7 +427,7 @@ def lu_factor_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     zero diagonal entry of U (the elimination then carries on, as LAPACK's)."""
     m, n = a.shape[-2:]
     batch = a.shape[:-2]
-    lu = np.array(a, dtype=a.dtype if a.dtype.kind == "f" else np.float64).reshape(-1, m, n)
+    lu = np.array(a, dtype=a.dtype if a.dtype.kind == "f" else np.float64).reshape(math.prod(a.shape[:-2]), m, n)
     count, k = lu.shape[0], min(m, n)
     pivots = np.empty((count, k), dtype=np.int32)
     info = np.zeros(count, dtype=np.int32)
