@@ -350,3 +350,14 @@ def test_an_empty_batch_differentiates_through_unfold():
     x = mg.tensor(np.ones((0, 1, 4, 4)), requires_grad=True)
     mg.nn.functional.unfold(x, 2).sum().backward()
     assert x.grad.shape == (0, 1, 4, 4)
+
+
+@pytest.mark.parametrize("p, training", [(0.5, False), (0.0, True), (1.0, True)])
+def test_feature_alpha_dropout_checks_the_shape_only_when_it_drops_channels(p, training):
+    x = mg.tensor(np.array([1.0, -2.0, 3.0]))
+    out = mg.nn.functional.feature_alpha_dropout(x, p, training=training)
+    np.testing.assert_array_equal(out.data, np.zeros(3) if p == 1 else x.data)
+    with pytest.raises(ValueError, match=r"expected an input \(N, C, \.\.\.\)"):
+        mg.nn.functional.feature_alpha_dropout(x, 0.5, training=True)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        mg.nn.functional.feature_alpha_dropout(x, 1.5, training=training)

@@ -1061,7 +1061,10 @@ def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool =
 def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False, rng=None):
     """``alpha_dropout`` of whole channels of ``(N, C, ...)``, as ``torch.nn.functional.feature_alpha_dropout``."""
     shape = _shape(input)
-    if len(shape) < 2:
+    _check_p(p, "feature_alpha_dropout")
+    # As PyTorch, the shape matters only when channels are dropped: in eval mode (or with p 0
+    # or 1) any input passes.
+    if len(shape) < 2 and training and 0 < p < 1:
         raise InvalidArgumentError(f"feature_alpha_dropout: expected an input (N, C, ...), got shape {shape}")
     return _in_place_if(inplace and training, "feature_alpha_dropout", input, lambda x: _alpha_dropout(
         "feature_alpha_dropout", x, p, training, shape[:2] + (1,) * (len(shape) - 2), rng))
