@@ -37,8 +37,9 @@ def bmm(self, mat2):
     """Batched matrix products of two 3-D tensors (``torch.bmm``)."""
     if self.ndim != 3 or np.ndim(mat2) != 3:
         raise InvalidArgumentError(f"bmm: expects two 3-D tensors, got shapes {self.shape} and {np.shape(mat2)}")
-    if self.shape[0] != np.shape(mat2)[0]:  # (bmm does not broadcast the batch, as matmul would)
-        raise InvalidArgumentError(f"bmm: the batch sizes differ: shapes {self.shape} and {np.shape(mat2)}")
+    from microgradnp.ops.torch_math import _same_batch  # (imports Tensor: attached once Tensor is defined)
+
+    _same_batch("bmm", self, mat2)  # (bmm does not broadcast the batch, as matmul would)
     return ops.matmul(self, mat2)
 
 
