@@ -147,6 +147,36 @@ def test_a_hand_written_step_from_raw_tensor_operations():
         np.testing.assert_array_equal(a.data, b.data)
 
 
+
+@pytest.mark.parametrize("bias_shape", [(8,), (1, 8), (5, 1), (1, 1), (), (3, 1, 8)])
+def test_broadcast_gradients_are_summed_as_eager_sums_them(bias_shape):
+    # The replay sums a broadcast gradient with the axes worked out while tracing (one
+    # NumPy call, no sum_to_shape): the same sums, leading axes dropped, as eager's.
+    rng = np.random.default_rng(1)
+    x = mg.tensor(rng.normal(size=(5, 8)))
+    start = rng.normal(size=bias_shape)
+
+    def build():
+        b, w = mg.tensor(start.copy(), requires_grad=True), mg.tensor(np.ones(1), requires_grad=True)
+        return b, w, optim.SGD([b, w], lr=0.1)
+
+    def step(b, w, opt):
+        opt.zero_grad()
+        loss = ((x * w + b).tanh() ** 2).sum()  # w (1,) and b broadcast; a + b hands on one gradient
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    eager, replayed = build(), build()
+    compiled = mg.compile(step)
+    for _ in range(4):
+        assert step(*eager).item() == compiled(*replayed).item()
+        for a, b in zip(eager[:2], replayed[:2]):
+            assert a.grad.shape == a.shape
+            np.testing.assert_array_equal(a.grad, b.grad)
+            np.testing.assert_array_equal(a.data, b.data)
+    assert "sum_to_shape(" not in compiled.code and "add_reduce(" in compiled.code
+
 def test_gradients_accumulate_when_the_step_does_not_zero_them():
     X = mg.tensor(X_XOR)
 

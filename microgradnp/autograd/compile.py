@@ -43,7 +43,7 @@ from collections import OrderedDict
 import numpy as np
 
 from microgradnp import tensor as _tensor_module
-from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape, summed_into
+from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape, summed_axes, summed_into
 from microgradnp.autograd.function import _PACKAGE_DIR, RELEASED, _user_origin, saved_tensors_hooks_state
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.tensor import FREED, Tensor
@@ -383,8 +383,11 @@ class _Recorder:
         self.setup: dict[str, list[str]] = {}  # node -> the lines making it, once per copy of the replay
         self.outputs: list[tuple[str, np.ndarray]] = []  # (node, its traced output) that may reuse memory
         self.leaves: dict[int, Tensor] = {}  # the leaves backward accumulated into
+        # (the names the generated lines use as they are: constants get other names)
         self.names: dict[str, object] = {"Tensor": Tensor, "_Retrace": _Retrace, "_differs": _differs,
-                                         "asarray": np.asarray}
+                                         "asarray": np.asarray, "add_reduce": np.add.reduce,
+                                         "sum_to_shape": sum_to_shape, "_accumulate_leaf": _accumulate_leaf,
+                                         "summed_into": summed_into}
         self.var_of: dict[int, str] = {}  # id(array) -> the replay variable holding it
         self.kept: list = []  # everything whose id is in var_of, kept alive: ids stay unique
         self.ctx_var: dict[int, str] = {}  # id(node) -> its variable
@@ -668,7 +671,15 @@ class _Recorder:
 
     def _sum_to_shape(self, grad, shape):
         out = sum_to_shape(grad, shape)
-        self.lines.append(f"{self._bind(out, self._new('g'))} = sum_to_shape({self.operand(grad)}, {shape!r})")
+        if out is grad:  # (nothing to sum: the replay's variable is the gradient's)
+            return out
+        if type(grad) is np.ndarray:  # sum_to_shape's own NumPy call, with the axes worked out once
+            summed = f"add_reduce({self.operand(grad)}, axis={summed_axes(grad.shape, shape)!r}, keepdims=True)"
+            if out.ndim != grad.ndim:
+                summed += f".reshape({shape!r})"
+        else:
+            summed = f"sum_to_shape({self.operand(grad)}, {shape!r})"
+        self.lines.append(f"{self._bind(out, self._new('g'))} = {summed}")
         return out
 
     def as_array(self, value):
@@ -703,6 +714,8 @@ class _Recorder:
                 "inside the function (or pass it in detached)."
             )
         incoming = self.operand(grad)  # before binding the results: a rule may return grad itself
+        if node._builtin and all(g is None or g is grad for g in grads):
+            return  # (a + b: the rule hands the gradient on; the replay's variable is the same array)
         if node._builtin and type(raw) is tuple:  # unpacked as the rule returns them
             targets = [("_" if g is None else self._bind(g, self._new("g"))) for g in grads]
             self.lines.append(f"{', '.join(targets)}, = {ctx}.backward({ctx}, {incoming})")
@@ -816,8 +829,7 @@ class _Recorder:
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
             + "    return replay\n"
         )
-        namespace = dict(self.names, sum_to_shape=sum_to_shape, _accumulate_leaf=_accumulate_leaf,
-                         summed_into=summed_into)
+        namespace = dict(self.names)
         exec(builtins.compile(source, f"<mg.compile {_name(self.fn)}>", "exec"), namespace)
         return _Replay(namespace["copy"], source)
 

@@ -67,18 +67,24 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def sum_to_shape(grad, shape: tuple[int, ...]):
-    """Sum a gradient over the axes along which its input was broadcast."""
-    lead = grad.ndim - len(shape)
+def summed_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of a gradient of ``grad_shape`` that ``sum_to_shape`` sums (keeping them) to
+    bring it back to ``shape``: the leading axes broadcasting added and those it stretched."""
+    lead = len(grad_shape) - len(shape)
     axes = tuple(range(lead)) if lead else ()
-    grad_shape = grad.shape
     for i, n in enumerate(shape):
         if n == 1 and grad_shape[lead + i] != 1:
             axes += (lead + i,)
+    return axes
+
+
+def sum_to_shape(grad, shape: tuple[int, ...]):
+    """Sum a gradient over the axes along which its input was broadcast."""
+    axes = summed_axes(grad.shape, shape)
     if axes:
         # np.add.reduce is ndarray.sum without its Python wrapper (this runs for every bias).
         grad = np.add.reduce(grad, axis=axes, keepdims=True) if type(grad) is np.ndarray else grad.sum(axes, True)
-    return grad.reshape(shape) if lead else grad
+    return grad.reshape(shape) if grad.ndim != len(shape) else grad
 
 
 def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
