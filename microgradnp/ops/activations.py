@@ -42,11 +42,13 @@ class Sigmoid(Primitive):
 
     @staticmethod
     def forward(ctx, a):
-        a = floating(a)  # ints and bools: the default float dtype, as PyTorch
-        # out= for a 0-d input, which would otherwise give a NumPy scalar (not writable in place)
-        out = sigmoid_of_negated_(
-            np.negative(a, out=ctx._out if type(a) is np.ndarray and a.ndim else np.empty_like(a))
-        )
+        if type(a) is not np.ndarray or a.dtype.kind != "f" or not a.ndim:  # (the usual case passes one test)
+            a = floating(a)  # ints and bools: the default float dtype, as PyTorch
+            # out= for a 0-d input, which would otherwise give a NumPy scalar (not writable in place)
+            out = np.negative(a, out=np.empty_like(a))
+        else:
+            out = np.negative(a, out=ctx._out)
+        out = sigmoid_of_negated_(out)
         ctx.save_for_backward(out)
         return out
 

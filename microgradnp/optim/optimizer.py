@@ -271,12 +271,13 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        updated = []
+        written = []
         for group in self.param_groups:
             params = [p for p in group["params"] if p._grad is not None]
             self._update_group(params, group)
-            updated += params
-        bump_version(*[p.data for p in updated])  # a graph that saved the old values must not use these
+            for p in params:
+                written.append(p.data)
+        bump_version(*written)  # a graph that saved the old values must not use these
         return loss
 
     def _update_group(self, params: list, group: dict) -> None:
