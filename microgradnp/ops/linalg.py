@@ -179,7 +179,8 @@ class Linear(Primitive):
             if need_weight:
                 grad_weight = grad.swapaxes(-1, -2) @ x
             if need_bias:
-                grad_bias = grad.sum(axis=-2, keepdims=True)
+                grad_bias = (np.add.reduce(grad, axis=-2, keepdims=True) if type(grad) is np.ndarray
+                             else grad.sum(axis=-2, keepdims=True))
         elif need_weight or need_bias:
             rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
             if need_weight:
