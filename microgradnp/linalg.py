@@ -488,4 +488,87 @@ def eigvals(A):
     raise _complex_refused("eigvals")
 
 
+
+# -- torch's top-level names for the Cholesky and LU solvers (not in torch.linalg) ---------------
+
+
+class TriangularSolveResult(NamedTuple):
+    """What ``mg.triangular_solve`` returns, as ``torch.return_types.triangular_solve``."""
+
+    solution: Tensor
+    cloned_coefficient: Tensor
+
+
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(_array(x))
+
+
+def _check_cholesky_solve(function: str, B, L) -> None:
+    _square(function, L)
+    if np.ndim(_data(B)) < 2:
+        raise InvalidArgumentError(f"{function}: the right-hand side must have at least 2 dimensions (a vector b "
+                                   f"is b[..., None]), got shape {np.shape(_data(B))}")
+    n, rows = np.shape(_data(L))[-1], np.shape(_data(B))[-2]
+    if rows != n:
+        raise InvalidArgumentError(f"{function}: the right-hand side has {rows} rows but the factor is {n}x{n}; "
+                                   "they must match")
+
+
+def cholesky_solve(B, L, upper: bool = False):
+    """The solution ``X`` of ``A X = B`` from the Cholesky factor of ``A``, as
+    ``torch.cholesky_solve(B, L, upper)``: ``A = L L^T`` with ``L`` lower triangular, or
+    ``A = U^T U`` with ``upper=True``; only that triangle of ``L`` is read, and batch axes
+    broadcast. Its gradient in ``L`` is PyTorch's, that of ``(L L^T)^-1 B`` in the whole
+    matrix: ``-(G X^T + X G^T) L`` with ``G = A^-1`` times the output's gradient (``-U (...)``
+    for ``upper``), so it matches PyTorch's on and off the triangle.
+
+    Raises:
+        ValueError: if ``L`` is not square or ``B`` does not have its number of rows.
+    """
+    _check_cholesky_solve("cholesky_solve", B, L)
+    L = _as_tensor(L)
+    # The triangle's values with the whole matrix's gradient (PyTorch's rule reads all of L).
+    outside = (L - ops.triu(L)) if upper else (L - ops.tril(L))
+    factor = L - outside.detach()
+    if upper:  # A = U^T U: U^T Y = B, then U X = Y
+        return solve(factor, solve(_mT(factor), B))
+    return solve(_mT(factor), solve(factor, B))  # A = L L^T: L Y = B, then L^T X = Y
+
+
+def cholesky_inverse(L, upper: bool = False):
+    """The inverse of ``A`` from its Cholesky factor, as ``torch.cholesky_inverse``:
+    ``cholesky_solve`` of the identity (``A = L L^T``, or ``U^T U`` with ``upper=True``)."""
+    _square("cholesky_inverse", L)
+    n = np.shape(_data(L))[-1]
+    return cholesky_solve(np.eye(n, dtype=_array(L).dtype), L, upper=upper)
+
+
+def triangular_solve(b, A, upper: bool = True, transpose: bool = False, unitriangular: bool = False):
+    """``(solution, cloned_coefficient)`` of ``A X = b`` for a triangular ``A`` (``A^T X = b``
+    with ``transpose=True``), as the deprecated ``torch.triangular_solve``; note its argument
+    order (``b`` first) and that ``upper`` defaults to True. ``linalg.solve_triangular`` is
+    its replacement. The gradient of ``A`` lies on its triangle, as PyTorch's."""
+    _square("triangular_solve", A)
+    _at_least_2d("triangular_solve", b)
+    A = _as_tensor(A)
+    if transpose:
+        solution = solve_triangular(_mT(A), b, upper=not upper, unitriangular=unitriangular)
+    else:
+        solution = solve_triangular(A, b, upper=upper, unitriangular=unitriangular)
+    return TriangularSolveResult(solution, A.clone())
+
+
+def torch_lu(A, pivot: bool = True, get_infos: bool = False):
+    """``(LU, pivots)``, or ``(LU, pivots, infos)`` with ``get_infos=True``, as the deprecated
+    ``torch.lu`` (``mg.lu``): ``linalg.lu_factor_ex`` without its error check."""
+    lu_, pivots, info = lu_factor_ex(A, pivot=pivot)
+    return (lu_, pivots, info) if get_infos else (lu_, pivots)
+
+
+def torch_lu_solve(b, LU_data, LU_pivots):
+    """The solution of ``A X = b`` from ``torch.lu``'s factors, as the deprecated
+    ``torch.lu_solve(b, LU_data, LU_pivots)`` (``mg.lu_solve``): ``linalg.lu_solve(LU, pivots, b)``."""
+    return lu_solve(LU_data, LU_pivots, b)
+
+
 accept_out(globals(), LINALG_TAKES_OUT)  # out=, as torch.linalg's functions take it

@@ -5,6 +5,7 @@ tensor inverse/solve and Vandermonde matrices: values, dtypes and gradients agai
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -385,3 +386,108 @@ def test_lu_unpack_as_torch():
     P, L, U = mg.lu_unpack(lu, pivots)
     np.testing.assert_allclose((P @ L @ U).data, a, atol=1e-14)
     assert L.requires_grad and not P.requires_grad
+
+
+# -- torch's top-level Cholesky and LU solvers -------------------------------------------------
+
+
+def _cholesky_factor(rng, *shape, upper=False):
+    m = rng.standard_normal(shape)
+    factor = np.linalg.cholesky(m @ np.swapaxes(m, -1, -2) + shape[-1] * np.eye(shape[-1]))
+    return np.swapaxes(factor, -1, -2).copy() if upper else factor
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_and_inverse_solve_with_the_factor(rng, upper):
+    factor = _cholesky_factor(rng, 2, 4, 4, upper=upper)
+    a = np.swapaxes(factor, -1, -2) @ factor if upper else factor @ np.swapaxes(factor, -1, -2)
+    b = rng.standard_normal((3, 1, 4, 2))  # batch axes broadcast against the factor's
+    x = mg.cholesky_solve(mg.tensor(b), mg.tensor(factor), upper)
+    np.testing.assert_allclose(x.data, np.linalg.solve(a, b), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mg.cholesky_inverse(mg.tensor(factor[0]), upper=upper).data,
+                               np.linalg.inv(a[0]), rtol=1e-10, atol=1e-12)
+    # Only the factor's triangle is read, as LAPACK's potrs reads it.
+    junk = factor + (np.tril(rng.standard_normal((4, 4)), -1) if upper else np.triu(rng.standard_normal((4, 4)), 1))
+    np.testing.assert_array_equal(mg.cholesky_solve(mg.tensor(b), mg.tensor(junk), upper=upper).data, x.data)
+    # Methods and out=, as PyTorch's.
+    np.testing.assert_array_equal(mg.tensor(b).cholesky_solve(mg.tensor(factor), upper).data, x.data)
+    out = mg.empty(0)
+    assert mg.cholesky_solve(mg.tensor(b), mg.tensor(factor), upper=upper, out=out) is out
+    np.testing.assert_array_equal(out.data, x.data)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_and_inverse_gradients(rng, upper):
+    factor, b = _cholesky_factor(rng, 3, 3, upper=upper), rng.standard_normal((3, 2))
+    triangle = np.triu if upper else np.tril
+    # On the triangle (the entries the forward reads) the gradient is the forward's derivative.
+    _gradcheck(lambda f, b: mg.cholesky_solve(b, triangle(f), upper), factor, b)
+    _gradcheck(lambda f: mg.cholesky_inverse(triangle(f), upper), factor)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_and_inverse_match_torch(torch, rng, upper):
+    factor, b = _cholesky_factor(rng, 2, 4, 4, upper=upper), rng.standard_normal((2, 4, 3))
+    # PyTorch's gradient in the factor is that of (L L^T)^-1 B in the whole matrix, off the triangle too.
+    _compare(torch, lambda b, f: mg.cholesky_solve(b, f, upper), lambda b, f: torch.cholesky_solve(b, f, upper),
+             b, factor, rng=rng)
+    _compare(torch, lambda f: mg.cholesky_inverse(f, upper), lambda f: torch.cholesky_inverse(f, upper),
+             factor[1], rng=rng)
+
+
+def test_cholesky_solve_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="3 rows but the factor is 2x2"):
+        mg.cholesky_solve(mg.ones(3, 1), mg.eye(2))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        mg.cholesky_solve(mg.ones(2), mg.eye(2))
+    with pytest.raises(ValueError):
+        mg.cholesky_inverse(mg.ones(2, 3))
+
+
+@pytest.mark.parametrize(("upper", "transpose", "unitriangular"),
+                         [(u, t, d) for u in (True, False) for t in (False, True) for d in (False, True)])
+def test_triangular_solve_as_torchs(rng, upper, transpose, unitriangular):
+    a = (np.triu if upper else np.tril)(rng.standard_normal((2, 3, 3))) + 3 * np.eye(3)
+    b = rng.standard_normal((2, 3, 2))
+    solution, coefficient = mg.triangular_solve(mg.tensor(b), mg.tensor(a), upper, transpose, unitriangular)
+    used = (np.triu if upper else np.tril)(a)
+    if unitriangular:
+        used[..., range(3), range(3)] = 1.0
+    np.testing.assert_allclose(solution.data, np.linalg.solve(np.swapaxes(used, -1, -2) if transpose else used, b),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(coefficient.data, a)
+    assert mg.tensor(b).triangular_solve(mg.tensor(a), upper).solution.shape == (2, 3, 2)
+    # The gradient of A lies on its triangle (off the diagonal too with unitriangular).
+    _gradcheck(lambda a, b: mg.triangular_solve(b, a, upper, transpose, unitriangular).solution, a, b)
+
+
+def test_triangular_solve_matches_torch(torch, rng):
+    a, b = np.tril(rng.standard_normal((3, 3))) + 3 * np.eye(3), rng.standard_normal((3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (torch.triangular_solve is deprecated)
+        for transpose in (False, True):
+            _compare(torch, lambda a, b, t=transpose: mg.triangular_solve(b, a, False, t).solution,
+                     lambda a, b, t=transpose: torch.triangular_solve(b, a, False, t).solution, a, b, rng=rng)
+
+
+def test_torch_lu_and_lu_solve(rng):
+    a, b = _well_conditioned(rng, 2, 3, 3), rng.standard_normal((2, 3, 2))
+    lu, pivots = mg.lu(mg.tensor(a))
+    expected = L.lu_factor(mg.tensor(a))
+    np.testing.assert_array_equal(lu.data, expected.LU.data)
+    np.testing.assert_array_equal(pivots.data, expected.pivots.data)
+    assert len(mg.lu(mg.tensor(a), get_infos=True)) == 3 and len(mg.tensor(a).lu()) == 2
+    x = mg.lu_solve(mg.tensor(b), lu, pivots)
+    np.testing.assert_allclose(x.data, np.linalg.solve(a, b), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(mg.tensor(b).lu_solve(lu, pivots).data, x.data)
+    _gradcheck(lambda m, b: mg.lu_solve(b, *mg.lu(m)), a, b)
+
+
+def test_torch_lu_matches_torch(torch, rng):
+    a = _well_conditioned(rng, 3, 3)[[2, 0, 1]]
+    lu, pivots = mg.lu(mg.tensor(a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (torch.lu is deprecated)
+        t_lu, t_pivots = torch.lu(torch.tensor(a))
+    np.testing.assert_allclose(lu.data, t_lu.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(pivots.data, t_pivots.numpy())

@@ -1244,6 +1244,41 @@ def narrow_copy(self, dim: int, start: int, length: int):
     return self.narrow(dim, start, length)
 
 
+def _cholesky_solve_method(self, input2, upper: bool = False):
+    """``torch.Tensor.cholesky_solve``: the solution of ``A X = self`` from ``A``'s Cholesky factor."""
+    from microgradnp.linalg import cholesky_solve
+
+    return cholesky_solve(self, input2, upper)
+
+
+def _cholesky_inverse_method(self, upper: bool = False):
+    """``torch.Tensor.cholesky_inverse``: the inverse of ``A`` from its Cholesky factor ``self``."""
+    from microgradnp.linalg import cholesky_inverse
+
+    return cholesky_inverse(self, upper)
+
+
+def _triangular_solve_method(self, A, upper: bool = True, transpose: bool = False, unitriangular: bool = False):
+    """``torch.Tensor.triangular_solve``: ``(solution, cloned_coefficient)`` of ``A X = self``."""
+    from microgradnp.linalg import triangular_solve
+
+    return triangular_solve(self, A, upper, transpose, unitriangular)
+
+
+def _lu_method(self, pivot: bool = True, get_infos: bool = False):
+    """``torch.Tensor.lu``: ``(LU, pivots)`` (and ``infos``), as ``torch.lu``."""
+    from microgradnp.linalg import torch_lu
+
+    return torch_lu(self, pivot, get_infos)
+
+
+def _lu_solve_method(self, LU_data, LU_pivots):
+    """``torch.Tensor.lu_solve``: the solution of ``A X = self`` from ``torch.lu``'s factors."""
+    from microgradnp.linalg import torch_lu_solve
+
+    return torch_lu_solve(self, LU_data, LU_pivots)
+
+
 def attach(tensor_class) -> None:
     """Give ``tensor_class`` the methods of this module (those it does not have yet)."""
     from microgradnp.ops.torch_methods import _in_place
@@ -1252,6 +1287,8 @@ def attach(tensor_class) -> None:
         "det": det, "logdet": logdet, "matrix_exp": matrix_exp, "slogdet": slogdet, "inverse": inv,
         "pinverse": pinverse,
         "cholesky": _cholesky_method, "qr": _qr_method, "svd": _svd_method, "matrix_power": matrix_power,
+        "cholesky_solve": _cholesky_solve_method, "cholesky_inverse": _cholesky_inverse_method,
+        "triangular_solve": _triangular_solve_method, "lu": _lu_method, "lu_solve": _lu_solve_method,
         "kron": kron, "cross": _cross_method, "inner": inner, "ger": ger, "mv": mv, "vdot": vdot,
         "diag_embed": diag_embed, "diagflat": diagflat,
         "movedim": ops.moveaxis, "swapdims": torch_names(ops.swapaxes, {"dim0": "axis1", "dim1": "axis2"}),
