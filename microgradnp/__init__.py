@@ -142,6 +142,7 @@ from microgradnp.nn.functional import (  # torch.conv2d(...) is F.conv2d(...): t
 from microgradnp.nn.functional import conv_transpose3d  # torch.conv_transpose3d is F.conv_transpose3d
 from microgradnp.ops.out_argument import accept_out as _accept_out
 from microgradnp.ops.torch_names_more import *  # noqa: F403  (its __all__: windows, torch.abs_...)
+from microgradnp.ops.view_copies import *  # noqa: F403  (torch.t_copy, torch.diagonal_copy... and torch.put)
 from microgradnp.ops.torch_more import (  # more of torch's top-level names
     diagonal_scatter, dropout, embedding, finfo, frexp, gcd, gradient, histogram, histogramdd, i0, igamma, igammac,
     iinfo, index_put, index_reduce, is_inference, is_signed, lcm, load, mvlgamma, nextafter, pdist, polygamma, rrelu,

@@ -41,7 +41,10 @@ TAKES_OUT = frozenset((  # noqa: SIM905  (one list of names, easy to scan)
     # (their PyTorch docstrings do not show it, but they take it)
     "absolute arccos arccosh arcsin arcsinh arctan arctan2 arctanh argmax argmin clamp_max clamp_min index_add "
     "index_copy index_reduce isin log_softmax nansum prod scatter scatter_add scatter_reduce softmax sum take "
-    "tensordot true_divide"
+    "tensordot true_divide "
+    # (the *_copy functions and put, microgradnp.ops.view_copies)
+    "alias_copy detach_copy diagonal_copy expand_copy permute_copy put select_copy slice_copy split_copy "
+    "split_with_sizes_copy squeeze_copy t_copy transpose_copy unbind_copy unfold_copy unsqueeze_copy view_copy"
 ).split())
 LINALG_TAKES_OUT = frozenset((  # noqa: SIM905
     "cholesky cholesky_ex cond cross det eig eigh eigvals eigvalsh householder_product inv inv_ex lu lu_factor "

@@ -1,0 +1,82 @@
+"""torch's ``*_copy`` functions and ``torch.put``: the view's values as a new tensor (no shared
+memory), the view's gradient, against PyTorch (optional oracle) and finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+
+CASES = [
+    ("alias_copy", ()), ("diagonal_copy", (0, 2, 3)), ("diagonal_copy", (1, -1, -2)),
+    ("expand_copy", ((5, 2, 3, 3, 4),)), ("expand_copy", ((-1, 2, -1, -1),)), ("permute_copy", ((3, 0, 2, 1),)),
+    ("select_copy", (2, -1)), ("slice_copy", (3, 1, None, 2)), ("slice_copy", ()), ("split_copy", (2, 3)),
+    ("split_with_sizes_copy", ([1, 2], 2)), ("squeeze_copy", ()), ("squeeze_copy", (1,)), ("squeeze_copy", (0,)),
+    ("squeeze_copy", ((0, 1),)), ("t_copy", ()), ("transpose_copy", (0, 3)), ("unbind_copy", (2,)),
+    ("unfold_copy", (3, 2, 1)), ("unsqueeze_copy", (-1,)), ("view_copy", ((6, 4),)), ("view_copy", ([-1],)),
+]
+
+
+def _input(name, rng):
+    return rng.standard_normal((3, 4) if name == "t_copy" else (2, 1, 3, 4))
+
+
+def _pieces(result):
+    return result if isinstance(result, tuple | list) else (result,)
+
+
+@pytest.mark.parametrize(("name", "args"), CASES)
+def test_a_copy_is_the_views_values_in_new_memory_with_the_views_gradient(rng, name, args):
+    a = _input(name, rng)
+    x = mg.tensor(a, requires_grad=True)
+    pieces = _pieces(getattr(mg, name)(x, *args))
+    for piece in pieces:
+        assert not np.shares_memory(piece.data, x.data)
+        piece.data[...] = 0  # (writing into the copy leaves the input alone)
+    np.testing.assert_array_equal(x.data, a)
+    assert mg.gradcheck(lambda t: sum((p * p).sum() for p in _pieces(getattr(mg, name)(t, *args))),
+                        [mg.tensor(a, requires_grad=True)])
+
+
+@pytest.mark.parametrize(("name", "args"), CASES)
+def test_copies_match_torch(torch, rng, name, args):
+    a = _input(name, rng)
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours, theirs = _pieces(getattr(mg, name)(x, *args)), _pieces(getattr(torch, name)(t, *args))
+    assert len(ours) == len(theirs)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_array_equal(p.data, q.detach().numpy())
+    weights = [rng.standard_normal(p.shape) for p in ours]
+    sum((p * w).sum() for p, w in zip(ours, weights)).backward()
+    sum((q * torch.tensor(w)).sum() for q, w in zip(theirs, weights)).backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)
+
+
+def test_detach_copy_and_out():
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    copy = mg.detach_copy(x)
+    assert not copy.requires_grad and not np.shares_memory(copy.data, x.data)
+    out = mg.empty(0)
+    assert mg.t_copy(x.detach(), out=out) is out
+    np.testing.assert_array_equal(out.data, x.data.T)
+    with pytest.raises(ValueError, match="step must be positive"):
+        mg.slice_copy(x, 0, 0, 2, 0)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_put_is_put_on_a_copy(torch, rng, accumulate):
+    a, source = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    index = np.array([4, 0, 4 if accumulate else 2])
+    x, s = mg.tensor(a, requires_grad=True), mg.tensor(source, requires_grad=True)
+    result = mg.put(x, mg.tensor(index, dtype=mg.int64), s, accumulate=accumulate)
+    np.testing.assert_array_equal(x.data, a)  # (the input itself is not written)
+    t, ts = torch.tensor(a, requires_grad=True), torch.tensor(source, requires_grad=True)
+    expected = torch.put(t, torch.tensor(index), ts, accumulate=accumulate)
+    np.testing.assert_array_equal(result.data, expected.detach().numpy())
+    np.testing.assert_array_equal(x.put(mg.tensor(index, dtype=mg.int64), s, accumulate).data, result.data)
+    w = rng.standard_normal((2, 3))
+    (result * mg.tensor(w)).sum().backward()
+    (expected * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+    np.testing.assert_array_equal(s.grad, ts.grad.numpy())
