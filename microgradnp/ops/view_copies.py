@@ -40,7 +40,7 @@ def diagonal_copy(input, offset: int = 0, dim1: int = 0, dim2: int = 1):  # noqa
     return _tensor(input).diagonal(offset, dim1, dim2).clone()
 
 
-def expand_copy(input, size, *, implicit: bool = False):  # noqa: A002, ARG001  (implicit: PyTorch's, no effect)
+def expand_copy(input, size, *, implicit: bool = False):  # noqa: A002  (implicit: PyTorch's, no effect)
     """``input.expand(size)`` as a new tensor (``torch.expand_copy``; -1 keeps a length)."""
     return _tensor(input).expand(*size).clone()
 
