@@ -659,6 +659,55 @@ def empty(*size, dtype=None, requires_grad: bool = False, name: str | None = Non
 
 @_constructor
 @takes_device
+def empty_strided(size, stride, *, dtype=None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """A new tensor of ``size`` whose elements are ``stride`` elements apart along each
+    dimension (``torch.empty_strided``; ``t.stride()`` gives them back): a view of one buffer
+    just long enough, so overlapping strides (0 included) share elements as in PyTorch. Zeros
+    here (PyTorch leaves them uninitialised)."""
+    size, stride = tuple(int(n) for n in size), tuple(int(n) for n in stride)
+    if len(size) != len(stride):
+        raise InvalidArgumentError(f"empty_strided: mismatch in length of strides and shape ({len(stride)} strides "
+                                   f"for {len(size)} dimensions)")
+    if any(n < 0 for n in size) or any(s < 0 for s in stride):
+        raise InvalidArgumentError(f"empty_strided: sizes and strides must be non-negative, got {size} and {stride}")
+    dtype = _constructor_dtype("empty_strided", dtype, get_default_dtype(), requires_grad)
+    length = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    buffer = np.zeros(length, dtype=dtype)
+    array = np.lib.stride_tricks.as_strided(buffer, size, tuple(s * buffer.itemsize for s in stride))
+    return _new(array, requires_grad, name)
+
+
+@_constructor
+@takes_device
+def empty_permuted(size, physical_layout, *, dtype=None, requires_grad: bool = False,
+                   name: str | None = None) -> Tensor:
+    """A new tensor of ``size`` laid out in memory with its dimensions in the order
+    ``physical_layout`` (outermost first), as ``torch.empty_permuted``: ``empty_permuted((2,
+    3, 4), (0, 2, 1))`` is a (2, 3, 4) tensor whose dimension 1 varies fastest. Zeros here."""
+    size, layout = tuple(int(n) for n in size), tuple(int(d) for d in physical_layout)
+    if sorted(layout) != list(builtins.range(len(size))):
+        raise InvalidArgumentError(f"empty_permuted: physical_layout must be a permutation of the {len(size)} "
+                                   f"dimensions, got {layout}")
+    dtype = _constructor_dtype("empty_permuted", dtype, get_default_dtype(), requires_grad)
+    buffer = np.zeros([size[d] for d in layout], dtype=dtype)
+    return _new(buffer.transpose(np.argsort(layout)), requires_grad, name)
+
+
+def nonzero_static(input, *, size: int, fill_value: int = -1) -> Tensor:  # noqa: A002
+    """The indices of the nonzero elements as ``nonzero()``'s (n, ndim) int64 tensor, cut or
+    padded with ``fill_value`` to ``size`` rows (``torch.nonzero_static``: a fixed shape)."""
+    size = int(size)
+    if size < 0:
+        raise InvalidArgumentError(f"nonzero_static: size must be non-negative, got {size}")
+    array = _data(input)
+    found = np.argwhere(array)[:size].astype(np.int64)
+    out = np.full((size, np.ndim(array)), fill_value, dtype=np.int64)
+    out[:len(found)] = found
+    return Tensor._wrap(out)
+
+
+@_constructor
+@takes_device
 def empty_like(input, *, dtype=None, requires_grad: bool = False, name: str | None = None) -> Tensor:  # noqa: A002
     """A new tensor with ``input``'s shape (and float dtype, unless given), as ``torch.empty_like``; zeros here."""
     return zeros_like(input, dtype=dtype, requires_grad=requires_grad, name=name)

@@ -236,6 +236,35 @@ def detach_(self):
     return self
 
 
+
+def resize_(self, *sizes, memory_format=None):
+    """Give this tensor the shape ``sizes`` in place (``torch.Tensor.resize_``): its elements,
+    in memory order, fill the new shape from the start; new ones are zeros here (PyTorch leaves
+    them uninitialised). As PyTorch, refused for a tensor that requires grad. The tensor gets
+    new memory (views of the old one no longer see it) and its version moves."""
+    shape = sizes[0] if len(sizes) == 1 and isinstance(sizes[0], tuple | list) else sizes
+    shape = tuple(int(n) for n in shape)
+    if any(n < 0 for n in shape):
+        raise InvalidArgumentError(f"resize_: sizes must be non-negative, got {shape}")
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    old = self.data
+    if shape == old.shape:
+        return self
+    flat = np.ravel(old, order="K")  # (memory order, as the storage PyTorch keeps)
+    new = np.zeros(shape, dtype=old.dtype)
+    kept = min(new.size, flat.size)
+    new.reshape(-1)[:kept] = flat[:kept]
+    bump(old)  # (a graph that saved the old values must not use them as this tensor's)
+    self.data = new
+    return self
+
+
+def resize_as_(self, tensor, memory_format=None):
+    """``resize_`` to ``tensor``'s shape (``torch.Tensor.resize_as_``)."""
+    return resize_(self, tuple(np.shape(_array(tensor))), memory_format=memory_format)
+
+
 # -- writes at positions ----------------------------------------------------------------------
 
 
@@ -343,7 +372,7 @@ def map2_(self, x, y, callable):  # noqa: A002
 
 
 RANDOM = (uniform_, normal_, log_normal_, exponential_, cauchy_, geometric_, bernoulli_, random_)
-OTHERS = (detach_, fill_diagonal_, index_put_, put_, apply_, map_, map2_)
+OTHERS = (detach_, fill_diagonal_, index_put_, put_, apply_, map_, map2_, resize_, resize_as_)
 
 
 def attach(tensor_class) -> None:

@@ -239,6 +239,13 @@ def _new(name: str, fill):
     return takes_device(method)
 
 
+def new_empty_strided(self, size, stride, dtype=None, requires_grad: bool = False, **options):
+    """``mg.empty_strided(size, stride)`` in this tensor's dtype (``torch.Tensor.new_empty_strided``)."""
+    from microgradnp.ops.torch_functions import empty_strided
+
+    return empty_strided(size, stride, dtype=dtype or self.dtype, requires_grad=requires_grad, **options)
+
+
 @takes_device
 def new_full(self, size, fill_value, requires_grad: bool = False, dtype=None):
     """A new tensor of this tensor's dtype filled with ``fill_value``."""
@@ -298,6 +305,7 @@ def attach(tensor_class) -> None:
         "true_divide": ops.divide, "subtract": sub, "multiply": ops.multiply, "divide": ops.divide,
         "equal": equal, "allclose": allclose, "new_full": new_full, "new_tensor": new_tensor,
         "new_zeros": _new("new_zeros", 0), "new_ones": _new("new_ones", 1), "new_empty": _new("new_empty", 0),
+        "new_empty_strided": new_empty_strided,
         "expand_as": lambda self, other: ops.broadcast_to(self, other.shape),
         "view_as": lambda self, other: ops.reshape(self, other.shape),
         "reshape_as": lambda self, other: ops.reshape(self, other.shape),
