@@ -52,7 +52,7 @@ from microgradnp.ops.torch_shape import (
     vecdot,
     vector_norm,
 )
-from microgradnp.tensor import Tensor, _data
+from microgradnp.tensor import Tensor, _data, _rng
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
            "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
@@ -569,6 +569,67 @@ def torch_lu_solve(b, LU_data, LU_pivots):
     """The solution of ``A X = b`` from ``torch.lu``'s factors, as the deprecated
     ``torch.lu_solve(b, LU_data, LU_pivots)`` (``mg.lu_solve``): ``linalg.lu_solve(LU, pivots, b)``."""
     return lu_solve(LU_data, LU_pivots, b)
+
+
+
+# -- randomized low-rank decompositions (torch.svd_lowrank, torch.pca_lowrank) ------------------
+
+
+def _approximate_basis(A, q: int, niter: int, rng):
+    """An orthonormal (m, q) basis whose span approximates ``A``'s range: ``A`` times a
+    Gaussian test matrix, then ``niter`` power iterations, each re-orthonormalised by QR
+    (Halko, Martinsson and Tropp 2009, algorithm 4.4, as PyTorch's ``get_approximate_basis``)."""
+    test = Tensor(np.asarray(rng.standard_normal((np.shape(_data(A))[-1], q)), dtype=_array(A).dtype))
+    basis = qr(matmul(A, test)).Q
+    for _ in range(niter):
+        basis = qr(matmul(_mT(A), basis)).Q
+        basis = qr(matmul(A, basis)).Q
+    return basis
+
+
+def svd_lowrank(A, q: int | None = 6, niter: int | None = 2, M=None, *, rng=None):
+    """``(U, S, V)`` with ``A ~ U diag(S) V^T`` of rank ``q``, as ``torch.svd_lowrank``: a
+    randomized SVD (Halko et al. 2009, algorithm 5.1) of ``A - M`` (``M`` broadcast to ``A``'s
+    shape, or none), for batches too; differentiable, as compositions of ``qr`` and ``svd``.
+    The Gaussian test matrix comes from ``rng`` (a seed or ``np.random.Generator``), else from
+    the global generator that ``mg.manual_seed`` seeds; ``q`` should not exceed min(m, n)."""
+    q, niter = 6 if q is None else operator.index(q), 2 if niter is None else operator.index(niter)
+    _at_least_2d("svd_lowrank", A)
+    if q < 0 or niter < 0:
+        raise InvalidArgumentError(f"svd_lowrank: q and niter must be non-negative, got q={q}, niter={niter}")
+    A = _as_tensor(A)
+    if M is not None:
+        A = A - ops.broadcast_to(M, A.shape)
+    m, n = A.shape[-2:]
+    if m < n:  # (the basis is found for the taller of A and A^T)
+        A = _mT(A)
+    basis = _approximate_basis(A, q, niter, _rng(rng))
+    u, s, vh = svd(matmul(_mT(basis), A), full_matrices=False)
+    u, v = matmul(basis, u), _mT(vh)
+    return (v, s, u) if m < n else (u, s, v)
+
+
+def pca_lowrank(A, q: int | None = None, center: bool = True, niter: int = 2, *, rng=None):
+    """``(U, S, V)``, the principal components of the rows of ``A`` as ``torch.pca_lowrank``:
+    ``svd_lowrank`` of ``A`` minus its column means (``center=True``); ``V``'s columns are the
+    principal directions, ``S**2 / (m - 1)`` the variances along them. ``q`` defaults to
+    min(6, m, n).
+
+    Raises:
+        ValueError: if ``q`` is negative or greater than min(m, n), or ``niter`` negative.
+    """
+    _at_least_2d("pca_lowrank", A)
+    m, n = np.shape(_data(A))[-2:]
+    q = min(6, m, n) if q is None else operator.index(q)
+    if not 0 <= q <= min(m, n):
+        raise InvalidArgumentError(f"pca_lowrank: q(={q}) must be non-negative integer and not greater than "
+                                   f"min(m, n)={min(m, n)}")
+    if operator.index(niter) < 0:
+        raise InvalidArgumentError(f"pca_lowrank: niter(={niter}) must be non-negative integer")
+    A = _as_tensor(A)
+    if center:
+        A = A - ops.mean(A, axis=-2, keepdims=True)
+    return svd_lowrank(A, q, niter=niter, rng=rng)
 
 
 accept_out(globals(), LINALG_TAKES_OUT)  # out=, as torch.linalg's functions take it

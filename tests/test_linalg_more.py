@@ -491,3 +491,50 @@ def test_torch_lu_matches_torch(torch, rng):
         t_lu, t_pivots = torch.lu(torch.tensor(a))
     np.testing.assert_allclose(lu.data, t_lu.numpy(), rtol=1e-12)
     np.testing.assert_array_equal(pivots.data, t_pivots.numpy())
+
+
+# -- randomized low-rank SVD and PCA ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(20, 12), (12, 20), (3, 10, 8)])
+def test_svd_lowrank_reconstructs_a_matrix_of_low_rank(rng, shape):
+    *batch, m, n = shape
+    a = rng.standard_normal((*batch, m, 4)) @ rng.standard_normal((*batch, 4, n))  # rank 4
+    u, s, v = mg.svd_lowrank(mg.tensor(a), q=6, rng=1)
+    assert u.shape == (*batch, m, 6) and s.shape == (*batch, 6) and v.shape == (*batch, n, 6)
+    np.testing.assert_allclose((u.data * s.data[..., None, :]) @ np.swapaxes(v.data, -1, -2), a, atol=1e-10)
+    np.testing.assert_allclose(np.swapaxes(u.data, -1, -2) @ u.data, np.broadcast_to(np.eye(6), (*batch, 6, 6)),
+                               atol=1e-10)
+    np.testing.assert_allclose(s.data[..., :4], np.linalg.svd(a, compute_uv=False)[..., :4], rtol=1e-10)
+
+
+def test_svd_lowrank_of_a_minus_m_and_its_gradient(rng):
+    a = rng.standard_normal((9, 3)) @ rng.standard_normal((3, 7))
+    m = rng.standard_normal((1, 7))  # broadcast to a's shape
+    u, s, v = mg.svd_lowrank(mg.tensor(a + m), q=3, M=mg.tensor(m), rng=0)
+    np.testing.assert_allclose((u.data * s.data) @ v.data.T, a, atol=1e-10)
+    # With the test matrix fixed (a seed), the decomposition is a differentiable function of A.
+    _gradcheck(lambda x: mg.svd_lowrank(x, q=3, rng=0)[1], rng.standard_normal((5, 4)))
+
+
+def test_pca_lowrank_finds_the_principal_directions(rng):
+    x = rng.standard_normal((60, 5)) * [5.0, 3.0, 1.0, 0.1, 0.01] + 3.0
+    u, s, v = mg.pca_lowrank(mg.tensor(x), q=3, rng=0)
+    centered = x - x.mean(axis=0)
+    _, exact_s, exact_vh = np.linalg.svd(centered, full_matrices=False)
+    np.testing.assert_allclose(s.data, exact_s[:3], rtol=1e-6)
+    np.testing.assert_allclose(np.abs(v.data.T @ exact_vh[:3].T), np.eye(3), atol=1e-6)  # (up to sign)
+    np.testing.assert_allclose(u.data.T @ u.data, np.eye(3), atol=1e-10)
+    assert mg.pca_lowrank(mg.tensor(x), rng=0)[1].shape == (5,)  # q = min(6, m, n)
+    with pytest.raises(ValueError, match="not greater than min"):
+        mg.pca_lowrank(mg.tensor(x), q=6)
+    with pytest.raises(ValueError, match="niter"):
+        mg.pca_lowrank(mg.tensor(x), niter=-1)
+
+
+def test_pca_lowrank_matches_torch(torch, rng):
+    x = rng.standard_normal((50, 5)) * [5.0, 3.0, 1.0, 0.1, 0.01]
+    _, s, v = mg.pca_lowrank(mg.tensor(x), q=3)
+    _, ts, tv = torch.pca_lowrank(torch.tensor(x), q=3)
+    np.testing.assert_allclose(s.data, ts.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.abs(v.data.T @ tv.numpy()), np.eye(3), atol=1e-6)
