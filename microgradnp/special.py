@@ -21,14 +21,65 @@ import math
 from microgradnp import ops
 from microgradnp.ops import erf, erfc, exp2, expm1, log1p, sigmoid
 from microgradnp.ops.out_argument import SPECIAL_TAKES_OUT, accept_out
-from microgradnp.ops.special_functions import Entr, Erfcx, I0e, I1e, LogNdtr, Ndtri, Xlog1py, Zeta
+from microgradnp.ops.special_functions import (
+    Entr,
+    Erfcx,
+    I0e,
+    I1e,
+    LogNdtr,
+    Ndtri,
+    OrthogonalPolynomial,
+    Xlog1py,
+    Zeta,
+)
 from microgradnp.ops.torch_math import _tensor, digamma, erfinv, lgamma, logit, sinc, xlogy
 from microgradnp.ops.torch_more import i0, i1, igamma, igammac, mvlgamma, polygamma
 
 __all__ = [
-    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc",
-    "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp",
-    "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
+    "chebyshev_polynomial_t",
+    "chebyshev_polynomial_u",
+    "chebyshev_polynomial_v",
+    "chebyshev_polynomial_w",
+    "digamma",
+    "entr",
+    "erf",
+    "erfc",
+    "erfcx",
+    "erfinv",
+    "exp2",
+    "expit",
+    "expm1",
+    "gammainc",
+    "gammaincc",
+    "gammaln",
+    "hermite_polynomial_h",
+    "hermite_polynomial_he",
+    "i0",
+    "i0e",
+    "i1",
+    "i1e",
+    "laguerre_polynomial_l",
+    "legendre_polynomial_p",
+    "log1p",
+    "log_ndtr",
+    "log_softmax",
+    "logit",
+    "logsumexp",
+    "multigammaln",
+    "ndtr",
+    "ndtri",
+    "polygamma",
+    "psi",
+    "round",
+    "shifted_chebyshev_polynomial_t",
+    "shifted_chebyshev_polynomial_u",
+    "shifted_chebyshev_polynomial_v",
+    "shifted_chebyshev_polynomial_w",
+    "sinc",
+    "softmax",
+    "xlog1py",
+    "xlogy",
+    "zeta",
 ]
 
 _SQRT1_2 = math.sqrt(0.5)
@@ -124,6 +175,46 @@ def log_softmax(input, dim, *, dtype=None):  # noqa: A002
 def round(input, *, decimals=0):  # noqa: A001, A002
     """Round half to even, to ``decimals`` places (``torch.special.round``; gradient 0)."""
     return ops.round(input, decimals=decimals)
+
+
+
+
+def _orthogonal_polynomial(family: str, description: str):
+    def polynomial(input, n):  # noqa: A002  (PyTorch's argument names)
+        return OrthogonalPolynomial.apply(input, n, family=family)
+
+    polynomial.__name__ = polynomial.__qualname__ = family
+    polynomial.__doc__ = (
+        f"{description} of degree ``n`` at ``input`` (``torch.special.{family}``); ``input`` and ``n`` "
+        "broadcast, ``n`` is truncated to an integer and a negative one gives 0, as PyTorch. Differentiable "
+        "in ``input`` (the polynomial's derivative; PyTorch's result has no gradient), not in ``n``.")
+    return polynomial
+
+
+chebyshev_polynomial_t = _orthogonal_polynomial(
+    "chebyshev_polynomial_t", "The Chebyshev polynomial of the first kind T_n")
+chebyshev_polynomial_u = _orthogonal_polynomial(
+    "chebyshev_polynomial_u", "The Chebyshev polynomial of the second kind U_n")
+chebyshev_polynomial_v = _orthogonal_polynomial(
+    "chebyshev_polynomial_v", "The Chebyshev polynomial of the third kind V_n")
+chebyshev_polynomial_w = _orthogonal_polynomial(
+    "chebyshev_polynomial_w", "The Chebyshev polynomial of the fourth kind W_n")
+shifted_chebyshev_polynomial_t = _orthogonal_polynomial(
+    "shifted_chebyshev_polynomial_t", "T_n(2x - 1), the shifted Chebyshev polynomial of the first kind")
+shifted_chebyshev_polynomial_u = _orthogonal_polynomial(
+    "shifted_chebyshev_polynomial_u", "U_n(2x - 1), the shifted Chebyshev polynomial of the second kind")
+shifted_chebyshev_polynomial_v = _orthogonal_polynomial(
+    "shifted_chebyshev_polynomial_v", "V_n(2x - 1), the shifted Chebyshev polynomial of the third kind")
+shifted_chebyshev_polynomial_w = _orthogonal_polynomial(
+    "shifted_chebyshev_polynomial_w", "W_n(2x - 1), the shifted Chebyshev polynomial of the fourth kind")
+hermite_polynomial_h = _orthogonal_polynomial(
+    "hermite_polynomial_h", "The physicists' Hermite polynomial H_n")
+hermite_polynomial_he = _orthogonal_polynomial(
+    "hermite_polynomial_he", "The probabilists' Hermite polynomial He_n")
+laguerre_polynomial_l = _orthogonal_polynomial(
+    "laguerre_polynomial_l", "The Laguerre polynomial L_n")
+legendre_polynomial_p = _orthogonal_polynomial(
+    "legendre_polynomial_p", "The Legendre polynomial P_n")
 
 
 accept_out(globals(), SPECIAL_TAKES_OUT)  # out=, as torch.special's functions take it

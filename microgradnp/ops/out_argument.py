@@ -53,7 +53,11 @@ LINALG_TAKES_OUT = frozenset((  # noqa: SIM905
 ).split())
 SPECIAL_TAKES_OUT = frozenset((  # noqa: SIM905
     "digamma entr erf erfc erfcx erfinv exp2 expit expm1 gammainc gammaincc gammaln i0 i0e i1 i1e log1p log_ndtr "
-    "logit logsumexp multigammaln ndtr ndtri polygamma psi round sinc xlog1py xlogy zeta"
+    "logit logsumexp multigammaln ndtr ndtri polygamma psi round sinc xlog1py xlogy zeta "
+    "chebyshev_polynomial_t chebyshev_polynomial_u chebyshev_polynomial_v chebyshev_polynomial_w "
+    "shifted_chebyshev_polynomial_t shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v "
+    "shifted_chebyshev_polynomial_w hermite_polynomial_h hermite_polynomial_he laguerre_polynomial_l "
+    "legendre_polynomial_p"
 ).split())
 
 # Functions that make a tensor from sizes or values: with out= and no dtype, PyTorch makes it

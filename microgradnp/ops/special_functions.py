@@ -288,3 +288,98 @@ class Zeta(Primitive):
         else:
             shifted = np.asarray(_zeta64(s + 1, q)).astype(np.result_type(s, q), copy=False)
         return None, grad * -_values(s) * shifted
+
+
+# -- orthogonal polynomials (torch.special.chebyshev_polynomial_t ... legendre_polynomial_p) ------------------
+# Each family is its three-term recurrence: P_0 = 1, P_1 = first(x), P_{k+1} = step(k, x, P_{k-1}, P_k),
+# written as PyTorch's kernels write it. The derivative in x runs along the same recurrence
+# (each step differentiated), so it is exact wherever the values are, x = +-1 included.
+
+
+def _shifted(x):
+    return x + x - 1.0
+
+
+def _chebyshev(x, p, q):  # (all four kinds share the step; they differ in P_1)
+    return (x + x) * q - p
+
+
+def _chebyshev_slope(x, p, q, dp, dq, scale=2.0):  # (its derivative; scale: d(2y)/dx, 4 for y = 2x - 1)
+    return scale * q + (x + x) * dq - dp
+
+
+def _constant(value):
+    return lambda x: np.full_like(x, value)
+
+
+_POLYNOMIALS = {  # name: (P_1, its derivative, step, the step differentiated: (k, x, p, q, dp, dq) -> dr)
+    **{f"chebyshev_polynomial_{kind}": (first, _constant(slope), lambda k, x, p, q: _chebyshev(x, p, q),
+                                         lambda k, x, p, q, dp, dq: _chebyshev_slope(x, p, q, dp, dq))
+       for kind, first, slope in (("t", lambda x: x, 1.0), ("u", lambda x: x + x, 2.0),
+                                  ("v", lambda x: x + x - 1.0, 2.0), ("w", lambda x: x + x + 1.0, 2.0))},
+    **{f"shifted_chebyshev_polynomial_{kind}": (
+        first, _constant(slope), lambda k, x, p, q: _chebyshev(_shifted(x), p, q),
+        lambda k, x, p, q, dp, dq: _chebyshev_slope(_shifted(x), p, q, dp, dq, scale=4.0))
+       for kind, first, slope in (("t", _shifted, 2.0), ("u", lambda x: _shifted(x) + _shifted(x), 4.0),
+                                  ("v", lambda x: _shifted(x) + _shifted(x) - 1.0, 4.0),
+                                  ("w", lambda x: _shifted(x) + _shifted(x) + 1.0, 4.0))},
+    "hermite_polynomial_h": (lambda x: x + x, _constant(2.0), lambda k, x, p, q: (x + x) * q - (k + k) * p,
+                             lambda k, x, p, q, dp, dq: 2 * q + (x + x) * dq - (k + k) * dp),
+    "hermite_polynomial_he": (lambda x: x, _constant(1.0), lambda k, x, p, q: x * q - k * p,
+                              lambda k, x, p, q, dp, dq: q + x * dq - k * dp),
+    "laguerre_polynomial_l": (lambda x: 1.0 - x, _constant(-1.0),
+                              lambda k, x, p, q: ((k + k + 1.0 - x) * q - k * p) / (k + 1),
+                              lambda k, x, p, q, dp, dq: (-q + (k + k + 1.0 - x) * dq - k * dp) / (k + 1)),
+    "legendre_polynomial_p": (lambda x: x, _constant(1.0), lambda k, x, p, q: ((k + k + 1) * x * q - k * p) / (k + 1),
+                              lambda k, x, p, q, dp, dq: ((k + k + 1) * (q + x * dq) - k * dp) / (k + 1)),
+}
+
+
+def _degrees(n) -> np.ndarray:
+    """The degree of each element as PyTorch casts it: truncated toward zero; nan and inf
+    (which its cast to int64 sends below zero) give -1, a polynomial of value 0."""
+    n = np.asarray(n, dtype=np.float64)
+    return np.where(np.isfinite(n), np.trunc(n), -1.0).astype(np.int64)
+
+
+def _polynomial(name: str, x: np.ndarray, n, derivative: bool):
+    """The values (or derivatives in x) of polynomial family ``name`` of degrees ``n`` at ``x``,
+    in float64, broadcast; 0 for a negative degree, as PyTorch's."""
+    first, first_derivative, step, step_derivative = _POLYNOMIALS[name]
+    x, n = np.broadcast_arrays(np.asarray(x, dtype=np.float64), _degrees(n))
+    out = np.where(n == 0, 0.0 if derivative else 1.0, 0.0)
+    if not (n >= 1).any():
+        return out
+    p, q = np.ones_like(x), first(x)
+    dp, dq = np.zeros_like(x), first_derivative(x)
+    out = np.where(n == 1, dq if derivative else q, out)
+    with np.errstate(over="ignore", invalid="ignore"):  # (high degrees overflow to inf, as PyTorch's)
+        for k in range(1, int(n.max())):  # P_{k+1} from P_{k-1} = p and P_k = q
+            if derivative:
+                dp, dq = dq, step_derivative(k, x, p, q, dp, dq)
+            p, q = q, step(k, x, p, q)
+            out = np.where(n == k + 1, dq if derivative else q, out)
+    return out
+
+
+class OrthogonalPolynomial(Primitive):
+    """One of torch.special's orthogonal polynomials, ``P_n(x)`` (``family`` names it). Its
+    gradient in ``x`` is the polynomial's derivative (PyTorch's result has none); the degree
+    ``n`` has none (backward raises if one is asked for)."""
+
+    @staticmethod
+    def forward(ctx, x, n, family):
+        x, n = floating_pair(x, n)
+        ctx.family = family
+        ctx.save_for_backward(x, n)
+        dtype = np.result_type(x, n)
+        return np.asarray(_polynomial(family, x, n, derivative=False)).astype(dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, n = ctx.saved_tensors
+        if ctx.needs_input_grad[1]:
+            raise NotImplementedError(f"{ctx.family}: n is a degree (an integer), with no derivative; detach it, "
+                                      f"e.g. mg.special.{ctx.family}(x, n.detach())")
+        slope = _polynomial(ctx.family, x, n, derivative=True)
+        return grad * np.asarray(slope).astype(np.result_type(x, n), copy=False), None
