@@ -4,7 +4,9 @@ Where microgradnp already has the function (``erf``, ``expm1``, ``sigmoid``, ``l
 ``i0``, ``polygamma``, ``igamma``...), the name here is that same function, so every rule
 is written once; the rest (``erfcx``, ``ndtr``, ``ndtri``, ``log_ndtr``, ``i0e``, ``i1e``,
 ``xlog1py``, ``entr``, ``zeta``) are primitives in ``microgradnp/ops/special_functions.py``
-(``ndtr`` is ``erfc`` composed). Each has the value and gradient of PyTorch's in float64,
+(``ndtr`` is ``erfc`` composed), and so are the orthogonal polynomials (``chebyshev_polynomial_t``
+... ``legendre_polynomial_p``, one recurrence each) and the Bessel functions (``bessel_j0`` ...
+``spherical_bessel_j0``; ``modified_bessel_i0``/``i1`` are ``i0``/``i1``). Each has the value and gradient of PyTorch's in float64,
 and keeps a float32 input's dtype (computing in float64 inside); integer inputs become the
 default float dtype. As PyTorch, ``gammainc``/``gammaincc`` have no gradient in their first
 argument and ``zeta`` none in its first: backward raises if one is asked for.
@@ -22,6 +24,7 @@ from microgradnp import ops
 from microgradnp.ops import erf, erfc, exp2, expm1, log1p, sigmoid
 from microgradnp.ops.out_argument import SPECIAL_TAKES_OUT, accept_out
 from microgradnp.ops.special_functions import (
+    Bessel,
     Entr,
     Erfcx,
     I0e,
@@ -96,6 +99,10 @@ gammainc = igamma
 gammaincc = igammac
 #: The log of the multivariate gamma function (``torch.special.multigammaln``).
 multigammaln = mvlgamma
+#: The modified Bessel function of the first kind of order 0 (``torch.special.modified_bessel_i0``).
+modified_bessel_i0 = i0
+#: The modified Bessel function of the first kind of order 1 (``torch.special.modified_bessel_i1``).
+modified_bessel_i1 = i1
 
 # (re-exported as they are: erf, erfc, erfinv, expm1, exp2, log1p, sinc, logit, xlogy, digamma,
 # i0, i1, polygamma)
@@ -216,5 +223,25 @@ laguerre_polynomial_l = _orthogonal_polynomial(
 legendre_polynomial_p = _orthogonal_polynomial(
     "legendre_polynomial_p", "The Legendre polynomial P_n")
 
+
+def _bessel(function: str, description: str):
+    def bessel(input):  # noqa: A002  (PyTorch's argument name)
+        return Bessel.apply(input, function=function)
+
+    bessel.__name__ = bessel.__qualname__ = function
+    bessel.__doc__ = (f"{description} (``torch.special.{function}``), about 1e-15 of max(1, |value|) in float64; "
+                      "differentiable (PyTorch's result has no gradient).")
+    return bessel
+
+
+bessel_j0 = _bessel("bessel_j0", "The Bessel function of the first kind of order 0, J_0")
+bessel_j1 = _bessel("bessel_j1", "The Bessel function of the first kind of order 1, J_1")
+bessel_y0 = _bessel("bessel_y0", "The Bessel function of the second kind of order 0, Y_0 (-inf at 0, nan below)")
+bessel_y1 = _bessel("bessel_y1", "The Bessel function of the second kind of order 1, Y_1 (-inf at 0, nan below)")
+modified_bessel_k0 = _bessel("modified_bessel_k0", "The modified Bessel function of the second kind K_0 (inf at 0)")
+modified_bessel_k1 = _bessel("modified_bessel_k1", "The modified Bessel function of the second kind K_1 (inf at 0)")
+scaled_modified_bessel_k0 = _bessel("scaled_modified_bessel_k0", "exp(x) K_0(x), without underflow")
+scaled_modified_bessel_k1 = _bessel("scaled_modified_bessel_k1", "exp(x) K_1(x), without underflow")
+spherical_bessel_j0 = _bessel("spherical_bessel_j0", "The spherical Bessel function j_0(x) = sin(x) / x")
 
 accept_out(globals(), SPECIAL_TAKES_OUT)  # out=, as torch.special's functions take it

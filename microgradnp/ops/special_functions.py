@@ -383,3 +383,193 @@ class OrthogonalPolynomial(Primitive):
                                       f"e.g. mg.special.{ctx.family}(x, n.detach())")
         slope = _polynomial(ctx.family, x, n, derivative=True)
         return grad * np.asarray(slope).astype(np.result_type(x, n), copy=False), None
+
+
+# -- Bessel functions of integer order (torch.special.bessel_j0 ... spherical_bessel_j0) -----------------------
+# Computed from their integral representations, whose quadratures converge exponentially (the
+# trapezoidal rule on a smooth periodic integrand, Gauss-Legendre elsewhere), and from
+# Hankel's asymptotic expansion for large arguments: about 1e-15 of max(1, |value|) in float64.
+
+_GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(200)
+_HANKEL_FROM = 25.0  # (beyond it the asymptotic series is exact to rounding with 40 terms)
+
+
+def _gauss(f, length: np.ndarray) -> np.ndarray:
+    """``int_0^length f(t) dt`` for each element of ``length`` (``f`` takes the nodes, one row per element)."""
+    nodes = length[..., None] * ((_GAUSS_NODES + 1.0) / 2.0)
+    return (f(nodes) @ _GAUSS_WEIGHTS) * (length / 2.0)
+
+
+def _hankel(order: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(J_order(x), Y_order(x))`` for x >= 25 from Hankel's expansion ``sqrt(2 / (pi x)) (P cos
+    chi -+ Q sin chi)``, ``chi = x - (order / 2 + 1 / 4) pi``."""
+    mu = 4.0 * order * order
+    p, q, term = np.ones_like(x), np.zeros_like(x), np.ones_like(x)
+    for k in range(1, 40):
+        term = term * (mu - (2 * k - 1) ** 2) / (8.0 * k * x)
+        sign = 1.0 if (k // 2) % 2 == 0 else -1.0
+        if k % 2:
+            q = q + sign * term
+        else:
+            p = p + sign * term
+    chi = x - (order / 2.0 + 0.25) * math.pi
+    amplitude = np.sqrt(2.0 / (math.pi * x))
+    return amplitude * (p * np.cos(chi) - q * np.sin(chi)), amplitude * (p * np.sin(chi) + q * np.cos(chi))
+
+
+_EULER_GAMMA = 0.5772156649015329
+_SERIES_UP_TO = 2.0  # (below it the power series, whose terms shrink from the first, are exact to rounding)
+
+
+def _bessel_series(order: int, x: np.ndarray, second_kind: bool) -> np.ndarray:
+    """J_order(x), or Y_order(x) with ``second_kind``, for |x| <= 2 from their power series in
+    q = x^2/4: ``J_n = (x/2)^n sum_k (-q)^k / (k! (k+n)!)``, ``Y_0 = (2/pi) (ln(x/2) + gamma) J_0 +
+    (2/pi) sum_k (-1)^(k+1) H_k q^k / k!^2``, ``Y_1 = -2/(pi x) + (2/pi) ln(x/2) J_1 - (x/(2 pi))
+    sum_k (-1)^k (psi(k+1) + psi(k+2)) q^k / (k! (k+1)!)``."""
+    minus_q = -(x * x) / 4.0
+    term, harmonic = np.ones_like(x), 0.0
+    j_sum = np.ones_like(x)
+    y_sum = np.zeros_like(x) if order == 0 else (1.0 - 2.0 * _EULER_GAMMA) * term
+    for k in range(1, 30):
+        term = term * minus_q / (k * (k + order))
+        harmonic += 1.0 / k
+        j_sum = j_sum + term
+        y_sum = y_sum + (-harmonic if order == 0 else 2.0 * (harmonic - _EULER_GAMMA) + 1.0 / (k + 1)) * term
+    j = j_sum if order == 0 else x / 2.0 * j_sum
+    if not second_kind:
+        return j
+    with np.errstate(divide="ignore"):
+        log_half = np.log(x / 2.0)
+        if order == 0:
+            return 2.0 / math.pi * ((log_half + _EULER_GAMMA) * j + y_sum)
+        return -2.0 / (math.pi * x) + 2.0 / math.pi * log_half * j - x / (2.0 * math.pi) * y_sum
+
+
+def _bessel_j(order: int, x: np.ndarray) -> np.ndarray:
+    """J_0 or J_1 in float64: the power series up to |x| = 2, ``(1 / pi) int_0^pi cos(order t - x
+    sin t) dt`` by the trapezoidal rule (64 intervals: exact to rounding) up to 25, Hankel's
+    expansion beyond; nan at +-inf, as PyTorch's."""
+    ax = np.abs(x)
+    near = np.clip(ax, _SERIES_UP_TO, _HANKEL_FROM)
+    t = np.linspace(0.0, math.pi, 65)
+    weights = np.full(65, 1.0 / 64)
+    weights[[0, -1]] = 0.5 / 64
+    with np.errstate(invalid="ignore"):
+        value = np.cos(order * t - near[..., None] * np.sin(t)) @ weights
+        value = np.where(ax <= _SERIES_UP_TO, _bessel_series(order, np.minimum(ax, _SERIES_UP_TO), False),
+                         np.where(ax <= _HANKEL_FROM, value, _hankel(order, np.maximum(ax, _HANKEL_FROM))[0]))
+    value = np.where(np.isinf(ax), np.nan, value)
+    return np.where(x < 0, (-1.0) ** order * value, value)  # (J_0 is even, J_1 odd)
+
+
+def _bessel_y(order: int, x: np.ndarray) -> np.ndarray:
+    """Y_0 or Y_1 in float64 for x > 0 (-inf at 0, nan below and at inf, as PyTorch's): the series
+    up to 2, ``(1 / pi) int_0^pi sin(x sin t - order t) dt - (1 / pi) int_0^inf (e^(order t) +
+    (-1)^order e^(-order t)) e^(-x sinh t) dt`` by Gauss-Legendre quadrature up to 25, Hankel's
+    expansion beyond."""
+    positive = np.where(x > 0, x, 1.0)
+    near = np.clip(positive, _SERIES_UP_TO, _HANKEL_FROM)
+    with np.errstate(over="ignore", invalid="ignore"):
+        oscillating = _gauss(lambda t: np.sin(near[..., None] * np.sin(t) - order * t), np.full_like(near, math.pi))
+        decaying = _gauss(lambda t: (np.exp(order * t) + (-1.0) ** order * np.exp(-order * t))
+                          * np.exp(-near[..., None] * np.sinh(t)), np.arcsinh(45.0 / near))
+        value = (oscillating - decaying) / math.pi
+        value = np.where(positive <= _SERIES_UP_TO, _bessel_series(order, np.minimum(positive, _SERIES_UP_TO), True),
+                         np.where(positive <= _HANKEL_FROM, value,
+                                  _hankel(order, np.maximum(positive, _HANKEL_FROM))[1]))
+    return np.where(x > 0, np.where(np.isposinf(x), np.nan, value), np.where(x == 0, -np.inf, np.nan))
+
+
+def _bessel_k_series(order: int, x: np.ndarray) -> np.ndarray:
+    """K_0 or K_1 for 0 < x <= 1 from their series: ``K_0 = -(ln(x/2) + gamma) I_0 + sum_k H_k q^k / k!^2``
+    and ``K_1 = 1/x + ln(x/2) I_1 - (x/4) sum_k (psi(k+1) + psi(k+2)) q^k / (k! (k+1)!)``, q = x^2/4."""
+    quarter_square, log_half = x * x / 4.0, np.log(x / 2.0)
+    term, harmonic = np.ones_like(x), 0.0
+    if order == 0:
+        total = np.zeros_like(x)
+        for k in range(1, 30):
+            term = term * quarter_square / (k * k)
+            harmonic += 1.0 / k
+            total = total + harmonic * term
+        return -(log_half + _EULER_GAMMA) * _bessel_i(0, x) + total
+    total = (2.0 * -_EULER_GAMMA + 1.0) * term  # (psi(1) + psi(2) at k = 0)
+    for k in range(1, 30):
+        term = term * quarter_square / (k * (k + 1))
+        harmonic += 1.0 / k
+        total = total + (2.0 * (harmonic - _EULER_GAMMA) + 1.0 / (k + 1)) * term
+    return 1.0 / x + log_half * _bessel_i(1, x) - x / 4.0 * total
+
+
+def _bessel_k(order: int, x: np.ndarray, scaled: bool) -> np.ndarray:
+    """K_0 or K_1 in float64 (times e^x when ``scaled``); inf at 0, nan below 0. Up to 1 the
+    series; beyond, ``int_0^inf e^(-x (cosh t - 1)) cosh(order t) dt`` (times e^-x unscaled) by
+    the trapezoidal rule on the even integrand, up to where it is e^-45."""
+    positive = np.where((x > 1.0) & np.isfinite(x), x, 2.0)
+    end = np.arccosh(1.0 + 45.0 / positive)
+    t = end[..., None] * np.linspace(0.0, 1.0, 161)
+    weights = np.ones(161)
+    weights[[0, -1]] = 0.5
+    near = np.where((x > 0) & (x <= 1.0), x, 1.0)
+    with np.errstate(over="ignore", under="ignore"):
+        integrand = np.exp(-positive[..., None] * (2.0 * np.sinh(t / 2.0) ** 2))
+        if order:
+            integrand = integrand * np.cosh(order * t)
+        far = (integrand @ weights) * (end / 160.0)
+        series = _bessel_k_series(order, near)
+        value = np.where(x <= 1.0, series * np.exp(near) if scaled else series,
+                         far if scaled else far * np.exp(-positive))
+    value = np.where(np.isposinf(x), 0.0, value)
+    return np.where(x == 0, np.inf, np.where((x < 0) | np.isnan(x), np.nan, value))
+
+
+def _spherical_bessel_j0(x: np.ndarray) -> np.ndarray:
+    """sin(x) / x, 1 at 0 (the series below |x| = 1e-4, where it is exact to rounding)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.abs(x) < 1e-4, 1.0 - x * x / 6.0, np.where(np.isinf(x), 0.0, np.sin(x) / x))
+
+
+def _bessel_values(function: str, x: np.ndarray) -> np.ndarray:
+    kind, order, scaled = function.rstrip("01"), int(function[-1]), function.startswith("scaled")
+    if kind == "bessel_j":
+        return _bessel_j(order, x)
+    if kind == "bessel_y":
+        return _bessel_y(order, x)
+    if kind == "spherical_bessel_j":
+        return _spherical_bessel_j0(x)
+    return _bessel_k(order, x, scaled)
+
+
+def _bessel_slope(function: str, x: np.ndarray) -> np.ndarray:
+    """The derivative of ``function`` at ``x``, from the recurrences of the Bessel functions."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if function == "spherical_bessel_j0":  # -(sin x / x^2 - cos x / x), -x / 3 near 0
+            small = np.abs(x) < 1e-4
+            safe = np.where(small, 1.0, x)
+            return np.where(small, -x / 3.0, (np.cos(safe) - np.sin(safe) / safe) / safe)
+        other = {"0": "1", "1": "0"}
+        value, partner = _bessel_values(function, x), _bessel_values(function[:-1] + other[function[-1]], x)
+        if function in ("bessel_j0", "bessel_y0"):
+            return -partner
+        if function in ("bessel_j1", "bessel_y1"):  # J_0 - J_1 / x (1/2 at 0 for J_1)
+            return np.where(x == 0, 0.5, partner - value / x) if function == "bessel_j1" else partner - value / x
+        sign = 1.0 if function.startswith("scaled") else 0.0  # (e^x K)' = e^x K + e^x K'
+        if function.endswith("0"):
+            return sign * value - partner  # K_0' = -K_1
+        return sign * value - partner - value / x  # K_1' = -K_0 - K_1 / x
+
+
+class Bessel(Primitive):
+    """One of torch.special's Bessel functions (``function`` names it), with its derivative
+    from the Bessel recurrences (PyTorch's result has no gradient)."""
+
+    @staticmethod
+    def forward(ctx, x, function):
+        x = floating(x)
+        ctx.function = function
+        ctx.save_for_backward(x)
+        return _in_float64(lambda values: _bessel_values(function, values))(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _in_float64(lambda values: _bessel_slope(ctx.function, values))(x)
