@@ -6,7 +6,8 @@ is written once; the rest (``erfcx``, ``ndtr``, ``ndtri``, ``log_ndtr``, ``i0e``
 ``xlog1py``, ``entr``, ``zeta``) are primitives in ``microgradnp/ops/special_functions.py``
 (``ndtr`` is ``erfc`` composed), and so are the orthogonal polynomials (``chebyshev_polynomial_t``
 ... ``legendre_polynomial_p``, one recurrence each) and the Bessel functions (``bessel_j0`` ...
-``spherical_bessel_j0``; ``modified_bessel_i0``/``i1`` are ``i0``/``i1``). Each has the value and gradient of PyTorch's in float64,
+``spherical_bessel_j0``; ``modified_bessel_i0``/``i1`` are ``i0``/``i1``). Each has the value and
+gradient of PyTorch's in float64,
 and keeps a float32 input's dtype (computing in float64 inside); integer inputs become the
 default float dtype. As PyTorch, ``gammainc``/``gammaincc`` have no gradient in their first
 argument and ``zeta`` none in its first: backward raises if one is asked for.
