@@ -6,7 +6,7 @@ is written once; the rest (``erfcx``, ``ndtr``, ``ndtri``, ``log_ndtr``, ``i0e``
 ``xlog1py``, ``entr``, ``zeta``) are primitives in ``microgradnp/ops/special_functions.py``
 (``ndtr`` is ``erfc`` composed), and so are the orthogonal polynomials (``chebyshev_polynomial_t``
 ... ``legendre_polynomial_p``, one recurrence each) and the Bessel functions (``bessel_j0`` ...
-``spherical_bessel_j0``; ``modified_bessel_i0``/``i1`` are ``i0``/``i1``). Each has the value and
+``spherical_bessel_j0``; ``modified_bessel_i0``/``i1`` are ``i0``/``i1``) and ``airy_ai``. Each has the value and
 gradient of PyTorch's in float64,
 and keeps a float32 input's dtype (computing in float64 inside); integer inputs become the
 default float dtype. As PyTorch, ``gammainc``/``gammaincc`` have no gradient in their first
@@ -25,6 +25,7 @@ from microgradnp import ops
 from microgradnp.ops import erf, erfc, exp2, expm1, log1p, sigmoid
 from microgradnp.ops.out_argument import SPECIAL_TAKES_OUT, accept_out
 from microgradnp.ops.special_functions import (
+    Airy,
     Bessel,
     Entr,
     Erfcx,
@@ -244,5 +245,13 @@ modified_bessel_k1 = _bessel("modified_bessel_k1", "The modified Bessel function
 scaled_modified_bessel_k0 = _bessel("scaled_modified_bessel_k0", "exp(x) K_0(x), without underflow")
 scaled_modified_bessel_k1 = _bessel("scaled_modified_bessel_k1", "exp(x) K_1(x), without underflow")
 spherical_bessel_j0 = _bessel("spherical_bessel_j0", "The spherical Bessel function j_0(x) = sin(x) / x")
+
+
+def airy_ai(input):  # noqa: A002  (PyTorch's argument name)
+    """The Airy function Ai (``torch.special.airy_ai``), about 1e-14 of max(1, |value|) in float64 up to
+    |x| = 1e3 (the phase of its oscillation, for large negative x, is known to a rounding of
+    (2/3)|x|^(3/2) only); nan at +-inf. Differentiable (its derivative Ai'; PyTorch's result has no
+    gradient)."""
+    return Airy.apply(input)
 
 accept_out(globals(), SPECIAL_TAKES_OUT)  # out=, as torch.special's functions take it

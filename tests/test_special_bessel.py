@@ -85,3 +85,35 @@ def test_gradients_follow_the_recurrences():
     k = mg.tensor([0.7, 4.0], requires_grad=True)
     S.modified_bessel_k0(k).sum().backward()
     np.testing.assert_allclose(k.grad, -S.modified_bessel_k1(k.detach()).data, rtol=1e-14)  # K0' = -K1
+
+
+def test_airy_ai(torch):
+    x = np.concatenate([np.linspace(-40.0, 12.0, 521), [0.0, 100.0, math.inf, -math.inf, math.nan]])
+    ours = _values("airy_ai", x)
+    theirs = torch.special.airy_ai(torch.tensor(x)).numpy()
+    # (PyTorch's own is off by up to 3e-6 near -2.1, where its approximations meet; and it gives 0
+    # from x = 103.9 on, where Ai is still a subnormal number)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=5e-6)
+    assert np.isnan(ours[-3:]).all()
+
+
+def test_airy_ai_values_and_derivative():
+    # Known values (mpmath, 30 digits): Ai(0), Ai(1), Ai(-5), Ai'(0), and a zero of Ai.
+    np.testing.assert_allclose(_values("airy_ai", np.array([0.0, 1.0, -5.0])),
+                               [0.355028053887817239260063186004, 0.135292416312881415524147423515,
+                                0.350761009024114319788016327989], rtol=0, atol=1e-14)
+    assert abs(_values("airy_ai", np.array([-2.33810741045976703848919725245]))[0]) < 1e-15
+    x = mg.tensor([0.0, -3.0, -9.0, 0.5, 4.0], requires_grad=True)
+    S.airy_ai(x).sum().backward()
+    np.testing.assert_allclose(x.grad[0], -0.258819403792806798405183560189, rtol=1e-14)  # Ai'(0)
+    # Ai'' = x Ai: the derivative of the gradient, by central differences, against x Ai(x).
+    h = 1e-4
+    points = np.array([-9.0, -3.0, 0.5, 4.0])
+    slopes = []
+    for shift in (h, -h):
+        t = mg.tensor(points + shift, requires_grad=True)
+        S.airy_ai(t).sum().backward()
+        slopes.append(t.grad)
+    np.testing.assert_allclose((slopes[0] - slopes[1]) / (2 * h), points * _values("airy_ai", points), atol=1e-7)
+    assert mg.gradcheck(S.airy_ai, [mg.tensor(np.array([-10.0, -5.0, -2.5, -1.0, 0.0, 1.0, 2.5, 5.0]),
+                                              requires_grad=True)])

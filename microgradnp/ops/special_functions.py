@@ -500,21 +500,27 @@ def _bessel_k_series(order: int, x: np.ndarray) -> np.ndarray:
     return 1.0 / x + log_half * _bessel_i(1, x) - x / 4.0 * total
 
 
+def _scaled_bessel_k_integral(order: float, x: np.ndarray) -> np.ndarray:
+    """``e^x K_order(x) = int_0^inf e^(-x (cosh t - 1)) cosh(order t) dt`` for x >= 1 by the
+    trapezoidal rule on the even integrand (exponentially convergent), up to where it is e^-45."""
+    end = np.arccosh(1.0 + 45.0 / x)
+    t = end[..., None] * np.linspace(0.0, 1.0, 161)
+    weights = np.ones(161)
+    weights[[0, -1]] = 0.5
+    integrand = np.exp(-x[..., None] * (2.0 * np.sinh(t / 2.0) ** 2))
+    if order:
+        integrand = integrand * np.cosh(order * t)
+    return (integrand @ weights) * (end / 160.0)
+
+
 def _bessel_k(order: int, x: np.ndarray, scaled: bool) -> np.ndarray:
     """K_0 or K_1 in float64 (times e^x when ``scaled``); inf at 0, nan below 0. Up to 1 the
     series; beyond, ``int_0^inf e^(-x (cosh t - 1)) cosh(order t) dt`` (times e^-x unscaled) by
     the trapezoidal rule on the even integrand, up to where it is e^-45."""
     positive = np.where((x > 1.0) & np.isfinite(x), x, 2.0)
-    end = np.arccosh(1.0 + 45.0 / positive)
-    t = end[..., None] * np.linspace(0.0, 1.0, 161)
-    weights = np.ones(161)
-    weights[[0, -1]] = 0.5
     near = np.where((x > 0) & (x <= 1.0), x, 1.0)
     with np.errstate(over="ignore", under="ignore"):
-        integrand = np.exp(-positive[..., None] * (2.0 * np.sinh(t / 2.0) ** 2))
-        if order:
-            integrand = integrand * np.cosh(order * t)
-        far = (integrand @ weights) * (end / 160.0)
+        far = _scaled_bessel_k_integral(order, positive)
         series = _bessel_k_series(order, near)
         value = np.where(x <= 1.0, series * np.exp(near) if scaled else series,
                          far if scaled else far * np.exp(-positive))
@@ -573,3 +579,96 @@ class Bessel(Primitive):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * _in_float64(lambda values: _bessel_slope(ctx.function, values))(x)
+
+
+# -- the Airy function Ai (torch.special.airy_ai) --------------------------------------------------------------
+_AI_0, _MINUS_AI_PRIME_0 = 0.355028053887817239260063186004, 0.258819403792806798405183560189  # Ai(0), -Ai'(0)
+
+
+def _airy_series(x: np.ndarray, derivative: bool) -> np.ndarray:
+    """Ai(x) (or Ai'(x)) for |x| <= 2 from its Maclaurin series ``Ai(0) f(x) + Ai'(0) g(x)``,
+    ``f = sum_k x^(3k) / (2*3 5*6 ... (3k-1)(3k))``, ``g = sum_k x^(3k+1) / (3*4 6*7 ... (3k)(3k+1))``."""
+    cube = x * x * x
+    if derivative:  # f' and g', term by term
+        f_term, g_term = x * x / 2.0, np.ones_like(x)
+        f_sum, g_sum = f_term, g_term
+        for k in range(2, 40):
+            f_term = f_term * cube / (3.0 * (k - 1) * (3 * k - 1))
+            f_sum = f_sum + f_term
+        for k in range(1, 40):
+            g_term = g_term * cube / ((3 * k - 2) * (3.0 * k))
+            g_sum = g_sum + g_term
+        return _AI_0 * f_sum - _MINUS_AI_PRIME_0 * g_sum
+    f_term, g_term = np.ones_like(x), x.copy()
+    f_sum, g_sum = f_term, g_term
+    for k in range(1, 40):
+        f_term = f_term * cube / ((3 * k - 1) * (3.0 * k))
+        g_term = g_term * cube / ((3.0 * k) * (3 * k + 1))
+        f_sum, g_sum = f_sum + f_term, g_sum + g_term
+    return _AI_0 * f_sum - _MINUS_AI_PRIME_0 * g_sum
+
+
+def _bessel_j_fraction(order: float, z: np.ndarray) -> np.ndarray:
+    """J_order(z) for a fractional order and 0 < z <= 16: ``(1 / pi) int_0^pi cos(order t - z sin t) dt
+    - (sin(order pi) / pi) int_0^inf e^(-z sinh t - order t) dt``, by Gauss-Legendre quadrature."""
+    oscillating = _gauss(lambda t: np.cos(order * t - z[..., None] * np.sin(t)), np.full_like(z, math.pi))
+    decaying = _gauss(lambda t: np.exp(-z[..., None] * np.sinh(t) - order * t), np.arcsinh(45.0 / z))
+    return (oscillating - math.sin(order * math.pi) * decaying) / math.pi
+
+
+def _airy_oscillating(y: np.ndarray, derivative: bool) -> np.ndarray:
+    """Ai(-y) (or Ai'(-y)) for y >= 8 from the asymptotic expansion in zeta = (2/3) y^(3/2), with the
+    coefficients u_k (and v_k = -(6k+1)/(6k-1) u_k for the derivative): exact to rounding there."""
+    zeta = 2.0 / 3.0 * y**1.5
+    even, odd, u = np.ones_like(y), np.zeros_like(y), 1.0
+    for k in range(1, 40):
+        u = u * (6 * k - 5) * (6 * k - 3) * (6 * k - 1) / ((2 * k - 1) * 216.0 * k)
+        term = (-(6 * k + 1) / (6 * k - 1) * u if derivative else u) / zeta**k
+        if k % 2:
+            odd = odd + (1.0 if (k // 2) % 2 == 0 else -1.0) * term
+        else:
+            even = even + (1.0 if (k // 2) % 2 == 0 else -1.0) * term
+    phase = zeta + math.pi / 4.0
+    if derivative:
+        return -(np.cos(phase) * even + np.sin(phase) * odd) * y**0.25 / math.sqrt(math.pi)
+    return (np.sin(phase) * even - np.cos(phase) * odd) / (math.sqrt(math.pi) * y**0.25)
+
+
+def _airy(x: np.ndarray, derivative: bool = False) -> np.ndarray:
+    """Ai(x) (or Ai'(x)) in float64: the series for |x| <= 2; beyond, ``sqrt(x/3) K_(1/3)(zeta) / pi``
+    (``-x K_(2/3)(zeta) / (pi sqrt 3)``) with K by the trapezoidal rule, zeta = (2/3) x^(3/2); for x
+    below -2, ``sqrt(y)/3 (J_(1/3) + J_(-1/3))(zeta)`` (``y/3 (J_(2/3) - J_(-2/3))``) of y = -x, and the
+    asymptotic expansion below -8. nan at +-inf, as PyTorch's."""
+    series = _airy_series(np.clip(x, -2.0, 2.0), derivative)
+    right = np.where(x > 2.0, x, 4.0)
+    zeta = 2.0 / 3.0 * right**1.5
+    order = 2.0 / 3.0 if derivative else 1.0 / 3.0
+    with np.errstate(under="ignore", over="ignore"):
+        scaled_k = _scaled_bessel_k_integral(order, zeta)
+        decaying = (-right / (math.pi * math.sqrt(3.0)) if derivative else np.sqrt(right / 3.0) / math.pi) * (
+            scaled_k * np.exp(-zeta))
+    left = np.clip(-x, 2.0, 8.0)
+    zeta_left = 2.0 / 3.0 * left**1.5
+    if derivative:
+        middle = left / 3.0 * (_bessel_j_fraction(order, zeta_left) - _bessel_j_fraction(-order, zeta_left))
+    else:
+        middle = np.sqrt(left) / 3.0 * (_bessel_j_fraction(order, zeta_left) + _bessel_j_fraction(-order, zeta_left))
+    far = _airy_oscillating(np.maximum(-x, 8.0), derivative)
+    value = np.where(x > 2.0, decaying, np.where(x >= -2.0, series, np.where(x >= -8.0, middle, far)))
+    return np.where(np.isinf(x), np.nan, value)
+
+
+class Airy(Primitive):
+    """The Airy function Ai (``torch.special.airy_ai``), with its derivative Ai' (PyTorch's result
+    has no gradient)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = floating(x)
+        ctx.save_for_backward(x)
+        return _in_float64(_airy)(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * _in_float64(lambda values: _airy(values, derivative=True))(x)
