@@ -102,7 +102,7 @@ def test_airy_ai_values_and_derivative():
     np.testing.assert_allclose(_values("airy_ai", np.array([0.0, 1.0, -5.0])),
                                [0.355028053887817239260063186004, 0.135292416312881415524147423515,
                                 0.350761009024114319788016327989], rtol=0, atol=1e-14)
-    assert abs(_values("airy_ai", np.array([-2.33810741045976703848919725245]))[0]) < 1e-15
+    assert abs(_values("airy_ai", np.array([-2.33810741045976703848919725245]))[0]) < 1e-14
     x = mg.tensor([0.0, -3.0, -9.0, 0.5, 4.0], requires_grad=True)
     S.airy_ai(x).sum().backward()
     np.testing.assert_allclose(x.grad[0], -0.258819403792806798405183560189, rtol=1e-14)  # Ai'(0)
