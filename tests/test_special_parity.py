@@ -287,7 +287,13 @@ def test_logit_eps_and_reductions():
 def test_every_listed_function_exists():
     names = ["expit", "logit", "erf", "erfc", "erfinv", "erfcx", "expm1", "exp2", "log1p", "logsumexp", "softmax",
              "log_softmax", "xlogy", "xlog1py", "entr", "sinc", "ndtr", "ndtri", "log_ndtr", "i0", "i0e", "i1", "i1e",
-             "gammaln", "digamma", "psi", "polygamma", "multigammaln", "gammainc", "gammaincc", "round", "zeta"]
+             "gammaln", "digamma", "psi", "polygamma", "multigammaln", "gammainc", "gammaincc", "round", "zeta",
+             "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+             "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+             "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
+             "laguerre_polynomial_l", "legendre_polynomial_p", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1",
+             "modified_bessel_i0", "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",
+             "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0", "airy_ai"]
     for name in names:
         assert callable(getattr(mg.special, name)), name
         assert hasattr(torch.special, name), name
