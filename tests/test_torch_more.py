@@ -702,3 +702,11 @@ def test_in_place_forms(torch):
     ints = mg.tensor([12, 18], dtype=mg.int64)
     ints.lcm_(mg.tensor([8, 4], dtype=mg.int64))
     assert ints.data.tolist() == torch.tensor([12, 18]).lcm_(torch.tensor([8, 4])).tolist()
+
+
+def test_gradient_takes_pytorchs_explicit_nones():
+    f = mg.tensor(np.arange(5.0) ** 2)
+    (explicit,) = mg.gradient(f, dim=None, spacing=None, edge_order=1)
+    (default,) = mg.gradient(f)
+    np.testing.assert_array_equal(explicit.data, default.data)
+    np.testing.assert_array_equal(default.data, [1.0, 2.0, 4.0, 6.0, 7.0])

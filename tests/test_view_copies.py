@@ -80,3 +80,13 @@ def test_put_is_put_on_a_copy(torch, rng, accumulate):
     (expected * torch.tensor(w)).sum().backward()
     np.testing.assert_array_equal(x.grad, t.grad.numpy())
     np.testing.assert_array_equal(s.grad, ts.grad.numpy())
+
+
+def test_zero_dimensional_inputs(torch):
+    x = mg.tensor(3.0, requires_grad=True)
+    assert mg.permute_copy(x, ()).shape == () and mg.unfold_copy(x, 0, 1, 1).shape == (1,)
+    assert x.unfold(0, 0, 1).shape == tuple(torch.tensor(3.0).unfold(0, 0, 1).shape) == (0,)
+    x.unfold(0, 1, 1).sum().backward()
+    assert x.grad == 1.0
+    with pytest.raises(ValueError):
+        mg.permute_copy(x, (0,))

@@ -726,6 +726,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order: int = 1):  # noqa: A002
         f = ops.astype(f, get_default_dtype())
     if edge_order not in (1, 2):
         raise InvalidArgumentError("gradient only supports edge_order=1 and edge_order=2")
+    spacing = 1 if spacing is None else spacing  # (PyTorch's None: unit steps)
     axes = list(range(f.ndim)) if dim is None else [dim] if isinstance(dim, numbers.Integral) else list(dim)
     axes = [normalize_axes(a, f.ndim)[0] for a in axes]
     if isinstance(spacing, list | tuple):

@@ -904,8 +904,8 @@ def unfold(self, dimension: int, size: int, step: int):
     starts = np.arange(0, length - size + 1, step)
     index = starts[:, None] + np.arange(size)
     source = ops.reshape(self, (1,)) if self.ndim == 0 else self
-    windows = source[(slice(None),) * axis + (index,)]
-    return ops.moveaxis(windows, axis + 1, -1)
+    windows = ops.moveaxis(source[(slice(None),) * axis + (index,)], axis + 1, -1)
+    return ops.reshape(windows, (size,)) if self.ndim == 0 else windows  # (a 0-d tensor: its one window, as PyTorch)
 
 
 def take(self, index):

@@ -47,7 +47,8 @@ def expand_copy(input, size, *, implicit: bool = False):  # noqa: A002  (implici
 
 def permute_copy(input, dims):  # noqa: A002
     """``input.permute(dims)`` as a new tensor (``torch.permute_copy``)."""
-    return _tensor(input).permute(*dims).clone()
+    x = _tensor(input)
+    return (x.permute(*dims) if tuple(dims) or x.ndim else x).clone()  # (a 0-d tensor's only order is ())
 
 
 def select_copy(input, dim: int, index: int):  # noqa: A002
