@@ -181,7 +181,6 @@ DATA_CASES = {
     "searchsorted_int32": lambda m, x: m.searchsorted(m.tensor([0.0, 1.0]), x, out_int32=True),
     "searchsorted_sorter": lambda m, x: m.searchsorted(m.tensor([3.0, 1.0, 2.0]), m.tensor([2.5, 0.0]),
                                                        sorter=m.tensor([1, 2, 0])),
-    "cdist_p0": lambda m, x: m.cdist(m.round(x), m.round(x[:2] * 2), p=0),
     "div_int_trunc": lambda m, x: m.div(m.as_tensor(INTS), m.as_tensor(INTS // 3 - 1), rounding_mode="trunc"),
     "div_int_floor": lambda m, x: m.div(m.as_tensor(INTS), m.as_tensor(INTS // 3 - 1), rounding_mode="floor"),
     "tril_indices": lambda m, x: m.tril_indices(3, 4, 1),
@@ -449,3 +448,25 @@ def test_compiled_functions_recompute_data_results_and_draw_again():
     np.testing.assert_array_equal(second[0][:4], [2, 3, 1, 3])
     np.testing.assert_array_equal(second[1][:4], [1, 2, 0, 1])
     assert not np.array_equal(first[2], second[2]) and not np.array_equal(first[3], second[3])
+
+
+def test_piecewise_constant_results_have_zero_gradients_as_pytorchs():
+    # cdist with p=0 and bernoulli depend on their inputs only through comparisons: PyTorch
+    # records them with derivative 0, so a loss made of them backpropagates zeros.
+    torch = pytest.importorskip("torch")
+    x = mg.tensor(A, requires_grad=True)
+    distances = mg.cdist(mg.round(x), mg.round(x[:2] * 2), p=0)
+    t = torch.tensor(A, requires_grad=True)
+    expected = torch.cdist(torch.round(t), torch.round(t[:2] * 2), p=0)
+    assert distances.requires_grad == expected.requires_grad is True
+    np.testing.assert_array_equal(distances.data, expected.detach().numpy())
+    distances.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros_like(A))
+    p = mg.tensor(np.full(5, 0.5), requires_grad=True)
+    draws = mg.bernoulli(p, rng=0)
+    assert draws.requires_grad and torch.bernoulli(torch.full((5,), 0.5, requires_grad=True)).requires_grad
+    (draws * 3).sum().backward()
+    np.testing.assert_array_equal(p.grad, np.zeros(5))
+    with mg.no_grad():
+        assert not mg.cdist(x, x, p=0).requires_grad
+    assert not mg.bernoulli(mg.full((3,), 0.5)).requires_grad

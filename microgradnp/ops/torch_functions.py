@@ -21,7 +21,8 @@ import warnings
 import numpy as np
 
 from microgradnp import ops
-from microgradnp.autograd.grad_mode import _ModeSwitch
+from microgradnp.autograd.function import _ZeroDerivative
+from microgradnp.autograd.grad_mode import _ModeSwitch, mode
 from microgradnp.device import takes_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops import primitive
@@ -539,8 +540,18 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None):
                          f"{x2.shape}")
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if p == 0:
-        return _no_grad_on_data(lambda d: np.count_nonzero(d, axis=-1).astype(d.dtype))(difference)
+        return _constant_in(np.count_nonzero(difference.data, axis=-1).astype(difference.dtype), x1, x2)
     return difference.norm(p=p, dim=-1)
+
+
+def _constant_in(value: np.ndarray, *inputs) -> Tensor:
+    """``value`` recorded as a function of ``inputs`` whose derivative is 0, as PyTorch records
+    its piecewise-constant functions (cdist with p=0, bernoulli): backward through it gives
+    zero gradients rather than "does not require grad"."""
+    tracked = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    if tracked and mode.grad_enabled:
+        return _ZeroDerivative.apply(value, *tracked)
+    return Tensor._wrap(value)
 
 
 def _spacing(name: str, y: Tensor, x, dx, axis: int):
@@ -915,7 +926,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, rng=None, dtype=None
 @_constructor
 def bernoulli(input, p=None, *, generator=None, rng=None):  # noqa: A002
     """Samples 1 with probability ``input`` (or ``p`` for every element) and 0 otherwise, in
-    ``input``'s float dtype and outside the graph (``torch.bernoulli``).
+    ``input``'s float dtype (``torch.bernoulli``); as PyTorch's, its gradient is 0.
 
     Raises:
         ValueError: a probability is outside [0, 1].
@@ -925,7 +936,7 @@ def bernoulli(input, p=None, *, generator=None, rng=None):  # noqa: A002
     if np.any((probability < 0) | (probability > 1)):
         raise InvalidArgumentError("bernoulli: probabilities must lie in [0, 1]")
     draws = _source(generator, rng, "bernoulli").random(data.shape) < probability
-    return Tensor._wrap(draws.astype(_float_dtype_of(data)))
+    return _constant_in(draws.astype(_float_dtype_of(data)), input)
 
 
 @_constructor
@@ -966,7 +977,7 @@ def poisson(input, generator=None, *, rng=None):  # noqa: A002
     if np.any(data < 0):
         raise InvalidArgumentError("poisson: the rates must be non-negative")
     draws = _source(generator, rng, "poisson").poisson(data)
-    return Tensor._wrap(draws.astype(_float_dtype_of(data)))
+    return _constant_in(draws.astype(_float_dtype_of(data)), input)
 
 
 # -- grad mode -----------------------------------------------------------------------------------------------------
