@@ -529,6 +529,11 @@ def test_index_reduce_as_torch(torch, rng, reduce, include_self):
                                              include_self=include_self),
           lambda a, s: a.index_reduce(1, torch.tensor(index1), s, reduce, include_self=include_self), [x, source1],
           rng)
+    # a 0-d input and source: one slice of length 1
+    check(torch, lambda a, s: mg.index_reduce(a, 0, mg.tensor([0], dtype=mg.int64), s, reduce,
+                                              include_self=include_self),
+          lambda a, s: a.index_reduce(0, torch.tensor([0]), s, reduce, include_self=include_self),
+          [np.array(0.7), np.array(-1.3)], rng)
 
 
 def test_index_reduce_ties_share_the_gradient_and_integer_mean(torch):

@@ -861,7 +861,11 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
     src = source if isinstance(source, Tensor) else Tensor._wrap(np.asarray(source, dtype=x.dtype))
     if src.dtype != x.dtype:
         raise DtypeError(f"index_reduce(): self ({x.dtype}) and source ({src.dtype}) must have the same dtype")
-    axis = normalize_axes(dim, x.ndim)[0] if x.ndim else 0
+    if x.ndim == 0:  # (a 0-d input and source are one slice of length 1, as PyTorch's)
+        single = index_reduce(ops.reshape(x, (1,)), 0, index, ops.reshape(src, (-1,)) if src.ndim == 0 else src,
+                              reduce, include_self=include_self)
+        return ops.reshape(single, ())
+    axis = normalize_axes(dim, x.ndim)[0]
     reads_values("index_reduce")  # the stacking comes from the index
     rows = np.asarray(_data(index)).astype(np.int64).reshape(-1)
     n = x.shape[axis] if x.ndim else 1
