@@ -241,3 +241,22 @@ def test_compiled_multi_margin_loss_runs_eagerly_with_new_targets():
     with pytest.warns(UserWarning, match="runs eagerly"):
         compiled(mg.tensor(A), CLASSES)
     assert compiled(mg.tensor(A), CLASSES[::-1]).item() == step(mg.tensor(A), CLASSES[::-1]).item()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none", "sum"])
+def test_margin_losses_of_a_single_class_and_one_element_targets(torch, reduction):
+    F, T = mg.nn.functional, torch.nn.functional
+    scores = np.array([0.3, -0.2, 0.9, 0.1, 0.5])
+    for values, target in ((np.array(0.7), 0), (scores, [1]), (scores, 1)):
+        x, t = mg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+        ours = F.multi_margin_loss(x, mg.tensor(np.asarray(target), dtype=mg.int64), p=2, reduction=reduction)
+        theirs = T.multi_margin_loss(t, torch.tensor(target), p=2, reduction=reduction)
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12)
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)
+    one = mg.tensor(0.7, requires_grad=True)
+    loss = F.multilabel_margin_loss(one, mg.tensor(0, dtype=mg.int64), reduction=reduction)
+    expected = T.multilabel_margin_loss(torch.tensor(0.7), torch.tensor(0), reduction=reduction)
+    assert loss.shape == tuple(expected.shape) and loss.item() == expected.item() == 0.0

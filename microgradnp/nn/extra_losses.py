@@ -305,6 +305,11 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
         raise InvalidArgumentError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got p={p!r}")
     input = _tensor(input)
     indices = np.asarray(_data(target))
+    if input.ndim == 0:  # (one class, as PyTorch takes a 0-d input)
+        input = input.reshape(1)
+    if input.ndim == 1 and indices.shape == (1,):  # (PyTorch takes a 1-element target too, and keeps its axis)
+        return ops.reshape(multi_margin_loss(input, indices.reshape(()), p, margin, weight, reduction=reduction),
+                           (1,) if reduction == "none" else ())
     if input.ndim not in (1, 2) or indices.shape != input.shape[:-1]:
         raise InvalidArgumentError(
             f"multi_margin_loss: expected input (N, C) with target (N,), or (C,) with a 0-d target, "

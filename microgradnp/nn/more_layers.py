@@ -592,6 +592,8 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     reduction = legacy_reduction(size_average, reduce, reduction, "multilabel_margin_loss")
     x = _tensor(input)
     labels = np.asarray(_data(target))
+    if x.ndim == 0 and labels.ndim == 0:  # (one class: a 0-d input and target, as PyTorch takes them)
+        return multilabel_margin_loss(x.reshape(1), labels.reshape(1), reduction=reduction)
     if x.ndim not in (1, 2) or labels.shape != x.shape:
         raise InvalidArgumentError(
             f"multilabel_margin_loss: expected input (C,) or (N, C) and a target of the same shape, got "
