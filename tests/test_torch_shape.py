@@ -443,3 +443,21 @@ def test_compiled_functions_that_read_values_run_eagerly_and_stay_right():
     for scale in (0.1, 5.0, -2.0):
         x = mg.tensor(A[:3] * scale)
         assert compiled(x).item() == pytest.approx(step(x).item(), rel=1e-12)
+
+
+def test_pinv_hermitian_gradient_is_pytorchs_at_a_symmetric_leaf():
+    # The values come from eigh of the lower triangle; the gradient with respect to the matrix
+    # itself is PyTorch's (the general pseudo-inverse's), also off the symmetric directions.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal((2, 4, 4))
+    a = m + np.swapaxes(m, -1, -2)
+    w = rng.standard_normal(a.shape)
+    ours = mg.tensor(a, requires_grad=True)
+    theirs = torch.tensor(a, requires_grad=True)
+    out, expected = mg.linalg.pinv(ours, hermitian=True), torch.linalg.pinv(theirs, hermitian=True)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    (out * mg.tensor(w)).sum().backward()
+    (expected * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-9, atol=1e-10)
+    assert not mg.linalg.pinv(mg.tensor(a), hermitian=True).requires_grad

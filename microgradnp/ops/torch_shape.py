@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.autograd.grad_mode import mode, no_grad
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError, LinAlgError
 from microgradnp.ops._aliases import torch_names
 from microgradnp.ops.indexing import ScatterAdd, _integers
@@ -480,10 +481,19 @@ def pinv(A, rcond: float | None = None, hermitian: bool = False, *, atol: float 
         return np.maximum(atol, rtol * np.max(magnitude, axis=-1, keepdims=True, initial=0.0))
 
     if hermitian:
-        values, vectors = eigh(A)
-        kept = ops.abs(values).data > cutoff(np.abs(values.data))
-        scaled = vectors * ops.expand_dims(ops.where(kept, 1 / ops.where(kept, values, 1.0), 0.0), -2)
-        return scaled @ _mT(vectors)
+        # The values from the eigendecomposition of the lower triangle (LAPACK's syevd, as
+        # PyTorch's); the gradient is PyTorch's too, the general pseudo-inverse's at A (an
+        # eigh-based gradient would differ off the symmetric directions).
+        with no_grad():
+            values, vectors = (np.asarray(t.data) for t in eigh(A))
+        magnitude = np.abs(values)
+        kept = magnitude > cutoff(magnitude)
+        inverse = np.where(kept, 1 / np.where(kept, values, 1.0), 0.0)
+        value = (vectors * inverse[..., None, :]) @ np.swapaxes(vectors, -1, -2)
+        if not (isinstance(A, Tensor) and A.requires_grad and mode.grad_enabled):
+            return Tensor._wrap(value)
+        general = pinv(A, atol=atol, rtol=rtol)
+        return general + Tensor._wrap(value - general.data)
     u, s, vh = svd(A, full_matrices=False)
     kept = s.data > cutoff(s.data)
     s_inv = ops.where(kept, 1 / ops.where(kept, s, 1.0), 0.0)
