@@ -556,8 +556,9 @@ def _bessel_slope(function: str, x: np.ndarray) -> np.ndarray:
         value, partner = _bessel_values(function, x), _bessel_values(function[:-1] + other[function[-1]], x)
         if function in ("bessel_j0", "bessel_y0"):
             return -partner
-        if function in ("bessel_j1", "bessel_y1"):  # J_0 - J_1 / x (1/2 at 0 for J_1)
-            return np.where(x == 0, 0.5, partner - value / x) if function == "bessel_j1" else partner - value / x
+        if function in ("bessel_j1", "bessel_y1"):
+            slope = partner - value / x  # J_1' = J_0 - J_1 / x, and Y_1' likewise
+            return np.where(x == 0, 0.5, slope) if function == "bessel_j1" else slope  # (J_1'(0) = 1/2)
         sign = 1.0 if function.startswith("scaled") else 0.0  # (e^x K)' = e^x K + e^x K'
         if function.endswith("0"):
             return sign * value - partner  # K_0' = -K_1

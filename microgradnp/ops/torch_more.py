@@ -868,7 +868,7 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
     axis = normalize_axes(dim, x.ndim)[0]
     reads_values("index_reduce")  # the stacking comes from the index
     rows = np.asarray(_data(index)).astype(np.int64).reshape(-1)
-    n = x.shape[axis] if x.ndim else 1
+    n = x.shape[axis]
     expected = (*x.shape[:axis], rows.size, *x.shape[axis + 1:])
     if src.shape != expected:
         raise InvalidArgumentError(f"index_reduce(): source must have shape {list(expected)} (the input's, with "
