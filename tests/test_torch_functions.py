@@ -467,6 +467,11 @@ def test_piecewise_constant_results_have_zero_gradients_as_pytorchs():
     assert draws.requires_grad and torch.bernoulli(torch.full((5,), 0.5, requires_grad=True)).requires_grad
     (draws * 3).sum().backward()
     np.testing.assert_array_equal(p.grad, np.zeros(5))
+    rates = mg.tensor(np.full(4, 2.0), requires_grad=True)
+    counts = mg.poisson(rates, rng=0)
+    assert counts.requires_grad and torch.poisson(torch.full((4,), 2.0, requires_grad=True)).requires_grad
+    counts.sum().backward()
+    np.testing.assert_array_equal(rates.grad, np.zeros(4))
     with mg.no_grad():
         assert not mg.cdist(x, x, p=0).requires_grad
     assert not mg.bernoulli(mg.full((3,), 0.5)).requires_grad

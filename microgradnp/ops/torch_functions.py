@@ -546,7 +546,7 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None):
 
 def _constant_in(value: np.ndarray, *inputs) -> Tensor:
     """``value`` recorded as a function of ``inputs`` whose derivative is 0, as PyTorch records
-    its piecewise-constant functions (cdist with p=0, bernoulli): backward through it gives
+    its piecewise-constant functions (cdist with p=0, bernoulli, poisson): backward through it gives
     zero gradients rather than "does not require grad"."""
     tracked = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     if tracked and mode.grad_enabled:
@@ -968,7 +968,8 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
 
 @_constructor
 def poisson(input, generator=None, *, rng=None):  # noqa: A002
-    """Poisson samples with the rates ``input``, in its float dtype, outside the graph (``torch.poisson``).
+    """Poisson samples with the rates ``input``, in its float dtype (``torch.poisson``); as PyTorch's,
+    its gradient is 0.
 
     Raises:
         ValueError: a rate is negative.
