@@ -516,3 +516,29 @@ def test_logcumsumexp_at_minus_infinity():
     x = mg.tensor([-np.inf, -np.inf, 0.0, 1.0], requires_grad=True)
     mg.logcumsumexp(x)[2:].sum().backward()  # only finite results get a gradient: all defined
     np.testing.assert_allclose(x.grad, [0.0, 0.0, 1 + 1 / (1 + np.e), np.e / (1 + np.e)])
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "prod", "max"])
+def test_reduction_axes_of_every_accepted_type_agree_and_a_float_axis_is_refused(name, rng):
+    # The axes of an int or None are worked out once per shape; the other spellings must give
+    # the same result, and a float axis (equal to an int as a dict key) still be refused.
+    x = rng.standard_normal((3, 4, 5))
+    t = mg.tensor(x)
+    expected = getattr(t, name)(axis=1).data
+    for axis in (1, -2, np.int64(1), (1,), [1], (-2,)):
+        np.testing.assert_array_equal(getattr(t, name)(axis=axis).data, expected)
+    for axis in (1.0, (1.0,)):
+        with pytest.raises(TypeError, match="axis"):
+            getattr(t, name)(axis=axis)
+    with pytest.raises(np.exceptions.AxisError):
+        getattr(t, name)(axis=3)
+    np.testing.assert_array_equal(getattr(t, name)(axis=None).data, getattr(t, name)(axis=(0, 1, 2)).data)
+
+
+def test_rule_constants_are_read_only_and_of_the_asked_dtype():
+    from microgradnp.ops.primitive import constant
+
+    one = constant(1, np.dtype(np.float32))
+    assert one.dtype == np.float32 and one.shape == () and one is constant(1, np.dtype(np.float32))
+    with pytest.raises(ValueError, match="read-only"):
+        one[...] = 2

@@ -168,6 +168,25 @@ def test_sgd_is_lr_times_gradient():
     np.testing.assert_allclose(p.data, np.array([1.0, 2.0, 3.0]) - 0.3 * G, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("lr", [0.1, 1, 1e-7, np.float64(0.1), np.float32(0.3)])
+@pytest.mark.parametrize("momentum", [0, 0.9])
+def test_sgd_rounds_the_learning_rate_as_numpy_rounds_it_for_the_parameter_dtype(dtype, lr, momentum):
+    # The step multiplies by lr cast once to the parameter's dtype (a cached 0-d array): the
+    # same numbers as NumPy's p -= lr * g with the Python (or NumPy) number itself.
+    rng = np.random.default_rng(0)
+    start, grad = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+    p = mg.tensor(start.copy(), requires_grad=True)
+    opt = optim.SGD([p], lr=lr, momentum=momentum)
+    expected = start.copy()
+    for _ in range(2):
+        p.grad = mg.tensor(grad.copy())
+        opt.step()
+        expected -= lr * grad if not momentum else lr * (grad if _ == 0 else momentum * grad + grad)
+    assert p.data.dtype == dtype
+    np.testing.assert_array_equal(p.data, expected)
+
+
 def test_sgd_momentum_update_k_is_lr_g_times_geometric_sum():
     lr, mu = 0.1, 0.9
     p = mg.tensor(np.zeros(3), requires_grad=True)

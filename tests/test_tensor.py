@@ -634,10 +634,23 @@ def test_matmul_with_any_operand_on_either_side(other_shape, side, kind, x_value
 
 @pytest.mark.parametrize(
     ("a_shape", "b_shape"), [((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)), ((3,), (3,)), ((5, 2, 3), (3, 4)),
-                             ((5, 2, 3), (5, 3, 4)), ((1, 2, 3), (5, 3, 4))],
+                             ((5, 2, 3), (5, 3, 4)), ((1, 2, 3), (5, 3, 4)),
+                             ((4, 3), (3, 1)), ((4, 1), (1, 1)), ((0, 3), (3, 1))],  # (one output column)
 )
 def test_matmul_between_tensors_follows_numpy_rules(a_shape, b_shape, rng):
     assert_grads_match(operator.matmul, operator.matmul, rng.standard_normal(a_shape), rng.standard_normal(b_shape))
+
+
+def test_matmul_with_one_output_column_gives_blas_numbers_and_second_derivatives(rng):
+    # grad @ b.T is then an outer product, computed by multiplying (one rounded product per
+    # element, as BLAS): the same gradient, and a graph under create_graph=True.
+    a, b = rng.standard_normal((6, 5)), rng.standard_normal((5, 1))
+    seed = rng.standard_normal((6, 1))
+    ta, tb = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    (ga,) = mg.autograd.grad(ta @ tb, [ta], grad_outputs=mg.tensor(seed), create_graph=True)
+    np.testing.assert_array_equal(ga.data, seed @ b.T)
+    (gb,) = mg.autograd.grad((ga * ga).sum(), [tb])  # d/db sum((seed b^T)^2) = 2 (seed . seed) b
+    np.testing.assert_allclose(gb.data, 2 * (seed.T @ seed) * b, rtol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import numpy as np
 
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Erfc, Scale, _erf_values
-from microgradnp.ops.primitive import Primitive, axis_index, floating
+from microgradnp.ops.primitive import Primitive, axis_index, constant, floating
 from microgradnp.tensor import Tensor
 
 
@@ -32,8 +32,9 @@ def sigmoid_of_negated_(out: np.ndarray) -> np.ndarray:
             np.exp(out, out=out)
     else:
         np.exp(out, out=out)
-    out += 1
-    np.divide(1.0, out, out=out)  # the same IEEE quotient as np.reciprocal, and faster
+    one = constant(1, out.dtype)
+    np.add(out, one, out=out)
+    np.divide(one, out, out=out)  # the same IEEE quotient as np.reciprocal, and faster
     return out
 
 
@@ -55,7 +56,7 @@ class Sigmoid(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * out * (1 - out)
+        return grad * out * (constant(1, out.dtype) - out)
 
 
 class Tanh(Primitive):
@@ -70,7 +71,7 @@ class Tanh(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (1 - out * out)
+        return grad * (constant(1, out.dtype) - out * out)
 
 
 class ReLU(Primitive):

@@ -9,7 +9,15 @@ import numpy as np
 from numpy import ndarray
 
 from microgradnp.errors import DtypeError, InvalidArgumentError
-from microgradnp.ops.primitive import Primitive, floating, floating_pair, promote, refuse_non_numbers, result_dtype
+from microgradnp.ops.primitive import (
+    Primitive,
+    constant,
+    floating,
+    floating_pair,
+    promote,
+    refuse_non_numbers,
+    result_dtype,
+)
 from microgradnp.tensor import Tensor, _rng
 
 
@@ -127,7 +135,7 @@ class Pow(Primitive):
         if not need_base:
             grad_base = None
         elif isinstance(exponent, (int, float)) and exponent == 2:
-            grad_base = grad * (2 * base)  # the common square, in two operations instead of three
+            grad_base = grad * (constant(2, base.dtype) * base)  # the common square, in two operations instead of three
         elif np.isscalar(exponent) and exponent == 0:
             grad_base = np.zeros_like(base)  # x**0 is constant: 0 at x == 0 too (not 0 * 0**-1), as in PyTorch
         elif np.isscalar(exponent):

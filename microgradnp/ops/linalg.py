@@ -43,7 +43,9 @@ class MatMul(Primitive):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
-            return (grad @ b.T if need_a else None), (a.T @ grad if need_b else None)
+            # With one output column, grad @ b.T is an outer product (see Linear.backward)
+            grad_a = None if not need_a else grad * b.T if b.shape[1] == 1 else grad @ b.T
+            return grad_a, (a.T @ grad if need_b else None)
         # A 1-D operand acts as a row (left) or column (right) matrix; give the
         # gradient that axis back, multiply as matrices, then drop it again.
         if a.ndim == 1:

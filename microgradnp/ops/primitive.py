@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 
 import numpy as np
@@ -9,6 +10,16 @@ import numpy as np
 from microgradnp.autograd.function import Function
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.tensor import Tensor, get_default_dtype
+
+
+@functools.lru_cache(maxsize=256)
+def constant(value, dtype) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``, for a rule's ``1 - out``. The result is
+    the one the Python number gives (NumPy casts it to the array's dtype), but NumPy 2 makes
+    that cast at every call: done once, an operation on a small array is ~1 us faster."""
+    array = np.array(value, dtype=dtype)
+    array.flags.writeable = False
+    return array
 
 
 class Primitive(Function):

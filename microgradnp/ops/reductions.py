@@ -4,6 +4,7 @@ non-differentiable any and all (NumPy's axis/keepdims)."""
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import numbers
 
@@ -15,6 +16,7 @@ from microgradnp.ops.primitive import (
     Primitive,
     broadcast_grad,
     check_not_empty,
+    constant,
     floating,
     kept_shape,
     normalize_axes,
@@ -27,13 +29,21 @@ from microgradnp.tensor import Tensor, _as_array_result, _data, _no_grad_on_data
 def _prepare(ctx, a, axis) -> tuple[int, ...]:
     """Record what every reduction's backward needs: the input shape and the shape
     the output has with its reduced axes kept as length 1."""
-    if axis is None:
-        axes, ctx.kept = tuple(range(a.ndim)), (1,) * a.ndim
+    shape = ctx.shape = a.shape
+    if axis is None or type(axis) is int:  # (the usual axes, worked out once per shape)
+        axes, ctx.kept = _reduced(axis, shape)
     else:
-        axes = reduction_axes(axis, a.ndim)
-        ctx.kept = kept_shape(a.shape, axes)
-    ctx.shape = a.shape
+        axes, ctx.kept = _reduced.__wrapped__(axis, shape)
     return axes
+
+
+@functools.lru_cache(maxsize=512)
+def _reduced(axis, shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The axes ``axis`` reduces in an array of ``shape``, and the shape kept with them as 1."""
+    if axis is None:
+        return tuple(range(len(shape))), (1,) * len(shape)
+    axes = reduction_axes(axis, len(shape))
+    return axes, kept_shape(shape, axes)
 
 
 def _accumulator(a, cast: bool = False) -> np.dtype | None:
@@ -82,13 +92,13 @@ class Mean(Primitive):
     def forward(ctx, a, axis=None, keepdims=False):
         a = floating(a)  # the mean of ints or bools: the default float dtype
         total = np.add.reduce(a, axis=_prepare(ctx, a, axis), keepdims=keepdims, dtype=_half_in_single(a))
-        ctx.count = a.size // total.size if total.size else 0
-        mean = total / ctx.count
+        count = ctx.count = a.size // total.size if total.size else 0
+        mean = total / count if type(total) is not np.ndarray else total / constant(count, total.dtype)
         return mean if mean.dtype == a.dtype else np.asarray(mean).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        return broadcast_grad(restore_reduced_axes(grad, ctx.kept) / ctx.count, ctx.shape)
+        return broadcast_grad(restore_reduced_axes(grad, ctx.kept) / constant(ctx.count, grad.dtype), ctx.shape)
 
 
 class Var(Primitive):

@@ -12,6 +12,7 @@ import numpy as np
 from microgradnp.autograd.grad_mode import enable_grad, mode, records_calls, watchers
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.nn.module import Module
+from microgradnp.ops.primitive import constant
 from microgradnp.tensor import Tensor
 from microgradnp.utils.hooks import RemovableHandle
 
@@ -512,6 +513,16 @@ def as_scalar(value, param: np.ndarray):
     are cast the same way, and a float32 member rounds as a float32 model with a
     Python-float learning rate does."""
     return value if type(value) is not np.ndarray else value.astype(param.dtype, copy=False)
+
+
+def in_dtype(value, param: np.ndarray):
+    """``as_scalar``, and a Python number as a 0-d array of ``param``'s dtype: the value NumPy
+    casts the number to when it multiplies ``param``-shaped arrays, without the cast at every
+    call (see ``ops.primitive.constant``). For a rule's own factor, not for arithmetic with
+    other Python numbers first (which would then round in ``param``'s dtype)."""
+    if type(value) is float or type(value) is int:
+        return constant(value, param.dtype)
+    return as_scalar(value, param)
 
 
 def _label(i: int, p, where: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.optim.optimizer import LR_HINT, Optimizer, as_scalar, required
+from microgradnp.optim.optimizer import LR_HINT, Optimizer, in_dtype, required
 
 __all__ = ["SGD"]
 
@@ -57,15 +57,15 @@ class SGD(Optimizer):
         lr = group["lr"]
         # Plain SGD (the lab's) needs no state and no second pass over the gradient: with
         # the options settled once per group, its step is the hand-written one.
-        if not (group["momentum"] or group["weight_decay"] or group["maximize"]) and type(lr) is not np.ndarray:
+        if not (group["momentum"] or group["weight_decay"] or group["maximize"]):
             for p in params:
                 param = p.data
-                param -= lr * p._grad
+                param -= in_dtype(lr, param) * p._grad
             return
         state = self.state
         for p in params:
             param = p.data
-            param -= as_scalar(lr, param) * self._direction(param, p._grad, state[p], group)
+            param -= in_dtype(lr, param) * self._direction(param, p._grad, state[p], group)
 
     def _direction(self, param, grad, state, group):
         """The step's direction (before the learning rate): the gradient, with weight decay,
