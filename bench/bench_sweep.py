@@ -134,6 +134,25 @@ def matmul_seconds(n_points, hidden, members, dtype) -> tuple[float, float]:
     return seconds(stacked, members), seconds(alone, 1)
 
 
+def activation_seconds(n_points, hidden, activation, members, dtype) -> float:
+    """The activations of one epoch of the lab's network, per member, computed as in a stacked
+    step (arrays of ``members`` networks): the two hidden layers' and the output sigmoid, the
+    elementwise work whose cost stacking cannot shrink either (float64's exp is the C
+    library's on a CPU without AVX-512)."""
+    rng = np.random.default_rng(0)
+    hidden_in = rng.standard_normal((members, n_points, hidden)).astype(dtype)
+    output_in = rng.standard_normal((members, n_points, 1)).astype(dtype)
+    f, sigmoid = ACTIVATIONS[activation][0], ACTIVATIONS["sigmoid"][0]
+
+    def epoch():
+        f(hidden_in)
+        f(hidden_in)
+        sigmoid(output_in)
+
+    number = max(20, int(2e5 / (n_points * hidden / 10 + 1)))
+    return min(timeit.repeat(epoch, number=number, repeat=5, timer=time.process_time)) / number / members
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100_000, help="epoch cap (default the lab's 100000)")
@@ -141,13 +160,14 @@ def main():
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"), help="(default float64)")
     args = parser.parse_args()
 
-    total, estimate, sweep_products, hand_products, processes = 0.0, 0.0, 0.0, 0.0, 1
+    total, estimate, sweep_products, hand_products, activations, processes = 0.0, 0.0, 0.0, 0.0, 0.0, 1
     for name in ("linear", "xor"):
         result = mg.train.sweep(LAB_GRID, name, seeds=args.seeds, epochs=args.epochs, progress=False,
                                 dtype=args.dtype)
         X, y = (a.astype(args.dtype) for a in load_points(name)[1:])
         steps: dict[tuple, float] = {}
         products: dict[int, tuple[float, float]] = {}
+        activation_times: dict[tuple, float] = {}
         one_at_a_time = 0.0
         for row in result.rows:
             key = (row["hidden"], row["activation"], row["optimizer"])
@@ -155,7 +175,10 @@ def main():
                 steps[key] = seconds_per_step(X, y, *key)
             if row["hidden"] not in products:
                 products[row["hidden"]] = matmul_seconds(len(X), row["hidden"], args.seeds, args.dtype)
+            if key[:2] not in activation_times:
+                activation_times[key[:2]] = activation_seconds(len(X), *key[:2], args.seeds, args.dtype)
             epochs = sum(args.epochs if s is None else s for s in row["stop_epochs"])
+            activations += epochs * activation_times[key[:2]]
             one_at_a_time += epochs * steps[key]
             sweep_products += epochs * products[row["hidden"]][0]
             hand_products += epochs * products[row["hidden"]][1]
@@ -175,6 +198,10 @@ def main():
           f"({sweep_products / (total * processes):.0%}); one at a time ~{hand_products:.0f} s of "
           f"~{estimate:.0f} s ({hand_products / estimate:.0%}); bound on the speed-up with {processes} "
           f"processes and only the products left: {estimate / (sweep_products / processes):.1f}x")
+    both = sweep_products + activations
+    print(f"activations (exp, tanh...): ~{activations:.0f} CPU-s ({activations / (total * processes):.0%} of the "
+          f"vectorised); bound with {processes} processes and only the products and activations left: "
+          f"{estimate / (both / processes):.1f}x")
     print(f"BLAS: {blas_description()}")
 
 
