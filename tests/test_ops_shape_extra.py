@@ -499,6 +499,31 @@ def test_tensordot_errors():
         mg.tensordot(mg.zeros(2, 3), mg.zeros(2, 3), ([0, 1], [0]))
 
 
+@pytest.mark.parametrize(("a_shape", "b_shape", "dims"), [
+    ((2, 1, 4), (3, 4, 5), ([1], [0])), ((2, 3, 4), (1, 4, 5), ([1, 2], [0, 1])), ((1, 1), (3, 3), 2),
+    ((2, 1), (0, 3), ([1], [0])), ((2, 0), (1, 3), ([1], [0])),
+])
+def test_tensordot_broadcasts_a_contracted_axis_of_length_one_as_pytorch(a_shape, b_shape, dims, rng):
+    # PyTorch broadcasts such a pair (NumPy refuses it): the length-1 side is repeated, so its
+    # gradient sums over the partner's length.
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    axes_a, axes_b = ([-2, -1], [0, 1]) if dims == 2 else dims
+    wide_a, wide_b = list(a_shape), list(b_shape)
+    for i, j in zip(axes_a, axes_b):
+        wide_a[i] = wide_b[j] = b_shape[j] if a_shape[i] == 1 else a_shape[i]
+
+    def reference(x, y):
+        return np.tensordot(np.broadcast_to(x, tuple(wide_a)), np.broadcast_to(y, tuple(wide_b)), dims)
+
+    ta, tb = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    out = mg.tensordot(ta, tb, dims)
+    np.testing.assert_allclose(out.data, reference(a, b), rtol=1e-12)
+    weights = rng.standard_normal(out.shape)
+    (out * weights).sum().backward()
+    for i, t in enumerate((ta, tb)):
+        np.testing.assert_allclose(t.grad, numeric_grad(reference, [a, b], i, weights=weights), rtol=1e-6, atol=1e-9)
+
+
 def test_tensordot_with_single_int_axes_pair(rng):
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
     np.testing.assert_allclose(mg.tensordot(a, b, (1, 0)).data, np.tensordot(a, b, (1, 0)))

@@ -423,7 +423,8 @@ def tensordot(a, b, dims=2, *, axes=None):
     Raises:
         TypeError: both ``dims`` and ``axes`` are given.
         InvalidArgumentError: N < 0 or more than either operand's number of axes; the lists
-            differ in length, or the contracted axes in size.
+            differ in length, or the contracted axes in size (a length 1 against another
+            broadcasts, as in PyTorch; NumPy refuses it).
     """
     from microgradnp.errors import InvalidArgumentError
     from microgradnp.tensor import Tensor, _data

@@ -12,7 +12,7 @@ from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Mul
 from microgradnp.ops.primitive import Primitive, broadcast_grad, promote, refuse_non_numbers
 from microgradnp.ops.reductions import Sum
-from microgradnp.ops.shape import Reshape, Transpose, diagonal
+from microgradnp.ops.shape import BroadcastTo, Reshape, Transpose, diagonal
 from microgradnp.tensor import Tensor, _data
 
 
@@ -235,7 +235,8 @@ def tensordot(a, b, axes=2):
         A tensor with the remaining axes of ``a`` followed by those of ``b``.
 
     Raises:
-        ValueError: if the contracted axes differ in number or length.
+        ValueError: if the contracted axes differ in number or length (a length 1 against
+            another broadcasts, as in PyTorch).
     """
     a = a if isinstance(a, Tensor) else np.asarray(a)
     b = b if isinstance(b, Tensor) else np.asarray(b)
@@ -252,9 +253,18 @@ def tensordot(a, b, axes=2):
     axes_a = [i % len(shape_a) if len(shape_a) else i for i in axes_a]
     axes_b = [i % len(shape_b) if len(shape_b) else i for i in axes_b]
     for i, j in zip(axes_a, axes_b):
-        if not (0 <= i < len(shape_a) and 0 <= j < len(shape_b)) or shape_a[i] != shape_b[j]:
+        if not (0 <= i < len(shape_a) and 0 <= j < len(shape_b)) or (
+                shape_a[i] != shape_b[j] and 1 not in (shape_a[i], shape_b[j])):
             raise InvalidArgumentError(f"tensordot: shape-mismatch for sum: axes {axes_a} of {shape_a} against "
                              f"axes {axes_b} of {shape_b}")
+    # A contracted axis of length 1 broadcasts against its partner's, as in PyTorch.
+    broadcast_a, broadcast_b = list(shape_a), list(shape_b)
+    for i, j in zip(axes_a, axes_b):
+        broadcast_a[i] = broadcast_b[j] = shape_b[j] if shape_a[i] == 1 else shape_a[i]
+    if tuple(broadcast_a) != shape_a:
+        a, shape_a = BroadcastTo.apply(a, shape=tuple(broadcast_a)), tuple(broadcast_a)
+    if tuple(broadcast_b) != shape_b:
+        b, shape_b = BroadcastTo.apply(b, shape=tuple(broadcast_b)), tuple(broadcast_b)
     kept_a = [i for i in range(len(shape_a)) if i not in axes_a]
     kept_b = [i for i in range(len(shape_b)) if i not in axes_b]
     summed = math.prod(shape_a[i] for i in axes_a)
