@@ -129,7 +129,7 @@ from microgradnp import special  # torch.special's functions
 from microgradnp.func import vmap  # torch.vmap is torch.func.vmap
 from microgradnp.linalg import lu_unpack  # torch.lu_unpack (torch.linalg has none)
 from microgradnp.linalg import (  # torch's, not torch.linalg's
-    cholesky_inverse, cholesky_solve, pca_lowrank, svd_lowrank, triangular_solve,
+    cholesky_inverse, cholesky_solve, geqrf, orgqr, ormqr, pca_lowrank, svd_lowrank, triangular_solve,
 )
 from microgradnp.linalg import torch_lu as lu, torch_lu_solve as lu_solve  # torch.lu (linalg.lu differs)
 from microgradnp.ops.torch_extras import (  # torch's bitwise functions, on bool and integer tensors

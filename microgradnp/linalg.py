@@ -21,7 +21,7 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.errors import InvalidArgumentError, LinAlgError
 from microgradnp.ops import matmul
-from microgradnp.ops.linalg import LUFactor, lu_factor_arrays
+from microgradnp.ops.linalg import Geqrf, LUFactor, lu_factor_arrays
 from microgradnp.ops.linalg import lu_unpack as _unpacked
 from microgradnp.ops.out_argument import LINALG_TAKES_OUT, accept_out
 from microgradnp.ops.primitive import reads_values as _reads_values
@@ -630,6 +630,67 @@ def pca_lowrank(A, q: int | None = None, center: bool = True, niter: int = 2, *,
     if center:
         A = A - ops.mean(A, axis=-2, keepdims=True)
     return svd_lowrank(A, q, niter=niter, rng=rng)
+
+
+# -- torch's Householder QR names: geqrf, orgqr, ormqr -----------------------------------------
+
+
+class GeqrfResult(NamedTuple):
+    """What ``mg.geqrf`` returns, as ``torch.return_types.geqrf``."""
+
+    a: Tensor
+    tau: Tensor
+
+
+def geqrf(input):  # noqa: A002  (PyTorch's argument name)
+    """``(a, tau)``, the QR decomposition of each (m, n) matrix as LAPACK's ``geqrf`` packs
+    it, as ``torch.geqrf``: R on and above the diagonal of ``a``, below it the Householder
+    vectors ``v_i`` (their 1 at position i not stored), and ``tau`` (..., min(m, n)) their
+    scales, so that ``Q = H_1 ... H_k`` with ``H_i = I - tau_i v_i v_i^T`` (``orgqr`` and
+    ``ormqr`` use them). Not differentiable, as in PyTorch (backward through it raises); use
+    ``linalg.qr`` for gradients.
+
+    Raises:
+        ValueError: unless ``input`` is a matrix or a batch of matrices.
+    """
+    _at_least_2d("geqrf", input)
+    return GeqrfResult(*Geqrf.apply(input))
+
+
+def orgqr(input, tau):  # noqa: A002
+    """``torch.orgqr``: the first n columns of ``Q`` from ``geqrf``'s output, the same as
+    ``linalg.householder_product``."""
+    return householder_product(input, tau)
+
+
+def ormqr(input, tau, other, left: bool = True, transpose: bool = False):  # noqa: A002
+    """``Q @ other`` with ``Q = H_1 ... H_k`` (m x m) from ``geqrf``'s ``(input, tau)``, as
+    ``torch.ormqr``: ``Q^T @ other`` with ``transpose=True``, and ``other @ Q`` (or ``other @
+    Q^T``) with ``left=False``. Each reflection is applied as a rank-one update, so the
+    result is differentiable in all three, and ``Q`` is never formed.
+
+    Raises:
+        ValueError: unless ``input`` is (..., m, n), ``tau`` (..., k) with k <= min(m, n), and
+            ``other`` has m rows (``left``) or m columns (``left=False``).
+    """
+    _at_least_2d("ormqr", input)
+    _at_least_2d("ormqr", other)
+    (m, n), k = np.shape(_data(input))[-2:], np.shape(_data(tau))[-1]
+    if k > n or k > m:
+        raise InvalidArgumentError(f"ormqr: tau.shape[-1] ({k}) must be less than or equal to input.shape[-1] ({n}) "
+                                   f"and input.shape[-2] ({m})")
+    length = np.shape(_data(other))[-2 if left else -1]
+    if length != m:
+        side = "other.shape[-2]" if left else "other.shape[-1]"
+        raise InvalidArgumentError(f"ormqr: {side} ({length}) must be equal to input.shape[-2] ({m})")
+    packed, tau, result = _as_tensor(input), _as_tensor(tau), _as_tensor(other)
+    v = ops.tril(packed[..., :, :k], -1) + np.eye(m, k, dtype=_array(packed).dtype)  # the v_i as columns
+    # Q = H_1 ... H_k: Q C applies H_k first, Q^T C H_1 first; C Q applies H_1 first, C Q^T H_k first.
+    for i in (range(k) if left == transpose else reversed(range(k))):
+        vi, scale = v[..., :, i : i + 1], tau[..., i, None, None]
+        reflected = (scale * vi) @ (_mT(vi) @ result) if left else (result @ vi) @ (scale * _mT(vi))
+        result = result - reflected
+    return result
 
 
 accept_out(globals(), LINALG_TAKES_OUT)  # out=, as torch.linalg's functions take it

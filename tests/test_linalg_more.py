@@ -538,3 +538,63 @@ def test_pca_lowrank_matches_torch(torch, rng):
     _, ts, tv = torch.pca_lowrank(torch.tensor(x), q=3)
     np.testing.assert_allclose(s.data, ts.numpy(), rtol=1e-6)
     np.testing.assert_allclose(np.abs(v.data.T @ tv.numpy()), np.eye(3), atol=1e-6)
+
+
+# -- geqrf, orgqr, ormqr ----------------------------------------------------------------------
+
+QR_SHAPES = [(5, 3), (3, 5), (4, 4), (2, 4, 3), (4, 1)]
+
+
+@pytest.mark.parametrize("shape", QR_SHAPES)
+def test_geqrf_packs_a_qr_decomposition_that_ormqr_multiplies_back(rng, shape):
+    a = rng.standard_normal(shape)
+    packed, tau = mg.geqrf(a)
+    assert packed.shape == shape and tau.shape == (*shape[:-2], min(shape[-2:]))
+    assert not packed.requires_grad
+    # Q R = A, with R the upper triangle of the packed matrix and Q applied by ormqr
+    np.testing.assert_allclose(mg.ormqr(packed, tau, mg.triu(packed)).data, a, atol=1e-12)
+    # Q^T Q = I: ormqr with transpose undoes it, from either side
+    c = rng.standard_normal((*shape[:-2], shape[-2], 2))
+    there = mg.ormqr(packed, tau, c)
+    np.testing.assert_allclose(mg.ormqr(packed, tau, there, transpose=True).data, c, atol=1e-12)
+    back = mg.ormqr(packed, tau, mg.tensor(c).mT, left=False, transpose=True)
+    np.testing.assert_allclose(back.data, there.mT.data, atol=1e-12)
+    if shape[-2] >= shape[-1]:
+        np.testing.assert_allclose(mg.orgqr(packed, tau).data, mg.ormqr(packed, tau, np.eye(shape[-2], shape[-1]))
+                                   .data, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", QR_SHAPES)
+def test_geqrf_matches_torch(torch, rng, shape):
+    a = rng.standard_normal(shape)
+    mine, theirs = mg.geqrf(a), torch.geqrf(torch.tensor(a))
+    np.testing.assert_allclose(mine.a.data, theirs.a.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mine.tau.data, theirs.tau.numpy(), rtol=1e-10, atol=1e-12)
+    assert mg.geqrf(a.astype(np.float32)).tau.dtype == np.float32
+
+
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 4)])
+def test_ormqr_values_and_gradients_match_torch_and_finite_differences(torch, rng, shape, left, transpose):
+    packed, tau = (x.data for x in mg.geqrf(rng.standard_normal(shape)))
+    m = shape[-2]
+    other = rng.standard_normal((*shape[:-2], m, 2) if left else (*shape[:-2], 2, m))
+    _compare(torch, lambda a, t, c: mg.ormqr(a, t, c, left, transpose),
+             lambda a, t, c: torch.ormqr(a, t, c, left, transpose), packed, tau, other, rng=rng)
+    _gradcheck(lambda a, t, c: mg.ormqr(a, t, c, left=left, transpose=transpose), packed, tau, other)
+
+
+def test_geqrf_has_no_derivative_and_ormqr_checks_its_shapes(rng):
+    x = mg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="derivative for 'geqrf'"):
+        mg.geqrf(x).a.sum().backward()
+    packed, tau = mg.geqrf(rng.standard_normal((5, 3)))
+    with pytest.raises(ValueError, match=r"other.shape\[-2\] \(4\) must be equal to input.shape\[-2\] \(5\)"):
+        mg.ormqr(packed, tau, mg.ones(4, 2))
+    with pytest.raises(ValueError, match=r"other.shape\[-1\]"):
+        mg.ormqr(packed, tau, mg.ones(5, 2), left=False)
+    with pytest.raises(ValueError, match="tau.shape"):
+        mg.ormqr(packed, mg.ones(4), mg.ones(5, 2))
+    with pytest.raises(ValueError, match=r"a batch of matrices \(\.\.\., m, n\), got shape \(3,\)"):
+        mg.geqrf(mg.ones(3))

@@ -10,7 +10,7 @@ import numpy as np
 
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Mul
-from microgradnp.ops.primitive import Primitive, broadcast_grad, promote, refuse_non_numbers
+from microgradnp.ops.primitive import Primitive, broadcast_grad, floating, promote, refuse_non_numbers
 from microgradnp.ops.reductions import Sum
 from microgradnp.ops.shape import BroadcastTo, Reshape, Transpose, diagonal
 from microgradnp.tensor import Tensor, _data
@@ -488,6 +488,26 @@ def _solve_any(a, b):
     from microgradnp.ops.torch_shape import _solve  # (imported here: torch_shape builds on this module)
 
     return _solve(a, b)
+
+
+class Geqrf(Primitive):
+    """QR as LAPACK's ``geqrf`` packs it (NumPy's ``qr(mode="raw")``, transposed back to row
+    order): R on and above the diagonal, the Householder vectors below it, and their scales
+    ``tau``. PyTorch has no derivative for it: a backward through it raises, as there."""
+
+    @staticmethod
+    def forward(ctx, a):
+        a = floating(a)
+        m, n = a.shape[-2:]
+        if not a.size:  # (NumPy's LAPACK call refuses empty matrices)
+            return np.array(a, copy=True), np.zeros((*a.shape[:-2], min(m, n)), dtype=a.dtype)
+        raw, tau = np.linalg.qr(a, mode="raw")
+        return np.ascontiguousarray(np.swapaxes(raw, -1, -2)).astype(a.dtype, copy=False), tau.astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_a, grad_tau):
+        raise NotImplementedError("the derivative for 'geqrf' is not implemented (as in PyTorch); for a "
+                                  "differentiable QR use linalg.qr")
 
 
 class LUFactor(Primitive):

@@ -1261,6 +1261,27 @@ def _cholesky_solve_method(self, input2, upper: bool = False):
     return cholesky_solve(self, input2, upper)
 
 
+def _geqrf_method(self):
+    """``torch.Tensor.geqrf``: ``mg.geqrf(self)``."""
+    from microgradnp.linalg import geqrf
+
+    return geqrf(self)
+
+
+def _orgqr_method(self, tau):
+    """``torch.Tensor.orgqr``: ``mg.orgqr(self, tau)``."""
+    from microgradnp.linalg import orgqr
+
+    return orgqr(self, tau)
+
+
+def _ormqr_method(self, tau, other, left: bool = True, transpose: bool = False):
+    """``torch.Tensor.ormqr``: ``mg.ormqr(self, tau, other, left, transpose)``."""
+    from microgradnp.linalg import ormqr
+
+    return ormqr(self, tau, other, left, transpose)
+
+
 def _cholesky_inverse_method(self, upper: bool = False):
     """``torch.Tensor.cholesky_inverse``: the inverse of ``A`` from its Cholesky factor ``self``."""
     from microgradnp.linalg import cholesky_inverse
@@ -1298,6 +1319,7 @@ def attach(tensor_class) -> None:
         "pinverse": pinverse,
         "cholesky": _cholesky_method, "qr": _qr_method, "svd": _svd_method, "matrix_power": matrix_power,
         "cholesky_solve": _cholesky_solve_method, "cholesky_inverse": _cholesky_inverse_method,
+        "geqrf": _geqrf_method, "orgqr": _orgqr_method, "ormqr": _ormqr_method,
         "triangular_solve": _triangular_solve_method, "lu": _lu_method, "lu_solve": _lu_solve_method,
         "kron": kron, "cross": _cross_method, "inner": inner, "ger": ger, "mv": mv, "vdot": vdot,
         "diag_embed": diag_embed, "diagflat": diagflat,
