@@ -594,7 +594,7 @@ def test_geqrf_has_no_derivative_and_ormqr_checks_its_shapes(rng):
         mg.ormqr(packed, tau, mg.ones(4, 2))
     with pytest.raises(ValueError, match=r"other.shape\[-1\]"):
         mg.ormqr(packed, tau, mg.ones(5, 2), left=False)
-    with pytest.raises(ValueError, match="tau.shape"):
+    with pytest.raises(ValueError, match=r"tau\.shape\[-1\] \(4\) must be less than"):
         mg.ormqr(packed, mg.ones(4), mg.ones(5, 2))
     with pytest.raises(ValueError, match=r"a batch of matrices \(\.\.\., m, n\), got shape \(3,\)"):
         mg.geqrf(mg.ones(3))

@@ -772,3 +772,14 @@ def test_a_vector_holding_inf_has_norm_inf(torch):
         np.testing.assert_allclose(mg.tensor(data).norm(**options).data, torch.tensor(data).norm(**options).numpy(),
                                    rtol=1e-14)
     assert mg.cdist(mg.tensor([[np.inf, 0.0]]), mg.tensor([[0.0, 0.0]])).item() == np.inf
+
+
+def test_ldexp_in_place_and_nonzero_static_as_tensor_methods():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    y.ldexp_(mg.tensor([1, 3]))  # y * 2**other, recorded: the gradient is 2**other
+    np.testing.assert_array_equal(y.data, [2.0, 16.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 8.0])
+    found = mg.tensor([0.0, 3.0, 0.0, 4.0]).nonzero_static(size=3, fill_value=-7)
+    np.testing.assert_array_equal(found.data, [[1], [3], [-7]])

@@ -1155,10 +1155,10 @@ def _mvlgamma_method(self, p: int):
 FUNCTIONS = ["gcd", "lcm", "frexp", "nextafter", "i0", "igamma", "igammac", "select_scatter", "slice_scatter",
              "diagonal_scatter"]
 #: Methods with an in-place form (``t.gcd_(other)``), as in PyTorch.
-IN_PLACE = ["index_reduce", "gcd", "lcm", "i0", "igamma", "igammac", "nextafter", "polygamma", "mvlgamma"]
+IN_PLACE = ["index_reduce", "gcd", "lcm", "i0", "igamma", "igammac", "nextafter", "polygamma", "mvlgamma", "ldexp"]
 #: Existing functions that PyTorch also has as Tensor methods, by the module that defines them.
 EXISTING = {"microgradnp.ops.torch_functions": "aminmax msort corrcoef cov bernoulli multinomial adjoint is_nonzero"
-                                              " ldexp",
+                                              " ldexp nonzero_static",
             "microgradnp.nn.functional": "hardshrink prelu"}
 
 
@@ -1185,8 +1185,8 @@ def attach(tensor_class) -> None:
                 "index_put": _index_put_method, "index_reduce": index_reduce, "histogram": histogram,
                 "polygamma": _polygamma_method, "mvlgamma": _mvlgamma_method,
                 "mH": property(_matrix_adjoint), "H": property(_adjoint_2d)}
-    methods |= {f"{name}_": _in_place(f"{name}_", methods[name]) for name in IN_PLACE}
     methods |= {name: _existing(module, name) for module, names in EXISTING.items() for name in names.split()}
+    methods |= {f"{name}_": _in_place(f"{name}_", methods[name]) for name in IN_PLACE}
     for name, method in methods.items():
         if not hasattr(tensor_class, name):
             setattr(tensor_class, name, method)
