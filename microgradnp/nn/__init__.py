@@ -78,6 +78,7 @@ from microgradnp.nn.extra_losses import (
     SoftMarginLoss,
     TripletMarginLoss,
 )
+from microgradnp.nn.fractional_pool import FractionalMaxPool2d, FractionalMaxPool3d
 from microgradnp.nn.hooks import (
     register_module_forward_hook,
     register_module_forward_pre_hook,

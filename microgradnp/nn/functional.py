@@ -859,6 +859,12 @@ from microgradnp.nn.extra_layers import (  # noqa: E402  (they build on the func
     upsample,
 )
 from microgradnp.nn.extra_layers import softmin as _softmin  # noqa: E402
+from microgradnp.nn.fractional_pool import (  # noqa: E402
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+)
 
 
 def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None):
@@ -873,6 +879,8 @@ __all__ += ["adaptive_max_pool1d", "adaptive_max_pool2d", "alpha_dropout", "avg_
             "fold", "glu", "hardshrink", "instance_norm", "interpolate", "local_response_norm", "max_pool3d",
             "pixel_shuffle", "pixel_unshuffle", "rms_norm", "rrelu", "softmin", "softshrink", "tanhshrink",
             "threshold", "unfold", "upsample"]
+__all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+            "fractional_max_pool3d_with_indices"]
 
 # -- attention (microgradnp/nn/transformer.py) ---------------------------------------------------
 from microgradnp.nn.transformer import (  # noqa: E402  (they build on the above)
