@@ -90,3 +90,85 @@ def test_zero_dimensional_inputs(torch):
     assert x.grad == 1.0
     with pytest.raises(ValueError):
         mg.permute_copy(x, (0,))
+
+
+# -- as_strided --------------------------------------------------------------------------------
+
+
+def _strided_reference(storage, size, stride, offset):
+    """Element (i, j, ...) = storage[offset + i stride_0 + j stride_1 + ...], by loops."""
+    out = np.empty(size)
+    for index in np.ndindex(*size):
+        out[index] = storage[offset + sum(i * s for i, s in zip(index, stride))]
+    return out
+
+
+@pytest.mark.parametrize(("size", "stride", "offset"), [
+    ((3, 2), (1, 1), None), ((2, 2), (1, 2), 1), ((4,), (0,), 2), ((2, 3), (3, 1), 0), ((0, 2), (1, 1), 5),
+])
+def test_as_strided_reads_the_storage_and_sums_the_gradient_where_elements_share_it(rng, size, stride, offset):
+    values = rng.standard_normal(6)
+    x = mg.tensor(values, requires_grad=True)
+    out = x.as_strided(size, stride, offset)
+    np.testing.assert_array_equal(out.data, _strided_reference(values, size, stride, offset or 0))
+    weights = rng.standard_normal(size)
+    (out * weights).sum().backward()
+    expected = np.zeros(6)
+    for index in np.ndindex(*size):
+        expected[(offset or 0) + sum(i * s for i, s in zip(index, stride))] += weights[index]
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-15)
+
+
+def test_as_strided_of_a_view_counts_from_the_owners_memory_and_is_read_only(rng):
+    values = rng.standard_normal(6)
+    tail = mg.tensor(values)[1:]
+    np.testing.assert_array_equal(tail.as_strided((2,), (1,)).data, values[1:3])  # (its own storage offset, 1)
+    np.testing.assert_array_equal(tail.as_strided((2,), (1,), 0).data, values[:2])
+    out = mg.as_strided(tail, (2,), (2,))
+    with pytest.raises(ValueError, match="read-only"):
+        out.add_(1)  # (PyTorch's view would write into the tensor: refused rather than silently not)
+    np.testing.assert_array_equal(mg.as_strided_copy(tail, (2,), (2,)).add_(1).data, values[[1, 3]] + 1)
+
+
+def test_as_strided_matches_torch_on_views_and_expanded_inputs(torch, rng):
+    a = rng.standard_normal((3, 4))
+    weights = rng.standard_normal((2, 3))
+    m, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    out, expected = m.T.as_strided((2, 3), (2, 1), 1), t.T.as_strided((2, 3), (2, 1), 1)
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    (out * weights).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(m.grad, t.grad.numpy(), rtol=1e-15)
+    # an expanded input: its elements share storage, and PyTorch shares their gradient evenly
+    e, te = mg.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    (e.expand(3, 2).as_strided((2,), (1,)) * mg.tensor([1.0, 10.0])).sum().backward()
+    (te.expand(3, 2).as_strided((2,), (1,)) * torch.tensor([1.0, 10.0])).sum().backward()
+    np.testing.assert_allclose(e.grad, te.grad.numpy())
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda x: x.as_strided((3,), (3,)), ValueError, "need a storage of 7 elements; this tensor's memory holds 6"),
+    (lambda x: x.as_strided((2,), (-1,), 3), ValueError, "Negative strides"),
+    (lambda x: x.as_strided((2, 2), (1,)), ValueError, "mismatch in length"),
+    (lambda x: x.as_strided((2.0,), (1,)), TypeError, "sequence of ints"),
+    (lambda x: mg.as_strided_scatter(x, mg.ones(3), (2,), (1,)), ValueError, "src to have a size equal"),
+])
+def test_as_strided_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call(mg.zeros(6))
+
+
+def test_as_strided_scatter_writes_src_at_the_positions_with_the_functions_derivative(torch, rng):
+    a, src = rng.standard_normal((2, 3)), rng.standard_normal((2, 2))
+    x, s = mg.tensor(a, requires_grad=True), mg.tensor(src, requires_grad=True)
+    out = mg.as_strided_scatter(x, s, (2, 2), (1, 2), 1)
+    expected = a.reshape(-1).copy()
+    expected[[1, 3, 2, 4]] = src.reshape(-1)
+    np.testing.assert_array_equal(out.data, expected.reshape(2, 3))
+    np.testing.assert_array_equal(out.data, torch.as_strided_scatter(torch.tensor(a), torch.tensor(src),
+                                                                      (2, 2), (1, 2), 1).numpy())
+    weights = rng.standard_normal((2, 3))
+    (out * weights).sum().backward()
+    np.testing.assert_array_equal(s.grad, weights.reshape(-1)[[1, 3, 2, 4]].reshape(2, 2))
+    np.testing.assert_array_equal(x.grad, np.where(np.isin(np.arange(6), [1, 2, 3, 4]), 0, weights.reshape(-1))
+                                  .reshape(2, 3))

@@ -43,7 +43,8 @@ TAKES_OUT = frozenset((  # noqa: SIM905  (one list of names, easy to scan)
     "index_copy index_reduce isin log_softmax nansum prod scatter scatter_add scatter_reduce softmax sum take "
     "tensordot true_divide "
     # (the *_copy functions and put, microgradnp.ops.view_copies)
-    "alias_copy detach_copy diagonal_copy expand_copy permute_copy put select_copy slice_copy split_copy "
+    "alias_copy as_strided_copy as_strided_scatter detach_copy "
+    "diagonal_copy expand_copy permute_copy put select_copy slice_copy split_copy "
     "split_with_sizes_copy squeeze_copy t_copy transpose_copy unbind_copy unfold_copy unsqueeze_copy view_copy"
 ).split())
 LINALG_TAKES_OUT = frozenset((  # noqa: SIM905

@@ -8,11 +8,16 @@ gradient is the view's, from the engine; nothing writes a rule of its own."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
+from microgradnp.autograd.versions import _owner
+from microgradnp.errors import InvalidArgumentError
 from microgradnp.tensor import Tensor
 
-__all__ = ["alias_copy", "detach_copy", "diagonal_copy", "expand_copy", "permute_copy", "put", "select_copy",
+__all__ = ["alias_copy", "as_strided", "as_strided_copy", "as_strided_scatter", "detach_copy", "diagonal_copy",
+           "expand_copy", "permute_copy", "put", "select_copy",
            "slice_copy", "split_copy", "split_with_sizes_copy", "squeeze_copy", "t_copy", "transpose_copy",
            "unbind_copy", "unfold_copy", "unsqueeze_copy", "view_copy"]
 
@@ -123,3 +128,108 @@ def put(input, index, source, accumulate: bool = False):  # noqa: A002
 
 
 Tensor.put = put  # (torch.Tensor.put, as the method of the same name)
+
+
+# -- as_strided: elements of the memory a tensor shares with the array that owns it -------------
+
+
+def _storage(x: Tensor) -> tuple[np.ndarray, np.ndarray, int]:
+    """The memory ``x``'s data lives in, as a flat array of its dtype (PyTorch's storage:
+    the whole array that owns it), the position in it of each element of ``x``, and of its
+    first (``x.storage_offset()``)."""
+    data = x.data
+    owner = _owner(data)
+    flat = owner.ravel(order="K") if owner.flags.c_contiguous or owner.flags.f_contiguous else None
+    if flat is None or data.itemsize == 0 or owner.nbytes % data.itemsize:
+        raise InvalidArgumentError("as_strided: the tensor's memory is not one contiguous block; call it on "
+                                   "t.contiguous() (a copy) instead")
+    storage = flat.view(np.uint8).view(data.dtype) if flat.dtype != data.dtype else flat
+    start = (data.__array_interface__["data"][0] - owner.__array_interface__["data"][0]) // data.itemsize
+    element_strides = [s // data.itemsize for s in data.strides]
+    positions = start + sum((np.arange(n) * s).reshape([-1 if i == axis else 1 for i in range(data.ndim)])
+                            for axis, (n, s) in enumerate(zip(data.shape, element_strides, strict=True)))
+    return storage, np.broadcast_to(positions, data.shape), start
+
+
+def _strided_positions(size, stride, storage_offset, storage_size: int, default_offset: int,
+                       name: str) -> np.ndarray:
+    """The storage position of each element of the ``size``/``stride``/offset geometry."""
+    def ints(value, what):
+        values = tuple(value) if isinstance(value, list | tuple) else (value,)
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+            raise TypeError(f"{name}: {what} must be a sequence of ints, got {value!r}")
+        return tuple(int(v) for v in values)
+
+    size, stride = ints(size, "size"), ints(stride, "stride")
+    if len(size) != len(stride):
+        raise InvalidArgumentError(f"{name}: mismatch in length of strides and shape ({len(stride)} strides, "
+                                   f"{len(size)} sizes)")
+    if any(n < 0 for n in size):
+        raise InvalidArgumentError(f"{name}: sizes must be non-negative, got {list(size)}")
+    if any(s < 0 for s in stride):
+        raise InvalidArgumentError(f"{name}: Negative strides are not supported at the moment, got strides: "
+                                   f"{list(stride)}")
+    offset = default_offset if storage_offset is None else ints(storage_offset, "storage_offset")[0]
+    if offset < 0:
+        raise InvalidArgumentError(f"{name}: Tensor: invalid storage offset {offset}")
+    needed = 0 if 0 in size else offset + 1 + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+    if needed > storage_size:
+        raise InvalidArgumentError(
+            f"{name}: sizes {list(size)}, strides {list(stride)} and storage offset {offset} need a storage of "
+            f"{needed} elements; this tensor's memory holds {storage_size}")
+    return offset + sum((np.arange(n) * s).reshape([-1 if i == axis else 1 for i in range(len(size))])
+                        for axis, (n, s) in enumerate(zip(size, stride, strict=True))) + np.zeros(size, np.int64)
+
+
+def as_strided(input, size, stride, storage_offset=None):  # noqa: A002
+    """The tensor of ``size`` whose element ``(i_0, i_1, ...)`` is element ``storage_offset +
+    i_0 stride_0 + i_1 stride_1 + ...`` of ``input``'s storage (the memory it shares with the
+    array that owns it; ``storage_offset`` defaults to ``input.storage_offset()``), as
+    ``torch.as_strided``. Its gradient is PyTorch's: summed where output elements share a
+    position, shared evenly among input elements that do (an expanded input).
+
+    PyTorch returns a view; this is a copy made read-only, so that writing into it (which in
+    PyTorch would write into ``input``) raises instead of silently changing nothing.
+
+    Raises:
+        ValueError: sizes and strides of different lengths, negative ones, or elements
+            beyond the storage.
+    """
+    from microgradnp.ops.torch_functions import take
+    from microgradnp.ops.torch_more import index_reduce
+
+    x = _tensor(input)
+    storage, positions, start = _storage(x)
+    out_positions = _strided_positions(size, stride, storage_offset, storage.size, start, "as_strided")
+    # The storage as a function of input: its own elements where it has them (the maximum of
+    # equal values, whose gradient PyTorch's rule shares among them), the memory's elsewhere.
+    memory = Tensor(np.array(storage, copy=True))
+    full = index_reduce(memory, 0, positions.reshape(-1), x.reshape(-1), "amax", include_self=False) \
+        if x.requires_grad else memory
+    result = take(full, out_positions)
+    result.data.flags.writeable = False
+    return result
+
+
+def as_strided_copy(input, size, stride, storage_offset=None):  # noqa: A002
+    """``torch.as_strided_copy``: ``as_strided`` as a new (writable) tensor."""
+    return as_strided(input, size, stride, storage_offset).clone()
+
+
+def as_strided_scatter(input, src, size, stride, storage_offset=None):  # noqa: A002
+    """A copy of ``input`` with ``src`` written at the positions ``as_strided(input, size,
+    stride, storage_offset)`` reads (positions counted in ``input``'s own elements, as
+    ``torch.as_strided_scatter`` on a contiguous tensor), differentiable in both: ``src``
+    gets the gradient at its positions, ``input`` everywhere else (PyTorch 2.13 gives
+    ``input`` other values, not the derivative of this function)."""
+    x = _tensor(input).contiguous()
+    src = _tensor(src)
+    positions = _strided_positions(size, stride, storage_offset, x.numel(), 0, "as_strided_scatter")
+    if tuple(src.shape) != positions.shape:
+        raise InvalidArgumentError(f"as_strided_scatter: expected src to have a size equal to the slice of self. "
+                                   f"src size = {list(src.shape)}, slice size = {list(positions.shape)}")
+    return x.reshape(-1).index_put((positions.reshape(-1),), src.reshape(-1)).reshape(x.shape)
+
+
+Tensor.as_strided = as_strided
+Tensor.as_strided_scatter = as_strided_scatter
