@@ -671,11 +671,24 @@ def ormqr(input, tau, other, left: bool = True, transpose: bool = False):  # noq
 
     Raises:
         ValueError: unless ``input`` is (..., m, n), ``tau`` (..., k) with k <= min(m, n), and
-            ``other`` has m rows (``left``) or m columns (``left=False``).
+            ``other`` has m rows (``left``) or m columns (``left=False``), all three with the
+            same batch dimensions (they do not broadcast, as in PyTorch).
     """
     _at_least_2d("ormqr", input)
     _at_least_2d("ormqr", other)
-    (m, n), k = np.shape(_data(input))[-2:], np.shape(_data(tau))[-1]
+    shapes = {name: np.shape(_data(x)) for name, x in (("input", input), ("tau", tau), ("other", other))}
+    batch = shapes["input"][:-2]
+    if len(shapes["other"]) != len(shapes["input"]):
+        raise InvalidArgumentError(f"ormqr: expected other to have the same number of dimensions as input, got "
+                                   f"{len(shapes['other'])} and {len(shapes['input'])} (no broadcasting, as PyTorch)")
+    if len(shapes["tau"]) != len(batch) + 1:
+        raise InvalidArgumentError(f"ormqr: expected tau to have one dimension less than input, got tau.ndim "
+                                   f"{len(shapes['tau'])} and input.ndim {len(shapes['input'])}")
+    for name, lead in (("tau", shapes["tau"][:-1]), ("other", shapes["other"][:-2])):
+        if lead != batch:
+            raise InvalidArgumentError(f"ormqr: expected the batch dimensions of {name} to be equal to "
+                                       f"input.shape[:-2] = {list(batch)}, got {list(lead)}")
+    (m, n), k = shapes["input"][-2:], shapes["tau"][-1]
     if k > n or k > m:
         raise InvalidArgumentError(f"ormqr: tau.shape[-1] ({k}) must be less than or equal to input.shape[-1] ({n}) "
                                    f"and input.shape[-2] ({m})")

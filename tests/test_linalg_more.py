@@ -560,8 +560,8 @@ def test_geqrf_packs_a_qr_decomposition_that_ormqr_multiplies_back(rng, shape):
     back = mg.ormqr(packed, tau, mg.tensor(c).mT, left=False, transpose=True)
     np.testing.assert_allclose(back.data, there.mT.data, atol=1e-12)
     if shape[-2] >= shape[-1]:
-        np.testing.assert_allclose(mg.orgqr(packed, tau).data, mg.ormqr(packed, tau, np.eye(shape[-2], shape[-1]))
-                                   .data, atol=1e-12)
+        np.testing.assert_allclose(mg.orgqr(packed, tau).data, mg.ormqr(
+            packed, tau, np.broadcast_to(np.eye(shape[-2], shape[-1]), shape)).data, atol=1e-12)
 
 
 @pytest.mark.parametrize("shape", QR_SHAPES)
@@ -596,5 +596,12 @@ def test_geqrf_has_no_derivative_and_ormqr_checks_its_shapes(rng):
         mg.ormqr(packed, tau, mg.ones(5, 2), left=False)
     with pytest.raises(ValueError, match=r"tau\.shape\[-1\] \(4\) must be less than"):
         mg.ormqr(packed, mg.ones(4), mg.ones(5, 2))
+    batched, batched_tau = mg.geqrf(rng.standard_normal((2, 5, 3)))
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        mg.ormqr(batched, batched_tau, mg.ones(5, 2))
+    with pytest.raises(ValueError, match="one dimension less"):
+        mg.ormqr(batched, tau, mg.ones(2, 5, 2))
+    with pytest.raises(ValueError, match=r"batch dimensions of other to be equal to input.shape\[:-2\] = \[2\]"):
+        mg.ormqr(batched, batched_tau, mg.ones(3, 5, 2))
     with pytest.raises(ValueError, match=r"a batch of matrices \(\.\.\., m, n\), got shape \(3,\)"):
         mg.geqrf(mg.ones(3))
