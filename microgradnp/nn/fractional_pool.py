@@ -19,7 +19,7 @@ from microgradnp.tensor import Tensor, _data, _rng
 __all__ = ["FractionalMaxPool2d", "FractionalMaxPool3d", "fractional_max_pool2d", "fractional_max_pool2d_with_indices",
            "fractional_max_pool3d", "fractional_max_pool3d_with_indices"]
 
-_AXES = {2: "(H, W)", 3: "(T, H, W)"}
+_AXES = {2: "H, W", 3: "T, H, W"}
 
 
 def _sizes(name: str, what: str, value, ndim: int, kind) -> tuple:
@@ -48,8 +48,8 @@ def _fractional_max_pool(name: str, ndim: int, input, kernel_size, output_size, 
                          return_indices: bool, random_samples):
     shape = tuple(np.shape(_data(input)))
     if len(shape) not in (ndim + 1, ndim + 2) or 0 in shape[-ndim - 1:]:
-        raise InvalidArgumentError(f"{name}: expected a non-empty input (N, C, {_AXES[ndim][1:-1]}) or "
-                                   f"(C, {_AXES[ndim][1:-1]}), got shape {shape}")
+        raise InvalidArgumentError(f"{name}: expected a non-empty input (N, C, {_AXES[ndim]}) or "
+                                   f"(C, {_AXES[ndim]}), got shape {shape}")
     kernel = _sizes(name, "kernel_size", kernel_size, ndim, numbers.Integral)
     spatial = shape[-ndim:]
     if output_size is None:
@@ -58,23 +58,22 @@ def _fractional_max_pool(name: str, ndim: int, input, kernel_size, output_size, 
         ratios = _sizes(name, "output_ratio", output_ratio, ndim, numbers.Real)
         output_size = tuple(int(n * r) for n, r in zip(spatial, ratios, strict=True))
     out = _sizes(name, "output_size", output_size, ndim, numbers.Integral)
-    # (PyTorch's 3-D version also refuses output_size + kernel_size - 1 == the input's size)
-    largest = (lambda n: n) if ndim == 2 else (lambda n: n - 1)
-    for axis, n, k, o in zip(_AXES[ndim][1:-1].split(", "), spatial, kernel, out, strict=True):
-        if k <= 0 or o <= 0 or o + k - 1 > largest(n):
+    for axis, n, k, o in zip(_AXES[ndim].split(", "), spatial, kernel, out, strict=True):
+        largest = n if ndim == 2 else n - 1  # (PyTorch's 3-D version also refuses n itself)
+        if k <= 0 or o <= 0 or o + k - 1 > largest:
             raise InvalidArgumentError(f"{name}(): pool size {k} and output size {o} along {axis} do not fit its "
-                                       f"input size {n}: they need output_size + kernel_size - 1 <= {largest(n)}")
+                                       f"input size {n}: they need output_size + kernel_size - 1 <= {largest}")
     data = np.asarray(_data(input))
     if data.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating-point input, got {data.dtype}")
-    batched = len(shape) == ndim + 2
-    planes = shape[0] * shape[1] if batched else shape[0]
+    samples_shape = (shape[0] if len(shape) == ndim + 2 else 1, shape[-ndim - 1], ndim)
+    planes = samples_shape[0] * samples_shape[1]
     if random_samples is None:
-        random_samples = _rng(None).random((shape[0] if batched else 1, shape[-ndim - 1], ndim))
+        random_samples = _rng(None).random(samples_shape)
     samples = np.asarray(_data(random_samples))
-    if samples.shape != (shape[0] if batched else 1, shape[-ndim - 1], ndim):
-        raise InvalidArgumentError(f"{name}: _random_samples must have shape (N, C, {ndim}) = "
-                                   f"{(shape[0] if batched else 1, shape[-ndim - 1], ndim)}, got {samples.shape}")
+    if samples.shape != samples_shape:
+        raise InvalidArgumentError(f"{name}: _random_samples must have shape (N, C, {ndim}) = {samples_shape}, got "
+                                   f"{samples.shape}")
     eager_only(f"{name} (its windows and the positions of their maxima are found in NumPy)")
     samples = samples.astype(data.dtype).reshape(planes, ndim)
     # PyTorch's samples: (W, H) for 2-D, (T, H, W) for 3-D
@@ -158,6 +157,7 @@ class FractionalMaxPool2d(Module):
         pool = fractional_max_pool2d if self.ndim == 2 else fractional_max_pool3d
         return pool(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
                     _random_samples=self._random_samples)
+
 
 class FractionalMaxPool3d(FractionalMaxPool2d):
     """``fractional_max_pool3d`` as a layer, as ``torch.nn.FractionalMaxPool3d``."""

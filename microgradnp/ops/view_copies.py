@@ -133,10 +133,16 @@ Tensor.put = put  # (torch.Tensor.put, as the method of the same name)
 # -- as_strided: elements of the memory a tensor shares with the array that owns it -------------
 
 
-def _storage(x: Tensor) -> tuple[np.ndarray, np.ndarray, int]:
+def _positions(offset: int, shape, strides) -> np.ndarray:
+    """The storage position of each element of the geometry ``shape``/``strides`` (in elements)
+    that starts at ``offset``."""
+    return offset + sum((np.arange(n) * s).reshape([-1 if i == axis else 1 for i in range(len(shape))])
+                        for axis, (n, s) in enumerate(zip(shape, strides, strict=True))) + np.zeros(shape, np.int64)
+
+
+def _storage(x: Tensor) -> tuple[np.ndarray, np.ndarray]:
     """The memory ``x``'s data lives in, as a flat array of its dtype (PyTorch's storage:
-    the whole array that owns it), the position in it of each element of ``x``, and of its
-    first (``x.storage_offset()``)."""
+    the whole array that owns it), and the position in it of each element of ``x``."""
     data = x.data
     owner = _owner(data)
     flat = owner.ravel(order="K") if owner.flags.c_contiguous or owner.flags.f_contiguous else None
@@ -144,16 +150,13 @@ def _storage(x: Tensor) -> tuple[np.ndarray, np.ndarray, int]:
         raise InvalidArgumentError("as_strided: the tensor's memory is not one contiguous block; call it on "
                                    "t.contiguous() (a copy) instead")
     storage = flat.view(np.uint8).view(data.dtype) if flat.dtype != data.dtype else flat
-    start = (data.__array_interface__["data"][0] - owner.__array_interface__["data"][0]) // data.itemsize
-    element_strides = [s // data.itemsize for s in data.strides]
-    positions = start + sum((np.arange(n) * s).reshape([-1 if i == axis else 1 for i in range(data.ndim)])
-                            for axis, (n, s) in enumerate(zip(data.shape, element_strides, strict=True)))
-    return storage, np.broadcast_to(positions, data.shape), start
+    return storage, _positions(x.storage_offset(), data.shape, [s // data.itemsize for s in data.strides])
 
 
 def _strided_positions(size, stride, storage_offset, storage_size: int, default_offset: int,
                        name: str) -> np.ndarray:
-    """The storage position of each element of the ``size``/``stride``/offset geometry."""
+    """The storage positions of the ``size``/``stride``/``storage_offset`` that ``name`` was
+    given, checked to lie in a storage of ``storage_size`` elements."""
     def ints(value, what):
         values = tuple(value) if isinstance(value, list | tuple) else (value,)
         if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
@@ -177,8 +180,7 @@ def _strided_positions(size, stride, storage_offset, storage_size: int, default_
         raise InvalidArgumentError(
             f"{name}: sizes {list(size)}, strides {list(stride)} and storage offset {offset} need a storage of "
             f"{needed} elements; this tensor's memory holds {storage_size}")
-    return offset + sum((np.arange(n) * s).reshape([-1 if i == axis else 1 for i in range(len(size))])
-                        for axis, (n, s) in enumerate(zip(size, stride, strict=True))) + np.zeros(size, np.int64)
+    return _positions(offset, size, stride)
 
 
 def as_strided(input, size, stride, storage_offset=None):  # noqa: A002
@@ -199,8 +201,8 @@ def as_strided(input, size, stride, storage_offset=None):  # noqa: A002
     from microgradnp.ops.torch_more import index_reduce
 
     x = _tensor(input)
-    storage, positions, start = _storage(x)
-    out_positions = _strided_positions(size, stride, storage_offset, storage.size, start, "as_strided")
+    storage, positions = _storage(x)
+    out_positions = _strided_positions(size, stride, storage_offset, storage.size, x.storage_offset(), "as_strided")
     # The storage as a function of input: its own elements where it has them (the maximum of
     # equal values, whose gradient PyTorch's rule shares among them), the memory's elsewhere.
     memory = Tensor(np.array(storage, copy=True))
