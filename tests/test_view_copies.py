@@ -172,3 +172,11 @@ def test_as_strided_scatter_writes_src_at_the_positions_with_the_functions_deriv
     np.testing.assert_array_equal(s.grad, weights.reshape(-1)[[1, 3, 2, 4]].reshape(2, 2))
     np.testing.assert_array_equal(x.grad, np.where(np.isin(np.arange(6), [1, 2, 3, 4]), 0, weights.reshape(-1))
                                   .reshape(2, 3))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float32, np.bool_])
+def test_as_strided_keeps_the_dtype(dtype):
+    x = mg.tensor(np.arange(6).astype(dtype), dtype=dtype)
+    out = x.as_strided((2,), (2,))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.data, np.arange(6).astype(dtype)[[0, 2]])

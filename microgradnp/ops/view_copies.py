@@ -205,7 +205,7 @@ def as_strided(input, size, stride, storage_offset=None):  # noqa: A002
     out_positions = _strided_positions(size, stride, storage_offset, storage.size, x.storage_offset(), "as_strided")
     # The storage as a function of input: its own elements where it has them (the maximum of
     # equal values, whose gradient PyTorch's rule shares among them), the memory's elsewhere.
-    memory = Tensor(np.array(storage, copy=True))
+    memory = Tensor._wrap(np.array(storage, copy=True))  # (its own dtype: Tensor() would make ints floats)
     full = index_reduce(memory, 0, positions.reshape(-1), x.reshape(-1), "amax", include_self=False) \
         if x.requires_grad else memory
     result = take(full, out_positions)
