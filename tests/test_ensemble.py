@@ -2,6 +2,7 @@
 
 import copy
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -261,6 +262,62 @@ def test_fit_ensemble_gives_every_member_what_fit_gives_it_alone(activation, out
             assert p.data.tobytes() == q.data.tobytes()
         statuses.add(got.status)
     assert len(statuses) > 1  # the cases cover members that leave early and late
+
+
+def test_fit_ensemble_histories_are_exact_when_they_are_recorded_in_batches(monkeypatch):
+    # The epochs' losses and accuracies wait in lists and join the histories every few
+    # epochs, when a member finishes, and at the end: every member's history must still be
+    # what fit gives it alone, epoch by epoch (members diverging, reaching and completing).
+    monkeypatch.setattr(sys.modules["microgradnp.train.fit"], "_RECORD_EVERY", 7)  # (mg.train.fit: the function)
+    X, y = mg.data.make_xor_easy()
+    rates = (0.5, 0.8, 1000.0, 1e-4)  # (reached at epochs 5 and 39, diverged at 47, completed)
+
+    def make_model():
+        return nn.MLP(2, (6,), 1, activation="relu", output_activation=None, rng=0)
+
+    ensemble = nn.Ensemble([make_model() for _ in rates])
+    histories = mg.train.fit_ensemble(ensemble, X, y, "mse", optim.SGD(ensemble.parameters(),
+                                      lr=ensemble.per_member(rates)), 60, stop_at_accuracy=0.7)
+    statuses = set()
+    for i, rate in enumerate(rates):
+        model = make_model()
+        alone = mg.train.fit(model, X, y, "mse", optim.SGD(model.parameters(), lr=rate), 60, stop_at_accuracy=0.7,
+                             progress=False, file=io.StringIO())
+        got = histories[i]
+        assert (got.status, got.stop_epoch, got.message) == (alone.status, alone.stop_epoch, alone.message)
+        assert got.accuracy == alone.accuracy and len(got.loss) == len(alone.loss)
+        np.testing.assert_array_equal(got.loss, alone.loss)  # (nan where it diverged)
+        statuses.add(got.status)
+    assert statuses == {"reached", "diverged", "completed"}
+
+
+MEMBER_LOSSES = [nn.MSELoss(), nn.MSELoss(reduction="sum"), nn.BCELoss(weight=np.full((20, 1), 0.5)),
+                 nn.BCEWithLogitsLoss(pos_weight=np.array([2.0]))]
+
+
+@pytest.mark.parametrize("loss_fn", MEMBER_LOSSES, ids=repr)
+def test_member_losses_are_each_members_own_loss_and_gradient(loss_fn):
+    # One node reduces each member's rows: its value and the gradients it sends back equal
+    # the loss of each member's prediction alone, bit for bit, and the shared target's
+    # gradient is the sum of the members' (finite differences check the rule itself).
+    rng = np.random.default_rng(1)
+    prediction = mg.tensor(rng.uniform(0.05, 0.95, (3, 20, 1)), requires_grad=True)
+    target = mg.tensor((rng.uniform(size=(20, 1)) > 0.5).astype(float), requires_grad=True)
+    ensemble = nn.Ensemble([nn.MLP(2, (4,), 1, rng=seed) for seed in range(3)])
+    losses = ensemble.member_losses(loss_fn, prediction, target)
+    assert losses.shape == (3,)
+    losses.sum().backward()
+    target_grad = 0
+    for m in range(3):
+        alone = mg.tensor(prediction.data[m], requires_grad=True)
+        shared = mg.tensor(target.data, requires_grad=True)
+        loss = loss_fn(alone, shared)
+        loss.backward()
+        assert losses.data[m].tobytes() == loss.data.tobytes()
+        assert prediction.grad[m].tobytes() == alone.grad.tobytes()
+        target_grad = target_grad + shared.grad
+    np.testing.assert_allclose(target.grad, target_grad, rtol=1e-12)
+    assert mg.gradcheck(lambda p, t: ensemble.member_losses(loss_fn, p, t).sin().sum(), [prediction, target])
 
 
 def test_fit_ensemble_refuses_a_single_model():

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from microgradnp import ops
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn.layers import MLP, Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from microgradnp.nn.loss import BCELoss, BCEWithLogitsLoss, MSELoss
@@ -174,13 +173,9 @@ class Ensemble(Module):
             raise InvalidArgumentError(
                 f"Ensemble.member_losses: expected predictions (members={self.members}, *target shape) "
                 f"and a target shared by all members; got predictions {shape} and target {target.shape}")
-        elementwise = copy.copy(loss_fn)  # the same loss, unreduced: reduced per member below
-        elementwise.reduction = "none"
-        # (broadcast by an operation, not by NumPy: an mg.compile replay reads each call's target)
-        losses = elementwise(prediction, ops.broadcast_to(target, shape)).reshape(self.members, -1)
-        # A mean's backward gives every element grad / count, which the loss then scales:
-        # for each member the numbers the one-model loss gives (see tests/test_ensemble.py).
-        return losses.mean(axis=1) if loss_fn.reduction == "mean" else losses.sum(axis=1)
+        per_member = copy.copy(loss_fn)  # the same loss, reduced member by member (ops.losses.PER_MEMBER)
+        per_member.reduction = f"{loss_fn.reduction} per member"
+        return per_member(prediction, target)
 
 
 def _layout(model: Module) -> dict[str, tuple]:

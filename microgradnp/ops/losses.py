@@ -10,10 +10,15 @@ import numpy as np
 from microgradnp.errors import DtypeError, InvalidArgumentError
 from microgradnp.ops.activations import _EXP_LIMITS, softmax
 from microgradnp.ops.elementwise import _values
-from microgradnp.ops.primitive import Primitive
+from microgradnp.ops.primitive import Primitive, constant
 from microgradnp.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
+# nn.Ensemble.member_losses' reductions (not PyTorch's): the mean or sum of each member's
+# losses (the leading axis), against a target all members share (a member's shape). One
+# node instead of a broadcast, the unreduced loss and a mean over its rows, with the numbers
+# each member's own "mean"/"sum" gives.
+PER_MEMBER = {"mean per member": "mean", "sum per member": "sum"}
 
 
 def check_reduction(reduction: str, loss: str) -> None:
@@ -53,6 +58,10 @@ def check_same_shape(input_shape, target_shape, loss: str) -> None:
 def _reduce(elementwise, reduction: str):
     if reduction == "none":
         return elementwise
+    if reduction in PER_MEMBER:  # each member's rows, summed as its own loss would sum them
+        rows = elementwise.reshape(len(elementwise), -1)
+        total = np.add.reduce(rows, axis=1)
+        return total / constant(rows.shape[1], total.dtype) if PER_MEMBER[reduction] == "mean" else total
     # np.add.reduce skips ndarray.sum's Python wrapper: this runs every training step.
     total = np.add.reduce(elementwise, axis=None)
     # A 0-d array, not NumPy's scalar: apply() and a compiled replay then take it as it is.
@@ -61,6 +70,9 @@ def _reduce(elementwise, reduction: str):
 
 def _unreduce(grad, ctx):
     """The gradient of the reduced loss as a gradient of the elementwise losses."""
+    if ctx.reduction in PER_MEMBER:  # member m's gradient along its own rows
+        grad = grad.reshape(grad.shape + (1,) * ctx.member_ndim)
+        return grad / ctx.count if PER_MEMBER[ctx.reduction] == "mean" else grad
     if ctx.reduction == "mean":
         return grad / ctx.count
     return grad
@@ -77,9 +89,12 @@ class _ElementwiseLoss(Primitive):
 
     @classmethod
     def _setup(cls, ctx, x, target, reduction):
-        if reduction not in REDUCTIONS:
-            check_reduction(reduction, cls.name)
         shape = x.shape if type(x) is np.ndarray else np.shape(x)  # (np.shape is slower: every step runs this)
+        if reduction not in REDUCTIONS:
+            if reduction not in PER_MEMBER:
+                check_reduction(reduction, cls.name)
+            shape = shape[1:]  # a member's: the target is every member's
+            ctx.member_ndim = len(shape)
         if type(target) is not np.ndarray or shape != target.shape:
             check_same_shape(shape, np.shape(target), cls.name)
         ctx.reduction, ctx.count = reduction, max(math.prod(shape), 1)

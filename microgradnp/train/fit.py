@@ -311,32 +311,52 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
         if on_finish is not None:
             on_finish(member, history)
 
+    # Each epoch's losses and correct counts wait here (one list per epoch, in row order)
+    # until a member finishes: the common epoch costs a few list operations, not a
+    # Python loop over the members.
+    waiting_losses, waiting_correct = [], []
+
+    def record():
+        """Move the waiting epochs into the live members' histories."""
+        for member, member_losses, member_correct in zip(live, zip(*waiting_losses), zip(*waiting_correct)):
+            history = histories[member]
+            history.loss += [loss_value * n / n for loss_value in member_losses]  # fit's: batch loss x size / n
+            history.accuracy += [correct / n for correct in member_correct]
+        waiting_losses.clear()
+        waiting_correct.clear()
+
     ensemble.train()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             prediction, losses = step(X_tensor, y)
-            staying = []
+            loss_values = losses.data.tolist()
             correct = _count_correct_per_member(prediction.data, y, threshold)
-            for row, (member, loss_value) in enumerate(zip(live, losses.data.tolist(), strict=True)):
-                history = histories[member]
-                # fit's epoch loss: the batch's loss times its size over the set's size
-                history.loss.append(loss_value * n / n)
-                history.accuracy.append(correct[row] / n)
-                if not math.isfinite(history.loss[-1]):
-                    before = (epoch - 1, None, history.loss[-2]) if epoch > 1 else None
-                    history.message = _divergence_message(epoch, before, _member_lr(optimizer, row))
-                    finish(row, "diverged", epoch)
-                elif stop_at_accuracy is not None and history.accuracy[-1] >= stop_at_accuracy:
-                    finish(row, "reached", epoch)
-                else:
-                    staying.append(row)
-            if len(staying) < len(live):
-                if not staying:
-                    break
-                ensemble.keep(staying, optimizer)
-                live = [live[row] for row in staying]
+            waiting_losses.append(loss_values)
+            waiting_correct.append(correct)
+            # (c / n grows with c: the largest count alone tells whether any member stops)
+            if not (_all_finite(loss_values, n) and (stop_at_accuracy is None or max(correct) / n < stop_at_accuracy)):
+                record()
+                staying = []
+                for row, member in enumerate(live):
+                    history = histories[member]
+                    if not math.isfinite(history.loss[-1]):
+                        before = (epoch - 1, None, history.loss[-2]) if epoch > 1 else None
+                        history.message = _divergence_message(epoch, before, _member_lr(optimizer, row))
+                        finish(row, "diverged", epoch)
+                    elif stop_at_accuracy is not None and history.accuracy[-1] >= stop_at_accuracy:
+                        finish(row, "reached", epoch)
+                    else:
+                        staying.append(row)
+                if len(staying) < len(live):
+                    if not staying:
+                        break
+                    ensemble.keep(staying, optimizer)
+                    live = [live[row] for row in staying]
+            elif len(waiting_losses) >= _RECORD_EVERY:
+                record()
             optimizer.step()
         else:
+            record()
             for row in range(len(live)):
                 finish(row, "completed", epochs)
     for member in range(members):  # every member again, with its final parameters
@@ -346,6 +366,16 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
             p.data[member] = values
     ensemble.members = members
     return histories
+
+
+_RECORD_EVERY = 1000  # epochs an ensemble's losses wait as lists before they join the histories
+
+
+def _all_finite(loss_values: list, n: int) -> bool:
+    """Whether ``loss_value * n / n`` (fit's epoch loss) is finite for every value: a sum
+    is nan or inf if any term is, and the value furthest from 0 overflows first. (A sum
+    that overflows says no: the caller then checks each value.)"""
+    return math.isfinite(sum(loss_values)) and math.isfinite(max(max(loss_values), -min(loss_values)) * n)
 
 
 def _gradient_step(model, loss_fn, optimizer):
