@@ -278,6 +278,8 @@ def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool 
     (``mg.lu_unpack``): L and U differentiable in ``LU``; without ``unpack_data`` L and U,
     without ``unpack_pivots`` P, are empty tensors."""
     _at_least_2d("lu_unpack", LU_data)
+    if unpack_pivots:
+        _reads_values("lu_unpack")  # P is built from the pivots' values
     p, low, up = _unpacked(LU_data if isinstance(LU_data, Tensor) else Tensor(_array(LU_data)), LU_pivots)
     empty = Tensor(np.empty(0, _array(LU_data).dtype))
     return LUResult(Tensor._wrap(p) if unpack_pivots else empty, low if unpack_data else empty,

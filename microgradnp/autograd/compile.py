@@ -411,7 +411,7 @@ class _Recorder:
             id(leaf): f"A[{i}]" for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)
         }
         self.array_arguments: list[tuple[int, str, np.ndarray]] = []  # (position, variable, array) passed in
-        self.random_states = _random_states(fn, arguments)  # (compared at the end: a draw changes them)
+        self.random_states = _RandomStates(fn, arguments)  # (compared at the end: a draw changes them)
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             if not isinstance(leaf, Tensor):
@@ -498,8 +498,8 @@ class _Recorder:
         condition = f"{name} is not {seen}[0] or {holder}._requires_grad is not {requires_grad}"
         if requires_grad:
             condition += f" or {holder}._hooks"
-        check = self.constant(functools.partial(_recheck, tensor, data.shape, data.dtype, requires_grad),
-                              "recheck")
+        check = self.constant(functools.partial(_recheck, tensor, data.shape, data.strides, data.dtype,
+                                                requires_grad), "recheck")
         self.checks.append(f"if {condition}: {check}({seen})")
         return self._bind_input(data, name)
 
@@ -548,7 +548,7 @@ class _Recorder:
                 self.cannot_replay(f"an assignment to {assigned} in {code.co_name} ({code.co_filename}:"
                                    f"{code.co_firstlineno}), Python code")
                 return
-        if _random_states(self.fn, self.arguments_given) != self.random_states:
+        if self.random_states.drawn():
             self.cannot_replay("random numbers drawn with NumPy (np.random, a Generator) or Python's random "
                                "module (draw them with mg.randn, mg.rand or mg.randint, which a replay draws "
                                "anew, or pass them in as an argument)")
@@ -747,6 +747,9 @@ class _Recorder:
             if code not in self.helpers and _is_user_code(code.co_filename) and not str(
                     frame.f_globals.get("__name__")).startswith("namedtuple_"):  # (a namedtuple's generated __new__)
                 self.helpers[code] = frame.f_globals
+                # (before it runs: the generators its globals and arguments, defaults too, hold)
+                self.random_states.add([*frame.f_locals.values(),
+                                        *(frame.f_globals.get(name) for name in _global_names(code))])
 
     def data_assigned(self, tensor) -> None:
         """``t.data = array`` while tracing: a replay would not repeat it, so it is refused
@@ -776,6 +779,14 @@ class _Recorder:
                                                                    and args[0] is not None)):
             self.cannot_trace("optimizer.step(closure)")
         kind = type(owner).__name__
+        if is_optimizer and method.__name__ == "step":
+            # Step hooks registered since: the replay's direct call would skip them (while an
+            # optimizer has hooks, its step runs them and the function runs eagerly).
+            held = self._held(owner)
+            check = (f"if {held}.__dict__.get('_optimizer_step_pre_hooks') or "
+                     f"{held}.__dict__.get('_optimizer_step_post_hooks'): raise _Retrace")
+            if check not in self.checks:
+                self.checks.append(check)
         operands = [self.constant(owner, kind.lower()), *(self._argument(a) for a in args)]
         operands += [f"{k}={self._argument(v)}" for k, v in kwargs.items()]
         call = f"{self.constant(method, f'{kind}_{method.__name__}')}({', '.join(operands)})"
@@ -846,6 +857,10 @@ class _Recorder:
         for value in (*self.argument_objects, *bound):
             outside.append(value)
             lines += self._watch_object(value, "an argument")
+        lines += self._default_checks(fn, outside)
+        # Every name the code looks up (globals, and attributes: settings.SCALE)
+        read = {name for code in (getattr(fn, "__code__", None), *self.helpers) if code is not None
+                for name in _global_names(code)}
         functions = dict.fromkeys([fn, *_functions_of(self.helpers)])  # (fn is a helper too: once)
         for function in functions:  # closure variables
             code, cells = getattr(function, "__code__", None), getattr(function, "__closure__", None) or ()
@@ -863,6 +878,8 @@ class _Recorder:
                 elif _baked(value):
                     changed = self._changed(f"{self.constant(cells, 'cells')}[{i}].cell_contents", value)
                     lines.append(f"if {changed}: raise _Retrace({label!r})")
+                elif _user_module(value):
+                    lines += self._module_attribute_checks(value, label, read, outside)
         names = {}
         for code, namespace in ((getattr(fn, "__code__", None), getattr(fn, "__globals__", None)),
                                 *self.helpers.items()):
@@ -880,7 +897,45 @@ class _Recorder:
             elif _baked(value):
                 lines.append(f"if {self._changed(f'{holder}.get({name!r}, _Retrace)', value)}: "
                              f"raise _Retrace({f'global {name!r}'!r})")
+            elif _user_module(value):
+                lines += self._module_attribute_checks(value, f"module {name!r}", read, outside)
         return lines, outside
+
+    def _default_checks(self, fn, outside: list) -> list[str]:
+        """A replay runs with the default arguments the trace used (``def step(x, cfg=CONFIG)``):
+        they must still be the same objects (``fn.__defaults__`` replaced re-traces), and what
+        is inside them is watched as an argument's is."""
+        lines = []
+        defaults, keyword_defaults = getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None)
+        if defaults:
+            lines.append(f"if {self._held(fn)}.__defaults__ is not {self._held(defaults)}: "
+                         "raise _Retrace('default arguments')")
+        if keyword_defaults:
+            lines.append(f"if {self._held(fn)}.__kwdefaults__ is not {self._held(keyword_defaults)}: "
+                         "raise _Retrace('default arguments')")
+            lines += self._watch_object(keyword_defaults, "keyword default arguments")
+        for value in (*(defaults or ()), *(keyword_defaults or {}).values()):
+            if _watched(value):
+                outside.append(value)
+                lines += self._watch_object(value, "a default argument")
+        return lines
+
+    def _module_attribute_checks(self, module, label: str, read: set, outside: list) -> list[str]:
+        """A Python module of the user's (``import settings``) that the function reads through
+        (``settings.SCALE``, ``holder.model``): each of its attributes the code may read must
+        still hold what it held, as a global variable must."""
+        lines = []
+        attributes = vars(module)
+        for name in sorted(read & attributes.keys()):
+            value = attributes[name]
+            where, expression = f"{label}, attribute {name!r}", f"getattr({self._held(module)}, {name!r}, _Retrace)"
+            if _watched(value) or _user_class(value):
+                outside.append(value)
+                lines.append(f"if {expression} is not {self._held(value)}: raise _Retrace({where!r})")
+                lines += self._watch_object(value, where)
+            elif _baked(value):
+                lines.append(f"if {self._changed(expression, value)}: raise _Retrace({where!r})")
+        return lines
 
     def _watch_object(self, value, label: str, depth: int = 0) -> list[str]:
         """What a replay checks in an object the function reads from outside: a module is
@@ -954,13 +1009,21 @@ class _Recorder:
 
         lines = []
         for module in modules:
-            if _user_class(type(module)):
+            users_class = _user_class(type(module))
+            if users_class:
                 lines += self._watch_object(type(module), f"class {type(module).__name__}")
             for name, value in vars(module).items():
-                if not name.startswith("_") and _users_data(value) and not isinstance(value, Module):
+                if name.startswith("_"):
+                    continue
+                if _users_data(value) and not isinstance(value, Module):
                     lines.append(f"if {self._held(module)}.__dict__.get({name!r}) is not {self._held(value)}: "
                                  f"raise _Retrace({f'attribute {name!r}'!r})")
                     lines += self._watch_object(value, f"attribute {name!r}")
+                elif users_class and name != "training" and _baked(value):
+                    # (a number the user's forward reads, set without the module noticing:
+                    # vars(net).update(scale=2), object.__setattr__)
+                    changed = self._changed(f"{self._held(module)}.__dict__.get({name!r}, _Retrace)", value)
+                    lines.append(f"if {changed}: raise _Retrace({f'attribute {name!r}'!r})")
         return lines
 
     def _alias_checks(self, outside: list) -> list[str]:
@@ -1139,12 +1202,12 @@ def _is_named_tuple(value) -> bool:
     return isinstance(value, tuple) and hasattr(type(value), "_fields")
 
 
-def _recheck(tensor, shape, dtype, requires_grad, seen: list) -> None:
-    """A replay found a tensor with another data array (or flags): go on if it still fits."""
+def _recheck(tensor, shape, strides, dtype, requires_grad, seen: list) -> None:
+    """A replay found a tensor with another data array (or flags): go on if it still fits
+    (the same layout too: it decides the order of NumPy's sums, as an argument's does)."""
     data = tensor.data
-    if data.shape != shape or data.dtype != dtype or tensor.requires_grad is not requires_grad or (
-        requires_grad and tensor._hooks
-    ):
+    fits = data.shape == shape and data.strides == strides and data.dtype == dtype
+    if not fits or tensor.requires_grad is not requires_grad or (requires_grad and tensor._hooks):
         raise _Retrace
     seen[0] = data
 
@@ -1200,6 +1263,11 @@ def _is_user_code(filename: str) -> bool:
     """Whether a function's file is the user's (not microgradnp, the standard library or an
     installed package, whose globals a step does not rebind)."""
     return not filename.startswith((_PACKAGE_DIR + os.sep, *_LIBRARY_DIRS, "<frozen"))
+
+
+def _user_module(value) -> bool:
+    """A Python module of the user's own (a settings file), not a library's."""
+    return isinstance(value, types.ModuleType) and _is_user_code(getattr(value, "__file__", None) or "<frozen")
 
 
 def _global_names(code):
@@ -1271,31 +1339,80 @@ def _objects_in(value):
     return (v for v in _items(value) if not isinstance(v, (Tensor, np.ndarray, *_VALUES)))
 
 
-def _random_states(fn, arguments) -> list:
-    """The states of the random generators the user's code could draw from: NumPy's global
-    one (``np.random.rand``), Python's ``random``, and each NumPy ``Generator`` or
-    ``RandomState`` in the function's globals and closure, its bound objects and its
-    arguments (and their attributes: ``self.rng``). A draw changes one of them."""
-    import pickle
-    import random
+class _RandomStates:
+    """The states of the random generators the user's code could draw from while tracing:
+    NumPy's global one (``np.random.rand``), Python's ``random``, and each NumPy
+    ``Generator`` or ``RandomState`` found in what the function can reach: its globals,
+    closure, defaults, bound objects and arguments, the globals and arguments of each
+    function of the user's it calls (seen as it is called, before it runs), and the user's
+    data inside them (``config["rng"]``, ``self.noise.rng``). A draw changes one of them."""
 
-    fn, bound = _unwrapped(fn)
-    candidates = [*bound, *_objects_in(arguments)]
-    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None) or ()
-    namespace = getattr(fn, "__globals__", {})
-    if code is not None:
-        candidates += [namespace.get(name) for name in _global_names(code)]
-    for cell in cells:
-        with contextlib.suppress(ValueError):  # (a cell not yet filled)
-            candidates.append(cell.cell_contents)
-    attributes = [getattr(c, "__dict__", None) for c in candidates if not isinstance(c, type)]
-    candidates += [v for own in attributes if isinstance(own, dict) for v in own.values()]
-    generators = {id(c): c for c in candidates if isinstance(c, np.random.Generator | np.random.RandomState)}
-    states = [pickle.dumps(np.random.get_state()), random.getstate()]
-    for generator in generators.values():
+    def __init__(self, fn, arguments):
+        import random
+
+        self.random = random
+        self.generators: dict[int, tuple] = {}  # id -> (generator, its state when first seen)
+        self.global_states = self._global_states()
+        fn, bound = _unwrapped(fn)
+        found = [*bound, *_objects_in(arguments), *(getattr(fn, "__defaults__", None) or ()),
+                 *(getattr(fn, "__kwdefaults__", None) or {}).values()]
+        code, namespace = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+        if code is not None:
+            found += [namespace.get(name) for name in _global_names(code)]
+        for cell in getattr(fn, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # (a cell not yet filled)
+                found.append(cell.cell_contents)
+        self.add(found)
+
+    def _global_states(self) -> list:
+        import pickle
+
+        return [pickle.dumps(np.random.get_state()), self.random.getstate()]
+
+    @staticmethod
+    def _state(generator) -> bytes:
+        import pickle
+
         state = generator.bit_generator.state if isinstance(generator, np.random.Generator) else generator.get_state()
-        states.append(pickle.dumps(state))
-    return states
+        return pickle.dumps(state)
+
+    def add(self, values) -> None:
+        """Note the generators in ``values``, in their attributes, and in the user's data
+        inside them a few levels down, that were not seen yet, with their states now. (Not
+        deeper inside a library's objects: a dropout layer's generator is the layer's own,
+        whose draws a replay makes again.)"""
+        stack, seen, budget = [(v, _WATCH_DEPTH) for v in values], set(), _GENERATOR_SEARCH
+        while stack and budget:
+            value, depth = stack.pop()
+            if id(value) in seen or isinstance(value, _NO_GENERATORS):
+                continue
+            seen.add(id(value))
+            budget -= 1
+            if isinstance(value, np.random.Generator | np.random.RandomState):
+                if id(value) not in self.generators:
+                    self.generators[id(value)] = (value, self._state(value))
+            elif depth == _WATCH_DEPTH or (depth and _users_data(value)):
+                if isinstance(value, list | tuple | set | frozenset):
+                    inner = list(value)[:_GENERATOR_SEARCH]
+                elif isinstance(value, dict):
+                    inner = list(value.values())[:_GENERATOR_SEARCH]
+                elif isinstance(value, type):
+                    inner = list(vars(value).values()) if _user_class(value) else []
+                else:
+                    inner = list(_attributes(value).values())
+                stack += [(v, depth - 1) for v in inner]
+
+    def drawn(self) -> bool:
+        """Whether any generator noted has moved since it was noted."""
+        return self._global_states() != self.global_states or any(
+            self._state(generator) != state for generator, state in self.generators.values())
+
+
+# How many objects _RandomStates.add looks at, at most, per call.
+_GENERATOR_SEARCH = 2000
+# What holds no generator worth looking into: values, code, arrays, tensors, Python modules.
+_NO_GENERATORS = (Tensor, np.ndarray, numbers.Number, str, bytes, type(None), types.FunctionType,
+                  types.BuiltinFunctionType, types.MethodType, types.ModuleType, types.CodeType, np.dtype)
 
 
 def _unwrapped(fn) -> tuple:

@@ -14,6 +14,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.errors import InvalidArgumentError
+from microgradnp.ops.primitive import reads_values
 from microgradnp.tensor import Tensor
 
 __all__ = [
@@ -194,6 +195,8 @@ class PackedSequence(_PackedSequenceFields):
 
 def _lengths(lengths, function: str) -> np.ndarray:
     """``lengths`` (a sequence, an array or a Tensor) as a 1-D int64 array."""
+    if isinstance(lengths, Tensor | np.ndarray):
+        reads_values(f"{function} with lengths in a tensor")  # (they decide which steps are kept)
     try:
         return _int64(lengths).data
     except TypeError:

@@ -159,6 +159,7 @@ from microgradnp.ops.linalg import Einsum, MatMul, dot, einsum, matmul, outer, t
 from microgradnp.ops.primitive import EmptyReductionError
 from microgradnp.ops.primitive import check_not_empty as _check_not_empty
 from microgradnp.ops.primitive import normalize_axes as _normalize_axes
+from microgradnp.ops.primitive import reads_values as _reads_values
 from microgradnp.ops.reductions import (
     LogSumExp,
     Max,
@@ -434,6 +435,7 @@ def tensordot(a, b, dims=2, *, axes=None):
             raise TypeError("tensordot() got both dims= and axes= (they are the same argument: dims is PyTorch's name)")
         dims = axes
     if isinstance(dims, Tensor | np.ndarray):
+        _reads_values("tensordot with dims in a tensor")  # (they decide the result's shape)
         values = np.asarray(_data(dims))
         if values.size == 1:
             dims = int(values.reshape(()))

@@ -255,8 +255,11 @@ def new_full(self, size, fill_value, requires_grad: bool = False, dtype=None):
 @takes_device
 def new_tensor(self, data, requires_grad: bool = False, dtype=None):
     """A new tensor holding a copy of ``data``, in this tensor's dtype by default."""
+    from microgradnp.tensor import Tensor, _reading
     from microgradnp.tensor import _new as new_tensor
 
+    if isinstance(data, Tensor):
+        _reading(data, "t.new_tensor(other) (a copy of a tensor's values)")
     return new_tensor(np.array(getattr(data, "data", data), dtype=dtype or self.dtype), requires_grad)
 
 

@@ -31,7 +31,7 @@ from microgradnp.ops.torch_math import (
     digamma,
     lgamma,
 )
-from microgradnp.tensor import Tensor, _data, _no_grad_on_data, get_default_dtype
+from microgradnp.tensor import Tensor, _data, _no_grad_on_data, _reading, get_default_dtype
 
 _on_data = _no_grad_on_data
 
@@ -1084,6 +1084,8 @@ def new(self, *args):
         TypeError: a mix of sizes and data, or sizes that are not ints.
     """
     if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        if isinstance(args[0], Tensor):
+            _reading(args[0], "t.new(other) (a copy of a tensor's values)")
         return Tensor._wrap(np.array(_data(args[0]), dtype=self.dtype))
     if not all(isinstance(size, numbers.Integral) and not isinstance(size, bool) for size in args):
         raise TypeError(f"new(): expected data (one list, tuple, array or Tensor) or sizes (ints), got "

@@ -1,0 +1,208 @@
+"""mg.compile is never stale: what a function reads from places a replay does not run
+again (a settings module, default arguments, generators, optimizer hooks, library code
+that reads tensor values) re-traces, runs eagerly, or raises, as eager execution needs."""
+
+import contextlib
+import importlib
+import types
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+from microgradnp import nn, optim
+
+
+def _compare(function, changes):
+    """Call ``function`` eagerly and compiled after each change; the results must agree."""
+    compiled = mg.compile(function)
+    for change in changes:
+        change()
+        np.testing.assert_array_equal(compiled().data, function().data)
+        np.testing.assert_array_equal(compiled().data, function().data)  # (replayed, not only traced)
+    return compiled
+
+
+def test_values_read_through_a_settings_module_are_guarded(tmp_path, monkeypatch):
+    (tmp_path / "lab_settings.py").write_text(
+        "import numpy as np\nimport microgradnp as mg\n"
+        "SCALE = 1.0\nOPTIONS = {'shift': 0.0}\nnet = mg.nn.Linear(2, 1, rng=0)\n"
+        "target = mg.tensor(np.zeros((1, 1)))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    settings = importlib.import_module("lab_settings")
+    x = mg.tensor(np.ones((1, 2)))
+
+    def predict():
+        with mg.no_grad():
+            return (settings.net(x) - settings.target) * settings.SCALE + settings.OPTIONS["shift"]
+
+    def rebind(name, value):
+        return lambda: setattr(settings, name, value)
+
+    compiled = _compare(predict, [lambda: None, rebind("SCALE", 3.0), lambda: settings.OPTIONS.update(shift=5.0),
+                                  rebind("net", nn.Linear(2, 1, rng=5)), rebind("target", mg.ones(1, 1))])
+    assert compiled.traces == 5
+
+
+def test_default_arguments_are_guarded():
+    config = {"scale": 1.0}
+    x = mg.tensor(np.ones(2))
+
+    def scaled(cfg=config, power=1.0):
+        return x * cfg["scale"] ** power
+
+    def replace_defaults():
+        scaled.__defaults__ = ({"scale": 7.0}, 2.0)
+
+    compiled = _compare(scaled, [lambda: None, lambda: config.update(scale=3.0), replace_defaults])
+    assert compiled.traces == 3
+
+
+def test_a_users_module_attribute_set_behind_its_back_is_seen():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.temperature = nn.Linear(2, 1, rng=0), 1.0
+
+        def forward(self, x):
+            return self.fc(x) / self.temperature
+
+    net, x = Net(), mg.tensor(np.ones((1, 2)))
+
+    def predict():
+        with mg.no_grad():
+            return net(x)
+
+    _compare(predict, [lambda: None, lambda: vars(net).update(temperature=10.0),
+                       lambda: object.__setattr__(net, "temperature", 4.0)])
+
+
+HIDDEN = {"noise": np.random.default_rng(0)}
+HELPERS_GENERATOR = np.random.default_rng(0)
+DEFAULTS_GENERATOR = np.random.default_rng(0)
+
+
+def _noise():
+    return mg.tensor(HELPERS_GENERATOR.standard_normal(3))
+
+
+@pytest.mark.parametrize("where", ["a global dict", "a default argument", "a helper's global",
+                                   "an attribute two levels down"])
+def test_numpy_generators_wherever_they_are_make_the_function_run_eagerly(where):
+    x = mg.tensor(np.zeros(3))
+    config = types.SimpleNamespace(sub=types.SimpleNamespace(rng=np.random.default_rng(0)))
+    functions = {
+        "a global dict": lambda: x + mg.tensor(HIDDEN["noise"].standard_normal(3)),
+        "a default argument": lambda rng=DEFAULTS_GENERATOR: x + mg.tensor(rng.standard_normal(3)),
+        "a helper's global": lambda: x + _noise(),
+        "an attribute two levels down": lambda: x + mg.tensor(config.sub.rng.standard_normal(3)),
+    }
+    compiled = mg.compile(functions[where])
+    with pytest.warns(UserWarning, match="random numbers drawn with NumPy"):
+        draws = [compiled().data for _ in range(3)]
+    assert not np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[1], draws[2])
+
+
+def test_a_dropout_layers_own_generator_is_replayed_not_refused():
+    model = nn.Sequential(nn.Linear(2, 8, rng=0), nn.Dropout(0.5, rng=1))
+    x = mg.tensor(np.ones((4, 2)))
+    compiled = mg.compile(lambda: model(x))
+    with mg.no_grad():
+        masks = [compiled().data for _ in range(3)]
+    assert compiled._eager_reason is None and compiled.traces == 1
+    assert not np.array_equal(masks[1], masks[2])  # (a fresh mask at every replay)
+
+
+def test_step_hooks_registered_after_tracing_run():
+    def make():
+        model = nn.Linear(2, 1, rng=0)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        x, y = mg.tensor(np.ones((4, 2))), mg.tensor(np.zeros((4, 1)))
+
+        def step():
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, opt, step
+
+    def skip_update(opt, args, kwargs):
+        for p in opt.param_groups[0]["params"]:
+            p.grad = None
+
+    (eager_model, eager_opt, eager_step), (model, opt, step) = make(), make()
+    step = mg.compile(step)
+    handles = []
+    for call in range(6):
+        if call == 2:
+            handles = [eager_opt.register_step_pre_hook(skip_update), opt.register_step_pre_hook(skip_update)]
+        if call == 4:
+            for handle in handles:
+                handle.remove()
+        with pytest.warns(UserWarning) if call == 2 else contextlib.nullcontext():
+            step()
+        eager_step()
+        np.testing.assert_array_equal(model.weight.data, eager_model.weight.data)
+
+
+def test_library_functions_that_read_tensor_values_run_eagerly():
+    rnn = nn.utils.rnn
+    padded = mg.tensor(np.arange(8.0).reshape(4, 2, 1))
+    lengths = mg.tensor([4, 1], dtype=mg.int64)
+
+    def packed_sum():
+        return rnn.pack_padded_sequence(padded, lengths, enforce_sorted=False).data.sum()
+
+    a, b = mg.tensor(np.ones((2, 3))), mg.tensor(np.ones((3, 2)))
+    dims = mg.tensor(1)
+
+    def contracted():
+        return mg.tensordot(a, b, dims=dims)
+
+    lu = mg.tensor(np.eye(3) + np.triu(np.ones((3, 3)), 1))
+    pivots = mg.tensor([1, 2, 3], dtype=mg.int32)
+
+    def permutation():
+        return mg.lu_unpack(lu, pivots).P
+
+    for function, change in ((packed_sum, lambda: lengths.data.__setitem__(slice(None), [2, 3])),
+                             (contracted, lambda: dims.data.__setitem__((), 0)),
+                             (permutation, lambda: pivots.data.__setitem__(slice(None), [3, 2, 3]))):
+        compiled = mg.compile(function)
+        with pytest.warns(UserWarning, match="reads tensor values"):
+            compiled()
+        change()
+        np.testing.assert_array_equal(compiled().data, function().data)
+
+
+@pytest.mark.parametrize("make", [lambda x, y: x.new_tensor(y), lambda x, y: x.new(y)])
+def test_a_copy_of_a_tensors_values_is_refused_as_mg_tensor_is(make):
+    x, y = mg.tensor(np.zeros(3)), mg.tensor(np.ones(3))
+    with pytest.raises(mg.TraceError, match="a copy of a tensor's values"):
+        mg.compile(lambda: make(x, y) * 2)()
+
+
+def test_a_parameter_given_another_memory_layout_retraces():
+    weight = mg.tensor(np.random.default_rng(0).standard_normal((40, 30)), requires_grad=True)
+
+    def total():
+        weight.grad = None
+        s = (weight * 1.1).exp().sum(axis=0).sum()
+        s.backward()
+        return s
+
+    def fortran_order():
+        weight.data = np.asfortranarray(weight.data)
+
+    compiled = mg.compile(total)
+    for change in (lambda: None, fortran_order):
+        change()
+        for _ in range(2):
+            got = compiled()
+            grad = weight.grad.copy()
+            expected = total()
+            assert got.data.tobytes() == expected.data.tobytes()
+            np.testing.assert_array_equal(grad, weight.grad)
+    assert compiled.traces == 2
