@@ -291,6 +291,67 @@ def test_fit_ensemble_histories_are_exact_when_they_are_recorded_in_batches(monk
     assert statuses == {"reached", "diverged", "completed"}
 
 
+def test_fit_ensemble_leaves_the_optimizer_covering_every_member_as_it_finished():
+    # Members leave the ensemble (and the optimizer's rates and buffers shrink with it); at
+    # the end every member is back: its rate, momentum buffer and last gradients are those
+    # of the member's model trained alone, so a further step updates every member rightly.
+    X, y = mg.data.make_xor_easy()
+    rates = (0.3, 0.1, 0.05, 1e-3)  # (reached at epochs 7, 12, 17 and 42)
+
+    def make_model():
+        return nn.MLP(2, (6,), 1, activation="relu", output_activation=None, rng=0)
+
+    ensemble = nn.Ensemble([make_model() for _ in rates])
+    opt = optim.SGD(ensemble.parameters(), lr=ensemble.per_member(rates), momentum=0.9)
+    histories = mg.train.fit_ensemble(ensemble, X, y, "mse", opt, 60, stop_at_accuracy=0.7)
+    assert len({h.stop_epoch for h in histories}) == len(rates)
+    np.testing.assert_array_equal(np.ravel(opt.param_groups[0]["lr"]), rates)
+    for i, rate in enumerate(rates):
+        model = make_model()
+        alone = optim.SGD(model.parameters(), lr=rate, momentum=0.9)
+        mg.train.fit(model, X, y, "mse", alone, 60, stop_at_accuracy=0.7, progress=False, file=io.StringIO())
+        for p, q in zip(model.parameters(), ensemble.parameters(), strict=True):
+            assert alone.state[p]["momentum_buffer"].tobytes() == opt.state[q]["momentum_buffer"][i].tobytes()
+            assert p.grad.tobytes() == q.grad[i].tobytes()
+    opt.step()  # every member's step, with its own rate and buffer
+    for i, rate in enumerate(rates):
+        model = make_model()
+        alone = optim.SGD(model.parameters(), lr=rate, momentum=0.9)
+        mg.train.fit(model, X, y, "mse", alone, 60, stop_at_accuracy=0.7, progress=False, file=io.StringIO())
+        alone.step()
+        for p, q in zip(model.parameters(), ensemble.member(i).parameters(), strict=True):
+            assert p.data.tobytes() == q.data.tobytes()
+
+
+def test_fit_ensemble_records_a_summed_loss_as_fit_does():
+    X, y = mg.data.make_moons(37, rng=0)
+
+    def make_model(seed):
+        return nn.MLP(2, (5,), 1, activation="tanh", rng=seed)
+
+    ensemble = nn.Ensemble([make_model(seed) for seed in (0, 1)])
+    histories = mg.train.fit_ensemble(ensemble, X, y, nn.MSELoss(reduction="sum"),
+                                      optim.SGD(ensemble.parameters(), lr=0.01), 30)
+    for seed, got in zip((0, 1), histories, strict=True):
+        model = make_model(seed)
+        alone = mg.train.fit(model, X, y, nn.MSELoss(reduction="sum"), optim.SGD(model.parameters(), lr=0.01), 30,
+                             progress=False, file=io.StringIO())
+        assert got.loss == alone.loss and got.accuracy == alone.accuracy
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (dict(stop_at_accuracy=100), "stop_at_accuracy is a fraction"), (dict(threshold="0.5"), "threshold is a number"),
+    (dict(optimizer=None), "optimizer must be an optimizer"), (dict(X=np.full((4, 2), np.nan)), "X holds nan"),
+    (dict(X=np.empty((0, 2)), y=np.empty((0, 1))), "the data set is empty"),
+])
+def test_fit_ensemble_checks_its_arguments_as_fit_does(arguments, message):
+    ensemble = nn.Ensemble([nn.MLP(2, (3,), 1, rng=seed) for seed in range(2)])
+    given = dict(X=X_LIN[:4], y=Y_LIN[:4], optimizer=optim.SGD(ensemble.parameters(), lr=0.1)) | arguments
+    with pytest.raises((ValueError, TypeError), match=message):
+        mg.train.fit_ensemble(ensemble, given["X"], given["y"], "mse", given["optimizer"], 5,
+                              stop_at_accuracy=given.get("stop_at_accuracy"), threshold=given.get("threshold", 0.5))
+
+
 MEMBER_LOSSES = [nn.MSELoss(), nn.MSELoss(reduction="sum"), nn.BCELoss(weight=np.full((20, 1), 0.5)),
                  nn.BCEWithLogitsLoss(pos_weight=np.array([2.0]))]
 

@@ -113,11 +113,11 @@ def resolve_loss(loss):
     return loss
 
 
-def _check_finite(values: np.ndarray, name: str) -> None:
+def _check_finite(values: np.ndarray, name: str, function: str = "fit") -> None:
     """nan or inf in the data would make every loss nan, reported as a divergence."""
     if values.dtype.kind in "fc" and not np.isfinite(values).all():
         row = int(np.argwhere(~np.isfinite(values))[0][0])
-        raise ValueError(f"fit: {name} holds nan or inf (first in row {row}); clean or drop those rows first")
+        raise ValueError(f"{function}: {name} holds nan or inf (first in row {row}); clean or drop those rows first")
 
 
 def _check_class_indices(loss_fn, y: np.ndarray) -> None:
@@ -135,6 +135,33 @@ def _check_class_indices(loss_fn, y: np.ndarray) -> None:
 
 def _as_array(values) -> np.ndarray:
     return values.data if isinstance(values, Tensor) else np.asarray(values)
+
+
+def _check_arguments(function: str, epochs, stop_at_accuracy, threshold, optimizer) -> None:
+    """The checks fit and fit_ensemble make before training: one clear error each."""
+    if not isinstance(epochs, int | np.integer) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"{function}: epochs must be a positive integer, got {epochs!r}")
+    if stop_at_accuracy is not None and (isinstance(stop_at_accuracy, bool) or not isinstance(
+            stop_at_accuracy, numbers.Real) or not 0 <= stop_at_accuracy <= 1):
+        # Checked because 100 (meaning 100 %) would silently never be reached.
+        raise ValueError(f"{function}: stop_at_accuracy is a fraction in [0, 1] (1.0 for 100 %) or None, "
+                         f"got {stop_at_accuracy!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or threshold != threshold:
+        raise TypeError(f"{function}: threshold is a number (0.5: an output above it counts as class 1), "
+                        f"got {threshold!r}")
+    if not callable(getattr(optimizer, "step", None)) or not callable(getattr(optimizer, "zero_grad", None)):
+        raise TypeError(f"{function}: optimizer must be an optimizer (optim.SGD(model.parameters(), lr=0.1)), got "
+                        f"{type(optimizer).__name__}")
+
+
+def _checked_data(function: str, X, y) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` and ``y`` as arrays, refused when they hold nan or inf or no point."""
+    X, y = _as_array(X), _as_array(y)
+    _check_finite(X, "X", function)
+    _check_finite(y, "y", function)
+    if len(X) == 0:
+        raise ValueError(f"{function}: the data set is empty")
+    return X, y
 
 
 def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None,
@@ -169,28 +196,13 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     ``should_stop`` is called at the end of every epoch, after its update; when it returns
     True training ends there with status "stopped" (the CLI's Ctrl-C handler is one).
     """
-    if not isinstance(epochs, int | np.integer) or epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    _check_arguments("fit", epochs, stop_at_accuracy, threshold, optimizer)
     if log_every is not None and log_every < 1:
         raise ValueError(f"fit: log_every must be a positive integer or None, got {log_every!r}")
-    if stop_at_accuracy is not None and (isinstance(stop_at_accuracy, bool) or not isinstance(
-            stop_at_accuracy, numbers.Real) or not 0 <= stop_at_accuracy <= 1):
-        # Checked because 100 (meaning 100 %) would silently never be reached.
-        raise ValueError(f"fit: stop_at_accuracy is a fraction in [0, 1] (1.0 for 100 %) or None, "
-                         f"got {stop_at_accuracy!r}")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"fit: threshold is a number (0.5: an output above it counts as class 1), got {threshold!r}")
-    if not callable(getattr(optimizer, "step", None)) or not callable(getattr(optimizer, "zero_grad", None)):
-        raise TypeError(f"fit: optimizer must be an optimizer (optim.SGD(model.parameters(), lr=0.1)), got "
-                        f"{type(optimizer).__name__}")
     loss_fn = resolve_loss(loss)
-    X, y = _as_array(X), _as_array(y)
-    _check_finite(X, "X")
-    _check_finite(y, "y")
+    X, y = _checked_data("fit", X, y)
     _check_class_indices(loss_fn, y)
     loader = DataLoader(X, y, batch_size=batch_size, shuffle=batch_size is not None, rng=rng)
-    if len(X) == 0:
-        raise ValueError("fit: the data set is empty")
     file = file or sys.stdout
     history = History()
     bar = _progress_bar(epochs, progress)
@@ -276,17 +288,21 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
     or whose loss turns nan/inf leaves the ensemble before that epoch's update, as ``fit``
     stops, and the others go on; ``on_finish(member, history)`` is called as each one
     finishes. At the end ``ensemble`` holds every member again, each with its final
-    parameters.
+    parameters and gradients, and ``optimizer`` covers them again: each member's learning
+    rate (and other per-member options) and state (momentum, moments) as it finished. A
+    state shared by all members, such as Adam's step count, is the last members'.
     """
     from microgradnp.nn.ensemble import Ensemble
 
     if not isinstance(ensemble, Ensemble):
         raise TypeError(f"fit_ensemble: expected an nn.Ensemble, got {type(ensemble).__name__}; use fit for one model")
-    if not isinstance(epochs, int | np.integer) or epochs < 1:
-        raise ValueError(f"fit_ensemble: epochs must be a positive integer, got {epochs!r}")
+    _check_arguments("fit_ensemble", epochs, stop_at_accuracy, threshold, optimizer)
     loss_fn = ENSEMBLE_LOSSES.get(loss, lambda: loss)() if isinstance(loss, str) else loss
-    X, y = _as_array(X), _as_array(y)
+    X, y = _checked_data("fit_ensemble", X, y)
     X_tensor, n = Tensor(X), len(X)
+    # fit's epoch loss: a mean weighted by the batch's size over the set's (n / n for the
+    # full batch), a sum as it is
+    scale = 1 if getattr(loss_fn, "reduction", "mean") == "sum" else n
     members = ensemble.members
     histories = [History() for _ in range(members)]
     live = list(range(members))  # the member number in each row of the shrinking ensemble
@@ -307,7 +323,7 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
         history = histories[member]
         history.status, history.stop_epoch = status, epoch if status != "completed" else None
         history.wall_time = time.perf_counter() - started
-        final[member] = [p.data[row].copy() for p in ensemble.parameters()]
+        final[member] = _member_rows(ensemble, optimizer, row, len(live))
         if on_finish is not None:
             on_finish(member, history)
 
@@ -320,7 +336,7 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
         """Move the waiting epochs into the live members' histories."""
         for member, member_losses, member_correct in zip(live, zip(*waiting_losses), zip(*waiting_correct)):
             history = histories[member]
-            history.loss += [loss_value * n / n for loss_value in member_losses]  # fit's: batch loss x size / n
+            history.loss += [loss_value * scale / scale for loss_value in member_losses]
             history.accuracy += [correct / n for correct in member_correct]
         waiting_losses.clear()
         waiting_correct.clear()
@@ -334,7 +350,8 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
             waiting_losses.append(loss_values)
             waiting_correct.append(correct)
             # (c / n grows with c: the largest count alone tells whether any member stops)
-            if not (_all_finite(loss_values, n) and (stop_at_accuracy is None or max(correct) / n < stop_at_accuracy)):
+            stopping = stop_at_accuracy is not None and max(correct) / n >= stop_at_accuracy
+            if stopping or not _all_finite(loss_values, scale):
                 record()
                 staying = []
                 for row, member in enumerate(live):
@@ -359,20 +376,65 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
             record()
             for row in range(len(live)):
                 finish(row, "completed", epochs)
-    for member in range(members):  # every member again, with its final parameters
-        for p, values in zip(ensemble.parameters(), final[member], strict=True):
-            if member == 0:
-                p.data = np.empty((members, *values.shape), values.dtype)
-            p.data[member] = values
-    ensemble.members = members
+    _restore_members(ensemble, optimizer, [final[member] for member in range(members)])
     return histories
+
+
+def _member_rows(ensemble, optimizer, row: int, count: int) -> dict:
+    """What member ``row`` of the ``count`` still training has: its parameters and their
+    gradients, the optimizer's per-member state (momentum, moments) and options (rates)."""
+    params = list(ensemble.parameters())
+    state = getattr(optimizer, "state", {})
+    groups = [*getattr(optimizer, "param_groups", ()), getattr(optimizer, "defaults", {})]
+
+    def own(values: dict) -> dict:
+        return {key: value[row].copy() for key, value in values.items()
+                if isinstance(value, np.ndarray) and value.shape[:1] == (count,)}
+
+    return {"data": [p.data[row].copy() for p in params],
+            "grad": [None if p._grad is None else p._grad[row].copy() for p in params],
+            "state": [own(state[p]) if p in state else {} for p in params],
+            "options": [own(group) for group in groups]}
+
+
+def _restore_members(ensemble, optimizer, rows: list[dict]) -> None:
+    """Put every member back into ``ensemble`` and its optimizer, each as it finished
+    (``_member_rows``), so that the optimizer covers the members again. A state a member
+    never had (it stopped before its first update) starts from zeros, as a new buffer
+    does; a state shared by all members (a step count) stays the last members'."""
+    members = len(rows)
+
+    def stacked(values):
+        out = np.empty((members, *values[0].shape), values[0].dtype)
+        for member, value in enumerate(values):
+            out[member] = value
+        return out
+
+    def gathered(key, per_member):
+        known = next(v for v in per_member if key in v)[key]
+        return stacked([v.get(key, np.zeros_like(known)) for v in per_member])
+
+    state = getattr(optimizer, "state", {})
+    groups = [*getattr(optimizer, "param_groups", ()), getattr(optimizer, "defaults", {})]
+    for i, p in enumerate(ensemble.parameters()):
+        p.data = stacked([row["data"][i] for row in rows])
+        grads = [row["grad"][i] for row in rows]
+        p._grad = None if any(g is None for g in grads) else stacked(grads)
+        per_member = [row["state"][i] for row in rows]
+        for key in dict.fromkeys(k for v in per_member for k in v):
+            state[p][key] = gathered(key, per_member)
+    for g, group in enumerate(groups):
+        per_member = [row["options"][g] for row in rows]
+        for key in dict.fromkeys(k for v in per_member for k in v):
+            group[key] = gathered(key, per_member)
+    ensemble.members = members
 
 
 _RECORD_EVERY = 1000  # epochs an ensemble's losses wait as lists before they join the histories
 
 
 def _all_finite(loss_values: list, n: int) -> bool:
-    """Whether ``loss_value * n / n`` (fit's epoch loss) is finite for every value: a sum
+    """Whether ``loss_value * n / n`` (fit's epoch loss; n is 1 for a sum) is finite for every value: a sum
     is nan or inf if any term is, and the value furthest from 0 overflows first. (A sum
     that overflows says no: the caller then checks each value.)"""
     return math.isfinite(sum(loss_values)) and math.isfinite(max(max(loss_values), -min(loss_values)) * n)
