@@ -163,6 +163,26 @@ def test_a_task_whose_worker_always_dies_gives_a_failed_row_not_a_hang():
     assert row["statuses"] == ["failed"] and row["stop_epoch_text"] == "failed"
 
 
+def _die_on_a_large_rate(configs, seeds, X, y, settings):
+    if configs[0].lr > 1:
+        os._exit(3)
+    return sweep_module._train_cells(configs, seeds, X, y, settings)
+
+
+def test_only_the_configuration_whose_worker_keeps_dying_fails():
+    # The pool does not say whose worker died: the configurations it was running run
+    # again one at a time, so that the one that kills its worker fails alone.
+    pytest.importorskip("loky")
+    configs = mg.train.expand_grid({"hidden": 3, "lr": [5.0, 0.5, 1.0, 0.2]})
+    settings = sweep_module._Settings(20, 0.5, np.dtype(np.float64))
+    X, y = mg.data.make_xor_easy()
+    rows = {}
+    sweep_module._run_on_executor(_die_on_a_large_rate, [(0,), (1,), (2,), (3,)], configs, [0], X, y, settings,
+                                  None, 2, lambda number, results, seconds, error="": rows.update({number: error}))
+    assert sorted(rows) == [0, 1, 2, 3]
+    assert "worker process died" in rows[0] and rows[1] == rows[2] == rows[3] == ""
+
+
 def test_custom_dataset_and_seed_list():
     X, y = mg.data.make_circles(40, rng=1)
     result = mg.train.sweep({"hidden": 8, "activation": "tanh", "lr": 0.5}, (X, y), seeds=[3, 7], epochs=200,

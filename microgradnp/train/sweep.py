@@ -781,7 +781,7 @@ def _workers(workers: int | None, settings: _Settings, runs: int, tasks: int) ->
 # With one process per core, BLAS threads only compete with the other workers (OpenBLAS's
 # spin-waiting threads make small products several times slower under such contention).
 _ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-POOL_RESTARTS = 2  # worker deaths a sweep survives before it gives the unfinished rows up
+POOL_RESTARTS = 2  # worker deaths a configuration survives before its row says "failed"
 
 
 def _run_on_executor(train, tasks, configs, seeds, X, y, settings, executor, workers: int, cell_done) -> int:
@@ -797,15 +797,19 @@ def _run_on_executor(train, tasks, configs, seeds, X, y, settings, executor, wor
         raise ImportError("sweep: workers > 1 run on a loky process pool: pip install \"microgradnp[parallel]\" "
                           "(or pass workers=1)") from None
     broken = (loky.process_executor.TerminatedWorkerError, loky.process_executor.BrokenProcessPool)
-    pending = set(tasks)
-    restarts = 0
+    pending = list(tasks)  # in the order a pool starts them
+    deaths = dict.fromkeys(tasks, 0)
+    # A broken pool does not say whose worker died. The tasks it was running (the first
+    # unfinished ones: it starts them in order) then run one at a time, each alone on a
+    # pool, until each has finished or has died POOL_RESTARTS + 1 times on its own.
+    suspects: list = []
     while pending:
-        pool = loky.ProcessPoolExecutor(workers, env=_ONE_BLAS_THREAD, initializer=start_worker,
-                                        initargs=(os.getpid(),))
+        batch = suspects[:1] or pending
+        pool = loky.ProcessPoolExecutor(1 if suspects else workers, env=_ONE_BLAS_THREAD,
+                                        initializer=start_worker, initargs=(os.getpid(),))
         reason = None
         try:
-            futures = {pool.submit(train, [configs[n] for n in task], seeds, X, y, settings): task
-                       for task in tasks if task in pending}
+            futures = {pool.submit(train, [configs[n] for n in task], seeds, X, y, settings): task for task in batch}
             for future in as_completed(futures):
                 task = futures[future]
                 try:
@@ -813,19 +817,29 @@ def _run_on_executor(train, tasks, configs, seeds, X, y, settings, executor, wor
                 except broken as error:
                     reason = _death_reason(error)
                     break
-                pending.discard(task)
+                pending.remove(task)
+                if task in suspects:
+                    suspects.remove(task)
                 for number, outcome in zip(task, outcomes, strict=True):
                     cell_done(number, *outcome)
         except BaseException:  # interrupted (Ctrl-C) or a task failed: stop the workers now
             pool.shutdown(wait=False, kill_workers=True)
             raise
         pool.shutdown(wait=reason is None, kill_workers=reason is not None)
-        if reason is not None:
-            restarts += 1
-            if restarts > POOL_RESTARTS:
-                for number in sorted(n for task in pending for n in task):
-                    cell_done(number, None, 0.0, reason)
-                break
+        if reason is None:
+            continue
+        running = [task for task in batch if task in pending][:1 if suspects else workers]
+        if len(running) > 1:
+            suspects = running
+            continue
+        (task,) = running
+        deaths[task] += 1
+        if deaths[task] > POOL_RESTARTS:
+            pending.remove(task)
+            if task in suspects:
+                suspects.remove(task)
+            for number in task:
+                cell_done(number, None, 0.0, reason)
     return workers
 
 
