@@ -847,7 +847,7 @@ def run_graph(options: dict) -> int:
 
 def run_sweep(options: dict) -> int:
     import microgradnp as mg
-    from microgradnp.train.runs import read_points
+    from microgradnp.train.runs import load_points, read_points, split_points
 
     grid, stop, configs = _sweep_grid(options)
     for dataset in options["datasets"]:
@@ -857,6 +857,11 @@ def run_sweep(options: dict) -> int:
                 shape = read_points(dataset)[0].shape
             except ValueError as error:
                 raise UsageError(f"sweep: {error}") from None
+        if options["test_size"] is not None:  # (checked for every data set before any trains)
+            try:
+                split_points(*load_points(dataset, options["n"], options["data_seed"])[1:], options["test_size"])
+            except ValueError as error:
+                raise UsageError(f"sweep: {dataset}: {error}") from None
         _check_sweep_memory(options, configs, *shape)
     out = Path(options["out"])
     names = _result_names(options["datasets"], out)

@@ -414,3 +414,13 @@ def test_a_malformed_scheduler_address_is_one_line_and_nothing_after_it(tmp_path
                             capture_output=True, text=True, timeout=15)  # (a half-made Client used to wait 20 s)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "error: sweep: cannot reach the Dask scheduler at notanaddress: missing port number in address 'notanaddress'"]
+
+
+def test_a_data_set_too_small_for_the_test_split_is_refused_before_any_trains(capsys, tmp_path):
+    points = tmp_path / "one.csv"
+    points.write_text("x,y,label\n0.1,0.2,1\n")
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "sweep", "--datasets", "xor", str(points), "--test-size", "0.3", "--seeds", "1",
+                       "--epochs", "2", "--no-progress", "--out", str(out))
+    assert code == 2 and f"sweep: {points}: a test split needs at least 2 points" in err
+    assert not out.exists()  # (xor did not train first)

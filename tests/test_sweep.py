@@ -183,6 +183,39 @@ def test_only_the_configuration_whose_worker_keeps_dying_fails():
     assert "worker process died" in rows[0] and rows[1] == rows[2] == rows[3] == ""
 
 
+def test_a_failed_row_is_written_as_standard_json_csv_with_its_reason_and_markdown(tmp_path):
+    import csv
+    import json
+
+    configs = mg.train.expand_grid({"hidden": 3, "lr": [0.5, 1.0]})
+    good = mg.train.sweep({"hidden": 3, "lr": 0.5}, "xor", seeds=2, epochs=20, progress=False).rows[0]
+    failed = sweep_module._row(configs[1], [0, 1], None, 20, 0.0, "a worker process died (SIGKILL)")
+    result = mg.train.SweepResult([good, failed], "xor", [0, 1], 20, 1.0)
+    result.to_json(tmp_path / "r.json")
+    loaded = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert loaded["rows"][1]["best_accuracy"] is None and loaded["rows"][1]["error"].startswith("a worker")
+    result.to_csv(tmp_path / "r.csv")
+    with open(tmp_path / "r.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert rows[1]["error"] == "a worker process died (SIGKILL)" and rows[0]["error"] == ""
+    table = result.to_markdown()
+    assert "nan" not in table and "failed" in table
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (dict(on_row=5), "on_row must be a function"), (dict(executor="x"), "executor must be a concurrent.futures"),
+    (dict(threshold=float("nan")), "threshold must be a number"), (dict(data_seed="a"), "data_seed must be"),
+    (dict(dataset=(np.zeros((5, 2)), np.zeros(4))), r"X of shape \(5, 2\) and y of shape \(4,\)"),
+])
+def test_sweep_refuses_bad_arguments_before_training(arguments, message):
+    rows = []
+    given = dict(dataset="xor") | arguments
+    with pytest.raises((TypeError, ValueError), match=message):
+        mg.train.sweep({"hidden": 3}, given.pop("dataset"), seeds=1, epochs=5, progress=False,
+                       **({"on_row": rows.append} | given))
+    assert rows == []
+
+
 def test_custom_dataset_and_seed_list():
     X, y = mg.data.make_circles(40, rng=1)
     result = mg.train.sweep({"hidden": 8, "activation": "tanh", "lr": 0.5}, (X, y), seeds=[3, 7], epochs=200,

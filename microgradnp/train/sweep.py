@@ -352,10 +352,11 @@ class SweepResult:
         widths) are JSON in their cells."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        columns = (*COLUMNS, "error") if any("error" in row for row in self.rows) else COLUMNS  # (why rows failed)
+        writer.writerow(columns)
         for row in self.rows:
-            writer.writerow([json.dumps(_plain(row[c])) if isinstance(row[c], list | tuple)
-                             else "" if row[c] is None else row[c] for c in COLUMNS])
+            values = [_plain(row.get(c, "")) for c in columns]
+            writer.writerow([json.dumps(v) if isinstance(v, list) else "" if v is None else v for v in values])
         write_bytes_atomically(path, buffer.getvalue().encode())
 
     def to_json(self, path) -> None:
@@ -376,9 +377,12 @@ class SweepResult:
 
 
 def _plain(value):
-    """Tuples as lists, recursively (JSON has no tuples)."""
+    """Tuples as lists, recursively (JSON has no tuples), and nan as None (JSON has no nan:
+    a failed row's accuracies)."""
     if isinstance(value, dict):
         return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, float) and value != value:
+        return None
     return [_plain(v) for v in value] if isinstance(value, list | tuple) else value
 
 
@@ -389,7 +393,7 @@ def _text(value) -> str:
 
 
 def _percent(value) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
+    return "-" if value is None or value != value else f"{100 * value:.2f}%"  # (nan: a failed row)
 
 
 def _is_numeric_text(text: str) -> bool:
@@ -488,8 +492,9 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
             starting them, 1 stays in this process. Each configuration is one task on a
             ``loky`` process pool (the ``parallel`` extra): no ``if __name__ ==
             "__main__":`` guard needed, workers exit with this process, and a worker that
-            dies is replaced and its configurations run again (twice at most; then their
-            rows say why they failed).
+            dies is replaced and the configurations it may have been running run again,
+            one at a time (a configuration whose worker dies three times gets a row that
+            says why it failed).
         executor: run the configurations on this ``concurrent.futures.Executor`` instead,
             e.g. a Dask cluster's ``client.get_executor()`` (it is not shut down).
         progress: show a progress bar on stderr (tqdm, when installed): the share of the
@@ -517,6 +522,9 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
         A :class:`SweepResult`, rows in grid order.
     """
     configs = expand_grid(grid, {"stop_at_accuracy": _check_stop(stop_at_accuracy)})
+    if isinstance(data_seed, bool) or not isinstance(data_seed, numbers.Integral) or data_seed < 0:
+        raise ValueError(f"sweep: data_seed must be a non-negative integer (the seed of the data and the test "
+                         f"split), got {data_seed!r}")
     name, X, y = _dataset(dataset, n, data_seed)
     seeds = _seeds(seeds)
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
@@ -524,6 +532,13 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, numbers.Integral)
                                 or workers < 1):
         raise ValueError(f"sweep: workers must be a positive integer or None, got {workers!r}")
+    if on_row is not None and not callable(on_row):
+        raise TypeError(f"sweep: on_row must be a function taking a row (a dict), got {type(on_row).__name__}")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"sweep: executor must be a concurrent.futures Executor (e.g. a Dask client's "
+                        f"client.get_executor()), got {type(executor).__name__}")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or threshold != threshold:
+        raise ValueError(f"sweep: threshold must be a number (a prediction above it is class 1), got {threshold!r}")
     dtype = _float_dtype(dtype)
     X, y = X.astype(dtype, copy=False), y.astype(dtype, copy=False)
     test_points = None
@@ -659,6 +674,9 @@ def _dataset(dataset, n, data_seed) -> tuple[str, np.ndarray, np.ndarray]:
 
 
 def _describe(value) -> str:
+    shapes = [np.shape(_data(v)) for v in value] if isinstance(value, tuple | list) and len(value) == 2 else None
+    if shapes is not None and all(shapes):
+        return f"X of shape {shapes[0]} and y of shape {shapes[1]}"
     if isinstance(value, Sequence) and not isinstance(value, str):
         return f"a {type(value).__name__} of {len(value)} item(s)"
     return repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
