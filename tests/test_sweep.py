@@ -282,3 +282,10 @@ def test_the_table_counts_diverged_seeds_only_when_there_are_some():
     header, rule = calm.to_markdown().splitlines()[:2]
     column = [cell.strip() for cell in header.split("|")].index("never converged")
     assert rule.split("|")[column].endswith(":")  # "0/2" is a number: right-aligned
+
+
+def test_the_header_names_the_target_the_grid_set():
+    no_target = mg.train.sweep({"hidden": 3, "stop_at_accuracy": None}, "xor", seeds=1, epochs=5, progress=False)
+    assert "no target accuracy" in str(no_target).splitlines()[0]
+    mixed = mg.train.sweep({"hidden": 3, "stop_at_accuracy": [None, 0.5]}, "xor", seeds=1, epochs=5, progress=False)
+    assert "target accuracy per configuration" in str(mixed).splitlines()[0]

@@ -365,8 +365,12 @@ class SweepResult:
 
     def __str__(self) -> str:
         mode = "vectorised" if self.vectorized else "one run at a time"
-        target = "no target accuracy" if self.stop_at_accuracy is None else \
-            f"target accuracy {self.stop_at_accuracy:g}"
+        targets = {row.get("stop_at_accuracy", self.stop_at_accuracy) for row in self.rows} or {self.stop_at_accuracy}
+        if len(targets) > 1:  # (the grid set each configuration's own)
+            target = "target accuracy per configuration"
+        else:
+            (stop,) = targets
+            target = "no target accuracy" if stop is None else f"target accuracy {stop:g}"
         return (f"sweep on {self.dataset!r}: {len(self.rows)} configurations x {len(self.seeds)} seeds, "
                 f"up to {self.epochs} epochs, {target}, {self.dtype}, {mode}, "
                 f"{self.wall_time:.1f}s\n\n{self.to_markdown()}")
