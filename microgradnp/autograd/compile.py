@@ -28,6 +28,7 @@ import collections
 import contextlib
 import dis
 import functools
+import itertools
 import math
 import numbers
 import os
@@ -1393,9 +1394,9 @@ class _RandomStates:
                     self.generators[id(value)] = (value, self._state(value))
             elif depth == _WATCH_DEPTH or (depth and _users_data(value)):
                 if isinstance(value, list | tuple | set | frozenset):
-                    inner = list(value)[:_GENERATOR_SEARCH]
+                    inner = itertools.islice(value, _GENERATOR_SEARCH)
                 elif isinstance(value, dict):
-                    inner = list(value.values())[:_GENERATOR_SEARCH]
+                    inner = itertools.islice(value.values(), _GENERATOR_SEARCH)
                 elif isinstance(value, type):
                     inner = list(vars(value).values()) if _user_class(value) else []
                 else:
