@@ -206,3 +206,70 @@ def test_a_parameter_given_another_memory_layout_retraces():
             assert got.data.tobytes() == expected.data.tobytes()
             np.testing.assert_array_equal(grad, weight.grad)
     assert compiled.traces == 2
+
+
+@pytest.mark.parametrize("kind", ["dict", "list", "setattr", "vars"])
+def test_a_change_the_function_makes_to_your_data_makes_it_run_eagerly(kind):
+    # A hidden state carried between calls in a dict or list, a counter set with setattr:
+    # a replay would not make the change again, and would read the traced value for good.
+    x = mg.tensor(np.random.default_rng(1).normal(size=(4, 2, 3)))
+
+    def run(compiled):
+        gru = nn.GRU(3, 5, rng=0)
+        holder = {"h": None} if kind == "dict" else [None] if kind == "list" else types.SimpleNamespace(h=None)
+
+        def step():
+            h = holder["h"] if kind == "dict" else holder[0] if kind == "list" else holder.h
+            out, h = gru(x, h)
+            if kind == "dict":
+                holder["h"] = h.detach()
+            elif kind == "list":
+                holder[0] = h.detach()
+            elif kind == "setattr":
+                setattr(holder, "h", h.detach())  # noqa: B010
+            else:
+                vars(holder)["h"] = h.detach()
+            return out.sum()
+
+        function = mg.compile(step) if compiled else step
+        with mg.no_grad():
+            return [function().data.tobytes() for _ in range(4)]
+
+    with pytest.warns(UserWarning, match="a change the function made"):
+        compiled = run(True)
+    assert compiled == run(False)
+
+
+def test_data_the_function_makes_itself_is_no_change_outside():
+    w = mg.tensor(np.ones(3), requires_grad=True)
+
+    @mg.compile
+    def step(x):
+        w.grad = None
+        metrics = {"parts": []}
+        metrics["parts"].append((w * x).sum())
+        loss = metrics["parts"][0] * 2
+        loss.backward()
+        return loss.detach()
+
+    for value in (1.0, 2.0, 3.0):
+        assert step(mg.tensor(np.full(3, value))).item() == 6 * value
+    assert step.traces == 1 and step._eager_reason is None
+
+
+def test_instance_norm_running_statistics_follow_each_batch():
+    X = np.random.default_rng(0).normal(size=(4, 3, 5, 5))
+
+    def run(compiled):
+        norm = nn.InstanceNorm2d(3, affine=True, track_running_stats=True)
+
+        def step(x):
+            loss = norm(x).pow(3).mean()
+            loss.backward()
+            return loss
+
+        function = mg.compile(step) if compiled else step
+        losses = [function(mg.tensor(X * (i + 1), requires_grad=True)).item() for i in range(3)]
+        return losses, norm.running_mean.data.tobytes(), norm.running_var.data.tobytes()
+
+    assert run(True) == run(False)

@@ -412,7 +412,7 @@ class _Recorder:
             id(leaf): f"A[{i}]" for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)
         }
         self.array_arguments: list[tuple[int, str, np.ndarray]] = []  # (position, variable, array) passed in
-        self.random_states = _RandomStates(fn, arguments)  # (compared at the end: a draw changes them)
+        self.outside = _Outside(fn, arguments)  # (compared at the end: what the call changed there)
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             if not isinstance(leaf, Tensor):
@@ -549,10 +549,15 @@ class _Recorder:
                 self.cannot_replay(f"an assignment to {assigned} in {code.co_name} ({code.co_filename}:"
                                    f"{code.co_firstlineno}), Python code")
                 return
-        if self.random_states.drawn():
+        if self.outside.drawn():
             self.cannot_replay("random numbers drawn with NumPy (np.random, a Generator) or Python's random "
                                "module (draw them with mg.randn, mg.rand or mg.randint, which a replay draws "
                                "anew, or pass them in as an argument)")
+            return
+        if self.outside.changed():
+            self.cannot_replay("a change the function made to a list, dict or object of yours (state['h'] = h, "
+                               "a list's append, setattr(config, ...)): return the new value and keep it outside "
+                               "the compiled function, or pass it in as an argument")
             return
         returned = {id(v) for v in _items(result)}
         for data, origin in self.data_reads:
@@ -748,9 +753,11 @@ class _Recorder:
             if code not in self.helpers and _is_user_code(code.co_filename) and not str(
                     frame.f_globals.get("__name__")).startswith("namedtuple_"):  # (a namedtuple's generated __new__)
                 self.helpers[code] = frame.f_globals
-                # (before it runs: the generators its globals and arguments, defaults too, hold)
-                self.random_states.add([*frame.f_locals.values(),
-                                        *(frame.f_globals.get(name) for name in _global_names(code))])
+                # Before it runs: its globals, and the generators in its arguments (defaults
+                # too); what else its arguments hold the call may have made (a new object's
+                # __init__, a Function's ctx), or is the traced function's, noted already.
+                self.outside.add([frame.f_globals.get(name) for name in _global_names(code)])
+                self.outside.add(frame.f_locals.values(), contents=False)
 
     def data_assigned(self, tensor) -> None:
         """``t.data = array`` while tracing: a replay would not repeat it, so it is refused
@@ -1340,19 +1347,23 @@ def _objects_in(value):
     return (v for v in _items(value) if not isinstance(v, (Tensor, np.ndarray, *_VALUES)))
 
 
-class _RandomStates:
-    """The states of the random generators the user's code could draw from while tracing:
-    NumPy's global one (``np.random.rand``), Python's ``random``, and each NumPy
-    ``Generator`` or ``RandomState`` found in what the function can reach: its globals,
-    closure, defaults, bound objects and arguments, the globals and arguments of each
-    function of the user's it calls (seen as it is called, before it runs), and the user's
-    data inside them (``config["rng"]``, ``self.noise.rng``). A draw changes one of them."""
+class _Outside:
+    """What the traced call can change outside itself that a replay would not change again,
+    noted before it runs: the states of the random generators the user's code could draw
+    from (NumPy's global one, Python's ``random``, each NumPy ``Generator`` or
+    ``RandomState``), and the contents of the user's own data (lists, dicts, namespaces,
+    instances of the user's classes: ``state["h"] = h``, ``history.append(x)``,
+    ``setattr(cfg, "step", n)``). Both are looked for in what the function can reach: its
+    globals, closure, defaults, bound objects and arguments, the globals and arguments of
+    each function of the user's it calls (noted as it is called, before it runs), and the
+    user's data inside them (``config["rng"]``, ``self.noise.rng``)."""
 
     def __init__(self, fn, arguments):
         import random
 
         self.random = random
         self.generators: dict[int, tuple] = {}  # id -> (generator, its state when first seen)
+        self.contents: dict[int, tuple] = {}  # id -> (the user's data, its contents when first seen)
         self.global_states = self._global_states()
         fn, bound = _unwrapped(fn)
         found = [*bound, *_objects_in(arguments), *(getattr(fn, "__defaults__", None) or ()),
@@ -1377,43 +1388,75 @@ class _RandomStates:
         state = generator.bit_generator.state if isinstance(generator, np.random.Generator) else generator.get_state()
         return pickle.dumps(state)
 
-    def add(self, values) -> None:
-        """Note the generators in ``values``, in their attributes, and in the user's data
-        inside them a few levels down, that were not seen yet, with their states now. (Not
-        deeper inside a library's objects: a dropout layer's generator is the layer's own,
-        whose draws a replay makes again.)"""
-        stack, seen, budget = [(v, _WATCH_DEPTH) for v in values], set(), _GENERATOR_SEARCH
+    def add(self, values, contents: bool = True) -> None:
+        """Note the generators and (with ``contents``) the user's data in ``values``, in
+        their attributes, and inside the user's data a few levels down, that were not seen
+        yet, as they are now.
+        (Not deeper inside a library's objects: a dropout layer's generator is the layer's
+        own, whose draws a replay makes again; a module's, an optimizer's or a scheduler's
+        state is theirs, which replayed calls change.)"""
+        # (value, levels left, whether it is reached through a module, optimizer or scheduler)
+        stack, seen, budget = [(v, _WATCH_DEPTH, False) for v in values], set(), _OUTSIDE_SEARCH
         while stack and budget:
-            value, depth = stack.pop()
-            if id(value) in seen or isinstance(value, _NO_GENERATORS):
+            value, depth, owned = stack.pop()
+            if id(value) in seen or isinstance(value, _NOTHING_INSIDE):
                 continue
             seen.add(id(value))
             budget -= 1
             if isinstance(value, np.random.Generator | np.random.RandomState):
                 if id(value) not in self.generators:
                     self.generators[id(value)] = (value, self._state(value))
-            elif depth == _WATCH_DEPTH or (depth and _users_data(value)):
-                if isinstance(value, list | tuple | set | frozenset):
-                    inner = itertools.islice(value, _GENERATOR_SEARCH)
-                elif isinstance(value, dict):
-                    inner = itertools.islice(value.values(), _GENERATOR_SEARCH)
-                elif isinstance(value, type):
-                    inner = list(vars(value).values()) if _user_class(value) else []
-                else:
-                    inner = list(_attributes(value).values())
-                stack += [(v, depth - 1) for v in inner]
+                continue
+            owned = owned or _runs_itself(value)
+            users = _users_data(value) and not owned
+            if users and contents and id(value) not in self.contents:
+                self.contents[id(value)] = (value, _contents(value))
+            if depth == _WATCH_DEPTH or (depth and users):
+                stack += [(v, depth - 1, owned) for _, v in _inside(value)]
 
     def drawn(self) -> bool:
         """Whether any generator noted has moved since it was noted."""
         return self._global_states() != self.global_states or any(
             self._state(generator) != state for generator, state in self.generators.values())
 
+    def changed(self) -> bool:
+        """Whether the contents of any of the user's data noted changed since."""
+        return any(_contents(value) != contents for value, contents in self.contents.values())
 
-# How many objects _RandomStates.add looks at, at most, per call.
-_GENERATOR_SEARCH = 2000
-# What holds no generator worth looking into: values, code, arrays, tensors, Python modules.
-_NO_GENERATORS = (Tensor, np.ndarray, numbers.Number, str, bytes, type(None), types.FunctionType,
-                  types.BuiltinFunctionType, types.MethodType, types.ModuleType, types.CodeType, np.dtype)
+
+def _inside(value):
+    """The first items (key, value) of a container, or an object's attributes."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return enumerate(itertools.islice(value, _OUTSIDE_SEARCH))
+    if isinstance(value, dict | types.MappingProxyType):
+        return itertools.islice(value.items(), _OUTSIDE_SEARCH)
+    if isinstance(value, type):
+        return list(vars(value).items()) if _user_class(value) else []
+    return list(_attributes(value).items())
+
+
+def _contents(value) -> tuple:
+    """What a container or object holds, to tell whether it changed: its length, and each
+    item as the number or string it is, or as the object (by identity)."""
+    def token(item):
+        return (type(item), repr(item)) if _baked(item) and not callable(item) else id(item)
+
+    sized = isinstance(value, list | tuple | set | frozenset | dict | types.MappingProxyType)
+    return len(value) if sized else None, tuple((key, token(item)) for key, item in _inside(value))
+
+
+def _runs_itself(value) -> bool:
+    """A module, optimizer or scheduler: objects whose state their own (replayed) calls change."""
+    from microgradnp.nn.module import Module
+
+    return isinstance(value, Module) or hasattr(value, "param_groups") or hasattr(value, "optimizer")
+
+
+# How many objects _Outside.add looks at, at most, per call (and items per container).
+_OUTSIDE_SEARCH = 2000
+# What holds nothing worth looking into: values, code, arrays, tensors, Python modules.
+_NOTHING_INSIDE = (Tensor, np.ndarray, numbers.Number, str, bytes, type(None), types.FunctionType,
+                   types.BuiltinFunctionType, types.MethodType, types.ModuleType, types.CodeType, np.dtype)
 
 
 def _unwrapped(fn) -> tuple:

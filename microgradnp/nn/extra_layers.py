@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.autograd.grad_mode import no_grad
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn import parity as _parity
@@ -1142,8 +1143,11 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         mean = ops.mean(input, axis=axes, keepdims=True)
         var = ops.var(input, axis=axes, keepdims=True)
         if running_mean is not None or running_var is not None:
-            _update_running(running_mean, running_var, _data(mean).mean(axis=0).reshape(-1),
-                            _data(var).mean(axis=0).reshape(-1), count, momentum)
+            # The samples' mean as operations, not NumPy code: an mg.compile replay computes it
+            # from each call's batch (a NumPy value would be the traced batch's for good).
+            with no_grad():
+                batch_mean, batch_var = (ops.reshape(ops.mean(s, axis=0), (-1,)) for s in (mean, var))
+            _update_running(running_mean, running_var, batch_mean, batch_var, count, momentum)
     else:
         if running_mean is None or running_var is None:
             raise InvalidArgumentError(
