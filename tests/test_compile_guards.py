@@ -273,3 +273,20 @@ def test_instance_norm_running_statistics_follow_each_batch():
         return losses, norm.running_mean.data.tobytes(), norm.running_var.data.tobytes()
 
     assert run(True) == run(False)
+
+
+def test_a_list_your_module_keeps_and_its_forward_changes_makes_the_function_run_eagerly():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.seen = nn.Linear(2, 1, rng=0), []
+
+        def forward(self, x):
+            self.seen.append(len(self.seen))
+            return self.fc(x) * len(self.seen)
+
+    net, x = Net(), mg.tensor(np.ones((1, 2)))
+    compiled = mg.compile(lambda: net(x))
+    with mg.no_grad(), pytest.warns(UserWarning, match="a change the function made"):
+        outputs = [compiled().item() for _ in range(3)]
+    assert net.seen == [0, 1, 2] and outputs == [net.fc(x).item() * n for n in (1, 2, 3)]

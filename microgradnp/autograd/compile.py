@@ -1413,6 +1413,10 @@ class _Outside:
                 self.contents[id(value)] = (value, _contents(value))
             if depth == _WATCH_DEPTH or (depth and users):
                 stack += [(v, depth - 1, owned) for _, v in _inside(value)]
+            if depth == _WATCH_DEPTH and _is_module(value):  # the user's data its modules hold (self.history),
+                # looked at first (a stack: last in, first out), as the user's rather than the module's
+                stack += [(v, depth - 1, False) for module in value.modules() if _user_class(type(module))
+                          for k, v in vars(module).items() if not k.startswith("_") and not _is_module(v)]
 
     def drawn(self) -> bool:
         """Whether any generator noted has moved since it was noted."""
@@ -1447,9 +1451,13 @@ def _contents(value) -> tuple:
 
 def _runs_itself(value) -> bool:
     """A module, optimizer or scheduler: objects whose state their own (replayed) calls change."""
+    return _is_module(value) or hasattr(value, "param_groups") or hasattr(value, "optimizer")
+
+
+def _is_module(value) -> bool:
     from microgradnp.nn.module import Module
 
-    return isinstance(value, Module) or hasattr(value, "param_groups") or hasattr(value, "optimizer")
+    return isinstance(value, Module)
 
 
 # How many objects _Outside.add looks at, at most, per call (and items per container).
