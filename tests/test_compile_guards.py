@@ -290,3 +290,16 @@ def test_a_list_your_module_keeps_and_its_forward_changes_makes_the_function_run
     with mg.no_grad(), pytest.warns(UserWarning, match="a change the function made"):
         outputs = [compiled().item() for _ in range(3)]
     assert net.seen == [0, 1, 2] and outputs == [net.fc(x).item() * n for n in (1, 2, 3)]
+
+
+def test_a_modules_own_generator_is_named_as_such_and_the_numbers_are_eager_ones():
+    def run(compiled):
+        gru = nn.GRU(3, 5, num_layers=2, dropout=0.5, rng=0)
+        x = mg.tensor(np.ones((4, 2, 3)))
+        function = mg.compile(lambda: gru(x)[0].sum()) if compiled else (lambda: gru(x)[0].sum())
+        with mg.no_grad():
+            return [function().item() for _ in range(3)]
+
+    with pytest.warns(UserWarning, match="a module's own NumPy generator"):
+        compiled = run(True)
+    assert compiled == run(False) and len(set(compiled)) == 3

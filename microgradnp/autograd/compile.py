@@ -549,10 +549,9 @@ class _Recorder:
                 self.cannot_replay(f"an assignment to {assigned} in {code.co_name} ({code.co_filename}:"
                                    f"{code.co_firstlineno}), Python code")
                 return
-        if self.outside.drawn():
-            self.cannot_replay("random numbers drawn with NumPy (np.random, a Generator) or Python's random "
-                               "module (draw them with mg.randn, mg.rand or mg.randint, which a replay draws "
-                               "anew, or pass them in as an argument)")
+        drawn = self.outside.drawn()
+        if drawn is not None:
+            self.cannot_replay(drawn)
             return
         if self.outside.changed():
             self.cannot_replay("a change the function made to a list, dict or object of yours (state['h'] = h, "
@@ -1362,7 +1361,8 @@ class _Outside:
         import random
 
         self.random = random
-        self.generators: dict[int, tuple] = {}  # id -> (generator, its state when first seen)
+        # id -> (generator, its state when first seen, whether a module, optimizer or scheduler holds it)
+        self.generators: dict[int, tuple] = {}
         self.contents: dict[int, tuple] = {}  # id -> (the user's data, its contents when first seen)
         self.global_states = self._global_states()
         fn, bound = _unwrapped(fn)
@@ -1405,7 +1405,7 @@ class _Outside:
             budget -= 1
             if isinstance(value, np.random.Generator | np.random.RandomState):
                 if id(value) not in self.generators:
-                    self.generators[id(value)] = (value, self._state(value))
+                    self.generators[id(value)] = (value, self._state(value), owned)
                 continue
             owned = owned or _runs_itself(value)
             users = _users_data(value) and not owned
@@ -1418,10 +1418,17 @@ class _Outside:
                 stack += [(v, depth - 1, False) for module in value.modules() if _user_class(type(module))
                           for k, v in vars(module).items() if not k.startswith("_") and not _is_module(v)]
 
-    def drawn(self) -> bool:
-        """Whether any generator noted has moved since it was noted."""
-        return self._global_states() != self.global_states or any(
-            self._state(generator) != state for generator, state in self.generators.values())
+    def drawn(self) -> str | None:
+        """What drew random numbers since the generators were noted, or None."""
+        moved = [owned for generator, state, owned in self.generators.values() if self._state(generator) != state]
+        if self._global_states() != self.global_states or not all(moved):
+            return ("random numbers drawn with NumPy (np.random, a Generator) or Python's random module (draw "
+                    "them with mg.randn, mg.rand or mg.randint, which a replay draws anew, or pass them in as an "
+                    "argument)")
+        if moved:
+            return ("random numbers drawn from a module's own NumPy generator (its rng=), which mg.compile cannot "
+                    "tell a replay would draw anew (a recurrent layer's dropout, Dropout1d, RReLU)")
+        return None
 
     def changed(self) -> bool:
         """Whether the contents of any of the user's data noted changed since."""
