@@ -1448,12 +1448,15 @@ def _inside(value):
 
 def _contents(value) -> tuple:
     """What a container or object holds, to tell whether it changed: its length, and each
-    item as the number or string it is, or as the object (by identity)."""
+    item as the number or string it is, or as the object (by identity). An object's or a
+    class's private attributes are left out: a library may cache its own there (a
+    Function class's ``_replayable``)."""
     def token(item):
         return (type(item), repr(item)) if _baked(item) and not callable(item) else id(item)
 
     sized = isinstance(value, list | tuple | set | frozenset | dict | types.MappingProxyType)
-    return len(value) if sized else None, tuple((key, token(item)) for key, item in _inside(value))
+    items = _inside(value) if sized else ((k, v) for k, v in _inside(value) if not str(k).startswith("_"))
+    return len(value) if sized else None, tuple((key, token(item)) for key, item in items)
 
 
 def _runs_itself(value) -> bool:
