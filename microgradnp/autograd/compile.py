@@ -876,17 +876,8 @@ class _Recorder:
                     value = cell.cell_contents
                 except ValueError:  # a cell not yet filled
                     continue
-                label = f"variable {code.co_freevars[i]!r}"
-                if _watched(value) or _user_class(value):
-                    outside.append(value)
-                    lines.append(f"if {self.constant(cells, 'cells')}[{i}].cell_contents is not "
-                                 f"{self._held(value)}: raise _Retrace({label!r})")
-                    lines += self._watch_object(value, label)
-                elif _baked(value):
-                    changed = self._changed(f"{self.constant(cells, 'cells')}[{i}].cell_contents", value)
-                    lines.append(f"if {changed}: raise _Retrace({label!r})")
-                elif _user_module(value):
-                    lines += self._module_attribute_checks(value, label, read, outside)
+                lines += self._reading_checks(f"{self.constant(cells, 'cells')}[{i}].cell_contents", value,
+                                              f"variable {code.co_freevars[i]!r}", read, outside)
         names = {}
         for code, namespace in ((getattr(fn, "__code__", None), getattr(fn, "__globals__", None)),
                                 *self.helpers.items()):
@@ -896,17 +887,28 @@ class _Recorder:
             value = namespace.get(name, _Retrace)
             holder = self.constant(namespace, "fn_globals" if namespace is getattr(fn, "__globals__", None)
                                    else "globals")
-            if _watched(value) or _user_class(value):
-                outside.append(value)
-                lines.append(f"if {holder}.get({name!r}) is not {self._held(value)}: "
-                             f"raise _Retrace({f'global {name!r}'!r})")
-                lines += self._watch_object(value, f"global {name!r}")
-            elif _baked(value):
-                lines.append(f"if {self._changed(f'{holder}.get({name!r}, _Retrace)', value)}: "
-                             f"raise _Retrace({f'global {name!r}'!r})")
-            elif _user_module(value):
-                lines += self._module_attribute_checks(value, f"module {name!r}", read, outside)
+            lines += self._reading_checks(f"{holder}.get({name!r}, _Retrace)", value, f"global {name!r}", read,
+                                          outside)
         return lines, outside
+
+    def _reading_checks(self, expression: str, value, label: str, read: set, outside: list) -> list[str]:
+        """The lines that re-trace when ``expression`` (a global or closure variable, a
+        module's attribute) no longer gives what it gave while tracing, ``value``: the same
+        object (and what is inside it, ``_watch_object``), an equal number or string, or,
+        for a Python module of the user's, attributes the code reads that still hold theirs."""
+        if _watched(value) or _user_class(value):
+            outside.append(value)
+            return [f"if {expression} is not {self._held(value)}: raise _Retrace({label!r})",
+                    *self._watch_object(value, label)]
+        if _baked(value):
+            return [f"if {self._changed(expression, value)}: raise _Retrace({label!r})"]
+        if _user_module(value) and id(value) not in self.watching:
+            self.watching.add(id(value))  # (modules may import each other)
+            attributes = vars(value)
+            return [line for name in sorted(read & attributes.keys()) for line in self._reading_checks(
+                f"getattr({self._held(value)}, {name!r}, _Retrace)", attributes[name],
+                f"{label}, attribute {name!r}", read, outside)]
+        return []
 
     def _default_checks(self, fn, outside: list) -> list[str]:
         """A replay runs with the default arguments the trace used (``def step(x, cfg=CONFIG)``):
@@ -925,23 +927,6 @@ class _Recorder:
             if _watched(value):
                 outside.append(value)
                 lines += self._watch_object(value, "a default argument")
-        return lines
-
-    def _module_attribute_checks(self, module, label: str, read: set, outside: list) -> list[str]:
-        """A Python module of the user's (``import settings``) that the function reads through
-        (``settings.SCALE``, ``holder.model``): each of its attributes the code may read must
-        still hold what it held, as a global variable must."""
-        lines = []
-        attributes = vars(module)
-        for name in sorted(read & attributes.keys()):
-            value = attributes[name]
-            where, expression = f"{label}, attribute {name!r}", f"getattr({self._held(module)}, {name!r}, _Retrace)"
-            if _watched(value) or _user_class(value):
-                outside.append(value)
-                lines.append(f"if {expression} is not {self._held(value)}: raise _Retrace({where!r})")
-                lines += self._watch_object(value, where)
-            elif _baked(value):
-                lines.append(f"if {self._changed(expression, value)}: raise _Retrace({where!r})")
         return lines
 
     def _watch_object(self, value, label: str, depth: int = 0) -> list[str]:

@@ -385,7 +385,6 @@ def _member_rows(ensemble, optimizer, row: int, count: int) -> dict:
     gradients, the optimizer's per-member state (momentum, moments) and options (rates)."""
     params = list(ensemble.parameters())
     state = getattr(optimizer, "state", {})
-    groups = [*getattr(optimizer, "param_groups", ()), getattr(optimizer, "defaults", {})]
 
     def own(values: dict) -> dict:
         return {key: value[row].copy() for key, value in values.items()
@@ -394,7 +393,12 @@ def _member_rows(ensemble, optimizer, row: int, count: int) -> dict:
     return {"data": [p.data[row].copy() for p in params],
             "grad": [None if p._grad is None else p._grad[row].copy() for p in params],
             "state": [own(state[p]) if p in state else {} for p in params],
-            "options": [own(group) for group in groups]}
+            "options": [own(group) for group in _option_dicts(optimizer)]}
+
+
+def _option_dicts(optimizer) -> list[dict]:
+    """Where an optimizer keeps its options: each parameter group, and its defaults."""
+    return [*getattr(optimizer, "param_groups", ()), getattr(optimizer, "defaults", {})]
 
 
 def _restore_members(ensemble, optimizer, rows: list[dict]) -> None:
@@ -415,7 +419,6 @@ def _restore_members(ensemble, optimizer, rows: list[dict]) -> None:
         return stacked([v.get(key, np.zeros_like(known)) for v in per_member])
 
     state = getattr(optimizer, "state", {})
-    groups = [*getattr(optimizer, "param_groups", ()), getattr(optimizer, "defaults", {})]
     for i, p in enumerate(ensemble.parameters()):
         p.data = stacked([row["data"][i] for row in rows])
         grads = [row["grad"][i] for row in rows]
@@ -423,7 +426,7 @@ def _restore_members(ensemble, optimizer, rows: list[dict]) -> None:
         per_member = [row["state"][i] for row in rows]
         for key in dict.fromkeys(k for v in per_member for k in v):
             state[p][key] = gathered(key, per_member)
-    for g, group in enumerate(groups):
+    for g, group in enumerate(_option_dicts(optimizer)):
         per_member = [row["options"][g] for row in rows]
         for key in dict.fromkeys(k for v in per_member for k in v):
             group[key] = gathered(key, per_member)
