@@ -1334,6 +1334,8 @@ def _rng(rng) -> np.random.Generator:
     if rng is None:
         return _global_rng
     if isinstance(rng, np.random.Generator):
+        if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: where its draws begin
+            _grad_mode.tracer.drawing(rng)
         return rng
     if isinstance(rng, numbers.Integral):
         return np.random.default_rng(rng)

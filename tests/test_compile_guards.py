@@ -5,6 +5,7 @@ that reads tensor values) re-traces, runs eagerly, or raises, as eager execution
 import contextlib
 import importlib
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -292,14 +293,95 @@ def test_a_list_your_module_keeps_and_its_forward_changes_makes_the_function_run
     assert net.seen == [0, 1, 2] and outputs == [net.fc(x).item() * n for n in (1, 2, 3)]
 
 
-def test_a_modules_own_generator_is_named_as_such_and_the_numbers_are_eager_ones():
+LAYERS_WITH_THEIR_OWN_GENERATOR = {  # (layer, input shape): each draws inside an operation a replay runs again
+    "Dropout": (lambda rng: nn.Dropout(0.4, rng=rng), (4, 6)),
+    "Dropout1d": (lambda rng: nn.Dropout1d(0.4, rng=rng), (4, 3, 6)),
+    "Dropout2d": (lambda rng: nn.Dropout2d(0.4, rng=rng), (2, 3, 4, 4)),
+    "AlphaDropout": (lambda rng: nn.AlphaDropout(0.4, rng=rng), (4, 6)),
+    "FeatureAlphaDropout": (lambda rng: nn.FeatureAlphaDropout(0.4, rng=rng), (4, 3, 6)),
+    "RReLU": (lambda rng: nn.RReLU(rng=rng), (4, 6)),
+    "GRU dropout": (lambda rng: nn.GRU(6, 5, num_layers=2, dropout=0.4, rng=rng), (3, 4, 6)),
+    "LSTM dropout": (lambda rng: nn.LSTM(6, 5, num_layers=3, dropout=0.4, rng=rng), (3, 4, 6)),
+    "MultiheadAttention dropout": (lambda rng: nn.MultiheadAttention(6, 2, dropout=0.4, rng=rng), (3, 4, 6)),
+}
+
+
+@pytest.mark.parametrize("layer", list(LAYERS_WITH_THEIR_OWN_GENERATOR))
+def test_a_layer_drawing_from_its_own_generator_replays_with_fresh_draws(layer):
+    make, shape = LAYERS_WITH_THEIR_OWN_GENERATOR[layer]
+
     def run(compiled):
-        gru = nn.GRU(3, 5, num_layers=2, dropout=0.5, rng=0)
-        x = mg.tensor(np.ones((4, 2, 3)))
-        function = mg.compile(lambda: gru(x)[0].sum()) if compiled else (lambda: gru(x)[0].sum())
-        with mg.no_grad():
-            return [function().item() for _ in range(3)]
+        module = make(np.random.default_rng(0))
+        x = mg.tensor(np.random.default_rng(1).normal(size=shape), requires_grad=True)
+
+        def step():
+            out = module(x, x, x) if layer.startswith("Multihead") else module(x)
+            loss = ((out[0] if isinstance(out, tuple) else out) ** 2).sum()
+            loss.backward()
+            return loss
+
+        function = mg.compile(step) if compiled else step
+        results = []
+        for _ in range(4):
+            x.grad = None
+            results.append((function().item(), x.grad.tobytes()))
+        return results, function
+
+    eager, _ = run(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "runs eagerly" warning: the draws are replayed
+        compiled, function = run(True)
+    assert compiled == eager and len({loss for loss, _ in eager}) == 4  # fresh draws at every call
+    assert function.traces == 1 and function.code is not None
+
+
+def test_a_layer_given_another_generator_between_calls_draws_from_the_new_one():
+    def run(compiled):
+        drop, x = nn.Dropout(0.5, rng=np.random.default_rng(0)), mg.tensor(np.arange(1.0, 13.0).reshape(3, 4))
+        function = mg.compile(lambda: drop(x).sum()) if compiled else (lambda: drop(x).sum())
+        losses = []
+        for i in range(4):
+            if i == 2:
+                drop.rng = np.random.default_rng(7)
+            losses.append(function().item())
+        return losses
+
+    assert run(True) == run(False)
+
+
+def test_draws_from_your_generator_through_mg_randn_are_replayed_anew():
+    def run(compiled):
+        rng, w = np.random.default_rng(3), mg.tensor(np.ones(3), requires_grad=True)
+
+        def step():
+            w.grad = None
+            loss = (w * mg.randn(3, rng=rng)).sum()
+            loss.backward()
+            return loss
+
+        function = mg.compile(step) if compiled else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return [(function().item(), w.grad.tobytes()) for _ in range(4)]
+
+    eager = run(False)
+    assert run(True) == eager and len(set(eager)) == 4
+
+
+def test_a_draw_between_the_replayed_ones_from_the_same_generator_makes_the_function_run_eagerly():
+    class Noisy(nn.Module):  # draws from the generator it gave its dropout, in Python
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(0.5, rng=np.random.default_rng(0))
+
+        def forward(self, x):
+            return self.drop(x) * float(self.drop.rng.random())
+
+    def run(compiled):
+        net, x = Noisy(), mg.tensor(np.ones((3, 4)))
+        function = mg.compile(lambda: net(x).sum()) if compiled else (lambda: net(x).sum())
+        return [function().item() for _ in range(4)]
 
     with pytest.warns(UserWarning, match="a module's own NumPy generator"):
         compiled = run(True)
-    assert compiled == run(False) and len(set(compiled)) == 3
+    assert compiled == run(False) and len(set(compiled)) == 4

@@ -413,6 +413,8 @@ class _Recorder:
         }
         self.array_arguments: list[tuple[int, str, np.ndarray]] = []  # (position, variable, array) passed in
         self.outside = _Outside(fn, arguments)  # (compared at the end: what the call changed there)
+        # id(generator) -> its state as a library function took it to draw (see drawing)
+        self.draw_starts: dict[int, bytes] = {}
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             if not isinstance(leaf, Tensor):
@@ -611,9 +613,25 @@ class _Recorder:
         if not self.paused:
             self.modules[id(module)] = module
 
+    def drawing(self, generator) -> None:
+        """A library function took ``generator`` to draw from (``_rng``). If a call the replay
+        makes again (a primitive's forward, a constructor) was given it, the draws up to the
+        end of that call are the replay's own (see ``_drawn_again``)."""
+        if not self.paused:
+            self.draw_starts[id(generator)] = _Outside.state(generator)
+
+    def _drawn_again(self, values) -> None:
+        """The generators among ``values`` (a replayed call's arguments) drew, since the
+        library took them, draws a replay makes again: noted as such."""
+        for value in values:
+            if isinstance(value, np.random.Generator) and id(value) in self.draw_starts:
+                self.outside.replayed_draws(value, self.draw_starts.pop(id(value)))
+
     def forward(self, cls, ctx, inputs, arrays, params, result) -> None:
         if self.paused:
             return
+        if self.draw_starts:
+            self._drawn_again([*inputs, *params.values()])
         operands = [self.operand(x) if isinstance(x, Tensor) else self.operand(a) for x, a in zip(inputs, arrays)]
         operands += [f"{k}={self.operand(v)}" for k, v in params.items()]
         kind, node = self.constant(cls, cls.__name__), self._new(cls.__name__.lower())
@@ -659,6 +677,8 @@ class _Recorder:
                 return f"Tensor._wrap({self.operand(value)})"
             return self.operand(value) if isinstance(value, np.ndarray) else self.constant(value)
 
+        if self.draw_starts:
+            self._drawn_again([*args, *kwargs.values()])
         operands = [expression(a) for a in args] + [f"{k}={expression(v)}" for k, v in kwargs.items()]
         out = self._bind(tensor.data, self._new("v"))
         self.lines.append(f"{out} = {self.constant(function, function.__name__)}({', '.join(operands)}).data")
@@ -1348,6 +1368,7 @@ class _Outside:
         self.random = random
         # id -> (generator, its state when first seen, whether a module, optimizer or scheduler holds it)
         self.generators: dict[int, tuple] = {}
+        self.replayed: dict[int, list] = {}  # id(generator) -> [(state, state)] of the draws a replay makes again
         self.contents: dict[int, tuple] = {}  # id -> (the user's data, its contents when first seen)
         self.global_states = self._global_states()
         fn, bound = _unwrapped(fn)
@@ -1367,11 +1388,25 @@ class _Outside:
         return [pickle.dumps(np.random.get_state()), self.random.getstate()]
 
     @staticmethod
-    def _state(generator) -> bytes:
+    def state(generator) -> bytes:
         import pickle
 
         state = generator.bit_generator.state if isinstance(generator, np.random.Generator) else generator.get_state()
         return pickle.dumps(state)
+
+    def replayed_draws(self, generator, start: bytes) -> None:
+        """``generator`` went from state ``start`` to its present one inside a call a replay
+        makes again with it (dropout's mask, ``mg.randn(rng=g)``): draws a replay makes too."""
+        self.replayed.setdefault(id(generator), []).append((start, self.state(generator)))
+
+    def _redrawn(self, generator, state: bytes) -> bool:
+        """Whether every draw from ``generator`` since it was noted in ``state`` was one a
+        replay makes again: its replayed calls' draws follow each other with nothing between."""
+        for start, end in self.replayed.get(id(generator), ()):
+            if start != state:
+                return False
+            state = end
+        return state == self.state(generator)
 
     def add(self, values, contents: bool = True) -> None:
         """Note the generators and (with ``contents``) the user's data in ``values``, in
@@ -1390,7 +1425,7 @@ class _Outside:
             budget -= 1
             if isinstance(value, np.random.Generator | np.random.RandomState):
                 if id(value) not in self.generators:
-                    self.generators[id(value)] = (value, self._state(value), owned)
+                    self.generators[id(value)] = (value, self.state(value), owned)
                 continue
             owned = owned or _runs_itself(value)
             users = _users_data(value) and not owned
@@ -1402,17 +1437,21 @@ class _Outside:
                 # looked at first (a stack: last in, first out), as the user's rather than the module's
                 stack += [(v, depth - 1, False) for module in value.modules() if _user_class(type(module))
                           for k, v in vars(module).items() if not k.startswith("_") and not _is_module(v)]
+                # and the generators of all its modules, however deep (self.drop.rng)
+                stack += [(v, 0, True) for module in value.modules() for v in vars(module).values()
+                          if isinstance(v, np.random.Generator | np.random.RandomState)]
 
     def drawn(self) -> str | None:
         """What drew random numbers since the generators were noted, or None."""
-        moved = [owned for generator, state, owned in self.generators.values() if self._state(generator) != state]
+        moved = [owned for generator, state, owned in self.generators.values()
+                 if self.state(generator) != state and not self._redrawn(generator, state)]
         if self._global_states() != self.global_states or not all(moved):
             return ("random numbers drawn with NumPy (np.random, a Generator) or Python's random module (draw "
-                    "them with mg.randn, mg.rand or mg.randint, which a replay draws anew, or pass them in as an "
-                    "argument)")
+                    "them with mg.randn, mg.rand or mg.randint, from your generator with rng=g if you like, which "
+                    "a replay draws anew, or pass them in as an argument)")
         if moved:
-            return ("random numbers drawn from a module's own NumPy generator (its rng=), which mg.compile cannot "
-                    "tell a replay would draw anew (a recurrent layer's dropout, Dropout1d, RReLU)")
+            return ("random numbers drawn from a module's own NumPy generator (its rng=) outside the operations "
+                    "a replay runs again")
         return None
 
     def changed(self) -> bool:
