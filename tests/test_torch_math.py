@@ -387,3 +387,9 @@ def test_compiled_selection_finds_new_indices_on_replay():
         expected.backward()
         assert loss.item() == expected.item()
         np.testing.assert_array_equal(w.grad, eager.grad)
+
+
+def test_nanmean_of_bools_is_their_mean_not_their_count():
+    flags = mg.tensor(np.array([[True, False, True, True], [False, False, True, False]]), dtype=bool)
+    assert flags.nanmean().item() == flags.mean().item() == 0.5
+    np.testing.assert_array_equal(flags.nanmean(dim=1).data, [0.75, 0.25])

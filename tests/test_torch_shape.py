@@ -461,3 +461,13 @@ def test_pinv_hermitian_gradient_is_pytorchs_at_a_symmetric_leaf():
     (expected * torch.tensor(w)).sum().backward()
     np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-9, atol=1e-10)
     assert not mg.linalg.pinv(mg.tensor(a), hermitian=True).requires_grad
+
+
+@pytest.mark.parametrize("norm", [lambda x: mg.linalg.matrix_norm(x), lambda x: mg.linalg.norm(x, "fro", dim=(1, 2)),
+                                  lambda x: mg.linalg.matrix_norm(x, dim=(0, 2), keepdim=True)])
+def test_the_frobenius_norm_of_a_zero_matrix_has_a_zero_gradient_as_torch(norm):
+    # sqrt(sum(x * x)) gave 0 * inf = nan for every entry of a zero matrix in the batch
+    x = mg.tensor(np.concatenate([np.zeros((1, 3, 2)), np.arange(6.0).reshape(1, 3, 2)]), requires_grad=True)
+    norm(x).sum().backward()
+    assert np.isfinite(x.grad).all() and not x.grad[0].any()
+    mg.gradcheck(lambda t: norm(t), [mg.tensor(np.arange(1.0, 13.0).reshape(2, 3, 2), requires_grad=True)])

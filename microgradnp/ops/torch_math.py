@@ -524,6 +524,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     x, dim = _tensor(input), reduced_dims(dim)
     if dtype is not None:
         x = ops.astype(x, dtype)
+    elif x.dtype.kind == "b":  # (a count in bool would be True: the mean of the default float dtype, as mean's)
+        x = ops.astype(x, floating(np.zeros(0, dtype=bool)).dtype)
     count = _on_data(lambda a: np.sum(~np.isnan(a), axis=dim, keepdims=keepdim).astype(a.dtype))(x)
     return ops.sum(_not_nan(x), axis=dim, keepdims=keepdim) / count
 

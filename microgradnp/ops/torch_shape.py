@@ -594,8 +594,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False):  # noqa: A00
     """The matrix norm over the axes ``dim``: "fro" and "nuc", or 1, -1, 2, -2, inf, -inf, as
     ``torch.linalg.matrix_norm``."""
     rows, cols = normalize_axes(dim[0], np.ndim(_data(A)))[0], normalize_axes(dim[1], np.ndim(_data(A)))[0]
-    if ord == "fro":
-        return ops.sqrt(ops.sum(A * A, axis=(rows, cols), keepdims=keepdim))
+    if ord == "fro":  # (the vector 2-norm of the entries: its gradient is 0, not nan, at a zero matrix)
+        return ops.norm(A, p=2, axis=(rows, cols), keepdims=keepdim)
     moved = ops.moveaxis(A, (rows, cols), (-2, -1))
     if ord in ("nuc", 2, -2):
         s = svdvals(moved)
