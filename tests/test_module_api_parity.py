@@ -230,3 +230,15 @@ def test_manual_seed_reseeds_layers_made_before_it():
 def test_manual_seed_refuses_what_torch_refuses(seed, error):
     with pytest.raises(error, match="manual_seed"):
         mg.manual_seed(seed)
+
+
+def test_a_batch_norm_state_without_num_batches_tracked_loads_as_pytorchs_older_checkpoints():
+    model = mg.nn.Sequential(mg.nn.Linear(3, 3, rng=0), mg.nn.BatchNorm1d(3))
+    model[1].num_batches_tracked.data[...] = 5
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    state["1.running_mean"] = np.full(3, 2.0)
+    assert model.load_state_dict(state) == ([], [])
+    assert model[1].num_batches_tracked.item() == 5 and (model[1].running_mean.data == 2.0).all()
+    del state["1.running_var"]  # any other missing buffer still raises
+    with pytest.raises(KeyError, match=r"missing keys \['1.running_var'\]"):
+        model.load_state_dict(state)

@@ -260,3 +260,16 @@ def test_margin_losses_of_a_single_class_and_one_element_targets(torch, reductio
     loss = F.multilabel_margin_loss(one, mg.tensor(0, dtype=mg.int64), reduction=reduction)
     expected = T.multilabel_margin_loss(torch.tensor(0.7), torch.tensor(0), reduction=reduction)
     assert loss.shape == tuple(expected.shape) and loss.item() == expected.item() == 0.0
+
+
+def test_kl_div_of_a_negative_target_probability_is_nan_as_pytorchs_xlogy():
+    losses = F.kl_div(mg.tensor([-1.0, -2.0, -0.5]), mg.tensor([-0.5, 0.0, 0.3]), reduction="none")
+    assert np.isnan(losses.data[0]) and losses.data[1] == 0.0
+    assert losses.data[2] == pytest.approx(0.3 * np.log(0.3) + 0.3 * 0.5)
+
+
+@pytest.mark.parametrize("loss, match", [(lambda: nn.HuberLoss(delta=0.0), "delta must be > 0"),
+                                         (lambda: nn.SmoothL1Loss(beta=-1.0), "beta must be >= 0")])
+def test_huber_and_smooth_l1_refuse_a_width_pytorch_refuses(loss, match):
+    with pytest.raises(ValueError, match=match):
+        loss()(mg.zeros(2), mg.ones(2))

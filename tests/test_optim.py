@@ -300,8 +300,9 @@ def test_sgd_lr_may_come_from_every_group_instead_of_the_default():
     a.grad, b.grad = np.array([1.0]), np.array([1.0])
     opt.step()
     assert (a.item(), b.item()) == (-1.0, -2.0)
-    with pytest.raises(ValueError, match=r"SGD: no lr given \(parameter group 1\)"):
-        optim.SGD([{"params": [a], "lr": 1.0}, {"params": [b]}])
+    # a group without its own lr takes the default, PyTorch's 1e-3
+    assert optim.SGD([{"params": [a], "lr": 1.0}, {"params": [b]}]).param_groups[1]["lr"] == 1e-3
+    assert optim.SGD([a]).defaults["lr"] == 1e-3
 
 
 def test_add_param_group_uses_the_defaults_and_is_stepped():
@@ -520,7 +521,6 @@ def bad_inputs():
         (lambda: optim.SGD([w, {"params": [v]}], lr=0.1), TypeError, "mixes Tensors and parameter-group dicts"),
         (lambda: optim.SGD([{"params": 3}], lr=0.1), TypeError, r"'params' must be a Tensor or an iterable"),
         (lambda: optim.SGD([{"lr": 0.1}], lr=0.1), ValueError, r"needs a 'params' entry \(parameter group 0\)"),
-        (lambda: optim.SGD([w]), ValueError, r"SGD: no lr given; pass lr=\.\.\. to SGD"),
         (lambda: optim.SGD([w], lr=-0.1), ValueError, r"SGD: lr must be >= 0, got -0.1; .* maximize=True$"),
         (lambda: optim.SGD([w], lr=float("nan")), ValueError, "SGD: lr must be >= 0, got nan"),
         (lambda: optim.SGD([w], lr="0.1"), TypeError, "SGD: lr must be a number, got str '0.1'"),

@@ -1173,6 +1173,9 @@ class InstanceNorm1d(Module):
 
     _spatial = 1
 
+    # a state without the version metadata may lack it, as PyTorch's older checkpoints do
+    _added_in_version_2 = ("num_batches_tracked",)
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, dtype=None, *, bias: bool = True):
         super().__init__()

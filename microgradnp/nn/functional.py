@@ -190,6 +190,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
     """``0.5 d**2 / beta`` where ``|d| = |input - target| < beta``, ``|d| - 0.5 beta``
     beyond (``beta = 0``: the L1 loss), as ``torch.nn.functional.smooth_l1_loss``."""
     reduction = _legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
+    if not beta >= 0:
+        raise InvalidArgumentError(f"smooth_l1_loss: beta must be >= 0 (0 gives the L1 loss), got {beta!r}")
     return _losses.SmoothL1Loss.apply(input, target, reduction=reduction, width=beta)
 
 
@@ -197,6 +199,8 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     """``0.5 d**2`` where ``|d| = |input - target| < delta``, ``delta (|d| - 0.5 delta)``
     beyond, as ``torch.nn.functional.huber_loss``; with ``weight`` (of the input's shape),
     ``"mean"`` is the mean of the weighted losses over the elements, as PyTorch's."""
+    if not delta > 0:
+        raise InvalidArgumentError(f"huber_loss: delta must be > 0 (the width of the quadratic part), got {delta!r}")
     if weight is None:
         return _losses.HuberLoss.apply(input, target, reduction=reduction, width=delta)
     losses = _losses.HuberLoss.apply(input, target, reduction="none", width=delta)

@@ -721,6 +721,7 @@ class Module:
     # State-dict hooks: class-level empty stand-ins until one is registered (as the forward hooks').
     _state_dict_pre_hooks = _state_dict_post_hooks = MappingProxyType({})
     _load_state_dict_pre_hooks = _load_state_dict_post_hooks = MappingProxyType({})
+    _added_in_version_2: tuple[str, ...] = ()  # (see _kept_if_missing)
 
     def register_state_dict_pre_hook(self, hook) -> RemovableHandle:
         """Call ``hook(module, prefix, keep_vars)`` before ``state_dict()`` saves this module's
@@ -820,7 +821,9 @@ class Module:
                 raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                    + "\n\t".join(map(str, error_msgs)))
         own = dict(self._state_entries(extra=True))
-        missing = [*hook_missing, *(name for name in own if name not in state_dict and name not in hook_missing)]
+        kept = self._kept_if_missing(state_dict)
+        missing = [*hook_missing, *(name for name in own
+                                    if name not in state_dict and name not in hook_missing and name not in kept)]
         unexpected = [*hook_unexpected,
                       *(name for name in state_dict if name not in own and name not in hook_unexpected)]
         post_hooks = any(module._load_state_dict_post_hooks for _, module in hooked)
@@ -869,6 +872,19 @@ class Module:
             if strict and (result.missing_keys or result.unexpected_keys):
                 self._raise_incompatible(result.missing_keys, result.unexpected_keys)
         return result
+
+    def _kept_if_missing(self, state_dict) -> set:
+        """The names a state may lack and that then keep their value, as PyTorch's: the
+        ``_added_in_version_2`` buffers (a batch norm's ``num_batches_tracked``) where the
+        state has no version 2 metadata for the module (a plain dict, an older checkpoint)."""
+        metadata = getattr(state_dict, "_metadata", None)
+        kept = set()
+        for prefix, module in self.named_modules():
+            for buffer in type(module)._added_in_version_2:
+                version = metadata.get(prefix, {}).get("version") if isinstance(metadata, Mapping) else None
+                if version is None or version < 2:
+                    kept.add(f"{prefix}.{buffer}" if prefix else buffer)
+        return kept
 
     def _raise_incompatible(self, missing: list, unexpected: list):
         parts = []

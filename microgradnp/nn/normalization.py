@@ -228,6 +228,9 @@ class BatchNorm1d(Module):
     is a replayed call: each replay makes it with that call's batch statistics.
     """
 
+    # a state without the version metadata may lack it, as PyTorch's older checkpoints do
+    _added_in_version_2 = ("num_batches_tracked",)
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype=None, *, bias: bool = True):
         super().__init__()

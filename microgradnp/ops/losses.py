@@ -216,7 +216,8 @@ class KLDivLoss(_ElementwiseLoss):
             losses = probability * (target - x)
         else:
             probability = target
-            losses = np.where(target > 0, target * np.log(np.where(target > 0, target, 1)), 0) - target * x
+            with np.errstate(divide="ignore", invalid="ignore"):  # (log of 0 is dropped; of a negative, nan)
+                losses = np.where(target == 0, 0, target * np.log(target)) - target * x
         ctx.save_for_backward(x, target, probability)
         total = _reduce(losses, ctx.reduction)
         if batchmean:  # backward divides by the batch size as "mean" divides by the count

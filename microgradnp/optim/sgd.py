@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microgradnp.optim.optimizer import LR_HINT, Optimizer, in_dtype, required
+from microgradnp.optim.optimizer import LR_HINT, Optimizer, in_dtype
 
 __all__ = ["SGD"]
 
@@ -14,7 +14,8 @@ class SGD(Optimizer):
 
     Args:
         params: Tensors to optimize (``model.parameters()``) or parameter-group dicts.
-        lr: learning rate (step size); required unless every group gives its own.
+        lr: learning rate (step size), for the groups that do not give their own (1e-3 as
+            PyTorch's; the lab uses 0.1).
         momentum: factor ``mu`` of the momentum buffer (0 turns momentum off).
         dampening: the new gradient enters the buffer scaled by ``1 - dampening``.
         nesterov: use Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
@@ -31,7 +32,7 @@ class SGD(Optimizer):
 
     # Keyword-only from nesterov on: torch.optim.SGD takes weight_decay before nesterov, and a
     # positional call written for it must fail rather than silently mean something else.
-    def __init__(self, params, lr: float = required, momentum: float = 0, dampening: float = 0, *,
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0, *,
                  nesterov: bool = False, weight_decay: float = 0, maximize: bool = False,
                  foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
