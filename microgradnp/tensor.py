@@ -585,6 +585,8 @@ class Tensor:
     def _check_in_place(self, op: str, value=None) -> None:
         if _watchers.count and _grad_mode.tracer is not None:
             _grad_mode.tracer.cannot_trace(f"{op} (an in-place operation on a tensor)")
+        if not self.data.flags.writeable:
+            self._refuse_read_only(op)
         if not _grad_mode.grad_enabled:
             return
         if self.requires_grad:
@@ -616,6 +618,13 @@ class Tensor:
                 "place (y = y + v, mg.where(mask, v, y), mg.stack([...]), mg.concatenate([...])), "
                 "or write v.detach() if the value should be a constant."
             )
+
+    def _refuse_read_only(self, op: str) -> None:
+        raise InvalidArgumentError(
+            f"{op}: this tensor's array is read-only: it is a view whose elements may share memory (expand, "
+            "broadcast_to, as_strided, the windows of unfold) or NumPy memory marked read-only. PyTorch writes "
+            "through such views; microgradnp cannot (a write would not reach the tensor it came from, or would "
+            "hit several elements at once). Change a copy (t = t.clone()) or write into the source tensor.")
 
     def _records(self, value=None) -> bool:
         """Whether an in-place write into this tensor is recorded in the graph: the tensor is
@@ -676,6 +685,8 @@ class Tensor:
         only while no recorded operation has used ``self``: that operation's gradient would
         otherwise flow through the new node. A node that saved the old values raises at
         backward, as in PyTorch."""
+        if not self.data.flags.writeable:
+            self._refuse_read_only(op)
         node = self._node
         where = "" if node is None else node.name
         if self._used:

@@ -189,3 +189,27 @@ def test_backward_in_one_thread_does_not_switch_recording_in_another():
         stop.set()
         thread.join()
     assert results and all(results)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_backward_in_two_threads_into_one_leaf_adds_every_gradient(compiled):
+    # (the check that .grad is None and the in-place sum raced: a contribution was lost now and then)
+    def run(w, step):
+        threads = [threading.Thread(target=lambda: [step() for _ in range(5)]) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        np.testing.assert_array_equal(w.grad, 20.0)
+
+    for _ in range(15):
+        w = mg.tensor(np.ones(200_000), requires_grad=True)
+
+        def backward(w=w):
+            (w * 2.0).sum().backward()
+
+        step = mg.compile(backward) if compiled else backward
+        if compiled:
+            step()
+            w.grad = None
+        run(w, step)

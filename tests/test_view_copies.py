@@ -180,3 +180,22 @@ def test_as_strided_keeps_the_dtype(dtype):
     out = x.as_strided((2,), (2,))
     assert out.dtype == dtype
     np.testing.assert_array_equal(out.data, np.arange(6).astype(dtype)[[0, 2]])
+
+
+@pytest.mark.parametrize("write", [lambda w: w.mul_(3), lambda w: w.fill_(1.0), lambda w: w.__setitem__(0, 5.0),
+                                   lambda w: w.__iadd__(1.0)])
+def test_a_write_into_unfolds_windows_raises_rather_than_being_lost(write):
+    # PyTorch's unfold is a view and writes through; here the windows are a copy, so a write
+    # would silently not reach x (and not bump its version): refused
+    x = mg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = x * 1
+    with pytest.raises(ValueError, match=r"read-only.*unfold"):
+        write(y.unfold(0, 2, 2))
+    with mg.no_grad(), pytest.raises(ValueError, match="read-only"):
+        write(x.unfold(0, 2, 2))
+    np.testing.assert_array_equal(y.unfold(0, 2, 2).clone().add_(1).data, [[2.0, 3.0], [4.0, 5.0]])
+
+
+def test_a_write_into_an_expanded_view_says_why_it_is_refused():
+    with pytest.raises(ValueError, match="read-only: it is a view whose elements may share memory"):
+        mg.zeros(2, 3)[:, :1].expand(2, 3).fill_(1.0)

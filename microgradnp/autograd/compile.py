@@ -44,7 +44,7 @@ from collections import OrderedDict
 import numpy as np
 
 from microgradnp import tensor as _tensor_module
-from microgradnp.autograd.engine import _accumulate_leaf, sum_to_shape, summed_axes, summed_into
+from microgradnp.autograd.engine import _accumulate_leaf, accumulating, sum_to_shape, summed_axes, summed_into
 from microgradnp.autograd.function import _PACKAGE_DIR, RELEASED, _user_origin, saved_tensors_hooks_state
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.tensor import FREED, Tensor
@@ -388,7 +388,7 @@ class _Recorder:
         self.names: dict[str, object] = {"Tensor": Tensor, "_Retrace": _Retrace, "_differs": _differs,
                                          "asarray": np.asarray, "add_reduce": np.add.reduce,
                                          "sum_to_shape": sum_to_shape, "_accumulate_leaf": _accumulate_leaf,
-                                         "summed_into": summed_into}
+                                         "summed_into": summed_into, "accumulating": accumulating}
         self.var_of: dict[int, str] = {}  # id(array) -> the replay variable holding it
         self.kept: list = []  # everything whose id is in var_of, kept alive: ids stay unique
         self.ctx_var: dict[int, str] = {}  # id(node) -> its variable
@@ -723,7 +723,8 @@ class _Recorder:
         self.leaves[id(leaf)] = leaf
         p, g = self.tensor_expression(leaf), self.operand(grad)
         if was_none and leaf._grad is grad:  # the leaf kept the array: a replay's is fresh at the same line too
-            self.kept_as_is[len(self.lines)] = f"{p}._grad = {g} if {p}._grad is None else summed_into({p}, {g})"
+            self.kept_as_is[len(self.lines)] = (f"with accumulating: {p}._grad = {g} if {p}._grad is None "
+                                                f"else summed_into({p}, {g})")
         else:
             self.kept_as_is[len(self.lines)] = None
         self.lines.append(f"_accumulate_leaf({p}, {g}, {self.handed_out})")

@@ -87,20 +87,26 @@ def sum_to_shape(grad, shape: tuple[int, ...]):
     return grad.reshape(shape) if grad.ndim != len(shape) else grad
 
 
+# Held while a gradient is added to a leaf's .grad: backward in two threads into one shared
+# leaf (a model trained by several threads) must add both, as PyTorch's AccumulateGrad does.
+accumulating = threading.Lock()
+
+
 def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
     """Add ``grad`` to ``leaf.grad``, never letting two leaves share one array."""
-    current = leaf._grad
-    if current is None:
-        # Keep the array itself when nothing else can see it (PyTorch's AccumulateGrad
-        # does the same); copy views, broadcasts and arrays handed out already.
-        if type(grad) is not np.ndarray or grad.base is not None or id(grad) in handed_out:
-            grad = np.array(grad, dtype=leaf.data.dtype)
-        elif grad.dtype != leaf.data.dtype:
-            grad = grad.astype(leaf.data.dtype)
-        handed_out.add(id(grad))
-        leaf._grad = grad
-    else:
-        leaf._grad = summed_into(leaf, grad)
+    with accumulating:
+        current = leaf._grad
+        if current is None:
+            # Keep the array itself when nothing else can see it (PyTorch's AccumulateGrad
+            # does the same); copy views, broadcasts and arrays handed out already.
+            if type(grad) is not np.ndarray or grad.base is not None or id(grad) in handed_out:
+                grad = np.array(grad, dtype=leaf.data.dtype)
+            elif grad.dtype != leaf.data.dtype:
+                grad = grad.astype(leaf.data.dtype)
+            handed_out.add(id(grad))
+            leaf._grad = grad
+        else:
+            leaf._grad = summed_into(leaf, grad)
 
 
 def summed_into(leaf: Tensor, grad) -> np.ndarray:

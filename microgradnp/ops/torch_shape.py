@@ -905,7 +905,8 @@ def unflatten(self, dim: int, sizes):
 def unfold(self, dimension: int, size: int, step: int):
     """The windows of ``size`` elements every ``step`` along ``dimension``, as
     ``Tensor.unfold``: that dimension becomes the window count, and a new last dimension
-    holds each window (a copy here, not a view; overlapping gradients add)."""
+    holds each window (a read-only copy here, not a view: an in-place write into it, which PyTorch
+    would make through into this tensor, raises; overlapping gradients add)."""
     axis = _axis(self, dimension) if self.ndim else 0
     length = self.shape[axis] if self.ndim else 1
     if step <= 0 or size < 0 or size > length:
@@ -915,7 +916,9 @@ def unfold(self, dimension: int, size: int, step: int):
     index = starts[:, None] + np.arange(size)
     source = ops.reshape(self, (1,)) if self.ndim == 0 else self
     windows = ops.moveaxis(source[(slice(None),) * axis + (index,)], axis + 1, -1)
-    return ops.reshape(windows, (size,)) if self.ndim == 0 else windows  # (a 0-d tensor: its one window, as PyTorch)
+    windows = ops.reshape(windows, (size,)) if self.ndim == 0 else windows  # (a 0-d tensor: its one window, as PyTorch)
+    windows.data.flags.writeable = False  # (a write would not reach self, as PyTorch's view's would)
+    return windows
 
 
 def take(self, index):
