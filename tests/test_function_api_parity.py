@@ -517,3 +517,63 @@ def test_init_functions_under_their_deprecated_names_warn_as_pytorch(name):
     np.testing.assert_array_equal(ours.data, expected.data)
     with pytest.warns(FutureWarning, match="deprecated"):
         getattr(torch.nn.init, name)(torch.zeros(shape), *args)
+
+
+class _Floor(mg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return np.floor(x).astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class _Identity(mg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None  # (an extra trailing None: dropped, as PyTorch drops it)
+
+
+def test_a_functions_single_integer_output_has_no_gradient_as_pytorchs():
+    x = mg.tensor([1.5, 2.5], requires_grad=True)
+    y = _Floor.apply(x)
+    assert not y.requires_grad and y.dtype == np.int64
+    (y * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])  # (only through the product's x)
+
+
+def test_an_input_a_function_returns_as_it_is_is_not_changed_by_a_write_into_the_output():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = _Identity.apply(x)
+    with pytest.raises(RuntimeError, match="view of a leaf tensor that requires grad"):
+        y.mul_(2)
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+
+
+def test_needs_input_grad_is_known_while_forward_runs():
+    seen = []
+
+    class Scale(mg.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            seen.append(ctx.needs_input_grad)
+            if ctx.needs_input_grad[0]:
+                ctx.save_for_backward(w)
+            return x * w
+
+        @staticmethod
+        def backward(ctx, grad):
+            (w,) = ctx.saved_tensors
+            return grad * w, None
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    Scale.apply(x, mg.tensor([3.0, 4.0])).sum().backward()
+    assert seen == [(True, False)]
+    np.testing.assert_array_equal(x.grad, [3.0, 4.0])

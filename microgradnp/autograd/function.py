@@ -258,6 +258,9 @@ class Function:
             bound = signature.bind(*inputs, **params)
             bound.apply_defaults()
             inputs, params = bound.args, bound.kwargs
+        builtin = cls._builtin
+        if not builtin:  # (a Function of the user's may read ctx.needs_input_grad in forward, as PyTorch's)
+            ctx.inputs = inputs
         arrays = []
         record = False
         for x in inputs:
@@ -275,7 +278,7 @@ class Function:
                 out = cls.forward(*arrays, **params)
                 cls.setup_context(ctx, tuple(arrays), out)
         except ValueError as error:
-            if type(error) is not ValueError or not cls._builtin:
+            if type(error) is not ValueError or not builtin:
                 raise
             # NumPy's refusal (a shape that does not fit...): PyTorch raises RuntimeError there.
             raise InvalidArgumentError(f"{cls.name}: {error}") from None
@@ -285,9 +288,14 @@ class Function:
             if type(out) is tuple:
                 return ctx._apply_several(out, inputs, arrays, params, record)
             out = ctx._adopt_output(out)
+        if not builtin and any(out is a for a in arrays):  # an input returned as it is: a view of it, as
+            out = out.view()  # PyTorch's (an in-place write into the result must not change that input unseen)
         dtype = out.dtype
-        if dtype is not _FLOAT64 and dtype is not _FLOAT32 and dtype.kind not in "fiub":
-            raise TypeError(_not_real(cls.name, out, inputs))
+        if dtype is not _FLOAT64 and dtype is not _FLOAT32:
+            if dtype.kind not in "fiub":
+                raise TypeError(_not_real(cls.name, out, inputs))
+            if dtype.kind != "f":  # integers and bools have no gradient, as PyTorch's
+                record = False
         result = Tensor.__new__(Tensor)
         result.data = out
         if record and mode.grad_enabled and not (ctx._non_differentiable and _marked(ctx, out)):
@@ -475,7 +483,9 @@ class Function:
     def _checked_grads(self, grads: tuple) -> tuple:
         """A user Function's gradients as arrays: one per input, each a float array of its
         input's shape or one whose broadcast axes sum to it; anything else raises naming
-        the Function."""
+        the Function. Extra trailing Nones are dropped, as PyTorch drops them."""
+        if len(grads) > len(self.inputs) and all(g is None for g in grads[len(self.inputs):]):
+            grads = grads[:len(self.inputs)]
         if len(grads) != len(self.inputs):
             raise RuntimeError(
                 f"{self.name}.backward returned {len(grads)} gradient(s) but forward had "
