@@ -239,15 +239,16 @@ def test_second_derivatives_as_pytorch(case):
     np.testing.assert_allclose(ours2.data, theirs2.numpy(), rtol=1e-12, atol=1e-14)
 
 
-def test_lgamma_is_twice_differentiable_and_says_so_at_the_third_derivative():
+def test_lgamma_differentiates_to_digamma_and_trigamma():
     x = mg.tensor([0.7, 2.5, -1.3], requires_grad=True)
     (first,) = mg.grad(x.lgamma().sum(), x, create_graph=True)
     np.testing.assert_allclose(first.data, mg.digamma(x).data, rtol=1e-15)
     (second,) = mg.grad(first.sum(), x, create_graph=True)
     # trigamma(0.7), trigamma(2.5) and trigamma(-1.3) (mpmath)
     np.testing.assert_allclose(second.data, [2.834049156694611, 0.49035775610023485, 14.53687624413708], rtol=1e-13)
-    with pytest.raises(RuntimeError, match=r"digamma\.backward works on ndarrays"):
-        mg.grad(second.sum(), x)
+    (third,) = mg.grad(second.sum(), x)  # polygamma(2) (mpmath)
+    np.testing.assert_allclose(third.data, [-6.4349928741909235, -0.2362040516417274, 68.54941347116214],
+                               rtol=1e-10)
 
 
 def test_in_place_forms_write_the_functions_values_and_refuse_tensors_that_require_grad():
@@ -393,3 +394,20 @@ def test_nanmean_of_bools_is_their_mean_not_their_count():
     flags = mg.tensor(np.array([[True, False, True, True], [False, False, True, False]]), dtype=bool)
     assert flags.nanmean().item() == flags.mean().item() == 0.5
     np.testing.assert_array_equal(flags.nanmean(dim=1).data, [0.75, 0.25])
+
+
+def test_digamma_and_lgamma_differentiate_to_the_third_order():
+    # digamma's derivative was computed on arrays only: a second mg.grad raised
+    x = mg.tensor([1.5, 2.0, 3.7], requires_grad=True)
+    (first,) = mg.grad(x.digamma().sum(), [x], create_graph=True)
+    (second,) = mg.grad(first.sum(), [x], create_graph=True)
+    (third,) = mg.grad(second.sum(), [x])
+    step = 1e-5
+    for lower, higher in ((first, second), (second, third)):
+        order = 1 if lower is first else 2
+        ahead = mg.polygamma(order, mg.tensor(x.data + step)).data
+        behind = mg.polygamma(order, mg.tensor(x.data - step)).data
+        np.testing.assert_allclose(higher.data, (ahead - behind) / (2 * step), rtol=1e-6)
+    (lgamma_third,) = mg.grad(mg.grad(mg.grad(x.lgamma().sum(), [x], create_graph=True)[0].sum(), [x],
+                                      create_graph=True)[0].sum(), [x])
+    np.testing.assert_array_equal(lgamma_third.data, second.data)

@@ -338,13 +338,22 @@ class Lgamma(_Unary):
     derivative = staticmethod(lambda a: digamma(a) if isinstance(a, Tensor) else _digamma_values(a))
 
 
-class Digamma(_Unary):
-    """``d/dx lgamma(x)`` (``torch.digamma``); its derivative is the trigamma function,
-    computed on arrays (a third derivative of ``lgamma`` raises, saying so)."""
+def _trigamma(a):
+    """The derivative of digamma: on a Tensor (create_graph), ``polygamma(1, a)``, which is
+    differentiable again (the same values as on arrays)."""
+    if isinstance(a, Tensor):
+        from microgradnp.ops.torch_more import Polygamma  # (torch_more builds on this module)
 
-    differentiable_backward = False
+        return Polygamma.apply(a, n=1)
+    return _trigamma_values(a)
+
+
+class Digamma(_Unary):
+    """``d/dx lgamma(x)`` (``torch.digamma``); its derivative is the trigamma function
+    (``polygamma(1, x)``, differentiable again)."""
+
     values = staticmethod(_digamma_values)
-    derivative = staticmethod(_trigamma_values)
+    derivative = staticmethod(_trigamma)
 
 
 def lgamma(input):  # noqa: A002
