@@ -834,3 +834,18 @@ def test_which_inputs_get_a_gradient_is_fixed_when_the_operation_is_recorded(tor
     (ours_w1, ours_w2), (theirs_w1, theirs_w2) = results
     np.testing.assert_allclose(ours_w1, theirs_w1, rtol=1e-12)
     assert ours_w2 is None and theirs_w2 is None
+
+
+def test_retained_gradients_are_filled_by_mg_grad_and_by_backward_with_inputs_as_torch():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    mg.grad((y * y).sum(), [x])
+    np.testing.assert_array_equal(y.grad, [4.0, 8.0])
+    assert x.grad is None
+    x, y = mg.tensor([1.0, 2.0], requires_grad=True), None
+    y = x * 2
+    y.retain_grad()
+    (y * y + x * 3).sum().backward(inputs=[x, y])  # (y asked for and retained: added once)
+    np.testing.assert_array_equal(y.grad, [4.0, 8.0])
+    np.testing.assert_array_equal(x.grad, [11.0, 19.0])

@@ -230,7 +230,7 @@ def run_backward(
                     entry = pending.pop(id(out), None) if out is not None else None
                     out_grads.append(None if entry is None else entry[0])
                 reached = _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create_graph,
-                                         handed_out)
+                                         handed_out, accumulate_wanted)
                 if not reached:
                     work = ()
                     continue
@@ -252,17 +252,10 @@ def run_backward(
                         tracer.hooked(tensor, f"a hook on {describe(tensor)}")
                     grad = _run_hooks(tensor, grad)
                     handed_out.add(id(grad))  # a hook saw it (or made it): a leaf's .grad gets a copy
-                if wanted_ids is None:
-                    if tensor._retains_grad:
-                        if tracer is not None:
-                            tracer.cannot_replay(f"retain_grad() on {describe(tensor)}")
-                        if create_graph:
-                            _accumulate_leaf_graph(tensor, grad, handed_out)
-                        else:
-                            plain = _as_plain(grad, tensor.data.dtype)
-                            tensor._grad = plain if tensor._grad is None else tensor._grad + plain
-                            handed_out.add(id(tensor._grad))
-                elif id(tensor) in wanted_ids:
+                is_wanted = wanted_ids is not None and id(tensor) in wanted_ids
+                if tensor._retains_grad and not (is_wanted and accumulate_wanted):  # (that adds it once)
+                    _retained(tensor, grad, tracer, create_graph, handed_out)
+                if is_wanted:
                     found[id(tensor)] = grad
                     if id(tensor) not in expand:
                         work = ()
@@ -332,7 +325,8 @@ def run_backward(
         _callbacks.queue = outer_callbacks
 
 
-def _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create_graph, handed_out) -> bool:
+def _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create_graph, handed_out,
+                   accumulate_wanted: bool) -> bool:
     """What the walk does at each output of a Function with several outputs before its
     backward: hooks (``out_grads`` is updated in place), ``retain_grad``, and for ``mg.grad``
     the outputs asked for. Returns whether backward must go on to the node's inputs."""
@@ -345,19 +339,26 @@ def _visit_outputs(outputs, out_grads, wanted_ids, expand, found, tracer, create
                 tracer.hooked(out, f"a hook on {describe(out)}")
             grad = out_grads[i] = _run_hooks(out, grad)
             handed_out.add(id(grad))
-        if wanted_ids is None:
-            if out._retains_grad:
-                if create_graph:
-                    _accumulate_leaf_graph(out, grad, handed_out)
-                else:
-                    plain = _as_plain(grad, out.data.dtype)
-                    out._grad = plain if out._grad is None else out._grad + plain
-                    handed_out.add(id(out._grad))
-        else:
+        if out._retains_grad and not (accumulate_wanted and id(out) in wanted_ids):  # (that adds it once)
+            _retained(out, grad, tracer, create_graph, handed_out)
+        if wanted_ids is not None:
             if id(out) in wanted_ids:
                 found[id(out)] = grad
             reached = reached or id(out) in expand
     return reached
+
+
+def _retained(tensor: Tensor, grad, tracer, create_graph: bool, handed_out: set[int]) -> None:
+    """``retain_grad()``: the gradient reaching ``tensor`` is added to its ``.grad``, by
+    ``backward`` and by ``mg.grad`` alike, as PyTorch's."""
+    if tracer is not None:
+        tracer.cannot_replay(f"retain_grad() on {describe(tensor)}")
+    if create_graph:
+        _accumulate_leaf_graph(tensor, grad, handed_out)
+    else:
+        plain = _as_plain(grad, tensor.data.dtype)
+        tensor._grad = plain if tensor._grad is None else tensor._grad + plain
+        handed_out.add(id(tensor._grad))
 
 
 def _run_node_hooks(node, hooks, grads: tuple, tracer, grad_outputs=None) -> tuple:

@@ -282,6 +282,7 @@ def _walk(output: Tensor, seed) -> list[_Visit]:
     leaves = [t for t in tensors if t._node is None and t.requires_grad]
     visits: list[_Visit] = []
     watched = []
+    retained = [(t, t._grad) for t in tensors if t._retains_grad]  # (mg.grad adds to them, as PyTorch's)
     try:
         for node in nodes.values():
             # An attribute on the node hides its class's backward from the engine's
@@ -296,6 +297,8 @@ def _walk(output: Tensor, seed) -> list[_Visit]:
                 node.backward = own
             else:
                 del node.backward
+        for tensor, grad in retained:
+            tensor._grad = grad
     return visits
 
 
