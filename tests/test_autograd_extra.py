@@ -843,7 +843,7 @@ def test_retained_gradients_are_filled_by_mg_grad_and_by_backward_with_inputs_as
     mg.grad((y * y).sum(), [x])
     np.testing.assert_array_equal(y.grad, [4.0, 8.0])
     assert x.grad is None
-    x, y = mg.tensor([1.0, 2.0], requires_grad=True), None
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
     y.retain_grad()
     (y * y + x * 3).sum().backward(inputs=[x, y])  # (y asked for and retained: added once)
