@@ -418,3 +418,11 @@ def test_half_precision_reductions_sum_in_single_precision_as_torch(torch, name,
         np.testing.assert_array_equal(got.data, want)
     x.mean().backward()
     assert x.grad.dtype == np.float16
+
+
+def test_an_integer_pair_made_float_keeps_each_operands_own_values():
+    # uint8 with a 0-d int64 -1 was cast to uint8 first (255) before becoming a float
+    small = mg.tensor(np.array([1, 2], np.uint8), dtype=np.uint8)
+    minus_one = mg.tensor(-1, dtype=np.int64)
+    np.testing.assert_allclose(mg.atan2(small, minus_one).data, np.arctan2([1.0, 2.0], -1.0))
+    np.testing.assert_array_equal((small / mg.tensor(-2, dtype=np.int64)).data, [-0.5, -1.0])

@@ -161,12 +161,14 @@ def floating_pair(a, b):
     """``promote(a, b)`` for a function whose values are not integers (true division, atan2,
     hypot...): an integer or bool result dtype becomes the default float dtype, as in PyTorch
     (``int32 / int32`` is a float tensor)."""
-    a, b = promote(a, b)
-    dtype = a.dtype if isinstance(a, np.ndarray) else getattr(b, "dtype", None)
+    promoted_a, promoted_b = promote(a, b)
+    dtype = promoted_a.dtype if isinstance(promoted_a, np.ndarray) else getattr(promoted_b, "dtype", None)
     if dtype is not None and dtype.kind in "biu":
+        # each operand to the float dtype from its own values (uint8 with a 0-d -1: -1, not 255)
         default = get_default_dtype()
-        a, b = (x.astype(default) if isinstance(x, np.ndarray) else float(x) for x in (a, b))
-    return a, b
+        return tuple(np.asarray(x).astype(default) if isinstance(x, np.ndarray | np.generic) else float(x)
+                     for x in (a, b))
+    return promoted_a, promoted_b
 
 
 def _promoted(*operands):
