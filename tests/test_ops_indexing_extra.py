@@ -400,3 +400,18 @@ def test_a_float_tensor_index_says_how_to_index():
             x[index]
     np.testing.assert_array_equal(x[mg.tensor([True, False]).bool()].data, [[0.0, 1.0, 2.0]])
     np.testing.assert_array_equal(x[:, mg.tensor([2, 0]).long()].data, [[2.0, 0.0], [5.0, 3.0]])
+
+
+@pytest.mark.parametrize("index", [(0, slice(None), (2, 1, 0)), (1, None, (2, 1, 0)),
+                                   (1, (2, 1, 0), None, (3, 0, 1))])
+def test_a_tuple_inside_an_index_is_an_array_with_pytorchs_int_rule(index):
+    # x[0, :, (2, 1, 0)] is x[0, :, [2, 1, 0]]: the sliced axis first (a tuple was read as NumPy does: (3, 5))
+    x = np.arange(40.0).reshape(2, 5, 4)
+    as_list = tuple(list(part) if isinstance(part, tuple) else part for part in index)
+    t = mg.tensor(x, requires_grad=True)
+    np.testing.assert_array_equal(t[index].data, mg.tensor(x)[as_list].data)
+    assert t[(0, slice(None), (2, 1, 0))].shape == (5, 3)
+    (t[index] * 2).sum().backward()
+    listed = mg.tensor(x, requires_grad=True)
+    (listed[as_list] * 2).sum().backward()
+    np.testing.assert_array_equal(t.grad, listed.grad)

@@ -139,7 +139,7 @@ def _is_int(part) -> bool:
 
 
 def _is_array(part) -> bool:
-    return isinstance(part, np.ndarray | list) and not _is_int(part)
+    return isinstance(part, np.ndarray | list | tuple) and not _is_int(part)
 
 
 def torch_steps(index):
