@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import math
@@ -369,6 +370,31 @@ class Tensor:
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``)."""
         self.grad = None
+
+    def __copy__(self) -> Tensor:
+        """``copy.copy``: a new leaf on the same memory, as PyTorch's: its ``requires_grad``
+        and name, with no gradient, graph or hooks (a backward through the copy must not add
+        into this tensor's ``.grad``)."""
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _GRAPH_STATE})
+        copied._requires_grad = self._requires_grad
+        return copied
+
+    def __deepcopy__(self, memo) -> Tensor:
+        """``copy.deepcopy``: as PyTorch's, of a leaf only (the copy of an intermediate would
+        send its gradients to copies of the leaves), with its values and gradient copied and
+        without its hooks."""
+        if self._node is not None:
+            raise RuntimeError(
+                f"copy.deepcopy: {describe(self)} is not a leaf: only tensors created explicitly (graph leaves) can "
+                "be deep-copied, as in PyTorch. Deep-copy t.detach() (add .requires_grad_() for a new leaf) instead.")
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        for key, value in self.__dict__.items():
+            if key not in _GRAPH_STATE or key == "_grad":
+                copied.__dict__[key] = copy.deepcopy(value, memo)
+        copied._requires_grad = self._requires_grad
+        return copied
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied) as a new leaf with no graph."""
@@ -1339,6 +1365,11 @@ def _restored_generator(seed: int, state: dict) -> Generator:
     generator = Generator().set_state(state)
     generator._seed = seed
     return generator
+
+
+# What ties a tensor to a graph, which copies do not take (see Tensor.__copy__)
+_GRAPH_STATE = frozenset({"_node", "_grad", "_hooks", "_retains_grad", "_used", "_grad_graph", "_no_grad_view",
+                          "_requires_grad"})
 
 
 def _rng(rng) -> np.random.Generator:

@@ -1115,3 +1115,44 @@ def test_public_names_exist(name):
 )
 def test_tensor_attributes_and_methods_exist(name):
     assert hasattr(mg.tensor([1.0], requires_grad=True), name)
+
+
+def test_copy_copy_is_a_new_leaf_on_the_same_memory_without_the_gradient_as_pytorchs():
+    import copy
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    shallow = copy.copy(x)
+    assert shallow.grad is None and shallow.requires_grad and shallow.is_leaf
+    assert np.shares_memory(shallow.data, x.data)
+    (shallow * shallow).sum().backward()  # (it added into x.grad: the array was shared)
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    copied_intermediate = copy.copy(x * 3)
+    assert copied_intermediate.is_leaf and copied_intermediate.requires_grad
+
+
+def test_copy_deepcopy_copies_a_leaf_with_its_gradient_but_not_its_hooks_and_refuses_an_intermediate():
+    import copy
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    x.register_hook(lambda g: g * 10)
+    deep = copy.deepcopy(x)
+    assert not np.shares_memory(deep.data, x.data) and deep.grad is not x.grad
+    (deep * 1).sum().backward()
+    np.testing.assert_array_equal(deep.grad, [3.0, 5.0])  # its copied gradient + 1, no hook
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    with pytest.raises(RuntimeError, match="not a leaf"):
+        copy.deepcopy(x * 3)
+
+
+def test_a_uint8_tensor_indexes_as_a_mask_as_in_pytorch():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    mask = mg.tensor([1, 0, 1], dtype=np.uint8)
+    picked = x[mask]
+    picked.sum().backward()
+    np.testing.assert_array_equal(picked.data, [1.0, 3.0])
+    np.testing.assert_array_equal(x.grad, [1.0, 0.0, 1.0])
+    z = mg.tensor([1.0, 2.0, 3.0])
+    z[mask] = 5.0
+    np.testing.assert_array_equal(z.data, [5.0, 2.0, 5.0])

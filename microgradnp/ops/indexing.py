@@ -34,6 +34,8 @@ def _plain_part(part):
     """An index part as NumPy takes it; a 0-d integer tensor is an int, as in PyTorch (x[i] is
     then a view, which an in-place change writes through)."""
     array = _data(part)
+    if array is not part and type(array) is np.ndarray and array.dtype == np.uint8 and array.ndim:
+        return array.astype(bool)  # a uint8 tensor indexes as a mask, as in PyTorch (which deprecates it)
     if type(array) is np.ndarray and not array.ndim and array.dtype.kind in "iu":
         if watchers.count and mode.tracer is not None and (array is not part or mode.tracer.computed(array)):
             # An mg.compile trace: the position becomes a Python int, which a replay would keep
