@@ -377,7 +377,6 @@ class Tensor:
         into this tensor's ``.grad``)."""
         copied = type(self).__new__(type(self))
         copied.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _GRAPH_STATE})
-        copied._requires_grad = self._requires_grad
         return copied
 
     def __deepcopy__(self, memo) -> Tensor:
@@ -393,7 +392,6 @@ class Tensor:
         for key, value in self.__dict__.items():
             if key not in _GRAPH_STATE or key == "_grad":
                 copied.__dict__[key] = copy.deepcopy(value, memo)
-        copied._requires_grad = self._requires_grad
         return copied
 
     def detach(self) -> Tensor:
@@ -1368,8 +1366,7 @@ def _restored_generator(seed: int, state: dict) -> Generator:
 
 
 # What ties a tensor to a graph, which copies do not take (see Tensor.__copy__)
-_GRAPH_STATE = frozenset({"_node", "_grad", "_hooks", "_retains_grad", "_used", "_grad_graph", "_no_grad_view",
-                          "_requires_grad"})
+_GRAPH_STATE = frozenset({"_node", "_grad", "_hooks", "_retains_grad", "_used", "_grad_graph", "_no_grad_view"})
 
 
 def _rng(rng) -> np.random.Generator:
