@@ -530,6 +530,11 @@ class Tensor:
     def __iter__(self):
         return (self[i] for i in range(len(self.data)))
 
+    def __reversed__(self):
+        # PyTorch's: the tensor flipped along its first axis (a differentiable op), not
+        # Python's iterator over rows; a 0-d tensor comes back as it is.
+        return self if self.data.ndim == 0 else self.flip(0)
+
     def __bool__(self) -> bool:
         _reading(self, "bool(t) (an `if` or `while` on a tensor)")
         if self.data.size != 1:

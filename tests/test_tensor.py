@@ -422,6 +422,17 @@ def test_len_and_iter(x_values):
     np.testing.assert_array_equal(x.grad, np.array([[1.0] * 3, [2.0] * 3]))
 
 
+def test_reversed_flips_the_first_axis_on_the_graph_as_pytorch(x_values):
+    x = mg.tensor(x_values, requires_grad=True)
+    flipped = reversed(x)
+    assert isinstance(flipped, mg.Tensor)
+    np.testing.assert_array_equal(flipped.data, x_values[::-1])
+    (flipped * mg.tensor([[1.0], [2.0]])).sum().backward()  # row k of the result weighted k + 1
+    np.testing.assert_array_equal(x.grad, np.array([[2.0] * 3, [1.0] * 3]))
+    scalar = mg.tensor(3.0)
+    assert reversed(scalar) is scalar
+
+
 @pytest.mark.parametrize(("value", "expected"), [(0.0, False), (-0.5, True), ([[3.0]], True)])
 def test_bool(value, expected):
     assert bool(mg.tensor(value)) is expected
