@@ -758,6 +758,13 @@ class _Recorder:
                 if g is not None:
                     self.lines.append(f"{self._bind(g, self._new('g'))} = {results}[{i}]")
 
+    def handed_out_too(self, shared: list) -> None:
+        """The engine marked arrays a rule gave to several inputs: a replay marks its own."""
+        if self.paused:
+            return
+        self.handed_out_lines.append(len(self.lines))
+        self.lines.append(f"{self.handed_out}.update(({', '.join(f'id({self.operand(g)})' for g in shared)},))")
+
     def grad_assigned(self, tensor, value) -> None:
         if self.paused:
             return

@@ -109,6 +109,21 @@ def _accumulate_leaf(leaf: Tensor, grad, handed_out: set[int]) -> None:
             leaf._grad = summed_into(leaf, grad)
 
 
+def _shared(grads: tuple) -> list:
+    """The arrays a rule hands to more than one input (``add``'s backward gives its own
+    gradient to both), which a leaf must copy rather than keep as its ``.grad``."""
+    if len(grads) == 2:  # (the usual case, without a set)
+        first = grads[0]
+        return [first] if first is not None and first is grads[1] else []
+    seen, shared = set(), []
+    for g in grads:
+        if g is not None:
+            if id(g) in seen:
+                shared.append(g)
+            seen.add(id(g))
+    return shared
+
+
 def summed_into(leaf: Tensor, grad) -> np.ndarray:
     """``leaf.grad + grad`` in the leaf's dtype: a gradient in a wider dtype (a float64
     constant met a float32 leaf) must not widen ``.grad``. Added in place, as PyTorch
@@ -286,6 +301,12 @@ def run_backward(
                     grads = tuple(g if need else None for g, need in zip(grads, needs))
                     grad_outputs = (grad,) if uses is not None else tuple(out_grads)
                     grads = _run_node_hooks(node, node._posthooks, grads, tracer, grad_outputs)
+            if len(grads) > 1:
+                shared = _shared(grads)
+                if shared:  # a leaf that kept it as .grad would add into it in place while another node waits on it
+                    handed_out.update(map(id, shared))
+                    if tracer is not None:
+                        tracer.handed_out_too(shared)
             if needed is None:
                 work = zip(node.inputs, grads)
             else:  # mg.grad: only along the paths to the inputs asked for
