@@ -135,6 +135,27 @@ def test_collate_of_nested_samples_matches_torch():
     assert_same(ours, theirs)
 
 
+@pytest.mark.parametrize(("numbers", "expected"), [
+    ([1, 2.5], np.array([1.0, 2.5])),  # an int first: still a float batch (2.5 was cut to 2)
+    ([True, 2], np.array([1, 2])),  # a bool first: an int batch (2 was made True)
+    ([2.5, 1], np.array([2.5, 1.0])),
+    ([True, False], np.array([True, False])),
+    ([3, 4], np.array([3, 4])),
+])
+def test_collated_numbers_take_the_kind_of_the_whole_batch(numbers, expected):
+    _, batch = plain(default_collate(numbers))
+    np.testing.assert_array_equal(batch, expected)
+    assert batch.dtype.kind == expected.dtype.kind
+
+
+def test_collated_tensors_that_require_grad_stay_on_the_graph():
+    samples = [mg.tensor([1.0, 2.0], requires_grad=True), mg.tensor([3.0, 4.0], requires_grad=True)]
+    batch = default_collate(samples)
+    assert batch.requires_grad
+    (batch * mg.tensor([[1.0], [2.0]])).sum().backward()
+    np.testing.assert_array_equal(samples[1].grad, [2.0, 2.0])
+
+
 def test_loader_over_a_list_of_nested_samples_matches_torch():
     torch = pytest.importorskip("torch")
     samples = nested_samples()  # a plain list: __getitem__ and __len__, not a list of numbers

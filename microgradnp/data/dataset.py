@@ -459,7 +459,9 @@ def default_collate(batch: list):
       keep their dtype, Python floats take the default dtype);
     - integer and bool ndarrays, ints and bools are stacked into an **ndarray** (``int64`` for
       Python ints), as the arrays form of ``DataLoader`` yields class labels: a Tensor would turn
-      them into floats;
+      them into floats; numbers take the kind of the whole batch (``[1, 2.5]`` is a float
+      batch, ``[True, 2]`` an int one), as ``torch.tensor(batch)``;
+    - Tensors that require grad are stacked on the graph (``mg.stack``), as PyTorch's;
     - strings stay a list; dicts become a dict of batches, tuples and lists a list of batches,
       named tuples a named tuple of batches, recursively.
 
@@ -468,14 +470,20 @@ def default_collate(batch: list):
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return _stack([t.data for t in batch], as_tensor=True)
+        batched = _stack([t.data for t in batch], as_tensor=True)
+        if any(t.requires_grad for t in batch):  # on the graph, as torch.stack (checked above for shapes)
+            from microgradnp.ops import stack
+            return stack(batch)
+        return batched
     if isinstance(elem, str | bytes):
         return batch
     if isinstance(elem, np.ndarray | np.generic) or hasattr(elem, "__array__"):
         return _stack([np.asarray(sample) for sample in batch], as_tensor=False)
-    if isinstance(elem, bool | numbers.Integral):
-        return np.array(batch, dtype=np.bool_ if isinstance(elem, bool) else np.int64)
-    if isinstance(elem, numbers.Real):
+    if isinstance(elem, numbers.Real):  # the kind of the whole batch, not of its first sample (torch.tensor(batch))
+        if all(isinstance(sample, bool) for sample in batch):
+            return np.array(batch, dtype=np.bool_)
+        if all(isinstance(sample, numbers.Integral) for sample in batch):
+            return np.array(batch, dtype=np.int64)
         return Tensor._wrap(_as_float_array(batch))
     if isinstance(elem, Mapping):
         return _rebuild(elem, {key: default_collate([sample[key] for sample in batch]) for key in elem})
