@@ -679,17 +679,25 @@ class Tensor:
         result = None if fast else _ops.primitive.result_dtype(data, other)
         if result is not None and ufunc is np.true_divide and result.kind in "biu":
             result = _default_dtype  # int / int is a float
+        casting = "same_kind"
         if result is not None:
-            if not np.can_cast(result, data.dtype, "same_kind"):
+            # PyTorch's rule: refused only for a result of a higher kind (bool < int < float <
+            # complex); an int64 result into uint8 data wraps, as there, where NumPy's same_kind refuses.
+            if _KIND_RANK[result.kind] > _KIND_RANK[data.dtype.kind]:
                 raise DtypeError(
                     f"{op}: the result type {result} cannot be cast to this tensor's dtype {data.dtype} "
                     f"in place (PyTorch refuses it too). Compute a new tensor instead (t = t {_SYMBOLS.get(op, op)} "
                     "other), or convert first (t = t.double(), t.float())"
                 )
-            if result != data.dtype and isinstance(other, np.ndarray | np.generic) and np.ndim(other) == 0:
+            if (isinstance(other, np.ndarray | np.generic) and np.ndim(other) == 0 and other.dtype != result) or (
+                    kind is int and result.kind in "iu"):  # computed in the result dtype (an int wraps), as PyTorch
                 other = np.asarray(other).astype(result)
+            if not np.can_cast(result, data.dtype, "same_kind"):
+                casting = "unsafe"
+        if ufunc is np.floor_divide or ufunc is np.remainder:  # (t //= 0 on ints raises, as t // 0)
+            _ops.elementwise._refuse_integer_division_by_zero(data, other)
         try:
-            ufunc(data, other, out=data)
+            ufunc(data, other, out=data, casting=casting)
         except TypeError:  # a string, None, an object...: say what is accepted
             _ops.primitive.refuse_non_numbers(op, self, other)
             raise
@@ -1504,6 +1512,7 @@ from microgradnp.autograd.grad_mode import enable_grad as _enable_grad  # noqa: 
 from microgradnp.autograd.grad_mode import mode as _grad_mode  # noqa: E402
 from microgradnp.autograd.grad_mode import watchers as _watchers  # noqa: E402
 from microgradnp.ops import torch_methods as _torch_methods  # noqa: E402
+from microgradnp.ops.primitive import _CATEGORY as _KIND_RANK  # noqa: E402
 
 argmax = _ops.torch_names(_argmax_or_min(np.argmax))
 argmin = _ops.torch_names(_argmax_or_min(np.argmin))

@@ -573,8 +573,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if watchers.count and mode.tracer is not None:
                 mode.tracer.made(np.zeros_like, (x.data,), {}, zeros)
             results.append(Tensor._wrap(zeros))
-        elif isinstance(g, Tensor):
-            results.append(g)
+        elif isinstance(g, Tensor):  # (create_graph) in the input's dtype, on the graph, as PyTorch's
+            results.append(g if g.data.dtype == x.data.dtype or x.data.dtype.kind != "f" else g.to(x.data.dtype))
         else:
             result = np.array(g, dtype=x.data.dtype)
             if watchers.count and mode.tracer is not None:

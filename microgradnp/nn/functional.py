@@ -721,6 +721,8 @@ class WindowedSum(_ops.primitive.Primitive):
     @staticmethod
     def forward(ctx, x, weights):
         ctx.weights = weights
+        if x.dtype.kind != "f":  # ints in the weights' (default float) dtype: NumPy's dot would give float64
+            x = x.astype(weights.dtype)
         # One 2-D GEMM over all the leading axes (NumPy's batched ``@`` would loop over them).
         with np.errstate(invalid="ignore"):  # 0 * inf: replaced below, as PyTorch does not warn
             out = np.dot(x.reshape(-1, x.shape[-1]), weights.T).reshape(*x.shape[:-1], len(weights))

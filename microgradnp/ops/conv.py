@@ -32,9 +32,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from microgradnp.errors import InvalidArgumentError
-from microgradnp.ops.primitive import Primitive
+from microgradnp.ops.primitive import Primitive, promote_types
 from microgradnp.ops.shape import broadcast_to, expand_dims, squeeze
-from microgradnp.tensor import Tensor, _data
+from microgradnp.tensor import Tensor, _data, get_default_dtype
 
 
 # -- geometry ------------------------------------------------------------------------------
@@ -242,8 +242,10 @@ class _Lease:
 
 
 def _float_dtype(*arrays) -> np.dtype:
-    """The dtype of the result: the arrays' own when floating, else the float that holds them."""
-    return np.result_type(*(a.dtype for a in arrays), np.float16)
+    """The dtype of the result, PyTorch's promotion of the arrays' (a float32 input with an int
+    weight is float32); the default float dtype when none of them is floating."""
+    dtype = functools.reduce(promote_types, (a.dtype for a in arrays))
+    return dtype if dtype.kind == "f" else get_default_dtype()
 
 
 def _channel_major(x: np.ndarray) -> bool:
@@ -415,6 +417,10 @@ class Conv1d(Primitive):
         out_channels, group_in, *kernels = weight.shape
         taps = math.prod(kernels)
         dtype = _float_dtype(x, weight)
+        if weight.dtype.kind != "f":  # (an int weight: NumPy's matmul with float32 columns would give float64)
+            weight = weight.astype(dtype)
+        if bias is not None and np.asarray(bias).dtype.kind != "f":
+            bias = np.asarray(bias, dtype=dtype)
         w_rows = weight.reshape(groups, out_channels // groups, group_in * taps)
 
         # The bias rides along as one more column of the weight against a row of ones:

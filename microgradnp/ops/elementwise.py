@@ -293,6 +293,8 @@ class Clip(Primitive):
     def forward(ctx, a, lo, hi):
         if lo is None and hi is None:
             raise InvalidArgumentError("clip: give at least one of lo and hi")
+        # A NumPy number counts as a Python one (np.float64(0.5) must not make float32 data float64)
+        lo, hi = (x.item() if isinstance(x, np.generic) else x for x in (lo, hi))
         # Array bounds, or integer data with a float bound: PyTorch's result dtype (an int tensor
         # clamped at 2.5 is of the default float dtype, where NumPy gives float64).
         if type(lo) is np.ndarray or type(hi) is np.ndarray or np.result_type(a).kind in "biu":
@@ -905,7 +907,7 @@ class Logit(Primitive):
         else:
             outside, fill = (values < ctx.eps) | (values > 1 - ctx.eps), 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            slope = grad / (a * (1 - a))
+            slope = grad / (a * (1 - a) + 0.0)  # (+ 0.0: +inf at -0.0, as PyTorch's)
         return np.where(outside, fill, slope) if np.any(outside) else slope
 
 

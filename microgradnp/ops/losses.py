@@ -154,6 +154,7 @@ class _PiecewiseQuadraticLoss(_ElementwiseLoss):
 
     @classmethod
     def forward(cls, ctx, x, target, reduction="mean", width: float = 1.0):
+        width = float(width)  # (a NumPy float64 width must not make float32 losses float64)
         cls._setup(ctx, x, target, reduction)
         if not width >= 0:
             raise InvalidArgumentError(f"{cls.name}: {cls.width_name} must be >= 0, got {width}")
@@ -350,6 +351,7 @@ class CrossEntropyLoss(Primitive):
 
     @staticmethod
     def forward(ctx, logits, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+        label_smoothing = float(label_smoothing)  # (a NumPy float64 must not make float32 losses float64)
         check_reduction(reduction, "cross_entropy")
         ctx.unbatched = logits.ndim == 1
         if ctx.unbatched:

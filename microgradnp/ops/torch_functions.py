@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import itertools
 import math
 import numbers
@@ -64,6 +65,13 @@ def _method_function(name: str):
     """``torch.<name>(input, *args, **kwargs)``: ``input.<name>(*args, **kwargs)``."""
 
     def function(input, *args, **kwargs):  # noqa: A002  (PyTorch's argument name)
+        other = args[0] if args else kwargs.get("other")
+        if isinstance(input, numbers.Number | np.generic) and isinstance(other, Tensor):
+            # A number first counts as a number (torch.add(1.0, x32) is float32, torch.mul(2, i8)
+            # int8): a 0-d tensor of the default dtype would outrank a 0-d float32 tensor or ints.
+            dtype = primitive.result_dtype(input, other.data)
+            if dtype is not None:
+                return getattr(Tensor._wrap(np.asarray(input, dtype=dtype)), name)(*args, **kwargs)
         return getattr(_tensor(input), name)(*args, **kwargs)
 
     function.__name__ = function.__qualname__ = name
@@ -78,6 +86,10 @@ del _name
 subtract = _method_function("sub")  # the method t.subtract is NumPy's, without alpha=
 
 # -- arithmetic ------------------------------------------------------------------------------------------------
+
+
+def _int_result(x, y) -> np.dtype:
+    return primitive.result_dtype(x, y) or np.result_type(x, y)
 
 
 def div(input, other, *, rounding_mode=None):  # noqa: A002
@@ -96,9 +108,11 @@ def div(input, other, *, rounding_mode=None):  # noqa: A002
     if rounding_mode is not None and np.result_type(a, b).kind in "iub":
         if np.any(np.asarray(b) == 0):
             raise ZeroDivisionError("div: integer division by zero (convert to float for inf/nan results)")
+        # (in PyTorch's result dtype: uint8 by a 0-d int64 stays uint8, where NumPy gives int64)
         if rounding_mode == "floor":
-            return _no_grad_on_data(np.floor_divide)(input, other)
-        return _no_grad_on_data(lambda x, y: np.asarray(np.fix(np.true_divide(x, y))).astype(np.result_type(x, y)))(
+            return _no_grad_on_data(lambda x, y: np.asarray(np.floor_divide(x, y)).astype(_int_result(x, y)))(
+                input, other)
+        return _no_grad_on_data(lambda x, y: np.asarray(np.fix(np.true_divide(x, y))).astype(_int_result(x, y)))(
             input, other)
     if rounding_mode is None:
         return ops.divide(input, other)
@@ -431,7 +445,7 @@ def block_diag(*tensors):
         blocks.append(x.reshape(*((1, 1) if x.ndim == 0 else (1, -1) if x.ndim == 1 else x.shape)))
     if not blocks:
         return zeros(1, 0)
-    dtype = np.result_type(*(b.dtype for b in blocks))
+    dtype = functools.reduce(primitive.promote_types, (b.dtype for b in blocks))  # PyTorch's promotion, not NumPy's
     width = builtins.sum(b.shape[1] for b in blocks)
     rows, before = [], 0
     for b in blocks:

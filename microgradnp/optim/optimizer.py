@@ -298,7 +298,8 @@ class Optimizer:
         (L2 decay) unless ``l2`` is False. ``grad`` itself is never modified; the result may be it."""
         weight_decay = group["weight_decay"] if l2 else 0
         if weight_decay:
-            decayed = param * weight_decay
+            # (in the parameter's dtype: a NumPy float64 weight_decay would make float32 state float64)
+            decayed = np.multiply(param, weight_decay, dtype=param.dtype)
             if group["maximize"]:
                 decayed -= grad
             else:
