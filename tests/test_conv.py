@@ -197,6 +197,37 @@ def test_max_pool1d_ties_and_nan_like_pytorch(torch, rng):
     assert np.isnan(out).any()
 
 
+@pytest.mark.parametrize(("pool", "shape", "kwargs"), [
+    (F.max_pool1d, (2, 2, 7), dict(kernel_size=3, stride=2, padding=1)),
+    (F.max_pool2d, (1, 1, 3, 3), dict(kernel_size=3, stride=1, padding=1)),
+    (F.max_pool2d, (1, 2, 5, 6), dict(kernel_size=(3, 2), stride=(2, 1), padding=1, dilation=(1, 2))),
+    (F.max_pool3d, (1, 1, 4, 4, 4), dict(kernel_size=3, stride=2, padding=1)),
+])
+def test_a_window_of_minus_inf_sends_its_gradient_to_a_real_entry_not_the_padding(pool, shape, kwargs):
+    # Masking with -inf before pooling: such a window's arg-max is its first real entry (PyTorch's),
+    # the padding taken as a -inf entry lost the window's gradient.
+    x = np.full(shape, -np.inf)
+    x.reshape(-1)[::5] = np.arange(len(x.reshape(-1)[::5]), dtype=float)
+    leaf_x = leaf(x)
+    out = pool(leaf_x, **kwargs)
+    out.sum().backward()
+    assert leaf_x.grad.sum() == out.data.size  # every window's gradient reached the input
+    without = pool(leaf(x), return_indices=True, **kwargs)[1] if pool is not F.max_pool3d else None
+    if without is not None:  # the indices path, a separate rule, agrees on where it goes
+        counts = np.bincount(without.data.reshape(shape[0], shape[1], -1)[0, 0], minlength=x[0, 0].size)
+        np.testing.assert_array_equal(leaf_x.grad[0, 0].reshape(-1), counts)
+
+
+def test_max_pool_of_minus_inf_windows_matches_pytorch(torch, rng):
+    x = np.full((2, 2, 6, 6), -np.inf)
+    x.reshape(-1)[rng.choice(x.size, 12, replace=False)] = rng.standard_normal(12)
+    upstream = rng.standard_normal(F.max_pool2d(x, 3, 2, 1).shape)
+    expected = torch_grads(torch, lambda x: torch.nn.functional.max_pool2d(x, 3, 2, 1), [x], upstream)
+    out, grads = grads_of(lambda x: F.max_pool2d(x, 3, 2, 1), [x], upstream)
+    np.testing.assert_array_equal(out, expected[0])
+    assert_all_close(grads, expected[1])
+
+
 def test_max_pool1d_gradient_goes_to_the_first_maximum_and_nan_wins():
     x = leaf([[[1.0, 3.0, 3.0, 2.0, 5.0, 5.0]]])
     out = F.max_pool1d(x, 2, stride=1)

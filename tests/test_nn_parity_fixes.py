@@ -277,3 +277,16 @@ def test_normalize_p_le_0_gradcheck_dtype_and_errors():
         assert out.dtype == np.float32 and x32.grad.dtype == np.float32
     with pytest.raises(ValueError, match="p must be a number"):
         F.normalize(x, p="fro")
+
+
+def test_adaptive_max_pool_takes_the_last_nan_of_a_window_as_pytorch():
+    # PyTorch's running maximum takes every NaN it meets; np.argmax stops at the first.
+    x = mg.tensor(np.array([[[1.0, np.nan, 3.0, np.nan, 2.0, 0.5]]]), requires_grad=True)
+    out, indices = F.adaptive_max_pool1d(x, 2, return_indices=True)
+    assert indices.data.tolist() == [[[1, 3]]]
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[[0.0, 1.0, 0.0, 1.0, 0.0, 0.0]]])
+    plane = np.arange(12.0).reshape(1, 1, 3, 4)
+    plane[0, 0, 0, 0] = plane[0, 0, 1, 1] = np.nan
+    _, flat = F.adaptive_max_pool2d(mg.tensor(plane), 1, return_indices=True)
+    assert flat.data.tolist() == [[[[5]]]]  # row-major order: (1, 1) comes after (0, 0)

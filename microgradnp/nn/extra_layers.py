@@ -1544,14 +1544,21 @@ def _adaptive_max_pool(name: str, input, output_size, ndim: int, return_indices:
     data = np.asarray(_data(input))
     lead = data.shape[:-ndim]
     # PyTorch's windows: output k spans floor(k n / out) to ceil((k + 1) n / out) - 1 on each axis;
-    # the maximum is the first one in row-major order (a NaN counts as the maximum).
+    # the maximum is the first one in row-major order, and a NaN counts as the maximum (the
+    # last NaN: PyTorch's running maximum takes every NaN it meets).
     spans = [[((k * n) // s, -((-(k + 1) * n) // s)) for k in range(s)] for n, s in zip(spatial, sizes, strict=True)]
     flat = data.reshape(*lead, -1)
     indices = np.empty((*lead, math.prod(sizes)), dtype=np.int64)
     positions = np.arange(math.prod(spatial)).reshape(spatial)
     for j, window in enumerate(itertools.product(*spans)):
         where = positions[tuple(slice(a, b) for a, b in window)].reshape(-1)
-        indices[..., j] = where[np.argmax(flat[..., where], axis=-1)]
+        values = flat[..., where]
+        best = np.argmax(values, axis=-1)
+        if values.dtype.kind == "f":
+            nans = np.isnan(values)
+            last_nan = nans.shape[-1] - 1 - np.argmax(nans[..., ::-1], axis=-1)
+            best = np.where(nans.any(axis=-1), last_nan, best)
+        indices[..., j] = where[best]
     values = ops.take_along_axis(ops.reshape(input, (*lead, -1)), indices, axis=-1)
     out = ops.reshape(values, (*lead, *sizes))
     return (out, Tensor(indices.reshape(*lead, *sizes), dtype=np.int64)) if return_indices else out

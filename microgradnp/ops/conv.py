@@ -536,6 +536,16 @@ def _conv_backward_on_tensors(ctx, grad, x, weight):
 
 
 # -- pooling -------------------------------------------------------------------------------
+def _first_real_taps(shape: tuple, gs: tuple[Geometry, ...]) -> np.ndarray:
+    """The (*out) index of each window's first tap on the input rather than on its padding."""
+    inside, buffer = _padded(np.ones((1, 1, *shape[2:])), gs, 0.0)
+    windows = _windows(inside, gs)
+    first = np.argmax(windows.reshape(*windows.shape[: 2 + len(gs)], -1), axis=-1)
+    if buffer is not None:
+        _scratch.give(buffer)
+    return first
+
+
 class MaxPool1d(Primitive):
     """The largest entry of each window (``-inf`` padding), as ``torch.nn.functional.max_pool1d``
     (and ``max_pool2d`` on (N, C, H, W): ``MaxPool2d`` is the same rule).
@@ -566,6 +576,9 @@ class MaxPool1d(Primitive):
             np.copyto(arg, k, where=larger)
         if padded is not None:
             _scratch.give(padded)
+            stuck = best == -np.inf
+            if stuck.any():  # only -inf in a window: its first real entry gets the gradient, as in PyTorch, not padding
+                np.copyto(arg, _first_real_taps(x.shape, gs).astype(arg.dtype), where=stuck)
         ctx.geometry, ctx.channel_major = gs, _channel_major(x)
         ctx.save_for_backward(arg)
         return best
