@@ -125,3 +125,12 @@ def test_rounded_division_of_uint8_by_a_0d_int64_stays_uint8():
     for mode in ("floor", "trunc"):
         out = mg.div(u, mg.tensor(2, dtype=np.int64), rounding_mode=mode)
         assert out.dtype == np.uint8 and out.data.tolist() == [3, 4]
+
+
+def test_cov_and_corrcoef_of_one_row_are_0d_as_torch():
+    row = mg.tensor(np.array([[1.0, 2.0, 4.0, 7.0]]), requires_grad=True)
+    variance = mg.cov(row)
+    assert variance.shape == () and np.isclose(variance.item(), np.var([1.0, 2.0, 4.0, 7.0], ddof=1))
+    assert mg.corrcoef(row).shape == ()
+    variance.backward()
+    assert row.grad.shape == (1, 4)

@@ -280,7 +280,7 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None):  # noqa: A
     x = _tensor(input)
     if x.ndim > 2:
         raise InvalidArgumentError(f"cov: expects a 1-D or 2-D tensor (variables x observations), got shape {x.shape}")
-    one_variable = x.ndim < 2
+    one_variable = x.ndim < 2 or x.shape[0] == 1  # (one row too gives a 0-d result, as torch.cov)
     x = x.reshape(1, -1) if one_variable else x
     weights = None
     for label, w in (("fweights", fweights), ("aweights", aweights)):
@@ -309,7 +309,7 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None):  # noqa: A
 
 def corrcoef(input):  # noqa: A002
     """The Pearson correlation coefficients of the variables in the rows of ``input``
-    (``torch.corrcoef``), clipped to [-1, 1] as PyTorch does."""
+    (``torch.corrcoef``), clipped to [-1, 1] as PyTorch does (0-d for one variable, as ``cov``)."""
     c = cov(input)
     if c.ndim == 0:
         return c / c
