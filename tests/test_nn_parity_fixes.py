@@ -290,3 +290,17 @@ def test_adaptive_max_pool_takes_the_last_nan_of_a_window_as_pytorch():
     plane[0, 0, 0, 0] = plane[0, 0, 1, 1] = np.nan
     _, flat = F.adaptive_max_pool2d(mg.tensor(plane), 1, return_indices=True)
     assert flat.data.tolist() == [[[[5]]]]  # row-major order: (1, 1) comes after (0, 0)
+
+
+def test_adaptive_max_pool_and_group_norm_take_an_empty_batch_as_pytorch():
+    x = mg.tensor(np.zeros((0, 2, 6)), requires_grad=True)
+    out, indices = F.adaptive_max_pool1d(x, 3, return_indices=True)
+    assert out.shape == indices.shape == (0, 2, 3)
+    out.sum().backward()
+    assert x.grad.shape == (0, 2, 6)
+    assert F.adaptive_max_pool2d(mg.tensor(np.zeros((0, 2, 4, 4))), 2).shape == (0, 2, 2, 2)
+    empty = mg.tensor(np.zeros((0, 4, 3)), requires_grad=True)
+    normed = F.group_norm(empty, 2, mg.ones(4), mg.zeros(4))
+    assert normed.shape == (0, 4, 3)
+    normed.sum().backward()
+    assert empty.grad.shape == (0, 4, 3)

@@ -1547,7 +1547,7 @@ def _adaptive_max_pool(name: str, input, output_size, ndim: int, return_indices:
     # the maximum is the first one in row-major order, and a NaN counts as the maximum (the
     # last NaN: PyTorch's running maximum takes every NaN it meets).
     spans = [[((k * n) // s, -((-(k + 1) * n) // s)) for k in range(s)] for n, s in zip(spatial, sizes, strict=True)]
-    flat = data.reshape(*lead, -1)
+    flat = data.reshape(*lead, math.prod(spatial))  # (not -1: an empty batch has no length to infer)
     indices = np.empty((*lead, math.prod(sizes)), dtype=np.int64)
     positions = np.arange(math.prod(spatial)).reshape(spatial)
     for j, window in enumerate(itertools.product(*spans)):
@@ -1559,7 +1559,7 @@ def _adaptive_max_pool(name: str, input, output_size, ndim: int, return_indices:
             last_nan = nans.shape[-1] - 1 - np.argmax(nans[..., ::-1], axis=-1)
             best = np.where(nans.any(axis=-1), last_nan, best)
         indices[..., j] = where[best]
-    values = ops.take_along_axis(ops.reshape(input, (*lead, -1)), indices, axis=-1)
+    values = ops.take_along_axis(ops.reshape(input, (*lead, math.prod(spatial))), indices, axis=-1)
     out = ops.reshape(values, (*lead, *sizes))
     return (out, Tensor(indices.reshape(*lead, *sizes), dtype=np.int64)) if return_indices else out
 

@@ -311,7 +311,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
             or channels % num_groups:
         raise InvalidArgumentError(f"group_norm: num_groups must be a positive integer that divides the {channels} "
                          f"channels, got {num_groups!r}")
-    grouped = ops.reshape(input, (shape[0], num_groups, -1))
+    grouped = ops.reshape(input, (shape[0], num_groups, math.prod(shape[1:]) // num_groups))  # (an empty batch too)
     mean = ops.mean(grouped, axis=2, keepdims=True)
     var = ops.var(grouped, axis=2, keepdims=True)
     return _per_channel(ops.reshape(_normalize(grouped, mean, var, eps), shape), weight, bias)
