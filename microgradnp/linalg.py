@@ -115,10 +115,10 @@ def _array(x) -> np.ndarray:
 def _check_info(function: str, info: np.ndarray, problem) -> None:
     """Raise ``LinAlgError`` (as PyTorch's ``check_errors=True``) for the first matrix with
     ``info > 0``; ``problem(code)`` says what went wrong."""
-    bad = np.argwhere(info > 0)
-    if bad.size:
-        where = f"(Batch element {int(np.ravel_multi_index(bad[0], info.shape))}): " if info.ndim else ""
-        raise LinAlgError(f"linalg.{function}: {where}{problem(int(info[tuple(bad[0])]))}")
+    failed = np.flatnonzero(np.asarray(info) > 0)  # (flat indices: a single matrix's 0-d info too)
+    if failed.size:
+        where = f"(Batch element {int(failed[0])}): " if np.ndim(info) else ""
+        raise LinAlgError(f"linalg.{function}: {where}{problem(int(np.ravel(info)[failed[0]]))}")
 
 
 def _singular(problem_function: str, A, check_errors: bool):
@@ -137,6 +137,24 @@ def _singular(problem_function: str, A, check_errors: bool):
     return A, singular, info
 
 
+def _solve_nonsingular(A, B=None, *, left: bool = True):
+    """``solve(A, B, left=left)`` (``inv(A)`` when ``B`` is None) for matrices that ``_singular``
+    found not singular. NumPy's LAPACK can still meet an exact zero pivot where that LU
+    factorisation (microgradnp's own getrf, rounding differently) met a tiny one; PyTorch returns
+    huge values there, and so does this, solving with that same factorisation: the ``_ex``
+    functions never raise without ``check_errors``, and their results agree with ``info``."""
+    try:
+        return inv(A) if B is None else solve(A, B, left=left)
+    except LinAlgError:
+        lu_, pivots, _ = LUFactor.apply(A)
+        if B is None:
+            return lu_solve(lu_, pivots, np.eye(np.shape(_data(A))[-1], dtype=_array(A).dtype))
+        b_shape = np.shape(_data(B))  # (solve's rule for a vector B:)
+        vector = len(b_shape) == 1 or b_shape == np.shape(_data(A))[:-1]
+        out = lu_solve(lu_, pivots, ops.expand_dims(B, -1) if vector else B, left=left)
+        return ops.squeeze(out, axis=-1) if vector else out
+
+
 def inv_ex(A, *, check_errors: bool = False):
     """``(inverse, info)``, as ``torch.linalg.inv_ex``: the inverse of each matrix without
     raising for singular ones; ``info`` (int32, A's batch shape) is 0, or the (1-based) index of
@@ -149,7 +167,7 @@ def inv_ex(A, *, check_errors: bool = False):
     """
     _square("inv_ex", A)
     A, singular, info = _singular("inv_ex", A, check_errors)
-    out = inv(A)
+    out = _solve_nonsingular(A)
     if singular.any():
         out = ops.where(singular[..., None, None], np.nan, out)
     return InvExResult(out, Tensor._wrap(info))
@@ -167,7 +185,7 @@ def solve_ex(A, B, *, left: bool = True, check_errors: bool = False):
     _square("solve_ex", A)
     a_shape, b_shape = np.shape(_data(A)), np.shape(_data(B))
     A, singular, info = _singular("solve_ex", A, check_errors)
-    out = solve(A, B, left=left)
+    out = _solve_nonsingular(A, B, left=left)
     if singular.any():
         # solve's rule: B is a vector (and so is each result) if 1-D or of A's shape without its last axis.
         vector = len(b_shape) == 1 or b_shape == a_shape[:-1]
@@ -319,11 +337,12 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False):
 # -- rank and condition number ------------------------------------------------------------------
 
 
-def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False):
+def matrix_rank(input, *, atol=None, rtol=None, hermitian: bool = False):  # noqa: A002  (PyTorch's name)
     """The number of singular values (absolute eigenvalues with ``hermitian=True``) above
     ``max(atol, rtol * largest)``, as ``torch.linalg.matrix_rank``: an int64 tensor of A's batch
     shape, without gradient. ``rtol`` defaults to eps * max(m, n), or to 0 where ``atol`` is
     given and positive; both may be tensors broadcasting over the batch."""
+    A = input
     _at_least_2d("matrix_rank", A)
     _reads_values("matrix_rank")
     a = _array(A)
@@ -342,7 +361,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False):
 _COND_ORDERS = (None, 2, -2, "fro", "nuc", math.inf, -math.inf, 1, -1)
 
 
-def cond(A, p=None):
+def cond(input, p=None):  # noqa: A002  (PyTorch's name)
     """The condition number of each matrix, as ``torch.linalg.cond``: for ``p`` None, 2 or -2
     the ratio of the largest to the smallest singular value (smallest to largest for -2; any
     (m, n) matrix), otherwise ``matrix_norm(A, p) * matrix_norm(inv(A), p)`` for "fro", "nuc",
@@ -353,6 +372,7 @@ def cond(A, p=None):
         ValueError: for another ``p``, fewer than 2 dimensions, or a non-square matrix where
             ``p`` needs one.
     """
+    A = input
     if not any(p == q and type(p) is not bool for q in _COND_ORDERS) and p is not None:
         raise InvalidArgumentError(f"linalg.cond got an invalid norm type: {p!r} (use None, 2, -2, 'fro', 'nuc', "
                                    "inf, -inf, 1 or -1)")
@@ -367,7 +387,7 @@ def cond(A, p=None):
     if shape[-1] == 0:
         return Tensor._wrap(np.zeros(shape[:-2], dtype=_array(A).dtype))
     A, singular, _ = _singular("cond", A, False)
-    out = matrix_norm(A, p) * matrix_norm(inv(A), p)
+    out = matrix_norm(A, p) * matrix_norm(_solve_nonsingular(A), p)
     return ops.where(singular, np.inf, out) if singular.any() else out
 
 
@@ -516,7 +536,7 @@ def _check_cholesky_solve(function: str, B, L) -> None:
                                    "they must match")
 
 
-def cholesky_solve(B, L, upper: bool = False):
+def cholesky_solve(input, input2, upper: bool = False):  # noqa: A002  (PyTorch's names)
     """The solution ``X`` of ``A X = B`` from the Cholesky factor of ``A``, as
     ``torch.cholesky_solve(B, L, upper)``: ``A = L L^T`` with ``L`` lower triangular, or
     ``A = U^T U`` with ``upper=True``; only that triangle of ``L`` is read, and batch axes
@@ -527,6 +547,7 @@ def cholesky_solve(B, L, upper: bool = False):
     Raises:
         ValueError: if ``L`` is not square or ``B`` does not have its number of rows.
     """
+    B, L = input, input2
     _check_cholesky_solve("cholesky_solve", B, L)
     L = _as_tensor(L)
     # The triangle's values with the whole matrix's gradient (PyTorch's rule reads all of L).
@@ -537,19 +558,22 @@ def cholesky_solve(B, L, upper: bool = False):
     return solve(_mT(factor), solve(factor, B))  # A = L L^T: L Y = B, then L^T X = Y
 
 
-def cholesky_inverse(L, upper: bool = False):
+def cholesky_inverse(input, upper: bool = False):  # noqa: A002  (PyTorch's name)
     """The inverse of ``A`` from its Cholesky factor, as ``torch.cholesky_inverse``:
     ``cholesky_solve`` of the identity (``A = L L^T``, or ``U^T U`` with ``upper=True``)."""
+    L = input
     _square("cholesky_inverse", L)
     n = np.shape(_data(L))[-1]
     return cholesky_solve(np.eye(n, dtype=_array(L).dtype), L, upper=upper)
 
 
-def triangular_solve(b, A, upper: bool = True, transpose: bool = False, unitriangular: bool = False):
+def triangular_solve(input, A, upper: bool = True, transpose: bool = False,  # noqa: A002  (PyTorch's names)
+                     unitriangular: bool = False):
     """``(solution, cloned_coefficient)`` of ``A X = b`` for a triangular ``A`` (``A^T X = b``
     with ``transpose=True``), as the deprecated ``torch.triangular_solve``; note its argument
     order (``b`` first) and that ``upper`` defaults to True. ``linalg.solve_triangular`` is
     its replacement. The gradient of ``A`` lies on its triangle, as PyTorch's."""
+    b = input
     _square("triangular_solve", A)
     _at_least_2d("triangular_solve", b)
     A = _as_tensor(A)
@@ -659,16 +683,17 @@ def geqrf(input):  # noqa: A002  (PyTorch's argument name)
     return GeqrfResult(*Geqrf.apply(input))
 
 
-def orgqr(input, tau):  # noqa: A002
-    """``torch.orgqr``: the first n columns of ``Q`` from ``geqrf``'s output, the same as
-    ``linalg.householder_product``."""
-    return householder_product(input, tau)
+def orgqr(input, input2):  # noqa: A002  (PyTorch's names)
+    """``torch.orgqr``: the first n columns of ``Q`` from ``geqrf``'s output ``(input, input2)``
+    (``input2`` is ``tau``), the same as ``linalg.householder_product``."""
+    return householder_product(input, input2)
 
 
-def ormqr(input, tau, other, left: bool = True, transpose: bool = False):  # noqa: A002
+def ormqr(input, input2, input3, left: bool = True, transpose: bool = False):  # noqa: A002  (PyTorch's names)
     """``Q @ other`` with ``Q = H_1 ... H_k`` (m x m) from ``geqrf``'s ``(input, tau)``, as
-    ``torch.ormqr``: ``Q^T @ other`` with ``transpose=True``, and ``other @ Q`` (or ``other @
-    Q^T``) with ``left=False``. Each reflection is applied as a rank-one update, so the
+    ``torch.ormqr`` (whose names are ``input2`` for ``tau``, ``input3`` for ``other``):
+    ``Q^T @ other`` with ``transpose=True``, and ``other @ Q`` (or ``other @ Q^T``) with
+    ``left=False``. Each reflection is applied as a rank-one update, so the
     result is differentiable in all three, and ``Q`` is never formed.
 
     Raises:
@@ -676,6 +701,7 @@ def ormqr(input, tau, other, left: bool = True, transpose: bool = False):  # noq
             ``other`` has m rows (``left``) or m columns (``left=False``), all three with the
             same batch dimensions (they do not broadcast, as in PyTorch).
     """
+    tau, other = input2, input3
     _at_least_2d("ormqr", input)
     _at_least_2d("ormqr", other)
     shapes = {name: np.shape(_data(x)) for name, x in (("input", input), ("tau", tau), ("other", other))}

@@ -154,7 +154,13 @@ class Det(Primitive):
         (a,) = ctx.saved_tensors
         grad = np.expand_dims(np.expand_dims(grad, -1), -1)
         if isinstance(a, Tensor):  # building a graph: det(a) a^-T (a must be invertible)
-            return grad * np.expand_dims(np.expand_dims(Det.apply(a), -1), -1) * _mT(_inv(a))
+            try:
+                inverse = _inv(a)
+            except LinAlgError:
+                raise LinAlgError("det: the gradient of det's gradient (create_graph=True) at a singular matrix is "
+                                  "not implemented (its first gradient, the cofactor matrix, is: use it without "
+                                  "create_graph, or move the matrix off the singular set)") from None
+            return grad * np.expand_dims(np.expand_dims(Det.apply(a), -1), -1) * _mT(inverse)
         return grad * _cofactor(a)
 
 
@@ -165,6 +171,7 @@ class SlogDet(Primitive):
     def forward(ctx, a):
         sign, logabsdet = np.linalg.slogdet(a)
         sign, logabsdet = np.asarray(sign), np.asarray(logabsdet)
+        sign = np.where(np.isnan(logabsdet), 0.0, sign)  # (PyTorch's sign of a nan determinant)
         ctx.save_for_backward(a)
         ctx.mark_non_differentiable(sign)
         ctx.set_materialize_grads(False)
@@ -183,8 +190,8 @@ class Cholesky(Primitive):
 
     @staticmethod
     def forward(ctx, a, upper=False):
-        try:
-            low = np.linalg.cholesky(a)
+        try:  # (NumPy reads the lower triangle: for upper=True, that of A^T, which is A's upper one)
+            low = np.linalg.cholesky(_mT(a) if upper else a)
         except np.linalg.LinAlgError as error:
             raise _linalg_error("cholesky", error, "the input must be symmetric positive-definite") from None
         ctx.upper = upper
@@ -451,9 +458,9 @@ def eigh(A, UPLO: str = "L"):
     """``(eigenvalues, eigenvectors)`` of a symmetric matrix (ascending eigenvalues), read
     from its lower (``UPLO="L"``) or upper triangle, as ``torch.linalg.eigh``."""
     _square("eigh", A)
-    if UPLO not in ("L", "U"):
+    if not isinstance(UPLO, str) or UPLO.upper() not in ("L", "U"):
         raise InvalidArgumentError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    return EighResult(*Eigh.apply(A, UPLO=UPLO))
+    return EighResult(*Eigh.apply(A, UPLO=UPLO.upper()))  # (PyTorch takes lowercase too)
 
 
 def eigvalsh(A, UPLO: str = "L"):
@@ -461,11 +468,13 @@ def eigvalsh(A, UPLO: str = "L"):
     return eigh(A, UPLO)[0]
 
 
-def pinv(A, rcond: float | None = None, hermitian: bool = False, *, atol: float | None = None,
+def pinv(input, rcond: float | None = None, hermitian: bool = False, *, atol: float | None = None,  # noqa: A002
          rtol: float | None = None):
     """The Moore-Penrose pseudo-inverse, from the SVD, as ``torch.linalg.pinv``: singular values
     at most ``max(atol, rtol * largest)`` count as zero; ``rtol`` defaults to 0 when only ``atol``
-    is given, else to eps * max(rows, columns) (``rcond``, the older name, is ``rtol``)."""
+    is given, else to eps * max(rows, columns) (``rcond``, the older name, is ``rtol``); ``atol`` and
+    ``rtol`` may be tensors of A's batch shape (one tolerance per matrix)."""
+    A = input  # (PyTorch's argument name)
     _reads_values("pinv")
     _at_least_2d("pinv", A)
     if rcond is not None:
@@ -478,7 +487,9 @@ def pinv(A, rcond: float | None = None, hermitian: bool = False, *, atol: float 
     atol = 0.0 if atol is None else atol
 
     def cutoff(magnitude):
-        return np.maximum(atol, rtol * np.max(magnitude, axis=-1, keepdims=True, initial=0.0))
+        # (tolerances given per matrix, shape A.shape[:-2], line up with the batch: a trailing axis)
+        atol_, rtol_ = (np.expand_dims(np.asarray(_data(t)), -1) for t in (atol, rtol))
+        return np.maximum(atol_, rtol_ * np.max(magnitude, axis=-1, keepdims=True, initial=0.0))
 
     if hermitian:
         # The values from the eigendecomposition of the lower triangle (LAPACK's syevd, as
@@ -582,46 +593,90 @@ def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1):
     return ops.diagonal(A, offset, dim1, dim2)
 
 
-def vector_norm(x, ord=2, dim=None, keepdim: bool = False):  # noqa: A002
-    """The vector ``ord``-norm over ``dim`` (all elements by default, flattened), as
-    ``torch.linalg.vector_norm``."""
-    if dim is None:
-        x, dim = ops.reshape(x, -1), 0
-    return ops.norm(x, p=ord, axis=dim, keepdims=keepdim)
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A002
+    """The vector ``ord``-norm (any number) over the axes ``dim``, as
+    ``torch.linalg.vector_norm``: ``dim`` None or empty reduces over all elements (with
+    ``keepdim``, to shape (1,) * ndim); ``dtype`` as ``mg.norm``'s (the input is cast to it first).
+
+    Raises:
+        ValueError: if ``ord`` is not a number ("fro" and "nuc" are matrix norms).
+    """
+    if isinstance(ord, str):
+        raise InvalidArgumentError(f"linalg.vector_norm: ord must be a number, got {ord!r}; for a matrix norm use "
+                                   "linalg.matrix_norm (the Frobenius norm is also vector_norm with ord=2)")
+    if dim is not None and not isinstance(dim, int | np.integer) and len(dim) == 0:
+        dim = None  # (PyTorch: an empty dim reduces over every axis, as None)
+    return ops.norm(x, p=ord, axis=dim, keepdims=keepdim, dtype=dtype)
 
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False):  # noqa: A002
-    """The matrix norm over the axes ``dim``: "fro" and "nuc", or 1, -1, 2, -2, inf, -inf, as
-    ``torch.linalg.matrix_norm``."""
-    rows, cols = normalize_axes(dim[0], np.ndim(_data(A)))[0], normalize_axes(dim[1], np.ndim(_data(A)))[0]
+def _max_or_zero(x, axis: int):
+    """The maximum of the non-negative ``x`` along ``axis``, 0 when that axis is empty (as PyTorch's
+    matrix norms of empty matrices: the sum over no element is that 0, joined to the graph)."""
+    return ops.max(x, axis=axis) if np.shape(_data(x))[axis] else ops.sum(x, axis=axis)
+
+
+def matrix_norm(input, ord="fro", dim=(-2, -1), keepdim: bool = False):  # noqa: A002  (PyTorch's names)
+    """The matrix norm over the two axes ``dim``: "fro" and "nuc", or 1, -1, 2, -2, inf, -inf, as
+    ``torch.linalg.matrix_norm``; an empty matrix's norm is 0 (-1, -2 and -inf raise there, having
+    no smallest value to take, as PyTorch).
+
+    Raises:
+        ValueError: for another ``ord``, fewer than 2 dimensions, or ``dim`` not a pair of distinct axes.
+    """
+    ndim = np.ndim(_data(input))
+    if ndim < 2:
+        raise InvalidArgumentError(f"linalg.matrix_norm: the input must have at least 2 dimensions, got shape "
+                                   f"{np.shape(_data(input))} (for a vector use linalg.vector_norm)")
+    dims = tuple(dim) if isinstance(dim, tuple | list) else (dim,)
+    if len(dims) != 2 or len(set(normalize_axes(dims, ndim))) != 2:
+        raise InvalidArgumentError(f"linalg.matrix_norm: dim must be a pair of distinct axes, got {dim!r}")
+    rows, cols = normalize_axes(dims, ndim)
     if ord == "fro":  # (the vector 2-norm of the entries: its gradient is 0, not nan, at a zero matrix)
-        return ops.norm(A, p=2, axis=(rows, cols), keepdims=keepdim)
-    moved = ops.moveaxis(A, (rows, cols), (-2, -1))
+        return ops.norm(input, p=2, axis=(rows, cols), keepdims=keepdim)
+    moved = ops.moveaxis(input, (rows, cols), (-2, -1))
     if ord in ("nuc", 2, -2):
         s = svdvals(moved)
-        out = ops.sum(s, axis=-1) if ord == "nuc" else (ops.max(s, axis=-1) if ord == 2 else ops.min(s, axis=-1))
+        out = ops.sum(s, axis=-1) if ord == "nuc" else (_max_or_zero(s, -1) if ord == 2 else ops.min(s, axis=-1))
     elif ord in (1, -1, math.inf, -math.inf):
         sums = ops.sum(ops.abs(moved), axis=-2 if ord in (1, -1) else -1)
-        out = ops.max(sums, axis=-1) if ord > 0 else ops.min(sums, axis=-1)
+        out = _max_or_zero(sums, -1) if ord > 0 else ops.min(sums, axis=-1)
     else:
-        raise InvalidArgumentError(f"matrix_norm: ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or -inf, got {ord!r}")
+        raise InvalidArgumentError(f"linalg.matrix_norm: ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or -inf, got "
+                                   f"{ord!r}")
     if keepdim:
         for axis in sorted((rows, cols)):
             out = ops.expand_dims(out, axis)
     return out
 
 
+def norm(input, ord=None, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A002  (PyTorch's names)
+    """``torch.linalg.norm``: the matrix norm (``matrix_norm``) for a 2-tuple ``dim``, a string
+    ``ord``, or a 2-D input with ``ord`` and no ``dim``; otherwise the vector norm
+    (``vector_norm``), of all the elements when neither ``ord`` nor ``dim`` is given.
 
-def norm(A, ord=None, dim=None, keepdim: bool = False):  # noqa: A002
-    """``torch.linalg.norm``: with ``ord`` and a 2-tuple ``dim`` (or a 2-D input and no
-    ``dim``), the matrix norm; otherwise the vector norm (of the flattened input when
-    neither is given)."""
-    ndim = np.ndim(_data(A))
-    if (isinstance(dim, tuple | list) and len(dim) == 2) or (dim is None and ord is not None and ndim == 2):
-        return matrix_norm(A, "fro" if ord is None else ord, (-2, -1) if dim is None else tuple(dim), keepdim)
-    if dim is None and ord is not None and ndim != 1:
-        raise InvalidArgumentError(f"norm: with ord={ord!r} and no dim the input must be 1-D or 2-D, got {ndim}-D")
-    return vector_norm(A, 2 if ord is None else ord, dim, keepdim)
+    Raises:
+        ValueError: if ``dim`` is not an int or of length 1 or 2, or ``ord`` is given without
+            ``dim`` for an input that is not 1-D or 2-D.
+    """
+    ndim = np.ndim(_data(input))
+    if dim is not None:
+        dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+        if len(dims) not in (1, 2):  # (unlike vector_norm's, an empty dim is refused, as PyTorch)
+            raise InvalidArgumentError(f"linalg.norm: dim must be an int or a sequence of 1 or 2 axes, got {dim!r} "
+                                       "(for the norm of all the elements give dim=None)")
+    elif ord is None:
+        return vector_norm(input, 2, None, keepdim, dtype=dtype)
+    elif ndim not in (1, 2):
+        raise InvalidArgumentError(f"linalg.norm: with ord={ord!r} and no dim the input must be 1-D or 2-D, got "
+                                   f"{ndim}-D (give dim)")
+    else:
+        dims = tuple(range(ndim))
+    if len(dims) == 2 or isinstance(ord, str):
+        if dtype is not None:
+            raise NotImplementedError("linalg.norm: dtype= is implemented for vector norms only; cast the input "
+                                      "first (x.to(dtype))")
+        return matrix_norm(input, "fro" if ord is None else ord, dims, keepdim)
+    return vector_norm(input, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
 
 
 class LstsqResult(NamedTuple):
@@ -642,17 +697,26 @@ def lstsq(A, B, rcond=None, *, driver=None):
     the largest count as zero; ``rcond=None``: the dtype's eps times max(m, n)), with what
     PyTorch's ``driver`` computes beside it (default "gelsy": the rank; "gels": the
     residuals; "gelsd"/"gelss": residuals, rank and singular values; residuals, the squared
-    errors of each column, only for tall full-rank ``A``). ``B`` is (..., m, k) or a vector
-    of length m. The solution and residuals are differentiable (through the SVD)."""
+    errors of each column, only for tall full-rank ``A``). ``B`` is (..., m, k), or a batch of
+    vectors (..., m) with one dimension fewer than ``A`` (PyTorch's rule; their residuals have a
+    last axis of length 1). The solution and residuals are differentiable (through the SVD)."""
     _reads_values("lstsq")
     if driver is not None and driver not in _DRIVERS:
         raise InvalidArgumentError(f"lstsq: driver must be None or one of {_DRIVERS}, got {driver!r}")
     _at_least_2d("lstsq", A)
     a = np.asarray(_data(A))
     m, n = a.shape[-2:]
-    if np.shape(_data(B))[-2 if np.ndim(_data(B)) > 1 else -1] != m:
+    b_shape = np.shape(_data(B))
+    if not 0 <= a.ndim - len(b_shape) <= 1:
         raise InvalidArgumentError(
-            f"lstsq: A of shape {a.shape} and B of shape {np.shape(_data(B))} do not fit: B needs "
+            f"lstsq: B must have as many dimensions as A (matrices (..., m, k)) or one fewer (vectors (..., m)), "
+            f"got A of shape {a.shape} and B of shape {b_shape}")
+    vector = len(b_shape) == a.ndim - 1
+    if vector:
+        B = ops.expand_dims(B, -1)
+    if np.shape(_data(B))[-2] != m:
+        raise InvalidArgumentError(
+            f"lstsq: A of shape {a.shape} and B of shape {b_shape} do not fit: B needs "
             f"{m} rows, one per row of A")
     rcond = np.finfo(a.dtype).eps * max(m, n) if rcond is None else float(rcond)
     solution = ops.matmul(pinv(A, rcond), B)
@@ -662,7 +726,9 @@ def lstsq(A, B, rcond=None, *, driver=None):
     residuals = empty
     if driver not in (None, "gelsy") and m > n and np.all(rank == n):
         error = ops.matmul(A, solution) - B
-        residuals = ops.sum(error * error, axis=-2 if np.ndim(_data(B)) > 1 else -1)
+        residuals = ops.sum(error * error, axis=-2)
+    if vector:
+        solution = ops.squeeze(solution, axis=-1)
     return LstsqResult(solution, residuals, _wrap(rank) if driver != "gels" else _wrap(np.empty(0, np.int64)),
                        _wrap(values) if driver in ("gelsd", "gelss") else empty)
 
@@ -1271,18 +1337,19 @@ def _geqrf_method(self):
     return geqrf(self)
 
 
-def _orgqr_method(self, tau):
-    """``torch.Tensor.orgqr``: ``mg.orgqr(self, tau)``."""
+def _orgqr_method(self, input2):
+    """``torch.Tensor.orgqr``: ``mg.orgqr(self, tau)`` (PyTorch's name for ``tau``: ``input2``)."""
     from microgradnp.linalg import orgqr
 
-    return orgqr(self, tau)
+    return orgqr(self, input2)
 
 
-def _ormqr_method(self, tau, other, left: bool = True, transpose: bool = False):
-    """``torch.Tensor.ormqr``: ``mg.ormqr(self, tau, other, left, transpose)``."""
+def _ormqr_method(self, input2, input3, left: bool = True, transpose: bool = False):
+    """``torch.Tensor.ormqr``: ``mg.ormqr(self, tau, other, left, transpose)`` (PyTorch's names for
+    ``tau`` and ``other``: ``input2``, ``input3``)."""
     from microgradnp.linalg import ormqr
 
-    return ormqr(self, tau, other, left, transpose)
+    return ormqr(self, input2, input3, left, transpose)
 
 
 def _cholesky_inverse_method(self, upper: bool = False):
