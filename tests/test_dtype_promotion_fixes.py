@@ -134,3 +134,10 @@ def test_cov_and_corrcoef_of_one_row_are_0d_as_torch():
     assert mg.corrcoef(row).shape == ()
     variance.backward()
     assert row.grad.shape == (1, 4)
+
+
+def test_where_refuses_an_int_that_does_not_fit_the_other_operand_as_pytorch():
+    small = mg.tensor(np.array([1, 2]), dtype=np.int8)
+    with pytest.raises(OverflowError, match="1000 cannot be converted to int8"):
+        mg.where(small > 1, small, 1000)  # NumPy's where wrapped it to -24
+    assert mg.where(small > 1, small, 100).data.tolist() == [100, 2]

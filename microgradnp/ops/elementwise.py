@@ -377,6 +377,12 @@ class Where(Primitive):
     def forward(ctx, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
         ctx.save_for_backward(condition)
+        for number, array in ((a, b), (b, a)):  # np.where would wrap it silently (1000 into int8: -24)
+            if type(number) is int and type(array) is np.ndarray and array.dtype.kind in "iu":
+                limits = np.iinfo(array.dtype)
+                if not limits.min <= number <= limits.max:
+                    raise OverflowError(f"where: {number} cannot be converted to {array.dtype} without overflow "
+                                        "(PyTorch refuses it too); convert the tensor to a wider dtype first")
         out = np.where(condition, *promote(a, b))
         if not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):  # two numbers: PyTorch's dtype of them
             dtype = result_dtype(a, b)  # (a float is of the default dtype, where NumPy gives float64)
