@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 import microgradnp as mg
 from microgradnp import nn, optim
 
@@ -27,7 +29,8 @@ def report(model, X, y, history, out: Path | None, name: str) -> None:
         print(f"{x1:6.2f} {x2:6.2f}  {truth:5.0f}  {output:10.5f}{flag}")
     outcome = (f"reached 100 % at epoch {history.stop_epoch}" if history.converged
                else f"stopped after {history.epochs} epochs ({history.status})")
-    print(f"\nfinal loss {history.final_loss:.6f}, accuracy {history.final_accuracy:.2%}: {outcome} "
+    accuracy = np.mean((prediction > 0.5) == (y > 0.5))  # of the model printed above (after its last update)
+    print(f"\nfinal loss {history.final_loss:.6f}, accuracy {accuracy:.2%}: {outcome} "
           f"in {history.wall_time:.2f} s")
     if out is None:
         return

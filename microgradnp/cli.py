@@ -659,6 +659,7 @@ def run_train(options: dict) -> int:
     import numpy as np
 
     import microgradnp as mg
+    from microgradnp.train.fit import output_threshold
     from microgradnp.train.runs import split_points
 
     X, y = _load_data_that_fits(options)
@@ -697,23 +698,28 @@ def run_train(options: dict) -> int:
             # would add NumPy's overflow warnings, one per operation.
             after_training.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
         prediction = mg.train.predict(model, X)
+        # The accuracy reported is the final model's, the one whose predictions are shown and
+        # written: history's last entry was measured before the last epoch's update.
+        threshold = output_threshold(loss)
+        final_accuracy = mg.train.count_correct(prediction, y, threshold) / len(X)
         if not interrupted():
             _print_predictions(X, y, prediction)
             outcome = (f"reached {stop * 100:g} % at epoch {history.stop_epoch}" if history.converged
                        else f"{history.status} after {history.epochs} epochs")
-            print(f"\nfinal loss {history.final_loss:.6f}, accuracy {history.final_accuracy:.2%} ({outcome}, "
-                  f"{history.wall_time:.2f} s)")
+            print(f"\nfinal loss {history.final_loss:.6f}, accuracy {final_accuracy:.2%} of the final model "
+                  f"({outcome}, {history.wall_time:.2f} s)")
         test_accuracy = None
         if X_test is not None:
-            test_accuracy = mg.train.count_correct(mg.train.predict(model, X_test), y_test) / len(X_test)
+            test_accuracy = mg.train.count_correct(mg.train.predict(model, X_test), y_test, threshold) / len(X_test)
             if not interrupted():
                 print(f"test accuracy {test_accuracy:.2%} on {len(X_test)} held-out points")
         with _writing_to(out):
-            written = _write_train_outputs(out, options, model, X, y, prediction, history, loss, test_accuracy)
+            written = _write_train_outputs(out, options, model, X, y, prediction, history, loss, test_accuracy,
+                                           final_accuracy)
     if interrupted():
         when = f"at epoch {history.epochs}" if history.status == "stopped" else "after training"
         print(f"\ninterrupted ({interrupted.signal_name}) {when}, loss {history.final_loss:.6f}, accuracy "
-              f"{history.final_accuracy:.2%}: wrote {', '.join(written)} in {out}/", file=sys.stderr)
+              f"{final_accuracy:.2%}: wrote {', '.join(written)} in {out}/", file=sys.stderr)
         return 130
     print(f"wrote {', '.join(written)} in {out}/")
     return 0
@@ -767,25 +773,44 @@ def _describe_network(model) -> str:
     return f"{conv.kernel_size[0]}-conv1d({conv.out_channels})-{rest}"  # (the kernel spans the inputs)
 
 
+def _shown_predictions(prediction):
+    """What the table and predictions.csv show per point: the output itself for one output
+    column; for one output per class (cross-entropy) the predicted class, and its softmax
+    probability (None for one column)."""
+    import numpy as np
+
+    if prediction.shape[1] == 1:
+        return prediction[:, 0], None
+    classes = prediction.argmax(axis=1)
+    exp = np.exp(prediction - prediction.max(axis=1, keepdims=True))  # (shifted: no overflow)
+    return classes, exp[np.arange(len(classes)), classes] / exp.sum(axis=1)
+
+
 def _print_predictions(X, y, prediction) -> None:
     print(f"\n{'x1':>7} {'x2':>7}  truth  prediction")
     truth = y.reshape(len(y), -1)[:, 0] if y.ndim == 2 else y
-    shown = prediction[:, 0] if prediction.shape[1] == 1 else prediction.argmax(axis=1)
+    shown, _ = _shown_predictions(prediction)
     for (x1, x2), t, p in zip(X[:, :2], truth, shown):
         print(f"{x1:7.3f} {x2:7.3f}  {t:5.0f}  {p:10.5f}")
 
 
-def _write_train_outputs(out: Path, options, model, X, y, prediction, history, loss, test_accuracy) -> list[str]:
-    """Write the run's files into ``out``; the names of those written."""
+def _write_train_outputs(out: Path, options, model, X, y, prediction, history, loss, test_accuracy,
+                         final_accuracy) -> list[str]:
+    """Write the run's files into ``out``; the names of those written. ``final_accuracy``
+    is the final model's (that of the predictions written); the history's last epoch was
+    measured before that epoch's update, and is kept as ``last_epoch_accuracy``."""
     import microgradnp as mg
 
     metrics = {"options": {k: _stop_value(v) if k == "stop_at_accuracy" else v for k, v in options.items()
                            if k not in ("out", "command_line")},
-               **history.to_dict(), "test_accuracy": test_accuracy}
+               **history.to_dict(), "final_accuracy": final_accuracy,
+               "last_epoch_accuracy": history.to_dict()["final_accuracy"], "test_accuracy": test_accuracy}
     write_bytes_atomically(out / "metrics.json", json.dumps(metrics, indent=2, default=str).encode())
-    rows = [["x1", "x2", "truth", "prediction"]]
-    rows += [[f"{a:.6g}", f"{b:.6g}", f"{t:.6g}", f"{p:.6g}"]
-             for (a, b), t, p in zip(X[:, :2], y.reshape(len(y), -1)[:, 0], prediction[:, 0])]
+    shown, probability = _shown_predictions(prediction)
+    rows = [["x1", "x2", "truth", "prediction"] + ([] if probability is None else ["probability"])]
+    rows += [[f"{a:.6g}", f"{b:.6g}", f"{t:.6g}", f"{p:.6g}"] + ([] if probability is None else [f"{q:.6g}"])
+             for (a, b), t, p, q in zip(X[:, :2], y.reshape(len(y), -1)[:, 0], shown,
+                                        probability if probability is not None else shown)]
     write_bytes_atomically(out / "predictions.csv", "".join(",".join(r) + "\n" for r in rows).encode())
     written = ["metrics.json", "predictions.csv"]
     try:

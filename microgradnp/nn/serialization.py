@@ -64,9 +64,10 @@ def save(module_or_state, path) -> None:
             permission bits are kept.
 
     Raises:
-        TypeError: for something that is neither a Module nor a mapping, a non-string
-            name, or a value that is not a numeric array (nor, in a nested state, a number,
-            string, bool, None, list, tuple or dict).
+        TypeError: for something that is neither a Module nor a mapping, a dict key that
+            is not a str, int, float, bool or None (an int key, ``{0: array}``, makes the
+            mapping a nested state, as in ``torch.save``), or a value that is not a numeric
+            array (nor, in a nested state, a number, string, bool, None, list, tuple or dict).
         ValueError: for a name that is empty, the reserved ``METADATA_KEY``, holds a NUL
             character or a lone surrogate, or is longer than a zip archive can store
             (65,531 bytes in UTF-8). In a nested state such dict keys are fine: they are
@@ -106,7 +107,8 @@ def load(path, into=None, strict: bool = True):
     saved ``optimizer.state_dict()``.
 
     Args:
-        path: a ``str`` or ``os.PathLike``.
+        path: a ``str`` or ``os.PathLike`` (not an open file, which ``torch.load`` also takes:
+            a TypeError says to pass the name).
         into: a Module or an optimizer to load the values into, or None to only read them.
         strict: with a Module ``into``, whether missing and unexpected keys are an error.
 
@@ -128,6 +130,12 @@ def load(path, into=None, strict: bool = True):
 
     if into is not None and not isinstance(into, Module | Optimizer):
         raise TypeError(f"nn.load: into must be an nn.Module, an optimizer or None, got {type(into).__name__}")
+    if not isinstance(path, str | os.PathLike):
+        # (torch.load also reads an open file; a checkpoint is read by its name, as nn.save writes it)
+        given = f"an open file ({path.name!r})" if isinstance(getattr(path, "name", None), str) else \
+            f"a {type(path).__name__}"
+        raise TypeError(f"nn.load: path must be a str or os.PathLike (the checkpoint's file name), got {given}: "
+                        "pass the name, e.g. nn.load('model.npz') rather than nn.load(open('model.npz', 'rb'))")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"nn.load: no checkpoint at {path!r}")
@@ -152,8 +160,11 @@ def load(path, into=None, strict: bool = True):
 
 # -- saving ---------------------------------------------------------------------------------
 def _is_flat(state: Mapping) -> bool:
-    """Whether ``state`` is a plain state dict (every value an array or Tensor): format version 1."""
-    return all(isinstance(value, Tensor | np.ndarray | np.generic) for value in state.values())
+    """Whether ``state`` is a plain state dict (every name a string, every value an array or
+    Tensor): format version 1. Any other mapping (``{0: array}`` too, as ``torch.save``
+    takes it) is a nested state, whose metadata keeps its keys' types."""
+    return all(isinstance(name, str) and isinstance(value, Tensor | np.ndarray | np.generic)
+               for name, value in state.items())
 
 
 # Containers inside containers that a checkpoint holds (a state dict is 2-5 deep). A fixed

@@ -1,7 +1,7 @@
 """Training: the lab's loop (``fit``), what it records (``History``), and the lab's grid
 of runs (``sweep``, vectorised over seeds and learning rates)."""
 
-from microgradnp.train.fit import History, count_correct, fit, fit_ensemble, predict
+from microgradnp.train.fit import History, count_correct, fit, fit_ensemble, output_threshold, predict
 from microgradnp.train.sweep import (
     LAB_DEFAULTS,
     LAB_GRID,
@@ -13,4 +13,4 @@ from microgradnp.train.sweep import (
 )
 
 __all__ = ["LAB_DEFAULTS", "LAB_GRID", "History", "SweepConfig", "SweepResult", "cluster_executor", "count_correct",
-           "expand_grid", "fit", "fit_ensemble", "predict", "sweep"]
+           "expand_grid", "fit", "fit_ensemble", "output_threshold", "predict", "sweep"]

@@ -24,8 +24,10 @@ from microgradnp.tensor import Tensor
 
 @dataclass
 class History:
-    """What ``fit`` recorded: one entry per epoch (measured on that epoch's forward pass,
-    before its update) and how training ended.
+    """What ``fit`` recorded: one entry per epoch and how training ended. Full batch, both
+    are measured on the epoch's forward pass, before its update; with mini-batches the
+    loss is the mean of the batches' and the accuracy that of the model the epoch ends
+    with (see ``fit``).
 
     ``status`` is "reached" (``stop_at_accuracy`` met at ``stop_epoch``), "completed"
     (ran all epochs), "diverged" (the loss became nan/inf; ``message`` says when) or
@@ -85,7 +87,8 @@ def _json_number(value: float):
 
 def count_correct(prediction: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> int:
     """Correct predictions: ``prediction > threshold`` against 0/1 labels for one output
-    column, arg-max against class indices (or one-hot rows) for several."""
+    column, arg-max against class indices (or one-hot rows) for several. (For the outputs
+    of a logits loss, pass ``output_threshold(loss, threshold)``.)"""
     if prediction.ndim >= 2 and prediction.shape[1] > 1:
         predicted = prediction.argmax(axis=1)
         if target.shape == prediction.shape:
@@ -94,6 +97,27 @@ def count_correct(prediction: np.ndarray, target: np.ndarray, threshold: float =
     if target.shape != prediction.shape:
         target = target.reshape(prediction.shape)
     return int(np.count_nonzero((prediction > threshold) == (target > 0.5)))
+
+
+
+def is_logits_loss(loss) -> bool:
+    """Whether ``loss`` (a name, function or module) takes logits for one output column
+    (binary cross-entropy with logits): its outputs are not probabilities."""
+    return (loss == "bce_with_logits" if isinstance(loss, str)
+            else loss is F.binary_cross_entropy_with_logits or isinstance(loss, BCEWithLogitsLoss))
+
+
+def output_threshold(loss, threshold: float = 0.5) -> float:
+    """The output above which a prediction counts as class 1 when trained with ``loss``:
+    ``threshold`` itself, except for a logits loss, whose outputs are logits: there it is
+    the logit of ``threshold``, ``log(threshold / (1 - threshold))`` (0 for 0.5), so that a
+    point is class 1 when ``sigmoid(output) > threshold``, as for a sigmoid output."""
+    if not is_logits_loss(loss):
+        return threshold
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold: with a logits loss (bce_with_logits) the threshold is a probability in (0, 1) "
+                         f"(0.5: a positive logit is class 1), got {threshold!r}")
+    return math.log(threshold / (1 - threshold))
 
 
 LOSSES = {"mse": F.mse_loss, "mse/2": HalfMSELoss(), "bce": F.binary_cross_entropy,
@@ -157,6 +181,10 @@ def _check_arguments(function: str, epochs, stop_at_accuracy, threshold, optimiz
 def _checked_data(function: str, X, y) -> tuple[np.ndarray, np.ndarray]:
     """``X`` and ``y`` as arrays, refused when they hold nan or inf or no point."""
     X, y = _as_array(X), _as_array(y)
+    for name, values in (("X", X), ("y", y)):
+        if values.ndim == 0:  # (len() of it would fail with a bare TypeError)
+            raise ValueError(f"{function}: {name} is a single number (a 0-d array); it takes one row per point, "
+                             "e.g. X of shape (n, features) and y of shape (n, 1)")
     _check_finite(X, "X", function)
     _check_finite(y, "y", function)
     if len(X) == 0:
@@ -172,13 +200,18 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
 
     Each epoch runs the forward pass, the loss, ``backward()`` and ``optimizer.step()``
     (over mini-batches of ``batch_size``, shuffled with ``rng``, or the full batch).
-    Accuracy is measured on the epoch's own predictions (``prediction > threshold`` for
-    one output; arg-max for several); the epoch's loss is the mean over the points (the sum,
-    for a loss with ``reduction="sum"``). With ``stop_at_accuracy`` (a fraction, e.g. ``1.0``), training
-    stops at the first epoch that reaches it, before that epoch's update, so the model
-    returned is the one that reached it. With mini-batches the model changes between the
-    batches, so the epoch's accuracy is then that of the model the epoch ends with (one
-    more forward pass over the set, in eval mode). ``log_every=N`` prints
+    Accuracy is ``prediction > threshold`` for one output (with a logits loss,
+    ``bce_with_logits``, the output is a logit: ``sigmoid(prediction) > threshold``, so
+    ``prediction > 0`` at 0.5; see ``output_threshold``), arg-max for several. The epoch's
+    loss is the mean over the points (the sum, for a loss with ``reduction="sum"``).
+    Full batch, the accuracy is measured on the epoch's own predictions; with
+    ``stop_at_accuracy`` (a fraction, e.g. ``1.0``), training stops at the first epoch
+    that reaches it, before that epoch's update, so the model returned is the one that
+    reached it. With mini-batches the model changes between the batches, so the epoch's
+    accuracy is always that of the model the epoch ends with: one more forward pass over
+    the whole set, in eval mode, at the end of every epoch (about a third of an epoch's
+    work more; the batches' own predictions, a mix of models, are not used). The loss stays
+    the mean of the batches' losses, as a PyTorch loop usually records it. ``log_every=N`` prints
     ``epoch N, loss L, acc A`` lines (a loss of a million or more in scientific notation);
     ``progress`` shows a tqdm bar on stderr (when tqdm is installed): None (the default)
     shows it only when stderr is a terminal, so a log redirected to a file holds the log
@@ -197,9 +230,11 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
     True training ends there with status "stopped" (the CLI's Ctrl-C handler is one).
     """
     _check_arguments("fit", epochs, stop_at_accuracy, threshold, optimizer)
-    if log_every is not None and log_every < 1:
-        raise ValueError(f"fit: log_every must be a positive integer or None, got {log_every!r}")
+    if log_every is not None and (isinstance(log_every, bool) or not isinstance(log_every, numbers.Integral)
+                                  or log_every < 1):
+        raise ValueError(f"fit: log_every must be a positive integer (log every N epochs) or None, got {log_every!r}")
     loss_fn = resolve_loss(loss)
+    threshold = output_threshold(loss_fn, threshold)
     X, y = _checked_data("fit", X, y)
     _check_class_indices(loss_fn, y)
     loader = DataLoader(X, y, batch_size=batch_size, shuffle=batch_size is not None, rng=rng)
@@ -230,7 +265,8 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
                 prediction, value = step(X_batch, y_batch)
                 batch_loss = float(value.data)
                 total_loss += batch_loss if summed else batch_loss * len(X_batch.data)
-                correct += count_correct(prediction.data, _as_array(y_batch), threshold)
+                if full_batch:  # (mini-batches: measured on the model the epoch ends with, below)
+                    correct += count_correct(prediction.data, _as_array(y_batch), threshold)
                 if not math.isfinite(batch_loss):  # (np.isfinite on a float costs 10x more)
                     break
                 last_finite_batch = (batch, batch_loss)
@@ -240,9 +276,10 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size: int | None = None
                     break  # reached: keep the model that reached it
                 optimizer.step()
             epoch_loss, epoch_accuracy = total_loss / (1 if summed else len(X)), correct / len(X)
-            if not full_batch and stop_at_accuracy is not None and math.isfinite(epoch_loss):
+            if not full_batch:
                 # The batches' predictions came from a model that changed between them: the
-                # stop rule asks the model the epoch ends with, so a reached model is returned.
+                # accuracy (and so the stop rule) is the model's the epoch ends with, so a
+                # reached model is returned and the history does not depend on the target.
                 epoch_accuracy = count_correct(_outputs_now(model, X), y, threshold) / len(X)
             history.loss.append(epoch_loss)
             history.accuracy.append(epoch_accuracy)
@@ -298,6 +335,7 @@ def fit_ensemble(ensemble, X, y, loss, optimizer, epochs: int, stop_at_accuracy:
         raise TypeError(f"fit_ensemble: expected an nn.Ensemble, got {type(ensemble).__name__}; use fit for one model")
     _check_arguments("fit_ensemble", epochs, stop_at_accuracy, threshold, optimizer)
     loss_fn = ENSEMBLE_LOSSES.get(loss, lambda: loss)() if isinstance(loss, str) else loss
+    threshold = output_threshold(loss_fn, threshold)
     X, y = _checked_data("fit_ensemble", X, y)
     X_tensor, n = Tensor(X), len(X)
     # fit's epoch loss: a mean weighted by the batch's size over the set's (n / n for the
@@ -450,6 +488,10 @@ def _gradient_step(model, loss_fn, optimizer):
         optimizer.zero_grad()
         prediction = model(X_batch)
         value = loss_fn(prediction, y_batch)
+        if not isinstance(value, Tensor):  # (a float has no backward(): nothing could be trained)
+            raise TypeError(f"fit: the loss returned a {type(value).__name__}, not a Tensor: compute it from the "
+                            "prediction with tensor operations (F.mse_loss, (p - y).pow(2).mean(), ...), without "
+                            ".item() or float(), so that backward() reaches the parameters")
         value.backward()
         return prediction, value
 

@@ -156,11 +156,17 @@ def build_model(n_inputs: int, n_outputs: int = 1, hidden=(50, 50), activation="
 # -- the optimizer ----------------------------------------------------------------------------
 def check_loss_output(loss, output_activation) -> None:
     """Binary cross-entropy takes probabilities: only a sigmoid output gives them (a ReLU
-    or no activation would fail, or be clamped, once an output leaves [0, 1])."""
+    or no activation would fail, or be clamped, once an output leaves [0, 1]). Its logits
+    form applies the sigmoid itself: after a sigmoid output it would train
+    sigmoid(sigmoid(z)), which is always above 0.5, so no point could be class 0."""
     if loss == "bce" and output_activation != "sigmoid":
         raise ValueError(f"loss 'bce' needs probabilities, but output_activation {output_activation!r} does not give "
                          "them: use output_activation 'sigmoid', or loss 'bce_with_logits' with output_activation "
                          "'none'")
+    if loss == "bce_with_logits" and output_activation == "sigmoid":
+        raise ValueError("loss 'bce_with_logits' takes logits and applies the sigmoid itself, but output_activation "
+                         "'sigmoid' gives probabilities (no point could ever be class 0): use output_activation "
+                         "'none', or loss 'bce' with the sigmoid")
 
 
 def build_optimizer(name: str, parameters, lr, **options):
@@ -227,8 +233,13 @@ def checked_points(X, y, what: str) -> tuple[np.ndarray, np.ndarray]:
     """``X`` (n, features) of finite numbers and n labels 0 or 1, as floats ``(X, y)`` with
     ``y`` of shape (n, 1); anything else raises, naming ``what``."""
     X, y = np.asarray(X), np.asarray(y)
-    if X.ndim != 2 or len(X) == 0 or y.size != len(X) or X.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
-        raise ValueError(f"{what}: expected points (n, features) and n labels, got {X.shape} and {y.shape}")
+    # n labels are a vector (n,) or a column (n, 1): another shape of n values, such as
+    # (2, 2) for 4 points, would be read in an order nobody chose.
+    labels = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)
+    if (X.ndim != 2 or len(X) == 0 or not labels or len(y) != len(X) or X.dtype.kind not in "fiub"
+            or y.dtype.kind not in "fiub"):
+        raise ValueError(f"{what}: expected points (n, features) and n labels (shape (n,) or (n, 1)), got "
+                         f"{X.shape} and {y.shape}")
     if not np.all(np.isfinite(X)):
         row = int(np.argwhere(~np.isfinite(X))[0][0])
         raise ValueError(f"{what}: coordinates must be finite numbers and labels 0 or 1; point {row} is "

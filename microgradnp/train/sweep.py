@@ -45,6 +45,8 @@ from microgradnp.train.fit import (
     count_correct,
     fit,
     fit_ensemble,
+    is_logits_loss,
+    output_threshold,
     predict,
     show_progress,
 )
@@ -68,9 +70,10 @@ LAB_DEFAULTS: Mapping[str, object] = MappingProxyType({
 """The lab's default configuration; a grid's missing keys take these values (and
 ``stop_at_accuracy`` the value given to ``sweep``)."""
 
-LAB_GRID: tuple[Mapping[str, tuple], ...] = (
+LAB_GRID: tuple[Mapping[str, Sequence], ...] = (
     MappingProxyType({"lr": (0.1, 0.05, 0.01, 0.005)}),
-    MappingProxyType({"hidden": tuple(range(10, 101, 10))}),
+    # A list: under "hidden" a tuple of integers is one value, every layer's width.
+    MappingProxyType({"hidden": list(range(10, 101, 10))}),
     MappingProxyType({"activation": ("sigmoid", "relu", "tanh", "none")}),
     MappingProxyType({"optimizer": ("sgd", "adam")}),
 )
@@ -142,9 +145,12 @@ def expand_grid(grid: Mapping | Sequence[Mapping], defaults: Mapping | None = No
     once (``LAB_GRID`` is the lab's protocol written so).
 
     A list is always a list of values: ``{"hidden": [10, 20]}`` is two configurations
-    (two layers of 10, two of 20); give layer widths as tuples inside the list,
-    ``{"hidden": [(4,), (10, 10)]}``. Initialisations are ``nn.init`` calls without the
-    tensor: ``"normal(0, 1)"``, ``"uniform(0, 1)"``, ``"xavier_uniform"``, ``"default"``.
+    (two layers of 10, two of 20). Under ``hidden`` a tuple of integers is one value,
+    every layer's width: ``{"hidden": (100, 50)}`` is the one network 2-100-50-1, and
+    ``{"hidden": [(4,), (10, 10)]}`` two configurations. (Likewise a pair of numbers under
+    ``betas`` is one value; other keys take a tuple as a list of values.) Initialisations
+    are ``nn.init`` calls without the tensor: ``"normal(0, 1)"``, ``"uniform(0, 1)"``,
+    ``"xavier_uniform"``, ``"default"``.
 
     Optimizers are names; a grid gives every optimizer the same learning rates. To give
     Adam its own, list two grids: ``[{"optimizer": "sgd"}, {"optimizer": "adam", "lr": 0.01}]``.
@@ -178,6 +184,9 @@ def _grid_values(key: str, value) -> list:
     listed = isinstance(value, Iterable) and not isinstance(value, str | bytes)
     if key == "betas" and listed and value and all(isinstance(v, numbers.Real) for v in value):
         listed = False  # (0.9, 0.999) is one value of betas
+    if key == "hidden" and isinstance(value, tuple) and value and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+        listed = False  # (100, 50) is one network, 2-100-50-1, as SweepConfig.hidden takes it
     values = list(value) if listed else [value]
     if not values:
         raise ValueError(f"sweep: grid key {key!r} has no values")
@@ -552,6 +561,11 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
         except ValueError as error:
             raise ValueError(f"sweep: {error}") from None
     settings = _Settings(int(epochs), float(threshold), dtype, tuple(test_points) if test_points else None)
+    if any(is_logits_loss(config.loss) for config in configs):
+        try:
+            output_threshold("bce_with_logits", settings.threshold)
+        except ValueError as error:
+            raise ValueError(f"sweep: {error}") from None
     for config in dict.fromkeys(dataclasses.replace(c, lr=1.0) for c in configs):
         _check_buildable(config, X.shape[1], dtype)
 
@@ -622,6 +636,10 @@ class _CellStore:
 
     def _key(self, config: SweepConfig) -> tuple[dict, Path]:
         key = _plain({**self.run, "config": dataclasses.asdict(config)})
+        if is_logits_loss(config.loss):
+            # Rows written before logits were tested against 0 (not the threshold) hold
+            # wrong accuracies: this key is never theirs, so they are trained again.
+            key["accuracy_of_logits"] = "sigmoid(output) > threshold"
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         return key, self.folder / f"cell-{digest}.json"
 
@@ -749,7 +767,8 @@ def _train_cells(configs: Sequence[SweepConfig], seeds, X, y, settings: _Setting
         if settings.test_points is not None:
             X_test, y_test = settings.test_points
             with _quiet_after_divergence(histories):
-                correct = _count_correct_per_member(predict(ensemble, X_test), y_test, settings.threshold)
+                correct = _count_correct_per_member(predict(ensemble, X_test), y_test,
+                                                    output_threshold(config.loss, settings.threshold))
             tested = [c / len(X_test) for c in correct]
         outcomes.append(([_seed_result(h, t) for h, t in zip(histories, tested)], time.perf_counter() - started))
     return outcomes
@@ -772,7 +791,8 @@ def _fit_cells(configs: Sequence[SweepConfig], seeds, X, y, settings: _Settings)
             if settings.test_points is not None:
                 X_test, y_test = settings.test_points
                 with _quiet_after_divergence([history]):
-                    tested = count_correct(predict(model, X_test), y_test, settings.threshold) / len(X_test)
+                    tested = count_correct(predict(model, X_test), y_test,
+                                           output_threshold(config.loss, settings.threshold)) / len(X_test)
             results.append(_seed_result(history, tested))
         outcomes.append((results, time.perf_counter() - started))
     return outcomes
