@@ -124,6 +124,14 @@ def check_backprop(model, X, y, loss, hand_grads=None, rtol: float = 1e-5, atol:
     also be a function returning the array, and ``hand_grads`` itself may be a function
     returning the dict. Weights laid out (in, out) as in the lab's ``x @ W`` are
     recognised and compared transposed; a bias of shape (1, out) is compared with (out,).
+    The layout is told from the weights that are not square; when every weight given is
+    square (a 50x50 layer checked on its own) the shapes cannot tell, so the lab's keys
+    (``W2``) mean (in, out) and parameter names (``fc2.weight``) mean (out, in). A square
+    weight's gradient that matches only transposed then raises a ValueError saying the
+    layout is in doubt, rather than being called WRONG (when non-square weights decided the
+    layout, it is WRONG, noted "right if read (out, in)"). Weights given in both layouts raise a
+    ValueError naming them, as do a key given twice (``W1`` and ``fc1.weight``) and a key
+    that is not a str.
     A row is OK when ``|hand - autograd| <= atol + rtol |autograd|`` everywhere.
     With ``strict=True`` a mismatch raises AssertionError naming the worst parameter.
     Parameters left out of ``hand_grads`` show as "not given"; an empty ``hand_grads``, or a
@@ -166,7 +174,13 @@ def check_backprop(model, X, y, loss, hand_grads=None, rtol: float = 1e-5, atol:
             # Every row would read "not given" and the check would pass without checking anything.
             raise ValueError(f"check_backprop: hand_grads is empty, so there is nothing to check; give at least one "
                              f"of {list(params)} (or, for an MLP, W1, b1, ...)")
-        aliases = {_parameter_name(key, params): key for key in given}
+        aliases = {}  # parameter name -> the key it was given as
+        for key in given:
+            name = _parameter_name(key, params)
+            if name in aliases:  # W1 and fc1.weight: one would silently win
+                raise ValueError(f"check_backprop: hand_grads gives {name!r} twice, as {aliases[name]!r} and "
+                                 f"{key!r}; keep one of them")
+            aliases[name] = key
         given = {name: given[key] for name, key in aliases.items()}
     deltas = None
     if hand_deltas is not None:
@@ -184,7 +198,7 @@ def check_backprop(model, X, y, loss, hand_grads=None, rtol: float = 1e-5, atol:
     delta_rows = [] if deltas is None else _compare_deltas(model, output, value, deltas, rtol, atol)
     value.backward()
 
-    transposed = _lab_layout(given, params)
+    transposed = _lab_layout(given, params, aliases)
     report = BackpropCheck(deltas=delta_rows)
     # With only deltas given, the parameters get no rows rather than a column of "not given".
     for name, param in (params.items() if hand_grads is not None else ()):
@@ -197,9 +211,16 @@ def check_backprop(model, X, y, loss, hand_grads=None, rtol: float = 1e-5, atol:
             raise ValueError(f"check_backprop: the hand gradient for {aliases[name]!r} is None "
                              "(did your backprop compute and return it?)")
         hand = np.asarray(hand, dtype=np.float64)
-        hand, note = _align(hand, auto, name, transposed)
+        hand, note = _align(hand, auto, name, transposed.lab)
+        errors = _errors(hand, auto, rtol, atol)
+        if not errors[2] and hand.ndim == 2 and hand.shape[0] == hand.shape[1] and _errors(hand.T, auto, rtol, atol)[2]:
+            # A square weight right only in the other layout: an error when the layout was a
+            # guess, WRONG with a hint when the other weights' shapes decided it.
+            _refuse_a_guessed_layout(aliases[name], hand.shape, transposed)
+            other = "(out, in)" if transposed.lab else "(in, out)"
+            note = ", ".join(part for part in (note, f"right if read {other}") if part)
         note = ", ".join(part for part in (f"as {aliases[name]}" if aliases[name] != name else "", note) if part)
-        report.append(GradientComparison(name, param.data.shape, *_errors(hand, auto, rtol, atol), note))
+        report.append(GradientComparison(name, param.data.shape, *errors, note))
     if delta_rows:
         report.diagnosis = _diagnose(report, output, loss)
     if verbose:
@@ -218,6 +239,10 @@ def check_backprop(model, X, y, loss, hand_grads=None, rtol: float = 1e-5, atol:
 
 def _parameter_name(key: str, params: dict) -> str:
     """The parameter a key names: its own name, or the lab's W1/b1 for layer fc1."""
+    if not isinstance(key, str):
+        raise TypeError(f"check_backprop: the keys of hand_grads are parameter names (str), such as "
+                        f"{next(iter(params), 'fc1.weight')!r} or the lab's 'W1', got {key!r} "
+                        f"({type(key).__name__})")
     if key in params:
         return key
     match = re.fullmatch(r"([Ww]|b)(\d+)", key)
@@ -228,16 +253,53 @@ def _parameter_name(key: str, params: dict) -> str:
     raise KeyError(f"check_backprop: the model has no parameter {key!r}; its parameters are {list(params)}")
 
 
-def _lab_layout(given: dict, params: dict) -> bool:
-    """True when the hand gradients use (in, out) weights: decided on the weights whose
-    transpose has a different shape, so that square layers follow the others."""
-    votes = []
+@dataclass
+class _Layout:
+    """How the hand-written weights are laid out: ``lab`` is True for the lab's (in, out)
+    (``x @ W``), False for the model's (out, in); ``reason`` says how that was decided, or
+    is "" when the shapes decided it."""
+
+    lab: bool
+    reason: str = ""
+
+
+def _lab_layout(given: dict, params: dict, aliases: dict) -> _Layout:
+    """The layout of the hand gradients, decided on the weights whose transpose has a
+    different shape, so that square layers follow the others. Weights given in both
+    layouts raise, naming them. With only square weights the shapes cannot tell: the
+    lab's keys (W2) then mean the lab's layout, parameter names (fc2.weight) the model's."""
+    layouts: dict[bool, list[str]] = {True: [], False: []}  # lab layout? -> the keys given so
     for name, value in given.items():
         shape = np.shape(value() if callable(value) else value)
         own = params[name].data.shape
         if len(own) == 2 and own[0] != own[1] and shape in (own, own[::-1]):
-            votes.append(shape == own[::-1])
-    return bool(votes) and all(votes)
+            layouts[shape == own[::-1]].append(aliases[name])
+    if layouts[True] and layouts[False]:
+        lab, model = (", ".join(map(repr, keys)) for keys in (layouts[True], layouts[False]))
+        raise ValueError(f"check_backprop: the hand weight gradients are given in two layouts: {lab} (in, out) as "
+                         f"the lab's x @ W, but {model} (out, in) as the model's parameters; give them all in one "
+                         "layout (one of these is transposed)")
+    if layouts[True] or layouts[False]:
+        return _Layout(bool(layouts[True]))
+    lab_keys = [key for name, key in aliases.items() if key != name and name.endswith("weight")]
+    if lab_keys:
+        return _Layout(True, f"the weights were given by the lab's keys ({', '.join(lab_keys)})")
+    return _Layout(False, "parameter names were used")
+
+
+def _refuse_a_guessed_layout(key: str, shape: tuple, layout: _Layout) -> None:
+    """A square weight's gradient that is wrong as laid out but right transposed, when the
+    layout was a guess: say so, rather than call a gradient that may be right WRONG."""
+    used, other = ("(in, out)", "(out, in)") if layout.lab else ("(out, in)", "(in, out)")
+    size = "x".join(map(str, shape))
+    problem = (f"check_backprop: the hand gradient {key!r} ({size}) does not match autograd's read {used}, but "
+               f"matches it transposed, {other}")
+    if layout.reason:  # every weight given is square
+        keys = "them by parameter name (fc1.weight, ...)" if layout.lab else "an nn.MLP's by the lab keys (W1, ...)"
+        raise ValueError(f"{problem}. Every weight given is square, so the shapes cannot tell the layout, and "
+                         f"{used} was assumed because {layout.reason}. If your weights are {other}, give {keys} "
+                         f"or add a non-square weight so that the layout is recognised; if they are {used}, this "
+                         "gradient is transposed")
 
 
 def _align(hand: np.ndarray, auto: np.ndarray, name: str, transposed: bool) -> tuple[np.ndarray, str]:

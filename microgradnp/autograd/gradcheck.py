@@ -13,7 +13,8 @@ class GradcheckError(AssertionError):
     """Raised by ``gradcheck`` and ``gradgradcheck`` when analytic and numerical gradients disagree."""
 
 
-def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0,
+              raise_exception: bool = True) -> bool:
     """Compare the gradients autograd gives for ``fn(*inputs)`` with central finite
     differences, in float64.
 
@@ -21,13 +22,16 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     constants); the inputs with ``requires_grad=True`` are checked. For an output
     with several elements the check uses ``sum(v * fn(*inputs))`` with a fixed random
     ``v``, which catches a wrong Jacobian with probability one. Every entry must
-    satisfy ``|analytic - numeric| <= atol + rtol * |numeric|``; otherwise
-    ``GradcheckError`` names the worst one. Returns True when all agree.
+    satisfy ``|analytic - numeric| <= atol + rtol * |numeric|`` (as ``torch.allclose``: a
+    NaN on either side fails, equal infinities agree); otherwise ``GradcheckError`` names
+    the worst one, or with ``raise_exception=False`` the result is False. Returns True when
+    all agree.
     """
-    return _check("gradcheck", fn, inputs, eps, atol, rtol, seed, lambda i: f"input {i}")
+    return _check("gradcheck", fn, inputs, eps, atol, rtol, seed, lambda i: f"input {i}", raise_exception)
 
 
-def _check(name: str, fn, inputs, eps: float, atol: float, rtol: float, seed: int, describe) -> bool:
+def _check(name: str, fn, inputs, eps: float, atol: float, rtol: float, seed: int, describe,
+           raise_exception: bool = True) -> bool:
     """``gradcheck``'s comparison; ``name`` and ``describe(i)`` (input ``i`` in words) word its errors."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     inputs64 = tuple(
@@ -64,20 +68,35 @@ def _check(name: str, fn, inputs, eps: float, atol: float, rtol: float, seed: in
             x.data[index] = original
             numeric = (above - below) / (2 * eps)
             error = abs(got[index] - numeric)
-            excess = error - (atol + rtol * abs(numeric))
+            excess = _excess(got[index], numeric, error, atol, rtol)
             if worst is None or excess > worst[0]:
                 worst = (excess, i, index, got[index], numeric, error)
     if worst is not None and worst[0] > 0:
         _, i, index, got, numeric, error = worst
-        raise GradcheckError(
-            f"{name} failed for {describe(i)} at index {index}: analytic {got:.10g}, numeric "
-            f"{numeric:.10g} (abs error {error:.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|)"
-        )
+        if np.isfinite(got) and np.isfinite(numeric):
+            why = f"abs error {error:.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|"
+        else:
+            why = "not finite: a NaN never matches, an infinity only the same infinity"
+        message = (f"{name} failed for {describe(i)} at index {index}: analytic {got:.10g}, numeric {numeric:.10g} "
+                   f"({why})")
+        if raise_exception:
+            raise GradcheckError(message)
+        return False
     return True
 
 
+def _excess(analytic: float, numeric: float, error: float, atol: float, rtol: float) -> float:
+    """How far one entry is beyond the tolerance (> 0: it fails), as ``torch.allclose`` decides:
+    equal values agree, infinities included, and a NaN on either side never agrees. The
+    NaN must become +inf here: as NaN it would compare as smaller than anything and pass."""
+    if analytic == numeric:  # (for equal infinities error is inf - inf = NaN)
+        return -np.inf
+    excess = error - (atol + rtol * abs(numeric))
+    return np.inf if np.isnan(excess) else excess
+
+
 def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-                  seed: int = 0) -> bool:
+                  seed: int = 0, raise_exception: bool = True) -> bool:
     """Compare the second derivatives autograd gives for ``fn(*inputs)`` with central finite
     differences of its first derivatives, in float64, as ``torch.autograd.gradgradcheck``.
 
@@ -97,9 +116,10 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
         atol: the absolute tolerance.
         rtol: the tolerance relative to the numeric derivative.
         seed: seeds the random ``grad_outputs`` and ``gradcheck``'s random weighting.
+        raise_exception: False returns False instead of raising ``GradcheckError``.
 
     Returns:
-        True when every second derivative agrees.
+        True when every second derivative agrees (a NaN on either side never agrees).
 
     Raises:
         GradcheckError: a second derivative disagrees (the message names the worst one).
@@ -139,4 +159,5 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     def describe(i: int) -> str:
         return f"input {i}" if i < len(inputs) else "grad_outputs"
 
-    return _check("gradgradcheck", first_derivatives, (*inputs, grad_outputs), eps, atol, rtol, seed, describe)
+    return _check("gradgradcheck", first_derivatives, (*inputs, grad_outputs), eps, atol, rtol, seed, describe,
+                  raise_exception)

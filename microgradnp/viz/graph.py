@@ -149,6 +149,9 @@ class _Drawing:
         drawing = cls(tensor, show, clusters)
         drawing.names = names
         drawn_ops: dict[int, Tensor] = {}  # a Function with several outputs -> the output drawn with it
+        # One dashed edge from the summary node into each target, however many of the target's
+        # inputs are hidden (hundreds of parallel edges would be the hairball the summary avoids).
+        hidden_inputs: dict[str, list] = {}  # target -> [its edge from COLLAPSED, how many hidden inputs]
         for key, t in walk.tensors.items():
             if key not in kept:
                 continue
@@ -175,14 +178,20 @@ class _Drawing:
                 if isinstance(x, Tensor):
                     if id(x) in kept:
                         drawing.edge(_value_id(x), target)
+                    elif target in hidden_inputs:
+                        hidden_inputs[target][1] += 1
                     else:
                         drawing.collapsed = True
                         drawing.edge(COLLAPSED, target, style="dashed")
+                        hidden_inputs[target] = [drawing.edges[-1], 1]
                 elif x is not None and "op" in show:
                     name = f"const{number[id(t)]}_{position}"
                     role = constant_names.get((id(node), position))
                     drawing.node(name, _constant_label(x, show, role), _STYLE["input" if role else "constant"])
                     drawing.edge(name, target, style="dashed")
+        for edge, count in hidden_inputs.values():
+            if count > 1:
+                edge.attrs["label"] = f"x{count}"
         if drawing.collapsed:
             missing = len(walk.tensors) - len(kept)
             hidden = Counter(t._node.name for key, t in walk.tensors.items() if key not in kept and t._node is not None)

@@ -66,15 +66,18 @@ def _labels(values, threshold: float = 0.5) -> np.ndarray:
     return (values > threshold).astype(int)
 
 
+_NAN = -1  # the "class" of a prediction that is NaN: drawn apart, never counted as a class
+
+
 def _colour(label) -> str:
-    return _CLASS_COLOURS[int(label) % len(_CLASS_COLOURS)]
+    return "grey" if label == _NAN else _CLASS_COLOURS[int(label) % len(_CLASS_COLOURS)]
 
 
 def _scatter(axis, X, labels, title):
     for label in np.unique(labels):
         chosen = labels == label
-        axis.scatter(X[chosen, 0], X[chosen, 1], s=28, color=_colour(label),
-                     edgecolors="white", linewidths=0.5, label=f"class {label}")
+        axis.scatter(X[chosen, 0], X[chosen, 1], s=28, color=_colour(label), edgecolors="white", linewidths=0.5,
+                     label="NaN" if label == _NAN else f"class {label}")
     axis.set_title(title)
     axis.set_xlabel("x1")
     axis.set_ylabel("x2")
@@ -89,9 +92,18 @@ def ground_truth_vs_prediction(X, y, prediction, threshold: float = 0.5, path=No
 
     ``y`` and ``prediction`` may each be a 0/1 column or probabilities (thresholded at
     ``threshold``), integer class indices (as ``make_spiral(classes=3)`` returns), or one
-    score column per class (arg-max)."""
-    X = _array(X)
+    score column per class (arg-max). A NaN prediction is no class: it is drawn in grey,
+    counted as wrong, and the title says how many there are."""
+    X = _points(X, "ground_truth_vs_prediction", "at least two columns")
     truth, predicted = _labels(y), _labels(prediction, threshold)
+    if not len(truth) == len(predicted) == len(X):
+        raise ValueError(f"ground_truth_vs_prediction: X has {len(X)} points, y {len(truth)} labels and prediction "
+                         f"{len(predicted)}; give one of each per point")
+    values = _array(prediction)
+    if values.dtype.kind in "fc":
+        # A NaN prediction (a diverged model) is no class: shown in grey and counted as wrong,
+        # where thresholding would make it class 0 and arg-max the class of the NaN.
+        predicted[np.isnan(values.reshape(len(predicted), -1)).any(axis=1)] = _NAN
     figure, (left, right) = _figure(9, 4.4, columns=2)
     _scatter(left, X, truth, "Ground truth")
     wrong = predicted != truth
@@ -101,8 +113,21 @@ def ground_truth_vs_prediction(X, y, prediction, threshold: float = 0.5, path=No
                       label="wrong")
     left.legend(loc="best", fontsize=8)
     right.legend(loc="best", fontsize=8)
-    figure.suptitle(title or f"Ground truth vs prediction: {len(truth) - wrong.sum()}/{len(truth)} correct")
+    nans = int(np.sum(predicted == _NAN))
+    counted = f"{len(truth) - wrong.sum()}/{len(truth)} correct" + (f", {nans} predictions NaN" if nans else "")
+    figure.suptitle(title or f"Ground truth vs prediction: {counted}")
     return _finish(figure, path)
+
+
+def _points(X, caller: str, columns: str = "two columns") -> np.ndarray:
+    """``X`` as an array of at least one point, with the ``columns`` the figure needs ("two
+    columns": exactly those of the plane; "at least two columns": x1, x2 drawn)."""
+    X = _array(X)
+    if X.ndim != 2 or X.shape[1] < 2 or (columns == "two columns" and X.shape[1] != 2):
+        raise ValueError(f"{caller}: X must have {columns} (the plane's axes x1, x2), got shape {X.shape}")
+    if len(X) == 0:
+        raise ValueError(f"{caller}: X has no points")
+    return X
 
 
 def decision_boundary(model, X, y, resolution: int = 200, threshold: float = 0.5, path=None, margin: float = 0.1,
@@ -115,9 +140,10 @@ def decision_boundary(model, X, y, resolution: int = 200, threshold: float = 0.5
     axes). The title is ``title``, by default "Decision boundary"."""
     from microgradnp.train.fit import predict
 
-    X = _array(X)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"decision_boundary: X must have two columns (the plane to shade), got shape {X.shape}")
+    X = _points(X, "decision_boundary")
+    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) or resolution < 2:
+        raise ValueError(f"decision_boundary: resolution must be an int of at least 2 (grid points per axis), "
+                         f"got {resolution!r}")
     low, high = X.min(axis=0) - margin, X.max(axis=0) + margin
     xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)
@@ -152,15 +178,31 @@ def decision_boundary(model, X, y, resolution: int = 200, threshold: float = 0.5
 
 
 def learning_curves(history, path=None, title: str | None = None, log_loss: bool = True):
-    """Loss (log scale) and accuracy per epoch from a ``fit`` History (or several,
-    given as a dict label -> History, drawn on the same axes). The figure's title is
-    ``title``, by default "Learning curves"."""
-    histories = history if isinstance(history, dict) else {None: history}
+    """Loss (log scale) and accuracy per epoch from a ``fit`` History, or several drawn on
+    the same axes: a dict label -> History, or a list of them (labelled "run 1", "run 2",
+    ...). An epoch with no neighbour to draw a line to (one epoch, or NaN on both sides) is
+    drawn as a dot. The figure's title is ``title``, by default "Learning curves"."""
+    if isinstance(history, dict):
+        histories = history
+    elif isinstance(history, list | tuple):
+        histories = {f"run {number}": run for number, run in enumerate(history, start=1)}
+    else:
+        histories = {None: history}
+    for label, run in histories.items():
+        if not hasattr(run, "loss") or not hasattr(run, "accuracy"):
+            which = "" if label is None else f" ({label})"
+            raise TypeError(f"learning_curves: expected a History (what fit returns), a list of them or a dict "
+                            f"label -> History, got {type(run).__name__}{which}")
+        if len(run.loss) != len(run.accuracy):
+            raise ValueError(f"learning_curves: the history{'' if label is None else f' {label!r}'} has "
+                             f"{len(run.loss)} losses but {len(run.accuracy)} accuracies; it needs one of each "
+                             "per epoch")
     figure, (loss_axis, accuracy_axis) = _figure(10, 3.8, columns=2)
     for label, run in histories.items():
         epochs = np.arange(1, len(run.loss) + 1)
-        loss_axis.plot(epochs, run.loss, label=label, linewidth=1.2)
-        (line,) = accuracy_axis.plot(epochs, run.accuracy, linewidth=1.2)  # the loss panel's legend names runs
+        loss_axis.plot(epochs, run.loss, label=label, linewidth=1.2, **_dots(run.loss))
+        # (the loss panel's legend names the runs)
+        (line,) = accuracy_axis.plot(epochs, run.accuracy, linewidth=1.2, **_dots(run.accuracy))
         if run.stop_epoch is not None and run.status == "reached":
             reached = f"target reached at epoch {run.stop_epoch}"
             accuracy_axis.axvline(run.stop_epoch, color="grey" if label is None else line.get_color(), linestyle=":",
@@ -175,6 +217,15 @@ def learning_curves(history, path=None, title: str | None = None, log_loss: bool
         accuracy_axis.legend(fontsize=8, loc="lower right")
     figure.suptitle(title or "Learning curves")
     return _finish(figure, path)
+
+
+def _dots(values) -> dict:
+    """``plot``'s arguments marking the points a line cannot show: those with no finite
+    neighbour (a one-epoch history, a value between two NaN)."""
+    finite = np.isfinite(np.asarray(values, dtype=float))
+    padded = np.concatenate([[False], finite, [False]])
+    alone = finite & ~padded[:-2] & ~padded[2:]
+    return {"marker": "o", "markersize": 4, "markevery": np.flatnonzero(alone).tolist()} if alone.any() else {}
 
 
 def sweep_heatmap(table, rows: str = "hidden", columns: str = "lr", value: str = "mean_stop_epoch", path=None,

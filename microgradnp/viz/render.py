@@ -41,7 +41,9 @@ def _graphviz_pure() -> str | None:
 
 def find_renderer(format: str = "svg") -> str:
     """The executable that renders ``format``: the system ``dot`` when present, otherwise
-    graphviz-pure (svg and png only). Raises RenderError saying what to install."""
+    graphviz-pure (svg and png only). Raises RenderError saying what to install, and
+    ValueError for a format that is not one of ``FORMATS``."""
+    _checked_format(format, "find_renderer")
     system = shutil.which("dot")
     if system:
         return system
@@ -51,6 +53,28 @@ def find_renderer(format: str = "svg") -> str:
     if pure is None:
         raise RenderError(_INSTALL_ANY)
     return pure
+
+
+def _checked_format(format, caller: str) -> str:
+    """``format`` lower-cased ("gv" is "dot"), or a TypeError/ValueError naming the argument."""
+    if not isinstance(format, str):
+        raise TypeError(f"{caller}: format must be a str, one of {FORMATS}, got {format!r} ({type(format).__name__})")
+    format = format.lower()
+    format = "dot" if format == "gv" else format
+    if format not in FORMATS:
+        raise ValueError(f"{caller}: unsupported format {format!r}; use one of {FORMATS}")
+    return format
+
+
+def make_folder(folder: Path, caller: str) -> None:
+    """Create ``folder`` and its parents; a file standing where one of them must be is
+    named in the error (mkdir would only say "File exists")."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((part for part in [*reversed(folder.parents), folder] if part.exists() and not part.is_dir()),
+                        folder)
+        raise NotADirectoryError(f"{caller}: cannot write into {folder}: {blocking} is a file, not a folder") from None
 
 
 def _use(binary: str) -> None:
@@ -94,14 +118,10 @@ def render(graph, path, format: str | None = None) -> Path:
     ``path`` as ``format`` ("svg", "png", "pdf" or "dot"; by default the path's
     extension). The file is replaced atomically. Returns the path."""
     path = Path(path)
-    format = (format or path.suffix.lstrip(".") or "svg").lower()
-    if format == "gv":
-        format = "dot"
-    if format not in FORMATS:
-        raise ValueError(f"render: unsupported format {format!r}; use one of {FORMATS}")
+    format = _checked_format(format if format is not None else (path.suffix.lstrip(".") or "svg"), "render")
     graph = _digraph(graph)
     content = graph.source.encode("utf-8") if format == "dot" else _pipe(graph, format)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent, "render")
     write_bytes_atomically(path, content)
     return path
 

@@ -23,8 +23,8 @@ import graphviz
 import numpy as np
 
 from microgradnp._files import write_bytes_atomically
+from microgradnp.autograd.engine import _seed_grad, sum_to_shape
 from microgradnp.autograd.engine import grad as engine_grad
-from microgradnp.autograd.engine import sum_to_shape
 from microgradnp.autograd.function import RELEASED
 from microgradnp.tensor import FREED, Tensor
 from microgradnp.viz.graph import (
@@ -38,7 +38,7 @@ from microgradnp.viz.graph import (
     _value_label,
     graph_nodes,
 )
-from microgradnp.viz.render import RenderError, render, to_png, to_svg
+from microgradnp.viz.render import RenderError, make_folder, render, to_png, to_svg
 
 __all__ = ["BackwardSteps", "Step", "backward_steps"]
 
@@ -130,7 +130,7 @@ class BackwardSteps(Sequence):
         for step in self._steps:
             path = folder / f"{prefix}_{step.number:0{digits}d}.{format}"
             if format == "svg":  # the SVG rendered once serves save, show and the notebook
-                folder.mkdir(parents=True, exist_ok=True)
+                make_folder(folder, "BackwardSteps.save")
                 write_bytes_atomically(path, step.svg().encode("utf-8"))
             else:
                 render(step.graph, path, format)
@@ -172,7 +172,7 @@ class BackwardSteps(Sequence):
         buffer = io.BytesIO()
         frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=milliseconds, loop=0)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent, "BackwardSteps.save_gif")
         write_bytes_atomically(path, buffer.getvalue())
         return path
 
@@ -246,9 +246,9 @@ def backward_steps(tensor: Tensor, grad=None, show: Iterable[str] = STEP_SHOW, r
     show = _checked_show(show)
     _, max_nodes = _checked_arguments(tensor, ("op",), rankdir, max_nodes, group_modules, False,
                                       caller="backward_steps")
-    visits = _walk(tensor, grad)
+    visits, after_hooks = _walk(tensor, grad)
     drawing = _Drawing.of(tensor, show | {"op"}, max_nodes, group_modules, False)
-    return BackwardSteps(_frames(drawing, visits, drawing.direction(rankdir)))
+    return BackwardSteps(_frames(drawing, visits, after_hooks, drawing.direction(rankdir)))
 
 
 def _checked_show(show) -> set:
@@ -262,17 +262,17 @@ def _checked_show(show) -> set:
     return show
 
 
-def _walk(output: Tensor, seed) -> list[_Visit]:
+def _walk(output: Tensor, seed) -> tuple[list[_Visit], dict[int, np.ndarray]]:
     """Run the engine's walk from ``output`` (``mg.grad`` of every leaf: no ``.grad`` is
     written, the graph is kept) and record each operation's backward call, in the order
-    the engine makes them."""
+    the engine makes them, and the complete gradient of each tensor with hooks as its
+    hooks leave it (by id): what backward gives it, not the sum of what reached it."""
     if not output.requires_grad or output._node is None:
         raise RuntimeError("backward_steps: this tensor has no graph to walk; compute it from tensors created "
                            "with requires_grad=True (and not inside mg.no_grad())")
-    if seed is None and output.data is not FREED and output.data.size != 1:
-        raise RuntimeError(f"backward_steps: the output has shape {output.data.shape}, not a single value, so the "
-                           "gradient to start from is ambiguous; reduce it first (y.sum()) or pass grad=... "
-                           "with the output's shape")
+    if output.data is not FREED:  # (else the check below says what happened)
+        # backward()'s own rule for the gradient to start from, its errors naming grad=
+        seed = _seed_grad(output, seed, "backward_steps", "grad")
     tensors = graph_nodes(output).tensors.values()
     nodes = {id(t._node): t._node for t in tensors if t._node is not None and t.requires_grad}
     if any(node._saved is RELEASED for node in nodes.values()) or any(t.data is FREED for t in tensors):
@@ -282,6 +282,10 @@ def _walk(output: Tensor, seed) -> list[_Visit]:
     leaves = [t for t in tensors if t._node is None and t.requires_grad]
     visits: list[_Visit] = []
     watched = []
+    after_hooks: dict[int, np.ndarray] = {}
+    # A last hook on each tensor with hooks sees the gradient the others made: the engine runs
+    # the hooks itself, once each and in its order, and this one only records the result.
+    recorders = [t.register_hook(_recording(t, after_hooks)) for t in tensors if t._hooks]
     retained = [(t, t._grad) for t in tensors if t._retains_grad]  # (mg.grad adds to them, as PyTorch's)
     try:
         for node in nodes.values():
@@ -292,6 +296,8 @@ def _walk(output: Tensor, seed) -> list[_Visit]:
             node.backward = _watching(node, node.backward, visits)
         engine_grad(output, leaves, grad_outputs=seed, retain_graph=True, allow_unused=True)
     finally:
+        for recorder in recorders:
+            recorder.remove()
         for node, had_own, own in watched:
             if had_own:
                 node.backward = own
@@ -299,7 +305,15 @@ def _walk(output: Tensor, seed) -> list[_Visit]:
                 del node.backward
         for tensor, grad in retained:
             tensor._grad = grad
-    return visits
+    return visits, after_hooks
+
+
+def _recording(tensor: Tensor, after_hooks: dict[int, np.ndarray]):
+    def record_gradient(grad) -> None:
+        # A copy: the engine may go on to add into the array it hands on.
+        after_hooks[id(tensor)] = np.array(grad.data if isinstance(grad, Tensor) else grad)
+
+    return record_gradient
 
 
 def _watching(node, backward, visits: list[_Visit]):
@@ -321,8 +335,9 @@ class _Frame:
     caption: str
 
 
-def _frames(drawing: _Drawing, visits: list[_Visit], rankdir: str) -> list[Step]:
-    """One Step per visit: the drawing's nodes and edges restyled, its value boxes relabelled."""
+def _frames(drawing: _Drawing, visits: list[_Visit], after_hooks: dict[int, np.ndarray], rankdir: str) -> list[Step]:
+    """One Step per visit: the drawing's nodes and edges restyled, its value boxes relabelled
+    (``after_hooks``: id of a tensor with hooks -> its complete gradient after them)."""
     outputs: dict[int, list[Tensor]] = {}  # id(node) -> its outputs, in the drawing's order
     for t in graph_nodes(drawing.output).tensors.values():
         if t._node is not None:
@@ -367,7 +382,7 @@ def _frames(drawing: _Drawing, visits: list[_Visit], rankdir: str) -> list[Step]
         if op is not None:
             node_attrs[op] = _CURRENT_OP
         edge_attrs = dict(finished_edges) | dict.fromkeys(current_edges, _CURRENT_EDGE)
-        texts = _texts(drawing, received, arrivals, expected) | numbered
+        texts = _texts(drawing, received, arrivals, expected, after_hooks) | numbered
         caption = _caption(drawing, visit, sent, number, len(visits), op, numbers)
         frames.append(_Frame(texts, node_attrs, edge_attrs, caption))
         # Finished from the next frame on: this operation, its outputs (their gradient has
@@ -407,14 +422,17 @@ def _grads_out(visit: _Visit) -> tuple:
     return tuple(result)
 
 
-def _texts(drawing: _Drawing, received, arrivals, expected) -> dict[str, str]:
-    """Each value box's text with the gradient it has received so far."""
+def _texts(drawing: _Drawing, received, arrivals, expected, after_hooks) -> dict[str, str]:
+    """Each value box's text with the gradient it has received so far; once complete, the
+    gradient after its hooks, as backward leaves it."""
     show = drawing.show - {"grad"}
     texts = {}
     for name, t in drawing.values.items():
         grad = None
-        if id(t) in received:
-            grad = ("grad so far " if arrivals[id(t)] < expected[id(t)] else "grad ") + _format(received[id(t)])
+        if id(t) in received and arrivals[id(t)] < expected[id(t)]:
+            grad = "grad so far " + _format(received[id(t)])
+        elif id(t) in received:
+            grad = "grad " + _format(after_hooks.get(id(t), received[id(t)]))
         texts[name] = _value_label(t, drawing.names.get(id(t)), show, grad=grad)
     return texts
 
