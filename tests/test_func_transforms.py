@@ -206,3 +206,45 @@ def test_the_transforms_match_torch_func():
     _, (ours,) = mf.jvp(lambda a: (a.sin() * a,), (mg.tensor(W[0]),), (mg.tensor(W[1]),))
     _, (theirs,) = tf.jvp(lambda a: (a.sin() * a,), (t(W[0]),), (t(W[1]),))
     np.testing.assert_allclose(ours.data, theirs.numpy(), atol=1e-14)
+
+
+# -- captured tensors: an outer transform's variable or a parameter used inside -------------------
+def test_nested_transforms_differentiate_a_captured_outer_variable():
+    # d/dx [d/dy x y^2] = 2y: the inner results must keep the graph to x (they were zeros)
+    x, y = mg.tensor(3.0), mg.tensor(2.0)
+    outer = mg.func.grad(lambda x: mg.func.grad(lambda y: x * y**2)(y))(x)
+    assert outer.item() == 4.0 and not outer.requires_grad
+    assert mg.func.jacrev(lambda x: mg.func.jacrev(lambda y: x * y**3)(y))(x).item() == 12.0
+    tangent = mg.tensor(1.0)
+    assert mg.func.grad(lambda x: mg.func.jvp(lambda y: x * y**2, (y,), (tangent,))[1])(x).item() == 4.0
+    assert mg.func.grad(lambda x: mg.func.vjp(lambda y: x * y**2, y)[1](mg.tensor(1.0))[0])(x).item() == 4.0
+
+
+def test_a_captured_parameter_gets_the_gradient_of_a_gradient_penalty():
+    w = mg.tensor(3.0, requires_grad=True)
+    penalty = mg.func.grad(lambda y: w * y**2)(mg.tensor(2.0))  # 2 w y
+    assert penalty.requires_grad
+    penalty.backward()
+    assert w.grad == 4.0
+    with mg.no_grad():  # under no_grad: a plain result, as torch.func's
+        plain = mg.func.grad(lambda y: w * y**2)(mg.tensor(2.0))
+    assert not plain.requires_grad and plain.item() == 12.0
+
+
+def test_nested_transforms_match_torch_func():
+    torch = pytest.importorskip("torch")
+    x, y = np.array([0.3, -1.2]), np.array([0.7, 0.4])
+
+    def inner(module, func):
+        return lambda a: func.grad(lambda b: (module.sin(a * b) * b).sum())(module.tensor(y))
+
+    ours = mg.func.jacrev(inner(mg, mg.func))(mg.tensor(x))
+    theirs = torch.func.jacrev(inner(torch, torch.func))(torch.tensor(x))
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12)
+
+
+def test_vmap_over_an_empty_axis_gives_empty_results_as_torch():
+    out = mg.func.vmap(lambda x: (x * 2).sum(-1))(mg.tensor(np.zeros((0, 3))))
+    assert out.shape == (0,)
+    moved = mg.func.vmap(lambda x: x.T, in_dims=1, out_dims=1)(mg.tensor(np.zeros((2, 0, 3))))
+    assert moved.shape == (3, 0, 2)

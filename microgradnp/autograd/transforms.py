@@ -17,10 +17,12 @@ slice.
 from __future__ import annotations
 
 import numbers
+import threading
 
 import numpy as np
 
 from microgradnp.autograd.engine import grad as _engine_grad
+from microgradnp.autograd.engine import topological_order
 from microgradnp.autograd.grad_mode import enable_grad, mode
 from microgradnp.tensor import Tensor
 
@@ -63,19 +65,50 @@ def _tensors(leaves, what: str) -> list[Tensor]:
 
 
 # -- the differentiable copies of the inputs --------------------------------------------------------
-def _inputs(tensors: list[Tensor], what: str) -> tuple[list[Tensor], bool]:
+def _inputs(tensors: list[Tensor], what: str, grad_enabled: bool) -> tuple[list[Tensor], bool]:
     """Tensors to differentiate with respect to, standing for ``tensors``, and whether the
-    results must stay differentiable: an input that already records a graph (an outer
-    transform's, a parameter) is followed through (``view_as``), so the outer derivative
-    sees this one; any other is a fresh leaf."""
-    connected = mode.grad_enabled and any(t.requires_grad for t in tensors)
+    results must stay differentiable (``grad_enabled``: the caller's grad mode): an input that
+    already records a graph (an outer transform's, a parameter) is followed through
+    (``view_as``), so the outer derivative sees this one; any other is a fresh leaf."""
+    connected = grad_enabled and any(t.requires_grad for t in tensors)
     fresh = []
     for t in tensors:
         if t.data.dtype.kind not in "fc":
             raise TypeError(f"{what}: can only differentiate with respect to floating point tensors, got dtype "
                             f"{t.data.dtype}")
-        fresh.append(t.view_as(t) if connected and t.requires_grad else t.detach().requires_grad_())
+        fresh.append(t.view_as(t) if connected and t.requires_grad else _own_leaf(t.detach().requires_grad_()))
     return fresh, connected
+
+
+# How many transforms are running in this thread: the leaves each makes are marked with its
+# depth, so that once it has returned, an outer transform does not count them as a captured
+# tensor of its own (they are internal to the finished call).
+_calls = threading.local()
+
+
+def _depth() -> int:
+    return getattr(_calls, "depth", 0)
+
+
+def _own_leaf(leaf: Tensor, deeper: int = 0) -> Tensor:
+    leaf._transform_depth = _depth() + deeper
+    return leaf
+
+
+def _reaches_other_tensors(values, inputs: list[Tensor]) -> bool:
+    """Whether ``values`` were computed from a tensor that requires grad other than
+    ``inputs``: a variable captured from an outer transform (``grad(lambda x: grad(lambda y:
+    x * y)(y))``) or a parameter. The results must then stay differentiable, as torch.func's,
+    or the outer derivative would silently miss this one."""
+    own, depth = {id(t) for t in inputs}, _depth()
+
+    def captured(x) -> bool:  # a leaf that requires grad, not made by this call or one it made
+        return (isinstance(x, Tensor) and x._node is None and x._requires_grad and id(x) not in own
+                and getattr(x, "_transform_depth", 0) < depth)
+
+    roots = [v for v in values if isinstance(v, Tensor) and v.requires_grad]
+    return any(map(captured, roots)) or any(
+        captured(x) for tensor in topological_order(roots) for x in tensor._node.inputs)
 
 
 def _derivatives(outputs: list[Tensor], inputs: list[Tensor], cotangents, create_graph: bool) -> list[Tensor]:
@@ -130,15 +163,24 @@ class _Differentiated:
         args = list(args)
         self.structures = []
         chosen = [_flatten(args[i]) for i in positions]
-        with enable_grad():
-            fresh, self.connected = _inputs([t for leaves, _ in chosen for t in _tensors(leaves, what)], what)
-            start = 0
-            for position, (leaves, structure) in zip(positions, chosen):
-                args[position] = _unflatten(fresh[start:start + len(leaves)], structure)
-                self.structures.append((start, len(leaves), structure))
-                start += len(leaves)
-            self.inputs = fresh
-            self.output, self.aux = _split_aux(func(*args, **kwargs), has_aux, what)
+        grad_enabled = mode.grad_enabled  # (the caller's: inside, grad mode is on to record func)
+        depth = _calls.depth = _depth() + 1  # this call's: its leaves are marked with it
+        try:
+            with enable_grad():
+                fresh, self.connected = _inputs([t for leaves, _ in chosen for t in _tensors(leaves, what)], what,
+                                                grad_enabled)
+                start = 0
+                for position, (leaves, structure) in zip(positions, chosen):
+                    args[position] = _unflatten(fresh[start:start + len(leaves)], structure)
+                    self.structures.append((start, len(leaves), structure))
+                    start += len(leaves)
+                self.inputs = fresh
+                self.output, self.aux = _split_aux(func(*args, **kwargs), has_aux, what)
+                if grad_enabled and not self.connected:
+                    values = [*_flatten(self.output)[0], *_flatten(self.aux)[0]]
+                    self.connected = _reaches_other_tensors(values, fresh)
+        finally:
+            _calls.depth = depth - 1
         self.single = isinstance(argnums, int)
 
     def arranged(self, flat: list):
@@ -229,15 +271,18 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
         if p.shape != t.shape:
             raise RuntimeError(f"{what}: Expected primals and tangents to have the same shape, got {p.shape} "
                                f"and {t.shape}")
+    grad_enabled = mode.grad_enabled  # (the caller's: the work below records a graph)
     with enable_grad():
         out = vjp(func, *primals, has_aux=has_aux)
         value, back = out[0], out[1]
         outputs, out_structure = _flatten(value)
         # The vjp is linear in the cotangent u: differentiating <vjp(u), tangents> by u gives J @ tangents.
-        cotangents = [Tensor(np.zeros_like(o.data)).requires_grad_() for o in outputs]
+        # (marked as a deeper call's leaves: a transform around this one does not count them as captured)
+        cotangents = [_own_leaf(Tensor(np.zeros_like(o.data)).requires_grad_(), 1) for o in outputs]
         products, _ = _flatten(back(_unflatten(cotangents, out_structure)))
         terms = [(p * t).sum() for p, t in zip(products, flat_tangents) if p.requires_grad]
-        connected = mode.grad_enabled and any(t.requires_grad for t in (*flat_primals, *flat_tangents))
+        # (the value stays differentiable when it reaches the primals or a captured tensor)
+        connected = grad_enabled and any(t.requires_grad for t in (*flat_primals, *flat_tangents, *outputs))
         if terms:
             total = terms[0]
             for term in terms[1:]:
@@ -245,8 +290,10 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
             directional = _derivatives([total], cotangents, [Tensor(np.ones((), total.data.dtype))], connected)
         else:  # (the outputs do not depend on the primals)
             directional = [Tensor(np.zeros_like(o.data)) for o in outputs]
+    if not grad_enabled:  # (under no_grad: plain results, as torch.func's)
+        value, directional = _settled(value, False), [d.detach() for d in directional]
     result = (value, _unflatten(directional, out_structure))
-    return (*result, out[2]) if has_aux else result
+    return (*result, _settled(out[2], grad_enabled)) if has_aux else result
 
 
 def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = None):
@@ -375,6 +422,11 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
         (size,) = sizes
         state = _global_rng.bit_generator.state
         results = []
+        if size == 0:  # f once on zeros, for the results' shapes: each is then empty along its out_dim
+            with np.errstate(all="ignore"):
+                zeros = [leaf if dim is None else Tensor._wrap(np.zeros(np.delete(leaf.shape, dim), leaf.data.dtype))
+                         for leaf, dim in zip(leaves, dims)]
+                results.append(func(*_unflatten(zeros, structure), **kwargs))
         for index in range(size):
             if randomness == "same":
                 _global_rng.bit_generator.state = state
@@ -405,7 +457,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
             else:
                 if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
                     raise ValueError(f"vmap: out_dims must be an int or None, got {dim!r}")
-                stacked.append(stack(list(column), int(dim)))
+                batched = stack(list(column), int(dim))
+                stacked.append(batched if size else Tensor._wrap(np.delete(batched.data, 0, axis=int(dim))))
         return _unflatten(stacked, out_structure)
 
     return wrapper
