@@ -90,3 +90,10 @@ def test_pytorchs_keyword_names_of_pinv_orgqr_and_ormqr():
     packed, tau = mg.geqrf(mg.tensor(a))
     np.testing.assert_array_equal(packed.orgqr(input2=tau).data, mg.orgqr(packed, tau).data)
     np.testing.assert_array_equal(packed.ormqr(input2=tau, input3=mg.tensor(a)).data, mg.ormqr(packed, tau, a).data)
+
+
+def test_matrix_exp_of_a_matrix_with_inf_or_nan_is_nan_and_the_others_unchanged():
+    batch = np.array([[[np.inf, 0.0], [0.0, 1.0]], [[0.5, 0.1], [0.2, 0.3]], [[np.nan, 0.0], [0.0, 0.0]]])
+    out = mg.linalg.matrix_exp(mg.tensor(batch))  # (it raised a bare OverflowError)
+    assert np.isnan(out.data[0]).all() and np.isnan(out.data[2]).all()
+    np.testing.assert_allclose(out.data[1], mg.linalg.matrix_exp(mg.tensor(batch[1])).data, rtol=1e-15)

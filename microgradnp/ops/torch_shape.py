@@ -746,6 +746,10 @@ def matrix_exp(A):
     products and a solve, so its gradients come from theirs."""
     _reads_values("matrix_exp")
     _square("matrix_exp", A)
+    finite = np.isfinite(_data(A)).all(axis=(-2, -1))
+    if not finite.all():  # a matrix with an inf or nan: all nan, as PyTorch (computed from zeros, then replaced)
+        bad = ~finite[..., None, None]
+        return ops.where(bad, np.nan, matrix_exp(ops.where(bad, 0.0, A)))
     norm1 = np.abs(_data(A)).sum(-2).max(initial=0.0)
     squarings = max(0, math.ceil(math.log2(norm1 / _THETA13))) if norm1 > _THETA13 else 0
     a = A * (0.5**squarings) if squarings else A
