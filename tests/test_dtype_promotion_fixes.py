@@ -141,3 +141,10 @@ def test_where_refuses_an_int_that_does_not_fit_the_other_operand_as_pytorch():
     with pytest.raises(OverflowError, match="1000 cannot be converted to int8"):
         mg.where(small > 1, small, 1000)  # NumPy's where wrapped it to -24
     assert mg.where(small > 1, small, 100).data.tolist() == [100, 2]
+
+
+def test_diff_of_bools_is_their_xor_as_pytorch():
+    flags = mg.tensor(np.array([True, False, False, True]), dtype=bool)
+    once = mg.diff(flags)
+    assert once.dtype == np.bool_ and once.data.tolist() == [True, False, True]
+    assert mg.diff(flags, n=2).data.tolist() == [True, True]

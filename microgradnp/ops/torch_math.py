@@ -858,7 +858,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     for _ in range(n):
         if x.shape[axis] == 0:
             break
-        x = x[(*index, slice(1, None))] - x[(*index, slice(None, -1))]
+        later, earlier = x[(*index, slice(1, None))], x[(*index, slice(None, -1))]
+        x = later ^ earlier if x.dtype == np.bool_ else later - earlier  # (bools: PyTorch's difference is xor)
     return x
 
 
