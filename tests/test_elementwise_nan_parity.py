@@ -437,3 +437,40 @@ def test_clamp_with_tensor_bounds_sends_the_gradient_where_torch_does(torch, bou
                      + [np.zeros(len(x)) if t.grad is None else np.asarray(t.grad) for t in leaves])
     for ours, theirs in zip(*grads):
         np.testing.assert_array_equal(ours, theirs)
+
+
+# An inf gradient from upstream (sqrt at 0) must not reach, as a nan, the places a mask
+# or a max cut off: PyTorch selects there (the output never depended on them).
+MASKING = {
+    "relu": (lambda m, x: m.relu(x), [0.0, 0.25]),
+    "clamp": (lambda m, x: m.clamp(x, min=0), [0.0, 0.25]),
+    "maximum": (lambda m, x: m.maximum(x, m.zeros(2)), [0.0, 0.25]),
+    "minimum": (lambda m, x: -m.minimum(x, m.zeros(2)), [-0.5, 0.0]),
+    "hardtanh": (lambda m, x: m.nn.functional.hardtanh(x - 1), [0.0, 0.0]),
+    "relu6": (lambda m, x: m.nn.functional.relu6(x), [0.0, 0.25]),
+}
+
+
+@pytest.mark.parametrize("name", MASKING)
+def test_an_infinite_gradient_does_not_leak_nan_through_a_mask(name):
+    select, expected = MASKING[name]
+    x = mg.tensor([-1.0, 4.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        select(mg, x).sqrt().sum().backward()
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+def test_an_infinite_gradient_reaches_only_the_maximum_as_in_pytorch(torch):
+    values = np.array([-1.0, 4.0, 2.0])
+    x = mg.tensor(values, requires_grad=True)
+    with np.errstate(divide="ignore"):
+        (x.max() - 4).sqrt().backward()
+    theirs = torch.tensor(values, requires_grad=True)
+    (theirs.max() - 4).sqrt().backward()
+    np.testing.assert_array_equal(x.grad, theirs.grad.numpy())
+    for name, (select, _) in MASKING.items():
+        ours, theirs = mg.tensor([-1.0, 4.0], requires_grad=True), torch.tensor([-1.0, 4.0], requires_grad=True)
+        with np.errstate(divide="ignore"):
+            select(mg, ours).sqrt().sum().backward()
+        select(torch, theirs).sqrt().sum().backward()
+        np.testing.assert_array_equal(ours.grad, theirs.grad.numpy(), err_msg=name)

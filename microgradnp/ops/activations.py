@@ -8,7 +8,7 @@ import numpy as np
 
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.ops.elementwise import Erfc, Scale, _erf_values
-from microgradnp.ops.primitive import Primitive, axis_index, constant, floating
+from microgradnp.ops.primitive import Primitive, axis_index, constant, floating, masked_product
 from microgradnp.tensor import Tensor
 
 
@@ -90,7 +90,7 @@ class ReLU(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (passed,) = ctx.saved_tensors
-        return grad * passed
+        return masked_product(grad, passed)
 
 
 class LeakyReLU(Scale):
@@ -329,7 +329,7 @@ class Hardtanh(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (inside,) = ctx.saved_tensors
-        return grad * inside
+        return masked_product(grad, inside)
 
 
 class Hardsigmoid(Primitive):
@@ -344,7 +344,7 @@ class Hardsigmoid(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (inside,) = ctx.saved_tensors
-        return grad * (inside / 6)
+        return masked_product(grad, inside / 6)
 
 
 class Hardswish(Primitive):

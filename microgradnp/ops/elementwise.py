@@ -14,6 +14,7 @@ from microgradnp.ops.primitive import (
     constant,
     floating,
     floating_pair,
+    masked_product,
     promote,
     refuse_non_numbers,
     result_dtype,
@@ -315,8 +316,8 @@ class Clip(Primitive):
     def backward(ctx, grad):
         inside, under, over = ctx.saved_tensors
         need_a, need_lo, need_hi = ctx.needs_input_grad
-        return (grad * inside if need_a else None, grad * under if need_lo else None,
-                grad * over if need_hi else None)
+        return (masked_product(grad, inside) if need_a else None, masked_product(grad, under) if need_lo else None,
+                masked_product(grad, over) if need_hi else None)
 
 
 class Maximum(Primitive):
@@ -332,7 +333,7 @@ class Maximum(Primitive):
     @staticmethod
     def backward(ctx, grad):
         share_a, *share_b = ctx.saved_tensors
-        return grad * share_a, grad * (share_b[0] if share_b else 1 - share_a)
+        return masked_product(grad, share_a), masked_product(grad, share_b[0] if share_b else 1 - share_a)
 
 
 class Minimum(Primitive):
@@ -348,7 +349,7 @@ class Minimum(Primitive):
     @staticmethod
     def backward(ctx, grad):
         share_a, *share_b = ctx.saved_tensors
-        return grad * share_a, grad * (share_b[0] if share_b else 1 - share_a)
+        return masked_product(grad, share_a), masked_product(grad, share_b[0] if share_b else 1 - share_a)
 
 
 def _shares(first_wins, tie, out) -> tuple:

@@ -113,6 +113,18 @@ def check_not_empty(name: str, shape: tuple[int, ...], axes: tuple[int, ...]) ->
         )
 
 
+def masked_product(grad, factor):
+    """``grad * factor`` for a rule whose ``factor`` is 0 where an input gets no gradient
+    (relu's mask, clamp's, max's share of a tie): 0 there even where ``grad`` is inf or nan,
+    as PyTorch selects there rather than multiplies (inf * 0 would leak a nan into a
+    position the output never depended on). The product is redone as a selection only when
+    it holds a nan, which only such a gradient makes."""
+    out = grad * factor
+    if np.isnan(out.data if isinstance(out, Tensor) else out).any():
+        out = np.where(np.asarray(factor) != 0, out, 0)  # (a Tensor gradient: mg.where, on its graph)
+    return out
+
+
 def floating(a):
     """``a`` as a floating-point operand of a function whose values are not integers (exp,
     sigmoid, softmax, mean...): ints and bools become the default float dtype, as PyTorch

@@ -19,6 +19,7 @@ from microgradnp.ops.primitive import (
     constant,
     floating,
     kept_shape,
+    masked_product,
     normalize_axes,
     reduction_axes,
     restore_reduced_axes,
@@ -143,7 +144,7 @@ class _Extreme(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (share,) = ctx.saved_tensors
-        return restore_reduced_axes(grad, ctx.kept) * share
+        return masked_product(restore_reduced_axes(grad, ctx.kept), share)
 
 
 class Max(_Extreme):
