@@ -589,8 +589,9 @@ class Tensor:
         index = _ops.indexing._plain_index(index)
         steps = _ops.indexing.torch_steps(index)  # ints mixed with arrays: PyTorch's meaning, as t[index]
         if self._records(value):
-            return self._recorded_in_place("t[index] = value",
-                                           lambda before: _ops.indexing.placed(before, index, steps, value))
+            # (t[...] = t: the value is the old version, or the new node would take its own output)
+            return self._recorded_in_place("t[index] = value", lambda before: _ops.indexing.placed(
+                before, index, steps, before if value is self else value))
         self._check_in_place("t[index] = value", value)
         value = value.data if isinstance(value, Tensor) else value
         if steps is None:

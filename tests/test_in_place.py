@@ -597,3 +597,14 @@ def test_a_compiled_step_with_an_in_place_write_runs_eagerly_so_every_alias_sees
         first = compiled(x)
     np.testing.assert_array_equal(first.data, [3.0, 0.0, 7.0])
     np.testing.assert_array_equal(compiled(x).data, step(x).data)
+
+
+@pytest.mark.parametrize("index", [Ellipsis, slice(None), [0, 1]])
+def test_assigning_a_tensor_into_itself_is_recorded_without_a_cycle(index):
+    # v[...] = v made the new node its own input: backward never returned
+    x = mg.tensor(np.array([1.0, 3.0]), requires_grad=True)
+    v = 2.0 - x
+    v[index] = v
+    (v * v).sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(v.data, [1.0, -1.0])
+    np.testing.assert_array_equal(x.grad, [-2.0, 2.0])
