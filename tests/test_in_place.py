@@ -608,3 +608,20 @@ def test_assigning_a_tensor_into_itself_is_recorded_without_a_cycle(index):
     (v * v).sum().backward(retain_graph=True)
     np.testing.assert_array_equal(v.data, [1.0, -1.0])
     np.testing.assert_array_equal(x.grad, [-2.0, 2.0])
+
+
+def test_a_recorded_write_drops_the_values_leading_ones_as_numpy():
+    x = mg.tensor(np.zeros((2, 3)), requires_grad=True)
+    row = mg.ones(1, 3, requires_grad=True)
+    v = x * 2
+    v[0] = row * 3  # shape (1, 3) into a row of 3: NumPy and PyTorch accept it
+    v.sum().backward()
+    np.testing.assert_array_equal(v.data, [[3.0] * 3, [0.0] * 3])
+    np.testing.assert_array_equal(x.grad, [[0.0] * 3, [2.0] * 3])
+    np.testing.assert_array_equal(row.grad, [[3.0] * 3])
+
+
+def test_a_recorded_write_of_a_value_that_does_not_fit_says_so():
+    v = mg.tensor(np.zeros((2, 3)), requires_grad=True) * 2
+    with pytest.raises(ValueError, match=r"shape \(2, 3\) cannot be broadcast to the shape \(3,\)"):
+        v[0] = mg.ones(2, 3)

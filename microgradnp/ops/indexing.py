@@ -117,6 +117,17 @@ def placed(x, index, steps, value, accumulate: bool = False):
     shape = np.shape(_data(x))
     positions = np.arange(int(np.prod(shape))).reshape(shape)
     chosen = np.asarray(positions[index] if steps is None else positions[steps[0]][steps[1]])
+    value_shape = np.shape(_data(value))
+    extra = len(value_shape) - chosen.ndim
+    if extra > 0 and all(n == 1 for n in value_shape[:extra]):  # (leading 1s dropped, as NumPy and PyTorch do)
+        value = Reshape.apply(value, shape=value_shape[extra:])
+    try:
+        fits = np.broadcast_shapes(np.shape(_data(value)), chosen.shape) == chosen.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise InvalidArgumentError(f"t[index] = value: a value of shape {value_shape} cannot be broadcast to the "
+                                   f"shape {chosen.shape} that the index selects")
     if accumulate:
         values = Reshape.apply(BroadcastTo.apply(value, shape=chosen.shape), shape=(-1,))
         return x + Reshape.apply(ScatterAdd.apply(values, shape=(positions.size,), index=chosen.reshape(-1)),
