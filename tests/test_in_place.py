@@ -625,3 +625,12 @@ def test_a_recorded_write_of_a_value_that_does_not_fit_says_so():
     v = mg.tensor(np.zeros((2, 3)), requires_grad=True) * 2
     with pytest.raises(ValueError, match=r"shape \(2, 3\) cannot be broadcast to the shape \(3,\)"):
         v[0] = mg.ones(2, 3)
+
+
+def test_an_advanced_index_gives_a_contiguous_tensor_as_pytorch():
+    t = mg.tensor(np.arange(6.0).reshape(2, 3))
+    picked = t[:, [2, 0, 1]]  # NumPy lays this copy out transposed
+    assert picked.view(-1).shape == (6,)
+    picked.reshape(-1).zero_()  # a view of it, as in PyTorch: the write reaches it
+    assert not picked.data.any()
+    assert t.data.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]

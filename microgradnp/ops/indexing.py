@@ -71,6 +71,10 @@ class GetItem(Primitive):
             # An int per axis gives NumPy's scalar, a copy; PyTorch's t[0] is a 0-d view, which an
             # in-place change (t[0].add_(1), under no_grad too) writes through: index on to a 0-d view.
             return a[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        if not out.flags.c_contiguous and not np.may_share_memory(out, a):
+            # A copy (advanced indexing) in NumPy's layout for it, perhaps transposed: PyTorch's is
+            # contiguous, so that y.view(-1), and writes through y.reshape(-1), work on it as there.
+            out = np.ascontiguousarray(out)
         return out
 
     @staticmethod
