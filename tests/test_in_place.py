@@ -634,3 +634,18 @@ def test_an_advanced_index_gives_a_contiguous_tensor_as_pytorch():
     picked.reshape(-1).zero_()  # a view of it, as in PyTorch: the write reaches it
     assert not picked.data.any()
     assert t.data.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+
+
+def test_a_division_by_a_number_does_not_need_the_dividend_as_pytorch():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = w / 3.0
+    with mg.no_grad():
+        w.add_(1)  # x / 3 saves only the 3: changing x before backward is fine
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad, [1 / 3, 1 / 3])
+    a, b = mg.tensor([1.0, 2.0], requires_grad=True), mg.tensor([2.0, 4.0], requires_grad=True)
+    quotient = a / b  # b's gradient reads a: changing a must raise
+    with mg.no_grad():
+        a.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        quotient.sum().backward()

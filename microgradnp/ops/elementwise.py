@@ -94,6 +94,8 @@ class Mul(Primitive):
 
 class Div(Primitive):
     _writes_out = True
+    # a is read only by b's gradient: x / 3.0 needs only the 3, so x may change in place before backward
+    _saved_needed_by = ((1,), (0, 1))
 
     @staticmethod
     def forward(ctx, a, b):
