@@ -148,3 +148,10 @@ def test_diff_of_bools_is_their_xor_as_pytorch():
     once = mg.diff(flags)
     assert once.dtype == np.bool_ and once.data.tolist() == [True, False, True]
     assert mg.diff(flags, n=2).data.tolist() == [True, True]
+
+
+def test_an_out_of_range_python_int_wraps_into_the_integer_dtype_as_pytorch():
+    u = mg.tensor(np.array([0, 3]), dtype=np.uint8)
+    assert (u + (-1)).data.tolist() == [255, 2] and ((-1) + u).dtype == np.uint8  # NumPy raised OverflowError
+    assert (mg.tensor(np.array([100]), dtype=np.int8) + 1000).data.tolist() == [76]
+    assert (mg.tensor(np.array([2]), dtype=np.int16) * 70000).data.tolist() == [8928]

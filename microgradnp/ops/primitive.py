@@ -160,11 +160,11 @@ def promote(a, b):
         if kind is np.ndarray:
             if a.dtype is b.dtype:  # the usual case, first
                 return a, b
-        elif (kind is int and a.dtype.kind != "b") or kind is bool or (kind is float and a.dtype.kind in "fc"):
+        elif (kind is int and a.dtype.kind in "fc") or kind is bool or (kind is float and a.dtype.kind in "fc"):
             return a, b  # NumPy treats a Python number as PyTorch does (bools ** 2: NumPy's int8, PyTorch's int64)
     elif type(b) is np.ndarray:
         kind = type(a)
-        if (kind is int and b.dtype.kind != "b") or kind is bool or (kind is float and b.dtype.kind in "fc"):
+        if (kind is int and b.dtype.kind in "fc") or kind is bool or (kind is float and b.dtype.kind in "fc"):
             return a, b
     return _promoted(a, b)
 
@@ -188,6 +188,9 @@ def _promoted(*operands):
     result = result_dtype(*plain)
     if result is None:
         return operands
+    if result.kind in "iu":  # a Python int in the integer result dtype, wrapped as PyTorch (uint8 + -1 is 255),
+        # where NumPy refuses an int out of the dtype's range
+        plain = [np.asarray(x).astype(result) if type(x) is int else x for x in plain]
     return tuple(x.astype(result) if isinstance(x, np.ndarray) and x.dtype != result else x for x in plain)
 
 
