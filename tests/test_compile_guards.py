@@ -385,3 +385,21 @@ def test_a_draw_between_the_replayed_ones_from_the_same_generator_makes_the_func
     with pytest.warns(UserWarning, match="a module's own NumPy generator"):
         compiled = run(True)
     assert compiled == run(False) and len(set(compiled)) == 4
+
+
+def test_a_function_that_can_reach_an_iterator_runs_eagerly_and_says_why():
+    # next() inside the function: a replay would give the first call's batch every time
+    w = mg.tensor([1.0], requires_grad=True)
+    batches = iter([mg.tensor([float(i)]) for i in range(4)])
+
+    def generated():
+        yield from (mg.tensor([float(i)]) for i in range(4))
+
+    for source in (batches, generated()):
+        @mg.compile
+        def step(source=source):
+            return (w * next(source)).sum()
+
+        with pytest.warns(UserWarning, match=r"runs eagerly from now on: it uses an iterator"):
+            first = step().item()
+        assert [first, *(step().item() for _ in range(3))] == [0.0, 1.0, 2.0, 3.0]

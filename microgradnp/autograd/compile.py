@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import collections.abc
 import contextlib
 import dis
 import functools
@@ -554,6 +555,12 @@ class _Recorder:
         drawn = self.outside.drawn()
         if drawn is not None:
             self.cannot_replay(drawn)
+            return
+        if self.outside.iterators:
+            kind = type(self.outside.iterators[0]).__name__
+            self.cannot_replay(f"an iterator ({kind}) it can reach, from which next() would give a replay the first "
+                               "call's item again: take the batch outside the compiled function and pass it in as "
+                               "an argument")
             return
         if self.outside.changed():
             self.cannot_replay("a change the function made to a list, dict or object of yours (state['h'] = h, "
@@ -1378,6 +1385,7 @@ class _Outside:
         self.generators: dict[int, tuple] = {}
         self.replayed: dict[int, list] = {}  # id(generator) -> [(state, state)] of the draws a replay makes again
         self.contents: dict[int, tuple] = {}  # id -> (the user's data, its contents when first seen)
+        self.iterators: list = []  # iterators the call can reach: what next() takes from them, a replay would not
         self.global_states = self._global_states()
         fn, bound = _unwrapped(fn)
         found = [*bound, *_objects_in(arguments), *(getattr(fn, "__defaults__", None) or ()),
@@ -1434,6 +1442,13 @@ class _Outside:
             if isinstance(value, np.random.Generator | np.random.RandomState):
                 if id(value) not in self.generators:
                     self.generators[id(value)] = (value, self.state(value), owned)
+                continue
+            if isinstance(value, collections.abc.Iterator) and not owned:
+                # One from before the call (not a frame's local: model.parameters() made inside is the
+                # call's own): whether the call advances it cannot be seen (a generator's or a list
+                # iterator's position is not in its attributes), and a replay would reuse the first item.
+                if contents:
+                    self.iterators.append(value)
                 continue
             owned = owned or _runs_itself(value)
             users = _users_data(value) and not owned
