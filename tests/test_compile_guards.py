@@ -403,3 +403,27 @@ def test_a_function_that_can_reach_an_iterator_runs_eagerly_and_says_why():
         with pytest.warns(UserWarning, match=r"runs eagerly from now on: it uses an iterator"):
             first = step().item()
         assert [first, *(step().item() for _ in range(3))] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_write_into_a_numpy_array_of_the_users_makes_the_function_run_eagerly():
+    # a replay would not make the write again: x * b would keep the first call's b
+    scale = np.ones(3)
+    x = mg.tensor([1.0, 2.0, 3.0])
+
+    @mg.compile
+    def doubled_global(x):
+        np.multiply(scale, 2, out=scale)
+        return x * mg.tensor(scale)
+
+    @mg.compile
+    def doubled_argument(x, factors):
+        factors *= 2
+        return x * mg.tensor(factors)
+
+    with pytest.warns(UserWarning, match="a write into a NumPy array of yours"):
+        first = doubled_global(x).data.tolist()
+    assert [first, doubled_global(x).data.tolist()] == [[2.0, 4.0, 6.0], [4.0, 8.0, 12.0]]
+    factors = np.ones(3)
+    with pytest.warns(UserWarning, match="a write into a NumPy array of yours"):
+        doubled_argument(x, factors)
+    assert doubled_argument(x, factors).data.tolist() == [4.0, 8.0, 12.0]

@@ -556,6 +556,10 @@ class _Recorder:
         if drawn is not None:
             self.cannot_replay(drawn)
             return
+        if self.outside.written():
+            self.cannot_replay("a write into a NumPy array of yours (b *= 2, np.copyto(out, ...), b[0] = ...), which "
+                               "a replay would not make again: do it outside the compiled function, or on tensors")
+            return
         if self.outside.iterators:
             kind = type(self.outside.iterators[0]).__name__
             self.cannot_replay(f"an iterator ({kind}) it can reach, from which next() would give a replay the first "
@@ -1386,6 +1390,7 @@ class _Outside:
         self.replayed: dict[int, list] = {}  # id(generator) -> [(state, state)] of the draws a replay makes again
         self.contents: dict[int, tuple] = {}  # id -> (the user's data, its contents when first seen)
         self.iterators: list = []  # iterators the call can reach: what next() takes from them, a replay would not
+        self.arrays: dict[int, tuple] = {}  # id -> (an ndarray of the user's, a digest of its bytes when first seen)
         self.global_states = self._global_states()
         fn, bound = _unwrapped(fn)
         found = [*bound, *_objects_in(arguments), *(getattr(fn, "__defaults__", None) or ()),
@@ -1397,6 +1402,9 @@ class _Outside:
             with contextlib.suppress(ValueError):  # (a cell not yet filled)
                 found.append(cell.cell_contents)
         self.add(found)
+        for value in _items(arguments):  # (array arguments too: a replay reads them, it does not write them)
+            if type(value) is np.ndarray and id(value) not in self.arrays:
+                self.arrays[id(value)] = (value, _digest(value))
 
     def _global_states(self) -> list:
         import pickle
@@ -1435,6 +1443,8 @@ class _Outside:
         stack, seen, budget = [(v, _WATCH_DEPTH, False) for v in values], set(), _OUTSIDE_SEARCH
         while stack and budget:
             value, depth, owned = stack.pop()
+            if type(value) is np.ndarray and contents and not owned and id(value) not in self.arrays:
+                self.arrays[id(value)] = (value, _digest(value))  # (a write into it a replay would not make again)
             if id(value) in seen or isinstance(value, _NOTHING_INSIDE):
                 continue
             seen.add(id(value))
@@ -1480,6 +1490,16 @@ class _Outside:
     def changed(self) -> bool:
         """Whether the contents of any of the user's data noted changed since."""
         return any(_contents(value) != contents for value, contents in self.contents.values())
+
+    def written(self) -> bool:
+        """Whether any of the user's NumPy arrays noted was written in place since."""
+        return any(_digest(array) != digest for array, digest in self.arrays.values())
+
+
+def _digest(array: np.ndarray) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).digest()
 
 
 def _inside(value):
