@@ -427,3 +427,28 @@ def test_a_write_into_a_numpy_array_of_the_users_makes_the_function_run_eagerly(
     with pytest.warns(UserWarning, match="a write into a NumPy array of yours"):
         doubled_argument(x, factors)
     assert doubled_argument(x, factors).data.tolist() == [4.0, 8.0, 12.0]
+
+
+def test_a_replay_sees_a_key_added_a_private_setting_changed_and_an_attribute_over_a_class_default():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 1, rng=0)
+            self._cfg = {"scale": 1.0}  # the user's own, though private
+
+        def forward(self, x):
+            return self.fc(x) * self._cfg["scale"]
+
+    class Settings:
+        temperature = 1.0
+
+    net, x, weights, settings = Net(), mg.tensor([[1.0, 2.0]]), {"a": 1.0}, Settings()
+    with mg.no_grad():
+        scaled = mg.compile(lambda x: net(x).sum())
+        summed = mg.compile(lambda x: x * sum(weights.values()))
+        cooled = mg.compile(lambda x: x / settings.temperature)
+        before = scaled(x).item(), summed(x).data.tolist(), cooled(x).data.tolist()
+        net._cfg["scale"], weights["b"], settings.temperature = 2.0, 2.0, 0.5
+        assert scaled(x).item() == 2 * before[0] == net(x).sum().item()
+        assert summed(x).data.tolist() == [[3.0, 6.0]] and before[1] == [[1.0, 2.0]]
+        assert cooled(x).data.tolist() == [[2.0, 4.0]]

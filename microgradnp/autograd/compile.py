@@ -1000,6 +1000,8 @@ class _Recorder:
                 return [*lines, f"if {held} != {self.constant(list(value), 'values')}: raise _Retrace({label!r})"]
         elif isinstance(value, dict):
             items, expression = value.items(), f"{held}.get({{!r}}, _Retrace)"
+            # (a key added: a loop over the dict, len() or `in` would see it)
+            lines.append(f"if len({held}) != {len(value)}: raise _Retrace({label!r})")
         elif _user_class(value):
             items = [(k, v) for klass in reversed(value.__mro__) if _user_class(klass) for k, v in vars(klass).items()
                      if not hasattr(type(v), "__get__") and not k.startswith("__")]  # (methods, properties,
@@ -1008,6 +1010,9 @@ class _Recorder:
         elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
             items = _attributes(value).items()
             expression = f"getattr({held}, {{!r}}, _Retrace)"
+            if _users_data(value) and isinstance(getattr(value, "__dict__", None), dict):
+                # (an attribute added, over a class default: cfg.temperature = 0.5)
+                lines.append(f"if len({held}.__dict__) != {len(vars(value))}: raise _Retrace({label!r})")
         else:
             return []
         users_data = _users_data(value)
@@ -1044,8 +1049,8 @@ class _Recorder:
             if users_class:
                 lines += self._watch_object(type(module), f"class {type(module).__name__}")
             for name, value in vars(module).items():
-                if name.startswith("_"):
-                    continue
+                if name in _module_own_names() or (name.startswith("_") and not users_class):
+                    continue  # (the library's bookkeeping; a user's class's own _cfg is the user's data)
                 if _users_data(value) and not isinstance(value, Module):
                     lines.append(f"if {self._held(module)}.__dict__.get({name!r}) is not {self._held(value)}: "
                                  f"raise _Retrace({f'attribute {name!r}'!r})")
@@ -1185,6 +1190,14 @@ class _Recorder:
 
 # How many objects deep a replay looks into the user's data (config.optim.schedule.lr: 3).
 _WATCH_DEPTH = 3
+
+
+@functools.cache
+def _module_own_names() -> frozenset:
+    """The attributes every module has (its registries, hooks, mode): the library's."""
+    from microgradnp.nn.module import Module
+
+    return frozenset(vars(Module()))
 
 
 def _users_data(value) -> bool:
