@@ -452,3 +452,26 @@ def test_a_replay_sees_a_key_added_a_private_setting_changed_and_an_attribute_ov
         assert scaled(x).item() == 2 * before[0] == net(x).sum().item()
         assert summed(x).data.tolist() == [[3.0, 6.0]] and before[1] == [[1.0, 2.0]]
         assert cooled(x).data.tolist() == [[2.0, 4.0]]
+
+
+def test_a_replay_sees_a_method_of_your_class_replaced():
+    class Base(nn.Module):
+        def act(self, h):
+            return h.tanh()
+
+    class Net(Base):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 1, rng=0)
+
+        def forward(self, x):
+            return self.act(self.fc(x))
+
+    net, x = Net(), mg.tensor([[1.0, 2.0]])
+    with mg.no_grad():
+        step = mg.compile(lambda x: net(x).sum())
+        step(x)
+        Base.act = lambda self, h: h.sigmoid()  # a parent's method: the replay kept tanh
+        assert step(x).item() == net(x).sum().item()
+        Net.forward = lambda self, x: self.fc(x) * 3
+        assert step(x).item() == net(x).sum().item()

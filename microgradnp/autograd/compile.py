@@ -1004,8 +1004,14 @@ class _Recorder:
             lines.append(f"if len({held}) != {len(value)}: raise _Retrace({label!r})")
         elif _user_class(value):
             items = [(k, v) for klass in reversed(value.__mro__) if _user_class(klass) for k, v in vars(klass).items()
-                     if not hasattr(type(v), "__get__") and not k.startswith("__")]  # (methods, properties,
-            # __doc__, __module__: code and its description, not data)
+                     if not hasattr(type(v), "__get__") and not k.startswith("__")]  # (properties, __doc__,
+            # __module__: code and its description, not data)
+            # Its methods and __call__ by identity: one replaced (Net.act = ...) runs other code.
+            lines += [f"if {self._held(klass)}.__dict__.get({k!r}) is not {self._held(v)}: "
+                      f"raise _Retrace({f'{label}, {klass.__name__}.{k}'!r})"
+                      for klass in value.__mro__ if _user_class(klass) for k, v in vars(klass).items()
+                      if isinstance(v, types.FunctionType | staticmethod | classmethod)
+                      and (k == "__call__" or not k.startswith("__"))]
             expression = f"getattr({held}, {{!r}}, _Retrace)"
         elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
             items = _attributes(value).items()
