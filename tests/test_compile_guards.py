@@ -475,3 +475,46 @@ def test_a_replay_sees_a_method_of_your_class_replaced():
         assert step(x).item() == net(x).sum().item()
         Net.forward = lambda self, x: self.fc(x) * 3
         assert step(x).item() == net(x).sum().item()
+
+
+def test_a_learning_rate_changed_by_the_functions_own_code_runs_eagerly():
+    def make():
+        w = mg.tensor([1.0, -2.0], requires_grad=True)
+        return w, optim.SGD([w], lr=0.1)
+
+    def step(w, opt):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+        for group in opt.param_groups:
+            group["lr"] *= 0.5  # a replay would not halve it again
+
+    (w1, o1), (w2, o2) = make(), make()
+    compiled = mg.compile(step)
+    with pytest.warns(UserWarning, match="a change to an optimizer's parameter groups"):
+        compiled(w2, o2)
+    step(w1, o1)
+    for _ in range(3):
+        step(w1, o1)
+        compiled(w2, o2)
+    assert o2.param_groups[0]["lr"] == o1.param_groups[0]["lr"] == 0.1 / 16
+    assert w2.data.tobytes() == w1.data.tobytes()
+
+
+def test_a_scheduler_inside_the_function_still_replays():
+    w = mg.tensor([1.0, -2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    schedule = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+    @mg.compile
+    def step():
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+        schedule.step()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to eager
+        for _ in range(3):
+            step()
+    assert step.traces == 1 and opt.param_groups[0]["lr"] == 0.1 / 8

@@ -556,6 +556,9 @@ class _Recorder:
         if drawn is not None:
             self.cannot_replay(drawn)
             return
+        if self.outside.optimizer_changed():
+            self.cannot_replay(_OPTIONS_CHANGED)
+            return
         if self.outside.written():
             self.cannot_replay("a write into a NumPy array of yours (b *= 2, np.copyto(out, ...), b[0] = ...), which "
                                "a replay would not make again: do it outside the compiled function, or on tensors")
@@ -836,11 +839,14 @@ class _Recorder:
         operands = [self.constant(owner, kind.lower()), *(self._argument(a) for a in args)]
         operands += [f"{k}={self._argument(v)}" for k, v in kwargs.items()]
         call = f"{self.constant(method, f'{kind}_{method.__name__}')}({', '.join(operands)})"
+        if self.outside.optimizer_changed():  # (before the call: the function's own code changed it)
+            self.cannot_replay(_OPTIONS_CHANGED)
         self.paused += 1
         try:
             result = method(owner, *args, **kwargs)
         finally:
             self.paused -= 1
+        self.outside.after_replayed_call(owner)
         if isinstance(result, Tensor):  # (clip_grad_norm_'s total norm): a replay's own, for what uses it
             self.lines.append(f"{self._bind(result.data, self._new('v'))} = {call}.data")
         else:
@@ -1196,6 +1202,9 @@ class _Recorder:
 
 # How many objects deep a replay looks into the user's data (config.optim.schedule.lr: 3).
 _WATCH_DEPTH = 3
+_OPTIONS_CHANGED = ("a change to an optimizer's parameter groups in the function's own code (g['lr'] *= 0.5, "
+                    "add_param_group), which a replay would not make again: make it outside the compiled function, "
+                    "or with a learning-rate scheduler")
 
 
 @functools.cache
@@ -1410,6 +1419,8 @@ class _Outside:
         self.contents: dict[int, tuple] = {}  # id -> (the user's data, its contents when first seen)
         self.iterators: list = []  # iterators the call can reach: what next() takes from them, a replay would not
         self.arrays: dict[int, tuple] = {}  # id -> (an ndarray of the user's, a digest of its bytes when first seen)
+        # id -> [an optimizer, its options as the replayed calls (its step, a scheduler's) last left them]
+        self.optimizers: dict[int, list] = {}
         self.global_states = self._global_states()
         fn, bound = _unwrapped(fn)
         found = [*bound, *_objects_in(arguments), *(getattr(fn, "__defaults__", None) or ()),
@@ -1472,6 +1483,8 @@ class _Outside:
                 if id(value) not in self.generators:
                     self.generators[id(value)] = (value, self.state(value), owned)
                 continue
+            if isinstance(getattr(value, "param_groups", None), list) and contents and id(value) not in self.optimizers:
+                self.optimizers[id(value)] = [value, _options(value)]
             if isinstance(value, collections.abc.Iterator) and not owned:
                 # One from before the call (not a frame's local: model.parameters() made inside is the
                 # call's own): whether the call advances it cannot be seen (a generator's or a list
@@ -1510,9 +1523,27 @@ class _Outside:
         """Whether the contents of any of the user's data noted changed since."""
         return any(_contents(value) != contents for value, contents in self.contents.values())
 
+    def optimizer_changed(self) -> bool:
+        """Whether code other than the replayed calls changed an optimizer's options since."""
+        return any(_options(optimizer) != options for optimizer, options in self.optimizers.values())
+
+    def after_replayed_call(self, owner) -> None:
+        """A replayed call (an optimizer's, a scheduler's) changed its optimizer's options: a
+        replay makes the call again, so those changes are not the user's code's."""
+        optimizer = getattr(owner, "optimizer", owner)
+        if id(optimizer) in self.optimizers:
+            self.optimizers[id(optimizer)][1] = _options(optimizer)
+
     def written(self) -> bool:
         """Whether any of the user's NumPy arrays noted was written in place since."""
         return any(_digest(array) != digest for array, digest in self.arrays.values())
+
+
+def _options(optimizer) -> tuple:
+    """An optimizer's parameter groups as the values of their options (lr, momentum...) and
+    the identities of their parameters."""
+    return tuple(tuple((key, tuple(map(id, value)) if key == "params" else repr(value))
+                       for key, value in group.items()) for group in optimizer.param_groups)
 
 
 def _digest(array: np.ndarray) -> bytes:
