@@ -518,3 +518,17 @@ def test_a_scheduler_inside_the_function_still_replays():
         for _ in range(3):
             step()
     assert step.traces == 1 and opt.param_groups[0]["lr"] == 0.1 / 8
+
+
+def test_side_effects_on_a_deque_or_a_set_make_the_function_run_eagerly():
+    import collections
+
+    log, seen, x = collections.deque(), set(), mg.tensor([1.0, 2.0])
+    with mg.no_grad():
+        steps = [mg.compile(lambda x: (log.append(1), x * 2)[1]),
+                 mg.compile(lambda x: (seen.add(len(seen)), x * 2)[1])]
+        for step in steps:
+            with pytest.warns(UserWarning, match="runs eagerly from now on"):
+                step(x)
+            step(x)
+    assert len(log) == 2 and len(seen) == 2

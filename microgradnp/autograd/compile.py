@@ -1221,7 +1221,8 @@ def _users_data(value) -> bool:
     Not a library's object, whose internals (a logger's, a progress bar's) may change at
     every call without changing what the function computes."""
     kind = type(value)
-    return (isinstance(value, list | dict | tuple | types.SimpleNamespace) or _user_class(value) or _user_class(kind)
+    return (isinstance(value, list | dict | tuple | set | collections.deque | types.SimpleNamespace)
+            or _user_class(value) or _user_class(kind)
             or (kind.__name__ == "Namespace" and kind.__module__ == "argparse"))
 
 
@@ -1554,7 +1555,7 @@ def _digest(array: np.ndarray) -> bytes:
 
 def _inside(value):
     """The first items (key, value) of a container, or an object's attributes."""
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, list | tuple | set | frozenset | collections.deque):
         return enumerate(itertools.islice(value, _OUTSIDE_SEARCH))
     if isinstance(value, dict | types.MappingProxyType):
         return itertools.islice(value.items(), _OUTSIDE_SEARCH)
@@ -1571,7 +1572,7 @@ def _contents(value) -> tuple:
     def token(item):
         return (type(item), repr(item)) if _baked(item) and not callable(item) else id(item)
 
-    sized = isinstance(value, list | tuple | set | frozenset | dict | types.MappingProxyType)
+    sized = isinstance(value, list | tuple | set | frozenset | collections.deque | dict | types.MappingProxyType)
     items = _inside(value) if sized else ((k, v) for k, v in _inside(value) if not str(k).startswith("_"))
     return len(value) if sized else None, tuple((key, token(item)) for key, item in items)
 
