@@ -532,3 +532,17 @@ def test_side_effects_on_a_deque_or_a_set_make_the_function_run_eagerly():
                 step(x)
             step(x)
     assert len(log) == 2 and len(seen) == 2
+
+
+def test_a_setting_under_a_key_that_is_no_literal_is_watched():
+    import enum
+
+    class Kind(enum.Enum):
+        SCALE = 1
+
+    settings, x = {Kind.SCALE: 2.0, 3: 1.5}, mg.tensor([1.0])
+    with mg.no_grad():
+        scaled = mg.compile(lambda x: x * settings[Kind.SCALE] * settings[3])
+        assert scaled(x).item() == 3.0
+        settings[Kind.SCALE] = 5.0  # (an Enum key: the replay kept 2.0)
+        assert scaled(x).item() == 7.5

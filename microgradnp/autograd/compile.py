@@ -1001,11 +1001,11 @@ class _Recorder:
         if isinstance(value, list):
             items = enumerate(value)
             lines.append(f"if len({held}) != {len(value)}: raise _Retrace({label!r})")
-            expression = f"{held}[{{!r}}]"
+            expression = f"{held}[{{}}]"
             if value and all(_baked(item) for item in value):  # (numbers: one comparison of the whole list)
                 return [*lines, f"if {held} != {self.constant(list(value), 'values')}: raise _Retrace({label!r})"]
         elif isinstance(value, dict):
-            items, expression = value.items(), f"{held}.get({{!r}}, _Retrace)"
+            items, expression = value.items(), f"{held}.get({{}}, _Retrace)"
             # (a key added: a loop over the dict, len() or `in` would see it)
             lines.append(f"if len({held}) != {len(value)}: raise _Retrace({label!r})")
         elif _user_class(value):
@@ -1018,10 +1018,10 @@ class _Recorder:
                       for klass in value.__mro__ if _user_class(klass) for k, v in vars(klass).items()
                       if isinstance(v, types.FunctionType | staticmethod | classmethod)
                       and (k == "__call__" or not k.startswith("__"))]
-            expression = f"getattr({held}, {{!r}}, _Retrace)"
+            expression = f"getattr({held}, {{}}, _Retrace)"
         elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
             items = _attributes(value).items()
-            expression = f"getattr({held}, {{!r}}, _Retrace)"
+            expression = f"getattr({held}, {{}}, _Retrace)"
             if _users_data(value) and isinstance(getattr(value, "__dict__", None), dict):
                 # (an attribute added, over a class default: cfg.temperature = 0.5)
                 lines.append(f"if len({held}.__dict__) != {len(vars(value))}: raise _Retrace({label!r})")
@@ -1030,16 +1030,22 @@ class _Recorder:
         users_data = _users_data(value)
         for key, item in list(items):
             if not _is_literal(key):
-                continue
+                try:
+                    hash(key)
+                except TypeError:
+                    continue
+            # (a key that is no literal, an Enum's member say, is the object itself, held by the replay)
+            key_expression = repr(key) if _is_literal(key) else self._held(key)
             where = f"{label}, item {key!r}"
             if _watched(item):
                 if isinstance(item, Module):
                     self.modules[id(item)] = item
-                lines.append(f"if {expression.format(key)} is not {self._held(item)}: raise _Retrace({where!r})")
+                read = expression.format(key_expression)
+                lines.append(f"if {read} is not {self._held(item)}: raise _Retrace({where!r})")
                 if users_data:
                     lines += self._watch_object(item, where, depth + 1)
             elif _baked(item) and users_data:
-                lines.append(f"if {self._changed(expression.format(key), item)}: raise _Retrace({where!r})")
+                lines.append(f"if {self._changed(expression.format(key_expression), item)}: raise _Retrace({where!r})")
         return lines
 
     def _changed(self, expression: str, value) -> str:
