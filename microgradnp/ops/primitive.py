@@ -188,9 +188,11 @@ def _promoted(*operands):
     result = result_dtype(*plain)
     if result is None:
         return operands
-    if result.kind in "iu":  # a Python int in the integer result dtype, wrapped as PyTorch (uint8 + -1 is 255),
-        # where NumPy refuses an int out of the dtype's range
-        plain = [np.asarray(x).astype(result) if type(x) is int else x for x in plain]
+    if result.kind in "iu":  # a Python int out of the integer result dtype's range, wrapped into it as
+        # PyTorch (uint8 + -1 is 255), where NumPy refuses it
+        limits = np.iinfo(result)
+        plain = [np.asarray(x).astype(result) if type(x) is int and not limits.min <= x <= limits.max else x
+                 for x in plain]
     return tuple(x.astype(result) if isinstance(x, np.ndarray) and x.dtype != result else x for x in plain)
 
 
