@@ -304,3 +304,11 @@ def test_adaptive_max_pool_and_group_norm_take_an_empty_batch_as_pytorch():
     assert normed.shape == (0, 4, 3)
     normed.sum().backward()
     assert empty.grad.shape == (0, 4, 3)
+
+
+def test_kl_div_batchmean_of_an_empty_batch_is_nan_as_pytorch():
+    x = mg.tensor(np.zeros((0, 3)), requires_grad=True)
+    loss = F.kl_div(x, mg.tensor(np.zeros((0, 3))), reduction="batchmean")
+    assert np.isnan(loss.item())  # (it was 0)
+    loss.backward()
+    assert x.grad.shape == (0, 3)

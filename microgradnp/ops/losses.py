@@ -222,8 +222,10 @@ class KLDivLoss(_ElementwiseLoss):
         ctx.save_for_backward(x, target, probability)
         total = _reduce(losses, ctx.reduction)
         if batchmean:  # backward divides by the batch size as "mean" divides by the count
-            ctx.reduction, ctx.count = "mean", (np.shape(x)[0] if np.ndim(x) else 1) or 1
-            total = total / ctx.count
+            batch = np.shape(x)[0] if np.ndim(x) else 1
+            # (an empty batch: nan, as PyTorch; its gradient is empty whatever backward divides by)
+            ctx.reduction, ctx.count = "mean", batch or 1
+            total = total / batch if batch else total * np.nan
         return total
 
     @staticmethod
