@@ -414,3 +414,8 @@ def test_arrays_and_lists_without_targets_are_datasets_of_their_rows_as_torch(to
         parts, references = (batch, reference) if isinstance(reference, list) else ([batch], [reference])
         for part, expected in zip(parts, references, strict=True):
             np.testing.assert_array_equal(np.asarray(getattr(part, "data", part)), expected.numpy())
+
+
+def test_a_ragged_list_of_rows_with_targets_says_what_is_wrong():
+    with pytest.raises(ValueError, match="rows of different lengths"):
+        DataLoader([[1.0, 2.0], [3.0]], [0, 1])

@@ -586,6 +586,9 @@ class DataLoader(_arrays.DataLoader):
         y_given = "y" in kwargs or (bool(args) and args[0] is not None and not isinstance(args[0], numbers.Number))
         if _dataset_like(dataset) or (not y_given and hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             # (an array, a Tensor or a list without targets is a dataset of its rows, as in PyTorch)
+            if y_given and isinstance(dataset, list | tuple):  # (a list NumPy cannot make one array of)
+                raise ValueError("DataLoader(X, y, ...): X must hold numbers in rows of one length (an array, or "
+                                 "a list of equal rows); this list has rows of different lengths or other objects")
             if y_given:
                 raise TypeError(f"DataLoader(dataset, ...) takes batch_size as its second argument, got "
                                 f"{type(args[0] if args else kwargs['y']).__name__}: a dataset holds its targets "
