@@ -155,3 +155,10 @@ def test_an_out_of_range_python_int_wraps_into_the_integer_dtype_as_pytorch():
     assert (u + (-1)).data.tolist() == [255, 2] and ((-1) + u).dtype == np.uint8  # NumPy raised OverflowError
     assert (mg.tensor(np.array([100]), dtype=np.int8) + 1000).data.tolist() == [76]
     assert (mg.tensor(np.array([2]), dtype=np.int16) * 70000).data.tolist() == [8928]
+
+
+def test_bitwise_operations_take_a_numpy_number_as_a_python_one():
+    flags = mg.tensor(np.array([True, False]), dtype=bool)
+    small = mg.tensor(np.array([1, 2]), dtype=np.int8)
+    assert (flags & np.int32(3)).dtype == np.int64  # (NumPy's int32 made it int32; PyTorch: int64)
+    assert (small & np.int64(3)).dtype == np.int8 and (small << np.int32(1)).data.tolist() == [2, 4]

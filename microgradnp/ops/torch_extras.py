@@ -39,7 +39,8 @@ def _check_integral(symbol: str, *operands) -> None:
 def _binary(name: str, ufunc, symbol: str):
     def function(input, other):  # noqa: A002  (PyTorch's argument name)
         _check_integral(f"{name} ({symbol})", input, other)
-        return _compare(ufunc, input, other)
+        # (a NumPy number counts as a Python one, as in PyTorch: bools & np.int32(3) is int64, int8 & it int8)
+        return _compare(ufunc, *(x.item() if isinstance(x, np.generic) else x for x in (input, other)))
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = (f"Elementwise ``input {symbol} other`` of bool or integer tensors (``torch.{name}``; "
