@@ -441,11 +441,15 @@ def _chunks(items: Iterator, size: int, drop_last: bool) -> Iterator[list]:
 _COLLATE_TYPES = "Tensors, ndarrays, numbers, strings, dicts, tuples or lists"
 
 
-def _stack(arrays: list[np.ndarray], as_tensor: bool):
-    """One batch array; float data becomes a Tensor, integer and bool data stays an ndarray."""
+def _check_same_shapes(arrays: list[np.ndarray]) -> None:
     if len({a.shape for a in arrays}) > 1:
         raise RuntimeError(f"default_collate: cannot stack samples of different shapes "
                            f"{sorted({a.shape for a in arrays})} into one batch; pad them or pass a collate_fn")
+
+
+def _stack(arrays: list[np.ndarray], as_tensor: bool):
+    """One batch array; float data becomes a Tensor, integer and bool data stays an ndarray."""
+    _check_same_shapes(arrays)
     batch = np.stack(arrays)
     if batch.dtype.kind not in "biuf":
         raise TypeError(f"default_collate: batch must contain {_COLLATE_TYPES}; found an array of dtype {batch.dtype}")
@@ -470,11 +474,11 @@ def default_collate(batch: list):
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
-        batched = _stack([t.data for t in batch], as_tensor=True)
-        if any(t.requires_grad for t in batch):  # on the graph, as torch.stack (checked above for shapes)
+        if any(t.requires_grad for t in batch):  # on the graph, as torch.stack
+            _check_same_shapes([t.data for t in batch])
             from microgradnp.ops import stack
             return stack(batch)
-        return batched
+        return _stack([t.data for t in batch], as_tensor=True)
     if isinstance(elem, str | bytes):
         return batch
     if isinstance(elem, np.ndarray | np.generic) or hasattr(elem, "__array__"):

@@ -99,7 +99,6 @@ def count_correct(prediction: np.ndarray, target: np.ndarray, threshold: float =
     return int(np.count_nonzero((prediction > threshold) == (target > 0.5)))
 
 
-
 def is_logits_loss(loss) -> bool:
     """Whether ``loss`` (a name, function or module) takes logits for one output column
     (binary cross-entropy with logits): its outputs are not probabilities."""
