@@ -546,3 +546,31 @@ def test_a_setting_under_a_key_that_is_no_literal_is_watched():
         assert scaled(x).item() == 3.0
         settings[Kind.SCALE] = 5.0  # (an Enum key: the replay kept 2.0)
         assert scaled(x).item() == 7.5
+
+
+def test_settings_nested_deep_are_watched_and_deeper_ones_make_the_function_run_eagerly():
+    class Node:
+        pass
+
+    config = {"a": {"b": {"c": {"d": {"scale": 2.0}}}}}  # five levels: watched
+    tree = Node()
+    tree.a = Node()
+    tree.a.b = Node()
+    tree.a.b.c = Node()
+    tree.a.b.c.d = Node()
+    tree.a.b.c.d.scale = 3.0
+    deeper = [[[[[[[{"scale": 1.5}]]]]]]]  # eight levels: beyond what a replay watches
+    x = mg.tensor([1.0, 2.0])
+    with mg.no_grad():
+        by_key = mg.compile(lambda x: (x * config["a"]["b"]["c"]["d"]["scale"]).sum())
+        by_attribute = mg.compile(lambda x: (x * tree.a.b.c.d.scale).sum())
+        assert by_key(x).item() == by_key(x).item() == 6.0
+        assert by_attribute(x).item() == by_attribute(x).item() == 9.0
+        config["a"]["b"]["c"]["d"]["scale"], tree.a.b.c.d.scale = 5.0, 7.0
+        assert by_key(x).item() == 15.0 and by_attribute(x).item() == 21.0
+
+        too_deep = mg.compile(lambda x: (x * deeper[0][0][0][0][0][0][0]["scale"]).sum())
+        with pytest.warns(UserWarning, match="runs eagerly from now on: it uses settings nested more than"):
+            assert too_deep(x).item() == 4.5
+        deeper[0][0][0][0][0][0][0]["scale"] = 2.5
+        assert too_deep(x).item() == 7.5

@@ -185,7 +185,8 @@ class Compiled:
                 "(mg.tensor(beta)), or call the function without mg.compile",
                 stacklevel=3,
             )
-        if recorder.eager_reason is not None:
+        replay = None if recorder.eager_reason is not None else recorder.finish(result)
+        if replay is None:  # (a reason found while tracing, or while watching what the function reads)
             self._eager_reason, self._eager_while = recorder.eager_reason, recorder.eager_while
             if self._eager_while is None:
                 self._replays.clear()
@@ -197,7 +198,6 @@ class Compiled:
                 stacklevel=3,
             )
             return result
-        replay = recorder.finish(result)
         result = recorder.as_replayed(result)  # the first call returns what later ones will
         with self._lock:
             variants = self._replays.setdefault(key, [])
@@ -861,7 +861,7 @@ class _Recorder:
         return self.operand(value) if self._computed(value) else self.constant(value)
 
     # -- the replay ----------------------------------------------------------------------
-    def finish(self, result) -> _Replay:
+    def finish(self, result) -> _Replay | None:
         if self.kept_as_is and all(self.kept_as_is.values()):
             # Every leaf kept the array its backward rule made: no set of handed-out arrays
             # is needed to tell which ones to copy, and each accumulation is one line.
@@ -882,6 +882,8 @@ class _Recorder:
         variable_checks, outside = self._variable_checks()
         module_checks = self._module_checks()  # (also notes, after the lines, the changes the replay made)
         alias_checks = self._alias_checks([*outside, *self.modules.values()])
+        if self.eager_reason is not None:  # (what the function reads cannot all be watched)
+            return None
         if mode.grad_enabled is not self.grad_mode_at_start:  # mg.set_grad_enabled(...) called on its own
             self.names["grad_mode"] = mode
             self.lines.append(f"grad_mode.grad_enabled = {mode.grad_enabled!r}")
@@ -989,9 +991,16 @@ class _Recorder:
         if isinstance(value, Module):
             self.modules[id(value)] = value
             return []
-        if (depth > _WATCH_DEPTH or id(value) in self.watching or isinstance(value, Tensor | np.ndarray)
+        if (id(value) in self.watching or isinstance(value, Tensor | np.ndarray)
                 or hasattr(value, "param_groups") or hasattr(value, "optimizer")):
             return []  # (a tensor's data is checked where it is read)
+        if depth > _WATCH_DEPTH:
+            if _users_data(value) and any(True for _ in _inside(value)):
+                # What is down there may be a setting the trace baked in: unwatched, a change
+                # to it would give stale results, so the function runs eagerly instead.
+                self.cannot_replay(f"settings nested more than {_WATCH_DEPTH} levels deep ({label}: pass what "
+                                   "the function uses as an argument, or keep it in a shallower structure)")
+            return []
         self.watching.add(id(value))
         if isinstance(value, tuple):  # (its items stay; what is inside them may change)
             return [line for i, item in enumerate(value)
@@ -1206,8 +1215,9 @@ class _Recorder:
         return self.constant(value)  # an object from outside the function: itself
 
 
-# How many objects deep a replay looks into the user's data (config.optim.schedule.lr: 3).
-_WATCH_DEPTH = 3
+# How many objects deep a replay looks into the user's data (config.optim.schedule.lr: 3);
+# deeper data makes the function run eagerly.
+_WATCH_DEPTH = 5
 _OPTIONS_CHANGED = ("a change to an optimizer's parameter groups in the function's own code (g['lr'] *= 0.5, "
                     "add_param_group), which a replay would not make again: make it outside the compiled function, "
                     "or with a learning-rate scheduler")
