@@ -574,3 +574,24 @@ def test_settings_nested_deep_are_watched_and_deeper_ones_make_the_function_run_
             assert too_deep(x).item() == 4.5
         deeper[0][0][0][0][0][0][0]["scale"] = 2.5
         assert too_deep(x).item() == 7.5
+
+
+@pytest.mark.parametrize("read", [lambda a: float(a[0]), lambda a: a.sum(), lambda a: a.tolist()[1], np.mean])
+def test_numpy_code_reading_an_array_of_yours_sees_its_new_values(read):
+    weights, x = np.array([2.0, 3.0]), mg.tensor([1.0, 2.0])
+    with mg.no_grad():
+        scaled = mg.compile(lambda x: x * read(weights))
+        for values in ([2.0, 3.0], [5.0, -1.0], [0.5, 0.25]):
+            weights[:] = values  # (written in place, outside the function: the same array)
+            np.testing.assert_array_equal(scaled(x).data, (x * read(weights)).data)
+            np.testing.assert_array_equal(scaled(x).data, (x * read(weights)).data)
+
+
+def test_numpy_code_reading_a_big_array_of_yours_runs_eagerly():
+    big, x = np.ones(100_000), mg.tensor([1.0, 2.0])
+    with mg.no_grad():
+        scaled = mg.compile(lambda x: x * big.sum())
+        with pytest.warns(UserWarning, match=r"runs eagerly from now on: it uses a NumPy array of yours \(shape"):
+            scaled(x)
+        big[0] = 11.0
+        np.testing.assert_array_equal(scaled(x).data, [100_010.0, 200_020.0])

@@ -586,6 +586,21 @@ class _Recorder:
                                    "reads (y.astype(...) on it would keep the first call's result: convert it "
                                    "before the call, or pass mg.tensor(y))")
                 return
+        # An array of yours the function can reach and no recorded operation reads: NumPy code
+        # may have turned its values into numbers the replay keeps (float(scale), weights.sum()),
+        # so a replay checks they are still the same, where that is cheap.
+        for array, _ in self.outside.arrays.values():
+            if id(array) in self.arguments or id(array) in self.constant_names:
+                continue
+            if array.nbytes > _CHECKED_BYTES:
+                self.cannot_replay(f"a NumPy array of yours (shape {array.shape}) that no tensor operation reads, too "
+                                   "big to compare at every call: NumPy code on it (float(a), a.sum()) would keep the "
+                                   "first call's result, so make it a tensor outside the compiled function "
+                                   "(mg.tensor(a)) or pass it in as an argument")
+                return
+            held, traced = self.constant(array, "array"), self.constant(array.tobytes(), "values")
+            self.checks.append(f"if {held}.tobytes() != {traced}: "
+                               "raise _Retrace('the values of a NumPy array of yours')")
 
     def cannot_replay(self, what: str, still=None) -> None:
         """The function must run eagerly because of ``what``: for good, or, with ``still``
@@ -1215,6 +1230,9 @@ class _Recorder:
         return self.constant(value)  # an object from outside the function: itself
 
 
+# The largest NumPy array of the user's that a replay compares with its traced values at
+# every call (a few microseconds); a bigger one NumPy code might read makes it run eagerly.
+_CHECKED_BYTES = 64 * 1024
 # How many objects deep a replay looks into the user's data (config.optim.schedule.lr: 3);
 # deeper data makes the function run eagerly.
 _WATCH_DEPTH = 5
