@@ -63,6 +63,11 @@ def test_activation_values_and_gradients_at_nan_inf_and_kinks_as_torch(torch, na
     value, grad = _value_and_grad(ours, EDGES)
     expected, expected_grad = _torch_value_and_grad(torch, theirs, EDGES)
     np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-15)
+    if name in ("hardswish", "elu"):
+        # PyTorch's gradient at nan depends on the tensor's length (its vectorised kernel gives
+        # nan, its scalar tail the positive slope): ours is nan, as nan in gives nan out.
+        assert np.isnan(EDGES[0]) and np.isnan(grad[0])
+        grad, expected_grad = grad[1:], expected_grad[1:]
     # (PyTorch's hardsigmoid slope is float32's 1/6, also in float64)
     tolerance = 1e-7 if name == "hardsigmoid" else 1e-12
     np.testing.assert_allclose(grad, expected_grad, rtol=tolerance, atol=1e-15)  # nan where torch's is nan
@@ -92,6 +97,13 @@ def test_unary_functions_at_nan_inf_and_signed_zeros_as_torch(torch, name):
     value, grad = _value_and_grad(getattr(mg, name), UNARY_EDGES)
     expected, expected_grad = _torch_value_and_grad(torch, getattr(torch, name), UNARY_EDGES)
     np.testing.assert_allclose(value, expected, rtol=1e-10)
+    if name == "logit":
+        # PyTorch's gradient at -0.0 depends on the tensor's length (-inf from its vectorised
+        # kernel, inf from its scalar tail): ours is the limit inside the domain, inf, as at 0.0.
+        at_zero = [i for i, v in enumerate(UNARY_EDGES) if v == 0]
+        assert grad[at_zero].tolist() == [INF, INF]
+        keep = [i for i in range(len(UNARY_EDGES)) if i not in at_zero]
+        grad, expected_grad = grad[keep], expected_grad[keep]
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-10)  # nan and the sign of inf included
 
 

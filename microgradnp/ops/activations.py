@@ -295,8 +295,8 @@ class Elu(Primitive):
         a, positive = ctx.saved_tensors
         alpha, scale, input_scale = ctx.params
         left = (alpha * scale * input_scale) * np.exp(np.where(positive, 0, a) * input_scale)
-        # the positive slope at nan too (not x <= 0), as PyTorch 2.13's
-        return grad * np.where(positive | (a != a), scale, left)
+        # (nan at nan: PyTorch's own answer there depends on the tensor's length)
+        return grad * np.where(positive, scale, left)
 
 
 class Mish(Primitive):
@@ -357,9 +357,9 @@ class Hardswish(Primitive):
     @staticmethod
     def backward(ctx, grad):
         a, low, high = ctx.saved_tensors
-        # 0 for x <= -3, x/3 + 1/2 strictly inside, 1 for x >= 3: PyTorch's values at ±3 too,
-        # and 1 at nan (neither inside nor in the low tail), as PyTorch 2.13's
-        inside = ~(low | high) & (a == a)
+        # 0 for x <= -3, x/3 + 1/2 strictly inside, 1 for x >= 3: PyTorch's values at ±3 too;
+        # nan at nan (PyTorch's own answer there depends on the tensor's length)
+        inside = ~(low | high)
         return grad * np.where(inside, a / 3 + 0.5, np.where(low, 0, 1))
 
 
