@@ -444,7 +444,7 @@ def _same_dtype(x, src, function: str) -> None:
         )
 
 
-def scatter(x, axis: int, index, src=None, value=None):
+def scatter(x, axis: int, index, src=None, value=None, *, reduce=None):
     """PyTorch's out-of-place ``scatter``: a copy of ``x`` with ``out[i][index[i][j]][k] =
     src[i][j][k]`` for ``axis=1`` (or ``= value`` for a number).
 
@@ -461,6 +461,8 @@ def scatter(x, axis: int, index, src=None, value=None):
         index: integer array or tensor of indices, each in [0, x.shape[axis]).
         src: the values, a tensor with as many axes as ``x`` and its dtype (or a number).
         value: a number to write instead of ``src`` (give one of the two).
+        reduce: None to replace; "add" or "multiply" to add (multiply) the values into the
+            elements instead, as ``scatter_reduce`` with "sum" ("prod").
 
     Returns:
         A new tensor of ``x``'s shape and dtype.
@@ -471,6 +473,11 @@ def scatter(x, axis: int, index, src=None, value=None):
         ValueError: if the shapes do not fit as described.
         IndexError: if an index is out of bounds.
     """
+    if reduce is not None:  # (PyTorch's reduce= of torch.scatter, one rule with Tensor.scatter_'s)
+        from microgradnp.ops.torch_in_place import _scatter
+
+        return _scatter(x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x)), axis, index, src, value,
+                        reduce=reduce)
     if (src is None) == (value is None):
         raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
     if value is not None or isinstance(src, int | float | np.number):
@@ -595,25 +602,26 @@ def masked_fill(x, mask, value):
         value: a number or a 0-d tensor (cast to ``x``'s dtype).
 
     Returns:
-        A new tensor of ``x``'s shape and dtype.
+        A new tensor of ``x``'s dtype, in the shape ``x`` and ``mask`` broadcast to (a mask
+        with more or longer axes broadcasts ``x``, as in PyTorch; ``masked_fill_`` cannot).
 
     Raises:
         TypeError: if ``mask`` is not bool or ``value`` is not 0-d.
-        ValueError: if ``mask`` does not broadcast to ``x``'s shape.
+        ValueError: if ``mask`` and ``x`` do not broadcast together.
     """
     mask = np.asarray(_data(mask))
     if mask.dtype != bool:
         raise TypeError(f"masked_fill: mask must be a bool array or tensor, got dtype {mask.dtype}")
     shape = np.shape(_data(x))
     try:
-        fits = np.broadcast_shapes(mask.shape, shape) == shape
+        broadcast = np.broadcast_shapes(mask.shape, shape)
     except ValueError:
-        fits = False
-    if not fits:
         raise InvalidArgumentError(
-            f"masked_fill: mask of shape {mask.shape} does not broadcast to the input's shape {shape}")
+            f"masked_fill: mask of shape {mask.shape} does not broadcast with the input's shape {shape}") from None
     if np.ndim(_data(value)) != 0:
         raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got shape {np.shape(_data(value))}")
+    if broadcast != shape:
+        x = BroadcastTo.apply(x, shape=broadcast)
     return MaskedFill.apply(x, value, mask=mask)
 
 

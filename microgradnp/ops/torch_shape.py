@@ -1061,17 +1061,32 @@ def _chosen(target, axis: int, where: tuple) -> np.ndarray:
 
 def index_add(self, dim: int, index, source, alpha=1):
     """``self`` with ``alpha * source``'s slices added at ``index`` along ``dim``
-    (``torch.index_add``; repeated indices add up)."""
+    (``torch.index_add``; repeated indices add up). An integer tensor keeps its dtype, so
+    its ``alpha`` must be a whole number (PyTorch would silently truncate it).
+
+    Raises:
+        InvalidArgumentError: a fractional ``alpha`` for an integer or bool tensor.
+    """
     target, _, where, source = _index_along("index_add", self, dim, index, source)
+    if target.dtype.kind != "f" and alpha != 1:
+        if alpha != int(alpha):
+            raise InvalidArgumentError(
+                f"index_add: alpha={alpha} is not a whole number, but the tensor has the integer dtype "
+                f"{target.dtype}; give a whole alpha, or convert the tensor to floats first (t.double())")
+        alpha = int(alpha)  # (a whole float would make the result float)
     added = ScatterAdd.apply(source if alpha == 1 else alpha * source, shape=target.shape, index=where)
     return ops.reshape(target + added, self.shape)
 
 
 def index_copy(self, dim: int, index, source):
-    """``self`` with ``source``'s slices written at ``index`` along ``dim`` (``torch.index_copy``)."""
-    target, axis, where, source = _index_along("index_copy", self, dim, index, source)
-    kept = ops.where(_chosen(target, axis, where), 0.0, target)
-    return ops.reshape(kept + ScatterAdd.apply(source, shape=target.shape, index=where), self.shape)
+    """``self`` with ``source``'s slices written at ``index`` along ``dim`` (``torch.index_copy``),
+    in ``self``'s dtype. Where an index repeats, the last slice written wins (as on PyTorch's
+    CPU, which leaves it unspecified) and only it gets a gradient."""
+    from microgradnp.ops.torch_more import _place
+
+    target, _, where, source = _index_along("index_copy", self, dim, index, source)
+    positions = np.arange(target.size).reshape(target.shape)[where]
+    return ops.reshape(_place("index_copy", target, source, positions), self.shape)
 
 
 def index_fill(self, dim: int, index, value):
@@ -1111,7 +1126,9 @@ def masked_scatter(self, mask, source):
         raise InvalidArgumentError(f"masked_scatter: source has {np.size(_data(source))} elements but the mask selects "
                          f"{count}")
     values = ops.reshape(source, -1)[:count]
-    return ops.where(mask, ScatterAdd.apply(values, shape=self.shape, index=np.nonzero(mask)), self)
+    # (placed by flat position, so that a 0-d mask works too)
+    placed = ScatterAdd.apply(values, shape=(mask.size,), index=np.flatnonzero(mask))
+    return ops.where(mask, ops.reshape(placed, shape), self)
 
 
 _REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
@@ -1121,20 +1138,33 @@ def scatter_reduce(self, dim: int, index, src, reduce: str, *, include_self: boo
     """``src``'s values reduced into ``self`` at ``index`` along ``dim`` by ``reduce``
     ("sum", "prod", "mean", "amax", "amin"), as ``torch.scatter_reduce``; with
     ``include_self=False`` the values of ``self`` at the scattered positions are left out.
-    Gradients follow PyTorch: amax/amin share a gradient evenly among tied values."""
+    Gradients follow PyTorch: amax/amin share a gradient evenly among tied values (with
+    ``include_self=False`` a left-out value of ``self`` is no tie, where PyTorch counts it
+    and halves the others' gradient: finite differences agree with this one). Integer
+    and bool tensors keep their dtype, as in PyTorch (an integer mean rounds down)."""
     _reads_values("scatter_reduce")
     if reduce not in _REDUCTIONS:
         raise InvalidArgumentError(f"scatter_reduce: reduce must be one of {_REDUCTIONS}, got {reduce!r}")
-    from microgradnp.ops.indexing import _same_dtype, _torch_along_axis
+    from microgradnp.ops.indexing import _atleast_1d, _atleast_1d_index, _like, _same_dtype, _torch_along_axis
 
     _same_dtype(self, src, "scatter_reduce")
-    _, index, where = _torch_along_axis(self, dim, index, "scatter_reduce", src)
     src = src if isinstance(src, Tensor) else Tensor._wrap(np.asarray(src, dtype=self.dtype))
+    # (a 0-d tensor is one element along dim 0 or -1, as in scatter and PyTorch)
+    target, src = _atleast_1d(self), _atleast_1d(src)
+    _, index, where = _torch_along_axis(target, dim, _atleast_1d_index(index, "scatter_reduce"), "scatter_reduce",
+                                        src)
     picked = src[tuple(slice(0, n) for n in index.shape)] if index.shape != src.shape else src
-    hits = np.zeros(self.shape, dtype=np.intp)
+    hits = np.zeros(target.shape, dtype=np.intp)
     np.add.at(hits, where, 1)
-    touched = hits > 0
-    own = ~touched if not include_self else np.ones(self.shape, dtype=bool)
+    own = hits == 0 if not include_self else np.ones(target.shape, dtype=bool)
+    if target.dtype.kind != "f":  # integers and bools: exact, in their own dtype (and without a gradient)
+        return _like(Tensor._wrap(_scatter_reduce_exact(target.data, picked.data, where, reduce, own, hits)), self)
+    return _like(_scatter_reduce_float(target, picked, where, reduce, own, hits), self)
+
+
+def _scatter_reduce_float(self, picked, where, reduce, own, hits):
+    """``scatter_reduce`` of a floating-point ``self``, differentiable in ``self`` and ``picked``
+    (the part of src that the index uses)."""
     base = ops.where(own, self, 0.0)
     if reduce in ("sum", "mean"):
         total = base + ScatterAdd.apply(picked, shape=self.shape, index=where)
@@ -1146,7 +1176,8 @@ def scatter_reduce(self, dim: int, index, src, reduce: str, *, include_self: boo
         return ScatterProd.apply(self, picked, where=where, own=own)
     extreme = np.maximum if reduce == "amax" else np.minimum
     result = np.where(own, self.data, np.inf if reduce == "amin" else -np.inf).astype(self.dtype)
-    extreme.at(result, where, picked.data)
+    with np.errstate(invalid="ignore"):  # (a nan wins, as in PyTorch)
+        extreme.at(result, where, picked.data)
     own_ties = own & (self.data == result)
     src_ties = picked.data == result[where]
     ties = own_ties.astype(self.dtype)
@@ -1157,17 +1188,37 @@ def scatter_reduce(self, dim: int, index, src, reduce: str, *, include_self: boo
                                                                     index=where)
 
 
+def _scatter_reduce_exact(a: np.ndarray, values: np.ndarray, where: tuple, reduce: str, own: np.ndarray,
+                          hits: np.ndarray) -> np.ndarray:
+    """``scatter_reduce`` of an integer or bool array in its own dtype, as PyTorch computes it:
+    the elements left out start from the reduction's identity (the dtype's lowest value for
+    amax, its highest for amin), an integer mean rounds down, and for bools sum and amax are
+    "or", prod and amin "and" (NumPy's add, multiply, maximum and minimum of bools)."""
+    if reduce == "mean" and a.dtype == np.bool_:
+        raise DtypeError("scatter_reduce: 'mean' is not defined for a bool tensor (as in PyTorch); convert it "
+                         "first, e.g. t.long() or t.float()")
+    limits = np.iinfo(a.dtype) if a.dtype.kind in "iu" else None
+    identity = {"sum": 0, "mean": 0, "prod": 1, "amax": limits.min if limits else False,
+                "amin": limits.max if limits else True}[reduce]
+    out = np.where(own, a, np.array(identity, dtype=a.dtype))
+    ufunc = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce]
+    ufunc.at(out, where, values.astype(a.dtype, copy=False))
+    if reduce == "mean":  # (every element counts at least itself or one value from src)
+        out = np.floor_divide(out, (hits + own).astype(a.dtype))
+    return out
+
+
 class ScatterProd(Primitive):
     """``scatter_reduce(..., "prod")``: PyTorch's gradient, ``grad * result / value``,
-    computed as the product of the other values where a value is zero."""
+    computed as the product of the other values where a value is zero. The rule works on
+    Tensors too (the product of the non-zero factors is this primitive again), so gradients
+    of gradients work, as in PyTorch."""
 
     name = "scatter_prod"
-    differentiable_backward = False
 
     @staticmethod
     def forward(ctx, a, src, where, own):
-        out = np.where(own, a, 1).astype(a.dtype)
-        np.multiply.at(out, where, src)
+        out = _scatter_product(a, src, where, own)
         ctx.where, ctx.own = where, own
         ctx.save_for_backward(a, src, out)
         return out
@@ -1176,19 +1227,34 @@ class ScatterProd(Primitive):
     def backward(ctx, grad):
         a, src, out = ctx.saved_tensors
         where, own = ctx.where, ctx.own
-        zeros = (own & (a == 0)).astype(np.intp)  # zero factors at each position
-        np.add.at(zeros, where, src == 0)
-        others = np.where(own & (a != 0), a, 1).astype(a.dtype)  # the product of the non-zero factors
-        np.multiply.at(others, where, np.where(src == 0, 1, src))
+        a_zero, src_zero = _data(a) == 0, _data(src) == 0
+        zeros = (own & a_zero).astype(np.intp)  # zero factors at each position
+        np.add.at(zeros, where, src_zero)
+        # the product of the non-zero factors: the same product with each zero taken as 1
+        others = np.where(a_zero, 1, a), np.where(src_zero, 1, src)
+        tensors = isinstance(others[0], Tensor) or isinstance(others[1], Tensor)
+        if tensors and (zeros > 1).any():
+            # (the rule's 0 there is right, but as a constant it would lose the second derivative)
+            raise RuntimeError("scatter_reduce(..., 'prod'): gradients of gradients are not supported where two "
+                               "or more of the reduced values are 0 (nor in PyTorch); the first gradient works "
+                               "without create_graph=True")
+        others = (ScatterProd.apply if tensors else _scatter_product)(*others, where=where, own=own)
         grad_src = grad[where] * _product_of_others(src, out[where], zeros[where], others[where])
         grad_a = np.where(own, grad * _product_of_others(a, out, zeros, others), 0)
         return grad_a, grad_src
 
 
+def _scatter_product(a, src, where, own):
+    """``a`` where ``own`` (else 1) times the elements of ``src`` at ``where``."""
+    out = np.where(own, a, 1).astype(a.dtype)
+    np.multiply.at(out, where, src)
+    return out
+
+
 def _product_of_others(values, product, zeros, non_zero_product):
     """d product / d value: product / value where no factor is zero; for the only zero
     factor, the product of the others; 0 where another factor is zero."""
-    is_zero = values == 0
+    is_zero = _data(values) == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(is_zero, np.where(zeros == 1, non_zero_product, 0),
                         np.where(zeros > 0, 0, product / np.where(is_zero, 1, values)))
