@@ -80,10 +80,16 @@ class Conv1d(Module):
             return x, self.padding
         return F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode), 0
 
+    def _conv_forward(self, input, weight, bias):  # noqa: A002  (PyTorch's argument name)
+        """The layer's convolution of ``input`` with a given ``weight`` and ``bias``, as PyTorch's
+        ``_conv_forward``: subclasses that transform the weight first (weight standardisation,
+        as timm's ``StdConv2d``) call it from their ``forward``."""
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self.ndim - 1]
+        padded, padding = self._padded(input)
+        return conv(padded, weight, bias, self.stride, padding, self.dilation, self.groups)
+
     def forward(self, x):
-        conv = F.conv1d if self.ndim == 1 else F.conv2d
-        x, padding = self._padded(x)
-        return conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+        return self._conv_forward(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         """PyTorch's text, shared with the transposed convolutions: the settings that differ from

@@ -382,7 +382,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
             ``"linear"`` (3-D input), ``"bilinear"`` (4-D), ``"bicubic"`` (4-D: cubic convolution
             with a = -0.75 over 4 pixels per axis, the border pixels repeated; it may overshoot
             the input's range, as PyTorch's), ``"trilinear"`` (5-D), ``"area"`` (adaptive average
-            pooling, 3-D and 4-D).
+            pooling, 3-D to 5-D).
         align_corners: for the linear modes and bicubic: align the centres of the corner pixels
             (default False); must be None for the other modes.
         recompute_scale_factor: compute the scale from the output size instead of using
@@ -417,10 +417,9 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     if mode in _LINEAR_MODES and _LINEAR_MODES[mode] != ndim:
         raise InvalidArgumentError(f"interpolate: got a {len(shape)}D input, but mode {mode!r} needs a "
                          f"{_LINEAR_MODES[mode] + 2}D input (N, C, {_conv._SPATIAL[_LINEAR_MODES[mode]]})")
-    if ndim > 3 or (mode == "area" and ndim > 2):
+    if ndim > 3:
         raise InvalidArgumentError(
-            f"interpolate: mode {mode!r} takes inputs with 1 to {2 if mode == 'area' else 3} spatial "
-            f"axes, got shape {shape}")
+            f"interpolate: mode {mode!r} takes inputs with 1 to 3 spatial axes, got shape {shape}")
     if mode not in _LINEAR_MODES and align_corners is not None:
         raise InvalidArgumentError("interpolate: align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | trilinear")
@@ -454,6 +453,8 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
             continue
         along = (-1,) + (1,) * (len(shape) - 1 - axis)
         if antialias:
+            if out_size == in_size:  # PyTorch's separable kernel leaves such an axis as it is, whatever the scale
+                continue
             weights = _antialias_weights(out_size, in_size, scale, bool(align_corners), mode, dtype)
             out = F.along_axis(out, weights, axis)
             continue

@@ -19,7 +19,6 @@ from microgradnp.autograd.function import Function
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn.conv import Conv1d as _ConvLayer
-from microgradnp.nn.conv import _per_axis
 from microgradnp.nn.extra_layers import AdaptiveMaxPool1d, _adaptive_max_pool, avg_pool3d
 from microgradnp.nn.extra_losses import _hinge, _reduce, _same_ndim, _tensor, eager_only, pairwise_distance
 from microgradnp.nn.init import default_layer_init_, normal_, zeros_
@@ -91,10 +90,6 @@ class Conv3d(_ConvLayer):
     ``padding_mode``: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as PyTorch's."""
 
     ndim = 3
-
-    def forward(self, x):
-        x, padding = self._padded(x)
-        return conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 def _check_3d(name: str, input) -> None:
@@ -204,8 +199,12 @@ def _lp_pool(input, norm_type: float, kernel_size, stride, ceil_mode: bool, ndim
         sign = 1.0 if norm_type > 0 else -1.0
         return max_pool(ops.abs(x) * sign, kernel_size, stride, 0, 1, ceil_mode) * sign
     out = pool(x ** norm_type, kernel_size, stride, 0, ceil_mode)
-    window = math.prod(_per_axis(tuple(kernel_size) if isinstance(kernel_size, list) else kernel_size, ndim))
-    total = ops.sign(out) * ops.relu(ops.abs(out)) * window
+    # Each window's mean times its own count is its sum. PyTorch multiplies by the kernel's size,
+    # which overstates the partial windows that ceil_mode keeps at the end (sum pooling, p = 1,
+    # of ones would give more than their count there); elsewhere the two agree.
+    shape = x.shape if x.ndim == ndim + 2 else (1, *x.shape)
+    windows = _conv.pool_geometry(f"lp_pool{ndim}d", shape, kernel_size, stride, 0, 1, ceil_mode)
+    total = ops.sign(out) * ops.relu(ops.abs(out)) * _conv._window_sizes(windows, True).astype(out.dtype)
     # A window of zeros: its root is 0 with a zero gradient, as PyTorch's (the root's slope
     # there is infinite, and infinity times the zero slopes below it would be nan).
     nonzero = total != 0
@@ -216,7 +215,8 @@ def _lp_pool(input, norm_type: float, kernel_size, stride, ceil_mode: bool, ndim
 def lp_pool1d(input, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
     """``(sum over each window of x ** p) ** (1 / p)`` on ``(N, C, L)``, as
     ``torch.nn.functional.lp_pool1d`` (``p = inf`` is max pooling, ``p = 1`` sum pooling);
-    ``stride`` defaults to ``kernel_size``."""
+    ``stride`` defaults to ``kernel_size``. A partial window that ``ceil_mode`` keeps sums the
+    entries it holds (PyTorch scales their mean by the full kernel's size instead)."""
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1)
 
 
@@ -467,15 +467,18 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
         rows = rows * ops.reshape(_tensor(per_sample_weights), (-1, 1))
     kept = np.ones(flat.size, dtype=bool) if padding_idx is None else flat != padding_idx
     if mode == "max":
+        # An empty bag gives zeros, summed over no rows so that they stay in the graph: a batch
+        # of empty (or all-padding) bags still has a gradient (zero) to go back, as in PyTorch.
+        nothing = rows[np.zeros(0, dtype=np.int64)]
         pieces = []
         for start, end in bags:
             chosen = np.flatnonzero(kept[start:end]) + start
             if not chosen.size:
-                pieces.append(Tensor(np.zeros(table.shape[1], dtype=table.dtype)))
+                pieces.append(nothing.sum(axis=0))
                 continue
             block = rows[chosen]  # each column's first largest row gets the gradient, as in PyTorch
             pieces.append(block[np.argmax(block.data, axis=0), np.arange(table.shape[1])])
-        return ops.stack(pieces) if pieces else Tensor(np.zeros((0, table.shape[1]), dtype=table.dtype))
+        return ops.stack(pieces) if pieces else nothing
     matrix = np.zeros((len(bags), flat.size), dtype=table.dtype)
     for b, (start, end) in enumerate(bags):
         matrix[b, start:end] = kept[start:end]

@@ -6,18 +6,22 @@ comes from the existing operations. ``grid_sample`` is one primitive (``GridSamp
 forward gathers the corner (or 4 x 4 bicubic) taps with NumPy indexing and its backward
 scatters the output gradient into the input and differentiates the tap weights for the
 grid, following PyTorch's kernels, including their choices at the kinks (a coordinate on
-the border clip or on a reflection counts as outside: gradient 0 there).
+the border clip or on a reflection counts as outside: gradient 0 there). Under
+``create_graph=True`` the backward runs on Tensors, so that it can be differentiated again.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 import warnings
 
 import numpy as np
 
 from microgradnp import ops
 from microgradnp.errors import DtypeError, InvalidArgumentError
+from microgradnp.ops.indexing import ScatterAdd
 from microgradnp.ops.primitive import Primitive
 from microgradnp.tensor import Tensor, _data
 
@@ -183,15 +187,23 @@ def _index(position: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.nan_to_num(position), 0, size - 1).astype(np.int64)
 
 
-def _taps(positions, sizes, mode: str, padding_mode: str, align_corners: bool):
+def _product(factors):
+    """The product of arrays or Tensors (``np.prod`` takes no Tensors)."""
+    return functools.reduce(operator.mul, factors)
+
+
+def _taps(positions, sizes, mode: str, padding_mode: str, align_corners: bool, fractions=None):
     """Each tap of every output position: ``(indices, weights, slopes, inside)``, where
     ``indices`` are per spatial axis (clipped into the input), ``weights`` the tap's weight,
     ``slopes`` its derivative along each axis (in pixels), and ``inside`` whether it reads the
-    input (False: a zero of the ``zeros`` padding)."""
+    input (False: a zero of the ``zeros`` padding). ``fractions`` (one per axis, the offsets of
+    the positions from their floors) may be given as Tensors, to make the weights and slopes
+    Tensors too (the double backward)."""
     dims = len(sizes)
-    if mode == "bicubic":
-        floors = [np.floor(p) for p in positions]
+    floors = [np.floor(p) for p in positions]
+    if fractions is None:
         fractions = [p - f for p, f in zip(positions, floors)]
+    if mode == "bicubic":
         weights = [cubic_weights(t) for t in fractions]
         slopes = [_cubic_weight_slopes(t) for t in fractions]
         for offsets in itertools.product(range(4), repeat=dims):
@@ -200,8 +212,8 @@ def _taps(positions, sizes, mode: str, padding_mode: str, align_corners: bool):
                 index, _ = _apply_padding(floors[axis] + (k - 1), sizes[axis], padding_mode, align_corners)
                 inside = inside & (index >= 0) & (index <= sizes[axis] - 1)
                 indices.append(_index(index, sizes[axis]))
-            weight = np.prod([weights[axis][k] for axis, k in enumerate(offsets)], axis=0)
-            slope = [np.prod([(slopes if j == axis else weights)[j][k] for j, k in enumerate(offsets)], axis=0)
+            weight = _product([weights[axis][k] for axis, k in enumerate(offsets)])
+            slope = [_product([(slopes if j == axis else weights)[j][k] for j, k in enumerate(offsets)])
                      for axis in range(dims)]
             yield indices, weight, slope, inside
         return
@@ -210,15 +222,13 @@ def _taps(positions, sizes, mode: str, padding_mode: str, align_corners: bool):
         inside = np.logical_and.reduce([(i >= 0) & (i <= n - 1) for i, n in zip(indices, sizes)])
         yield [_index(i, n) for i, n in zip(indices, sizes)], np.ones_like(positions[0]), None, inside
         return
-    lows = [np.floor(p) for p in positions]
-    fractions = [p - low for p, low in zip(positions, lows)]
     for corner in itertools.product((0, 1), repeat=dims):
         factors = [f if c else 1 - f for f, c in zip(fractions, corner)]
-        indices = [low + c for low, c in zip(lows, corner)]
+        indices = [low + c for low, c in zip(floors, corner)]
         inside = np.logical_and.reduce([(i >= 0) & (i <= n - 1) for i, n in zip(indices, sizes)])
-        slope = [np.prod([(1 if c else -1) * np.ones_like(f) if j == axis else f
-                          for j, (f, c) in enumerate(zip(factors, corner))], axis=0) for axis in range(dims)]
-        yield [_index(i, n) for i, n in zip(indices, sizes)], np.prod(factors, axis=0), slope, inside
+        slope = [_product([(1 if c else -1) if j == axis else f for j, (f, c) in enumerate(zip(factors, corner))])
+                 for axis in range(dims)]
+        yield [_index(i, n) for i, n in zip(indices, sizes)], _product(factors), slope, inside
 
 
 class GridSample(Primitive):
@@ -228,7 +238,6 @@ class GridSample(Primitive):
     ``nearest``)."""
 
     name = "grid_sample"
-    differentiable_backward = False  # the taps are gathered and scattered in NumPy
 
     @staticmethod
     def forward(ctx, input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
@@ -254,12 +263,15 @@ class GridSample(Primitive):
                 out += values * weight[..., None]
                 taps.append((indices, weight, slope, inside))
         ctx.taps, ctx.slopes, ctx.input_shape, ctx.batch = taps, slopes, input.shape, batch
-        ctx.save_for_backward(input)
+        ctx.positions, ctx.options = positions, (mode, padding_mode, align_corners)
+        ctx.save_for_backward(input, grid)
         return np.moveaxis(out, -1, 1)
 
     @staticmethod
     def backward(ctx, grad):
-        (input,) = ctx.saved_tensors
+        input, grid = ctx.saved_tensors
+        if isinstance(grad, Tensor):
+            return _grid_sample_backward_on_tensors(ctx, grad, input, grid)
         channels_last = np.moveaxis(input, 1, -1)
         grad_last = np.moveaxis(grad, 1, -1)  # (N, *out_spatial, C)
         grad_input = np.zeros_like(channels_last)
@@ -276,6 +288,39 @@ class GridSample(Primitive):
         for axis in range(dims):
             grad_grid[..., dims - 1 - axis] *= ctx.slopes[axis]
         return np.moveaxis(grad_input, -1, 1), grad_grid
+
+
+def _grid_sample_backward_on_tensors(ctx, grad, input, grid):
+    """``GridSample``'s backward as Tensor operations (for ``create_graph=True``), so that it can
+    be differentiated again, as PyTorch's can: the same taps, with their weights and slopes
+    rebuilt as Tensors of the grid, the reads as indexing and the scatter as ``ScatterAdd``."""
+    dims = len(ctx.input_shape) - 2
+    # Between the kinks of floor and of the padding, a position moves with its grid coordinate
+    # at the rate ctx.slopes: the fractions as that line through their values (a coordinate that
+    # is not finite reads nothing, and is held still so that inf - inf makes no NaN).
+    fractions = []
+    for axis, (position, slope) in enumerate(zip(ctx.positions, ctx.slopes)):
+        coordinate = grid[..., dims - 1 - axis]
+        finite = np.isfinite(coordinate.data)
+        shift = ops.where(finite, coordinate, 0.0) - np.where(finite, coordinate.data, 0.0)
+        fractions.append(shift * slope + (position - np.floor(position)))
+    channels_last = ops.moveaxis(input, 1, -1)
+    grad_last = ops.moveaxis(grad, 1, -1)  # (N, *out_spatial, C)
+    grad_input, along_axes = 0, [0] * dims
+    zero = np.zeros((), dtype=grad.dtype)
+    for indices, weight, slope, inside in _taps(ctx.positions, ctx.input_shape[2:], *ctx.options, fractions):
+        place = (np.broadcast_to(ctx.batch, inside.shape), *indices)
+        spread = ops.where(inside[..., None], grad_last * ops.expand_dims(weight, -1), zero)
+        grad_input = grad_input + ScatterAdd.apply(spread, shape=channels_last.shape, index=place)
+        if slope is not None:
+            values = ops.where(inside[..., None], channels_last[place], zero)
+            along = (values * grad_last).sum(axis=-1)
+            along_axes = [total + along * s for total, s in zip(along_axes, slope)]
+    if ctx.options[0] == "nearest":  # piecewise constant in the grid
+        grad_grid = Tensor(np.zeros(grid.shape, dtype=grid.dtype))
+    else:  # (x, y[, z]): the last input axis first
+        grad_grid = ops.stack([along_axes[axis] * ctx.slopes[axis] for axis in reversed(range(dims))], axis=-1)
+    return ops.moveaxis(grad_input, -1, 1), grad_grid
 
 
 def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None):
@@ -296,7 +341,7 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     Returns:
         ``(N, C, H_out, W_out)`` (or ``(N, C, D_out, H_out, W_out)``), differentiable in ``input`` and,
         except for ``"nearest"`` (gradient 0), in ``grid``: as PyTorch's, a position exactly on
-        a clip or reflection edge gets gradient 0. Not differentiable twice.
+        a clip or reflection edge gets gradient 0. Differentiable twice, as PyTorch's.
 
     Raises:
         ValueError: an unknown mode or padding mode, or shapes that do not fit.
