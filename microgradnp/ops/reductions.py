@@ -102,6 +102,26 @@ class Mean(Primitive):
         return broadcast_grad(restore_reduced_axes(grad, ctx.kept) / constant(ctx.count, grad.dtype), ctx.shape)
 
 
+def _shifted(a, axes: tuple[int, ...], dtype=None):
+    """``a`` (an ndarray or a Tensor) minus the first element of each group reduced over
+    ``axes`` (computed in ``dtype`` if given): a constant shift, so the variance and its
+    derivatives do not change, but a group of equal elements becomes exactly 0. (NumPy's
+    mean of n equal values can round: the mean of ten 1/3 is not 1/3, which would leave a
+    standard deviation of 6e-17 instead of 0, with a gradient of +-1/sqrt(n(n-1)) instead
+    of PyTorch's 0.)"""
+    values = _values(a)
+    if values.size == 0:
+        return a
+    first = values[tuple(slice(0, 1) if i in axes else slice(None) for i in range(values.ndim))]
+    return a - first if dtype is None else np.subtract(a, first, dtype=dtype)
+
+
+def _centered(a, axes: tuple[int, ...]):
+    """``a`` minus its mean over ``axes``: exactly 0 in a group of equal elements."""
+    shifted = _shifted(a, axes)
+    return shifted - shifted.mean(axis=axes, keepdims=True)
+
+
 class Var(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False, ddof=0):
@@ -110,13 +130,13 @@ class Var(Primitive):
         ctx.axes, ctx.ddof = axes, ddof
         ctx.count = math.prod(a.shape[i] for i in axes)
         ctx.save_for_backward(a)
-        var = np.var(a, axis=axes, keepdims=keepdims, ddof=ddof, dtype=_half_in_single(a))
+        var = np.var(_shifted(a, axes, _half_in_single(a)), axis=axes, keepdims=keepdims, ddof=ddof)
         return var if var.dtype == a.dtype else np.asarray(var).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        centered = a - a.mean(axis=ctx.axes, keepdims=True)
+        centered = _centered(a, ctx.axes)
         dof = ctx.count - ctx.ddof
         scale = 2.0 / dof if dof > 0 else math.nan  # no degrees of freedom: undefined, like the forward
         return restore_reduced_axes(grad, ctx.kept) * centered * scale
@@ -306,12 +326,16 @@ def _product_of_others(a, axes: tuple[int, ...], out):
     the gradient of ``prod``, exact when ``a`` holds zeros (no division by them)."""
     if not isinstance(a, Tensor):
         flat = _to_last(a, axes)
-        others = _exclusive_cumprod(flat) * _exclusive_cumprod(flat[..., ::-1])[..., ::-1]
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # (as the forward: inf, 0 or nan)
+            others = _exclusive_cumprod(flat) * _exclusive_cumprod(flat[..., ::-1])[..., ::-1]
         return _from_last(others, axes, a.shape)
-    if not (a.data == 0).any():  # the same function near a, so its derivatives are right too
+    product = _values(out)
+    if np.all(np.isfinite(product) & (product != 0)):  # the same function near a, so its derivatives are right too
         return out / a
-    # A zero: every group's products of the others, as rows of an n x n matrix whose
-    # diagonal is 1 (O(n^2) memory, only when differentiating the gradient again).
+    # A zero, or a product that underflowed to 0 or overflowed to inf (where out / a would give
+    # 0 or inf, not the product of the others, as the first-order rule above does): every
+    # group's products of the others, as rows of an n x n matrix whose diagonal is 1 (O(n^2)
+    # memory, only when differentiating the gradient again).
     flat = _to_last(a, axes)
     n = flat.shape[-1]
     rows = np.where(np.eye(n, dtype=bool), 1.0, flat.reshape((*flat.shape[:-1], 1, n)))
@@ -322,7 +346,8 @@ class Prod(Primitive):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False, cast=False):
         ctx.axes = _prepare(ctx, a, axis)
-        out = np.prod(a, axis=ctx.axes, keepdims=keepdims, dtype=_accumulator(a, cast))
+        with np.errstate(over="ignore", under="ignore"):  # (beyond the dtype's range: inf or 0, as PyTorch, quietly)
+            out = np.prod(a, axis=ctx.axes, keepdims=keepdims, dtype=_accumulator(a, cast))
         ctx.save_for_backward(a, out)
         return out
 
@@ -349,7 +374,7 @@ class Std(Primitive):
         axes = _prepare(ctx, a, axis)
         ctx.axes, ctx.ddof = axes, ddof
         ctx.count = math.prod(a.shape[i] for i in axes)
-        out = np.std(a, axis=axes, keepdims=keepdims, ddof=ddof, dtype=_half_in_single(a))
+        out = np.std(_shifted(a, axes, _half_in_single(a)), axis=axes, keepdims=keepdims, ddof=ddof)
         out = out if out.dtype == a.dtype else np.asarray(out).astype(a.dtype)
         ctx.save_for_backward(a, out)
         return out
@@ -359,7 +384,7 @@ class Std(Primitive):
         a, out = ctx.saved_tensors
         if ctx.count == 0:
             return a * 0.0  # empty groups: an empty gradient
-        centered = a - a.mean(axis=ctx.axes, keepdims=True)
+        centered = _centered(a, ctx.axes)
         dof = ctx.count - ctx.ddof
         if dof <= 0:  # no degrees of freedom: undefined, like the forward
             return restore_reduced_axes(grad, ctx.kept) * centered * math.nan
@@ -543,9 +568,9 @@ def norm(x, ord=None, axis=None, keepdims=False, *, p=None, dtype=None):  # noqa
         axes = tuple(range(ndim))
         matrix = ord is not None and ndim == 2
     else:
-        axes = normalize_axes(axis, ndim)
+        axes = reduction_axes(axis, ndim)  # (a 0-d tensor's dim 0 or -1 reduces nothing, as PyTorch's)
         given = 1 if isinstance(axis, (int, np.integer)) else len(tuple(axis))
-        if len(set(axes)) != given or given not in (1, 2):
+        if len(set(axes)) != (given if ndim else 0) or given not in ((1, 2) if ndim else (1,)):
             raise InvalidArgumentError(f"norm: axis must be an int or a pair of distinct axes, got {axis!r}")
         matrix = given == 2
     if matrix:
@@ -607,8 +632,7 @@ def any(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.any)
     Returns:
         A bool tensor (False over an empty axis).
     """
-    axis = tuple(axis) if isinstance(axis, list) else axis  # (NumPy's any takes a tuple, not a list)
-    return _no_grad_on_data(_as_array_result(np.any))(x, axis=axis, keepdims=keepdims)
+    return _no_grad_on_data(_as_array_result(np.any))(x, axis=_truth_axes(x, axis), keepdims=keepdims)
 
 
 def all(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.all)
@@ -623,5 +647,13 @@ def all(x, axis=None, keepdims=False):  # noqa: A001  (mirrors np.all)
     Returns:
         A bool tensor (True over an empty axis).
     """
-    axis = tuple(axis) if isinstance(axis, list) else axis  # (NumPy's all takes a tuple, not a list)
-    return _no_grad_on_data(_as_array_result(np.all))(x, axis=axis, keepdims=keepdims)
+    return _no_grad_on_data(_as_array_result(np.all))(x, axis=_truth_axes(x, axis), keepdims=keepdims)
+
+
+def _truth_axes(x, axis):
+    """``any``'s and ``all``'s ``axis`` as NumPy takes it: a tuple, not a list; on a 0-d
+    tensor, dim 0 or -1 in a tuple or list too (PyTorch's, reducing nothing; NumPy accepts
+    them there only as an int)."""
+    if not isinstance(axis, tuple | list):
+        return axis
+    return tuple(axis) if np.ndim(_data(x)) else reduction_axes(axis, 0)

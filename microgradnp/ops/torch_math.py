@@ -21,7 +21,14 @@ from microgradnp import ops
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
 from microgradnp.ops._aliases import reduced_dims
 from microgradnp.ops.elementwise import LogAddExp2, Logit, _erf_values, _values
-from microgradnp.ops.primitive import Primitive, check_not_empty, floating, floating_pair, normalize_axes
+from microgradnp.ops.primitive import (
+    Primitive,
+    check_not_empty,
+    floating,
+    floating_pair,
+    normalize_axes,
+    reduction_axes,
+)
 from microgradnp.ops.reductions import cast_first
 from microgradnp.ops.sorting import ValuesIndices
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
@@ -540,7 +547,9 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
 
 
 def _count_nonzero(a, dim=None):
-    return np.asarray(np.count_nonzero(a, axis=dim), dtype=np.int64)
+    # (reduction_axes: on a 0-d tensor, PyTorch's dim 0 or -1, also in a tuple, reduces nothing)
+    axis = None if dim is None else reduction_axes(dim, np.ndim(a))
+    return np.asarray(np.count_nonzero(a, axis=axis), dtype=np.int64)
 
 
 def count_nonzero(input, dim=None):  # noqa: A002
@@ -620,20 +629,29 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     """The lower median (of two middle values, the smaller), as ``torch.median``; nan if a
     value is nan.
 
-    Without ``dim``: the median of all elements, a 0-d tensor whose gradient is shared
-    evenly by the elements equal to it (PyTorch's rule). With ``dim``: ``(values, indices)``
-    (a ``ValuesIndices`` named tuple) along ``dim``; the gradient goes to the selected element.
+    Without ``dim``: the median of all elements, a 0-d tensor (of shape (1,) * ndim with
+    ``keepdim``) whose gradient is shared evenly by the elements equal to it (PyTorch's
+    rule). With ``dim``: ``(values, indices)`` (a ``ValuesIndices`` named tuple) along
+    ``dim``; the gradient goes to the selected element.
     """
     if dim is None:
-        return Median.apply(_tensor(input), ignore_nan=False)
+        return _median_of_all(input, keepdim, ignore_nan=False)
     return _select("median", input, dim, keepdim, _median_index, False)
 
 
 def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
     """``median`` ignoring nan (``torch.nanmedian``): nan only where all values are nan."""
     if dim is None:
-        return Median.apply(_tensor(input), ignore_nan=True)
+        return _median_of_all(input, keepdim, ignore_nan=True)
     return _select("nanmedian", input, dim, keepdim, _median_index, True)
+
+
+def _median_of_all(input, keepdim: bool, ignore_nan: bool):  # noqa: A002
+    """The median of all elements; with ``keepdim``, of shape (1,) * ndim, as the other
+    reductions over every axis (``sum``, ``quantile``...) give it."""
+    x = _tensor(input)
+    value = Median.apply(x, ignore_nan=ignore_nan)
+    return ops.reshape(value, (1,) * x.ndim) if keepdim else value
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
@@ -641,14 +659,20 @@ def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
     ``torch.kthvalue`` (nan counts as the largest). The gradient goes to that element.
 
     Raises:
+        TypeError: ``k`` is not a whole number.
         IndexError: ``k`` is not in 1..length of ``dim``.
     """
     x = _tensor(input)
+    given = np.asarray(_data(k))
+    if given.ndim or given.dtype.kind not in "iuf" or not np.isfinite(given) or given != np.round(given):
+        # (k=1.5 would otherwise pick the 1st; PyTorch refuses it too)
+        raise TypeError(f"kthvalue: k must be a whole number (1 for the smallest), got {k!r}")
+    k = int(given)
     length = x.shape[dim] if x.ndim else 1
     if not 1 <= k <= length:
         raise IndexOutOfRangeError(
             f"kthvalue: k={k} is out of range for a dimension of length {length}: give 1 <= k <= {length}")
-    return _select("kthvalue", x, dim, keepdim, _kth_index, int(k) - 1)
+    return _select("kthvalue", x, dim, keepdim, _kth_index, k - 1)
 
 
 def _mode_index(a, axis):
