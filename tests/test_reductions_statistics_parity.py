@@ -156,3 +156,17 @@ def test_median_of_all_elements_keeps_the_reduced_axes_with_keepdim(name):
     ours.sum().backward()
     np.testing.assert_array_equal(x.grad, a == 3.0)
     assert getattr(x, name)().shape == ()
+
+
+@pytest.mark.parametrize("p", [-1, -2.5, -0.5])
+def test_dist_with_a_negative_p_as_pytorch(p):
+    torch = pytest.importorskip("torch")
+    a, b = np.array([1.0, 2.0, -3.0]), np.array([0.0, 0.5, 0.0])
+    x = mg.tensor(a, requires_grad=True)
+    ours = mg.dist(x, mg.tensor(b), p)
+    ours.backward()
+    tx = torch.tensor(a, requires_grad=True)
+    theirs = torch.dist(tx, torch.tensor(b), p)
+    theirs.backward()
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-10)

@@ -889,16 +889,11 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
 
 def dist(input, other, p=2):  # noqa: A002
     """The ``p``-norm of ``input - other`` (``torch.dist``): ``p`` is 0 (the count of
-    differing elements, without gradient), any p > 0, ``inf`` or ``-inf``.
-
-    Raises:
-        ValueError: a negative ``p``.
-    """
+    differing elements, without gradient), any other number (``(sum |d|**p) ** (1/p)``,
+    negative ones too, as PyTorch's), ``inf`` or ``-inf``."""
     difference = ops.subtract(input, other)
     if p == 0:
         return _on_data(lambda d: np.asarray(np.count_nonzero(d), dtype=d.dtype))(difference)
-    if p < 0 and p != -math.inf:
-        raise InvalidArgumentError(f"dist: p must be 0, positive, inf or -inf, got {p}")
     return ops.norm(difference, p=p)
 
 
