@@ -183,3 +183,12 @@ def test_scatter_reduce_prod_refuses_second_derivatives_at_two_zeros():
     np.testing.assert_array_equal(first.data, [0.0, 3.0])
     with pytest.raises(RuntimeError, match="two or more"):
         mg.grad(out.sum(), [x, src], create_graph=True)
+
+
+@pytest.mark.parametrize(("data", "low", "high"), [([0.0, 1, 2, 3, 4, 5, 6], 1, 1), ([0.0, 1, 2, 3, 4, 5, 6], 3, 3),
+                                                   ([2.0, 2, 2], 0, 0), ([2.0, 2, 2], 5, 5), ([0.0, 1, 2], 0, 2)])
+def test_histc_with_equal_bounds_takes_the_datas_range_as_pytorch(data, low, high):
+    torch = pytest.importorskip("torch")
+    ours = mg.histc(mg.tensor(data), 4, low, high)
+    theirs = torch.histc(torch.tensor(data, dtype=torch.float64), 4, low, high)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())

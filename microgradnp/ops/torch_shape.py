@@ -1328,10 +1328,11 @@ def bincount(self, weights=None, minlength: int = 0):
 
 def histc(self, bins: int = 100, min=0, max=0):  # noqa: A002
     """A histogram of ``bins`` equal bins between ``min`` and ``max`` (the data's own
-    range when both are 0); values outside are ignored. As ``torch.histc``; outside the graph."""
+    range when they are equal, and that widened by 1 each way if it is one value); values
+    outside are ignored. As ``torch.histc``; outside the graph."""
     _reads_values("histc")
     low, high = float(min), float(max)
-    if low == high == 0 and self.size:
+    if low == high and self.size:
         low, high = float(self.data.min()), float(self.data.max())
     if low == high:
         low, high = low - 1, high + 1
