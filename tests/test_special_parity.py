@@ -126,6 +126,9 @@ SMOOTH = {
 
 # torch's trigamma (digamma's derivative) is off by up to 5e-10 relative (mpmath agrees with this one)
 GRADIENT_RTOL = {"digamma": 2e-9, "psi": 2e-9}
+# torch's log_ndtr gradient is 3.4e-11 off at -1e3 (ours, sqrt(2/pi) / erfcx(-x/sqrt(2)), is exact
+# there by mpmath: see test_special_elementwise_parity.py)
+GRADIENT_RTOL["log_ndtr"] = 1e-10
 
 
 @pytest.mark.parametrize("name", sorted(SMOOTH))
@@ -175,8 +178,10 @@ def test_second_derivative_matches_torch(name):
 
 
 def test_gradient_edges_match_torch():
-    # entr at 0 (inf) and below (nan), ndtri at the ends, log_ndtr far in the left tail, i1e at 0
-    cases = {"entr": [0.0, -1.0, 2.0], "ndtri": [0.0, 1.0, 0.5], "log_ndtr": [-1e5, -1e200, 40.0],
+    # entr at 0 (inf) and below (nan), ndtri at the ends, log_ndtr's right tail, i1e at 0 (far in
+    # log_ndtr's left tail PyTorch's gradient loses digits, then gives nan: ours is checked against
+    # mpmath in test_special_elementwise_parity.py)
+    cases = {"entr": [0.0, -1.0, 2.0], "ndtri": [0.0, 1.0, 0.5], "log_ndtr": [-30.0, 40.0],
              "i1e": [0.0, -0.0], "erfcx": [-30.0, 1e200]}
     for name, x in cases.items():
         ours = mg.tensor(x, requires_grad=True)

@@ -18,12 +18,19 @@ from microgradnp import ops
 from microgradnp.ops.elementwise import _erf_values, _values
 from microgradnp.ops.primitive import Primitive, floating, floating_pair
 from microgradnp.ops.torch_math import Erfinv, Xlogy, _in_float64
-from microgradnp.ops.torch_more import _TINY_ARGUMENT, _bessel_i, _hurwitz_zeta, bessel_i_scaled_asymptotic
+from microgradnp.ops.torch_more import (
+    _EULER_GAMMA,
+    _TINY_ARGUMENT,
+    _bessel_i,
+    _hurwitz_zeta,
+    bessel_i_scaled_asymptotic,
+)
 from microgradnp.tensor import Tensor
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
 _SQRT1_2 = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
 def _is_tensor(x) -> bool:
@@ -61,16 +68,32 @@ def _erfcx64(x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         direct = np.exp(hi * hi) * np.exp((hi + hi + lo) * lo) * _erf_values(math.erfc, xm)
     xl = np.where(large, x, 10.0)
-    inverse = 0.5 / xl / xl  # (0 past 1e154, without overflowing)
-    term = np.ones_like(xl)
-    series = term.copy()
-    for k in range(1, 26):
-        term = term * -(2 * k - 1) * inverse
-        series = series + term
     with np.errstate(over="ignore", invalid="ignore"):
-        asymptotic = series / (xl * _SQRT_PI)
+        asymptotic = (1 + _erfcx_series_tail(xl)) / (xl * _SQRT_PI)
     out = np.where(large, asymptotic, direct)
     return np.where(np.isnan(x), np.nan, out)
+
+
+def _erfcx_series_tail(x: np.ndarray) -> np.ndarray:
+    """``sum_{k>=1} (-1)**k (2k - 1)!! / (2 x**2)**k`` for x >= 10: the asymptotic series of
+    ``x sqrt(pi) erfcx(x)`` without its first term, 1."""
+    inverse = 0.5 / x / x  # (0 past 1e154, without overflowing)
+    term = -inverse
+    tail = term.copy()
+    for k in range(2, 26):
+        term = term * -(2 * k - 1) * inverse
+        tail = tail + term
+    return tail
+
+
+def _erfcx_slope64(x: np.ndarray) -> np.ndarray:
+    """The derivative of erfcx in float64, ``2 x erfcx(x) - 2 / sqrt(pi)``; from 10 on, where the
+    two terms cancel (to all digits past 1e8), ``2 / sqrt(pi)`` times the asymptotic series' tail."""
+    x = np.asarray(x, dtype=np.float64)
+    large = x >= 10
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = 2 * x * _erfcx64(x) - 2 / _SQRT_PI
+    return np.where(large, 2 / _SQRT_PI * _erfcx_series_tail(np.where(large, x, 10.0)), direct)
 
 
 _erfcx_values = _in_float64(_erfcx64)
@@ -85,7 +108,9 @@ class Erfcx(_ReadsItsOutput):
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        return grad * (2 * a * out - 2 / _SQRT_PI)
+        if _is_tensor(a):  # (create_graph: written with Erfcx itself, differentiable again)
+            return grad * (2 * a * out - 2 / _SQRT_PI)
+        return grad * _in_float64(_erfcx_slope64)(a)  # (in float64: the two terms cancel)
 
 
 # -- the normal distribution: log_ndtr, ndtri ------------------------------------------------------------------------
@@ -108,17 +133,18 @@ _log_ndtr_values = _in_float64(_log_ndtr64)
 
 class LogNdtr(_ReadsItsOutput):
     """``log`` of the standard normal CDF (``torch.special.log_ndtr``), accurate in both
-    tails; its derivative is ``exp(-x**2 / 2 - log_ndtr(x)) / sqrt(2 pi)``, which never
-    divides 0 by 0."""
+    tails; its derivative, ``pdf(x) / ndtr(x)``, is ``sqrt(2 / pi) / erfcx(-x / sqrt 2)``: no
+    0 / 0, and no cancellation (``exp(-x**2 / 2 - log_ndtr(x))`` loses every digit as x goes
+    to -1e8, and most of them in float32 from -100)."""
 
     values = staticmethod(_log_ndtr_values)
 
     @staticmethod
     def backward(ctx, grad):
-        a, out = ctx.saved_tensors
-        exp = ops.exp if _is_tensor(a) or _is_tensor(out) else np.exp
-        with np.errstate(over="ignore", invalid="ignore"):  # nan past |x| = 1e154, as PyTorch's
-            return grad * exp(-(a * a) / 2 - out) / _SQRT_2PI
+        (a, _) = ctx.saved_tensors
+        if _is_tensor(a):  # (create_graph)
+            return grad * (_SQRT_2_OVER_PI / Erfcx.apply(a * -_SQRT1_2))
+        return grad * _in_float64(lambda x: _SQRT_2_OVER_PI / _erfcx64(x * -_SQRT1_2))(a)
 
 
 def _ndtri64(p: np.ndarray) -> np.ndarray:
@@ -186,34 +212,63 @@ def _sign(a):
     return ops.sign(a) if _is_tensor(a) else np.sign(a)
 
 
-class I0e(_ReadsItsOutput):
+def _scaled_bessel_i_gap(ax: np.ndarray) -> np.ndarray:
+    """``i1e(x) - i0e(x)`` for x >= 0 in float64: directly up to 30; beyond, the two asymptotic
+    series subtracted term by term, since their first terms (both ``1 / sqrt(2 pi x)``) cancel
+    exactly (the difference, about ``-i0e(x) / 2x``, would keep 1e-10 relative at x = 1e6)."""
+    near = np.minimum(ax, 30.0)
+    direct = _scaled_bessel_i(1, near) - _scaled_bessel_i(0, near)
+    large = np.maximum(ax, 30.0)
+    zeroth, first, gap = np.ones_like(large), np.ones_like(large), np.zeros_like(large)
+    with np.errstate(over="ignore", invalid="ignore"):  # (8 k x overflows near 1e308: the terms are 0 there)
+        for k in range(1, 30):  # (bessel_i_scaled_asymptotic's terms, of orders 0 and 1)
+            zeroth = zeroth * (2 * k - 1) ** 2 / (8 * k * large)
+            first = -first * (4 - (2 * k - 1) ** 2) / (8 * k * large)
+            gap = gap + (first - zeroth)
+        far = gap / (math.sqrt(2 * math.pi) * np.sqrt(large))
+    return np.where(ax <= 30, direct, far)
+
+
+def _i0e_slope(x, gap, i1e):
+    """The derivative of i0e, ``i1e(x) - sign(x) i0e(x) = sign(x) gap(|x|)`` with ``gap(v) = i1e(v) -
+    i0e(v)`` (and ``i1e``) on arrays or Tensors."""
+    return _sign(x) * gap(abs(x))
+
+
+def _i1e_slope(x, gap, i1e):
+    """The derivative of i1e (an even function), ``i0e(x) - i1e(x) (1 + 1 / x) = -gap(x) - i1e(x) / x``
+    at |x|; 1/2 at 0 (and below 1e-30: as I1's, 1/x overflows and i1e(x) is subnormal there)."""
+    ax = abs(x)
+    tiny = _values(ax) < _TINY_ARGUMENT
+    xp = ops if _is_tensor(x) else np
+    return xp.where(tiny, 0.5, -gap(ax) - i1e(ax) / xp.where(tiny, 1.0, ax))
+
+
+class _ScaledBesselI(_ReadsItsOutput):
+    """i0e or i1e; the derivative (``slope``) is taken in float64 on arrays, with the difference
+    ``i1e - i0e``, which cancels for large |x|, from its series, and from these primitives on Tensors."""
+
+    slope = staticmethod(_i0e_slope)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        a, _ = ctx.saved_tensors
+        if _is_tensor(a):  # (create_graph)
+            return grad * cls.slope(a, lambda v: I1e.apply(v) - I0e.apply(v), I1e.apply)
+        return grad * _in_float64(lambda x: cls.slope(x, _scaled_bessel_i_gap, lambda v: _scaled_bessel_i(1, v)))(a)
+
+
+class I0e(_ScaledBesselI):
     """``exp(-|x|) I0(x)`` (``torch.special.i0e``); its derivative is ``i1e(x) - sign(x) i0e(x)``."""
 
-    values = staticmethod(_i0e_values)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, out = ctx.saved_tensors
-        i1e = I1e.apply(a) if _is_tensor(a) else _i1e_values(a)
-        return grad * (i1e - _sign(a) * out)
+    values, slope = staticmethod(_i0e_values), staticmethod(_i0e_slope)
 
 
-class I1e(_ReadsItsOutput):
+class I1e(_ScaledBesselI):
     """``exp(-|x|) I1(x)`` (``torch.special.i1e``); its derivative is
-    ``i0e(x) - i1e(x) (sign(x) + 1 / x)``, 1/2 at 0 (and below 1e-30)."""
+    ``i0e(x) - i1e(x) (sign(x) + 1 / x)``, 1/2 at 0."""
 
-    values = staticmethod(_i1e_values)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, out = ctx.saved_tensors
-        # (as I1's: 1/x overflows and i1e(x) is subnormal for the tiniest x, where this is 1/2)
-        tiny = np.abs(_values(a)) < _TINY_ARGUMENT
-        if _is_tensor(a):
-            safe = ops.where(tiny, 1.0, a)
-            return grad * (I0e.apply(a) - ops.where(tiny, 0.5, out * (ops.sign(a) + 1 / safe)))
-        safe = np.where(tiny, 1.0, a)
-        return grad * (_i0e_values(a) - np.where(tiny, 0.5, out * (np.sign(a) + 1 / safe)))
+    values, slope = staticmethod(_i1e_values), staticmethod(_i1e_slope)
 
 
 # -- xlog1py, entr ---------------------------------------------------------------------------------------------------
@@ -291,47 +346,25 @@ class Zeta(Primitive):
 
 
 # -- orthogonal polynomials (torch.special.chebyshev_polynomial_t ... legendre_polynomial_p) ------------------
-# Each family is its three-term recurrence: P_0 = 1, P_1 = first(x), P_{k+1} = step(k, x, P_{k-1}, P_k),
-# written as PyTorch's kernels write it. The derivative in x runs along the same recurrence
-# (each step differentiated), so it is exact wherever the values are, x = +-1 included.
+# Each family is its three-term recurrence in y (x, or 2x - 1 for the shifted Chebyshev polynomials), written
+# as PyTorch's kernels write it: P_0 = 1, P_1 = alpha + beta y, P_{k+1} = ((a + b y) P_k - c P_{k-1}) / d
+# with (a, b, c, d) of k. Differentiated m times (Leibniz: y is linear), the same loop gives the m-th
+# derivatives: ((a + b y) P_k^(m) + m b P_k^(m-1) - c P_{k-1}^(m)) / d, exact wherever the values are
+# (x = +-1 included), to any order (so the gradient is differentiable again); d/dx = 2 d/dy when shifted.
 
 
-def _shifted(x):
-    return x + x - 1.0
+def _chebyshev_step(k):
+    return 0.0, 2.0, 1.0, 1.0
 
 
-def _chebyshev(x, p, q):  # (all four kinds share the step; they differ in P_1)
-    return (x + x) * q - p
-
-
-def _chebyshev_slope(x, p, q, dp, dq, scale=2.0):  # (its derivative; scale: d(2y)/dx, 4 for y = 2x - 1)
-    return scale * q + (x + x) * dq - dp
-
-
-def _constant(value):
-    return lambda x: np.full_like(x, value)
-
-
-_POLYNOMIALS = {  # name: (P_1, its derivative, step, the step differentiated: (k, x, p, q, dp, dq) -> dr)
-    **{f"chebyshev_polynomial_{kind}": (first, _constant(slope), lambda k, x, p, q: _chebyshev(x, p, q),
-                                         lambda k, x, p, q, dp, dq: _chebyshev_slope(x, p, q, dp, dq))
-       for kind, first, slope in (("t", lambda x: x, 1.0), ("u", lambda x: x + x, 2.0),
-                                  ("v", lambda x: x + x - 1.0, 2.0), ("w", lambda x: x + x + 1.0, 2.0))},
-    **{f"shifted_chebyshev_polynomial_{kind}": (
-        first, _constant(slope), lambda k, x, p, q: _chebyshev(_shifted(x), p, q),
-        lambda k, x, p, q, dp, dq: _chebyshev_slope(_shifted(x), p, q, dp, dq, scale=4.0))
-       for kind, first, slope in (("t", _shifted, 2.0), ("u", lambda x: _shifted(x) + _shifted(x), 4.0),
-                                  ("v", lambda x: _shifted(x) + _shifted(x) - 1.0, 4.0),
-                                  ("w", lambda x: _shifted(x) + _shifted(x) + 1.0, 4.0))},
-    "hermite_polynomial_h": (lambda x: x + x, _constant(2.0), lambda k, x, p, q: (x + x) * q - (k + k) * p,
-                             lambda k, x, p, q, dp, dq: 2 * q + (x + x) * dq - (k + k) * dp),
-    "hermite_polynomial_he": (lambda x: x, _constant(1.0), lambda k, x, p, q: x * q - k * p,
-                              lambda k, x, p, q, dp, dq: q + x * dq - k * dp),
-    "laguerre_polynomial_l": (lambda x: 1.0 - x, _constant(-1.0),
-                              lambda k, x, p, q: ((k + k + 1.0 - x) * q - k * p) / (k + 1),
-                              lambda k, x, p, q, dp, dq: (-q + (k + k + 1.0 - x) * dq - k * dp) / (k + 1)),
-    "legendre_polynomial_p": (lambda x: x, _constant(1.0), lambda k, x, p, q: ((k + k + 1) * x * q - k * p) / (k + 1),
-                              lambda k, x, p, q, dp, dq: ((k + k + 1) * (q + x * dq) - k * dp) / (k + 1)),
+_POLYNOMIALS = {  # name: (shifted, (alpha, beta), step: k -> (a, b, c, d))
+    **{f"{prefix}chebyshev_polynomial_{kind}": (prefix == "shifted_", first, _chebyshev_step)
+       for prefix in ("", "shifted_")
+       for kind, first in (("t", (0.0, 1.0)), ("u", (0.0, 2.0)), ("v", (-1.0, 2.0)), ("w", (1.0, 2.0)))},
+    "hermite_polynomial_h": (False, (0.0, 2.0), lambda k: (0.0, 2.0, k + k, 1.0)),
+    "hermite_polynomial_he": (False, (0.0, 1.0), lambda k: (0.0, 1.0, k, 1.0)),
+    "laguerre_polynomial_l": (False, (1.0, -1.0), lambda k: (k + k + 1.0, -1.0, k, k + 1.0)),
+    "legendre_polynomial_p": (False, (0.0, 1.0), lambda k: (0.0, k + k + 1.0, k, k + 1.0)),
 }
 
 
@@ -342,38 +375,43 @@ def _degrees(n) -> np.ndarray:
     return np.where(np.isfinite(n), np.trunc(n), -1.0).astype(np.int64)
 
 
-def _polynomial(name: str, x: np.ndarray, n, derivative: bool):
-    """The values (or derivatives in x) of polynomial family ``name`` of degrees ``n`` at ``x``,
-    in float64, broadcast; 0 for a negative degree, as PyTorch's."""
-    first, first_derivative, step, step_derivative = _POLYNOMIALS[name]
+def _polynomial(name: str, x: np.ndarray, n, order: int = 0):
+    """The values (``order`` 0) or ``order``-th derivatives in x of polynomial family ``name`` of
+    degrees ``n`` at ``x``, in float64, broadcast; 0 for a negative degree, as PyTorch's."""
+    shifted, (alpha, beta), step = _POLYNOMIALS[name]
     x, n = np.broadcast_arrays(np.asarray(x, dtype=np.float64), _degrees(n))
-    out = np.where(n == 0, 0.0 if derivative else 1.0, 0.0)
-    if not (n >= 1).any():
-        return out
-    p, q = np.ones_like(x), first(x)
-    dp, dq = np.zeros_like(x), first_derivative(x)
-    out = np.where(n == 1, dq if derivative else q, out)
+    y = x + x - 1.0 if shifted else x
+    # the derivatives 0..order in y of P_{k-1} (p) and P_k (q)
+    p = [np.ones_like(y)] + [np.zeros_like(y)] * order
+    q = ([alpha + beta * y, np.full_like(y, beta)] + [np.zeros_like(y)] * order)[:order + 1]
+    out = np.where(n == 0, p[order], 0.0)
+    out = np.where(n == 1, q[order], out)
     with np.errstate(over="ignore", invalid="ignore"):  # (high degrees overflow to inf, as PyTorch's)
-        for k in range(1, int(n.max())):  # P_{k+1} from P_{k-1} = p and P_k = q
-            if derivative:
-                dp, dq = dq, step_derivative(k, x, p, q, dp, dq)
-            p, q = q, step(k, x, p, q)
-            out = np.where(n == k + 1, dq if derivative else q, out)
-    return out
+        for k in range(1, int(n.max(initial=0))):  # P_{k+1} from P_{k-1} and P_k
+            a, b, c, d = step(k)
+            r = []
+            for m in range(order + 1):
+                term = (a + b * y) * q[m]
+                if m:
+                    term = term + m * b * q[m - 1]
+                r.append((term - c * p[m]) / d)
+            p, q = q, r
+            out = np.where(n == k + 1, q[order], out)
+    return out * 2.0**order if shifted else out
 
 
 class OrthogonalPolynomial(Primitive):
-    """One of torch.special's orthogonal polynomials, ``P_n(x)`` (``family`` names it). Its
-    gradient in ``x`` is the polynomial's derivative (PyTorch's result has none); the degree
-    ``n`` has none (backward raises if one is asked for)."""
+    """One of torch.special's orthogonal polynomials, ``P_n(x)`` (``family`` names it), or its
+    ``order``-th derivative in x. Its gradient in ``x`` is the next derivative (PyTorch's result has
+    none); the degree ``n`` has none (backward raises if one is asked for)."""
 
     @staticmethod
-    def forward(ctx, x, n, family):
+    def forward(ctx, x, n, family, order=0):
         x, n = floating_pair(x, n)
-        ctx.family = family
+        ctx.family, ctx.order = family, order
         ctx.save_for_backward(x, n)
         dtype = np.result_type(x, n)
-        return np.asarray(_polynomial(family, x, n, derivative=False)).astype(dtype, copy=False)
+        return np.asarray(_polynomial(family, x, n, order)).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -381,8 +419,10 @@ class OrthogonalPolynomial(Primitive):
         if ctx.needs_input_grad[1]:
             raise NotImplementedError(f"{ctx.family}: n is a degree (an integer), with no derivative; detach it, "
                                       f"e.g. mg.special.{ctx.family}(x, n.detach())")
-        slope = _polynomial(ctx.family, x, n, derivative=True)
-        return grad * np.asarray(slope).astype(np.result_type(x, n), copy=False), None
+        if _is_tensor(x):  # (create_graph: the next derivative, itself a differentiable primitive)
+            return grad * OrthogonalPolynomial.apply(x, _values(n), family=ctx.family, order=ctx.order + 1), None
+        slope = _polynomial(ctx.family, x, n, ctx.order + 1)
+        return grad * slope.astype(np.result_type(x, n), copy=False), None
 
 
 # -- Bessel functions of integer order (torch.special.bessel_j0 ... spherical_bessel_j0) -----------------------
@@ -412,12 +452,15 @@ def _hankel(order: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             q = q + sign * term
         else:
             p = p + sign * term
-    chi = x - (order / 2.0 + 0.25) * math.pi
-    amplitude = np.sqrt(2.0 / (math.pi * x))
-    return amplitude * (p * np.cos(chi) - q * np.sin(chi)), amplitude * (p * np.sin(chi) + q * np.cos(chi))
+    # cos and sin of chi from those of x, which NumPy reduces exactly: x - (order / 2 + 1 / 4) pi itself
+    # would round x's last bits away (at x = 1e15, the whole phase)
+    cos, sin = np.cos(x), np.sin(x)
+    cos_chi, sin_chi = (cos + sin, sin - cos) if order == 0 else (sin - cos, -(sin + cos))
+    amplitude = np.sqrt(1.0 / (math.pi * x))  # (sqrt(2 / (pi x)), times the 1 / sqrt 2 of the angle sums)
+    return amplitude * (p * cos_chi - q * sin_chi), amplitude * (p * sin_chi + q * cos_chi)
 
 
-_EULER_GAMMA = 0.5772156649015329
+_LOG_2 = math.log(2.0)
 _SERIES_UP_TO = 2.0  # (below it the power series, whose terms shrink from the first, are exact to rounding)
 
 
@@ -439,10 +482,10 @@ def _bessel_series(order: int, x: np.ndarray, second_kind: bool) -> np.ndarray:
     if not second_kind:
         return j
     with np.errstate(divide="ignore"):
-        log_half = np.log(x / 2.0)
+        log_half = np.log(x) - _LOG_2  # (x / 2 would round a subnormal x, or make it 0)
         if order == 0:
             return 2.0 / math.pi * ((log_half + _EULER_GAMMA) * j + y_sum)
-        return -2.0 / (math.pi * x) + 2.0 / math.pi * log_half * j - x / (2.0 * math.pi) * y_sum
+        return -(2.0 / math.pi) / x + 2.0 / math.pi * log_half * j - x / (2.0 * math.pi) * y_sum
 
 
 def _bessel_j(order: int, x: np.ndarray) -> np.ndarray:
@@ -483,7 +526,7 @@ def _bessel_y(order: int, x: np.ndarray) -> np.ndarray:
 def _bessel_k_series(order: int, x: np.ndarray) -> np.ndarray:
     """K_0 or K_1 for 0 < x <= 1 from their series: ``K_0 = -(ln(x/2) + gamma) I_0 + sum_k H_k q^k / k!^2``
     and ``K_1 = 1/x + ln(x/2) I_1 - (x/4) sum_k (psi(k+1) + psi(k+2)) q^k / (k! (k+1)!)``, q = x^2/4."""
-    quarter_square, log_half = x * x / 4.0, np.log(x / 2.0)
+    quarter_square, log_half = x * x / 4.0, np.log(x) - _LOG_2
     term, harmonic = np.ones_like(x), 0.0
     if order == 0:
         total = np.zeros_like(x)
@@ -503,7 +546,7 @@ def _bessel_k_series(order: int, x: np.ndarray) -> np.ndarray:
 def _scaled_bessel_k_integral(order: float, x: np.ndarray) -> np.ndarray:
     """``e^x K_order(x) = int_0^inf e^(-x (cosh t - 1)) cosh(order t) dt`` for x >= 1 by the
     trapezoidal rule on the even integrand (exponentially convergent), up to where it is e^-45."""
-    end = np.arccosh(1.0 + 45.0 / x)
+    end = 2.0 * np.arcsinh(np.sqrt(22.5 / x))  # arccosh(1 + 45 / x), without 1 + 45 / x rounding to 1
     t = end[..., None] * np.linspace(0.0, 1.0, 161)
     weights = np.ones(161)
     weights[[0, -1]] = 0.5
@@ -545,20 +588,33 @@ def _bessel_values(function: str, x: np.ndarray) -> np.ndarray:
     return _bessel_k(order, x, scaled)
 
 
-def _bessel_slope(function: str, x: np.ndarray) -> np.ndarray:
-    """The derivative of ``function`` at ``x``, from the recurrences of the Bessel functions."""
+#: j_1(x) = x sum_k (-1)^k 2 (k + 1) x^(2k) / (2k + 3)!, to rounding for |x| < 1/2
+_SPHERICAL_J1_SERIES = tuple((-1) ** k * 2 * (k + 1) / math.factorial(2 * k + 3) for k in range(10))
+
+
+def _bessel_slope(function: str, x, values):
+    """The derivative of ``function`` at ``x``, from the recurrences of the Bessel functions;
+    ``values(name, x)`` gives the Bessel function ``name``: on arrays, or on Tensors (through the
+    ``Bessel`` primitive), where the derivative must be differentiable again (``create_graph``)."""
+    xp = ops if _is_tensor(x) else np
+    data = _values(x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if function == "spherical_bessel_j0":  # -(sin x / x^2 - cos x / x), -x / 3 near 0
-            small = np.abs(x) < 1e-4
-            safe = np.where(small, 1.0, x)
-            return np.where(small, -x / 3.0, (np.cos(safe) - np.sin(safe) / safe) / safe)
+        if function == "spherical_bessel_j0":  # -j_1(x) = (cos x - j_0(x)) / x, from its series below 1/2
+            small = np.abs(data) < 0.5  # (where cos x - j_0(x), about -x^2 / 3, cancels)
+            safe = xp.where(small, 1.0, x)
+            square, series = x * x, 0.0
+            for coefficient in reversed(_SPHERICAL_J1_SERIES):
+                series = series * square + coefficient
+            return xp.where(small, -x * series, (xp.cos(safe) - values(function, safe)) / safe)
         other = {"0": "1", "1": "0"}
-        value, partner = _bessel_values(function, x), _bessel_values(function[:-1] + other[function[-1]], x)
+        value, partner = values(function, x), values(function[:-1] + other[function[-1]], x)
         if function in ("bessel_j0", "bessel_y0"):
             return -partner
-        if function in ("bessel_j1", "bessel_y1"):
-            slope = partner - value / x  # J_1' = J_0 - J_1 / x, and Y_1' likewise
-            return np.where(x == 0, 0.5, slope) if function == "bessel_j1" else slope  # (J_1'(0) = 1/2)
+        if function == "bessel_j1":  # J_1' = J_0 - J_1 / x; 1/2 - 3 x^2 / 16 at 0 (for its derivatives there)
+            at_zero = data == 0
+            return xp.where(at_zero, 0.5 - 0.1875 * (x * x), partner - value / xp.where(at_zero, 1.0, x))
+        if function == "bessel_y1":
+            return partner - value / x  # (as J_1's)
         sign = 1.0 if function.startswith("scaled") else 0.0  # (e^x K)' = e^x K + e^x K'
         if function.endswith("0"):
             return sign * value - partner  # K_0' = -K_1
@@ -579,7 +635,9 @@ class Bessel(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * _in_float64(lambda values: _bessel_slope(ctx.function, values))(x)
+        if _is_tensor(x):  # (create_graph: the slope from Bessel primitives, itself differentiable)
+            return grad * _bessel_slope(ctx.function, x, lambda function, at: Bessel.apply(at, function=function))
+        return grad * _in_float64(lambda values: _bessel_slope(ctx.function, values, _bessel_values))(x)
 
 
 # -- the Airy function Ai (torch.special.airy_ai) --------------------------------------------------------------
@@ -641,7 +699,7 @@ def _airy(x: np.ndarray, derivative: bool = False) -> np.ndarray:
     below -2, ``sqrt(y)/3 (J_(1/3) + J_(-1/3))(zeta)`` (``y/3 (J_(2/3) - J_(-2/3))``) of y = -x, and the
     asymptotic expansion below -8. nan at +-inf, as PyTorch's."""
     series = _airy_series(np.clip(x, -2.0, 2.0), derivative)
-    right = np.where(x > 2.0, x, 4.0)
+    right = np.where(x > 2.0, np.minimum(x, 300.0), 4.0)  # (Ai, Ai' are 0 from 110 on; zeta overflows past 1e205)
     zeta = 2.0 / 3.0 * right**1.5
     order = 2.0 / 3.0 if derivative else 1.0 / 3.0
     with np.errstate(under="ignore", over="ignore"):
@@ -660,16 +718,21 @@ def _airy(x: np.ndarray, derivative: bool = False) -> np.ndarray:
 
 
 class Airy(Primitive):
-    """The Airy function Ai (``torch.special.airy_ai``), with its derivative Ai' (PyTorch's result
-    has no gradient)."""
+    """The Airy function Ai (``torch.special.airy_ai``), or with ``derivative`` its derivative Ai',
+    whose own derivative is ``x Ai(x)`` (the Airy equation), so that every order is differentiable
+    (PyTorch's result has no gradient)."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx, x, derivative=False):
         x = floating(x)
+        ctx.derivative = derivative
         ctx.save_for_backward(x)
-        return _in_float64(_airy)(x)
+        return _in_float64(lambda values: _airy(values, derivative))(x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * _in_float64(lambda values: _airy(values, derivative=True))(x)
+        if ctx.derivative:
+            return grad * x * (Airy.apply(x) if _is_tensor(x) else _in_float64(_airy)(x))
+        return grad * (Airy.apply(x, derivative=True) if _is_tensor(x)
+                       else _in_float64(lambda values: _airy(values, derivative=True))(x))

@@ -21,6 +21,7 @@ import numpy as np
 
 from microgradnp import ops
 from microgradnp.errors import DtypeError, InvalidArgumentError
+from microgradnp.ops.elementwise import _erf_values
 from microgradnp.ops.primitive import Primitive, floating, floating_pair, normalize_axes, reads_values
 from microgradnp.ops.torch_math import (
     _digamma_values,
@@ -435,7 +436,8 @@ def _hurwitz_zeta(s: float, q: np.ndarray) -> np.ndarray:
     pole = (q <= 0) & (q == np.floor(q))
     undefined = np.isneginf(q)
     negative = (q < 0) & ~pole & ~undefined
-    value = _hurwitz_zeta_positive(s, np.where(pole | undefined | negative, 1.0, q))
+    # (an array even for a 0-d q, whose sums NumPy gives back as a scalar, to assign into below)
+    value = np.array(_hurwitz_zeta_positive(s, np.where(pole | undefined | negative, 1.0, q)), dtype=np.float64)
     if negative.any():
         below = q[negative]
         f = below - np.floor(below)
@@ -476,8 +478,12 @@ def _polygamma_values(n: int):
         return _digamma_values
     if n == 1:
         return _trigamma_values
-    sign_factorial = (-1) ** (n + 1) * math.factorial(n)
-    return _in_float64(lambda x: sign_factorial * _hurwitz_zeta(n + 1, x))
+    # (-1)**(n+1) n! as mantissa * 2**exponent: from n = 171 on, n! is past the largest float, while
+    # n! zeta(n + 1, x) need not be (n! / x**(n+1) for a large x)
+    factorial = math.factorial(n)
+    exponent = factorial.bit_length()
+    mantissa = (-1) ** (n + 1) * (factorial / (1 << exponent))  # (exact integer division, rounded once)
+    return _in_float64(lambda x: np.ldexp(mantissa * _hurwitz_zeta(n + 1, x), exponent))
 
 
 class Polygamma(Primitive):
@@ -538,28 +544,84 @@ def mvlgamma(input, p: int):  # noqa: A002
     return total + p * (p - 1) / 4 * math.log(math.pi)
 
 
-_IGAMMA_MAX_A = 1e8  # (beyond it, seconds per value and relative errors past 1e-7)
+_IGAMMA_UNIFORM_FROM = 1e7  # (from it the uniform expansion: its third term, C_2 / a**2, is below 1e-16)
+_EULER_GAMMA = 0.5772156649015329
+_STIRLING_FROM = 10.0  # (from it, the Stirling series with the 12 Bernoulli terms is exact to rounding)
+#: zeta(2), zeta(3), ..., zeta(25): the Taylor coefficients of lgamma(1 + a) about 0
+_ZETA_INTEGERS = tuple(float(_hurwitz_zeta(float(k), np.ones(1))[0]) for k in builtins.range(2, 26))
+
+
+def _lgamma1p(a: np.ndarray) -> np.ndarray:
+    """``lgamma(1 + a)`` in float64, relatively accurate for small a (where ``1 + a`` would round
+    its digits away): ``-gamma a + sum_k (-1)**k zeta(k) / k a**k`` up to |a| = 0.2."""
+    small = np.abs(a) <= 0.2
+    t = np.where(small, a, 0.0)
+    total = np.zeros_like(t)
+    for k, zeta in reversed(list(enumerate(_ZETA_INTEGERS, start=2))):
+        total = (total + (-1) ** k * zeta / k) * t
+    return np.where(small, (total - _EULER_GAMMA) * t, _lgamma_values(1 + np.where(small, 0.0, a)))
+
+
+def _log1pmx(s: np.ndarray) -> np.ndarray:
+    """``log(1 + s) - s`` in float64 for |s| <= 1/2, without its cancellation for small s: with
+    u = s / (2 + s), ``log(1 + s) = 2 atanh(u)``, so it is ``-s**2 / (2 + s) + 2 sum_k u**(2k+1) /
+    (2k + 1)`` (|u| <= 1/3: 18 terms to rounding)."""
+    u = s / (2 + s)
+    square, total = u * u, np.zeros_like(u)
+    for k in builtins.range(18, 0, -1):
+        total = (total + 1 / (2 * k + 1)) * square
+    return -s * s / (2 + s) + 2 * u * total
+
+
+def _igamma_log_prefix(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``log(x**a exp(-x) / Gamma(a))`` for a, x > 0. From a = 10 on, with Stirling's series
+    ``lgamma(a) = (a - 1/2) log a - a + log(2 pi) / 2 + sum_k B_2k / (2k (2k - 1) a**(2k-1))``, it is
+    ``a log1pmx((x - a) / a) + log(a / (2 pi)) / 2 - sum_k ...``: the terms of size a log x, which
+    cancel (to 1e-9 relative at a = 1e6 in ``a log x - x - lgamma(a)``), do so exactly."""
+    large = a >= _STIRLING_FROM
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        direct = a * np.log(x) - x - _lgamma_values(np.where(large, 1.0, a))
+        al = np.where(large, a, _STIRLING_FROM)
+        correction = np.zeros_like(al)
+        for k, b in reversed(list(enumerate(_BERNOULLI, start=1))):
+            correction = (correction + b / (2 * k * (2 * k - 1))) / (al * al)
+        # a (log(x / a) - (x - a) / a): from log1pmx near x = a, from the two logs away from it (where
+        # (x - a) / a would round the digits of a small x away)
+        s = (x - al) / al
+        near = np.abs(s) <= 0.5
+        main = np.where(near, al * _log1pmx(np.where(near, s, 0.0)), al * (np.log(x) - np.log(al)) - (x - al))
+        stirling = main + 0.5 * np.log(al / (2 * math.pi)) - correction * al
+    return np.where(large, stirling, direct)
+
+
+def _igammac_small_a(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Q(a, x) for x <= 1.1 and a up to about x (where 1 - P would cancel to nothing for a small a)
+    from DLMF 8.7.3: ``-expm1(a log x - lgamma(1 + a)) - x**a / Gamma(a) sum_{n>=1} (-x)**n / (n! (a + n))``."""
+    log_x = np.log(x)
+    factor, total = np.ones_like(x), np.zeros_like(x)
+    for n in builtins.range(1, 40):  # (x <= 1.1: the terms fall below 1e-18 of the first by n = 25)
+        factor = factor * -x / n
+        total = total + factor / (a + n)
+    with np.errstate(over="ignore", under="ignore"):
+        return -np.expm1(a * log_x - _lgamma1p(a)) - np.exp(a * log_x - _lgamma_values(a)) * total
 
 
 def _igamma_values(a: np.ndarray, x: np.ndarray, upper: bool) -> np.ndarray:
     """The regularized lower incomplete gamma function P(a, x) (or, ``upper``, Q = 1 - P) in
     float64: P from its series below ``x = a + 1``, Q from Legendre's continued fraction
     (modified Lentz) above;
-    nan for a negative argument, P(0, x > 0) = 1, P(a, inf) = 1, P(a > 0, 0) = 0. The relative
-    error grows as about 1e-16 * a (from ``a log x - x - lgamma(a)``): 1e-10 at a = 1e6."""
+    nan for a negative argument, P(0, x > 0) = 1, P(a, inf) = 1, P(a > 0, 0) = 0; Q of a small a
+    and x from DLMF 8.7.3, and both from Temme's uniform expansion from a = 1e7 on. About 1e-12
+    relative or better (mpmath) where the value is a normal float."""
     a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
     # (P(inf, inf) is nan, as PyTorch's; an infinite a is not summed: its step count would be inf)
     invalid = (a < 0) | (x < 0) | np.isnan(a) | np.isnan(x) | ((a == 0) & (x == 0)) | (np.isposinf(a) & np.isposinf(x))
     regular = ~invalid & (a > 0) & (x > 0) & np.isfinite(x) & np.isfinite(a)
-    if np.any(regular & (a > _IGAMMA_MAX_A)):
-        # (about sqrt(a) steps, and 1e-16 * a relative error: minutes and wrong digits, not a value)
-        raise InvalidArgumentError(
-            f"gammainc/gammaincc: a = {float(a[regular].max()):g} is beyond what is computed here (a <= "
-            f"{_IGAMMA_MAX_A:g}): the series would take about sqrt(a) steps and lose a * 1e-16 of its relative "
-            "accuracy; for such a, P(a, x) is close to the normal law Phi((x - a) / sqrt(a))")
+    uniform = regular & (a >= _IGAMMA_UNIFORM_FROM)
+    regular = regular & ~uniform  # (the series and continued fraction take about sqrt(a) steps)
     av, xv = np.where(regular, a, 1.0), np.where(regular, x, 1.0)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        log_prefix = av * np.log(xv) - xv - _lgamma_values(av)
+        log_prefix = _igamma_log_prefix(av, xv)
         use_series = xv < av + 1
         # both converge within a few times sqrt(a) terms (the terms of the series fall as exp(-n**2 / 2a))
         steps = int(20 * math.sqrt(float(av.max(initial=1.0)))) + 200
@@ -601,7 +663,40 @@ def _igamma_values(a: np.ndarray, x: np.ndarray, upper: bool) -> np.ndarray:
     value = np.where(np.isposinf(a) & np.isfinite(x), 0.0, value)
     if upper:
         value = np.where(use_series | ~regular, 1 - value, tail)
+        # small a and x (as Cephes' igamc chooses): 1 - P, with P near 1, would keep no digits of Q
+        small = regular & (xv <= 1.1) & np.where(xv <= 0.5, av * -np.log(xv) <= 0.4, av <= 1.1 * xv)
+        if small.any():
+            value = np.where(small, _igammac_small_a(np.where(small, av, 0.5), np.where(small, xv, 0.5)), value)
+    if uniform.any():
+        value = np.where(uniform, _igamma_uniform(np.where(uniform, a, 1.0), np.where(uniform, x, 1.0), upper), value)
     return np.where(invalid, np.nan, value)
+
+
+# Temme's coefficients C_0(eta) and C_1(eta) as power series in eta (DLMF 8.12), as far as a >= 1e7 needs:
+# where exp(-a eta**2 / 2) is not 0, |eta| < 0.013, and the next powers are below 1e-16 of the sums
+_TEMME_C0 = (-1 / 3, 1 / 12, -2 / 135, 1 / 864, 1 / 2835, -139 / 777600)
+_TEMME_C1 = (-1 / 540, -1 / 288, 1 / 378)
+
+
+def _igamma_uniform(a: np.ndarray, x: np.ndarray, upper: bool) -> np.ndarray:
+    """P(a, x) (Q with ``upper``) for a >= 1e7 from Temme's uniform asymptotic expansion: with
+    ``eta = sign(x - a) sqrt(-2 log1pmx((x - a) / a))``, ``Q = erfc(eta sqrt(a / 2)) / 2 + R`` and
+    ``P = erfc(-eta sqrt(a / 2)) / 2 - R``, ``R = exp(-a eta**2 / 2) / sqrt(2 pi a) (C_0(eta) + C_1(eta) /
+    a)``. Past |x - a| = a / 2 both terms underflow: 0 or 1."""
+    s = (x - a) / a
+    near = np.abs(s) <= 0.5
+    half_a_eta_squared = -a * _log1pmx(np.where(near, s, 0.0))
+    eta = np.sign(s) * np.sqrt(2 * half_a_eta_squared / a)
+    c0, c1 = np.zeros_like(eta), np.zeros_like(eta)
+    for coefficient in reversed(_TEMME_C0):
+        c0 = c0 * eta + coefficient
+    for coefficient in reversed(_TEMME_C1):
+        c1 = c1 * eta + coefficient
+    with np.errstate(under="ignore"):
+        remainder = np.exp(-half_a_eta_squared) / np.sqrt(2 * math.pi * a) * (c0 + c1 / a)
+    sign = 1.0 if upper else -1.0
+    value = 0.5 * _erf_values(math.erfc, sign * np.sign(s) * np.sqrt(half_a_eta_squared)) + sign * remainder
+    return np.where(near, value, np.where((s > 0) == upper, 0.0, 1.0))
 
 
 class Igamma(Primitive):
@@ -626,10 +721,24 @@ class Igamma(Primitive):
                                       f"shape a) is not implemented, as in PyTorch: detach it, e.g. "
                                       f"mg.{name}(a.detach(), x)")
         a_data = np.asarray(_data(a))
-        exp, log = (ops.exp, ops.log) if isinstance(x, Tensor) else (np.exp, np.log)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # nan and inf as PyTorch's
-            density = exp((a_data - 1) * log(x) - x - _lgamma_values(a_data))
+        if isinstance(x, Tensor):  # (create_graph)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # nan and inf as PyTorch's
+                density = ops.exp((a_data - 1) * ops.log(x) - x - _lgamma_values(a_data))
+        else:
+            density = np.asarray(_igamma_density(a_data, x)).astype(np.result_type(a_data, x), copy=False)
         return None, (-grad if ctx.upper else grad) * density
+
+
+def _igamma_density(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x**(a - 1) exp(-x) / Gamma(a)``, the derivative of P(a, x) in x, in float64: from the
+    accurate ``_igamma_log_prefix`` where x > 0 is finite and a >= 10 (where the direct exponent
+    cancels), as the direct formula elsewhere (with its nan and inf at the edges, as PyTorch's)."""
+    a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
+    accurate = (a >= _STIRLING_FROM) & (x > 0) & np.isfinite(x) & np.isfinite(a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        direct = np.exp((a - 1) * np.log(x) - x - _lgamma_values(a))
+        safe_x = np.where(accurate, x, 1.0)
+        return np.where(accurate, np.exp(_igamma_log_prefix(np.where(accurate, a, 1.0), safe_x)) / safe_x, direct)
 
 
 def igamma(input, other):  # noqa: A002
