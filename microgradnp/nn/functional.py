@@ -725,7 +725,8 @@ class WindowedSum(_ops.primitive.Primitive):
             x = x.astype(weights.dtype)
         # One 2-D GEMM over all the leading axes (NumPy's batched ``@`` would loop over them).
         with np.errstate(invalid="ignore"):  # 0 * inf: replaced below, as PyTorch does not warn
-            out = np.dot(x.reshape(-1, x.shape[-1]), weights.T).reshape(*x.shape[:-1], len(weights))
+            out = np.dot(x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), weights.T).reshape(*x.shape[:-1],
+                                                                                          len(weights))
         # One sum of the (smaller) output tells whether an inf or NaN got in (an overflowing
         # sum only takes the slower exact path), so the common case stays one GEMM.
         if not math.isfinite(np.add.reduce(out, axis=None)):
@@ -739,7 +740,9 @@ class WindowedSum(_ops.primitive.Primitive):
     def backward(ctx, grad):
         if isinstance(grad, np.ndarray):
             length = ctx.weights.shape[1]
-            return (grad.reshape(-1, grad.shape[-1]) @ ctx.weights).reshape(*grad.shape[:-1], length)
+            # (not -1 for the leading size: an empty output, of 0 windows, has no length to infer it from)
+            rows = math.prod(grad.shape[:-1])
+            return (grad.reshape(rows, grad.shape[-1]) @ ctx.weights).reshape(*grad.shape[:-1], length)
         return _ops.matmul(grad, ctx.weights)
 
 
@@ -753,15 +756,18 @@ def along_axis(input, weights: np.ndarray, axis: int):
 
 def _adaptive_avg_pool(input, output_size, ndim: int, name: str):
     shape = tuple(np.shape(_data(input)))
-    if len(shape) not in (ndim + 1, ndim + 2) or 0 in shape[-ndim - 1:]:
+    # (empty batches and channels are fine, as in PyTorch: only a window needs an element)
+    if len(shape) not in (ndim + 1, ndim + 2) or 0 in shape[-ndim:]:
+        spatial = {1: "L", 2: "H, W", 3: "D, H, W"}[ndim]
         raise InvalidArgumentError(
-            f"{name}: expected a non-empty input of shape (N, C, {'H, W' if ndim == 2 else 'L'}) "
-            f"or (C, {'H, W' if ndim == 2 else 'L'}), got {shape}")
+            f"{name}: expected an input of shape (N, C, {spatial}) or (C, {spatial}) with non-empty "
+            f"{spatial}, got {shape}")
     sizes = tuple(output_size) if isinstance(output_size, tuple | list) else (output_size,) * ndim
-    if len(sizes) != ndim or not all(s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0)
+    # (a size 0 gives an empty result, as in PyTorch)
+    if len(sizes) != ndim or not all(s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0)
                                      for s in sizes):
-        raise InvalidArgumentError(f"{name}: output_size must be a positive int or a tuple of {ndim} (None keeps an "
-                         f"axis), got {output_size!r}")
+        raise InvalidArgumentError(f"{name}: output_size must be a non-negative int or a tuple of {ndim} (None "
+                                   f"keeps an axis), got {output_size!r}")
     dtype = _data(input).dtype if _data(input).dtype.kind == "f" else get_default_dtype()
     out = input
     for axis, size in zip(range(-ndim, 0), sizes):

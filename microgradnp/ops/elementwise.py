@@ -375,17 +375,42 @@ def _share_of_first(first_wins, tie, dtype):
     return share
 
 
+def checked_scalar(number, dtype: np.dtype, function: str):
+    """``number`` (a Python or NumPy number) as a scalar of ``dtype``, converted as PyTorch
+    converts a fill value: into an integer dtype a float is truncated and an integer must be
+    in range, where an unsigned dtype also takes a negative integer down to ``-max``, wrapped
+    round as two's complement (-1 into uint8 is 255); nan, inf and any other value out of
+    range raise, as in PyTorch (NumPy would wrap some silently, 300.0 into uint8 as 44, and
+    refuse -1). A float dtype takes inf and nan, but no finite number beyond its largest."""
+    number = number.item() if isinstance(number, np.generic | np.ndarray) else number
+    if dtype.kind not in "fiu" or isinstance(number, complex):  # (bool and complex: NumPy's conversion)
+        return np.asarray(number).astype(dtype)[()]
+    if dtype.kind == "f":
+        largest = float(np.finfo(dtype).max)
+        fits = not math.isfinite(number) or -largest <= number <= largest
+    else:
+        limits = np.iinfo(dtype)
+        lowest = -limits.max if dtype.kind == "u" and isinstance(number, int) else limits.min
+        fits = math.isfinite(number) and lowest <= number <= limits.max
+    if not fits:
+        raise OverflowError(f"{function}: value {number!r} cannot be converted to {dtype} without overflow (PyTorch "
+                            f"refuses it too); convert the tensor to a wider dtype first")
+    if dtype.kind == "u" and isinstance(number, int):
+        number %= limits.max + 1
+    return np.asarray(number).astype(dtype)[()]
+
+
 class Where(Primitive):
     @staticmethod
     def forward(ctx, condition, a, b):
         condition = np.asarray(condition, dtype=bool)
         ctx.save_for_backward(condition)
-        for number, array in ((a, b), (b, a)):  # np.where would wrap it silently (1000 into int8: -24)
-            if type(number) is int and type(array) is np.ndarray and array.dtype.kind in "iu":
-                limits = np.iinfo(array.dtype)
-                if not limits.min <= number <= limits.max:
-                    raise OverflowError(f"where: {number} cannot be converted to {array.dtype} without overflow "
-                                        "(PyTorch refuses it too); convert the tensor to a wider dtype first")
+        # (a Python int into an integer tensor: PyTorch's checked conversion, where np.where would
+        # wrap it silently, 1000 into int8 as -24)
+        if type(a) is int and type(b) is np.ndarray and b.dtype.kind in "iu":
+            a = checked_scalar(a, b.dtype, "where")
+        elif type(b) is int and type(a) is np.ndarray and a.dtype.kind in "iu":
+            b = checked_scalar(b, a.dtype, "where")
         out = np.where(condition, *promote(a, b))
         if not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):  # two numbers: PyTorch's dtype of them
             dtype = result_dtype(a, b)  # (a float is of the default dtype, where NumPy gives float64)
@@ -668,6 +693,17 @@ class Arctan(Primitive):
         return grad / (1 + a * a)
 
 
+def _over_magnitude(v, scale):
+    """``v / scale`` for a scale of at least ``|v|``; at an infinite scale, the limit of that
+    direction: the sign of an infinite ``v`` (not inf / inf), 0 for a finite one."""
+    ratio = v / scale
+    infinite = np.isinf(scale)
+    if not infinite.any():
+        return ratio
+    values = _values(v)
+    return np.where(infinite, np.sign(values) * np.isinf(values), ratio)
+
+
 class Arctan2(Primitive):
     @staticmethod
     def forward(ctx, y, x):
@@ -679,13 +715,22 @@ class Arctan2(Primitive):
     def backward(ctx, grad):
         y, x = ctx.saved_tensors
         need_y, need_x = ctx.needs_input_grad
-        squared = y * y + x * x
+        # x / (x**2 + y**2) and -y / (x**2 + y**2) with x and y divided by the larger magnitude
+        # s first (a constant of the rule, so the fractions and their derivatives are the same):
+        # x**2 + y**2 itself underflows below about 1e-154, giving about s where 1 / s is
+        # right, and overflows above 1e154.
+        scale = np.maximum(np.abs(_values(y)), np.abs(_values(x)))
         # At y == x == 0 the angle has no derivative: dividing 0 by 1 there gives the
         # gradient 0, as PyTorch gives (not 0 / 0).
-        origin = _values(squared) == 0
-        if origin.any():
-            squared = np.where(origin, 1, squared)
-        return (grad * x / squared if need_y else None), (-grad * y / squared if need_x else None)
+        origin = scale == 0
+        scale = np.where(origin, 1, scale)
+        with np.errstate(invalid="ignore", over="ignore"):  # (1 / s overflows for a subnormal s: inf is right)
+            y, x = _over_magnitude(y, scale), _over_magnitude(x, scale)
+            squared = y * y + x * x
+            if origin.any():
+                squared = np.where(origin, 1, squared)
+            squared = squared * scale  # (inf at an infinite point: the gradient's limit there, 0)
+            return (grad * x / squared if need_y else None), (-grad * y / squared if need_x else None)
 
 
 def _erf_values(function, a) -> np.ndarray:

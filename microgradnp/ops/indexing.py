@@ -6,7 +6,7 @@ import numpy as np
 
 from microgradnp.autograd.grad_mode import mode, watchers
 from microgradnp.errors import DtypeError, IndexOutOfRangeError, InvalidArgumentError
-from microgradnp.ops.elementwise import Where
+from microgradnp.ops.elementwise import Where, checked_scalar
 from microgradnp.ops.primitive import Primitive, kept_shape, normalize_axes, reads_values
 from microgradnp.ops.shape import BroadcastTo, Reshape
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data
@@ -581,7 +581,7 @@ class MaskedFill(Primitive):
     @staticmethod
     def forward(ctx, a, value, mask):
         ctx.mask = mask
-        return np.where(mask, np.asarray(value, dtype=a.dtype), a)
+        return np.where(mask, checked_scalar(value, a.dtype, "masked_fill"), a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -599,7 +599,8 @@ def masked_fill(x, mask, value):
     Args:
         x: the input tensor.
         mask: a bool array or tensor that broadcasts to ``x``'s shape.
-        value: a number or a 0-d tensor (cast to ``x``'s dtype).
+        value: a number or a 0-d tensor, converted to ``x``'s dtype as PyTorch converts it
+            (``checked_scalar``: -1 into uint8 is 255; nan into an integer dtype raises).
 
     Returns:
         A new tensor of ``x``'s dtype, in the shape ``x`` and ``mask`` broadcast to (a mask
@@ -608,6 +609,7 @@ def masked_fill(x, mask, value):
     Raises:
         TypeError: if ``mask`` is not bool or ``value`` is not 0-d.
         ValueError: if ``mask`` and ``x`` do not broadcast together.
+        OverflowError: if ``value`` does not fit ``x``'s dtype.
     """
     mask = np.asarray(_data(mask))
     if mask.dtype != bool:

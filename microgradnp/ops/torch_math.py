@@ -13,6 +13,7 @@ selected element, as in PyTorch. Integer and bool results are outside the graph.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -157,8 +158,8 @@ class Hypot(Primitive):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 at the origin: nan, as in PyTorch
-            scale = grad / out
-            return tuple(scale * v if need else None for v, need in zip((a, b), ctx.needs_input_grad))
+            # (a / hypot first: at most 1, where 1 / hypot overflows for a subnormal hypot)
+            return tuple(grad * (v / out) if need else None for v, need in zip((a, b), ctx.needs_input_grad))
 
 
 class Xlogy(Primitive):
@@ -296,7 +297,43 @@ def _in_float64(function):
 
 @_in_float64
 def _lgamma_values(x):
-    return np.frompyfunc(_lgamma_one, 1, 1)(x)
+    """``log|Gamma(x)|``. ``math.lgamma`` is accurate only in absolute terms near the zeros at
+    1 and 2 (lgamma(1 + 1e-12) 6e-4 relative off), so there it is the series of
+    ``lgamma(1 + a)`` with a = x - 1, or a = x - 2 and ``lgamma(2 + a) = lgamma(1 + a) +
+    log1p(a)`` (both differences are exact)."""
+    value = np.asarray(np.frompyfunc(_lgamma_one, 1, 1)(x), dtype=np.float64)  # (a float for a 0-d x)
+    shift = np.where(np.abs(x - 2) <= _LGAMMA1P_SERIES_RADIUS, 2.0, 1.0)
+    near = np.abs(x - shift) <= _LGAMMA1P_SERIES_RADIUS
+    a = np.where(near, x - shift, 0.0)
+    series = _lgamma1p_series(a) + np.where(shift == 2, np.log1p(a), 0.0)
+    return np.where(near, series, value)
+
+
+_EULER_GAMMA = 0.5772156649015329
+_LGAMMA1P_SERIES_RADIUS = 0.2  # (there the 24 zeta terms of _lgamma1p_series are exact to rounding)
+
+
+@functools.cache
+def _zeta_integers() -> tuple[float, ...]:
+    """zeta(2), zeta(3), ..., zeta(25): the Taylor coefficients of lgamma(1 + a) about 0."""
+    from microgradnp.ops.torch_more import _hurwitz_zeta  # (torch_more builds on this module)
+
+    return tuple(float(_hurwitz_zeta(float(k), np.ones(1))[0]) for k in range(2, 26))
+
+
+def _lgamma1p_series(a: np.ndarray) -> np.ndarray:
+    """``lgamma(1 + a)`` for |a| <= 0.2 as ``-gamma a + sum_k (-1)**k zeta(k) / k a**k``:
+    relatively accurate for small a, where ``1 + a`` would round its digits away."""
+    total = np.zeros_like(a)
+    for k, zeta in reversed(list(enumerate(_zeta_integers(), start=2))):
+        total = (total + (-1) ** k * zeta / k) * a
+    return (total - _EULER_GAMMA) * a
+
+
+def _lgamma1p(a: np.ndarray) -> np.ndarray:
+    """``lgamma(1 + a)`` in float64, relatively accurate for small a too."""
+    small = np.abs(a) <= _LGAMMA1P_SERIES_RADIUS
+    return np.where(small, _lgamma1p_series(np.where(small, a, 0.0)), _lgamma_values(1 + np.where(small, 0.0, a)))
 
 
 def _reflected_series(x, shift_term, series, reflection):
@@ -335,7 +372,9 @@ def _trigamma_values(x):
 
     value = _reflected_series(x, lambda y: 1 / (y * y), series,
                               lambda x, v: (math.pi / np.sin(math.pi * x)) ** 2 - v)
-    return np.where((x <= 0) & (x == np.floor(x)), np.inf, value)
+    # inf at the poles 0, -1, -2...; -inf is none (its nan, from the reflection, stays: toward
+    # -inf the poles get ever closer, so no limit exists)
+    return np.where((x <= 0) & (x == np.floor(x)) & np.isfinite(x), np.inf, value)
 
 
 class Lgamma(_Unary):
@@ -427,8 +466,11 @@ def sinc(input):  # noqa: A002
 def logit(input, eps=None):  # noqa: A002
     """``log(p / (1 - p))`` (``torch.logit``); with ``eps``, ``p`` is first clamped to
     ``[eps, 1 - eps]`` (gradient 0 outside, as in PyTorch). Without ``eps`` the value and the
-    gradient are nan outside [0, 1], as in PyTorch."""
-    return Logit.apply(_tensor(input), eps=None if eps is None else float(eps))
+    gradient are nan outside [0, 1], as in PyTorch. A negative ``eps`` clamps to an interval
+    around [0, 1], which changes no value (outside [0, 1] it is nan either way), so it counts
+    as no ``eps``: the gradient is nan outside [0, 1] too, as in PyTorch."""
+    eps = None if eps is None or eps < 0 else float(eps)
+    return Logit.apply(_tensor(input), eps=eps)
 
 
 def deg2rad(input):  # noqa: A002

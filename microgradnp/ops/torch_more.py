@@ -22,16 +22,20 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.errors import DtypeError, InvalidArgumentError
 from microgradnp.ops.elementwise import _erf_values
+from microgradnp.ops.indexing import _along_axis, _integers
 from microgradnp.ops.primitive import Primitive, floating, floating_pair, normalize_axes, reads_values
 from microgradnp.ops.torch_math import (
+    _EULER_GAMMA,  # noqa: F401  (special_functions imports it from here)
     _digamma_values,
     _in_float64,
+    _lgamma1p,
     _lgamma_values,
     _tensor,
     _trigamma_values,
     digamma,
     lgamma,
 )
+from microgradnp.ops.torch_shape import _scatter_reduce_exact
 from microgradnp.tensor import Tensor, _data, _no_grad_on_data, _reading, get_default_dtype
 
 _on_data = _no_grad_on_data
@@ -545,21 +549,7 @@ def mvlgamma(input, p: int):  # noqa: A002
 
 
 _IGAMMA_UNIFORM_FROM = 1e7  # (from it the uniform expansion: its third term, C_2 / a**2, is below 1e-16)
-_EULER_GAMMA = 0.5772156649015329
 _STIRLING_FROM = 10.0  # (from it, the Stirling series with the 12 Bernoulli terms is exact to rounding)
-#: zeta(2), zeta(3), ..., zeta(25): the Taylor coefficients of lgamma(1 + a) about 0
-_ZETA_INTEGERS = tuple(float(_hurwitz_zeta(float(k), np.ones(1))[0]) for k in builtins.range(2, 26))
-
-
-def _lgamma1p(a: np.ndarray) -> np.ndarray:
-    """``lgamma(1 + a)`` in float64, relatively accurate for small a (where ``1 + a`` would round
-    its digits away): ``-gamma a + sum_k (-1)**k zeta(k) / k a**k`` up to |a| = 0.2."""
-    small = np.abs(a) <= 0.2
-    t = np.where(small, a, 0.0)
-    total = np.zeros_like(t)
-    for k, zeta in reversed(list(enumerate(_ZETA_INTEGERS, start=2))):
-        total = (total + (-1) ** k * zeta / k) * t
-    return np.where(small, (total - _EULER_GAMMA) * t, _lgamma_values(1 + np.where(small, 0.0, a)))
 
 
 def _log1pmx(s: np.ndarray) -> np.ndarray:
@@ -952,7 +942,8 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
     ``j`` of ``source`` (``torch.index_reduce``): ``reduce`` is "prod", "mean", "amax" or
     "amin"; with ``include_self=False`` the slices of ``input`` that an index names are left
     out of their reduction. Differentiable in ``input`` and ``source`` (ties of amax/amin
-    share the gradient, as in PyTorch); an integer mean rounds down.
+    share the gradient, as in PyTorch); integer and bool tensors keep their dtype (an
+    integer mean rounds down), as in PyTorch.
 
     Written as a stack: every slice's values (its own first, then those from ``source`` in
     order) are put side by side on a new leading axis, padded with the reduction's identity,
@@ -960,8 +951,10 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
 
     Raises:
         ValueError: an unknown ``reduce``, or ``source`` of the wrong shape.
-        TypeError: ``source`` has another dtype than ``input``.
-        IndexError: an index out of range.
+        TypeError: ``source`` has another dtype than ``input``, or a bool ``input`` with a
+            reduction PyTorch does not implement for bools (mean, or ``include_self=False``).
+        IndexError: an index out of range (negative included, as in PyTorch), or an index
+            that is not 1-D.
     """
     x = _tensor(input)
     if reduce not in _REDUCTIONS:
@@ -976,15 +969,21 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
         return ops.reshape(single, ())
     axis = normalize_axes(dim, x.ndim)[0]
     reads_values("index_reduce")  # the stacking comes from the index
-    rows = np.asarray(_data(index)).astype(np.int64).reshape(-1)
+    rows = _integers(index, "index_reduce()").astype(np.int64, copy=False)
+    if rows.ndim > 1:
+        raise IndexError(f"index_reduce(): index must be a vector (1-D or 0-d), got shape {list(rows.shape)}")
+    rows = rows.reshape(-1)
     n = x.shape[axis]
     expected = (*x.shape[:axis], rows.size, *x.shape[axis + 1:])
     if src.shape != expected:
         raise InvalidArgumentError(f"index_reduce(): source must have shape {list(expected)} (the input's, with "
                                    f"{rows.size} slices along dimension {axis}), got {list(src.shape)}")
-    if rows.size and not (-n <= rows.min() and rows.max() < n):
-        raise IndexError(f"index_reduce(): index out of range in self (dimension {axis} has size {n})")
-    rows = rows % max(n, 1)
+    if rows.size and (rows.min() < 0 or rows.max() >= n):  # (no negative index, as in PyTorch)
+        raise IndexError(f"index_reduce(): index out of range in self: dimension {axis} has size {n}, so every "
+                         f"index must be in [0, {n}), got {rows.min() if rows.min() < 0 else rows.max()}")
+    counts = np.bincount(rows, minlength=n)
+    if x.dtype.kind != "f":
+        return Tensor._wrap(_index_reduce_exact(x.data, axis, rows, counts, src.data, reduce, include_self))
     # the slot of each source slice among those reduced into the same row
     slot = np.zeros(rows.size, dtype=np.int64)
     seen: dict[int, int] = {}
@@ -993,12 +992,9 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
         seen[row] = slot[j] + 1
     first = 1 if include_self else 0
     depth = first + (int(slot.max()) + 1 if rows.size else 0)
-    if x.dtype.kind == "f":
-        identity = {"prod": 1.0, "mean": 0.0, "amax": -np.inf, "amin": np.inf}[reduce]
-    else:
-        limits = np.iinfo(x.dtype) if x.dtype.kind in "iu" else None
-        identity = {"prod": 1, "mean": 0, "amax": limits.min if limits else False,
-                    "amin": limits.max if limits else True}[reduce]
+    if depth == 0:  # (nothing to reduce: an empty index with include_self=False)
+        return x.clone()
+    identity = {"prod": 1.0, "mean": 0.0, "amax": -np.inf, "amin": np.inf}[reduce]
     grid_positions = np.moveaxis(np.arange(depth * x.size).reshape((depth, *x.shape)), axis + 1, 1)
     from_source = np.moveaxis(grid_positions[slot + first, rows], 0, axis)  # in source's layout
     values, positions = [src], [from_source]
@@ -1015,14 +1011,25 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
     elif reduce == "amin":
         reduced = ops.min(stacked, axis=0)
     else:
-        counts = np.bincount(rows, minlength=n) + first
-        counts = _along(np.maximum(counts, 1), axis, x.ndim).astype(x.dtype)
-        total = ops.sum(stacked, axis=0)
-        reduced = total / counts if x.dtype.kind == "f" else Tensor._wrap(np.floor_divide(total.data, counts))
+        reduced = ops.sum(stacked, axis=0) / _along(np.maximum(counts + first, 1), axis, x.ndim).astype(x.dtype)
     if include_self:
         return reduced
-    reached = _along(np.bincount(rows, minlength=n) > 0, axis, x.ndim)
+    reached = _along(counts > 0, axis, x.ndim)
     return ops.where(np.broadcast_to(reached, x.shape), reduced, x)
+
+
+def _index_reduce_exact(a: np.ndarray, axis: int, rows: np.ndarray, counts: np.ndarray, source: np.ndarray,
+                        reduce: str, include_self: bool) -> np.ndarray:
+    """``index_reduce`` of an integer or bool array, in its own dtype as in PyTorch: the
+    ``scatter_reduce`` of ``source`` into the slices ``rows`` along ``axis``."""
+    if a.dtype == np.bool_ and (reduce == "mean" or not include_self):
+        # (PyTorch implements neither for bools)
+        raise DtypeError(f"index_reduce(): reduce={reduce!r} with include_self={include_self} is not supported for "
+                         f"a bool tensor (as in PyTorch); convert it first, e.g. t.long()")
+    hits = np.broadcast_to(_along(counts, axis, a.ndim), a.shape)
+    own = np.ones(a.shape, dtype=bool) if include_self else hits == 0
+    where = _along_axis(_along(rows, axis, a.ndim), axis, source.shape)
+    return _scatter_reduce_exact(a, source, where, reduce, own, hits)
 
 
 # -- histograms and Vandermonde matrices ---------------------------------------------------------------------------
