@@ -240,3 +240,17 @@ def test_where_with_a_negative_number_and_an_unsigned_tensor_as_torch(torch, val
     ours = mg.where(mg.tensor(mask, dtype=np.bool_), mg.tensor([1, 2], dtype=np.uint8), value)
     assert ours.dtype == expected.dtype
     np.testing.assert_array_equal(ours.data, expected)
+
+
+@pytest.mark.parametrize(("function", "shape", "size"), [
+    ("adaptive_max_pool1d", (2, 3, 5), 0), ("adaptive_max_pool2d", (2, 3, 4, 4), (2, 0)),
+    ("adaptive_max_pool2d", (3, 4, 4), (0, 2)), ("adaptive_max_pool3d", (1, 2, 3, 3, 3), (1, 0, 2))])
+def test_adaptive_max_pool_to_an_empty_output_as_torch(function, shape, size):
+    torch = pytest.importorskip("torch")
+    x = mg.tensor(np.arange(float(np.prod(shape))).reshape(shape), requires_grad=True)
+    out, indices = getattr(F, function)(x, size, return_indices=True)
+    theirs, their_indices = getattr(torch.nn.functional, function)(torch.tensor(x.data), size, return_indices=True)
+    assert out.shape == tuple(theirs.shape) and indices.shape == tuple(their_indices.shape)
+    assert indices.dtype == np.int64
+    out.sum().backward()  # (PyTorch's backward refuses an empty output; the gradient is zeros)
+    np.testing.assert_array_equal(x.grad, np.zeros(shape))

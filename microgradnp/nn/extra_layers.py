@@ -1536,9 +1536,9 @@ def _adaptive_max_pool(name: str, input, output_size, ndim: int, return_indices:
     spatial = shape[-ndim:]
     sizes = tuple(output_size) if isinstance(output_size, tuple | list) else (output_size,) * ndim
     if len(sizes) != ndim or not all(s is None or (isinstance(s, numbers.Integral) and not isinstance(s, bool)
-                                                   and s > 0) for s in sizes):
+                                                   and s >= 0) for s in sizes):
         raise InvalidArgumentError(
-            f"{name}: output_size must be a positive int or a tuple of {ndim} (None keeps an axis), got "
+            f"{name}: output_size must be a non-negative int or a tuple of {ndim} (None keeps an axis), got "
             f"{output_size!r}")
     sizes = tuple(n if s is None else int(s) for n, s in zip(spatial, sizes, strict=True))
     eager_only(f"{name} (the positions of its maxima are found in NumPy)")
