@@ -869,8 +869,9 @@ class Tensor:
         if self._records(value):
             return self._recorded_in_place("fill_", lambda before: _ops.where(np.ones(self.shape, bool), value, before))
         self._check_in_place("fill_", value)
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[...] = value
+        from microgradnp.ops.elementwise import checked_scalar  # (ops import Tensor)
+
+        self.data[...] = checked_scalar(value.data if isinstance(value, Tensor) else value, self.data.dtype, "fill_")
         _versions.bump(self.data)
         return self
 
@@ -1217,8 +1218,12 @@ def ones(*shape, requires_grad: bool = False, dtype=None, name: str | None = Non
 def full(shape, fill_value, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    from microgradnp.ops.elementwise import checked_scalar  # (ops import Tensor)
+
     dtype = _constructor_dtype("full", dtype, _default_dtype, requires_grad)
-    return _new(np.full(shape, _fill_value("full", fill_value), dtype=dtype), requires_grad, name)
+    # (converted as PyTorch converts it: -1 into uint8 is 255; nan into an integer raises, NumPy gives garbage)
+    value = checked_scalar(_fill_value("full", fill_value), np.dtype(dtype), "full")
+    return _new(np.full(shape, value, dtype=dtype), requires_grad, name)
 
 
 def _fill_value(function: str, value):

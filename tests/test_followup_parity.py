@@ -254,3 +254,36 @@ def test_adaptive_max_pool_to_an_empty_output_as_torch(function, shape, size):
     assert indices.dtype == np.int64
     out.sum().backward()  # (PyTorch's backward refuses an empty output; the gradient is zeros)
     np.testing.assert_array_equal(x.grad, np.zeros(shape))
+
+
+@pytest.mark.parametrize("function", ["index_add", "index_copy", "index_fill"])
+def test_index_functions_refuse_an_index_of_two_dimensions_as_torch(function):
+    torch = pytest.importorskip("torch")
+    last = {"index_fill": 2.0}.get(function)
+    ours = (mg.zeros(3), mg.tensor([[0, 1]], dtype=np.int64), mg.ones(1, 2) if last is None else last)
+    theirs = (torch.zeros(3), torch.tensor([[0, 1]]), torch.ones(1, 2) if last is None else last)
+    with pytest.raises((IndexError, RuntimeError)):
+        getattr(torch.Tensor, function)(theirs[0], 0, *theirs[1:])
+    with pytest.raises(IndexError, match="must be 0-d or 1-D"):
+        getattr(ours[0], function)(0, *ours[1:])
+
+
+@pytest.mark.parametrize(("dtype", "value"), [(np.uint8, -1), (np.int8, -128), (np.int64, 2.7), (np.float32, 1e30)])
+def test_full_and_fill_convert_the_value_as_torch(dtype, value):
+    torch = pytest.importorskip("torch")
+    their_dtype = getattr(torch, np.dtype(dtype).name)
+    expected = torch.full((2,), value, dtype=their_dtype).numpy()
+    np.testing.assert_array_equal(mg.full((2,), value, dtype=dtype).data, expected)
+    np.testing.assert_array_equal(mg.zeros(2, dtype=dtype).fill_(value).data, expected)
+
+
+@pytest.mark.parametrize(("dtype", "value"), [(np.int64, float("nan")), (np.uint8, 300), (np.int8, 1000),
+                                              (np.int32, float("inf")), (np.float32, 1e300)])
+def test_full_and_fill_refuse_a_value_that_overflows_as_torch(dtype, value):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.full((2,), value, dtype=getattr(torch, np.dtype(dtype).name))
+    with pytest.raises(OverflowError, match="without overflow"):
+        mg.full((2,), value, dtype=dtype)
+    with pytest.raises(OverflowError, match="without overflow"):
+        mg.zeros(2, dtype=dtype).fill_(value)

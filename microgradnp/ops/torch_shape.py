@@ -1035,7 +1035,11 @@ def _index_along(function: str, self, dim, index, source=None):
     target = self if self.ndim else ops.reshape(self, (1,))
     axis = _axis(target, dim)
     length = target.shape[axis]
-    index = _integers(index, function).astype(np.intp).reshape(-1)
+    index = _integers(index, function).astype(np.intp)
+    if index.ndim > 1:  # (PyTorch's rule: the slices are listed, not laid out)
+        raise IndexError(f"{function}: the index must be 0-d or 1-D, got shape {index.shape}; flatten it "
+                         "(index.reshape(-1))")
+    index = index.reshape(-1)
     lowest = -length if source is None else 0
     if index.size and (index.min() < lowest or index.max() >= length):
         raise IndexError(f"{function}: an index in {index.tolist()} is out of range for dimension {dim} of size "
