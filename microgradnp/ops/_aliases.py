@@ -75,8 +75,13 @@ def torch_names(function, extra: dict | None = None, aliases: dict = ALIASES, op
                 kwargs[numpy] = reduced_dims(value) if reduces_all_on_no_dim and torch == "dim" else value
         if any(name in kwargs for name in spread):
             if len(args) > len(fixed):
-                raise TypeError(f"{function.__name__}() got {', '.join(n for n in spread if n in kwargs)} by name "
-                                f"and positionally")
+                # PyTorch's transpose(x, 0, dim1=2): the values given positionally are the first names'
+                given = [name for name in spread if name != variadic][: len(args) - len(fixed)]
+                twice = [name for name in (variadic, *given) if name in kwargs]
+                if twice or len(given) < len(args) - len(fixed):
+                    raise TypeError(f"{function.__name__}() got {', '.join(twice or spread)} by name and "
+                                    f"positionally")
+                return function(*args, *(kwargs.pop(name) for name in spread if name in kwargs), **kwargs)
             # The arguments before *args go positionally too (input= is x, the tensor).
             missing = [name for name in fixed[len(args):] if name not in kwargs]
             if missing:

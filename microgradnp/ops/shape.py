@@ -51,7 +51,12 @@ class BroadcastTo(Primitive):
 
     @staticmethod
     def forward(ctx, a, shape):
-        return np.broadcast_to(a, shape)
+        out = np.broadcast_to(a, shape)
+        if a.size and out.size == a.size:
+            # Nothing repeated (only length-1 axes added): a view that writes through, as PyTorch's
+            # expand (np.broadcast_to's is read-only, right where elements do share memory).
+            return a.reshape(shape)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -196,8 +201,16 @@ def transpose(x, *axes):
     return Transpose.apply(x, axes=tuple(axes) if axes and axes[0] is not None else None)
 
 
-def swapaxes(x, axis1: int, axis2: int):
-    """Exchange two axes (negative ones count from the end)."""
+def swapaxes(x, axis1: int | None = None, axis2: int | None = None, *, axis0: int | None = None):
+    """Exchange two axes (negative ones count from the end). NumPy names them ``axis1`` and
+    ``axis2``, PyTorch ``axis0`` and ``axis1``: ``axis0=`` makes it PyTorch's spelling."""
+    if axis0 is not None:
+        if axis2 is not None:
+            raise TypeError("swapaxes() takes NumPy's axis1= and axis2=, or PyTorch's axis0= and axis1=, not "
+                            "axis0= with axis2=")
+        axis1, axis2 = axis0, axis1
+    if axis1 is None or axis2 is None:
+        raise TypeError("swapaxes() needs the two axes to exchange, e.g. swapaxes(x, 0, 1)")
     ndim = np.ndim(_data(x))
     if ndim == 0 and {axis1, axis2} <= {0, -1}:  # PyTorch's 0-d tensor has a dim 0 (and -1): nothing to swap
         return Transpose.apply(x, axes=())
@@ -325,8 +338,10 @@ def pad(x, pad_width, mode: str = "constant", constant_values=0):
     return Pad.apply(x, pad_width=pad_width, mode=mode)
 
 
-def concatenate(tensors, axis: int = 0):
-    """Join tensors along an existing axis."""
+def concatenate(tensors, axis: int | None = 0):
+    """Join tensors along an existing axis (``axis=None``: flattened first, as ``np.concatenate``)."""
+    if axis is None:
+        tensors, axis = [Reshape.apply(t, shape=(-1,)) for t in tensors], 0
     return Concatenate.apply(*tensors, axis=axis)
 
 

@@ -6,6 +6,7 @@ exist (no rule is written twice): ``t.clamp``, ``t.neg``, ``t.pow``, ``t.mm``, `
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy as np
 
@@ -81,28 +82,37 @@ def split(self, split_size_or_sections, dim: int = 0):
     """Pieces of ``split_size_or_sections`` elements along ``dim`` (the last may be
     smaller), or of the listed sizes: PyTorch's ``split`` (``mg.split`` is NumPy's)."""
     length = self.shape[dim]
-    if isinstance(split_size_or_sections, int | np.integer):
-        if split_size_or_sections <= 0:
-            raise InvalidArgumentError(f"split: the piece size must be positive, got {split_size_or_sections}")
-        sizes = [split_size_or_sections] * (length // split_size_or_sections)
-        if length % split_size_or_sections or not sizes:
-            sizes.append(length % split_size_or_sections)
+    if np.ndim(split_size_or_sections) == 0:  # an int, or a one-element integer tensor as PyTorch takes
+        size = operator.index(split_size_or_sections)
+        if size < 0 or (size == 0 and length):
+            raise InvalidArgumentError(f"split: the piece size must be positive (0 only for a dimension of length "
+                                       f"0), got {size} for dimension {dim} of length {length}")
+        # (an empty dimension gives one empty piece, whatever the size)
+        sizes = [size] * (length // size) if size else []
+        if not size or length % size or not sizes:
+            sizes.append(length % size if size else 0)
     else:
         sizes = [int(size) for size in split_size_or_sections]
         if sum(sizes) != length or min(sizes, default=0) < 0:
             raise InvalidArgumentError(
                 f"split: sizes {sizes} must be non-negative and add up to the length {length} of "
                 f"dimension {dim}")
+        if not sizes:  # (no sizes for an empty dimension: no pieces, as PyTorch; np.split would give one)
+            return ()
     return tuple(ops.split(self, np.cumsum(sizes)[:-1].tolist(), axis=dim))
 
 
 def unbind(self, dim: int = 0):
     """The slices along ``dim``, each without that dimension (``torch.unbind``)."""
+    if not self.shape[dim]:  # (np.split cannot make 0 sections)
+        return ()
     return tuple(ops.squeeze(piece, axis=dim) for piece in ops.split(self, self.shape[dim], axis=dim))
 
 
 def narrow(self, dim: int, start: int, length: int):
-    """``length`` elements of ``dim`` from ``start`` (``torch.narrow``)."""
+    """``length`` elements of ``dim`` from ``start`` (``torch.narrow``; ``start`` may be a
+    one-element integer tensor, as PyTorch's)."""
+    dim, start, length = operator.index(dim), operator.index(start), operator.index(length)
     if not 0 <= start + (self.shape[dim] if start < 0 else 0) <= self.shape[dim] - length or length < 0:
         raise IndexOutOfRangeError(f"narrow: start {start} and length {length} run past dimension {dim} of size "
                          f"{self.shape[dim]}")
@@ -301,7 +311,8 @@ def attach(tensor_class) -> None:
                    "gt": np.greater, "ge": np.greater_equal}
     methods = {
         "clamp": clamp, "neg": ops.negative, "negative": ops.negative, "pow": ops.power, "mm": mm, "bmm": bmm,
-        "dot": dot, "t": t, "expand": torch_names(expand, {"size": "sizes"}), "repeat": repeat,
+        "dot": dot, "t": t, "expand": torch_names(expand, {"size": "sizes"}),
+        "repeat": torch_names(repeat, {"repeats": "sizes"}),
         "split": torch_names(split, {"split_size": "split_size_or_sections"}), "unbind": unbind,
         "narrow": narrow, "where": where, "lerp": lerp, "amax": amax, "amin": amin, "rsqrt": rsqrt,
         "add": add, "sub": sub, "mul": ops.multiply, "div": ops.divide,
@@ -310,7 +321,8 @@ def attach(tensor_class) -> None:
         "new_zeros": _new("new_zeros", 0), "new_ones": _new("new_ones", 1), "new_empty": _new("new_empty", 0),
         "new_empty_strided": new_empty_strided,
         "expand_as": lambda self, other: ops.broadcast_to(self, other.shape),
-        "view_as": lambda self, other: ops.reshape(self, other.shape),
+        # (a view, as PyTorch's: refused where it would need a copy, which writes would not reach self)
+        "view_as": lambda self, other: self.view(other.shape),
         "reshape_as": lambda self, other: ops.reshape(self, other.shape),
         "type_as": lambda self, other: self.to(other.dtype),
         "dim": lambda self: self.ndim, "ndimension": lambda self: self.ndim,

@@ -359,7 +359,8 @@ def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
 #: torch's top-level ``X_`` functions whose method ``t.X_`` microgradnp has (torch 2.13; the tests
 #: check this list against torch's). Each ``mg.X_(t, ...)`` calls ``t.X_(...)``.
 IN_PLACE = (  # noqa: SIM905  (one list of names, easy to scan)
-    "abs_ acos_ acosh_ addmv_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_ ceil_ "
+    "abs_ acos_ acosh_ addmv_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ as_strided_ asin_ asinh_ atan_ "
+    "atanh_ ceil_ "
     "clamp_ clamp_max_ clamp_min_ clip_ conj_physical_ cos_ cosh_ deg2rad_ detach_ erf_ erfc_ exp2_ exp_ expm1_ "
     "fill_ fix_ floor_ frac_ gcd_ i0_ index_put_ lcm_ ldexp_ log10_ log1p_ log2_ log_ logit_ nan_to_num_ neg_ "
     "negative_ rad2deg_ reciprocal_ relu_ resize_as_ round_ rsqrt_ sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_ "

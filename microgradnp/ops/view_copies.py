@@ -14,6 +14,7 @@ import numpy as np
 
 from microgradnp.autograd.versions import _owner
 from microgradnp.errors import InvalidArgumentError
+from microgradnp.ops.torch_in_place import _reshaping
 from microgradnp.tensor import Tensor
 
 __all__ = ["alias_copy", "as_strided", "as_strided_copy", "as_strided_scatter", "detach_copy", "diagonal_copy",
@@ -157,6 +158,13 @@ def _strided_positions(size, stride, storage_offset, storage_size: int, default_
                        name: str) -> np.ndarray:
     """The storage positions of the ``size``/``stride``/``storage_offset`` that ``name`` was
     given, checked to lie in a storage of ``storage_size`` elements."""
+    return _positions(*_geometry(size, stride, storage_offset, storage_size, default_offset, name))
+
+
+def _geometry(size, stride, storage_offset, storage_size: int, default_offset: int,
+              name: str) -> tuple[int, tuple, tuple]:
+    """The offset, sizes and strides (in elements) that ``name`` was given, checked to lie in
+    a storage of ``storage_size`` elements."""
     def ints(value, what):
         values = tuple(value) if isinstance(value, list | tuple) else (value,)
         if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
@@ -180,7 +188,7 @@ def _strided_positions(size, stride, storage_offset, storage_size: int, default_
         raise InvalidArgumentError(
             f"{name}: sizes {list(size)}, strides {list(stride)} and storage offset {offset} need a storage of "
             f"{needed} elements; this tensor's memory holds {storage_size}")
-    return _positions(offset, size, stride)
+    return offset, size, stride
 
 
 def as_strided(input, size, stride, storage_offset=None):  # noqa: A002
@@ -233,5 +241,21 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):  # noqa: 
     return x.reshape(-1).index_put((positions.reshape(-1),), src.reshape(-1)).reshape(x.shape)
 
 
+def _strided_view(x: Tensor, size, stride, storage_offset=None) -> np.ndarray:
+    """The elements ``as_strided`` picks, as a view of ``x``'s memory (``as_strided_`` makes
+    it ``x``'s data): writable unless two of its elements share a position, as ``expand``'s."""
+    storage, _ = _storage(x)
+    offset, size, stride = _geometry(size, stride, storage_offset, storage.size, x.storage_offset(), "as_strided_")
+    positions = _positions(offset, size, stride)
+    # (np.ndarray over the storage, not np.lib.stride_tricks.as_strided, whose base is not the
+    # storage: the view must lead back to the array that owns the memory, for version counters)
+    view = np.ndarray(size, storage.dtype, buffer=storage, offset=offset * storage.itemsize,
+                      strides=[s * storage.itemsize for s in stride])
+    view.flags.writeable = storage.flags.writeable and np.unique(positions).size == positions.size
+    return view
+
+
 Tensor.as_strided = as_strided
+# (t.as_strided_: this tensor takes the geometry in place, with t_'s rules: refused in a recorded graph)
+Tensor.as_strided_ = _reshaping("as_strided_", _strided_view)
 Tensor.as_strided_scatter = as_strided_scatter
