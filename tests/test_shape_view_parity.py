@@ -152,3 +152,14 @@ def test_transpose_takes_dim0_positionally_and_dim1_by_name():
         x.transpose(0, dim0=2)
     with pytest.raises(TypeError, match="shape by name and positionally"):
         mg.reshape(x, 2, shape=(24,))
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("pack", [lambda v: (v,), lambda v: [v], lambda v: (v, v[0])])
+def test_atleast_of_a_sequence_gives_a_tuple_of_its_tensors_as_torch(ndim, pack):
+    torch = pytest.importorskip("torch")
+    ours = getattr(mg, f"atleast_{ndim}d")(pack(mg.tensor([1.0, 2.0, 3.0, 4.0])))
+    theirs = getattr(torch, f"atleast_{ndim}d")(pack(torch.tensor([1.0, 2.0, 3.0, 4.0])))
+    assert isinstance(ours, tuple) and [x.shape for x in ours] == [tuple(x.shape) for x in theirs]
+    for x, y in zip(ours, theirs):
+        np.testing.assert_array_equal(x.data, y.numpy())

@@ -370,8 +370,8 @@ row_stack = ops.vstack
 
 
 def _at_least(ndim: int, tensors):
-    if len(tensors) == 1 and isinstance(tensors[0], tuple | list):
-        return tuple(_at_least(ndim, tuple(tensors[0])))
+    if len(tensors) == 1 and isinstance(tensors[0], tuple | list):  # (a sequence: a tuple, even of one)
+        return tuple(_at_least(ndim, (x,)) for x in tensors[0])
     shaped = []
     for x in map(_tensor, tensors):
         if x.ndim < ndim:  # NumPy's and PyTorch's rule: (n,) -> (1, n) -> (1, n, 1); (m, n) -> (m, n, 1)
