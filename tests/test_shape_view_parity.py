@@ -163,3 +163,20 @@ def test_atleast_of_a_sequence_gives_a_tuple_of_its_tensors_as_torch(ndim, pack)
     assert isinstance(ours, tuple) and [x.shape for x in ours] == [tuple(x.shape) for x in theirs]
     for x, y in zip(ours, theirs):
         np.testing.assert_array_equal(x.data, y.numpy())
+
+
+@pytest.mark.parametrize(("function", "keywords"), [
+    ("tensor_split", {"sections": 3, "dim": 1}), ("tensor_split", {"indices": [1, 4], "dim": 1}),
+    ("tensor_split", {"tensor_indices_or_sections": [1, 3], "dim": 1}), ("hsplit", {"sections": 2}),
+    ("hsplit", {"indices": [1]}), ("vsplit", {"sections": 2}), ("vsplit", {"indices": [1]})])
+def test_splits_take_torchs_keyword_names(function, keywords):
+    torch = pytest.importorskip("torch")
+    data = np.arange(12.0).reshape(2, 6)
+    keywords_theirs = {k: torch.tensor(v) if k == "tensor_indices_or_sections" else v for k, v in keywords.items()}
+    keywords_ours = {k: mg.tensor(v, dtype=np.int64) if k == "tensor_indices_or_sections" else v
+                     for k, v in keywords.items()}
+    ours = getattr(mg, function)(mg.tensor(data), **keywords_ours)
+    theirs = getattr(torch, function)(torch.tensor(data), **keywords_theirs)
+    assert [x.data.tolist() for x in ours] == [y.tolist() for y in theirs]
+    with pytest.raises(TypeError, match="takes one of indices_or_sections"):
+        getattr(mg, function)(mg.tensor(data), 2, sections=2)

@@ -912,9 +912,22 @@ def _pieces_at(self, points, axis: int) -> tuple:
     return tuple(ops.split(self, [int(p) for p in points], axis=axis))
 
 
-def tensor_split(self, indices_or_sections, dim: int = 0):
+def _split_points(function: str, indices_or_sections, named: dict):
+    """The one way of splitting given: positionally, or by one of PyTorch's names for it
+    (``sections=``, ``indices=``, ``tensor_indices_or_sections=``)."""
+    given = [value for value in (indices_or_sections, *named.values()) if value is not None]
+    if len(given) != 1:
+        raise TypeError(f"{function}() takes one of indices_or_sections (positionally), sections=, indices= or "
+                        f"tensor_indices_or_sections=, got {len(given)}")
+    return given[0]
+
+
+def tensor_split(self, indices_or_sections=None, dim: int = 0, *, sections=None, indices=None,
+                 tensor_indices_or_sections=None):
     """Pieces along ``dim``, as ``torch.tensor_split``: an int ``n`` gives ``n`` pieces,
     the first ``length % n`` one element longer; a list of indices splits before each."""
+    indices_or_sections = _split_points("tensor_split", indices_or_sections, {
+        "sections": sections, "indices": indices, "tensor_indices_or_sections": tensor_indices_or_sections})
     _reads_values("tensor_split")
     axis = _axis(self, dim)
     length = self.shape[axis]
@@ -938,18 +951,21 @@ def _split_along(function: str, self, sections, axis: int, need: int):
     return tensor_split(self, sections, axis)
 
 
-def hsplit(self, indices_or_sections):
+def hsplit(self, indices_or_sections=None, *, sections=None, indices=None):
     """``tensor_split`` along dimension 1 (0 for a 1-D tensor); an int must divide it (``torch.hsplit``)."""
+    indices_or_sections = _split_points("hsplit", indices_or_sections, {"sections": sections, "indices": indices})
     return _split_along("hsplit", self, indices_or_sections, 0 if self.ndim == 1 else 1, 1)
 
 
-def vsplit(self, indices_or_sections):
+def vsplit(self, indices_or_sections=None, *, sections=None, indices=None):
     """``tensor_split`` along dimension 0 of a tensor of at least 2 dimensions (``torch.vsplit``)."""
+    indices_or_sections = _split_points("vsplit", indices_or_sections, {"sections": sections, "indices": indices})
     return _split_along("vsplit", self, indices_or_sections, 0, 2)
 
 
-def dsplit(self, indices_or_sections):
+def dsplit(self, indices_or_sections=None, *, sections=None, indices=None):
     """``tensor_split`` along dimension 2 of a tensor of at least 3 dimensions (``torch.dsplit``)."""
+    indices_or_sections = _split_points("dsplit", indices_or_sections, {"sections": sections, "indices": indices})
     return _split_along("dsplit", self, indices_or_sections, 2, 3)
 
 
