@@ -297,10 +297,7 @@ def run_backward(
                     else:
                         tracer.vjp(node, grad, raw, grads)
                 if node._posthooks:
-                    needs = node.needs_input_grad
-                    grads = tuple(g if need else None for g, need in zip(grads, needs))
-                    grad_outputs = (grad,) if uses is not None else tuple(out_grads)
-                    grads = _run_node_hooks(node, node._posthooks, grads, tracer, grad_outputs)
+                    grads = _run_node_posthooks(node, grads, tracer, (grad,) if uses is not None else tuple(out_grads))
             if len(grads) > 1:
                 shared = _shared(grads)
                 if shared:  # a leaf that kept it as .grad would add into it in place while another node waits on it
@@ -323,8 +320,9 @@ def run_backward(
             total = _run_hooks(leaf, total)
             handed_out.add(id(total))
             if wanted_ids is None:
+                total = _run_accumulate_prehooks(leaf, total, handed_out)
                 (_accumulate_leaf_graph if create_graph else _accumulate_leaf)(leaf, total, handed_out)
-                _run_post_accumulate_hooks(leaf)
+                _run_post_accumulate_hooks(leaf, total)
             else:
                 found[id(leaf)] = total
         if accumulate_wanted:  # (through the same functions as the walk: an mg.compile trace records them)
@@ -334,9 +332,11 @@ def run_backward(
                     continue  # not reached: .grad stays as it was, as in PyTorch
                 if g.shape != x.data.shape:
                     g = reduce_to(g, x.data.shape)
+                if x._node is None and x._hooks:
+                    g = _run_accumulate_prehooks(x, g, handed_out)
                 accumulate(x, g, handed_out)
                 if x._node is None:
-                    _run_post_accumulate_hooks(x)
+                    _run_post_accumulate_hooks(x, g)
         callbacks = _callbacks.queue
         while callbacks:  # (a callback may queue another)
             callbacks.pop(0)()
@@ -400,6 +400,20 @@ def _run_node_hooks(node, hooks, grads: tuple, tracer, grad_outputs=None) -> tup
     return grads
 
 
+def _run_node_posthooks(node, grads: tuple, tracer, grad_outputs: tuple) -> tuple:
+    """A node's hooks on its gradients (None for inputs that need none). As PyTorch's, those of
+    a Function of the user's see one gradient per Tensor input (other arguments have none)."""
+    grads = tuple(g if need else None for g, need in zip(grads, node.needs_input_grad))
+    if node._builtin:
+        return _run_node_hooks(node, node._posthooks, grads, tracer, grad_outputs)
+    positions = [i for i, x in enumerate(node.inputs) if isinstance(x, Tensor)]
+    hooked = _run_node_hooks(node, node._posthooks, tuple(grads[i] for i in positions), tracer, grad_outputs)
+    grads = list(grads)
+    for i, g in zip(positions, hooked):
+        grads[i] = g
+    return tuple(grads)
+
+
 def _accumulate_leaf_graph(leaf: Tensor, grad, handed_out: set[int]) -> None:
     """``backward(create_graph=True)``: ``.grad`` gets the values (an ndarray, as always)
     and ``.grad_tensor`` the same total as a Tensor carrying its graph."""
@@ -420,7 +434,7 @@ def _run_hooks(tensor: Tensor, grad):
     if grad.dtype != dtype and dtype.kind == "f":  # as PyTorch, a hook sees the gradient in its tensor's dtype
         grad = grad.to(dtype) if isinstance(grad, Tensor) else grad.astype(dtype)
     for hook in tuple(tensor._hooks):
-        if type(hook) is _AfterAccumulation:
+        if isinstance(hook, _AfterAccumulation):  # (run once .grad is complete, or by AccumulateGrad)
             continue
         replaced = hook(grad)
         if replaced is not None:
@@ -428,13 +442,51 @@ def _run_hooks(tensor: Tensor, grad):
     return grad
 
 
-def _run_post_accumulate_hooks(leaf: Tensor) -> None:
-    """The leaf's ``register_post_accumulate_grad_hook`` hooks, now that ``.grad`` is complete."""
-    for after in tuple(leaf._hooks or ()):
+class AccumulateGradHook(_AfterAccumulation):
+    """A hook on a leaf's ``AccumulateGrad`` node (``grad_fn.next_functions``), kept among the
+    leaf's hooks as its post-accumulate hooks are. ``before`` (``register_prehook``):
+    ``hook((grad,))`` on the leaf's total gradient, after its tensor hooks, and a non-None
+    return (a 1-tuple) replaces it; else (``register_hook``) ``hook((), (grad,))`` after the
+    post-accumulate hooks. As PyTorch's, they run where backward accumulates into ``.grad``
+    (``backward()``, also with ``inputs=``), not for ``mg.grad``."""
+
+    __slots__ = ("before",)
+
+    def __init__(self, hook, before: bool):
+        super().__init__(hook)
+        self.before = before
+
+
+def _run_accumulate_prehooks(leaf: Tensor, grad, handed_out: set[int]):
+    """The pre-hooks of the leaf's ``AccumulateGrad`` node on ``grad``, about to be added to ``.grad``."""
+    for entry in tuple(leaf._hooks):
+        if type(entry) is AccumulateGradHook and entry.before:
+            replaced = entry.hook((grad,))
+            if replaced is not None:
+                if not isinstance(replaced, tuple) or len(replaced) != 1:
+                    raise RuntimeError(f"prehook of the AccumulateGrad node of {describe(leaf)} returned "
+                                       f"a {type(replaced).__name__}; it must return None or a tuple of one gradient")
+                grad = _check_hook_result(leaf, entry.hook, grad, replaced[0])
+                handed_out.add(id(grad))  # (the hook may keep it: .grad gets a copy)
+    return grad
+
+
+def _run_post_accumulate_hooks(leaf: Tensor, grad) -> None:
+    """The leaf's ``register_post_accumulate_grad_hook`` hooks, now that ``.grad`` is complete, then
+    the hooks of its ``AccumulateGrad`` node (``grad``: what was added to ``.grad``)."""
+    hooks = tuple(leaf._hooks or ())
+    for after in hooks:
         if type(after) is _AfterAccumulation and after.hook(leaf) is not None:
             what = getattr(after.hook, "__name__", type(after.hook).__name__)
             raise TypeError(f"post accumulate grad hook {what!r} on {describe(leaf)} returned a value; it must "
                             "return None (it may change the tensor and its .grad in place instead)")
+    for after in hooks:
+        if type(after) is not AccumulateGradHook or after.before:
+            continue
+        result = after.hook((), (grad,))
+        if result is not None and not (type(result) is tuple and not result):  # (() replaces none there are)
+            raise RuntimeError(f"hook of the AccumulateGrad node of {describe(leaf)} returned a value; it has no "
+                               "grad_inputs to replace, so it must return None")
 
 
 def _check_hook_result(tensor: Tensor, hook, grad, replaced):

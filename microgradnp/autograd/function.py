@@ -116,7 +116,12 @@ class Function:
     a tuple of Tensors and ``backward(ctx, *grads)`` gets one gradient per output (zeros
     for an output no gradient reached, or ``None`` after ``ctx.set_materialize_grads(False)``).
     Outputs passed to ``ctx.mark_non_differentiable`` and integer or boolean outputs
-    (indices, masks) do not require grad.
+    (indices, masks) do not require grad; an output that is no array (None, a string...)
+    is returned as it is, and backward gets None for it.
+
+    As PyTorch's, a Tensor may be passed to ``apply`` by keyword: the call is then bound to
+    forward's parameters, and each of them up to the last one given is an input (backward
+    returns a gradient, or None, for each). ``vjp`` is another name for ``backward``.
     """
 
     name: str | None = None
@@ -142,6 +147,7 @@ class Function:
     _needs: tuple | None = None
     _outputs: tuple | None = None  # several outputs: weak references to their Tensors (None if one)
     _output_meta: tuple = ()  # several outputs: (shape, dtype) of each, to make zeros for unused ones
+    _output_ids: tuple = ()  # several outputs: id of each array (a saved one stays alive, so its id is its own)
     _non_differentiable: tuple = ()  # output arrays marked by mark_non_differentiable
     _materialize = True  # set_materialize_grads
     _dirty: tuple = ()  # input arrays forward changed in place (mark_dirty)
@@ -177,6 +183,11 @@ class Function:
                     "PyTorch: define forward(*inputs) and save what backward needs in setup_context(ctx, "
                     "inputs, output), or drop setup_context and keep forward(ctx, *inputs)")
             cls._forward_signature = signature
+        if "vjp" in cls.__dict__:  # PyTorch's other name for backward
+            if "backward" in cls.__dict__:
+                raise TypeError(f"{cls.__name__} defines both backward and vjp, which are one method under two "
+                                "names (as in PyTorch): define only one of them")
+            cls.backward = cls.__dict__["vjp"]
         if getattr(cls.backward, "_once_differentiable", False):
             cls._once_differentiable = True
             cls.differentiable_backward = False  # (backward runs on arrays; a second derivative raises)
@@ -240,7 +251,9 @@ class Function:
     def backward(ctx, grad):
         """The gradient of each positional input (a tuple if several, None where there is
         none) from ``grad``, the gradient of the output."""
-        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad) (or vjp, its other name)")
+
+    vjp = backward  # PyTorch's other name for it (a subclass may define either)
 
     @staticmethod
     def setup_context(ctx, inputs: tuple, output) -> None:
@@ -260,6 +273,8 @@ class Function:
             inputs, params = bound.args, bound.kwargs
         builtin = cls._builtin
         if not builtin:  # (a Function of the user's may read ctx.needs_input_grad in forward, as PyTorch's)
+            if params:
+                inputs, params = cls._keyword_tensors_bound(inputs, params)
             ctx.inputs = inputs
         arrays = []
         record = False
@@ -328,6 +343,27 @@ class Function:
                 _pack_saved(ctx, inputs, (out,))
         return result
 
+    @classmethod
+    def _keyword_tensors_bound(cls, inputs: tuple, params: dict) -> tuple[tuple, dict]:
+        """``apply``'s arguments when some Tensor is passed by keyword: bound to ``forward``'s
+        parameters as PyTorch binds them, so that every argument up to the last one given is a
+        positional input (forward gets arrays, backward returns a gradient for each, None for
+        those that need none). Without such a Tensor, keyword arguments stay parameters."""
+        if not any(isinstance(v, Tensor) for v in params.values()):
+            return inputs, params
+        if cls._forward_signature is None:  # forward(ctx, ...): bound past its ctx
+            bound = inspect.signature(cls.forward).bind(None, *inputs, **params)
+            inputs = bound.args[1:]
+        else:  # (already bound by apply: what is left is keyword-only)
+            bound = inspect.signature(cls.forward).bind_partial(**params)
+        keyword_only = [name for name, v in bound.kwargs.items() if isinstance(v, Tensor)]
+        if keyword_only:
+            raise TypeError(
+                f"{cls.__name__}.apply: the Tensor given for the keyword-only parameter {keyword_only[0]!r} of "
+                "forward would get no gradient (forward works on arrays); make it a positional parameter of "
+                "forward, as PyTorch passes tensors to a custom Function")
+        return inputs, bound.kwargs
+
     def _apply_in_place(self, out, inputs: tuple, arrays: list, params: dict):
         """``apply`` for a forward that changed an input in place (``mark_dirty``) and returned
         it: that input's Tensor, recorded as the output of this node the way the Tensor's own
@@ -381,10 +417,13 @@ class Function:
         """``apply`` for a forward that returned a tuple: one Tensor per output, all with
         this node; those marked non-differentiable, and non-float ones, without it."""
         cls = type(self)
-        outs = tuple(o if type(o) is np.ndarray else self._adopt_output(o) for o in outs)
+        outs = tuple(o if type(o) is np.ndarray or _passed_through(o) else self._adopt_output(o) for o in outs)
         results = []
         grad_mode = record and mode.grad_enabled
         for out in outs:
+            if type(out) is not np.ndarray:  # None or another object that is no array: returned as it is, as PyTorch's
+                results.append(out)
+                continue
             if out.dtype.kind not in "fiub":
                 raise TypeError(_not_real(cls.name, out, inputs))
             result = Tensor.__new__(Tensor)
@@ -393,21 +432,24 @@ class Function:
                 result._node = self
                 result._requires_grad = True
             results.append(result)
-        if any(r._node is self for r in results):
+        if any(type(r) is Tensor and r._node is self for r in results):
             self.inputs = inputs
             self._order = next(stamps)
             for x in inputs:
                 if isinstance(x, Tensor):
                     x._used = True
             self._needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-            # Weak references: the outputs keep the node alive, not the other way round.
-            self._outputs = tuple(weakref.ref(r) for r in results)
-            self._output_meta = tuple((o.shape, o.dtype) for o in outs)
+            # Weak references: the outputs keep the node alive, not the other way round. An output
+            # passed through has none: backward gets None for it (as PyTorch, even materializing).
+            self._outputs = tuple(weakref.ref(r) if type(r) is Tensor else _no_tensor for r in results)
+            self._output_meta = tuple((o.shape, o.dtype) if type(o) is np.ndarray else None for o in outs)
+            self._output_ids = tuple(map(id, outs))  # (to tell a saved output whose Tensor is gone)
         if watchers.count:
             if mode.anomaly:
                 self.origin = _user_origin()
                 for out in outs:
-                    _check_finite(out, self, "forward")
+                    if type(out) is np.ndarray:
+                        _check_finite(out, self, "forward")
             if mode.tracer is not None:
                 mode.tracer.cannot_replay(f"{cls.name}, a Function with several outputs")
             if saved_tensors_hooks_state.stack and self.inputs:
@@ -420,8 +462,9 @@ class Function:
         if not self._materialize:
             return tuple(grads)
         filled = []
-        for g, (shape, dtype) in zip(grads, self._output_meta):
-            if g is None:
+        for g, meta in zip(grads, self._output_meta):
+            if g is None and meta is not None:  # (None: an output that is no array)
+                shape, dtype = meta
                 g = np.zeros(shape, dtype if dtype.kind == "f" else np.float64)
                 if as_tensors:
                     g = Tensor._wrap(g)
@@ -434,7 +477,7 @@ class Function:
             return self.backward(self, *grads)
         if self.differentiable_backward:
             saved = self._saved
-            self._saved = self._saved_as_tensors(*(o for o in outputs if o is not None))
+            self._saved = self._saved_as_tensors(*outputs)  # (None for one gone: the positions count)
             try:
                 return self.backward(self, *grads)
             finally:
@@ -554,6 +597,11 @@ class Function:
         if type(self._saved) is not tuple:  # packed by saved_tensors_hooks
             return self._unpacked_as_tensors(outputs)
         owners = {id(x.data): x for x in (*outputs, *reversed(inputs)) if isinstance(x, Tensor)}
+        for k, output in enumerate(outputs):
+            if output is None and self._output_ids:  # an output the user no longer holds
+                array = next((a for a in self._saved if id(a) == self._output_ids[k]), None)
+                if array is not None:
+                    owners[id(array)] = self._revived_output(k, array)
         moved = self._in_place_output
         if moved is not None and outputs and isinstance(outputs[0], Tensor):
             output = outputs[0]
@@ -583,6 +631,8 @@ class Function:
                 kind, i = origin
                 group = self.inputs if kind == "input" else outputs
                 original = group[i] if i < len(group) else None
+                if original is None and kind == "output" and self._output_ids and isinstance(array, np.ndarray):
+                    original = self._revived_output(i, array)
             if not isinstance(original, Tensor) or not isinstance(array, np.ndarray):
                 tensors.append(array)
             elif array is original.data or (array.shape == original.data.shape
@@ -591,6 +641,16 @@ class Function:
             else:  # the hook changed the values: those values, the original's derivatives
                 tensors.append(original + Tensor._wrap(np.asarray(array - original.data, dtype=array.dtype)))
         return tuple(tensors)
+
+    def _revived_output(self, k: int, array) -> Tensor:
+        """A Tensor again for output ``k`` of this node, which the user no longer holds but
+        ``backward`` saved (``array``): under create_graph a saved output must carry this node's
+        derivatives, as PyTorch's saved outputs do, not be a constant. It is made this node's
+        output ``k`` anew, so that a gradient reaching it in a later backward comes back here."""
+        tensor = Tensor._wrap(array)
+        tensor._node, tensor._requires_grad = self, True
+        self._outputs = tuple(weakref.ref(tensor) if i == k else ref for i, ref in enumerate(self._outputs))
+        return tensor
 
     # -- PyTorch's node API (mg.autograd.graph.Node) ----------------------------------
     _prehooks: tuple | list = ()
@@ -604,7 +664,8 @@ class Function:
 
     def register_hook(self, hook):
         """Call ``hook(grad_inputs, grad_outputs)`` after this node's backward (``grad_inputs``:
-        one gradient per input, None for those needing none); a non-None return (a tuple as
+        one gradient per input, None for those needing none; for a Function of the user's, per
+        Tensor input, as in ``next_functions``); a non-None return (a tuple as
         long) replaces ``grad_inputs``. Returns a handle whose ``remove()`` undoes it."""
         return _NodeHookHandle(_hook_list(self, "_posthooks"), hook)
 
@@ -619,8 +680,12 @@ class Function:
         input, ``(node, i)`` with the node that computed it (``i``: which of its outputs),
         ``(AccumulateGrad, 0)`` for a leaf that requires grad (its ``.variable`` is the
         leaf), or ``(None, 0)`` for an input no gradient goes to. Walking these from
-        ``loss.grad_fn`` visits the whole graph, as graph-drawing code for PyTorch does."""
-        return tuple(_next_function(x) for x in self.inputs)
+        ``loss.grad_fn`` visits the whole graph, as graph-drawing code for PyTorch does. As
+        PyTorch's, a Function of the user's has entries for its Tensor inputs only (a number
+        given to a built-in operation is an operand, with ``(None, 0)``)."""
+        if self._builtin:
+            return tuple(_next_function(x) for x in self.inputs)
+        return tuple(_next_function(x) for x in self.inputs if isinstance(x, Tensor))
 
     def __repr__(self) -> str:
         return f"<{self.name} node>"
@@ -701,6 +766,31 @@ class AccumulateGrad:
     @property
     def variable(self):
         return self._variable()
+
+    def register_prehook(self, hook):
+        """Call ``hook(grad_outputs)`` (a 1-tuple: the leaf's total gradient, after its tensor
+        hooks) before backward adds it to ``.grad``; a non-None return (a 1-tuple) replaces it.
+        As PyTorch's, ``mg.grad`` (which accumulates nothing) does not run it. Returns a handle
+        whose ``remove()`` undoes it."""
+        return self._leaf_hook(hook, before=True)
+
+    def register_hook(self, hook):
+        """Call ``hook((), (grad,))`` after backward added ``grad`` to the leaf's ``.grad`` (and
+        after its post-accumulate hooks); it must return None. As PyTorch's, ``mg.grad`` does
+        not run it. Returns a handle whose ``remove()`` undoes it."""
+        return self._leaf_hook(hook, before=False)
+
+    def _leaf_hook(self, hook, before: bool):
+        from microgradnp.autograd.engine import AccumulateGradHook  # (that module imports this one)
+
+        leaf = self.variable
+        if leaf is None:
+            raise RuntimeError("this AccumulateGrad node's leaf tensor no longer exists, so no gradient will reach it")
+        if leaf._hooks is None:
+            leaf._hooks = []
+        entry = AccumulateGradHook(hook, before)
+        leaf._hooks.append(entry)
+        return _HookHandle(leaf._hooks, entry)
 
     def __repr__(self) -> str:
         return "<AccumulateGrad node>"
@@ -797,6 +887,17 @@ def _not_real(name: str, out: np.ndarray, inputs) -> str:
     )
 
 
+def _passed_through(out) -> bool:
+    """Whether an output of a Function with several outputs is returned as it is (None, a
+    string, a dict...): what NumPy makes no array of numbers from (numbers become 0-d arrays)."""
+    return out is None or (type(out) is not np.ndarray and np.asarray(out).dtype.kind in "OUSV")
+
+
+def _no_tensor() -> None:
+    """The weak reference kept for an output that is no Tensor (``_apply_several``)."""
+    return None
+
+
 def _marked(ctx: Function, out: np.ndarray) -> bool:
     """Whether ``forward`` passed ``out`` to ``ctx.mark_non_differentiable``."""
     return any(a is out for a in ctx._non_differentiable)
@@ -816,7 +917,7 @@ def _check_finite(array, node: Function, phase: str) -> None:
         raise FloatingPointError(f"{node.name} produced {kind} in its {phase} ({where})")
 
 
-from microgradnp.tensor import _STALE_VIEW, Tensor, _as_float_array, _data, describe  # noqa: E402  (Tensor needs this module first)
+from microgradnp.tensor import _STALE_VIEW, Tensor, _as_float_array, _data, _HookHandle, describe  # noqa: E402  (Tensor needs this module first)
 
 
 def _reduces_to(shape: tuple, target: tuple) -> bool:

@@ -117,22 +117,6 @@ def call_with_hooks(module, args: tuple, kwargs: dict):
         mode.tracer.hooked(module, f"hooks on {type(module).__name__} (they run Python code at every call)")
     backward_pre = [*global_hooks.backward_pre.values(), *module._backward_pre_hooks.values()]
     backward = [*global_hooks.backward.values(), *module._backward_hooks.values()]
-    for hook_id, hook in (*global_hooks.forward_pre.items(), *module._forward_pre_hooks.items()):
-        if hook_id in module._forward_pre_hooks_with_kwargs:
-            result = hook(module, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(
-                        f"forward pre-hook must return None or a tuple of (new_args, new_kwargs), but got {result!r}."
-                    )
-                args, kwargs = result
-        else:
-            result = hook(module, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-    state = _BackwardHookState(module, backward, backward_pre) if backward or backward_pre else None
-    if state is not None:
-        args = state.wrap_inputs(args)
     forward_hooks = [  # (id, hook, with_kwargs, always_call): the global hooks first
         (hook_id, hook, hook_id in with_kwargs, hook_id in always)
         for hooks, with_kwargs, always in (
@@ -143,7 +127,22 @@ def call_with_hooks(module, args: tuple, kwargs: dict):
     ]
     output = None
     called: set[int] = set()
-    try:
+    try:  # (as PyTorch's, an error in a pre-hook runs the always_call hooks too)
+        for hook_id, hook in (*global_hooks.forward_pre.items(), *module._forward_pre_hooks.items()):
+            if hook_id in module._forward_pre_hooks_with_kwargs:
+                result = hook(module, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result!r}.")
+                    args, kwargs = result
+            else:
+                result = hook(module, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        state = _BackwardHookState(module, backward, backward_pre) if backward or backward_pre else None
+        if state is not None:
+            args = state.wrap_inputs(args)
         output = module.forward(*args, **kwargs)
         for hook_id, hook, with_kwargs, _ in forward_hooks:
             called.add(hook_id)
@@ -224,13 +223,7 @@ class _BackwardHookState:
             result = hook(self.module, self.grad_outputs)
             if result is None:
                 continue
-            result = _as_tuple(result)
-            if len(result) != len(self.grad_outputs):
-                raise RuntimeError(
-                    f"Backward pre hook returned an invalid number of grad_output, got {len(result)}, "
-                    f"but expected {len(self.grad_outputs)}"
-                )
-            self.grad_outputs = result
+            self.grad_outputs = _replacement(result, self.grad_outputs, "pre hook", "grad_output", self.module)
         grad_outputs = self.grad_outputs
         if self.input_positions is None:
             warnings.warn(
@@ -250,7 +243,11 @@ class _BackwardHookState:
         return tuple(grad_outputs[i] for i in self.output_positions)
 
     def inputs_reached(self, grads: tuple) -> tuple:
-        """The gradients of the inputs arrived: the backward hooks."""
+        """The gradients of the inputs arrived: the backward hooks, unless no gradient came
+        through the outputs (none was a Tensor or tuple of them, or a second derivative goes
+        from the inputs' gradients straight to the inputs): as PyTorch's, they do not run then."""
+        if self.grad_outputs is None:
+            return grads
         grad_inputs = list(_pack(self.input_positions, grads, self.n_inputs))
         for i, zeros in self.input_zeros.items():
             if grad_inputs[i] is None:
@@ -260,13 +257,7 @@ class _BackwardHookState:
             result = hook(self.module, grad_inputs, self.grad_outputs)
             if result is None:
                 continue
-            result = _as_tuple(result)
-            if len(result) != len(grad_inputs):
-                raise RuntimeError(
-                    f"Backward hook returned an invalid number of grad_input, got {len(result)}, but "
-                    f"expected {len(grad_inputs)}"
-                )
-            grad_inputs = result
+            grad_inputs = _replacement(result, grad_inputs, "hook", "grad_input", self.module)
         self.grad_outputs = None
         return tuple(grad_inputs[i] for i in self.input_positions)
 
@@ -290,6 +281,20 @@ def _pack(positions: list[int], grads: tuple, n: int) -> tuple:
 
 def _as_tuple(value) -> tuple:
     return tuple(value) if isinstance(value, tuple | list) else (value,)
+
+
+def _replacement(result, previous: tuple, kind: str, what: str, module) -> tuple:
+    """What a backward hook (or pre hook) returned, as the gradients it replaces: as many as
+    ``previous``, each None or of the shape of the one it replaces."""
+    result = _as_tuple(result)
+    if len(result) != len(previous):
+        raise RuntimeError(f"Backward {kind} returned an invalid number of {what}, got {len(result)}, but "
+                           f"expected {len(previous)}")
+    for i, (new, old) in enumerate(zip(result, previous)):
+        if new is not None and old is not None and np.shape(new) != np.shape(old):
+            raise RuntimeError(f"Backward {kind} of {type(module).__name__} returned {what}[{i}] of shape "
+                               f"{np.shape(new)}, but the gradient it replaces has shape {np.shape(old)}")
+    return result
 
 
 class BackwardHookFunction(Function):

@@ -98,6 +98,26 @@ def _input_as_first(cls, kwargs: dict) -> tuple[tuple, dict]:
     return (kwargs.pop("input"),), kwargs
 
 
+class _LegacyStateDictHook:
+    """A hook of ``_register_state_dict_hook``: a state-dict post-hook allowed to return a state."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, *args):
+        return self.hook(*args)
+
+
+class _WithoutModule:
+    """A hook of ``_register_load_state_dict_pre_hook(with_module=False)``: called without the module."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, module, *args):
+        return self.hook(*args)
+
+
 class Module:
     """Base class of layers and models, as in PyTorch.
 
@@ -697,12 +717,13 @@ class Module:
         weights, has an entry under each name, while ``named_parameters()`` lists it once.
         """
         state = OrderedDict() if destination is None else destination
-        self._save_state(state, prefix, keep_vars, frozenset())
-        return state
+        return self._save_state(state, prefix, keep_vars, frozenset())
 
-    def _save_state(self, state, prefix: str, keep_vars: bool, ancestors: frozenset) -> None:
+    def _save_state(self, state, prefix: str, keep_vars: bool, ancestors: frozenset):
         """This module's entries, then its children's, into ``state``, with the state-dict
-        hooks around them, as PyTorch's ``state_dict`` recursion."""
+        hooks around them, as PyTorch's ``state_dict`` recursion. Returns ``state``, or at the
+        root what a hook of ``_register_state_dict_hook`` returned instead."""
+        root = not ancestors
         for hook in self._state_dict_pre_hooks.values():
             hook(self, prefix, keep_vars)
         for name, tensor in self._state_entries(prefix, extra=True, recurse=False):
@@ -714,9 +735,16 @@ class Module:
         for name, module in self._modules.items():
             if module is not None and id(module) not in ancestors:  # a cycle would never end
                 module._save_state(state, f"{prefix}{name}.", keep_vars, ancestors)
+        result = state
         for hook in self._state_dict_post_hooks.values():
-            if hook(self, state, prefix, {"version": 1}) is not None:
+            returned = hook(self, state, prefix, {"version": 1})
+            if returned is None:
+                continue
+            if not isinstance(hook, _LegacyStateDictHook):
                 raise RuntimeError("state_dict post-hook must return None")
+            if root:  # as PyTorch's, a returned state counts at the root only
+                result = returned
+        return result
 
     # State-dict hooks: class-level empty stand-ins until one is registered (as the forward hooks').
     _state_dict_pre_hooks = _state_dict_post_hooks = MappingProxyType({})
@@ -733,6 +761,18 @@ class Module:
         saved this module's entries and its children's; it may change ``state_dict`` in
         place and must return None (a RuntimeError otherwise), as PyTorch's."""
         return add_hook(self._hook_dict("_state_dict_post_hooks"), hook, False, _no_change)
+
+    def _register_state_dict_hook(self, hook) -> RemovableHandle:
+        """PyTorch's older ``register_state_dict_post_hook``, which code still calls: the same,
+        except that ``hook`` may return a new state dict, which ``state_dict()`` returns when
+        the hook is the root module's (as PyTorch's; a child's return is ignored)."""
+        return self.register_state_dict_post_hook(_LegacyStateDictHook(hook))
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False) -> RemovableHandle:
+        """PyTorch's older ``register_load_state_dict_pre_hook``, which code still calls:
+        ``hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)``, with the module first where ``with_module`` is true."""
+        return self.register_load_state_dict_pre_hook(hook if with_module else _WithoutModule(hook))
 
     def register_load_state_dict_pre_hook(self, hook) -> RemovableHandle:
         """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
