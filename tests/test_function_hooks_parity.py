@@ -379,3 +379,35 @@ def test_a_module_backward_hook_returning_a_wrong_shape_is_named(register):
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"hook of Tanh returned grad_\w+\[0\] of shape \(3,\)"):
         module(x).sum().backward()
+
+
+def test_a_functions_forward_records_nothing_as_torch():
+    torch = pytest.importorskip("torch")
+    captured = mg.tensor([2.0], requires_grad=True)
+    seen = {}
+
+    class Twice(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen["ours"] = (mg.is_grad_enabled(), (captured * 3).requires_grad)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2
+
+    class TorchTwice(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen["theirs"] = (torch.is_grad_enabled(), (torch.ones(1, requires_grad=True) * 3).requires_grad)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2
+
+    x = mg.tensor([1.0], requires_grad=True)
+    Twice.apply(x).sum().backward()
+    TorchTwice.apply(torch.ones(1, requires_grad=True))
+    assert seen["ours"] == seen["theirs"] == (False, False)
+    assert x.grad.tolist() == [2.0] and mg.is_grad_enabled()

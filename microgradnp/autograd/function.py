@@ -287,11 +287,15 @@ class Function:
             else:
                 arrays.append(_as_float_array(x) if isinstance(x, list) else x)
         try:
-            if signature is None:
+            if builtin:
                 out = cls.forward(ctx, *arrays, **params)
             else:
-                out = cls.forward(*arrays, **params)
-                cls.setup_context(ctx, tuple(arrays), out)
+                with no_grad():  # (as PyTorch's: what a Function's forward computes is not recorded)
+                    if signature is None:
+                        out = cls.forward(ctx, *arrays, **params)
+                    else:
+                        out = cls.forward(*arrays, **params)
+                        cls.setup_context(ctx, tuple(arrays), out)
         except ValueError as error:
             if type(error) is not ValueError or not builtin:
                 raise
