@@ -269,8 +269,6 @@ def test_parametrization_errors_float32_and_compile():
         P.weight_norm(nn.Linear(2, 2), dim=3)
     with pytest.raises(ValueError, match="orthogonal_map has to be one of"):
         P.orthogonal(nn.Linear(2, 2), orthogonal_map="qr")
-    with pytest.raises(NotImplementedError, match="use_trivialization=False"):
-        P.orthogonal(nn.Linear(2, 2), use_trivialization=False)
     with pytest.raises(ValueError, match="Expected a matrix"):
         P.orthogonal(nn.Linear(2, 2), "bias")
     with pytest.raises(RuntimeError, match="Cannot register two weight_norm hooks"):

@@ -42,29 +42,78 @@ def _fill(tensor: Tensor, values) -> Tensor:
     return tensor
 
 
+def _check_floating(tensor: Tensor, function: str) -> None:
+    """Random draws need a floating-point tensor: an integer or bool one would hold them
+    truncated (PyTorch raises too)."""
+    if tensor.data.dtype.kind not in "fc":
+        raise TypeError(f"{function}: needs a floating-point tensor, got dtype {tensor.data.dtype} "
+                        "(random draws would be truncated); convert it first, e.g. t.to(np.float32)")
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, rng=None) -> Tensor:
     """Fill with samples from U(a, b)."""
+    _check_floating(tensor, "uniform_")
     return _fill(tensor, uniform_samples(_rng(rng), a, b, tensor.data.shape, tensor.data.dtype))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng=None) -> Tensor:
     """Fill with samples from N(mean, std^2)."""
+    _check_floating(tensor, "normal_")
     return _fill(tensor, _rng(rng).normal(mean, std, tensor.data.shape))
+
+
+def _upper_tail_sample(low: float, high: float, u: np.ndarray) -> np.ndarray:
+    """The inverse of the standard normal CDF restricted to ``[low, high]``, ``low`` > 37 (where
+    ``1 - cdf`` underflows), at the fractions ``u`` of the interval's mass: Newton steps on
+    ``log(1 - cdf(y))`` written as ``-y**2/2 - log(y sqrt(2 pi)) + log(m(y))``, ``m`` the asymptotic
+    series of ``y`` times the Mills ratio (8 terms: below 1e-17 from 37 on)."""
+
+    def series(y):
+        term, total = np.ones_like(y), np.ones_like(y)
+        for k in range(1, 9):
+            term = term * -(2 * k - 1) / (y * y)
+            total = total + term
+        return total
+
+    def log_tail(y):
+        return -y * y / 2 - np.log(y * math.sqrt(2 * math.pi)) + np.log(series(y))
+
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # (high may be inf)
+        log_low, log_high = log_tail(np.float64(low)), log_tail(np.float64(high))
+        target = log_low + np.log1p(u * np.expm1(log_high - log_low))
+    y = low + (log_low - target) / low  # log(1 - cdf) falls with slope about -low from low on
+    for _ in range(5):
+        y = np.clip(y + (log_tail(y) - target) * series(y) / y, low, high)
+    return y
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   rng=None) -> Tensor:
     """Fill with samples from N(mean, std^2) truncated to [a, b] (absolute bounds, as
     ``torch.nn.init.trunc_normal_``): uniform samples between the normal CDF's values at
-    ``a`` and ``b``, mapped back through its inverse, so any interval works, even far in a tail."""
+    ``a`` and ``b``, mapped back through its inverse, so any interval works, even far in a tail.
+    The CDF is taken in the lower tail, where it keeps every digit (an interval mostly above the
+    mean is mirrored: ``1 - cdf`` loses them all from about 8 std on), and beyond 37 std, where
+    it underflows, in logarithms."""
+    _check_floating(tensor, "trunc_normal_")
     if not std > 0 or not a < b:
         raise InvalidArgumentError(f"trunc_normal_: needs std > 0 and a < b, got std={std}, a={a}, b={b}")
-    normal = NormalDist(mean, std)
-    low, high = normal.cdf(a), normal.cdf(b)
-    tiny = np.finfo(np.float64).tiny  # inv_cdf is defined on the open interval (0, 1)
-    probabilities = np.clip(_rng(rng).uniform(low, high, tensor.data.shape), tiny, 1 - np.finfo(np.float64).epsneg)
-    values = np.frompyfunc(normal.inv_cdf, 1, 1)(probabilities).astype(np.float64)
-    return _fill(tensor, np.clip(values, a, b))
+    low, high = (a - mean) / std, (b - mean) / std
+    mirrored = low + high > 0
+    if mirrored:
+        low, high = -high, -low
+    rng = _rng(rng)
+    if high < -37:
+        z = -_upper_tail_sample(-high, -low, rng.uniform(0.0, 1.0, tensor.data.shape))
+    else:
+        def cdf(x):  # (not NormalDist.cdf, 1 + erf: that one keeps no digit in the lower tail)
+            return 0.5 * math.erfc(-x / math.sqrt(2))
+
+        tiny = np.finfo(np.float64).tiny  # inv_cdf is defined on the open interval (0, 1)
+        probabilities = np.clip(rng.uniform(cdf(low), cdf(high), tensor.data.shape), tiny,
+                                1 - np.finfo(np.float64).epsneg)
+        z = np.frompyfunc(NormalDist().inv_cdf, 1, 1)(probabilities).astype(np.float64)
+    return _fill(tensor, np.clip(mean + std * (-z if mirrored else z), a, b))
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
@@ -72,6 +121,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, rng=None) -> Tensor:
     the Q of the QR decomposition of a standard normal matrix, signs fixed by R's diagonal
     so that it is uniformly distributed. A weight of more than 2 dimensions is treated as
     ``(shape[0], the rest)``: its rows (or columns, whichever are fewer) are orthonormal."""
+    _check_floating(tensor, "orthogonal_")
     shape = tensor.data.shape
     if len(shape) < 2:
         raise InvalidArgumentError(f"orthogonal_: needs a tensor of at least 2 dimensions, got shape {shape}")
@@ -208,7 +258,7 @@ def default_layer_init_(weight: Tensor, bias: Tensor | None, rng=None) -> None:
         uniform_(bias, -bound, bound, rng)
 
 
-from microgradnp.nn.init_more import dirac_, sparse_  # noqa: E402  (they use _fill above)
+from microgradnp.nn.init_more import dirac_, sparse_  # noqa: E402  (they use _fill and _check_floating above)
 
 
 def _takes_generator(function):

@@ -41,8 +41,9 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, rng=None) -> Ten
     Raises:
         ValueError: a tensor that is not 2-D, or ``sparsity`` outside [0, 1].
     """
-    from microgradnp.nn.init import _fill
+    from microgradnp.nn.init import _check_floating, _fill
 
+    _check_floating(tensor, "sparse_")
     shape = tensor.data.shape
     if len(shape) != 2:
         raise InvalidArgumentError(f"sparse_: only tensors with 2 dimensions are supported, got shape {shape}")

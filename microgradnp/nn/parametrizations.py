@@ -9,6 +9,8 @@ All are written with existing differentiable ops, so gradients reach the stored 
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from microgradnp import ops
@@ -242,8 +244,9 @@ class _Orthogonal(Module):
             eager_only("orthogonal's householder map, which reads the signs of the diagonal")
             signs = np.diagonal(x.data, axis1=-2, axis2=-1).astype(np.int64).astype(x.dtype)
             q = q * signs[..., None, :]
-        if self.base is not None:
-            q = ops.matmul(self.base, q)
+        base = self._buffers.get("base")  # (none without use_trivialization)
+        if base is not None:
+            q = ops.matmul(base, q)
         if transposed:
             q = q.transpose(swap)
         return q
@@ -253,14 +256,14 @@ class _Orthogonal(Module):
             raise InvalidArgumentError(
                 f"Expected a matrix or batch of matrices of shape {self.shape}. Got a tensor of shape "
                 f"{tuple(q.shape)}.")
-        if "base" not in self._buffers:
-            raise NotImplementedError("It is not possible to assign to the orthogonal parametrizations when "
-                                      "use_trivialization=False.")
         values = np.asarray(q.data)
         n, k = values.shape[-2], values.shape[-1]
-        if n < k:
+        transposed = n < k
+        if transposed:
             values = np.swapaxes(values, -1, -2)
             n, k = k, n
+        if "base" not in self._buffers:
+            return self._householder_inverse(values, transposed)
         if n != k:
             extra = self.rng.normal(0.0, 1.0, (*values.shape[:-2], n, n - k)).astype(values.dtype)
             values = np.concatenate([values, extra], axis=-1)
@@ -270,6 +273,21 @@ class _Orthogonal(Module):
         neg_eye[..., diagonal, diagonal] = -1.0
         return Tensor(neg_eye)
 
+    def _householder_inverse(self, values: np.ndarray, transposed: bool) -> Tensor:
+        """Without ``use_trivialization``: the original whose Householder map is the Q of the QR of
+        ``values`` (tall), as PyTorch's: the reflectors of LAPACK's geqrf (NumPy's ``qr(mode="raw")``)
+        with the diagonal replaced by the signs that give Q (a reflection LAPACK skipped,
+        ``tau == 0``, flips it). The matrix exponential and Cayley maps have no such inverse."""
+        if self.orthogonal_map != "householder":
+            raise NotImplementedError("It is not possible to assign to the matrix exponential or the Cayley "
+                                      "parametrizations when use_trivialization=False.")
+        h, tau = np.linalg.qr(values, mode="raw")  # h is geqrf's matrix transposed
+        a = np.swapaxes(h, -1, -2).copy()
+        diagonal = np.arange(a.shape[-1])
+        signs = np.sign(a[..., diagonal, diagonal])
+        a[..., diagonal, diagonal] = np.where(tau == 0.0, -signs, signs)
+        return Tensor(np.swapaxes(a, -1, -2) if transposed else a)
+
 
 def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None = None, *,
                use_trivialization: bool = True, rng=None) -> Module:
@@ -277,13 +295,15 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
 
     ``orthogonal_map`` is ``"matrix_exp"``, ``"cayley"`` or ``"householder"`` (default:
     ``"matrix_exp"`` for square matrices, else ``"householder"``). With ``use_trivialization``
-    (the only mode implemented, PyTorch's default) the current weight is made orthogonal (QR)
-    and kept as the buffer ``base``, and the original starts at ``-I``, as PyTorch's. ``rng``
-    seeds the random completion of a non-square weight.
+    (PyTorch's default) the current weight is made orthogonal (QR) and kept as the buffer
+    ``base``, and the original starts at ``-I``, as PyTorch's; ``rng`` seeds the random
+    completion of a non-square weight. Without it there is no ``base``: the map applies to the
+    original directly (with ``"householder"`` the original starts as the reflectors of the
+    weight's QR, so the weight is its Q; with the other maps it starts as the weight itself, and
+    assigning to ``module.<name>`` raises NotImplementedError).
 
     Raises:
         ValueError: no tensor ``name``, a weight of fewer than 2 dimensions, an unknown map.
-        NotImplementedError: ``use_trivialization=False``.
     """
     weight = _tensor_attribute(module, name, "orthogonal")
     if weight.ndim < 2:
@@ -294,10 +314,8 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     if orthogonal_map not in ("matrix_exp", "cayley", "householder"):
         raise InvalidArgumentError(f"orthogonal_map has to be one of 'matrix_exp', 'cayley', 'householder'. Got: "
                          f"{orthogonal_map!r}")
-    if not use_trivialization:
-        raise NotImplementedError("orthogonal: use_trivialization=False is not implemented in microgradnp; use the "
-                                  "default use_trivialization=True")
-    return register_parametrization(module, name, _Orthogonal(weight, orthogonal_map, rng=rng), unsafe=True)
+    parametrization = _Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization, rng=rng)
+    return register_parametrization(module, name, parametrization, unsafe=True)
 
 
 # == the older hook-based forms ===================================================================
@@ -315,7 +333,22 @@ def _hooked_class(module: Module) -> None:
 
     object.__setattr__(module, "_norm_hooks", {})
     namespace = {"_norm_hooked": True, "__call__": __call__, "__module__": cls.__module__}
+    if not hasattr(cls, "__deepcopy__"):  # (a class's own deep copy is left to it)
+        namespace["__deepcopy__"] = _hooked_deepcopy
     object.__setattr__(module, "__class__", type(cls.__name__, (cls,), namespace))
+
+
+def _hooked_deepcopy(self, memo):
+    """A deep copy of a module with hook-based weight or spectral norm. The hooked weights are
+    outputs of the graph, which cannot be deep-copied (PyTorch fails there): they are computed
+    afresh on the copy from its own copied tensors instead (no power iteration)."""
+    hooks = self.__dict__.get("_norm_hooks", {})
+    replica = object.__new__(type(self))
+    memo[id(self)] = replica
+    replica.__dict__.update(copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in hooks}, memo))
+    for hook in replica._norm_hooks.values():
+        hook.refresh(replica)
+    return replica
 
 
 def _drop_hook(module: Module, name: str, kind: type, function: str):
@@ -336,6 +369,8 @@ class _WeightNormHook:
 
     def __call__(self, module: Module) -> None:
         object.__setattr__(module, self.name, self.compute_weight(module))
+
+    refresh = __call__  # (recomputing has no side effect here)
 
 
 def legacy_weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
@@ -389,18 +424,22 @@ class _SpectralNormHook:
     def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
         weight = getattr(module, self.name + "_orig")
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
-        if do_power_iteration and self.n_power_iterations > 0:
+        if do_power_iteration:
             eager_only("spectral_norm's power iteration")
             matrix = _matrix(weight.data, self.dim)
             for _ in range(self.n_power_iterations):
                 v.data[...] = _normalize(matrix.T @ u.data, self.eps)
                 u.data[...] = _normalize(matrix @ v.data, self.eps)
-        u, v = _frozen(u, v, do_power_iteration and self.n_power_iterations > 0)
+        u, v = _frozen(u, v, do_power_iteration)
         sigma = ops.sum(u * ops.matmul(_matrix(weight, self.dim), v))
         return weight / sigma
 
     def __call__(self, module: Module) -> None:
         object.__setattr__(module, self.name, self.compute_weight(module, module.training))
+
+    def refresh(self, module: Module) -> None:
+        """Recompute ``module.<name>`` from the current vectors, leaving them as they are."""
+        object.__setattr__(module, self.name, self.compute_weight(module, False))
 
 
 def legacy_spectral_norm(module: Module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12,
@@ -413,7 +452,7 @@ def legacy_spectral_norm(module: Module, name: str = "weight", n_power_iteration
     ``nn.utils.remove_spectral_norm`` undoes it.
 
     Raises:
-        ValueError: no parameter ``name``, or ``n_power_iterations`` negative.
+        ValueError: no parameter ``name``, or ``n_power_iterations`` not positive.
         RuntimeError: spectral norm already on ``name``.
     """
     if name in module.__dict__.get("_norm_hooks", {}):
@@ -421,9 +460,9 @@ def legacy_spectral_norm(module: Module, name: str = "weight", n_power_iteration
     weight = module._parameters.get(name)
     if not isinstance(weight, Parameter):
         raise InvalidArgumentError(f"spectral_norm: module '{type(module).__name__}' has no parameter '{name}'")
-    if n_power_iterations < 0:
-        raise InvalidArgumentError(f"Expected n_power_iterations to be non-negative, but got "
-                         f"n_power_iterations={n_power_iterations}")
+    if n_power_iterations <= 0:  # (with none, sigma would come from the random initial u and v)
+        raise InvalidArgumentError(f"Expected n_power_iterations to be positive, but got "
+                                   f"n_power_iterations={n_power_iterations}")
     dim = _check_dim(_spectral_dim(module, dim), weight.ndim, "spectral_norm") % weight.ndim
     hook = _SpectralNormHook(name, n_power_iterations, dim, eps)
     u, v = _random_unit_vectors(_matrix(weight.data, dim), eps, rng)

@@ -10,6 +10,7 @@ access (or once per ``with cached():`` block). The module's class is swapped for
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from contextlib import contextmanager
 
@@ -25,6 +26,7 @@ __all__ = [
     "is_parametrized",
     "register_parametrization",
     "remove_parametrizations",
+    "transfer_parametrizations_and_params",
     "type_before_parametrizations",
 ]
 
@@ -55,6 +57,18 @@ def _set_original(target: Tensor, value) -> None:
     bump(target.data)
 
 
+def _right_inverse_or_same(parametrization: Module, value):
+    """``parametrization.right_inverse(value)``, or ``value`` when it has none or raises
+    NotImplementedError (PyTorch's convention for "no inverse": registering such a
+    parametrization keeps the stored tensor as it is)."""
+    if not hasattr(parametrization, "right_inverse"):
+        return value
+    try:
+        return parametrization.right_inverse(value)
+    except NotImplementedError:
+        return value
+
+
 def _register_tensor(module: Module, name: str, tensor: Tensor) -> None:
     if isinstance(tensor, Parameter):
         module.register_parameter(name, tensor)
@@ -80,14 +94,14 @@ class ParametrizationList(ModuleList):
         with no_grad():
             new = original
             for module in reversed(list(self)):
-                if hasattr(module, "right_inverse"):
-                    new = module.right_inverse(new)
+                new = _right_inverse_or_same(module, new)
         object.__setattr__(self, "is_tensor", isinstance(new, Tensor))
         object.__setattr__(self, "ntensors", 1 if self.is_tensor else len(new))
         if self.is_tensor:
-            if not unsafe and (new.data.dtype != dtype):
+            # (even when ``unsafe``: the stored tensor, the one an optimizer holds, keeps its dtype)
+            if new.data.dtype != dtype:
                 raise InvalidArgumentError(f"When `right_inverse` outputs one tensor, it may not change the dtype.\n"
-                                 f"original.dtype: {dtype}\nright_inverse(original).dtype: {new.data.dtype}")
+                                           f"original.dtype: {dtype}\nright_inverse(original).dtype: {new.data.dtype}")
             _set_original(original, new)
             _register_tensor(self, "original", original)
         else:
@@ -120,20 +134,24 @@ class ParametrizationList(ModuleList):
         """Store in the originals the values that the parametrizations map to ``value``."""
         with no_grad():
             for module in reversed(list(self)):
-                if hasattr(module, "right_inverse"):
-                    value = module.right_inverse(value)
-                elif not self.unsafe:
+                if not hasattr(module, "right_inverse"):  # (``unsafe`` or not: assigning would store a wrong value)
                     raise RuntimeError(f"parametrization {type(module).__name__} does not implement right_inverse.")
+                value = module.right_inverse(value)
             if self.is_tensor:
                 if not isinstance(value, Tensor):
                     raise InvalidArgumentError(f"`right_inverse` should return a tensor. Got {type(value).__name__}")
-                _set_original(self.original, value)
-            else:
-                if not isinstance(value, Sequence) or len(value) != self.ntensors:
+                value = [value]
+            elif not isinstance(value, Sequence) or len(value) != self.ntensors:
+                raise InvalidArgumentError(
+                    f"'right_inverse' must return a sequence of tensors of length {self.ntensors}.")
+            for i, (original, v) in enumerate(zip(self.originals(), value, strict=True)):
+                # The stored tensor keeps its dtype (an optimizer and the state_dict rely on it).
+                if isinstance(v, Tensor) and v.data.dtype != original.data.dtype:
+                    name = "original" if self.is_tensor else f"original{i}"
                     raise InvalidArgumentError(
-                        f"'right_inverse' must return a sequence of tensors of length {self.ntensors}.")
-                for original, v in zip(self.originals(), value, strict=True):
-                    _set_original(original, v)
+                        f"right_inverse returned a tensor of dtype {v.data.dtype} for {name}, which has dtype "
+                        f"{original.data.dtype}: make right_inverse keep the dtype")
+                _set_original(original, v)
 
     def forward(self):
         modules = list(self)
@@ -159,6 +177,26 @@ def _parametrized_property(name: str) -> property:
         self.parametrizations[name].right_inverse(value if isinstance(value, Tensor) else Tensor(value))
 
     return property(get, set_, doc=f"``{name}`` computed by its parametrizations")
+
+
+def _deepcopy(self, memo):
+    """A deep copy of a parametrized module, with a class of its own: the class holds a property per
+    parametrized tensor, so a copy sharing it (as PyTorch's do) would see a parametrization
+    registered on, or removed from, the original (or the other way round) and break."""
+    cls = type(self)
+    properties = {name: value for name, value in cls.__dict__.items() if isinstance(value, property)}
+    replica = object.__new__(_parametrized_class(cls.__bases__[0], properties))
+    memo[id(self)] = replica
+    replica.__dict__.update(copy.deepcopy(self.__dict__, memo))
+    return replica
+
+
+def _parametrized_class(cls: type, properties: dict | None = None) -> type:
+    """A new subclass ``Parametrized<Name>`` of ``cls``, one per module, to hold the properties."""
+    namespace = {"_parametrized_class": True, "__module__": cls.__module__, **(properties or {})}
+    if not hasattr(cls, "__deepcopy__"):  # (a class's own deep copy is left to it)
+        namespace["__deepcopy__"] = _deepcopy
+    return type(f"Parametrized{cls.__name__}", (cls,), namespace)
 
 
 def is_parametrized(module: Module, tensor_name: str | None = None) -> bool:
@@ -201,6 +239,7 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
     if not isinstance(parametrization, Module):
         raise TypeError(f"register_parametrization: the parametrization must be an nn.Module, "
                         f"got {type(parametrization).__name__}")
+    parametrization.train(module.training)  # (module.train()/eval() reach it later as a submodule)
     if is_parametrized(module, tensor_name):
         plist = module.parametrizations[tensor_name]
         if not unsafe:
@@ -211,11 +250,10 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
                 raise InvalidArgumentError(
                     "Registering a parametrization may not change the shape or dtype of the tensor, "
                     "unless the `unsafe` flag is enabled.")
-            if hasattr(parametrization, "right_inverse"):
-                with no_grad():
-                    back = parametrization.right_inverse(new)
-                if not isinstance(back, Tensor) or back.data.shape != value.data.shape:
-                    raise InvalidArgumentError("parametrization.right_inverse must return a tensor of the same shape")
+            with no_grad():
+                back = _right_inverse_or_same(parametrization, new)
+            if not isinstance(back, Tensor) or back.data.shape != value.data.shape:
+                raise InvalidArgumentError("parametrization.right_inverse must return a tensor of the same shape")
         plist.append(parametrization)
         object.__setattr__(plist, "unsafe", plist.unsafe or unsafe)
         return module
@@ -227,9 +265,7 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
     plist = ParametrizationList([parametrization], original, unsafe=unsafe)
     delattr(module, tensor_name)
     if not is_parametrized(module):
-        cls = type(module)
-        namespace = {"_parametrized_class": True, "__module__": cls.__module__}
-        object.__setattr__(module, "__class__", type(f"Parametrized{cls.__name__}", (cls,), namespace))
+        object.__setattr__(module, "__class__", _parametrized_class(type(module)))
         module.parametrizations = ModuleDict()
     module.parametrizations[tensor_name] = plist
     setattr(type(module), tensor_name, _parametrized_property(tensor_name))
@@ -271,3 +307,31 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
         del module.parametrizations
         object.__setattr__(module, "__class__", type(module).__bases__[0])
     return module
+
+
+def transfer_parametrizations_and_params(from_module: Module, to_module: Module,
+                                         tensor_name: str | None = None) -> Module:
+    """Register on ``to_module`` the parametrizations of ``from_module`` (of ``tensor_name`` only, when
+    given; the same parametrization objects) and make it share their original tensors, as
+    ``torch.nn.utils.parametrize.transfer_parametrizations_and_params``. A tensor ``to_module``
+    lacks is first created from ``from_module``'s parametrized value. Nothing happens when
+    ``from_module`` is not parametrized.
+
+    Returns:
+        ``to_module``.
+    """
+    if not is_parametrized(from_module):
+        return to_module
+    for name in list(from_module.parametrizations) if tensor_name is None else [tensor_name]:
+        source = from_module.parametrizations[name]
+        if not hasattr(to_module, name):
+            with no_grad():
+                value = getattr(from_module, name)
+            setattr(to_module, name, Parameter(value.data.copy()))
+        for parametrization in source:
+            register_parametrization(to_module, name, parametrization)
+        target = to_module.parametrizations[name]
+        names = ["original"] if source.is_tensor else [f"original{i}" for i in range(source.ntensors)]
+        for original_name in names:
+            setattr(target, original_name, getattr(source, original_name))
+    return to_module

@@ -298,7 +298,8 @@ def pad_packed_sequence(sequence, batch_first: bool = False, padding_value: floa
     rows = np.arange(data.shape[0])
     times = np.repeat(np.arange(longest), batch_sizes)
     source[times, order[rows - (np.cumsum(batch_sizes) - batch_sizes)[times]]] = rows
-    padding = Tensor(np.full((1, *data.shape[1:]), padding_value, dtype=data.dtype))
+    # (dtype= given: Tensor(...) would turn integer padding into floats, and the whole result with it)
+    padding = Tensor(np.full((1, *data.shape[1:]), padding_value, dtype=data.dtype), dtype=data.dtype)
     padded = ops.concatenate([data, padding], axis=0)[source.T if batch_first else source]
     lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)
     return padded, Tensor(lengths[np.argsort(order)], dtype=np.int64)

@@ -93,8 +93,11 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
         norms = [np.max(np.abs(a)) if a.size else np.zeros((), dtype) for a in arrays]
         total = np.max(np.stack([np.asarray(n, dtype) for n in norms]))
     else:
-        norms = [np.linalg.norm(a.ravel(), ord=norm_type) for a in arrays]
-        total = np.linalg.norm(np.array(norms, dtype=dtype), ord=norm_type)
+        # An overflow to inf (or 0 ** negative) is the answer, as PyTorch's, not a warning:
+        # ``error_if_nonfinite`` is how a caller asks to hear about it.
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            norms = [np.linalg.norm(a.ravel(), ord=norm_type) for a in arrays]
+            total = np.linalg.norm(np.array(norms, dtype=dtype), ord=norm_type)
     total = np.asarray(total, dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
