@@ -595,3 +595,21 @@ def test_numpy_code_reading_a_big_array_of_yours_runs_eagerly():
             scaled(x)
         big[0] = 11.0
         np.testing.assert_array_equal(scaled(x).data, [100_010.0, 200_020.0])
+
+
+def test_a_partial_the_function_calls_is_watched_as_your_settings_are():
+    import functools
+
+    settings = {"scale": 2.0}
+    calls = {"scaled": functools.partial(lambda v, cfg: v * cfg["scale"], cfg=settings),
+             "offset": functools.partial(lambda v, shift=0.0: v + shift, shift=1.0)}
+    x = mg.tensor([1.0, 2.0])
+    with mg.no_grad():
+        compiled = mg.compile(lambda x: calls["offset"](calls["scaled"](x)))
+        assert compiled(x).data.tolist() == compiled(x).data.tolist() == [3.0, 5.0]
+        settings["scale"] = 5.0  # (inside a partial's keyword argument)
+        assert compiled(x).data.tolist() == [6.0, 11.0]
+        calls["offset"].keywords["shift"] = -1.0  # (a partial's keyword changed in place)
+        assert compiled(x).data.tolist() == [4.0, 9.0]
+        calls["offset"] = functools.partial(lambda v, shift=0.0: v - shift, shift=3.0)  # (another partial)
+        assert compiled(x).data.tolist() == [2.0, 7.0]

@@ -1020,6 +1020,9 @@ class _Recorder:
         if isinstance(value, tuple):  # (its items stay; what is inside them may change)
             return [line for i, item in enumerate(value)
                     for line in self._watch_object(item, f"{label}[{i}]", depth + 1)]
+        if isinstance(value, functools.partial):  # (its function and arguments stay; its keywords may change)
+            return [*self._watch_object(value.args, f"{label}, arguments", depth + 1),
+                    *self._watch_object(value.keywords, f"{label}, keywords", depth + 1)]
         held = self._held(value)
         lines = []
         if isinstance(value, list):
@@ -1380,7 +1383,7 @@ def _watched(value) -> bool:
 
 
 _UNWATCHED = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, numbers.Number, str, bytes,
-              type(None), functools.partial, Compiled)
+              type(None), Compiled)
 
 
 def _recheck_modules(modules, modes: tuple, seen: list) -> None:
