@@ -613,3 +613,23 @@ def test_a_partial_the_function_calls_is_watched_as_your_settings_are():
         assert compiled(x).data.tolist() == [4.0, 9.0]
         calls["offset"] = functools.partial(lambda v, shift=0.0: v - shift, shift=3.0)  # (another partial)
         assert compiled(x).data.tolist() == [2.0, 7.0]
+
+
+def test_a_bound_method_the_function_calls_is_watched_with_its_object():
+    class Scaler:
+        def __init__(self, scale):
+            self.scale = scale
+
+        def apply(self, v):
+            return v * self.scale
+
+    scaler = Scaler(2.0)
+    methods = {"scale": scaler.apply}
+    x = mg.tensor([1.0, 2.0])
+    with mg.no_grad():
+        compiled = mg.compile(lambda x: methods["scale"](x))
+        assert compiled(x).data.tolist() == compiled(x).data.tolist() == [2.0, 4.0]
+        scaler.scale = 5.0  # (the bound method's object changed)
+        assert compiled(x).data.tolist() == [5.0, 10.0]
+        methods["scale"] = Scaler(-1.0).apply  # (another bound method)
+        assert compiled(x).data.tolist() == [-1.0, -2.0]

@@ -1023,6 +1023,8 @@ class _Recorder:
         if isinstance(value, functools.partial):  # (its function and arguments stay; its keywords may change)
             return [*self._watch_object(value.args, f"{label}, arguments", depth + 1),
                     *self._watch_object(value.keywords, f"{label}, keywords", depth + 1)]
+        if isinstance(value, types.MethodType):  # a bound method (scale = obj.apply): what its object holds
+            return self._watch_object(value.__self__, f"{label}, its object", depth + 1)
         held = self._held(value)
         lines = []
         if isinstance(value, list):
