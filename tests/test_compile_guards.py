@@ -633,3 +633,16 @@ def test_a_bound_method_the_function_calls_is_watched_with_its_object():
         assert compiled(x).data.tolist() == [5.0, 10.0]
         methods["scale"] = Scaler(-1.0).apply  # (another bound method)
         assert compiled(x).data.tolist() == [-1.0, -2.0]
+
+
+def test_settings_in_a_chain_map_are_watched():
+    import collections
+
+    settings, x = collections.ChainMap({"scale": 2.0}, {"shift": 1.0}), mg.tensor([1.0, 2.0])
+    with mg.no_grad():
+        compiled = mg.compile(lambda x: x * settings["scale"] + settings["shift"])
+        assert compiled(x).data.tolist() == compiled(x).data.tolist() == [3.0, 5.0]
+        settings.maps[0]["scale"] = 5.0
+        assert compiled(x).data.tolist() == [6.0, 11.0]
+        settings.maps.insert(0, {"shift": 3.0})
+        assert compiled(x).data.tolist() == [8.0, 13.0]

@@ -1260,7 +1260,8 @@ def _users_data(value) -> bool:
     Not a library's object, whose internals (a logger's, a progress bar's) may change at
     every call without changing what the function computes."""
     kind = type(value)
-    return (isinstance(value, list | dict | tuple | set | collections.deque | types.SimpleNamespace)
+    return (isinstance(value, list | dict | tuple | set | collections.deque | collections.ChainMap
+                       | types.SimpleNamespace)
             or _user_class(value) or _user_class(kind)
             or (kind.__name__ == "Namespace" and kind.__module__ == "argparse"))
 
