@@ -13,7 +13,7 @@ import numpy as np
 from microgradnp import ops
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
-from microgradnp.nn.init import default_layer_init_
+from microgradnp.nn.init import constant_, default_layer_init_
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.ops.activations import ReLU as ReLUOp
 from microgradnp.ops.activations import Sigmoid as SigmoidOp
@@ -32,6 +32,11 @@ class Linear(Module):
         dtype = dtype or get_default_dtype()
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None) -> None:
+        """Initialise ``weight`` and ``bias`` again, in place, as in ``__init__`` (``rng``: a
+        ``np.random.Generator``, a seed, or None for the global generator)."""
         default_layer_init_(self.weight, self.bias, rng)
 
     def forward(self, x):
@@ -130,7 +135,10 @@ class Sequential(Module):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[index]))
+            # Of this class, as PyTorch's, when it is built like a Sequential; a subclass with its
+            # own constructor (MLP takes layer sizes) cannot be: a plain Sequential then.
+            cls = type(self) if type(self).__init__ is Sequential.__init__ else Sequential
+            return cls(OrderedDict(list(self._modules.items())[index]))
         return self._modules[self._name_at(index)]
 
     def __setitem__(self, index: int, module: Module) -> None:
@@ -220,6 +228,10 @@ class PReLU(Module):
         super().__init__()
         self.num_parameters, self.init = num_parameters, init
         self.weight = Parameter(np.full(num_parameters, init, dtype=dtype or get_default_dtype()))
+
+    def reset_parameters(self) -> None:
+        """Every slope back to ``init``, in place, as PyTorch's."""
+        constant_(self.weight, self.init)
 
     def forward(self, x):
         return F.prelu(x, self.weight)

@@ -15,10 +15,11 @@ from microgradnp import ops
 from microgradnp.autograd.grad_mode import replayed
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.errors import InvalidArgumentError
+from microgradnp.nn import init
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.ops.embedding import Embedding as EmbeddingOp
 from microgradnp.ops.primitive import reads_values
-from microgradnp.tensor import Tensor, _data, _rng, get_default_dtype
+from microgradnp.tensor import Tensor, _data, get_default_dtype
 
 __all__ = ["BatchNorm1d", "Embedding", "LayerNorm", "batch_norm", "embedding", "layer_norm"]
 
@@ -43,7 +44,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         A tensor of the input's shape.
 
     Raises:
-        ValueError: the input's trailing shape is not ``normalized_shape``.
+        ValueError: the input's trailing shape, or the shape of ``weight`` or ``bias``, is
+            not ``normalized_shape``.
     """
     shape = _shape_tuple(normalized_shape)
     in_shape = tuple(np.shape(_data(input)))
@@ -51,6 +53,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         raise InvalidArgumentError(
             f"layer_norm: normalized_shape {list(shape)} must be the trailing shape of the input, "
             f"which has shape {list(in_shape)}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        # (checked: another shape would broadcast, giving a per-sample scale or a wrong shape)
+        if value is not None and tuple(np.shape(_data(value))) != shape:
+            raise InvalidArgumentError(
+                f"layer_norm: {name} must have shape normalized_shape {list(shape)}, got "
+                f"{list(np.shape(_data(value)))}")
     axes = tuple(range(-len(shape), 0))
     mean = ops.mean(input, axis=axes, keepdims=True)
     var = ops.var(input, axis=axes, keepdims=True)
@@ -87,6 +95,10 @@ class LayerNorm(Module):
         self.normalized_shape = _shape_tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         _scale_and_shift(self, self.normalized_shape, dtype, elementwise_affine, bias)
+
+    def reset_parameters(self) -> None:
+        """``weight`` back to ones and ``bias`` to zeros, in place."""
+        _reset_scale_and_shift(self)
 
     def forward(self, input):  # noqa: A002  (PyTorch's name: forward(input=...) works as there)
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -137,10 +149,15 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training: bool, 
     axes = (0, *range(2, len(shape)))
     if training:
         count = math.prod(shape[i] for i in axes)
-        if count <= 1:
+        if count == 1:
             raise InvalidArgumentError(
                 f"batch_norm: expected more than 1 value per channel when training, got input of "
                 f"shape {list(shape)}")
+        if count == 0:
+            # An empty batch has no statistics: the (empty) output needs none, and PyTorch
+            # leaves the running statistics as they are (a module still counts the batch).
+            _update_running(None, None, None, None, count, momentum, batches)
+            return _per_channel(input, weight, bias)
         mean = ops.mean(input, axis=axes, keepdims=True)
         var = ops.var(input, axis=axes, keepdims=True)
         if running_mean is not None or running_var is not None:
@@ -184,6 +201,14 @@ def _scale_and_shift(module, shape: tuple, dtype, affine: bool, bias: bool = Tru
     module.bias = Parameter(np.zeros(shape, dtype=dtype)) if affine and bias else None
 
 
+def _reset_scale_and_shift(module) -> None:
+    """A normalization layer's ``weight`` back to ones and ``bias`` to zeros (those it has), in place."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 @replayed  # (an mg.compile replay makes this call again, with the batch's statistics of that call)
 def _update_running(running_mean, running_var, mean, var, count: int, momentum: float | None,
                     batches: Tensor | None = None) -> None:
@@ -194,11 +219,11 @@ def _update_running(running_mean, running_var, mean, var, count: int, momentum: 
         bump_version(batches.data)
         if momentum is None:
             momentum = 1.0 / float(batches.data)
-    for running, batch in ((running_mean, _data(mean)), (running_var, _data(var) * (count / (count - 1)))):
+    for running, batch, unbias in ((running_mean, mean, 1.0), (running_var, var, count / max(count - 1, 1))):
         if running is None:
             continue
         array = running.data if isinstance(running, Tensor) else running
-        array[...] = (1 - momentum) * array + momentum * batch.reshape(array.shape)
+        array[...] = (1 - momentum) * array + momentum * (_data(batch) * unbias).reshape(array.shape)
         bump_version(array)
 
 
@@ -253,6 +278,11 @@ class BatchNorm1d(Module):
             for buffer, value in ((self.running_mean, 0), (self.running_var, 1), (self.num_batches_tracked, 0)):
                 buffer.data[...] = value
                 bump_version(buffer.data)
+
+    def reset_parameters(self) -> None:
+        """``reset_running_stats``, and ``weight`` back to ones and ``bias`` to zeros, in place."""
+        self.reset_running_stats()
+        _reset_scale_and_shift(self)
 
     _dims = (2, 3)  # the input's number of axes: (N, C) or (N, C, L)
 
@@ -340,6 +370,10 @@ class GroupNorm(Module):
                              f"({num_channels}), got {num_groups!r}")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         _scale_and_shift(self, (num_channels,), dtype, affine, bias)
+
+    def reset_parameters(self) -> None:
+        """``weight`` back to ones and ``bias`` to zeros, in place."""
+        _reset_scale_and_shift(self)
 
     def forward(self, input):  # noqa: A002  (PyTorch's name: forward(input=...) works as there)
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -452,11 +486,15 @@ class Embedding(Module):
                     f"embedding_dim ({num_embeddings}, {embedding_dim})")
             self.weight = Parameter(weight, requires_grad=not _freeze)
             return
-        dtype = dtype or get_default_dtype()
-        weight = _rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(dtype)
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype or get_default_dtype()))
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None) -> None:
+        """``weight`` drawn again from N(0, 1), in place, with the ``padding_idx`` row zero
+        (``rng``: a ``np.random.Generator``, a seed, or None for the global generator)."""
+        init.normal_(self.weight, rng=rng)
         if self.padding_idx is not None:
-            weight[self.padding_idx] = 0
-        self.weight = Parameter(weight)
+            self.weight.data[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None, max_norm=None,
