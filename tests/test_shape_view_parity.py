@@ -180,3 +180,10 @@ def test_splits_take_torchs_keyword_names(function, keywords):
     assert [x.data.tolist() for x in ours] == [y.tolist() for y in theirs]
     with pytest.raises(TypeError, match="takes one of indices_or_sections"):
         getattr(mg, function)(mg.tensor(data), 2, sections=2)
+
+
+@pytest.mark.parametrize(("shape", "dims"), [((0, 3, 4), (1, -1)), ((0, 3, 4), (0, 1)), ((2, 0, 4), (1, -1))])
+def test_flatten_of_an_empty_tensor_as_torch(shape, dims):
+    torch = pytest.importorskip("torch")
+    assert mg.zeros(*shape).flatten(*dims).shape == tuple(torch.zeros(*shape).flatten(*dims).shape)
+    assert mg.nn.Flatten()(mg.zeros(*shape)).shape == tuple(torch.nn.Flatten()(torch.zeros(*shape)).shape)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
@@ -302,7 +303,8 @@ def flatten(x, start_axis: int = 0, end_axis: int = -1):
     (start,), (end,) = normalize_axes(start_axis, len(shape)), normalize_axes(end_axis, len(shape))
     if start > end:
         raise InvalidArgumentError(f"flatten: start_dim ({start_axis}) cannot come after end_dim ({end_axis})")
-    return Reshape.apply(x, shape=(*shape[:start], -1, *shape[end + 1 :]))
+    # (the merged length itself, not -1: NumPy cannot infer it for an empty tensor, (0, 3, 4) -> (0, 12))
+    return Reshape.apply(x, shape=(*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :]))
 
 
 def pad(x, pad_width, mode: str = "constant", constant_values=0):
