@@ -341,7 +341,7 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     ``pairwise_distance``, as ``torch.nn.functional.triplet_margin_loss``.
 
     Args:
-        anchor: vectors ``(N, D)`` or ``(D,)``.
+        anchor: vectors ``(N, D)`` or ``(D,)`` (or ``(N, ..., D)``: a loss per vector).
         positive: the same number of dimensions.
         negative: the same number of dimensions.
         margin: greater than 0.
@@ -362,10 +362,8 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     check_reduction(reduction, "triplet_margin_loss")
     if margin <= 0:
         raise InvalidArgumentError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
+    # (N, ..., D) as PyTorch takes them: the distances run along the last axis
     _same_ndim("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
-    if np.ndim(_data(anchor)) not in (1, 2):
-        raise InvalidArgumentError(
-            f"triplet_margin_loss: expected (N, D) or (D,) inputs, got shape {np.shape(_data(anchor))}")
     d_positive = pairwise_distance(anchor, positive, p, eps)
     d_negative = pairwise_distance(anchor, negative, p, eps)
     if swap:

@@ -84,6 +84,27 @@ def _scalar(grad):
     return grad[()] if type(grad) is np.ndarray and not grad.ndim else grad
 
 
+def _element_weight(weight, x, target, loss: str, argument: str = "weight"):
+    """``weight`` (or ``pos_weight``) of an elementwise loss as an array that broadcasts to the
+    input's shape, in the losses' dtype. One of more dimensions than the input would make the
+    losses bigger than the input (and the mean's count wrong): refused, as PyTorch refuses it.
+    Its dtype does not promote the loss (a float64 weight keeps float32 losses float32), as
+    PyTorch's weights do not."""
+    if weight is None:
+        return None
+    weight, shape = np.asarray(weight), np.shape(x)
+    try:
+        fits = np.broadcast_shapes(weight.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise InvalidArgumentError(
+            f"{loss}: {argument} of shape {weight.shape} must broadcast to the input's shape {shape} "
+            "(e.g. one weight per element, or per class along the last axis)")
+    dtype = np.result_type(x, target)
+    return weight.astype(dtype, copy=False) if dtype.kind == "f" else weight
+
+
 class _ElementwiseLoss(Primitive):
     """Shared setup of losses between a prediction and a same-shaped target."""
 
@@ -262,6 +283,7 @@ class BCELoss(_ElementwiseLoss):
                 "binary_cross_entropy: inputs must be probabilities in [0, 1]; apply sigmoid first, "
                 "or use binary_cross_entropy_with_logits on raw scores"
             )
+        weight = _element_weight(weight, x, target, cls.name)
         log_p, log_not_p = _clamped_logs(x)
         losses = -(target * log_p + (1 - target) * log_not_p)
         if weight is not None:
@@ -306,6 +328,8 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
     @classmethod
     def forward(cls, ctx, x, target, weight=None, pos_weight=None, reduction="mean"):
         cls._setup(ctx, x, target, reduction)
+        weight = _element_weight(weight, x, target, cls.name)
+        pos_weight = _element_weight(pos_weight, x, target, cls.name, "pos_weight")
         softplus_of_negative = cls._softplus_of_negative(x)
         log_weight = 1 if pos_weight is None else (pos_weight - 1) * target + 1
         losses = (1 - target) * x + log_weight * softplus_of_negative
@@ -363,6 +387,7 @@ class CrossEntropyLoss(Primitive):
         shifted = _shift(logits)
         log_probs = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
         picked, index, valid, sample_weight = _pick_targets(log_probs, target, weight, ignore_index, "cross_entropy")
+        ctx.valid, ctx.dtype = valid, log_probs.dtype
         losses = -picked if sample_weight is None else -picked * sample_weight
         ctx.class_weight = None
         if label_smoothing:
@@ -370,12 +395,12 @@ class CrossEntropyLoss(Primitive):
             smooth = -(log_probs * _expand_classes(ctx.class_weight, log_probs.ndim)).sum(axis=1) * valid
             losses = (1 - label_smoothing) * losses + label_smoothing / classes * smooth
         ctx.reduction, ctx.smoothing = reduction, label_smoothing
-        ctx.save_for_backward(log_probs, index, sample_weight, valid)
+        ctx.save_for_backward(log_probs, index, sample_weight)
         return _reduce_picked(ctx, losses, picked, sample_weight)
 
     @staticmethod
     def backward(ctx, grad):
-        log_probs, index, sample_weight, valid = ctx.saved_tensors
+        log_probs, index, sample_weight = ctx.saved_tensors
         if isinstance(grad, Tensor):  # create_graph: from the logits' Tensor, so it is differentiable again
             logits = ctx.inputs[0]
             probs = softmax(logits.reshape((1, -1)) if ctx.unbatched else logits, axis=1)
@@ -383,7 +408,7 @@ class CrossEntropyLoss(Primitive):
             probs = np.exp(log_probs)
         # d(-log softmax_t)/dx = softmax - onehot(t), per sample scaled by its weight
         grad_logits = probs - _one_hot_at(index, log_probs)
-        valid_column = np.expand_dims(valid, 1)
+        valid_column = np.expand_dims(ctx.valid, 1)
         if sample_weight is not None:
             grad_logits = grad_logits * np.expand_dims(sample_weight, 1)
         if ctx.smoothing:
@@ -391,8 +416,6 @@ class CrossEntropyLoss(Primitive):
             smooth = (probs * weight.sum() - weight) * valid_column
             grad_logits = (1 - ctx.smoothing) * grad_logits + ctx.smoothing / log_probs.shape[1] * smooth
         grad_logits = grad_logits * _per_sample_grad(ctx, grad)
-        if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0, as in PyTorch
-            grad_logits = np.where(valid_column, grad_logits, 0.0)
         return grad_logits.reshape(log_probs.shape[1:]) if ctx.unbatched else grad_logits, None
 
 
@@ -400,7 +423,13 @@ def _per_sample_grad(ctx, grad):
     """The gradient of a class-index loss for each sample, shaped to broadcast along the
     class axis 1 (a Tensor under create_graph)."""
     if ctx.reduction == "mean":
-        return grad / ctx.denominator
+        if ctx.denominator:
+            return grad / ctx.denominator
+        # No weight counted, a nan loss (0 / 0): PyTorch's gradient is nan for the counted
+        # (zero-weighted) targets and 0 for the ignored ones. A factor of 0 for those, not
+        # 0 / 0, keeps their second derivatives 0 as well (nan only from nan logits).
+        factor = np.where(ctx.valid, np.nan, 0).astype(ctx.dtype)
+        return grad * np.expand_dims(factor, 1)
     if ctx.reduction == "sum":
         return grad
     shape = (1,) if ctx.unbatched else tuple(grad.shape)
@@ -449,7 +478,9 @@ def _reduce_picked(ctx, losses, picked, sample_weight):
         ctx.denominator = picked.dtype.type(picked.size)
     else:
         ctx.denominator = np.add.reduce(sample_weight, axis=None)
-    return total / ctx.denominator
+    # No weight counted (every target ignored, or zero-weighted): 0 / 0, nan as in PyTorch (also
+    # with label smoothing, whose other classes' terms would make it x / 0 = inf), without a warning.
+    return total / ctx.denominator if ctx.denominator else total * np.nan
 
 
 def _expand_classes(class_weight, ndim):
@@ -503,12 +534,12 @@ def _class_weight(weight, classes: int, dtype, loss: str):
     """Per-class weights, ones when ``weight`` is None; one weight per class or an error."""
     if weight is None:
         return np.ones(classes, dtype=dtype)
-    weight = np.asarray(weight)
+    weight = np.asarray(weight)  # (cast below: a float64 weight must not make float32 losses float64)
     if weight.shape != (classes,):
         raise InvalidArgumentError(
             f"{loss}: weight must hold one weight per class, shape ({classes},), but has shape {weight.shape}"
         )
-    return weight
+    return weight.astype(dtype, copy=False)
 
 
 class NLLLoss(Primitive):
@@ -541,6 +572,4 @@ class NLLLoss(Primitive):
         scale = _per_sample_grad(ctx, grad)
         scale = -scale if sample_weight is None else scale * -np.expand_dims(sample_weight, 1)
         grad_log_probs = _one_hot_at(index, np.zeros(shape, dtype=ctx.dtype)) * scale
-        if ctx.reduction == "mean" and not ctx.denominator:  # 0 / 0: ignored targets still get 0, as in PyTorch
-            grad_log_probs = np.where(np.expand_dims(ctx.valid, 1), grad_log_probs, 0.0)
         return (grad_log_probs.reshape(ctx.shape) if ctx.unbatched else grad_log_probs), None
