@@ -411,3 +411,28 @@ def test_a_functions_forward_records_nothing_as_torch():
     TorchTwice.apply(torch.ones(1, requires_grad=True))
     assert seen["ours"] == seen["theirs"] == (False, False)
     assert x.grad.tolist() == [2.0] and mg.is_grad_enabled()
+
+
+_MIXED = {
+    "mul": lambda a, b: a * b, "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
+    "sub_squared": lambda a, b: (a - b) * (a - b), "atan2": mg.atan2, "logaddexp": mg.logaddexp,
+    "hypot": mg.hypot, "add_exp": lambda a, b: (a + b).exp(), "where": lambda a, b: mg.where(a > 1.5, a * b, b * b),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MIXED))
+def test_second_derivatives_through_an_operand_promoted_to_float64(name):
+    # a float32 operand promoted by the forward: the saved float64 copy must carry its derivatives
+    # (they were lost: the gradient with respect to the float64 operand came back constant)
+    function = _MIXED[name]
+    values_a, values_b = np.array([1.0, 2.0], dtype=np.float32), np.array([3.0, 0.5])
+
+    def hessian_sums(promote_first):
+        a, b = mg.tensor(values_a, requires_grad=True), mg.tensor(values_b, requires_grad=True)
+        first = function(a.double() if promote_first else a, b).sum()
+        ga, gb = mg.grad(first, [a, b], create_graph=True)
+        return [np.asarray(g, dtype=np.float64) for g in mg.grad(ga.sum() + gb.sum(), [a, b], allow_unused=True,
+                                                                 materialize_grads=True)]
+
+    for ours, expected in zip(hessian_sums(False), hessian_sums(True)):
+        np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-6)  # (float32 rounding of the first gradients)

@@ -615,12 +615,18 @@ class Function:
                 output = output + Tensor._wrap(moved - output.data)
             owners[id(moved)] = output
         # Two inputs can share one array (x * x.detach()); saving inputs in their own
-        # order, as the built-in primitives do, tells them apart.
-        return tuple(
-            inputs[i] if i < len(inputs) and isinstance(inputs[i], Tensor) and inputs[i].data is a
-            else owners.get(id(a), a)
-            for i, a in enumerate(self.saved_tensors)
-        )
+        # order, as the built-in primitives do, tells them apart. That order also tells which
+        # input a saved array promoted from it is (a float32 operand of a float64 product).
+        saved = []
+        for i, a in enumerate(self.saved_tensors):
+            x = inputs[i] if i < len(inputs) else None
+            if isinstance(x, Tensor) and x.data is a:
+                saved.append(x)
+            elif id(a) in owners:
+                saved.append(owners[id(a)])
+            else:
+                saved.append(_promoted_from(x, a))
+        return tuple(saved)
 
     def _unpacked_as_tensors(self, outputs: tuple) -> tuple:
         """``_saved_as_tensors`` for arrays packed by ``saved_tensors_hooks``: as in PyTorch, what
@@ -919,6 +925,19 @@ def _check_finite(array, node: Function, phase: str) -> None:
             else "run the forward pass inside mg.detect_anomaly() too to see the line that created it"
         )
         raise FloatingPointError(f"{node.name} produced {kind} in its {phase} ({where})")
+
+
+def _promoted_from(x, a):
+    """The saved array ``a`` as a function of the input ``x`` when the forward promoted ``x``
+    to it (``a`` is ``x`` cast to a wider float dtype): ``x`` cast, so that a gradient built
+    from ``a`` carries ``x``'s derivatives; else ``a`` itself, a constant."""
+    if (isinstance(x, Tensor) and x._requires_grad and type(a) is np.ndarray and a.dtype.kind == "f"
+            and a.dtype != x.data.dtype and a.shape == x.data.shape
+            and np.array_equal(x.data.astype(a.dtype), a, equal_nan=True)):
+        from microgradnp.ops.shape import Cast  # (ops import this module)
+
+        return Cast.apply(x, dtype=a.dtype)
+    return a
 
 
 from microgradnp.tensor import _STALE_VIEW, Tensor, _as_float_array, _data, _HookHandle, describe  # noqa: E402  (Tensor needs this module first)
