@@ -148,3 +148,25 @@ def test_triplet_margin_loss_takes_more_dimensions_as_torch(swap):
     np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10)
     for leaf, tleaf in zip(leaves, tleaves):
         np.testing.assert_allclose(leaf.grad, tleaf.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_cross_entropy_with_probabilities_refuses_ignore_index_as_torch():
+    torch = pytest.importorskip("torch")
+    logits, probabilities = np.zeros((3, 4)), np.full((3, 4), 0.25)
+    with pytest.raises(RuntimeError, match="ignore_index is not supported"):
+        torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(probabilities), ignore_index=1)
+    with pytest.raises(ValueError, match="ignore_index is not supported for class probabilities"):
+        mg.nn.functional.cross_entropy(mg.tensor(logits), mg.tensor(probabilities), ignore_index=1)
+
+
+def test_multilabel_margin_loss_takes_whole_number_float_targets_as_class_indices():
+    torch = pytest.importorskip("torch")
+    scores, labels = [[0.1, 0.2, 0.4, 0.8], [0.5, -0.2, 0.3, 0.0]], [[3, 0, -1, 1], [1, 2, 3, -1]]
+    x = mg.tensor(scores, requires_grad=True)
+    ours = mg.nn.functional.multilabel_margin_loss(x, mg.tensor(labels))  # (mg.tensor stores them as floats)
+    ours.backward()
+    t = torch.tensor(scores, dtype=torch.float64, requires_grad=True)
+    theirs = torch.nn.functional.multilabel_margin_loss(t, torch.tensor(labels))
+    theirs.backward()
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)

@@ -248,6 +248,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         raise InvalidArgumentError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target_data = np.asarray(_data(target))
     if target_data.dtype.kind == "f" and target_data.shape == np.shape(_data(input)):
+        if ignore_index != -100:
+            raise InvalidArgumentError(
+                "cross_entropy: ignore_index is not supported for class probabilities (a float target of the "
+                "input's shape), as in PyTorch; give zero probabilities instead, or class indices")
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     return _losses.CrossEntropyLoss.apply(input, target_data, weight=constant_weights(weight, "cross_entropy"),
                                           ignore_index=ignore_index, label_smoothing=label_smoothing,

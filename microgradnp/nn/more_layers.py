@@ -595,6 +595,8 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     reduction = legacy_reduction(size_average, reduce, reduction, "multilabel_margin_loss")
     x = _tensor(input)
     labels = np.asarray(_data(target))
+    if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):  # (mg.tensor keeps whole numbers as floats)
+        labels = labels.astype(np.int64)
     if x.ndim == 0 and labels.ndim == 0:  # (one class: a 0-d input and target, as PyTorch takes them)
         return multilabel_margin_loss(x.reshape(1), labels.reshape(1), reduction=reduction)
     if x.ndim not in (1, 2) or labels.shape != x.shape:
