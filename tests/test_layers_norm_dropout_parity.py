@@ -106,3 +106,19 @@ def test_reset_parameters_draws_linear_and_embedding_again():
     np.testing.assert_array_equal(table.weight.data, nn.Embedding(5, 2, padding_idx=4, rng=3).weight.data)
     np.testing.assert_array_equal(table.weight.data[4], 0.0)
     assert np.all(table.weight.data[:4] != 7.0)
+
+
+@pytest.mark.parametrize(("layer", "shape"), [("Dropout2d", (4, 3)), ("Dropout2d", (4, 3, 2, 2, 2)),
+                                              ("Dropout3d", (4, 3)), ("Dropout3d", (4, 3, 2))])
+def test_channel_dropout_of_another_rank_warns_and_drops_as_torch(layer, shape):
+    torch = pytest.importorskip("torch")
+    with pytest.warns(UserWarning, match="which is deprecated"):
+        theirs = getattr(torch.nn, layer)(0.5)(torch.ones(shape))
+    with pytest.warns(UserWarning, match="which is deprecated"):
+        ours = getattr(mg.nn, layer)(0.5)(mg.ones(*shape))
+    assert ours.shape == tuple(theirs.shape)
+    # dropout2d: one mask value per (N, C) as for a batch; dropout3d: per index of the first axis
+    kept = shape[0] * shape[1] if layer == "Dropout2d" else shape[0]
+    for values in (ours.data, theirs.numpy()):
+        flat = values.reshape(kept, -1)
+        assert set(np.unique(flat)) <= {0.0, 2.0} and (flat == flat[:, :1]).all()

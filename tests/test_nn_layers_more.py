@@ -375,6 +375,8 @@ def test_dropout_errors():
     with pytest.raises(ValueError, match="expected 2D or 3D input"):
         F.dropout1d(mg.tensor(X4))
     with pytest.raises(ValueError, match="expected 4D or 5D input"):
+        F.dropout3d(mg.tensor(3.0))
+    with pytest.warns(UserWarning, match="Received a 3-D input to dropout3d, which is deprecated"):
         F.dropout3d(mg.tensor(X3))
 
 

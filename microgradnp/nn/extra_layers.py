@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -999,11 +1000,20 @@ def _feature_dropout(name: str, input, p: float, training: bool, ranks: tuple[in
     _check_p(p, name)
     shape = _shape(input)
     if len(shape) not in ranks:
-        raise InvalidArgumentError(
-            f"{name}: expected {ranks[0]}D or {ranks[1]}D input, but received a {len(shape)}D input; it "
-            f"drops whole channels of (N, C, ...) or unbatched (C, ...) inputs")
+        if name == "dropout1d" or len(shape) < (2 if name == "dropout2d" else 1):
+            raise InvalidArgumentError(
+                f"{name}: expected {ranks[0]}D or {ranks[1]}D input, but received a {len(shape)}D input; it "
+                f"drops whole channels of (N, C, ...) or unbatched (C, ...) inputs")
+        # PyTorch 2.13 still takes it: dropout2d drops along the first two axes, dropout3d reads it as
+        # one unbatched sample whose first axis holds the channels
+        warnings.warn(f"{name}: Received a {len(shape)}-D input to {name}, which is deprecated and will result in an "
+                      f"error in a future release (as in PyTorch). {name} drops whole channels of {ranks[0]}D or "
+                      f"{ranks[1]}D inputs; use dropout for elementwise dropout", UserWarning, stacklevel=4)
     if not training or p == 0:
         return input
+    if len(shape) not in ranks:
+        kept = 2 if name == "dropout2d" else 1
+        return input * _channel_mask(input, p, rng, shape[:kept] + (1,) * (len(shape) - kept))
     batched = len(shape) == ranks[1] or name == "dropout2d"  # PyTorch reads a 3D input to dropout2d as (N, C, L)
     channel_axes = 2 if batched else 1
     return input * _channel_mask(input, p, rng, shape[:channel_axes] + (1,) * (len(shape) - channel_axes))
