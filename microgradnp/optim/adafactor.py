@@ -99,6 +99,8 @@ class Adafactor(Optimizer):
         lr = float(np.asarray(lr).reshape(()))  # a 1-element array (torch's Tensor lr) as a number
         grad = -grad if group["maximize"] else grad
         step = state["step"] = state.get("step", 0) + 1
+        if param.size == 0:
+            return  # nothing to update; the RMS norms below would divide by the size 0 (PyTorch raises there)
         one_minus_beta2_t = step ** group["beta2_decay"]
         rho_t = min(lr, 1 / step**0.5)
         alpha = max(group["eps"][1], float(np.linalg.norm(param.reshape(-1))) / math.sqrt(param.size)) * rho_t

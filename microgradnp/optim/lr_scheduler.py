@@ -33,6 +33,12 @@ _ORDER_WARNING = (
 )
 
 
+# Flags that are True only during a call (the constructor's first step, get_lr() inside step()):
+# a state to load need not have them and they are not restored from one, so a state saved by
+# PyTorch (whose names these are) or by an older version ("_initial") loads as well.
+_TRANSIENT_STATE = frozenset({"_is_initial", "_initial", "_get_lr_called_within_step"})
+
+
 class LRScheduler:
     """Base class of the learning-rate schedulers.
 
@@ -79,9 +85,9 @@ class LRScheduler:
     def _initial_step(self) -> None:
         """Set the learning rates of the schedule's start (``step()`` in initial mode)."""
         self._step_count = 0
-        self._initial = True
+        self._is_initial = True
         self.step()
-        self._initial = False
+        self._is_initial = False
 
     # True while step() asks get_lr() for the new rates; a user's own call is warned about (as
     # in PyTorch): get_lr() computes the next step's rates from the current ones.
@@ -152,7 +158,7 @@ class LRScheduler:
 
     def _state_keys(self) -> set:
         """The entries a state to load must have."""
-        return set(self.state_dict())
+        return set(self.state_dict()) - _TRANSIENT_STATE
 
     def load_state_dict(self, state_dict: Mapping) -> None:
         """Restore a state from ``state_dict()``; it must come from the same kind of scheduler."""
@@ -164,7 +170,8 @@ class LRScheduler:
         if missing:
             raise ValueError(f"{name}: the state lacks {missing}; was it saved from another kind of scheduler?")
         for key, value in state_dict.items():
-            setattr(self, key, list(value) if isinstance(value, list | tuple) else value)
+            if key not in _TRANSIENT_STATE:
+                setattr(self, key, list(value) if isinstance(value, list | tuple) else value)
 
 
 class StepLR(LRScheduler):
@@ -209,7 +216,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self._initial:
+        if self._is_initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
@@ -242,7 +249,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         epoch, period, eta_min = self.last_epoch, self.T_max, self.eta_min
-        if self._initial:
+        if self._is_initial:
             return self._current_lrs()
         if (epoch - 1 - period) % (2 * period) == 0:
             # The previous epoch sat at the bottom (lr == eta_min), where the ratio below
@@ -344,6 +351,15 @@ class MultiStepLR(LRScheduler):
     def _closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** bisect_right(self.milestones, self.last_epoch) for base_lr in self.base_lrs]
 
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Restore a state from ``state_dict()``, or from PyTorch's MultiStepLR, whose
+        ``milestones`` are a ``Counter`` (epoch -> how many times it is listed)."""
+        state = dict(state_dict) if isinstance(state_dict, Mapping) else state_dict
+        if isinstance(state, dict) and isinstance(state.get("milestones"), Mapping):
+            state["milestones"] = sorted(int(epoch) for epoch, times in state["milestones"].items()
+                                         for _ in range(times))
+        super().load_state_dict(state)
+
 
 class MultiplicativeLR(LambdaLR):
     """Multiply the learning rate by ``lr_lambda(epoch)`` at every epoch after the first
@@ -356,7 +372,7 @@ class MultiplicativeLR(LambdaLR):
     """
 
     def get_lr(self) -> list[float]:
-        if self._initial:
+        if self._is_initial:
             return self._current_lrs()
         return [lr * f(self.last_epoch) for f, lr in zip(self.lr_lambdas, self._current_lrs(), strict=True)]
 
@@ -388,7 +404,7 @@ class LinearLR(LRScheduler):
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._current_lrs()]
         # (resuming with last_epoch >= 0, the constructor's step keeps the rates, as in PyTorch)
-        if self._initial or self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return self._current_lrs()
         change = self.end_factor - self.start_factor
         factor = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
@@ -449,7 +465,7 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self._initial or self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return self._current_lrs()
         factor = ((1.0 - self.last_epoch / self.total_iters) / (1.0 - (self.last_epoch - 1) / self.total_iters))
         return [lr * factor**self.power for lr in self._current_lrs()]
@@ -509,10 +525,21 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur = epoch % self.T_0
             else:  # the period that epoch falls in: T_0 (1 + T_mult + ... + T_mult**(n-1)) <= epoch
                 n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
-                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                # The logarithm rounds (math.log(243, 3) is 4.999...): at a restart epoch it would
+                # give the previous period, whose end is eta_min, instead of the new one's start (as
+                # PyTorch does there). Settle n on the exact (integer) period starts.
+                while self._period_start(n + 1) <= epoch:
+                    n += 1
+                while n > 0 and self._period_start(n) > epoch:
+                    n -= 1
+                self.T_cur = epoch - self._period_start(n)
                 self.T_i = self.T_0 * self.T_mult**n
         self.last_epoch = math.floor(epoch)
         self._set_lrs(self._scheduled_lrs())
+
+    def _period_start(self, n: int) -> int:
+        """The epoch at which period ``n`` (from 0) starts: ``T_0 (1 + T_mult + ... + T_mult**(n-1))``."""
+        return self.T_0 * (self.T_mult**n - 1) // (self.T_mult - 1)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -708,6 +735,20 @@ class OneCycleLR(LRScheduler):
     def _set_momentum(self, group: dict, momentum: float) -> None:
         _set_momentum(group, momentum, self.use_beta1)
 
+    def _state_keys(self) -> set:
+        return super()._state_keys() - {"use_beta1"}  # (PyTorch saves it only with cycle_momentum)
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Restore a state from ``state_dict()``, or from PyTorch's OneCycleLR, whose phases are
+        dicts under ``"_schedule_phases"`` and whose ``anneal_strategy`` is ``"_anneal_func_type"``."""
+        state = dict(state_dict) if isinstance(state_dict, Mapping) else state_dict
+        if isinstance(state, dict) and "_schedule_phases" in state:
+            state["phases"] = [tuple(phase[key] for key in ("end_step", "start_lr", "end_lr", "start_momentum",
+                                                             "end_momentum"))
+                               for phase in state.pop("_schedule_phases")]
+            state["anneal_strategy"] = state.pop("_anneal_func_type", self.anneal_strategy)
+        super().load_state_dict(state)
+
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.anneal_strategy == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
@@ -765,7 +806,8 @@ class CyclicLR(LRScheduler):
         max_lr: the upper bound of the cycle (a number or a list); with a ``scale_fn`` or
             ``mode`` other than ``"triangular"`` it may not be reached.
         step_size_up: number of steps of the rising half of a cycle.
-        step_size_down: number of steps of the falling half (default: ``step_size_up``).
+        step_size_down: number of steps of the falling half (default: ``step_size_up``; 0 drops
+            the rate back to ``base_lr`` at once).
         mode: ``"triangular"`` (constant amplitude), ``"triangular2"`` (the amplitude halves
             every cycle) or ``"exp_range"`` (it is scaled by ``gamma ** step``); ignored
             when ``scale_fn`` is given.
@@ -782,8 +824,8 @@ class CyclicLR(LRScheduler):
 
     Raises:
         ValueError: on an unknown ``mode`` without ``scale_fn``, an unknown ``scale_mode``,
-            step sizes that are not > 0, lists of the wrong length, or ``cycle_momentum``
-            with an optimizer that has neither momentum nor betas.
+            a ``step_size_up`` that is not > 0 or a negative ``step_size_down``, lists of the
+            wrong length, or ``cycle_momentum`` with an optimizer that has neither momentum nor betas.
 
     With ``x`` the position in the cycle, ``lr = base_lr + (max_lr - base_lr) * h(x) *
     scale``, ``h`` rising from 0 to 1 over ``step_size_up`` steps and back over
@@ -803,9 +845,12 @@ class CyclicLR(LRScheduler):
         for option, values in (("base_lr", base_lrs), ("max_lr", max_lrs)):
             for value in values:
                 _check_number(name, option, value)
-        for option, value in (("step_size_up", step_size_up), ("step_size_down", step_size_down)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0):
-                raise ValueError(f"{name}: {option} must be a number of steps > 0, got {value!r}")
+        if isinstance(step_size_up, bool) or not isinstance(step_size_up, numbers.Real) or not step_size_up > 0:
+            raise ValueError(f"{name}: step_size_up must be a number of steps > 0, got {step_size_up!r}")
+        # step_size_down may be 0 (as in PyTorch): the rate climbs, then drops back at once (a sawtooth)
+        if step_size_down is not None and (isinstance(step_size_down, bool)
+                                           or not isinstance(step_size_down, numbers.Real) or not step_size_down >= 0):
+            raise ValueError(f"{name}: step_size_down must be a number of steps >= 0, got {step_size_down!r}")
         if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
             raise ValueError(f"{name}: mode must be 'triangular', 'triangular2' or 'exp_range' (or give scale_fn), "
                              f"got {mode!r}")
@@ -972,6 +1017,14 @@ class SequentialLR(_SchedulerList):
                 raise ValueError(f"{name}: milestones must be epochs (integers >= 0), got {milestone!r}")
         if milestones != sorted(milestones):
             raise ValueError(f"{name}: milestones must be in increasing order, got {milestones}")
+        for i, scheduler in enumerate(self._schedulers[1:], start=1):
+            # (PyTorch accepts them and fails at the milestone, with a bare NotImplementedError)
+            if isinstance(scheduler, _SchedulerList):
+                raise ValueError(
+                    f"{name}: the {type(scheduler).__name__} at index {i} cannot be restarted at its milestone "
+                    f"(it has no schedule of its own); list its schedulers in this {name} instead, "
+                    "or make it the first one"
+                )
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
             raise ValueError(f"{name}: last_epoch must be an integer >= -1, got {last_epoch!r}")
         self._milestones = [int(m) for m in milestones]

@@ -535,6 +535,8 @@ def _label(i: int, p, where: str) -> str:
 def _plain(value):
     """A loaded option or scalar state as plain Python: NumPy scalars (from ``.npz``) would
     otherwise turn float32 arithmetic into float64, and JSON gives lists for tuples."""
+    if hasattr(value, "__array__") and not isinstance(value, np.ndarray | np.generic):
+        value = np.asarray(value)  # another library's array: a PyTorch state dict's tensors ("step" is one)
     if isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0:
         return value.item()
     if np.ndim(value) >= 2 and isinstance(value, list | tuple | np.ndarray):
