@@ -512,7 +512,7 @@ def bad_inputs():
         (lambda: optim.SGD(5, lr=0.1), TypeError, "must be an iterable of Tensors .* got int"),
         (lambda: optim.SGD([w, 3.0], lr=0.1), TypeError, "can only optimize mg.Tensors, but parameter 1 .* float"),
         (lambda: optim.SGD([np.ones(2)], lr=0.1), TypeError, r"is a ndarray; make it a tensor first: w = mg.tensor"),
-        (lambda: optim.SGD(model.named_parameters(), lr=0.1), TypeError, r"not model.named_parameters\(\)"),
+        (lambda: optim.SGD([("weight", w), v], lr=0.1), ValueError, "must come with their names or none"),
         (lambda: optim.SGD([w * 2], lr=0.1), ValueError, r"was computed by the operation 'mul'.*detach\(\)"),
         (lambda: optim.SGD([ints], lr=0.1), TypeError, "has dtype int64; only floating-point tensors"),
         (lambda: optim.SGD([w, v, w], lr=0.1), ValueError, r"SGD: parameter 2 \('w'\) appears twice in the same group"),

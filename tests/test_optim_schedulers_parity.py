@@ -210,3 +210,20 @@ def test_adafactor_steps_over_an_empty_parameter():
         resumed.step()
     np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12)
     assert [empty.shape for empty in empties] == [(0, 3), (0,)]
+
+
+def test_named_parameters_keep_their_names_in_the_groups_and_state_as_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = mg.nn.Linear(2, 1, rng=0), torch.nn.Linear(2, 1)
+    optimizer, reference = mg.optim.Adam(ours.named_parameters(), lr=0.1), torch.optim.Adam(theirs.named_parameters(),
+                                                                                             lr=0.1)
+    assert list(optimizer.param_groups[0]) == list(reference.param_groups[0])  # (params, param_names, options)
+    assert optimizer.state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+    theirs(torch.ones(1, 2)).sum().backward()
+    reference.step()
+    optimizer.load_state_dict(reference.state_dict())  # (a PyTorch state with names loads)
+    assert list(optimizer.param_groups[0]["param_names"]) == ["weight", "bias"]
+    with pytest.raises(ValueError, match="all parameter groups must be with names or all without"):
+        optimizer.add_param_group({"params": [mg.tensor([1.0], requires_grad=True)]})
+    with pytest.raises(ValueError, match="all parameters must come with their names or none"):
+        mg.optim.SGD([("weight", ours.weight), ours.bias], lr=0.1)

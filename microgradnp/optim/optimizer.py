@@ -160,9 +160,19 @@ class Optimizer:
         else:
             raise TypeError(f"{name}: 'params' must be a Tensor or an iterable of Tensors{where}, "
                             f"got {type(params).__name__}")
+        named = [type(p) is tuple and len(p) == 2 and isinstance(p[0], str) for p in params]
+        names = None
+        if any(named):  # model.named_parameters(): the names are kept in the group, as PyTorch 2.13 does
+            if not all(named):
+                raise ValueError(f"{name}: all parameters must come with their names or none{where}; pass "
+                                 "model.named_parameters() or model.parameters()")
+            names, params = [p[0] for p in params], [p[1] for p in params]
+        if self.param_groups and ("param_names" in self.param_groups[0]) != (names is not None):
+            raise ValueError(f"{name}: all parameter groups must be with names or all without{where}; the first "
+                             f"group was given {'with' if names is None else 'without'} them")
         for i, p in enumerate(params):
             self._check_param(p, _label(i, p, where))
-        group = {"params": params}
+        group = {"params": params} if names is None else {"params": params, "param_names": names}
         for option, default in self.defaults.items():
             group[option] = param_group.get(option, default)
             if group[option] is required:
@@ -183,7 +193,7 @@ class Optimizer:
         if not isinstance(p, Tensor):
             hint = ""
             if isinstance(p, tuple):
-                hint = "; pass model.parameters(), not model.named_parameters()"
+                hint = "; pass model.parameters() or model.named_parameters() (pairs of a name and a tensor)"
             elif isinstance(p, np.ndarray):
                 hint = "; make it a tensor first: w = mg.tensor(array, requires_grad=True)"
             raise TypeError(f"{name}: can only optimize mg.Tensors, but {which} is a {type(p).__name__}{hint}")
