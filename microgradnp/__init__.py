@@ -147,6 +147,10 @@ from microgradnp.nn.functional import conv_transpose3d  # torch.conv_transpose3d
 from microgradnp.ops.out_argument import accept_out as _accept_out
 from microgradnp.ops.torch_names_more import *  # noqa: F403  (its __all__: windows, torch.abs_...)
 from microgradnp.ops.view_copies import *  # noqa: F403  (torch.t_copy, torch.diagonal_copy... and torch.put)
+from microgradnp.ops.torch_names_extra import *  # noqa: F403  (torch.celu_, torch.native_layer_norm...)
+from microgradnp.nn.rnn import (  # torch's functional cells and layers
+    gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell,
+)
 from microgradnp.ops.torch_more import (  # more of torch's top-level names
     diagonal_scatter, dropout, embedding, finfo, frexp, gcd, gradient, histogram, histogramdd, i0, igamma, igammac,
     iinfo, index_put, index_reduce, is_inference, is_signed, lcm, load, mvlgamma, nextafter, pdist, polygamma, rrelu,
@@ -167,6 +171,9 @@ int16 = short = _np.dtype(_np.int16)
 int32 = int = _np.dtype(_np.int32)  # noqa: A001
 int64 = long = _np.dtype(_np.int64)
 bool = _np.dtype(_np.bool_)  # noqa: A001
+dtype = _np.dtype  # (isinstance(mg.float32, mg.dtype), as torch.dtype)
+# torch's constants (floats, as Python's math module gives them; newaxis is None, as NumPy's)
+e, pi, inf, nan, newaxis = _np.e, _np.pi, _np.inf, _np.nan, None
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,7 @@
 """Neural-network building blocks: Module, layers, losses, initialisation, save/load."""
 
 from microgradnp.nn import functional, init, utils
+from microgradnp.nn.adaptive import AdaptiveLogSoftmaxWithLoss
 from microgradnp.nn.containers import ModuleDict, ModuleList
 from microgradnp.nn.conv import (
     AdaptiveAvgPool1d,
@@ -127,6 +128,8 @@ from microgradnp.nn.lazy import (
     LazyInstanceNorm1d,
     LazyInstanceNorm2d,
     LazyInstanceNorm3d,
+    UninitializedBuffer,
+    UninitializedParameter,
 )
 from microgradnp.nn.loss import (
     BCELoss,
@@ -160,9 +163,15 @@ from microgradnp.nn.more_layers import (
     TripletMarginWithDistanceLoss,
 )
 from microgradnp.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, Embedding, GroupNorm, LayerNorm
-from microgradnp.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from microgradnp.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from microgradnp.nn.serialization import load, save
 from microgradnp.nn.sync_batchnorm import SyncBatchNorm
+from microgradnp.nn.torch_names_extra import (
+    CrossMapLRN2d,
+    DataParallel,
+    LinearCrossEntropyLoss,
+    LinearCrossEntropyOptions,
+)
 from microgradnp.nn.transformer import (
     MultiheadAttention,
     Transformer,

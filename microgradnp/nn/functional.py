@@ -1191,3 +1191,14 @@ def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool
 __all__ += ["adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "celu_", "elu_",
             "gumbel_softmax", "hardtanh_", "leaky_relu_", "max_pool1d_with_indices", "max_pool2d_with_indices",
             "pdist", "relu_", "rrelu_", "selu_", "threshold_", "upsample_bilinear", "upsample_nearest"]
+
+from microgradnp.nn.torch_names_extra import (  # noqa: E402  (they build on the functions above)
+    adaptive_max_pool3d_with_indices,
+    conv_tbc,
+    linear_cross_entropy,
+    max_pool3d_with_indices,
+    native_channel_shuffle,
+)
+
+__all__ += ["adaptive_max_pool3d_with_indices", "conv_tbc", "linear_cross_entropy", "max_pool3d_with_indices",
+            "native_channel_shuffle"]

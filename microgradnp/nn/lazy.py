@@ -47,7 +47,63 @@ __all__ = [
     "LazyInstanceNorm1d",
     "LazyInstanceNorm2d",
     "LazyInstanceNorm3d",
+    "UninitializedBuffer",
+    "UninitializedParameter",
 ]
+
+
+class UninitializedTensorMixin:
+    """What the placeholders of a lazy module have in common, as PyTorch's: ``materialize``
+    gives them a shape, and they become ``cls_to_become`` (the first call of a lazy module does
+    it for its own). Until then they hold an empty ``(0,)`` array (PyTorch refuses to read
+    an uninitialized one; here its shape is ``(0,)``, as before the first call)."""
+
+    cls_to_become: type
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Give this placeholder ``shape`` (zeros; PyTorch leaves them uninitialised) and
+        ``dtype`` (its own when None), and make it a ``cls_to_become``, keeping the object."""
+        check_device(device, f"{type(self).__name__}.materialize")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self._become(np.zeros(shape, dtype=self.data.dtype if dtype is None else np.dtype(dtype)))
+
+    def _become(self, values: np.ndarray) -> None:
+        self.data = values
+        bump(self.data)
+        object.__setattr__(self, "__class__", self.cls_to_become)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    def __deepcopy__(self, memo):
+        # Tensor's copy of every attribute (Parameter's calls the constructor, whose
+        # arguments differ here), so that copy.deepcopy of a lazy module works.
+        return Tensor.__deepcopy__(self, memo)
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A Parameter whose shape is not known yet, as ``torch.nn.UninitializedParameter``: the
+    weights of a lazy module before its first call; it becomes a ``Parameter``."""
+
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad: bool = True, device=None, dtype=None):
+        check_device(device, "UninitializedParameter")
+        super().__init__(np.empty((0,), dtype=get_default_dtype() if dtype is None else np.dtype(dtype)),
+                         requires_grad=requires_grad)
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer whose shape is not known yet, as ``torch.nn.UninitializedBuffer``: the running
+    statistics of a lazy normalization before its first call; it becomes a ``Tensor``."""
+
+    cls_to_become = Tensor
+
+    def __init__(self, requires_grad: bool = False, device=None, dtype=None, persistent: bool = True):
+        check_device(device, "UninitializedBuffer")
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        super().__init__(np.empty((0,), dtype=dtype), requires_grad=requires_grad, dtype=dtype)
+        self.persistent = persistent
 
 
 class _LazyMixin:
@@ -67,11 +123,11 @@ class _LazyMixin:
         """Empty ``(0,)`` Parameters and running statistics in place of the stand-in's, and 0 channels."""
         for name, parameter in list(self._parameters.items()):
             if parameter is not None:
-                setattr(self, name, Parameter(np.empty((0,), dtype=parameter.data.dtype)))
+                setattr(self, name, UninitializedParameter(parameter.requires_grad, dtype=parameter.data.dtype))
         for name in ("running_mean", "running_var"):
             buffer = self._buffers.get(name)
             if buffer is not None:
-                setattr(self, name, Tensor(np.empty((0,), dtype=buffer.data.dtype), dtype=buffer.data.dtype))
+                setattr(self, name, UninitializedBuffer(dtype=buffer.data.dtype))
         object.__setattr__(self, self._inferred, 0)
 
     def _channels(self, x) -> int:  # pragma: no cover - each family defines it
@@ -89,7 +145,11 @@ class _LazyMixin:
             eager = self.cls_to_become(channels, **arguments)
             for own, new in ((self._parameters, eager._parameters), (self._buffers, eager._buffers)):
                 for name, value in new.items():
-                    if value is not None and own.get(name) is not None:
+                    if value is None or own.get(name) is None:
+                        continue
+                    if isinstance(own[name], UninitializedTensorMixin):  # (it becomes a Parameter or Tensor)
+                        own[name]._become(value.data)
+                    else:
                         own[name].data = value.data
                         bump(own[name].data)
         del self.__dict__["_lazy_kwargs"]

@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from microgradnp import ops
+from microgradnp.device import check_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn.init import uniform_
@@ -35,7 +36,7 @@ from microgradnp.ops.activations import Tanh as TanhOp
 from microgradnp.ops.linalg import Linear as LinearOp
 from microgradnp.tensor import Tensor, _rng, get_default_dtype
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 _ACTIVATIONS = {"tanh": TanhOp, "relu": ReLUOp}
@@ -76,6 +77,92 @@ def _step_function(mode: str):
     if mode == "GRU":
         return _gru_step
     return functools.partial(_rnn_step, activation=ReLUOp if mode == "RNN_RELU" else TanhOp)
+
+
+# -- torch's functional cells: torch.lstm_cell(input, (h, c), w_ih, w_hh, b_ih, b_hh) ------------------
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002  (PyTorch's argument names)
+    """One LSTM step, as ``torch.lstm_cell``: ``hx`` is the pair ``(h, c)``; returns the new
+    pair. The weights are ``LSTMCell``'s (gates in PyTorch's order i, f, g, o)."""
+    h, c = hx
+    return _lstm_step(_as_tensor(input), (_as_tensor(h), _as_tensor(c)), (w_ih, w_hh, b_ih, b_hh))
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    """One GRU step, as ``torch.gru_cell``: the new hidden state (gates in PyTorch's order r, z, n)."""
+    return _gru_step(_as_tensor(input), _as_tensor(hx), (w_ih, w_hh, b_ih, b_hh))
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    """One Elman step, as ``torch.rnn_tanh_cell``: ``tanh(input @ w_ih.T + b_ih + hx @ w_hh.T + b_hh)``."""
+    return _rnn_step(_as_tensor(input), _as_tensor(hx), (w_ih, w_hh, b_ih, b_hh), TanhOp)
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    """One Elman step with ReLU, as ``torch.rnn_relu_cell``."""
+    return _rnn_step(_as_tensor(input), _as_tensor(hx), (w_ih, w_hh, b_ih, b_hh), ReLUOp)
+
+
+# -- torch's functional layers: torch.lstm(input, hx, params, has_biases, num_layers, ...) -------------
+def _functional_layers(mode: str, input, hx: tuple, params, has_biases: bool, num_layers: int,  # noqa: A002
+                       dropout: float, train: bool, bidirectional: bool, batch_first: bool):
+    """The multi-layer recurrence of ``RNNBase`` with the weights ``params`` (flat, in PyTorch's
+    order: per layer and direction ``w_ih, w_hh[, b_ih, b_hh][, w_hr]``): the output and the
+    stacked final states. Only the (padded) input form; for packed sequences use the modules."""
+    name = "torch." + {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}[mode]
+    params = [p if p is None or isinstance(p, Tensor) else Tensor(p) for p in params]
+    count = num_layers * (2 if bidirectional else 1)
+    base = 4 if has_biases else 2  # w_ih, w_hh[, b_ih, b_hh]
+    per_layer = len(params) // count if count > 0 else 0
+    if count <= 0 or len(params) % count or per_layer not in (base, base + (mode == "LSTM")):
+        names = "w_ih, w_hh, b_ih, b_hh" if has_biases else "w_ih, w_hh"
+        raise InvalidArgumentError(
+            f"{name}: expected the {base} weights {names}{' (and w_hr with projections)' if mode == 'LSTM' else ''} "
+            f"for each of num_layers={num_layers} layers and {count // max(num_layers, 1) or 1} direction(s), "
+            f"got {len(params)} tensors")
+    groups = [params[i * per_layer:(i + 1) * per_layer] for i in range(count)]
+    hidden = groups[0][0].shape[0] // _GATES[mode]
+    proj_size = groups[0][-1].shape[0] if per_layer == base + 1 else 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the dropout-with-one-layer warning is for modules)
+        layers = RNNBase(mode, groups[0][0].shape[1], hidden, num_layers, has_biases, batch_first, dropout,
+                         bidirectional, proj_size, rng=0)
+    layers._given_weights = [tuple(g) if has_biases else (g[0], g[1], None, None, *g[2:]) for g in groups]
+    layers.train(bool(train))
+    layers.rng = _rng(None)  # (dropout draws from the global generator, as F.dropout's)
+    return layers._forward(input, hx)
+
+
+def lstm(input, hx, params, has_biases: bool, num_layers: int, dropout: float, train: bool,  # noqa: A002
+         bidirectional: bool, batch_first: bool):
+    """``torch.lstm``: the layers of ``nn.LSTM`` with the weights ``params``; ``hx`` is the pair
+    ``(h_0, c_0)``. Returns ``(output, h_n, c_n)``."""
+    output, (h_n, c_n) = _functional_layers("LSTM", input, tuple(hx), params, has_biases, num_layers, dropout,
+                                            train, bidirectional, batch_first)
+    return output, h_n, c_n
+
+
+def gru(input, hx, params, has_biases: bool, num_layers: int, dropout: float, train: bool,  # noqa: A002
+        bidirectional: bool, batch_first: bool):
+    """``torch.gru``: the layers of ``nn.GRU`` with the weights ``params``. Returns ``(output, h_n)``."""
+    output, (h_n,) = _functional_layers("GRU", input, (hx,), params, has_biases, num_layers, dropout, train,
+                                        bidirectional, batch_first)
+    return output, h_n
+
+
+def rnn_tanh(input, hx, params, has_biases: bool, num_layers: int, dropout: float, train: bool,  # noqa: A002
+             bidirectional: bool, batch_first: bool):
+    """``torch.rnn_tanh``: the layers of ``nn.RNN`` with the weights ``params``. Returns ``(output, h_n)``."""
+    output, (h_n,) = _functional_layers("RNN_TANH", input, (hx,), params, has_biases, num_layers, dropout, train,
+                                        bidirectional, batch_first)
+    return output, h_n
+
+
+def rnn_relu(input, hx, params, has_biases: bool, num_layers: int, dropout: float, train: bool,  # noqa: A002
+             bidirectional: bool, batch_first: bool):
+    """``torch.rnn_relu``: the layers of ``nn.RNN(nonlinearity="relu")`` with the weights ``params``."""
+    output, (h_n,) = _functional_layers("RNN_RELU", input, (hx,), params, has_biases, num_layers, dropout, train,
+                                        bidirectional, batch_first)
+    return output, h_n
 
 
 # -- shared checks ------------------------------------------------------------------------
@@ -143,17 +230,26 @@ def _reset_uniform(module: Module, hidden_size: int, rng) -> None:
 
 
 # -- cells ----------------------------------------------------------------------------------
-class _CellBase(Module):
+class RNNCellBase(Module):
+    """The parameters and checks shared by ``RNNCell``, ``LSTMCell`` and ``GRUCell``, as
+    ``torch.nn.RNNCellBase`` (``isinstance(cell, nn.RNNCellBase)`` holds for each): ``weight_ih``
+    ``(num_chunks * hidden_size, input_size)``, ``weight_hh`` ``(num_chunks * hidden_size,
+    hidden_size)`` and, with ``bias``, ``bias_ih`` and ``bias_hh``, all from U(-k, k),
+    ``k = 1/sqrt(hidden_size)``. It has no ``forward`` of its own."""
+
     _mode = ""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, dtype, rng):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None, dtype=None,
+                 rng=None):
         super().__init__()
         name = type(self).__name__
+        check_device(device, name)
+        num_chunks = _positive_int(name, "num_chunks", num_chunks)
         self.input_size = _positive_int(name, "input_size", input_size, zero_ok=True)
         self.hidden_size = _positive_int(name, "hidden_size", hidden_size, zero_ok=True)
         self.bias = bias
         dtype = dtype or get_default_dtype()
-        rows = _GATES[self._mode] * hidden_size
+        rows = num_chunks * hidden_size
         self.weight_ih = Parameter(np.empty((rows, input_size), dtype=dtype))
         self.weight_hh = Parameter(np.empty((rows, hidden_size), dtype=dtype))
         if bias:
@@ -197,7 +293,7 @@ class _CellBase(Module):
         return text
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """An Elman RNN cell, ``h' = tanh(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)``
     (``nonlinearity="relu"`` for ReLU), as ``torch.nn.RNNCell``.
 
@@ -219,7 +315,7 @@ class RNNCell(_CellBase):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  dtype=None, rng=None):
         self._mode = _nonlinearity_mode("RNNCell", nonlinearity)
-        super().__init__(input_size, hidden_size, bias, dtype, rng)
+        super().__init__(input_size, hidden_size, bias, num_chunks=1, dtype=dtype, rng=rng)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
@@ -228,7 +324,7 @@ class RNNCell(_CellBase):
         return h[0] if unbatched else h
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """A long short-term memory cell, as ``torch.nn.LSTMCell``::
 
         i, f, g, o = split(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh, 4)
@@ -253,7 +349,7 @@ class LSTMCell(_CellBase):
     _mode = "LSTM"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None, rng=None):
-        super().__init__(input_size, hidden_size, bias, dtype, rng)
+        super().__init__(input_size, hidden_size, bias, num_chunks=4, dtype=dtype, rng=rng)
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
         if hx is None:
@@ -265,7 +361,7 @@ class LSTMCell(_CellBase):
         return (h[0], c[0]) if unbatched else (h, c)
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """A gated recurrent unit cell, as ``torch.nn.GRUCell``::
 
         r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
@@ -289,7 +385,7 @@ class GRUCell(_CellBase):
     _mode = "GRU"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None, rng=None):
-        super().__init__(input_size, hidden_size, bias, dtype, rng)
+        super().__init__(input_size, hidden_size, bias, num_chunks=3, dtype=dtype, rng=rng)
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
         x, (h,), unbatched = self._check(input, (hx,))
@@ -298,13 +394,24 @@ class GRUCell(_CellBase):
 
 
 # -- multi-layer recurrent networks ------------------------------------------------------------
-class _RNNBase(Module):
-    """The layers, directions and time loop shared by ``RNN``, ``LSTM`` and ``GRU``."""
+class RNNBase(Module):
+    """The layers, directions and time loop shared by ``RNN``, ``LSTM`` and ``GRU``, as
+    ``torch.nn.RNNBase`` (``isinstance(lstm, nn.RNNBase)`` holds for each). ``mode`` is
+    ``"LSTM"``, ``"GRU"``, ``"RNN_TANH"`` or ``"RNN_RELU"``; it has no ``forward`` of its own."""
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int, bias: bool,
-                 batch_first: bool, dropout: float, bidirectional: bool, proj_size: int, dtype, rng):
+    _given_weights: list | None = None  # the weights of each layer-direction, when given rather than owned
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device=None, dtype=None, rng=None):
         super().__init__()
         name = type(self).__name__
+        check_device(device, name)
+        if mode not in _GATES:
+            raise InvalidArgumentError(f"{name}: unrecognized RNN mode {mode!r}; select from "
+                                       f"{', '.join(map(repr, _GATES))}")
+        if proj_size and mode != "LSTM":
+            raise InvalidArgumentError(f"{name}: proj_size argument is only supported for LSTM, not RNN or GRU")
         self.mode = mode
         self.input_size = _positive_int(name, "input_size", input_size, zero_ok=True)
         self.hidden_size = _positive_int(name, "hidden_size", hidden_size)
@@ -357,6 +464,8 @@ class _RNNBase(Module):
         PyTorch code runs unchanged."""
 
     def _layer_weights(self, index: int) -> tuple:
+        if self._given_weights is not None:  # (torch.lstm(...) and the other functional forms)
+            return self._given_weights[index]
         weights = self.all_weights[index]
         if not self.bias:
             weights[2:2] = [None, None]
@@ -554,7 +663,7 @@ class _RNNBase(Module):
         return text
 
 
-class RNN(_RNNBase):
+class RNN(RNNBase):
     """A multi-layer Elman RNN, ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``
     (``nonlinearity="relu"`` for ReLU), as ``torch.nn.RNN``; ``output, h_n = rnn(x, h_0)``.
 
@@ -597,7 +706,7 @@ class RNN(_RNNBase):
                  dtype=None, rng=None):
         mode = _nonlinearity_mode("RNN", nonlinearity)
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
-                         dtype, rng)
+                         dtype=dtype, rng=rng)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
@@ -607,7 +716,7 @@ class RNN(_RNNBase):
         return output, h_n
 
 
-class LSTM(_RNNBase):
+class LSTM(RNNBase):
     """A multi-layer long short-term memory network, as ``torch.nn.LSTM``;
     ``output, (h_n, c_n) = lstm(x, (h_0, c_0))``. Each layer computes, per step::
 
@@ -633,7 +742,7 @@ class LSTM(_RNNBase):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
                  dtype=None, rng=None):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size, dtype, rng)
+                         proj_size, dtype=dtype, rng=rng)
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
         """Returns ``(output, (h_n, c_n))``; ``hx`` is the pair ``(h_0, c_0)`` (zeros when None).
@@ -648,7 +757,7 @@ class LSTM(_RNNBase):
         return output, (h_n, c_n)
 
 
-class GRU(_RNNBase):
+class GRU(RNNBase):
     """A multi-layer gated recurrent unit network, as ``torch.nn.GRU``;
     ``output, h_n = gru(x, h_0)``. Each layer computes, per step::
 
@@ -670,7 +779,7 @@ class GRU(_RNNBase):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=None,
                  rng=None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
-                         dtype, rng)
+                         dtype=dtype, rng=rng)
 
     def forward(self, input, hx=None):  # noqa: A002  (PyTorch's name)
         """Returns ``(output, h_n)``; ``hx`` is the initial hidden state (zeros when None).
