@@ -14,17 +14,25 @@ def _values(t):
 
 # -- Function.apply with keyword arguments ----------------------------------------------
 
-class _Scaled(mg.Function):
-    @staticmethod
-    def forward(ctx, x, w, k=1.0):
-        ctx.save_for_backward(x, w)
-        ctx.k = k
-        return x * w * k
+def _scaled(base):
+    """``x * w * k`` as a Function of ``base`` (microgradnp's or PyTorch's: the same code)."""
 
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        return g * w * ctx.k, g * x * ctx.k, None
+    class Scaled(base):
+        @staticmethod
+        def forward(ctx, x, w, k=1.0):
+            ctx.save_for_backward(x, w)
+            ctx.k = k
+            return x * w * k
+
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            return g * w * ctx.k, g * x * ctx.k, None
+
+    return Scaled
+
+
+_Scaled = _scaled(mg.Function)
 
 
 class _ScaledSetup(mg.Function):
@@ -47,18 +55,7 @@ class _ScaledSetup(mg.Function):
 @pytest.mark.parametrize("function", [_Scaled, _ScaledSetup])
 def test_a_tensor_passed_by_keyword_gets_its_gradient_as_torch(function):
     torch = pytest.importorskip("torch")
-
-    class TorchScaled(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x, w, k=1.0):
-            ctx.save_for_backward(x, w)
-            ctx.k = k
-            return x * w * k
-
-        @staticmethod
-        def backward(ctx, g):
-            x, w = ctx.saved_tensors
-            return g * w * ctx.k, g * x * ctx.k, None
+    TorchScaled = _scaled(torch.autograd.Function)
 
     x0, w0 = np.array([1.0, 2.0]), np.array([3.0, -4.0])
     x, w = mg.tensor(x0, requires_grad=True), mg.tensor(w0, requires_grad=True)
@@ -98,27 +95,21 @@ def test_a_tensor_for_a_keyword_only_parameter_is_refused():
 def test_vjp_is_backward_under_another_name_as_torch():
     torch = pytest.importorskip("torch")
 
-    class Square(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x
+    def square(base):  # (the same code on microgradnp's Function and PyTorch's)
+        class Square(base):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
 
-        @staticmethod
-        def vjp(ctx, g):
-            (x,) = ctx.saved_tensors
-            return 2 * x * g
+            @staticmethod
+            def vjp(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 2 * x * g
 
-    class TorchSquare(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x
+        return Square
 
-        @staticmethod
-        def vjp(ctx, g):
-            (x,) = ctx.saved_tensors
-            return 2 * x * g
+    Square, TorchSquare = square(mg.Function), square(torch.autograd.Function)
 
     x = mg.tensor([1.0, -3.0], requires_grad=True)
     tx = torch.tensor([1.0, -3.0], dtype=torch.float64, requires_grad=True)
