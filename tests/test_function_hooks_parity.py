@@ -139,25 +139,20 @@ def test_a_none_output_is_returned_as_it_is_and_backward_gets_none_for_it_as_tor
     torch = pytest.importorskip("torch")
     seen = {}
 
-    class WithNone(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2, None
+    def with_none(base, library):  # (the same code on microgradnp's Function and PyTorch's)
+        class WithNone(base):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2, None
 
-        @staticmethod
-        def backward(ctx, g, g_none):
-            seen["mg"] = g_none
-            return g * 2
+            @staticmethod
+            def backward(ctx, g, g_none):
+                seen[library] = g_none
+                return g * 2
 
-    class TorchWithNone(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2, None
+        return WithNone
 
-        @staticmethod
-        def backward(ctx, g, g_none):
-            seen["torch"] = g_none
-            return g * 2
+    WithNone, TorchWithNone = with_none(mg.Function, "mg"), with_none(torch.autograd.Function, "torch")
 
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     tx = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
