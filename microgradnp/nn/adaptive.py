@@ -41,7 +41,8 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             ``cutoffs[0]`` are in the head, each following interval is one cluster.
         div_value: cluster ``i`` projects onto ``in_features // div_value ** (i + 1)`` features.
         head_bias: whether the head has a bias.
-        dtype, rng: the parameters' dtype and the generator of their initialisation.
+        dtype: the parameters' dtype.
+        rng: the generator of their initialisation.
 
     ``forward(input, target)`` returns the named tuple ``(output, loss)``; ``log_prob(input)``
     gives all classes' log-probabilities and ``predict(input)`` the most likely class.

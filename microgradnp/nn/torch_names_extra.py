@@ -120,11 +120,18 @@ class LinearCrossEntropyLoss(_WeightedLoss):
     and ``forward(input, target)`` is ``F.linear_cross_entropy`` with it.
 
     Args:
-        in_features, num_classes: the layer's input size and the number of classes C.
+        in_features: the layer's input size.
+        num_classes: the number of classes C.
         out_features: ``(d_1, ..., d_K)`` for a K-dimensional loss.
         bias: whether the layer has a bias.
-        dtype, rng: the layer's dtype and initialisation.
-        reduction, weight, ignore_index, label_smoothing, options: as ``F.linear_cross_entropy``'s.
+        device: only "cpu" (or None).
+        dtype: the layer's dtype.
+        reduction: as ``F.linear_cross_entropy``'s.
+        weight: as ``F.linear_cross_entropy``'s.
+        ignore_index: as ``F.linear_cross_entropy``'s.
+        label_smoothing: as ``F.linear_cross_entropy``'s.
+        options: as ``F.linear_cross_entropy``'s.
+        rng: the generator of the layer's initialisation.
     """
 
     def __init__(self, in_features: int, num_classes: int, *, out_features: tuple[int, ...] = (), bias: bool = False,
