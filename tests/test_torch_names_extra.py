@@ -654,3 +654,16 @@ def test_functional_layers_match_torch(name, gates, proj, bias, bidirectional, b
     _close(tx.grad, mx.grad, 1e-9)
     for a, b in zip(t_params, m_params):
         _close(a.grad, b.grad, 1e-9)
+
+
+@pytest.mark.parametrize("name", ["nuclear_norm", "frobenius_norm"])
+def test_deprecated_matrix_norms_take_out_as_torch(name):
+    torch = pytest.importorskip("torch")
+    data = np.arange(9.0).reshape(3, 3) - 4
+    out, dims = mg.zeros(()), ((0, 1),) if name == "frobenius_norm" else ()  # (frobenius_norm needs its dims)
+    result = getattr(mg, name)(mg.tensor(data), *dims, out=out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (PyTorch's deprecation notice)
+        expected = getattr(torch, name)(torch.tensor(data), *dims)
+    assert result is out
+    np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-12)

@@ -41,7 +41,7 @@ TAKES_OUT = frozenset((  # noqa: SIM905  (one list of names, easy to scan)
     # (their PyTorch docstrings do not show it, but they take it)
     "absolute arccos arccosh arcsin arcsinh arctan arctan2 arctanh argmax argmin clamp_max clamp_min index_add "
     "index_copy index_reduce isin log_softmax nansum prod scatter scatter_add scatter_reduce softmax sum take "
-    "tensordot true_divide "
+    "tensordot true_divide nuclear_norm frobenius_norm "
     # (the *_copy functions and put, microgradnp.ops.view_copies)
     "alias_copy as_strided_copy as_strided_scatter detach_copy "
     "diagonal_copy expand_copy permute_copy put select_copy slice_copy split_copy "
