@@ -122,6 +122,12 @@ def test_lazy_placeholders_are_uninitialized():
     b = mg.nn.UninitializedBuffer()
     b.materialize(4)
     assert type(b) is mg.Tensor and b.shape == (4,) and not b.requires_grad
+    linear = mg.nn.LazyLinear(3, rng=0)
+    assert all(isinstance(p, mg.nn.UninitializedParameter) for p in (linear.weight, linear.bias))
+    weight = linear.weight
+    linear(mg.ones(2, 4))
+    assert linear.weight is weight and type(weight) is mg.nn.Parameter and weight.shape == (3, 4)
+    assert type(linear.bias) is mg.nn.Parameter and linear.bias.shape == (3,)
 
 
 # -- nn.CrossMapLRN2d --------------------------------------------------------------------------------------------------

@@ -634,8 +634,8 @@ class MultiLabelMarginLoss(_Loss):
 class LazyLinear(Linear):
     """A ``Linear`` whose ``in_features`` is the last axis of its first input, as ``torch.nn.LazyLinear``.
 
-    Until the first call ``weight`` and ``bias`` are empty placeholder Parameters; the first
-    call gives them their shapes and PyTorch's default initialisation (from ``rng``), keeping
+    Until the first call ``weight`` and ``bias`` are ``nn.UninitializedParameter`` placeholders; the
+    first call gives them their shapes and PyTorch's default initialisation (from ``rng``), keeping
     the same Parameter objects, and the module becomes a plain ``Linear``. As in PyTorch, build
     the optimizer and load a ``state_dict`` after that first call (a dry run with one batch).
     """
@@ -643,9 +643,11 @@ class LazyLinear(Linear):
     def __init__(self, out_features: int, bias: bool = True, dtype=None, rng=None):
         Module.__init__(self)
         self.in_features, self.out_features = 0, positive_int(out_features, "out_features", "LazyLinear")
+        from microgradnp.nn.lazy import UninitializedParameter  # (lazy imports this module)
+
         dtype = dtype or get_default_dtype()
-        self.weight = Parameter(np.empty((0,), dtype=dtype))
-        self.bias = Parameter(np.empty((0,), dtype=dtype)) if bias else None
+        self.weight = UninitializedParameter(dtype=dtype)
+        self.bias = UninitializedParameter(dtype=dtype) if bias else None
         object.__setattr__(self, "_lazy_rng", rng)
 
     def has_uninitialized_params(self) -> bool:
@@ -662,9 +664,9 @@ class LazyLinear(Linear):
         self.in_features = shape[-1]
         dtype = self.weight.data.dtype
         with untraced():  # (the one-time set-up: an mg.compile trace runs it, replays need not)
-            self.weight.data = np.empty((self.out_features, self.in_features), dtype=dtype)
+            self.weight._become(np.empty((self.out_features, self.in_features), dtype=dtype))
             if self.bias is not None:
-                self.bias.data = np.empty(self.out_features, dtype=dtype)
+                self.bias._become(np.empty(self.out_features, dtype=dtype))
             default_layer_init_(self.weight, self.bias, self.__dict__.pop("_lazy_rng"))
             if self.in_features == 0 and self.bias is not None:
                 zeros_(self.bias)
