@@ -122,3 +122,15 @@ def test_channel_dropout_of_another_rank_warns_and_drops_as_torch(layer, shape):
     for values in (ours.data, theirs.numpy()):
         flat = values.reshape(kept, -1)
         assert set(np.unique(flat)) <= {0.0, 2.0} and (flat == flat[:, :1]).all()
+
+
+@pytest.mark.parametrize(("values", "threshold", "value"), [([1, 5, -2], 2, 0), ([1, 5, -2], 2.5, 0.5),
+                                                             ([1.0, 5.0, -2.0], 2.5, 0.5)])
+def test_threshold_keeps_an_integer_dtype_as_torch(values, threshold, value):
+    torch = pytest.importorskip("torch")
+    dtype = np.int64 if isinstance(values[0], int) else np.float64
+    ours = F.threshold(mg.tensor(values, dtype=dtype), threshold, value)
+    theirs = torch.nn.functional.threshold(torch.tensor(values, dtype=getattr(torch, np.dtype(dtype).name)),
+                                           threshold, value)
+    assert ours.dtype == dtype
+    np.testing.assert_array_equal(ours.data, theirs.numpy())

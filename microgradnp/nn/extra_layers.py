@@ -47,7 +47,7 @@ from microgradnp.ops.conv import Fold as _FoldOp
 from microgradnp.ops.conv import Geometry, _place_windows, _unbatched, positive_int, positive_ints
 from microgradnp.ops.conv import Unfold as _UnfoldOp
 from microgradnp.ops.elementwise import Dropout as _DropoutOp
-from microgradnp.ops.elementwise import Scale
+from microgradnp.ops.elementwise import Scale, checked_scalar
 from microgradnp.ops.primitive import floating
 from microgradnp.tensor import Tensor, _data, _rng, get_default_dtype
 
@@ -819,7 +819,9 @@ def threshold(input, threshold: float, value: float, inplace: bool = False):
     if inplace:
         return F.threshold_(input, threshold, value)
     input = _tensor(input)
-    return ops.where(input > threshold, input, np.asarray(value, dtype=_float_dtype(input)))
+    # (an integer tensor keeps its dtype and takes the value truncated, as PyTorch's)
+    dtype = input.dtype if input.dtype.kind in "iu" else _float_dtype(input)
+    return ops.where(input > threshold, input, np.asarray(checked_scalar(value, np.dtype(dtype), "threshold")))
 
 
 def hardshrink(input, lambd: float = 0.5):
