@@ -76,19 +76,30 @@ def test_slicing_an_mlp_gives_a_sequential_of_its_layers():
 
 @pytest.mark.parametrize("make", [lambda: nn.BatchNorm1d(3), lambda: nn.BatchNorm2d(3, bias=False),
                                   lambda: nn.SyncBatchNorm(3), lambda: nn.LayerNorm((2, 3)), lambda: nn.GroupNorm(1, 3),
-                                  lambda: nn.PReLU(3, init=0.1)])
+                                  lambda: nn.PReLU(3, init=0.1), lambda: nn.RMSNorm(3),
+                                  lambda: nn.InstanceNorm1d(3, affine=True, track_running_stats=True)])
 def test_reset_parameters_restores_the_initial_values_in_place(make):
     layer = make()
     initial = {name: value.data.copy() for name, value in layer.state_dict().items()}
     parameters = list(layer.parameters())
     for parameter in parameters:
         parameter.data[...] = 7.0
-    if isinstance(layer, nn.BatchNorm1d):
-        layer(mg.tensor(RNG.standard_normal((4, 3) + (2,) * (isinstance(layer, nn.BatchNorm2d) * 2))))
+    if isinstance(layer, nn.BatchNorm1d | nn.InstanceNorm1d):  # (running statistics updated too)
+        extra = (2,) * (isinstance(layer, nn.BatchNorm2d) * 2 + isinstance(layer, nn.InstanceNorm1d))
+        layer(mg.tensor(RNG.standard_normal((4, 3, *extra))))
     layer.reset_parameters()
     assert list(layer.parameters()) == parameters  # the same Parameters (an optimizer holds them)
     for name, value in layer.state_dict().items():
         np.testing.assert_array_equal(value.data, initial[name], err_msg=name)
+
+
+def test_reset_parameters_draws_bilinear_again():
+    layer = nn.Bilinear(3, 2, 4, rng=0)
+    weight = layer.weight
+    layer.reset_parameters(rng=0)
+    assert layer.weight is weight
+    np.testing.assert_array_equal(layer.weight.data, nn.Bilinear(3, 2, 4, rng=0).weight.data)
+    np.testing.assert_array_equal(layer.bias.data, nn.Bilinear(3, 2, 4, rng=0).bias.data)
 
 
 def test_reset_parameters_draws_linear_and_embedding_again():

@@ -31,10 +31,11 @@ from microgradnp.nn.conv import Conv1d as _ConvLayer
 from microgradnp.nn.conv import MaxPool1d as _MaxPoolLayer
 from microgradnp.nn.conv import _Pool1d
 from microgradnp.nn.extra_losses import _tensor, eager_only
-from microgradnp.nn.init import default_layer_init_, uniform_
+from microgradnp.nn.init import default_layer_init_, ones_, uniform_
 from microgradnp.nn.layers import Softmax
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.normalization import (
+    BatchNorm1d,
     _channels_input,
     _normalize,
     _per_channel,
@@ -1202,6 +1203,10 @@ class InstanceNorm1d(Module):
         for name, value in tracked.items():
             self.register_buffer(name, Tensor(value, dtype=value.dtype) if track_running_stats else None)
 
+    # (the same running statistics and affine parameters as batch norm's, reset the same way)
+    reset_running_stats = BatchNorm1d.reset_running_stats
+    reset_parameters = BatchNorm1d.reset_parameters
+
     def forward(self, input):  # (PyTorch's name: forward(input=...) works as there)
         x = input
         rank, spatial = len(_shape(x)), self._spatial
@@ -1269,6 +1274,11 @@ class RMSNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         weight = np.ones(self.normalized_shape, dtype=dtype or get_default_dtype())
         self.weight = Parameter(weight) if elementwise_affine else None
+
+    def reset_parameters(self) -> None:
+        """``weight`` back to ones, in place."""
+        if self.weight is not None:
+            ones_(self.weight)
 
     def forward(self, x):
         return rms_norm(x, self.normalized_shape, self.weight, self.eps)
@@ -1348,11 +1358,16 @@ class Bilinear(Module):
                  rng=None):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
-        dtype, rng = dtype or get_default_dtype(), _rng(rng)
-        bound = 1 / math.sqrt(in1_features)
+        dtype = dtype or get_default_dtype()
         self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype=dtype))
-        uniform_(self.weight, -bound, bound, rng)
         self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None) -> None:
+        """``weight`` and ``bias`` drawn again, in place, as in ``__init__`` (``rng``: a
+        ``np.random.Generator``, a seed, or None for the global generator)."""
+        rng, bound = _rng(rng), 1 / math.sqrt(self.in1_features)
+        uniform_(self.weight, -bound, bound, rng)
         if self.bias is not None:
             uniform_(self.bias, -bound, bound, rng)
 
