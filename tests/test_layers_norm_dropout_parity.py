@@ -145,3 +145,13 @@ def test_threshold_keeps_an_integer_dtype_as_torch(values, threshold, value):
                                            threshold, value)
     assert ours.dtype == dtype
     np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+@pytest.mark.parametrize("make", [lambda nn: nn.BatchNorm1d(3), lambda nn: nn.BatchNorm2d(3, bias=False),
+                                  lambda nn: nn.BatchNorm1d(3, affine=False), lambda nn: nn.LayerNorm(3),
+                                  lambda nn: nn.LayerNorm(3, bias=False), lambda nn: nn.GroupNorm(1, 3),
+                                  lambda nn: nn.GroupNorm(1, 3, affine=False)])
+def test_normalization_reprs_as_torch(make):
+    torch = pytest.importorskip("torch")
+    # (ours ends with a summary of the parameters' shapes, after the part PyTorch prints)
+    assert repr(make(mg.nn)).startswith(repr(make(torch.nn)))
