@@ -478,7 +478,7 @@ class Optimizer:
     def _loaded_state_value(self, name: str, index, key: str, value, p: Tensor):
         if value is None or key in self._scalar_state:
             return _plain(value)
-        array = np.array(value, dtype=p.data.dtype)
+        array = np.array(_as_numpy(value), dtype=p.data.dtype)
         if array.shape != p.data.shape:
             raise ValueError(
                 f"{name}: state {key!r} of parameter {index} has shape {array.shape} but the parameter has "
@@ -545,14 +545,21 @@ def _label(i: int, p, where: str) -> str:
 def _plain(value):
     """A loaded option or scalar state as plain Python: NumPy scalars (from ``.npz``) would
     otherwise turn float32 arithmetic into float64, and JSON gives lists for tuples."""
-    if hasattr(value, "__array__") and not isinstance(value, np.ndarray | np.generic):
-        value = np.asarray(value)  # another library's array: a PyTorch state dict's tensors ("step" is one)
+    value = _as_numpy(value)
     if isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0:
         return value.item()
     if np.ndim(value) >= 2 and isinstance(value, list | tuple | np.ndarray):
         return np.array(value, dtype=np.float64)  # per-member values of an nn.Ensemble, (members, 1, 1)
     if isinstance(value, list | tuple | np.ndarray):
         return tuple(_plain(v) for v in value)
+    return value
+
+
+def _as_numpy(value):
+    """Another library's array (a PyTorch state dict's tensors: "step" is one) as an ndarray, by
+    its own ``__array__()`` (through NumPy 2's protocol, one without a ``copy`` keyword warns)."""
+    if hasattr(value, "__array__") and not isinstance(value, np.ndarray | np.generic):
+        return np.asarray(value.__array__())
     return value
 
 
