@@ -402,7 +402,8 @@ class _Recorder:
         self.count = 0
         self.handed_out = None
         self.handed_out_lines: list[int] = []  # where the replay makes its sets of handed-out gradients
-        self.kept_as_is: dict[int, str] = {}  # line -> its form when every leaf kept its gradient array
+        # line -> (the backward pass, the accumulation's form) when every leaf kept its gradient array
+        self.kept_as_is: dict[int, tuple[str, str] | None] = {}
         self.arguments: dict[int, str] = {}  # id(array of an argument) -> its variable
         self.mode_at_start: dict[int, bool] = {}  # id(module the function switched) -> training before
         self.data_reads: list[tuple[np.ndarray, str]] = []  # (t.data taken by the user's code, where)
@@ -752,8 +753,8 @@ class _Recorder:
         self.leaves[id(leaf)] = leaf
         p, g = self.tensor_expression(leaf), self.operand(grad)
         if was_none and leaf._grad is grad:  # the leaf kept the array: a replay's is fresh at the same line too
-            self.kept_as_is[len(self.lines)] = (f"with accumulating: {p}._grad = {g} if {p}._grad is None "
-                                                f"else summed_into({p}, {g})")
+            self.kept_as_is[len(self.lines)] = (self.handed_out,  # (named once per backward pass)
+                                                f"{p}._grad = {g} if {p}._grad is None else summed_into({p}, {g})")
         else:
             self.kept_as_is[len(self.lines)] = None
         self.lines.append(f"_accumulate_leaf({p}, {g}, {self.handed_out})")
@@ -879,9 +880,18 @@ class _Recorder:
     def finish(self, result) -> _Replay | None:
         if self.kept_as_is and all(self.kept_as_is.values()):
             # Every leaf kept the array its backward rule made: no set of handed-out arrays
-            # is needed to tell which ones to copy, and each accumulation is one line.
-            for line, kept in self.kept_as_is.items():
-                self.lines[line] = kept
+            # is needed to tell which ones to copy, and each accumulation is one statement.
+            # A pass's accumulations are made together, in their order, under one lock, where
+            # its last one was: between them the replay runs only that pass's rules, which
+            # never read a .grad (hooks and retain_grad make the function run eagerly).
+            passes: dict[str, list[int]] = {}
+            for line, (backward_pass, _) in self.kept_as_is.items():
+                passes.setdefault(backward_pass, []).append(line)
+            for lines in passes.values():
+                statements = "; ".join(self.kept_as_is[line][1] for line in lines)
+                for line in lines:
+                    self.lines[line] = "pass"
+                self.lines[lines[-1]] = f"with accumulating: {statements}"
             for line in self.handed_out_lines:
                 self.lines[line] = "pass"
         self.wrapped: dict[int, str] = {}  # id(a tensor returned more than once) -> the replay's variable for it
@@ -904,6 +914,7 @@ class _Recorder:
             self.lines.append(f"grad_mode.grad_enabled = {mode.grad_enabled!r}")
         body = [*variable_checks, *module_checks, *self.checks, *alias_checks, *self.lines, release,
                 *self.wrap_lines, f"return {returned}"]
+        body = [line for line in body if line != "pass"]  # (the places of lines a replay does without)
         source = (
             "def copy():\n" + "".join(f"    {line}\n" for line in setup)
             + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
