@@ -158,7 +158,7 @@ class Tensor:
     _node = None  # the Function instance that computed this tensor; None for leaves
     _hooks: list | None = None
     _retains_grad: bool = False
-    _used = False  # an input of a recorded operation (see Function.apply)
+    _used = 0  # how many inputs of recorded operations it is (see Function.apply)
     _view_stamp = 1  # for a plain view taken after a value that requires grad was written into its memory: when
     _no_grad_view = False  # a view of a tensor that requires grad, taken under no_grad
     _grad_graph: tuple | None = None  # (.grad it belongs to, that gradient as a Tensor with a graph)
@@ -590,8 +590,11 @@ class Tensor:
         steps = _ops.indexing.torch_steps(index)  # ints mixed with arrays: PyTorch's meaning, as t[index]
         if self._records(value):
             # (t[...] = t: the value is the old version, or the new node would take its own output)
+            region = self.data[index] if steps is None else self.data[steps[0]][steps[1]]  # (a copy: NumPy's
+            # advanced indexing shares no memory, and then every view of this tensor counts as overlapping)
             return self._recorded_in_place("t[index] = value", lambda before: _ops.indexing.placed(
-                before, index, steps, before if value is self else value))
+                before, index, steps, before if value is self else value), value=value,
+                written=region if np.shares_memory(region, self.data) else self.data)
         self._check_in_place("t[index] = value", value)
         value = value.data if isinstance(value, Tensor) else value
         if steps is None:
@@ -669,7 +672,7 @@ class Tensor:
             if self._views_another_tensor():  # (written through, where no other tensor sees that memory)
                 self._refuse_writing_through_a_view()
             return self._recorded_in_place(op, lambda before: _RECORDED_FORMS[ufunc](
-                before, before if other is self else other), through_a_view=True)
+                before, before if other is self else other), through_a_view=True, value=other)
         self._check_in_place(op, other)
         other = other.data if isinstance(other, Tensor) else other
         data = self.data
@@ -715,23 +718,29 @@ class Tensor:
         _versions.bump(self.data)
         return self
 
-    def _recorded_in_place(self, op: str, compute, through_a_view: bool = False) -> Tensor:
+    def _recorded_in_place(self, op: str, compute, through_a_view: bool = False, value=None,
+                           written: np.ndarray | None = None) -> Tensor:
         """``self`` replaced in place by ``compute(self)``, recorded as PyTorch records an
         in-place operation: ``self`` (the same object, so every reference sees it) holds the
         result in its memory and is the output of the new node, whose input is the old version
-        (a copy of the old values, attached where ``self`` was; its hooks go with it). Possible
-        only while no recorded operation has used ``self``: that operation's gradient would
+        (a copy of the old values, attached where ``self`` was; its hooks go with it). The
+        recorded operations that used ``self`` before must take the old version instead: they
+        are found in the graph of ``value`` (``x[0] = x[1] * w``, ``x[mask] += 1``), and a use
+        found nowhere (``y = x * 2`` before ``x += 1``) is refused, since its gradient would
         otherwise flow through the new node. A node that saved the old values raises at
         backward, as in PyTorch."""
         if not self.data.flags.writeable:
             self._refuse_read_only(op)
         node = self._node
         where = "" if node is None else node.name
-        if self._used:
+        users = self._users_in(value, self.data if written is None else written) if self._used else ()
+        if users is None:
             raise RuntimeError(
-                f"{op}: {describe(self)} is already an input of an operation in the recorded graph, which "
-                "microgradnp cannot re-route to the old values after an in-place write. Compute a new tensor "
-                f"instead (y = y {_SYMBOLS.get(op.rstrip('()'), '+')} v), or write in place before using it.")
+                f"{op}: {describe(self)} is already an input of an operation in the recorded graph that the "
+                "value written is not computed from (or a view of it, still held, overlaps the write). microgradnp "
+                "re-routes to the old values only the uses the written value comes from (x[0] = x[1] * w). "
+                f"Compute a new tensor instead (y = y {_SYMBOLS.get(op.rstrip('()'), '+')} v), or write in place "
+                "before using it.")
         if node is not None and node._outputs is not None:
             raise RuntimeError(f"{op}: {describe(self)} is one of several outputs of {where}, which microgradnp "
                                "cannot write in place in the graph; compute a new tensor instead")
@@ -757,6 +766,9 @@ class Tensor:
                 raise DtypeError(f"{op}: the result type {result.data.dtype} cannot be cast to this tensor's dtype "
                                  f"{data.dtype} in place (PyTorch refuses it too); compute a new tensor instead")
             result = result.to(data.dtype)
+        for user in users:  # they used the old values: their gradients go to the old version
+            user.inputs = tuple(before if x is self else x for x in user.inputs)
+        before._used, self._used = self._used, 0
         np.copyto(data, result.data)
         if result._node is not None and result._node._outputs is None and result.data is not data:
             result._node._in_place_output = result.data  # (a saved output is this tensor's value: create_graph)
@@ -765,6 +777,46 @@ class Tensor:
             _versions.joined_graph(data, _versions.writes.latest)
         self._node, self._requires_grad = result._node, result._requires_grad
         return self
+
+    def _users_in(self, value, written: np.ndarray) -> list | None:
+        """The recorded operations that used this tensor, if every one of them (as counted by
+        ``Function.apply``) is in the graph of ``value``; else None. Only operations newer
+        than this tensor's node can have used it, so the walk stops at older ones.
+
+        Re-routed to the old version, a view's node (``x[0]``) would leave that view, whose
+        memory shows the new values where it overlaps ``written`` (the memory the write
+        changes), recorded as the old ones: such a view must be held by the graph alone (a
+        temporary, as in ``x[0] = x[0] * 2``), else None."""
+        if not isinstance(value, Tensor) or value._node is None:
+            return None
+        newest = None if self._node is None else self._node._order
+        users, uses, seen, stack = [], 0, set(), [value._node]
+        held = {id(value): [value, 0]}  # id -> [a tensor of the walk, how many visited inputs hold it]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            used_here = False
+            for x in node.inputs:
+                if x is self:
+                    uses += 1
+                    used_here = True
+                elif isinstance(x, Tensor) and x._node is not None and (newest is None or x._node._order < newest):
+                    held.setdefault(id(x), [x, 0])[1] += 1
+                    stack.append(x._node)
+            if used_here:
+                users.append(node)
+        x = node = None  # (the loop variables must not count as references below)
+        if uses != self._used:
+            return None
+        owner = _versions._owner(self.data)
+        for entry in held.values():  # (entry[0], never a local name: it would count as one more reference)
+            if (entry[0]._node in users and entry[0].data is not FREED and _versions._owner(entry[0].data) is owner
+                    and np.shares_memory(entry[0].data, written)
+                    and sys.getrefcount(entry[0]) > entry[1] + 2 + (entry[0] is value)):  # (+ held, getrefcount's)
+                return None
+        return users
 
     def _views_another_tensor(self) -> bool:
         """Whether this tensor's memory may be another tensor's: it is a view of an input of

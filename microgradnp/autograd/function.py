@@ -327,7 +327,7 @@ class Function:
             needs = []
             for x in inputs:
                 if isinstance(x, Tensor):
-                    x._used = True
+                    x._used += 1  # (counted: an in-place write can tell whether it knows every use)
                     needs.append(x._requires_grad)
                 else:
                     needs.append(False)
@@ -412,7 +412,7 @@ class Function:
         self._needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
         for x in inputs:
             if isinstance(x, Tensor):
-                x._used = True
+                x._used += 1  # (counted: an in-place write can tell whether it knows every use)
         result = Tensor._wrap(out)
         result._node, result._requires_grad = self, True
         return result
@@ -441,7 +441,7 @@ class Function:
             self._order = next(stamps)
             for x in inputs:
                 if isinstance(x, Tensor):
-                    x._used = True
+                    x._used += 1  # (counted: an in-place write can tell whether it knows every use)
             self._needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
             # Weak references: the outputs keep the node alive, not the other way round. An output
             # passed through has none: backward gets None for it (as PyTorch, even materializing).

@@ -118,6 +118,8 @@ def placed(x, index, steps, value, accumulate: bool = False):
     or None): ``x[index] = value`` out of place, as the graph records such a write. The
     gradient of ``x`` is zero where written; ``value``'s is the gradient there, summed over
     its broadcast. With ``accumulate`` the values are added instead (repeated positions too)."""
+    if not isinstance(value, Tensor):  # a number or an array (x[mask] = 0): a constant of x's dtype, as PyTorch's
+        value = np.asarray(value, dtype=_data(x).dtype)
     shape = np.shape(_data(x))
     positions = np.arange(int(np.prod(shape))).reshape(shape)
     chosen = np.asarray(positions[index] if steps is None else positions[steps[0]][steps[1]])
