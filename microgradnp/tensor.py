@@ -11,6 +11,7 @@ import numbers
 import operator
 import sys
 import warnings
+import weakref
 
 import numpy as np
 
@@ -592,6 +593,8 @@ class Tensor:
             # (t[...] = t: the value is the old version, or the new node would take its own output)
             region = self.data[index] if steps is None else self.data[steps[0]][steps[1]]  # (a copy: NumPy's
             # advanced indexing shares no memory, and then every view of this tensor counts as overlapping)
+            if _is_part_shown(value, self, region):  # z[0] += v ends so: z[0] = (z[0] after the write through it)
+                return None
             return self._recorded_in_place("t[index] = value", lambda before: _ops.indexing.placed(
                 before, index, steps, before if value is self else value), value=value,
                 written=region if np.shares_memory(region, self.data) else self.data)
@@ -669,8 +672,6 @@ class Tensor:
 
     def _in_place(self, op: str, ufunc, other) -> Tensor:
         if ufunc in _RECORDED_FORMS and self._records(other):
-            if self._views_another_tensor():  # (written through, where no other tensor sees that memory)
-                self._refuse_writing_through_a_view()
             return self._recorded_in_place(op, lambda before: _RECORDED_FORMS[ufunc](
                 before, before if other is self else other), through_a_view=True, value=other)
         self._check_in_place(op, other)
@@ -733,7 +734,12 @@ class Tensor:
             self._refuse_read_only(op)
         node = self._node
         where = "" if node is None else node.name
-        users = self._users_in(value, self.data if written is None else written) if self._used else ()
+        views = self._written_views()
+        if any(value is view for view, _ in views):
+            raise RuntimeError(
+                f"{op}: the value is a view of this tensor that a write through it made a part of it; its "
+                "graph would then go through itself. Write value.clone() instead.")
+        users = self._users_in(value, self.data if written is None else written) if self._used or views else ()
         if users is None:
             raise RuntimeError(
                 f"{op}: {describe(self)} is already an input of an operation in the recorded graph that the "
@@ -744,6 +750,10 @@ class Tensor:
         if node is not None and node._outputs is not None:
             raise RuntimeError(f"{op}: {describe(self)} is one of several outputs of {where}, which microgradnp "
                                "cannot write in place in the graph; compute a new tensor instead")
+        if self._views_another_tensor():
+            viewed = self._base_written_through(op, through_a_view)
+            if viewed is not None:
+                return self._written_through(op, viewed, compute)
         if not through_a_view and self._views_another_tensor():
             raise RuntimeError(
                 f"{op}: {describe(self)} is a view of another tensor (an index, a slice, a reshape); PyTorch "
@@ -776,6 +786,73 @@ class Tensor:
         if node is None and not before.requires_grad:  # a plain tensor's memory now holds graph values
             _versions.joined_graph(data, _versions.writes.latest)
         self._node, self._requires_grad = result._node, result._requires_grad
+        for view, positions in views:  # (views written through before: parts of the new version now)
+            view._gathered_from(self, positions)
+        return self
+
+    def _written_views(self) -> list:
+        """The views of this tensor that a write through them made parts of it (``_written_through``)
+        and that are still alive, with their positions. A write into this tensor changes their
+        values, so each becomes a part of the new version; one an operation has used since (for
+        its values then) cannot, and the write is refused."""
+        views = []
+        for ref, positions in self.__dict__.get("_views", ()):
+            view = ref()
+            if view is not None and view._node is not None and view._node.inputs[0] is self:
+                if view._used:
+                    raise RuntimeError(
+                        f"an in-place write into {describe(self)}, of which {describe(view)} is a view written "
+                        "through and used since: PyTorch would give that use the view's values before this "
+                        "write, which microgradnp cannot re-route. Use view.clone() there, or write into this "
+                        "tensor before using the view.")
+                views.append((view, positions))
+        return views
+
+    def _gathered_from(self, base: Tensor, positions: tuple) -> None:
+        """Make this tensor, whose memory lies in ``base``'s at ``positions``, the part of
+        ``base`` it shows (as PyTorch regenerates a view's graph after a write through it).
+        Not counted as a use of ``base``: ``_written_views`` keeps track of it instead."""
+        gathered = _ops.indexing.GetItem.apply(base, index=positions)
+        gathered._node._gathers = True
+        base._used -= 1
+        self._node, self._requires_grad = gathered._node, gathered._requires_grad
+        views = [entry for entry in base.__dict__.get("_views", ()) if entry[0]() is not None
+                 and entry[0]() is not self]
+        views.append((weakref.ref(self), positions))
+        base._views = views
+
+    def _written_through(self, op: str, viewed: list, compute) -> Tensor:
+        """``self``, a view of ``viewed[-1]`` (through the views ``viewed[:-1]``), replaced in
+        place by ``compute(self)``, recorded as PyTorch records a write through a view: the
+        base gets the new values at the positions of ``self`` (``base[positions] = value``,
+        with the uses of the base the value comes from, the views down to it, re-routed to its
+        old version), and ``self`` and the views between become those parts of the new base."""
+        base = viewed[-1]
+        chain = [self, *viewed[:-1]]  # each one's node takes the next one
+        places = [_ops.indexing.positions_in(base.data, view.data) for view in chain]
+        if any(positions is None for positions in places):
+            raise RuntimeError(
+                f"{op}: {describe(self)} is a view of {describe(base)} whose elements do not lie in its memory one "
+                "by one (another dtype, or a layout microgradnp cannot map), so the write cannot be recorded "
+                "in that tensor. Compute a new tensor instead (z = mg.where(mask, v, z), mg.concatenate([...])).")
+        # Their versions before the write, which the value is made from (copies: the values then).
+        olds = []
+        for view in chain:
+            old = Tensor._wrap(view.data.copy())
+            old._node, old._requires_grad, old._hooks, old._used = view._node, view._requires_grad, view._hooks, 1
+            olds.append(old)
+        value = compute(olds[0])
+        if value.data.shape != self.data.shape:
+            raise InvalidArgumentError(f"{op}: the result has shape {value.data.shape}, which cannot be written "
+                                       f"into this tensor of shape {self.data.shape} in place")
+        for i in range(len(chain) - 1):  # (the graph of the old views takes the old ones)
+            node, below = chain[i]._node, chain[i + 1]
+            node.inputs = tuple(olds[i + 1] if x is below else x for x in node.inputs)
+        base._recorded_in_place(op, lambda before: _ops.indexing.placed(before, places[0], None, value),
+                                value=value, written=self.data)
+        for view, positions in zip(chain, places):
+            view._hooks = None  # (they are the old version's, as PyTorch's)
+            view._gathered_from(base, positions)
         return self
 
     def _users_in(self, value, written: np.ndarray) -> list | None:
@@ -788,7 +865,7 @@ class Tensor:
         changes), recorded as the old ones: such a view must be held by the graph alone (a
         temporary, as in ``x[0] = x[0] * 2``), else None."""
         if not isinstance(value, Tensor) or value._node is None:
-            return None
+            return None if self._used else []
         newest = None if self._node is None else self._node._order
         users, uses, seen, stack = [], 0, set(), [value._node]
         held = {id(value): [value, 0]}  # id -> [a tensor of the walk, how many visited inputs hold it]
@@ -800,7 +877,7 @@ class Tensor:
             used_here = False
             for x in node.inputs:
                 if x is self:
-                    uses += 1
+                    uses += not node._gathers  # (a view written through: see _written_views)
                     used_here = True
                 elif isinstance(x, Tensor) and x._node is not None and (newest is None or x._node._order < newest):
                     held.setdefault(id(x), [x, 0])[1] += 1
@@ -828,11 +905,14 @@ class Tensor:
         owner = _versions._owner(self.data)
         return any(isinstance(x, Tensor) and _versions._owner(x.data) is owner for x in self._node.inputs)
 
-    def _refuse_writing_through_a_view(self) -> None:
-        """``y += v`` recorded on a view ``y``: the new values go through into the memory it
-        views, but the graph records them for ``y`` only. Raise where that memory belongs to a
-        tensor that is held elsewhere (whose graph would not know), or to a leaf that requires
-        grad."""
+    def _base_written_through(self, op: str, cheap_path: bool) -> Tensor | None:
+        """For an in-place write recorded on this view: the tensor it views (down the views,
+        inputs sharing its memory), whose graph must record the write too (``_written_through``);
+        or None where the write may be recorded for the view alone (``cheap_path``: the
+        operators' ``y += v``, where nothing but the graph holds the tensors down to the base,
+        so that no one can see that they keep their old values). Raises for a view of a leaf
+        that requires grad (as PyTorch), of a plain tensor, or through a middle view held
+        elsewhere (h of ``h[0:2] += v``)."""
         owner = _versions._owner(self.data)
         base, viewed = self, []
         while base._node is not None:  # down the views (inputs sharing the memory) to their base
@@ -845,12 +925,12 @@ class Tensor:
         if base is self:
             if self._node is None:  # a view of a plain tensor, and a value that requires grad
                 raise RuntimeError(
-                    "+= (and the other in-place operators): this tensor is a view of another one (an index, "
-                    "a slice, a reshape), and the value requires grad; microgradnp does not record writes "
-                    "into a tensor, so the other tensor would not change. Build it out of place "
+                    f"{op}: this tensor is a view of another one (an index, a slice, a reshape) that is not in the "
+                    "graph, and the value requires grad; microgradnp does not record writes into that other "
+                    "tensor through such a view. Write into it directly (z[index] = v), build it out of place "
                     "(mg.stack, mg.concatenate, mg.where(mask, v, t)), or write v.detach() for a constant."
                 )
-            return
+            return None
         if base._node is None and base.requires_grad:
             raise RuntimeError(
                 f"a view of a leaf tensor that requires grad ({describe(base)}) is being used in an in-place "
@@ -861,16 +941,29 @@ class Tensor:
         # getrefcount's argument (the base by `base` too): a further reference (a variable, another
         # operation) would see it keep its old values, a middle view (h of h[0:2]) as much as the base.
         del inputs
-        held_elsewhere = False
+        held = False
         for i in range(len(viewed)):  # (indexing, not a loop variable: it would hold one more reference)
-            held_elsewhere = held_elsewhere or sys.getrefcount(viewed[i]) > 3 + (viewed[i] is base)
-        if held_elsewhere:
+            held = held or sys.getrefcount(viewed[i]) > 3 + (viewed[i] is base)
+        if cheap_path and not held:
+            return None
+        for i in range(len(viewed) - 1):
+            if viewed[i]._used != 1:  # (used by more than the next view down: those uses are not re-routed)
+                raise RuntimeError(
+                    f"{op} on a view of a view of {describe(base)}, where the middle view is used elsewhere: "
+                    "PyTorch would record the change in both, which microgradnp cannot here. Write through a "
+                    "view taken from that tensor directly (z[0, 1:3] += v rather than h = z[0]; h[1:3] += v), or "
+                    "change a copy (y = y.clone() before y += v)."
+                )
+        return viewed
+
+    def _refuse_writing_through_a_view(self) -> None:
+        """For a Function's ``mark_dirty`` (whose forward already wrote into a view): refused
+        where the graph of the tensor it views would have to record the write too."""
+        if self._base_written_through("mark_dirty", cheap_path=True) is not None:
             raise RuntimeError(
-                f"+= (and the other in-place operators) on a view of another tensor ({describe(base)}): "
-                "PyTorch would record the change in that tensor too, which microgradnp cannot (it "
-                "records it for the view only). Compute the other tensor anew instead "
-                "(z = z + mg.where(mask, v, 0), z = mg.concatenate([...])), or change a copy "
-                "(y = y.clone() before y += v)."
+                f"mark_dirty: {describe(self)} is a view of another tensor that is held elsewhere; PyTorch would "
+                "record the change in that tensor too, which microgradnp cannot for a Function's own in-place "
+                "forward. Pass that tensor itself, or a copy (y.clone())."
             )
 
     def add_(self, other, alpha=1) -> Tensor:
@@ -1113,6 +1206,19 @@ def describe(tensor: Tensor) -> str:
     if tensor._node is not None:
         return f"the output{named} of {tensor._node.name} (shape {tensor.shape})"
     return f"the leaf tensor{named} of shape {tensor.shape}"
+
+
+def _is_part_shown(value, tensor: Tensor, region: np.ndarray) -> bool:
+    """Whether ``value`` is the part of ``tensor`` at ``region`` as a write through a view left it
+    (``Tensor._gathered_from``): the same memory, recorded as that part, so writing it there
+    changes nothing (Python ends ``z[0] += v`` with ``z[0] = <that view>``)."""
+    if not isinstance(value, Tensor) or value._node is None or not value._node._gathers:
+        return False
+    base, node = value._node.inputs[0], tensor._node
+    shown = value.data
+    return ((base is tensor or (node is not None and node._gathers and node.inputs[0] is base))
+            and shown.shape == region.shape and shown.strides == region.strides
+            and shown.__array_interface__["data"][0] == region.__array_interface__["data"][0])
 
 
 def _scaled(other, alpha):
@@ -1437,7 +1543,8 @@ def _restored_generator(seed: int, state: dict) -> Generator:
 
 
 # What ties a tensor to a graph, which copies do not take (see Tensor.__copy__)
-_GRAPH_STATE = frozenset({"_node", "_grad", "_hooks", "_retains_grad", "_used", "_grad_graph", "_no_grad_view"})
+_GRAPH_STATE = frozenset({"_node", "_grad", "_hooks", "_retains_grad", "_used", "_grad_graph", "_no_grad_view",
+                          "_views"})
 
 
 def _rng(rng) -> np.random.Generator:

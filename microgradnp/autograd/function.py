@@ -169,6 +169,9 @@ class Function:
     # the tensor written into holds a copy. A saved output is that array, so under create_graph
     # ``_saved_as_tensors`` maps it to the output Tensor (else it would be a constant there).
     _in_place_output = None
+    # A node ``Tensor._gathered_from`` made: a view's link to the tensor it was written through into,
+    # kept by that tensor's _written_views rather than counted as a use of it.
+    _gathers = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

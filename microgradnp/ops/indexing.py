@@ -113,6 +113,37 @@ def getitem(x, index):
     return GetItem.apply(GetItem.apply(x, index=first), index=then)
 
 
+def positions_in(base: np.ndarray, view: np.ndarray) -> tuple | None:
+    """Where each element of ``view`` lies in ``base``, whose memory it shares: one integer
+    array per axis of ``base``, each of ``view``'s shape (``base[positions]`` gives
+    ``view``'s values), worked out from the two arrays' memory layouts, so any chain of
+    slices, transposes, reshapes and diagonals that made the view maps alike. None when
+    the view's elements are not elements of ``base`` (another dtype, a partial overlap)."""
+    if view.dtype != base.dtype or base.size == 0:
+        return None if view.size else tuple(np.zeros(view.shape, np.intp) for _ in base.shape)
+    itemsize = base.itemsize
+
+    def offsets(array: np.ndarray) -> np.ndarray:  # each element's address, in elements from base's start
+        start = array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        if start % itemsize or any(stride % itemsize for stride in array.strides):
+            return None
+        total = np.full(array.shape, start // itemsize, np.intp)
+        for axis, (n, stride) in enumerate(zip(array.shape, array.strides)):
+            total += (np.arange(n, dtype=np.intp) * (stride // itemsize)).reshape(
+                [n if k == axis else 1 for k in range(array.ndim)])
+        return total
+
+    base_offsets, view_offsets = offsets(base), offsets(view)
+    if base_offsets is None or view_offsets is None:
+        return None
+    order = np.argsort(base_offsets, axis=None)
+    ordered = base_offsets.reshape(-1)[order]
+    found = np.searchsorted(ordered, view_offsets).clip(0, ordered.size - 1)
+    if not np.array_equal(ordered[found], view_offsets):
+        return None
+    return np.unravel_index(order[found], base.shape)
+
+
 def placed(x, index, steps, value, accumulate: bool = False):
     """``x`` with ``value`` written at ``index`` (``steps``: its two steps from ``torch_steps``,
     or None): ``x[index] = value`` out of place, as the graph records such a write. The
