@@ -888,10 +888,10 @@ class _Recorder:
             for line, (backward_pass, _) in self.kept_as_is.items():
                 passes.setdefault(backward_pass, []).append(line)
             for lines in passes.values():
-                statements = "; ".join(self.kept_as_is[line][1] for line in lines)
+                statements = "".join(f"\n    {self.kept_as_is[line][1]}" for line in lines)
                 for line in lines:
                     self.lines[line] = "pass"
-                self.lines[lines[-1]] = f"with accumulating: {statements}"
+                self.lines[lines[-1]] = f"with accumulating:{statements}"
             for line in self.handed_out_lines:
                 self.lines[line] = "pass"
         self.wrapped: dict[int, str] = {}  # id(a tensor returned more than once) -> the replay's variable for it
@@ -917,7 +917,8 @@ class _Recorder:
         body = [line for line in body if line != "pass"]  # (the places of lines a replay does without)
         source = (
             "def copy():\n" + "".join(f"    {line}\n" for line in setup)
-            + "    def replay(A):\n" + "".join(f"        {line}\n" for line in body)
+            + "    def replay(A):\n" + "".join(f"        {line}\n".replace("\n", "\n        ", line.count("\n"))
+                                             for line in body)
             + "    return replay\n"
         )
         namespace = dict(self.names)
