@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping
 
 from microgradnp.autograd.grad_mode import replayed
-from microgradnp.optim.optimizer import Optimizer, _check_number, _watch_step
+from microgradnp.optim.optimizer import Optimizer, _check_number, _watch_step, made_inside_trace, replay_overrides
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
            "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR",
@@ -57,6 +57,12 @@ class LRScheduler:
     Subclasses implement ``get_lr()``: the learning rates for ``last_epoch``.
     """
 
+    def __new__(cls, *args, **kwargs):
+        # (here rather than in __init__: ReduceLROnPlateau and the lists of schedulers have their own)
+        scheduler = super().__new__(cls)
+        made_inside_trace(scheduler)
+        return scheduler
+
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
@@ -95,6 +101,7 @@ class LRScheduler:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        replay_overrides(cls, "step")
         get_lr = cls.__dict__.get("get_lr")
         if get_lr is not None and not hasattr(get_lr, "__wrapped__"):
             @functools.wraps(get_lr)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numbers
+import types
 import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from microgradnp.autograd.grad_mode import enable_grad, mode, records_calls, watchers
+from microgradnp.autograd.grad_mode import enable_grad, mode, records_calls, replayed, watchers
 from microgradnp.autograd.versions import bump as bump_version
 from microgradnp.nn.module import Module
 from microgradnp.ops.primitive import constant
@@ -68,13 +69,20 @@ class Optimizer:
     ``remove()`` unregisters the hook.
 
     A new optimizer subclasses this and implements ``_update(param, grad, state, group)``
-    (the rule, on ndarrays, updating ``param`` in place) and ``_check_options(options)``.
+    (the rule, on ndarrays, updating ``param`` in place) and ``_check_options(options)``,
+    or overrides ``step()`` as PyTorch's custom optimizers do. Either way, inside an
+    ``mg.compile``-d function the step runs for real at every replay, as the built-in ones do.
     """
 
     # State entries that are numbers; every other entry is an array shaped like its parameter.
     _scalar_state: tuple[str, ...] = ("step",)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        replay_overrides(cls, "step", "zero_grad")
+
     def __init__(self, params, defaults: dict):
+        made_inside_trace(self)
         self.defaults = dict(defaults)
         self.state: defaultdict[Tensor, dict] = defaultdict(dict)
         self.param_groups: list[dict] = []
@@ -286,8 +294,7 @@ class Optimizer:
         for group in self.param_groups:
             params = [p for p in group["params"] if p._grad is not None]
             self._update_group(params, group)
-            for p in params:
-                written.append(p.data)
+            written += [p.data for p in params]
         bump_version(*written)  # a graph that saved the old values must not use these
         return loss
 
@@ -493,6 +500,34 @@ class Optimizer:
             lines.extend(f"    {k}: {group[k]}" for k in sorted(group) if k != "params")
         lines.append(")")
         return "\n".join(lines)
+
+
+# The code of every method @replayed wraps (one wrapper function serves them all).
+_REPLAYED_CODE = replayed(lambda self: None).__code__
+
+
+def replay_overrides(cls, *names: str) -> None:
+    """Make a subclass's own ``names`` methods @replayed, as the built-in ones are: a custom
+    optimizer's ``step()`` written as PyTorch's are (reading ``p.grad``, writing ``p.data``,
+    counting steps in ``self``) is then one call that an ``mg.compile`` trace records and
+    every replay makes again, not Python code that the trace refuses or runs eagerly."""
+    for name in names:
+        method = cls.__dict__.get(name)
+        if isinstance(method, types.FunctionType) and method.__code__ is not _REPLAYED_CODE:
+            setattr(cls, name, replayed(method))
+
+
+def made_inside_trace(owner) -> None:
+    """``owner`` (an optimizer or a learning-rate scheduler) is being made: inside an
+    ``mg.compile`` trace, the function runs eagerly. Each eager call makes a fresh one (a
+    fresh state, a schedule that starts again), while a replay would make no new one and
+    step the one made while tracing again, call after call (an Adam step count that keeps
+    growing, a decay applied again)."""
+    if watchers.count and records_calls():
+        mode.tracer.cannot_replay(
+            f"a new {type(owner).__name__} made inside the function (make it outside the compiled function: "
+            "each call starts a fresh one, where a replay would step the one made while tracing again)"
+        )
 
 
 def _check_number(owner: str, option: str, value, *, high: float | None = None,
