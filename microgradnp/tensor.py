@@ -595,6 +595,7 @@ class Tensor:
             # advanced indexing shares no memory, and then every view of this tensor counts as overlapping)
             if _is_part_shown(value, self, region):  # z[0] += v ends so: z[0] = (z[0] after the write through it)
                 return None
+            value = self._unaliased(value)
             return self._recorded_in_place("t[index] = value", lambda before: _ops.indexing.placed(
                 before, index, steps, before if value is self else value), value=value,
                 written=region if np.shares_memory(region, self.data) else self.data)
@@ -672,6 +673,7 @@ class Tensor:
 
     def _in_place(self, op: str, ufunc, other) -> Tensor:
         if ufunc in _RECORDED_FORMS and self._records(other):
+            other = self._unaliased(other)
             return self._recorded_in_place(op, lambda before: _RECORDED_FORMS[ufunc](
                 before, before if other is self else other), through_a_view=True, value=other)
         self._check_in_place(op, other)
@@ -734,12 +736,9 @@ class Tensor:
             self._refuse_read_only(op)
         node = self._node
         where = "" if node is None else node.name
-        views = self._written_views()
-        if any(value is view for view, _ in views):
-            raise RuntimeError(
-                f"{op}: the value is a view of this tensor that a write through it made a part of it; its "
-                "graph would then go through itself. Write value.clone() instead.")
-        users = self._users_in(value, self.data if written is None else written) if self._used or views else ()
+        written = self.data if written is None else written
+        views = self._written_views(value, written)
+        users = self._users_in(value, written) if self._used or views else ()
         if users is None:
             raise RuntimeError(
                 f"{op}: {describe(self)} is already an input of an operation in the recorded graph that the "
@@ -779,6 +778,9 @@ class Tensor:
         for user in users:  # they used the old values: their gradients go to the old version
             user.inputs = tuple(before if x is self else x for x in user.inputs)
         before._used, self._used = self._used, 0
+        for view, _, view_users in views:
+            if view_users:
+                Tensor._as_before(view, view_users)
         np.copyto(data, result.data)
         if result._node is not None and result._node._outputs is None and result.data is not data:
             result._node._in_place_output = result.data  # (a saved output is this tensor's value: create_graph)
@@ -786,27 +788,51 @@ class Tensor:
         if node is None and not before.requires_grad:  # a plain tensor's memory now holds graph values
             _versions.joined_graph(data, _versions.writes.latest)
         self._node, self._requires_grad = result._node, result._requires_grad
-        for view, positions in views:  # (views written through before: parts of the new version now)
+        for view, positions, _ in views:  # (views written through before: parts of the new version now)
             view._gathered_from(self, positions)
         return self
 
-    def _written_views(self) -> list:
+    def _written_views(self, value, written: np.ndarray) -> list:
         """The views of this tensor that a write through them made parts of it (``_written_through``)
-        and that are still alive, with their positions. A write into this tensor changes their
-        values, so each becomes a part of the new version; one an operation has used since (for
-        its values then) cannot, and the write is refused."""
+        and that are still alive, with their positions and the operations that used them since.
+        A write into this tensor changes their values, so each becomes a part of the new
+        version, and those operations (which used the values before) must take a copy with the
+        view's graph then: possible where they are all in the graph of ``value``
+        (``x[1] = v * 2``), refused otherwise (``y = v * 3`` before ``x *= 2``)."""
         views = []
         for ref, positions in self.__dict__.get("_views", ()):
             view = ref()
             if view is not None and view._node is not None and view._node.inputs[0] is self:
-                if view._used:
+                users = view._users_in(value, written) if view._used else ()
+                if users is None:
                     raise RuntimeError(
                         f"an in-place write into {describe(self)}, of which {describe(view)} is a view written "
-                        "through and used since: PyTorch would give that use the view's values before this "
-                        "write, which microgradnp cannot re-route. Use view.clone() there, or write into this "
-                        "tensor before using the view.")
-                views.append((view, positions))
+                        "through and used since by an operation the value written does not come from: PyTorch "
+                        "would give that use the view's values before this write, which microgradnp cannot "
+                        "re-route. Use view.clone() there, or write into this tensor before using the view.")
+                views.append((view, positions, users))
         return views
+
+    def _unaliased(self, value):
+        """``value`` to write into this tensor, or, for a view that a write through it made a part
+        of this tensor (``x[1] = v``), a copy of it with its graph: the write re-points that view
+        to the new version, which must not take its own output as the value."""
+        if isinstance(value, Tensor) and value._node is not None and value._node._gathers \
+                and value._node.inputs[0] is self:
+            return Tensor._as_before(value, ())
+        return value
+
+    @staticmethod
+    def _as_before(tensor: Tensor, users) -> Tensor:
+        """A copy of ``tensor``'s values with its node: its version now, which ``users`` (the
+        operations that took ``tensor``) take instead, before ``tensor`` changes."""
+        before = Tensor._wrap(tensor.data.copy())
+        before._node, before._requires_grad = tensor._node, tensor._requires_grad
+        if users:  # (all of its uses: see _users_in)
+            for user in users:
+                user.inputs = tuple(before if x is tensor else x for x in user.inputs)
+            before._used, tensor._used = tensor._used, 0
+        return before
 
     def _gathered_from(self, base: Tensor, positions: tuple) -> None:
         """Make this tensor, whose memory lies in ``base``'s at ``positions``, the part of

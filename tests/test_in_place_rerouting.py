@@ -373,3 +373,35 @@ def test_random_writes_through_views_match_finite_differences(writes):
     grad_b = np.zeros(2) if b.grad is None else b.grad
     np.testing.assert_allclose(a.grad, numeric_grad(squares, [A, B], 0), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(grad_b, numeric_grad(squares, [A, B], 1), rtol=1e-5, atol=1e-7)
+
+
+def view_written_into_its_tensor(lib, a, b):
+    x = a * 2
+    v = x[0]
+    v += b[0]
+    x[1] = v  # (the view's values: a copy of them, with their graph)
+    return x + v.sum()
+
+
+def view_used_by_the_value(lib, a, b):
+    x = a * 2
+    v = x[0]
+    v += b[0]
+    x[1] = v * 2 + b[1]  # (the product used v before the write: it keeps v's values then)
+    return x * v.sum()
+
+
+@pytest.mark.parametrize("case", [view_written_into_its_tensor, view_used_by_the_value], ids=lambda c: c.__name__)
+def test_a_view_written_through_and_then_into_its_tensor(case):
+    _, grad_a, grad_b = _run(case, "mg")
+
+    def squares(a, b):
+        with mg.no_grad():
+            return case("mg", mg.tensor(a), mg.tensor(b)).data ** 2
+
+    np.testing.assert_allclose(grad_a, numeric_grad(squares, [A, B], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad_b, numeric_grad(squares, [A, B], 1), rtol=1e-6, atol=1e-8)
+    torch = pytest.importorskip("torch")
+    for ours, theirs in zip(_run(case, "mg"), _run(case, "torch")):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    assert torch
