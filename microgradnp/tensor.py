@@ -380,6 +380,14 @@ class Tensor:
         copied.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _GRAPH_STATE})
         return copied
 
+    def __getstate__(self) -> dict:
+        # (which tensors a view came from or was written through into: this process's bookkeeping,
+        # not part of what a pickle keeps)
+        state = self.__dict__
+        if "_views" in state or "_view_inputs" in state:
+            state = {k: v for k, v in state.items() if k not in _IN_PROCESS_ONLY}
+        return state
+
     def __deepcopy__(self, memo) -> Tensor:
         """``copy.deepcopy``: as PyTorch's, of a leaf only (the copy of an intermediate would
         send its gradients to copies of the leaves), with its values and gradient copied and
@@ -643,11 +651,7 @@ class Tensor:
         if _versions.graph_writes and self._node is None and _versions.stale_view(self):
             raise RuntimeError(_STALE_VIEW.format(what=f"{op} writes through it"))
         if self._no_grad_view:
-            raise RuntimeError(
-                f"{op}: this tensor is a view created in no_grad mode (of a tensor that requires grad) and is being "
-                "modified in place with grad mode enabled, which PyTorch forbids too: the change would not be "
-                "recorded in the viewed tensor's graph. Do both the view and the write inside the no_grad block, "
-                "or both outside it.")
+            self._refuse_no_grad_view(op)
         if isinstance(value, Tensor) and value.requires_grad and self.data.dtype.kind in "fc":
             raise RuntimeError(
                 f"{op}: the value requires grad, but writing it into a tensor in place is not "
@@ -655,6 +659,13 @@ class Tensor:
                 "place (y = y + v, mg.where(mask, v, y), mg.stack([...]), mg.concatenate([...])), "
                 "or write v.detach() if the value should be a constant."
             )
+
+    def _refuse_no_grad_view(self, op: str) -> None:
+        raise RuntimeError(
+            f"{op}: this tensor is a view created in no_grad mode (of a tensor that requires grad) and is being "
+            "modified in place with grad mode enabled, which PyTorch forbids too: the change would not be "
+            "recorded in the viewed tensor's graph. Do both the view and the write inside the no_grad block, "
+            "or both outside it.")
 
     def _refuse_read_only(self, op: str) -> None:
         raise InvalidArgumentError(
@@ -949,13 +960,8 @@ class Tensor:
             base = inputs[0]
             viewed.append(base)
         if base is self:
-            if self._node is None:  # a view of a plain tensor, and a value that requires grad
-                raise RuntimeError(
-                    f"{op}: this tensor is a view of another one (an index, a slice, a reshape) that is not in the "
-                    "graph, and the value requires grad; microgradnp does not record writes into that other "
-                    "tensor through such a view. Write into it directly (z[index] = v), build it out of place "
-                    "(mg.stack, mg.concatenate, mg.where(mask, v, t)), or write v.detach() for a constant."
-                )
+            if self._node is None:  # a view outside the graph (of a plain tensor), and a value that requires grad
+                return self._viewed_plain_tensor(op)
             return None
         if base._node is None and base.requires_grad:
             raise RuntimeError(
@@ -981,6 +987,31 @@ class Tensor:
                     "change a copy (y = y.clone() before y += v)."
                 )
         return viewed
+
+    def _viewed_plain_tensor(self, op: str) -> list:
+        """For a value that requires grad written through this view, taken outside the graph
+        (``buffer[0] += x * w``): ``[the tensor it views]``, for ``_written_through``. A view of a
+        tensor in the graph (taken under no_grad, or before that tensor joined it) is first made
+        the part of it it shows, so that its values keep their graph."""
+        if self._no_grad_view:
+            self._refuse_no_grad_view(op)
+        owner = _versions._owner(self.data)
+        parents = [x for x in self.__dict__.get("_view_inputs", ()) if isinstance(x, Tensor)
+                   and x.data is not FREED and _versions._owner(x.data) is owner]
+        if not parents or parents[0]._views_another_tensor() or (parents[0].requires_grad
+                                                                 and parents[0]._node is None):
+            raise RuntimeError(
+                f"{op}: this tensor is a view of another one (an index, a slice, a reshape) taken outside the "
+                "graph, and the value requires grad; microgradnp cannot record the write in that other tensor "
+                "from here. Write into it directly (z[index] = v), build it out of place (mg.stack, "
+                "mg.concatenate, mg.where(mask, v, t)), or write v.detach() for a constant."
+            )
+        parent = parents[0]
+        if parent.requires_grad:
+            positions = _ops.indexing.positions_in(parent.data, self.data)
+            if positions is not None:
+                self._gathered_from(parent, positions)
+        return [parent]
 
     def _refuse_writing_through_a_view(self) -> None:
         """For a Function's ``mark_dirty`` (whose forward already wrote into a view): refused
@@ -1570,7 +1601,8 @@ def _restored_generator(seed: int, state: dict) -> Generator:
 
 # What ties a tensor to a graph, which copies do not take (see Tensor.__copy__)
 _GRAPH_STATE = frozenset({"_node", "_grad", "_hooks", "_retains_grad", "_used", "_grad_graph", "_no_grad_view",
-                          "_views"})
+                          "_views", "_view_inputs"})
+_IN_PROCESS_ONLY = frozenset({"_views", "_view_inputs"})
 
 
 def _rng(rng) -> np.random.Generator:

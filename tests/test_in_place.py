@@ -196,14 +196,18 @@ def test_augmented_assignment_on_a_view_of_a_leaf_that_requires_grad_raises_as_p
     np.testing.assert_array_equal(w.data, [[0.0, 1.0], [3.0, 4.0]])
 
 
-def test_a_value_that_requires_grad_written_through_a_view_of_a_plain_tensor_raises():
+def test_a_value_that_requires_grad_written_through_a_view_of_a_plain_tensor_is_recorded_in_it():
     x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     buffer = mg.zeros((2, 3))
     row = buffer[0]
-    with pytest.raises(RuntimeError, match="view of another one"):
-        row += x * 2
     row += 1  # a constant: written in place
-    np.testing.assert_array_equal(buffer.data, [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    row += x * 2  # as PyTorch: buffer joins the graph, and row is its first row
+    np.testing.assert_array_equal(buffer.data, [[3.0, 5.0, 7.0], [0.0, 0.0, 0.0]])
+    (buffer * buffer).sum().backward(retain_graph=True)
+    np.testing.assert_allclose(x.grad, 4 * (1 + 2 * x.data))
+    x.grad = None
+    (row * 3).sum().backward()
+    np.testing.assert_allclose(x.grad, [6.0, 6.0, 6.0])
 
 
 def test_power_assignment_is_in_place_as_the_other_operators():

@@ -336,6 +336,7 @@ class Function:
                     needs.append(False)
             ctx._needs = tuple(needs)
         elif out.base is not None:
+            result._view_inputs = inputs  # (which tensor it may view: a write through it goes there too)
             if graph_writes:  # a plain view, taken after any write so far (stale_view)
                 result._view_stamp = next(stamps)
             if record and not mode.grad_enabled:  # a view of a tensor that requires grad, taken under no_grad:
