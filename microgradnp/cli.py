@@ -158,7 +158,8 @@ def _path(text: str) -> Path:
 
 
 def _stop_value(value):
-    return None if value == "none" else value
+    # (any case, as --stop-at-accuracy takes it: a [[grid]] table's "None" is not checked by _stop)
+    return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
 
 def _numbers(text: str) -> list[str]:
@@ -310,8 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--nesterov", type=_truth, nargs="*", metavar="BOOL", help="Nesterov momentum (no value: true)")
     grid.add_argument("--weight-decay", type=_non_negative_float, nargs="+", help="L2 weight decay (default 0)")
     grid.add_argument("--betas", type=_betas, nargs="+", help="Adam's betas, e.g. 0.9,0.999")
-    grid.add_argument("--no-bias", dest="bias", action="store_const", const=[False], help="layers without bias")
-    grid.add_argument("--bias", type=_truth, nargs="+", metavar="BOOL", help="layers with bias: true, false or both")
+    # (one or the other: both would leave whichever came last, silently)
+    bias = grid.add_mutually_exclusive_group()
+    bias.add_argument("--no-bias", dest="bias", action="store_const", const=[False], help="layers without bias")
+    bias.add_argument("--bias", type=_truth, nargs="+", metavar="BOOL", help="layers with bias: true, false or both")
     grid.add_argument("--init", type=_init, nargs="+", help=f"weight initialisations: {_INIT_HELP}")
     grid.add_argument("--bias-init", type=_init, nargs="+", help="bias initialisations (the same choices)")
     grid.add_argument("--conv1d-channels", type=_non_negative_int, nargs="+",
@@ -569,7 +572,21 @@ def _generated_shape(dataset: str, n: int) -> tuple[int, int] | None:
     """``(points, features)`` of a generated data set, None for a file (known once read)."""
     if dataset.lower().endswith((".csv", ".npz")):
         return None
-    return (21, 2) if dataset == "xor" else (n, 2)  # (xor is the lab's fixed 21 points)
+    return (n, 2) if _sized(dataset) else (21, 2)  # (xor is the lab's fixed 21 points)
+
+
+def _sized(dataset: str) -> bool:
+    """Whether ``--n`` sets the points of ``dataset``: not xor's (the lab's 21) nor a file's."""
+    return dataset != "xor" and not dataset.lower().endswith((".csv", ".npz"))
+
+
+def _check_n_is_used(options: dict, datasets) -> None:
+    """``--n`` where no data set is generated with it would be ignored: a run on 21 XOR
+    points reported as if on the n asked for."""
+    if options["n"] != MODEL_DEFAULTS["n"] and not any(map(_sized, datasets)):
+        fixed = f"{' and '.join(datasets)} {'has' if len(datasets) == 1 else 'have'} fixed points"
+        raise UsageError(f"--n {options['n']} sets the points of a generated data set (linear, moons, circles, "
+                         f"spiral); {fixed} (xor the lab's 21, a file its own): drop --n")
 
 
 def available_memory() -> int | None:
@@ -624,6 +641,7 @@ def _check_train_memory(options: dict, points: int, features: int) -> None:
 def _load_data_that_fits(options: dict):
     """``load_data`` once the data and the network fit in memory (a generated set is
     checked before it is made, a file once read)."""
+    _check_n_is_used(options, [options["dataset"]])
     shape = _generated_shape(options["dataset"], options["n"])
     if shape is not None:
         _check_train_memory(options, *shape)
@@ -643,7 +661,9 @@ def _check_sweep_memory(options: dict, configs, points: int, features: int) -> N
         hidden = (config.hidden, config.hidden) if isinstance(config.hidden, int) else config.hidden
         states = _optimizer_states(config.optimizer, config.momentum)
         needs.append(_network_memory(points, features, hidden, config.conv1d_channels, states, itemsize))
-    at_once = min(len(configs), options["workers"] or os.cpu_count() or 1)
+    from microgradnp.train.sweep import usable_cores
+
+    at_once = min(len(configs), options["workers"] or usable_cores())
     biggest = sorted(needs, key=sum, reverse=True)[:at_once]
     seeds = ["--seeds"] if members > 1 else []
     workers = ["--workers"] if at_once > 1 else []
@@ -875,6 +895,10 @@ def run_sweep(options: dict) -> int:
     from microgradnp.train.runs import load_points, read_points, split_points
 
     grid, stop, configs = _sweep_grid(options)
+    if options["scheduler"] is not None and options["workers"] is not None:
+        raise UsageError("sweep: --workers sets the local processes, which --scheduler replaces by the Dask "
+                         "cluster's workers; give one of them")
+    _check_n_is_used(options, options["datasets"])
     for dataset in options["datasets"]:
         shape = _generated_shape(dataset, options["n"])
         if shape is None:
@@ -989,10 +1013,15 @@ def _sweep_one(mg, dataset: str, name: str, grid, stop, options: dict, out: Path
         return 130
     except ValueError as error:
         raise UsageError(str(error)) from None
+    except OSError as error:  # a finished configuration's cell could not be written (a full disk, no permission)
+        if error.filename is None or not Path(error.filename).resolve().is_relative_to(out.resolve()):
+            raise
+        raise UsageError(f"cannot write {error.filename}: {error.strerror or error} (once fixed, --resume keeps "
+                         "the configurations written before it)") from None
     print(result.to_markdown())
     print(f"{len(result.rows)} configuration(s) x {len(result.seeds)} seed(s) in {result.wall_time:.1f}s "
           f"({'vectorised' if result.vectorized else 'one run at a time'}, "
-          f"{result.workers or 'a cluster of'} process(es))")
+          f"{f'{result.workers} process(es)' if result.workers else 'on the Dask cluster'})")
     with _writing_to(out):
         write_bytes_atomically(out / f"{name}.md", result.to_markdown().encode())
         result.to_csv(out / f"{name}.csv")

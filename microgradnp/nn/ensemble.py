@@ -37,7 +37,8 @@ class Ensemble(Module):
     ``Ensemble(models)`` copies the models' parameters into stacked Parameters (the
     models themselves are not changed or shared); ``ensemble(x)`` returns every member's
     output, shape ``(members, *output_shape)``, for an input ``x`` shared by all members
-    (or one per member, with a leading member axis). Train it like one model: each
+    (a batch of points, or one point of shape ``(features,)``), or one batch per member
+    with a leading member axis. Train it like one model: each
     member's gradient is its own, and an optimizer's update of a stacked Parameter is
     each member's update, so member ``m`` follows exactly the trajectory ``models[m]``
     would follow alone (bit for bit in float64; in float32 too with SGD at one rate).
@@ -71,10 +72,12 @@ class Ensemble(Module):
                 )
         shapes = _layout(first)
         for i, model in enumerate(models[1:], start=1):
-            if type(model) is not type(first) or _layout(model) != shapes:
+            layout = _layout(model)
+            if type(model) is not type(first) or layout != shapes:
                 raise InvalidArgumentError(
-                    f"Ensemble: model {i} differs from model 0 in its layers or parameter shapes; "
-                    "every member must have the same architecture")
+                    f"Ensemble: model {i} differs from model 0 in its layers or parameters "
+                    f"({_difference(layout, shapes)}); every member must have the same architecture, layer "
+                    "settings and trainable parameters")
         self.members = len(models)
         template = copy.deepcopy(first)
         parameters = [dict(m.named_parameters()) for m in models]
@@ -93,6 +96,10 @@ class Ensemble(Module):
         self.module = template
 
     def forward(self, x):
+        if getattr(x, "ndim", None) == 1:
+            # One point, as a model takes it: (features,) -> (members, outputs). (The stacked
+            # layers need a batch axis between the member axis and the features.)
+            return self.module(x[None])[:, 0]
         return self.module(x)
 
     def extra_repr(self) -> str:
@@ -178,8 +185,27 @@ class Ensemble(Module):
         return per_member(prediction, target)
 
 
+def _difference(layout: dict[str, tuple], first: dict[str, tuple]) -> str:
+    """The first entry in which two ``_layout``s differ, as "what: this vs model 0's"."""
+    fields = ("shape", "dtype", "requires_grad", "model")
+    for key in [*first, *layout]:
+        mine, theirs = layout.get(key), first.get(key)
+        if mine == theirs:
+            continue
+        if mine is None or theirs is None:
+            return f"{key.strip('<>')}: {'missing' if mine is None else 'extra'}"
+        if key.startswith("<layer"):
+            return f"{key.strip('<>')}: {mine[0]}({mine[1]}) vs {theirs[0]}({theirs[1]})"
+        field = next(f for f, a, b in zip(fields, mine, theirs) if a != b)
+        return f"{key} {field}: {mine[fields.index(field)]} vs {theirs[fields.index(field)]}"
+    return "the model's class"
+
+
 def _layout(model: Module) -> dict[str, tuple]:
-    """Parameter name -> (shape, dtype) of ``model``, with its layer types in order."""
-    return {name: (p.shape, p.dtype.str, type(model).__name__) for name, p in model.named_parameters()} | {
-        f"<layer {name}>": (type(m).__name__,) for name, m in model.named_modules()
+    """Parameter name -> (shape, dtype, requires_grad) of ``model``, with its layers' types and
+    settings in order: members whose layers differ in a setting (a LeakyReLU's slope) or a
+    frozen parameter would all be computed and trained as member 0, so they are refused."""
+    return {name: (p.shape, p.dtype.name, p.requires_grad, type(model).__name__)
+            for name, p in model.named_parameters()} | {
+        f"<layer {name}>": (type(m).__name__, m.extra_repr()) for name, m in model.named_modules()
     }

@@ -501,7 +501,8 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
             ``fit_ensemble`` (the default). False runs ``fit`` once per seed: slower, and
             the reference the ensemble's members equal. Configurations an ensemble cannot
             stack (a Conv1d input layer) run one seed at a time either way.
-        workers: processes; None picks one per core for sweeps long enough to repay
+        workers: processes; None picks one per core this process may use (its CPU
+            affinity and cgroup quota: ``usable_cores()``) for sweeps long enough to repay
             starting them, 1 stays in this process. Each configuration is one task on a
             ``loky`` process pool (the ``parallel`` extra): no ``if __name__ ==
             "__main__":`` guard needed, workers exit with this process, and a worker that
@@ -509,7 +510,8 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
             one at a time (a configuration whose worker dies three times gets a row that
             says why it failed).
         executor: run the configurations on this ``concurrent.futures.Executor`` instead,
-            e.g. a Dask cluster's ``client.get_executor()`` (it is not shut down).
+            e.g. a Dask cluster's ``client.get_executor()`` (it is not shut down; not
+            together with ``workers``).
         progress: show a progress bar on stderr (tqdm, when installed): the share of the
             work done (each configuration weighted by its seeds, epochs and network
             size), the configurations finished and, once enough has run to tell, about
@@ -550,6 +552,10 @@ def sweep(grid, dataset, seeds=10, epochs: int = 100_000, stop_at_accuracy: floa
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"sweep: executor must be a concurrent.futures Executor (e.g. a Dask client's "
                         f"client.get_executor()), got {type(executor).__name__}")
+    if executor is not None and workers is not None:
+        # (the executor has its own workers: a count here would be silently ignored)
+        raise ValueError(f"sweep: workers={workers!r} sets the local process pool, which executor= replaces; "
+                         "give one of them (the executor's own workers run the configurations)")
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or threshold != threshold:
         raise ValueError(f"sweep: threshold must be a number (a prediction above it is class 1), got {threshold!r}")
     dtype = _float_dtype(dtype)
@@ -645,7 +651,12 @@ class _CellStore:
 
     def save(self, config: SweepConfig, row: dict) -> None:
         key, path = self._key(config)
-        write_bytes_atomically(path, json.dumps({"key": key, "row": _plain(row)}).encode())
+        try:
+            write_bytes_atomically(path, json.dumps({"key": key, "row": _plain(row)}).encode())
+        except OSError as error:
+            if error.filename is None:  # (a full disk's error names no file: say which one failed)
+                error.filename = os.fspath(path)
+            raise
 
     def load(self, config: SweepConfig) -> dict | None:
         """The row saved for ``config`` by a run with these settings, or None."""
@@ -816,8 +827,19 @@ def _workers(workers: int | None, settings: _Settings, runs: int, tasks: int) ->
     if workers is None:
         if runs * settings.epochs < PARALLEL_MIN_WORK:
             return 1
-        workers = os.cpu_count() or 1
+        workers = usable_cores()
     return max(1, min(workers, tasks))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: those of its CPU affinity and cgroup quota
+    (``taskset``, a Slurm job's ``--cpus-per-task``, a container's limit), not all the
+    machine's (``os.cpu_count()``), which would start a worker per core of a whole node."""
+    try:
+        import loky
+    except ImportError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return loky.cpu_count()
 
 
 # With one process per core, BLAS threads only compete with the other workers (OpenBLAS's
@@ -889,7 +911,9 @@ def _run_on_given_executor(train, tasks, configs, seeds, X, y, settings, executo
     """``_run_on_executor`` on the caller's executor, which is left running: a task whose
     worker died (``_worker_died``) is submitted again, up to ``POOL_RESTARTS`` times, then
     its rows fail with the reason; the other tasks carry on. An error of the task itself
-    propagates, after the tasks not yet started are cancelled."""
+    propagates, after the tasks not yet started are cancelled. A Dask client that closes
+    (its scheduler went away and did not come back) fails the rows still running: its
+    futures would never finish."""
     submit_to = executor.submit
     client = _dask_client(executor)
     if client is not None:
@@ -911,7 +935,7 @@ def _run_on_given_executor(train, tasks, configs, seeds, X, y, settings, executo
             future = submit_to(_again, retries[task], train, *arguments) if retries[task] else \
                 submit_to(train, *arguments)
         except Exception as error:  # a stdlib process pool whose worker died takes no more tasks
-            if not _worker_died(error):
+            if not (_worker_died(error) or _client_gone(client)):
                 raise
             died(task, error)
             return
@@ -919,18 +943,28 @@ def _run_on_given_executor(train, tasks, configs, seeds, X, y, settings, executo
         future.add_done_callback(finished.put)
 
     def died(task, error: BaseException) -> None:
-        if retries[task] < POOL_RESTARTS:
+        gone = _client_gone(client)
+        if retries[task] < POOL_RESTARTS and not gone:
             retries[task] += 1
             submit(task)
         else:
             for number in task:
-                cell_done(number, None, 0.0, _death_reason(error))
+                cell_done(number, None, 0.0, gone or _death_reason(error))
 
     try:
         for task in tasks:
             submit(task)
         while running:
-            future = finished.get()
+            try:
+                future = finished.get(timeout=_CLIENT_CHECK_EVERY)
+            except queue.Empty:
+                gone = _client_gone(client)
+                if gone:
+                    for task in running.values():
+                        for number in task:
+                            cell_done(number, None, 0.0, gone)
+                    running.clear()
+                continue
             task = running.pop(future)
             try:
                 outcomes = future.result()  # (Dask: fetched now, computed again if its worker died since)
@@ -942,9 +976,24 @@ def _run_on_given_executor(train, tasks, configs, seeds, X, y, settings, executo
             for number, outcome in zip(task, outcomes, strict=True):
                 cell_done(number, *outcome)
     except BaseException:  # interrupted (Ctrl-C) or a task failed: drop the work not yet done
-        for future in running:
-            future.cancel()
+        if not _client_gone(client):  # (a closed client cannot cancel)
+            for future in running:
+                future.cancel()
         raise
+
+
+# Seconds between looks at a Dask client while no task finishes: one whose scheduler went
+# away closes once its reconnection times out, and the futures it had never finish.
+_CLIENT_CHECK_EVERY = 1.0
+
+
+def _client_gone(client) -> str | None:
+    """Why the Dask ``client`` can no longer run tasks (it closed), or None (running, or no client)."""
+    status = getattr(client, "status", None)
+    if client is None or status not in ("closing", "closed", "failed"):
+        return None
+    address = getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
+    return f"the Dask client closed (status {status!r}): the scheduler at {address} went away"
 
 
 def _dask_client(executor):
