@@ -39,7 +39,8 @@ MODEL_DEFAULTS = {"dataset": "xor", "n": 100, "data_seed": 0, "hidden": [50, 50]
                   "output_activation": "sigmoid", "bias": True, "init": "default", "bias_init": "default",
                   "conv1d_channels": 0, "seed": 0}
 TRAIN_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
-                  "nesterov": False, "weight_decay": 0.0, "betas": None, "epochs": 100_000, "batch_size": None,
+                  "nesterov": False, "weight_decay": 0.0, "betas": None, "optimizer_options": "",
+                  "epochs": 100_000, "batch_size": None,
                   "stop_at_accuracy": 1.0, "test_size": None, "log_every": 1000, "out": "out/train",
                   "progress": None, "compile": True}
 GRAPH_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "backward": False, "format": None, "out": "graph.svg",
@@ -47,8 +48,8 @@ GRAPH_DEFAULTS = {**MODEL_DEFAULTS, "loss": "mse", "backward": False, "format": 
                   "group_modules": True}
 # The sweep's grid keys (mg.train.LAB_DEFAULTS) are None here: not given, the lab's default.
 SWEEP_GRID_KEYS = ("lr", "hidden", "activation", "optimizer", "output_activation", "loss", "bias", "init",
-                   "bias_init", "momentum", "nesterov", "weight_decay", "betas", "conv1d_channels",
-                   "stop_at_accuracy")
+                   "bias_init", "momentum", "nesterov", "weight_decay", "betas", "optimizer_options",
+                   "conv1d_channels", "stop_at_accuracy")
 SWEEP_DEFAULTS = {"datasets": ["linear", "xor"], "n": 100, "data_seed": 0, "test_size": None, "protocol": None,
                   "grid": None, **dict.fromkeys(SWEEP_GRID_KEYS), "seeds": 10, "epochs": 100_000,
                   "out": "results", "progress": None, "vectorize": True, "dtype": "float64", "workers": None,
@@ -188,6 +189,16 @@ def _betas(text: str) -> tuple[float, float]:
     return values
 
 
+def _optimizer_options(text) -> str:
+    """The optimizer's other arguments (text ``amsgrad=true,eps=1e-6``, or a config file's table)."""
+    from microgradnp.train.runs import optimizer_options
+
+    try:
+        return optimizer_options(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _truth(text: str) -> bool:
     word = text.strip().lower()
     if word in ("true", "yes", "on", "1"):
@@ -266,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (SGD)")
     group.add_argument("--weight-decay", type=_non_negative_float, help="L2 weight decay (default 0)")
     group.add_argument("--betas", type=_betas, help="Adam's betas, e.g. 0.9,0.999")
+    group.add_argument("--optimizer-options", type=_optimizer_options, metavar="NAME=VALUE,...",
+                       help="the optimizer's other arguments, e.g. amsgrad=true,eps=1e-6 or centered=true,alpha=0.9")
     group.add_argument("--epochs", type=_positive_int, help="epoch budget (default 100000)")
     group.add_argument("--batch-size", type=_positive_int, help="mini-batch size (default: the full batch)")
     group.add_argument("--stop-at-accuracy", type=_stop,
@@ -311,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--nesterov", type=_truth, nargs="*", metavar="BOOL", help="Nesterov momentum (no value: true)")
     grid.add_argument("--weight-decay", type=_non_negative_float, nargs="+", help="L2 weight decay (default 0)")
     grid.add_argument("--betas", type=_betas, nargs="+", help="Adam's betas, e.g. 0.9,0.999")
+    grid.add_argument("--optimizer-options", type=_optimizer_options, nargs="+", metavar="NAME=VALUE,...",
+                      help="sets of the optimizer's other arguments, e.g. amsgrad=false amsgrad=true,eps=1e-6")
     # (one or the other: both would leave whichever came last, silently)
     bias = grid.add_mutually_exclusive_group()
     bias.add_argument("--no-bias", dest="bias", action="store_const", const=[False], help="layers without bias")
@@ -447,7 +462,7 @@ def _check_config_value(key: str, value, flag: argparse.Action):
             raise UsageError(f"{key} must be {kind_name}{some}, got {type(item).__name__} {item!r}")
         if flag.type is not None:
             try:
-                item = flag.type(str(item))
+                item = flag.type(item if flag.type is _optimizer_options else str(item))
             except (argparse.ArgumentTypeError, ValueError) as error:
                 text = str(error)
                 raise UsageError(f"{key} {text}" if text.startswith("must") else f"{key}: {text}") from None
@@ -463,7 +478,8 @@ _FLAG_KINDS = {_positive_int: ((int,), "an integer"),
                _non_negative_int: ((int,), "an integer"), _positive_float: _NUMBER, _fraction: _NUMBER,
                _non_negative_float: _NUMBER, _open_fraction: _NUMBER, _stop: ((int, float, str), 'a number or "none"'),
                _layers: ((int, list), "an integer or a list of layer widths such as [10, 10]"),
-               _betas: ((list,), "a pair of numbers such as [0.9, 0.999]"), _truth: _BOOL}
+               _betas: ((list,), "a pair of numbers such as [0.9, 0.999]"), _truth: _BOOL,
+               _optimizer_options: ((str, dict), 'text such as "amsgrad=true" or a table such as {amsgrad = true}')}
 
 
 def _is_kind(item, kinds: tuple) -> bool:
@@ -537,8 +553,9 @@ def build_optimizer(options: dict, parameters):
     from microgradnp.train.runs import build_optimizer as build
 
     try:
-        return build(options["optimizer"], parameters, options["lr"], momentum=options["momentum"],
-                     nesterov=options["nesterov"], weight_decay=options["weight_decay"], betas=options["betas"])
+        return build(options["optimizer"], parameters, options["lr"], options["optimizer_options"],
+                     momentum=options["momentum"], nesterov=options["nesterov"],
+                     weight_decay=options["weight_decay"], betas=options["betas"])
     except (ValueError, TypeError) as error:
         raise UsageError(f"bad optimizer options: {error}") from None
 

@@ -42,8 +42,8 @@ from microgradnp.optim import (
     Rprop,
 )
 
-__all__ = ["INITS", "OPTIMIZERS", "build_model", "build_optimizer", "check_init", "load_points", "read_points",
-           "split_points"]
+__all__ = ["INITS", "OPTIMIZERS", "build_model", "build_optimizer", "check_init", "load_points", "optimizer_options",
+           "read_points", "split_points"]
 
 INITS: Mapping[str, Callable] = MappingProxyType({
     "normal": init.normal_, "uniform": init.uniform_, "constant": init.constant_, "zeros": init.zeros_,
@@ -65,6 +65,69 @@ OPTIMIZERS: Mapping[str, type] = MappingProxyType(
 
 # Optimizer options a run can set, with the value that leaves them out (the optimizer's default).
 OPTIMIZER_OPTIONS = MappingProxyType({"momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "betas": None})
+
+
+def optimizer_options(spec) -> str:
+    """The optimizer's other keyword arguments (``amsgrad``, ``eps``, ``alpha``, ``centered``,
+    ``dampening``, ``lambd``...), given as a mapping or as text ``"amsgrad=true, eps=1e-6"``, in
+    one canonical text: sorted by name, values as Python writes them (``""``: none). Values
+    are numbers, true/false, strings or tuples of numbers; the optimizer checks the names."""
+    if spec is None or spec == "":
+        return ""
+    if isinstance(spec, str):
+        items = {}
+        for part in _split_top_level(spec):
+            name, equals, text = part.partition("=")
+            if not equals or not name.strip().isidentifier():
+                raise ValueError(f"optimizer options {spec!r}: write name=value pairs separated by commas, e.g. "
+                                 "'amsgrad=true, eps=1e-6'")
+            items[name.strip()] = _literal(text.strip(), spec)
+    elif isinstance(spec, Mapping):
+        items = dict(spec)
+    else:
+        raise ValueError(f"optimizer options must be a mapping such as {{'amsgrad': True}} or text such as "
+                         f"'amsgrad=true, eps=1e-6', got {spec!r}")
+    for name, value in items.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"optimizer options: {name!r} is not an argument name")
+        if name in ("params", "lr") or name in OPTIMIZER_OPTIONS:
+            raise ValueError(f"optimizer options: give {name!r} as its own option, not among the others")
+        if isinstance(value, list):
+            items[name] = value = tuple(value)
+        plain = (numbers.Real, str)
+        if not (isinstance(value, plain) or (isinstance(value, tuple) and all(isinstance(v, plain) for v in value))):
+            raise ValueError(f"optimizer options: {name}={value!r} must be a number, true/false, a string or a tuple "
+                             "of numbers")
+    return ", ".join(f"{name}={items[name]!r}" for name in sorted(items))
+
+
+def _split_top_level(text: str) -> list[str]:
+    """``text`` split at the commas outside parentheses (``betas2=(0.1, 0.2), eps=1e-6``)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p for p in parts if p.strip()]
+
+
+def _literal(text: str, spec: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise ValueError(f"optimizer options {spec!r}: {text!r} is not a number, true/false, a quoted string or a "
+                         "tuple of numbers") from None
+
+
+def _options_of(canonical: str) -> dict:
+    """The keyword arguments of an ``optimizer_options`` text."""
+    return {name.strip(): _literal(text.strip(), canonical) for name, _, text in
+            (part.partition("=") for part in _split_top_level(canonical))}
 
 
 # -- initialisation ---------------------------------------------------------------------------
@@ -169,10 +232,12 @@ def check_loss_output(loss, output_activation) -> None:
                          "'none', or loss 'bce' with the sigmoid")
 
 
-def build_optimizer(name: str, parameters, lr, **options):
+def build_optimizer(name: str, parameters, lr, other_options="", **options):
     """``OPTIMIZERS[name](parameters, lr=lr, ...)`` with the ``options`` (momentum,
     nesterov, weight_decay, betas; betas None: the optimizer's) that it takes; an option
-    it does not have is a ValueError unless left at its neutral value (0, False, None)."""
+    it does not have is a ValueError unless left at its neutral value (0, False, None).
+    ``other_options``: any other keyword arguments of the optimizer (``optimizer_options``'s
+    text or a mapping), each one it must take."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
     cls = OPTIMIZERS[name]
@@ -192,7 +257,12 @@ def build_optimizer(name: str, parameters, lr, **options):
     given = {key: value for key, value in options.items() if key in accepted and value is not None}
     if "betas" in given:
         given["betas"] = tuple(given["betas"])
-    return cls(parameters, lr=lr, **given)
+    others = _options_of(optimizer_options(other_options))
+    refused = [key for key in others if key not in accepted or key in ("params", "lr")]
+    if refused:
+        takes = [key for key in accepted if key not in ("params", "lr", *OPTIMIZER_OPTIONS)]
+        raise ValueError(f"optimizer {name!r} has no option {refused[0]!r} (its other options: {', '.join(takes)})")
+    return cls(parameters, lr=lr, **given, **others)
 
 
 # -- the data ---------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from microgradnp.train.runs import (
     check_loss_output,
     checked_points,
     load_points,
+    optimizer_options,
     split_points,
 )
 
@@ -66,7 +67,7 @@ __all__ = ["LAB_DEFAULTS", "LAB_GRID", "SweepConfig", "SweepResult", "cluster_ex
 LAB_DEFAULTS: Mapping[str, object] = MappingProxyType({
     "lr": 0.1, "hidden": 50, "activation": "sigmoid", "optimizer": "sgd", "output_activation": "sigmoid",
     "loss": "mse", "bias": True, "init": "default", "bias_init": "default", "momentum": 0.0, "nesterov": False,
-    "weight_decay": 0.0, "betas": None, "conv1d_channels": 0, "stop_at_accuracy": 1.0})
+    "weight_decay": 0.0, "betas": None, "optimizer_options": "", "conv1d_channels": 0, "stop_at_accuracy": 1.0})
 """The lab's default configuration; a grid's missing keys take these values (and
 ``stop_at_accuracy`` the value given to ``sweep``)."""
 
@@ -118,6 +119,7 @@ class SweepConfig:
     nesterov: bool = False
     weight_decay: float = 0.0
     betas: tuple[float, float] | None = None
+    optimizer_options: str = ""  # the optimizer's other arguments, as runs.optimizer_options writes them
     conv1d_channels: int = 0
     stop_at_accuracy: float | None = 1.0
 
@@ -128,8 +130,8 @@ class SweepConfig:
 
     def optimizer_for(self, parameters, lr):
         """This cell's optimizer over ``parameters`` (``lr`` may be per member)."""
-        return build_optimizer(self.optimizer, parameters, lr, momentum=self.momentum, nesterov=self.nesterov,
-                               weight_decay=self.weight_decay, betas=self.betas)
+        return build_optimizer(self.optimizer, parameters, lr, self.optimizer_options, momentum=self.momentum,
+                               nesterov=self.nesterov, weight_decay=self.weight_decay, betas=self.betas)
 
 
 # -- the grid ---------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ def expand_grid(grid: Mapping | Sequence[Mapping], defaults: Mapping | None = No
 
     ``grid`` maps keys of ``LAB_DEFAULTS`` ("lr", "hidden", "activation", "optimizer",
     "output_activation", "loss", "bias", "init", "bias_init", "momentum", "nesterov",
-    "weight_decay", "betas", "conv1d_channels", "stop_at_accuracy") to a value or a list
+    "weight_decay", "betas", "optimizer_options", "conv1d_channels", "stop_at_accuracy") to a value or a list
     of values; keys left out take ``defaults``, then ``LAB_DEFAULTS``. The configurations
     are the product of the lists, the first key varying slowest. ``grid`` may also be a
     list of such mappings: the union of their products, in order, each configuration
@@ -148,7 +150,9 @@ def expand_grid(grid: Mapping | Sequence[Mapping], defaults: Mapping | None = No
     (two layers of 10, two of 20). Under ``hidden`` a tuple of integers is one value,
     every layer's width: ``{"hidden": (100, 50)}`` is the one network 2-100-50-1, and
     ``{"hidden": [(4,), (10, 10)]}`` two configurations. (Likewise a pair of numbers under
-    ``betas`` is one value; other keys take a tuple as a list of values.) Initialisations
+    ``betas`` is one value, and so is a mapping under ``optimizer_options``, the optimizer's
+    other arguments: ``{"amsgrad": True, "eps": 1e-6}`` or ``"amsgrad=true, eps=1e-6"``;
+    other keys take a tuple as a list of values.) Initialisations
     are ``nn.init`` calls without the tensor: ``"normal(0, 1)"``, ``"uniform(0, 1)"``,
     ``"xavier_uniform"``, ``"default"``.
 
@@ -184,6 +188,8 @@ def _grid_values(key: str, value) -> list:
     listed = isinstance(value, Iterable) and not isinstance(value, str | bytes)
     if key == "betas" and listed and value and all(isinstance(v, numbers.Real) for v in value):
         listed = False  # (0.9, 0.999) is one value of betas
+    if key == "optimizer_options" and isinstance(value, Mapping):
+        listed = False  # {"amsgrad": True} is one set of options
     if key == "hidden" and isinstance(value, tuple) and value and all(
             isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
         listed = False  # (100, 50) is one network, 2-100-50-1, as SweepConfig.hidden takes it
@@ -267,6 +273,13 @@ def _check_betas(value) -> tuple[float, float] | None:
     raise ValueError(f"sweep: 'betas' must be a pair of numbers in [0, 1) such as (0.9, 0.999), got {value!r}")
 
 
+def _check_optimizer_options(value) -> str:
+    try:
+        return optimizer_options(value)
+    except ValueError as error:
+        raise ValueError(f"sweep: {error}") from None
+
+
 def _check_channels(value) -> int:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
         return int(value)
@@ -284,6 +297,7 @@ _CHECKS = {"lr": _check_lr, "hidden": _check_hidden, "activation": _check_choice
            "loss": _check_choice("loss", LOSSES), "bias": _check_flag("bias"), "init": _check_init,
            "bias_init": _check_init, "momentum": _check_non_negative("momentum"), "nesterov": _check_flag("nesterov"),
            "weight_decay": _check_non_negative("weight_decay"), "betas": _check_betas,
+           "optimizer_options": _check_optimizer_options,
            "conv1d_channels": _check_channels, "stop_at_accuracy": _check_stop}
 
 
@@ -641,7 +655,10 @@ class _CellStore:
                     "threshold": settings.threshold, "dtype": settings.dtype.name, "test_size": test_size}
 
     def _key(self, config: SweepConfig) -> tuple[dict, Path]:
-        key = _plain({**self.run, "config": dataclasses.asdict(config)})
+        described = dataclasses.asdict(config)
+        if not described["optimizer_options"]:  # (the key of cells saved before the optimizer took other options)
+            del described["optimizer_options"]
+        key = _plain({**self.run, "config": described})
         if is_logits_loss(config.loss):
             # Rows written before logits were tested against 0 (not the threshold) hold
             # wrong accuracies: this key is never theirs, so they are trained again.
@@ -667,7 +684,7 @@ class _CellStore:
             return None
         if not isinstance(saved, dict) or saved.get("key") != key or not isinstance(saved.get("row"), dict):
             return None
-        row = saved["row"]
+        row = {"optimizer_options": "", **saved["row"]}  # (a cell saved before that column existed)
         if set(row) != set(COLUMNS):
             return None
         return {**row, **dataclasses.asdict(config)}  # the configuration as given (tuples, not JSON lists)
