@@ -196,7 +196,8 @@ def _optimizer_options(text) -> str:
     try:
         return optimizer_options(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+        raise argparse.ArgumentTypeError(f"must be the optimizer's other arguments as name=value pairs such as "
+                                         f"amsgrad=true,eps=1e-6 ({error})") from None
 
 
 def _truth(text: str) -> bool:

@@ -480,7 +480,8 @@ def test_help_shows_percent_signs_as_written(capsys, command):
 # A bad value for each type function of the flags (every one of them: see the test below).
 BAD_VALUES = {cli._positive_int: "1.5", cli._non_negative_int: "-1", cli._positive_float: "0", cli._fraction: "2",
               cli._non_negative_float: "-1", cli._open_fraction: "1", cli._stop: "100", cli._layers: "x",
-              cli._betas: "1,1", cli._truth: "maybe", cli._init: "bogus", cli._dataset: "mnist", cli._path: ""}
+              cli._betas: "1,1", cli._truth: "maybe", cli._init: "bogus", cli._dataset: "mnist", cli._path: "",
+              cli._optimizer_options: "eps"}
 
 
 def _typed_flags():
