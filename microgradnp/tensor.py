@@ -1607,14 +1607,17 @@ _IN_PROCESS_ONLY = frozenset({"_views", "_view_inputs"})
 
 def _rng(rng) -> np.random.Generator:
     if rng is None:
-        return _global_rng
-    if isinstance(rng, np.random.Generator):
-        if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: where its draws begin
-            _grad_mode.tracer.drawing(rng)
+        rng = _global_rng
+    elif isinstance(rng, numbers.Integral):
+        rng = np.random.default_rng(rng)
+        if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: one it can make again
+            _grad_mode.tracer.seeded_generator(rng)
         return rng
-    if isinstance(rng, numbers.Integral):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), a seed or None, got {rng!r}")
+    elif not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), a seed or None, got {rng!r}")
+    if _watchers.count and _grad_mode.tracer is not None:  # an mg.compile trace: where its draws begin
+        _grad_mode.tracer.drawing(rng)
+    return rng
 
 
 @_constructor

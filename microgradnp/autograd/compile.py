@@ -14,9 +14,14 @@ What the replay cannot follow is refused while tracing (a ``TraceError`` naming 
 line): Python code that reads tensor values (``bool(t)``, ``t.item()``, ``float(t)``,
 ``np.asarray(t)``, ``t.grad``) and in-place operations on tensors. What the user can
 change between calls is checked at every replay or re-traces: the parameters'
-arrays, shapes, dtypes and ``requires_grad``, grad mode, and any change to a module the
+arrays, shapes, dtypes and ``requires_grad``, grad mode, any change to a module the
 function called or its sub-modules (an attribute, parameter, buffer, sub-module or hook
-assigned, registered or deleted, ``train()``/``eval()``). Hooks make the function run
+assigned, registered or deleted, ``train()``/``eval()``), and a replayed call's method
+assigned on its instance (``opt.step = wrapper``). Random draws are replayed in order, from
+the global generator and the generators the function is given; a generator the library
+makes from a seed inside the function (``nn.Dropout(p, rng=0)`` built there) is made anew
+at every replay, as eager makes it, and a NumPy generator made there (its seed unknown)
+makes the function run eagerly. Hooks make the function run
 eagerly (with a warning) while they stay registered, ``retain_grad()`` for good;
 ``detect_anomaly`` runs it eagerly while active.
 """
@@ -415,8 +420,12 @@ class _Recorder:
         }
         self.array_arguments: list[tuple[int, str, np.ndarray]] = []  # (position, variable, array) passed in
         self.outside = _Outside(fn, arguments)  # (compared at the end: what the call changed there)
-        # id(generator) -> its state as a library function took it to draw (see drawing)
-        self.draw_starts: dict[int, bytes] = {}
+        # id(generator) -> (it, its state as a library function took it to draw, the frame of the replayed
+        # call that took it or None; see drawing)
+        self.draw_starts: dict[int, tuple] = {}
+        self.seeded: set[int] = set()  # ids of the generators the library made from a seed (rng=0) while tracing
+        self.remade: list[str] = []  # the replay's lines making anew the generators the call makes (see _made_inside)
+        self.passed_on: list[np.ndarray] = []  # computed arrays handed to replayed calls, which may keep them
         for i, leaf in enumerate(leaves):
             name = self._new("a")
             if not isinstance(leaf, Tensor):
@@ -557,6 +566,10 @@ class _Recorder:
         if drawn is not None:
             self.cannot_replay(drawn)
             return
+        made = self._made_inside()
+        if made is not None:
+            self.cannot_replay(made)
+            return
         if self.outside.optimizer_changed():
             self.cannot_replay(_OPTIONS_CHANGED)
             return
@@ -581,8 +594,9 @@ class _Recorder:
                 self.cannot_replay(f"a tensor's array (t.data, t.numpy()) at {origin} in NumPy code")
                 return
         body = "\n".join(self.lines)
+        unread = _unread_arguments(self.fn, self.arguments_given) if self.array_arguments else set()
         for i, name, array in self.array_arguments:
-            if self.var_of.get(id(array)) == name and not re.search(rf"\b{name}\b", body):
+            if self.var_of.get(id(array)) == name and not re.search(rf"\b{name}\b", body) and id(array) not in unread:
                 self.cannot_replay(f"NumPy code on the {_ordinal(i + 1)} array argument, which no tensor operation "
                                    "reads (y.astype(...) on it would keep the first call's result: convert it "
                                    "before the call, or pass mg.tensor(y))")
@@ -602,6 +616,37 @@ class _Recorder:
             held, traced = self.constant(array, "array"), self.constant(array.tobytes(), "values")
             self.checks.append(f"if {held}.tobytes() != {traced}: "
                                "raise _Retrace('the values of a NumPy array of yours')")
+
+    def _made_inside(self) -> str | None:
+        """The generators the replay would hold and draw from that the call made (nothing but
+        the trace holds them now: ``nn.Dropout(0.5, rng=0)`` built in the function,
+        ``rng=np.random.default_rng(0)``). Eager makes such a generator anew at every call, so a
+        replay must too: one the library made from a seed (rng=0) is made again, in the state
+        it had when its replayed draws began; for another, what made it (a seed that may change
+        from call to call, or none) is unknown, so the function runs eagerly (said by the text
+        returned, else None)."""
+        self.draw_starts.clear()  # (draws outside replayed calls, checked by drawn(); they hold frames)
+        drawn = [(self.outside.generators[key][0], draws[0][0]) for key, draws in self.outside.replayed.items()
+                 if key in self.constant_names and key not in self.outside.at_start
+                 and key != id(_tensor_module._global_rng)]
+        if not drawn:
+            return None
+        import pickle
+
+        own = {id(self.names), id(self.kept), id(self.modules), id(self.outside.generators),
+               *map(id, self.outside.generators.values())}
+        for generator, start in drawn:
+            if not _held_only_by(generator, own):
+                continue  # (made before the call, or kept by it: eager draws on from it too)
+            if id(generator) not in self.seeded:
+                return ("a NumPy generator made inside the function (rng=np.random.default_rng(...)), which eager "
+                        "makes anew at every call while a replay would draw on from the first one: pass the seed "
+                        "itself (rng=0), which makes a fresh generator at every call, or make the generator outside "
+                        "the function")
+            remade = self.constant(functools.partial(_generator_at, type(generator.bit_generator),
+                                                     pickle.loads(start)), "generator_at")
+            self.remade.append(f"{self.constant_names[id(generator)]} = {remade}()")
+        return None
 
     def cannot_replay(self, what: str, still=None) -> None:
         """The function must run eagerly because of ``what``: for good, or, with ``still``
@@ -644,24 +689,38 @@ class _Recorder:
             self.modules[id(module)] = module
 
     def drawing(self, generator) -> None:
-        """A library function took ``generator`` to draw from (``_rng``). If a call the replay
-        makes again (a primitive's forward, a constructor) was given it, the draws up to the
-        end of that call are the replay's own (see ``_drawn_again``)."""
+        """A library function took ``generator`` to draw from (``_rng``; the global generator
+        for ``rng=None``). If it did so inside a call the replay makes again (a primitive's
+        forward, a constructor), the draws up to the end of that call are the replay's own
+        (see ``_drawn_again``): the replay gives that call the same generator (the global one
+        looked up again, or the object it traced with)."""
         if not self.paused:
-            self.draw_starts[id(generator)] = _Outside.state(generator)
+            self.draw_starts[id(generator)] = (generator, _Outside.state(generator),
+                                               _replayed_frame(sys._getframe(2)))
 
-    def _drawn_again(self, values) -> None:
-        """The generators among ``values`` (a replayed call's arguments) drew, since the
-        library took them, draws a replay makes again: noted as such."""
-        for value in values:
-            if isinstance(value, np.random.Generator) and id(value) in self.draw_starts:
-                self.outside.replayed_draws(value, self.draw_starts.pop(id(value)))
+    def seeded_generator(self, generator) -> None:
+        """The library made ``generator`` from a seed (``_rng(0)``): a replay can make it again."""
+        if not self.paused:
+            self.seeded.add(id(generator))
+            self.kept.append(generator)  # (its id stays its own)
+
+    def _drawn_again(self) -> None:
+        """The replayed call being recorded (a primitive's forward, a constructor: the caller's
+        frame, still running) drew, since it took them, draws a replay makes again: noted as such."""
+        running, frame = set(), sys._getframe(2)
+        while frame is not None:
+            running.add(id(frame))
+            frame = frame.f_back
+        for key, (generator, start, taker) in list(self.draw_starts.items()):
+            if taker is not None and id(taker) in running:
+                del self.draw_starts[key]
+                self.outside.replayed_draws(generator, start)
 
     def forward(self, cls, ctx, inputs, arrays, params, result) -> None:
         if self.paused:
             return
         if self.draw_starts:
-            self._drawn_again([*inputs, *params.values()])
+            self._drawn_again()
         operands = [self.operand(x) if isinstance(x, Tensor) else self.operand(a) for x, a in zip(inputs, arrays)]
         operands += [f"{k}={self.operand(v)}" for k, v in params.items()]
         kind, node = self.constant(cls, cls.__name__), self._new(cls.__name__.lower())
@@ -708,7 +767,7 @@ class _Recorder:
             return self.operand(value) if isinstance(value, np.ndarray) else self.constant(value)
 
         if self.draw_starts:
-            self._drawn_again([*args, *kwargs.values()])
+            self._drawn_again()
         operands = [expression(a) for a in args] + [f"{k}={expression(v)}" for k, v in kwargs.items()]
         out = self._bind(tensor.data, self._new("v"))
         self.lines.append(f"{out} = {self.constant(function, function.__name__)}({', '.join(operands)}).data")
@@ -852,16 +911,32 @@ class _Recorder:
                      f"{held}.__dict__.get('_optimizer_step_post_hooks'): raise _Retrace")
             if check not in self.checks:
                 self.checks.append(check)
+        name = method.__name__
+        if isinstance(getattr(owner, "__dict__", None), dict) and hasattr(type(owner), name):
+            # The replay calls the class's method; one assigned on the instance since (opt.step = wrapper,
+            # as a gradient scaler or a logger installs it) is what eager calls: traced anew.
+            own = _own_method(owner, name)
+            check = (f"if {self.constant(_own_method, '_own_method')}({self._held(owner)}, {name!r}) is not "
+                     f"{'None' if own is None else self._held(own)}: raise _Retrace")
+            if check not in self.checks:
+                self.checks.append(check)
         operands = [self.constant(owner, kind.lower()), *(self._argument(a) for a in args)]
         operands += [f"{k}={self._argument(v)}" for k, v in kwargs.items()]
         call = f"{self.constant(method, f'{kind}_{method.__name__}')}({', '.join(operands)})"
         if self.outside.optimizer_changed():  # (before the call: the function's own code changed it)
             self.cannot_replay(_OPTIONS_CHANGED)
+        # What the call draws from the global generator, or does to a generator it is called on
+        # (manual_seed, set_rng_state), a replay makes again.
+        generators = {id(g): g for g in (owner, _tensor_module._global_rng) if isinstance(g, np.random.Generator)}
+        starts = [(generator, _Outside.state(generator)) for generator in generators.values()]
         self.paused += 1
         try:
             result = method(owner, *args, **kwargs)
         finally:
             self.paused -= 1
+        for generator, start in starts:
+            if _Outside.state(generator) != start:
+                self.outside.replayed_draws(generator, start)
         self.outside.after_replayed_call(owner)
         if isinstance(result, Tensor):  # (clip_grad_norm_'s total norm): a replay's own, for what uses it
             self.lines.append(f"{self._bind(result.data, self._new('v'))} = {call}.data")
@@ -872,9 +947,12 @@ class _Recorder:
     def _argument(self, value) -> str:
         """An argument of a replayed call: a tensor the traced operations computed is the
         replay's own (e.g. a total norm passed on); anything else is fixed at tracing."""
-        if isinstance(value, Tensor) and self._computed(value):
-            return f"Tensor._wrap({self.operand(value)})"
-        return self.operand(value) if self._computed(value) else self.constant(value)
+        if not self._computed(value):
+            return self.constant(value)
+        # The callee may keep it (a scheduler's step(metric) appending it): its array leaves the
+        # replay, as a returned one does, so no later call may write into it (see _give_buffers).
+        self.passed_on += [a for a in _arrays_in(value) if id(a) in self.var_of]
+        return f"Tensor._wrap({self.operand(value)})" if isinstance(value, Tensor) else self.operand(value)
 
     # -- the replay ----------------------------------------------------------------------
     def finish(self, result) -> _Replay | None:
@@ -912,7 +990,7 @@ class _Recorder:
         if mode.grad_enabled is not self.grad_mode_at_start:  # mg.set_grad_enabled(...) called on its own
             self.names["grad_mode"] = mode
             self.lines.append(f"grad_mode.grad_enabled = {mode.grad_enabled!r}")
-        body = [*variable_checks, *module_checks, *self.checks, *alias_checks, *self.lines, release,
+        body = [*variable_checks, *module_checks, *self.checks, *alias_checks, *self.remade, *self.lines, release,
                 *self.wrap_lines, f"return {returned}"]
         body = [line for line in body if line != "pass"]  # (the places of lines a replay does without)
         source = (
@@ -1176,8 +1254,10 @@ class _Recorder:
     def _give_buffers(self, result) -> None:
         """Give primitives the memory for their outputs, reused at every call
         (``node._out = empty(shape, dtype)`` when the node is made), for outputs that
-        nothing outside the replay sees: not returned, not a leaf's .grad, not a view of either."""
-        escaping = [*_arrays_in(result), *(leaf._grad for leaf in self.leaves.values() if leaf._grad is not None)]
+        nothing outside the replay sees: not returned, not a leaf's .grad, not handed to a replayed
+        call, not a view of any of them."""
+        escaping = [*_arrays_in(result), *(leaf._grad for leaf in self.leaves.values() if leaf._grad is not None),
+                    *self.passed_on]
         for node, array in self.outputs:
             # (C-ordered only: NumPy gave the traced output the layout its inputs suggested,
             # and a replay must compute in that layout, and copy where tracing copied)
@@ -1322,6 +1402,102 @@ def _recheck(tensor, shape, strides, dtype, requires_grad, seen: list) -> None:
     if not fits or tensor.requires_grad is not requires_grad or (requires_grad and tensor._hooks):
         raise _Retrace
     seen[0] = data
+
+
+def _own_method(owner, name: str):
+    """What ``owner`` itself holds under ``name`` over its class's method (``opt.step =
+    wrapper``), or None. (An optimizer's ``_WatchedStep`` is the class's method, watched.)"""
+    own = owner.__dict__.get(name)
+    return None if isinstance(own, _watched_step()) else own
+
+
+@functools.cache
+def _watched_step() -> type:
+    from microgradnp.optim.optimizer import _WatchedStep
+
+    return _WatchedStep
+
+
+def _replayed_frame(frame):
+    """The innermost frame, from ``frame`` up to the traced call, of a call a replay makes
+    again (``Function.apply``, running a primitive's forward; a constructor such as
+    ``mg.randn``), or None."""
+    replayed, boundary = _replayed_codes()
+    while frame is not None and frame.f_code is not boundary:
+        if frame.f_code in replayed:
+            return frame
+        frame = frame.f_back
+    return None
+
+
+@functools.cache
+def _replayed_codes() -> tuple:
+    from microgradnp.autograd.function import Function
+
+    # (every constructor is _constructor's one inner function, so they share its code)
+    constructor = _tensor_module._constructor(lambda: None).__code__
+    return frozenset({Function.apply.__func__.__code__, constructor}), Compiled._trace.__code__
+
+
+def _generator_at(kind, state: dict) -> np.random.Generator:
+    """A new NumPy generator of bit generator ``kind``, in ``state``."""
+    bits = kind(0)  # (any seed: the state replaces it)
+    bits.state = state
+    return np.random.Generator(bits)
+
+
+def _held_only_by(value, own: set) -> bool:
+    """Whether nothing holds ``value`` but the objects whose ids are in ``own`` (the trace's
+    bookkeeping) and what only they hold in turn, a few holders deep (a dropout layer made
+    in the function, held by the trace's list of the modules it called): an object the
+    traced call made and dropped. Unsure (many holders, deep ones, a Python module's
+    globals), it says False."""
+    import gc
+
+    ignored, frame = set(own), sys._getframe()
+    while frame is not None:  # (the frames running now: the trace's and its caller's)
+        ignored.add(id(frame))
+        frame = frame.f_back
+    level, seen = [value], {id(value)}
+    for _ in range(_HOLDER_LEVELS):
+        ignored.add(id(level))
+        holders = [h for h in gc.get_referrers(*level) if id(h) not in ignored and id(h) not in seen]
+        if not holders:
+            return True
+        if len(holders) > _HOLDERS_FOLLOWED or any(isinstance(h, types.ModuleType) for h in holders):
+            return False
+        seen.update(map(id, holders))
+        level = holders
+    return False
+
+
+_HOLDER_LEVELS, _HOLDERS_FOLLOWED = 6, 32
+
+
+def _unread_arguments(fn, arguments) -> set[int]:
+    """The ids of the arrays passed (``arguments``: args and kwargs) for parameters of ``fn``
+    that its code never reads (an unused ``sample_weight``): no NumPy code of the function
+    can have turned them into constants."""
+    import inspect
+
+    function, _ = _unwrapped(fn)
+    code = getattr(function, "__code__", None)
+    if code is None or not isinstance(fn, types.FunctionType | types.MethodType | functools.partial):
+        return set()  # (a module or callable object: its signature is not its code's)
+    if {"locals", "vars", "eval", "exec"} & set(code.co_names):
+        return set()  # (code that can read any variable by name)
+    try:
+        bound = inspect.signature(fn).bind(*arguments[0], **arguments[1])
+    except (TypeError, ValueError):
+        return set()
+    read = set(code.co_cellvars)  # (a variable an inner function reads)
+    for instruction in dis.get_instructions(code):
+        if instruction.opname.startswith("LOAD_"):
+            argval = instruction.argval
+            read.update(argval if isinstance(argval, tuple) else (argval,))
+    arrays = {name: {id(a) for a in _items(value) if type(a) is np.ndarray} for name, value in bound.arguments.items()}
+    unread = set().union(*(ids for name, ids in arrays.items() if name not in read))
+    return unread.difference(*(ids for name, ids in arrays.items() if name in read))  # (f(y, y): one read)
 
 
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdlib", "purelib", "platlib")})
@@ -1485,6 +1661,7 @@ class _Outside:
             with contextlib.suppress(ValueError):  # (a cell not yet filled)
                 found.append(cell.cell_contents)
         self.add(found)
+        self.at_start = set(self.generators)  # (the ones there before the call; later ones may be its own)
         for value in _items(arguments):  # (array arguments too: a replay reads them, it does not write them)
             if type(value) is np.ndarray and id(value) not in self.arrays:
                 self.arrays[id(value)] = (value, _digest(value))
@@ -1503,8 +1680,13 @@ class _Outside:
 
     def replayed_draws(self, generator, start: bytes) -> None:
         """``generator`` went from state ``start`` to its present one inside a call a replay
-        makes again with it (dropout's mask, ``mg.randn(rng=g)``): draws a replay makes too."""
+        makes again with it (dropout's mask, ``mg.randn(rng=g)``): draws a replay makes too.
+        One not noted before is watched from there on (any later draw must be a replayed one),
+        but for the global generator, which the library's own code also draws from once, to set
+        up a lazy module (see add)."""
         self.replayed.setdefault(id(generator), []).append((start, self.state(generator)))
+        if generator is not _tensor_module._global_rng:
+            self.generators.setdefault(id(generator), (generator, start, True))
 
     def _redrawn(self, generator, state: bytes) -> bool:
         """Whether every draw from ``generator`` since it was noted in ``state`` was one a
@@ -1533,7 +1715,10 @@ class _Outside:
             seen.add(id(value))
             budget -= 1
             if isinstance(value, np.random.Generator | np.random.RandomState):
-                if id(value) not in self.generators:
+                # (The global generator held by a module, a layer drawing from it: the library's; its draws
+                # are replayed calls or made once, as eager makes them, to set up a lazy module. Only the
+                # user's own code reaching it, which may draw from it in NumPy, has it watched.)
+                if id(value) not in self.generators and not (owned and value is _tensor_module._global_rng):
                     self.generators[id(value)] = (value, self.state(value), owned)
                 continue
             if isinstance(getattr(value, "param_groups", None), list) and contents and id(value) not in self.optimizers:

@@ -32,7 +32,7 @@ from microgradnp.nn.conv import MaxPool1d as _MaxPoolLayer
 from microgradnp.nn.conv import _Pool1d
 from microgradnp.nn.extra_losses import _tensor, eager_only
 from microgradnp.nn.init import default_layer_init_, ones_, uniform_
-from microgradnp.nn.layers import Softmax
+from microgradnp.nn.layers import Softmax, _layer_rng
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.normalization import (
     BatchNorm1d,
@@ -978,7 +978,7 @@ class RReLU(Module):
         if lower > upper:
             raise InvalidArgumentError(f"RReLU: lower ({lower}) must be at most upper ({upper})")
         self.lower, self.upper, self.inplace = lower, upper, inplace
-        self.rng = _rng(rng)
+        self.rng = _layer_rng(rng)
 
     def forward(self, x):
         return rrelu(x, self.lower, self.upper, self.training, self.inplace, rng=self.rng)
@@ -1092,7 +1092,7 @@ class _DropoutNd(Module):
         super().__init__()
         _check_p(p, type(self).__name__)
         self.p, self.inplace = p, inplace
-        self.rng = _rng(rng)
+        self.rng = _layer_rng(rng)
 
     def forward(self, x):
         return type(self)._function(x, self.p, self.training, self.inplace, rng=self.rng)

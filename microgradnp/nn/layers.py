@@ -493,6 +493,13 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
+def _layer_rng(rng) -> np.random.Generator | None:
+    """The generator a random layer (dropout, RReLU) keeps: its own for a seed or a generator
+    given, else None, the global generator looked up at each call, so that copies of the layer
+    (deepcopy, pickle) draw from it too, as PyTorch's, and mg.manual_seed seeds them all."""
+    return None if rng is None else _rng(rng)
+
+
 class Dropout(Module):
     """Zero elements with probability ``p`` while training (scaling the rest by 1/(1-p));
     the identity in ``eval()`` mode. ``inplace=True`` writes the result into the input, as
@@ -503,7 +510,7 @@ class Dropout(Module):
         if not 0 <= p <= 1:
             raise InvalidArgumentError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p, self.inplace = p, inplace
-        self.rng = _rng(rng)
+        self.rng = _layer_rng(rng)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, self.inplace, rng=self.rng)
