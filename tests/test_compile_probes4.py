@@ -209,3 +209,23 @@ def test_an_array_argument_the_function_never_reads_replays():
             X, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 1))
             assert step(m1, o1, X, y, np.ones(4)).item() == compiled(m2, o2, X, y, np.ones(4)).item()
     assert _replays_cleanly(compiled) and np.array_equal(m1.weight.data, m2.weight.data)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.5),
+    lambda: nn.GRU(8, 4, num_layers=2, dropout=0.5),
+    lambda: nn.MultiheadAttention(8, 2, dropout=0.5),
+], ids=["transformer-layer", "gru", "attention"])
+def test_copies_of_attention_and_recurrent_layers_draw_from_the_global_generator(make):
+    import copy
+    import pickle
+
+    x = mg.ones((3, 2, 8))
+    model = make()
+    outputs = []
+    for module in (model, copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        mg.manual_seed(0)
+        out = module(x, x, x) if isinstance(module, nn.MultiheadAttention) else module(x)
+        outputs.append((out[0] if isinstance(out, tuple) else out).data)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[0], outputs[2])

@@ -28,6 +28,7 @@ from microgradnp.device import check_device
 from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn.init import uniform_
+from microgradnp.nn.layers import _layer_rng
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.rnn_utils import PackedSequence
 from microgradnp.ops.activations import ReLU as ReLUOp
@@ -128,7 +129,7 @@ def _functional_layers(mode: str, input, hx: tuple, params, has_biases: bool, nu
                          bidirectional, proj_size, rng=0)
     layers._given_weights = [tuple(g) if has_biases else (g[0], g[1], None, None, *g[2:]) for g in groups]
     layers.train(bool(train))
-    layers.rng = _rng(None)  # (dropout draws from the global generator, as F.dropout's)
+    layers.rng = None  # (dropout draws from the global generator, as F.dropout's)
     return layers._forward(input, hx)
 
 
@@ -431,7 +432,7 @@ class RNNBase(Module):
                 f"and hidden_size={hidden_size}")
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.dropout = float(dropout)
-        self.rng = _rng(rng)
+        self.rng = _layer_rng(rng)  # (None: the global generator, looked up at each call)
         dtype = dtype or get_default_dtype()
         rows = _GATES[mode] * hidden_size
         real_hidden = proj_size or hidden_size

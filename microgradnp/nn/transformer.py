@@ -21,7 +21,7 @@ from microgradnp.errors import InvalidArgumentError
 from microgradnp.nn import functional as F
 from microgradnp.nn import init
 from microgradnp.nn.containers import ModuleList
-from microgradnp.nn.layers import GELU, Dropout, Linear, ReLU
+from microgradnp.nn.layers import GELU, Dropout, Linear, ReLU, _layer_rng
 from microgradnp.nn.module import Module, Parameter
 from microgradnp.nn.normalization import LayerNorm
 from microgradnp.ops.linalg import linear
@@ -444,7 +444,8 @@ class MultiheadAttention(Module):
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         self.head_dim = embed_dim // num_heads
         self.batch_first, self.add_zero_attn = batch_first, add_zero_attn
-        self.rng = rng = _rng(rng)
+        self.rng = _layer_rng(rng)  # (None: the global generator, looked up at each call)
+        rng = _rng(rng)
         dtype = dtype or get_default_dtype()
 
         def empty(*shape):
@@ -547,7 +548,7 @@ class _FeedForwardLayer(Module):
                  norm_first: bool = False, bias: bool = True, dtype=None, rng=None):
         super().__init__()
         norms = self._blocks
-        rng = _rng(rng)
+        rng = _rng(rng) if rng is not None else None  # (one generator from a seed, for every sub-layer)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             dtype=dtype, rng=rng)
         if norms == 3:
@@ -795,7 +796,7 @@ class Transformer(Module):
                  layer_norm_eps: float = 1e-5, batch_first: bool = False, norm_first: bool = False,
                  bias: bool = True, dtype=None, rng=None):
         super().__init__()
-        rng = _rng(rng)
+        rng = _rng(rng) if rng is not None else None  # (one generator from a seed, for every sub-layer)
         options = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
                        layer_norm_eps=layer_norm_eps, batch_first=batch_first, norm_first=norm_first, bias=bias,
                        dtype=dtype, rng=rng)
