@@ -229,3 +229,35 @@ def test_copies_of_attention_and_recurrent_layers_draw_from_the_global_generator
         outputs.append((out[0] if isinstance(out, tuple) else out).data)
     np.testing.assert_array_equal(outputs[0], outputs[1])
     np.testing.assert_array_equal(outputs[0], outputs[2])
+
+
+def test_another_threads_draws_from_pythons_global_generator_are_none_of_the_trace():
+    # (Dask's event loop draws from Python's random while a worker traces a training step)
+    import random
+    import threading
+    import time
+    import warnings
+
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+            time.sleep(0)
+
+    w = mg.tensor([1.0, 2.0])
+    drawing = threading.Thread(target=draw, daemon=True)
+    drawing.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no "runs eagerly" warning)
+            step = mg.compile(lambda: (w * 3).sum())
+            for _ in range(3):
+                step()
+        assert step.traces == 1
+        own = mg.compile(lambda: w * random.random())  # this thread's own draw still runs it eagerly
+        with pytest.warns(UserWarning, match="Python's random module"):
+            own()
+    finally:
+        stop.set()
+        drawing.join()

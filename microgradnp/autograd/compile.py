@@ -340,6 +340,7 @@ class _tracing:
         self.profiling = sys.getprofile() is None
         if self.profiling:
             sys.setprofile(self.recorder.called)
+            self.recorder.outside.profiled = True  # (it sees this thread's draws from the global generators)
 
     def __exit__(self, *exc):
         global _traces_running
@@ -864,7 +865,10 @@ class _Recorder:
     def called(self, frame, event, arg) -> None:
         """The trace's profiler: notes each function of the user's code that runs (not inside
         a replayed call, such as a custom optimizer's step: a replay makes that call again)."""
-        if event == "call" and not self.paused:
+        if event == "c_call":
+            if not self.paused and getattr(arg, "__self__", None) is self.outside.random._inst:
+                self.outside.drew_here = True
+        elif event == "call" and not self.paused:
             code = frame.f_code
             if code not in self.helpers and _is_user_code(code.co_filename) and not str(
                     frame.f_globals.get("__name__")).startswith("namedtuple_"):  # (a namedtuple's generated __new__)
@@ -1651,6 +1655,11 @@ class _Outside:
         # id -> [an optimizer, its options as the replayed calls (its step, a scheduler's) last left them]
         self.optimizers: dict[int, list] = {}
         self.global_states = self._global_states()
+        # Whether this thread drew from Python's global generator while tracing: the trace's
+        # profiler sees its calls (another thread's draws, Dask's event loop say, move the global
+        # state too but are none of the traced function's). NumPy's global functions are
+        # Cython's, which a profiler does not see: any change of its state counts.
+        self.drew_here = self.profiled = False
         fn, bound = _unwrapped(fn)
         found = [*bound, *_objects_in(arguments), *(getattr(fn, "__defaults__", None) or ()),
                  *(getattr(fn, "__kwdefaults__", None) or {}).values()]
@@ -1748,7 +1757,10 @@ class _Outside:
         """What drew random numbers since the generators were noted, or None."""
         moved = [owned for generator, state, owned in self.generators.values()
                  if self.state(generator) != state and not self._redrawn(generator, state)]
-        if self._global_states() != self.global_states or not all(moved):
+        drew_here = self.drew_here or not self.profiled  # (read first: reading the states below is a call too)
+        numpy_state, python_state = self._global_states()
+        drew_globally = numpy_state != self.global_states[0] or (drew_here and python_state != self.global_states[1])
+        if drew_globally or not all(moved):
             return ("random numbers drawn with NumPy (np.random, a Generator) or Python's random module (draw "
                     "them with mg.randn, mg.rand or mg.randint, from your generator with rng=g if you like, which "
                     "a replay draws anew, or pass them in as an argument)")
