@@ -96,23 +96,19 @@ def _run(case, lib):
     return [_array(out), *grads]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
-def test_matches_finite_differences(case):
-    _, grad_a, grad_b = _run(case, "mg")
+def _assert_finite_differences(program, a0=A, b0=B, rtol=1e-6):
+    """``program(a, b)``'s gradients of sum(out ** 2) as central finite differences give them."""
+    a, b = mg.tensor(a0, requires_grad=True), mg.tensor(b0, requires_grad=True)
+    out = program(a, b)
+    (out * out).sum().backward()
 
-    def squares(a, b):
+    def squares(a_values, b_values):
         with mg.no_grad():
-            return case("mg", mg.tensor(a), mg.tensor(b)).data ** 2
+            return program(mg.tensor(a_values), mg.tensor(b_values)).data ** 2
 
-    np.testing.assert_allclose(grad_a, numeric_grad(squares, [A, B], 0), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(grad_b, numeric_grad(squares, [A, B], 1), rtol=1e-6, atol=1e-8)
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
-def test_matches_pytorch(case):
-    pytest.importorskip("torch")
-    for ours, theirs in zip(_run(case, "mg"), _run(case, "torch")):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    for leaf, index in ((a, 0), (b, 1)):
+        grad = np.zeros(leaf.shape) if leaf.grad is None else leaf.grad
+        np.testing.assert_allclose(grad, numeric_grad(squares, [a0, b0], index), rtol=rtol, atol=rtol / 100)
 
 
 def test_a_use_the_value_does_not_come_from_is_refused():
@@ -200,19 +196,7 @@ def test_random_row_writes_match_finite_differences(writes):
                 x[[i]] += x[j] * 0.5 + b[k]
         return x
 
-    a0 = np.linspace(-1, 1, 8).reshape(4, 2)
-    b0 = np.array([0.5, -1.5, 2.0])
-    a, b = mg.tensor(a0, requires_grad=True), mg.tensor(b0, requires_grad=True)
-    out = program(a, b)
-    (out * out).sum().backward()
-
-    def squares(a_values, b_values):
-        with mg.no_grad():
-            return program(mg.tensor(a_values), mg.tensor(b_values)).data ** 2
-
-    grad_b = np.zeros(3) if b.grad is None else b.grad
-    np.testing.assert_allclose(a.grad, numeric_grad(squares, [a0, b0], 0), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(grad_b, numeric_grad(squares, [a0, b0], 1), rtol=1e-5, atol=1e-7)
+    _assert_finite_differences(program, np.linspace(-1, 1, 8).reshape(4, 2), np.array([0.5, -1.5, 2.0]), 1e-5)
 
 
 # -- writes through a view of a tensor that is held (z[:, 0] += b, z[0].mul_(w)) ----------------
@@ -282,25 +266,6 @@ VIEW_CASES = [column_add, two_columns, held_view_twice, method_on_row, through_t
               clamp_exp_fill_copy, base_written_after_its_view]
 
 
-@pytest.mark.parametrize("case", VIEW_CASES, ids=lambda c: c.__name__)
-def test_writes_through_views_match_finite_differences(case):
-    _, grad_a, grad_b = _run(case, "mg")
-
-    def squares(a, b):
-        with mg.no_grad():
-            return case("mg", mg.tensor(a), mg.tensor(b)).data ** 2
-
-    np.testing.assert_allclose(grad_a, numeric_grad(squares, [A, B], 0), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(grad_b, numeric_grad(squares, [A, B], 1), rtol=1e-6, atol=1e-8)
-
-
-@pytest.mark.parametrize("case", VIEW_CASES, ids=lambda c: c.__name__)
-def test_writes_through_views_match_pytorch(case):
-    pytest.importorskip("torch")
-    for ours, theirs in zip(_run(case, "mg"), _run(case, "torch")):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
-
-
 def test_a_write_through_a_view_of_an_output_its_operation_saved_raises_at_backward():
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         _run(view_of_an_output_that_saved_it, "mg")
@@ -362,17 +327,7 @@ def test_random_writes_through_views_match_finite_differences(writes):
             del view
         return x
 
-    a, b = mg.tensor(A, requires_grad=True), mg.tensor(B, requires_grad=True)
-    out = program(a, b)
-    (out * out).sum().backward()
-
-    def squares(a_values, b_values):
-        with mg.no_grad():
-            return program(mg.tensor(a_values), mg.tensor(b_values)).data ** 2
-
-    grad_b = np.zeros(2) if b.grad is None else b.grad
-    np.testing.assert_allclose(a.grad, numeric_grad(squares, [A, B], 0), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(grad_b, numeric_grad(squares, [A, B], 1), rtol=1e-5, atol=1e-7)
+    _assert_finite_differences(program, rtol=1e-5)
 
 
 def view_written_into_its_tensor(lib, a, b):
@@ -389,22 +344,6 @@ def view_used_by_the_value(lib, a, b):
     v += b[0]
     x[1] = v * 2 + b[1]  # (the product used v before the write: it keeps v's values then)
     return x * v.sum()
-
-
-@pytest.mark.parametrize("case", [view_written_into_its_tensor, view_used_by_the_value], ids=lambda c: c.__name__)
-def test_a_view_written_through_and_then_into_its_tensor(case):
-    _, grad_a, grad_b = _run(case, "mg")
-
-    def squares(a, b):
-        with mg.no_grad():
-            return case("mg", mg.tensor(a), mg.tensor(b)).data ** 2
-
-    np.testing.assert_allclose(grad_a, numeric_grad(squares, [A, B], 0), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(grad_b, numeric_grad(squares, [A, B], 1), rtol=1e-6, atol=1e-8)
-    torch = pytest.importorskip("torch")
-    for ours, theirs in zip(_run(case, "mg"), _run(case, "torch")):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
-    assert torch
 
 
 # -- a value that requires grad written through a view of a plain tensor (buffer[0] += x) -----
@@ -443,22 +382,6 @@ def buffer_methods(lib, a, b):
 BUFFER_CASES = [buffer_row, buffer_columns, buffer_row_held, buffer_methods]
 
 
-@pytest.mark.parametrize("case", BUFFER_CASES, ids=lambda c: c.__name__)
-def test_writes_through_views_of_a_plain_buffer(case):
-    _, grad_a, grad_b = _run(case, "mg")
-
-    def squares(a, b):
-        with mg.no_grad():
-            return case("mg", mg.tensor(a), mg.tensor(b)).data ** 2
-
-    np.testing.assert_allclose(grad_a, numeric_grad(squares, [A, B], 0), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(grad_b, numeric_grad(squares, [A, B], 1), rtol=1e-6, atol=1e-8)
-    torch = pytest.importorskip("torch")
-    for ours, theirs in zip(_run(case, "mg"), _run(case, "torch")):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
-    assert torch
-
-
 def test_a_plain_view_taken_before_its_tensor_joined_the_graph_keeps_that_graph():
     # row is taken while buffer is plain; buffer[0] = ... puts graph values in row's memory.
     # Written through, row's values must keep their dependence on a (PyTorch refuses here).
@@ -469,15 +392,7 @@ def test_a_plain_view_taken_before_its_tensor_joined_the_graph_keeps_that_graph(
         row += b[0]
         return buffer
 
-    a, b = mg.tensor(A, requires_grad=True), mg.tensor(B, requires_grad=True)
-    (program(a, b) ** 2).sum().backward()
-
-    def squares(a_values, b_values):
-        with mg.no_grad():
-            return program(mg.tensor(a_values), mg.tensor(b_values)).data ** 2
-
-    np.testing.assert_allclose(a.grad, numeric_grad(squares, [A, B], 0), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(b.grad, numeric_grad(squares, [A, B], 1), rtol=1e-6, atol=1e-8)
+    _assert_finite_differences(program)
 
 
 def test_a_view_taken_under_no_grad_of_a_tensor_that_requires_grad_refuses_a_recorded_write():
@@ -499,3 +414,18 @@ def test_pickles_keep_no_bookkeeping_of_views():
     buffer = mg.zeros((3, 1000))
     row = buffer[0]
     assert len(pickle.dumps(row)) < len(pickle.dumps(buffer))  # (the row alone, not the tensor it views)
+
+
+ALL_CASES = [*CASES, *VIEW_CASES, view_written_into_its_tensor, view_used_by_the_value, *BUFFER_CASES]
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.__name__)
+def test_matches_finite_differences(case):
+    _assert_finite_differences(lambda a, b: case("mg", a, b))
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.__name__)
+def test_matches_pytorch(case):
+    pytest.importorskip("torch")
+    for ours, theirs in zip(_run(case, "mg"), _run(case, "torch")):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
