@@ -1380,18 +1380,50 @@ class Bilinear(Module):
 
 
 # == parameter containers ========================================================================
-def _as_parameter(value, container: str) -> Parameter:
-    if isinstance(value, Parameter):
-        return value
-    if isinstance(value, Tensor | np.ndarray):
-        return Parameter(_data(value))
-    raise TypeError(f"{container} holds Parameters (Tensors and arrays are wrapped into one), got "
-                    f"{type(value).__name__}")
+class _ParameterContainer(Module):
+    """What ParameterList and ParameterDict share, as PyTorch's: Tensors and arrays stored in
+    them become Parameters (registered, so ``parameters()`` and ``state_dict`` see them);
+    anything else (a number, a string, a module's setting) is kept as it is, in its place,
+    and is not a parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self._others: dict = {}  # name -> a stored value that is no Tensor (not registered)
+        self._order: list[str] = []  # every name, in insertion order
+
+    def _store(self, name: str, value) -> None:
+        if isinstance(value, Tensor | np.ndarray):
+            self._others.pop(name, None)
+            self.register_parameter(name, value if isinstance(value, Parameter) else Parameter(_data(value)))
+        else:
+            if name in self._parameters:
+                delattr(self, name)
+            self._others[name] = value
+        if name not in self._order:
+            self._order.append(name)
+
+    def _stored(self, name: str):
+        return self._parameters[name] if name in self._parameters else self._others[name]
+
+    def _forget(self, name: str) -> None:
+        if name in self._parameters:
+            delattr(self, name)
+        else:
+            del self._others[name]
+        self._order.remove(name)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def extra_repr(self) -> str:
+        # (the other values as PyTorch shows them; the parameters' shapes follow, as every module's)
+        return "\n".join(f"({name}): Object of type: {type(value).__name__}" for name, value in self._others.items())
 
 
-class ParameterList(Module):
+class ParameterList(_ParameterContainer):
     """Parameters in a list, registered under their positions ("0", "1", ...), as
-    ``torch.nn.ParameterList``: Tensors and arrays added to it become Parameters."""
+    ``torch.nn.ParameterList``: Tensors and arrays added to it become Parameters, other
+    values are kept as they are."""
 
     def __init__(self, values: Iterable | None = None):
         super().__init__()
@@ -1402,119 +1434,118 @@ class ParameterList(Module):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return type(self)(list(self._parameters.values())[index])
-        return self._parameters[self._absolute(index)]
+            return type(self)([self._stored(str(i)) for i in range(len(self))[index]])
+        return self._stored(self._absolute(index))
 
     def __setitem__(self, index, value) -> None:
-        self.register_parameter(self._absolute(index), _as_parameter(value, "ParameterList"))
+        self._store(self._absolute(index), value)
 
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[Parameter]:
-        return iter(self._parameters.values())
+    def __iter__(self) -> Iterator:
+        return iter([self._stored(str(i)) for i in range(len(self))])
 
     def __iadd__(self, values: Iterable) -> ParameterList:
         return self.extend(values)
 
     def append(self, value) -> ParameterList:
-        """Add ``value`` (a Parameter, or a Tensor/array made one) at the end; returns self."""
-        self.register_parameter(str(len(self)), _as_parameter(value, "ParameterList"))
+        """Add ``value`` (a Parameter, or a Tensor/array made one, or any other value) at the
+        end; returns self."""
+        self._store(str(len(self)), value)
         return self
 
     def extend(self, values: Iterable) -> ParameterList:
         """Add every entry of ``values`` at the end; returns self.
 
         Raises:
-            TypeError: ``values`` is not iterable, or holds something that is not a Tensor or array.
+            TypeError: ``values`` is not iterable.
         """
-        if not isinstance(values, Iterable) or isinstance(values, Tensor | np.ndarray):
+        if not isinstance(values, Iterable) or isinstance(values, Tensor | np.ndarray | str):
             raise TypeError(f"ParameterList.extend should be called with an iterable, but got {type(values).__name__}")
         for value in list(values):
             self.append(value)
         return self
 
 
-class ParameterDict(Module):
+class ParameterDict(_ParameterContainer):
     """Parameters by name, registered under their keys, as ``torch.nn.ParameterDict``: an
     ordered mapping (``[]``, ``in``, ``keys items values get pop update clear``); Tensors and
-    arrays stored in it become Parameters."""
+    arrays stored in it become Parameters, other values are kept as they are."""
 
     def __init__(self, parameters: Mapping | Iterable | None = None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
+    def __getitem__(self, key: str):
+        if key not in self._order:
+            raise KeyError(key)
+        return self._stored(key)
 
     def __setitem__(self, key: str, value) -> None:
-        self.register_parameter(key, _as_parameter(value, "ParameterDict"))
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys are strings (attribute names), got {type(key).__name__}")
+        self._store(key, value)
 
     def __delitem__(self, key: str) -> None:
-        if key not in self._parameters:
+        if key not in self._order:
             raise KeyError(key)
-        delattr(self, key)
-
-    def __len__(self) -> int:
-        return len(self._parameters)
+        self._forget(key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
+        return iter(list(self._order))
 
     def __contains__(self, key) -> bool:
-        return key in self._parameters
+        return key in self._order
 
     def keys(self):
         """The names, in insertion order."""
-        return self._parameters.keys()
+        return dict.fromkeys(self._order).keys()
 
     def items(self):
-        """``(name, parameter)`` pairs, in insertion order."""
-        return self._parameters.items()
+        """``(name, value)`` pairs, in insertion order."""
+        return {key: self._stored(key) for key in self._order}.items()
 
     def values(self):
-        """The parameters, in insertion order."""
-        return self._parameters.values()
+        """The values (parameters, and what else was stored), in insertion order."""
+        return {key: self._stored(key) for key in self._order}.values()
 
     def get(self, key: str, default=None):
-        """The parameter ``key``, or ``default``."""
-        return self._parameters.get(key, default)
+        """The value ``key``, or ``default``."""
+        return self._stored(key) if key in self._order else default
 
-    def pop(self, key: str) -> Parameter:
-        """Remove the entry ``key`` and return its parameter (KeyError if missing)."""
+    def pop(self, key: str):
+        """Remove the entry ``key`` and return its value (KeyError if missing)."""
         value = self[key]
         del self[key]
         return value
 
     def clear(self) -> None:
         """Remove every entry."""
-        for key in list(self._parameters):
-            delattr(self, key)
+        for key in list(self._order):
+            self._forget(key)
 
-    def popitem(self) -> tuple[str, Parameter]:
-        """Remove the last entry and return ``(name, parameter)``."""
-        if not self._parameters:
+    def popitem(self) -> tuple:
+        """Remove the last entry and return ``(name, value)``."""
+        if not self._order:
             raise KeyError("popitem(): ParameterDict is empty")
-        key = next(reversed(self._parameters))
+        key = self._order[-1]
         return key, self.pop(key)
 
-    def setdefault(self, key: str, default=None) -> Parameter:
-        """The parameter ``key``, first set to ``default`` if missing."""
-        if key not in self._parameters:
+    def setdefault(self, key: str, default=None):
+        """The value ``key``, first set to ``default`` if missing."""
+        if key not in self._order:
             self[key] = default
         return self[key]
 
     def copy(self) -> ParameterDict:
-        """A new ParameterDict holding the same Parameter objects."""
-        return ParameterDict(OrderedDict(self._parameters))
+        """A new ParameterDict holding the same Parameter objects (and other values)."""
+        return ParameterDict(OrderedDict(self.items()))
 
     def fromkeys(self, keys: Iterable[str], default=None) -> ParameterDict:
         """A new ParameterDict with ``keys``, each holding ``default``."""
         return ParameterDict((key, default) for key in keys)
 
     def __reversed__(self) -> Iterator[str]:
-        return reversed(list(self._parameters))
+        return reversed(list(self._order))
 
     def __or__(self, other: ParameterDict) -> ParameterDict:
         merged = self.copy()
