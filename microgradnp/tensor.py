@@ -599,7 +599,7 @@ class Tensor:
         steps = _ops.indexing.torch_steps(index)  # ints mixed with arrays: PyTorch's meaning, as t[index]
         if self._records(value):
             # (t[...] = t: the value is the old version, or the new node would take its own output)
-            region = self.data[index] if steps is None else self.data[steps[0]][steps[1]]  # (a copy: NumPy's
+            region = _region(self.data, index, steps)  # (a copy: NumPy's
             # advanced indexing shares no memory, and then every view of this tensor counts as overlapping)
             if _is_part_shown(value, self, region):  # z[0] += v ends so: z[0] = (z[0] after the write through it)
                 return None
@@ -763,7 +763,7 @@ class Tensor:
         if self._views_another_tensor():
             viewed = self._base_written_through(op, through_a_view)
             if viewed is not None:
-                return self._written_through(op, viewed, compute)
+                return self._written_through(op, viewed, compute, users)
         if not through_a_view and self._views_another_tensor():
             raise RuntimeError(
                 f"{op}: {describe(self)} is a view of another tensor (an index, a slice, a reshape); PyTorch "
@@ -858,13 +858,19 @@ class Tensor:
         views.append((weakref.ref(self), positions))
         base._views = views
 
-    def _written_through(self, op: str, viewed: list, compute) -> Tensor:
+    def _written_through(self, op: str, viewed: list, compute, users) -> Tensor:
         """``self``, a view of ``viewed[-1]`` (through the views ``viewed[:-1]``), replaced in
         place by ``compute(self)``, recorded as PyTorch records a write through a view: the
         base gets the new values at the positions of ``self`` (``base[positions] = value``,
         with the uses of the base the value comes from, the views down to it, re-routed to its
-        old version), and ``self`` and the views between become those parts of the new base."""
+        old version), and ``self`` and the views between become those parts of the new base.
+        ``users``: the operations that used ``self`` (``v[mask] *= s`` reads ``v[mask]`` first),
+        which take its old version."""
         base = viewed[-1]
+        if base.data.ndim == 0:  # (positions in a 0-d tensor are no index arrays)
+            raise RuntimeError(f"{op}: {describe(self)} is a view of a 0-d tensor ({describe(base)}), which "
+                               "microgradnp cannot record a write through; write into that tensor itself (z.add_(1), "
+                               "z.mul_(w))")
         chain = [self, *viewed[:-1]]  # each one's node takes the next one
         places = [_ops.indexing.positions_in(base.data, view.data) for view in chain]
         if any(positions is None for positions in places):
@@ -885,6 +891,9 @@ class Tensor:
         for i in range(len(chain) - 1):  # (the graph of the old views takes the old ones)
             node, below = chain[i]._node, chain[i + 1]
             node.inputs = tuple(olds[i + 1] if x is below else x for x in node.inputs)
+        for user in users:
+            user.inputs = tuple(olds[0] if x is self else x for x in user.inputs)
+        olds[0]._used, self._used = olds[0]._used + self._used, 0
         base._recorded_in_place(op, lambda before: _ops.indexing.placed(before, places[0], None, value),
                                 value=value, written=self.data)
         for view, positions in zip(chain, places):
@@ -1263,6 +1272,17 @@ def describe(tensor: Tensor) -> str:
     if tensor._node is not None:
         return f"the output{named} of {tensor._node.name} (shape {tensor.shape})"
     return f"the leaf tensor{named} of shape {tensor.shape}"
+
+
+def _region(data: np.ndarray, index, steps) -> np.ndarray:
+    """``data[index]`` (``steps``: the two steps of PyTorch's meaning of it), as a view where
+    basic indexing makes one: an int per axis gives a 0-d view, not NumPy's scalar copy."""
+    region = data[index] if steps is None else data[steps[0]][steps[1]]
+    if not isinstance(region, np.ndarray):
+        index = (*index, ...) if isinstance(index, tuple) else (index, ...)
+        region = data[index] if steps is None else data[steps[0]][(*steps[1], ...)
+                                                                   if isinstance(steps[1], tuple) else (steps[1], ...)]
+    return region
 
 
 def _is_part_shown(value, tensor: Tensor, region: np.ndarray) -> bool:

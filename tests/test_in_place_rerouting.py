@@ -416,7 +416,40 @@ def test_pickles_keep_no_bookkeeping_of_views():
     assert len(pickle.dumps(row)) < len(pickle.dumps(buffer))  # (the row alone, not the tensor it views)
 
 
-ALL_CASES = [*CASES, *VIEW_CASES, view_written_into_its_tensor, view_used_by_the_value, *BUFFER_CASES]
+def masked_through_a_held_view(lib, a, b):
+    x = a * 2
+    v = x[:]
+    v[v > 1] *= b[0]  # (reads v[v > 1] first: that use takes v's old version)
+    return x
+
+
+def element_through_a_held_view(lib, a, b):
+    x = a * 2
+    v = x[:]
+    v[-1, 1] *= b[1]  # (an int per axis: a 0-d view of v, written through, then set back)
+    return x + v.sum()
+
+
+ALL_CASES = [*CASES, *VIEW_CASES, view_written_into_its_tensor, view_used_by_the_value, *BUFFER_CASES,
+             masked_through_a_held_view, element_through_a_held_view]
+
+
+def test_a_masked_write_through_a_view_of_an_empty_tensor():
+    a, s = mg.tensor(np.zeros((0, 3)), requires_grad=True), mg.tensor(0.5, requires_grad=True)
+    u = a * 2
+    v = u[:]
+    v[mg.tensor(np.zeros((0, 3), bool)).bool()] *= s * 1
+    (u.sum() + s).backward(retain_graph=True)  # (a cycle in the graph would never end)
+    assert float(s.grad) == 1.0 and a.grad.shape == (0, 3)
+
+
+def test_a_write_through_a_view_of_a_0d_tensor_is_refused_before_writing():
+    s = mg.tensor(0.5, requires_grad=True)
+    z = s * 2 + 1
+    with pytest.raises(RuntimeError, match="view of a 0-d tensor"):
+        z[None].add_(1.0)
+    z.backward()
+    assert float(z) == 2.0 and float(s.grad) == 2.0
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.__name__)
