@@ -858,6 +858,19 @@ class Tensor:
         views.append((weakref.ref(self), positions))
         base._views = views
 
+    def _showing(self, view: np.ndarray) -> Tensor | None:
+        """A read-only tensor on ``view``, an array in this tensor's memory, that shows later
+        writes into this tensor as PyTorch's views do (``unfold``, ``as_strided``). In the graph
+        it is the part of this tensor it shows (a gather: ``_gathered_from``, pointed at the new
+        version at each write); None where its elements are not this tensor's one by one."""
+        shown = Tensor._wrap(view)
+        if self.requires_grad and _grad_mode.grad_enabled:
+            positions = _ops.indexing.positions_in(self.data, view)
+            if positions is None:
+                return None
+            shown._gathered_from(self, positions)
+        return shown
+
     def _written_through(self, op: str, viewed: list, compute, users) -> Tensor:
         """``self``, a view of ``viewed[-1]`` (through the views ``viewed[:-1]``), replaced in
         place by ``compute(self)``, recorded as PyTorch records a write through a view: the

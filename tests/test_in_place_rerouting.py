@@ -462,3 +462,24 @@ def test_matches_pytorch(case):
     pytest.importorskip("torch")
     for ours, theirs in zip(_run(case, "mg"), _run(case, "torch")):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("window", ["unfold", "as_strided"])
+def test_unfold_and_as_strided_show_later_writes_as_views(window):
+    def windows(lib, t):
+        return t.unfold(0, 2, 1) if window == "unfold" else t.as_strided((2, 2), (1, 1))
+
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (mg, torch):
+        plain = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)
+        shown = windows(lib, plain)
+        plain *= 2  # (a plain tensor: the windows show it)
+        a, s = lib.tensor(A[0], requires_grad=True), lib.tensor(3.0, requires_grad=True, dtype=lib.float64)
+        x = a * 2
+        later = windows(lib, x)
+        x.mul_(s)  # (not used yet: the windows become those of the new x)
+        (later * later).sum().backward()
+        results.append([_array(t) for t in (shown, later, a.grad, s.grad)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -138,6 +138,8 @@ def positions_in(base: np.ndarray, view: np.ndarray) -> tuple | None:
         return None
     order = np.argsort(base_offsets, axis=None)
     ordered = base_offsets.reshape(-1)[order]
+    if ordered.size > 1 and not np.all(ordered[1:] != ordered[:-1]):  # (elements of base sharing memory: expanded)
+        return None
     found = np.searchsorted(ordered, view_offsets).clip(0, ordered.size - 1)
     if not np.array_equal(ordered[found], view_offsets):
         return None

@@ -991,14 +991,24 @@ def unflatten(self, dim: int, sizes):
 def unfold(self, dimension: int, size: int, step: int):
     """The windows of ``size`` elements every ``step`` along ``dimension``, as
     ``Tensor.unfold``: that dimension becomes the window count, and a new last dimension
-    holds each window (a read-only copy here, not a view: an in-place write into it, which PyTorch
-    would make through into this tensor, raises; overlapping gradients add)."""
+    holds each window. A read-only view, as PyTorch's (which shows later writes into this
+    tensor; an in-place write into the windows, which PyTorch would make through into this
+    tensor, raises); overlapping gradients add."""
     axis = _axis(self, dimension) if self.ndim else 0
     length = self.shape[axis] if self.ndim else 1
     if step <= 0 or size < 0 or size > length:
         raise InvalidArgumentError(f"unfold: size {size} must be at most the length {length} of dimension {dimension} "
                          f"and step {step} positive")
     starts = np.arange(0, length - size + 1, step)
+    if self.ndim:
+        data = self.data
+        along = data.strides[axis]
+        live = np.lib.stride_tricks.as_strided(
+            data, (*data.shape[:axis], len(starts), *data.shape[axis + 1:], size),
+            (*data.strides[:axis], step * along, *data.strides[axis + 1:], along), writeable=False)
+        shown = self._showing(live)
+        if shown is not None:
+            return shown
     index = starts[:, None] + np.arange(size)
     source = ops.reshape(self, (1,)) if self.ndim == 0 else self
     windows = ops.moveaxis(source[(slice(None),) * axis + (index,)], axis + 1, -1)

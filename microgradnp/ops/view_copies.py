@@ -198,8 +198,10 @@ def as_strided(input, size, stride, storage_offset=None):  # noqa: A002
     ``torch.as_strided``. Its gradient is PyTorch's: summed where output elements share a
     position, shared evenly among input elements that do (an expanded input).
 
-    PyTorch returns a view; this is a copy made read-only, so that writing into it (which in
-    PyTorch would write into ``input``) raises instead of silently changing nothing.
+    As PyTorch's, a view (read-only here: writing into it, which in PyTorch would write into
+    ``input``, raises), which shows later writes into ``input``; a copy where its elements
+    are not ``input``'s one by one (memory outside it, an expanded input) and ``input``
+    requires grad.
 
     Raises:
         ValueError: sizes and strides of different lengths, negative ones, or elements
@@ -210,7 +212,13 @@ def as_strided(input, size, stride, storage_offset=None):  # noqa: A002
 
     x = _tensor(input)
     storage, positions = _storage(x)
-    out_positions = _strided_positions(size, stride, storage_offset, storage.size, x.storage_offset(), "as_strided")
+    offset, sizes, strides = _geometry(size, stride, storage_offset, storage.size, x.storage_offset(), "as_strided")
+    live = np.lib.stride_tricks.as_strided(storage[offset:], sizes, [s * storage.itemsize for s in strides],
+                                           writeable=False)
+    shown = x._showing(live)
+    if shown is not None:
+        return shown
+    out_positions = _positions(offset, sizes, strides)
     # The storage as a function of input: its own elements where it has them (the maximum of
     # equal values, whose gradient PyTorch's rule shares among them), the memory's elsewhere.
     memory = Tensor._wrap(np.array(storage, copy=True))  # (its own dtype: Tensor() would make ints floats)
