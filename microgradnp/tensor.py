@@ -923,11 +923,13 @@ class Tensor:
         memory shows the new values where it overlaps ``written`` (the memory the write
         changes), recorded as the old ones: such a view must be held by the graph alone (a
         temporary, as in ``x[0] = x[0] * 2``), else None."""
-        if not isinstance(value, Tensor) or value._node is None:
+        values = value if isinstance(value, tuple) else (value,)  # (several operands: clamp_(min, max))
+        values = [v for v in values if isinstance(v, Tensor) and v._node is not None]
+        if not values:
             return None if self._used else []
         newest = None if self._node is None else self._node._order
-        users, uses, seen, stack = [], 0, set(), [value._node]
-        held = {id(value): [value, 0]}  # id -> [a tensor of the walk, how many visited inputs hold it]
+        users, uses, seen, stack = [], 0, set(), [v._node for v in values]
+        held = {id(v): [v, 0] for v in values}  # id -> [a tensor of the walk, how many visited inputs hold it]
         while stack:
             node = stack.pop()
             if id(node) in seen:
@@ -950,7 +952,8 @@ class Tensor:
         for entry in held.values():  # (entry[0], never a local name: it would count as one more reference)
             if (entry[0]._node in users and entry[0].data is not FREED and _versions._owner(entry[0].data) is owner
                     and np.shares_memory(entry[0].data, written)
-                    and sys.getrefcount(entry[0]) > entry[1] + 2 + (entry[0] is value)):  # (+ held, getrefcount's)
+                    and sys.getrefcount(entry[0]) > entry[1] + 2 + any(entry[0] is v for v in values)):
+                # (beyond the graph's: held's, getrefcount's argument, values')
                 return None
         return users
 
@@ -1091,7 +1094,8 @@ class Tensor:
         if np.ndim(_data(value)) != 0:
             raise InvalidArgumentError(f"fill_: the value must be a single number, got shape {np.shape(_data(value))}")
         if self._records(value):
-            return self._recorded_in_place("fill_", lambda before: _ops.where(np.ones(self.shape, bool), value, before))
+            return self._recorded_in_place("fill_", lambda before: _ops.where(np.ones(self.shape, bool), value, before),
+                                           value=value)
         self._check_in_place("fill_", value)
         from microgradnp.ops.elementwise import checked_scalar  # (ops import Tensor)
 
@@ -1103,7 +1107,7 @@ class Tensor:
         """Copy ``src`` (broadcast to this tensor's shape, cast to its dtype) into the data; returns self."""
         if self._records(src):
             return self._recorded_in_place("copy_", lambda before: _ops.where(
-                np.ones(self.shape, bool), before if src is self else src, before))
+                np.ones(self.shape, bool), before if src is self else src, before), value=src)
         self._check_in_place("copy_", src)
         source = np.asarray(src.data if isinstance(src, Tensor) else src)
         if source.dtype.kind not in "biuf":
@@ -1125,7 +1129,7 @@ class Tensor:
         bound = min if isinstance(min, Tensor) else max
         if self._records(bound):
             return self._recorded_in_place("clamp_", lambda before: _ops.clip(
-                before, before if min is self else min, before if max is self else max))
+                before, before if min is self else min, before if max is self else max), value=(min, max))
         self._check_in_place("clamp_", bound)
         bounds = [b for b in (_data(min), _data(max)) if b is not None]
         result = _ops.primitive.result_dtype(self.data, *bounds)

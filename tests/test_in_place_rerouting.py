@@ -430,8 +430,28 @@ def element_through_a_held_view(lib, a, b):
     return x + v.sum()
 
 
+def _indices(lib, values):
+    if lib == "mg":
+        return mg.tensor(values).long()
+    import torch
+
+    return torch.tensor(values)
+
+
+def methods_with_values_from_the_target(lib, a, b):
+    # the `_` methods whose operands come from the tensor they write: those uses take its old version
+    x = a * 1
+    x.copy_(x * 2 + b[0])
+    x.clamp_(x.mean())
+    x.masked_fill_(x > 1, x.sum())
+    x.lerp_(x * 2, 0.3)
+    x.index_add_(0, _indices(lib, [1]), x[0:1] * 3 + b[1])
+    x[1].fill_(x[0].sum())
+    return x
+
+
 ALL_CASES = [*CASES, *VIEW_CASES, view_written_into_its_tensor, view_used_by_the_value, *BUFFER_CASES,
-             masked_through_a_held_view, element_through_a_held_view]
+             masked_through_a_held_view, element_through_a_held_view, methods_with_values_from_the_target]
 
 
 def test_a_masked_write_through_a_view_of_an_empty_tensor():

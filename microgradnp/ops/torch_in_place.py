@@ -312,7 +312,7 @@ def index_put_(self, indices, values, accumulate=False):
     where = _indices("index_put_", indices)
     if self._records(values):
         return self._recorded_in_place("index_put_()", lambda before: ops.indexing.placed(
-            before, where, None, values, accumulate))
+            before, where, None, values, accumulate), value=values)
 
     def write(data, value):
         if accumulate:

@@ -288,7 +288,7 @@ def _in_place(name: str, function):
                 return function(before, *[before if a is self else a for a in args],
                                 **{k: before if v is self else v for k, v in kwargs.items()})
 
-            return self._recorded_in_place(f"{name}()", compute)
+            return self._recorded_in_place(f"{name}()", compute, value=values)
         self._check_in_place(f"{name}()", operand)
         with no_grad():
             result = function(self.detach(), *args, **kwargs)
