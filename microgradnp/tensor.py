@@ -1303,16 +1303,27 @@ def _region(data: np.ndarray, index, steps) -> np.ndarray:
 
 
 def _is_part_shown(value, tensor: Tensor, region: np.ndarray) -> bool:
-    """Whether ``value`` is the part of ``tensor`` at ``region`` as a write through a view left it
-    (``Tensor._gathered_from``): the same memory, recorded as that part, so writing it there
-    changes nothing (Python ends ``z[0] += v`` with ``z[0] = <that view>``)."""
-    if not isinstance(value, Tensor) or value._node is None or not value._node._gathers:
+    """Whether ``value`` is the part of ``tensor`` at ``region``: the same memory, recorded as
+    views down to ``tensor`` (``x[0] = x[0]``), or as a write through a view left it
+    (``Tensor._gathered_from``: Python ends ``z[0] += v`` with ``z[0] = <that view>``, also for
+    ``z`` a view written through itself). Writing it there changes nothing."""
+    if not isinstance(value, Tensor) or value._node is None or value.data is FREED:
         return False
-    base, node = value._node.inputs[0], tensor._node
     shown = value.data
-    return ((base is tensor or (node is not None and node._gathers and node.inputs[0] is base))
-            and shown.shape == region.shape and shown.strides == region.strides
-            and shown.__array_interface__["data"][0] == region.__array_interface__["data"][0])
+    if not (shown.shape == region.shape and shown.strides == region.strides
+            and shown.__array_interface__["data"][0] == region.__array_interface__["data"][0]):
+        return False
+    node = tensor._node
+    if value._node._gathers and node is not None and node._gathers and node.inputs[0] is value._node.inputs[0]:
+        return True  # (both parts of one tensor written through)
+    owner, part = _versions._owner(shown), value
+    while part is not tensor and part._node is not None:  # down the views (inputs sharing the memory)
+        inputs = [x for x in part._node.inputs if isinstance(x, Tensor) and x.data is not FREED
+                  and _versions._owner(x.data) is owner]
+        if len(inputs) != 1:
+            return False
+        part = inputs[0]
+    return part is tensor
 
 
 def _scaled(other, alpha):

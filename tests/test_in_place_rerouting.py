@@ -450,8 +450,17 @@ def methods_with_values_from_the_target(lib, a, b):
     return x
 
 
+def self_assignments(lib, a, b):
+    x = a * b[0]
+    x[0] = x[0]  # (its own part: nothing changes)
+    x[0:1] = x[0:1]
+    x[:, 1] = x.t()[1]
+    return x
+
+
 ALL_CASES = [*CASES, *VIEW_CASES, view_written_into_its_tensor, view_used_by_the_value, *BUFFER_CASES,
-             masked_through_a_held_view, element_through_a_held_view, methods_with_values_from_the_target]
+             masked_through_a_held_view, element_through_a_held_view, methods_with_values_from_the_target,
+             self_assignments]
 
 
 def test_a_masked_write_through_a_view_of_an_empty_tensor():
